@@ -1,0 +1,43 @@
+/*
+ * codec.h - struct customer <-> the strings stored in Redis.  Pure: the store
+ * moves these strings, the codec alone knows what they mean.
+ *
+ * A customer is stored as one hash of readable scalar fields (each value short
+ * enough for Redis' listpack encoding) plus one auxiliary string holding the
+ * bounded lists (rolling day buckets, open orders, conversations, brand
+ * counts, incidents, signals) in a compact text form.
+ */
+#ifndef LOYALTY_CODEC_H
+#define LOYALTY_CODEC_H
+
+#include <stddef.h>
+
+#include "state/customer.h"
+
+struct kv {
+    char *name;  /* owned */
+    char *value; /* owned */
+};
+
+struct kvlist {
+    struct kv *v;
+    size_t n, cap;
+};
+
+void kvlist_init(struct kvlist *l);
+void kvlist_free(struct kvlist *l);
+/* Copies both strings.  Returns 0, -1 on allocation failure. */
+int kvlist_add(struct kvlist *l, const char *name, const char *value);
+const char *kvlist_get(const struct kvlist *l, const char *name);
+
+/* Append the hash fields of `c` to `fields` and set *aux to a malloc'd string
+ * (the auxiliary key's value).  Returns 0 or -1 (allocation). */
+int codec_encode(const struct customer *c, struct kvlist *fields, char **aux);
+
+/* Rebuild `c` from what codec_encode wrote.  Unknown fields are ignored
+ * (fields the store keeps for itself, newer versions); a field that does not
+ * parse is an error.  `aux` may be NULL (new customer).  Returns 0 or -1. */
+int codec_decode(struct customer *c, const char *customer_id, const struct kvlist *fields,
+                 const char *aux, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * model.h - the loyalty model (DESIGN §3-§4): pure functions over a
+ * struct customer.  No I/O, no clock: "now" is always an argument (the event
+ * time on the event path, the sweep time in the sweeper), so the same inputs
+ * always give the same state and the same derived events.
+ */
+#ifndef LOYALTY_MODEL_H
+#define LOYALTY_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/bgnbd.h"
+#include "state/customer.h"
+#include "state/event.h"
+
+/* Tunables; every field is a config key (see model_config_keys). */
+struct model_config;
+
+/* What the model needs besides the customer: tunables and the population
+ * parameters of the churn model (fitted, read from Redis by the daemon). */
+struct model_ctx {
+    const struct model_config *cfg;
+    struct bg_params bg; /* time unit: weeks */
+    struct gg_params gg;
+};
+
+enum emission_kind { EM_CHURN_RISK = 0, EM_REWARD };
+
+/*
+ * A derived event decided by the model.  `event_id` is deterministic (a digest
+ * of customer, kind and cause) so a replay yields the same id.  `payload` is
+ * the complete JSON of the outgoing message except `emitted_at`, which
+ * derived_finish() adds; it is malloc'd and owned by the emission list.
+ */
+struct emission {
+    enum emission_kind kind;
+    char event_id[33];
+    char *payload;
+};
+
+struct emission_list {
+    struct emission *v;
+    size_t n, cap;
+};
+
+void emission_list_init(struct emission_list *l);
+void emission_list_free(struct emission_list *l);
+
+/* Apply one validated event at its own time (ev->ts_ms).  Derived events go to
+ * `out`.  Returns 0, or -1 with `err` if the event cannot be applied. */
+int model_apply(struct customer *c, const struct event *ev, const struct model_ctx *m,
+                struct emission_list *out, char *err, size_t errlen);
+
+/* Re-evaluate time-driven state (quiet customers, SLA expiry, incident windows,
+ * tier grace) at `now_ms` without an event. */
+int model_sweep(struct customer *c, int64_t now_ms, const struct model_ctx *m,
+                struct emission_list *out);
+
+/* Earliest time at which model_sweep could change something for this customer
+ * (churn threshold crossing computed from the closed form of P(alive), SLA
+ * deadline, end of an incident window, tier downgrade); INT64_MAX if never. */
+int64_t model_next_due(const struct customer *c, const struct model_ctx *m);
+
+#endif
