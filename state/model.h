@@ -14,8 +14,21 @@
 #include "state/customer.h"
 #include "state/event.h"
 
-/* Tunables; every field is a config key (see model_config_keys). */
+/* Tunables (weights, thresholds, windows, cooldowns); opaque, every field is
+ * a `model.*` config key. */
 struct model_config;
+
+struct model_config *model_config_new(void); /* defaults; NULL on ENOMEM */
+void model_config_free(struct model_config *cfg);
+/* Set one key (without the "model." prefix) from its text value.  Returns 0,
+ * -1 for a bad value (reason in err), -2 for an unknown key. */
+int model_config_set(struct model_config *cfg, const char *key, const char *value,
+                     char *err, size_t errlen);
+/* Write every key with its default and help text, one per line, "# help" then
+ * "model.key = value", into buf (for the example config and `--help-config`). */
+int model_config_describe(const struct model_config *cfg, char *buf, size_t len);
+/* Thresholds the sweeper and the store need directly. */
+double model_config_churn_threshold(const struct model_config *cfg);
 
 /* What the model needs besides the customer: tunables and the population
  * parameters of the churn model (fitted, read from Redis by the daemon). */
