@@ -7,7 +7,8 @@ PKGS    := rdkafka hiredis libcjson libsystemd libmicrohttpd
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
            -Wformat=2 -Wpointer-arith -Wcast-qual -Wvla -Wundef -Werror
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -I. \
+VERSION := 0.1.0
+CFLAGS  += -std=c11 -D_GNU_SOURCE -DLOYALTY_VERSION='"$(VERSION)"' $(WARN) -MMD -MP -I. \
            $(shell pkg-config --cflags $(PKGS) check)
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
 
@@ -38,6 +39,14 @@ all: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(TOOL_BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The Redis function library is kept as Lua and compiled in as a C string.
+$(BUILD)/gen/store_lib.inc: state/store_lib.lua
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+
+$(BUILD)/state/store.o: $(BUILD)/gen/store_lib.inc
+$(BUILD)/state/store.o: CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libloyalty.a: $(LIB_OBJ)
 	@rm -f $@

@@ -1,0 +1,62 @@
+/*
+ * pipeline.h - the Kafka side of loyaltyd: consumer group, rebalance,
+ * offsets, the producer of derived events and of the dead-letter topic, and
+ * the one-way flow message -> parse -> apply (state/apply.h) -> publish ->
+ * store offset.  Main thread only; librdkafka's own threads never call into
+ * this module except the statistics and log callbacks, which touch only
+ * metrics and the logger.
+ */
+#ifndef LOYALTY_PIPELINE_H
+#define LOYALTY_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/config.h"
+#include "state/store.h"
+
+enum topic_role {
+    TOPIC_ORDERS = 0,
+    TOPIC_REVIEWS,
+    TOPIC_MESSAGES,
+    TOPIC_CHURN,
+    TOPIC_REWARDS,
+    TOPIC_DLQ,
+    TOPIC__COUNT
+};
+
+struct pipeline;
+
+/* Creates the consumer and the producer (nothing is fetched yet).  The store
+ * is borrowed and must outlive the pipeline. */
+struct pipeline *pipeline_new(const struct config *cfg, struct store *store, char *err,
+                              size_t errlen);
+void pipeline_free(struct pipeline *pl);
+
+/* Ask the cluster for metadata: 0 if a broker answered within timeout_ms. */
+int pipeline_probe(struct pipeline *pl, int timeout_ms, char *err, size_t errlen);
+int pipeline_subscribe(struct pipeline *pl, char *err, size_t errlen);
+
+/* One turn of the main loop: poll (at most timeout_ms), process, serve
+ * delivery reports, store offsets, retry Redis if it was lost. */
+void pipeline_step(struct pipeline *pl, int timeout_ms);
+
+/* One sweeper pass over the due customers of the assigned partitions. */
+void pipeline_sweep(struct pipeline *pl);
+
+/* Re-read the fitted model parameters from Redis. */
+void pipeline_refresh_model(struct pipeline *pl);
+
+/* Swap in new tunables (SIGHUP); the old ones are returned for freeing. */
+struct model_config *pipeline_set_model_config(struct pipeline *pl, struct model_config *cfg);
+
+/* Orderly stop: finish in-flight work, flush the producer, store and commit
+ * offsets, leave the group.  Bounded by timeout_ms. */
+void pipeline_close(struct pipeline *pl, int timeout_ms);
+
+/* 1 when Redis is usable and a broker answered recently. */
+int pipeline_ready(const struct pipeline *pl);
+size_t pipeline_inflight(const struct pipeline *pl);
+size_t pipeline_assigned(const struct pipeline *pl);
+
+#endif

@@ -1,0 +1,330 @@
+#include "daemon/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/log.h"
+#include "state/model.h"
+
+/* CT_MS and CT_MS64 are given in seconds and kept in milliseconds (int, int64_t). */
+enum cfg_type { CT_STR, CT_INT, CT_DOUBLE, CT_CLOCK, CT_LOGLEVEL, CT_SIZE, CT_MS, CT_MS64 };
+
+struct cfg_key {
+    const char *name;
+    enum cfg_type type;
+    size_t offset;
+    const char *def;
+    double min, max;
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+/* The one table of the daemon's own keys.  Order is the order of --help-config. */
+static const struct cfg_key cfg_keys[] = {
+    {"topic.orders", CT_STR, OFF(topic[0]), "orders", 0, 0, "input topic of order.* events"},
+    {"topic.reviews", CT_STR, OFF(topic[1]), "reviews", 0, 0, "input topic of review.posted"},
+    {"topic.messages", CT_STR, OFF(topic[2]), "messages", 0, 0,
+     "input topic of message.sent"},
+    {"topic.churn_risk", CT_STR, OFF(topic[3]), "loyalty.churn-risk", 0, 0,
+     "output topic of churn-risk events"},
+    {"topic.rewards", CT_STR, OFF(topic[4]), "loyalty.rewards", 0, 0,
+     "output topic of reward-trigger events"},
+    {"topic.dlq", CT_STR, OFF(topic[5]), "loyalty.dlq", 0, 0,
+     "dead-letter topic of rejected input"},
+    {"group.id", CT_STR, OFF(group_id), "loyaltyd", 0, 0, "Kafka consumer group"},
+    {"redis.host", CT_STR, OFF(redis_host), "127.0.0.1", 0, 0, "Redis host or unix socket path"},
+    {"redis.port", CT_INT, OFF(redis_port), "6379", 0, 65535, "Redis port (0 = unix socket)"},
+    {"redis.password_file", CT_STR, OFF(redis_password_file), "", 0, 0,
+     "file holding the Redis password (never put the password itself in the config)"},
+    {"redis.db", CT_INT, OFF(redis_db), "0", 0, 1000, "Redis database number"},
+    {"redis.prefix", CT_STR, OFF(redis_prefix), "loyalty:", 0, 0,
+     "prefix of every key (several shops can share one Redis)"},
+    {"redis.timeout_ms", CT_INT, OFF(redis_timeout_ms), "2000", 10, 600000,
+     "connect and command timeout"},
+    {"http.listen", CT_STR, OFF(http_listen), "127.0.0.1:9464", 0, 0,
+     "address of /metrics, /health, /ready; empty disables"},
+    {"clock", CT_CLOCK, OFF(clock), "wall", 0, 0,
+     "'wall': now is the wall clock; 'stream': now is the newest event time (replay)"},
+    {"log.level", CT_LOGLEVEL, OFF(log_level), "info", 0, 0,
+     "error, warning, notice, info or debug"},
+    {"limits.max_message_bytes", CT_SIZE, OFF(limits.max_message_bytes), "1048576", 64,
+     64 << 20, "larger input messages are dead-lettered"},
+    {"limits.max_depth", CT_INT, OFF(limits.max_depth), "32", 2, 1000,
+     "deeper JSON nesting is dead-lettered"},
+    {"limits.max_amount", CT_DOUBLE, OFF(limits.max_amount), "1e9", 0, 1e15,
+     "larger amounts are dead-lettered"},
+    {"limits.max_future_skew_s", CT_MS64, OFF(limits.max_future_skew_ms), "86400", 0,
+     31536000, "event times further in the future are dead-lettered"},
+    {"dlq.max_payload_bytes", CT_INT, OFF(dlq_max_payload_bytes), "65536", 64, 16 << 20,
+     "longer rejected messages keep only this prefix in the DLQ record"},
+    {"sweep.interval_s", CT_MS, OFF(sweep_interval_ms), "60", 0, 86400,
+     "how often the sweeper looks for due customers (0 disables)"},
+    {"sweep.batch", CT_INT, OFF(sweep_batch), "500", 1, 100000,
+     "customers handled per sweep step"},
+    {"model.refresh_s", CT_MS, OFF(model_refresh_ms), "30", 1, 86400,
+     "how often the fitted model parameters are re-read from Redis"},
+};
+
+#define N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+static int set_string(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+
+    if (copy == NULL)
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+static int parse_number(const char *value, double *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtod(value, &end);
+    return (errno != 0 || end == value || *end != '\0' || !isfinite(*out)) ? -1 : 0;
+}
+
+static int set_typed(struct config *cfg, const struct cfg_key *k, const char *value,
+                     char *err, size_t errlen)
+{
+    char *base = (char *)cfg + k->offset;
+    double d;
+    int lvl;
+
+    switch (k->type) {
+    case CT_STR:
+        return set_string((char **)(void *)base, value);
+    case CT_CLOCK:
+        if (strcmp(value, "wall") != 0 && strcmp(value, "stream") != 0)
+            goto bad_enum;
+        *(enum clock_mode *)(void *)base = value[0] == 's' ? CLOCK_STREAM : CLOCK_WALL;
+        return 0;
+    case CT_LOGLEVEL:
+        if ((lvl = log_level_parse(value)) < 0)
+            goto bad_enum;
+        *(int *)(void *)base = lvl;
+        return 0;
+    default:
+        break;
+    }
+    if (parse_number(value, &d) < 0) {
+        snprintf(err, errlen, "%s: '%s' is not a number", k->name, value);
+        return -1;
+    }
+    if (d < k->min || d > k->max || (k->type != CT_DOUBLE && d != floor(d))) {
+        snprintf(err, errlen, "%s: must be %s between %g and %g", k->name,
+                 k->type == CT_DOUBLE ? "a number" : "an integer", k->min, k->max);
+        return -1;
+    }
+    if (k->type == CT_INT)
+        *(int *)(void *)base = (int)d;
+    else if (k->type == CT_SIZE)
+        *(size_t *)(void *)base = (size_t)d;
+    else if (k->type == CT_DOUBLE)
+        *(double *)(void *)base = d;
+    else if (k->type == CT_MS64)
+        *(int64_t *)(void *)base = (int64_t)d * 1000;
+    else
+        *(int *)(void *)base = (int)d * 1000;
+    return 0;
+bad_enum:
+    snprintf(err, errlen, "%s: '%s' is not one of the allowed values (%s)", k->name, value,
+             k->help);
+    return -1;
+}
+
+static int props_add(struct kafka_props *p, const char *name, const char *value)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        struct kafka_prop *v = realloc(p->v, cap * sizeof(*v));
+
+        if (v == NULL)
+            return -1;
+        p->v = v;
+        p->cap = cap;
+    }
+    p->v[p->n].name = strdup(name);
+    p->v[p->n].value = strdup(value);
+    if (p->v[p->n].name == NULL || p->v[p->n].value == NULL) {
+        free(p->v[p->n].name);
+        free(p->v[p->n].value);
+        return -1;
+    }
+    p->n++;
+    return 0;
+}
+
+static void props_free(struct kafka_props *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->v[i].name);
+        free(p->v[i].value);
+    }
+    free(p->v);
+    memset(p, 0, sizeof(*p));
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, char *err,
+               size_t errlen)
+{
+    int rc;
+
+    if (strncmp(key, "kafka.consumer.", 15) == 0)
+        return props_add(&cfg->kafka_consumer, key + 15, value);
+    if (strncmp(key, "kafka.producer.", 15) == 0)
+        return props_add(&cfg->kafka_producer, key + 15, value);
+    if (strncmp(key, "kafka.", 6) == 0)
+        return props_add(&cfg->kafka_common, key + 6, value);
+    if (strncmp(key, "model.", 6) == 0 && strcmp(key, "model.refresh_s") != 0) {
+        rc = model_config_set(cfg->model, key + 6, value, err, errlen);
+        if (rc == -2)
+            snprintf(err, errlen, "unknown key '%s'", key);
+        return rc < 0 ? -1 : 0;
+    }
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(cfg_keys[i].name, key) == 0)
+            return set_typed(cfg, &cfg_keys[i], value, err, errlen);
+    snprintf(err, errlen, "unknown key '%s'", key);
+    return -1;
+}
+
+int config_init(struct config *cfg)
+{
+    char err[256];
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->model = model_config_new();
+    if (cfg->model == NULL)
+        return -1;
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (set_typed(cfg, &cfg_keys[i], cfg_keys[i].def, err, sizeof(err)) < 0)
+            return -1;
+    return 0;
+}
+
+void config_fini(struct config *cfg)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (cfg_keys[i].type == CT_STR)
+            free(*(char **)(void *)((char *)cfg + cfg_keys[i].offset));
+    if (cfg->redis_password) {
+        explicit_bzero(cfg->redis_password, strlen(cfg->redis_password));
+        free(cfg->redis_password);
+    }
+    props_free(&cfg->kafka_common);
+    props_free(&cfg->kafka_consumer);
+    props_free(&cfg->kafka_producer);
+    model_config_free(cfg->model);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+        *--end = '\0';
+    return s;
+}
+
+/* One line: blank, "# comment" or "key = value". */
+static int config_line(struct config *cfg, char *line, char *err, size_t errlen)
+{
+    char *s = trim(line), *eq, *key, *value;
+
+    if (*s == '\0' || *s == '#')
+        return 0;
+    eq = strchr(s, '=');
+    if (eq == NULL) {
+        snprintf(err, errlen, "expected 'key = value'");
+        return -1;
+    }
+    *eq = '\0';
+    key = trim(s);
+    value = trim(eq + 1);
+    if (*key == '\0') {
+        snprintf(err, errlen, "empty key");
+        return -1;
+    }
+    return config_set(cfg, key, value, err, errlen);
+}
+
+static int read_password(struct config *cfg, char *err, size_t errlen)
+{
+    char buf[512];
+    FILE *f;
+
+    if (cfg->redis_password_file[0] == '\0')
+        return 0;
+    f = fopen(cfg->redis_password_file, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", cfg->redis_password_file, strerror(errno));
+        return -1;
+    }
+    if (fgets(buf, sizeof(buf), f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+    free(cfg->redis_password);
+    cfg->redis_password = strdup(trim(buf));
+    explicit_bzero(buf, sizeof(buf));
+    return cfg->redis_password ? 0 : -1;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    char line[4096], why[512];
+    unsigned lineno = 0;
+    FILE *f = fopen(path, "r");
+    int rc = -1;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+            goto out;
+        }
+        why[0] = '\0';
+        if (config_line(cfg, line, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "%s:%u: %s", path, lineno, why[0] ? why : "out of memory");
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        goto out;
+    }
+    rc = read_password(cfg, err, errlen);
+out:
+    fclose(f);
+    return rc;
+}
+
+void config_describe(FILE *out)
+{
+    struct model_config *m = model_config_new();
+    char *buf = malloc(65536);
+
+    for (size_t i = 0; i < N_KEYS; i++)
+        fprintf(out, "# %s\n%s = %s\n", cfg_keys[i].help, cfg_keys[i].name, cfg_keys[i].def);
+    fprintf(out, "# any librdkafka property: kafka.NAME (both), kafka.consumer.NAME, "
+                 "kafka.producer.NAME\nkafka.bootstrap.servers = 127.0.0.1:9092\n");
+    if (m && buf && model_config_describe(m, buf, 65536) == 0)
+        fputs(buf, out);
+    free(buf);
+    model_config_free(m);
+}

@@ -1,0 +1,291 @@
+#include "daemon/metrics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LAG_MAX 256
+
+struct lag_entry {
+    char topic[128];
+    int32_t partition;
+    int64_t lag;
+};
+
+static struct {
+    atomic_uint_fast64_t consumed[MT__COUNT];
+    atomic_uint_fast64_t applied, duplicates, model_rejected;
+    atomic_uint_fast64_t dead[PR__COUNT];
+    atomic_uint_fast64_t emitted[ME__COUNT];
+    atomic_uint_fast64_t delivery_failed, redis_errors, rebalances;
+    atomic_uint_fast64_t sweep_runs, swept;
+    atomic_uint_fast64_t redis_lat_us_sum, redis_lat_count;
+    atomic_int redis_up, kafka_up, ready, paused;
+} m;
+
+static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lag_entry lag[LAG_MAX];
+static size_t n_lag;
+
+static const char *const topic_names[MT__COUNT] = {"orders", "reviews", "messages"};
+static const char *const emit_names[ME__COUNT] = {"churn_risk", "reward_trigger"};
+
+#define INC(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
+#define GET(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+
+void metrics_init(void)
+{
+    memset(&m, 0, sizeof(m));
+    metrics_clear_lag();
+}
+
+void metrics_fini(void)
+{
+    metrics_clear_lag();
+}
+
+void metrics_consumed(enum metric_topic t)
+{
+    INC(m.consumed[t]);
+}
+
+void metrics_applied(void)
+{
+    INC(m.applied);
+}
+
+void metrics_duplicate(void)
+{
+    INC(m.duplicates);
+}
+
+void metrics_dead_lettered(enum parse_reason r)
+{
+    INC(m.dead[r]);
+}
+
+void metrics_model_rejected(void)
+{
+    INC(m.model_rejected);
+}
+
+void metrics_emitted(enum metric_emit e)
+{
+    INC(m.emitted[e]);
+}
+
+void metrics_delivery_failed(void)
+{
+    INC(m.delivery_failed);
+}
+
+void metrics_redis_latency(int64_t us)
+{
+    atomic_fetch_add_explicit(&m.redis_lat_us_sum, (uint64_t)(us > 0 ? us : 0),
+                              memory_order_relaxed);
+    INC(m.redis_lat_count);
+}
+
+void metrics_redis_errors(void)
+{
+    INC(m.redis_errors);
+}
+
+void metrics_rebalance(void)
+{
+    INC(m.rebalances);
+}
+
+void metrics_sweep_run(size_t customers)
+{
+    INC(m.sweep_runs);
+    atomic_fetch_add_explicit(&m.swept, customers, memory_order_relaxed);
+}
+
+void metrics_set_redis_up(int up)
+{
+    atomic_store(&m.redis_up, up);
+}
+
+void metrics_set_kafka_up(int up)
+{
+    atomic_store(&m.kafka_up, up);
+}
+
+void metrics_set_ready(int ready)
+{
+    atomic_store(&m.ready, ready);
+}
+
+void metrics_set_paused(int paused)
+{
+    atomic_store(&m.paused, paused);
+}
+
+int metrics_ready(void)
+{
+    return atomic_load(&m.ready);
+}
+
+int metrics_redis_up(void)
+{
+    return atomic_load(&m.redis_up);
+}
+
+void metrics_set_lag(const char *topic, int32_t partition, int64_t lag_value)
+{
+    pthread_mutex_lock(&lag_lock);
+    for (size_t i = 0; i < n_lag; i++)
+        if (lag[i].partition == partition && strcmp(lag[i].topic, topic) == 0) {
+            lag[i].lag = lag_value;
+            goto out;
+        }
+    if (n_lag < LAG_MAX) {
+        snprintf(lag[n_lag].topic, sizeof(lag[n_lag].topic), "%s", topic);
+        lag[n_lag].partition = partition;
+        lag[n_lag++].lag = lag_value;
+    }
+out:
+    pthread_mutex_unlock(&lag_lock);
+}
+
+void metrics_clear_lag(void)
+{
+    pthread_mutex_lock(&lag_lock);
+    n_lag = 0;
+    pthread_mutex_unlock(&lag_lock);
+}
+
+uint64_t metrics_applied_total(void)
+{
+    return GET(m.applied);
+}
+
+uint64_t metrics_dead_lettered_total(void)
+{
+    uint64_t n = 0;
+
+    for (int i = 0; i < PR__COUNT; i++)
+        n += GET(m.dead[i]);
+    return n;
+}
+
+uint64_t metrics_emitted_total(void)
+{
+    return GET(m.emitted[ME_CHURN]) + GET(m.emitted[ME_REWARD]);
+}
+
+/* A growing text buffer; on ENOMEM it stops growing and render fails. */
+struct out {
+    char *buf;
+    size_t len, cap;
+    int failed;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (o->failed)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->failed = 1;
+            return;
+        }
+        if ((size_t)n < o->cap - o->len)
+            break;
+        char *nb = realloc(o->buf, o->cap * 2 + (size_t)n);
+        if (nb == NULL) {
+            o->failed = 1;
+            return;
+        }
+        o->buf = nb;
+        o->cap = o->cap * 2 + (size_t)n;
+    }
+    o->len += (size_t)n;
+}
+
+static void head(struct out *o, const char *name, const char *type, const char *help)
+{
+    put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_counters(struct out *o)
+{
+    head(o, "loyaltyd_consumed_total", "counter", "Input messages consumed.");
+    for (int i = 0; i < MT__COUNT; i++)
+        put(o, "loyaltyd_consumed_total{topic=\"%s\"} %llu\n", topic_names[i],
+            GET(m.consumed[i]));
+    head(o, "loyaltyd_applied_total", "counter", "Events applied to the state.");
+    put(o, "loyaltyd_applied_total %llu\n", GET(m.applied));
+    head(o, "loyaltyd_duplicates_skipped_total", "counter",
+         "Events skipped because already applied (replay).");
+    put(o, "loyaltyd_duplicates_skipped_total %llu\n", GET(m.duplicates));
+    head(o, "loyaltyd_dead_lettered_total", "counter", "Messages sent to the DLQ, by reason.");
+    for (int i = 1; i < PR__COUNT; i++)
+        put(o, "loyaltyd_dead_lettered_total{reason=\"%s\"} %llu\n",
+            parse_reason_name((enum parse_reason)i), GET(m.dead[i]));
+    put(o, "loyaltyd_dead_lettered_total{reason=\"model_rejected\"} %llu\n",
+        GET(m.model_rejected));
+    head(o, "loyaltyd_emitted_total", "counter", "Derived events delivered, by type.");
+    for (int i = 0; i < ME__COUNT; i++)
+        put(o, "loyaltyd_emitted_total{type=\"%s\"} %llu\n", emit_names[i],
+            GET(m.emitted[i]));
+    head(o, "loyaltyd_delivery_failures_total", "counter",
+         "Produce attempts that failed and were retried.");
+    put(o, "loyaltyd_delivery_failures_total %llu\n", GET(m.delivery_failed));
+    head(o, "loyaltyd_redis_errors_total", "counter", "Redis errors (connection lost).");
+    put(o, "loyaltyd_redis_errors_total %llu\n", GET(m.redis_errors));
+    head(o, "loyaltyd_rebalances_total", "counter", "Consumer group rebalances.");
+    put(o, "loyaltyd_rebalances_total %llu\n", GET(m.rebalances));
+    head(o, "loyaltyd_sweeper_runs_total", "counter", "Sweeper runs.");
+    put(o, "loyaltyd_sweeper_runs_total %llu\n", GET(m.sweep_runs));
+    head(o, "loyaltyd_sweeper_customers_total", "counter", "Customers re-evaluated by the sweeper.");
+    put(o, "loyaltyd_sweeper_customers_total %llu\n", GET(m.swept));
+}
+
+static void render_gauges(struct out *o)
+{
+    head(o, "loyaltyd_redis_latency_seconds", "summary", "Redis round trips.");
+    put(o, "loyaltyd_redis_latency_seconds_sum %.6f\n", GET(m.redis_lat_us_sum) / 1e6);
+    put(o, "loyaltyd_redis_latency_seconds_count %llu\n", GET(m.redis_lat_count));
+    head(o, "loyaltyd_redis_up", "gauge", "1 when Redis is usable.");
+    put(o, "loyaltyd_redis_up %d\n", atomic_load(&m.redis_up));
+    head(o, "loyaltyd_kafka_up", "gauge", "1 when a Kafka broker is reachable.");
+    put(o, "loyaltyd_kafka_up %d\n", atomic_load(&m.kafka_up));
+    head(o, "loyaltyd_ready", "gauge", "1 when /ready answers 200.");
+    put(o, "loyaltyd_ready %d\n", atomic_load(&m.ready));
+    head(o, "loyaltyd_paused", "gauge", "1 while input partitions are paused.");
+    put(o, "loyaltyd_paused %d\n", atomic_load(&m.paused));
+    head(o, "loyaltyd_consumer_lag", "gauge", "Messages behind the partition's end.");
+    pthread_mutex_lock(&lag_lock);
+    for (size_t i = 0; i < n_lag; i++)
+        put(o, "loyaltyd_consumer_lag{topic=\"%s\",partition=\"%d\"} %lld\n", lag[i].topic,
+            (int)lag[i].partition, (long long)lag[i].lag);
+    pthread_mutex_unlock(&lag_lock);
+}
+
+char *metrics_render(void)
+{
+    struct out o = {malloc(8192), 0, 8192, 0};
+
+    if (o.buf == NULL)
+        return NULL;
+    render_counters(&o);
+    render_gauges(&o);
+    if (o.failed) {
+        free(o.buf);
+        return NULL;
+    }
+    return o.buf;
+}

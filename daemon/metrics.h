@@ -1,0 +1,51 @@
+/*
+ * metrics.h - the daemon's counters and gauges, rendered in the Prometheus
+ * text format for /metrics.  Written by the main thread (and librdkafka's
+ * statistics callback for lag), read by the HTTP thread: counters are
+ * relaxed atomics, the lag table is under a mutex.
+ */
+#ifndef LOYALTY_METRICS_H
+#define LOYALTY_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consumers/parse.h"
+
+enum metric_topic { MT_ORDERS = 0, MT_REVIEWS, MT_MESSAGES, MT__COUNT };
+enum metric_emit { ME_CHURN = 0, ME_REWARD, ME__COUNT };
+
+void metrics_init(void);
+void metrics_fini(void);
+
+void metrics_consumed(enum metric_topic t);
+void metrics_applied(void);
+void metrics_duplicate(void);
+void metrics_dead_lettered(enum parse_reason r);
+void metrics_model_rejected(void);
+void metrics_emitted(enum metric_emit e);
+void metrics_delivery_failed(void);
+void metrics_redis_latency(int64_t us);
+void metrics_redis_errors(void);
+void metrics_rebalance(void);
+void metrics_sweep_run(size_t customers);
+void metrics_set_redis_up(int up);
+void metrics_set_kafka_up(int up);
+void metrics_set_ready(int ready);
+void metrics_set_paused(int paused);
+int metrics_ready(void);
+int metrics_redis_up(void);
+
+/* Consumer lag of one partition (from librdkafka statistics). */
+void metrics_set_lag(const char *topic, int32_t partition, int64_t lag);
+void metrics_clear_lag(void);
+
+/* Totals for the systemd STATUS= line. */
+uint64_t metrics_applied_total(void);
+uint64_t metrics_dead_lettered_total(void);
+uint64_t metrics_emitted_total(void);
+
+/* Prometheus text; malloc'd, NULL on ENOMEM. */
+char *metrics_render(void);
+
+#endif
