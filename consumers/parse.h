@@ -20,7 +20,8 @@ enum parse_reason {
     PR_TOO_LARGE,       /* "too_large": message bigger than max_message_bytes */
     PR_INVALID_UTF8,    /* "invalid_utf8" */
     PR_TOO_DEEP,        /* "too_deep": nesting deeper than max_depth */
-    PR_INVALID_JSON,    /* "invalid_json" */
+    PR_INVALID_JSON,    /* "invalid_json"; also NUL or raw control bytes, the
+                           \u0000 escape, a repeated key */
     PR_NOT_OBJECT,      /* "not_object": top level is not a JSON object */
     PR_MISSING_FIELD,   /* "missing_field" */
     PR_WRONG_TYPE,      /* "wrong_type": a field has the wrong JSON type */
@@ -32,9 +33,11 @@ enum parse_reason {
     PR_BAD_CURRENCY,    /* "bad_currency": not three upper-case letters */
     PR_BAD_QUANTITY,    /* "bad_quantity": item qty not a positive integer */
     PR_BAD_RATING,      /* "bad_rating": not an integer 1..5 */
-    PR_BAD_TIMESTAMP,   /* "bad_timestamp": unparsable, no offset, < 1970 */
+    PR_BAD_TIMESTAMP,   /* "bad_timestamp": unparsable, no offset, <= 1970-01-01T00:00Z */
     PR_FUTURE_TIMESTAMP,/* "future_timestamp": beyond now + max_future_skew */
     PR_TOO_MANY_ITEMS,  /* "too_many_items" */
+    PR_NO_MEMORY,       /* "no_memory": allocation failed; not the message's
+                           fault, so the caller should retry, not dead-letter */
     PR__COUNT
 };
 
@@ -60,10 +63,14 @@ enum parse_reason parse_event(const char *buf, size_t len, enum ev_source src,
 const char *parse_reason_name(enum parse_reason r);
 
 /* RFC 3339 with a mandatory offset ("Z" or +hh:mm), fractional seconds
- * optional -> epoch ms.  Returns 0 on success, -1 on any syntax error. */
+ * optional (digits past milliseconds are truncated) -> epoch ms.  Returns 0 on
+ * success, -1 on any syntax error or out-of-range field (month, day of that
+ * month, hour, minute, second <= 60, offset).  Times before 1970 are returned
+ * as negative values: rejecting them is the caller's business. */
 int parse_rfc3339(const char *s, int64_t *out_ms);
 
-/* Strict UTF-8 validation (no overlongs, no surrogates, <= U+10FFFF). */
+/* Strict UTF-8 validation (no overlongs, no surrogates, <= U+10FFFF, no
+ * truncated sequence at the end).  Returns 1 if valid, 0 if not. */
 int parse_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -107,4 +107,11 @@ const char *event_type_name(enum ev_type t);
 const char *event_source_name(enum ev_source s);
 const char *event_msg_kind_name(enum ev_msg_kind k);
 
+/* Wire names of the optional enumerations ("standard", "quality", "inbound",
+ * ...); the *_NONE value is "none", which is never accepted on input.  Every
+ * name function returns "unknown" for a value out of range, never NULL. */
+const char *event_shipping_name(enum ev_shipping s);
+const char *event_return_reason_name(enum ev_return_reason r);
+const char *event_direction_name(enum ev_direction d);
+
 #endif

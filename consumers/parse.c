@@ -1,0 +1,830 @@
+/*
+ * parse.c - JSON bytes -> struct event (DESIGN §2), or a rejection reason.
+ *
+ * The order of the checks matters.  Size, UTF-8 and a byte scan (nesting
+ * depth, raw control bytes) all run before cJSON sees the input, so cJSON's
+ * recursive descent never meets hostile depth.  Then the common fields, the
+ * type/topic pairing and the fields of the type.  Every helper returns PR_OK
+ * or a reason, and writes the detail only when it fails; the first failure
+ * wins.  No global state: callers may parse on several threads.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "consumers/parse.h"
+
+#define SEC_PER_DAY 86400LL
+#define TS_MIN_MS   1LL               /* 0 means "absent" in struct event */
+#define TS_MAX_MS   253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define QTY_MAX     1000000.0
+
+/* Per-call state: limits, the caller's clock and where a rejection goes. */
+struct pctx {
+    const struct parse_limits *lim;
+    int64_t now_ms;
+    char *detail;
+    size_t detail_len;
+    char prefix[24]; /* "items[12]." while inside an item, else "" */
+};
+
+/* Describes a rejection.  `field` is one of our own field names, never input,
+ * so the detail cannot leak or inject message content. */
+static enum parse_reason fail(struct pctx *c, enum parse_reason r, const char *field,
+                              const char *what)
+{
+    if (c->detail == NULL || c->detail_len == 0)
+        return r;
+    if (field != NULL)
+        snprintf(c->detail, c->detail_len, "field '%s%s': %s", c->prefix, field, what);
+    else
+        snprintf(c->detail, c->detail_len, "%s", what);
+    return r;
+}
+
+/* ---- names and limits -------------------------------------------------- */
+
+static const char *const reason_names[PR__COUNT] = {
+    [PR_OK] = "ok",
+    [PR_TOO_LARGE] = "too_large",
+    [PR_INVALID_UTF8] = "invalid_utf8",
+    [PR_TOO_DEEP] = "too_deep",
+    [PR_INVALID_JSON] = "invalid_json",
+    [PR_NOT_OBJECT] = "not_object",
+    [PR_MISSING_FIELD] = "missing_field",
+    [PR_WRONG_TYPE] = "wrong_type",
+    [PR_UNKNOWN_TYPE] = "unknown_type",
+    [PR_WRONG_TOPIC] = "wrong_topic",
+    [PR_BAD_ENUM] = "bad_enum",
+    [PR_BAD_ID] = "bad_id",
+    [PR_BAD_AMOUNT] = "bad_amount",
+    [PR_BAD_CURRENCY] = "bad_currency",
+    [PR_BAD_QUANTITY] = "bad_quantity",
+    [PR_BAD_RATING] = "bad_rating",
+    [PR_BAD_TIMESTAMP] = "bad_timestamp",
+    [PR_FUTURE_TIMESTAMP] = "future_timestamp",
+    [PR_TOO_MANY_ITEMS] = "too_many_items",
+    [PR_NO_MEMORY] = "no_memory",
+};
+
+const char *parse_reason_name(enum parse_reason r)
+{
+    if ((int)r < 0 || r >= PR__COUNT || reason_names[r] == NULL)
+        return "unknown";
+    return reason_names[r];
+}
+
+void parse_limits_default(struct parse_limits *lim)
+{
+    if (lim == NULL)
+        return;
+    lim->max_message_bytes = 1024 * 1024;
+    lim->max_depth = 32;
+    lim->max_amount = 1e9;
+    lim->max_future_skew_ms = 24LL * 3600 * 1000;
+}
+
+/* ---- UTF-8 ------------------------------------------------------------- */
+
+/* Length of the sequence a lead byte starts (0: invalid lead) and the range
+ * its second byte must fall in; the ranges exclude overlongs (E0, F0),
+ * surrogates (ED) and code points above U+10FFFF (F4). */
+static int utf8_lead(unsigned char b, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (b < 0x80)
+        return 1;
+    if (b >= 0xC2 && b <= 0xDF)
+        return 2;
+    if (b == 0xE0)
+        *lo = 0xA0;
+    else if (b == 0xED)
+        *hi = 0x9F;
+    if (b >= 0xE0 && b <= 0xEF)
+        return 3;
+    if (b == 0xF0)
+        *lo = 0x90;
+    else if (b == 0xF4)
+        *hi = 0x8F;
+    if (b >= 0xF0 && b <= 0xF4)
+        return 4;
+    return 0;
+}
+
+int parse_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    if (s == NULL)
+        return len == 0;
+    while (i < len) {
+        unsigned char lo, hi;
+        int n = utf8_lead(p[i], &lo, &hi);
+
+        if (n == 0 || len - i < (size_t)n)
+            return 0;
+        if (n > 1 && (p[i + 1] < lo || p[i + 1] > hi))
+            return 0;
+        for (int k = 2; k < n; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+        i += (size_t)n;
+    }
+    return 1;
+}
+
+/* ---- byte scan before cJSON -------------------------------------------- */
+
+/* Scans a string body; *i is on the opening quote and is left on the closing
+ * one (or at len if unterminated, which cJSON then rejects).  Raw control
+ * bytes are invalid JSON that cJSON would accept.  "\u0000" is valid JSON,
+ * but cJSON decodes it into a C string cut short, so "a\u0000x" and "a" would
+ * become the same id: refuse it. */
+static enum parse_reason scan_string(struct pctx *c, const char *buf, size_t len,
+                                     size_t *i)
+{
+    size_t k;
+
+    for (k = *i + 1; k < len && buf[k] != '"'; k++) {
+        if ((unsigned char)buf[k] < 0x20)
+            return fail(c, PR_INVALID_JSON, NULL, "control character inside a string");
+        if (buf[k] != '\\')
+            continue;
+        if (len - k >= 6 && memcmp(buf + k + 1, "u0000", 5) == 0)
+            return fail(c, PR_INVALID_JSON, NULL, "\\u0000 escape is not accepted");
+        k++; /* the escaped byte cannot end the string */
+    }
+    *i = k;
+    return PR_OK;
+}
+
+/* Counts [ and { outside strings.  cJSON fails at the first structural error,
+ * so the depth it reaches never exceeds the running count checked here. */
+static enum parse_reason scan_bytes(struct pctx *c, const char *buf, size_t len)
+{
+    int depth = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)buf[i];
+        enum parse_reason r = PR_OK;
+
+        if (b == '"')
+            r = scan_string(c, buf, len, &i);
+        else if ((b == '{' || b == '[') && ++depth > c->lim->max_depth)
+            r = fail(c, PR_TOO_DEEP, NULL, "nesting deeper than the limit");
+        else if ((b == '}' || b == ']') && --depth < 0)
+            r = fail(c, PR_INVALID_JSON, NULL, "unbalanced brackets");
+        else if (b < 0x20 && b != '\t' && b != '\n' && b != '\r')
+            r = fail(c, PR_INVALID_JSON, NULL, "NUL or control byte outside a string");
+        if (r != PR_OK)
+            return r;
+    }
+    return PR_OK;
+}
+
+static enum parse_reason check_bytes(struct pctx *c, const char *buf, size_t len)
+{
+    if (len > c->lim->max_message_bytes)
+        return fail(c, PR_TOO_LARGE, NULL, "message larger than the limit");
+    if (!parse_utf8_valid(buf, len))
+        return fail(c, PR_INVALID_UTF8, NULL, "not valid UTF-8");
+    return scan_bytes(c, buf, len);
+}
+
+/* cJSON's require_null_terminated mode wants the NUL inside buffer_length,
+ * and Kafka payloads carry none, so the same rule is applied here: nothing
+ * but JSON whitespace after the value.  On success *out owns the tree. */
+static enum parse_reason parse_json(struct pctx *c, const char *buf, size_t len,
+                                    cJSON **out)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+
+    if (root == NULL)
+        return fail(c, PR_INVALID_JSON, NULL, "not valid JSON");
+    *out = root;
+    while (end < buf + len &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (end != buf + len)
+        return fail(c, PR_INVALID_JSON, NULL, "trailing data after the JSON value");
+    if (!cJSON_IsObject(root))
+        return fail(c, PR_NOT_OBJECT, NULL, "top level is not an object");
+    return PR_OK;
+}
+
+/* ---- RFC 3339 ------------------------------------------------------------ */
+
+/* Exactly n decimal digits; stops at the first non-digit, so never reads past
+ * the terminating NUL. */
+static int read_digits(const char *s, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+    return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard
+ * Hinnant's days_from_civil); no timegm(), no TZ or locale involved. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    int64_t era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" -> seconds since the epoch, as if it were UTC. */
+static int rfc3339_datetime(const char *s, int64_t *secs)
+{
+    int y, mo, d, h, mi, sec;
+
+    if (read_digits(s, 4, &y) || s[4] != '-' || read_digits(s + 5, 2, &mo) ||
+        s[7] != '-' || read_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+        read_digits(s + 11, 2, &h) || s[13] != ':' || read_digits(s + 14, 2, &mi) ||
+        s[16] != ':' || read_digits(s + 17, 2, &sec))
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 60)
+        return -1;
+    *secs = days_from_civil(y, mo, d) * SEC_PER_DAY + h * 3600 + mi * 60 + sec;
+    return 0;
+}
+
+/* Optional ".ddd..." (at least one digit; milliseconds kept, the rest
+ * truncated), then "Z" or "+hh:mm"/"-hh:mm", then the end of the string. */
+static int rfc3339_tail(const char *p, int *ms, int *offset_s)
+{
+    int scale = 100, oh, om;
+
+    *ms = 0;
+    if (*p == '.') {
+        if (*++p < '0' || *p > '9')
+            return -1;
+        for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            *ms += (*p - '0') * scale;
+    }
+    if (*p == 'Z' || *p == 'z') {
+        *offset_s = 0;
+        return p[1] == '\0' ? 0 : -1;
+    }
+    if ((*p != '+' && *p != '-') || read_digits(p + 1, 2, &oh) || p[3] != ':' ||
+        read_digits(p + 4, 2, &om) || p[6] != '\0' || oh > 23 || om > 59)
+        return -1;
+    *offset_s = (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    return 0;
+}
+
+int parse_rfc3339(const char *s, int64_t *out_ms)
+{
+    int64_t secs;
+    int ms, offset_s;
+
+    if (s == NULL || out_ms == NULL)
+        return -1;
+    if (rfc3339_datetime(s, &secs) != 0 || rfc3339_tail(s + 19, &ms, &offset_s) != 0)
+        return -1;
+    *out_ms = (secs - offset_s) * 1000 + ms;
+    return 0;
+}
+
+/* ---- field helpers: one per kind of field ------------------------------- */
+
+/* A JSON null is the same as an absent key; absence is an error only for a
+ * required field.  A repeated key is refused: another reader of the same
+ * bytes might pick the other copy. */
+static enum parse_reason get_field(struct pctx *c, const cJSON *obj, const char *name,
+                                   int required, const cJSON **out)
+{
+    const cJSON *it, *found = NULL;
+
+    *out = NULL;
+    cJSON_ArrayForEach(it, obj)
+    {
+        if (it->string == NULL || strcmp(it->string, name) != 0)
+            continue;
+        if (found != NULL)
+            return fail(c, PR_INVALID_JSON, name, "duplicate key");
+        found = it;
+    }
+    if (found == NULL || cJSON_IsNull(found))
+        return required ? fail(c, PR_MISSING_FIELD, name, "missing") : PR_OK;
+    *out = found;
+    return PR_OK;
+}
+
+/* Copies a string of min..max bytes into dst, which holds max + 1. */
+static enum parse_reason get_string(struct pctx *c, const cJSON *obj, const char *name,
+                                    int required, size_t min, size_t max, char *dst)
+{
+    const cJSON *it;
+    enum parse_reason r = get_field(c, obj, name, required, &it);
+    size_t n;
+
+    if (r != PR_OK || it == NULL)
+        return r;
+    if (!cJSON_IsString(it) || it->valuestring == NULL)
+        return fail(c, PR_WRONG_TYPE, name, "not a string");
+    n = strlen(it->valuestring);
+    if (n < min)
+        return fail(c, PR_BAD_ID, name, "empty");
+    if (n > max)
+        return fail(c, PR_BAD_ID, name, "too long");
+    memcpy(dst, it->valuestring, n + 1);
+    return PR_OK;
+}
+
+/* Ids (event, customer, order, conversation) are never empty. */
+static enum parse_reason get_id(struct pctx *c, const cJSON *obj, const char *name,
+                                int required, char *dst)
+{
+    return get_string(c, obj, name, required, 1, EV_ID_MAX, dst);
+}
+
+/* sku, brand, category: optional; "" is the same as absent. */
+static enum parse_reason get_name(struct pctx *c, const cJSON *obj, const char *name,
+                                  char *dst)
+{
+    return get_string(c, obj, name, 0, 0, EV_NAME_MAX, dst);
+}
+
+static enum parse_reason get_number(struct pctx *c, const cJSON *obj, const char *name,
+                                    int required, const cJSON **out)
+{
+    enum parse_reason r = get_field(c, obj, name, required, out);
+
+    if (r == PR_OK && *out != NULL && !cJSON_IsNumber(*out))
+        return fail(c, PR_WRONG_TYPE, name, "not a number");
+    return r;
+}
+
+/* cJSON turns 1e400 into inf, hence the finiteness test. */
+static enum parse_reason get_amount(struct pctx *c, const cJSON *obj, const char *name,
+                                    int required, double *out)
+{
+    const cJSON *it;
+    enum parse_reason r = get_number(c, obj, name, required, &it);
+    double d;
+
+    if (r != PR_OK || it == NULL)
+        return r;
+    d = it->valuedouble;
+    if (!isfinite(d))
+        return fail(c, PR_BAD_AMOUNT, name, "not finite");
+    if (d < 0)
+        return fail(c, PR_BAD_AMOUNT, name, "negative");
+    if (d > c->lim->max_amount)
+        return fail(c, PR_BAD_AMOUNT, name, "above the maximum");
+    *out = d == 0 ? 0.0 : d; /* no -0 */
+    return PR_OK;
+}
+
+/* An integer-valued field: one table row per field. */
+struct int_field {
+    const char *field;
+    double lo, hi; /* accepted range */
+    int required;
+    enum parse_reason bad; /* reason and detail for a fraction or out of range */
+    const char *what;
+};
+
+enum { IF_QTY, IF_RATING };
+
+static const struct int_field int_fields[] = {
+    /* field, accepted lo..hi, required, reason and detail if not */
+    [IF_QTY] = {"qty", 1, QTY_MAX, 0, PR_BAD_QUANTITY, "not a positive integer"},
+    [IF_RATING] = {"rating", 1, 5, 1, PR_BAD_RATING, "not an integer 1..5"},
+};
+
+/* Leaves *out alone when an optional field is absent. */
+static enum parse_reason get_int(struct pctx *c, const cJSON *obj,
+                                 const struct int_field *f, int64_t *out)
+{
+    const cJSON *it;
+    enum parse_reason r = get_number(c, obj, f->field, f->required, &it);
+    double d;
+
+    if (r != PR_OK || it == NULL)
+        return r;
+    d = it->valuedouble;
+    if (!isfinite(d) || d != floor(d) || d < f->lo || d > f->hi)
+        return fail(c, f->bad, f->field, f->what);
+    *out = (int64_t)d;
+    return PR_OK;
+}
+
+static enum parse_reason get_bool(struct pctx *c, const cJSON *obj, const char *name,
+                                  int *out)
+{
+    const cJSON *it;
+    enum parse_reason r = get_field(c, obj, name, 0, &it);
+
+    if (r != PR_OK || it == NULL)
+        return r;
+    if (!cJSON_IsBool(it))
+        return fail(c, PR_WRONG_TYPE, name, "not a boolean");
+    *out = cJSON_IsTrue(it) ? 1 : 0;
+    return PR_OK;
+}
+
+static enum parse_reason get_currency(struct pctx *c, const cJSON *obj, char *dst)
+{
+    const cJSON *it;
+    enum parse_reason r = get_field(c, obj, "currency", 1, &it);
+    const char *s;
+
+    if (r != PR_OK)
+        return r;
+    if (!cJSON_IsString(it) || it->valuestring == NULL)
+        return fail(c, PR_WRONG_TYPE, "currency", "not a string");
+    s = it->valuestring;
+    if (strlen(s) != 3)
+        return fail(c, PR_BAD_CURRENCY, "currency", "not three letters");
+    for (int i = 0; i < 3; i++)
+        if (s[i] < 'A' || s[i] > 'Z')
+            return fail(c, PR_BAD_CURRENCY, "currency", "not upper-case ASCII letters");
+    memcpy(dst, s, 4);
+    return PR_OK;
+}
+
+/* The range test comes before the cast: converting an out-of-range double to
+ * an integer is undefined. */
+static int ms_from_number(double d, int64_t *out)
+{
+    if (!isfinite(d) || d != floor(d) || fabs(d) > (double)TS_MAX_MS)
+        return -1;
+    *out = (int64_t)d;
+    return 0;
+}
+
+/* An RFC 3339 string with offset, or integral epoch milliseconds; either way
+ * after 1970-01-01T00:00:00.000Z (0 means "absent" in struct event) and before
+ * the year 10000. */
+static enum parse_reason get_ts(struct pctx *c, const cJSON *obj, const char *name,
+                                int required, int64_t *out)
+{
+    const cJSON *it;
+    enum parse_reason r = get_field(c, obj, name, required, &it);
+    int64_t ms = 0;
+    int bad;
+
+    if (r != PR_OK || it == NULL)
+        return r;
+    if (cJSON_IsString(it) && it->valuestring != NULL)
+        bad = parse_rfc3339(it->valuestring, &ms);
+    else if (cJSON_IsNumber(it))
+        bad = ms_from_number(it->valuedouble, &ms);
+    else
+        return fail(c, PR_WRONG_TYPE, name, "not a string or number");
+    if (bad)
+        return fail(c, PR_BAD_TIMESTAMP, name,
+                    "neither RFC 3339 with an offset nor integral epoch ms");
+    if (ms < TS_MIN_MS || ms > TS_MAX_MS)
+        return fail(c, PR_BAD_TIMESTAMP, name, "not between 1970 and 9999");
+    *out = ms;
+    return PR_OK;
+}
+
+/* ---- enumerations: one table row per enumerated field ------------------- */
+
+struct enum_field {
+    const char *field;
+    const char *(*name_of)(int v); /* wire name of value v */
+    int first, last;               /* accepted values */
+    int required;
+    enum parse_reason unknown; /* reason for a string that names no value */
+};
+
+static const char *type_name_of(int v)
+{
+    return event_type_name((enum ev_type)v);
+}
+
+static const char *shipping_name_of(int v)
+{
+    return event_shipping_name((enum ev_shipping)v);
+}
+
+static const char *reason_name_of(int v)
+{
+    return event_return_reason_name((enum ev_return_reason)v);
+}
+
+static const char *direction_name_of(int v)
+{
+    return event_direction_name((enum ev_direction)v);
+}
+
+static const char *kind_name_of(int v)
+{
+    return event_msg_kind_name((enum ev_msg_kind)v);
+}
+
+enum { EF_TYPE, EF_SHIPPING, EF_REASON, EF_DIRECTION, EF_KIND };
+
+static const struct enum_field enum_fields[] = {
+    /* field, wire names, accepted first..last, required, reason if unknown */
+    [EF_TYPE] = {"type", type_name_of, EV_ORDER_PLACED, EV__COUNT - 1, 1,
+                 PR_UNKNOWN_TYPE},
+    [EF_SHIPPING] = {"shipping", shipping_name_of, SHIP_STANDARD, SHIP_PLATFORM, 0,
+                     PR_BAD_ENUM},
+    [EF_REASON] = {"reason", reason_name_of, RET_NOT_AS_DESCRIBED, RET_OTHER, 0,
+                   PR_BAD_ENUM},
+    [EF_DIRECTION] = {"direction", direction_name_of, DIR_INBOUND, DIR_OUTBOUND, 1,
+                      PR_BAD_ENUM},
+    [EF_KIND] = {"kind", kind_name_of, MSG_INQUIRY, MSG__COUNT - 1, 1, PR_BAD_ENUM},
+};
+
+/* Leaves *out alone when an optional field is absent. */
+static enum parse_reason get_enum(struct pctx *c, const cJSON *obj,
+                                  const struct enum_field *f, int *out)
+{
+    const cJSON *it;
+    enum parse_reason r = get_field(c, obj, f->field, f->required, &it);
+
+    if (r != PR_OK || it == NULL)
+        return r;
+    if (!cJSON_IsString(it) || it->valuestring == NULL)
+        return fail(c, PR_WRONG_TYPE, f->field, "not a string");
+    for (int v = f->first; v <= f->last; v++) {
+        if (strcmp(it->valuestring, f->name_of(v)) == 0) {
+            *out = v;
+            return PR_OK;
+        }
+    }
+    return fail(c, f->unknown, f->field, "unknown value");
+}
+
+/* ---- items ----------------------------------------------------------------- */
+
+static enum parse_reason get_item(struct pctx *c, const cJSON *o, size_t idx,
+                                  struct ev_item *item)
+{
+    enum parse_reason r;
+
+    if (!cJSON_IsObject(o)) {
+        char name[24];
+
+        snprintf(name, sizeof(name), "items[%zu]", idx);
+        return fail(c, PR_WRONG_TYPE, name, "not an object");
+    }
+    snprintf(c->prefix, sizeof(c->prefix), "items[%zu].", idx);
+    item->qty = 1; /* a line without a quantity is one unit */
+    r = get_name(c, o, "sku", item->sku);
+    if (r == PR_OK)
+        r = get_name(c, o, "brand", item->brand);
+    if (r == PR_OK)
+        r = get_name(c, o, "category", item->category);
+    if (r == PR_OK)
+        r = get_int(c, o, &int_fields[IF_QTY], &item->qty);
+    if (r == PR_OK)
+        r = get_amount(c, o, "unit_price", 0, &item->unit_price);
+    if (r == PR_OK)
+        r = get_amount(c, o, "list_price", 0, &item->list_price);
+    return r;
+}
+
+/* The count is checked before anything is allocated, and without walking a
+ * huge array to its end.  ev owns items as soon as they exist, so event_free
+ * releases them whatever fails later. */
+static enum parse_reason get_items(struct pctx *c, const cJSON *obj, struct event *ev)
+{
+    const cJSON *arr, *it;
+    enum parse_reason r = get_field(c, obj, "items", 0, &arr);
+    size_t n = 0, i = 0;
+
+    if (r != PR_OK || arr == NULL)
+        return r;
+    if (!cJSON_IsArray(arr))
+        return fail(c, PR_WRONG_TYPE, "items", "not an array");
+    for (it = arr->child; it != NULL && n <= EV_ITEMS_MAX; it = it->next)
+        n++;
+    if (n > EV_ITEMS_MAX)
+        return fail(c, PR_TOO_MANY_ITEMS, "items", "too many entries");
+    if (n == 0)
+        return PR_OK;
+    ev->items = calloc(n, sizeof(*ev->items));
+    if (ev->items == NULL)
+        return fail(c, PR_NO_MEMORY, "items", "out of memory");
+    ev->n_items = n;
+    for (it = arr->child; it != NULL && r == PR_OK; it = it->next, i++)
+        r = get_item(c, it, i, &ev->items[i]);
+    if (r == PR_OK)
+        c->prefix[0] = '\0';
+    return r;
+}
+
+/* ---- one function per event type ----------------------------------------- */
+
+static enum parse_reason parse_order_placed(struct pctx *c, const cJSON *o,
+                                            struct event *ev)
+{
+    int ship = SHIP_NONE;
+    enum parse_reason r = get_id(c, o, "order_id", 1, ev->order_id);
+
+    if (r == PR_OK)
+        r = get_amount(c, o, "amount", 1, &ev->amount);
+    if (r == PR_OK)
+        r = get_currency(c, o, ev->currency);
+    if (r == PR_OK)
+        r = get_amount(c, o, "discount", 0, &ev->discount);
+    if (r == PR_OK)
+        r = get_items(c, o, ev);
+    if (r == PR_OK)
+        r = get_enum(c, o, &enum_fields[EF_SHIPPING], &ship);
+    if (r == PR_OK)
+        r = get_ts(c, o, "promised_ship_by", 0, &ev->promised_ship_by_ms);
+    if (r == PR_OK)
+        r = get_ts(c, o, "promised_delivery_by", 0, &ev->promised_delivery_by_ms);
+    if (r == PR_OK)
+        r = get_id(c, o, "conversation_id", 0, ev->conversation_id);
+    ev->shipping = (enum ev_shipping)ship;
+    return r;
+}
+
+/* order.shipped, order.delivered, order.cancelled */
+static enum parse_reason parse_order_ref(struct pctx *c, const cJSON *o, struct event *ev)
+{
+    return get_id(c, o, "order_id", 1, ev->order_id);
+}
+
+static enum parse_reason parse_order_returned(struct pctx *c, const cJSON *o,
+                                              struct event *ev)
+{
+    int reason = RET_NONE;
+    enum parse_reason r = get_id(c, o, "order_id", 1, ev->order_id);
+
+    if (r == PR_OK)
+        r = get_amount(c, o, "amount", 1, &ev->amount);
+    if (r == PR_OK)
+        r = get_enum(c, o, &enum_fields[EF_REASON], &reason);
+    ev->reason = (enum ev_return_reason)reason;
+    return r;
+}
+
+/* Only the presence of `text` is kept; the model never reads review prose. */
+static enum parse_reason get_has_text(struct pctx *c, const cJSON *o, int *has_text)
+{
+    const cJSON *it;
+    enum parse_reason r = get_field(c, o, "text", 0, &it);
+
+    if (r != PR_OK || it == NULL)
+        return r;
+    if (!cJSON_IsString(it) || it->valuestring == NULL)
+        return fail(c, PR_WRONG_TYPE, "text", "not a string");
+    *has_text = it->valuestring[0] != '\0';
+    return PR_OK;
+}
+
+static enum parse_reason parse_review(struct pctx *c, const cJSON *o, struct event *ev)
+{
+    int64_t rating = 0;
+    enum parse_reason r = get_id(c, o, "order_id", 0, ev->order_id);
+
+    if (r == PR_OK)
+        r = get_name(c, o, "sku", ev->sku);
+    if (r == PR_OK)
+        r = get_name(c, o, "brand", ev->brand);
+    if (r == PR_OK)
+        r = get_int(c, o, &int_fields[IF_RATING], &rating);
+    if (r == PR_OK)
+        r = get_has_text(c, o, &ev->has_text);
+    if (r == PR_OK)
+        r = get_bool(c, o, "shared", &ev->shared);
+    ev->rating = (int)rating;
+    return r;
+}
+
+static enum parse_reason parse_message(struct pctx *c, const cJSON *o, struct event *ev)
+{
+    int dir = DIR_NONE, kind = MSG_OTHER;
+    enum parse_reason r = get_id(c, o, "conversation_id", 1, ev->conversation_id);
+
+    if (r == PR_OK)
+        r = get_enum(c, o, &enum_fields[EF_DIRECTION], &dir);
+    if (r == PR_OK)
+        r = get_enum(c, o, &enum_fields[EF_KIND], &kind);
+    if (r == PR_OK)
+        r = get_bool(c, o, "mentions_competitor", &ev->mentions_competitor);
+    ev->direction = (enum ev_direction)dir;
+    ev->kind = (enum ev_msg_kind)kind;
+    return r;
+}
+
+typedef enum parse_reason (*type_parser)(struct pctx *, const cJSON *, struct event *);
+
+static const struct {
+    enum ev_source source;
+    type_parser parse;
+} type_rules[EV__COUNT] = {
+    [EV_ORDER_PLACED] = {SRC_ORDERS, parse_order_placed},
+    [EV_ORDER_SHIPPED] = {SRC_ORDERS, parse_order_ref},
+    [EV_ORDER_DELIVERED] = {SRC_ORDERS, parse_order_ref},
+    [EV_ORDER_RETURNED] = {SRC_ORDERS, parse_order_returned},
+    [EV_ORDER_CANCELLED] = {SRC_ORDERS, parse_order_ref},
+    [EV_REVIEW_POSTED] = {SRC_REVIEWS, parse_review},
+    [EV_MESSAGE_SENT] = {SRC_MESSAGES, parse_message},
+};
+
+/* ---- the event ------------------------------------------------------------- */
+
+static enum parse_reason check_topic(struct pctx *c, enum ev_type t, enum ev_source src)
+{
+    char what[96];
+
+    if (type_rules[t].source == src)
+        return PR_OK;
+    snprintf(what, sizeof(what), "%s is not accepted on the %s topic", event_type_name(t),
+             event_source_name(src));
+    return fail(c, PR_WRONG_TOPIC, "type", what);
+}
+
+static enum parse_reason check_future(struct pctx *c, int64_t ts_ms)
+{
+    int64_t skew = c->lim->max_future_skew_ms;
+
+    if (ts_ms > c->now_ms && ts_ms - c->now_ms > skew)
+        return fail(c, PR_FUTURE_TIMESTAMP, "ts", "too far in the future");
+    return PR_OK;
+}
+
+static enum parse_reason parse_fields(struct pctx *c, const cJSON *o, enum ev_source src,
+                                      struct event *ev)
+{
+    int type = EV_ORDER_PLACED;
+    enum parse_reason r = get_id(c, o, "event_id", 1, ev->event_id);
+
+    if (r == PR_OK)
+        r = get_id(c, o, "customer_id", 1, ev->customer_id);
+    if (r == PR_OK)
+        r = get_enum(c, o, &enum_fields[EF_TYPE], &type);
+    if (r == PR_OK)
+        r = check_topic(c, (enum ev_type)type, src);
+    if (r == PR_OK)
+        r = get_ts(c, o, "ts", 1, &ev->ts_ms);
+    if (r == PR_OK)
+        r = check_future(c, ev->ts_ms);
+    if (r == PR_OK)
+        r = type_rules[type].parse(c, o, ev);
+    ev->type = (enum ev_type)type;
+    return r;
+}
+
+enum parse_reason parse_event(const char *buf, size_t len, enum ev_source src,
+                              const struct parse_limits *lim, int64_t now_ms,
+                              struct event *ev, char *detail, size_t detail_len)
+{
+    struct parse_limits defaults;
+    struct pctx c = {
+        .lim = lim, .now_ms = now_ms, .detail = detail, .detail_len = detail_len};
+    cJSON *root = NULL;
+    enum parse_reason r;
+
+    if (lim == NULL) {
+        parse_limits_default(&defaults);
+        c.lim = &defaults;
+    }
+    if (detail != NULL && detail_len > 0)
+        detail[0] = '\0';
+    event_init(ev);
+    if (ev == NULL || (buf == NULL && len > 0))
+        return fail(&c, PR_INVALID_JSON, NULL, "no input");
+
+    r = check_bytes(&c, buf, len);
+    if (r == PR_OK)
+        r = parse_json(&c, buf, len, &root);
+    if (r == PR_OK)
+        r = parse_fields(&c, root, src, ev);
+
+    cJSON_Delete(root);
+    if (r != PR_OK)
+        event_free(ev);
+    return r;
+}
