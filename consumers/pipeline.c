@@ -12,7 +12,7 @@
 #include "consumers/tracker.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
-#include "state/apply.h"
+#include "state/ingest.h"
 #include "state/model.h"
 
 #define REDIS_BACKOFF_MIN_MS 100
@@ -295,7 +295,7 @@ enum process_result { PROCESSED = 0, PROCESS_LATER };
 
 static void apply_and_publish(struct pipeline *pl, struct tracker_entry *entry,
                               const rd_kafka_message_t *m, const struct event *ev,
-                              enum apply_status *st)
+                              enum ingest_status *st)
 {
     /* The watermark is named by the topic's role, so renaming a topic in the
      * config does not make old offsets look new. */
@@ -306,27 +306,27 @@ static void apply_and_publish(struct pipeline *pl, struct tracker_entry *entry,
     char err[512];
 
     store_outbox_init(&pending);
-    *st = apply_event(pl->store, &pl->model, ev, &o, wall_ms(), &pending, err, sizeof(err));
+    *st = ingest_event(pl->store, &pl->model, ev, &o, wall_ms(), &pending, err, sizeof(err));
     metrics_redis_latency(store_last_latency_us(pl->store));
     switch (*st) {
-    case APPLY_OK:
+    case INGEST_OK:
         metrics_applied();
         break;
-    case APPLY_DUPLICATE:
+    case INGEST_DUPLICATE:
         metrics_duplicate();
         break;
-    case APPLY_FAILED:
+    case INGEST_FAILED:
         log_err("%s/%d@%" PRId64 ": model refused event %s: %s", rd_kafka_topic_name(m->rkt),
                 (int)m->partition, m->offset, ev->event_id, err);
         metrics_model_rejected();
         dead_letter(pl, entry, m, "model_rejected", err);
         break;
-    case APPLY_RETRY:
+    case INGEST_RETRY:
         log_warn("redis: %s; pausing input", err);
         metrics_redis_errors();
         break;
     }
-    if (*st == APPLY_OK || *st == APPLY_DUPLICATE)
+    if (*st == INGEST_OK || *st == INGEST_DUPLICATE)
         publish_pending(pl, entry, ev->customer_id, &pending);
     store_outbox_free(&pending);
 }
@@ -336,7 +336,7 @@ static enum process_result process(struct pipeline *pl, const rd_kafka_message_t
     const char *topic = rd_kafka_topic_name(m->rkt);
     int role = role_of(pl, topic);
     struct tracker_entry *entry;
-    enum apply_status st = APPLY_OK;
+    enum ingest_status st = INGEST_OK;
     enum parse_reason why;
     struct event ev;
     char detail[256];
@@ -359,7 +359,7 @@ static enum process_result process(struct pipeline *pl, const rd_kafka_message_t
             pl->stream_now_ms = ev.ts_ms;
         event_free(&ev);
     }
-    if (st == APPLY_RETRY) {
+    if (st == INGEST_RETRY) {
         tracker_unadd(entry);
         return PROCESS_LATER;
     }
@@ -781,12 +781,12 @@ static size_t sweep_partition(struct pipeline *pl, int32_t p, int64_t now)
         return 0;
     for (size_t i = 0; i < n; i++) {
         struct store_outbox pending;
-        enum apply_status st;
+        enum ingest_status st;
 
         store_outbox_init(&pending);
-        st = apply_sweep(pl->store, &pl->model, ids[i], p, now, wall_ms(), &pending, err,
+        st = ingest_sweep(pl->store, &pl->model, ids[i], p, now, wall_ms(), &pending, err,
                          sizeof(err));
-        if (st == APPLY_OK || st == APPLY_DUPLICATE)
+        if (st == INGEST_OK || st == INGEST_DUPLICATE)
             publish_pending(pl, NULL, ids[i], &pending);
         else
             log_warn("sweep %s: %s", ids[i], err);

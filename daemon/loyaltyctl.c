@@ -1,0 +1,470 @@
+/*
+ * loyaltyctl.c - the operators' command line: inspect and repair the state
+ * loyaltyd keeps in Redis, and fit the churn model.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/config.h"
+#include "state/bgnbd.h"
+#include "state/cdnow.h"
+#include "state/codec.h"
+#include "state/fit.h"
+#include "state/model.h"
+#include "state/store.h"
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: loyaltyctl [-c FILE] [--redis HOST:PORT] [--prefix P] COMMAND [ARGS]\n"
+            "commands:\n"
+            "  show CUSTOMER            state, with the explanation of every score\n"
+            "  dump CUSTOMER            the raw Redis fields\n"
+            "  outbox CUSTOMER          derived events recorded but not yet delivered\n"
+            "  delete CUSTOMER          remove a customer's state and index entries\n"
+            "  top [--by risk|loyalty|clv|value] [-n N]\n"
+            "  model                    the model parameters the daemon uses\n"
+            "  fit --from-redis [--as-of YYYY-MM-DD] [--unit weeks|days] [--json] [--save]\n"
+            "  fit --input FILE --format cdnow-transactions|cdnow-summary\n"
+            "      [--calibration-end YYYY-MM-DD] [--unit weeks|days] [--json] [--save]\n");
+}
+
+static void usage_exit(const char *why) __attribute__((noreturn));
+
+static void usage_exit(const char *why)
+{
+    if (why)
+        fprintf(stderr, "loyaltyctl: %s\n", why);
+    usage(stderr);
+    exit(EXIT_USAGE);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("loyaltyctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "YYYY-MM-DD" -> epoch day; exits 2 on a malformed date. */
+static long parse_day(const char *s, const char *what)
+{
+    int y, m, d, n = 0;
+    char compact[16];
+    long day;
+
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || s[n] != '\0')
+        usage_exit(what);
+    snprintf(compact, sizeof(compact), "%04d%02d%02d", y, m, d);
+    if (cdnow_parse_date(compact, &day) < 0)
+        usage_exit(what);
+    return day;
+}
+
+/* ---- connection ---- */
+
+struct ctl {
+    struct config cfg;
+    struct store *store;
+    struct model_ctx model;
+};
+
+static void ctl_connect(struct ctl *c)
+{
+    char err[512];
+
+    c->store = store_new(&(struct store_opts){c->cfg.redis_host, c->cfg.redis_port,
+                                              c->cfg.redis_password, c->cfg.redis_db,
+                                              c->cfg.redis_prefix, c->cfg.redis_timeout_ms});
+    if (c->store == NULL)
+        die("out of memory");
+    if (store_connect(c->store, err, sizeof(err)) < 0)
+        die("%s", err);
+    c->model.cfg = c->cfg.model;
+    bg_params_default(&c->model.bg);
+    gg_params_default(&c->model.gg);
+    if (store_model_get(c->store, &c->model.bg, &c->model.gg) < 0)
+        die("redis: cannot read the model parameters");
+}
+
+static void load_customer(struct ctl *c, const char *id, struct customer *cu)
+{
+    struct store_snapshot snap;
+    char err[512];
+
+    if (store_load(c->store, id, NULL, cu, &snap, err, sizeof(err)) < 0)
+        die("%s", err);
+    if (!snap.exists)
+        die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
+}
+
+/* ---- commands ---- */
+
+static int cmd_show(struct ctl *c, const char *id)
+{
+    struct customer *cu = malloc(sizeof(*cu));
+    char *buf = malloc(65536);
+
+    if (cu == NULL || buf == NULL)
+        die("out of memory");
+    load_customer(c, id, cu);
+    if (model_explain(cu, &c->model, wall_ms(), buf, 65536) < 0)
+        die("cannot explain customer '%s'", id);
+    fputs(buf, stdout);
+    free(buf);
+    free(cu);
+    return 0;
+}
+
+static int cmd_dump(struct ctl *c, const char *id)
+{
+    struct kvlist kv;
+    char *aux = NULL;
+
+    kvlist_init(&kv);
+    if (store_raw(c->store, id, &kv, &aux) < 0)
+        die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
+    for (size_t i = 0; i < kv.n; i++)
+        printf("%s = %s\n", kv.v[i].name, kv.v[i].value);
+    printf("aux = %s\n", aux ? aux : "");
+    free(aux);
+    kvlist_free(&kv);
+    return 0;
+}
+
+static int cmd_outbox(struct ctl *c, const char *id)
+{
+    struct store_outbox o;
+
+    store_outbox_init(&o);
+    if (store_outbox_pending(c->store, id, &o) < 0)
+        die("redis: cannot read the outbox of '%s'", id);
+    for (size_t i = 0; i < o.n; i++)
+        printf("%s %s %s\n", o.v[i].topic == STORE_TOPIC_REWARDS ? "reward" : "churn-risk",
+               o.v[i].event_id, o.v[i].payload);
+    store_outbox_free(&o);
+    return 0;
+}
+
+static int cmd_delete(struct ctl *c, const char *id)
+{
+    if (store_delete_customer(c->store, id) < 0)
+        die("redis: cannot delete '%s'", id);
+    printf("deleted %s\n", id);
+    return 0;
+}
+
+static int cmd_top(struct ctl *c, int argc, char **argv)
+{
+    static const char *const names[] = {"risk", "loyalty", "clv", "value"};
+    enum store_index_kind k = STORE_IDX_RISK;
+    long n = 10;
+    char **ids = NULL, *end;
+    double *scores = NULL;
+    size_t count = 0;
+
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
+            size_t j;
+
+            for (j = 0; j < 4 && strcmp(argv[i + 1], names[j]) != 0; j++)
+                ;
+            if (j == 4)
+                usage_exit("--by takes risk, loyalty, clv or value");
+            k = (enum store_index_kind)j;
+            i++;
+        } else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+            n = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || n <= 0 || n > 100000)
+                usage_exit("-n takes a number from 1 to 100000");
+        } else {
+            usage_exit("top: unexpected argument");
+        }
+    }
+    if (store_top(c->store, k, (size_t)n, &ids, &scores, &count) < 0)
+        die("redis: cannot read index %s", names[k]);
+    printf("%-5s %-40s %s\n", "rank", "customer", names[k]);
+    for (size_t i = 0; i < count; i++)
+        printf("%-5zu %-40s %.4f\n", i + 1, ids[i], scores[i]);
+    store_ids_free(ids, count);
+    free(scores);
+    return 0;
+}
+
+static int cmd_model(struct ctl *c)
+{
+    printf("bgnbd r=%.6f alpha=%.6f a=%.6f b=%.6f (weeks)\n", c->model.bg.r, c->model.bg.alpha,
+           c->model.bg.a, c->model.bg.b);
+    printf("gammagamma p=%.6f q=%.6f gamma=%.6f\n", c->model.gg.p, c->model.gg.q,
+           c->model.gg.gamma);
+    return 0;
+}
+
+/* ---- fit ---- */
+
+struct fit_args {
+    const char *input, *format;
+    long cal_end;
+    int has_cal_end, from_redis, json, save;
+    double unit_days;
+};
+
+static void parse_fit_args(int argc, char **argv, struct fit_args *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->unit_days = 7;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+        if (strcmp(a, "--from-redis") == 0)
+            f->from_redis = 1;
+        else if (strcmp(a, "--json") == 0)
+            f->json = 1;
+        else if (strcmp(a, "--save") == 0)
+            f->save = 1;
+        else if (v && strcmp(a, "--input") == 0)
+            f->input = argv[++i];
+        else if (v && strcmp(a, "--format") == 0)
+            f->format = argv[++i];
+        else if (v && (strcmp(a, "--calibration-end") == 0 || strcmp(a, "--as-of") == 0)) {
+            f->cal_end = parse_day(argv[++i], "dates are YYYY-MM-DD");
+            f->has_cal_end = 1;
+        } else if (v && strcmp(a, "--unit") == 0) {
+            i++;
+            if (strcmp(v, "weeks") != 0 && strcmp(v, "days") != 0)
+                usage_exit("--unit takes weeks or days");
+            f->unit_days = v[0] == 'w' ? 7 : 1;
+        } else
+            usage_exit("fit: unexpected argument");
+    }
+    if (f->from_redis == (f->input != NULL))
+        usage_exit("fit needs exactly one of --from-redis and --input FILE");
+    if (f->input && (f->format == NULL || (strcmp(f->format, "cdnow-transactions") != 0 &&
+                                           strcmp(f->format, "cdnow-summary") != 0)))
+        usage_exit("--format takes cdnow-transactions or cdnow-summary");
+    if (f->input && f->format[6] == 't' && !f->has_cal_end)
+        usage_exit("cdnow-transactions needs --calibration-end YYYY-MM-DD");
+}
+
+/* BG/NBD statistics of one customer as of a day: 0, or -1 if the customer
+ * has no purchase by then or bought after it (the state cannot be rewound). */
+static int customer_obs(const struct customer *cu, long as_of_day, double unit_days,
+                        struct bg_obs *o)
+{
+    if (cu->first_day < 0 || cu->first_day > as_of_day || cu->last_day > as_of_day)
+        return -1;
+    o->x = (double)(cu->purchase_days - 1);
+    o->t_x = (cu->last_day - cu->first_day) / unit_days;
+    o->T = (as_of_day - cu->first_day) / unit_days;
+    o->mvalue = o->x > 0 ? (cu->spend_cents - cu->first_day_cents) / 100.0 / o->x : 0;
+    return 0;
+}
+
+/* Every customer's (x, t_x, T) as of `as_of_day` from the daemon's state. */
+static void obs_from_redis(struct ctl *c, long as_of_day, double unit_days,
+                           struct bg_obs **out, size_t *n_out)
+{
+    struct customer *cu = malloc(sizeof(*cu));
+    struct bg_obs *obs = NULL;
+    size_t n = 0, cap = 0, skipped = 0;
+    uint64_t cursor = 0;
+
+    if (cu == NULL)
+        die("out of memory");
+    do {
+        char **ids;
+        size_t count;
+
+        if (store_scan_customers(c->store, &cursor, &ids, &count) < 0)
+            die("redis: cannot list customers");
+        for (size_t i = 0; i < count; i++) {
+            load_customer(c, ids[i], cu);
+            if (n == cap) {
+                cap = cap ? cap * 2 : 1024;
+                if ((obs = realloc(obs, cap * sizeof(*obs))) == NULL)
+                    die("out of memory");
+            }
+            if (customer_obs(cu, as_of_day, unit_days, &obs[n]) == 0)
+                n++;
+            else
+                skipped++;
+        }
+        store_ids_free(ids, count);
+    } while (cursor != 0);
+    if (skipped)
+        fprintf(stderr, "loyaltyctl: %zu customers left out (no purchase up to the as-of "
+                        "day, or purchases after it)\n", skipped);
+    free(cu);
+    *out = obs;
+    *n_out = n;
+}
+
+static void fit_print(const struct fit_args *f, const struct bg_fit_result *bg,
+                      const struct gg_fit_result *gg)
+{
+    char buf[1024];
+
+    if (f->json)
+        fit_format_json(buf, sizeof(buf), bg, gg, f->unit_days == 7 ? "weeks" : "days");
+    else
+        fit_format_text(buf, sizeof(buf), bg, gg);
+    fputs(buf, stdout);
+    if (buf[0] && buf[strlen(buf) - 1] != '\n')
+        fputc('\n', stdout);
+}
+
+static int cmd_fit(struct ctl *c, int argc, char **argv)
+{
+    struct bg_fit_result bg;
+    struct gg_fit_result gg;
+    struct fit_args f;
+    struct bg_obs *obs = NULL;
+    size_t n = 0;
+    char err[512];
+    int rc;
+
+    parse_fit_args(argc, argv, &f);
+    if (f.from_redis) {
+        ctl_connect(c);
+        obs_from_redis(c, f.has_cal_end ? f.cal_end : (long)(wall_ms() / 86400000),
+                       f.unit_days, &obs, &n);
+    } else {
+        rc = f.format[6] == 't'
+                 ? cdnow_load_transactions(f.input, f.cal_end, f.unit_days, &obs, &n, err,
+                                           sizeof(err))
+                 : cdnow_load_summary(f.input, f.unit_days, &obs, &n, err, sizeof(err));
+        if (rc < 0)
+            die("%s", err);
+    }
+    if (bg_fit(obs, n, &bg) < 0)
+        die("nothing to fit (%zu customers)", n);
+    rc = gg_fit(obs, n, &gg);
+    fit_print(&f, &bg, rc == 0 ? &gg : NULL);
+    if (f.save) {
+        struct bg_params wk = bg.params;
+
+        if (!f.from_redis)
+            ctl_connect(c);
+        wk.alpha *= 7.0 / f.unit_days; /* the daemon works in weeks */
+        snprintf(err, sizeof(err), "{\"n\":%zu,\"loglik\":%.4f,\"saved_at_ms\":%" PRId64 "}",
+                 bg.n, bg.loglik, wall_ms());
+        if (store_model_put(c->store, &wk, rc == 0 ? &gg.params : &c->model.gg, err) < 0)
+            die("redis: cannot save the model");
+        fprintf(stderr, "loyaltyctl: saved; the daemon picks it up within model.refresh_s\n");
+    }
+    free(obs);
+    return 0;
+}
+
+/* ---- main ---- */
+
+static void apply_redis_arg(struct config *cfg, const char *hostport)
+{
+    const char *colon = strrchr(hostport, ':');
+    char err[256], host[256];
+
+    if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host))
+        usage_exit("--redis takes HOST:PORT");
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - hostport), hostport);
+    if (config_set(cfg, "redis.host", host, err, sizeof(err)) < 0 ||
+        config_set(cfg, "redis.port", colon + 1, err, sizeof(err)) < 0)
+        usage_exit(err);
+}
+
+static int run(struct ctl *c, int argc, char **argv)
+{
+    const char *cmd = argv[0];
+
+    if (strcmp(cmd, "fit") == 0)
+        return cmd_fit(c, argc - 1, argv + 1);
+    if (strcmp(cmd, "top") == 0) {
+        ctl_connect(c);
+        return cmd_top(c, argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "model") == 0 && argc == 1) {
+        ctl_connect(c);
+        return cmd_model(c);
+    }
+    if (argc != 2)
+        usage_exit(strcmp(cmd, "show") && strcmp(cmd, "dump") && strcmp(cmd, "outbox") &&
+                           strcmp(cmd, "delete")
+                       ? "unknown command"
+                       : "this command takes one CUSTOMER");
+    ctl_connect(c);
+    if (strcmp(cmd, "show") == 0)
+        return cmd_show(c, argv[1]);
+    if (strcmp(cmd, "dump") == 0)
+        return cmd_dump(c, argv[1]);
+    if (strcmp(cmd, "outbox") == 0)
+        return cmd_outbox(c, argv[1]);
+    if (strcmp(cmd, "delete") == 0)
+        return cmd_delete(c, argv[1]);
+    usage_exit("unknown command");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"redis", required_argument, NULL, 'r'},
+                                         {"prefix", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL, *redis = NULL, *prefix = NULL;
+    struct ctl c;
+    char err[512];
+    int o, rc;
+
+    memset(&c, 0, sizeof(c));
+    /* '+': stop at the command, its options are its own. */
+    while ((o = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+        if (o == 'c')
+            config = optarg;
+        else if (o == 'r')
+            redis = optarg;
+        else if (o == 'p')
+            prefix = optarg;
+        else if (o == 'h') {
+            usage(stdout);
+            return 0;
+        } else
+            usage_exit(NULL);
+    }
+    if (optind >= argc)
+        usage_exit("missing COMMAND");
+    if (config_init(&c.cfg) < 0)
+        die("out of memory");
+    if (config && config_load(&c.cfg, config, err, sizeof(err)) < 0)
+        die("%s", err);
+    if (redis)
+        apply_redis_arg(&c.cfg, redis);
+    if (prefix && config_set(&c.cfg, "redis.prefix", prefix, err, sizeof(err)) < 0)
+        die("%s", err);
+    rc = run(&c, argc - optind, argv + optind);
+    store_free(c.store);
+    config_fini(&c.cfg);
+    return rc;
+}
