@@ -348,6 +348,12 @@ static enum process_result process(struct pipeline *pl, const rd_kafka_message_t
     event_init(&ev);
     why = parse_event(m->payload, m->len, (enum ev_source)role, &pl->cfg->limits, wall_ms(),
                       &ev, detail, sizeof(detail));
+    if (why == PR_NO_MEMORY) {
+        log_warn("%s/%d@%" PRId64 ": out of memory parsing; will retry", topic,
+                 (int)m->partition, m->offset);
+        tracker_unadd(entry);
+        return PROCESS_LATER;
+    }
     if (why != PR_OK) {
         log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", topic, (int)m->partition,
                  m->offset, parse_reason_name(why), detail);
@@ -381,7 +387,7 @@ static void set_paused(struct pipeline *pl, int paused)
         log_warn("%s partitions: %s", paused ? "pause" : "resume", rd_kafka_err2str(err));
     pl->paused = paused;
     metrics_set_paused(paused);
-    log_note("input %s", paused ? "paused (redis unavailable)" : "resumed");
+    log_note("input %s", paused ? "paused" : "resumed");
 }
 
 static void redis_retry(struct pipeline *pl)
@@ -403,9 +409,12 @@ static void redis_retry(struct pipeline *pl)
         pl->redis_backoff_ms = REDIS_BACKOFF_MAX_MS;
 }
 
-static void redis_lost(struct pipeline *pl)
+/* A message could not be processed now (Redis unavailable, or memory short):
+ * pause input and retry with backoff, the message first. */
+static void hold_back(struct pipeline *pl)
 {
-    metrics_set_redis_up(0);
+    if (!store_ok(pl->store))
+        metrics_set_redis_up(0);
     set_paused(pl, 1);
     if (pl->redis_retry_at_ms < mono_ms())
         pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
@@ -419,7 +428,7 @@ static void backlog_drain(struct pipeline *pl)
     while (store_ok(pl->store) && (m = backlog_pop(&pl->backlog)) != NULL) {
         if (process(pl, m) == PROCESS_LATER) {
             backlog_push(&pl->backlog, m, 1);
-            redis_lost(pl);
+            hold_back(pl);
             return;
         }
         rd_kafka_message_destroy(m);
@@ -730,7 +739,7 @@ static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
     if (pl->backlog.n > 0 || !store_ok(pl->store) || process(pl, m) == PROCESS_LATER) {
         if (backlog_push(&pl->backlog, m, 0) < 0)
             log_err("out of memory holding a message back; it will be re-read after restart");
-        redis_lost(pl);
+        hold_back(pl);
         return;
     }
     rd_kafka_message_destroy(m);

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The main job end to end on this machine: install what is missing, build,
+# start local Redis and Kafka, run loyaltyd, feed it a realistic sample (the
+# CDNOW purchase histories as orders, with generated shipments, reviews and
+# customer-service messages, and a few malformed messages), then show the
+# state it keeps and the events it emitted.
+#
+#   deploy/demo.sh [CUSTOMERS]     (default 300)
+#
+# Redis and Kafka keep running afterwards for exploring (redis-cli -p 16379);
+# `deploy/services.sh down` stops them.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+CUSTOMERS="${1:-300}"
+CDNOW="${CDNOW:-$ROOT/../shared/data/cdnow/CDNOW_sample.txt}"
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+REDIS_PORT="${REDIS_PORT:-16379}"
+BROKERS="127.0.0.1:$KAFKA_PORT"
+HTTP_PORT="${HTTP_PORT:-19464}"
+PREFIX="demo."
+WORK="$ROOT/run/demo"
+CTL=(build/loyaltyctl --redis "127.0.0.1:$REDIS_PORT" --prefix "loyalty:demo:")
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+[[ -r "$CDNOW" ]] || { echo "demo: no CDNOW sample at $CDNOW (set CDNOW=...)" >&2; exit 1; }
+
+say "dependencies and build"
+deploy/install-deps.sh
+make -j2 all >/dev/null
+
+say "local Redis and Kafka"
+deploy/services.sh up >/dev/null
+# A fresh run every time: new topics, no old state.
+deploy/kafka.sh delete-topics "${PREFIX}orders" "${PREFIX}reviews" "${PREFIX}messages" \
+    "${PREFIX}loyalty.churn-risk" "${PREFIX}loyalty.rewards" "${PREFIX}loyalty.dlq" >/dev/null 2>&1 || true
+TOPIC_PREFIX="$PREFIX" deploy/kafka.sh topics >/dev/null
+redis-cli -p "$REDIS_PORT" --scan --pattern 'loyalty:demo:*' | xargs -r -n 500 redis-cli -p "$REDIS_PORT" del >/dev/null
+
+say "sample events"
+rm -rf "$WORK" && mkdir -p "$WORK"
+deploy/sample-events.py --cdnow "$CDNOW" --out "$WORK/in" --customers "$CUSTOMERS" \
+    --until 1997-09-30
+cat >"$WORK/loyaltyd.conf" <<CONF
+kafka.bootstrap.servers = $BROKERS
+group.id = loyaltyd-demo
+topic.orders = ${PREFIX}orders
+topic.reviews = ${PREFIX}reviews
+topic.messages = ${PREFIX}messages
+topic.churn_risk = ${PREFIX}loyalty.churn-risk
+topic.rewards = ${PREFIX}loyalty.rewards
+topic.dlq = ${PREFIX}loyalty.dlq
+redis.port = $REDIS_PORT
+redis.prefix = loyalty:demo:
+http.listen = 127.0.0.1:$HTTP_PORT
+# replaying 1997: "now" is the newest event time
+clock = stream
+sweep.interval_s = 2
+CONF
+for t in orders reviews messages; do
+    build/tools/kfeed -b "$BROKERS" -t "${PREFIX}$t" <"$WORK/in/$t.txt"
+done
+total=$(cat "$WORK"/in/*.txt | wc -l)
+
+say "loyaltyd"
+build/loyaltyd -c "$WORK/loyaltyd.conf" 2>"$WORK/loyaltyd.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+done_count=0
+for _ in $(seq 1 240); do
+    done_count=$(curl -s "127.0.0.1:$HTTP_PORT/metrics" | awk '
+        /^loyaltyd_(applied|duplicates_skipped)_total / {n += $2}
+        /^loyaltyd_dead_lettered_total/ {n += $2} END {print n + 0}')
+    [[ "$done_count" -ge "$total" ]] && break
+    sleep 0.5
+done
+echo "processed $done_count of $total input messages"
+sleep 3 # one more sweep, deliveries settle
+kill -TERM $pid && wait $pid && trap - EXIT
+echo "loyaltyd stopped cleanly (log: $WORK/loyaltyd.log)"
+
+say "churn model fitted on the state in Redis (as of 1997-09-30, weeks)"
+"${CTL[@]}" fit --from-redis --as-of 1997-09-30 --unit weeks --save
+
+say "top customers by value and by churn risk"
+"${CTL[@]}" top --by value -n 5
+"${CTL[@]}" top --by risk -n 5
+
+say "one customer, explained"
+"${CTL[@]}" show cdnow-0001
+
+say "emitted events"
+for t in loyalty.rewards loyalty.churn-risk loyalty.dlq; do
+    build/tools/kdrain -b "$BROKERS" -t "${PREFIX}$t" -i 1000 >"$WORK/$t.jsonl"
+    printf '%-20s %5d events\n' "$t" "$(wc -l <"$WORK/$t.jsonl")"
+done
+echo "first reward-trigger:"
+head -1 "$WORK/loyalty.rewards.jsonl" | python3 -c 'import json,sys; print(json.dumps(json.loads(json.loads(sys.stdin.read())["value"]), indent=2))'
+echo "dead-lettered (reason: source):"
+python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    h = m["headers"]
+    print("  %-16s %s/%s@%s  %s" % (h["reason"], h["source_topic"], h["source_partition"], h["source_offset"], h["detail"]))
+' "$WORK/loyalty.dlq.jsonl"
+
+say "done"
+echo "state:   redis-cli -p $REDIS_PORT hgetall 'loyalty:demo:c:{cdnow-0001}'"
+echo "events:  $WORK/*.jsonl"
+echo "stop:    deploy/services.sh down"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine too:
+#   1. install the Debian packages and the Python test dependencies
+#   2. build warning-free (strict flags) and run the unit tests
+#   3. build with AddressSanitizer/UBSan and run the unit tests again
+#   4. start local Redis and Kafka on loopback (deploy/services.sh)
+#   5. run the integration tests against them (plain build, then the
+#      sanitizer build of the daemon on the fast subset), stop the services
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+deploy/install-deps.sh
+python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+
+step "build (strict warnings) and unit tests"
+make -j2 all
+make -j2 check
+
+step "AddressSanitizer/UBSan build and unit tests"
+make -j2 SAN=1 all
+make -j2 SAN=1 check
+
+step "format"
+make format-check
+
+step "services"
+trap 'deploy/services.sh down >/dev/null 2>&1 || true' EXIT
+deploy/services.sh up
+
+step "integration tests"
+python3 -m pytest -q tests/integration
+
+step "integration tests under AddressSanitizer/UBSan"
+LOYALTYD_BIN=build/asan/loyaltyd LOYALTYCTL_BIN=build/asan/loyaltyctl \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    python3 -m pytest -q -m "not slow" tests/integration
