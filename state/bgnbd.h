@@ -53,28 +53,46 @@ double bg_loglik(const struct bg_params *p, const struct bg_obs *obs, size_t n);
 double bg_palive(const struct bg_params *p, double x, double t_x, double T);
 
 /* E[X(t) | x, t_x, T]: expected purchases in the next t. */
-double bg_expected_purchases(const struct bg_params *p, double x, double t_x,
-                             double T, double t);
+double bg_expected_purchases(const struct bg_params *p, double x, double t_x, double T,
+                             double t);
 
 /* E[X(t)] for a new customer, and P(X(t) = k) (unconditional). */
 double bg_expected_purchases_new(const struct bg_params *p, double t);
 double bg_prob_n_purchases(const struct bg_params *p, double t, int k);
 
-/* Smallest T' >= T at which P(alive | x, t_x, T') <= target, or -1 if never
- * (x == 0, or target >= current P(alive) handled by returning T). */
-double bg_time_palive_reaches(const struct bg_params *p, double x, double t_x,
-                              double T, double target);
+/* Smallest T' >= T at which P(alive | x, t_x, T') <= target: T itself if
+ * P(alive) is already at or below target, -1 if it never gets there (x == 0
+ * keeps P(alive) at 1; target <= 0 is never reached).  Lets a sweeper compute
+ * when a quiet customer crosses a threshold without polling. */
+double bg_time_palive_reaches(const struct bg_params *p, double x, double t_x, double T,
+                              double target);
 
-/* Gamma-Gamma: E[M | x, mvalue]; for x == 0 the population mean. */
+/* Gamma-Gamma: E[M | x, mvalue] = (gamma + x mvalue) p / (p x + q - 1); for
+ * x == 0 this is the population mean p gamma / (q - 1).  NaN where the mean
+ * does not exist (p x + q <= 1). */
 double gg_expected_value(const struct gg_params *p, double x, double mvalue);
 
+/* Gamma-Gamma log-likelihood of one repeater's mean spend given x; the sum
+ * skips customers without x > 0 and mvalue > 0, as the fit does. */
+double gg_loglik_one(const struct gg_params *p, const struct bg_obs *o);
+double gg_loglik(const struct gg_params *p, const struct bg_obs *obs, size_t n);
+
+/* Gauss hypergeometric 2F1(a, b; c; z) for real z < 1 (NaN otherwise, and for
+ * c a non-positive integer).  Exposed for the tests. */
+double bg_hyp2f1(double a, double b, double c, double z);
+
 /* Maximum-likelihood fits (log-parameterised Nelder-Mead, restarted until
- * stable).  Return 0 on success, -1 if there is nothing to fit. */
+ * stable).  Return 0 on success, -1 if there is nothing to fit (n == 0, no
+ * repeater for gg_fit), an observation is invalid (negative or non-finite,
+ * t_x > T), memory runs out or the optimum is not finite.  `converged` is 0
+ * when the restarts did not settle or the gradient at the answer is not ~0:
+ * data without a finite optimum (nobody repeats, nobody drops out) drive
+ * the parameters to the boundary; such a fit must not be stored. */
 int bg_fit(const struct bg_obs *obs, size_t n, struct bg_fit_result *out);
 int gg_fit(const struct bg_obs *obs, size_t n, struct gg_fit_result *out);
 
-/* CLV over `horizon` (same time unit) with a per-period discount rate:
- * expected purchases x expected value (undiscounted when rate == 0). */
+/* CLV over `horizon` (same time unit): E[X(horizon) | x, t_x, T] times
+ * E[M | x, mvalue], undiscounted. */
 double bg_clv(const struct bg_params *bp, const struct gg_params *gp, double x,
               double t_x, double T, double mvalue, double horizon);
 
