@@ -364,6 +364,9 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
         die("nothing to fit (%zu customers)", n);
     rc = gg_fit(obs, n, &gg);
     fit_print(&f, &bg, rc == 0 ? &gg : NULL);
+    if (!bg.converged)
+        die("the BG/NBD fit did not converge (too few repeat customers or no dropout in "
+            "the data)%s", f.save ? "; nothing saved" : "");
     if (f.save) {
         struct bg_params wk = bg.params;
 
@@ -372,7 +375,7 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
         wk.alpha *= 7.0 / f.unit_days; /* the daemon works in weeks */
         snprintf(err, sizeof(err), "{\"n\":%zu,\"loglik\":%.4f,\"saved_at_ms\":%" PRId64 "}",
                  bg.n, bg.loglik, wall_ms());
-        if (store_model_put(c->store, &wk, rc == 0 ? &gg.params : &c->model.gg, err) < 0)
+        if (store_model_put(c->store, &wk, rc == 0 && gg.converged ? &gg.params : &c->model.gg, err) < 0)
             die("redis: cannot save the model");
         fprintf(stderr, "loyaltyctl: saved; the daemon picks it up within model.refresh_s\n");
     }

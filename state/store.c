@@ -162,6 +162,9 @@ static void store_drop(struct store *s)
     }
 }
 
+/* hiredis' format parser knows the h, hh, l and ll length modifiers only: no
+ * %zu in a command format. */
+
 /* Run one command; NULL (and the connection dropped) on an I/O error; a Redis
  * error reply is returned as such for the caller to judge. */
 static redisReply *store_cmd(struct store *s, char *err, size_t errlen, const char *fmt, ...)
@@ -594,8 +597,8 @@ int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max, ch
 {
     char err[256];
     redisReply *r = store_cmd(s, err, sizeof(err),
-                              "ZRANGE %sdue:%d -inf %" PRId64 " BYSCORE LIMIT 0 %zu",
-                              s->opts.prefix, (int)partition, now_ms, max);
+                              "ZRANGE %sdue:%d -inf %" PRId64 " BYSCORE LIMIT 0 %llu",
+                              s->opts.prefix, (int)partition, now_ms, (unsigned long long)max);
     int rc = -1;
 
     if (r == NULL)
@@ -660,8 +663,8 @@ int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
 {
     char err[256];
     redisReply *r = store_cmd(s, err, sizeof(err), "ZRANGE %sidx:%s +inf -inf BYSCORE REV "
-                                                   "LIMIT 0 %zu WITHSCORES",
-                              s->opts.prefix, index_names[k], n);
+                                                   "LIMIT 0 %llu WITHSCORES",
+                              s->opts.prefix, index_names[k], (unsigned long long)n);
     int rc = -1;
 
     if (r == NULL)
