@@ -3,8 +3,15 @@
  * the events and the fields derived from them by the model.
  *
  * Where each field is computed: aggregates in model_apply (state/model.c),
+ * the rolling windows in state/window.c, brand counters in state/brand.c,
+ * signals and churn risk in state/risk.c, rewards in state/reward.c, the
  * derived fields in model_derive (state/model.c); how each is stored: the
- * codec (state/codec.c) and the README's key schema.
+ * codec (state/codec.c) and docs/state.md.
+ *
+ * Money is kept in integer cents so sums stay exact under any event order;
+ * days are UTC epoch days (ts_ms / 86400000, floored); instants are epoch
+ * milliseconds.  Every list is bounded; what happens when one is full is
+ * written next to it.
  */
 #ifndef LOYALTY_CUSTOMER_H
 #define LOYALTY_CUSTOMER_H
@@ -13,16 +20,234 @@
 
 #include "state/event.h"
 
+#define CU_DAY_MS 86400000LL
+
+#define CU_DAYS_MAX   366 /* day buckets: every day of the 365-day window fits */
+#define CU_OPEN_MAX   12  /* open (undelivered) orders; the oldest is dropped */
+#define CU_CONV_MAX   8   /* conversations; the least recent is dropped */
+#define CU_BRAND_MAX  24  /* (category, brand) counters; least used evicted */
+#define CU_CAT_MAX    4   /* categories with a brand sequence; least used evicted */
+#define CU_SEQ_MAX    8   /* recent brands bought in one category */
+#define CU_INC_MAX    8   /* open quality incidents; the oldest is judged lost */
+#define CU_SIG_MAX    16  /* recent dissatisfaction signals; the oldest dropped */
+#define CU_MKT_MAX    16  /* recent marketing message times */
+#define CU_REM_MAX    4   /* recent payment reminder times */
+#define CU_RWD_RECENT 16  /* recent reward times (the rolling cap) */
+#define CU_NAME_MAX   EV_NAME_MAX
+
+enum tier {
+    TIER_NONE = 0,
+    TIER_BRONZE,
+    TIER_SILVER,
+    TIER_GOLD,
+    TIER_PLATINUM,
+    TIER__COUNT
+};
+
+enum segment {
+    SEG_NEW = 0,
+    SEG_POTENTIAL,
+    SEG_TRUST,
+    SEG_BENEFIT,
+    SEG_INERTIA,
+    SEG_AT_RISK,
+    SEG__COUNT
+};
+
+enum brand_type {
+    BT_UNDETERMINED = 0,
+    BT_COMPLETE,
+    BT_OCCASIONAL,
+    BT_SWITCHING,
+    BT_SPLIT,
+    BT_NONE,
+    BT__COUNT
+};
+
+enum signal_kind {
+    SIG_SLA = 0,       /* inquiry not answered within the SLA */
+    SIG_LATE_SHIP,     /* shipped after promised_ship_by */
+    SIG_LATE_DELIVERY, /* delivered after promised_delivery_by */
+    SIG_NOT_AS_DESCRIBED,
+    SIG_QUALITY_RETURN, /* return with reason quality */
+    SIG_LOW_RATING,
+    SIG_COMPLAINT,
+    SIG_PAYMENT_REMINDERS, /* >= 2 payment reminders in 30 days */
+    SIG_MARKETING,         /* marketing overload */
+    SIG__COUNT
+};
+
+enum reward_type {
+    RW_MILESTONE = 0,
+    RW_TIER,
+    RW_ADVOCACY,
+    RW_RECOVERY,
+    RW_WINBACK,
+    RW__COUNT
+};
+
+enum criterion {
+    CR_REPEAT = 0,
+    CR_SPEND,
+    CR_CHOOSE,
+    CR_PRICE,
+    CR_TOLERANCE,
+    CR_BRAND,
+    CR__COUNT
+};
+
+/* Orders, spend and refunds of one UTC day. */
+struct cu_day {
+    int32_t day;
+    int32_t orders;      /* placed minus cancelled */
+    int64_t spend_cents; /* amounts of those orders */
+    int64_t refund_cents;
+};
+
+#define OO_SHIPPED 1u
+#define OO_FAST    2u /* expedited or fulfilled_by_platform */
+
+/* An order placed and not yet delivered or cancelled. */
+struct cu_order {
+    uint64_t oid; /* cu_hash64(order_id) */
+    int32_t day;
+    uint32_t flags;
+    int64_t amount_cents;
+    int64_t disc_cents;
+    int64_t depth_ppm;
+    int64_t ship_by_ms;    /* 0: no promise */
+    int64_t deliver_by_ms; /* 0: no promise */
+};
+
+#define CV_CHOSEN  1u /* time to choose counted */
+#define CV_SLA_HIT 2u /* SLA signal raised for the pending inquiry */
+
+struct cu_conv {
+    uint64_t cid;       /* cu_hash64(conversation_id) */
+    int64_t inquiry_ms; /* first inbound inquiry, 0 if not seen */
+    int64_t order_ms;   /* first order naming it, 0 if none */
+    int64_t pending_ms; /* oldest unanswered inbound message, 0 if none */
+    int64_t last_ms;    /* newest message or order: eviction order */
+    int64_t choose_min; /* minutes counted in choose_sum_min */
+    uint32_t flags;
+};
+
+struct cu_brand {
+    uint32_t cat; /* cu_hash32(category) */
+    uint32_t count;
+    int32_t last_day;
+    char name[CU_NAME_MAX + 1];
+};
+
+struct cu_cat {
+    char name[CU_NAME_MAX + 1];
+    uint32_t items;           /* item lines bought in this category */
+    uint32_t seq[CU_SEQ_MAX]; /* cu_hash32(brand), oldest first */
+    uint32_t nseq;
+};
+
+struct cu_incident {
+    int64_t ts_ms;
+};
+
+struct cu_signal {
+    int64_t ts_ms;
+    uint64_t ref;  /* hash of the order / conversation / event it is about */
+    uint32_t kind; /* enum signal_kind */
+};
+
 struct customer {
     char id[EV_ID_MAX + 1];
+    char currency[4]; /* of the first order; amounts are summed as given */
 
-    /* Derived fields the store indexes in sorted sets. */
-    double churn_risk;    /* 0..1 */
-    double loyalty_score; /* 0..100 */
-    double clv;           /* expected value over the configured horizon */
-    double spend_365d;    /* rolling net spend */
+    /* --- aggregates, exact ---------------------------------------------- */
+    int64_t as_of_ms;       /* newest time the model has evaluated at */
+    int64_t first_event_ms; /* oldest event time seen */
+    int64_t orders;         /* order.placed */
+    int64_t orders_cancelled;
+    int64_t cancelled_unknown; /* cancels of an order not in the open list */
+    int64_t orders_returned;
+    int64_t orders_shipped;
+    int64_t orders_delivered;
+    int64_t spend_cents;  /* placed amounts minus cancelled (known) orders */
+    int64_t refund_cents; /* returned amounts */
+    int64_t discount_cents;
+    int64_t discounted_orders;
+    int64_t depth_ppm_sum;    /* sum of per-order discount depth, parts per million */
+    int64_t fast_ship_orders; /* expedited or fulfilled_by_platform */
+    int64_t purchase_days;    /* distinct UTC days with an order */
+    int32_t first_day, last_day, prev_day; /* -1: none */
+    int64_t first_day_cents;               /* spend on first_day */
+    int64_t ratings, rating_sum, ratings_low, ratings_high, reviews_shared;
+    int32_t rating_last;
+    int64_t msgs[MSG__COUNT];
+    int64_t competitor_mentions;
+    int64_t choose_n, choose_sum_min; /* time to choose, minutes */
+    int64_t incidents, incidents_tolerated, incidents_lost;
+    int64_t signals_total;
+
+    /* --- bounded lists (the auxiliary key) ------------------------------- */
+    struct cu_day days[CU_DAYS_MAX];
+    uint32_t ndays; /* sorted by day, ascending */
+    struct cu_order open[CU_OPEN_MAX];
+    uint32_t nopen;
+    struct cu_conv conv[CU_CONV_MAX];
+    uint32_t nconv;
+    struct cu_brand brands[CU_BRAND_MAX];
+    uint32_t nbrands;
+    struct cu_cat cats[CU_CAT_MAX];
+    uint32_t ncats;
+    struct cu_incident inc[CU_INC_MAX];
+    uint32_t ninc;
+    struct cu_signal sig[CU_SIG_MAX];
+    uint32_t nsig;
+    int64_t mkt_ms[CU_MKT_MAX]; /* newest last */
+    uint32_t nmkt;
+    int64_t rem_ms[CU_REM_MAX];
+    uint32_t nrem;
+    int64_t reward_last_ms[RW__COUNT]; /* 0: never */
+    int64_t reward_suppressed[RW__COUNT];
+    int64_t reward_recent_ms[CU_RWD_RECENT]; /* newest last */
+    uint32_t nreward_recent;
+
+    /* --- derived (model_derive) ------------------------------------------ */
+    int64_t orders_30d, orders_90d, orders_365d;
+    double spend_365d;          /* rolling net spend (currency units) */
+    double aov;                 /* average order value (currency units) */
+    int32_t contrib[CR__COUNT]; /* hundredths of a score point */
+    double loyalty_score;       /* 0..100 = sum of contrib / 100 */
+    enum brand_type brand_type;
+    double brand_share; /* top brand's share in the main category */
+    int32_t main_cat;   /* index in cats, -1 if none */
+    enum segment segment;
+    enum tier tier;
+    int64_t tier_grace_until_ms; /* 0: no downgrade pending */
+    int32_t milestone;           /* highest milestone rewarded (purchase days) */
+    double p_alive, exp_purchases, exp_value, clv;
+    double churn_risk; /* 0..1 */
+    int32_t risk_armed;
+    int64_t churn_seq; /* upward crossings so far */
+    int64_t rewards_sent;
 };
 
 void customer_init(struct customer *c, const char *id);
+
+/* UTC epoch day of an instant (floor, so pre-1970 would still be right). */
+int32_t cu_day_of(int64_t ms);
+/* FNV-1a of a string: ids of orders/conversations/brands in the lists. */
+uint64_t cu_hash64(const char *s);
+uint32_t cu_hash32(const char *s);
+
+const char *cu_tier_name(enum tier t);
+const char *cu_segment_name(enum segment s);
+const char *cu_brand_type_name(enum brand_type b);
+const char *cu_signal_name(enum signal_kind k);
+const char *cu_reward_name(enum reward_type r);
+const char *cu_criterion_name(enum criterion k);
+/* Reverse lookups for the codec: index, or -1 if unknown. */
+int cu_name_index(const char *const *names, int n, const char *s);
+extern const char *const cu_tier_names[TIER__COUNT];
+extern const char *const cu_segment_names[SEG__COUNT];
+extern const char *const cu_brand_type_names[BT__COUNT];
 
 #endif

@@ -27,6 +27,9 @@ int model_config_set(struct model_config *cfg, const char *key, const char *valu
 /* Write every key with its default and help text, one per line, "# help" then
  * "model.key = value", into buf (for the example config and `--help-config`). */
 int model_config_describe(const struct model_config *cfg, char *buf, size_t len);
+/* Checks that span keys (rearm below threshold, tiers ascending, a positive
+ * weight); call after the last model_config_set.  Returns 0 or -1 with err. */
+int model_config_check(const struct model_config *cfg, char *err, size_t errlen);
 /* Thresholds the sweeper and the store need directly. */
 double model_config_churn_threshold(const struct model_config *cfg);
 
@@ -74,5 +77,12 @@ int model_sweep(struct customer *c, int64_t now_ms, const struct model_ctx *m,
  * (churn threshold crossing computed from the closed form of P(alive), SLA
  * deadline, end of an incident window, tier downgrade); INT64_MAX if never. */
 int64_t model_next_due(const struct customer *c, const struct model_ctx *m);
+
+/* The explanation of every score and class of `c` as evaluated at `now_ms`
+ * (figures and the thresholds that led there), one line per item, for
+ * `loyaltyctl show`.  `c` is not changed.  Returns 0, or -1 if buf is too
+ * small (the text is then truncated). */
+int model_explain(const struct customer *c, const struct model_ctx *m, int64_t now_ms,
+                  char *buf, size_t len);
 
 #endif

@@ -1,0 +1,881 @@
+/*
+ * codec.c - struct customer <-> Redis hash fields + one auxiliary string.
+ *
+ * Hash fields: one table (field name, kind, offset) drives both directions.
+ * Integers are printed in decimal (Redis' listpack stores them as integers),
+ * doubles in the shortest form that reads back to the same double, so
+ * decode(encode(c)) is exact.  Money is integer cents (`*_cents`); the
+ * rolling figures in currency units (spend_365d, aov) are cents / 100.
+ *
+ * Aux string (format 1), sections separated by '|', entries by ';', values
+ * by ',' (docs/state.md lists every section):
+ *   D:day,orders,spend_cents,refund_cents;...      rolling day buckets
+ *   O:oid,day,flags,amount,disc,depth_ppm,ship_by,deliver_by;...
+ *   C:cid,inquiry,order,pending,last,choose_min,flags;...
+ *   B:cat,count,last_day,brand;...   K:category,items,seq.seq.seq;...
+ *   I:ts;...  S:ts,ref,kind;...  M:ts;...  P:ts;...
+ *   L:last reward times  X:suppressed counts  Q:recent reward times
+ * Hashes are hex; names are %-escaped.  Empty sections are left out.
+ */
+#include "state/codec.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/criteria.h"
+
+#define CODEC_FORMAT 1
+
+/* ---- kvlist ------------------------------------------------------------ */
+
+void kvlist_init(struct kvlist *l)
+{
+    memset(l, 0, sizeof(*l));
+}
+
+void kvlist_free(struct kvlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].name);
+        free(l->v[i].value);
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+int kvlist_add(struct kvlist *l, const char *name, const char *value)
+{
+    char *n = NULL, *v = NULL;
+
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        struct kv *p = realloc(l->v, cap * sizeof(*p));
+        if (!p) {
+            return -1;
+        }
+        l->v = p;
+        l->cap = cap;
+    }
+    n = strdup(name);
+    v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    l->v[l->n].name = n;
+    l->v[l->n].value = v;
+    l->n++;
+    return 0;
+}
+
+const char *kvlist_get(const struct kvlist *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i].name, name) == 0) {
+            return l->v[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* ---- scalar fields ----------------------------------------------------- */
+
+enum fk {
+    F_I64,    /* int64_t */
+    F_I32,    /* int32_t */
+    F_DBL,    /* double, shortest exact form */
+    F_POINTS, /* int32_t hundredths, printed as points */
+    F_TIER,
+    F_SEGMENT,
+    F_BRAND_TYPE,
+    F_CURRENCY,
+    F_OUT_NET,      /* encode only: net spend in currency units */
+    F_OUT_SUPPRESS, /* encode only: suppressed rewards in total */
+    F_OUT_CATEGORY, /* encode only: main category name */
+    F_OUT_BRAND,    /* encode only: its top brand */
+};
+
+struct field {
+    const char *name;
+    enum fk kind;
+    size_t off;
+};
+
+#define O(f) offsetof(struct customer, f)
+
+static const struct field fields[] = {
+    {"currency", F_CURRENCY, 0},
+    {"as_of", F_I64, O(as_of_ms)},
+    {"first_event", F_I64, O(first_event_ms)},
+    {"orders", F_I64, O(orders)},
+    {"orders_cancelled", F_I64, O(orders_cancelled)},
+    {"cancelled_unknown", F_I64, O(cancelled_unknown)},
+    {"orders_returned", F_I64, O(orders_returned)},
+    {"orders_shipped", F_I64, O(orders_shipped)},
+    {"orders_delivered", F_I64, O(orders_delivered)},
+    {"spend_cents", F_I64, O(spend_cents)},
+    {"refund_cents", F_I64, O(refund_cents)},
+    {"net_spend", F_OUT_NET, 0},
+    {"discount_cents", F_I64, O(discount_cents)},
+    {"discounted_orders", F_I64, O(discounted_orders)},
+    {"depth_ppm_sum", F_I64, O(depth_ppm_sum)},
+    {"fast_ship_orders", F_I64, O(fast_ship_orders)},
+    {"purchase_days", F_I64, O(purchase_days)},
+    {"first_day", F_I32, O(first_day)},
+    {"last_day", F_I32, O(last_day)},
+    {"prev_day", F_I32, O(prev_day)},
+    {"first_day_cents", F_I64, O(first_day_cents)},
+    {"ratings", F_I64, O(ratings)},
+    {"rating_sum", F_I64, O(rating_sum)},
+    {"ratings_low", F_I64, O(ratings_low)},
+    {"ratings_high", F_I64, O(ratings_high)},
+    {"rating_last", F_I32, O(rating_last)},
+    {"reviews_shared", F_I64, O(reviews_shared)},
+    {"msg_inquiry", F_I64, O(msgs[MSG_INQUIRY])},
+    {"msg_complaint", F_I64, O(msgs[MSG_COMPLAINT])},
+    {"msg_praise", F_I64, O(msgs[MSG_PRAISE])},
+    {"msg_reply", F_I64, O(msgs[MSG_REPLY])},
+    {"msg_payment_reminder", F_I64, O(msgs[MSG_PAYMENT_REMINDER])},
+    {"msg_marketing", F_I64, O(msgs[MSG_MARKETING])},
+    {"msg_other", F_I64, O(msgs[MSG_OTHER])},
+    {"competitor_mentions", F_I64, O(competitor_mentions)},
+    {"choose_n", F_I64, O(choose_n)},
+    {"choose_sum_min", F_I64, O(choose_sum_min)},
+    {"incidents", F_I64, O(incidents)},
+    {"incidents_tolerated", F_I64, O(incidents_tolerated)},
+    {"incidents_lost", F_I64, O(incidents_lost)},
+    {"signals_total", F_I64, O(signals_total)},
+    {"orders_30d", F_I64, O(orders_30d)},
+    {"orders_90d", F_I64, O(orders_90d)},
+    {"orders_365d", F_I64, O(orders_365d)},
+    {"spend_365d", F_DBL, O(spend_365d)},
+    {"aov", F_DBL, O(aov)},
+    {"contrib_repeat", F_POINTS, O(contrib[CR_REPEAT])},
+    {"contrib_spend", F_POINTS, O(contrib[CR_SPEND])},
+    {"contrib_choose", F_POINTS, O(contrib[CR_CHOOSE])},
+    {"contrib_price", F_POINTS, O(contrib[CR_PRICE])},
+    {"contrib_tolerance", F_POINTS, O(contrib[CR_TOLERANCE])},
+    {"contrib_brand", F_POINTS, O(contrib[CR_BRAND])},
+    {"loyalty_score", F_DBL, O(loyalty_score)},
+    {"brand_type", F_BRAND_TYPE, 0},
+    {"brand_share", F_DBL, O(brand_share)},
+    {"main_category", F_OUT_CATEGORY, 0},
+    {"main_brand", F_OUT_BRAND, 0},
+    {"main_cat", F_I32, O(main_cat)},
+    {"segment", F_SEGMENT, 0},
+    {"tier", F_TIER, 0},
+    {"tier_grace_until", F_I64, O(tier_grace_until_ms)},
+    {"milestone", F_I32, O(milestone)},
+    {"p_alive", F_DBL, O(p_alive)},
+    {"exp_purchases", F_DBL, O(exp_purchases)},
+    {"exp_value", F_DBL, O(exp_value)},
+    {"clv", F_DBL, O(clv)},
+    {"churn_risk", F_DBL, O(churn_risk)},
+    {"risk_armed", F_I32, O(risk_armed)},
+    {"churn_seq", F_I64, O(churn_seq)},
+    {"rewards_sent", F_I64, O(rewards_sent)},
+    {"rewards_suppressed", F_OUT_SUPPRESS, 0},
+};
+
+#undef O
+
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+/* The shortest %.*g that reads back as exactly v. */
+static void fmt_double(char *buf, size_t len, double v)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) {
+            return;
+        }
+    }
+}
+
+static const char *top_brand(const struct customer *c)
+{
+    const struct cu_cat *k;
+    const struct cu_brand *best = NULL;
+
+    if (c->main_cat < 0 || (uint32_t)c->main_cat >= c->ncats) {
+        return "";
+    }
+    k = &c->cats[c->main_cat];
+    for (uint32_t i = 0; i < c->nbrands; i++) {
+        if (c->brands[i].cat == cu_hash32(k->name) &&
+            (!best || c->brands[i].count > best->count)) {
+            best = &c->brands[i];
+        }
+    }
+    return best ? best->name : "";
+}
+
+static int64_t suppressed(const struct customer *c)
+{
+    int64_t n = 0;
+
+    for (int i = 0; i < RW__COUNT; i++) {
+        n += c->reward_suppressed[i];
+    }
+    return n;
+}
+
+static void encode_field(const struct customer *c, const struct field *f, char *buf,
+                         size_t len)
+{
+    const char *base = (const char *)c + f->off;
+
+    switch (f->kind) {
+    case F_I64:
+        snprintf(buf, len, "%" PRId64, *(const int64_t *)(const void *)base);
+        break;
+    case F_I32:
+        snprintf(buf, len, "%" PRId32, *(const int32_t *)(const void *)base);
+        break;
+    case F_DBL:
+        fmt_double(buf, len, *(const double *)(const void *)base);
+        break;
+    case F_POINTS:
+        fmt_double(buf, len, *(const int32_t *)(const void *)base / 100.0);
+        break;
+    case F_TIER:
+        snprintf(buf, len, "%s", cu_tier_name(c->tier));
+        break;
+    case F_SEGMENT:
+        snprintf(buf, len, "%s", cu_segment_name(c->segment));
+        break;
+    case F_BRAND_TYPE:
+        snprintf(buf, len, "%s", cu_brand_type_name(c->brand_type));
+        break;
+    case F_CURRENCY:
+        snprintf(buf, len, "%s", c->currency);
+        break;
+    case F_OUT_NET:
+        fmt_double(buf, len, (double)(c->spend_cents - c->refund_cents) / 100.0);
+        break;
+    case F_OUT_SUPPRESS:
+        snprintf(buf, len, "%" PRId64, suppressed(c));
+        break;
+    case F_OUT_CATEGORY:
+        snprintf(buf, len, "%s",
+                 c->main_cat >= 0 && (uint32_t)c->main_cat < c->ncats
+                     ? c->cats[c->main_cat].name
+                     : "");
+        break;
+    case F_OUT_BRAND:
+        snprintf(buf, len, "%s", top_brand(c));
+        break;
+    }
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (end == s || *end || errno) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_dbl(const char *s, double *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtod(s, &end);
+    return end == s || *end || errno ? -1 : 0;
+}
+
+static int decode_enum(const char *const *names, int n, const char *s, int *out)
+{
+    int i = cu_name_index(names, n, s);
+
+    if (i < 0) {
+        return -1;
+    }
+    *out = i;
+    return 0;
+}
+
+static int decode_field(struct customer *c, const struct field *f, const char *s)
+{
+    char *base = (char *)c + f->off;
+    int64_t i64;
+    double d;
+    int e;
+
+    switch (f->kind) {
+    case F_I64:
+        return parse_i64(s, (int64_t *)(void *)base);
+    case F_I32:
+        if (parse_i64(s, &i64) < 0 || i64 < INT32_MIN || i64 > INT32_MAX) {
+            return -1;
+        }
+        *(int32_t *)(void *)base = (int32_t)i64;
+        return 0;
+    case F_DBL:
+        return parse_dbl(s, (double *)(void *)base);
+    case F_POINTS:
+        if (parse_dbl(s, &d) < 0) {
+            return -1;
+        }
+        *(int32_t *)(void *)base = (int32_t)llround(d * 100.0);
+        return 0;
+    case F_TIER:
+        if (decode_enum(cu_tier_names, TIER__COUNT, s, &e) < 0) {
+            return -1;
+        }
+        c->tier = (enum tier)e;
+        return 0;
+    case F_SEGMENT:
+        if (decode_enum(cu_segment_names, SEG__COUNT, s, &e) < 0) {
+            return -1;
+        }
+        c->segment = (enum segment)e;
+        return 0;
+    case F_BRAND_TYPE:
+        if (decode_enum(cu_brand_type_names, BT__COUNT, s, &e) < 0) {
+            return -1;
+        }
+        c->brand_type = (enum brand_type)e;
+        return 0;
+    case F_CURRENCY:
+        if (strlen(s) > 3) {
+            return -1;
+        }
+        memcpy(c->currency, s, strlen(s) + 1);
+        return 0;
+    default:
+        return 0; /* encode-only */
+    }
+}
+
+/* ---- the aux string: writing ------------------------------------------- */
+
+struct sb {
+    char *s;
+    size_t n, cap;
+    int failed;
+};
+
+static void sb_grow(struct sb *b, size_t need)
+{
+    size_t cap = b->cap ? b->cap : 256;
+    char *p;
+
+    while (cap < b->n + need + 1) {
+        cap *= 2;
+    }
+    if (cap == b->cap) {
+        return;
+    }
+    p = realloc(b->s, cap);
+    if (!p) {
+        b->failed = 1;
+        return;
+    }
+    b->s = p;
+    b->cap = cap;
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const char *fmt,
+                                                            ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->failed) {
+        return;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = 1;
+        return;
+    }
+    sb_grow(b, (size_t)n);
+    if (b->failed) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)n;
+}
+
+static void sb_name(struct sb *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x21 || ch == 0x7f || strchr("|;,.:%", ch)) {
+            sb_printf(b, "%%%02X", ch);
+        } else {
+            sb_printf(b, "%c", ch);
+        }
+    }
+}
+
+/* Opens section `tag` before the first entry; entries after the first get ';'. */
+static void sb_entry(struct sb *b, char tag, uint32_t i)
+{
+    if (i == 0) {
+        sb_printf(b, "%s%c:", b->n ? "|" : "", tag);
+    } else {
+        sb_printf(b, ";");
+    }
+}
+
+static void enc_lists(struct sb *b, const struct customer *c)
+{
+    for (uint32_t i = 0; i < c->ndays; i++) {
+        const struct cu_day *d = &c->days[i];
+        sb_entry(b, 'D', i);
+        sb_printf(b, "%" PRId32 ",%" PRId32 ",%" PRId64 ",%" PRId64, d->day, d->orders,
+                  d->spend_cents, d->refund_cents);
+    }
+    for (uint32_t i = 0; i < c->nopen; i++) {
+        const struct cu_order *o = &c->open[i];
+        sb_entry(b, 'O', i);
+        sb_printf(b,
+                  "%" PRIx64 ",%" PRId32 ",%" PRIu32 ",%" PRId64 ",%" PRId64 ",%" PRId64
+                  ",%" PRId64 ",%" PRId64,
+                  o->oid, o->day, o->flags, o->amount_cents, o->disc_cents, o->depth_ppm,
+                  o->ship_by_ms, o->deliver_by_ms);
+    }
+    for (uint32_t i = 0; i < c->nconv; i++) {
+        const struct cu_conv *v = &c->conv[i];
+        sb_entry(b, 'C', i);
+        sb_printf(b,
+                  "%" PRIx64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
+                  ",%" PRIu32,
+                  v->cid, v->inquiry_ms, v->order_ms, v->pending_ms, v->last_ms,
+                  v->choose_min, v->flags);
+    }
+}
+
+static void enc_brands(struct sb *b, const struct customer *c)
+{
+    for (uint32_t i = 0; i < c->nbrands; i++) {
+        const struct cu_brand *r = &c->brands[i];
+        sb_entry(b, 'B', i);
+        sb_printf(b, "%" PRIx32 ",%" PRIu32 ",%" PRId32 ",", r->cat, r->count,
+                  r->last_day);
+        sb_name(b, r->name);
+    }
+    for (uint32_t i = 0; i < c->ncats; i++) {
+        const struct cu_cat *k = &c->cats[i];
+        sb_entry(b, 'K', i);
+        sb_name(b, k->name);
+        sb_printf(b, ",%" PRIu32 ",", k->items);
+        for (uint32_t j = 0; j < k->nseq; j++) {
+            sb_printf(b, "%s%" PRIx32, j ? "." : "", k->seq[j]);
+        }
+    }
+}
+
+static void enc_times(struct sb *b, char tag, const int64_t *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        sb_entry(b, tag, i);
+        sb_printf(b, "%" PRId64, v[i]);
+    }
+}
+
+static int any_nonzero(const int64_t *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (v[i]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void enc_events(struct sb *b, const struct customer *c)
+{
+    for (uint32_t i = 0; i < c->ninc; i++) {
+        sb_entry(b, 'I', i);
+        sb_printf(b, "%" PRId64, c->inc[i].ts_ms);
+    }
+    for (uint32_t i = 0; i < c->nsig; i++) {
+        const struct cu_signal *s = &c->sig[i];
+        sb_entry(b, 'S', i);
+        sb_printf(b, "%" PRId64 ",%" PRIx64 ",%" PRIu32, s->ts_ms, s->ref, s->kind);
+    }
+    enc_times(b, 'M', c->mkt_ms, c->nmkt);
+    enc_times(b, 'P', c->rem_ms, c->nrem);
+    if (any_nonzero(c->reward_last_ms, RW__COUNT)) {
+        enc_times(b, 'L', c->reward_last_ms, RW__COUNT);
+    }
+    if (any_nonzero(c->reward_suppressed, RW__COUNT)) {
+        enc_times(b, 'X', c->reward_suppressed, RW__COUNT);
+    }
+    enc_times(b, 'Q', c->reward_recent_ms, c->nreward_recent);
+}
+
+int codec_encode(const struct customer *c, struct kvlist *out, char **aux)
+{
+    struct sb b = {0};
+    char val[96];
+
+    *aux = NULL;
+    snprintf(val, sizeof(val), "%d", CODEC_FORMAT);
+    if (kvlist_add(out, "codec", val) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < NFIELDS; i++) {
+        encode_field(c, &fields[i], val, sizeof(val));
+        if (kvlist_add(out, fields[i].name, val) < 0) {
+            return -1;
+        }
+    }
+    sb_grow(&b, 0);
+    if (!b.failed) {
+        b.s[0] = '\0';
+    }
+    enc_lists(&b, c);
+    enc_brands(&b, c);
+    enc_events(&b, c);
+    if (b.failed) {
+        free(b.s);
+        return -1;
+    }
+    *aux = b.s;
+    return 0;
+}
+
+/* ---- the aux string: reading -------------------------------------------- */
+
+/* A cursor over one entry's comma-separated values. */
+struct cur {
+    const char *p, *end;
+    int bad;
+};
+
+static int cur_next(struct cur *k, char *buf, size_t len)
+{
+    const char *q = k->p;
+    size_t n;
+
+    while (q < k->end && *q != ',') {
+        q++;
+    }
+    n = (size_t)(q - k->p);
+    if (k->p > k->end || n >= len) {
+        k->bad = 1;
+        return -1;
+    }
+    memcpy(buf, k->p, n);
+    buf[n] = '\0';
+    k->p = q + 1;
+    return 0;
+}
+
+static int64_t cur_i64(struct cur *k)
+{
+    char buf[32];
+    int64_t v = 0;
+
+    if (cur_next(k, buf, sizeof(buf)) < 0 || parse_i64(buf, &v) < 0) {
+        k->bad = 1;
+    }
+    return v;
+}
+
+static uint64_t cur_hex(struct cur *k)
+{
+    char buf[32], *e;
+    uint64_t v = 0;
+
+    if (cur_next(k, buf, sizeof(buf)) == 0) {
+        errno = 0;
+        v = strtoull(buf, &e, 16);
+        if (e == buf || *e || errno) {
+            k->bad = 1;
+        }
+    }
+    return v;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return ch - 'A' + 10;
+    }
+    return -1;
+}
+
+static void cur_name(struct cur *k, char *out)
+{
+    char buf[3 * CU_NAME_MAX + 1];
+    size_t n = 0;
+
+    if (cur_next(k, buf, sizeof(buf)) < 0) {
+        return;
+    }
+    for (const char *s = buf; *s; s++) {
+        int ch = (unsigned char)*s;
+        if (ch == '%') {
+            int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+            if (lo < 0) {
+                k->bad = 1;
+                return;
+            }
+            ch = hi * 16 + lo;
+            s += 2;
+        }
+        if (n == CU_NAME_MAX) {
+            k->bad = 1;
+            return;
+        }
+        out[n++] = (char)ch;
+    }
+    out[n] = '\0';
+}
+
+static int cur_done(const struct cur *k)
+{
+    return !k->bad && k->p == k->end + 1;
+}
+
+static int dec_day(struct customer *c, struct cur *k)
+{
+    struct cu_day *d;
+
+    if (c->ndays == CU_DAYS_MAX) {
+        return -1;
+    }
+    d = &c->days[c->ndays++];
+    d->day = (int32_t)cur_i64(k);
+    d->orders = (int32_t)cur_i64(k);
+    d->spend_cents = cur_i64(k);
+    d->refund_cents = cur_i64(k);
+    return cur_done(k) ? 0 : -1;
+}
+
+static int dec_order(struct customer *c, struct cur *k)
+{
+    struct cu_order *o;
+
+    if (c->nopen == CU_OPEN_MAX) {
+        return -1;
+    }
+    o = &c->open[c->nopen++];
+    o->oid = cur_hex(k);
+    o->day = (int32_t)cur_i64(k);
+    o->flags = (uint32_t)cur_i64(k);
+    o->amount_cents = cur_i64(k);
+    o->disc_cents = cur_i64(k);
+    o->depth_ppm = cur_i64(k);
+    o->ship_by_ms = cur_i64(k);
+    o->deliver_by_ms = cur_i64(k);
+    return cur_done(k) ? 0 : -1;
+}
+
+static int dec_conv(struct customer *c, struct cur *k)
+{
+    struct cu_conv *v;
+
+    if (c->nconv == CU_CONV_MAX) {
+        return -1;
+    }
+    v = &c->conv[c->nconv++];
+    v->cid = cur_hex(k);
+    v->inquiry_ms = cur_i64(k);
+    v->order_ms = cur_i64(k);
+    v->pending_ms = cur_i64(k);
+    v->last_ms = cur_i64(k);
+    v->choose_min = cur_i64(k);
+    v->flags = (uint32_t)cur_i64(k);
+    return cur_done(k) ? 0 : -1;
+}
+
+static int dec_brand(struct customer *c, struct cur *k)
+{
+    struct cu_brand *r;
+
+    if (c->nbrands == CU_BRAND_MAX) {
+        return -1;
+    }
+    r = &c->brands[c->nbrands++];
+    r->cat = (uint32_t)cur_hex(k);
+    r->count = (uint32_t)cur_i64(k);
+    r->last_day = (int32_t)cur_i64(k);
+    cur_name(k, r->name);
+    return cur_done(k) ? 0 : -1;
+}
+
+static int dec_cat(struct customer *c, struct cur *k)
+{
+    struct cu_cat *t;
+    char seq[CU_SEQ_MAX * 9 + 1], *s, *e;
+
+    if (c->ncats == CU_CAT_MAX) {
+        return -1;
+    }
+    t = &c->cats[c->ncats++];
+    cur_name(k, t->name);
+    t->items = (uint32_t)cur_i64(k);
+    if (cur_next(k, seq, sizeof(seq)) < 0) {
+        return -1;
+    }
+    for (s = seq; *s && t->nseq < CU_SEQ_MAX; s = *e ? e + 1 : e) {
+        errno = 0;
+        t->seq[t->nseq++] = (uint32_t)strtoul(s, &e, 16);
+        if (e == s || errno || (*e && *e != '.')) {
+            return -1;
+        }
+    }
+    return *s == '\0' && cur_done(k) ? 0 : -1;
+}
+
+static int dec_signal(struct customer *c, struct cur *k)
+{
+    struct cu_signal *s;
+
+    if (c->nsig == CU_SIG_MAX) {
+        return -1;
+    }
+    s = &c->sig[c->nsig++];
+    s->ts_ms = cur_i64(k);
+    s->ref = cur_hex(k);
+    s->kind = (uint32_t)cur_i64(k);
+    return cur_done(k) && s->kind < SIG__COUNT ? 0 : -1;
+}
+
+static int dec_time(int64_t *v, uint32_t *n, uint32_t max, struct cur *k)
+{
+    if (*n == max) {
+        return -1;
+    }
+    v[(*n)++] = cur_i64(k);
+    return cur_done(k) ? 0 : -1;
+}
+
+static int dec_entry(struct customer *c, char tag, struct cur *k)
+{
+    switch (tag) {
+    case 'D':
+        return dec_day(c, k);
+    case 'O':
+        return dec_order(c, k);
+    case 'C':
+        return dec_conv(c, k);
+    case 'B':
+        return dec_brand(c, k);
+    case 'K':
+        return dec_cat(c, k);
+    case 'S':
+        return dec_signal(c, k);
+    case 'M':
+        return dec_time(c->mkt_ms, &c->nmkt, CU_MKT_MAX, k);
+    case 'P':
+        return dec_time(c->rem_ms, &c->nrem, CU_REM_MAX, k);
+    case 'Q':
+        return dec_time(c->reward_recent_ms, &c->nreward_recent, CU_RWD_RECENT, k);
+    default:
+        return 0; /* a section of a newer format: skipped */
+    }
+}
+
+static int dec_incident(struct customer *c, struct cur *k)
+{
+    if (c->ninc == CU_INC_MAX) {
+        return -1;
+    }
+    c->inc[c->ninc++].ts_ms = cur_i64(k);
+    return cur_done(k) ? 0 : -1;
+}
+
+/* L and X are fixed vectors written as five entries; read them in order. */
+static int dec_vector(int64_t *v, uint32_t *i, struct cur *k)
+{
+    if (*i >= RW__COUNT) {
+        return -1;
+    }
+    v[(*i)++] = cur_i64(k);
+    return cur_done(k) ? 0 : -1;
+}
+
+static int dec_section(struct customer *c, const char *s, const char *end)
+{
+    char tag = s[0];
+    uint32_t vi = 0;
+
+    if (end - s < 2 || s[1] != ':') {
+        return -1;
+    }
+    for (s += 2; s <= end;) {
+        const char *e = s;
+        struct cur k;
+        int rc;
+        while (e < end && *e != ';') {
+            e++;
+        }
+        k.p = s;
+        k.end = e;
+        k.bad = 0;
+        if (tag == 'I') {
+            rc = dec_incident(c, &k);
+        } else if (tag == 'L' || tag == 'X') {
+            rc = dec_vector(tag == 'L' ? c->reward_last_ms : c->reward_suppressed, &vi,
+                            &k);
+        } else {
+            rc = dec_entry(c, tag, &k);
+        }
+        if (rc < 0) {
+            return -1;
+        }
+        s = e + 1;
+    }
+    return 0;
+}
+
+static int decode_aux(struct customer *c, const char *aux, char *err, size_t errlen)
+{
+    const char *s = aux;
+
+    while (*s) {
+        const char *e = strchr(s, '|');
+        if (!e) {
+            e = s + strlen(s);
+        }
+        if (dec_section(c, s, e) < 0) {
+            snprintf(err, errlen, "aux: bad section \"%.*s\"",
+                     (int)(e - s > 40 ? 40 : e - s), s);
+            return -1;
+        }
+        s = *e ? e + 1 : e;
+    }
+    return 0;
+}
+
+int codec_decode(struct customer *c, const char *customer_id, const struct kvlist *in,
+                 const char *aux, char *err, size_t errlen)
+{
+    customer_init(c, customer_id);
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const char *v = kvlist_get(in, fields[i].name);
+        if (v && decode_field(c, &fields[i], v) < 0) {
+            snprintf(err, errlen, "field %s: cannot parse \"%.64s\"", fields[i].name, v);
+            return -1;
+        }
+    }
+    return aux ? decode_aux(c, aux, err, errlen) : 0;
+}

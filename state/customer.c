@@ -1,0 +1,110 @@
+/*
+ * customer.c - the empty state of a customer and the names of its classes.
+ */
+#include "state/customer.h"
+
+#include <string.h>
+
+const char *const cu_tier_names[TIER__COUNT] = {"none", "bronze", "silver", "gold",
+                                                "platinum"};
+const char *const cu_segment_names[SEG__COUNT] = {"new",     "potential", "trust",
+                                                  "benefit", "inertia",   "at_risk"};
+const char *const cu_brand_type_names[BT__COUNT] = {
+    "undetermined", "complete", "occasional", "switching", "split", "none"};
+static const char *const signal_names[SIG__COUNT] = {
+    "inquiry_unanswered", "late_shipment",     "late_delivery",
+    "not_as_described",   "quality_return",    "low_rating",
+    "complaint",          "payment_reminders", "marketing_overload"};
+static const char *const reward_names[RW__COUNT] = {
+    "milestone", "tier_upgrade", "advocacy", "service_recovery", "win_back"};
+static const char *const criterion_names[CR__COUNT] = {"repeat", "spend",     "choose",
+                                                       "price",  "tolerance", "brand"};
+
+void customer_init(struct customer *c, const char *id)
+{
+    memset(c, 0, sizeof(*c));
+    if (id) {
+        strncpy(c->id, id, sizeof(c->id) - 1);
+    }
+    c->first_day = c->last_day = c->prev_day = -1;
+    c->main_cat = -1;
+    c->p_alive = 1.0;
+    c->risk_armed = 1;
+}
+
+int32_t cu_day_of(int64_t ms)
+{
+    int64_t d = ms / CU_DAY_MS;
+
+    if (ms % CU_DAY_MS < 0) {
+        d--;
+    }
+    return (int32_t)d;
+}
+
+uint64_t cu_hash64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+uint32_t cu_hash32(const char *s)
+{
+    uint32_t h = 0x811c9dc5u;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x01000193u;
+    }
+    return h;
+}
+
+static const char *name_of(const char *const *names, int n, int i)
+{
+    return i >= 0 && i < n ? names[i] : "unknown";
+}
+
+const char *cu_tier_name(enum tier t)
+{
+    return name_of(cu_tier_names, TIER__COUNT, (int)t);
+}
+
+const char *cu_segment_name(enum segment s)
+{
+    return name_of(cu_segment_names, SEG__COUNT, (int)s);
+}
+
+const char *cu_brand_type_name(enum brand_type b)
+{
+    return name_of(cu_brand_type_names, BT__COUNT, (int)b);
+}
+
+const char *cu_signal_name(enum signal_kind k)
+{
+    return name_of(signal_names, SIG__COUNT, (int)k);
+}
+
+const char *cu_reward_name(enum reward_type r)
+{
+    return name_of(reward_names, RW__COUNT, (int)r);
+}
+
+const char *cu_criterion_name(enum criterion k)
+{
+    return name_of(criterion_names, CR__COUNT, (int)k);
+}
+
+int cu_name_index(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i], s) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}

@@ -1,0 +1,58 @@
+/*
+ * derived.h - the outgoing events' ids and payloads (DESIGN §4).  Pure: a
+ * payload is a function of the customer state, the cause and the evaluation
+ * time only, so a replay yields byte-identical payloads; the wall-clock
+ * `emitted_at` is added by the daemon with derived_finish() just before
+ * producing.
+ */
+#ifndef LOYALTY_DERIVED_H
+#define LOYALTY_DERIVED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/customer.h"
+
+#define DERIVED_SCHEMA_REWARD  "loyalty.reward-trigger"
+#define DERIVED_SCHEMA_CHURN   "loyalty.churn-risk"
+#define DERIVED_SCHEMA_VERSION 1
+#define DERIVED_REASONS_MAX    16
+
+struct derived_reasons {
+    const char *v[DERIVED_REASONS_MAX]; /* static strings */
+    size_t n;
+};
+
+/* Adds a reason code once; silently ignores it when the list is full. */
+void derived_reason_add(struct derived_reasons *r, const char *code);
+
+struct derived_reward {
+    enum reward_type type;
+    int milestone;    /* RW_MILESTONE: the purchase-day count */
+    const char *tier; /* RW_TIER: the new tier */
+    const char *kind; /* coupon | points | cashback | gift */
+    double value;     /* currency units, or points */
+};
+
+/* 32 lower-case hex digits: two 64-bit FNV-1a digests (different offset
+ * bases) of customer_id NUL kind NUL cause.  The same cause always yields
+ * the same id. */
+void derived_id(const char *customer_id, const char *kind, const char *cause,
+                char out[33]);
+
+/* RFC 3339 UTC with milliseconds ("2024-05-01T12:00:00.000Z").  Returns 0 or -1. */
+int derived_rfc3339(int64_t ms, char *buf, size_t len);
+
+/* Payload JSON (malloc'd, NULL on allocation failure). */
+char *derived_reward_payload(const struct customer *c, const char *event_id,
+                             int64_t as_of_ms, const struct derived_reasons *why,
+                             const struct derived_reward *rw);
+char *derived_churn_payload(const struct customer *c, const char *event_id,
+                            int64_t as_of_ms, double threshold,
+                            const struct derived_reasons *why);
+
+/* The message to produce: `payload` with "emitted_at" appended as the last
+ * member.  *out is malloc'd.  Returns 0, or -1 (not an object, ENOMEM). */
+int derived_finish(const char *payload, int64_t emitted_at_ms, char **out);
+
+#endif

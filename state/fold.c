@@ -1,0 +1,543 @@
+/*
+ * fold.c - the event handlers: exact aggregates, open orders,
+ * conversations, incidents, brands and the signals events raise.
+ *
+ * Events of one topic arrive in order; the three topics interleave
+ * arbitrarily and timestamps may go backwards.  Every handler therefore
+ * works from the event's own time, and the pass time (p->now_ms, the newest
+ * time seen) only decides what has expired.
+ */
+#include "state/fold.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "state/brand.h"
+#include "state/mconfig.h"
+#include "state/risk.h"
+#include "state/window.h"
+
+#define PAYMENT_WINDOW_MS (30 * CU_DAY_MS)
+
+static int64_t cents(double amount)
+{
+    return llround(amount * 100.0);
+}
+
+void fold_signal(struct pass *p, enum signal_kind k, int64_t ts_ms, uint64_t ref)
+{
+    if (risk_signal_add(p->c, k, ts_ms, ref) && p->nsig < PASS_NEW_MAX) {
+        p->sig[p->nsig].kind = k;
+        p->sig[p->nsig].ref = ref;
+        p->nsig++;
+    }
+}
+
+/* ---- open orders ------------------------------------------------------ */
+
+static struct cu_order *open_find(struct customer *c, uint64_t oid)
+{
+    for (uint32_t i = 0; i < c->nopen; i++) {
+        if (c->open[i].oid == oid) {
+            return &c->open[i];
+        }
+    }
+    return NULL;
+}
+
+static void open_remove(struct customer *c, struct cu_order *o)
+{
+    uint32_t i = (uint32_t)(o - c->open);
+
+    memmove(&c->open[i], &c->open[i + 1], (c->nopen - i - 1) * sizeof(c->open[0]));
+    c->nopen--;
+}
+
+/* A full list forgets its oldest order: a later cancel of it is "unknown". */
+static struct cu_order *open_add(struct customer *c)
+{
+    if (c->nopen == CU_OPEN_MAX) {
+        open_remove(c, &c->open[0]);
+    }
+    memset(&c->open[c->nopen], 0, sizeof(c->open[0]));
+    return &c->open[c->nopen++];
+}
+
+/* ---- purchase days (BG/NBD x, t_x, T) ---------------------------------- */
+
+static void day_added(struct customer *c, int32_t day, int64_t amt)
+{
+    struct cu_day *b = win_find(c, day);
+
+    if (c->purchase_days == 0) {
+        c->first_day = c->last_day = day;
+        c->prev_day = -1;
+        c->first_day_cents = amt;
+        c->purchase_days = 1;
+        return;
+    }
+    if (day == c->first_day) {
+        c->first_day_cents += amt;
+    }
+    if (day == c->first_day || day == c->last_day || day == c->prev_day ||
+        (b && b->orders > 0)) {
+        return;
+    }
+    c->purchase_days++;
+    if (day > c->last_day) {
+        c->prev_day = c->last_day;
+        c->last_day = day;
+    } else if (day > c->prev_day) {
+        c->prev_day = day;
+    }
+    if (day < c->first_day) {
+        c->first_day = day;
+        c->first_day_cents = amt;
+    }
+}
+
+/* After a cancelled order's bucket was reduced: was it the day's last order? */
+static void day_removed(struct customer *c, int32_t day, int64_t amt)
+{
+    struct cu_day *b = win_find(c, day);
+
+    if (b && b->orders > 0) {
+        if (day == c->first_day) {
+            c->first_day_cents -= amt;
+        }
+        return;
+    }
+    if (--c->purchase_days <= 0) {
+        c->purchase_days = 0;
+        c->first_day = c->last_day = c->prev_day = -1;
+        c->first_day_cents = 0;
+        return;
+    }
+    if (day == c->first_day) {
+        int32_t f = win_order_day_after(c, day);
+        c->first_day = f >= 0 ? f : c->last_day;
+        b = win_find(c, c->first_day);
+        c->first_day_cents = b ? b->spend_cents : 0;
+    }
+    if (day == c->last_day) {
+        c->last_day = c->prev_day >= 0 ? c->prev_day : c->first_day;
+        c->prev_day = win_order_day_before(c, c->last_day);
+    } else if (day == c->prev_day) {
+        c->prev_day = win_order_day_before(c, c->last_day);
+    }
+    if (c->purchase_days == 1) {
+        c->prev_day = -1;
+    } else if (c->prev_day < c->first_day) {
+        c->prev_day = c->first_day;
+    }
+}
+
+/* ---- incidents (tolerance of quality problems) ------------------------ */
+
+static int64_t incident_window(const struct pass *p)
+{
+    return (int64_t)p->m->cfg->incident_window_days * CU_DAY_MS;
+}
+
+static void incident_drop(struct customer *c, uint32_t i)
+{
+    memmove(&c->inc[i], &c->inc[i + 1], (c->ninc - i - 1) * sizeof(c->inc[0]));
+    c->ninc--;
+}
+
+static void incident_add(struct customer *c, int64_t ts_ms)
+{
+    uint32_t i;
+
+    c->incidents++;
+    if (c->ninc == CU_INC_MAX) {
+        c->incidents_lost++;
+        incident_drop(c, 0);
+    }
+    for (i = c->ninc; i > 0 && c->inc[i - 1].ts_ms > ts_ms; i--) {
+        c->inc[i] = c->inc[i - 1];
+    }
+    c->inc[i].ts_ms = ts_ms;
+    c->ninc++;
+}
+
+/* A purchase inside an incident's window (after it) tolerates it. */
+static void incident_purchase(struct pass *p, int64_t ts_ms)
+{
+    struct customer *c = p->c;
+
+    for (uint32_t i = 0; i < c->ninc;) {
+        if (c->inc[i].ts_ms < ts_ms && ts_ms < c->inc[i].ts_ms + incident_window(p)) {
+            c->incidents_tolerated++;
+            incident_drop(c, i);
+        } else {
+            i++;
+        }
+    }
+}
+
+/* ---- conversations ---------------------------------------------------- */
+
+static struct cu_conv *conv_get(struct customer *c, const char *id, int64_t ts_ms)
+{
+    uint64_t cid = cu_hash64(id);
+    uint32_t victim = 0;
+
+    for (uint32_t i = 0; i < c->nconv; i++) {
+        if (c->conv[i].cid == cid) {
+            if (ts_ms > c->conv[i].last_ms) {
+                c->conv[i].last_ms = ts_ms;
+            }
+            return &c->conv[i];
+        }
+        if (c->conv[i].last_ms < c->conv[victim].last_ms) {
+            victim = i;
+        }
+    }
+    if (c->nconv < CU_CONV_MAX) {
+        victim = c->nconv++;
+    }
+    memset(&c->conv[victim], 0, sizeof(c->conv[0]));
+    c->conv[victim].cid = cid;
+    c->conv[victim].last_ms = ts_ms;
+    return &c->conv[victim];
+}
+
+/* Time to choose, once both ends are known; corrected if an earlier
+ * inquiry or order shows up later. */
+static void conv_choose(struct customer *c, struct cu_conv *v)
+{
+    int64_t min;
+
+    if (!v->inquiry_ms || !v->order_ms || v->order_ms < v->inquiry_ms) {
+        return;
+    }
+    min = (v->order_ms - v->inquiry_ms) / 60000;
+    if (v->flags & CV_CHOSEN) {
+        c->choose_sum_min += min - v->choose_min;
+    } else {
+        c->choose_n++;
+        c->choose_sum_min += min;
+        v->flags |= CV_CHOSEN;
+    }
+    v->choose_min = min;
+}
+
+static int64_t sla_ms(const struct pass *p)
+{
+    return (int64_t)llround(p->m->cfg->sla_hours * 3600000.0);
+}
+
+static void sla_hit(struct pass *p, struct cu_conv *v)
+{
+    uint64_t ref = v->cid ^ ((uint64_t)v->pending_ms * 0x9e3779b97f4a7c15ULL);
+
+    fold_signal(p, SIG_SLA, v->pending_ms + sla_ms(p), ref);
+    v->flags |= CV_SLA_HIT;
+}
+
+static void conv_message(struct pass *p, const struct event *ev)
+{
+    struct customer *c = p->c;
+    struct cu_conv *v = conv_get(c, ev->conversation_id, ev->ts_ms);
+
+    if (ev->direction == DIR_INBOUND) {
+        if (ev->kind == MSG_INQUIRY && (!v->inquiry_ms || ev->ts_ms < v->inquiry_ms)) {
+            v->inquiry_ms = ev->ts_ms;
+            conv_choose(c, v);
+        }
+        if ((ev->kind == MSG_INQUIRY || ev->kind == MSG_COMPLAINT) && !v->pending_ms) {
+            v->pending_ms = ev->ts_ms;
+            v->flags &= ~CV_SLA_HIT;
+        }
+        return;
+    }
+    if (ev->kind == MSG_MARKETING || ev->kind == MSG_PAYMENT_REMINDER || !v->pending_ms) {
+        return;
+    }
+    /* A reply at or after the deadline still leaves the inquiry late. */
+    if (!(v->flags & CV_SLA_HIT) && ev->ts_ms >= v->pending_ms + sla_ms(p)) {
+        sla_hit(p, v);
+    }
+    v->pending_ms = 0;
+    v->flags &= ~CV_SLA_HIT;
+}
+
+/* ---- recent message times --------------------------------------------- */
+
+static uint32_t times_add(int64_t *v, uint32_t n, uint32_t max, int64_t ts)
+{
+    uint32_t i;
+
+    if (n == max) {
+        if (ts <= v[0]) {
+            return n;
+        }
+        memmove(&v[0], &v[1], (max - 1) * sizeof(v[0]));
+        n--;
+    }
+    for (i = n; i > 0 && v[i - 1] > ts; i--) {
+        v[i] = v[i - 1];
+    }
+    v[i] = ts;
+    return n + 1;
+}
+
+static uint32_t times_in(const int64_t *v, uint32_t n, int64_t ts, int64_t win)
+{
+    uint32_t k = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        k += v[i] > ts - win && v[i] <= ts;
+    }
+    return k;
+}
+
+static void reminders_and_marketing(struct pass *p, const struct event *ev)
+{
+    struct customer *c = p->c;
+    const struct model_config *cfg = p->m->cfg;
+    int64_t mwin = (int64_t)cfg->marketing_window_days * CU_DAY_MS;
+
+    if (ev->kind == MSG_PAYMENT_REMINDER) {
+        c->nrem = times_add(c->rem_ms, c->nrem, CU_REM_MAX, ev->ts_ms);
+        if (times_in(c->rem_ms, c->nrem, ev->ts_ms, PAYMENT_WINDOW_MS) >=
+                (uint32_t)cfg->payment_reminders_min &&
+            !risk_recent(c, SIG_PAYMENT_REMINDERS, ev->ts_ms, PAYMENT_WINDOW_MS)) {
+            fold_signal(p, SIG_PAYMENT_REMINDERS, ev->ts_ms, cu_hash64(ev->event_id));
+        }
+    } else if (ev->kind == MSG_MARKETING) {
+        c->nmkt = times_add(c->mkt_ms, c->nmkt, CU_MKT_MAX, ev->ts_ms);
+        if (times_in(c->mkt_ms, c->nmkt, ev->ts_ms, mwin) >
+                (uint32_t)cfg->marketing_max &&
+            !risk_recent(c, SIG_MARKETING, ev->ts_ms, mwin)) {
+            fold_signal(p, SIG_MARKETING, ev->ts_ms, cu_hash64(ev->event_id));
+        }
+    }
+}
+
+/* ---- the handlers ----------------------------------------------------- */
+
+static void milestones(struct pass *p)
+{
+    struct customer *c = p->c;
+    const struct model_config *cfg = p->m->cfg;
+
+    for (int i = 0; i < cfg->nmilestones; i++) {
+        int ms = cfg->milestones[i];
+        if (ms > c->milestone && ms <= c->purchase_days && p->nmilestone < PASS_NEW_MAX) {
+            p->milestone[p->nmilestone++] = ms;
+            c->milestone = ms;
+        }
+    }
+}
+
+static void order_terms(struct customer *c, struct cu_order *o, const struct event *ev)
+{
+    o->amount_cents = cents(ev->amount);
+    o->disc_cents = cents(ev->discount);
+    if (o->disc_cents > 0) {
+        o->depth_ppm = llround(1e6 * (double)o->disc_cents /
+                               (double)(o->amount_cents + o->disc_cents));
+    }
+    if (ev->shipping == SHIP_EXPEDITED || ev->shipping == SHIP_PLATFORM) {
+        o->flags |= OO_FAST;
+    }
+    c->spend_cents += o->amount_cents;
+    c->discount_cents += o->disc_cents;
+    c->discounted_orders += o->disc_cents > 0;
+    c->depth_ppm_sum += o->depth_ppm;
+    c->fast_ship_orders += (o->flags & OO_FAST) != 0;
+}
+
+static void order_placed(struct pass *p, const struct event *ev)
+{
+    struct customer *c = p->c;
+    int32_t day = cu_day_of(ev->ts_ms);
+    struct cu_order *o = open_add(c);
+
+    c->orders++;
+    o->oid = cu_hash64(ev->order_id);
+    o->day = day;
+    o->ship_by_ms = ev->promised_ship_by_ms;
+    o->deliver_by_ms = ev->promised_delivery_by_ms;
+    order_terms(c, o, ev);
+    if (!c->currency[0]) {
+        memcpy(c->currency, ev->currency, sizeof(c->currency));
+        c->currency[3] = '\0';
+    }
+    day_added(c, day, o->amount_cents);
+    win_add(c, cu_day_of(p->now_ms), day, 1, o->amount_cents, 0);
+    for (size_t i = 0; i < ev->n_items; i++) {
+        brand_add_item(c, ev->items[i].category, ev->items[i].brand, day);
+    }
+    if (ev->conversation_id[0]) {
+        struct cu_conv *v = conv_get(c, ev->conversation_id, ev->ts_ms);
+        if (!v->order_ms || ev->ts_ms < v->order_ms) {
+            v->order_ms = ev->ts_ms;
+            conv_choose(c, v);
+        }
+    }
+    incident_purchase(p, ev->ts_ms);
+    milestones(p);
+}
+
+/* A known order is taken back out of every sum; an unknown one (never seen,
+ * or dropped from the open list) is only counted. */
+static void order_cancelled(struct pass *p, const struct event *ev)
+{
+    struct customer *c = p->c;
+    struct cu_order *o = open_find(c, cu_hash64(ev->order_id));
+
+    c->orders_cancelled++;
+    if (!o) {
+        c->cancelled_unknown++;
+        return;
+    }
+    c->spend_cents -= o->amount_cents;
+    c->discount_cents -= o->disc_cents;
+    c->discounted_orders -= o->disc_cents > 0;
+    c->depth_ppm_sum -= o->depth_ppm;
+    c->fast_ship_orders -= (o->flags & OO_FAST) != 0;
+    win_add(c, cu_day_of(p->now_ms), o->day, -1, -o->amount_cents, 0);
+    day_removed(c, o->day, o->amount_cents);
+    open_remove(c, o);
+}
+
+static void order_progress(struct pass *p, const struct event *ev)
+{
+    struct customer *c = p->c;
+    uint64_t oid = cu_hash64(ev->order_id);
+    struct cu_order *o = open_find(c, oid);
+
+    if (ev->type == EV_ORDER_SHIPPED) {
+        c->orders_shipped++;
+        if (o && o->ship_by_ms && ev->ts_ms > o->ship_by_ms) {
+            fold_signal(p, SIG_LATE_SHIP, ev->ts_ms, oid);
+        }
+        if (o) {
+            o->flags |= OO_SHIPPED;
+        }
+        return;
+    }
+    c->orders_delivered++;
+    if (o && o->deliver_by_ms && ev->ts_ms > o->deliver_by_ms) {
+        fold_signal(p, SIG_LATE_DELIVERY, ev->ts_ms, oid);
+    }
+    if (o) {
+        open_remove(c, o);
+    }
+}
+
+static void order_returned(struct pass *p, const struct event *ev)
+{
+    struct customer *c = p->c;
+    int64_t amt = cents(ev->amount);
+    uint64_t oid = cu_hash64(ev->order_id);
+
+    c->orders_returned++;
+    c->refund_cents += amt;
+    win_add(c, cu_day_of(p->now_ms), cu_day_of(ev->ts_ms), 0, 0, amt);
+    if (ev->reason == RET_NOT_AS_DESCRIBED || ev->reason == RET_QUALITY) {
+        fold_signal(p,
+                    ev->reason == RET_QUALITY ? SIG_QUALITY_RETURN : SIG_NOT_AS_DESCRIBED,
+                    ev->ts_ms, oid);
+        incident_add(c, ev->ts_ms);
+    }
+}
+
+static void review_posted(struct pass *p, const struct event *ev)
+{
+    struct customer *c = p->c;
+
+    c->ratings++;
+    c->rating_sum += ev->rating;
+    c->rating_last = ev->rating;
+    c->reviews_shared += ev->shared != 0;
+    if (ev->rating <= 2) {
+        c->ratings_low++;
+        fold_signal(p, SIG_LOW_RATING, ev->ts_ms, cu_hash64(ev->event_id));
+        incident_add(c, ev->ts_ms);
+    } else if (ev->rating >= 4) {
+        c->ratings_high++;
+        if (ev->shared) {
+            memcpy(p->advocacy, ev->event_id, sizeof(p->advocacy));
+        }
+    }
+}
+
+static void message_sent(struct pass *p, const struct event *ev)
+{
+    struct customer *c = p->c;
+
+    if ((unsigned)ev->kind < MSG__COUNT) {
+        c->msgs[ev->kind]++;
+    }
+    c->competitor_mentions += ev->mentions_competitor != 0;
+    if (ev->conversation_id[0]) {
+        conv_message(p, ev);
+    }
+    if (ev->direction == DIR_INBOUND && ev->kind == MSG_COMPLAINT) {
+        fold_signal(p, SIG_COMPLAINT, ev->ts_ms, cu_hash64(ev->event_id));
+    }
+    reminders_and_marketing(p, ev);
+}
+
+void fold_event(struct pass *p, const struct event *ev)
+{
+    if (!p->c->first_event_ms || ev->ts_ms < p->c->first_event_ms) {
+        p->c->first_event_ms = ev->ts_ms;
+    }
+    switch (ev->type) {
+    case EV_ORDER_PLACED:
+        order_placed(p, ev);
+        break;
+    case EV_ORDER_CANCELLED:
+        order_cancelled(p, ev);
+        break;
+    case EV_ORDER_SHIPPED:
+    case EV_ORDER_DELIVERED:
+        order_progress(p, ev);
+        break;
+    case EV_ORDER_RETURNED:
+        order_returned(p, ev);
+        break;
+    case EV_REVIEW_POSTED:
+        review_posted(p, ev);
+        break;
+    default:
+        message_sent(p, ev);
+        break;
+    }
+}
+
+void fold_advance(struct pass *p)
+{
+    struct customer *c = p->c;
+    int32_t now_day = cu_day_of(p->now_ms);
+    uint32_t k = 0;
+
+    win_prune(c, now_day);
+    for (uint32_t i = 0; i < c->nopen; i++) {
+        if (c->open[i].day > now_day - 365) {
+            c->open[k++] = c->open[i];
+        }
+    }
+    c->nopen = k;
+    for (uint32_t i = 0; i < c->nconv; i++) {
+        struct cu_conv *v = &c->conv[i];
+        if (v->pending_ms && !(v->flags & CV_SLA_HIT) &&
+            p->now_ms >= v->pending_ms + sla_ms(p)) {
+            sla_hit(p, v);
+        }
+    }
+    for (uint32_t i = 0; i < c->ninc;) {
+        if (c->inc[i].ts_ms + incident_window(p) <= p->now_ms) {
+            c->incidents_lost++;
+            incident_drop(c, i);
+        } else {
+            i++;
+        }
+    }
+    risk_prune(c, p->m->cfg, p->now_ms);
+}

@@ -1,0 +1,166 @@
+/*
+ * model_fixture.h - helpers shared by the model's unit tests: a customer
+ * with default tunables and the published CDNOW parameters, and builders for
+ * each event type.  Header-only (static functions) so every test binary
+ * stays one file.
+ */
+#ifndef LOYALTY_MODEL_FIXTURE_H
+#define LOYALTY_MODEL_FIXTURE_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/customer.h"
+#include "state/model.h"
+
+#define DAY  CU_DAY_MS
+#define HOUR 3600000LL
+#define T0   1704067200000LL /* 2024-01-01T00:00:00Z, epoch day 19723 */
+
+struct fx {
+    struct model_config *cfg;
+    struct model_ctx m;
+    struct customer *c;
+    struct emission_list out;
+    int seq;
+};
+
+static inline void fx_init(struct fx *f, const char *id)
+{
+    memset(f, 0, sizeof(*f));
+    f->cfg = model_config_new();
+    ck_assert_ptr_nonnull(f->cfg);
+    f->m.cfg = f->cfg;
+    bg_params_default(&f->m.bg);
+    gg_params_default(&f->m.gg);
+    f->c = malloc(sizeof(*f->c));
+    ck_assert_ptr_nonnull(f->c);
+    customer_init(f->c, id);
+    emission_list_init(&f->out);
+}
+
+static inline void fx_free(struct fx *f)
+{
+    emission_list_free(&f->out);
+    free(f->c);
+    model_config_free(f->cfg);
+}
+
+static inline void fx_set(struct fx *f, const char *key, const char *value)
+{
+    char err[256];
+
+    ck_assert_msg(model_config_set(f->cfg, key, value, err, sizeof(err)) == 0, "%s", err);
+}
+
+static inline void fx_event(struct fx *f, struct event *ev, enum ev_type t, int64_t ts)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = t;
+    ev->ts_ms = ts;
+    snprintf(ev->event_id, sizeof(ev->event_id), "ev-%d", ++f->seq);
+    snprintf(ev->customer_id, sizeof(ev->customer_id), "%s", f->c->id);
+    memcpy(ev->currency, "USD", 4);
+}
+
+static inline void fx_apply(struct fx *f, const struct event *ev)
+{
+    char err[256];
+
+    ck_assert_msg(model_apply(f->c, ev, &f->m, &f->out, err, sizeof(err)) == 0, "%s",
+                  err);
+}
+
+/* An order of one item line; brand/category may be NULL. */
+static inline void fx_order_full(struct fx *f, const char *oid, int64_t ts, double amount,
+                                 double discount, enum ev_shipping ship,
+                                 const char *category, const char *brand)
+{
+    struct event ev;
+    struct ev_item it;
+
+    fx_event(f, &ev, EV_ORDER_PLACED, ts);
+    snprintf(ev.order_id, sizeof(ev.order_id), "%s", oid);
+    ev.amount = amount;
+    ev.discount = discount;
+    ev.shipping = ship;
+    if (brand || category) {
+        memset(&it, 0, sizeof(it));
+        snprintf(it.brand, sizeof(it.brand), "%s", brand ? brand : "");
+        snprintf(it.category, sizeof(it.category), "%s", category ? category : "");
+        snprintf(it.sku, sizeof(it.sku), "sku-%s", brand ? brand : "x");
+        it.qty = 1;
+        ev.items = &it;
+        ev.n_items = 1;
+    }
+    fx_apply(f, &ev);
+}
+
+static inline void fx_order(struct fx *f, const char *oid, int64_t ts, double amount)
+{
+    fx_order_full(f, oid, ts, amount, 0, SHIP_STANDARD, NULL, NULL);
+}
+
+static inline void fx_order_event(struct fx *f, enum ev_type t, const char *oid,
+                                  int64_t ts)
+{
+    struct event ev;
+
+    fx_event(f, &ev, t, ts);
+    snprintf(ev.order_id, sizeof(ev.order_id), "%s", oid);
+    fx_apply(f, &ev);
+}
+
+static inline void fx_return(struct fx *f, const char *oid, int64_t ts, double amount,
+                             enum ev_return_reason reason)
+{
+    struct event ev;
+
+    fx_event(f, &ev, EV_ORDER_RETURNED, ts);
+    snprintf(ev.order_id, sizeof(ev.order_id), "%s", oid);
+    ev.amount = amount;
+    ev.reason = reason;
+    fx_apply(f, &ev);
+}
+
+static inline void fx_review(struct fx *f, int64_t ts, int rating, int shared)
+{
+    struct event ev;
+
+    fx_event(f, &ev, EV_REVIEW_POSTED, ts);
+    ev.rating = rating;
+    ev.shared = shared;
+    fx_apply(f, &ev);
+}
+
+static inline void fx_message(struct fx *f, int64_t ts, const char *conv,
+                              enum ev_direction dir, enum ev_msg_kind kind)
+{
+    struct event ev;
+
+    fx_event(f, &ev, EV_MESSAGE_SENT, ts);
+    snprintf(ev.conversation_id, sizeof(ev.conversation_id), "%s", conv);
+    ev.direction = dir;
+    ev.kind = kind;
+    fx_apply(f, &ev);
+}
+
+/* Emissions since the last call, then forgets them. */
+static inline size_t fx_take(struct fx *f, enum emission_kind kind, const char *needle)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->out.n; i++) {
+        if (f->out.v[i].kind == kind &&
+            (!needle || strstr(f->out.v[i].payload, needle))) {
+            n++;
+        }
+    }
+    emission_list_free(&f->out);
+    emission_list_init(&f->out);
+    return n;
+}
+
+#endif
