@@ -1,0 +1,171 @@
+/*
+ * test_config.c - daemon/config.c: defaults, typed keys, pass-through keys,
+ * and a bad line refused with its line number.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/config.h"
+#include "daemon/log.h"
+
+static char path[64];
+
+static void write_file(const char *text)
+{
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/tmp/loyaltyd-test-%d.conf", (int)getpid());
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int load(struct config *cfg, const char *text, char *err, size_t errlen)
+{
+    int rc;
+
+    write_file(text);
+    ck_assert_int_eq(config_init(cfg), 0);
+    rc = config_load(cfg, path, err, errlen);
+    unlink(path);
+    return rc;
+}
+
+START_TEST(test_defaults)
+{
+    struct config cfg;
+
+    ck_assert_int_eq(config_init(&cfg), 0);
+    ck_assert_str_eq(cfg.topic[0], "orders");
+    ck_assert_str_eq(cfg.topic[5], "loyalty.dlq");
+    ck_assert_str_eq(cfg.redis_prefix, "loyalty:");
+    ck_assert_int_eq(cfg.redis_port, 6379);
+    ck_assert_int_eq(cfg.clock, CLOCK_WALL);
+    ck_assert_uint_eq(cfg.limits.max_message_bytes, 1048576);
+    ck_assert(cfg.limits.max_future_skew_ms == 86400000LL);
+    ck_assert_int_eq(cfg.sweep_interval_ms, 60000);
+    ck_assert_str_eq(cfg.http_listen, "127.0.0.1:9464");
+    config_fini(&cfg);
+}
+END_TEST
+
+START_TEST(test_values_and_passthrough)
+{
+    struct config cfg;
+    char err[256] = "";
+
+    ck_assert_int_eq(load(&cfg,
+                          "# comment\n\n"
+                          "topic.orders = shop.orders\n"
+                          "  redis.port=7000  \n"
+                          "clock = stream\n"
+                          "log.level = debug\n"
+                          "limits.max_future_skew_s = 60\n"
+                          "kafka.bootstrap.servers = 127.0.0.1:1\n"
+                          "kafka.consumer.fetch.min.bytes = 1\n"
+                          "kafka.producer.linger.ms = 7\n"
+                          "http.listen =\n",
+                          err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(cfg.topic[0], "shop.orders");
+    ck_assert_int_eq(cfg.redis_port, 7000);
+    ck_assert_int_eq(cfg.clock, CLOCK_STREAM);
+    ck_assert_int_eq(cfg.log_level, LOG_LVL_DEBUG);
+    ck_assert(cfg.limits.max_future_skew_ms == 60000);
+    ck_assert_uint_eq(cfg.kafka_common.n, 1);
+    ck_assert_str_eq(cfg.kafka_common.v[0].name, "bootstrap.servers");
+    ck_assert_str_eq(cfg.kafka_consumer.v[0].name, "fetch.min.bytes");
+    ck_assert_str_eq(cfg.kafka_producer.v[0].value, "7");
+    ck_assert_str_eq(cfg.http_listen, "");
+    config_fini(&cfg);
+}
+END_TEST
+
+static const struct {
+    const char *text;
+    const char *expect; /* substring of the error */
+} bad[] = {
+    {"redis.port = 1\nnot a pair\n", ":2: expected 'key = value'"},
+    {"\n\nbogus.key = 1\n", ":3: unknown key 'bogus.key'"},
+    {"redis.port = 70000\n", ":1: redis.port: must be an integer between 0 and 65535"},
+    {"redis.port = 12x\n", ":1: redis.port: '12x' is not a number"},
+    {"redis.port = 1.5\n", ":1: redis.port"},
+    {"clock = sundial\n", ":1: clock: 'sundial' is not one of the allowed values"},
+    {"log.level = loud\n", ":1: log.level"},
+    {"limits.max_amount = nan\n", ":1: limits.max_amount"},
+    {"= 5\n", ":1: empty key"},
+    {"model.no_such_tunable = 1\n", ":1: unknown key 'model.no_such_tunable'"},
+};
+
+START_TEST(test_bad_line_reported)
+{
+    struct config cfg;
+    char err[512] = "";
+
+    ck_assert_int_eq(load(&cfg, bad[_i].text, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, bad[_i].expect) != NULL, "case %d: got '%s'", _i, err);
+    ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "error must start with the path");
+    config_fini(&cfg);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+    struct config cfg;
+    char err[256] = "";
+
+    ck_assert_int_eq(config_init(&cfg), 0);
+    ck_assert_int_eq(config_load(&cfg, "/nonexistent/loyaltyd.conf", err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "No such file"));
+    config_fini(&cfg);
+}
+END_TEST
+
+/* The password comes from its own file and never from the config line. */
+START_TEST(test_password_file)
+{
+    char pw[64], text[128], err[256] = "";
+    struct config cfg;
+    FILE *f;
+
+    snprintf(pw, sizeof(pw), "/tmp/loyaltyd-pw-%d", (int)getpid());
+    f = fopen(pw, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("s3cret\n", f);
+    fclose(f);
+    snprintf(text, sizeof(text), "redis.password_file = %s\n", pw);
+    ck_assert_int_eq(load(&cfg, text, err, sizeof(err)), 0);
+    unlink(pw);
+    ck_assert_str_eq(cfg.redis_password, "s3cret");
+    config_fini(&cfg);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_values_and_passthrough);
+    tcase_add_loop_test(tc, test_bad_line_reported, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+    tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_password_file);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
