@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "consumers/idset.h"
 #include "consumers/parse.h"
 #include "consumers/tracker.h"
 #include "daemon/log.h"
@@ -47,12 +48,14 @@ struct pipeline {
     struct tracker *tracker;
     struct backlog backlog;
     struct outmsg *retry; /* failed deliveries to produce again */
+    struct idset *in_flight; /* outbox event_ids handed to the producer */
     rd_kafka_topic_partition_list_t *assigned;
     struct model_ctx model;
     struct model_config *model_cfg;
     int paused;
     int kafka_up;
-    int64_t stream_now_ms;
+    int64_t *stream_now_ms; /* per partition number: newest event time seen */
+    size_t n_stream_now;
     int64_t redis_retry_at_ms, redis_backoff_ms;
     size_t outstanding; /* produced, delivery report not yet seen */
 };
@@ -225,6 +228,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         return;
     }
     if (om->role != TOPIC_DLQ) {
+        idset_remove(pl->in_flight, om->event_id);
         /* If this ack fails the entry stays in the outbox and is published
          * again later under the same id and payload: a tolerated duplicate. */
         if (store_outbox_ack(pl->store, om->customer_id, om->event_id) < 0)
@@ -243,10 +247,17 @@ static void publish_pending(struct pipeline *pl, struct tracker_entry *entry,
     for (size_t i = 0; i < pending->n; i++) {
         const struct store_outbox_entry *e = &pending->v[i];
         enum topic_role role = e->topic == STORE_TOPIC_REWARDS ? TOPIC_REWARDS : TOPIC_CHURN;
-        struct outmsg *om = outmsg_new(pl, entry, role, customer_id, strlen(customer_id),
-                                       e->payload, strlen(e->payload));
+        struct outmsg *om;
 
-        if (om == NULL) {
+        /* A commit returns the whole outbox; entries of earlier commits may
+         * still be on their way. */
+        if (idset_contains(pl->in_flight, e->event_id))
+            continue;
+        om = outmsg_new(pl, entry, role, customer_id, strlen(customer_id), e->payload,
+                        strlen(e->payload));
+        if (om == NULL || idset_add(pl->in_flight, e->event_id) < 0) {
+            if (om)
+                outmsg_free(om);
             log_err("out of memory publishing %s; it stays in the outbox", e->event_id);
             continue;
         }
@@ -292,6 +303,26 @@ static int dead_letter(struct pipeline *pl, struct tracker_entry *entry,
 /* ---- processing ---- */
 
 enum process_result { PROCESSED = 0, PROCESS_LATER };
+
+/* Stream time is kept per partition number, so that in a replay the sweeper
+ * never judges a customer at a time its own partition has not reached. */
+static void stream_advance(struct pipeline *pl, int32_t partition, int64_t ts_ms)
+{
+    if (partition < 0)
+        return;
+    if ((size_t)partition >= pl->n_stream_now) {
+        size_t n = (size_t)partition + 1;
+        int64_t *v = realloc(pl->stream_now_ms, n * sizeof(*v));
+
+        if (v == NULL)
+            return;
+        memset(v + pl->n_stream_now, 0, (n - pl->n_stream_now) * sizeof(*v));
+        pl->stream_now_ms = v;
+        pl->n_stream_now = n;
+    }
+    if (ts_ms > pl->stream_now_ms[partition])
+        pl->stream_now_ms[partition] = ts_ms;
+}
 
 static void apply_and_publish(struct pipeline *pl, struct tracker_entry *entry,
                               const rd_kafka_message_t *m, const struct event *ev,
@@ -361,8 +392,8 @@ static enum process_result process(struct pipeline *pl, const rd_kafka_message_t
         dead_letter(pl, entry, m, parse_reason_name(why), detail);
     } else {
         apply_and_publish(pl, entry, m, &ev, &st);
-        if (ev.ts_ms > pl->stream_now_ms)
-            pl->stream_now_ms = ev.ts_ms;
+        if (st != INGEST_RETRY)
+            stream_advance(pl, m->partition, ev.ts_ms);
         event_free(&ev);
     }
     if (st == INGEST_RETRY) {
@@ -654,7 +685,7 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, cha
     bg_params_default(&pl->model.bg);
     gg_params_default(&pl->model.gg);
     pl->redis_backoff_ms = REDIS_BACKOFF_MIN_MS;
-    if ((pl->tracker = tracker_new()) == NULL) {
+    if ((pl->tracker = tracker_new()) == NULL || (pl->in_flight = idset_new()) == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -685,6 +716,8 @@ void pipeline_free(struct pipeline *pl)
     if (pl->assigned)
         rd_kafka_topic_partition_list_destroy(pl->assigned);
     tracker_free(pl->tracker);
+    idset_free(pl->in_flight);
+    free(pl->stream_now_ms);
     free(pl);
 }
 
@@ -765,9 +798,12 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
     offsets_store(pl);
 }
 
-static int64_t sweep_now(const struct pipeline *pl)
+/* 0 when the partition has no stream time yet (nothing to judge by). */
+static int64_t sweep_now(const struct pipeline *pl, int32_t partition)
 {
-    return pl->cfg->clock == CLOCK_STREAM ? pl->stream_now_ms : wall_ms();
+    if (pl->cfg->clock == CLOCK_WALL)
+        return wall_ms();
+    return (size_t)partition < pl->n_stream_now ? pl->stream_now_ms[partition] : 0;
 }
 
 /* Partition numbers assigned to this instance: with the range assignor and
@@ -807,15 +843,15 @@ static size_t sweep_partition(struct pipeline *pl, int32_t p, int64_t now)
 
 void pipeline_sweep(struct pipeline *pl)
 {
-    int64_t now = sweep_now(pl);
     size_t swept = 0;
 
-    if (pl->assigned == NULL || now <= 0 || !store_ok(pl->store) || pl->paused)
+    if (pl->assigned == NULL || !store_ok(pl->store) || pl->paused)
         return;
     for (int i = 0; i < pl->assigned->cnt; i++) {
         int p = assigned_partition(pl, i);
+        int64_t now = p >= 0 ? sweep_now(pl, p) : 0;
 
-        if (p >= 0)
+        if (now > 0)
             swept += sweep_partition(pl, p, now);
     }
     metrics_sweep_run(swept);

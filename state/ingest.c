@@ -55,11 +55,14 @@ static int outbox_from_emissions(const struct emission_list *em, int64_t emitted
     return 0;
 }
 
-/* After a commit or a duplicate: refresh indices and the sweeper's due time. */
+/* After a commit or a duplicate: refresh indices and the sweeper's due time.
+ * While the outbox holds anything the customer stays due at once, so that
+ * the sweeper publishes what a crash left behind (an entry still in flight in
+ * this process is skipped by the publisher). */
 static void reindex(struct store *s, const struct model_ctx *m, const struct customer *c,
-                    int32_t partition)
+                    int32_t partition, int outbox_pending)
 {
-    store_index(s, c, partition, model_next_due(c, m));
+    store_index(s, c, partition, outbox_pending ? 0 : model_next_due(c, m));
 }
 
 typedef int (*ingest_step_fn)(struct customer *c, const void *arg, const struct model_ctx *m,
@@ -142,7 +145,7 @@ static enum ingest_status ingest_run(struct store *s, const struct model_ctx *m,
             continue;
         if (res == STORE_ERROR)
             break;
-        reindex(s, m, c, o->partition);
+        reindex(s, m, c, o->partition, pending->n > 0);
         st = res == STORE_APPLIED ? INGEST_OK : INGEST_DUPLICATE;
         break;
     }
