@@ -27,7 +27,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: loyaltyctl [-c FILE] [--redis HOST:PORT] [--prefix P] COMMAND [ARGS]\n"
             "commands:\n"
-            "  show CUSTOMER            state, with the explanation of every score\n"
+            "  show CUSTOMER [--now]    state, with the explanation of every score (as of\n"
+            "                           its last evaluation, or of the wall clock)\n"
             "  dump CUSTOMER            the raw Redis fields\n"
             "  outbox CUSTOMER          derived events recorded but not yet delivered\n"
             "  delete CUSTOMER          remove a customer's state and index entries\n"
@@ -124,15 +125,19 @@ static void load_customer(struct ctl *c, const char *id, struct customer *cu)
 
 /* ---- commands ---- */
 
-static int cmd_show(struct ctl *c, const char *id)
+/* Explained as of the time the daemon last evaluated the customer (so the
+ * figures match the stored ones), or as of now with --now. */
+static int cmd_show(struct ctl *c, const char *id, int at_wall_clock)
 {
     struct customer *cu = malloc(sizeof(*cu));
     char *buf = malloc(65536);
+    int64_t when;
 
     if (cu == NULL || buf == NULL)
         die("out of memory");
     load_customer(c, id, cu);
-    if (model_explain(cu, &c->model, wall_ms(), buf, 65536) < 0)
+    when = at_wall_clock || cu->as_of_ms <= 0 ? wall_ms() : cu->as_of_ms;
+    if (model_explain(cu, &c->model, when, buf, 65536) < 0)
         die("cannot explain customer '%s'", id);
     fputs(buf, stdout);
     free(buf);
@@ -412,6 +417,10 @@ static int run(struct ctl *c, int argc, char **argv)
         ctl_connect(c);
         return cmd_model(c);
     }
+    if (strcmp(cmd, "show") == 0 && argc == 3 && strcmp(argv[2], "--now") == 0) {
+        ctl_connect(c);
+        return cmd_show(c, argv[1], 1);
+    }
     if (argc != 2)
         usage_exit(strcmp(cmd, "show") && strcmp(cmd, "dump") && strcmp(cmd, "outbox") &&
                            strcmp(cmd, "delete")
@@ -419,7 +428,7 @@ static int run(struct ctl *c, int argc, char **argv)
                        : "this command takes one CUSTOMER");
     ctl_connect(c);
     if (strcmp(cmd, "show") == 0)
-        return cmd_show(c, argv[1]);
+        return cmd_show(c, argv[1], 0);
     if (strcmp(cmd, "dump") == 0)
         return cmd_dump(c, argv[1]);
     if (strcmp(cmd, "outbox") == 0)

@@ -70,7 +70,8 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 done_count=0
 for _ in $(seq 1 240); do
-    done_count=$(curl -s "127.0.0.1:$HTTP_PORT/metrics" | awk '
+    kill -0 $pid 2>/dev/null || { echo "loyaltyd exited; see $WORK/loyaltyd.log" >&2; exit 1; }
+    done_count=$({ curl -sf "127.0.0.1:$HTTP_PORT/metrics" || true; } | awk '
         /^loyaltyd_(applied|duplicates_skipped)_total / {n += $2}
         /^loyaltyd_dead_lettered_total/ {n += $2} END {print n + 0}')
     [[ "$done_count" -ge "$total" ]] && break
