@@ -28,6 +28,9 @@ make -j2 SAN=1 check
 step "format"
 make format-check
 
+step "systemd unit"
+tests/unit-file.sh
+
 step "services"
 trap 'deploy/services.sh down >/dev/null 2>&1 || true' EXIT
 deploy/services.sh up

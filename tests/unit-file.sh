@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Check the systemd unit: `systemd-analyze verify` (syntax, executables) and
+# `systemd-analyze security --offline=true` with an exposure threshold.
+# The unit names /usr/bin/loyaltyd; the check points it at the built binary.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${LOYALTYD_BIN:-$ROOT/build/loyaltyd}"
+# systemd-analyze counts exposure in tenths: 20 means "2.0" on its 0..10 scale.
+MAX_EXPOSURE="${MAX_EXPOSURE:-20}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+[[ -x "$BIN" ]] || { echo "unit-file: build $BIN first" >&2; exit 1; }
+sed -e "s|/usr/bin/loyaltyd|$BIN|g" "$ROOT/deploy/loyaltyd.service" >"$tmp/loyaltyd.service"
+
+passed=0 failed=0
+check() {
+    local name="$1"
+    shift
+    if "$@" >"$tmp/out" 2>&1; then
+        passed=$((passed + 1))
+        echo "ok: $name"
+    else
+        failed=$((failed + 1))
+        echo "FAILED: $name"
+        cat "$tmp/out"
+    fi
+}
+
+check "systemd-analyze verify" systemd-analyze verify "$tmp/loyaltyd.service"
+check "systemd-analyze security (exposure <= $MAX_EXPOSURE)" \
+    systemd-analyze security --offline=true --threshold="$MAX_EXPOSURE" "$tmp/loyaltyd.service"
+grep -q '^Type=notify$' "$tmp/loyaltyd.service" && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAILED: Type=notify"; }
+# A bad config must stop the start: the daemon's config check exits 78.
+printf 'redis.port = 70000\n' >"$tmp/bad.conf"
+check "bad config refused with its line" bash -c \
+    "\"$BIN\" -t -c \"$tmp/bad.conf\" 2>&1 | grep -q '$tmp/bad.conf:1: redis.port'; test \${PIPESTATUS[0]} -eq 78"
+echo "unit-file: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
