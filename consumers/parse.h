@@ -17,34 +17,34 @@
  * label, so names are stable. */
 enum parse_reason {
     PR_OK = 0,
-    PR_TOO_LARGE,       /* "too_large": message bigger than max_message_bytes */
-    PR_INVALID_UTF8,    /* "invalid_utf8" */
-    PR_TOO_DEEP,        /* "too_deep": nesting deeper than max_depth */
-    PR_INVALID_JSON,    /* "invalid_json"; also NUL or raw control bytes, the
-                           \u0000 escape, a repeated key */
-    PR_NOT_OBJECT,      /* "not_object": top level is not a JSON object */
-    PR_MISSING_FIELD,   /* "missing_field" */
-    PR_WRONG_TYPE,      /* "wrong_type": a field has the wrong JSON type */
-    PR_UNKNOWN_TYPE,    /* "unknown_type": `type` is not a known event type */
-    PR_WRONG_TOPIC,     /* "wrong_topic": known type on another topic */
-    PR_BAD_ENUM,        /* "bad_enum": unknown value of an enumerated field */
-    PR_BAD_ID,          /* "bad_id": empty or too long id / name string */
-    PR_BAD_AMOUNT,      /* "bad_amount": negative, non-finite or above max */
-    PR_BAD_CURRENCY,    /* "bad_currency": not three upper-case letters */
-    PR_BAD_QUANTITY,    /* "bad_quantity": item qty not a positive integer */
-    PR_BAD_RATING,      /* "bad_rating": not an integer 1..5 */
-    PR_BAD_TIMESTAMP,   /* "bad_timestamp": unparsable, no offset, <= 1970-01-01T00:00Z */
-    PR_FUTURE_TIMESTAMP,/* "future_timestamp": beyond now + max_future_skew */
-    PR_TOO_MANY_ITEMS,  /* "too_many_items" */
-    PR_NO_MEMORY,       /* "no_memory": allocation failed; not the message's
-                           fault, so the caller should retry, not dead-letter */
+    PR_TOO_LARGE,     /* "too_large": message bigger than max_message_bytes */
+    PR_INVALID_UTF8,  /* "invalid_utf8" */
+    PR_TOO_DEEP,      /* "too_deep": nesting deeper than max_depth */
+    PR_INVALID_JSON,  /* "invalid_json"; also NUL or raw control bytes, the
+                         \u0000 escape, a repeated key */
+    PR_NOT_OBJECT,    /* "not_object": top level is not a JSON object */
+    PR_MISSING_FIELD, /* "missing_field" */
+    PR_WRONG_TYPE,    /* "wrong_type": a field has the wrong JSON type */
+    PR_UNKNOWN_TYPE,  /* "unknown_type": `type` is not a known event type */
+    PR_WRONG_TOPIC,   /* "wrong_topic": known type on another topic */
+    PR_BAD_ENUM,      /* "bad_enum": unknown value of an enumerated field */
+    PR_BAD_ID,        /* "bad_id": empty or too long id / name string */
+    PR_BAD_AMOUNT,    /* "bad_amount": negative, non-finite or above max */
+    PR_BAD_CURRENCY,  /* "bad_currency": not three upper-case letters */
+    PR_BAD_QUANTITY,  /* "bad_quantity": item qty not a positive integer */
+    PR_BAD_RATING,    /* "bad_rating": not an integer 1..5 */
+    PR_BAD_TIMESTAMP, /* "bad_timestamp": unparsable, no offset, <= 1970-01-01T00:00Z */
+    PR_FUTURE_TIMESTAMP, /* "future_timestamp": beyond now + max_future_skew */
+    PR_TOO_MANY_ITEMS,   /* "too_many_items" */
+    PR_NO_MEMORY,        /* "no_memory": allocation failed; not the message's
+                            fault, so the caller should retry, not dead-letter */
     PR__COUNT
 };
 
 struct parse_limits {
-    size_t max_message_bytes; /* default 1 MiB */
-    int max_depth;            /* default 32 */
-    double max_amount;        /* default 1e9 */
+    size_t max_message_bytes;   /* default 1 MiB */
+    int max_depth;              /* default 32 */
+    double max_amount;          /* default 1e9 */
     int64_t max_future_skew_ms; /* default 24 h */
 };
 

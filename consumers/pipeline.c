@@ -47,7 +47,7 @@ struct pipeline {
     rd_kafka_t *consumer, *producer;
     struct tracker *tracker;
     struct backlog backlog;
-    struct outmsg *retry; /* failed deliveries to produce again */
+    struct outmsg *retry;    /* failed deliveries to produce again */
     struct idset *in_flight; /* outbox event_ids handed to the producer */
     rd_kafka_topic_partition_list_t *assigned;
     struct model_ctx model;
@@ -132,8 +132,9 @@ static void backlog_drop(struct backlog *b, const rd_kafka_topic_partition_list_
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = backlog_pop(b);
 
-        if (parts == NULL || rd_kafka_topic_partition_list_find(
-                                 parts, rd_kafka_topic_name(m->rkt), m->partition) != NULL)
+        if (parts == NULL ||
+            rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt),
+                                               m->partition) != NULL)
             rd_kafka_message_destroy(m);
         else
             backlog_push(b, m, 0);
@@ -182,12 +183,11 @@ static void produce(struct pipeline *pl, struct outmsg *om)
 {
     rd_kafka_resp_err_t err;
 
-    err = rd_kafka_producev(pl->producer, RD_KAFKA_V_TOPIC(pl->cfg->topic[om->role]),
-                            RD_KAFKA_V_KEY(om->key, om->keylen),
-                            RD_KAFKA_V_VALUE(om->payload, om->len),
-                            RD_KAFKA_V_HEADERS(om->hdrs ? rd_kafka_headers_copy(om->hdrs)
-                                                        : NULL),
-                            RD_KAFKA_V_OPAQUE(om), RD_KAFKA_V_END);
+    err = rd_kafka_producev(
+        pl->producer, RD_KAFKA_V_TOPIC(pl->cfg->topic[om->role]),
+        RD_KAFKA_V_KEY(om->key, om->keylen), RD_KAFKA_V_VALUE(om->payload, om->len),
+        RD_KAFKA_V_HEADERS(om->hdrs ? rd_kafka_headers_copy(om->hdrs) : NULL),
+        RD_KAFKA_V_OPAQUE(om), RD_KAFKA_V_END);
     if (err) {
         log_warn("produce to %s: %s (will retry)", pl->cfg->topic[om->role],
                  rd_kafka_err2str(err));
@@ -246,7 +246,8 @@ static void publish_pending(struct pipeline *pl, struct tracker_entry *entry,
 {
     for (size_t i = 0; i < pending->n; i++) {
         const struct store_outbox_entry *e = &pending->v[i];
-        enum topic_role role = e->topic == STORE_TOPIC_REWARDS ? TOPIC_REWARDS : TOPIC_CHURN;
+        enum topic_role role =
+            e->topic == STORE_TOPIC_REWARDS ? TOPIC_REWARDS : TOPIC_CHURN;
         struct outmsg *om;
 
         /* A commit returns the whole outbox; entries of earlier commits may
@@ -271,7 +272,8 @@ static void publish_pending(struct pipeline *pl, struct tracker_entry *entry,
 
 /* The original bytes (or a prefix) as the value, the verdict in headers. */
 static int dead_letter(struct pipeline *pl, struct tracker_entry *entry,
-                       const rd_kafka_message_t *m, const char *reason, const char *detail)
+                       const rd_kafka_message_t *m, const char *reason,
+                       const char *detail)
 {
     size_t len = m->len < (size_t)pl->cfg->dlq_max_payload_bytes
                      ? m->len
@@ -337,7 +339,8 @@ static void apply_and_publish(struct pipeline *pl, struct tracker_entry *entry,
     char err[512];
 
     store_outbox_init(&pending);
-    *st = ingest_event(pl->store, &pl->model, ev, &o, wall_ms(), &pending, err, sizeof(err));
+    *st = ingest_event(pl->store, &pl->model, ev, &o, wall_ms(), &pending, err,
+                       sizeof(err));
     metrics_redis_latency(store_last_latency_us(pl->store));
     switch (*st) {
     case INGEST_OK:
@@ -347,8 +350,9 @@ static void apply_and_publish(struct pipeline *pl, struct tracker_entry *entry,
         metrics_duplicate();
         break;
     case INGEST_FAILED:
-        log_err("%s/%d@%" PRId64 ": model refused event %s: %s", rd_kafka_topic_name(m->rkt),
-                (int)m->partition, m->offset, ev->event_id, err);
+        log_err("%s/%d@%" PRId64 ": model refused event %s: %s",
+                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset, ev->event_id,
+                err);
         metrics_model_rejected();
         dead_letter(pl, entry, m, "model_rejected", err);
         break;
@@ -377,8 +381,8 @@ static enum process_result process(struct pipeline *pl, const rd_kafka_message_t
     if ((entry = tracker_add(pl->tracker, topic, m->partition, m->offset)) == NULL)
         return PROCESS_LATER;
     event_init(&ev);
-    why = parse_event(m->payload, m->len, (enum ev_source)role, &pl->cfg->limits, wall_ms(),
-                      &ev, detail, sizeof(detail));
+    why = parse_event(m->payload, m->len, (enum ev_source)role, &pl->cfg->limits,
+                      wall_ms(), &ev, detail, sizeof(detail));
     if (why == PR_NO_MEMORY) {
         log_warn("%s/%d@%" PRId64 ": out of memory parsing; will retry", topic,
                  (int)m->partition, m->offset);
@@ -565,7 +569,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     struct pipeline *pl = opaque;
 
     (void)rk;
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT) {
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+        err == RD_KAFKA_RESP_ERR__TRANSPORT) {
         pl->kafka_up = 0;
         metrics_set_kafka_up(0);
     }
@@ -627,26 +632,30 @@ fail:
 }
 
 static const char *const consumer_defaults[] = {
-    "enable.auto.offset.store", "false", /* stored only when durable */
-    "enable.auto.commit", "true",        /* commits what was stored */
-    "auto.offset.reset", "earliest",
-    "partition.assignment.strategy", "range", /* eager; cooperative is buggy in 2.0 */
-    "enable.partition.eof", "false",
-    "statistics.interval.ms", "5000",
+    "enable.auto.offset.store",
+    "false", /* stored only when durable */
+    "enable.auto.commit",
+    "true", /* commits what was stored */
+    "auto.offset.reset",
+    "earliest",
+    "partition.assignment.strategy",
+    "range", /* eager; cooperative is buggy in 2.0 */
+    "enable.partition.eof",
+    "false",
+    "statistics.interval.ms",
+    "5000",
     NULL};
 
 static const char *const producer_defaults[] = {
-    "enable.idempotence", "true",
-    "acks", "all",
-    "linger.ms", "5",
-    NULL};
+    "enable.idempotence", "true", "acks", "all", "linger.ms", "5", NULL};
 
 static int make_clients(struct pipeline *pl, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *cc = conf_base(pl, &pl->cfg->kafka_consumer, consumer_defaults, err, errlen);
-    rd_kafka_conf_t *pc = cc ? conf_base(pl, &pl->cfg->kafka_producer, producer_defaults, err,
-                                         errlen)
-                             : NULL;
+    rd_kafka_conf_t *cc =
+        conf_base(pl, &pl->cfg->kafka_consumer, consumer_defaults, err, errlen);
+    rd_kafka_conf_t *pc =
+        cc ? conf_base(pl, &pl->cfg->kafka_producer, producer_defaults, err, errlen)
+           : NULL;
 
     if (cc == NULL || pc == NULL)
         goto fail;
@@ -742,7 +751,8 @@ int pipeline_subscribe(struct pipeline *pl, char *err, size_t errlen)
     rd_kafka_resp_err_t e;
 
     for (int i = TOPIC_ORDERS; i <= TOPIC_MESSAGES; i++)
-        rd_kafka_topic_partition_list_add(topics, pl->cfg->topic[i], RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(topics, pl->cfg->topic[i],
+                                          RD_KAFKA_PARTITION_UA);
     e = rd_kafka_subscribe(pl->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {
@@ -771,7 +781,8 @@ static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
         metrics_consumed((enum metric_topic)role);
     if (pl->backlog.n > 0 || !store_ok(pl->store) || process(pl, m) == PROCESS_LATER) {
         if (backlog_push(&pl->backlog, m, 0) < 0)
-            log_err("out of memory holding a message back; it will be re-read after restart");
+            log_err(
+                "out of memory holding a message back; it will be re-read after restart");
         hold_back(pl);
         return;
     }
@@ -830,7 +841,7 @@ static size_t sweep_partition(struct pipeline *pl, int32_t p, int64_t now)
 
         store_outbox_init(&pending);
         st = ingest_sweep(pl->store, &pl->model, ids[i], p, now, wall_ms(), &pending, err,
-                         sizeof(err));
+                          sizeof(err));
         if (st == INGEST_OK || st == INGEST_DUPLICATE)
             publish_pending(pl, NULL, ids[i], &pending);
         else
@@ -866,13 +877,15 @@ void pipeline_refresh_model(struct pipeline *pl)
 
     if (store_ok(pl->store) && store_model_get(pl->store, &bg, &gg) == 1) {
         if (memcmp(&bg, &pl->model.bg, sizeof(bg)) != 0)
-            log_note("model parameters: r=%g alpha=%g a=%g b=%g", bg.r, bg.alpha, bg.a, bg.b);
+            log_note("model parameters: r=%g alpha=%g a=%g b=%g", bg.r, bg.alpha, bg.a,
+                     bg.b);
         pl->model.bg = bg;
         pl->model.gg = gg;
     }
 }
 
-struct model_config *pipeline_set_model_config(struct pipeline *pl, struct model_config *cfg)
+struct model_config *pipeline_set_model_config(struct pipeline *pl,
+                                               struct model_config *cfg)
 {
     struct model_config *old = (struct model_config *)(uintptr_t)pl->model.cfg;
 

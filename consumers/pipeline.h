@@ -48,7 +48,8 @@ void pipeline_sweep(struct pipeline *pl);
 void pipeline_refresh_model(struct pipeline *pl);
 
 /* Swap in new tunables (SIGHUP); the old ones are returned for freeing. */
-struct model_config *pipeline_set_model_config(struct pipeline *pl, struct model_config *cfg);
+struct model_config *pipeline_set_model_config(struct pipeline *pl,
+                                               struct model_config *cfg);
 
 /* Orderly stop: finish in-flight work, flush the producer, store and commit
  * offsets, leave the group.  Bounded by timeout_ms. */

@@ -64,7 +64,8 @@ static struct tracker_part *part_find(const struct tracker *t, const char *topic
     return NULL;
 }
 
-static struct tracker_part *part_get(struct tracker *t, const char *topic, int32_t partition)
+static struct tracker_part *part_get(struct tracker *t, const char *topic,
+                                     int32_t partition)
 {
     struct tracker_part *p = part_find(t, topic, partition);
 

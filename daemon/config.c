@@ -10,7 +10,16 @@
 #include "state/model.h"
 
 /* CT_MS and CT_MS64 are given in seconds and kept in milliseconds (int, int64_t). */
-enum cfg_type { CT_STR, CT_INT, CT_DOUBLE, CT_CLOCK, CT_LOGLEVEL, CT_SIZE, CT_MS, CT_MS64 };
+enum cfg_type {
+    CT_STR,
+    CT_INT,
+    CT_DOUBLE,
+    CT_CLOCK,
+    CT_LOGLEVEL,
+    CT_SIZE,
+    CT_MS,
+    CT_MS64
+};
 
 struct cfg_key {
     const char *name;
@@ -25,8 +34,10 @@ struct cfg_key {
 
 /* The one table of the daemon's own keys.  Order is the order of --help-config. */
 static const struct cfg_key cfg_keys[] = {
-    {"topic.orders", CT_STR, OFF(topic[0]), "orders", 0, 0, "input topic of order.* events"},
-    {"topic.reviews", CT_STR, OFF(topic[1]), "reviews", 0, 0, "input topic of review.posted"},
+    {"topic.orders", CT_STR, OFF(topic[0]), "orders", 0, 0,
+     "input topic of order.* events"},
+    {"topic.reviews", CT_STR, OFF(topic[1]), "reviews", 0, 0,
+     "input topic of review.posted"},
     {"topic.messages", CT_STR, OFF(topic[2]), "messages", 0, 0,
      "input topic of message.sent"},
     {"topic.churn_risk", CT_STR, OFF(topic[3]), "loyalty.churn-risk", 0, 0,
@@ -36,8 +47,10 @@ static const struct cfg_key cfg_keys[] = {
     {"topic.dlq", CT_STR, OFF(topic[5]), "loyalty.dlq", 0, 0,
      "dead-letter topic of rejected input"},
     {"group.id", CT_STR, OFF(group_id), "loyaltyd", 0, 0, "Kafka consumer group"},
-    {"redis.host", CT_STR, OFF(redis_host), "127.0.0.1", 0, 0, "Redis host or unix socket path"},
-    {"redis.port", CT_INT, OFF(redis_port), "6379", 0, 65535, "Redis port (0 = unix socket)"},
+    {"redis.host", CT_STR, OFF(redis_host), "127.0.0.1", 0, 0,
+     "Redis host or unix socket path"},
+    {"redis.port", CT_INT, OFF(redis_port), "6379", 0, 65535,
+     "Redis port (0 = unix socket)"},
     {"redis.password_file", CT_STR, OFF(redis_password_file), "", 0, 0,
      "file holding the Redis password (never put the password itself in the config)"},
     {"redis.db", CT_INT, OFF(redis_db), "0", 0, 1000, "Redis database number"},
@@ -135,8 +148,8 @@ static int set_typed(struct config *cfg, const struct cfg_key *k, const char *va
         *(int *)(void *)base = (int)d * 1000;
     return 0;
 bad_enum:
-    snprintf(err, errlen, "%s: '%s' is not one of the allowed values (%s)", k->name, value,
-             k->help);
+    snprintf(err, errlen, "%s: '%s' is not one of the allowed values (%s)", k->name,
+             value, k->help);
     return -1;
 }
 
@@ -233,7 +246,8 @@ static char *trim(char *s)
     while (*s == ' ' || *s == '\t')
         s++;
     end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+    while (end > s &&
+           (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
         *--end = '\0';
     return s;
 }
@@ -300,7 +314,8 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         }
         why[0] = '\0';
         if (config_line(cfg, line, why, sizeof(why)) < 0) {
-            snprintf(err, errlen, "%s:%u: %s", path, lineno, why[0] ? why : "out of memory");
+            snprintf(err, errlen, "%s:%u: %s", path, lineno,
+                     why[0] ? why : "out of memory");
             goto out;
         }
     }
@@ -320,7 +335,8 @@ void config_describe(FILE *out)
     char *buf = malloc(65536);
 
     for (size_t i = 0; i < N_KEYS; i++)
-        fprintf(out, "# %s\n%s = %s\n", cfg_keys[i].help, cfg_keys[i].name, cfg_keys[i].def);
+        fprintf(out, "# %s\n%s = %s\n", cfg_keys[i].help, cfg_keys[i].name,
+                cfg_keys[i].def);
     fprintf(out, "# any librdkafka property: kafka.NAME (both), kafka.consumer.NAME, "
                  "kafka.producer.NAME\nkafka.bootstrap.servers = 127.0.0.1:9092\n");
     if (m && buf && model_config_describe(m, buf, 65536) == 0)

@@ -14,11 +14,11 @@ struct http {
     struct MHD_Daemon *mhd;
 };
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
-                             char *body, enum MHD_ResponseMemoryMode mode)
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
+                             const char *type, char *body,
+                             enum MHD_ResponseMemoryMode mode)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), body, mode);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, mode);
     enum MHD_Result rc;
 
     if (r == NULL)
@@ -38,16 +38,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     (void)cls, (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return reply(conn, 405, "text/plain", "method not allowed\n", MHD_RESPMEM_PERSISTENT);
+        return reply(conn, 405, "text/plain", "method not allowed\n",
+                     MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/health") == 0)
         return reply(conn, 200, "text/plain", "ok\n", MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/ready") == 0)
         return metrics_ready()
                    ? reply(conn, 200, "text/plain", "ready\n", MHD_RESPMEM_PERSISTENT)
-                   : reply(conn, 503, "text/plain", "not ready\n", MHD_RESPMEM_PERSISTENT);
+                   : reply(conn, 503, "text/plain", "not ready\n",
+                           MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/metrics") == 0) {
         if ((body = metrics_render()) == NULL)
-            return reply(conn, 500, "text/plain", "out of memory\n", MHD_RESPMEM_PERSISTENT);
+            return reply(conn, 500, "text/plain", "out of memory\n",
+                         MHD_RESPMEM_PERSISTENT);
         return reply(conn, 200, "text/plain; version=0.0.4", body, MHD_RESPMEM_MUST_FREE);
     }
     return reply(conn, 404, "text/plain", "not found\n", MHD_RESPMEM_PERSISTENT);
@@ -99,9 +102,10 @@ struct http *http_start(const char *listen, char *err, size_t errlen)
         return NULL;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 32u,
-                              MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    h->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 32u,
+                         MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
     if (h->mhd == NULL) {
         snprintf(err, errlen, "http: cannot listen on %s", listen);
         free(h);

@@ -37,7 +37,8 @@ static void log_vwrite(int level, const char *suffix, const char *fmt, va_list a
 
     if (n < 0)
         return;
-    fprintf(stderr, "<%d>%s%s%s\n", level, line, suffix ? ": " : "", suffix ? suffix : "");
+    fprintf(stderr, "<%d>%s%s%s\n", level, line, suffix ? ": " : "",
+            suffix ? suffix : "");
 }
 
 void log_msg(int level, const char *fmt, ...)

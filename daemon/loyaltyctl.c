@@ -24,19 +24,20 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: loyaltyctl [-c FILE] [--redis HOST:PORT] [--prefix P] COMMAND [ARGS]\n"
-            "commands:\n"
-            "  show CUSTOMER [--now]    state, with the explanation of every score (as of\n"
-            "                           its last evaluation, or of the wall clock)\n"
-            "  dump CUSTOMER            the raw Redis fields\n"
-            "  outbox CUSTOMER          derived events recorded but not yet delivered\n"
-            "  delete CUSTOMER          remove a customer's state and index entries\n"
-            "  top [--by risk|loyalty|clv|value] [-n N]\n"
-            "  model                    the model parameters the daemon uses\n"
-            "  fit --from-redis [--as-of YYYY-MM-DD] [--unit weeks|days] [--json] [--save]\n"
-            "  fit --input FILE --format cdnow-transactions|cdnow-summary\n"
-            "      [--calibration-end YYYY-MM-DD] [--unit weeks|days] [--json] [--save]\n");
+    fprintf(
+        out,
+        "usage: loyaltyctl [-c FILE] [--redis HOST:PORT] [--prefix P] COMMAND [ARGS]\n"
+        "commands:\n"
+        "  show CUSTOMER [--now]    state, with the explanation of every score (as of\n"
+        "                           its last evaluation, or of the wall clock)\n"
+        "  dump CUSTOMER            the raw Redis fields\n"
+        "  outbox CUSTOMER          derived events recorded but not yet delivered\n"
+        "  delete CUSTOMER          remove a customer's state and index entries\n"
+        "  top [--by risk|loyalty|clv|value] [-n N]\n"
+        "  model                    the model parameters the daemon uses\n"
+        "  fit --from-redis [--as-of YYYY-MM-DD] [--unit weeks|days] [--json] [--save]\n"
+        "  fit --input FILE --format cdnow-transactions|cdnow-summary\n"
+        "      [--calibration-end YYYY-MM-DD] [--unit weeks|days] [--json] [--save]\n");
 }
 
 static void usage_exit(const char *why) __attribute__((noreturn));
@@ -98,9 +99,9 @@ static void ctl_connect(struct ctl *c)
 {
     char err[512];
 
-    c->store = store_new(&(struct store_opts){c->cfg.redis_host, c->cfg.redis_port,
-                                              c->cfg.redis_password, c->cfg.redis_db,
-                                              c->cfg.redis_prefix, c->cfg.redis_timeout_ms});
+    c->store = store_new(&(struct store_opts){
+        c->cfg.redis_host, c->cfg.redis_port, c->cfg.redis_password, c->cfg.redis_db,
+        c->cfg.redis_prefix, c->cfg.redis_timeout_ms});
     if (c->store == NULL)
         die("out of memory");
     if (store_connect(c->store, err, sizeof(err)) < 0)
@@ -169,7 +170,8 @@ static int cmd_outbox(struct ctl *c, const char *id)
     if (store_outbox_pending(c->store, id, &o) < 0)
         die("redis: cannot read the outbox of '%s'", id);
     for (size_t i = 0; i < o.n; i++)
-        printf("%s %s %s\n", o.v[i].topic == STORE_TOPIC_REWARDS ? "reward" : "churn-risk",
+        printf("%s %s %s\n",
+               o.v[i].topic == STORE_TOPIC_REWARDS ? "reward" : "churn-risk",
                o.v[i].event_id, o.v[i].payload);
     store_outbox_free(&o);
     return 0;
@@ -222,8 +224,8 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
 
 static int cmd_model(struct ctl *c)
 {
-    printf("bgnbd r=%.6f alpha=%.6f a=%.6f b=%.6f (weeks)\n", c->model.bg.r, c->model.bg.alpha,
-           c->model.bg.a, c->model.bg.b);
+    printf("bgnbd r=%.6f alpha=%.6f a=%.6f b=%.6f (weeks)\n", c->model.bg.r,
+           c->model.bg.alpha, c->model.bg.a, c->model.bg.b);
     printf("gammagamma p=%.6f q=%.6f gamma=%.6f\n", c->model.gg.p, c->model.gg.q,
            c->model.gg.gamma);
     return 0;
@@ -255,7 +257,8 @@ static void parse_fit_args(int argc, char **argv, struct fit_args *f)
             f->input = argv[++i];
         else if (v && strcmp(a, "--format") == 0)
             f->format = argv[++i];
-        else if (v && (strcmp(a, "--calibration-end") == 0 || strcmp(a, "--as-of") == 0)) {
+        else if (v &&
+                 (strcmp(a, "--calibration-end") == 0 || strcmp(a, "--as-of") == 0)) {
             f->cal_end = parse_day(argv[++i], "dates are YYYY-MM-DD");
             f->has_cal_end = 1;
         } else if (v && strcmp(a, "--unit") == 0) {
@@ -321,8 +324,10 @@ static void obs_from_redis(struct ctl *c, long as_of_day, double unit_days,
         store_ids_free(ids, count);
     } while (cursor != 0);
     if (skipped)
-        fprintf(stderr, "loyaltyctl: %zu customers left out (no purchase up to the as-of "
-                        "day, or purchases after it)\n", skipped);
+        fprintf(stderr,
+                "loyaltyctl: %zu customers left out (no purchase up to the as-of "
+                "day, or purchases after it)\n",
+                skipped);
     free(cu);
     *out = obs;
     *n_out = n;
@@ -371,18 +376,22 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
     fit_print(&f, &bg, rc == 0 ? &gg : NULL);
     if (!bg.converged)
         die("the BG/NBD fit did not converge (too few repeat customers or no dropout in "
-            "the data)%s", f.save ? "; nothing saved" : "");
+            "the data)%s",
+            f.save ? "; nothing saved" : "");
     if (f.save) {
         struct bg_params wk = bg.params;
 
         if (!f.from_redis)
             ctl_connect(c);
         wk.alpha *= 7.0 / f.unit_days; /* the daemon works in weeks */
-        snprintf(err, sizeof(err), "{\"n\":%zu,\"loglik\":%.4f,\"saved_at_ms\":%" PRId64 "}",
-                 bg.n, bg.loglik, wall_ms());
-        if (store_model_put(c->store, &wk, rc == 0 && gg.converged ? &gg.params : &c->model.gg, err) < 0)
+        snprintf(err, sizeof(err),
+                 "{\"n\":%zu,\"loglik\":%.4f,\"saved_at_ms\":%" PRId64 "}", bg.n,
+                 bg.loglik, wall_ms());
+        if (store_model_put(c->store, &wk,
+                            rc == 0 && gg.converged ? &gg.params : &c->model.gg, err) < 0)
             die("redis: cannot save the model");
-        fprintf(stderr, "loyaltyctl: saved; the daemon picks it up within model.refresh_s\n");
+        fprintf(stderr,
+                "loyaltyctl: saved; the daemon picks it up within model.refresh_s\n");
     }
     free(obs);
     return 0;

@@ -22,10 +22,10 @@
 #include "state/model.h"
 #include "state/store.h"
 
-#define EXIT_USAGE  2
-#define EXIT_CONFIG 78 /* EX_CONFIG: systemd need not restart us */
-#define LOOP_POLL_MS 100
-#define STATUS_EVERY_MS 5000
+#define EXIT_USAGE       2
+#define EXIT_CONFIG      78 /* EX_CONFIG: systemd need not restart us */
+#define LOOP_POLL_MS     100
+#define STATUS_EVERY_MS  5000
 #define CLOSE_TIMEOUT_MS 20000
 
 static volatile sig_atomic_t got_stop, got_reload;
@@ -79,12 +79,10 @@ struct args {
 /* Returns -1 to exit 0 (help printed), 0 to run, or exits 2 on a bad argument. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"test-config", no_argument, NULL, 't'},
-                                         {"help-config", no_argument, NULL, 'H'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"test-config", no_argument, NULL, 't'},
+        {"help-config", no_argument, NULL, 'H'},  {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int c;
 
     memset(a, 0, sizeof(*a));
@@ -180,8 +178,9 @@ static void run_timers(const struct config *cfg, struct pipeline *pl, struct tim
         t->model = now + cfg->model_refresh_ms;
     }
     if (now >= t->status) {
-        sd_notifyf(0, "STATUS=%s: %zu partitions, %" PRIu64 " applied, %" PRIu64
-                      " dead-lettered, %" PRIu64 " emitted",
+        sd_notifyf(0,
+                   "STATUS=%s: %zu partitions, %" PRIu64 " applied, %" PRIu64
+                   " dead-lettered, %" PRIu64 " emitted",
                    pipeline_ready(pl) ? "running" : "degraded", pipeline_assigned(pl),
                    metrics_applied_total(), metrics_dead_lettered_total(),
                    metrics_emitted_total());
@@ -237,18 +236,20 @@ int main(int argc, char **argv)
         log_errno(LOG_LVL_ERR, "sigaction");
         goto out;
     }
-    store = store_new(&(struct store_opts){cfg.redis_host, cfg.redis_port, cfg.redis_password,
-                                           cfg.redis_db, cfg.redis_prefix,
-                                           cfg.redis_timeout_ms});
+    store = store_new(&(struct store_opts){cfg.redis_host, cfg.redis_port,
+                                           cfg.redis_password, cfg.redis_db,
+                                           cfg.redis_prefix, cfg.redis_timeout_ms});
     if (store == NULL || (pl = pipeline_new(&cfg, store, err, sizeof(err))) == NULL) {
         log_err("start: %s", store ? err : "out of memory");
         goto out;
     }
-    if (cfg.http_listen[0] && (http = http_start(cfg.http_listen, err, sizeof(err))) == NULL) {
+    if (cfg.http_listen[0] &&
+        (http = http_start(cfg.http_listen, err, sizeof(err))) == NULL) {
         log_err("%s", err);
         goto out;
     }
-    if (wait_for_services(store, pl) < 0 || pipeline_subscribe(pl, err, sizeof(err)) < 0) {
+    if (wait_for_services(store, pl) < 0 ||
+        pipeline_subscribe(pl, err, sizeof(err)) < 0) {
         if (!got_stop)
             log_err("%s", err);
         rc = got_stop ? 0 : EXIT_FAILURE;

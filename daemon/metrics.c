@@ -185,7 +185,8 @@ struct out {
     int failed;
 };
 
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void put(struct out *o, const char *fmt, ...)
 {
@@ -231,7 +232,8 @@ static void render_counters(struct out *o)
     head(o, "loyaltyd_duplicates_skipped_total", "counter",
          "Events skipped because already applied (replay).");
     put(o, "loyaltyd_duplicates_skipped_total %llu\n", GET(m.duplicates));
-    head(o, "loyaltyd_dead_lettered_total", "counter", "Messages sent to the DLQ, by reason.");
+    head(o, "loyaltyd_dead_lettered_total", "counter",
+         "Messages sent to the DLQ, by reason.");
     for (int i = 1; i < PR__COUNT; i++)
         put(o, "loyaltyd_dead_lettered_total{reason=\"%s\"} %llu\n",
             parse_reason_name((enum parse_reason)i), GET(m.dead[i]));
@@ -250,7 +252,8 @@ static void render_counters(struct out *o)
     put(o, "loyaltyd_rebalances_total %llu\n", GET(m.rebalances));
     head(o, "loyaltyd_sweeper_runs_total", "counter", "Sweeper runs.");
     put(o, "loyaltyd_sweeper_runs_total %llu\n", GET(m.sweep_runs));
-    head(o, "loyaltyd_sweeper_customers_total", "counter", "Customers re-evaluated by the sweeper.");
+    head(o, "loyaltyd_sweeper_customers_total", "counter",
+         "Customers re-evaluated by the sweeper.");
     put(o, "loyaltyd_sweeper_customers_total %llu\n", GET(m.swept));
 }
 
@@ -270,8 +273,8 @@ static void render_gauges(struct out *o)
     head(o, "loyaltyd_consumer_lag", "gauge", "Messages behind the partition's end.");
     pthread_mutex_lock(&lag_lock);
     for (size_t i = 0; i < n_lag; i++)
-        put(o, "loyaltyd_consumer_lag{topic=\"%s\",partition=\"%d\"} %lld\n", lag[i].topic,
-            (int)lag[i].partition, (long long)lag[i].lag);
+        put(o, "loyaltyd_consumer_lag{topic=\"%s\",partition=\"%d\"} %lld\n",
+            lag[i].topic, (int)lag[i].partition, (long long)lag[i].lag);
     pthread_mutex_unlock(&lag_lock);
 }
 

@@ -65,8 +65,9 @@ static void reindex(struct store *s, const struct model_ctx *m, const struct cus
     store_index(s, c, partition, outbox_pending ? 0 : model_next_due(c, m));
 }
 
-typedef int (*ingest_step_fn)(struct customer *c, const void *arg, const struct model_ctx *m,
-                             struct emission_list *em, char *err, size_t errlen);
+typedef int (*ingest_step_fn)(struct customer *c, const void *arg,
+                              const struct model_ctx *m, struct emission_list *em,
+                              char *err, size_t errlen);
 
 static int step_event(struct customer *c, const void *arg, const struct model_ctx *m,
                       struct emission_list *em, char *err, size_t errlen)
@@ -118,10 +119,11 @@ out:
     return res;
 }
 
-static enum ingest_status ingest_run(struct store *s, const struct model_ctx *m, const char *id,
-                                   const struct store_origin *o, ingest_step_fn step,
-                                   const void *arg, int64_t emitted_at_ms,
-                                   struct store_outbox *pending, char *err, size_t errlen)
+static enum ingest_status ingest_run(struct store *s, const struct model_ctx *m,
+                                     const char *id, const struct store_origin *o,
+                                     ingest_step_fn step, const void *arg,
+                                     int64_t emitted_at_ms, struct store_outbox *pending,
+                                     char *err, size_t errlen)
 {
     struct customer *c = malloc(sizeof(*c));
     enum ingest_status st = INGEST_RETRY;
@@ -135,8 +137,8 @@ static enum ingest_status ingest_run(struct store *s, const struct model_ctx *m,
         enum store_commit_result res;
 
         store_outbox_free(pending);
-        res = attempt(s, m, id, o, step, arg, emitted_at_ms, c, pending, &model_failed, err,
-                      errlen);
+        res = attempt(s, m, id, o, step, arg, emitted_at_ms, c, pending, &model_failed,
+                      err, errlen);
         if (model_failed) {
             st = INGEST_FAILED;
             break;
@@ -156,21 +158,23 @@ static enum ingest_status ingest_run(struct store *s, const struct model_ctx *m,
 }
 
 enum ingest_status ingest_event(struct store *s, const struct model_ctx *m,
-                              const struct event *ev, const struct store_origin *origin,
-                              int64_t emitted_at_ms, struct store_outbox *pending,
-                              char *err, size_t errlen)
+                                const struct event *ev, const struct store_origin *origin,
+                                int64_t emitted_at_ms, struct store_outbox *pending,
+                                char *err, size_t errlen)
 {
     err[0] = '\0';
-    return ingest_run(s, m, ev->customer_id, origin, step_event, ev, emitted_at_ms, pending,
-                     err, errlen);
+    return ingest_run(s, m, ev->customer_id, origin, step_event, ev, emitted_at_ms,
+                      pending, err, errlen);
 }
 
-enum ingest_status ingest_sweep(struct store *s, const struct model_ctx *m, const char *id,
-                              int32_t partition, int64_t now_ms, int64_t emitted_at_ms,
-                              struct store_outbox *pending, char *err, size_t errlen)
+enum ingest_status ingest_sweep(struct store *s, const struct model_ctx *m,
+                                const char *id, int32_t partition, int64_t now_ms,
+                                int64_t emitted_at_ms, struct store_outbox *pending,
+                                char *err, size_t errlen)
 {
     const struct store_origin o = {"sweep", partition, -1};
 
     err[0] = '\0';
-    return ingest_run(s, m, id, &o, step_sweep, &now_ms, emitted_at_ms, pending, err, errlen);
+    return ingest_run(s, m, id, &o, step_sweep, &now_ms, emitted_at_ms, pending, err,
+                      errlen);
 }

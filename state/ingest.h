@@ -28,14 +28,15 @@ enum ingest_status {
  * created now (wall clock); replays of recorded ones keep their stamp.
  */
 enum ingest_status ingest_event(struct store *s, const struct model_ctx *m,
-                              const struct event *ev, const struct store_origin *origin,
-                              int64_t emitted_at_ms, struct store_outbox *pending,
-                              char *err, size_t errlen);
+                                const struct event *ev, const struct store_origin *origin,
+                                int64_t emitted_at_ms, struct store_outbox *pending,
+                                char *err, size_t errlen);
 
 /* Re-evaluate a customer the sweeper found due at `now_ms`. */
-enum ingest_status ingest_sweep(struct store *s, const struct model_ctx *m, const char *id,
-                              int32_t partition, int64_t now_ms, int64_t emitted_at_ms,
-                              struct store_outbox *pending, char *err, size_t errlen);
+enum ingest_status ingest_sweep(struct store *s, const struct model_ctx *m,
+                                const char *id, int32_t partition, int64_t now_ms,
+                                int64_t emitted_at_ms, struct store_outbox *pending,
+                                char *err, size_t errlen);
 
 /* "2024-05-01T12:00:00.000Z" */
 void ingest_format_time(int64_t ms, char *buf, size_t len);

@@ -167,7 +167,8 @@ static void store_drop(struct store *s)
 
 /* Run one command; NULL (and the connection dropped) on an I/O error; a Redis
  * error reply is returned as such for the caller to judge. */
-static redisReply *store_cmd(struct store *s, char *err, size_t errlen, const char *fmt, ...)
+static redisReply *store_cmd(struct store *s, char *err, size_t errlen, const char *fmt,
+                             ...)
 {
     redisReply *r;
     int64_t t0 = mono_us();
@@ -247,8 +248,8 @@ static int store_check_schema(struct store *s, char *err, size_t errlen)
     if (r->type == REDIS_REPLY_ERROR)
         snprintf(err, errlen, "redis: %s", r->str);
     else if (r->type == REDIS_REPLY_STRING && atoi(r->str) != STORE_SCHEMA_VERSION)
-        snprintf(err, errlen, "redis: %sschema is %s, this build speaks %d", s->opts.prefix,
-                 r->str, STORE_SCHEMA_VERSION);
+        snprintf(err, errlen, "redis: %sschema is %s, this build speaks %d",
+                 s->opts.prefix, r->str, STORE_SCHEMA_VERSION);
     else
         rc = 0;
     freeReplyObject(r);
@@ -272,7 +273,8 @@ int store_connect(struct store *s, char *err, size_t errlen)
     }
     if (redisSetTimeout(s->ctx, tv) != REDIS_OK)
         goto fail;
-    if (s->opts.password[0] && store_simple(s, err, errlen, "AUTH %s", s->opts.password) < 0)
+    if (s->opts.password[0] &&
+        store_simple(s, err, errlen, "AUTH %s", s->opts.password) < 0)
         goto fail;
     if (s->opts.db && store_simple(s, err, errlen, "SELECT %d", s->opts.db) < 0)
         goto fail;
@@ -341,7 +343,8 @@ int store_load(struct store *s, const char *id, const struct store_origin *o,
         goto out;
     if ((a = store_cmd(s, err, errlen, "GET %s", akey)) == NULL)
         goto out;
-    if (h->type != REDIS_REPLY_ARRAY || (a->type != REDIS_REPLY_STRING && a->type != REDIS_REPLY_NIL)) {
+    if (h->type != REDIS_REPLY_ARRAY ||
+        (a->type != REDIS_REPLY_STRING && a->type != REDIS_REPLY_NIL)) {
         snprintf(err, errlen, "redis: unexpected reply loading %s", hkey);
         goto out;
     }
@@ -352,7 +355,8 @@ int store_load(struct store *s, const char *id, const struct store_origin *o,
         rc = 0;
         goto out;
     }
-    rc = codec_decode(c, id, &kv, a->type == REDIS_REPLY_STRING ? a->str : NULL, err, errlen);
+    rc = codec_decode(c, id, &kv, a->type == REDIS_REPLY_STRING ? a->str : NULL, err,
+                      errlen);
 out:
     if (h)
         freeReplyObject(h);
@@ -455,8 +459,8 @@ static int commit_argv(struct argv_buf *b, const struct store *s, const struct k
     return rc ? -1 : 0;
 }
 
-static enum store_commit_result commit_result(const redisReply *r, struct store_outbox *pending,
-                                              char *err, size_t errlen)
+static enum store_commit_result
+commit_result(const redisReply *r, struct store_outbox *pending, char *err, size_t errlen)
 {
     const char *status;
 
@@ -481,12 +485,10 @@ static enum store_commit_result commit_result(const redisReply *r, struct store_
     return STORE_CONFLICT;
 }
 
-enum store_commit_result store_commit(struct store *s, const struct customer *c,
-                                      const struct store_snapshot *snap,
-                                      const struct store_origin *o,
-                                      const struct store_outbox *add,
-                                      struct store_outbox *pending, char *err,
-                                      size_t errlen)
+enum store_commit_result
+store_commit(struct store *s, const struct customer *c, const struct store_snapshot *snap,
+             const struct store_origin *o, const struct store_outbox *add,
+             struct store_outbox *pending, char *err, size_t errlen)
 {
     enum store_commit_result res = STORE_ERROR;
     struct argv_buf b = {0};
@@ -553,8 +555,8 @@ int store_index(struct store *s, const struct customer *c, int32_t partition,
     if (due_ms == INT64_MAX)
         redisAppendCommand(s->ctx, "ZREM %sdue:%d %s", p, (int)partition, c->id);
     else
-        redisAppendCommand(s->ctx, "ZADD %sdue:%d %" PRId64 " %s", p, (int)partition, due_ms,
-                           c->id);
+        redisAppendCommand(s->ctx, "ZADD %sdue:%d %" PRId64 " %s", p, (int)partition,
+                           due_ms, c->id);
     for (int i = 0; i < 5; i++) {
         if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
             snprintf(err, sizeof(err), "%s", s->ctx->errstr);
@@ -596,9 +598,9 @@ int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max, ch
               size_t *n)
 {
     char err[256];
-    redisReply *r = store_cmd(s, err, sizeof(err),
-                              "ZRANGE %sdue:%d -inf %" PRId64 " BYSCORE LIMIT 0 %llu",
-                              s->opts.prefix, (int)partition, now_ms, (unsigned long long)max);
+    redisReply *r = store_cmd(
+        s, err, sizeof(err), "ZRANGE %sdue:%d -inf %" PRId64 " BYSCORE LIMIT 0 %llu",
+        s->opts.prefix, (int)partition, now_ms, (unsigned long long)max);
     int rc = -1;
 
     if (r == NULL)
@@ -641,8 +643,8 @@ out:
     return rc;
 }
 
-int store_model_put(struct store *s, const struct bg_params *bg, const struct gg_params *gg,
-                    const char *meta_json)
+int store_model_put(struct store *s, const struct bg_params *bg,
+                    const struct gg_params *gg, const char *meta_json)
 {
     const double v[7] = {bg->r, bg->alpha, bg->a, bg->b, gg->p, gg->q, gg->gamma};
     char err[256];
@@ -651,19 +653,21 @@ int store_model_put(struct store *s, const struct bg_params *bg, const struct gg
     for (size_t i = 0; i < 7; i++)
         snprintf(vals[i], sizeof(vals[i]), "%.17g", v[i]);
     (void)bg_names;
-    return store_simple(s, err, sizeof(err),
-                        "HSET %smodel r %s alpha %s a %s b %s p %s q %s gamma %s unit weeks "
-                        "meta %s",
-                        s->opts.prefix, vals[0], vals[1], vals[2], vals[3], vals[4], vals[5],
-                        vals[6], meta_json ? meta_json : "{}");
+    return store_simple(
+        s, err, sizeof(err),
+        "HSET %smodel r %s alpha %s a %s b %s p %s q %s gamma %s unit weeks "
+        "meta %s",
+        s->opts.prefix, vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6],
+        meta_json ? meta_json : "{}");
 }
 
 int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
               double **scores, size_t *count)
 {
     char err[256];
-    redisReply *r = store_cmd(s, err, sizeof(err), "ZRANGE %sidx:%s +inf -inf BYSCORE REV "
-                                                   "LIMIT 0 %llu WITHSCORES",
+    redisReply *r = store_cmd(s, err, sizeof(err),
+                              "ZRANGE %sidx:%s +inf -inf BYSCORE REV "
+                              "LIMIT 0 %llu WITHSCORES",
                               s->opts.prefix, index_names[k], (unsigned long long)n);
     int rc = -1;
 
@@ -686,8 +690,9 @@ int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
 int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t *n)
 {
     char err[256];
-    redisReply *r = store_cmd(s, err, sizeof(err), "ZSCAN %sidx:loyalty %" PRIu64 " COUNT 1000",
-                              s->opts.prefix, *cursor);
+    redisReply *r =
+        store_cmd(s, err, sizeof(err), "ZSCAN %sidx:loyalty %" PRIu64 " COUNT 1000",
+                  s->opts.prefix, *cursor);
     int rc = -1;
 
     if (r == NULL)
@@ -732,9 +737,10 @@ int store_delete_customer(struct store *s, const char *id)
     char err[256];
     int rc = 0;
 
-    rc |= store_simple(s, err, sizeof(err), "DEL %sc:{%s} %sc:{%s}:aux %sc:{%s}:outbox", p, id,
-                       p, id, p, id);
+    rc |= store_simple(s, err, sizeof(err), "DEL %sc:{%s} %sc:{%s}:aux %sc:{%s}:outbox",
+                       p, id, p, id, p, id);
     for (size_t i = 0; i < 4 && rc == 0; i++)
-        rc |= store_simple(s, err, sizeof(err), "ZREM %sidx:%s %s", p, index_names[i], id);
+        rc |=
+            store_simple(s, err, sizeof(err), "ZREM %sidx:%s %s", p, index_names[i], id);
     return rc ? -1 : 0;
 }

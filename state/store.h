@@ -66,7 +66,12 @@ struct store_origin {
     int64_t offset;
 };
 
-enum store_commit_result { STORE_APPLIED = 0, STORE_DUPLICATE, STORE_CONFLICT, STORE_ERROR };
+enum store_commit_result {
+    STORE_APPLIED = 0,
+    STORE_DUPLICATE,
+    STORE_CONFLICT,
+    STORE_ERROR
+};
 
 struct store *store_new(const struct store_opts *opts);
 void store_free(struct store *s);
@@ -86,12 +91,10 @@ int store_load(struct store *s, const char *id, const struct store_origin *o,
  * still in the customer's outbox (new ones and ones left by an earlier
  * crash), for the caller to publish.
  */
-enum store_commit_result store_commit(struct store *s, const struct customer *c,
-                                      const struct store_snapshot *snap,
-                                      const struct store_origin *o,
-                                      const struct store_outbox *add,
-                                      struct store_outbox *pending, char *err,
-                                      size_t errlen);
+enum store_commit_result
+store_commit(struct store *s, const struct customer *c, const struct store_snapshot *snap,
+             const struct store_origin *o, const struct store_outbox *add,
+             struct store_outbox *pending, char *err, size_t errlen);
 
 /* Outbox entries still pending for one customer (after a duplicate). */
 int store_outbox_pending(struct store *s, const char *id, struct store_outbox *pending);
@@ -105,17 +108,22 @@ int store_index(struct store *s, const struct customer *c, int32_t partition,
                 int64_t due_ms);
 
 /* Up to `max` customers of `partition` due at or before now_ms. */
-int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max,
-              char ***ids, size_t *n);
+int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max, char ***ids,
+              size_t *n);
 void store_ids_free(char **ids, size_t n);
 
 /* Fitted population parameters; 1 if stored, 0 if not (defaults kept). */
 int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg);
-int store_model_put(struct store *s, const struct bg_params *bg, const struct gg_params *gg,
-                    const char *meta_json);
+int store_model_put(struct store *s, const struct bg_params *bg,
+                    const struct gg_params *gg, const char *meta_json);
 
 /* Customers known to the store, by an index (for loyaltyctl): ids with score. */
-enum store_index_kind { STORE_IDX_RISK = 0, STORE_IDX_LOYALTY, STORE_IDX_CLV, STORE_IDX_VALUE };
+enum store_index_kind {
+    STORE_IDX_RISK = 0,
+    STORE_IDX_LOYALTY,
+    STORE_IDX_CLV,
+    STORE_IDX_VALUE
+};
 int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
               double **scores, size_t *count);
 /* Iterate all customers: cursor starts at 0, returns next cursor (0 = done). */

@@ -66,10 +66,10 @@ static void produce_line(rd_kafka_t *rk, const char *topic, char *line, size_t l
     size_t vlen = tab ? len - keylen - 1 : len;
     rd_kafka_resp_err_t err;
 
-    while ((err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
-                                    RD_KAFKA_V_VALUE(val, vlen),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    while ((err = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+                RD_KAFKA_V_VALUE(val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(rk, 100);
     if (err) {
         fprintf(stderr, "kfeed: produce: %s\n", rd_kafka_err2str(err));

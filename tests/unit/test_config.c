@@ -108,7 +108,8 @@ START_TEST(test_bad_line_reported)
 
     ck_assert_int_eq(load(&cfg, bad[_i].text, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, bad[_i].expect) != NULL, "case %d: got '%s'", _i, err);
-    ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "error must start with the path");
+    ck_assert_msg(strncmp(err, path, strlen(path)) == 0,
+                  "error must start with the path");
     config_fini(&cfg);
 }
 END_TEST
@@ -119,7 +120,8 @@ START_TEST(test_missing_file)
     char err[256] = "";
 
     ck_assert_int_eq(config_init(&cfg), 0);
-    ck_assert_int_eq(config_load(&cfg, "/nonexistent/loyaltyd.conf", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_load(&cfg, "/nonexistent/loyaltyd.conf", err, sizeof(err)),
+                     -1);
     ck_assert_ptr_nonnull(strstr(err, "No such file"));
     config_fini(&cfg);
 }
@@ -152,7 +154,8 @@ static Suite *config_suite(void)
 
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_values_and_passthrough);
-    tcase_add_loop_test(tc, test_bad_line_reported, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+    tcase_add_loop_test(tc, test_bad_line_reported, 0,
+                        (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_password_file);
     suite_add_tcase(s, tc);
