@@ -83,7 +83,7 @@ kill -TERM $pid && wait $pid && trap - EXIT
 echo "loyaltyd stopped cleanly (log: $WORK/loyaltyd.log)"
 
 say "churn model fitted on the state in Redis (as of 1997-09-30, weeks)"
-"${CTL[@]}" fit --from-redis --as-of 1997-09-30 --unit weeks --save
+"${CTL[@]}" fit --from-redis --as-of 1997-09-30 --unit weeks --save || echo "(kept the default parameters)"
 
 say "top customers by value and by churn risk"
 "${CTL[@]}" top --by value -n 5

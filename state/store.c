@@ -17,6 +17,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,70 +166,71 @@ static void store_drop(struct store *s)
 /* hiredis' format parser knows the h, hh, l and ll length modifiers only: no
  * %zu in a command format. */
 
-/* Run one command; NULL (and the connection dropped) on an I/O error; a Redis
- * error reply is returned as such for the caller to judge. */
-static redisReply *store_cmd(struct store *s, char *err, size_t errlen, const char *fmt,
-                             ...)
+/* The reply of a command sent at t0: NULL (and the connection dropped) on an
+ * I/O error; a Redis error reply is returned as such for the caller to judge. */
+static redisReply *store_reply(struct store *s, redisReply *r, int64_t t0, char *err,
+                               size_t errlen)
 {
-    redisReply *r;
-    int64_t t0 = mono_us();
-    va_list ap;
-
-    if (!store_ok(s)) {
-        snprintf(err, errlen, "redis: not connected");
-        return NULL;
-    }
-    va_start(ap, fmt);
-    r = redisvCommand(s->ctx, fmt, ap);
-    va_end(ap);
     s->latency_us = mono_us() - t0;
     if (r == NULL) {
         snprintf(err, errlen, "redis: %s", s->ctx->errstr);
         store_drop(s);
     }
+    return r;
+}
+
+static int store_usable(const struct store *s, char *err, size_t errlen)
+{
+    if (store_ok(s))
+        return 1;
+    snprintf(err, errlen, "redis: not connected");
+    return 0;
+}
+
+static redisReply *store_vcmd(struct store *s, char *err, size_t errlen, const char *fmt,
+                              va_list ap)
+{
+    int64_t t0 = mono_us();
+
+    if (!store_usable(s, err, errlen))
+        return NULL;
+    return store_reply(s, redisvCommand(s->ctx, fmt, ap), t0, err, errlen);
+}
+
+static redisReply *store_cmd(struct store *s, char *err, size_t errlen, const char *fmt,
+                             ...)
+{
+    redisReply *r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    r = store_vcmd(s, err, errlen, fmt, ap);
+    va_end(ap);
     return r;
 }
 
 static redisReply *store_argv(struct store *s, int argc, const char **argv,
                               const size_t *lens, char *err, size_t errlen)
 {
-    redisReply *r;
     int64_t t0 = mono_us();
 
-    if (!store_ok(s)) {
-        snprintf(err, errlen, "redis: not connected");
+    if (!store_usable(s, err, errlen))
         return NULL;
-    }
-    r = redisCommandArgv(s->ctx, argc, argv, lens);
-    s->latency_us = mono_us() - t0;
-    if (r == NULL) {
-        snprintf(err, errlen, "redis: %s", s->ctx->errstr);
-        store_drop(s);
-    }
-    return r;
+    return store_reply(s, redisCommandArgv(s->ctx, argc, argv, lens), t0, err, errlen);
 }
 
 /* A command whose only interesting outcome is success. */
 static int store_simple(struct store *s, char *err, size_t errlen, const char *fmt, ...)
 {
     redisReply *r;
-    int64_t t0 = mono_us();
     va_list ap;
     int rc = 0;
 
-    if (!store_ok(s)) {
-        snprintf(err, errlen, "redis: not connected");
-        return -1;
-    }
     va_start(ap, fmt);
-    r = redisvCommand(s->ctx, fmt, ap);
+    r = store_vcmd(s, err, errlen, fmt, ap);
     va_end(ap);
-    s->latency_us = mono_us() - t0;
-    if (r == NULL) {
-        snprintf(err, errlen, "redis: %s", s->ctx->errstr);
-        store_drop(s);
+    if (r == NULL)
         return -1;
-    }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis: %s", r->str);
         rc = -1;
@@ -611,8 +613,6 @@ int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max, ch
     return rc;
 }
 
-static const char *const bg_names[] = {"r", "alpha", "a", "b", "p", "q", "gamma"};
-
 int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg)
 {
     double v[7];
@@ -652,7 +652,6 @@ int store_model_put(struct store *s, const struct bg_params *bg,
 
     for (size_t i = 0; i < 7; i++)
         snprintf(vals[i], sizeof(vals[i]), "%.17g", v[i]);
-    (void)bg_names;
     return store_simple(
         s, err, sizeof(err),
         "HSET %smodel r %s alpha %s a %s b %s p %s q %s gamma %s unit weeks "
