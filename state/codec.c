@@ -10,8 +10,8 @@
  * Aux string (format 1), sections separated by '|', entries by ';', values
  * by ',' (docs/state.md lists every section):
  *   D:day,orders,spend_cents,refund_cents;...      rolling day buckets
- *   O:oid,day,flags,amount,disc,depth_ppm,ship_by,deliver_by;...
- *   C:cid,inquiry,order,pending,last,choose_min,flags;...
+ *   O:oid,day,flags,amount,disc,ship_by,deliver_by;...
+ *   C:cid,inquiry,order,pending,choose_min,flags;...
  *   B:cat,count,last_day,brand;...   K:category,items,seq.seq.seq;...
  *   I:ts;...  S:ts,ref,kind;...  M:ts;...  P:ts;...
  *   L:last reward times  X:suppressed counts  Q:recent reward times
@@ -97,9 +97,7 @@ enum fk {
     F_BRAND_TYPE,
     F_CURRENCY,
     F_OUT_NET,      /* encode only: net spend in currency units */
-    F_OUT_SUPPRESS, /* encode only: suppressed rewards in total */
     F_OUT_CATEGORY, /* encode only: main category name */
-    F_OUT_BRAND,    /* encode only: its top brand */
 };
 
 struct field {
@@ -113,7 +111,6 @@ struct field {
 static const struct field fields[] = {
     {"currency", F_CURRENCY, 0},
     {"as_of", F_I64, O(as_of_ms)},
-    {"first_event", F_I64, O(first_event_ms)},
     {"orders", F_I64, O(orders)},
     {"orders_cancelled", F_I64, O(orders_cancelled)},
     {"cancelled_unknown", F_I64, O(cancelled_unknown)},
@@ -142,7 +139,7 @@ static const struct field fields[] = {
     {"msg_complaint", F_I64, O(msgs[MSG_COMPLAINT])},
     {"msg_praise", F_I64, O(msgs[MSG_PRAISE])},
     {"msg_reply", F_I64, O(msgs[MSG_REPLY])},
-    {"msg_payment_reminder", F_I64, O(msgs[MSG_PAYMENT_REMINDER])},
+    {"msg_reminder", F_I64, O(msgs[MSG_PAYMENT_REMINDER])},
     {"msg_marketing", F_I64, O(msgs[MSG_MARKETING])},
     {"msg_other", F_I64, O(msgs[MSG_OTHER])},
     {"competitor_mentions", F_I64, O(competitor_mentions)},
@@ -167,8 +164,6 @@ static const struct field fields[] = {
     {"brand_type", F_BRAND_TYPE, 0},
     {"brand_share", F_DBL, O(brand_share)},
     {"main_category", F_OUT_CATEGORY, 0},
-    {"main_brand", F_OUT_BRAND, 0},
-    {"main_cat", F_I32, O(main_cat)},
     {"segment", F_SEGMENT, 0},
     {"tier", F_TIER, 0},
     {"tier_grace_until", F_I64, O(tier_grace_until_ms)},
@@ -181,7 +176,6 @@ static const struct field fields[] = {
     {"risk_armed", F_I32, O(risk_armed)},
     {"churn_seq", F_I64, O(churn_seq)},
     {"rewards_sent", F_I64, O(rewards_sent)},
-    {"rewards_suppressed", F_OUT_SUPPRESS, 0},
 };
 
 #undef O
@@ -199,32 +193,17 @@ static void fmt_double(char *buf, size_t len, double v)
     }
 }
 
-static const char *top_brand(const struct customer *c)
+/* The main category by the rule of brand.c (most items, first on a tie). */
+static const char *main_category(const struct customer *c)
 {
-    const struct cu_cat *k;
-    const struct cu_brand *best = NULL;
+    const struct cu_cat *best = NULL;
 
-    if (c->main_cat < 0 || (uint32_t)c->main_cat >= c->ncats) {
-        return "";
-    }
-    k = &c->cats[c->main_cat];
-    for (uint32_t i = 0; i < c->nbrands; i++) {
-        if (c->brands[i].cat == cu_hash32(k->name) &&
-            (!best || c->brands[i].count > best->count)) {
-            best = &c->brands[i];
+    for (uint32_t i = 0; i < c->ncats; i++) {
+        if (!best || c->cats[i].items > best->items) {
+            best = &c->cats[i];
         }
     }
     return best ? best->name : "";
-}
-
-static int64_t suppressed(const struct customer *c)
-{
-    int64_t n = 0;
-
-    for (int i = 0; i < RW__COUNT; i++) {
-        n += c->reward_suppressed[i];
-    }
-    return n;
 }
 
 static void encode_field(const struct customer *c, const struct field *f, char *buf,
@@ -260,17 +239,8 @@ static void encode_field(const struct customer *c, const struct field *f, char *
     case F_OUT_NET:
         fmt_double(buf, len, (double)(c->spend_cents - c->refund_cents) / 100.0);
         break;
-    case F_OUT_SUPPRESS:
-        snprintf(buf, len, "%" PRId64, suppressed(c));
-        break;
     case F_OUT_CATEGORY:
-        snprintf(buf, len, "%s",
-                 c->main_cat >= 0 && (uint32_t)c->main_cat < c->ncats
-                     ? c->cats[c->main_cat].name
-                     : "");
-        break;
-    case F_OUT_BRAND:
-        snprintf(buf, len, "%s", top_brand(c));
+        snprintf(buf, len, "%s", main_category(c));
         break;
     }
 }
@@ -451,18 +421,16 @@ static void enc_lists(struct sb *b, const struct customer *c)
         sb_entry(b, 'O', i);
         sb_printf(b,
                   "%" PRIx64 ",%" PRId32 ",%" PRIu32 ",%" PRId64 ",%" PRId64 ",%" PRId64
-                  ",%" PRId64 ",%" PRId64,
-                  o->oid, o->day, o->flags, o->amount_cents, o->disc_cents, o->depth_ppm,
-                  o->ship_by_ms, o->deliver_by_ms);
+                  ",%" PRId64,
+                  o->oid, o->day, o->flags, o->amount_cents, o->disc_cents, o->ship_by_ms,
+                  o->deliver_by_ms);
     }
     for (uint32_t i = 0; i < c->nconv; i++) {
         const struct cu_conv *v = &c->conv[i];
         sb_entry(b, 'C', i);
-        sb_printf(b,
-                  "%" PRIx64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-                  ",%" PRIu32,
-                  v->cid, v->inquiry_ms, v->order_ms, v->pending_ms, v->last_ms,
-                  v->choose_min, v->flags);
+        sb_printf(
+            b, "%" PRIx64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRIu32,
+            v->cid, v->inquiry_ms, v->order_ms, v->pending_ms, v->choose_min, v->flags);
     }
 }
 
@@ -682,7 +650,7 @@ static int dec_order(struct customer *c, struct cur *k)
     o->flags = (uint32_t)cur_i64(k);
     o->amount_cents = cur_i64(k);
     o->disc_cents = cur_i64(k);
-    o->depth_ppm = cur_i64(k);
+    o->depth_ppm = cu_depth_ppm(o->amount_cents, o->disc_cents);
     o->ship_by_ms = cur_i64(k);
     o->deliver_by_ms = cur_i64(k);
     return cur_done(k) ? 0 : -1;
@@ -700,7 +668,6 @@ static int dec_conv(struct customer *c, struct cur *k)
     v->inquiry_ms = cur_i64(k);
     v->order_ms = cur_i64(k);
     v->pending_ms = cur_i64(k);
-    v->last_ms = cur_i64(k);
     v->choose_min = cur_i64(k);
     v->flags = (uint32_t)cur_i64(k);
     return cur_done(k) ? 0 : -1;

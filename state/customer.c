@@ -3,6 +3,7 @@
  */
 #include "state/customer.h"
 
+#include <math.h>
 #include <string.h>
 
 const char *const cu_tier_names[TIER__COUNT] = {"none", "bronze", "silver", "gold",
@@ -62,6 +63,14 @@ uint32_t cu_hash32(const char *s)
         h *= 0x01000193u;
     }
     return h;
+}
+
+int64_t cu_depth_ppm(int64_t amount_cents, int64_t disc_cents)
+{
+    if (disc_cents <= 0) {
+        return 0;
+    }
+    return llround(1e6 * (double)disc_cents / (double)(amount_cents + disc_cents));
 }
 
 static const char *name_of(const char *const *names, int n, int i)

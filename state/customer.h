@@ -161,9 +161,8 @@ struct customer {
     char currency[4]; /* of the first order; amounts are summed as given */
 
     /* --- aggregates, exact ---------------------------------------------- */
-    int64_t as_of_ms;       /* newest time the model has evaluated at */
-    int64_t first_event_ms; /* oldest event time seen */
-    int64_t orders;         /* order.placed */
+    int64_t as_of_ms; /* newest time the model has evaluated at */
+    int64_t orders;   /* order.placed */
     int64_t orders_cancelled;
     int64_t cancelled_unknown; /* cancels of an order not in the open list */
     int64_t orders_returned;
@@ -237,6 +236,8 @@ int32_t cu_day_of(int64_t ms);
 /* FNV-1a of a string: ids of orders/conversations/brands in the lists. */
 uint64_t cu_hash64(const char *s);
 uint32_t cu_hash32(const char *s);
+/* Discount depth discount / (amount + discount) in parts per million. */
+int64_t cu_depth_ppm(int64_t amount_cents, int64_t disc_cents);
 
 const char *cu_tier_name(enum tier t);
 const char *cu_segment_name(enum segment s);

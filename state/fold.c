@@ -178,28 +178,36 @@ static void incident_purchase(struct pass *p, int64_t ts_ms)
 
 /* ---- conversations ---------------------------------------------------- */
 
-static struct cu_conv *conv_get(struct customer *c, const char *id, int64_t ts_ms)
+static int64_t conv_recency(const struct cu_conv *v)
+{
+    int64_t t = v->inquiry_ms > v->order_ms ? v->inquiry_ms : v->order_ms;
+
+    return t > v->pending_ms ? t : v->pending_ms;
+}
+
+/* The conversation, created unless `create` is 0 (NULL then if unknown).
+ * A full list forgets the conversation with the oldest activity. */
+static struct cu_conv *conv_get(struct customer *c, const char *id, int create)
 {
     uint64_t cid = cu_hash64(id);
     uint32_t victim = 0;
 
     for (uint32_t i = 0; i < c->nconv; i++) {
         if (c->conv[i].cid == cid) {
-            if (ts_ms > c->conv[i].last_ms) {
-                c->conv[i].last_ms = ts_ms;
-            }
             return &c->conv[i];
         }
-        if (c->conv[i].last_ms < c->conv[victim].last_ms) {
+        if (conv_recency(&c->conv[i]) < conv_recency(&c->conv[victim])) {
             victim = i;
         }
+    }
+    if (!create) {
+        return NULL;
     }
     if (c->nconv < CU_CONV_MAX) {
         victim = c->nconv++;
     }
     memset(&c->conv[victim], 0, sizeof(c->conv[0]));
     c->conv[victim].cid = cid;
-    c->conv[victim].last_ms = ts_ms;
     return &c->conv[victim];
 }
 
@@ -239,9 +247,16 @@ static void sla_hit(struct pass *p, struct cu_conv *v)
 static void conv_message(struct pass *p, const struct event *ev)
 {
     struct customer *c = p->c;
-    struct cu_conv *v = conv_get(c, ev->conversation_id, ev->ts_ms);
+    int inbound = ev->direction == DIR_INBOUND;
+    /* Only inquiries and complaints open a conversation worth keeping. */
+    struct cu_conv *v =
+        conv_get(c, ev->conversation_id,
+                 inbound && (ev->kind == MSG_INQUIRY || ev->kind == MSG_COMPLAINT));
 
-    if (ev->direction == DIR_INBOUND) {
+    if (!v) {
+        return;
+    }
+    if (inbound) {
         if (ev->kind == MSG_INQUIRY && (!v->inquiry_ms || ev->ts_ms < v->inquiry_ms)) {
             v->inquiry_ms = ev->ts_ms;
             conv_choose(c, v);
@@ -336,10 +351,7 @@ static void order_terms(struct customer *c, struct cu_order *o, const struct eve
 {
     o->amount_cents = cents(ev->amount);
     o->disc_cents = cents(ev->discount);
-    if (o->disc_cents > 0) {
-        o->depth_ppm = llround(1e6 * (double)o->disc_cents /
-                               (double)(o->amount_cents + o->disc_cents));
-    }
+    o->depth_ppm = cu_depth_ppm(o->amount_cents, o->disc_cents);
     if (ev->shipping == SHIP_EXPEDITED || ev->shipping == SHIP_PLATFORM) {
         o->flags |= OO_FAST;
     }
@@ -372,7 +384,7 @@ static void order_placed(struct pass *p, const struct event *ev)
         brand_add_item(c, ev->items[i].category, ev->items[i].brand, day);
     }
     if (ev->conversation_id[0]) {
-        struct cu_conv *v = conv_get(c, ev->conversation_id, ev->ts_ms);
+        struct cu_conv *v = conv_get(c, ev->conversation_id, 1);
         if (!v->order_ms || ev->ts_ms < v->order_ms) {
             v->order_ms = ev->ts_ms;
             conv_choose(c, v);
@@ -485,9 +497,6 @@ static void message_sent(struct pass *p, const struct event *ev)
 
 void fold_event(struct pass *p, const struct event *ev)
 {
-    if (!p->c->first_event_ms || ev->ts_ms < p->c->first_event_ms) {
-        p->c->first_event_ms = ev->ts_ms;
-    }
     switch (ev->type) {
     case EV_ORDER_PLACED:
         order_placed(p, ev);
