@@ -323,6 +323,12 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: read error", path);
         goto out;
     }
+    /* Rules that span several model keys (tiers ascending, re-arm below the
+     * threshold) can only be judged once the whole file is read. */
+    if (model_config_check(cfg->model, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        goto out;
+    }
     rc = read_password(cfg, err, errlen);
 out:
     fclose(f);

@@ -11,6 +11,7 @@
 #include "state/brand.h"
 #include "state/criteria.h"
 #include "state/mconfig.h"
+#include "state/derived.h"
 #include "state/model.h"
 #include "state/risk.h"
 #include "state/segment.h"
@@ -122,14 +123,23 @@ static void explain_segment(struct out *o, const struct customer *c,
          cfg->segment_new_days);
 }
 
+/* An instant for people: RFC 3339, or "-" for 0 (none) and INT64_MAX (never). */
+static const char *when(int64_t ms, char *buf, size_t len)
+{
+    if (ms <= 0 || ms == INT64_MAX || derived_rfc3339(ms, buf, len) < 0)
+        snprintf(buf, len, "-");
+    return buf;
+}
+
 static void explain_tier(struct out *o, const struct customer *c,
                          const struct model_config *cfg)
 {
-    line(
-        o,
-        "tier %s: spend_365d %.2f, orders_365d %lld; grace until %lld (0: none, %g days)",
-        cu_tier_name(c->tier), c->spend_365d, (long long)c->orders_365d,
-        (long long)c->tier_grace_until_ms, cfg->tier_grace_days);
+    char until[40];
+
+    line(o,
+         "tier %s: spend_365d %.2f, orders_365d %lld; downgrade grace until %s (%g days)",
+         cu_tier_name(c->tier), c->spend_365d, (long long)c->orders_365d,
+         when(c->tier_grace_until_ms, until, sizeof(until)), cfg->tier_grace_days);
     for (int t = TIER_BRONZE; t < TIER__COUNT; t++) {
         line(o, "  %-8s needs spend >= %g and orders >= %g", cu_tier_name((enum tier)t),
              cfg->tier_spend[t], cfg->tier_orders[t]);
@@ -139,7 +149,7 @@ static void explain_tier(struct out *o, const struct customer *c,
 static void explain_risk(struct out *o, const struct customer *c,
                          const struct model_ctx *m, const struct risk_eval *r)
 {
-    char reasons[256] = "";
+    char reasons[256] = "", t[40];
 
     for (size_t i = 0; i < r->why.n; i++) {
         size_t u = strlen(reasons);
@@ -159,9 +169,9 @@ static void explain_risk(struct out *o, const struct customer *c,
          m->cfg->churn_rearm, c->risk_armed ? "yes" : "no", (long long)c->churn_seq);
     line(o, "reason_codes %s", reasons[0] ? reasons : "-");
     for (uint32_t i = 0; i < c->nsig; i++) {
-        line(o, "  signal %s at %lld (weight %g)",
-             cu_signal_name((enum signal_kind)c->sig[i].kind), (long long)c->sig[i].ts_ms,
-             m->cfg->signal_weight[c->sig[i].kind]);
+        line(o, "  signal %s at %s (weight %g)",
+             cu_signal_name((enum signal_kind)c->sig[i].kind),
+             when(c->sig[i].ts_ms, t, sizeof(t)), m->cfg->signal_weight[c->sig[i].kind]);
     }
 }
 
@@ -174,6 +184,7 @@ int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t 
     struct brand_view bv;
     struct risk_eval r;
     struct seg_view sv;
+    char t[40];
     int rc = -1;
 
     emission_list_init(&ignored);
@@ -188,9 +199,9 @@ int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t 
     risk_evaluate(c, m, c->as_of_ms, &r);
     seg_classify(c, m->cfg, r.active, r.p_eff, c->as_of_ms, &sv);
     line(&o,
-         "customer %s as of %lld; orders %lld (cancelled %lld, returned %lld), net spend "
+         "customer %s as of %s; orders %lld (cancelled %lld, returned %lld), net spend "
          "%.2f %s; orders 30d/90d/365d %lld/%lld/%lld",
-         c->id, (long long)c->as_of_ms, (long long)c->orders,
+         c->id, when(c->as_of_ms, t, sizeof(t)), (long long)c->orders,
          (long long)c->orders_cancelled, (long long)c->orders_returned,
          (double)(c->spend_cents - c->refund_cents) / 100.0, c->currency,
          (long long)c->orders_30d, (long long)c->orders_90d, (long long)c->orders_365d);
@@ -199,7 +210,7 @@ int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t 
     explain_segment(&o, c, m->cfg, &sv);
     explain_tier(&o, c, m->cfg);
     explain_risk(&o, c, m, &r);
-    line(&o, "next_due %lld", (long long)model_next_due(c, m));
+    line(&o, "next sweep due %s", when(model_next_due(c, m), t, sizeof(t)));
     rc = o.overflow ? -1 : 0;
 out:
     emission_list_free(&ignored);

@@ -1,40 +1,13 @@
 #include "state/ingest.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
+
+#include "state/derived.h"
 
 /* Optimistic commits only conflict when two instances hold one customer at
  * once (a rebalance in progress); a few attempts settle it. */
 #define INGEST_ATTEMPTS 8
-
-void ingest_format_time(int64_t ms, char *buf, size_t len)
-{
-    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    struct tm tm;
-
-    gmtime_r(&secs, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (int)(ms - (int64_t)secs * 1000));
-}
-
-/* The model's payload is a JSON object without emitted_at; add it here, so the
- * model stays free of the wall clock. */
-static char *stamp_payload(const char *payload, int64_t emitted_at_ms)
-{
-    size_t len = strlen(payload);
-    char when[40], *out;
-
-    if (len < 2 || payload[len - 1] != '}')
-        return NULL;
-    ingest_format_time(emitted_at_ms, when, sizeof(when));
-    if (asprintf(&out, "%.*s,\"emitted_at\":\"%s\"}", (int)(len - 1), payload, when) < 0)
-        return NULL;
-    return out;
-}
 
 static int outbox_from_emissions(const struct emission_list *em, int64_t emitted_at_ms,
                                  struct store_outbox *add)
@@ -42,10 +15,10 @@ static int outbox_from_emissions(const struct emission_list *em, int64_t emitted
     for (size_t i = 0; i < em->n; i++) {
         enum store_topic t =
             em->v[i].kind == EM_REWARD ? STORE_TOPIC_REWARDS : STORE_TOPIC_CHURN;
-        char *stamped = stamp_payload(em->v[i].payload, emitted_at_ms);
+        char *stamped = NULL;
         int rc;
 
-        if (stamped == NULL)
+        if (derived_finish(em->v[i].payload, emitted_at_ms, &stamped) < 0)
             return -1;
         rc = store_outbox_add(add, t, em->v[i].event_id, stamped);
         free(stamped);

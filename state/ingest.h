@@ -38,7 +38,4 @@ enum ingest_status ingest_sweep(struct store *s, const struct model_ctx *m,
                                 int64_t emitted_at_ms, struct store_outbox *pending,
                                 char *err, size_t errlen);
 
-/* "2024-05-01T12:00:00.000Z" */
-void ingest_format_time(int64_t ms, char *buf, size_t len);
-
 #endif

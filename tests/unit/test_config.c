@@ -99,6 +99,7 @@ static const struct {
     {"limits.max_amount = nan\n", ":1: limits.max_amount"},
     {"= 5\n", ":1: empty key"},
     {"model.no_such_tunable = 1\n", ":1: unknown key 'model.no_such_tunable'"},
+    {"model.churn_rearm = 0.9\n", ": model.churn_rearm: must be below"},
 };
 
 START_TEST(test_bad_line_reported)
