@@ -178,6 +178,11 @@ uint64_t metrics_emitted_total(void)
     return GET(m.emitted[ME_CHURN]) + GET(m.emitted[ME_REWARD]);
 }
 
+uint64_t metrics_delivery_failures_total(void)
+{
+    return GET(m.delivery_failed);
+}
+
 /* A growing text buffer; on ENOMEM it stops growing and render fails. */
 struct out {
     char *buf;

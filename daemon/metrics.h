@@ -44,6 +44,7 @@ void metrics_clear_lag(void);
 uint64_t metrics_applied_total(void);
 uint64_t metrics_dead_lettered_total(void);
 uint64_t metrics_emitted_total(void);
+uint64_t metrics_delivery_failures_total(void);
 
 /* Prometheus text; malloc'd, NULL on ENOMEM. */
 char *metrics_render(void);

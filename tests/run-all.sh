@@ -35,6 +35,10 @@ step "services"
 trap 'deploy/services.sh down >/dev/null 2>&1 || true' EXIT
 deploy/services.sh up
 
+step "Kafka fault injection (librdkafka mock cluster, real Redis)"
+build/fault/fault_kafka 2>/dev/null
+build/asan/fault/fault_kafka 2>/dev/null
+
 step "integration tests"
 python3 -m pytest -q tests/integration
 
