@@ -1,0 +1,495 @@
+"""Harness of the integration tests: services check, per-test isolation
+(topics, Redis key prefix, consumer group, HTTP port), the `Daemon` helper and
+the Kafka/Redis/metrics helpers the tests share.
+
+Services come from deploy/services.sh (tests/run-all.sh starts them):
+Redis on 127.0.0.1:$REDIS_PORT (16379), Kafka on 127.0.0.1:$KAFKA_PORT (19092).
+Binaries: $LOYALTYD_BIN (build/loyaltyd), $LOYALTYCTL_BIN (build/loyaltyctl),
+tools from build/tools.  LOYALTY_IT_KEEP=1 keeps topics and keys after a test.
+"""
+import itertools
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+try:
+    import redis
+except ImportError:  # pragma: no cover - the runner installs it
+    redis = None
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+def _bin(env, default):
+    p = os.environ.get(env, default)
+    return p if os.path.isabs(p) else os.path.join(ROOT, p)
+
+
+LOYALTYD = _bin("LOYALTYD_BIN", "build/loyaltyd")
+LOYALTYCTL = _bin("LOYALTYCTL_BIN", "build/loyaltyctl")
+KFEED = _bin("KFEED_BIN", "build/tools/kfeed")
+KDRAIN = _bin("KDRAIN_BIN", "build/tools/kdrain")
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "16379"))
+KAFKA_PORT = int(os.environ.get("KAFKA_PORT", "19092"))
+BROKERS = "127.0.0.1:%d" % KAFKA_PORT
+KEEP = os.environ.get("LOYALTY_IT_KEEP") == "1"
+
+INPUT_TOPICS = ("orders", "reviews", "messages")
+STANDARD_TOPICS = ("orders", "reviews", "messages", "loyalty.churn-risk", "loyalty.rewards",
+                   "loyalty.dlq")
+
+
+def log(msg):
+    """Shows in the test output (-s) and in the captured output of a failure."""
+    print("[it %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def wait_for(what, pred, timeout, interval=0.2):
+    """Poll pred() until it returns a true value; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            pytest.fail("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, timeout=120, check=True, env=None, input=None):
+    """Run a command; its output is logged when it fails."""
+    p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout,
+                       env=dict(os.environ, **(env or {})), cwd=ROOT)
+    if check and p.returncode != 0:
+        pytest.fail("%s exited %d\nstdout:\n%s\nstderr:\n%s" % (
+            " ".join(cmd), p.returncode, p.stdout.decode(errors="replace")[-3000:],
+            p.stderr.decode(errors="replace")[-3000:]))
+    return p
+
+
+# ---- services -------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def services():
+    """Fails every test with one clear message when a service is missing."""
+    problems = []
+    if redis is None:
+        problems.append("the Python package 'redis' is missing: pip install -r tests/requirements.txt")
+    elif not port_open(REDIS_PORT):
+        problems.append("no Redis on 127.0.0.1:%d" % REDIS_PORT)
+    else:
+        try:
+            redis.Redis(port=REDIS_PORT, socket_timeout=5).ping()
+        except Exception as e:  # noqa: BLE001
+            problems.append("Redis on 127.0.0.1:%d does not answer PING: %s" % (REDIS_PORT, e))
+    if not port_open(KAFKA_PORT):
+        problems.append("no Kafka on %s" % BROKERS)
+    for b in (LOYALTYD, KFEED, KDRAIN):
+        if not os.access(b, os.X_OK):
+            problems.append("%s is not built (make all)" % b)
+    if problems:
+        pytest.fail("integration services/binaries missing (start them with "
+                    "`deploy/services.sh up`, or run tests/run-all.sh):\n  " + "\n  ".join(problems),
+                    pytrace=False)
+    return {"redis_port": REDIS_PORT, "brokers": BROKERS}
+
+
+def need_ctl():
+    if not os.access(LOYALTYCTL, os.X_OK):
+        pytest.fail("%s is not built (make all)" % LOYALTYCTL, pytrace=False)
+
+
+_seq = itertools.count()
+
+
+class TestEnv:
+    """One test's private names: topics PREFIX.*, Redis keys, group, port."""
+
+    def __init__(self, name):
+        tag = "%s-%d-%d" % (re.sub(r"[^a-z0-9]", "", name.lower())[:20], os.getpid() % 100000,
+                            next(_seq))
+        self.tag = tag
+        self.topic_prefix = "it.%s." % tag
+        self.redis_prefix = "it:%s:" % tag
+        self.extra_topics = []
+        self.workdir = None
+        self.daemons = []
+        self.r = redis.Redis(port=REDIS_PORT, socket_timeout=10)
+
+    def topic(self, name):
+        return self.topic_prefix + name
+
+    def create_topics(self, *extra):
+        self.extra_topics.extend(extra)
+        t0 = time.monotonic()
+        run([os.path.join(ROOT, "deploy/kafka.sh"), "topics", *extra], timeout=120,
+            env={"TOPIC_PREFIX": self.topic_prefix, "KAFKA_PORT": str(KAFKA_PORT)})
+        log("topics %s* created in %.1f s" % (self.topic_prefix, time.monotonic() - t0))
+
+    def daemon(self, name="d", redis_prefix=None, group=None, **overrides):
+        d = Daemon(self, name, redis_prefix or self.redis_prefix, group or "it-" + self.tag + "-" + name,
+                   overrides)
+        self.daemons.append(d)
+        return d
+
+    def cleanup(self, ok):
+        for d in self.daemons:
+            d.kill_quietly()
+        if KEEP or not ok:
+            log("kept topics %s* and keys %s* for inspection" % (self.topic_prefix, self.redis_prefix))
+            return
+        try:
+            for pfx in {self.redis_prefix} | {d.redis_prefix for d in self.daemons}:
+                keys = list(self.r.scan_iter(match=pfx + "*", count=1000))
+                for i in range(0, len(keys), 500):
+                    self.r.delete(*keys[i:i + 500])
+        except Exception as e:  # noqa: BLE001
+            log("redis cleanup: %s" % e)
+        try:
+            run([os.path.join(ROOT, "deploy/kafka.sh"), "delete-topics", *STANDARD_TOPICS,
+                 *self.extra_topics], timeout=60, check=False,
+                env={"TOPIC_PREFIX": self.topic_prefix, "KAFKA_PORT": str(KAFKA_PORT)})
+        except Exception as e:  # noqa: BLE001
+            log("topic cleanup: %s" % e)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call":
+        item.it_failed = rep.failed
+
+
+@pytest.fixture
+def env(services, request, tmp_path):
+    """Isolation for one test; every daemon it started is killed at teardown
+    and its stderr shown if the test failed."""
+    e = TestEnv(request.node.name)
+    e.workdir = tmp_path
+    yield e
+    failed = getattr(request.node, "it_failed", True)
+    if failed:
+        for d in e.daemons:
+            d.dump_stderr()
+    e.cleanup(not failed)
+
+
+# ---- Kafka helpers -------------------------------------------------------------------
+
+def feed(topic, lines, timeout=120):
+    """Produce [(key, raw bytes)] in order (kfeed: idempotent producer)."""
+    data = b"".join(k.encode() + b"\t" + v + b"\n" for k, v in lines)
+    run([KFEED, "-b", BROKERS, "-t", topic], input=data, timeout=timeout)
+
+
+def feed_workload(env, workload, topics=INPUT_TOPICS):
+    t0 = time.monotonic()
+    for t in topics:
+        if workload.lines[t]:
+            feed(env.topic(t), workload.lines[t])
+    log("produced %d messages in %.1f s" % (sum(len(workload.lines[t]) for t in topics),
+                                            time.monotonic() - t0))
+
+
+def drain(topic, idle_ms=1500, max_ms=60000):
+    """Every message of a topic: dicts {partition, offset, key, value, headers}."""
+    p = run([KDRAIN, "-b", BROKERS, "-t", topic, "-i", str(idle_ms), "-w", str(max_ms)],
+            timeout=max_ms / 1000 + 30)
+    # kdrain passes invalid UTF-8 of a value through unchanged: replace it here.
+    return [json.loads(line) for line in p.stdout.decode(errors="replace").splitlines() if line.strip()]
+
+
+def payload_sans_emitted(value):
+    d = json.loads(value)
+    d.pop("emitted_at", None)
+    return d
+
+
+# ---- Redis helpers ---------------------------------------------------------------------
+
+def dec(b):
+    return b.decode() if isinstance(b, bytes) else b
+
+
+def customer_hash(r, prefix, cid):
+    return {dec(k): dec(v) for k, v in r.hgetall("%sc:{%s}" % (prefix, cid)).items()}
+
+
+def customer_ids(r, prefix):
+    """Ids of every customer hash under the prefix (not :aux or :outbox)."""
+    rx = re.compile(re.escape(prefix) + r"c:\{(.*)\}$")
+    out = set()
+    for k in r.scan_iter(match=prefix + "c:*", count=2000):
+        m = rx.match(dec(k))
+        if m:
+            out.add(m.group(1))
+    return out
+
+
+def full_state(r, prefix):
+    """{customer: (hash, aux)} plus the index sets, for exact comparisons."""
+    ids = sorted(customer_ids(r, prefix))
+    pipe = r.pipeline(transaction=False)
+    for cid in ids:
+        pipe.hgetall("%sc:{%s}" % (prefix, cid))
+        pipe.get("%sc:{%s}:aux" % (prefix, cid))
+    res = pipe.execute()
+    state = {}
+    for i, cid in enumerate(ids):
+        h = {dec(k): dec(v) for k, v in res[2 * i].items()}
+        state[cid] = (h, dec(res[2 * i + 1]))
+    return state
+
+
+def indices(r, prefix):
+    return {n: {dec(m): s for m, s in r.zrange(prefix + "idx:" + n, 0, -1, withscores=True)}
+            for n in ("risk", "loyalty", "clv", "value")}
+
+
+def outbox_keys(r, prefix):
+    return [dec(k) for k in r.scan_iter(match=prefix + "c:*:outbox", count=2000)]
+
+
+# ---- metrics ------------------------------------------------------------------------------
+
+_metric_rx = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')
+_label_rx = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+class Metrics:
+    def __init__(self, text):
+        self.samples = []
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            m = _metric_rx.match(line)
+            if m:
+                labels = dict(_label_rx.findall(m.group(2) or ""))
+                self.samples.append((m.group(1), labels, float(m.group(3))))
+
+    def get(self, name, **labels):
+        """Sum of the samples of `name` whose labels include `labels`."""
+        return sum(v for n, l, v in self.samples
+                   if n == name and all(l.get(k) == str(x) for k, x in labels.items()))
+
+    def all(self, name):
+        return [(l, v) for n, l, v in self.samples if n == name]
+
+    def names(self):
+        return {n for n, _, _ in self.samples}
+
+    def consumed(self):
+        return self.get("loyaltyd_consumed_total")
+
+    def processed(self):
+        return (self.get("loyaltyd_applied_total") + self.get("loyaltyd_duplicates_skipped_total")
+                + self.get("loyaltyd_dead_lettered_total"))
+
+    def dead_by_reason(self):
+        return {l["reason"]: v for l, v in self.all("loyaltyd_dead_lettered_total") if v}
+
+    def lags(self, topic_prefix):
+        return {(l["topic"], l["partition"]): v for l, v in self.all("loyaltyd_consumer_lag")
+                if l.get("topic", "").startswith(topic_prefix)}
+
+
+def http_get(port, path, timeout=5):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as f:
+            return f.status, f.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, OSError) as e:
+        return None, str(e)
+
+
+# ---- the daemon --------------------------------------------------------------------------
+
+class Daemon:
+    """A loyaltyd process with its own config file and stderr log."""
+
+    _n = itertools.count()
+
+    def __init__(self, env, name, redis_prefix, group, overrides):
+        self.env = env
+        self.name = name
+        self.redis_prefix = redis_prefix
+        self.group = group
+        self.port = free_port()
+        self.proc = None
+        self.starts = 0
+        self.stderr_path = None
+        self.conf = {
+            "topic.orders": env.topic("orders"),
+            "topic.reviews": env.topic("reviews"),
+            "topic.messages": env.topic("messages"),
+            "topic.churn_risk": env.topic("loyalty.churn-risk"),
+            "topic.rewards": env.topic("loyalty.rewards"),
+            "topic.dlq": env.topic("loyalty.dlq"),
+            "group.id": group,
+            "redis.host": "127.0.0.1",
+            "redis.port": str(REDIS_PORT),
+            "redis.prefix": redis_prefix,
+            "http.listen": "127.0.0.1:%d" % self.port,
+            "log.level": "info",
+            # The sweeper re-evaluates customers at wall-clock moments; off,
+            # so the state is a function of the input alone.
+            "sweep.interval_s": "0",
+            "limits.max_message_bytes": "65536",
+            "dlq.max_payload_bytes": "2048",
+            "kafka.bootstrap.servers": BROKERS,
+            # Fresher lag figures and commits, faster failure detection.
+            "kafka.consumer.statistics.interval.ms": "1000",
+            "kafka.consumer.auto.commit.interval.ms": "1000",
+            "kafka.consumer.session.timeout.ms": "6000",
+            "kafka.consumer.heartbeat.interval.ms": "1000",
+        }
+        self.conf.update({k: str(v) for k, v in overrides.items() if v is not None})
+        for k in [k for k, v in overrides.items() if v is None]:
+            self.conf.pop(k, None)
+        self.config_path = os.path.join(str(env.workdir), "%s.conf" % name)
+
+    def write_config(self):
+        with open(self.config_path, "w") as f:
+            f.write("# generated by tests/integration/conftest.py\n")
+            for k, v in self.conf.items():
+                f.write("%s = %s\n" % (k, v))
+
+    def start(self, wait_ready=True, timeout=60):
+        assert not self.alive(), "daemon %s already running" % self.name
+        self.write_config()
+        self.starts += 1
+        self.stderr_path = os.path.join(str(self.env.workdir), "%s.%d.stderr" % (self.name, self.starts))
+        self._err = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen([LOYALTYD, "-c", self.config_path], stdout=subprocess.DEVNULL,
+                                     stderr=self._err, cwd=ROOT)
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def get(self, path):
+        return http_get(self.port, path)
+
+    def metrics(self):
+        st, body = self.get("/metrics")
+        if st != 200:
+            pytest.fail("daemon %s: /metrics answered %s: %s\n%s" % (self.name, st, body[:200],
+                                                                    self.stderr_tail()))
+        return Metrics(body)
+
+    def wait_ready(self, timeout=60):
+        def ready():
+            if not self.alive():
+                pytest.fail("daemon %s exited with %s during start-up\n%s" % (
+                    self.name, self.proc.returncode, self.stderr_tail()))
+            return self.get("/ready")[0] == 200
+        wait_for("daemon %s /ready" % self.name, ready, timeout)
+
+    def wait_caught_up(self, expected=None, timeout=180, partitions=12):
+        """Until everything produced was handled and committed: the consumed
+        counter equals `expected` (if given) and applied + duplicates +
+        dead-lettered equals it, and the consumer lag (from the committed
+        offsets) is 0 on at least `partitions` input partitions."""
+        state = {}
+
+        def done():
+            if not self.alive():
+                pytest.fail("daemon %s died (exit %s)\n%s" % (self.name, self.proc.returncode,
+                                                             self.stderr_tail()))
+            m = self.metrics()
+            lags = m.lags(self.env.topic_prefix)
+            state.update(consumed=m.consumed(), processed=m.processed(), lags=lags)
+            if expected is not None and (m.consumed() != expected or m.processed() != expected):
+                return None
+            if m.processed() != m.consumed():
+                return None
+            if len(lags) < partitions or any(v != 0 for v in lags.values()):
+                return None
+            return m
+        t0 = time.monotonic()
+        deadline = time.monotonic() + timeout
+        while True:
+            m = done()
+            if m:
+                log("daemon %s caught up: %d consumed in %.1f s" % (self.name, m.consumed(),
+                                                                     time.monotonic() - t0))
+                return m
+            if time.monotonic() > deadline:
+                pytest.fail("daemon %s not caught up after %d s (expected %s): %s\n%s" % (
+                    self.name, timeout, expected, state, self.stderr_tail()))
+            time.sleep(0.3)
+
+    def sigterm(self, timeout=30):
+        """SIGTERM; returns the exit code and the seconds it took."""
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            pytest.fail("daemon %s did not exit within %d s of SIGTERM\n%s" % (
+                self.name, timeout, self.stderr_tail()))
+        return rc, time.monotonic() - t0
+
+    def stop(self, timeout=30):
+        rc, took = self.sigterm(timeout)
+        assert rc == 0, "daemon %s exited %s on SIGTERM\n%s" % (self.name, rc, self.stderr_tail())
+        return took
+
+    def sigkill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def kill_quietly(self):
+        if self.alive():
+            self.proc.kill()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def stderr_tail(self, n=60):
+        if not self.stderr_path or not os.path.exists(self.stderr_path):
+            return ""
+        with open(self.stderr_path, "rb") as f:
+            lines = f.read().decode(errors="replace").splitlines()
+        return "---- %s (last %d lines) ----\n%s" % (self.stderr_path, n, "\n".join(lines[-n:]))
+
+    def dump_stderr(self):
+        for i in range(1, self.starts + 1):
+            p = os.path.join(str(self.env.workdir), "%s.%d.stderr" % (self.name, i))
+            if os.path.exists(p):
+                with open(p, "rb") as f:
+                    lines = f.read().decode(errors="replace").splitlines()
+                print("---- stderr of daemon %s, start %d: %s (last 80 lines) ----" % (self.name, i, p))
+                print("\n".join(lines[-80:]))

@@ -1,0 +1,54 @@
+"""/metrics, /health and /ready after a run."""
+import collections
+
+from checks import read_outputs
+from conftest import feed_workload
+from workload import TOPICS, Workload
+
+# Every family daemon/metrics.c renders.
+FAMILIES = (
+    "loyaltyd_consumed_total", "loyaltyd_applied_total", "loyaltyd_duplicates_skipped_total",
+    "loyaltyd_dead_lettered_total", "loyaltyd_emitted_total", "loyaltyd_delivery_failures_total",
+    "loyaltyd_redis_errors_total", "loyaltyd_rebalances_total", "loyaltyd_sweeper_runs_total",
+    "loyaltyd_sweeper_customers_total", "loyaltyd_redis_latency_seconds_sum",
+    "loyaltyd_redis_latency_seconds_count", "loyaltyd_redis_up", "loyaltyd_kafka_up",
+    "loyaltyd_ready", "loyaltyd_paused", "loyaltyd_consumer_lag")
+
+
+def test_metrics(env):
+    """The counters match the run: consumed per topic, dead-lettered by
+    reason, emitted by type (= records in the output topics); gauges and
+    endpoints report a healthy, caught-up daemon."""
+    w = Workload(seed=71, customers=120)
+    env.create_topics()
+    feed_workload(env, w)
+    d = env.daemon().start()
+    m = d.wait_caught_up(w.total())
+    missing = [f for f in FAMILIES if f not in m.names()]
+    assert not missing, "families missing from /metrics: %s" % missing
+    for t in TOPICS:
+        assert m.get("loyaltyd_consumed_total", topic=t) == len(w.lines[t]), t
+    assert m.get("loyaltyd_applied_total") == w.valid_count()
+    assert m.get("loyaltyd_duplicates_skipped_total") == 0
+    want = collections.Counter(b[3] for b in w.bad)
+    assert m.dead_by_reason() == dict(want), (m.dead_by_reason(), want)
+    assert m.get("loyaltyd_dead_lettered_total", reason="model_rejected") == 0
+    rewards, churn = read_outputs(env)
+    assert m.get("loyaltyd_emitted_total", type="reward_trigger") == len(rewards) > 0
+    assert m.get("loyaltyd_emitted_total", type="churn_risk") == len(churn)
+    assert m.get("loyaltyd_delivery_failures_total") == 0
+    assert m.get("loyaltyd_redis_errors_total") == 0
+    assert m.get("loyaltyd_rebalances_total") >= 1
+    assert m.get("loyaltyd_sweeper_runs_total") == 0  # sweep.interval_s = 0
+    assert m.get("loyaltyd_redis_latency_seconds_count") >= w.valid_count()  # one per event applied
+    assert m.get("loyaltyd_redis_latency_seconds_sum") > 0
+    for g, v in (("loyaltyd_redis_up", 1), ("loyaltyd_kafka_up", 1), ("loyaltyd_ready", 1),
+                 ("loyaltyd_paused", 0)):
+        assert m.get(g) == v, g
+    lags = m.lags(env.topic_prefix)
+    assert sorted(lags) == sorted((env.topic(t), str(p)) for t in TOPICS for p in range(4))
+    assert set(lags.values()) == {0}
+    assert d.get("/health") == (200, "ok\n")
+    assert d.get("/ready")[0] == 200
+    assert d.get("/nope")[0] == 404
+    d.stop()
