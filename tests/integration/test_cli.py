@@ -94,3 +94,15 @@ def test_loyaltyctl_bad_args():
         assert "usage: loyaltyctl" in err, (args, err)
     rc, out, err = run_bin([LOYALTYCTL, "--help"])
     assert rc == 0 and "usage: loyaltyctl" in out
+
+
+@pytest.mark.xfail(strict=True, reason="daemon/config.c: -t does not validate kafka.* properties or "
+                   "http.listen; the daemon then exits 1 at start-up (a restart loop under the unit's "
+                   "Restart=on-failure) instead of 78")
+@pytest.mark.parametrize("line", ["kafka.no.such.property = 1", "http.listen = nonsense"])
+def test_config_refused_by_t_as_at_start(conf, line):
+    """What the daemon would refuse at start-up, -t refuses too, with 78."""
+    path = conf(GOOD + line + "\n", "late.conf")
+    rc, out, err = run_bin([LOYALTYD, "-t", "-c", path])
+    assert rc == 78, (rc, out, err)
+    assert "%s:6:" % path in err
