@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -494,18 +495,39 @@ static void enc_events(struct sb *b, const struct customer *c)
     enc_times(b, 'Q', c->reward_recent_ms, c->nreward_recent);
 }
 
+/* Each field's text for a new customer.  A field at that value is not
+ * stored (most counters are 0 for most customers, and every stored field
+ * costs its name in Redis' memory); decoding a missing field gives the same
+ * value back, because codec_decode starts from customer_init. */
+static char field_defaults[NFIELDS][96];
+static pthread_once_t defaults_once = PTHREAD_ONCE_INIT;
+
+static void init_defaults(void)
+{
+    static struct customer fresh; /* large: not on the stack */
+
+    customer_init(&fresh, "");
+    for (size_t i = 0; i < NFIELDS; i++) {
+        encode_field(&fresh, &fields[i], field_defaults[i], sizeof(field_defaults[i]));
+    }
+}
+
 int codec_encode(const struct customer *c, struct kvlist *out, char **aux)
 {
     struct sb b = {0};
     char val[96];
 
     *aux = NULL;
+    pthread_once(&defaults_once, init_defaults);
     snprintf(val, sizeof(val), "%d", CODEC_FORMAT);
     if (kvlist_add(out, "codec", val) < 0) {
         return -1;
     }
     for (size_t i = 0; i < NFIELDS; i++) {
         encode_field(c, &fields[i], val, sizeof(val));
+        if (strcmp(val, field_defaults[i]) == 0) {
+            val[0] = '\0';
+        }
         if (kvlist_add(out, fields[i].name, val) < 0) {
             return -1;
         }
@@ -839,7 +861,9 @@ int codec_decode(struct customer *c, const char *customer_id, const struct kvlis
     customer_init(c, customer_id);
     for (size_t i = 0; i < NFIELDS; i++) {
         const char *v = kvlist_get(in, fields[i].name);
-        if (v && decode_field(c, &fields[i], v) < 0) {
+
+        /* Absent or "" (as codec_encode writes it): the default stays. */
+        if (v && *v && decode_field(c, &fields[i], v) < 0) {
             snprintf(err, errlen, "field %s: cannot parse \"%.64s\"", fields[i].name, v);
             return -1;
         }

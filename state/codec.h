@@ -31,10 +31,14 @@ int kvlist_add(struct kvlist *l, const char *name, const char *value);
 const char *kvlist_get(const struct kvlist *l, const char *name);
 
 /* Append the hash fields of `c` to `fields` and set *aux to a malloc'd string
- * (the auxiliary key's value).  Returns 0 or -1 (allocation). */
+ * (the auxiliary key's value).  A field whose value is "" is at its default
+ * and must be absent from the stored hash (the store deletes it), so a
+ * typical customer stores only the fields that say something.  Returns 0 or
+ * -1 (allocation). */
 int codec_encode(const struct customer *c, struct kvlist *fields, char **aux);
 
-/* Rebuild `c` from what codec_encode wrote.  Unknown fields are ignored
+/* Rebuild `c` from what codec_encode wrote.  A field that is absent or ""
+ * keeps its customer_init value.  Unknown fields are ignored
  * (fields the store keeps for itself, newer versions); a field that does not
  * parse is an error.  `aux` may be NULL (new customer).  Returns 0 or -1. */
 int codec_decode(struct customer *c, const char *customer_id, const struct kvlist *fields,

@@ -4,7 +4,8 @@
 
 -- KEYS: customer hash, aux string, outbox hash.
 -- ARGV: watermark field ('' for none), offset, expected revision, aux value,
---       number of hash fields n, n field/value pairs, then outbox id/value pairs.
+--       number of hash fields n, n field/value pairs (an empty value deletes the
+--       field), then outbox id/value pairs.
 -- Returns {status, revision, outbox as flat id/value list}; status is
 -- 'ok' (written), 'dup' (offset at or below the watermark: nothing written)
 -- or 'conflict' (revision moved: reload and recompute).
@@ -21,14 +22,24 @@ local function commit(keys, args)
     end
     local nf = tonumber(args[5])
     local hset = {'HSET', h, 'rev', tostring(rev + 1)}
+    local hdel = {'HDEL', h}
     if wmf ~= '' then
         hset[#hset + 1] = wmf
         hset[#hset + 1] = args[2]
     end
-    for i = 6, 5 + 2 * nf do
-        hset[#hset + 1] = args[i]
+    -- An empty value means "at its default": the field is not stored.
+    for i = 6, 5 + 2 * nf, 2 do
+        if args[i + 1] == '' then
+            hdel[#hdel + 1] = args[i]
+        else
+            hset[#hset + 1] = args[i]
+            hset[#hset + 1] = args[i + 1]
+        end
     end
     redis.call(unpack(hset))
+    if #hdel > 2 then
+        redis.call(unpack(hdel))
+    end
     redis.call('SET', aux, args[4])
     local first = 6 + 2 * nf
     if #args >= first then
