@@ -330,26 +330,50 @@ static int load_snapshot(const struct kvlist *kv, const struct store_origin *o,
     return 0;
 }
 
+/* The customer's hash and aux string in one round trip (pipelined).  Returns
+ * 0 with both replies (the caller frees them), or -1 with err. */
+static int fetch_customer(struct store *s, const char *id, redisReply **h, redisReply **a,
+                          char *err, size_t errlen)
+{
+    char hkey[300], akey[300];
+    int64_t t0 = mono_us();
+
+    *h = *a = NULL;
+    if (!store_usable(s, err, errlen))
+        return -1;
+    key_of(s, hkey, sizeof(hkey), id, "");
+    key_of(s, akey, sizeof(akey), id, ":aux");
+    redisAppendCommand(s->ctx, "HGETALL %s", hkey);
+    redisAppendCommand(s->ctx, "GET %s", akey);
+    if (redisGetReply(s->ctx, (void **)h) != REDIS_OK ||
+        redisGetReply(s->ctx, (void **)a) != REDIS_OK) {
+        store_reply(s, NULL, t0, err, errlen); /* drops the connection */
+        goto fail;
+    }
+    s->latency_us = mono_us() - t0;
+    if ((*h)->type == REDIS_REPLY_ARRAY &&
+        ((*a)->type == REDIS_REPLY_STRING || (*a)->type == REDIS_REPLY_NIL))
+        return 0;
+    snprintf(err, errlen, "redis: unexpected reply loading %s", hkey);
+fail:
+    if (*h)
+        freeReplyObject(*h);
+    if (*a)
+        freeReplyObject(*a);
+    *h = *a = NULL;
+    return -1;
+}
+
 int store_load(struct store *s, const char *id, const struct store_origin *o,
                struct customer *c, struct store_snapshot *snap, char *err, size_t errlen)
 {
-    char hkey[300], akey[300];
-    redisReply *h = NULL, *a = NULL;
+    redisReply *h, *a;
     struct kvlist kv;
     int rc = -1;
 
+    if (fetch_customer(s, id, &h, &a, err, errlen) < 0)
+        return -1;
     kvlist_init(&kv);
-    key_of(s, hkey, sizeof(hkey), id, "");
-    key_of(s, akey, sizeof(akey), id, ":aux");
-    if ((h = store_cmd(s, err, errlen, "HGETALL %s", hkey)) == NULL)
-        goto out;
-    if ((a = store_cmd(s, err, errlen, "GET %s", akey)) == NULL)
-        goto out;
-    if (h->type != REDIS_REPLY_ARRAY ||
-        (a->type != REDIS_REPLY_STRING && a->type != REDIS_REPLY_NIL)) {
-        snprintf(err, errlen, "redis: unexpected reply loading %s", hkey);
-        goto out;
-    }
     if (reply_to_kvlist(h, &kv) < 0 || load_snapshot(&kv, o, snap) < 0)
         goto out;
     if (!snap->exists) {
@@ -360,10 +384,8 @@ int store_load(struct store *s, const char *id, const struct store_origin *o,
     rc = codec_decode(c, id, &kv, a->type == REDIS_REPLY_STRING ? a->str : NULL, err,
                       errlen);
 out:
-    if (h)
-        freeReplyObject(h);
-    if (a)
-        freeReplyObject(a);
+    freeReplyObject(h);
+    freeReplyObject(a);
     kvlist_free(&kv);
     return rc;
 }
@@ -707,26 +729,18 @@ int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t 
 
 int store_raw(struct store *s, const char *id, struct kvlist *fields, char **aux)
 {
-    char hkey[300], akey[300], err[256];
-    redisReply *h = NULL, *a = NULL;
+    redisReply *h, *a;
+    char err[256];
     int rc = -1;
 
-    key_of(s, hkey, sizeof(hkey), id, "");
-    key_of(s, akey, sizeof(akey), id, ":aux");
-    if ((h = store_cmd(s, err, sizeof(err), "HGETALL %s", hkey)) == NULL ||
-        (a = store_cmd(s, err, sizeof(err), "GET %s", akey)) == NULL)
-        goto out;
-    if (h->type != REDIS_REPLY_ARRAY || h->elements == 0)
-        goto out;
-    if (reply_to_kvlist(h, fields) < 0)
-        goto out;
-    *aux = a->type == REDIS_REPLY_STRING ? strdup(a->str) : NULL;
-    rc = 0;
-out:
-    if (h)
-        freeReplyObject(h);
-    if (a)
-        freeReplyObject(a);
+    if (fetch_customer(s, id, &h, &a, err, sizeof(err)) < 0)
+        return -1;
+    if (h->elements > 0 && reply_to_kvlist(h, fields) == 0) {
+        *aux = a->type == REDIS_REPLY_STRING ? strdup(a->str) : NULL;
+        rc = 0;
+    }
+    freeReplyObject(h);
+    freeReplyObject(a);
     return rc;
 }
 
