@@ -357,7 +357,7 @@ static void apply_and_publish(struct pipeline *pl, struct tracker_entry *entry,
         dead_letter(pl, entry, m, "model_rejected", err);
         break;
     case INGEST_RETRY:
-        log_warn("redis: %s; pausing input", err);
+        log_warn("%s; pausing input", err);
         metrics_redis_errors();
         break;
     }
@@ -392,8 +392,11 @@ static enum process_result process(struct pipeline *pl, const rd_kafka_message_t
     if (why != PR_OK) {
         log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", topic, (int)m->partition,
                  m->offset, parse_reason_name(why), detail);
+        if (dead_letter(pl, entry, m, parse_reason_name(why), detail) < 0) {
+            tracker_unadd(entry); /* out of memory: not lost, tried again */
+            return PROCESS_LATER;
+        }
         metrics_dead_lettered(why);
-        dead_letter(pl, entry, m, parse_reason_name(why), detail);
     } else {
         apply_and_publish(pl, entry, m, &ev, &st);
         if (st != INGEST_RETRY)

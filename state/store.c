@@ -529,6 +529,11 @@ store_commit(struct store *s, const struct customer *c, const struct store_snaps
     r = store_argv(s, (int)b.n, b.argv, b.lens, err, errlen);
     if (r != NULL)
         res = commit_result(r, pending, err, errlen);
+    /* A server without our library (flushed, or a replica promoted before it
+     * got it): reconnecting loads it again. */
+    if (res == STORE_ERROR && r != NULL && r->type == REDIS_REPLY_ERROR &&
+        strstr(r->str, "Function not found") != NULL)
+        store_drop(s);
 out:
     if (r)
         freeReplyObject(r);
