@@ -614,6 +614,17 @@ static int conf_apply(rd_kafka_conf_t *conf, const struct kafka_props *props, ch
     return 0;
 }
 
+int pipeline_check_property(enum kafka_scope scope, const char *name, const char *value,
+                            char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, name, value, err, errlen);
+
+    rd_kafka_conf_destroy(conf);
+    (void)scope; /* one property table serves both clients */
+    return res == RD_KAFKA_CONF_OK ? 0 : -1;
+}
+
 static rd_kafka_conf_t *conf_base(struct pipeline *pl, const struct kafka_props *own,
                                   const char *const *defaults, char *err, size_t errlen)
 {

@@ -27,6 +27,13 @@ enum topic_role {
 
 struct pipeline;
 
+enum kafka_scope { KAFKA_BOTH = 0, KAFKA_CONSUMER, KAFKA_PRODUCER };
+
+/* Would librdkafka accept `name = value` for that client?  0, or -1 with its
+ * reason in err (for the config file, so a bad line stops the start). */
+int pipeline_check_property(enum kafka_scope scope, const char *name, const char *value,
+                            char *err, size_t errlen);
+
 /* Creates the consumer and the producer (nothing is fetched yet).  The store
  * is borrowed and must outlive the pipeline. */
 struct pipeline *pipeline_new(const struct config *cfg, struct store *store, char *err,

@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consumers/pipeline.h"
+#include "daemon/http.h"
 #include "daemon/log.h"
 #include "state/model.h"
 
 /* CT_MS and CT_MS64 are given in seconds and kept in milliseconds (int, int64_t). */
 enum cfg_type {
     CT_STR,
+    CT_LISTEN, /* "" or ADDRESS:PORT */
     CT_INT,
     CT_DOUBLE,
     CT_CLOCK,
@@ -58,7 +61,7 @@ static const struct cfg_key cfg_keys[] = {
      "prefix of every key (several shops can share one Redis)"},
     {"redis.timeout_ms", CT_INT, OFF(redis_timeout_ms), "2000", 10, 600000,
      "connect and command timeout"},
-    {"http.listen", CT_STR, OFF(http_listen), "127.0.0.1:9464", 0, 0,
+    {"http.listen", CT_LISTEN, OFF(http_listen), "127.0.0.1:9464", 0, 0,
      "address of /metrics, /health, /ready; empty disables"},
     {"clock", CT_CLOCK, OFF(clock), "wall", 0, 0,
      "'wall': now is the wall clock; 'stream': now is the newest event time (replay)"},
@@ -107,11 +110,17 @@ static int parse_number(const char *value, double *out)
 static int set_typed(struct config *cfg, const struct cfg_key *k, const char *value,
                      char *err, size_t errlen)
 {
-    char *base = (char *)cfg + k->offset;
+    char *base = (char *)cfg + k->offset, why[256];
     double d;
     int lvl;
 
     switch (k->type) {
+    case CT_LISTEN:
+        if (value[0] && http_check_listen(value, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "%s: %s", k->name, why);
+            return -1;
+        }
+        return set_string((char **)(void *)base, value);
     case CT_STR:
         return set_string((char **)(void *)base, value);
     case CT_CLOCK:
@@ -185,17 +194,39 @@ static void props_free(struct kafka_props *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* kafka.NAME, kafka.consumer.NAME, kafka.producer.NAME: checked against
+ * librdkafka now, so a bad property stops the start with its line. */
+static int kafka_prop(struct config *cfg, const char *key, const char *value, char *err,
+                      size_t errlen)
+{
+    enum kafka_scope scope = KAFKA_BOTH;
+    struct kafka_props *props = &cfg->kafka_common;
+    const char *name = key + 6;
+    char why[512];
+
+    if (strncmp(key, "kafka.consumer.", 15) == 0) {
+        scope = KAFKA_CONSUMER;
+        props = &cfg->kafka_consumer;
+        name = key + 15;
+    } else if (strncmp(key, "kafka.producer.", 15) == 0) {
+        scope = KAFKA_PRODUCER;
+        props = &cfg->kafka_producer;
+        name = key + 15;
+    }
+    if (pipeline_check_property(scope, name, value, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s: %s", key, why);
+        return -1;
+    }
+    return props_add(props, name, value);
+}
+
 int config_set(struct config *cfg, const char *key, const char *value, char *err,
                size_t errlen)
 {
     int rc;
 
-    if (strncmp(key, "kafka.consumer.", 15) == 0)
-        return props_add(&cfg->kafka_consumer, key + 15, value);
-    if (strncmp(key, "kafka.producer.", 15) == 0)
-        return props_add(&cfg->kafka_producer, key + 15, value);
     if (strncmp(key, "kafka.", 6) == 0)
-        return props_add(&cfg->kafka_common, key + 6, value);
+        return kafka_prop(cfg, key, value, err, errlen);
     if (strncmp(key, "model.", 6) == 0 && strcmp(key, "model.refresh_s") != 0) {
         rc = model_config_set(cfg->model, key + 6, value, err, errlen);
         if (rc == -2)

@@ -86,8 +86,15 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *e
         return 0;
     }
 bad:
-    snprintf(err, errlen, "http.listen: '%s' is not ADDRESS:PORT", listen);
+    snprintf(err, errlen, "'%s' is not ADDRESS:PORT", listen);
     return -1;
+}
+
+int http_check_listen(const char *listen, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+
+    return parse_listen(listen, &ss, err, errlen);
 }
 
 struct http *http_start(const char *listen, char *err, size_t errlen)
@@ -96,8 +103,13 @@ struct http *http_start(const char *listen, char *err, size_t errlen)
     struct http *h;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
-    if (parse_listen(listen, &ss, err, errlen) < 0)
+    if (parse_listen(listen, &ss, err, errlen) < 0) {
+        char why[256];
+
+        snprintf(why, sizeof(why), "http.listen: %s", err);
+        snprintf(err, errlen, "%s", why);
         return NULL;
+    }
     if ((h = calloc(1, sizeof(*h))) == NULL)
         return NULL;
     if (ss.ss_family == AF_INET6)

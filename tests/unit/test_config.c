@@ -100,6 +100,10 @@ static const struct {
     {"= 5\n", ":1: empty key"},
     {"model.no_such_tunable = 1\n", ":1: unknown key 'model.no_such_tunable'"},
     {"model.churn_rearm = 0.9\n", ": model.churn_rearm: must be below"},
+    {"kafka.no.such.property = 1\n", ":1: kafka.no.such.property: No such configuration"},
+    {"\nkafka.consumer.fetch.min.bytes = lots\n", ":2: kafka.consumer.fetch.min.bytes"},
+    {"http.listen = nonsense\n", ":1: http.listen: 'nonsense' is not ADDRESS:PORT"},
+    {"http.listen = 127.0.0.1:99999\n", ":1: http.listen"},
 };
 
 START_TEST(test_bad_line_reported)
