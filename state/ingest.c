@@ -32,10 +32,10 @@ static int outbox_from_emissions(const struct emission_list *em, int64_t emitted
  * While the outbox holds anything the customer stays due at once, so that
  * the sweeper publishes what a crash left behind (an entry still in flight in
  * this process is skipped by the publisher). */
-static void reindex(struct store *s, const struct model_ctx *m, const struct customer *c,
-                    int32_t partition, int outbox_pending)
+static int reindex(struct store *s, const struct model_ctx *m, const struct customer *c,
+                   int32_t partition, int outbox_pending)
 {
-    store_index(s, c, partition, outbox_pending ? 0 : model_next_due(c, m));
+    return store_index(s, c, partition, outbox_pending ? 0 : model_next_due(c, m));
 }
 
 typedef int (*ingest_step_fn)(struct customer *c, const void *arg,
@@ -120,7 +120,12 @@ static enum ingest_status ingest_run(struct store *s, const struct model_ctx *m,
             continue;
         if (res == STORE_ERROR)
             break;
-        reindex(s, m, c, o->partition, pending->n > 0);
+        /* Committed, but a customer missing from the due set would never be
+         * swept: retry, which comes back as a duplicate and indexes again. */
+        if (reindex(s, m, c, o->partition, pending->n > 0) < 0) {
+            snprintf(err, errlen, "customer %s: index update failed", id);
+            break;
+        }
         st = res == STORE_APPLIED ? INGEST_OK : INGEST_DUPLICATE;
         break;
     }

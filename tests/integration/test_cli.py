@@ -96,9 +96,6 @@ def test_loyaltyctl_bad_args():
     assert rc == 0 and "usage: loyaltyctl" in out
 
 
-@pytest.mark.xfail(strict=True, reason="daemon/config.c: -t does not validate kafka.* properties or "
-                   "http.listen; the daemon then exits 1 at start-up (a restart loop under the unit's "
-                   "Restart=on-failure) instead of 78")
 @pytest.mark.parametrize("line", ["kafka.no.such.property = 1", "http.listen = nonsense"])
 def test_config_refused_by_t_as_at_start(conf, line):
     """What the daemon would refuse at start-up, -t refuses too, with 78."""
