@@ -221,7 +221,7 @@ def drain(topic, idle_ms=1500, max_ms=60000):
     """Every message of a topic: dicts {partition, offset, key, value, headers}."""
     p = run([KDRAIN, "-b", BROKERS, "-t", topic, "-i", str(idle_ms), "-w", str(max_ms)],
             timeout=max_ms / 1000 + 30)
-    # kdrain passes invalid UTF-8 of a value through unchanged: replace it here.
+    # kdrain writes invalid UTF-8 of a value as U+FFFD; decode leniently all the same.
     return [json.loads(line) for line in p.stdout.decode(errors="replace").splitlines() if line.strip()]
 
 

@@ -5,8 +5,9 @@
  *   kdrain -b BROKERS -t TOPIC [-i IDLE_MS] [-w MAX_WAIT_MS]
  *
  * One line per message: {"partition":P,"offset":O,"key":"..","value":"..",
- * "headers":{"name":"value",...}} (value as a JSON string of the bytes,
- * invalid UTF-8 replaced).  Stops once every partition reached its end and no
+ * "headers":{"name":"value",...}} (value as a JSON string of the bytes; a
+ * byte that is not part of valid UTF-8 becomes U+FFFD, so every line is
+ * valid JSON).  Stops once every partition reached its end and no
  * message came for IDLE_MS (default 2000), or after MAX_WAIT_MS.
  */
 #include <cjson/cJSON.h>
@@ -65,12 +66,59 @@ static int assign_all(rd_kafka_t *rk, const char *topic)
     return n;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80                   ? 1
+                 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+                 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+                 : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
+                                               : 0;
+
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((len == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||
+        (len == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+        (len == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
+        (len == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+        return 0; /* overlong, surrogate, beyond U+10FFFF */
+    return len;
+}
+
+/* A NUL-terminated copy with invalid bytes replaced by U+FFFD. */
+static char *utf8_clean(const void *data, size_t n)
+{
+    const unsigned char *s = data ? data : (const unsigned char *)"";
+    char *out = malloc(n * 3 + 1), *o = out;
+
+    if (out == NULL)
+        exit(1);
+    for (size_t i = 0; i < n;) {
+        size_t len = s[i] ? utf8_seq(s + i, n - i) : 0;
+
+        if (len == 0) {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(o, s + i, len);
+            o += len;
+            i += len;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 static void print_message(const rd_kafka_message_t *m)
 {
     cJSON *o = cJSON_CreateObject(), *h = cJSON_CreateObject();
     rd_kafka_headers_t *hdrs = NULL;
-    char *key = strndup(m->key ? m->key : "", m->key_len);
-    char *val = strndup(m->payload ? m->payload : "", m->len);
+    char *key = utf8_clean(m->key, m->key_len);
+    char *val = utf8_clean(m->payload, m->len);
     char *out;
 
     cJSON_AddNumberToObject(o, "partition", m->partition);
@@ -83,7 +131,7 @@ static void print_message(const rd_kafka_message_t *m)
         size_t vlen;
 
         for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &v, &vlen) == 0; i++) {
-            char *s = strndup(v ? v : "", vlen);
+            char *s = utf8_clean(v, vlen);
 
             cJSON_AddStringToObject(h, name, s);
             free(s);
