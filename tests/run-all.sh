@@ -4,8 +4,8 @@
 #   2. build warning-free (strict flags) and run the unit tests
 #   3. build with AddressSanitizer/UBSan and run the unit tests again
 #   4. start local Redis and Kafka on loopback (deploy/services.sh)
-#   5. run the integration tests against them (plain build, then the
-#      sanitizer build of the daemon on the fast subset), stop the services
+#   5. run the Kafka fault test and the integration tests against them (plain
+#      build, then the sanitizer build), stop the services
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,4 +45,4 @@ python3 -m pytest -q tests/integration
 step "integration tests under AddressSanitizer/UBSan"
 LOYALTYD_BIN=build/asan/loyaltyd LOYALTYCTL_BIN=build/asan/loyaltyctl \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-    python3 -m pytest -q -m "not slow" tests/integration
+    python3 -m pytest -q tests/integration
