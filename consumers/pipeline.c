@@ -54,7 +54,9 @@ struct pipeline {
     struct model_config *model_cfg;
     int paused;
     int kafka_up;
-    int64_t *stream_now_ms; /* per partition number: newest event time seen */
+    /* Per partition number, per input topic: the newest event time seen
+     * (clock = stream). */
+    int64_t (*stream_now_ms)[TOPIC_MESSAGES + 1];
     size_t n_stream_now;
     int64_t redis_retry_at_ms, redis_backoff_ms;
     size_t outstanding; /* produced, delivery report not yet seen */
@@ -306,24 +308,27 @@ static int dead_letter(struct pipeline *pl, struct tracker_entry *entry,
 
 enum process_result { PROCESSED = 0, PROCESS_LATER };
 
-/* Stream time is kept per partition number, so that in a replay the sweeper
- * never judges a customer at a time its own partition has not reached. */
-static void stream_advance(struct pipeline *pl, int32_t partition, int64_t ts_ms)
+/* Stream time is kept per partition number and input topic, so that in a
+ * replay the sweeper never judges a customer at a time one of its topics has
+ * not reached. */
+static void stream_advance(struct pipeline *pl, int role, int32_t partition,
+                           int64_t ts_ms)
 {
-    if (partition < 0)
+    if (partition < 0 || role < TOPIC_ORDERS || role > TOPIC_MESSAGES)
         return;
     if ((size_t)partition >= pl->n_stream_now) {
         size_t n = (size_t)partition + 1;
-        int64_t *v = realloc(pl->stream_now_ms, n * sizeof(*v));
+        void *v = realloc(pl->stream_now_ms, n * sizeof(pl->stream_now_ms[0]));
 
         if (v == NULL)
             return;
-        memset(v + pl->n_stream_now, 0, (n - pl->n_stream_now) * sizeof(*v));
         pl->stream_now_ms = v;
+        memset(pl->stream_now_ms + pl->n_stream_now, 0,
+               (n - pl->n_stream_now) * sizeof(pl->stream_now_ms[0]));
         pl->n_stream_now = n;
     }
-    if (ts_ms > pl->stream_now_ms[partition])
-        pl->stream_now_ms[partition] = ts_ms;
+    if (ts_ms > pl->stream_now_ms[partition][role])
+        pl->stream_now_ms[partition][role] = ts_ms;
 }
 
 static void apply_and_publish(struct pipeline *pl, struct tracker_entry *entry,
@@ -400,7 +405,7 @@ static enum process_result process(struct pipeline *pl, const rd_kafka_message_t
     } else {
         apply_and_publish(pl, entry, m, &ev, &st);
         if (st != INGEST_RETRY)
-            stream_advance(pl, m->partition, ev.ts_ms);
+            stream_advance(pl, role, m->partition, ev.ts_ms);
         event_free(&ev);
     }
     if (st == INGEST_RETRY) {
@@ -823,12 +828,24 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
     offsets_store(pl);
 }
 
-/* 0 when the partition has no stream time yet (nothing to judge by). */
+/* The sweeper's "now" for a partition: the wall clock, or in a replay the low
+ * watermark, the oldest of the input topics' newest event times there (topics
+ * with no event yet are left out); 0 when there is nothing to judge by. */
 static int64_t sweep_now(const struct pipeline *pl, int32_t partition)
 {
+    int64_t low = 0;
+
     if (pl->cfg->clock == CLOCK_WALL)
         return wall_ms();
-    return (size_t)partition < pl->n_stream_now ? pl->stream_now_ms[partition] : 0;
+    if ((size_t)partition >= pl->n_stream_now)
+        return 0;
+    for (int r = TOPIC_ORDERS; r <= TOPIC_MESSAGES; r++) {
+        int64_t t = pl->stream_now_ms[partition][r];
+
+        if (t > 0 && (low == 0 || t < low))
+            low = t;
+    }
+    return low;
 }
 
 /* Partition numbers assigned to this instance: with the range assignor and

@@ -144,6 +144,7 @@ static const struct field fields[] = {
     {"msg_marketing", F_I64, O(msgs[MSG_MARKETING])},
     {"msg_other", F_I64, O(msgs[MSG_OTHER])},
     {"competitor_mentions", F_I64, O(competitor_mentions)},
+    {"messages_as_of", F_I64, O(msg_as_of_ms)},
     {"choose_n", F_I64, O(choose_n)},
     {"choose_sum_min", F_I64, O(choose_sum_min)},
     {"incidents", F_I64, O(incidents)},

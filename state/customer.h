@@ -181,6 +181,7 @@ struct customer {
     int32_t rating_last;
     int64_t msgs[MSG__COUNT];
     int64_t competitor_mentions;
+    int64_t msg_as_of_ms; /* newest message.sent time: the clock of SLA checks */
     int64_t choose_n, choose_sum_min; /* time to choose, minutes */
     int64_t incidents, incidents_tolerated, incidents_lost;
     int64_t signals_total;

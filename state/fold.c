@@ -145,11 +145,33 @@ static void incident_drop(struct customer *c, uint32_t i)
     c->ninc--;
 }
 
-static void incident_add(struct customer *c, int64_t ts_ms)
+/* Has a purchase on a later day inside the window already been seen?  Events
+ * of the orders topic may arrive before the review or return that opened the
+ * incident; the day buckets remember them.  (Same-day purchases count only
+ * when they arrive after the incident.) */
+static int incident_bought_since(const struct pass *p, int64_t ts_ms)
 {
+    const struct customer *c = p->c;
+    int32_t d0 = cu_day_of(ts_ms), d1 = cu_day_of(ts_ms + incident_window(p));
+
+    for (uint32_t i = 0; i < c->ndays; i++) {
+        if (c->days[i].day > d0 && c->days[i].day < d1 && c->days[i].orders > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void incident_add(struct pass *p, int64_t ts_ms)
+{
+    struct customer *c = p->c;
     uint32_t i;
 
     c->incidents++;
+    if (incident_bought_since(p, ts_ms)) {
+        c->incidents_tolerated++;
+        return;
+    }
     if (c->ninc == CU_INC_MAX) {
         c->incidents_lost++;
         incident_drop(c, 0);
@@ -234,6 +256,16 @@ static void conv_choose(struct customer *c, struct cu_conv *v)
 static int64_t sla_ms(const struct pass *p)
 {
     return (int64_t)llround(p->m->cfg->sla_hours * 3600000.0);
+}
+
+/* The time an unanswered inquiry is judged at.  A reply can only come on the
+ * messages topic, which Kafka keeps in order, but orders and reviews may run
+ * ahead of it; so on the event path the clock is the newest message time of
+ * this customer, and only the sweeper (wall clock, or the low watermark of
+ * the input topics when replaying) judges by its own time. */
+static int64_t sla_clock(const struct pass *p)
+{
+    return p->sweep ? p->now_ms : p->c->msg_as_of_ms;
 }
 
 static void sla_hit(struct pass *p, struct cu_conv *v)
@@ -454,7 +486,7 @@ static void order_returned(struct pass *p, const struct event *ev)
         fold_signal(p,
                     ev->reason == RET_QUALITY ? SIG_QUALITY_RETURN : SIG_NOT_AS_DESCRIBED,
                     ev->ts_ms, oid);
-        incident_add(c, ev->ts_ms);
+        incident_add(p, ev->ts_ms);
     }
 }
 
@@ -469,7 +501,7 @@ static void review_posted(struct pass *p, const struct event *ev)
     if (ev->rating <= 2) {
         c->ratings_low++;
         fold_signal(p, SIG_LOW_RATING, ev->ts_ms, cu_hash64(ev->event_id));
-        incident_add(c, ev->ts_ms);
+        incident_add(p, ev->ts_ms);
     } else if (ev->rating >= 4) {
         c->ratings_high++;
         if (ev->shared) {
@@ -484,6 +516,9 @@ static void message_sent(struct pass *p, const struct event *ev)
 
     if ((unsigned)ev->kind < MSG__COUNT) {
         c->msgs[ev->kind]++;
+    }
+    if (ev->ts_ms > c->msg_as_of_ms) {
+        c->msg_as_of_ms = ev->ts_ms;
     }
     c->competitor_mentions += ev->mentions_competitor != 0;
     if (ev->conversation_id[0]) {
@@ -536,7 +571,7 @@ void fold_advance(struct pass *p)
     for (uint32_t i = 0; i < c->nconv; i++) {
         struct cu_conv *v = &c->conv[i];
         if (v->pending_ms && !(v->flags & CV_SLA_HIT) &&
-            p->now_ms >= v->pending_ms + sla_ms(p)) {
+            sla_clock(p) >= v->pending_ms + sla_ms(p)) {
             sla_hit(p, v);
         }
     }

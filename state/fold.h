@@ -20,6 +20,7 @@ struct pass {
     struct customer *c;
     const struct model_ctx *m;
     int64_t now_ms;
+    int sweep;                            /* a sweeper pass (no event) */
     struct pass_signal sig[PASS_NEW_MAX]; /* signals raised in this pass */
     int nsig;
     int milestone[PASS_NEW_MAX]; /* milestones reached in this pass */

@@ -327,6 +327,7 @@ int model_sweep(struct customer *c, int64_t now_ms, const struct model_ctx *m,
     struct pass p;
 
     pass_init(&p, c, m, now_ms);
+    p.sweep = 1;
     return finish_pass(&p, out);
 }
 

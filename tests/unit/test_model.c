@@ -493,10 +493,49 @@ START_TEST(test_sla_via_sweep)
     fx_message(&f, T0 + 2 * DAY + HOUR, "q2", DIR_OUTBOUND, MSG_REPLY);
     sweep(&f, T0 + 5 * DAY);
     ck_assert_int_eq(f.c->signals_total, 1);
-    /* Next event after the deadline detects it as well. */
+    /* A later review does not judge it (reviews and orders may run ahead of
+     * the messages topic); the customer's next message does. */
     fx_message(&f, T0 + 6 * DAY, "q3", DIR_INBOUND, MSG_INQUIRY);
     fx_review(&f, T0 + 8 * DAY, 4, 0);
+    ck_assert_int_eq(f.c->signals_total, 1);
+    fx_message(&f, T0 + 8 * DAY, "other", DIR_OUTBOUND, MSG_MARKETING);
     ck_assert_int_eq(f.c->signals_total, 2);
+    fx_free(&f);
+}
+END_TEST
+
+/* An order consumed before the pre-sale chat it followed (the orders topic ran
+ * ahead): the inquiry answered in time raises no signal. */
+START_TEST(test_sla_orders_ahead_of_messages)
+{
+    struct fx f;
+
+    fx_init(&f, "sla-order");
+    fx_order(&f, "o1", T0 + 30 * HOUR, 20);
+    fx_message(&f, T0, "q1", DIR_INBOUND, MSG_INQUIRY);
+    fx_message(&f, T0 + HOUR, "q1", DIR_OUTBOUND, MSG_REPLY);
+    ck_assert_int_eq(has_signal(f.c, SIG_SLA), 0);
+    sweep(&f, T0 + 10 * DAY);
+    ck_assert_int_eq(has_signal(f.c, SIG_SLA), 0);
+    fx_free(&f);
+}
+END_TEST
+
+/* A repurchase consumed before the low rating it followed still tolerates
+ * the incident. */
+START_TEST(test_incident_purchase_seen_first)
+{
+    struct fx f;
+
+    fx_init(&f, "inc-order");
+    fx_order(&f, "o1", T0, 20);
+    fx_order(&f, "o2", T0 + 10 * DAY, 20);
+    fx_review(&f, T0 + 2 * DAY, 1, 0);
+    ck_assert_int_eq(f.c->incidents, 1);
+    ck_assert_int_eq(f.c->incidents_tolerated, 1);
+    ck_assert_int_eq(f.c->ninc, 0);
+    sweep(&f, T0 + 200 * DAY);
+    ck_assert_int_eq(f.c->incidents_lost, 0);
     fx_free(&f);
 }
 END_TEST
@@ -787,6 +826,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_sweep_quiet_customer);
     tcase_add_test(tc, test_sweep_one_time_buyer);
     tcase_add_test(tc, test_sla_via_sweep);
+    tcase_add_test(tc, test_sla_orders_ahead_of_messages);
+    tcase_add_test(tc, test_incident_purchase_seen_first);
     tcase_add_test(tc, test_late_and_reminder_signals);
     tcase_add_test(tc, test_tier_upgrade_and_grace);
     tcase_add_test(tc, test_tier_grace_recovered);
