@@ -257,7 +257,7 @@ int config_init(struct config *cfg)
 void config_fini(struct config *cfg)
 {
     for (size_t i = 0; i < N_KEYS; i++)
-        if (cfg_keys[i].type == CT_STR)
+        if (cfg_keys[i].type == CT_STR || cfg_keys[i].type == CT_LISTEN)
             free(*(char **)(void *)((char *)cfg + cfg_keys[i].offset));
     if (cfg->redis_password) {
         explicit_bzero(cfg->redis_password, strlen(cfg->redis_password));

@@ -15,7 +15,11 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "dependencies"
 deploy/install-deps.sh
-python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip >/dev/null
+# Debian's own python3 refuses pip installs outside a venv (PEP 668); others take them.
+python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+        -r tests/requirements.txt
 
 step "build (strict warnings) and unit tests"
 make -j2 all
