@@ -357,10 +357,11 @@ static void bench_fit(const char *summary)
     qsort(bg_ms, 3, sizeof(double), cmp_double);
     qsort(gg_ms, 3, sizeof(double), cmp_double);
     printf("fit (CDNOW summary, %zu customers, weeks; median of 3):\n", n);
-    printf("  %-34s %12.1f ms        (min %.1f, max %.1f)\n", "BG/NBD fit", bg_ms[1], bg_ms[0],
-           bg_ms[2]);
+    printf("  %-34s %12.1f ms        (min %.1f, max %.1f)\n", "BG/NBD fit", bg_ms[1],
+           bg_ms[0], bg_ms[2]);
     printf("  %-34s r=%.4f alpha=%.4f a=%.4f b=%.4f loglik=%.4f converged=%d\n", "",
-           bg.params.r, bg.params.alpha, bg.params.a, bg.params.b, bg.loglik, bg.converged);
+           bg.params.r, bg.params.alpha, bg.params.a, bg.params.b, bg.loglik,
+           bg.converged);
     printf("  %-34s %12.1f ms        (min %.1f, max %.1f)\n", "Gamma-Gamma fit", gg_ms[1],
            gg_ms[0], gg_ms[2]);
     printf("  %-34s p=%.4f q=%.4f gamma=%.4f n=%zu converged=%d\n", "", gg.params.p,
@@ -443,7 +444,8 @@ int main(int argc, char **argv)
     ca.n = ma.ncust;
     ca.scratch = ma.c;
     r_codec = measure(pass_codec, &ca, min_s);
-    printf("codec (final state of %zu customers; mean %.1f fields, %.0f bytes of names+values, "
+    printf("codec (final state of %zu customers; mean %.1f fields, %.0f bytes of "
+           "names+values, "
            "%.0f bytes aux):\n",
            ca.n, ca.fields / (double)ca.n, ca.bytes_fields / (double)ca.n,
            ca.bytes_aux / (double)ca.n);
@@ -452,7 +454,8 @@ int main(int argc, char **argv)
     bench_fit(argv[2]);
 
     printf("ratios (same run):\n");
-    printf("  %-34s %12.2f\n", "parse / model_apply (events/s)", r_parse.med / r_apply.med);
+    printf("  %-34s %12.2f\n", "parse / model_apply (events/s)",
+           r_parse.med / r_apply.med);
     printf("  %-34s %12.2f\n", "apply+codec / apply (events/s)",
            r_apply_codec.med / r_apply.med);
     printf("RESULT sizeof_customer %zu\n", sizeof(struct customer));
