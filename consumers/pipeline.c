@@ -597,8 +597,14 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         cJSON_ArrayForEach(part, cJSON_GetObjectItem(topic, "partitions"))
         {
             cJSON *lag = cJSON_GetObjectItem(part, "consumer_lag");
+            cJSON *state = cJSON_GetObjectItem(part, "fetch_state");
             int p = atoi(part->string);
 
+            /* The statistics list every partition the client has seen; only
+             * the assigned ones are being fetched. */
+            if (!cJSON_IsString(state) || strcmp(state->valuestring, "none") == 0 ||
+                strncmp(state->valuestring, "stop", 4) == 0)
+                continue;
             if (p >= 0 && cJSON_IsNumber(lag) && lag->valuedouble >= 0)
                 metrics_set_lag(topic->string, p, (int64_t)lag->valuedouble);
         }
