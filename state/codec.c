@@ -856,16 +856,56 @@ static int decode_aux(struct customer *c, const char *aux, char *err, size_t err
     return 0;
 }
 
+/* Field table indices sorted by name, for looking up what Redis returned. */
+static size_t field_order[NFIELDS];
+static pthread_once_t order_once = PTHREAD_ONCE_INIT;
+
+static int cmp_field_index(const void *a, const void *b)
+{
+    return strcmp(fields[*(const size_t *)a].name, fields[*(const size_t *)b].name);
+}
+
+static void init_order(void)
+{
+    for (size_t i = 0; i < NFIELDS; i++) {
+        field_order[i] = i;
+    }
+    qsort(field_order, NFIELDS, sizeof(field_order[0]), cmp_field_index);
+}
+
+static const struct field *field_named(const char *name)
+{
+    size_t lo = 0, hi = NFIELDS;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int d = strcmp(name, fields[field_order[mid]].name);
+
+        if (d == 0) {
+            return &fields[field_order[mid]];
+        }
+        if (d < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return NULL;
+}
+
 int codec_decode(struct customer *c, const char *customer_id, const struct kvlist *in,
                  const char *aux, char *err, size_t errlen)
 {
+    pthread_once(&order_once, init_order);
     customer_init(c, customer_id);
-    for (size_t i = 0; i < NFIELDS; i++) {
-        const char *v = kvlist_get(in, fields[i].name);
+    for (size_t i = 0; i < in->n; i++) {
+        const struct field *f = field_named(in->v[i].name);
+        const char *v = in->v[i].value;
 
-        /* Absent or "" (as codec_encode writes it): the default stays. */
-        if (v && *v && decode_field(c, &fields[i], v) < 0) {
-            snprintf(err, errlen, "field %s: cannot parse \"%.64s\"", fields[i].name, v);
+        /* Unknown (the store's own, a newer version's) or "" (as codec_encode
+         * writes a default): skipped, the customer_init value stays. */
+        if (f && *v && decode_field(c, f, v) < 0) {
+            snprintf(err, errlen, "field %s: cannot parse \"%.64s\"", f->name, v);
             return -1;
         }
     }
