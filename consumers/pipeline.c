@@ -331,6 +331,15 @@ static void stream_advance(struct pipeline *pl, int role, int32_t partition,
         pl->stream_now_ms[partition][role] = ts_ms;
 }
 
+static void account_redis(struct pipeline *pl)
+{
+    int64_t sum_us;
+    uint64_t n;
+
+    store_take_latency(pl->store, &sum_us, &n);
+    metrics_redis_latency(sum_us, n);
+}
+
 static void apply_and_publish(struct pipeline *pl, struct tracker_entry *entry,
                               const rd_kafka_message_t *m, const struct event *ev,
                               enum ingest_status *st)
@@ -346,7 +355,6 @@ static void apply_and_publish(struct pipeline *pl, struct tracker_entry *entry,
     store_outbox_init(&pending);
     *st = ingest_event(pl->store, &pl->model, ev, &o, wall_ms(), &pending, err,
                        sizeof(err));
-    metrics_redis_latency(store_last_latency_us(pl->store));
     switch (*st) {
     case INGEST_OK:
         metrics_applied();
@@ -832,6 +840,7 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
     produce_retries(pl);
     rd_kafka_poll(pl->producer, 0);
     offsets_store(pl);
+    account_redis(pl);
 }
 
 /* The sweeper's "now" for a partition: the wall clock, or in a replay the low
@@ -903,6 +912,7 @@ void pipeline_sweep(struct pipeline *pl)
             swept += sweep_partition(pl, p, now);
     }
     metrics_sweep_run(swept);
+    account_redis(pl);
     if (swept > 0)
         log_debug("sweeper: %zu customers re-evaluated", swept);
 }

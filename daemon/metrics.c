@@ -82,11 +82,11 @@ void metrics_delivery_failed(void)
     INC(m.delivery_failed);
 }
 
-void metrics_redis_latency(int64_t us)
+void metrics_redis_latency(int64_t sum_us, uint64_t n)
 {
-    atomic_fetch_add_explicit(&m.redis_lat_us_sum, (uint64_t)(us > 0 ? us : 0),
+    atomic_fetch_add_explicit(&m.redis_lat_us_sum, (uint64_t)(sum_us > 0 ? sum_us : 0),
                               memory_order_relaxed);
-    INC(m.redis_lat_count);
+    atomic_fetch_add_explicit(&m.redis_lat_count, n, memory_order_relaxed);
 }
 
 void metrics_redis_errors(void)

@@ -25,7 +25,8 @@ void metrics_dead_lettered(enum parse_reason r);
 void metrics_model_rejected(void);
 void metrics_emitted(enum metric_emit e);
 void metrics_delivery_failed(void);
-void metrics_redis_latency(int64_t us);
+/* n Redis round trips that took sum_us in all. */
+void metrics_redis_latency(int64_t sum_us, uint64_t n);
 void metrics_redis_errors(void);
 void metrics_rebalance(void);
 void metrics_sweep_run(size_t customers);

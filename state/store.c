@@ -30,7 +30,8 @@ static const char store_lib[] =
 struct store {
     struct store_opts opts; /* strings owned (copies) */
     redisContext *ctx;
-    int64_t latency_us;
+    int64_t latency_sum_us; /* round trips since the last store_take_latency */
+    uint64_t latency_n;
 };
 
 static const char *const topic_tags[STORE_TOPIC__COUNT] = {"c", "r"};
@@ -150,9 +151,18 @@ const char *store_prefix(const struct store *s)
     return s->opts.prefix;
 }
 
-int64_t store_last_latency_us(const struct store *s)
+void store_take_latency(struct store *s, int64_t *sum_us, uint64_t *n)
 {
-    return s->latency_us;
+    *sum_us = s->latency_sum_us;
+    *n = s->latency_n;
+    s->latency_sum_us = 0;
+    s->latency_n = 0;
+}
+
+static void note_latency(struct store *s, int64_t t0)
+{
+    s->latency_sum_us += mono_us() - t0;
+    s->latency_n++;
 }
 
 static void store_drop(struct store *s)
@@ -171,7 +181,7 @@ static void store_drop(struct store *s)
 static redisReply *store_reply(struct store *s, redisReply *r, int64_t t0, char *err,
                                size_t errlen)
 {
-    s->latency_us = mono_us() - t0;
+    note_latency(s, t0);
     if (r == NULL) {
         snprintf(err, errlen, "redis: %s", s->ctx->errstr);
         store_drop(s);
@@ -350,7 +360,7 @@ static int fetch_customer(struct store *s, const char *id, redisReply **h, redis
         store_reply(s, NULL, t0, err, errlen); /* drops the connection */
         goto fail;
     }
-    s->latency_us = mono_us() - t0;
+    note_latency(s, t0);
     if ((*h)->type == REDIS_REPLY_ARRAY &&
         ((*a)->type == REDIS_REPLY_STRING || (*a)->type == REDIS_REPLY_NIL))
         return 0;

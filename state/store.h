@@ -78,8 +78,9 @@ void store_free(struct store *s);
 int store_connect(struct store *s, char *err, size_t errlen);
 int store_ok(const struct store *s);
 const char *store_prefix(const struct store *s);
-/* Last command's round trip in microseconds (for the latency metric). */
-int64_t store_last_latency_us(const struct store *s);
+/* Round trips since the last call: their number and total time (for the
+ * latency metric); resets both. */
+void store_take_latency(struct store *s, int64_t *sum_us, uint64_t *n);
 
 int store_load(struct store *s, const char *id, const struct store_origin *o,
                struct customer *c, struct store_snapshot *snap, char *err, size_t errlen);
