@@ -123,25 +123,10 @@ run_tool() {
     return $rc
 }
 
-# Alive and not a zombie waiting to be reaped by init.
-proc_running() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat%% *}" != Z ]]
-}
+# shellcheck source=deploy/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
 
-pid_alive() {
-    local pid
-    [[ -f "$PID_FILE" ]] || return 1
-    pid="$(cat "$PID_FILE" 2>/dev/null)" || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    proc_running "$pid" || return 1
-    # guard against a recycled pid
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka'
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pid_alive() { pidfile_alive "$PID_FILE" 'kafka\.Kafka'; }
 
 write_configs() {
     mkdir -p "$DATA_DIR" "$LOG_DIR"

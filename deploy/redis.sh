@@ -43,24 +43,10 @@ cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 
 ping_ok() { [[ "$(cli PING 2>/dev/null)" == PONG ]]; }
 
-# Alive and not a zombie waiting to be reaped by init.
-proc_running() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat%% *}" != Z ]]
-}
+# shellcheck source=deploy/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
 
-pid_alive() {
-    local pid
-    [[ -f "$PID_FILE" ]] || return 1
-    pid="$(cat "$PID_FILE" 2>/dev/null)" || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    proc_running "$pid" || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'redis-server'
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pid_alive() { pidfile_alive "$PID_FILE" 'redis-server'; }
 
 write_conf() {
     mkdir -p "$REDIS_DIR" "$DATA_DIR"

@@ -17,6 +17,7 @@
 #include "state/bgnbd.h"
 #include "state/cdnow.h"
 #include "state/fit.h"
+#include "tests/unit/check_main.h"
 
 #define N_OF(a)     ((int)(sizeof(a) / sizeof((a)[0])))
 #define N_CUSTOMERS 2357
@@ -638,13 +639,4 @@ static Suite *bgnbd_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(bgnbd_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(bgnbd_suite)

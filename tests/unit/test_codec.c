@@ -10,6 +10,7 @@
 
 #include "model_fixture.h"
 #include "state/codec.h"
+#include "tests/unit/check_main.h"
 
 static unsigned rnd(unsigned *s)
 {
@@ -243,13 +244,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(suite)

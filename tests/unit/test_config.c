@@ -10,6 +10,7 @@
 
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "tests/unit/check_main.h"
 
 static char path[64];
 
@@ -167,13 +168,4 @@ static Suite *config_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(config_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(config_suite)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "consumers/idset.h"
+#include "tests/unit/check_main.h"
 
 static void id_of(unsigned n, char out[33])
 {
@@ -65,20 +66,16 @@ START_TEST(test_rejects_malformed)
 }
 END_TEST
 
-int main(void)
+static Suite *idset_suite(void)
 {
     Suite *su = suite_create("idset");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_add_contains_remove);
     tcase_add_test(tc, test_many_with_churn);
     tcase_add_test(tc, test_rejects_malformed);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return su;
 }
+
+CHECK_MAIN(idset_suite)

@@ -8,6 +8,7 @@
 
 #include "model_fixture.h"
 #include "state/derived.h"
+#include "tests/unit/check_main.h"
 
 START_TEST(test_first_repeat_milestone_once)
 {
@@ -843,13 +844,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(suite)

@@ -14,6 +14,7 @@
 
 #include "consumers/parse.h"
 #include "state/event.h"
+#include "tests/unit/check_main.h"
 
 #define NOW_MS   1717200000000LL /* 2024-06-01T00:00:00Z */
 #define TS0_MS   1714564800000LL /* 2024-05-01T12:00:00Z */
@@ -1040,13 +1041,4 @@ static Suite *parse_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(parse_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(parse_suite)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "consumers/tracker.h"
+#include "tests/unit/check_main.h"
 
 struct seen {
     char topic[32];
@@ -142,13 +143,4 @@ static Suite *tracker_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(tracker_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(tracker_suite)
