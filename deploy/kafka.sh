@@ -282,22 +282,10 @@ cmd_stop() {
         log "not running"
         return 0
     fi
-    local pid i
+    local pid
     pid="$(cat "$PID_FILE")"
     log "stopping pid $pid"
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 300; i++)); do
-        proc_running "$pid" || break
-        sleep 0.1
-    done
-    if proc_running "$pid"; then
-        log "still running after 30s, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            proc_running "$pid" || break
-            sleep 0.1
-        done
-    fi
+    stop_pid "$pid" 30
     rm -f "$PID_FILE"
     log "stopped"
 }

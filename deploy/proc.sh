@@ -20,3 +20,20 @@ pidfile_alive() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# SIGTERM pid $1, wait up to $2 seconds, then SIGKILL and wait up to 5 s more.
+# Logs through the caller's log().
+stop_pid() {
+    local pid="$1" secs="$2" i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < secs * 10; i++)); do
+        proc_running "$pid" || return 0
+        sleep 0.1
+    done
+    log "still running after ${secs}s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        proc_running "$pid" || return 0
+        sleep 0.1
+    done
+}

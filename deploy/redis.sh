@@ -120,20 +120,11 @@ cmd_stop() {
         log "not running"
         return 0
     fi
-    local pid i
+    local pid
     pid="$(cat "$PID_FILE")"
     log "stopping pid $pid"
     # SIGTERM: redis saves first only if persistence is configured.
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
-        proc_running "$pid" || break
-        sleep 0.1
-    done
-    if proc_running "$pid"; then
-        log "still running after 15s, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        sleep 0.2
-    fi
+    stop_pid "$pid" 15
     rm -f "$PID_FILE"
     log "stopped"
 }
