@@ -633,14 +633,12 @@ static int conf_apply(rd_kafka_conf_t *conf, const struct kafka_props *props, ch
     return 0;
 }
 
-int pipeline_check_property(enum kafka_scope scope, const char *name, const char *value,
-                            char *err, size_t errlen)
+int pipeline_check_property(const char *name, const char *value, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, name, value, err, errlen);
 
     rd_kafka_conf_destroy(conf);
-    (void)scope; /* one property table serves both clients */
     return res == RD_KAFKA_CONF_OK ? 0 : -1;
 }
 
@@ -955,11 +953,6 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
 int pipeline_ready(const struct pipeline *pl)
 {
     return store_ok(pl->store) && pl->kafka_up;
-}
-
-size_t pipeline_inflight(const struct pipeline *pl)
-{
-    return tracker_inflight_total(pl->tracker) + pl->backlog.n;
 }
 
 size_t pipeline_assigned(const struct pipeline *pl)

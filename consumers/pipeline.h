@@ -27,12 +27,11 @@ enum topic_role {
 
 struct pipeline;
 
-enum kafka_scope { KAFKA_BOTH = 0, KAFKA_CONSUMER, KAFKA_PRODUCER };
-
-/* Would librdkafka accept `name = value` for that client?  0, or -1 with its
- * reason in err (for the config file, so a bad line stops the start). */
-int pipeline_check_property(enum kafka_scope scope, const char *name, const char *value,
-                            char *err, size_t errlen);
+/* Would librdkafka accept `name = value`?  0, or -1 with its reason in err
+ * (for the config file, so a bad line stops the start).  One property table
+ * serves consumers and producers alike. */
+int pipeline_check_property(const char *name, const char *value, char *err,
+                            size_t errlen);
 
 /* Creates the consumer and the producer (nothing is fetched yet).  The store
  * is borrowed and must outlive the pipeline. */
@@ -64,7 +63,6 @@ void pipeline_close(struct pipeline *pl, int timeout_ms);
 
 /* 1 when Redis is usable and a broker answered recently. */
 int pipeline_ready(const struct pipeline *pl);
-size_t pipeline_inflight(const struct pipeline *pl);
 size_t pipeline_assigned(const struct pipeline *pl);
 
 #endif

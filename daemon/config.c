@@ -199,21 +199,18 @@ static void props_free(struct kafka_props *p)
 static int kafka_prop(struct config *cfg, const char *key, const char *value, char *err,
                       size_t errlen)
 {
-    enum kafka_scope scope = KAFKA_BOTH;
     struct kafka_props *props = &cfg->kafka_common;
     const char *name = key + 6;
     char why[512];
 
     if (strncmp(key, "kafka.consumer.", 15) == 0) {
-        scope = KAFKA_CONSUMER;
         props = &cfg->kafka_consumer;
         name = key + 15;
     } else if (strncmp(key, "kafka.producer.", 15) == 0) {
-        scope = KAFKA_PRODUCER;
         props = &cfg->kafka_producer;
         name = key + 15;
     }
-    if (pipeline_check_property(scope, name, value, why, sizeof(why)) < 0) {
+    if (pipeline_check_property(name, value, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s: %s", key, why);
         return -1;
     }

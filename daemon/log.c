@@ -17,11 +17,6 @@ void log_set_level(int level)
     log_level = level;
 }
 
-int log_get_level(void)
-{
-    return log_level;
-}
-
 int log_level_parse(const char *name)
 {
     for (int i = LOG_LVL_ERR; i <= LOG_LVL_DEBUG; i++)

@@ -13,7 +13,6 @@
 #define LOG_LVL_DEBUG 7
 
 void log_set_level(int level);
-int log_get_level(void);
 /* "error", "warning", "notice", "info", "debug" -> level; -1 if unknown. */
 int log_level_parse(const char *name);
 

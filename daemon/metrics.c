@@ -130,11 +130,6 @@ int metrics_ready(void)
     return atomic_load(&m.ready);
 }
 
-int metrics_redis_up(void)
-{
-    return atomic_load(&m.redis_up);
-}
-
 void metrics_set_lag(const char *topic, int32_t partition, int64_t lag_value)
 {
     pthread_mutex_lock(&lag_lock);

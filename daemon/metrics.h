@@ -35,7 +35,6 @@ void metrics_set_kafka_up(int up);
 void metrics_set_ready(int ready);
 void metrics_set_paused(int paused);
 int metrics_ready(void);
-int metrics_redis_up(void);
 
 /* Consumer lag of one partition (from librdkafka statistics). */
 void metrics_set_lag(const char *topic, int32_t partition, int64_t lag);

@@ -146,11 +146,6 @@ int store_ok(const struct store *s)
     return s->ctx != NULL && s->ctx->err == 0;
 }
 
-const char *store_prefix(const struct store *s)
-{
-    return s->opts.prefix;
-}
-
 void store_take_latency(struct store *s, int64_t *sum_us, uint64_t *n)
 {
     *sum_us = s->latency_sum_us;

@@ -77,7 +77,6 @@ struct store *store_new(const struct store_opts *opts);
 void store_free(struct store *s);
 int store_connect(struct store *s, char *err, size_t errlen);
 int store_ok(const struct store *s);
-const char *store_prefix(const struct store *s);
 /* Round trips since the last call: their number and total time (for the
  * latency metric); resets both. */
 void store_take_latency(struct store *s, int64_t *sum_us, uint64_t *n);
