@@ -285,10 +285,7 @@ static int customer_obs(const struct customer *cu, long as_of_day, double unit_d
 {
     if (cu->first_day < 0 || cu->first_day > as_of_day || cu->last_day > as_of_day)
         return -1;
-    o->x = (double)(cu->purchase_days - 1);
-    o->t_x = (cu->last_day - cu->first_day) / unit_days;
-    o->T = (as_of_day - cu->first_day) / unit_days;
-    o->mvalue = o->x > 0 ? (cu->spend_cents - cu->first_day_cents) / 100.0 / o->x : 0;
+    customer_bg_obs(cu, (int32_t)as_of_day, unit_days, o);
     return 0;
 }
 

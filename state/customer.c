@@ -33,6 +33,34 @@ void customer_init(struct customer *c, const char *id)
     c->risk_armed = 1;
 }
 
+double customer_repeat_spend(const struct customer *c)
+{
+    double m;
+
+    if (c->purchase_days < 2) {
+        return 0;
+    }
+    m = (double)(c->spend_cents - c->first_day_cents) / 100.0 /
+        (double)(c->purchase_days - 1);
+    return m > 0 ? m : 0;
+}
+
+void customer_bg_obs(const struct customer *c, int32_t as_of_day, double unit_days,
+                     struct bg_obs *o)
+{
+    memset(o, 0, sizeof(*o));
+    if (c->purchase_days <= 0) {
+        return;
+    }
+    o->x = (double)(c->purchase_days - 1);
+    o->t_x = (c->last_day - c->first_day) / unit_days;
+    o->T = (as_of_day - c->first_day) / unit_days;
+    if (o->T < o->t_x) {
+        o->T = o->t_x;
+    }
+    o->mvalue = customer_repeat_spend(c);
+}
+
 int32_t cu_day_of(int64_t ms)
 {
     int64_t d = ms / CU_DAY_MS;

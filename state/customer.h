@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "state/bgnbd.h"
 #include "state/event.h"
 
 #define CU_DAY_MS 86400000LL
@@ -231,6 +232,15 @@ struct customer {
 };
 
 void customer_init(struct customer *c, const char *id);
+
+/* Mean spend of the repeat purchase days (the first day left out), in
+ * currency units; 0 without a repeat purchase.  Gamma-Gamma's input. */
+double customer_repeat_spend(const struct customer *c);
+/* BG/NBD statistics as of `as_of_day` in units of `unit_days` days: x repeat
+ * purchase days, the last at t_x, observed for T >= t_x; all 0 for a customer
+ * without a purchase. */
+void customer_bg_obs(const struct customer *c, int32_t as_of_day, double unit_days,
+                     struct bg_obs *o);
 
 /* UTC epoch day of an instant (floor, so pre-1970 would still be right). */
 int32_t cu_day_of(int64_t ms);

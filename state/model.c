@@ -84,14 +84,8 @@ static void derive_windows(struct customer *c, int32_t now_day)
 static void derive_value(struct customer *c, const struct model_ctx *m,
                          const struct risk_eval *r)
 {
-    double mvalue = 0;
+    double mvalue = customer_repeat_spend(c);
 
-    if (r->x > 0) {
-        mvalue = (double)(c->spend_cents - c->first_day_cents) / 100.0 / r->x;
-    }
-    if (mvalue < 0) {
-        mvalue = 0;
-    }
     c->p_alive = risk_q6(r->p_alive);
     if (c->purchase_days == 0) {
         c->exp_purchases = c->exp_value = c->clv = 0;

@@ -76,12 +76,12 @@ int risk_recent(const struct customer *c, enum signal_kind k, int64_t now_ms, in
 
 static void stats(const struct customer *c, int32_t now_day, struct risk_eval *r)
 {
-    r->x = c->purchase_days > 0 ? (double)(c->purchase_days - 1) : 0;
-    r->t_x = c->purchase_days > 0 ? (c->last_day - c->first_day) / 7.0 : 0;
-    r->T = c->purchase_days > 0 ? (now_day - c->first_day) / 7.0 : 0;
-    if (r->T < r->t_x) {
-        r->T = r->t_x;
-    }
+    struct bg_obs o;
+
+    customer_bg_obs(c, now_day, 7.0, &o);
+    r->x = o.x;
+    r->t_x = o.t_x;
+    r->T = o.T;
 }
 
 static void recency(const struct customer *c, const struct model_ctx *m,
