@@ -337,11 +337,38 @@ static int load_snapshot(const struct kvlist *kv, const struct store_origin *o,
 
 /* The customer's hash and aux string in one round trip (pipelined).  Returns
  * 0 with both replies (the caller frees them), or -1 with err. */
+/* The replies of n commands appended since t0 (one round trip).  0 with all
+ * n replies (the caller frees them), or -1 with none and the connection
+ * dropped on an I/O error. */
+static int read_replies(struct store *s, redisReply **r, int n, int64_t t0, char *err,
+                        size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        if (redisGetReply(s->ctx, (void **)&r[i]) != REDIS_OK) {
+            while (i-- > 0)
+                freeReplyObject(r[i]);
+            store_reply(s, NULL, t0, err, errlen); /* drops the connection */
+            return -1;
+        }
+    }
+    note_latency(s, t0);
+    return 0;
+}
+
+static void free_replies(redisReply **r, int n)
+{
+    for (int i = 0; i < n; i++)
+        freeReplyObject(r[i]);
+}
+
+/* The customer's hash and aux string in one round trip (pipelined).  Returns
+ * 0 with both replies (the caller frees them), or -1 with err. */
 static int fetch_customer(struct store *s, const char *id, redisReply **h, redisReply **a,
                           char *err, size_t errlen)
 {
     char hkey[300], akey[300];
     int64_t t0 = mono_us();
+    redisReply *r[2];
 
     *h = *a = NULL;
     if (!store_usable(s, err, errlen))
@@ -350,23 +377,17 @@ static int fetch_customer(struct store *s, const char *id, redisReply **h, redis
     key_of(s, akey, sizeof(akey), id, ":aux");
     redisAppendCommand(s->ctx, "HGETALL %s", hkey);
     redisAppendCommand(s->ctx, "GET %s", akey);
-    if (redisGetReply(s->ctx, (void **)h) != REDIS_OK ||
-        redisGetReply(s->ctx, (void **)a) != REDIS_OK) {
-        store_reply(s, NULL, t0, err, errlen); /* drops the connection */
-        goto fail;
+    if (read_replies(s, r, 2, t0, err, errlen) < 0)
+        return -1;
+    if (r[0]->type != REDIS_REPLY_ARRAY ||
+        (r[1]->type != REDIS_REPLY_STRING && r[1]->type != REDIS_REPLY_NIL)) {
+        snprintf(err, errlen, "redis: unexpected reply loading %s", hkey);
+        free_replies(r, 2);
+        return -1;
     }
-    note_latency(s, t0);
-    if ((*h)->type == REDIS_REPLY_ARRAY &&
-        ((*a)->type == REDIS_REPLY_STRING || (*a)->type == REDIS_REPLY_NIL))
-        return 0;
-    snprintf(err, errlen, "redis: unexpected reply loading %s", hkey);
-fail:
-    if (*h)
-        freeReplyObject(*h);
-    if (*a)
-        freeReplyObject(*a);
-    *h = *a = NULL;
-    return -1;
+    *h = r[0];
+    *a = r[1];
+    return 0;
 }
 
 int store_load(struct store *s, const char *id, const struct store_origin *o,
@@ -577,11 +598,12 @@ int store_index(struct store *s, const struct customer *c, int32_t partition,
 {
     const double scores[] = {c->churn_risk, c->loyalty_score, c->clv, c->spend_365d};
     const char *p = s->opts.prefix;
+    int64_t t0 = mono_us();
+    redisReply *r[5];
     char err[256];
-    redisReply *r;
     int rc = 0;
 
-    if (!store_ok(s))
+    if (!store_usable(s, err, sizeof(err)))
         return -1;
     for (size_t i = 0; i < 4; i++)
         redisAppendCommand(s->ctx, "ZADD %sidx:%s %.17g %s", p, index_names[i],
@@ -591,16 +613,12 @@ int store_index(struct store *s, const struct customer *c, int32_t partition,
     else
         redisAppendCommand(s->ctx, "ZADD %sdue:%d %" PRId64 " %s", p, (int)partition,
                            due_ms, c->id);
-    for (int i = 0; i < 5; i++) {
-        if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
-            snprintf(err, sizeof(err), "%s", s->ctx->errstr);
-            store_drop(s);
-            return -1;
-        }
-        if (r->type == REDIS_REPLY_ERROR)
+    if (read_replies(s, r, 5, t0, err, sizeof(err)) < 0)
+        return -1;
+    for (int i = 0; i < 5; i++)
+        if (r[i]->type == REDIS_REPLY_ERROR)
             rc = -1;
-        freeReplyObject(r);
-    }
+    free_replies(r, 5);
     return rc;
 }
 
