@@ -27,7 +27,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-CDNOW="${CDNOW:-$ROOT/../shared/data/cdnow/CDNOW_sample.txt}"
+CDNOW="${CDNOW:-$ROOT/data/cdnow/CDNOW_sample.txt}"
 SUMMARY="$(dirname "$CDNOW")/cdnow_customers_summary_with_transactions.csv"
 COPIES="${BENCH_COPIES:-4}"
 TIMEOUT="${BENCH_TIMEOUT:-150}"

@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 CUSTOMERS="${1:-300}"
-CDNOW="${CDNOW:-$ROOT/../shared/data/cdnow/CDNOW_sample.txt}"
+CDNOW="${CDNOW:-$ROOT/data/cdnow/CDNOW_sample.txt}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 REDIS_PORT="${REDIS_PORT:-16379}"
 BROKERS="127.0.0.1:$KAFKA_PORT"

@@ -1,5 +1,5 @@
 /*
- * cdnow.h - loaders for the CDNOW cohort files (../shared/data/cdnow) into
+ * cdnow.h - loaders for the CDNOW cohort files (data/cdnow) into
  * BG/NBD observations.  File I/O: for loyaltyctl and the tests, never the
  * daemon.
  *

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine too:
 #   1. install the Debian packages and the Python test dependencies
-#   2. build warning-free (strict flags) and run the unit tests
-#   3. build with AddressSanitizer/UBSan and run the unit tests again
-#   4. start local Redis and Kafka on loopback (deploy/services.sh)
-#   5. run the Kafka fault test and the integration tests against them (plain
+#   2. check that no tracked file reads a path outside the repository
+#   3. build warning-free (strict flags) and run the unit tests
+#   4. build with AddressSanitizer/UBSan and run the unit tests again
+#   5. start local Redis and Kafka on loopback (deploy/services.sh)
+#   6. run the Kafka fault test and the integration tests against them (plain
 #      build, then the sanitizer build), stop the services
 set -euo pipefail
 
@@ -20,6 +21,9 @@ python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip >
 python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt ||
     python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
         -r tests/requirements.txt
+
+step "the tree refers to nothing outside itself"
+python3 -m pytest -q tests/static
 
 step "build (strict warnings) and unit tests"
 make -j2 all

@@ -13,12 +13,10 @@ PUBLISHED = {"r": 0.242593, "alpha": 4.413532, "a": 0.792886, "b": 2.425754}
 
 
 def cdnow_file():
-    for p in (os.environ.get("CDNOW_SAMPLE"),
-              os.path.join(ROOT, "..", "shared", "data", "cdnow", "CDNOW_sample.txt"),
-              "/work/shared/data/cdnow/CDNOW_sample.txt"):
-        if p and os.path.exists(p):
-            return p
-    pytest.fail("CDNOW_sample.txt not found (set CDNOW_SAMPLE)", pytrace=False)
+    p = os.environ.get("CDNOW_SAMPLE") or os.path.join(ROOT, "data", "cdnow", "CDNOW_sample.txt")
+    if not os.path.exists(p):
+        pytest.fail("CDNOW sample not found at %s" % p, pytrace=False)
+    return p
 
 
 def ctl(env, *args):

@@ -1,8 +1,8 @@
 /*
  * test_bgnbd.c - state/bgnbd.c, state/cdnow.c and state/fit.c.
  *
- * The fits run on the CDNOW sample (LOYALTY_CDNOW_DIR, default
- * ../shared/data/cdnow relative to the repository root, where the tests run)
+ * The fits run on the CDNOW sample shipped in data/cdnow (LOYALTY_CDNOW_DIR
+ * overrides it; relative to the repository root, where the tests run)
  * and must reproduce the published figures (Fader, Hardie & Lee 2005; the
  * lifetimes library for the 6-decimal values).  Reference values marked
  * "mpmath" were computed at 30-40 significant digits.
@@ -36,7 +36,7 @@ static const char *data_path(const char *file)
     static char path[1024];
     const char *dir = getenv("LOYALTY_CDNOW_DIR");
 
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "../shared/data/cdnow", file);
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "data/cdnow", file);
     return path;
 }
 
