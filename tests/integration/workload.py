@@ -290,13 +290,19 @@ def malformed_messages(ts_ms):
 # ---- the generator ------------------------------------------------------------
 
 class Workload:
-    """lines[topic] = [(key, raw bytes)] in production order; models[cid]."""
+    """lines[topic] = [(key, raw bytes)] in production order; models[cid].
+    stamps[topic] = the event time (epoch ms) of each line of lines[topic]
+    (a malformed line has that of the line before it).  span_days: the
+    customers' activity spans BASE_MS .. BASE_MS + span_days (default
+    SPAN_DAYS).  The same arguments always give the same bytes."""
 
     def __init__(self, seed, customers, events_per_customer=10, malformed=True,
-                 single_topic=False, id_prefix="cust"):
+                 single_topic=False, id_prefix="cust", span_days=SPAN_DAYS):
         self.seed = seed
+        self.span_days = span_days
         self.rng = random.Random(seed)
         self.lines = {t: [] for t in TOPICS}
+        self.stamps = {t: [] for t in TOPICS}
         self.models = {}
         self.bad = malformed_messages(BASE_MS + 10 * DAY_MS) if malformed else []
         self.eseq = 0
@@ -314,11 +320,15 @@ class Workload:
             # each customer's own order).
             per_topic[t].sort(key=lambda e: e[0])
             self.lines[t] = [(cid, raw) for _, cid, raw, _ in per_topic[t]]
+            self.stamps[t] = [ms for ms, _, _, _ in per_topic[t]]
             for _, cid, _, (ev, ms) in per_topic[t]:
                 self.models[cid].apply(ev, ms)
         for topic, key, raw, _ in self.bad:
             lst = self.lines[topic]
-            lst.insert(self.rng.randrange(len(lst) + 1) if lst else 0, (key, raw))
+            at = self.rng.randrange(len(lst) + 1) if lst else 0
+            lst.insert(at, (key, raw))
+            stamps = self.stamps[topic]
+            stamps.insert(at, stamps[at - 1] if at else BASE_MS)
 
     # -- events --
     def _eid(self, kind):
@@ -352,7 +362,7 @@ class Workload:
             if k and rng.random() > 0.3:
                 day += rng.randint(1, 25)  # else: another order the same day
             t = max(t + 60000, start + day * DAY_MS + rng.randrange(8 * 3600000, 20 * 3600000))
-            if t >= BASE_MS + SPAN_DAYS * DAY_MS:
+            if t >= BASE_MS + self.span_days * DAY_MS:
                 break
             oid = "o-%s-%d" % (cid, k)
             cents = rng.choice((0, rng.randint(100, 2000), rng.randint(2000, 40000)))
@@ -425,7 +435,8 @@ class Workload:
                     ev["text"] = rng.choice(("great", "meh", "\u00e9l\u00e9gant \u2605", ""))
                 if rng.random() < 0.5:
                     ev["shared"] = rng.random() < 0.5
-                self._emit(out, "reviews", cid, ev, start + rng.randrange(0, SPAN_DAYS - 60) * DAY_MS
+                self._emit(out, "reviews", cid, ev,
+                           start + rng.randrange(0, self.span_days - 60) * DAY_MS
                            + rng.randrange(DAY_MS))
         if "messages" in topics:
             n_msgs = rng.choice((0, 1, 2, 3, 4, 6, per_customer // 2))
@@ -439,10 +450,22 @@ class Workload:
                       "direction": direction, "kind": kind}
                 if rng.random() < 0.5:
                     ev["mentions_competitor"] = rng.random() < 0.3
-                self._emit(out, "messages", cid, ev, start + rng.randrange(0, SPAN_DAYS - 60) * DAY_MS
+                self._emit(out, "messages", cid, ev,
+                           start + rng.randrange(0, self.span_days - 60) * DAY_MS
                            + rng.randrange(DAY_MS))
 
     # -- summaries --
+    def in_event_time(self, topics=TOPICS):
+        """[(topic, key, raw, ms)] of every line, all topics merged in event
+        time: by (ms, topic in TOPICS order, position in its topic), the order
+        in which a daemon that merges the input topics by event time applies
+        them."""
+        rank = {t: i for i, t in enumerate(TOPICS)}
+        out = [(ms, rank[t], i, t, key, raw)
+               for t in topics for i, ((key, raw), ms) in enumerate(zip(self.lines[t], self.stamps[t]))]
+        out.sort(key=lambda e: e[:3])
+        return [(t, key, raw, ms) for ms, _, _, t, key, raw in out]
+
     def valid_count(self, topic=None):
         ts = (topic,) if topic else TOPICS
         return sum(len(self.lines[t]) for t in ts) - sum(1 for b in self.bad if topic in (None, b[0]))

@@ -1,0 +1,570 @@
+"""Determinism of the event-time merge (README "Guarantees"):
+
+    The three input topics are co-partitioned (same count, keyed by
+    customer_id); partition p of all three is one task.  Within a task events
+    are applied in event-time order (ties: fixed topic order orders < reviews
+    < messages, then offset), waiting for a partition that is behind but not
+    yet fetched (bounded by merge.max_idle_ms).  So a backlog, a replay from
+    offset 0, a run with crashes and restarts, and a live run of the same
+    input end in the same state and emit the same events with the same ids
+    and payloads.
+
+One input (workload.Workload, fixed seed: a few hundred customers over a year,
+orders with their shipments, cancellations and returns, and reviews and
+messages interleaved with them in event time), on input topics of PARTITIONS
+partitions each keyed by customer_id, is run five ways, each with its own
+Redis prefix, consumer group and output topics, all with `clock = stream`
+(the sweeper stays off, as everywhere in these tests: sweeps happen at
+wall-clock moments, README "Replays and event order"):
+
+  (a) backlog    all three topics produced, then one daemon started;
+  (b) live       a daemon running, the input produced on its own topics in
+                 event-time order (the three topics interleaved by ts) at
+                 LIVE_RATE events/s;
+  (c) crashes    on (a)'s topics: KILLS SIGKILLs at random moments (seeded by
+                 LOYALTY_IT_SEED) and restarts with the same group and prefix,
+                 then a run to the end;
+  (d) replay     after (a), on (a)'s topics from offset 0, into an empty
+                 prefix with a new group;
+  (e) rebalance  two instances in one group on their own topics, the input
+                 produced in three event-time slices: the first instance
+                 alone, the second joins while the first is part-way through
+                 (the second slice is produced as it joins); once both hold
+                 partitions the third slice is produced and the first
+                 instance is stopped with SIGTERM part-way through it.
+
+Each of (b)..(e) must end with (a)'s state, field for field, for every
+customer (hash, aux string sections, index scores, empty outbox; `rev` and
+`wm:*` left out, see IGNORED_FIELDS) and emit (a)'s set of event ids on the
+reward and churn-risk topics with identical payloads apart from `emitted_at`
+(in (c) an id may repeat, with the identical payload).  test_backlog_reference
+pins (a) itself to the independent model of the aggregates, so the ways
+cannot all agree on something wrong.
+
+All five ways run once, in a module fixture; one test per comparison reports
+a readable diff of the first differences.  Every wait is on /metrics counters
+or committed offsets (the consumer-lag metric), each bounded.
+LOYALTY_IT_DET_CUSTOMERS and LOYALTY_IT_DET_INPUT_SEED change the input.
+"""
+import concurrent.futures
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import traceback
+
+import pytest
+
+from checks import check_derived_records, check_milestones, check_state
+import conftest
+from conftest import (BROKERS, KAFKA_PORT, KFEED, ROOT, drain, feed, full_state, indices, log,
+                      outbox_keys, run, wait_for)
+from workload import TOPICS, Workload
+
+PARTITIONS = 4
+CUSTOMERS = int(os.environ.get("LOYALTY_IT_DET_CUSTOMERS", "300"))
+INPUT_SEED = int(os.environ.get("LOYALTY_IT_DET_INPUT_SEED", "61"))
+SPAN_DAYS = 365
+LIVE_RATE = 300  # events per second in (b)
+KILLS = 10
+SHOW = 12  # differences shown per kind
+
+# Hash fields that are not a function of the input (README "State in Redis",
+# docs/state.md "Fields the store adds itself"):
+#   rev   the optimistic-concurrency revision: it counts commits, not content
+#   wm:*  the replay watermark of each input partition: an offset
+# No other field is a wall-clock stamp: with `clock = stream` every instant in
+# the hash and in the aux string is an event time.  The wall clock appears only
+# in a derived event's `emitted_at`, which is left out of the payload
+# comparison (and the outbox, which holds those payloads, must be empty).
+IGNORED_FIELDS = {"rev"}
+IGNORED_FIELD_PREFIXES = ("wm:",)
+# docs/state.md: a field at a new customer's value is not stored; read a
+# missing one as that default (counters 0, days -1, names "", p_alive 1,
+# risk_armed 1).  A stored default therefore counts as missing.
+NONZERO_DEFAULTS = {"first_day": "-1", "last_day": "-1", "prev_day": "-1", "p_alive": "1",
+                    "risk_armed": "1"}
+
+WAYS = {
+    "a": "backlog",
+    "b": "live, in event-time order at %d events/s" % LIVE_RATE,
+    "c": "%d SIGKILLs and restarts" % KILLS,
+    "d": "replay from offset 0 into an empty prefix, new group",
+    "e": "two instances in one group, rebalances part-way",
+}
+OUTPUTS = {"rewards": "loyalty.rewards", "churn": "loyalty.churn-risk", "dlq": "loyalty.dlq"}
+
+
+# ---- Kafka in parallel ------------------------------------------------------------
+
+def feed_parallel(batches, timeout=120):
+    """{topic: [(key, raw)]}: one kfeed per topic, all at the same time, so no
+    input partition lags the others by more than a kfeed run."""
+    batches = {t: lines for t, lines in batches.items() if lines}
+    with concurrent.futures.ThreadPoolExecutor(len(batches) or 1) as ex:
+        for f in [ex.submit(feed, t, lines, timeout) for t, lines in batches.items()]:
+            f.result()
+
+
+def drain_parallel(topics):
+    """{topic: records} of every topic, the kdrains running at the same time."""
+    with concurrent.futures.ThreadPoolExecutor(min(len(topics), 8)) as ex:
+        futs = {t: ex.submit(drain, t, 1500, 90000) for t in topics}
+        return {t: f.result() for t, f in futs.items()}
+
+
+def feed_live(ordered, topic_of, rate, timeout=300):
+    """[(topic, key, raw, ms)] produced in that order at `rate` messages per
+    second: one long-running kfeed per topic, written line by line."""
+    procs = {}
+    for t in TOPICS:
+        procs[t] = subprocess.Popen([KFEED, "-b", BROKERS, "-t", topic_of(t), "-X", "linger.ms=5"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, cwd=ROOT)
+    t0 = time.monotonic()
+    try:
+        for i, (t, key, raw, _ms) in enumerate(ordered):
+            ahead = t0 + i / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+            if time.monotonic() - t0 > timeout:
+                pytest.fail("live feed: still producing after %d s" % timeout)
+            p = procs[t]
+            p.stdin.write(key.encode() + b"\t" + raw + b"\n")
+            p.stdin.flush()
+            if i and i % 1000 == 0:
+                log("live feed: %d of %d produced" % (i, len(ordered)))
+    finally:
+        for p in procs.values():
+            if p.stdin and not p.stdin.closed:
+                p.stdin.close()
+    for t, p in procs.items():
+        try:
+            err = p.stderr.read().decode(errors="replace")
+            rc = p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            pytest.fail("live feed: kfeed for %s did not finish" % t)
+        if rc != 0:
+            pytest.fail("live feed: kfeed for %s exited %d: %s" % (t, rc, err[-2000:]))
+    log("live feed: %d messages in %.1f s" % (len(ordered), time.monotonic() - t0))
+
+
+# ---- what a way leaves behind ------------------------------------------------------------
+
+def read_state(r, prefix):
+    """{customer: {field: value}}: the hash (without IGNORED_*, defaults
+    dropped), `aux.T` per aux section T, `idx:NAME` per index score and
+    `outbox` (pending event ids) when not empty."""
+    out = {}
+    for cid, (h, aux) in full_state(r, prefix).items():
+        f = {}
+        for k, v in h.items():
+            if k in IGNORED_FIELDS or k.startswith(IGNORED_FIELD_PREFIXES):
+                continue
+            if v == NONZERO_DEFAULTS.get(k, "0") or v == "":
+                continue
+            f[k] = v
+        for sec in (aux or "").split("|"):
+            if sec:
+                tag, _, body = sec.partition(":")
+                f["aux." + tag] = body
+        out[cid] = f
+    for name, members in indices(r, prefix).items():
+        for cid, score in members.items():
+            out.setdefault(cid, {})["idx:" + name] = repr(score)
+    for key in outbox_keys(r, prefix):
+        cid = key[len(prefix) + len("c:{"):-len("}:outbox")]
+        ids = sorted(k.decode() if isinstance(k, bytes) else k for k in r.hkeys(key))
+        if ids:
+            out.setdefault(cid, {})["outbox"] = ",".join(ids)
+    return out
+
+
+def read_events(records_by_kind):
+    """(by_id, dups, conflicts): by_id = {event_id: (kind, payload without
+    emitted_at)}; dups = records repeating an id with the same payload;
+    conflicts = [(id, first, other)] repeating it with another payload."""
+    by_id, dups, conflicts = {}, 0, []
+    for kind, recs in records_by_kind.items():
+        for m in recs:
+            p = json.loads(m["value"])
+            p.pop("emitted_at", None)
+            eid = p.get("event_id") or "<no event_id at %s/%s>" % (m["partition"], m["offset"])
+            if eid in by_id:
+                if by_id[eid] == (kind, p):
+                    dups += 1
+                else:
+                    conflicts.append((eid, by_id[eid], (kind, p)))
+                continue
+            by_id[eid] = (kind, p)
+    return by_id, dups, conflicts
+
+
+# ---- readable differences ------------------------------------------------------------------
+
+def short(v, n=160):
+    s = v if isinstance(v, str) else json.dumps(v, sort_keys=True, ensure_ascii=False)
+    return s if len(s) <= n else s[:n] + "..."
+
+
+def flat(d, pfx=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat(v, pfx + k + "."))
+        else:
+            out[pfx + k] = v
+    return out
+
+
+def payload_diff(pa, px):
+    fa, fx = flat(pa), flat(px)
+    return ["%s: %s | %s" % (k, short(fa.get(k, "(missing)"), 60), short(fx.get(k, "(missing)"), 60))
+            for k in sorted(set(fa) | set(fx)) if fa.get(k) != fx.get(k)]
+
+
+def event_line(eid, ev):
+    kind, p = ev
+    return "%s %s %s as_of %s %s %s" % (eid, kind, p.get("customer_id"), p.get("as_of"),
+                                       p.get("reason_codes"), short(p.get("reward", ""), 80))
+
+
+def state_diff(sa, sx):
+    """[(customer, field, a, x)] for every differing field."""
+    rows = []
+    for cid in sorted(set(sa) | set(sx)):
+        if cid not in sx or cid not in sa:
+            rows.append((cid, "<customer>", "present" if cid in sa else "absent",
+                         "present" if cid in sx else "absent"))
+            continue
+        fa, fx = sa[cid], sx[cid]
+        for f in sorted(set(fa) | set(fx)):
+            if fa.get(f) != fx.get(f):
+                rows.append((cid, f, fa.get(f, "(missing)"), fx.get(f, "(missing)")))
+    return rows
+
+
+# ---- the five ways ---------------------------------------------------------------------------
+
+class Way:
+    def __init__(self, env, key, own_inputs):
+        self.key = key
+        self.title = "(%s) %s" % (key, WAYS[key])
+        self.prefix = "%s%s:" % (env.redis_prefix, key)
+        self.group = "it-%s-%s" % (env.tag, key)
+        p = "" if key == "a" else key + "."
+        self.inputs = {t: env.topic((p if own_inputs else "") + t) for t in TOPICS}
+        self.outputs = {k: env.topic(p + v) for k, v in OUTPUTS.items()}
+        self.error = None
+        self.secs = None
+        self.notes = []
+        self.state = None
+        self.events = None
+        self.dups = 0
+        self.conflicts = []
+        self.dlq = []
+        self.records = {}
+
+
+class Runs:
+    def __init__(self, env):
+        self.env = env
+        self.r = env.r
+        self.w = Workload(seed=INPUT_SEED, customers=CUSTOMERS, malformed=False, span_days=SPAN_DAYS)
+        self.total = self.w.total()
+        self.kill_seed = int(os.environ.get("LOYALTY_IT_SEED", str(int(time.time()) % 100000)))
+        self.ways = {k: Way(env, k, own_inputs=k in ("b", "e")) for k in WAYS}
+
+    # -- set-up --
+    def create_topics(self):
+        names = []
+        for k, way in self.ways.items():
+            if k == "a":
+                continue  # the standard topic names
+            p = k + "."
+            names += [p + v for v in OUTPUTS.values()]
+            if way.inputs["orders"] != self.ways["a"].inputs["orders"]:
+                names += [p + t for t in TOPICS]
+        self.env.extra_topics.extend(names)
+        t0 = time.monotonic()
+        run([os.path.join(ROOT, "deploy/kafka.sh"), "topics", *names], timeout=240,
+            env={"TOPIC_PREFIX": self.env.topic_prefix, "KAFKA_PORT": str(KAFKA_PORT),
+                 "KAFKA_PARTITIONS": str(PARTITIONS)})
+        log("%d topics of %d partitions created in %.1f s" % (len(names) + 6, PARTITIONS,
+                                                               time.monotonic() - t0))
+
+    def daemon(self, way, name=None, **extra):
+        conf = {"clock": "stream",
+                "topic.orders": way.inputs["orders"], "topic.reviews": way.inputs["reviews"],
+                "topic.messages": way.inputs["messages"], "topic.rewards": way.outputs["rewards"],
+                "topic.churn_risk": way.outputs["churn"], "topic.dlq": way.outputs["dlq"]}
+        conf.update(extra)
+        return self.env.daemon(name or way.key, redis_prefix=way.prefix, group=way.group, **conf)
+
+    def slices(self, *cuts):
+        """The input cut at event times: [{topic: lines}], slice i holding the
+        events with cuts[i-1] <= ts < cuts[i] (a prefix of each topic)."""
+        bounds = (float("-inf"),) + cuts + (float("inf"),)
+        return [{t: [l for l, ms in zip(self.w.lines[t], self.w.stamps[t]) if lo <= ms < hi]
+                 for t in TOPICS} for lo, hi in zip(bounds, bounds[1:])]
+
+    # -- the ways --
+    def run_a(self, way):
+        feed_parallel({way.inputs[t]: self.w.lines[t] for t in TOPICS})
+        d = self.daemon(way).start()
+        m = d.wait_caught_up(self.total, timeout=180)
+        way.notes.append("applied %d" % m.get("loyaltyd_applied_total"))
+        d.stop()
+
+    def run_d(self, way):
+        d = self.daemon(way).start()
+        m = d.wait_caught_up(self.total, timeout=180)
+        way.notes.append("applied %d" % m.get("loyaltyd_applied_total"))
+        d.stop()
+
+    def run_b(self, way):
+        d = self.daemon(way).start()
+        # Produce once the daemon holds its partitions (not an assertion: if
+        # it does not yet, the first messages are simply a short backlog).
+        deadline = time.monotonic() + 20
+        while d.metrics().get("loyaltyd_rebalances_total") < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        feed_live(self.w.in_event_time(), lambda t: way.inputs[t], LIVE_RATE)
+        m = d.wait_caught_up(self.total, timeout=180)
+        way.notes.append("applied %d" % m.get("loyaltyd_applied_total"))
+        d.stop()
+
+    def run_c(self, way):
+        rng = random.Random(self.kill_seed)
+        d = self.daemon(way, **{"kafka.consumer.group.instance.id": "it-%s-c" % self.env.tag})
+        done = 0  # events applied so far (a lower bound: read just before each kill)
+        for kill in range(KILLS):
+            d.start()
+            # A random amount of progress before this kill (on average half
+            # an equal share of what is left, so that the last start still
+            # has work), or a random time cap, whichever comes first; then a
+            # random few milliseconds more.
+            left = max(self.total - done, 0)
+            target = rng.randint(0, max(1, left // (KILLS - kill + 1)))
+            cap = rng.uniform(0.3, 3.0)
+            t0 = time.monotonic()
+            while d.metrics().get("loyaltyd_applied_total") < target and time.monotonic() - t0 < cap:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0, 0.05))
+            m = d.metrics()
+            d.sigkill()
+            done += int(m.get("loyaltyd_applied_total"))
+            way.notes.append("kill %d at %d applied" % (kill + 1, m.get("loyaltyd_applied_total")))
+            log("(c) kill %d after %.2f s: this start applied %d, duplicates %d (target %d)" % (
+                kill + 1, time.monotonic() - t0, m.get("loyaltyd_applied_total"),
+                m.get("loyaltyd_duplicates_skipped_total"), target))
+        d.start()
+        m = d.wait_caught_up(timeout=180)
+        log("(c) final start: applied %d, duplicates %d; about %d applied before it" % (
+            m.get("loyaltyd_applied_total"), m.get("loyaltyd_duplicates_skipped_total"), done))
+        way.notes.append("final start applied %d" % m.get("loyaltyd_applied_total"))
+        d.stop()
+
+    def run_e(self, way):
+        ordered = self.w.in_event_time()
+        cut1, cut2 = ordered[len(ordered) * 2 // 5][3], ordered[len(ordered) * 7 // 10][3]
+        s1, s2, s3 = self.slices(cut1, cut2)
+        n1 = sum(len(v) for v in s1.values())
+        n2 = sum(len(v) for v in s2.values())
+
+        def topics(s):
+            return {way.inputs[t]: lines for t, lines in s.items()}
+
+        feed_parallel(topics(s1))
+        e1 = self.daemon(way, "e1").start()
+        d = [e1]
+
+        def applied():
+            return sum(x.metrics().get("loyaltyd_applied_total") for x in d)
+
+        wait_for("(e) first instance part-way through the first slice",
+                 lambda: applied() >= n1 // 2, 120, interval=0.05)
+        e2 = self.daemon(way, "e2").start()
+        d.append(e2)
+        at_join = applied()
+        feed_parallel(topics(s2))
+
+        def owned(x):
+            return set(x.metrics().lags(self.env.topic_prefix))
+
+        split = wait_for("(e) the partitions split between the two instances",
+                         lambda: (lambda a, b: (a, b) if a and b and not a & b else None)(
+                             owned(e1), owned(e2)), 90)
+        n3 = sum(len(v) for v in s3.values())
+        feed_parallel(topics(s3))
+        wait_for("(e) the third slice part-way", lambda: applied() >= n1 + n2 + n3 // 4, 120,
+                 interval=0.05)
+        at_stop = applied()
+        t0 = time.monotonic()
+        e1.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = e1.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("(e) first instance did not exit within 60 s of SIGTERM\n" + e1.stderr_tail())
+        assert rc == 0, "(e) first instance exited %s on SIGTERM\n%s" % (rc, e1.stderr_tail())
+        d.remove(e1)
+        m = e2.wait_caught_up(timeout=180)
+        way.notes.append("second joined at %d applied, split %d/%d partitions, first stopped at %d "
+                         "applied (caught up %.1f s later), second applied %d" % (
+                             at_join, len(split[0]), len(split[1]), at_stop, time.monotonic() - t0,
+                             m.get("loyaltyd_applied_total")))
+        log("(e) " + way.notes[-1])
+        e2.stop()
+
+    # -- all of it --
+    def execute(self):
+        log("determinism: %d customers, %d events (orders %d, reviews %d, messages %d), input seed %d, "
+            "kill seed %d (LOYALTY_IT_SEED=%d repeats the kills)" % (
+                len(self.w.customers()), self.total, len(self.w.lines["orders"]),
+                len(self.w.lines["reviews"]), len(self.w.lines["messages"]), INPUT_SEED,
+                self.kill_seed, self.kill_seed))
+        self.create_topics()
+        for k in ("a", "d", "c", "e", "b"):
+            way = self.ways[k]
+            if k in ("c", "d") and self.ways["a"].error:
+                way.error = "not run: (a) did not complete, its topics are (c)'s and (d)'s input"
+                continue
+            t0 = time.monotonic()
+            n0 = len(self.env.daemons)
+            try:
+                getattr(self, "run_" + k)(way)
+            except (Exception, pytest.fail.Exception) as e:  # noqa: BLE001
+                way.error = "%s did not complete: %s\n%s" % (way.title, e, traceback.format_exc(limit=6))
+                log(way.error)
+                for dmn in self.env.daemons[n0:]:
+                    dmn.dump_stderr()
+                    dmn.kill_quietly()
+            way.secs = time.monotonic() - t0
+            log("%s: %s in %.1f s" % (way.title, "failed" if way.error else "done", way.secs))
+        t0 = time.monotonic()
+        ready = [w for w in self.ways.values() if not w.error]
+        recs = drain_parallel([w.outputs[k] for w in ready for k in OUTPUTS])
+        for way in ready:
+            way.state = read_state(self.r, way.prefix)
+            way.records = {k: recs[way.outputs[k]] for k in ("rewards", "churn")}
+            way.events, way.dups, way.conflicts = read_events(way.records)
+            way.dlq = recs[way.outputs["dlq"]]
+            log("%s: %d customers, %d derived events (%d rewards, %d churn-risk records), "
+                "%d repeated, %d conflicting, %d DLQ records" % (
+                    way.title, len(way.state), len(way.events), len(way.records["rewards"]),
+                    len(way.records["churn"]), way.dups, len(way.conflicts), len(way.dlq)))
+        log("state and outputs read in %.1f s" % (time.monotonic() - t0))
+
+    def compare(self, key):
+        a, x = self.ways["a"], self.ways[key]
+        for way in (a, x):
+            if way.error:
+                pytest.fail(way.error, pytrace=False)
+        problems = []
+        rows = state_diff(a.state, x.state)
+        if rows:
+            custs = sorted({r[0] for r in rows})
+            counts = {}
+            for r in rows:
+                counts[r[1]] = counts.get(r[1], 0) + 1
+            top = ", ".join("%s x%d" % kv for kv in sorted(counts.items(), key=lambda kv: -kv[1])[:12])
+            problems.append("state: %d of %d customers differ in %d fields (%s); first ones "
+                            "(customer, field, %s, %s):\n    %s" % (
+                                len(custs), len(a.state), len(rows), top, "(a)", "(%s)" % key,
+                                "\n    ".join("%s  %s: %s | %s" % (c, f, short(va, 70), short(vx, 70))
+                                              for c, f, va, vx in rows[:SHOW])))
+        only_a = sorted(set(a.events) - set(x.events))
+        only_x = sorted(set(x.events) - set(a.events))
+        changed = sorted(i for i in set(a.events) & set(x.events) if a.events[i] != x.events[i])
+        if only_a or only_x or changed:
+            lines = ["only in (a): " + event_line(i, a.events[i]) for i in only_a[:SHOW // 2]]
+            lines += ["only in (%s): " % key + event_line(i, x.events[i]) for i in only_x[:SHOW // 2]]
+            for i in changed[:SHOW // 2]:
+                lines.append("payload differs (a) | (%s): %s\n        %s" % (
+                    key, event_line(i, a.events[i]), "\n        ".join(payload_diff(a.events[i][1],
+                                                                                    x.events[i][1]))))
+            problems.append("events: (a) emitted %d, (%s) %d: %d only in (a), %d only in (%s), %d with "
+                            "different payloads; first ones:\n    %s" % (
+                                len(a.events), key, len(x.events), len(only_a), len(only_x), key,
+                                len(changed), "\n    ".join(lines)))
+        if x.conflicts:
+            problems.append("events: %d ids emitted twice with different payloads, e.g.\n    %s" % (
+                len(x.conflicts), "\n    ".join(
+                    "%s:\n        %s" % (i, "\n        ".join(payload_diff(p1[1], p2[1])))
+                    for i, p1, p2 in x.conflicts[:SHOW // 2])))
+        if x.dups and key != "c":
+            problems.append("events: %d records repeat an id (allowed only after crashes)" % x.dups)
+        if x.dlq:
+            problems.append("DLQ: %d records, the input has no malformed message: %s" % (
+                len(x.dlq), [(m["key"], m["headers"].get("reason")) for m in x.dlq[:5]]))
+        summary = "%s against (a) %s: %s" % (x.title, WAYS["a"], "; ".join(x.notes[-2:]))
+        if problems:
+            pytest.fail("%s\n  %s" % (summary, "\n  ".join(problems)), pytrace=False)
+        log("%s: same state (%d customers) and the same %d events (%d repeated)" % (
+            summary, len(x.state), len(x.events), x.dups))
+
+
+@pytest.fixture(scope="module")
+def runs(services, request, tmp_path_factory):
+    env = conftest.TestEnv("determinism")
+    env.workdir = tmp_path_factory.mktemp("determinism")
+    rs = Runs(env)
+    t0 = time.monotonic()
+    try:
+        rs.execute()
+    except BaseException:
+        for d in env.daemons:
+            d.dump_stderr()
+        env.cleanup(False)
+        raise
+    log("determinism: five ways in %.1f s (%s)" % (time.monotonic() - t0, ", ".join(
+        "%s %.1f s" % (k, w.secs or 0) for k, w in rs.ways.items())))
+    yield rs
+    mine = [i for i in request.session.items if i.module is request.module]
+    failed = any(getattr(i, "it_failed", True) for i in mine)
+    if failed:
+        log("daemon logs in %s" % env.workdir)
+    env.cleanup(not failed)
+
+
+# ---- the tests -------------------------------------------------------------------------------
+
+def test_backlog_reference(runs):
+    """(a) itself: every aggregate equals the independent model, each event
+    applied once (rev), indices agree, no outbox left, derived events well
+    formed and unique, exactly the expected milestones, nothing dead-lettered;
+    and the input exercises the order-dependent outputs (churn-risk crossings,
+    rewards besides milestones)."""
+    a = runs.ways["a"]
+    if a.error:
+        pytest.fail(a.error, pytrace=False)
+    check_state(runs.r, a.prefix, runs.w)
+    recs = {k: [(m, json.loads(m["value"])) for m in v] for k, v in a.records.items()}
+    check_derived_records(recs["rewards"], recs["churn"])
+    check_milestones(runs.w, recs["rewards"])
+    assert not a.dlq, a.dlq[:3]
+    types = {}
+    for _, p in recs["rewards"]:
+        types[p["reward"]["type"]] = types.get(p["reward"]["type"], 0) + 1
+    log("(a): %d rewards %s, %d churn-risk events" % (len(recs["rewards"]), types, len(recs["churn"])))
+    assert len(recs["churn"]) >= 10, "too few churn-risk events for a meaningful comparison"
+    assert len(types) >= 3, "too few kinds of reward for a meaningful comparison: %s" % types
+
+
+def test_live_matches_backlog(runs):
+    runs.compare("b")
+
+
+def test_crashes_match_backlog(runs):
+    runs.compare("c")
+
+
+def test_replay_matches_backlog(runs):
+    runs.compare("d")
+
+
+def test_rebalance_matches_backlog(runs):
+    runs.compare("e")
