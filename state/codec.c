@@ -184,15 +184,18 @@ static const struct field fields[] = {
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
-/* The shortest %.*g that reads back as exactly v. */
+/* The shortest of %.15g, %.16g and %.17g that reads back as exactly v (a
+ * double with at most 15 significant digits prints with those digits, in
+ * fixed notation where %g allows it: "10", not "1e+01"). */
 static void fmt_double(char *buf, size_t len, double v)
 {
-    for (int prec = 1; prec <= 17; prec++) {
+    for (int prec = 15; prec < 17; prec++) {
         snprintf(buf, len, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) {
             return;
         }
     }
+    snprintf(buf, len, "%.17g", v);
 }
 
 /* The main category by the rule of brand.c (most items, first on a tie). */
@@ -371,21 +374,36 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const 
     if (b->failed) {
         return;
     }
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = 1;
-        return;
-    }
-    sb_grow(b, (size_t)n);
+    sb_grow(b, 64);
     if (b->failed) {
         return;
     }
     va_start(ap, fmt);
-    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    n = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
     va_end(ap);
+    if (n >= 0 && (size_t)n >= b->cap - b->n) { /* did not fit: grow, again */
+        sb_grow(b, (size_t)n);
+        if (b->failed) {
+            return;
+        }
+        va_start(ap, fmt);
+        n = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+    }
+    if (n < 0) {
+        b->failed = 1;
+        return;
+    }
     b->n += (size_t)n;
+}
+
+static void sb_char(struct sb *b, char ch)
+{
+    sb_grow(b, 1);
+    if (!b->failed) {
+        b->s[b->n++] = ch;
+        b->s[b->n] = '\0';
+    }
 }
 
 static void sb_name(struct sb *b, const char *s)
@@ -395,7 +413,7 @@ static void sb_name(struct sb *b, const char *s)
         if (ch < 0x21 || ch == 0x7f || strchr("|;,.:%", ch)) {
             sb_printf(b, "%%%02X", ch);
         } else {
-            sb_printf(b, "%c", ch);
+            sb_char(b, (char)ch);
         }
     }
 }
@@ -513,26 +531,48 @@ static void init_defaults(void)
     }
 }
 
-int codec_encode(const struct customer *c, struct kvlist *out, char **aux)
+/* Does field f hold the same value in a and b?  Compared in memory, so an
+ * unchanged field costs no formatting. */
+static int field_same(const struct customer *a, const struct customer *b,
+                      const struct field *f)
+{
+    switch (f->kind) {
+    case F_I64:
+    case F_DBL:
+        return memcmp((const char *)a + f->off, (const char *)b + f->off, 8) == 0;
+    case F_I32:
+    case F_POINTS:
+        return memcmp((const char *)a + f->off, (const char *)b + f->off, 4) == 0;
+    case F_TIER:
+        return a->tier == b->tier;
+    case F_SEGMENT:
+        return a->segment == b->segment;
+    case F_BRAND_TYPE:
+        return a->brand_type == b->brand_type;
+    case F_CURRENCY:
+        return strcmp(a->currency, b->currency) == 0;
+    case F_OUT_NET:
+        return a->spend_cents - a->refund_cents == b->spend_cents - b->refund_cents;
+    case F_OUT_CATEGORY:
+        return strcmp(main_category(a), main_category(b)) == 0;
+    }
+    return 0;
+}
+
+/* The bounded lists, which the aux string holds, from `days` to the derived
+ * fields (customer.h keeps them together). */
+static int lists_same(const struct customer *a, const struct customer *b)
+{
+    const size_t from = offsetof(struct customer, days);
+    const size_t to = offsetof(struct customer, orders_30d);
+
+    return memcmp((const char *)a + from, (const char *)b + from, to - from) == 0;
+}
+
+static char *encode_aux(const struct customer *c)
 {
     struct sb b = {0};
-    char val[96];
 
-    *aux = NULL;
-    pthread_once(&defaults_once, init_defaults);
-    snprintf(val, sizeof(val), "%d", CODEC_FORMAT);
-    if (kvlist_add(out, "codec", val) < 0) {
-        return -1;
-    }
-    for (size_t i = 0; i < NFIELDS; i++) {
-        encode_field(c, &fields[i], val, sizeof(val));
-        if (strcmp(val, field_defaults[i]) == 0) {
-            val[0] = '\0';
-        }
-        if (kvlist_add(out, fields[i].name, val) < 0) {
-            return -1;
-        }
-    }
     sb_grow(&b, 0);
     if (!b.failed) {
         b.s[0] = '\0';
@@ -542,10 +582,45 @@ int codec_encode(const struct customer *c, struct kvlist *out, char **aux)
     enc_events(&b, c);
     if (b.failed) {
         free(b.s);
-        return -1;
+        return NULL;
     }
-    *aux = b.s;
-    return 0;
+    return b.s;
+}
+
+int codec_encode_diff(const struct customer *prev, const struct customer *c,
+                      struct kvlist *out, char **aux)
+{
+    char val[96];
+
+    *aux = NULL;
+    pthread_once(&defaults_once, init_defaults);
+    if (prev == NULL) {
+        snprintf(val, sizeof(val), "%d", CODEC_FORMAT);
+        if (kvlist_add(out, "codec", val) < 0) {
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < NFIELDS; i++) {
+        if (prev && field_same(prev, c, &fields[i])) {
+            continue;
+        }
+        encode_field(c, &fields[i], val, sizeof(val));
+        if (strcmp(val, field_defaults[i]) == 0) {
+            val[0] = '\0';
+        }
+        if (kvlist_add(out, fields[i].name, val) < 0) {
+            return -1;
+        }
+    }
+    if (prev && lists_same(prev, c)) {
+        return 0;
+    }
+    return (*aux = encode_aux(c)) ? 0 : -1;
+}
+
+int codec_encode(const struct customer *c, struct kvlist *out, char **aux)
+{
+    return codec_encode_diff(NULL, c, out, aux);
 }
 
 /* ---- the aux string: reading -------------------------------------------- */

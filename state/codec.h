@@ -36,6 +36,11 @@ const char *kvlist_get(const struct kvlist *l, const char *name);
  * typical customer stores only the fields that say something.  Returns 0 or
  * -1 (allocation). */
 int codec_encode(const struct customer *c, struct kvlist *fields, char **aux);
+/* Only what differs from `prev` (the state as last stored): the changed
+ * fields (a field back at its default as ""), and *aux NULL when no list
+ * changed.  prev NULL is a full encoding, the format version included. */
+int codec_encode_diff(const struct customer *prev, const struct customer *c,
+                      struct kvlist *fields, char **aux);
 
 /* Rebuild `c` from what codec_encode wrote.  A field that is absent or ""
  * keeps its customer_init value.  Unknown fields are ignored
