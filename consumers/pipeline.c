@@ -10,28 +10,25 @@
 
 #include "consumers/idset.h"
 #include "consumers/parse.h"
+#include "consumers/task.h"
 #include "consumers/tracker.h"
 #include "daemon/log.h"
 #include "daemon/metrics.h"
-#include "state/ingest.h"
+#include "state/batch.h"
+#include "state/cache.h"
 #include "state/model.h"
 
 #define REDIS_BACKOFF_MIN_MS 100
 #define REDIS_BACKOFF_MAX_MS 5000
-
-/* Messages taken from the consumer but not processed yet: filled only while
- * Redis is unavailable (the partitions are paused meanwhile), drained in order
- * once it is back. */
-struct backlog {
-    rd_kafka_message_t **v;
-    size_t head, n, cap;
-};
+/* Messages taken from the consumer per turn, at most. */
+#define POLL_BURST 5000
 
 /* A message handed to the producer.  Owned by the pipeline until its delivery
  * report; the payload must stay valid that long (librdkafka does not copy). */
 struct outmsg {
     struct pipeline *pl;
-    struct tracker_entry *entry; /* the input it came from; NULL for the sweeper */
+    struct tracker_entry **entries; /* the inputs it came from (held) */
+    size_t nentries;
     enum topic_role role;
     char customer_id[EV_ID_MAX + 1]; /* outbox entries only */
     char event_id[33];
@@ -41,23 +38,38 @@ struct outmsg {
     struct outmsg *next;      /* in the retry list */
 };
 
+/* A delivered outbox entry whose HDEL is still to be sent. */
+struct ack {
+    char customer_id[EV_ID_MAX + 1];
+    char event_id[33];
+};
+
+/* Partition number p of every input topic, and the merged events taken from
+ * it but not yet committed (kept for a retry while Redis is away). */
+struct ptask {
+    struct task t;
+    struct task_msg *batch;
+    size_t nbatch;
+};
+
 struct pipeline {
     const struct config *cfg;
     struct store *store;
     rd_kafka_t *consumer, *producer;
     struct tracker *tracker;
-    struct backlog backlog;
     struct outmsg *retry;    /* failed deliveries to produce again */
     struct idset *in_flight; /* outbox event_ids handed to the producer */
     rd_kafka_topic_partition_list_t *assigned;
+    struct ptask **tasks; /* by partition number; NULL: not ours */
+    size_t ntasks;
+    struct cache *cache;
+    struct batch_item *items; /* scratch: one batch */
+    struct ack *acks;
+    size_t nacks, cap_acks;
     struct model_ctx model;
-    struct model_config *model_cfg;
-    int paused;
+    int paused; /* every partition, while Redis is away */
     int kafka_up;
-    /* Per partition number, per input topic: the newest event time seen
-     * (clock = stream). */
-    int64_t (*stream_now_ms)[TOPIC_MESSAGES + 1];
-    size_t n_stream_now;
+    int failed; /* a fatal condition (partition counts differ) */
     int64_t redis_retry_at_ms, redis_backoff_ms;
     size_t outstanding; /* produced, delivery report not yet seen */
 };
@@ -68,6 +80,14 @@ static int64_t wall_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int64_t mono_ms(void)
@@ -86,61 +106,9 @@ static int role_of(const struct pipeline *pl, const char *topic)
     return -1;
 }
 
-/* ---- backlog ---- */
-
-static int backlog_push(struct backlog *b, rd_kafka_message_t *m, int front)
+static struct ptask *task_of(const struct pipeline *pl, int32_t partition)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        rd_kafka_message_t **v = malloc(cap * sizeof(*v));
-
-        if (v == NULL)
-            return -1;
-        for (size_t i = 0; i < b->n; i++)
-            v[i] = b->v[(b->head + i) % b->cap];
-        free(b->v);
-        b->v = v;
-        b->cap = cap;
-        b->head = 0;
-    }
-    if (front) {
-        b->head = (b->head + b->cap - 1) % b->cap;
-        b->v[b->head] = m;
-    } else {
-        b->v[(b->head + b->n) % b->cap] = m;
-    }
-    b->n++;
-    return 0;
-}
-
-static rd_kafka_message_t *backlog_pop(struct backlog *b)
-{
-    rd_kafka_message_t *m;
-
-    if (b->n == 0)
-        return NULL;
-    m = b->v[b->head];
-    b->head = (b->head + 1) % b->cap;
-    b->n--;
-    return m;
-}
-
-/* Drop queued messages of revoked partitions (NULL: all); their offsets were
- * never stored, so the next owner reads them again. */
-static void backlog_drop(struct backlog *b, const rd_kafka_topic_partition_list_t *parts)
-{
-    size_t n = b->n;
-
-    for (size_t i = 0; i < n; i++) {
-        rd_kafka_message_t *m = backlog_pop(b);
-
-        if (parts == NULL ||
-            rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(m->rkt),
-                                               m->partition) != NULL)
-            rd_kafka_message_destroy(m);
-        else
-            backlog_push(b, m, 0);
-    }
+    return partition >= 0 && (size_t)partition < pl->ntasks ? pl->tasks[partition] : NULL;
 }
 
 /* ---- producing ---- */
@@ -149,12 +117,15 @@ static void outmsg_free(struct outmsg *om)
 {
     if (om->hdrs)
         rd_kafka_headers_destroy(om->hdrs);
+    free(om->entries);
     free(om->key);
     free(om->payload);
     free(om);
 }
 
-static struct outmsg *outmsg_new(struct pipeline *pl, struct tracker_entry *entry,
+/* entries[0..n) are held once each until the delivery report. */
+static struct outmsg *outmsg_new(struct pipeline *pl,
+                                 struct tracker_entry *const *entries, size_t n,
                                  enum topic_role role, const char *key, size_t keylen,
                                  const char *payload, size_t len)
 {
@@ -163,11 +134,11 @@ static struct outmsg *outmsg_new(struct pipeline *pl, struct tracker_entry *entr
     if (om == NULL)
         return NULL;
     om->pl = pl;
-    om->entry = entry;
     om->role = role;
     om->key = malloc(keylen + 1);
     om->payload = malloc(len + 1);
-    if (om->key == NULL || om->payload == NULL) {
+    om->entries = n ? malloc(n * sizeof(*om->entries)) : NULL;
+    if (om->key == NULL || om->payload == NULL || (n && om->entries == NULL)) {
         outmsg_free(om);
         return NULL;
     }
@@ -176,7 +147,17 @@ static struct outmsg *outmsg_new(struct pipeline *pl, struct tracker_entry *entr
     om->key[keylen] = om->payload[len] = '\0';
     om->keylen = keylen;
     om->len = len;
+    for (size_t i = 0; i < n; i++)
+        if (entries[i] != NULL)
+            tracker_hold(om->entries[om->nentries++] = entries[i]);
     return om;
+}
+
+static void outmsg_done(struct outmsg *om)
+{
+    for (size_t i = 0; i < om->nentries; i++)
+        tracker_release(om->entries[i]);
+    outmsg_free(om);
 }
 
 /* Hand one message to librdkafka; on a local refusal (queue full) it goes to
@@ -191,8 +172,9 @@ static void produce(struct pipeline *pl, struct outmsg *om)
         RD_KAFKA_V_HEADERS(om->hdrs ? rd_kafka_headers_copy(om->hdrs) : NULL),
         RD_KAFKA_V_OPAQUE(om), RD_KAFKA_V_END);
     if (err) {
-        log_warn("produce to %s: %s (will retry)", pl->cfg->topic[om->role],
-                 rd_kafka_err2str(err));
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            log_warn("produce to %s: %s (will retry)", pl->cfg->topic[om->role],
+                     rd_kafka_err2str(err));
         om->next = pl->retry;
         pl->retry = om;
         return;
@@ -214,6 +196,47 @@ static void produce_retries(struct pipeline *pl)
     }
 }
 
+static void ack_later(struct pipeline *pl, const struct outmsg *om)
+{
+    if (pl->nacks == pl->cap_acks) {
+        size_t cap = pl->cap_acks ? pl->cap_acks * 2 : 256;
+        struct ack *v = realloc(pl->acks, cap * sizeof(*v));
+
+        if (v == NULL) { /* stays in the outbox: re-sent later, same id */
+            idset_remove(pl->in_flight, om->event_id);
+            return;
+        }
+        pl->acks = v;
+        pl->cap_acks = cap;
+    }
+    memcpy(pl->acks[pl->nacks].customer_id, om->customer_id, sizeof(om->customer_id));
+    memcpy(pl->acks[pl->nacks].event_id, om->event_id, sizeof(om->event_id));
+    pl->nacks++;
+}
+
+/* Drop the delivered entries from their outboxes, in one round trip.  Their
+ * ids stay "in flight" until then, so a commit that returns the outbox in
+ * between does not publish them again.  If the HDEL fails they stay in the
+ * outbox and are published again later under the same id and payload: a
+ * tolerated duplicate. */
+static void acks_flush(struct pipeline *pl)
+{
+    struct store_ack *v;
+
+    if (pl->nacks == 0)
+        return;
+    if ((v = malloc(pl->nacks * sizeof(*v))) != NULL) {
+        for (size_t i = 0; i < pl->nacks; i++)
+            v[i] = (struct store_ack){pl->acks[i].customer_id, pl->acks[i].event_id};
+        if (store_ack_many(pl->store, v, pl->nacks) < 0)
+            log_warn("outbox ack of %zu entries failed; they will be re-sent", pl->nacks);
+        free(v);
+    }
+    for (size_t i = 0; i < pl->nacks; i++)
+        idset_remove(pl->in_flight, pl->acks[i].event_id);
+    pl->nacks = 0;
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     struct outmsg *om = m->_private;
@@ -230,22 +253,19 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         return;
     }
     if (om->role != TOPIC_DLQ) {
-        idset_remove(pl->in_flight, om->event_id);
-        /* If this ack fails the entry stays in the outbox and is published
-         * again later under the same id and payload: a tolerated duplicate. */
-        if (store_outbox_ack(pl->store, om->customer_id, om->event_id) < 0)
-            log_warn("outbox ack %s/%s failed; it will be re-sent", om->customer_id,
-                     om->event_id);
+        ack_later(pl, om);
         metrics_emitted(om->role == TOPIC_CHURN ? ME_CHURN : ME_REWARD);
     }
-    if (om->entry)
-        tracker_release(om->entry);
-    outmsg_free(om);
+    outmsg_done(om);
 }
 
-static void publish_pending(struct pipeline *pl, struct tracker_entry *entry,
-                            const char *customer_id, const struct store_outbox *pending)
+/* batch_publish_fn: the customer's outbox after a commit. */
+static void publish_pending(void *arg, const char *customer_id,
+                            const struct store_outbox *pending, void *const *opaques,
+                            size_t nopaques)
 {
+    struct pipeline *pl = arg;
+
     for (size_t i = 0; i < pending->n; i++) {
         const struct store_outbox_entry *e = &pending->v[i];
         enum topic_role role =
@@ -256,18 +276,16 @@ static void publish_pending(struct pipeline *pl, struct tracker_entry *entry,
          * still be on their way. */
         if (idset_contains(pl->in_flight, e->event_id))
             continue;
-        om = outmsg_new(pl, entry, role, customer_id, strlen(customer_id), e->payload,
-                        strlen(e->payload));
+        om = outmsg_new(pl, (struct tracker_entry *const *)opaques, nopaques, role,
+                        customer_id, strlen(customer_id), e->payload, strlen(e->payload));
         if (om == NULL || idset_add(pl->in_flight, e->event_id) < 0) {
             if (om)
-                outmsg_free(om);
+                outmsg_done(om);
             log_err("out of memory publishing %s; it stays in the outbox", e->event_id);
             continue;
         }
         snprintf(om->customer_id, sizeof(om->customer_id), "%s", customer_id);
         snprintf(om->event_id, sizeof(om->event_id), "%s", e->event_id);
-        if (entry)
-            tracker_hold(entry);
         produce(pl, om);
     }
 }
@@ -280,13 +298,13 @@ static int dead_letter(struct pipeline *pl, struct tracker_entry *entry,
     size_t len = m->len < (size_t)pl->cfg->dlq_max_payload_bytes
                      ? m->len
                      : (size_t)pl->cfg->dlq_max_payload_bytes;
-    struct outmsg *om = outmsg_new(pl, entry, TOPIC_DLQ, m->key ? m->key : "", m->key_len,
-                                   m->payload ? m->payload : "", len);
+    struct outmsg *om = outmsg_new(pl, &entry, 1, TOPIC_DLQ, m->key ? m->key : "",
+                                   m->key_len, m->payload ? m->payload : "", len);
     char num[32];
 
     if (om == NULL || (om->hdrs = rd_kafka_headers_new(8)) == NULL) {
         if (om)
-            outmsg_free(om);
+            outmsg_done(om);
         return -1;
     }
     rd_kafka_header_add(om->hdrs, "reason", -1, reason, -1);
@@ -299,36 +317,8 @@ static int dead_letter(struct pipeline *pl, struct tracker_entry *entry,
     snprintf(num, sizeof(num), "%zu", m->len);
     rd_kafka_header_add(om->hdrs, "original_size", -1, num, -1);
     rd_kafka_header_add(om->hdrs, "truncated", -1, len < m->len ? "true" : "false", -1);
-    tracker_hold(entry);
     produce(pl, om);
     return 0;
-}
-
-/* ---- processing ---- */
-
-enum process_result { PROCESSED = 0, PROCESS_LATER };
-
-/* Stream time is kept per partition number and input topic, so that in a
- * replay the sweeper never judges a customer at a time one of its topics has
- * not reached. */
-static void stream_advance(struct pipeline *pl, int role, int32_t partition,
-                           int64_t ts_ms)
-{
-    if (partition < 0 || role < TOPIC_ORDERS || role > TOPIC_MESSAGES)
-        return;
-    if ((size_t)partition >= pl->n_stream_now) {
-        size_t n = (size_t)partition + 1;
-        void *v = realloc(pl->stream_now_ms, n * sizeof(pl->stream_now_ms[0]));
-
-        if (v == NULL)
-            return;
-        pl->stream_now_ms = v;
-        memset(pl->stream_now_ms + pl->n_stream_now, 0,
-               (n - pl->n_stream_now) * sizeof(pl->stream_now_ms[0]));
-        pl->n_stream_now = n;
-    }
-    if (ts_ms > pl->stream_now_ms[partition][role])
-        pl->stream_now_ms[partition][role] = ts_ms;
 }
 
 static void account_redis(struct pipeline *pl)
@@ -340,103 +330,51 @@ static void account_redis(struct pipeline *pl)
     metrics_redis_latency(sum_us, n);
 }
 
-static void apply_and_publish(struct pipeline *pl, struct tracker_entry *entry,
-                              const rd_kafka_message_t *m, const struct event *ev,
-                              enum ingest_status *st)
-{
-    /* The watermark is named by the topic's role, so renaming a topic in the
-     * config does not make old offsets look new. */
-    const struct store_origin o = {
-        event_source_name((enum ev_source)role_of(pl, rd_kafka_topic_name(m->rkt))),
-        m->partition, m->offset};
-    struct store_outbox pending;
-    char err[512];
+/* ---- pausing: while Redis is away, and per partition while its queue is full ---- */
 
-    store_outbox_init(&pending);
-    *st = ingest_event(pl->store, &pl->model, ev, &o, wall_ms(), &pending, err,
-                       sizeof(err));
-    switch (*st) {
-    case INGEST_OK:
-        metrics_applied();
-        break;
-    case INGEST_DUPLICATE:
-        metrics_duplicate();
-        break;
-    case INGEST_FAILED:
-        log_err("%s/%d@%" PRId64 ": model refused event %s: %s",
-                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset, ev->event_id,
-                err);
-        metrics_model_rejected();
-        dead_letter(pl, entry, m, "model_rejected", err);
-        break;
-    case INGEST_RETRY:
-        log_warn("%s; pausing input", err);
-        metrics_redis_errors();
-        break;
-    }
-    if (*st == INGEST_OK || *st == INGEST_DUPLICATE)
-        publish_pending(pl, entry, ev->customer_id, &pending);
-    store_outbox_free(&pending);
+static void pause_one(struct pipeline *pl, const char *topic, int32_t partition,
+                      int pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_resp_err_t err;
+
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    err = pause ? rd_kafka_pause_partitions(pl->consumer, l)
+                : rd_kafka_resume_partitions(pl->consumer, l);
+    if (err)
+        log_warn("%s %s/%d: %s", pause ? "pause" : "resume", topic, (int)partition,
+                 rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
-static enum process_result process(struct pipeline *pl, const rd_kafka_message_t *m)
+/* A partition is fetched unless Redis is away or its queue is full; resumed
+ * once the queue is down to half. */
+static void flow_control(struct pipeline *pl, struct ptask *pt, int src)
 {
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    int role = role_of(pl, topic);
-    struct tracker_entry *entry;
-    enum ingest_status st = INGEST_OK;
-    enum parse_reason why;
-    struct event ev;
-    char detail[256];
+    struct task_queue *q = &pt->t.q[src];
+    size_t max = (size_t)pl->cfg->merge_queue_max;
+    int want = pl->paused || q->n >= max || (q->paused && q->n > max / 2);
 
-    if (role < 0 || role > TOPIC_MESSAGES)
-        return PROCESSED; /* not subscribed; cannot happen */
-    if ((entry = tracker_add(pl->tracker, topic, m->partition, m->offset)) == NULL)
-        return PROCESS_LATER;
-    event_init(&ev);
-    why = parse_event(m->payload, m->len, (enum ev_source)role, &pl->cfg->limits,
-                      wall_ms(), &ev, detail, sizeof(detail));
-    if (why == PR_NO_MEMORY) {
-        log_warn("%s/%d@%" PRId64 ": out of memory parsing; will retry", topic,
-                 (int)m->partition, m->offset);
-        tracker_unadd(entry);
-        return PROCESS_LATER;
+    if (want != q->paused) {
+        pause_one(pl, pl->cfg->topic[src], pt->t.partition, want);
+        q->paused = want;
     }
-    if (why != PR_OK) {
-        log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", topic, (int)m->partition,
-                 m->offset, parse_reason_name(why), detail);
-        if (dead_letter(pl, entry, m, parse_reason_name(why), detail) < 0) {
-            tracker_unadd(entry); /* out of memory: not lost, tried again */
-            return PROCESS_LATER;
-        }
-        metrics_dead_lettered(why);
-    } else {
-        apply_and_publish(pl, entry, m, &ev, &st);
-        if (st != INGEST_RETRY)
-            stream_advance(pl, role, m->partition, ev.ts_ms);
-        event_free(&ev);
-    }
-    if (st == INGEST_RETRY) {
-        tracker_unadd(entry);
-        return PROCESS_LATER;
-    }
-    tracker_release(entry);
-    return PROCESSED;
 }
 
-/* ---- pausing while Redis is away ---- */
+static void flow_control_all(struct pipeline *pl)
+{
+    for (size_t p = 0; p < pl->ntasks; p++)
+        if (pl->tasks[p] != NULL)
+            for (int s = 0; s < SRC__COUNT; s++)
+                flow_control(pl, pl->tasks[p], s);
+}
 
 static void set_paused(struct pipeline *pl, int paused)
 {
-    rd_kafka_resp_err_t err;
-
-    if (pl->paused == paused || pl->assigned == NULL)
+    if (pl->paused == paused)
         return;
-    err = paused ? rd_kafka_pause_partitions(pl->consumer, pl->assigned)
-                 : rd_kafka_resume_partitions(pl->consumer, pl->assigned);
-    if (err)
-        log_warn("%s partitions: %s", paused ? "pause" : "resume", rd_kafka_err2str(err));
     pl->paused = paused;
+    flow_control_all(pl);
     metrics_set_paused(paused);
     log_note("input %s", paused ? "paused" : "resumed");
 }
@@ -460,8 +398,8 @@ static void redis_retry(struct pipeline *pl)
         pl->redis_backoff_ms = REDIS_BACKOFF_MAX_MS;
 }
 
-/* A message could not be processed now (Redis unavailable, or memory short):
- * pause input and retry with backoff, the message first. */
+/* A batch could not be committed (Redis unavailable, or memory short): pause
+ * input and retry with backoff, that batch first. */
 static void hold_back(struct pipeline *pl)
 {
     if (!store_ok(pl->store))
@@ -471,21 +409,231 @@ static void hold_back(struct pipeline *pl)
         pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
 }
 
-/* Work through what was held back; stop at the first message Redis refuses. */
-static void backlog_drain(struct pipeline *pl)
-{
-    rd_kafka_message_t *m;
+/* ---- consuming: parse into the task's queue ---- */
 
-    while (store_ok(pl->store) && (m = backlog_pop(&pl->backlog)) != NULL) {
-        if (process(pl, m) == PROCESS_LATER) {
-            backlog_push(&pl->backlog, m, 1);
-            hold_back(pl);
-            return;
-        }
+static void drop_queued(void *arg, void *msg, void *entry)
+{
+    (void)arg;
+    if (entry)
+        tracker_release(entry);
+    rd_kafka_message_destroy(msg);
+}
+
+static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
+                            struct ptask *pt)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    struct task_msg tm = {.msg = m, .offset = m->offset};
+
+    if ((tm.entry = tracker_add(pl->tracker, topic, m->partition, m->offset)) == NULL) {
+        log_err("%s/%d@%" PRId64 ": out of memory; re-read after a restart", topic,
+                (int)m->partition, m->offset);
         rd_kafka_message_destroy(m);
+        return;
     }
-    if (pl->backlog.n == 0 && store_ok(pl->store))
+    event_init(&tm.ev);
+    tm.reason = parse_event(m->payload, m->len, (enum ev_source)src, &pl->cfg->limits,
+                            wall_ms(), &tm.ev, tm.detail, sizeof(tm.detail));
+    if (tm.reason != PR_NO_MEMORY && task_push(&pt->t, src, &tm) == 0) {
+        flow_control(pl, pt, src);
+        return;
+    }
+    log_err("%s/%d@%" PRId64 ": out of memory; re-read after a restart", topic,
+            (int)m->partition, m->offset);
+    event_free(&tm.ev);
+    tracker_release(tm.entry);
+    rd_kafka_message_destroy(m);
+}
+
+/* A malformed message's turn: to the DLQ, its offset stored once recorded. */
+static void dead_letter_bad(struct pipeline *pl, struct task_msg *tm)
+{
+    rd_kafka_message_t *m = tm->msg;
+    const char *reason = parse_reason_name((enum parse_reason)tm->reason);
+
+    log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", rd_kafka_topic_name(m->rkt),
+             (int)m->partition, m->offset, reason, tm->detail);
+    if (dead_letter(pl, tm->entry, m, reason, tm->detail) == 0)
+        metrics_dead_lettered((enum parse_reason)tm->reason);
+    else
+        log_err("%s/%d@%" PRId64
+                ": out of memory dead-lettering; re-read after a restart",
+                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
+    event_free(&tm->ev);
+    tracker_release(tm->entry);
+    rd_kafka_message_destroy(m);
+}
+
+static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
+{
+    int role = m->rkt ? role_of(pl, rd_kafka_topic_name(m->rkt)) : -1;
+    struct ptask *pt = task_of(pl, m->partition);
+
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (pt && role >= TOPIC_ORDERS && role <= TOPIC_MESSAGES)
+            task_at_end(&pt->t, role);
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (m->err) {
+        log_warn("consume: %s", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    pl->kafka_up = 1;
+    metrics_set_kafka_up(1);
+    if (pt == NULL || role < TOPIC_ORDERS || role > TOPIC_MESSAGES) {
+        rd_kafka_message_destroy(m); /* not ours (revoked meanwhile) */
+        return;
+    }
+    metrics_consumed((enum metric_topic)role);
+    consume_message(pl, m, role, pt);
+}
+
+/* ---- applying: one batch of a task ---- */
+
+/* Take up to batch.max_events merged events.  Returns how long the task must
+ * wait for a partition that is behind (0: not waiting). */
+static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
+{
+    int64_t wait_ms = 0;
+
+    while (pt->nbatch < (size_t)pl->cfg->batch_max_events) {
+        int src, timed_out, late;
+        enum task_wait w = task_next(&pt->t, mono_ms(), pl->cfg->merge_max_idle_ms, &src,
+                                     &wait_ms, &timed_out);
+
+        if (timed_out)
+            metrics_add(MC_MERGE_IDLE_TIMEOUTS, 1);
+        if (w != TASK_READY)
+            return w == TASK_WAITING ? wait_ms : 0;
+        task_pop(&pt->t, src, &pt->batch[pt->nbatch], &late);
+        flow_control(pl, pt, src);
+        if (pt->batch[pt->nbatch].reason != 0) {
+            dead_letter_bad(pl, &pt->batch[pt->nbatch]);
+            continue;
+        }
+        if (late)
+            metrics_add(MC_LATE_EVENTS, 1);
+        pt->nbatch++;
+    }
+    return 0;
+}
+
+static struct batch_ctx batch_ctx_of(struct pipeline *pl, const struct ptask *pt)
+{
+    return (struct batch_ctx){pl->store, pl->cache,       &pl->model, pt->t.partition,
+                              wall_ms(), publish_pending, pl};
+}
+
+static void account_batch(struct pipeline *pl, const struct batch_stats *st)
+{
+    metrics_add(MC_BATCHES, 1);
+    metrics_add(MC_CACHE_HITS, st->cache_hits);
+    metrics_add(MC_CACHE_MISSES, st->cache_misses);
+    metrics_add(MC_COMMITS, st->commits);
+    metrics_add(MC_COMMIT_CONFLICTS, st->conflicts);
+    metrics_add(MC_MISROUTED, st->misrouted);
+    metrics_set_cache(cache_count(pl->cache), cache_bytes(pl->cache));
+}
+
+/* After a committed batch: what each event became, then its input is done. */
+static void finish_item(struct pipeline *pl, struct task_msg *tm,
+                        const struct batch_item *it, int64_t now_us)
+{
+    rd_kafka_message_t *m = tm->msg;
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+
+    switch (it->status) {
+    case BATCH_APPLIED:
+        metrics_applied();
+        if (ts > 0)
+            metrics_apply_latency(now_us - ts * 1000);
+        break;
+    case BATCH_DUPLICATE:
+        metrics_duplicate();
+        break;
+    case BATCH_REJECTED:
+        log_err("%s/%d@%" PRId64 ": model refused event %s: %s",
+                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
+                tm->ev.event_id, it->err);
+        metrics_model_rejected();
+        if (dead_letter(pl, tm->entry, m, "model_rejected", it->err) < 0)
+            log_err("out of memory dead-lettering %s", tm->ev.event_id);
+        break;
+    case BATCH_SWEPT:
+        break;
+    }
+    if (it->misrouted == 2)
+        log_warn("customer %s lives on partition %" PRId32 " but %s/%d@%" PRId64
+                 " came on another (producers must key by customer_id with one "
+                 "partitioner)",
+                 tm->ev.customer_id, it->home_partition, rd_kafka_topic_name(m->rkt),
+                 (int)m->partition, m->offset);
+    event_free(&tm->ev);
+    tracker_release(tm->entry);
+    rd_kafka_message_destroy(m);
+}
+
+/* Commit the task's batch.  0, or -1 when it must be retried later. */
+static int run_batch(struct pipeline *pl, struct ptask *pt)
+{
+    struct batch_ctx b = batch_ctx_of(pl, pt);
+    struct batch_stats st = {0};
+    char err[512];
+    int64_t now_us;
+
+    for (size_t i = 0; i < pt->nbatch; i++) {
+        struct task_msg *tm = &pt->batch[i];
+        rd_kafka_message_t *m = tm->msg;
+
+        pl->items[i] =
+            (struct batch_item){.ev = &tm->ev,
+                                .source = role_of(pl, rd_kafka_topic_name(m->rkt)),
+                                .partition = m->partition,
+                                .offset = m->offset,
+                                .opaque = tm->entry};
+    }
+    if (batch_run(&b, pl->items, pt->nbatch, &st, err, sizeof(err)) < 0) {
+        log_warn("partition %d: %s; pausing input", (int)pt->t.partition, err);
+        metrics_redis_errors();
+        account_redis(pl);
+        return -1;
+    }
+    now_us = wall_us();
+    for (size_t i = 0; i < pt->nbatch; i++)
+        finish_item(pl, &pt->batch[i], &pl->items[i], now_us);
+    pt->nbatch = 0;
+    account_batch(pl, &st);
+    return 0;
+}
+
+/* Batches of every task until nothing is ready; returns the shortest wait
+ * any task is in (0: none), for the next poll. */
+static int64_t run_tasks(struct pipeline *pl)
+{
+    int64_t wait = 0;
+
+    for (size_t p = 0; p < pl->ntasks; p++) {
+        struct ptask *pt = pl->tasks[p];
+
+        while (pt != NULL && store_ok(pl->store)) {
+            int64_t w = pt->nbatch ? 0 : fill_batch(pl, pt);
+
+            if (w > 0 && (wait == 0 || w < wait))
+                wait = w;
+            if (pt->nbatch == 0)
+                break;
+            if (run_batch(pl, pt) < 0) {
+                hold_back(pl);
+                return 0;
+            }
+        }
+    }
+    if (store_ok(pl->store))
         set_paused(pl, 0);
+    return wait;
 }
 
 /* ---- offsets ---- */
@@ -517,39 +665,136 @@ static void settle(struct pipeline *pl, int timeout_ms)
         produce_retries(pl);
         rd_kafka_poll(pl->producer, 50);
     } while ((pl->outstanding > 0 || pl->retry != NULL) && mono_ms() < until);
+    acks_flush(pl);
     offsets_store(pl);
 }
 
-/* ---- rebalance ---- */
+/* ---- tasks and rebalance ---- */
+
+/* Partition count of one topic from the cluster; -1 if unknown. */
+static int partition_count(struct pipeline *pl, const char *topic)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(pl->consumer, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = -1;
+
+    if (rkt == NULL)
+        return -1;
+    if (rd_kafka_metadata(pl->consumer, 0, rkt, &md, 5000) == 0 && md->topic_cnt == 1 &&
+        md->topics[0].err == 0)
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+/* The input topics must be co-partitioned: partition p of all three is one
+ * task.  Unequal counts are a deployment error the daemon refuses to run on. */
+static int check_copartitioned(struct pipeline *pl)
+{
+    int n[SRC__COUNT];
+
+    for (int s = 0; s < SRC__COUNT; s++)
+        n[s] = partition_count(pl, pl->cfg->topic[s]);
+    for (int s = 1; s < SRC__COUNT; s++) {
+        if (n[s] >= 0 && n[0] >= 0 && n[s] != n[0]) {
+            log_err("input topics are not co-partitioned: %s has %d partitions, %s %d, "
+                    "%s %d; they must have equal counts (and producers one partitioner)",
+                    pl->cfg->topic[0], n[0], pl->cfg->topic[1], n[1], pl->cfg->topic[2],
+                    n[2]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int task_add(struct pipeline *pl, int32_t p)
+{
+    struct ptask *pt;
+
+    if ((size_t)p >= pl->ntasks) {
+        size_t n = (size_t)p + 1;
+        struct ptask **v = realloc(pl->tasks, n * sizeof(*v));
+
+        if (v == NULL)
+            return -1;
+        memset(v + pl->ntasks, 0, (n - pl->ntasks) * sizeof(*v));
+        pl->tasks = v;
+        pl->ntasks = n;
+    }
+    if (pl->tasks[p] != NULL)
+        return 0;
+    if ((pt = calloc(1, sizeof(*pt))) == NULL ||
+        (pt->batch = malloc((size_t)pl->cfg->batch_max_events * sizeof(*pt->batch))) ==
+            NULL) {
+        free(pt);
+        return -1;
+    }
+    task_init(&pt->t, p);
+    pl->tasks[p] = pt;
+    return 0;
+}
+
+/* Drop a task's unapplied messages (their offsets were never stored, so the
+ * next owner reads them again) and its cached customers. */
+static void task_remove(struct pipeline *pl, int32_t p)
+{
+    struct ptask *pt = task_of(pl, p);
+
+    if (pt == NULL)
+        return;
+    for (size_t i = 0; i < pt->nbatch; i++) {
+        event_free(&pt->batch[i].ev);
+        drop_queued(NULL, pt->batch[i].msg, pt->batch[i].entry);
+    }
+    task_fini(&pt->t, drop_queued, NULL);
+    free(pt->batch);
+    free(pt);
+    pl->tasks[p] = NULL;
+    cache_drop_task(pl->cache, p);
+}
 
 static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
 {
-    rd_kafka_resp_err_t err = rd_kafka_assign(pl->consumer, parts);
+    rd_kafka_resp_err_t err;
 
-    if (err)
+    if (check_copartitioned(pl) < 0) {
+        pl->failed = 1;
+        return;
+    }
+    for (int i = 0; i < parts->cnt; i++)
+        if (task_add(pl, parts->elems[i].partition) < 0)
+            log_err("out of memory creating the task of partition %d",
+                    (int)parts->elems[i].partition);
+    if ((err = rd_kafka_assign(pl->consumer, parts)) != 0)
         log_err("assign: %s", rd_kafka_err2str(err));
     if (pl->assigned)
         rd_kafka_topic_partition_list_destroy(pl->assigned);
     pl->assigned = rd_kafka_topic_partition_list_copy(parts);
-    pl->paused = 0;
-    if (!store_ok(pl->store))
-        set_paused(pl, 1);
+    if (pl->paused)
+        flow_control_all(pl);
     log_note("assigned %d partitions", parts->cnt);
 }
 
-/* Finish the revoked partitions' work before they go: deliveries settled,
- * offsets stored and committed synchronously. */
+/* Finish the revoked partitions' work before they go: the batches already
+ * taken committed if Redis allows, deliveries settled, offsets stored and
+ * committed synchronously. */
 static void on_revoke(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_resp_err_t err;
 
-    backlog_drop(&pl->backlog, parts);
+    for (size_t p = 0; p < pl->ntasks; p++)
+        if (pl->tasks[p] && pl->tasks[p]->nbatch && store_ok(pl->store))
+            run_batch(pl, pl->tasks[p]);
     settle(pl, 10000);
     err = rd_kafka_commit(pl->consumer, NULL, 0);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("commit on revoke: %s", rd_kafka_err2str(err));
-    for (int i = 0; i < parts->cnt; i++)
+    for (int i = 0; i < parts->cnt; i++) {
         tracker_forget(pl->tracker, parts->elems[i].topic, parts->elems[i].partition);
+        task_remove(pl, parts->elems[i].partition);
+    }
     rd_kafka_assign(pl->consumer, NULL);
     if (pl->assigned) {
         rd_kafka_topic_partition_list_destroy(pl->assigned);
@@ -571,7 +816,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     else
         on_revoke(pl, parts);
 }
-
 /* ---- librdkafka callbacks (any thread) ---- */
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -672,7 +916,9 @@ static const char *const consumer_defaults[] = {
     "partition.assignment.strategy",
     "range", /* eager; cooperative is buggy in 2.0 */
     "enable.partition.eof",
-    "false",
+    "true", /* the merge must know when a partition has nothing more */
+    "queued.max.messages.kbytes",
+    "16384", /* prefetch bound: the task queues are the buffer */
     "statistics.interval.ms",
     "5000",
     NULL};
@@ -731,7 +977,14 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, cha
     bg_params_default(&pl->model.bg);
     gg_params_default(&pl->model.gg);
     pl->redis_backoff_ms = REDIS_BACKOFF_MIN_MS;
-    if ((pl->tracker = tracker_new()) == NULL || (pl->in_flight = idset_new()) == NULL) {
+    pl->tracker = tracker_new();
+    pl->in_flight = idset_new();
+    pl->cache = cache_new(cfg->cache_max_bytes);
+    pl->items = malloc(((size_t)cfg->batch_max_events > (size_t)cfg->sweep_batch
+                            ? (size_t)cfg->batch_max_events
+                            : (size_t)cfg->sweep_batch) *
+                       sizeof(*pl->items));
+    if (!pl->tracker || !pl->in_flight || !pl->cache || !pl->items) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -747,8 +1000,9 @@ void pipeline_free(struct pipeline *pl)
 {
     if (pl == NULL)
         return;
-    backlog_drop(&pl->backlog, NULL);
-    free(pl->backlog.v);
+    for (size_t p = 0; p < pl->ntasks; p++)
+        task_remove(pl, (int32_t)p);
+    free(pl->tasks);
     if (pl->consumer)
         rd_kafka_destroy(pl->consumer);
     if (pl->producer)
@@ -757,13 +1011,15 @@ void pipeline_free(struct pipeline *pl)
         struct outmsg *om = pl->retry;
 
         pl->retry = om->next;
-        outmsg_free(om);
+        outmsg_done(om);
     }
     if (pl->assigned)
         rd_kafka_topic_partition_list_destroy(pl->assigned);
     tracker_free(pl->tracker);
     idset_free(pl->in_flight);
-    free(pl->stream_now_ms);
+    cache_free(pl->cache);
+    free(pl->items);
+    free(pl->acks);
     free(pl);
 }
 
@@ -801,103 +1057,61 @@ int pipeline_subscribe(struct pipeline *pl, char *err, size_t errlen)
 
 /* ---- the main loop's turn ---- */
 
-static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
-{
-    int role;
-
-    if (m->err) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            log_warn("consume: %s", rd_kafka_message_errstr(m));
-        rd_kafka_message_destroy(m);
-        return;
-    }
-    pl->kafka_up = 1;
-    metrics_set_kafka_up(1);
-    role = role_of(pl, rd_kafka_topic_name(m->rkt));
-    if (role >= TOPIC_ORDERS && role <= TOPIC_MESSAGES)
-        metrics_consumed((enum metric_topic)role);
-    if (pl->backlog.n > 0 || !store_ok(pl->store) || process(pl, m) == PROCESS_LATER) {
-        if (backlog_push(&pl->backlog, m, 0) < 0)
-            log_err(
-                "out of memory holding a message back; it will be re-read after restart");
-        hold_back(pl);
-        return;
-    }
-    rd_kafka_message_destroy(m);
-}
-
 void pipeline_step(struct pipeline *pl, int timeout_ms)
 {
     rd_kafka_message_t *m;
+    int64_t wait;
 
     redis_retry(pl);
-    if (pl->backlog.n > 0)
-        backlog_drain(pl);
+    wait = run_tasks(pl);
+    /* Wait for input only as long as no task is ready, and no longer than a
+     * task waits for a partition that is behind. */
+    if (wait > 0 && wait < timeout_ms)
+        timeout_ms = (int)wait;
     m = rd_kafka_consumer_poll(pl->consumer, timeout_ms);
-    if (m != NULL)
+    for (int i = 0; m != NULL; i++) {
         consume_one(pl, m);
-    /* Take whatever else is already fetched without waiting. */
-    for (int i = 0; i < 500 && m != NULL && !pl->paused; i++) {
-        if ((m = rd_kafka_consumer_poll(pl->consumer, 0)) != NULL)
-            consume_one(pl, m);
+        m = i < POLL_BURST ? rd_kafka_consumer_poll(pl->consumer, 0) : NULL;
     }
+    if (!pl->failed)
+        run_tasks(pl);
     produce_retries(pl);
     rd_kafka_poll(pl->producer, 0);
+    acks_flush(pl);
     offsets_store(pl);
     account_redis(pl);
 }
 
-/* The sweeper's "now" for a partition: the wall clock, or in a replay the low
- * watermark, the oldest of the input topics' newest event times there (topics
- * with no event yet are left out); 0 when there is nothing to judge by. */
-static int64_t sweep_now(const struct pipeline *pl, int32_t partition)
+/* The sweeper's "now" for a task: the wall clock, or in a replay the task's
+ * stream time (every event up to it has been applied, by the merge); 0 when
+ * there is nothing to judge by. */
+static int64_t sweep_now(const struct pipeline *pl, const struct ptask *pt)
 {
-    int64_t low = 0;
-
-    if (pl->cfg->clock == CLOCK_WALL)
-        return wall_ms();
-    if ((size_t)partition >= pl->n_stream_now)
-        return 0;
-    for (int r = TOPIC_ORDERS; r <= TOPIC_MESSAGES; r++) {
-        int64_t t = pl->stream_now_ms[partition][r];
-
-        if (t > 0 && (low == 0 || t < low))
-            low = t;
-    }
-    return low;
+    return pl->cfg->clock == CLOCK_WALL ? wall_ms() : pt->t.stream_ms;
 }
 
-/* Partition numbers assigned to this instance: with the range assignor and
- * equal partition counts, partition p of every input topic is ours together,
- * and the customers keyed to p are swept here only. */
-static int assigned_partition(const struct pipeline *pl, int i)
+/* One batch of the task's due customers; each is evaluated at every due time
+ * up to now, so the result does not depend on when this runs. */
+static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
 {
-    for (int j = 0; j < i; j++)
-        if (pl->assigned->elems[j].partition == pl->assigned->elems[i].partition)
-            return -1;
-    return pl->assigned->elems[i].partition;
-}
-
-static size_t sweep_partition(struct pipeline *pl, int32_t p, int64_t now)
-{
+    struct batch_ctx b = batch_ctx_of(pl, pt);
+    struct batch_stats st = {0};
     char **ids = NULL, err[512];
     size_t n = 0;
 
-    if (store_due(pl->store, p, now, (size_t)pl->cfg->sweep_batch, &ids, &n) < 0)
+    if (store_due(pl->store, pt->t.partition, now, (size_t)pl->cfg->sweep_batch, &ids,
+                  &n) < 0)
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        struct store_outbox pending;
-        enum ingest_status st;
-
-        store_outbox_init(&pending);
-        st = ingest_sweep(pl->store, &pl->model, ids[i], p, now, wall_ms(), &pending, err,
-                          sizeof(err));
-        if (st == INGEST_OK || st == INGEST_DUPLICATE)
-            publish_pending(pl, NULL, ids[i], &pending);
-        else
-            log_warn("sweep %s: %s", ids[i], err);
-        store_outbox_free(&pending);
-    }
+    for (size_t i = 0; i < n; i++)
+        pl->items[i] = (struct batch_item){.sweep_id = ids[i],
+                                           .sweep_until_ms = now,
+                                           .source = -1,
+                                           .partition = pt->t.partition,
+                                           .offset = -1};
+    if (batch_run(&b, pl->items, n, &st, err, sizeof(err)) < 0)
+        log_warn("sweep of partition %d: %s", (int)pt->t.partition, err);
+    else
+        account_batch(pl, &st);
     store_ids_free(ids, n);
     return n;
 }
@@ -906,14 +1120,14 @@ void pipeline_sweep(struct pipeline *pl)
 {
     size_t swept = 0;
 
-    if (pl->assigned == NULL || !store_ok(pl->store) || pl->paused)
+    if (!store_ok(pl->store) || pl->paused)
         return;
-    for (int i = 0; i < pl->assigned->cnt; i++) {
-        int p = assigned_partition(pl, i);
-        int64_t now = p >= 0 ? sweep_now(pl, p) : 0;
+    for (size_t p = 0; p < pl->ntasks; p++) {
+        struct ptask *pt = pl->tasks[p];
+        int64_t now = pt ? sweep_now(pl, pt) : 0;
 
-        if (now > 0)
-            swept += sweep_partition(pl, p, now);
+        if (now > 0 && pt->nbatch == 0)
+            swept += sweep_task(pl, pt, now);
     }
     metrics_sweep_run(swept);
     account_redis(pl);
@@ -948,7 +1162,9 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
 {
     rd_kafka_resp_err_t err;
 
-    backlog_drop(&pl->backlog, NULL);
+    for (size_t p = 0; p < pl->ntasks; p++)
+        if (pl->tasks[p] && pl->tasks[p]->nbatch && store_ok(pl->store))
+            run_batch(pl, pl->tasks[p]);
     settle(pl, timeout_ms);
     err = rd_kafka_consumer_close(pl->consumer); /* commits stored offsets */
     if (err)
@@ -959,6 +1175,11 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
 int pipeline_ready(const struct pipeline *pl)
 {
     return store_ok(pl->store) && pl->kafka_up;
+}
+
+int pipeline_failed(const struct pipeline *pl)
+{
+    return pl->failed;
 }
 
 size_t pipeline_assigned(const struct pipeline *pl)

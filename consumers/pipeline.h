@@ -1,9 +1,9 @@
 /*
  * pipeline.h - the Kafka side of loyaltyd: consumer group, rebalance,
  * offsets, the producer of derived events and of the dead-letter topic, and
- * the one-way flow message -> parse -> apply (state/apply.h) -> publish ->
- * store offset.  Main thread only; librdkafka's own threads never call into
- * this module except the statistics and log callbacks, which touch only
+ * the one-way flow message -> parse -> task merge (event time) -> batch apply
+ * (state/batch.h) -> publish -> store offset.  Main thread only; librdkafka's own threads
+ * never call into this module except the statistics and log callbacks, which touch only
  * metrics and the logger.
  */
 #ifndef LOYALTY_PIPELINE_H
@@ -63,6 +63,9 @@ void pipeline_close(struct pipeline *pl, int timeout_ms);
 
 /* 1 when Redis is usable and a broker answered recently. */
 int pipeline_ready(const struct pipeline *pl);
+/* 1 after a condition the daemon must not run on (input topics with unequal
+ * partition counts); the log says which. */
+int pipeline_failed(const struct pipeline *pl);
 size_t pipeline_assigned(const struct pipeline *pl);
 
 #endif

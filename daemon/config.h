@@ -52,6 +52,10 @@ struct config {
     int sweep_interval_ms;
     int sweep_batch;
     int model_refresh_ms;
+    int merge_max_idle_ms;
+    int merge_queue_max;
+    int batch_max_events;
+    size_t cache_max_bytes;
 
     struct kafka_props kafka_common, kafka_consumer, kafka_producer;
     struct model_config *model;

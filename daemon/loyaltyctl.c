@@ -115,12 +115,12 @@ static void ctl_connect(struct ctl *c)
 
 static void load_customer(struct ctl *c, const char *id, struct customer *cu)
 {
-    struct store_snapshot snap;
+    struct store_meta meta;
     char err[512];
 
-    if (store_load(c->store, id, NULL, cu, &snap, err, sizeof(err)) < 0)
+    if (store_load(c->store, id, cu, &meta, err, sizeof(err)) < 0)
         die("%s", err);
-    if (!snap.exists)
+    if (!meta.exists)
         die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
 }
 

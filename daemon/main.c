@@ -194,7 +194,7 @@ static void main_loop(const char *path, struct config *cfg, struct pipeline *pl)
 {
     struct timers t = {0, 0, 0};
 
-    while (!got_stop) {
+    while (!got_stop && !pipeline_failed(pl)) {
         if (got_reload) {
             got_reload = 0;
             reload(path, cfg, pl);
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
     sd_notify(0, "STOPPING=1");
     log_note("stopping: finishing in-flight work");
     pipeline_close(pl, CLOSE_TIMEOUT_MS);
-    rc = 0;
+    rc = pipeline_failed(pl) ? EXIT_FAILURE : 0;
 out:
     pipeline_free(pl);
     http_stop(http);

@@ -23,8 +23,35 @@ static struct {
     atomic_uint_fast64_t delivery_failed, redis_errors, rebalances;
     atomic_uint_fast64_t sweep_runs, swept;
     atomic_uint_fast64_t redis_lat_us_sum, redis_lat_count;
+    atomic_uint_fast64_t counter[MC__COUNT];
+    atomic_uint_fast64_t lat_bucket[METRICS_LAT_BUCKETS + 1], lat_us_sum, lat_count;
+    atomic_uint_fast64_t cache_entries, cache_bytes;
     atomic_int redis_up, kafka_up, ready, paused;
 } m;
+
+/* Upper bounds of the apply latency buckets, in seconds. */
+static const double lat_bounds[METRICS_LAT_BUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
+static const struct {
+    const char *name, *help;
+} counters[MC__COUNT] = {
+    [MC_MERGE_IDLE_TIMEOUTS] = {"loyaltyd_merge_idle_timeouts_total",
+                                "Times a task stopped waiting for an input partition "
+                                "that was behind (merge.max_idle_ms)."},
+    [MC_LATE_EVENTS] = {"loyaltyd_late_events_total",
+                        "Events older than their task's stream time, applied anyway."},
+    [MC_MISROUTED] = {"loyaltyd_misrouted_total",
+                      "Events for a customer that arrived on another partition number "
+                      "than the customer's."},
+    [MC_BATCHES] = {"loyaltyd_batches_total", "Batches of merged events committed."},
+    [MC_CACHE_HITS] = {"loyaltyd_cache_hits_total", "Customers found in the cache."},
+    [MC_CACHE_MISSES] = {"loyaltyd_cache_misses_total", "Customers loaded from Redis."},
+    [MC_COMMITS] = {"loyaltyd_commits_total", "Customer commits sent to Redis."},
+    [MC_COMMIT_CONFLICTS] =
+        {"loyaltyd_commit_conflicts_total",
+         "Commits refused because another writer moved the revision."},
+};
 
 static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lag_entry lag[LAG_MAX];
@@ -87,6 +114,30 @@ void metrics_redis_latency(int64_t sum_us, uint64_t n)
     atomic_fetch_add_explicit(&m.redis_lat_us_sum, (uint64_t)(sum_us > 0 ? sum_us : 0),
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&m.redis_lat_count, n, memory_order_relaxed);
+}
+
+void metrics_add(enum metric_counter c, uint64_t n)
+{
+    atomic_fetch_add_explicit(&m.counter[c], n, memory_order_relaxed);
+}
+
+void metrics_apply_latency(int64_t us)
+{
+    size_t b = 0;
+
+    if (us < 0)
+        us = 0;
+    while (b < METRICS_LAT_BUCKETS && (double)us > lat_bounds[b] * 1e6)
+        b++;
+    INC(m.lat_bucket[b]);
+    INC(m.lat_count);
+    atomic_fetch_add_explicit(&m.lat_us_sum, (uint64_t)us, memory_order_relaxed);
+}
+
+void metrics_set_cache(size_t entries, size_t bytes)
+{
+    atomic_store(&m.cache_entries, entries);
+    atomic_store(&m.cache_bytes, bytes);
 }
 
 void metrics_redis_errors(void)
@@ -255,10 +306,36 @@ static void render_counters(struct out *o)
     head(o, "loyaltyd_sweeper_customers_total", "counter",
          "Customers re-evaluated by the sweeper.");
     put(o, "loyaltyd_sweeper_customers_total %llu\n", GET(m.swept));
+    for (int i = 0; i < MC__COUNT; i++) {
+        head(o, counters[i].name, "counter", counters[i].help);
+        put(o, "%s %llu\n", counters[i].name, GET(m.counter[i]));
+    }
+}
+
+static void render_latency(struct out *o)
+{
+    unsigned long long cum = 0;
+
+    head(o, "loyaltyd_apply_latency_seconds", "histogram",
+         "From an input message's Kafka timestamp to its state change committed.");
+    for (int b = 0; b < METRICS_LAT_BUCKETS; b++) {
+        cum += GET(m.lat_bucket[b]);
+        put(o, "loyaltyd_apply_latency_seconds_bucket{le=\"%g\"} %llu\n", lat_bounds[b],
+            cum);
+    }
+    cum += GET(m.lat_bucket[METRICS_LAT_BUCKETS]);
+    put(o, "loyaltyd_apply_latency_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+    put(o, "loyaltyd_apply_latency_seconds_sum %.6f\n", GET(m.lat_us_sum) / 1e6);
+    put(o, "loyaltyd_apply_latency_seconds_count %llu\n", GET(m.lat_count));
+    head(o, "loyaltyd_cache_customers", "gauge", "Customers held in the cache.");
+    put(o, "loyaltyd_cache_customers %llu\n", GET(m.cache_entries));
+    head(o, "loyaltyd_cache_bytes", "gauge", "Memory held by the cache.");
+    put(o, "loyaltyd_cache_bytes %llu\n", GET(m.cache_bytes));
 }
 
 static void render_gauges(struct out *o)
 {
+    render_latency(o);
     head(o, "loyaltyd_redis_latency_seconds", "summary", "Redis round trips.");
     put(o, "loyaltyd_redis_latency_seconds_sum %.6f\n", GET(m.redis_lat_us_sum) / 1e6);
     put(o, "loyaltyd_redis_latency_seconds_count %llu\n", GET(m.redis_lat_count));

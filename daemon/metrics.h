@@ -15,6 +15,21 @@
 enum metric_topic { MT_ORDERS = 0, MT_REVIEWS, MT_MESSAGES, MT__COUNT };
 enum metric_emit { ME_CHURN = 0, ME_REWARD, ME__COUNT };
 
+/* Plain counters, one name each (metrics.c has the table). */
+enum metric_counter {
+    MC_MERGE_IDLE_TIMEOUTS = 0,
+    MC_LATE_EVENTS,
+    MC_MISROUTED,
+    MC_BATCHES,
+    MC_CACHE_HITS,
+    MC_CACHE_MISSES,
+    MC_COMMITS,
+    MC_COMMIT_CONFLICTS,
+    MC__COUNT
+};
+
+#define METRICS_LAT_BUCKETS 15
+
 void metrics_init(void);
 void metrics_fini(void);
 
@@ -28,6 +43,10 @@ void metrics_delivery_failed(void);
 /* n Redis round trips that took sum_us in all. */
 void metrics_redis_latency(int64_t sum_us, uint64_t n);
 void metrics_redis_errors(void);
+void metrics_add(enum metric_counter c, uint64_t n);
+/* From an input message's Kafka timestamp to its state change committed. */
+void metrics_apply_latency(int64_t us);
+void metrics_set_cache(size_t entries, size_t bytes);
 void metrics_rebalance(void);
 void metrics_sweep_run(size_t customers);
 void metrics_set_redis_up(int up);

@@ -2,8 +2,9 @@
  * store.c - the Redis side of loyaltyd.  Key schema (prefix P, customer C):
  *
  *   P c:{C}           hash    the customer's fields (state/codec.c), plus `rev`
- *                             (revision) and `wm:SOURCE:PARTITION` (the highest
- *                             applied offset: the replay watermark)
+ *                             (revision), `partition` (the partition number
+ *                             its events are keyed to) and `wm:SOURCE:PARTITION`
+ *                             (the highest applied offset: the replay watermark)
  *   P c:{C}:aux       string  bounded lists (state/codec.c)
  *   P c:{C}:outbox    hash    derived events recorded but not yet delivered
  *   P idx:risk|loyalty|clv|value   zsets of customer ids (operators' indices)
@@ -214,16 +215,6 @@ static redisReply *store_cmd(struct store *s, char *err, size_t errlen, const ch
     return r;
 }
 
-static redisReply *store_argv(struct store *s, int argc, const char **argv,
-                              const size_t *lens, char *err, size_t errlen)
-{
-    int64_t t0 = mono_us();
-
-    if (!store_usable(s, err, errlen))
-        return NULL;
-    return store_reply(s, redisCommandArgv(s->ctx, argc, argv, lens), t0, err, errlen);
-}
-
 /* A command whose only interesting outcome is success. */
 static int store_simple(struct store *s, char *err, size_t errlen, const char *fmt, ...)
 {
@@ -305,14 +296,6 @@ static void key_of(const struct store *s, char *buf, size_t len, const char *id,
     snprintf(buf, len, "%sc:{%s}%s", s->opts.prefix, id, suffix);
 }
 
-static void wm_field(char *buf, size_t len, const struct store_origin *o)
-{
-    if (o == NULL || o->offset < 0)
-        buf[0] = '\0';
-    else
-        snprintf(buf, len, "wm:%s:%" PRId32, o->source, o->partition);
-}
-
 static int reply_to_kvlist(const redisReply *r, struct kvlist *kv)
 {
     for (size_t i = 0; i + 1 < r->elements; i += 2)
@@ -321,29 +304,13 @@ static int reply_to_kvlist(const redisReply *r, struct kvlist *kv)
     return 0;
 }
 
-static int load_snapshot(const struct kvlist *kv, const struct store_origin *o,
-                         struct store_snapshot *snap)
-{
-    char wmf[160];
-    const char *rev = kvlist_get(kv, "rev"), *wm;
-
-    wm_field(wmf, sizeof(wmf), o);
-    snap->exists = rev != NULL;
-    snap->rev = rev ? strtoll(rev, NULL, 10) : 0;
-    wm = wmf[0] ? kvlist_get(kv, wmf) : NULL;
-    snap->duplicate = wm != NULL && strtoll(wm, NULL, 10) >= o->offset;
-    return 0;
-}
-
-/* The customer's hash and aux string in one round trip (pipelined).  Returns
- * 0 with both replies (the caller frees them), or -1 with err. */
 /* The replies of n commands appended since t0 (one round trip).  0 with all
  * n replies (the caller frees them), or -1 with none and the connection
  * dropped on an I/O error. */
-static int read_replies(struct store *s, redisReply **r, int n, int64_t t0, char *err,
+static int read_replies(struct store *s, redisReply **r, size_t n, int64_t t0, char *err,
                         size_t errlen)
 {
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (redisGetReply(s->ctx, (void **)&r[i]) != REDIS_OK) {
             while (i-- > 0)
                 freeReplyObject(r[i]);
@@ -355,54 +322,73 @@ static int read_replies(struct store *s, redisReply **r, int n, int64_t t0, char
     return 0;
 }
 
-static void free_replies(redisReply **r, int n)
+static void free_replies(redisReply **r, size_t n)
 {
-    for (int i = 0; i < n; i++)
-        freeReplyObject(r[i]);
+    for (size_t i = 0; i < n; i++)
+        if (r[i])
+            freeReplyObject(r[i]);
 }
 
-/* The customer's hash and aux string in one round trip (pipelined).  Returns
- * 0 with both replies (the caller frees them), or -1 with err. */
-static int fetch_customer(struct store *s, const char *id, redisReply **h, redisReply **a,
-                          char *err, size_t errlen)
+/* "wm:SOURCE:PARTITION" of the replay watermark. */
+static void wm_field(char *buf, size_t len, int source, int32_t partition)
 {
-    char hkey[300], akey[300];
-    int64_t t0 = mono_us();
-    redisReply *r[2];
+    snprintf(buf, len, "wm:%s:%" PRId32, event_source_name((enum ev_source)source),
+             partition);
+}
 
-    *h = *a = NULL;
-    if (!store_usable(s, err, errlen))
+static int wm_parse(const char *name, const char *value, struct store_wm *wm)
+{
+    const char *colon;
+
+    if (strncmp(name, "wm:", 3) != 0 || (colon = strchr(name + 3, ':')) == NULL)
         return -1;
-    key_of(s, hkey, sizeof(hkey), id, "");
-    key_of(s, akey, sizeof(akey), id, ":aux");
-    redisAppendCommand(s->ctx, "HGETALL %s", hkey);
-    redisAppendCommand(s->ctx, "GET %s", akey);
-    if (read_replies(s, r, 2, t0, err, errlen) < 0)
-        return -1;
-    if (r[0]->type != REDIS_REPLY_ARRAY ||
-        (r[1]->type != REDIS_REPLY_STRING && r[1]->type != REDIS_REPLY_NIL)) {
-        snprintf(err, errlen, "redis: unexpected reply loading %s", hkey);
-        free_replies(r, 2);
-        return -1;
+    for (int src = 0; src < SRC__COUNT; src++) {
+        const char *sn = event_source_name((enum ev_source)src);
+
+        if (strlen(sn) == (size_t)(colon - name - 3) &&
+            strncmp(name + 3, sn, strlen(sn)) == 0) {
+            wm->source = src;
+            wm->partition = (int32_t)strtol(colon + 1, NULL, 10);
+            wm->offset = strtoll(value, NULL, 10);
+            return 0;
+        }
     }
-    *h = r[0];
-    *a = r[1];
-    return 0;
+    return -1;
 }
 
-int store_load(struct store *s, const char *id, const struct store_origin *o,
-               struct customer *c, struct store_snapshot *snap, char *err, size_t errlen)
+/* What the store itself keeps in the hash beside the codec's fields. */
+static void meta_from_kvlist(const struct kvlist *kv, struct store_meta *m)
 {
-    redisReply *h, *a;
+    const char *rev = kvlist_get(kv, "rev"), *part = kvlist_get(kv, "partition");
+
+    memset(m, 0, sizeof(*m));
+    m->exists = rev != NULL;
+    m->rev = rev ? strtoll(rev, NULL, 10) : 0;
+    m->partition = part ? (int32_t)strtol(part, NULL, 10) : -1;
+    for (size_t i = 0; i < kv->n && m->nwm < STORE_WM_MAX; i++)
+        if (wm_parse(kv->v[i].name, kv->v[i].value, &m->wm[m->nwm]) == 0)
+            m->nwm++;
+}
+
+/* One customer from its HGETALL and GET replies. */
+static int load_one(const char *id, const redisReply *h, const redisReply *a,
+                    struct customer *c, struct store_meta *meta, char *err, size_t errlen)
+{
     struct kvlist kv;
     int rc = -1;
 
-    if (fetch_customer(s, id, &h, &a, err, errlen) < 0)
+    if (h->type != REDIS_REPLY_ARRAY ||
+        (a->type != REDIS_REPLY_STRING && a->type != REDIS_REPLY_NIL)) {
+        snprintf(err, errlen, "redis: unexpected reply loading customer %s", id);
         return -1;
+    }
     kvlist_init(&kv);
-    if (reply_to_kvlist(h, &kv) < 0 || load_snapshot(&kv, o, snap) < 0)
+    if (reply_to_kvlist(h, &kv) < 0) {
+        snprintf(err, errlen, "out of memory");
         goto out;
-    if (!snap->exists) {
+    }
+    meta_from_kvlist(&kv, meta);
+    if (!meta->exists) {
         customer_init(c, id);
         rc = 0;
         goto out;
@@ -410,13 +396,51 @@ int store_load(struct store *s, const char *id, const struct store_origin *o,
     rc = codec_decode(c, id, &kv, a->type == REDIS_REPLY_STRING ? a->str : NULL, err,
                       errlen);
 out:
-    freeReplyObject(h);
-    freeReplyObject(a);
     kvlist_free(&kv);
     return rc;
 }
 
-/* argv for FCALL loyaltyd_commit; strings borrowed from the arguments. */
+int store_load_many(struct store *s, const char *const *ids, size_t n,
+                    struct customer *const *out, struct store_meta *meta, char *err,
+                    size_t errlen)
+{
+    redisReply **r;
+    char key[STORE_KEY_MAX];
+    int64_t t0 = mono_us();
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    if (!store_usable(s, err, errlen))
+        return -1;
+    if ((r = calloc(2 * n, sizeof(*r))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        key_of(s, key, sizeof(key), ids[i], "");
+        redisAppendCommand(s->ctx, "HGETALL %s", key);
+        key_of(s, key, sizeof(key), ids[i], ":aux");
+        redisAppendCommand(s->ctx, "GET %s", key);
+    }
+    if (read_replies(s, r, 2 * n, t0, err, errlen) < 0) {
+        free(r);
+        return -1;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = load_one(ids[i], r[2 * i], r[2 * i + 1], out[i], &meta[i], err, errlen);
+    free_replies(r, 2 * n);
+    free(r);
+    return rc;
+}
+
+int store_load(struct store *s, const char *id, struct customer *c,
+               struct store_meta *meta, char *err, size_t errlen)
+{
+    return store_load_many(s, &id, 1, &c, meta, err, errlen);
+}
+
+/* argv of one command; strings borrowed or owned (formatted). */
 struct argv_buf {
     const char **argv;
     size_t *lens;
@@ -465,113 +489,149 @@ static int argv_fmt(struct argv_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return -1;
-    b->owned[b->n_owned++] = s; /* n_owned <= n < cap after argv_push */
-    return argv_push(b, s, (size_t)n);
+    if (argv_push(b, s, (size_t)n) < 0) {
+        free(s);
+        return -1;
+    }
+    b->owned[b->n_owned++] = s; /* n_owned < n <= cap after argv_push */
+    return 0;
+}
+
+/* Empty the buffer for the next command, keeping its memory. */
+static void argv_reset(struct argv_buf *b)
+{
+    for (size_t i = 0; i < b->n_owned; i++)
+        free(b->owned[i]);
+    b->n = b->n_owned = 0;
 }
 
 static void argv_free(struct argv_buf *b)
 {
-    for (size_t i = 0; i < b->n_owned; i++)
-        free(b->owned[i]);
+    argv_reset(b);
     free(b->argv);
     free(b->lens);
     free(b->owned);
 }
 
-static int commit_argv(struct argv_buf *b, const struct store *s, const struct kvlist *kv,
-                       const char *aux, const struct store_snapshot *snap,
-                       const struct store_origin *o, const struct store_outbox *add,
-                       const char *id)
+static void argv_append(struct store *s, const struct argv_buf *b)
+{
+    redisAppendCommandArgv(s->ctx, (int)b->n, b->argv, b->lens);
+}
+
+/* FCALL loyaltyd_commit (store_lib.lua) for one request. */
+static int commit_argv(struct argv_buf *b, const struct store *s,
+                       const struct store_commit_req *q)
 {
     char wmf[160];
     int rc = 0;
 
-    wm_field(wmf, sizeof(wmf), o);
     rc |= argv_str(b, "FCALL");
-    rc |= argv_str(b, "loyaltyd_commit");
+    rc |= argv_str(b, "loyaltyd_commit_2");
     rc |= argv_str(b, "3");
-    rc |= argv_fmt(b, "%sc:{%s}", s->opts.prefix, id);
-    rc |= argv_fmt(b, "%sc:{%s}:aux", s->opts.prefix, id);
-    rc |= argv_fmt(b, "%sc:{%s}:outbox", s->opts.prefix, id);
-    rc |= argv_fmt(b, "%s", wmf);
-    rc |= argv_fmt(b, "%" PRId64, o && o->offset >= 0 ? o->offset : (int64_t)-1);
-    rc |= argv_fmt(b, "%" PRId64, snap->rev);
-    rc |= argv_str(b, aux);
-    rc |= argv_fmt(b, "%zu", kv->n);
-    for (size_t i = 0; i < kv->n && rc == 0; i++) {
-        rc |= argv_str(b, kv->v[i].name);
-        rc |= argv_str(b, kv->v[i].value);
+    rc |= argv_fmt(b, "%sc:{%s}", s->opts.prefix, q->id);
+    rc |= argv_fmt(b, "%sc:{%s}:aux", s->opts.prefix, q->id);
+    rc |= argv_fmt(b, "%sc:{%s}:outbox", s->opts.prefix, q->id);
+    rc |= argv_fmt(b, "%" PRId64, q->rev);
+    rc |= argv_fmt(b, "%zu", q->nwm + (q->partition >= 0));
+    for (size_t i = 0; i < q->nwm && rc == 0; i++) {
+        wm_field(wmf, sizeof(wmf), q->wm[i].source, q->wm[i].partition);
+        rc |= argv_fmt(b, "%s", wmf);
+        rc |= argv_fmt(b, "%" PRId64, q->wm[i].offset);
     }
-    for (size_t i = 0; add && i < add->n && rc == 0; i++) {
-        rc |= argv_str(b, add->v[i].event_id);
-        rc |= argv_fmt(b, "%s\t%s", topic_tags[add->v[i].topic], add->v[i].payload);
+    if (q->partition >= 0) {
+        rc |= argv_str(b, "partition");
+        rc |= argv_fmt(b, "%" PRId32, q->partition);
+    }
+    rc |= argv_str(b, q->aux ? "1" : "0");
+    rc |= argv_str(b, q->aux ? q->aux : "");
+    rc |= argv_fmt(b, "%zu", q->fields->n);
+    for (size_t i = 0; i < q->fields->n && rc == 0; i++) {
+        rc |= argv_str(b, q->fields->v[i].name);
+        rc |= argv_str(b, q->fields->v[i].value);
+    }
+    for (size_t i = 0; q->add && i < q->add->n && rc == 0; i++) {
+        rc |= argv_str(b, q->add->v[i].event_id);
+        rc |= argv_fmt(b, "%s\t%s", topic_tags[q->add->v[i].topic], q->add->v[i].payload);
     }
     return rc ? -1 : 0;
 }
 
-static enum store_commit_result
-commit_result(const redisReply *r, struct store_outbox *pending, char *err, size_t errlen)
+/* {status, revision, outbox} from loyaltyd_commit into q. */
+static enum store_commit_result commit_result(struct store *s, const redisReply *r,
+                                              struct store_commit_req *q, char *err,
+                                              size_t errlen)
 {
     const char *status;
 
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis: %s", r->str);
+        /* A server without our library (flushed, or a replica promoted before
+         * it got it): reconnecting loads it again. */
+        if (strstr(r->str, "Function not found") != NULL)
+            store_drop(s);
         return STORE_ERROR;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING) {
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_INTEGER) {
         snprintf(err, errlen, "redis: unexpected reply from loyaltyd_commit");
         return STORE_ERROR;
     }
-    if (pending && outbox_parse(r->element[2], pending) < 0) {
+    q->new_rev = r->element[1]->integer;
+    if (outbox_parse(r->element[2], &q->pending) < 0) {
         snprintf(err, errlen, "out of memory");
         return STORE_ERROR;
     }
     status = r->element[0]->str;
-    if (strcmp(status, "ok") == 0)
-        return STORE_APPLIED;
-    if (strcmp(status, "dup") == 0)
-        return STORE_DUPLICATE;
-    return STORE_CONFLICT;
+    return strcmp(status, "ok") == 0 ? STORE_APPLIED : STORE_CONFLICT;
 }
 
-enum store_commit_result
-store_commit(struct store *s, const struct customer *c, const struct store_snapshot *snap,
-             const struct store_origin *o, const struct store_outbox *add,
-             struct store_outbox *pending, char *err, size_t errlen)
+int store_commit_many(struct store *s, struct store_commit_req *q, size_t n, char *err,
+                      size_t errlen)
 {
-    enum store_commit_result res = STORE_ERROR;
     struct argv_buf b = {0};
-    struct kvlist kv;
-    char *aux = NULL;
-    redisReply *r = NULL;
+    redisReply **r;
+    int64_t t0 = mono_us();
+    int rc = 0;
 
-    kvlist_init(&kv);
-    if (codec_encode(c, &kv, &aux) < 0 ||
-        commit_argv(&b, s, &kv, aux, snap, o, add, c->id) < 0) {
+    if (n == 0)
+        return 0;
+    if (!store_usable(s, err, errlen))
+        return -1;
+    if ((r = calloc(n, sizeof(*r))) == NULL) {
         snprintf(err, errlen, "out of memory");
-        goto out;
+        return -1;
     }
-    r = store_argv(s, (int)b.n, b.argv, b.lens, err, errlen);
-    if (r != NULL)
-        res = commit_result(r, pending, err, errlen);
-    /* A server without our library (flushed, or a replica promoted before it
-     * got it): reconnecting loads it again. */
-    if (res == STORE_ERROR && r != NULL && r->type == REDIS_REPLY_ERROR &&
-        strstr(r->str, "Function not found") != NULL)
-        store_drop(s);
-out:
-    if (r)
-        freeReplyObject(r);
+    for (size_t i = 0; i < n; i++) {
+        argv_reset(&b);
+        if (commit_argv(&b, s, &q[i]) < 0) {
+            /* What was appended must still be read: fail after the replies. */
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            n = i;
+            break;
+        }
+        argv_append(s, &b);
+    }
     argv_free(&b);
-    free(aux);
-    kvlist_free(&kv);
-    return res;
+    if (read_replies(s, r, n, t0, err, errlen) < 0) {
+        free(r);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        store_outbox_init(&q[i].pending);
+        q[i].res = commit_result(s, r[i], &q[i], err, errlen);
+        if (q[i].res == STORE_ERROR)
+            rc = -1;
+    }
+    free_replies(r, n);
+    free(r);
+    return rc;
 }
 
 int store_outbox_pending(struct store *s, const char *id, struct store_outbox *pending)
 {
-    char key[300], err[256];
+    char key[STORE_KEY_MAX], err[256];
     redisReply *r;
     int rc;
 
@@ -583,43 +643,125 @@ int store_outbox_pending(struct store *s, const char *id, struct store_outbox *p
     return rc;
 }
 
-int store_outbox_ack(struct store *s, const char *id, const char *event_id)
+int store_ack_many(struct store *s, const struct store_ack *acks, size_t n)
 {
-    char key[300], err[256];
+    char key[STORE_KEY_MAX], err[256];
+    int64_t t0 = mono_us();
+    redisReply **r;
 
-    key_of(s, key, sizeof(key), id, ":outbox");
-    return store_simple(s, err, sizeof(err), "HDEL %s %s", key, event_id);
+    if (n == 0)
+        return 0;
+    if (!store_usable(s, err, sizeof(err)) || (r = calloc(n, sizeof(*r))) == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        key_of(s, key, sizeof(key), acks[i].customer_id, ":outbox");
+        redisAppendCommand(s->ctx, "HDEL %s %s", key, acks[i].event_id);
+    }
+    if (read_replies(s, r, n, t0, err, sizeof(err)) < 0) {
+        free(r);
+        return -1;
+    }
+    free_replies(r, n);
+    free(r);
+    return 0;
 }
 
 /* ---- indices, sweeper, model ---- */
 
-int store_index(struct store *s, const struct customer *c, int32_t partition,
-                int64_t due_ms)
+static double index_score(const struct customer *c, enum store_index_kind k)
 {
-    const double scores[] = {c->churn_risk, c->loyalty_score, c->clv, c->spend_365d};
-    const char *p = s->opts.prefix;
-    int64_t t0 = mono_us();
-    redisReply *r[5];
-    char err[256];
+    const double v[] = {c->churn_risk, c->loyalty_score, c->clv, c->spend_365d};
+
+    return isfinite(v[k]) ? v[k] : 0.0;
+}
+
+/* One ZADD of every customer's score to index k. */
+static int index_argv(struct argv_buf *b, const struct store *s, enum store_index_kind k,
+                      const struct store_index_req *q, size_t n)
+{
+    int rc = argv_str(b, "ZADD");
+
+    rc |= argv_fmt(b, "%sidx:%s", s->opts.prefix, index_names[k]);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc |= argv_fmt(b, "%.17g", index_score(q[i].c, k));
+        rc |= argv_str(b, q[i].c->id);
+    }
+    return rc;
+}
+
+/* One ZADD (or ZREM, for "never due") of the due times in one partition's
+ * set; 0 when no request is of that kind. */
+static int due_argv(struct argv_buf *b, const struct store *s, int32_t partition,
+                    int remove, const struct store_index_req *q, size_t n)
+{
     int rc = 0;
 
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (q[i].partition != partition || (q[i].due_ms == INT64_MAX) != remove)
+            continue;
+        if (b->n == 0) {
+            rc |= argv_str(b, remove ? "ZREM" : "ZADD");
+            rc |= argv_fmt(b, "%sdue:%" PRId32, s->opts.prefix, partition);
+        }
+        if (!remove)
+            rc |= argv_fmt(b, "%" PRId64, q[i].due_ms);
+        rc |= argv_str(b, q[i].c->id);
+    }
+    return rc;
+}
+
+static int seen_partition(const struct store_index_req *q, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (q[j].partition == q[i].partition)
+            return 1;
+    return 0;
+}
+
+int store_index_many(struct store *s, const struct store_index_req *q, size_t n)
+{
+    struct argv_buf b = {0};
+    redisReply *r[STORE_IDX__COUNT + 2 * STORE_PARTITIONS_PER_CALL];
+    int64_t t0 = mono_us();
+    char err[256];
+    size_t cmds = 0;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
     if (!store_usable(s, err, sizeof(err)))
         return -1;
-    for (size_t i = 0; i < 4; i++)
-        redisAppendCommand(s->ctx, "ZADD %sidx:%s %.17g %s", p, index_names[i],
-                           isfinite(scores[i]) ? scores[i] : 0.0, c->id);
-    if (due_ms == INT64_MAX)
-        redisAppendCommand(s->ctx, "ZREM %sdue:%d %s", p, (int)partition, c->id);
-    else
-        redisAppendCommand(s->ctx, "ZADD %sdue:%d %" PRId64 " %s", p, (int)partition,
-                           due_ms, c->id);
-    if (read_replies(s, r, 5, t0, err, sizeof(err)) < 0)
+    for (int k = 0; k < STORE_IDX__COUNT && rc == 0; k++) {
+        argv_reset(&b);
+        if ((rc = index_argv(&b, s, (enum store_index_kind)k, q, n)) == 0) {
+            argv_append(s, &b);
+            cmds++;
+        }
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (seen_partition(q, i))
+            continue;
+        if (cmds + 2 > sizeof(r) / sizeof(r[0])) {
+            rc = -1; /* callers index one task (one partition) at a time */
+            break;
+        }
+        for (int remove = 0; remove < 2 && rc == 0; remove++) {
+            argv_reset(&b);
+            rc = due_argv(&b, s, q[i].partition, remove, q, n);
+            if (rc == 0 && b.n > 0) {
+                argv_append(s, &b);
+                cmds++;
+            }
+        }
+    }
+    argv_free(&b);
+    if (read_replies(s, r, cmds, t0, err, sizeof(err)) < 0)
         return -1;
-    for (int i = 0; i < 5; i++)
+    for (size_t i = 0; i < cmds; i++)
         if (r[i]->type == REDIS_REPLY_ERROR)
             rc = -1;
-    free_replies(r, 5);
-    return rc;
+    free_replies(r, cmds);
+    return rc ? -1 : 0;
 }
 
 static int ids_from_reply(const redisReply *r, size_t step, char ***ids, size_t *n)
@@ -757,18 +899,25 @@ int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t 
 
 int store_raw(struct store *s, const char *id, struct kvlist *fields, char **aux)
 {
-    redisReply *h, *a;
-    char err[256];
+    char key[STORE_KEY_MAX], err[256];
+    int64_t t0 = mono_us();
+    redisReply *r[2];
     int rc = -1;
 
-    if (fetch_customer(s, id, &h, &a, err, sizeof(err)) < 0)
+    if (!store_usable(s, err, sizeof(err)))
         return -1;
-    if (h->elements > 0 && reply_to_kvlist(h, fields) == 0) {
-        *aux = a->type == REDIS_REPLY_STRING ? strdup(a->str) : NULL;
+    key_of(s, key, sizeof(key), id, "");
+    redisAppendCommand(s->ctx, "HGETALL %s", key);
+    key_of(s, key, sizeof(key), id, ":aux");
+    redisAppendCommand(s->ctx, "GET %s", key);
+    if (read_replies(s, r, 2, t0, err, sizeof(err)) < 0)
+        return -1;
+    if (r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements > 0 &&
+        reply_to_kvlist(r[0], fields) == 0) {
+        *aux = r[1]->type == REDIS_REPLY_STRING ? strdup(r[1]->str) : NULL;
         rc = 0;
     }
-    freeReplyObject(h);
-    freeReplyObject(a);
+    free_replies(r, 2);
     return rc;
 }
 

@@ -31,6 +31,15 @@ struct store_opts {
     int timeout_ms;
 };
 
+/* The operators' indices (sorted sets of customer ids). */
+enum store_index_kind {
+    STORE_IDX_RISK = 0,
+    STORE_IDX_LOYALTY,
+    STORE_IDX_CLV,
+    STORE_IDX_VALUE,
+    STORE_IDX__COUNT
+};
+
 /* Output topics an outbox entry is bound for. */
 enum store_topic { STORE_TOPIC_CHURN = 0, STORE_TOPIC_REWARDS, STORE_TOPIC__COUNT };
 
@@ -50,27 +59,57 @@ void store_outbox_free(struct store_outbox *o);
 int store_outbox_add(struct store_outbox *o, enum store_topic t, const char *id,
                      const char *payload);
 
-/* What store_load saw: the revision for the optimistic commit, and whether the
- * event at (source, partition, offset) was already applied. */
-struct store_snapshot {
-    int64_t rev;
-    int duplicate;
-    int exists;
-};
+/* Room for a key: prefix, "c:{", a customer id (EV_ID_MAX) and a suffix. */
+#define STORE_KEY_MAX 512
+/* Watermarks kept per customer: one per input topic and partition number it
+ * was fed from (normally the three topics of its own partition). */
+#define STORE_WM_MAX 8
+/* store_index_many takes the requests of at most this many partitions. */
+#define STORE_PARTITIONS_PER_CALL 8
 
-/* Where an event came from, for the replay watermark; offset < 0 for the
- * sweeper (no watermark). */
-struct store_origin {
-    const char *source; /* "orders", "reviews", "messages" */
+/* The replay watermark: the highest offset of (source, partition) applied. */
+struct store_wm {
+    int source; /* enum ev_source */
     int32_t partition;
     int64_t offset;
 };
 
-enum store_commit_result {
-    STORE_APPLIED = 0,
-    STORE_DUPLICATE,
-    STORE_CONFLICT,
-    STORE_ERROR
+/* What the store keeps of a customer beside the codec's fields. */
+struct store_meta {
+    int exists;
+    int64_t rev;       /* for the optimistic commit */
+    int32_t partition; /* -1 if not recorded */
+    size_t nwm;
+    struct store_wm wm[STORE_WM_MAX];
+};
+
+enum store_commit_result { STORE_APPLIED = 0, STORE_CONFLICT, STORE_ERROR };
+
+/* One customer's commit: what changed since revision `rev` was loaded. */
+struct store_commit_req {
+    const char *id;
+    int64_t rev;
+    const struct store_wm *wm; /* watermarks to raise */
+    size_t nwm;
+    int32_t partition;              /* >= 0: record it */
+    const struct kvlist *fields;    /* changed fields ("" deletes) */
+    const char *aux;                /* NULL: unchanged */
+    const struct store_outbox *add; /* new outbox entries, or NULL */
+    /* results */
+    enum store_commit_result res;
+    int64_t new_rev;
+    struct store_outbox pending; /* the whole outbox after the commit */
+};
+
+struct store_index_req {
+    const struct customer *c;
+    int32_t partition;
+    int64_t due_ms; /* INT64_MAX: never due (removed from the set) */
+};
+
+struct store_ack {
+    const char *customer_id;
+    const char *event_id;
 };
 
 struct store *store_new(const struct store_opts *opts);
@@ -81,31 +120,35 @@ int store_ok(const struct store *s);
  * latency metric); resets both. */
 void store_take_latency(struct store *s, int64_t *sum_us, uint64_t *n);
 
-int store_load(struct store *s, const char *id, const struct store_origin *o,
-               struct customer *c, struct store_snapshot *snap, char *err, size_t errlen);
+/* n customers in one round trip: out[i] filled (customer_init for one not
+ * stored) and meta[i] set.  0, or -1 with err (then nothing is usable). */
+int store_load_many(struct store *s, const char *const *ids, size_t n,
+                    struct customer *const *out, struct store_meta *meta, char *err,
+                    size_t errlen);
+int store_load(struct store *s, const char *id, struct customer *c,
+               struct store_meta *meta, char *err, size_t errlen);
 
 /*
- * Atomically (one server-side function on the customer's keys): check the
- * watermark and the revision, write the customer, raise the watermark, add the
- * new outbox entries.  Whatever the result, *pending receives every entry
- * still in the customer's outbox (new ones and ones left by an earlier
- * crash), for the caller to publish.
+ * n commits in one round trip, each atomic (one server-side function on the
+ * customer's keys): if the revision is still q->rev, write the changed fields
+ * and aux, raise the watermarks, record the partition, add the outbox
+ * entries.  Each request gets its result, the new revision and, unless
+ * STORE_ERROR, every entry still in the customer's outbox (q->pending,
+ * initialised here, freed by the caller).  Returns 0, or -1 when any request
+ * failed or the connection was lost (err says why).
  */
-enum store_commit_result
-store_commit(struct store *s, const struct customer *c, const struct store_snapshot *snap,
-             const struct store_origin *o, const struct store_outbox *add,
-             struct store_outbox *pending, char *err, size_t errlen);
+int store_commit_many(struct store *s, struct store_commit_req *q, size_t n, char *err,
+                      size_t errlen);
 
-/* Outbox entries still pending for one customer (after a duplicate). */
+/* Outbox entries still pending for one customer. */
 int store_outbox_pending(struct store *s, const char *id, struct store_outbox *pending);
-/* Delivery confirmed: drop the entry. */
-int store_outbox_ack(struct store *s, const char *id, const char *event_id);
+/* Deliveries confirmed: drop the entries, in one round trip. */
+int store_ack_many(struct store *s, const struct store_ack *acks, size_t n);
 
-/* Refresh the operator indices and the sweeper's due time of one customer
- * (idempotent; not in the atomic commit, because on Redis Cluster the global
- * keys live in other slots).  due_ms == INT64_MAX removes it from the set. */
-int store_index(struct store *s, const struct customer *c, int32_t partition,
-                int64_t due_ms);
+/* Refresh the operator indices and the sweeper's due times of n customers in
+ * one round trip (idempotent; not in the atomic commit, because on Redis
+ * Cluster the global keys live in other slots). */
+int store_index_many(struct store *s, const struct store_index_req *q, size_t n);
 
 /* Up to `max` customers of `partition` due at or before now_ms. */
 int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max, char ***ids,
@@ -117,13 +160,6 @@ int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg)
 int store_model_put(struct store *s, const struct bg_params *bg,
                     const struct gg_params *gg, const char *meta_json);
 
-/* Customers known to the store, by an index (for loyaltyctl): ids with score. */
-enum store_index_kind {
-    STORE_IDX_RISK = 0,
-    STORE_IDX_LOYALTY,
-    STORE_IDX_CLV,
-    STORE_IDX_VALUE
-};
 int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
               double **scores, size_t *count);
 /* Iterate all customers: cursor starts at 0, returns next cursor (0 = done). */

@@ -19,8 +19,9 @@ wall-clock moments, README "Replays and event order"):
 
   (a) backlog    all three topics produced, then one daemon started;
   (b) live       a daemon running, the input produced on its own topics in
-                 event-time order (the three topics interleaved by ts) at
-                 LIVE_RATE events/s;
+                 event-time order (the three topics interleaved by ts, each
+                 message delivered before the next is sent) at LIVE_RATE
+                 events/s;
   (c) crashes    on (a)'s topics: KILLS SIGKILLs at random moments (seeded by
                  LOYALTY_IT_SEED) and restarts with the same group and prefix,
                  then a run to the end;
@@ -31,7 +32,9 @@ wall-clock moments, README "Replays and event order"):
                  alone, the second joins while the first is part-way through
                  (the second slice is produced as it joins); once both hold
                  partitions the third slice is produced and the first
-                 instance is stopped with SIGTERM part-way through it.
+                 instance is stopped with SIGTERM part-way through it.  The
+                 slices produced while daemons run are appended in event-time
+                 order across the topics, as in (b).
 
 Each of (b)..(e) must end with (a)'s state, field for field, for every
 customer (hash, aux string sections, index scores, empty outbox; `rev` and
@@ -68,6 +71,7 @@ CUSTOMERS = int(os.environ.get("LOYALTY_IT_DET_CUSTOMERS", "300"))
 INPUT_SEED = int(os.environ.get("LOYALTY_IT_DET_INPUT_SEED", "61"))
 SPAN_DAYS = 365
 LIVE_RATE = 300  # events per second in (b)
+FEED_RATE = 5000  # at most, when (e) appends in event-time order (each waits for its delivery)
 KILLS = 10
 SHOW = 12  # differences shown per kind
 
@@ -117,12 +121,10 @@ def drain_parallel(topics):
 
 def feed_live(ordered, topic_of, rate, timeout=300):
     """[(topic, key, raw, ms)] produced in that order at `rate` messages per
-    second: one long-running kfeed per topic, written line by line."""
-    procs = {}
-    for t in TOPICS:
-        procs[t] = subprocess.Popen([KFEED, "-b", BROKERS, "-t", topic_of(t), "-X", "linger.ms=5"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, cwd=ROOT)
+    second by one kfeed that waits for each delivery before the next (-s):
+    the broker appends them in event-time order across the three topics."""
+    p = subprocess.Popen([KFEED, "-b", BROKERS, "-T", "-s"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     t0 = time.monotonic()
     try:
         for i, (t, key, raw, _ms) in enumerate(ordered):
@@ -131,24 +133,21 @@ def feed_live(ordered, topic_of, rate, timeout=300):
                 time.sleep(ahead)
             if time.monotonic() - t0 > timeout:
                 pytest.fail("live feed: still producing after %d s" % timeout)
-            p = procs[t]
-            p.stdin.write(key.encode() + b"\t" + raw + b"\n")
+            p.stdin.write(topic_of(t).encode() + b"\t" + key.encode() + b"\t" + raw + b"\n")
             p.stdin.flush()
             if i and i % 1000 == 0:
                 log("live feed: %d of %d produced" % (i, len(ordered)))
     finally:
-        for p in procs.values():
-            if p.stdin and not p.stdin.closed:
-                p.stdin.close()
-    for t, p in procs.items():
-        try:
-            err = p.stderr.read().decode(errors="replace")
-            rc = p.wait(60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            pytest.fail("live feed: kfeed for %s did not finish" % t)
-        if rc != 0:
-            pytest.fail("live feed: kfeed for %s exited %d: %s" % (t, rc, err[-2000:]))
+        if p.stdin and not p.stdin.closed:
+            p.stdin.close()
+    try:
+        err = p.stderr.read().decode(errors="replace")
+        rc = p.wait(60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        pytest.fail("live feed: kfeed did not finish")
+    if rc != 0:
+        pytest.fail("live feed: kfeed exited %d: %s" % (rc, err[-2000:]))
     log("live feed: %d messages in %.1f s" % (len(ordered), time.monotonic() - t0))
 
 
@@ -390,7 +389,11 @@ class Runs:
         e2 = self.daemon(way, "e2").start()
         d.append(e2)
         at_join = applied()
-        feed_parallel(topics(s2))
+        # While the daemons run, the input is appended in event-time order
+        # across the topics, as in (b): the broker then holds no event after
+        # one that comes later in event time on another topic.
+        in_order = [x for x in ordered if cut1 <= x[3]]
+        feed_live([x for x in in_order if x[3] < cut2], lambda t: way.inputs[t], FEED_RATE)
 
         def owned(x):
             return set(x.metrics().lags(self.env.topic_prefix))
@@ -399,7 +402,7 @@ class Runs:
                          lambda: (lambda a, b: (a, b) if a and b and not a & b else None)(
                              owned(e1), owned(e2)), 90)
         n3 = sum(len(v) for v in s3.values())
-        feed_parallel(topics(s3))
+        feed_live([x for x in in_order if x[3] >= cut2], lambda t: way.inputs[t], FEED_RATE)
         wait_for("(e) the third slice part-way", lambda: applied() >= n1 + n2 + n3 // 4, 120,
                  interval=0.05)
         at_stop = applied()

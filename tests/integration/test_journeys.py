@@ -487,8 +487,10 @@ def test_quiet_customers_swept(env, monkeypatch):
     # 6.2488/(6.2488+2.7446) = 24.6: clv <= 18).
     s.phase()
     s.order("q-clock-b", "cb-1", at(D0 + q1_day, 6), 10)
-    x.churn("q-repeat", 1, ["palive_low"], q1_risk, as_of_ms=at(D0 + q1_day, 6),
-            as_of_min_ms=(D0 + q1_day) * DAY_MS, p_alive=q1_p)
+    # The event is as of the crossing itself (the start of that day), the
+    # due time the sweep evaluates, not the 06:00 the stream time reached.
+    x.churn("q-repeat", 1, ["palive_low"], q1_risk, as_of_ms=(D0 + q1_day) * DAY_MS,
+            p_alive=q1_p)
     # Phase C: stream time to D0+634 06:00: Q2 crosses (inactive_one_time,
     # p_alive reported 1; spend_365d 0, clv <= 0.2426/95*52*35.2 = 4.7: no
     # win-back).  Q1 is swept again (its oldest day bucket left the 365-day
@@ -497,10 +499,11 @@ def test_quiet_customers_swept(env, monkeypatch):
     # old: risk 1 - 0.5^(481/365) = 0.599 < 0.7.
     s.phase()
     s.order("q-clock-c", "cc-1", at(D0 + q2_day, 6), 10)
-    x.churn("q-once", 1, ["inactive_one_time"], q2_risk, as_of_ms=at(D0 + q2_day, 6),
-            as_of_min_ms=(D0 + q2_day) * DAY_MS, p_alive=1)
-    # Phase D: stream time to D0+700: the tier graces started at D0+634 end
-    # (D0+664), so Q1 and Q2 are swept once more; still no second event.
+    x.churn("q-once", 1, ["inactive_one_time"], q2_risk, as_of_ms=(D0 + q2_day) * DAY_MS,
+            p_alive=1)
+    # Phase D: stream time to D0+700: every due time of Q1 and Q2 (window
+    # ends, tier graces) has passed and was evaluated at its own time; still
+    # no second event.
     # Clock customers: a at 547 days: risk 1 - 0.5^(547/365) = 0.646 < 0.7.
     s.phase()
     s.order("q-clock-d", "cd-1", at(D0 + 700, 6), 10)
@@ -525,9 +528,18 @@ def test_quiet_customers_swept(env, monkeypatch):
         else:
             # Q1 and Q2 re-evaluated (their graces end before D0+700), and a
             # few sweeper runs after that: still one churn event each.
-            wait_for("Q1 and Q2 swept at D0+700",
-                     lambda: all(customer_hash(env.r, env.redis_prefix, c).get("as_of") ==
-                                 str(at(D0 + 700, 6)) for c in ("q-repeat", "q-once")), 30)
+            # A sweep evaluates a customer at each of its due times up to the
+            # stream time (not at the time the sweeper happens to run): by
+            # D0+700 both have had every due time evaluated, their tier
+            # graces have run out, and nothing is due before D0+700.
+            def settled(c):
+                h = customer_hash(env.r, env.redis_prefix, c)
+                due = env.r.zscore(env.redis_prefix + "due:0", c)
+                return (h.get("tier", "none") == "none" and
+                        int(h.get("as_of", 0)) <= at(D0 + 700, 6) and
+                        (due is None or due > at(D0 + 700, 6)))
+            wait_for("Q1 and Q2 evaluated up to D0+700",
+                     lambda: all(settled(c) for c in ("q-repeat", "q-once")), 30)
             runs1 = sweeps()[0]
             wait_for("two more sweeper runs", lambda: sweeps()[0] >= runs1 + 2, 30)
             wait_emitted(d, 1, 2)

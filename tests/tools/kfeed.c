@@ -1,11 +1,13 @@
 /*
  * kfeed - produce lines of stdin to a Kafka topic, for tests and the demo.
  *
- *   kfeed -b BROKERS -t TOPIC [-X key=value ...] < lines
+ *   kfeed -b BROKERS (-t TOPIC | -T) [-s] [-X key=value ...] < lines
  *
- * Each line is "KEY<TAB>VALUE" (a line without a tab has no key).  The
- * idempotent producer keeps order per key; exits non-zero if any message was
- * not delivered.
+ * Each line is "KEY<TAB>VALUE" (a line without a tab has no key); with -T it
+ * is "TOPIC<TAB>KEY<TAB>VALUE".  The idempotent producer keeps order per key;
+ * -s waits for each message's delivery before the next, so the broker holds
+ * the lines in input order across topics too.  Exits non-zero if any message
+ * was not delivered.
  */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -26,7 +28,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: kfeed -b BROKERS -t TOPIC [-X key=value ...] < lines\n");
+    fprintf(stderr,
+            "usage: kfeed -b BROKERS (-t TOPIC | -T) [-s] [-X key=value ...] < lines\n");
     exit(2);
 }
 
@@ -82,34 +85,52 @@ int main(int argc, char **argv)
 {
     const char *brokers = NULL, *topic = NULL;
     char *props[32], *line = NULL;
-    int nprops = 0, c;
+    int nprops = 0, c, sync = 0, topic_per_line = 0;
     size_t cap = 0, count = 0;
     ssize_t len;
     rd_kafka_t *rk;
 
-    while ((c = getopt(argc, argv, "b:t:X:")) != -1) {
+    while ((c = getopt(argc, argv, "b:t:TsX:")) != -1) {
         if (c == 'b')
             brokers = optarg;
         else if (c == 't')
             topic = optarg;
+        else if (c == 'T')
+            topic_per_line = 1;
+        else if (c == 's')
+            sync = 1;
         else if (c == 'X' && nprops < 32)
             props[nprops++] = optarg;
         else
             usage();
     }
-    if (!brokers || !topic || optind != argc)
+    if (!brokers || !topic == !topic_per_line || optind != argc)
         usage();
     rk = make_producer(brokers, props, nprops);
     while ((len = getline(&line, &cap, stdin)) > 0) {
+        char *rest = line, *tab;
+
         if (line[len - 1] == '\n')
             line[--len] = '\0';
-        produce_line(rk, topic, line, (size_t)len);
+        if (topic_per_line) {
+            if ((tab = strchr(line, '\t')) == NULL) {
+                fprintf(stderr, "kfeed: line %zu: no topic\n", count + 1);
+                return 1;
+            }
+            *tab = '\0';
+            topic = line;
+            rest = tab + 1;
+        }
+        produce_line(rk, topic, rest, (size_t)(len - (rest - line)));
+        if (sync && rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            failed++;
         count++;
     }
     free(line);
     if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         failed++;
     rd_kafka_destroy(rk);
-    fprintf(stderr, "kfeed: %zu messages to %s, %d failed\n", count, topic, failed);
+    fprintf(stderr, "kfeed: %zu messages to %s, %d failed\n", count,
+            topic_per_line ? "their topics" : topic, failed);
     return failed ? 1 : 0;
 }

@@ -1,0 +1,463 @@
+#include "state/batch.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/codec.h"
+#include "state/derived.h"
+
+/* Optimistic commits only conflict when two instances hold one customer at
+ * once (a rebalance in progress); a few attempts settle it. */
+#define BATCH_ATTEMPTS 8
+/* Sweeps run before one event or in one sweep item, at most: every due time
+ * moves forward, so this only bounds a model that would not. */
+#define BATCH_SWEEPS_MAX 16
+
+/* One customer of the batch. */
+struct bcust {
+    const char *id;
+    struct cache_entry *e;
+    size_t head, tail; /* its items, linked through run.next, in order */
+    size_t nitems;
+    int done;          /* committed */
+    size_t pending;    /* outbox entries after the commit */
+    unsigned wm_dirty; /* bit i: meta.wm[i] raised by this batch */
+    struct store_wm raised[STORE_WM_MAX];
+    struct kvlist fields;
+    char *aux;
+    struct store_outbox add;
+};
+
+struct run {
+    const struct batch_ctx *b;
+    struct batch_item *items;
+    size_t n;
+    size_t *next; /* next item of the same customer, or SIZE_MAX */
+    struct bcust *cust;
+    size_t ncust;
+    size_t *slots; /* open addressing: customer index + 1, 0 = empty */
+    size_t nslots;
+    struct customer *shadow; /* the state before this batch, for the diff */
+    struct batch_stats *st;
+    char *err;
+    size_t errlen;
+};
+
+static const char *item_customer(const struct batch_item *it)
+{
+    return it->ev ? it->ev->customer_id : it->sweep_id;
+}
+
+/* ---- grouping ----------------------------------------------------------- */
+
+static size_t customer_of(struct run *r, const char *id)
+{
+    size_t h = (size_t)cu_hash64(id) & (r->nslots - 1);
+
+    while (r->slots[h] != 0) {
+        size_t i = r->slots[h] - 1;
+
+        if (strcmp(r->cust[i].id, id) == 0)
+            return i;
+        h = (h + 1) & (r->nslots - 1);
+    }
+    r->slots[h] = r->ncust + 1;
+    memset(&r->cust[r->ncust], 0, sizeof(r->cust[0]));
+    r->cust[r->ncust].id = id;
+    r->cust[r->ncust].head = SIZE_MAX;
+    return r->ncust++;
+}
+
+static int group(struct run *r)
+{
+    r->nslots = 16;
+    while (r->nslots < 2 * r->n)
+        r->nslots *= 2;
+    r->next = malloc(r->n * sizeof(*r->next));
+    r->cust = malloc(r->n * sizeof(*r->cust));
+    r->slots = calloc(r->nslots, sizeof(*r->slots));
+    r->shadow = malloc(sizeof(*r->shadow));
+    if (!r->next || !r->cust || !r->slots || !r->shadow)
+        return -1;
+    for (size_t i = 0; i < r->n; i++) {
+        struct bcust *k = &r->cust[customer_of(r, item_customer(&r->items[i]))];
+
+        r->next[i] = SIZE_MAX;
+        if (k->head == SIZE_MAX)
+            k->head = i;
+        else
+            r->next[k->tail] = i;
+        k->tail = i;
+        k->nitems++;
+    }
+    return 0;
+}
+
+static void cust_reset(struct bcust *k)
+{
+    kvlist_free(&k->fields);
+    free(k->aux);
+    k->aux = NULL;
+    store_outbox_free(&k->add);
+}
+
+/* ---- load --------------------------------------------------------------- */
+
+/* Cache entries for every customer not yet done: hits pinned, misses loaded
+ * in one round trip. */
+static int load(struct run *r)
+{
+    const struct batch_ctx *b = r->b;
+    const char **ids = malloc(r->ncust * sizeof(*ids));
+    struct customer **out = malloc(r->ncust * sizeof(*out));
+    struct store_meta *meta = malloc(r->ncust * sizeof(*meta));
+    size_t *which = malloc(r->ncust * sizeof(*which));
+    size_t nmiss = 0;
+    int rc = -1;
+
+    if (!ids || !out || !meta || !which) {
+        snprintf(r->err, r->errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < r->ncust; i++) {
+        struct bcust *k = &r->cust[i];
+
+        if (k->done || k->e)
+            continue;
+        if ((k->e = cache_get(b->cache, k->id)) != NULL) {
+            k->e->pinned++;
+            r->st->cache_hits++;
+            continue;
+        }
+        if ((k->e = cache_put(b->cache, k->id, b->task)) == NULL) {
+            snprintf(r->err, r->errlen, "out of memory");
+            goto out;
+        }
+        k->e->pinned++;
+        ids[nmiss] = k->id;
+        out[nmiss] = &k->e->c;
+        which[nmiss++] = i;
+    }
+    r->st->cache_misses += nmiss;
+    if (store_load_many(b->store, ids, nmiss, out, meta, r->err, r->errlen) < 0)
+        goto out;
+    for (size_t j = 0; j < nmiss; j++)
+        r->cust[which[j]].e->meta = meta[j];
+    rc = 0;
+out:
+    free(ids);
+    free(out);
+    free(meta);
+    free(which);
+    return rc;
+}
+
+/* ---- apply -------------------------------------------------------------- */
+
+static int outbox_add_emissions(struct bcust *k, const struct emission_list *em,
+                                int64_t emitted_at_ms)
+{
+    for (size_t i = 0; i < em->n; i++) {
+        enum store_topic t =
+            em->v[i].kind == EM_REWARD ? STORE_TOPIC_REWARDS : STORE_TOPIC_CHURN;
+        char *stamped = NULL;
+        int rc;
+
+        if (derived_finish(em->v[i].payload, emitted_at_ms, &stamped) < 0)
+            return -1;
+        rc = store_outbox_add(&k->add, t, em->v[i].event_id, stamped);
+        free(stamped);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Evaluate every due time of the customer up to until_ms, each at its own
+ * time: so whether a quiet spell is judged before an event does not depend
+ * on when a sweeper happened to run.  Returns the number of sweeps, -1 on
+ * ENOMEM. */
+static int sweep_until(struct customer *c, int64_t until_ms, const struct model_ctx *m,
+                       struct emission_list *em)
+{
+    int64_t last = INT64_MIN;
+    int n = 0;
+
+    while (n < BATCH_SWEEPS_MAX) {
+        int64_t due = model_next_due(c, m);
+
+        if (due > until_ms || due <= last)
+            break;
+        last = due;
+        if (model_sweep(c, due > c->as_of_ms ? due : c->as_of_ms, m, em) < 0)
+            return -1;
+        n++;
+    }
+    return n;
+}
+
+static struct store_wm *wm_find(struct store_meta *meta, int source, int32_t partition)
+{
+    for (size_t i = 0; i < meta->nwm; i++)
+        if (meta->wm[i].source == source && meta->wm[i].partition == partition)
+            return &meta->wm[i];
+    if (meta->nwm == STORE_WM_MAX)
+        return NULL;
+    meta->wm[meta->nwm] = (struct store_wm){source, partition, -1};
+    return &meta->wm[meta->nwm++];
+}
+
+static void note_misroute(struct run *r, struct cache_entry *e, struct batch_item *it)
+{
+    if (e->meta.partition < 0 || it->partition == e->meta.partition)
+        return;
+    r->st->misrouted++;
+    it->misrouted = e->misroute_logged ? 1 : 2;
+    it->home_partition = e->meta.partition;
+    e->misroute_logged = 1;
+}
+
+static int apply_event(struct run *r, struct bcust *k, struct batch_item *it,
+                       struct emission_list *em)
+{
+    struct cache_entry *e = k->e;
+    struct store_wm *wm = wm_find(&e->meta, it->source, it->partition);
+
+    if (wm == NULL) { /* fed from more partitions than a customer can track */
+        snprintf(it->err, sizeof(it->err), "customer fed from over %d topic partitions",
+                 STORE_WM_MAX);
+        it->status = BATCH_REJECTED;
+        return 0;
+    }
+    if (it->offset <= wm->offset) {
+        it->status = BATCH_DUPLICATE;
+        return 0;
+    }
+    note_misroute(r, e, it);
+    if (sweep_until(&e->c, it->ev->ts_ms - 1, r->b->model, em) < 0)
+        return -1;
+    if (model_apply(&e->c, it->ev, r->b->model, em, it->err, sizeof(it->err)) < 0) {
+        it->status = BATCH_REJECTED; /* refused before any change */
+        return 0;
+    }
+    wm->offset = it->offset;
+    k->wm_dirty |= 1u << (wm - e->meta.wm);
+    it->status = BATCH_APPLIED;
+    return 0;
+}
+
+static int apply_item(struct run *r, struct bcust *k, struct batch_item *it)
+{
+    struct emission_list em;
+    int rc;
+
+    emission_list_init(&em);
+    it->err[0] = '\0';
+    it->misrouted = 0;
+    if (it->ev) {
+        rc = apply_event(r, k, it, &em);
+    } else {
+        rc = sweep_until(&k->e->c, it->sweep_until_ms, r->b->model, &em) < 0 ? -1 : 0;
+        it->status = BATCH_SWEPT;
+    }
+    if (rc == 0 && outbox_add_emissions(k, &em, r->b->emitted_at_ms) < 0)
+        rc = -1;
+    emission_list_free(&em);
+    return rc;
+}
+
+/* Apply one customer's items and encode what changed. */
+static int apply_customer(struct run *r, struct bcust *k)
+{
+    struct customer *c = &k->e->c;
+
+    memcpy(r->shadow, c, sizeof(*c));
+    k->wm_dirty = 0;
+    kvlist_init(&k->fields);
+    store_outbox_init(&k->add);
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i])
+        if (apply_item(r, k, &r->items[i]) < 0)
+            goto nomem;
+    if (codec_encode_diff(k->e->meta.exists ? r->shadow : NULL, c, &k->fields, &k->aux) <
+        0)
+        goto nomem;
+    return 0;
+nomem:
+    snprintf(r->err, r->errlen, "out of memory applying customer %s", k->id);
+    return -1;
+}
+
+/* ---- commit ------------------------------------------------------------- */
+
+/* Only what changed: a customer whose events were all duplicates writes
+ * nothing (the commit then only reads its outbox). */
+static void fill_request(const struct run *r, struct bcust *k, struct store_commit_req *q)
+{
+    const struct store_meta *m = &k->e->meta;
+
+    memset(q, 0, sizeof(*q));
+    q->id = k->id;
+    q->rev = m->rev;
+    for (size_t i = 0; i < m->nwm; i++)
+        if (k->wm_dirty & (1u << i))
+            k->raised[q->nwm++] = m->wm[i];
+    q->wm = k->raised;
+    q->partition = m->partition < 0 ? r->b->task : -1;
+    q->fields = &k->fields;
+    q->aux = k->aux;
+    q->add = &k->add;
+}
+
+static void commit_done(struct run *r, struct bcust *k, const struct store_commit_req *q)
+{
+    struct store_meta *m = &k->e->meta;
+    void **opaques = malloc(k->nitems * sizeof(*opaques));
+    size_t n = 0;
+
+    m->rev = q->new_rev;
+    m->exists = 1;
+    if (m->partition < 0)
+        m->partition = r->b->task;
+    k->done = 1;
+    k->pending = q->pending.n;
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
+        struct batch_item *it = &r->items[i];
+
+        r->st->applied += it->status == BATCH_APPLIED;
+        r->st->duplicates += it->status == BATCH_DUPLICATE;
+        r->st->rejected += it->status == BATCH_REJECTED;
+        r->st->swept += it->status == BATCH_SWEPT;
+        if (opaques)
+            opaques[n++] = it->opaque;
+    }
+    if (q->pending.n > 0)
+        r->b->publish(r->b->publish_arg, k->id, &q->pending, opaques, n);
+    free(opaques);
+}
+
+/* Apply and commit every customer not yet done.  Returns the number still
+ * not done (conflicts, to be reloaded), or -1. */
+static long attempt(struct run *r)
+{
+    struct store_commit_req *q = calloc(r->ncust, sizeof(*q));
+    size_t *which = malloc(r->ncust * sizeof(*which));
+    size_t nq = 0;
+    long left = -1;
+
+    if (!q || !which) {
+        snprintf(r->err, r->errlen, "out of memory");
+        goto out;
+    }
+    if (load(r) < 0)
+        goto out;
+    for (size_t i = 0; i < r->ncust; i++) {
+        if (r->cust[i].done)
+            continue;
+        if (apply_customer(r, &r->cust[i]) < 0)
+            goto out;
+        fill_request(r, &r->cust[i], &q[nq]);
+        which[nq++] = i;
+    }
+    r->st->commits += nq;
+    if (store_commit_many(r->b->store, q, nq, r->err, r->errlen) < 0)
+        goto out;
+    left = 0;
+    for (size_t j = 0; j < nq; j++) {
+        struct bcust *k = &r->cust[which[j]];
+
+        if (q[j].res == STORE_APPLIED) {
+            commit_done(r, k, &q[j]);
+        } else {
+            r->st->conflicts++;
+            cache_drop(r->b->cache, k->e); /* another writer: load again */
+            k->e = NULL;
+            left++;
+        }
+        cust_reset(k);
+    }
+out:
+    for (size_t j = 0; q && j < nq; j++)
+        store_outbox_free(&q[j].pending);
+    free(q);
+    free(which);
+    return left;
+}
+
+/* ---- indices ------------------------------------------------------------ */
+
+static int reindex(struct run *r)
+{
+    struct store_index_req *q = malloc(r->ncust * sizeof(*q));
+    int rc;
+
+    if (q == NULL) {
+        snprintf(r->err, r->errlen, "out of memory");
+        return -1;
+    }
+    /* While the outbox holds anything the customer stays due at once, so
+     * that the sweeper publishes what a crash left behind (an entry still in
+     * flight in this process is skipped by the publisher). */
+    for (size_t i = 0; i < r->ncust; i++) {
+        const struct bcust *k = &r->cust[i];
+
+        q[i].c = &k->e->c;
+        q[i].partition = k->e->meta.partition;
+        q[i].due_ms = k->pending ? 0 : model_next_due(&k->e->c, r->b->model);
+    }
+    rc = store_index_many(r->b->store, q, r->ncust);
+    if (rc < 0)
+        snprintf(r->err, r->errlen, "redis: index update failed");
+    free(q);
+    return rc;
+}
+
+/* ---- the batch ---------------------------------------------------------- */
+
+static void release(struct run *r, int failed)
+{
+    for (size_t i = 0; r->cust && i < r->ncust; i++) {
+        struct bcust *k = &r->cust[i];
+
+        cust_reset(k);
+        if (k->e == NULL)
+            continue;
+        k->e->pinned--;
+        /* Its state may hold what was never committed. */
+        if (failed)
+            cache_drop(r->b->cache, k->e);
+    }
+    cache_trim(r->b->cache);
+    free(r->next);
+    free(r->cust);
+    free(r->slots);
+    free(r->shadow);
+}
+
+int batch_run(const struct batch_ctx *b, struct batch_item *items, size_t n,
+              struct batch_stats *st, char *err, size_t errlen)
+{
+    struct run r = {b, items, n, NULL, NULL, 0, NULL, 0, NULL, st, err, errlen};
+    long left = 1;
+    int rc = -1;
+
+    err[0] = '\0';
+    if (n == 0)
+        return 0;
+    if (group(&r) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < BATCH_ATTEMPTS && left > 0; i++)
+        if ((left = attempt(&r)) < 0)
+            goto out;
+    if (left > 0) {
+        snprintf(err, errlen, "%ld customers: revision kept changing", left);
+        goto out;
+    }
+    rc = reindex(&r);
+out:
+    release(&r, rc < 0);
+    return rc;
+}

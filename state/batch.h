@@ -1,0 +1,80 @@
+/*
+ * batch.h - the state change of one task's turn: group the merged events by
+ * customer, load the customers that are not cached (one round trip), apply
+ * each customer's events in order in process, commit every changed customer
+ * (one round trip, one atomic function call per customer carrying all its
+ * watermarks and new outbox entries), refresh indices and due times (one
+ * round trip), and hand each customer's pending outbox to the caller.
+ *
+ * Replaces nothing the guarantees rely on: the watermark check happens
+ * against the revision the commit verifies, so a replay applies nothing twice,
+ * and derived events reach the outbox in the same atomic commit as the state
+ * that caused them.  Main thread only.
+ */
+#ifndef LOYALTY_BATCH_H
+#define LOYALTY_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/cache.h"
+#include "state/event.h"
+#include "state/model.h"
+#include "state/store.h"
+
+enum batch_status {
+    BATCH_APPLIED = 0,
+    BATCH_DUPLICATE, /* at or below the customer's watermark: skipped */
+    BATCH_REJECTED,  /* the model refused it (reason in err): dead-letter it */
+    BATCH_SWEPT,     /* a sweep item: re-evaluated (perhaps with no change) */
+};
+
+struct batch_item {
+    /* in */
+    const struct event *ev; /* NULL: a sweep of sweep_id */
+    const char *sweep_id;
+    int64_t sweep_until_ms; /* sweep: evaluate every due time up to this */
+    int source;             /* enum ev_source */
+    int32_t partition;
+    int64_t offset;
+    void *opaque; /* the caller's, handed back with the outbox */
+    /* out */
+    enum batch_status status;
+    char err[160];
+    int misrouted; /* 1: the customer lives on home_partition; 2: and
+                      that is news for this customer (log it) */
+    int32_t home_partition;
+};
+
+struct batch_stats {
+    uint64_t applied, duplicates, rejected, swept, misrouted;
+    uint64_t cache_hits, cache_misses, commits, conflicts;
+};
+
+/* Called once per customer whose outbox holds entries after the batch:
+ * opaques are the customer's items in the batch (the causes to hold). */
+typedef void (*batch_publish_fn)(void *arg, const char *customer_id,
+                                 const struct store_outbox *pending, void *const *opaques,
+                                 size_t nopaques);
+
+struct batch_ctx {
+    struct store *store;
+    struct cache *cache;
+    const struct model_ctx *model;
+    int32_t task;          /* partition number of the task */
+    int64_t emitted_at_ms; /* wall clock stamp of derived events */
+    batch_publish_fn publish;
+    void *publish_arg;
+};
+
+/*
+ * Apply items[0..n) (events in merge order, sweeps anywhere).  Returns 0 with
+ * every item's status set and *st added to, or -1 with err when Redis failed
+ * (or memory ran short): nothing of the batch may be taken as done, the
+ * touched customers are dropped from the cache, and the caller runs the same
+ * items again later (what was committed comes back as duplicates).
+ */
+int batch_run(const struct batch_ctx *b, struct batch_item *items, size_t n,
+              struct batch_stats *st, char *err, size_t errlen);
+
+#endif
