@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
 # Benchmarks of loyaltyd on this machine (bench/README.md says what and how):
 #
-#   1. in-process micro-benchmarks of the pure code (build/bench/bench_model):
-#      parse_event, model_apply, codec round trips, BG/NBD and Gamma-Gamma fits;
-#   2. end-to-end throughput: a realistic population pre-produced into fresh
-#      topics, loyaltyd (clock = stream) started on it and timed until /metrics
-#      shows every message applied or dead-lettered; peak RSS, Redis latency;
-#   3. Redis memory per customer of the CDNOW population (MEMORY USAGE),
-#      against the 2 KiB target of DESIGN §5.
+#   1. in-process micro-benchmarks of the pure code (build/bench/bench_model);
+#   2. end to end on the CDNOW population (pre-produced, clock = stream) and
+#      its Redis memory per customer (MEMORY USAGE) against the 2 KiB target;
+#   3. end to end on the synthetic workload (bench/workload.py: 1M events,
+#      100k customers, 8 co-partitioned partitions per topic): events/s, CPU
+#      per event, Redis round trips per event, peak RSS;
+#   4. the naive baseline (bench/naive.py) on the same input, and the ratio;
+#   5. two instances in one group on the same input, and the ratio to one;
+#   6. the Redis ceiling: the commands of a captured run (MONITOR, on a
+#      smaller workload) replayed with redis-cli --pipe;
+#   7. p99 latency from append to state visible at a fixed rate (bench/kpace),
+#      with all three topics live and with the messages topic silent;
+#   then a summary, also written to bench/RESULTS.md.
 #
 #   bench/run.sh            (or `make bench`, which builds first)
 #
-# Environment:
-#   BENCH_COPIES (4)     size of the synthetic population, in copies of the 2357
-#                        CDNOW customers (bench/synth-events.py); 0 skips it
-#   BENCH_TIMEOUT (150)  give up on one end-to-end run after this many seconds
-#   BENCH_MICRO_S (0.3)  least duration of one micro-benchmark round
-#   BENCH_KEEP (0)       1 keeps the Redis keys and the topics of the run
-#   CDNOW, REDIS_PORT (16379), KAFKA_PORT (19092)
+# Environment (defaults in brackets):
+#   BENCH_EVENTS [1000000], BENCH_CUSTOMERS [100000]   size of the workload
+#   BENCH_SEED [2025]            seed of bench/workload.py
+#   BENCH_PARTITIONS [8]         partitions of every workload topic
+#   BENCH_QUICK [0]              1: a quick run (20k events, 2k customers, short bounds)
+#   BENCH_NAIVE_S [60]           the naive baseline stops after this many seconds
+#   BENCH_SCALE_S [60]           window of the one/two-instance rates (s after first applied)
+#   BENCH_CAPTURE_EVENTS [100000] size of the workload of the MONITOR capture
+#   BENCH_LAT_RATE [20000]       events/s of the latency runs
+#   BENCH_LAT_WARM [5], BENCH_LAT_S [20], BENCH_LAT_DRAIN [20]   latency run phases (s)
+#   BENCH_STALL [60]             give up on a run after this long without progress
+#   BENCH_TIMEOUT [3600]         hard limit of one end-to-end run (s)
+#   BENCH_COPIES [0]             also run the CDNOW population x COPIES (bench/synth-events.py)
+#   BENCH_MICRO_S [0.3]          least duration of one micro-benchmark round
+#   BENCH_MEM_WORKLOAD [1]       0 skips the memory report of the workload population
+#   BENCH_RESULTS [bench/RESULTS.md]   where the summary table goes ('' for nowhere)
+#   BENCH_BUILD [build]          the build to measure (loyaltyd, tools/kfeed, bench/*)
+#   BENCH_KEEP [0]               1 keeps the Redis keys, topics and big work files
+#   CDNOW, REDIS_PORT [16379], KAFKA_PORT [19092]
 #
 # Local Redis and Kafka are started (deploy/services.sh up) when not running,
 # and stopped again at the end; services already up are left up.  Every run
@@ -29,25 +47,47 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 CDNOW="${CDNOW:-$ROOT/data/cdnow/CDNOW_sample.txt}"
 SUMMARY="$(dirname "$CDNOW")/cdnow_customers_summary_with_transactions.csv"
-COPIES="${BENCH_COPIES:-4}"
-TIMEOUT="${BENCH_TIMEOUT:-150}"
+QUICK="${BENCH_QUICK:-0}"
+if [[ "$QUICK" == 1 ]]; then q() { echo "$1"; }; else q() { echo "$2"; }; fi
+EVENTS="${BENCH_EVENTS:-$(q 20000 1000000)}"
+CUSTOMERS="${BENCH_CUSTOMERS:-$(q 2000 100000)}"
+SEED="${BENCH_SEED:-2025}"
+PARTITIONS="${BENCH_PARTITIONS:-8}"
+NAIVE_S="${BENCH_NAIVE_S:-$(q 10 60)}"
+SCALE_S="${BENCH_SCALE_S:-$(q 10 60)}"
+CAPTURE_EVENTS="${BENCH_CAPTURE_EVENTS:-$(q 5000 100000)}"
+LAT_RATE="${BENCH_LAT_RATE:-20000}"
+LAT_WARM="${BENCH_LAT_WARM:-$(q 1 5)}"
+LAT_S="${BENCH_LAT_S:-$(q 4 20)}"
+LAT_DRAIN="${BENCH_LAT_DRAIN:-$(q 10 20)}"
+STALL="${BENCH_STALL:-60}"
+TIMEOUT="${BENCH_TIMEOUT:-3600}"
+COPIES="${BENCH_COPIES:-0}"
 MICRO_S="${BENCH_MICRO_S:-0.3}"
+MEM_WORKLOAD="${BENCH_MEM_WORKLOAD:-1}"
+RESULTS_MD="${BENCH_RESULTS-$ROOT/bench/RESULTS.md}"
+BUILD="${BENCH_BUILD:-build}"
 KEEP="${BENCH_KEEP:-0}"
 REDIS_PORT="${REDIS_PORT:-16379}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 export REDIS_PORT KAFKA_PORT
 BROKERS="127.0.0.1:$KAFKA_PORT"
 RUN_ID="$(date +%Y%m%d%H%M%S)-$$"
-WORK="$ROOT/run/bench/$RUN_ID"
+WORK_REL="run/bench/$RUN_ID"
+WORK="$ROOT/$WORK_REL"
 RESULTS="$WORK/results.txt" # "key value" lines for the summary
 T_BEGIN=$(date +%s.%N)
+LOYALTYD="$BUILD/loyaltyd"
+KFEED="$BUILD/tools/kfeed"
+KPACE="$BUILD/bench/kpace"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 now() { date +%s.%N; }
 result() { echo "$1 $2" >>"$RESULTS"; }
-get() { awk -v k="$1" '$1 == k {v = $2} END {print v}' "$RESULTS"; }
+get() { awk -v k="$1" '$1 == k {$1 = ""; v = substr($0, 2)} END {print v}' "$RESULTS"; }
+calc() { echo "$*" | bc -l; }
 
-for f in build/loyaltyd build/tools/kfeed build/bench/bench_model; do
+for f in "$LOYALTYD" "$KFEED" "$KPACE" "$BUILD/bench/bench_model"; do
     [[ -x "$f" ]] || { echo "bench: $f missing: run 'make bench'" >&2; exit 1; }
 done
 [[ -r "$CDNOW" && -r "$SUMMARY" ]] || { echo "bench: no CDNOW data at $CDNOW (set CDNOW=...)" >&2; exit 1; }
@@ -56,26 +96,23 @@ mkdir -p "$WORK"
 
 # ---- cleanup: only what this run started or created ------------------------
 STARTED_SERVICES=0
-DAEMON_PID=""
 TOPICS=()
 PREFIXES=()
 cleanup() {
     local rc=$?
     set +e
-    if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-        kill -TERM "$DAEMON_PID"
-        wait "$DAEMON_PID" 2>/dev/null
-    fi
     if [[ "$KEEP" != 1 ]]; then
         if [[ ${#PREFIXES[@]} -gt 0 ]] && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
             for p in "${PREFIXES[@]}"; do
                 redis-cli -p "$REDIS_PORT" --scan --pattern "${p}*" |
-                    xargs -r -n 500 redis-cli -p "$REDIS_PORT" unlink >/dev/null
+                    xargs -r -n 1000 redis-cli -p "$REDIS_PORT" unlink >/dev/null
             done
         fi
         if [[ ${#TOPICS[@]} -gt 0 ]]; then
             deploy/kafka.sh delete-topics "${TOPICS[@]}" >/dev/null 2>&1
         fi
+        # the big inputs and the MONITOR capture (hundreds of MB); the rest stays
+        rm -rf "$WORK/workload" "$WORK/capture" "$WORK/synth" "$WORK/monitor.txt"
     fi
     if [[ "$STARTED_SERVICES" == 1 ]]; then
         echo "bench: stopping the services this run started"
@@ -86,7 +123,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ---- services ----------------------------------------------------------------
+# ---- services and Python packages ----------------------------------------------
 say "services"
 if deploy/services.sh status >/dev/null 2>&1; then
     echo "Redis and Kafka already running: using them, leaving them up"
@@ -94,165 +131,201 @@ else
     STARTED_SERVICES=1
     deploy/services.sh up | tail -1
 fi
-
-# ---- input -------------------------------------------------------------------
-say "input events"
-deploy/sample-events.py --cdnow "$CDNOW" --out "$WORK/cdnow" --customers 100000
-if [[ "$COPIES" -gt 1 ]]; then
-    bench/synth-events.py --cdnow "$CDNOW" --out "$WORK/synth" --copies "$COPIES"
+if ! python3 -c 'import confluent_kafka, redis' 2>/dev/null; then
+    echo "installing confluent-kafka and redis for the naive baseline"
+    python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip >/dev/null
+    # Debian's own python3 refuses pip installs outside a venv (PEP 668); others take them.
+    python3 -m pip install --quiet --disable-pip-version-check confluent-kafka redis ||
+        python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+            confluent-kafka redis
 fi
-
-# ---- 1. micro-benchmarks ---------------------------------------------------------
-say "in-process micro-benchmarks (build/bench/bench_model)"
-build/bench/bench_model "$WORK/cdnow" "$SUMMARY" "$MICRO_S" | tee "$WORK/micro.txt" | grep -v '^RESULT '
-sed -n 's/^RESULT //p' "$WORK/micro.txt" >>"$RESULTS"
-
-# ---- 2. end to end ---------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# CPU seconds (user + system) a process has used so far; 0 if it is gone.
-TICK=$(getconf CLK_TCK)
-cpu_s() {
-    local st
-    st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    echo "${st##*) }" | awk -v hz="$TICK" '{printf "%.2f\n", ($12 + $13) / hz}'
-}
 REDIS_PID=$(redis-cli -p "$REDIS_PORT" info server | tr -d '\r' | awk -F: '$1 == "process_id" {print $2}')
 KAFKA_PID=$(deploy/kafka.sh status 2>/dev/null | sed -n 's/.*(pid \([0-9]*\).*/\1/p')
 
-metric_sum() { # FILE REGEX: sum of the matching samples
-    awk -v re="$2" '$0 ~ re {n += $NF} END {printf "%.6f\n", n + 0}' "$1"
+# ---- helpers -------------------------------------------------------------------------
+# measure NAME CMD...: run CMD, show its lines, keep its "RESULT k v" lines; a
+# failure is recorded (NAME_failed) and the run goes on with the next figure.
+measure() {
+    local name="$1" rc=0
+    shift
+    "$@" >"$WORK/$name.out" 2>&1 || rc=$?
+    grep -v '^RESULT ' "$WORK/$name.out" || true
+    sed -n 's/^RESULT //p' "$WORK/$name.out" >>"$RESULTS"
+    if ((rc != 0)); then
+        echo "bench: $name failed (exit $rc; output in $WORK_REL/$name.out)" >&2
+        result "${name}_failed" "$rc"
+    fi
+    return 0
 }
 
-# e2e NAME DIR: feed DIR into fresh topics, run loyaltyd until caught up.
-e2e() {
-    local name="$1" dir="$2" tp="bench.$RUN_ID.$1." prefix="loyalty:bench:$RUN_ID:$1:"
-    local port total t0 t_first="" t_done="" done_n=0 conf="$WORK/$1.conf" m="$WORK/$1.metrics"
-    say "end to end: $name"
-    PREFIXES+=("$prefix")
+# topics NAME PARTITIONS: fresh input and output topics bench.RUN_ID.NAME.*
+topics() {
+    local tp="bench.$RUN_ID.$1."
     for t in orders reviews messages loyalty.churn-risk loyalty.rewards loyalty.dlq; do
         TOPICS+=("$tp$t")
     done
-    TOPIC_PREFIX="$tp" deploy/kafka.sh topics >/dev/null
-    total=$(cat "$dir"/orders.txt "$dir"/reviews.txt "$dir"/messages.txt | wc -l)
-    local customers
-    customers=$(cut -f1 "$dir"/orders.txt "$dir"/reviews.txt "$dir"/messages.txt | sort -u | wc -l)
-    local tf
+    TOPIC_PREFIX="$tp" KAFKA_PARTITIONS="$2" deploy/kafka.sh topics >/dev/null
+}
+
+# feed NAME DIR: pre-produce DIR/{orders,reviews,messages}.txt into NAME's topics
+feed() {
+    local tp="bench.$RUN_ID.$1." tf pids=() rc=0 total
     tf=$(now)
     for t in orders reviews messages; do
-        build/tools/kfeed -b "$BROKERS" -t "$tp$t" <"$dir/$t.txt"
+        "$KFEED" -b "$BROKERS" -t "$tp$t" <"$2/$t.txt" 2>>"$WORK/$1.kfeed" &
+        pids+=($!)
     done
-    printf 'pre-produced %d messages (%d customer keys) in %.1f s\n' "$total" "$customers" \
-        "$(echo "$(now) - $tf" | bc)"
-    port=$(free_port)
-    cat >"$conf" <<CONF
-kafka.bootstrap.servers = $BROKERS
-group.id = loyaltyd-bench-$RUN_ID-$name
-topic.orders = ${tp}orders
-topic.reviews = ${tp}reviews
-topic.messages = ${tp}messages
-topic.churn_risk = ${tp}loyalty.churn-risk
-topic.rewards = ${tp}loyalty.rewards
-topic.dlq = ${tp}loyalty.dlq
-redis.port = $REDIS_PORT
-redis.prefix = $prefix
-http.listen = 127.0.0.1:$port
-log.level = notice
-clock = stream
-sweep.interval_s = 2
-CONF
-    local redis_cpu0 kafka_cpu0 redis_cpu kafka_cpu daemon_cpu
-    redis_cpu0=$(cpu_s "${REDIS_PID:-0}")
-    kafka_cpu0=$(cpu_s "${KAFKA_PID:-0}")
-    t0=$(now)
-    build/loyaltyd -c "$conf" 2>"$WORK/$name.log" &
-    DAEMON_PID=$!
-    while :; do
-        kill -0 "$DAEMON_PID" 2>/dev/null || { echo "bench: loyaltyd exited; see $WORK/$name.log" >&2; exit 1; }
-        if curl -sf -m 2 "127.0.0.1:$port/metrics" >"$m.tmp" 2>/dev/null; then
-            mv "$m.tmp" "$m"
-            done_n=$(awk '/^loyaltyd_(applied|duplicates_skipped)_total / {n += $2}
-                          /^loyaltyd_dead_lettered_total/ {n += $2} END {print n + 0}' "$m")
-            [[ -z "$t_first" && "$done_n" -gt 0 ]] && t_first=$(now)
-            if [[ "$done_n" -ge "$total" ]]; then
-                t_done=$(now)
-                break
-            fi
-        fi
-        if (($(echo "$(now) - $t0 > $TIMEOUT" | bc))); then
-            echo "bench: $name: not caught up after $TIMEOUT s ($done_n of $total)" >&2
-            break
-        fi
-        sleep 0.1
-    done
-    local hwm
-    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$DAEMON_PID/status")
-    daemon_cpu=$(cpu_s "$DAEMON_PID")
-    redis_cpu=$(echo "$(cpu_s "${REDIS_PID:-0}") - $redis_cpu0" | bc)
-    kafka_cpu=$(echo "$(cpu_s "${KAFKA_PID:-0}") - $kafka_cpu0" | bc)
-    sleep 3 # one more sweep; deliveries settle
-    curl -sf -m 2 "127.0.0.1:$port/metrics" >"$m" || true
-    kill -TERM "$DAEMON_PID"
-    local rc=0
-    wait "$DAEMON_PID" || rc=$?
-    DAEMON_PID=""
-    [[ $rc -eq 0 ]] || echo "bench: loyaltyd exited with $rc on SIGTERM (see $WORK/$name.log)" >&2
-    [[ -n "$t_done" ]] || return 1
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    ((rc == 0)) || { cat "$WORK/$1.kfeed" >&2; echo "bench: kfeed failed" >&2; exit 1; }
+    total=$(cat "$2"/orders.txt "$2"/reviews.txt "$2"/messages.txt | wc -l)
+    printf 'pre-produced %d messages into %s{orders,reviews,messages} in %.1f s\n' "$total" "$tp" \
+        "$(calc "$(now) - $tf")"
+}
 
-    local el el_first lat_sum lat_n applied dlq emitted sweeps
-    el=$(echo "$t_done - $t0" | bc)
-    el_first=$(echo "$t_done - $t_first" | bc)
-    lat_sum=$(metric_sum "$m" '^loyaltyd_redis_latency_seconds_sum')
-    lat_n=$(metric_sum "$m" '^loyaltyd_redis_latency_seconds_count')
-    applied=$(metric_sum "$m" '^loyaltyd_applied_total ')
-    dlq=$(metric_sum "$m" '^loyaltyd_dead_lettered_total')
-    emitted=$(metric_sum "$m" '^loyaltyd_emitted_total')
-    sweeps=$(metric_sum "$m" '^loyaltyd_sweeper_runs_total')
-    printf 'caught up: %d messages (%.0f applied, %.0f dead-lettered) in %.2f s from start, %.2f s from the first applied\n' \
-        "$done_n" "$applied" "$dlq" "$el" "$el_first"
-    printf 'throughput: %.0f events/s from start, %.0f events/s from the first applied\n' \
-        "$(echo "$total / $el" | bc -l)" "$(echo "$total / $el_first" | bc -l)"
-    printf 'derived events delivered: %.0f; sweeper runs: %.0f\n' "$emitted" "$sweeps"
-    printf 'loyaltyd peak RSS (VmHWM): %.1f MiB\n' "$(echo "$hwm / 1024" | bc -l)"
-    printf 'CPU until caught up: loyaltyd %.1f s (%.0f %% of one core), redis-server %.1f s (%.0f %%), Kafka %.1f s (%.0f %%)\n' \
-        "$daemon_cpu" "$(echo "100 * $daemon_cpu / $el" | bc -l)" "$redis_cpu" \
-        "$(echo "100 * $redis_cpu / $el" | bc -l)" "$kafka_cpu" "$(echo "100 * $kafka_cpu / $el" | bc -l)"
-    printf 'Redis round trips: %.0f, mean %.3f ms (%.1f per event)\n' "$lat_n" \
-        "$(echo "if ($lat_n > 0) $lat_sum * 1000 / $lat_n else 0" | bc -l)" \
-        "$(echo "$lat_n / $total" | bc -l)"
-    result "${name}_messages" "$total"
-    result "${name}_customers" "$customers"
-    result "${name}_seconds" "$(printf '%.2f' "$el")"
-    result "${name}_events_s" "$(printf '%.0f' "$(echo "$total / $el" | bc -l)")"
-    result "${name}_events_s_steady" "$(printf '%.0f' "$(echo "$total / $el_first" | bc -l)")"
-    result "${name}_rss_mib" "$(printf '%.1f' "$(echo "$hwm / 1024" | bc -l)")"
-    result "${name}_redis_ms" "$(printf '%.3f' "$(echo "if ($lat_n > 0) $lat_sum * 1000 / $lat_n else 0" | bc -l)")"
-    result "${name}_redis_per_event" "$(printf '%.1f' "$(echo "$lat_n / $total" | bc -l)")"
-    result "${name}_cpu" "$(printf '%.0f%%/%.0f%%/%.0f%%' "$(echo "100 * $daemon_cpu / $el" | bc -l)" \
-        "$(echo "100 * $redis_cpu / $el" | bc -l)" "$(echo "100 * $kafka_cpu / $el" | bc -l)")"
-    result "${name}_us_per_event" "$(printf '%.0f' "$(echo "1000000 * $daemon_cpu / $total" | bc -l)")"
+messages() { cat "$1"/orders.txt "$1"/reviews.txt "$1"/messages.txt | wc -l; }
+customers() { cut -f1 "$1"/orders.txt "$1"/reviews.txt "$1"/messages.txt | sort -u | wc -l; }
+
+# e2e NAME TOPICS_NAME MESSAGES [harness args]: loyaltyd on pre-produced topics
+e2e() {
+    local name="$1" tname="$2" total="$3" prefix="loyalty:bench:$RUN_ID:$1:"
+    shift 3
+    PREFIXES+=("$prefix")
     result "${name}_prefix" "$prefix"
+    measure "$name" bench/harness.py e2e --name "$name" --work "$WORK" --loyaltyd "$LOYALTYD" \
+        --brokers "$BROKERS" --topic-prefix "bench.$RUN_ID.$tname." \
+        --group "loyaltyd-bench-$RUN_ID-$name" --prefix "$prefix" --redis-port "$REDIS_PORT" \
+        --expect "$total" --stall "$STALL" --timeout "$TIMEOUT" \
+        --redis-pid "${REDIS_PID:-0}" --kafka-pid "${KAFKA_PID:-0}" "$@"
 }
 
-e2e cdnow "$WORK/cdnow"
-
-# ---- 3. Redis memory per customer (state after each run) -------------------------
 memory() { # NAME
+    local prefix
+    prefix="$(get "$1"_prefix)"
     say "Redis memory per customer ($1 population)"
-    bench/redis-mem.py --port "$REDIS_PORT" --prefix "$(get "$1"_prefix)" | tee "$WORK/mem-$1.txt" |
-        grep -v '^RESULT '
-    sed -n "s/^RESULT mem_/$1_mem_/p" "$WORK/mem-$1.txt" >>"$RESULTS"
+    [[ -z "$(get "$1"_failed)" ]] || { echo "skipped: the $1 run failed"; return 0; }
+    measure "mem-$1" bench/redis-mem.py --port "$REDIS_PORT" --prefix "$prefix"
+    sed -i "s/^mem_/$1_mem_/" "$RESULTS"
 }
-memory cdnow
 
+# ---- inputs -------------------------------------------------------------------------
+say "input events"
+deploy/sample-events.py --cdnow "$CDNOW" --out "$WORK/cdnow" --customers 100000
+bench/workload.py --seed "$SEED" --customers "$CUSTOMERS" --events "$EVENTS" --out "$WORK/workload"
+CAP_CUSTOMERS=$(((CAPTURE_EVENTS + 9) / 10))
+bench/workload.py --seed "$SEED" --customers "$CAP_CUSTOMERS" --events "$CAPTURE_EVENTS" \
+    --out "$WORK/capture" | head -1
 if [[ "$COPIES" -gt 1 ]]; then
-    e2e synth "$WORK/synth"
+    bench/synth-events.py --cdnow "$CDNOW" --out "$WORK/synth" --copies "$COPIES"
+fi
+WL_TOTAL=$(messages "$WORK/workload")
+WL_CUSTOMERS=$(customers "$WORK/workload")
+result wl_customers "$WL_CUSTOMERS"
+result workload_top20 "$(python3 -c 'import json,sys; print("%.0f%%" % (100 * json.load(open(sys.argv[1]))["skew"]["top20_share"]))' "$WORK/workload/workload.json")"
+
+# ---- 1. micro-benchmarks ---------------------------------------------------------
+say "in-process micro-benchmarks ($BUILD/bench/bench_model)"
+measure micro "$BUILD/bench/bench_model" "$WORK/cdnow" "$SUMMARY" "$MICRO_S"
+
+# ---- 2. CDNOW end to end, memory per customer ------------------------------------------
+say "end to end: cdnow (pre-produced, 4 partitions)"
+topics cdnow 4
+feed cdnow "$WORK/cdnow"
+e2e cdnow cdnow "$(messages "$WORK/cdnow")"
+result cdnow_customers "$(customers "$WORK/cdnow")"
+memory cdnow
+if [[ "$COPIES" -gt 1 ]]; then
+    say "end to end: synth (CDNOW x $COPIES, pre-produced, 4 partitions)"
+    topics synth 4
+    feed synth "$WORK/synth"
+    e2e synth synth "$(messages "$WORK/synth")"
+    result synth_customers "$(customers "$WORK/synth")"
     memory synth
 fi
 
+# ---- 3. the workload end to end ------------------------------------------------------------
+say "end to end: workload ($WL_TOTAL messages, $WL_CUSTOMERS customers, $PARTITIONS partitions, 1 loyaltyd)"
+topics wl "$PARTITIONS"
+feed wl "$WORK/workload"
+e2e wl wl "$WL_TOTAL" --window "$SCALE_S"
+if [[ "$MEM_WORKLOAD" == 1 ]]; then memory wl; fi
+
+# ---- 4. the naive baseline on the same input ------------------------------------------------
+say "naive baseline: bench/naive.py on the same topics (at most $NAIVE_S s)"
+NAIVE_PREFIX="loyalty:bench:$RUN_ID:naive:"
+PREFIXES+=("$NAIVE_PREFIX")
+measure naive bench/naive.py --brokers "$BROKERS" \
+    --topics "bench.$RUN_ID.wl.orders,bench.$RUN_ID.wl.reviews,bench.$RUN_ID.wl.messages" \
+    --group "naive-bench-$RUN_ID" --prefix "$NAIVE_PREFIX" --redis-port "$REDIS_PORT" \
+    --expect "$WL_TOTAL" --max-seconds "$NAIVE_S"
+
+# ---- 5. two instances in one consumer group -----------------------------------------------
+say "scale-out: 2 loyaltyd in one group on the same $PARTITIONS-partition input (window $SCALE_S s)"
+e2e wl2 wl "$WL_TOTAL" --instances 2 --bound "$SCALE_S" --window "$SCALE_S"
+
+# ---- 6. the Redis ceiling ---------------------------------------------------------------------
+say "Redis ceiling: capture (MONITOR, not timed) on a $CAPTURE_EVENTS-event workload, replay with redis-cli --pipe"
+CAP_TOTAL=$(messages "$WORK/capture")
+topics cap "$PARTITIONS"
+feed cap "$WORK/capture"
+e2e cap cap "$CAP_TOTAL" --monitor "$WORK/monitor.txt"
+if [[ -z "$(get cap_failed)" ]]; then
+    REPLAY_PREFIX="loyalty:bench:$RUN_ID:replay:"
+    PREFIXES+=("$REPLAY_PREFIX")
+    measure replay bench/harness.py replay --work "$WORK" --monitor "$WORK/monitor.txt" \
+        --prefix "$(get cap_prefix)" --new-prefix "$REPLAY_PREFIX" --events "$CAP_TOTAL" \
+        --redis-port "$REDIS_PORT"
+    result cap_messages_n "$CAP_TOTAL"
+fi
+[[ "$KEEP" == 1 ]] || rm -f "$WORK/monitor.txt"
+
+# ---- 7. latency at a fixed rate ---------------------------------------------------------------
+latency() { # NAME DESCRIPTION TOPIC...
+    local name="$1" prefix="loyalty:bench:$RUN_ID:$1:" feeds=()
+    say "latency: $2 at $LAT_RATE events/s (bench/kpace, ${LAT_WARM} s warm-up + ${LAT_S} s)"
+    shift 2
+    for t in "$@"; do feeds+=(--feed "$t=$WORK/workload/$t.txt"); done
+    topics "$name" "$PARTITIONS"
+    PREFIXES+=("$prefix")
+    measure "$name" bench/harness.py latency --name "$name" --work "$WORK" --loyaltyd "$LOYALTYD" \
+        --kpace "$KPACE" --brokers "$BROKERS" --topic-prefix "bench.$RUN_ID.$name." \
+        --group "loyaltyd-bench-$RUN_ID-$name" --prefix "$prefix" --redis-port "$REDIS_PORT" \
+        --rate "$LAT_RATE" --warm "$LAT_WARM" --measure "$LAT_S" --drain "$LAT_DRAIN" "${feeds[@]}"
+}
+latency lat3 "all three topics live" orders reviews messages
+latency lat2 "messages topic silent" orders reviews
+
 # ---- summary ---------------------------------------------------------------------
-say "summary ($(date -u +%Y-%m-%dT%H:%MZ), nproc $(nproc), $(uname -m))"
-row() { printf '  %-46s %s\n' "$1" "$2"; }
+ratio() { # A B: A / B with two decimals, or "n/a"
+    if [[ -n "$1" && -n "$2" && "$2" != 0 ]]; then printf '%.2f' "$(calc "$1 / $2")"; else echo n/a; fi
+}
+or_na() { if [[ -n "$1" ]]; then echo "$1"; else echo "n/a"; fi; }
+failed() { [[ -n "$(get "$1"_failed)$(get "$1"_incomplete)" ]]; }
+e2e_rate() { # NAME: events/s (from start / from first applied) or why not
+    if failed "$1"; then echo "FAILED (see $WORK_REL/$1.out)"; else echo "$(get "$1"_events_s) / $(get "$1"_events_s_steady) events/s"; fi
+}
+lat_fig() { # NAME
+    local p
+    p="$(get "$1"_p99)"
+    if failed "$1"; then echo "FAILED (see $WORK_REL/$1.out)"; return; fi
+    [[ -n "$p" ]] || p=n/a
+    if [[ "$(get "$1"_kept_up)" == no ]]; then
+        echo "$p (did not keep up: $(get "$1"_applied_events_s) of $(get "$1"_offered) events/s applied)"
+    else
+        echo "$p ($(get "$1"_applied_events_s) events/s applied)"
+    fi
+}
+NAIVE_NOTE=""
+[[ "$(get naive_prefix)" != yes ]] || NAIVE_NOTE=" (time-bounded prefix: $(get naive_done) of $WL_TOTAL in $(get naive_seconds) s)"
+SCALE_RATIO=$(ratio "$(get wl2_window_events_s)" "$(get wl_window_events_s)")
+NAIVE_RATIO=$(ratio "$(get wl_events_s_steady)" "$(get naive_events_s)")
+CEIL_RATIO=$(ratio "$(get wl_events_s_steady)" "$(get ceiling_events_s)")
+DATE="$(date -u +%Y-%m-%dT%H:%MZ)"
+NPROC="$(nproc)"
+REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -z "$(git status --porcelain -- daemon consumers state 2>/dev/null)" ]] || REV="$REV + uncommitted changes"
+
+say "summary ($DATE, nproc $NPROC, $(uname -m), loyaltyd $REV)"
+row() { printf '  %-50s %s\n' "$1" "$2"; }
 echo "in-process (median of 5 rounds; one run, so the ratios compare like with like)"
 row "parse_event" "$(get parse_events_s) events/s, $(get parse_mb_s) MB/s"
 row "model_apply" "$(get apply_events_s) events/s"
@@ -260,19 +333,32 @@ row "decode + model_apply + encode" "$(get apply_codec_events_s) events/s"
 row "codec_encode + codec_decode" "$(get codec_trips_s) round trips/s"
 row "BG/NBD fit (2357 customers)" "$(get fit_bgnbd_ms) ms"
 row "Gamma-Gamma fit" "$(get fit_gg_ms) ms"
-for n in cdnow synth; do
-    [[ -n "$(get ${n}_events_s)" ]] || continue
+for n in cdnow synth wl; do
+    [[ -n "$(get ${n}_messages)" ]] || continue
     echo "end to end: $n ($(get ${n}_customers) customers, $(get ${n}_messages) messages, 1 loyaltyd, clock = stream)"
     row "time to caught up" "$(get ${n}_seconds) s"
-    row "throughput (from start / from first applied)" "$(get ${n}_events_s) / $(get ${n}_events_s_steady) events/s"
-    row "loyaltyd peak RSS (VmHWM)" "$(get ${n}_rss_mib) MiB"
-    row "Redis round trip mean" "$(get ${n}_redis_ms) ms ($(get ${n}_redis_per_event) per event)"
-    row "CPU: loyaltyd / redis-server / Kafka" "$(get ${n}_cpu) of one core"
+    row "throughput (from start / from first applied)" "$(e2e_rate $n)"
     row "loyaltyd CPU per event" "$(get ${n}_us_per_event) us"
-    row "model share of the end-to-end time" \
-        "$(printf '%.1f %%' "$(echo "100 * $(get ${n}_events_s_steady) / $(get apply_events_s)" | bc -l)")"
+    row "Redis round trips per event (mean round trip)" "$(get ${n}_redis_per_event) ($(get ${n}_redis_ms) ms)"
+    row "loyaltyd peak RSS (VmHWM)" "$(get ${n}_rss_mib) MiB"
+    row "CPU: loyaltyd / redis-server / Kafka" "$(get ${n}_cpu) of one core"
+    if [[ -n "$(get apply_events_s)" && -n "$(get ${n}_events_s_steady)" ]]; then
+        row "model share of the end-to-end time" \
+            "$(printf '%.1f %%' "$(calc "100 * $(get ${n}_events_s_steady) / $(get apply_events_s)")")"
+    fi
 done
-for n in cdnow synth; do
+echo "workload comparisons ($WL_TOTAL messages, $WL_CUSTOMERS customers, $PARTITIONS partitions; top 20 % of customers place $(get workload_top20) of the orders)"
+row "naive baseline (Python, MULTI/EXEC per event)" "$(or_na "$(get naive_events_s)") events/s$NAIVE_NOTE"
+row "loyaltyd / naive" "$NAIVE_RATIO"
+row "Redis ceiling (redis-cli --pipe replay)" \
+    "$(or_na "$(get ceiling_commands_s)") commands/s = $(or_na "$(get ceiling_events_s)") events/s ($(get ceiling_cmds_per_event) commands per event, captured on $CAPTURE_EVENTS events)"
+row "loyaltyd / ceiling" "$CEIL_RATIO"
+row "1 instance (at most $SCALE_S s after the first applied)" "$(or_na "$(get wl_window_events_s)") events/s over $(get wl_window_s) s"
+row "2 instances, one group (from both applying)" "$(or_na "$(get wl2_window_events_s)") events/s over $(get wl2_window_s) s"
+row "2 instances / 1 instance" "$SCALE_RATIO (2 cores shared by Kafka, Redis, the daemons)"
+row "p99 append -> visible, 3 topics live" "$(lat_fig lat3)"
+row "p99 append -> visible, messages silent" "$(lat_fig lat2)"
+for n in cdnow synth wl; do
     [[ -n "$(get ${n}_mem_mean)" ]] || continue
     echo "Redis memory per customer: $n ($(get ${n}_mem_customers) customers, MEMORY USAGE ... SAMPLES 0)"
     row "mean / p50 / p95 / max" "$(get ${n}_mem_mean) / $(get ${n}_mem_p50) / $(get ${n}_mem_p95) / $(get ${n}_mem_max) bytes"
@@ -281,4 +367,47 @@ for n in cdnow synth; do
     row "hash encoding; fields (range, p50)" "$(get ${n}_mem_encoding); $(get ${n}_mem_fields), $(get ${n}_mem_fields_p50)"
     row "target: mean <= 2048 bytes" "$(get ${n}_mem_verdict)"
 done
-printf '\nbench: done in %.0f s (work files: %s)\n' "$(echo "$(now) - $T_BEGIN" | bc)" "$WORK"
+T_TOTAL=$(printf '%.0f' "$(calc "$(now) - $T_BEGIN")")
+
+# ---- bench/RESULTS.md ------------------------------------------------------------------
+if [[ -n "$RESULTS_MD" ]]; then
+    md() { printf '| %s | %s |\n' "$1" "$2"; }
+    {
+        echo "# Benchmark results"
+        echo
+        echo "Written by \`make bench\` (\`bench/run.sh\`); bench/README.md says how each figure is measured."
+        echo "Absolute figures move by tens of percent between runs on the shared 2-core machine;"
+        echo "the ratios within one run move less."
+        echo
+        echo "| | |"
+        echo "|---|---|"
+        md "date (UTC)" "$DATE"
+        md "\`nproc\`" "$NPROC ($(uname -m)); Kafka, Redis, the daemons and the harness share these cores"
+        md "loyaltyd" "$REV"
+        md "run" "$T_TOTAL s$([[ "$QUICK" == 1 ]] && echo ", BENCH_QUICK=1")"
+        md "workload" "$WL_TOTAL messages, $WL_CUSTOMERS customers, seed $SEED, $PARTITIONS partitions per topic; top 20 % of customers place $(get workload_top20) of the orders"
+        md "end to end, events/s (from start / from first applied)" "$(e2e_rate wl)"
+        md "loyaltyd CPU per event" "$(or_na "$(get wl_us_per_event)") µs"
+        md "Redis round trips per event" "$(or_na "$(get wl_redis_per_event)") (mean $(get wl_redis_ms) ms)"
+        md "loyaltyd peak RSS (VmHWM)" "$(or_na "$(get wl_rss_mib)") MiB"
+        md "naive baseline, events/s" "$(or_na "$(get naive_events_s)")$NAIVE_NOTE"
+        md "loyaltyd / naive" "$NAIVE_RATIO"
+        md "Redis ceiling, commands/s" "$(or_na "$(get ceiling_commands_s)") ($(get ceiling_cmds_per_event) per event; captured on a $CAPTURE_EVENTS-event workload, replayed with redis-cli --pipe)"
+        md "Redis ceiling, events/s" "$(or_na "$(get ceiling_events_s)")"
+        md "loyaltyd / ceiling" "$CEIL_RATIO"
+        md "p99 append → visible at $LAT_RATE events/s, 3 topics live" "$(lat_fig lat3)"
+        md "p99 append → visible at $LAT_RATE events/s, messages silent" "$(lat_fig lat2)"
+        md "1 instance, events/s (at most $SCALE_S s from the first applied)" "$(or_na "$(get wl_window_events_s)") over $(get wl_window_s) s"
+        md "2 instances in one group, events/s (at most $SCALE_S s from both applying)" "$(or_na "$(get wl2_window_events_s)") over $(get wl2_window_s) s"
+        md "2 instances / 1 instance" "$SCALE_RATIO"
+        md "CDNOW end to end, events/s (from start / from first applied)" "$(e2e_rate cdnow) ($(get cdnow_messages) messages)"
+        md "Redis memory per customer, CDNOW (mean / p95)" "$(or_na "$(get cdnow_mem_mean)") / $(or_na "$(get cdnow_mem_p95)") bytes: $(or_na "$(get cdnow_mem_verdict)") (target mean ≤ 2048)"
+        if [[ -n "$(get wl_mem_mean)" ]]; then
+            md "Redis memory per customer, workload (mean / p95)" "$(get wl_mem_mean) / $(get wl_mem_p95) bytes"
+        fi
+        md "in process: parse_event / model_apply" "$(or_na "$(get parse_events_s)") / $(or_na "$(get apply_events_s)") events/s"
+    } >"$RESULTS_MD"
+    echo
+    echo "bench: results table written to ${RESULTS_MD#"$ROOT"/}"
+fi
+printf '\nbench: done in %s s (work files: %s)\n' "$T_TOTAL" "$WORK_REL"

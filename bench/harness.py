@@ -1,0 +1,658 @@
+#!/usr/bin/env python3
+"""Runs and measures loyaltyd for bench/run.sh (bench/README.md says what and how).
+
+  harness.py e2e ...      start N daemons on pre-produced topics, time them until
+                          /metrics shows every message applied or dead-lettered
+                          (or for a bounded time), with CPU, RSS and Redis figures;
+                          --monitor FILE also captures Redis MONITOR meanwhile
+  harness.py latency ...  one daemon on live topics fed by bench/kpace at a fixed
+                          rate; p99 of loyaltyd_apply_latency_seconds over the
+                          measured interval, from the histogram's bucket deltas
+  harness.py replay ...   replay the commands a daemon sent (a MONITOR capture)
+                          with redis-cli --pipe under a fresh prefix: the Redis ceiling
+  harness.py selftest     checks the metric parser and the quantile code
+
+Every wait is bounded.  Prints human-readable lines and "RESULT key value"
+lines, which run.sh collects.  Daemons and helpers it started are stopped on
+exit, also on SIGTERM/SIGINT.
+"""
+import argparse
+import collections
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+APPLIED = ("loyaltyd_applied_total", "loyaltyd_duplicates_skipped_total", "loyaltyd_dead_lettered_total")
+HIST = "loyaltyd_apply_latency_seconds"
+TICK = os.sysconf("SC_CLK_TCK")
+CHILDREN = []  # Popen objects to stop on exit
+
+
+def result(key, value):
+    print("RESULT %s %s" % (key, value), flush=True)
+
+
+def say(fmt, *args):
+    print(fmt % args if args else fmt, flush=True)
+
+
+# ---- Prometheus text ----------------------------------------------------------
+SAMPLE_RE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
+LABEL_RE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    """{name: [(labels dict, value)]}"""
+    out = collections.defaultdict(list)
+    for line in text.splitlines():
+        if not line or line[0] == "#":
+            continue
+        m = SAMPLE_RE.match(line)
+        if not m:
+            continue
+        try:
+            v = float(m.group(3))
+        except ValueError:
+            continue
+        out[m.group(1)].append((dict(LABEL_RE.findall(m.group(2) or "")), v))
+    return out
+
+
+def msum(metrics, name):
+    return sum(v for _, v in metrics.get(name, ()))
+
+
+def done_count(metrics):
+    return sum(msum(metrics, n) for n in APPLIED)
+
+
+def histogram(metrics, name=HIST):
+    """(cumulative buckets {le: count} summed over other labels, sum, count), or None."""
+    buckets = metrics.get(name + "_bucket")
+    if not buckets:
+        return None
+    cum = collections.Counter()
+    for labels, v in buckets:
+        le = labels.get("le")
+        if le is None:
+            continue
+        cum[float("inf") if le in ("+Inf", "Inf", "inf") else float(le)] += v
+    return dict(cum), msum(metrics, name + "_sum"), msum(metrics, name + "_count")
+
+
+def hist_delta(before, after):
+    """after - before, bucket by bucket (before may be None: counters start at 0)."""
+    if after is None:
+        return None
+    b_cum, b_sum, b_n = before if before else ({}, 0.0, 0.0)
+    a_cum, a_sum, a_n = after
+    return {le: a_cum[le] - b_cum.get(le, 0.0) for le in a_cum}, a_sum - b_sum, a_n - b_n
+
+
+def quantile(q, cum):
+    """Prometheus' histogram_quantile: linear interpolation within the bucket that
+    holds rank q*total.  Returns (value, exact); exact is False when the rank
+    falls into the +Inf bucket (value is then the highest finite bound)."""
+    les = sorted(cum)
+    if not les:
+        return None, False
+    total = cum[les[-1]] if les[-1] == float("inf") else max(cum.values())
+    if total <= 0:
+        return None, False
+    rank = q * total
+    prev_le, prev_n = 0.0, 0.0
+    for le in les:
+        n = cum[le]
+        if n >= rank:
+            if le == float("inf"):
+                return prev_le, False
+            if n == prev_n:
+                return le, True
+            lo = prev_le if prev_le < le else 0.0
+            return lo + (le - lo) * (rank - prev_n) / (n - prev_n), True
+        prev_le, prev_n = le, n
+    return prev_le, False
+
+
+# ---- processes ------------------------------------------------------------------
+def cpu_s(pid):
+    """user + system CPU seconds of pid so far (0 if gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except (OSError, TypeError):
+        return 0.0
+    fields = st[st.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def vm_hwm_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def fetch(port, path="/metrics", timeout=2.0):
+    """(status, body) of http://127.0.0.1:port/path; (0, '') when it does not answer."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, ""
+    except (OSError, ValueError):
+        return 0, ""
+
+
+def stop(p, timeout=30):
+    """SIGTERM, then SIGKILL after timeout; the exit code (None if it was killed)."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
+            return None
+    return p.returncode
+
+
+def stop_all():
+    while CHILDREN:
+        stop(CHILDREN.pop(), 20)
+
+
+def on_signal(signum, frame):
+    raise KeyboardInterrupt
+
+
+class Daemon:
+    """One loyaltyd with its own config, HTTP port and log."""
+
+    def __init__(self, a, name, i):
+        self.name = "%s-%d" % (name, i)
+        self.port = free_port()
+        self.conf = os.path.join(a.work, self.name + ".conf")
+        self.log = os.path.join(a.work, self.name + ".log")
+        self.metrics_file = os.path.join(a.work, self.name + ".metrics")
+        lines = [
+            "kafka.bootstrap.servers = %s" % a.brokers,
+            "group.id = %s" % a.group,
+            "topic.orders = %sorders" % a.topic_prefix,
+            "topic.reviews = %sreviews" % a.topic_prefix,
+            "topic.messages = %smessages" % a.topic_prefix,
+            "topic.churn_risk = %sloyalty.churn-risk" % a.topic_prefix,
+            "topic.rewards = %sloyalty.rewards" % a.topic_prefix,
+            "topic.dlq = %sloyalty.dlq" % a.topic_prefix,
+            "redis.port = %d" % a.redis_port,
+            "redis.prefix = %s" % a.prefix,
+            "http.listen = 127.0.0.1:%d" % self.port,
+            "log.level = notice",
+            "clock = stream",
+            "sweep.interval_s = %d" % a.sweep,
+        ]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines + list(a.conf or [])) + "\n")
+        self.proc = None
+        self.metrics = {}
+        self.done = 0.0
+        self.t_first = None
+
+    def start(self, loyaltyd):
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen([loyaltyd, "-c", self.conf], stdout=log, stderr=log)
+        CHILDREN.append(self.proc)
+        self.t0 = time.monotonic()
+
+    def poll(self):
+        """Refresh metrics; False if the process is gone."""
+        if self.proc.poll() is not None:
+            return False
+        status, body = fetch(self.port)
+        if status == 200:
+            self.metrics = parse_metrics(body)
+            self.text = body
+            self.done = done_count(self.metrics)
+            if self.t_first is None and self.done > 0:
+                self.t_first = time.monotonic()
+        return True
+
+    def save_metrics(self):
+        if getattr(self, "text", None):
+            with open(self.metrics_file, "w") as f:
+                f.write(self.text)
+
+    def stop(self):
+        rc = stop(self.proc)
+        if self.proc in CHILDREN:
+            CHILDREN.remove(self.proc)
+        if rc != 0:
+            say("harness: %s exited with %s on SIGTERM (see %s)", self.name,
+                "SIGKILL after 30 s" if rc is None else rc, self.log)
+        return rc
+
+
+def fail(msg):
+    say("harness: %s", msg)
+    sys.exit(1)
+
+
+# ---- e2e -------------------------------------------------------------------------
+def cmd_e2e(a):
+    os.makedirs(a.work, exist_ok=True)
+    daemons = [Daemon(a, a.name, i) for i in range(a.instances)]
+    mon = None
+    if a.monitor:
+        mon_out = open(a.monitor, "wb")
+        mon = subprocess.Popen(["redis-cli", "-p", str(a.redis_port), "MONITOR"], stdout=mon_out,
+                               stderr=subprocess.DEVNULL)
+        CHILDREN.append(mon)
+        time.sleep(0.3)
+    other = {"redis": a.redis_pid, "kafka": a.kafka_pid}
+    other_cpu0 = {k: cpu_s(p) for k, p in other.items() if p}
+    t0 = time.monotonic()
+    for d in daemons:
+        d.start(a.loyaltyd)
+    samples = []  # (t, done) after every instance applied its first event
+    t_all = None  # the moment every instance had applied something
+    t_done = None
+    last_progress, last_done = t0, -1.0
+    reason = ""
+    while True:
+        for d in daemons:
+            if not d.poll():
+                fail("%s exited (rc %s); see %s" % (d.name, d.proc.returncode, d.log))
+        now = time.monotonic()
+        done = sum(d.done for d in daemons)
+        if done > last_done:
+            last_progress, last_done = now, done
+        if t_all is None and all(d.done > 0 for d in daemons):
+            t_all = now
+        if t_all is not None:
+            samples.append((now, done))
+        if done >= a.expect:
+            t_done = now
+            break
+        if a.bound and t_all is not None and now - t_all >= a.bound:
+            reason = "bounded"
+            break
+        if now - last_progress > a.stall:
+            reason = "no progress for %d s" % a.stall
+            break
+        if now - t0 > a.timeout:
+            reason = "timeout %d s" % a.timeout
+            break
+        time.sleep(a.interval)
+    t_end = time.monotonic()
+    cpu = [cpu_s(d.proc.pid) for d in daemons]
+    hwm = [vm_hwm_kib(d.proc.pid) for d in daemons]
+    other_cpu = {k: cpu_s(other[k]) - c0 for k, c0 in other_cpu0.items()}
+    for d in daemons:
+        d.save_metrics()
+    metrics = [d.metrics for d in daemons]
+    time.sleep(a.settle)  # one more sweep; deliveries settle
+    for d in daemons:
+        d.poll()
+    rcs = [d.stop() for d in daemons]
+    if mon:
+        stop(mon, 5)
+        CHILDREN.remove(mon)
+        mon_out.close()
+
+    done = sum(done_count(m) for m in metrics)
+    n = a.name
+    el = t_end - t0
+    t_first = min((d.t_first for d in daemons if d.t_first), default=None)
+    applied = sum(msum(m, "loyaltyd_applied_total") for m in metrics)
+    dead = sum(msum(m, "loyaltyd_dead_lettered_total") for m in metrics)
+    dup = sum(msum(m, "loyaltyd_duplicates_skipped_total") for m in metrics)
+    lat_n = sum(msum(m, "loyaltyd_redis_latency_seconds_count") for m in metrics)
+    lat_sum = sum(msum(m, "loyaltyd_redis_latency_seconds_sum") for m in metrics)
+    rebal = sum(msum(m, "loyaltyd_rebalances_total") for m in metrics)
+    who = "%d loyaltyd" % a.instances
+    if t_done is not None:
+        say("caught up: %d messages (%d applied, %d duplicates, %d dead-lettered) in %.2f s from start, "
+            "%.2f s from the first applied (%s)", done, applied, dup, dead, el, t_done - t_first, who)
+    else:
+        say("stopped (%s) at %d of %d messages after %.2f s (%s)", reason, done, a.expect, el, who)
+        if reason != "bounded":
+            result(n + "_incomplete", 1)
+    # rate from the moment every instance applied its first event (left out:
+    # start-up, group join, the rebalance when the second instance joins)
+    if samples and len(samples) > 1:
+        ta, da = samples[0]
+        w = [s for s in samples if s[0] - ta <= a.window] if a.window else samples
+        tw, dw = w[-1]
+        if tw > ta:
+            result(n + "_window_events_s", "%.0f" % ((dw - da) / (tw - ta)))
+            result(n + "_window_s", "%.1f" % (tw - ta))
+            say("rate after every instance applied its first event: %.0f events/s over %.1f s",
+                (dw - da) / (tw - ta), tw - ta)
+    result(n + "_messages", a.expect)
+    result(n + "_done", "%d" % done)
+    result(n + "_seconds", "%.2f" % el)
+    result(n + "_instances", a.instances)
+    result(n + "_rebalances", "%d" % rebal)
+    if t_done is not None:
+        result(n + "_events_s", "%.0f" % (done / el))
+        if t_first and t_done > t_first:
+            result(n + "_events_s_steady", "%.0f" % (done / (t_done - t_first)))
+        say("throughput: %.0f events/s from start, %.0f events/s from the first applied",
+            done / el, done / max(t_done - t_first, 1e-9))
+    rss = max(hwm) / 1024.0
+    say("loyaltyd peak RSS (VmHWM): %s MiB", " / ".join("%.1f" % (h / 1024.0) for h in hwm))
+    result(n + "_rss_mib", "%.1f" % rss)
+    dcpu = sum(cpu)
+    pct = lambda c: 100.0 * c / el
+    say("CPU until %s: loyaltyd %.1f s (%.0f %% of one core)%s", "caught up" if t_done else "stopped",
+        dcpu, pct(dcpu), "".join(", %s %.1f s (%.0f %%)" % (k, c, pct(c)) for k, c in sorted(other_cpu.items())))
+    result(n + "_cpu", "%.0f%%/%.0f%%/%.0f%%" % (pct(dcpu), pct(other_cpu.get("redis", 0)),
+                                                pct(other_cpu.get("kafka", 0))))
+    if done:
+        result(n + "_us_per_event", "%.0f" % (1e6 * dcpu / done))
+        result(n + "_redis_per_event", "%.3g" % (lat_n / done))
+        say("loyaltyd CPU per event: %.0f us; Redis round trips: %d, %.3g per event, mean %.3f ms",
+            1e6 * dcpu / done, lat_n, lat_n / done, 1000 * lat_sum / max(lat_n, 1))
+    result(n + "_redis_ms", "%.3f" % (1000 * lat_sum / max(lat_n, 1)))
+    if any(rc != 0 for rc in rcs):
+        result(n + "_exit", ",".join(str(rc) for rc in rcs))
+    if t_done is None and reason != "bounded":
+        sys.exit(1)
+
+
+# ---- latency -------------------------------------------------------------------------
+def wait_ready(d, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if d.proc.poll() is not None:
+            fail("%s exited (rc %s); see %s" % (d.name, d.proc.returncode, d.log))
+        if fetch(d.port, "/ready")[0] == 200:
+            return
+        time.sleep(0.2)
+    fail("%s not ready after %d s" % (d.name, timeout))
+
+
+def fmt_s(v):
+    return "%.1f ms" % (1000 * v) if v < 1 else "%.2f s" % v
+
+
+def cmd_latency(a):
+    os.makedirs(a.work, exist_ok=True)
+    n = a.name
+    d = Daemon(a, a.name, 0)
+    d.start(a.loyaltyd)
+    wait_ready(d, 60)
+    time.sleep(a.settle)  # group join
+    kp_out = os.path.join(a.work, n + ".kpace")
+    with open(kp_out, "w") as f:
+        kp = subprocess.Popen([a.kpace, "-b", a.brokers, "-r", str(a.rate), "-d", str(a.warm + a.measure)]
+                              + ["%s%s=%s" % (a.topic_prefix, t, p) for t, p in (x.split("=", 1) for x in a.feed)],
+                              stdout=f, stderr=subprocess.STDOUT)
+    CHILDREN.append(kp)
+    time.sleep(a.warm)
+    if not d.poll():
+        fail("%s exited; see %s" % (d.name, d.log))
+    before, done0, t_a = histogram(d.metrics), d.done, time.monotonic()
+    try:
+        kp.wait(a.warm + a.measure + 90)
+    except subprocess.TimeoutExpired:
+        kp.kill()
+        kp.wait()
+    CHILDREN.remove(kp)
+    t_prod = time.monotonic()
+    with open(kp_out) as f:
+        kp_text = f.read()
+    m = re.search(r"sent (\d+) in ([\d.]+) s \((\d+)/s", kp_text)
+    if kp.returncode != 0 or not m:
+        fail("kpace failed (rc %s): %s" % (kp.returncode, kp_text.strip()[-500:]))
+    sent, produced_rate = int(m.group(1)), int(m.group(3))
+    if not d.poll():
+        fail("%s exited; see %s" % (d.name, d.log))
+    done_p = d.done  # when the producer stopped
+    # drain: until every produced message is applied, no progress, or the bound
+    last, last_t = -1, time.monotonic()
+    while True:
+        if not d.poll():
+            fail("%s exited; see %s" % (d.name, d.log))
+        now = time.monotonic()
+        if d.done >= sent:
+            break
+        if d.done > last:
+            last, last_t = d.done, now
+        if now - t_prod > a.drain or now - last_t > min(a.drain, 10):
+            break
+        time.sleep(0.1)
+    t_b = time.monotonic()
+    after = histogram(d.metrics)
+    done1 = d.done
+    d.save_metrics()
+    d.stop()
+
+    # Kept up: less than a second's worth of input waiting when the producer
+    # stopped, and all of it applied within the drain bound.
+    backlog = int(sent - done_p)
+    kept_up = backlog <= a.rate and done1 >= sent
+    applied_rate = (done_p - done0) / max(t_prod - t_a, 1e-9)
+    say("offered %d events/s to %s for %.0f s (%.0f s warm-up): kpace sent %d (%d/s)",
+        a.rate, ", ".join(x.split("=", 1)[0] for x in a.feed), a.warm + a.measure, a.warm, sent, produced_rate)
+    say("applied %.0f events/s while producing after the warm-up (%.1f s); backlog when the producer stopped: "
+        "%d messages (%.1f s of input); %d of %d applied %.1f s later: %s", applied_rate, t_prod - t_a,
+        backlog, backlog / a.rate, done1, sent, t_b - t_prod, "kept up" if kept_up else "did NOT keep up")
+    result(n + "_offered", a.rate)
+    result(n + "_sent", sent)
+    result(n + "_kept_up", "yes" if kept_up else "no")
+    result(n + "_backlog", backlog)
+    result(n + "_applied_events_s", "%.0f" % applied_rate)
+    if after is None:
+        say("latency: histogram not exported (%s_bucket missing from /metrics)", HIST)
+        result(n + "_p99", "histogram not exported")
+        return
+    cum, hsum, hcount = hist_delta(before, after)
+    if hcount <= 0:
+        say("latency: histogram exported but no observation in the measured interval")
+        result(n + "_p99", "no observations")
+        return
+    p50, _ = quantile(0.5, cum)
+    p99, exact = quantile(0.99, cum)
+    bound = "" if exact else ">= "
+    say("append to state visible (%s over %d events): p50 %s, p99 %s%s, mean %s%s", HIST, hcount,
+        fmt_s(p50), bound, fmt_s(p99), fmt_s(hsum / hcount),
+        "" if kept_up else " (did not keep up: the tail waited in the backlog)")
+    result(n + "_p99", bound + fmt_s(p99))
+    result(n + "_p99_s", "%.6f" % p99)
+    result(n + "_p50_s", "%.6f" % p50)
+    result(n + "_lat_n", "%d" % hcount)
+
+
+# ---- replay: the Redis ceiling -----------------------------------------------------------
+MON_RE = re.compile(rb'^(\d+\.\d+) \[(\d+) ([^\]]+)\] (.*)$')
+ARG_RE = re.compile(rb'"((?:[^"\\]|\\.)*)"')
+ESC_RE = re.compile(rb'\\(x[0-9a-fA-F]{2}|.)', re.S)
+ESC = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"a": b"\a", b"b": b"\b", b'"': b'"', b"\\": b"\\"}
+
+
+def unescape(s):
+    if b"\\" not in s:
+        return s
+    return ESC_RE.sub(lambda m: bytes([int(m.group(1)[1:], 16)]) if m.group(1)[:1] == b"x" and len(m.group(1)) == 3
+                      else ESC.get(m.group(1), m.group(1)), s)
+
+
+def monitor_lines(path):
+    """(client address, raw argument text) of each command line of a MONITOR
+    capture, leaving out the commands Redis functions ran ([db lua]): they
+    are part of their FCALL."""
+    with open(path, "rb") as f:
+        for line in f:
+            m = MON_RE.match(line.rstrip(b"\r\n"))
+            if m and m.group(3) != b"lua":
+                yield m.group(3), m.group(4)
+
+
+def cmd_replay(a):
+    old, new = a.prefix.encode(), a.new_prefix.encode()
+    # pass 1: the connections that touched the run's prefix (the daemon's)
+    daemon_clients = {addr for addr, raw in monitor_lines(a.monitor) if old in raw}
+    if not daemon_clients:
+        fail("replay: no command with prefix %r in %s" % (a.prefix, a.monitor))
+    # pass 2: every command of those connections (FUNCTION LOAD too), in
+    # execution order, prefix rewritten, as RESP
+    mix = collections.Counter()
+    ncmd = 0
+    resp = os.path.join(a.work, "replay.resp")
+    with open(resp, "wb") as f:
+        for addr, raw in monitor_lines(a.monitor):
+            if addr not in daemon_clients:
+                continue
+            args = [unescape(x).replace(old, new) for x in ARG_RE.findall(raw)]
+            if not args:
+                continue
+            mix[args[0].upper().decode("ascii", "replace")] += 1
+            ncmd += 1
+            f.write(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in args))
+    size = os.path.getsize(resp)
+    t = time.monotonic()
+    with open(resp, "rb") as f:
+        p = subprocess.run(["redis-cli", "-p", str(a.redis_port), "--pipe"], stdin=f, capture_output=True,
+                           text=True, timeout=a.timeout)
+    el = time.monotonic() - t
+    m = re.search(r"errors: (\d+), replies: (\d+)", p.stdout)
+    if p.returncode != 0 and not m:
+        fail("replay: redis-cli --pipe failed: %s %s" % (p.stdout[-300:], p.stderr[-300:]))
+    errors, replies = (int(m.group(1)), int(m.group(2))) if m else (-1, -1)
+    keys = lambda pre: len(subprocess.run(["redis-cli", "-p", str(a.redis_port), "--scan", "--pattern", pre + "*"],
+                                          capture_output=True, text=True).stdout.split())
+    k_old, k_new = keys(a.prefix), keys(a.new_prefix)
+    say("captured %d commands from %d connection(s) for %d events (%.2f per event, %.0f bytes of RESP): %s",
+        ncmd, len(daemon_clients), a.events, ncmd / a.events, size,
+        ", ".join("%s %d" % kv for kv in mix.most_common(8)))
+    say("redis-cli --pipe: %d replies, %d errors in %.2f s: %.0f commands/s = %.0f events/s "
+        "(keys: %d under the capture's prefix, %d under the replay's)",
+        replies, errors, el, ncmd / el, a.events / el, k_old, k_new)
+    result("ceiling_commands", ncmd)
+    result("ceiling_cmds_per_event", "%.2f" % (ncmd / a.events))
+    result("ceiling_commands_s", "%.0f" % (ncmd / el))
+    result("ceiling_events_s", "%.0f" % (a.events / el))
+    result("ceiling_errors", errors)
+    result("ceiling_keys_match", "yes" if k_old == k_new else "no (%d vs %d)" % (k_old, k_new))
+    if not a.keep:
+        os.unlink(resp)
+
+
+# ---- selftest --------------------------------------------------------------------------
+def cmd_selftest(a):
+    text = "\n".join([
+        "# TYPE loyaltyd_apply_latency_seconds histogram",
+        'loyaltyd_apply_latency_seconds_bucket{le="0.001"} 0',
+        'loyaltyd_apply_latency_seconds_bucket{le="0.01"} 50',
+        'loyaltyd_apply_latency_seconds_bucket{le="0.1"} 90',
+        'loyaltyd_apply_latency_seconds_bucket{le="1"} 100',
+        'loyaltyd_apply_latency_seconds_bucket{le="+Inf"} 100',
+        "loyaltyd_apply_latency_seconds_sum 5.5",
+        "loyaltyd_apply_latency_seconds_count 100",
+        'loyaltyd_dead_lettered_total{reason="invalid_json"} 2',
+        "loyaltyd_applied_total 40",
+    ])
+    m = parse_metrics(text)
+    assert done_count(m) == 42, done_count(m)
+    h = histogram(m)
+    assert h[2] == 100 and h[0][0.01] == 50
+    v, exact = quantile(0.99, h[0])
+    assert exact and abs(v - 0.91) < 1e-9, v   # rank 99 in (0.1, 1]: 0.1 + 0.9 * 9/10
+    v, _ = quantile(0.5, h[0])
+    assert abs(v - 0.01) < 1e-9, v
+    before = ({0.001: 0, 0.01: 40, 0.1: 80, 1: 80, float("inf"): 80}, 1.0, 80)
+    cum, s, c = hist_delta(before, h)
+    assert c == 20 and cum[0.01] == 10 and cum[1] == 20
+    v, _ = quantile(0.99, cum)  # rank 19.8 in (0.1, 1] (10 in it): 0.1 + 0.9 * 9.8/10
+    assert abs(v - 0.982) < 1e-9, v
+    v, exact = quantile(0.99, {0.1: 10, float("inf"): 100})
+    assert not exact and v == 0.1
+    assert histogram(parse_metrics("loyaltyd_applied_total 3")) is None
+    assert unescape(b'a\\"b\\\\c\\x41\\n') == b'a"b\\cA\n'
+    line = b'1.5 [0 127.0.0.1:5] "SET" "k\\"1" "v\\x00"'
+    mm = MON_RE.match(line)
+    assert [unescape(x) for x in ARG_RE.findall(mm.group(4))] == [b"SET", b'k"1', b"v\x00"]
+    say("harness selftest: ok")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def daemon_args(p):
+        p.add_argument("--name", required=True)
+        p.add_argument("--work", required=True)
+        p.add_argument("--loyaltyd", default="build/loyaltyd")
+        p.add_argument("--brokers", default="127.0.0.1:19092")
+        p.add_argument("--topic-prefix", required=True)
+        p.add_argument("--group", required=True)
+        p.add_argument("--prefix", required=True, help="redis.prefix")
+        p.add_argument("--redis-port", type=int, default=16379)
+        p.add_argument("--sweep", type=int, default=2, help="sweep.interval_s")
+        p.add_argument("--conf", action="append", help="extra 'key = value' config line")
+        p.add_argument("--settle", type=float, default=3.0)
+
+    p = sub.add_parser("e2e")
+    daemon_args(p)
+    p.add_argument("--instances", type=int, default=1)
+    p.add_argument("--expect", type=int, required=True, help="input messages")
+    p.add_argument("--bound", type=float, default=0, help="stop this long after every instance applied")
+    p.add_argument("--window", type=float, default=60, help="window of the _window_events_s rate")
+    p.add_argument("--stall", type=float, default=60, help="give up after this long without progress")
+    p.add_argument("--timeout", type=float, default=3600)
+    p.add_argument("--interval", type=float, default=0.1)
+    p.add_argument("--redis-pid", type=int)
+    p.add_argument("--kafka-pid", type=int)
+    p.add_argument("--monitor", help="capture redis-cli MONITOR to this file meanwhile")
+
+    p = sub.add_parser("latency")
+    daemon_args(p)
+    p.add_argument("--kpace", default="build/bench/kpace")
+    p.add_argument("--rate", type=int, default=20000)
+    p.add_argument("--warm", type=float, default=5)
+    p.add_argument("--measure", type=float, default=20)
+    p.add_argument("--drain", type=float, default=20)
+    p.add_argument("--feed", action="append", required=True, help="TOPIC=FILE (topic without the prefix)")
+
+    p = sub.add_parser("replay")
+    p.add_argument("--work", required=True)
+    p.add_argument("--monitor", required=True)
+    p.add_argument("--prefix", required=True, help="the captured run's redis.prefix")
+    p.add_argument("--new-prefix", required=True)
+    p.add_argument("--events", type=int, required=True, help="messages of the captured run")
+    p.add_argument("--redis-port", type=int, default=16379)
+    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--keep", action="store_true")
+
+    sub.add_parser("selftest")
+    a = ap.parse_args()
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        {"e2e": cmd_e2e, "latency": cmd_latency, "replay": cmd_replay, "selftest": cmd_selftest}[a.cmd](a)
+    except KeyboardInterrupt:
+        say("harness: interrupted")
+        sys.exit(130)
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    main()
