@@ -1,12 +1,16 @@
 #include "consumers/pipeline.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "consumers/idset.h"
 #include "consumers/parse.h"
@@ -44,10 +48,25 @@ struct ack {
     char event_id[33];
 };
 
+/* What is kept of a consumed message once librdkafka's copy is released (its
+ * fetch buffer goes with it): where it came from, and for the DLQ its key and
+ * a prefix of its bytes. */
+struct inmsg {
+    int src; /* enum ev_source */
+    int32_t partition;
+    int64_t offset;
+    int64_t kafka_ts_ms; /* the message's timestamp, -1 if none */
+    size_t len;          /* original size */
+    char *detail;        /* malformed: why (malloc'd), else NULL */
+    size_t keylen, plen; /* data: key, then the first plen bytes */
+    char data[];
+};
+
 /* Partition number p of every input topic, and the merged events taken from
  * it but not yet committed (kept for a retry while Redis is away). */
 struct ptask {
     struct task t;
+    rd_kafka_queue_t *kq[SRC__COUNT]; /* the partitions' own fetch queues */
     struct task_msg *batch;
     size_t nbatch;
 };
@@ -64,8 +83,11 @@ struct pipeline {
     size_t ntasks;
     struct cache *cache;
     struct batch_item *items; /* scratch: one batch */
+    struct task_msg *spare;   /* the batch buffer no task holds */
     struct ack *acks;
     size_t nacks, cap_acks;
+    int wake[2]; /* a pipe librdkafka writes to when a queue gets something */
+    rd_kafka_queue_t *consumer_q;
     struct model_ctx model;
     int paused; /* every partition, while Redis is away */
     int kafka_up;
@@ -290,16 +312,38 @@ static void publish_pending(void *arg, const char *customer_id,
     }
 }
 
+static struct inmsg *inmsg_new(const struct pipeline *pl, const rd_kafka_message_t *m,
+                               int src)
+{
+    size_t plen = m->len < (size_t)pl->cfg->dlq_max_payload_bytes
+                      ? m->len
+                      : (size_t)pl->cfg->dlq_max_payload_bytes;
+    struct inmsg *in = malloc(sizeof(*in) + m->key_len + plen);
+    rd_kafka_timestamp_type_t tstype;
+
+    if (in == NULL)
+        return NULL;
+    in->src = src;
+    in->partition = m->partition;
+    in->offset = m->offset;
+    in->kafka_ts_ms = rd_kafka_message_timestamp(m, &tstype);
+    in->len = m->len;
+    in->detail = NULL;
+    in->keylen = m->key ? m->key_len : 0;
+    in->plen = m->payload ? plen : 0;
+    if (in->keylen)
+        memcpy(in->data, m->key, in->keylen);
+    if (in->plen)
+        memcpy(in->data + in->keylen, m->payload, in->plen);
+    return in;
+}
+
 /* The original bytes (or a prefix) as the value, the verdict in headers. */
 static int dead_letter(struct pipeline *pl, struct tracker_entry *entry,
-                       const rd_kafka_message_t *m, const char *reason,
-                       const char *detail)
+                       const struct inmsg *in, const char *reason, const char *detail)
 {
-    size_t len = m->len < (size_t)pl->cfg->dlq_max_payload_bytes
-                     ? m->len
-                     : (size_t)pl->cfg->dlq_max_payload_bytes;
-    struct outmsg *om = outmsg_new(pl, &entry, 1, TOPIC_DLQ, m->key ? m->key : "",
-                                   m->key_len, m->payload ? m->payload : "", len);
+    struct outmsg *om = outmsg_new(pl, &entry, 1, TOPIC_DLQ, in->data, in->keylen,
+                                   in->data + in->keylen, in->plen);
     char num[32];
 
     if (om == NULL || (om->hdrs = rd_kafka_headers_new(8)) == NULL) {
@@ -309,14 +353,15 @@ static int dead_letter(struct pipeline *pl, struct tracker_entry *entry,
     }
     rd_kafka_header_add(om->hdrs, "reason", -1, reason, -1);
     rd_kafka_header_add(om->hdrs, "detail", -1, detail, -1);
-    rd_kafka_header_add(om->hdrs, "source_topic", -1, rd_kafka_topic_name(m->rkt), -1);
-    snprintf(num, sizeof(num), "%" PRId32, m->partition);
+    rd_kafka_header_add(om->hdrs, "source_topic", -1, pl->cfg->topic[in->src], -1);
+    snprintf(num, sizeof(num), "%" PRId32, in->partition);
     rd_kafka_header_add(om->hdrs, "source_partition", -1, num, -1);
-    snprintf(num, sizeof(num), "%" PRId64, m->offset);
+    snprintf(num, sizeof(num), "%" PRId64, in->offset);
     rd_kafka_header_add(om->hdrs, "source_offset", -1, num, -1);
-    snprintf(num, sizeof(num), "%zu", m->len);
+    snprintf(num, sizeof(num), "%zu", in->len);
     rd_kafka_header_add(om->hdrs, "original_size", -1, num, -1);
-    rd_kafka_header_add(om->hdrs, "truncated", -1, len < m->len ? "true" : "false", -1);
+    rd_kafka_header_add(om->hdrs, "truncated", -1, in->plen < in->len ? "true" : "false",
+                        -1);
     produce(pl, om);
     return 0;
 }
@@ -330,51 +375,24 @@ static void account_redis(struct pipeline *pl)
     metrics_redis_latency(sum_us, n);
 }
 
-/* ---- pausing: while Redis is away, and per partition while its queue is full ---- */
+/* ---- pausing while Redis is away ---- */
 
-static void pause_one(struct pipeline *pl, const char *topic, int32_t partition,
-                      int pause)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_resp_err_t err;
-
-    rd_kafka_topic_partition_list_add(l, topic, partition);
-    err = pause ? rd_kafka_pause_partitions(pl->consumer, l)
-                : rd_kafka_resume_partitions(pl->consumer, l);
-    if (err)
-        log_warn("%s %s/%d: %s", pause ? "pause" : "resume", topic, (int)partition,
-                 rd_kafka_err2str(err));
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* A partition is fetched unless Redis is away or its queue is full; resumed
- * once the queue is down to half. */
-static void flow_control(struct pipeline *pl, struct ptask *pt, int src)
-{
-    struct task_queue *q = &pt->t.q[src];
-    size_t max = (size_t)pl->cfg->merge_queue_max;
-    int want = pl->paused || q->n >= max || (q->paused && q->n > max / 2);
-
-    if (want != q->paused) {
-        pause_one(pl, pl->cfg->topic[src], pt->t.partition, want);
-        q->paused = want;
-    }
-}
-
-static void flow_control_all(struct pipeline *pl)
-{
-    for (size_t p = 0; p < pl->ntasks; p++)
-        if (pl->tasks[p] != NULL)
-            for (int s = 0; s < SRC__COUNT; s++)
-                flow_control(pl, pl->tasks[p], s);
-}
-
+/* Fetching stops for every assigned partition while Redis is away; the
+ * consumer is still polled, so the group keeps its member. */
 static void set_paused(struct pipeline *pl, int paused)
 {
+    rd_kafka_resp_err_t err;
+
     if (pl->paused == paused)
         return;
     pl->paused = paused;
-    flow_control_all(pl);
+    if (pl->assigned != NULL) {
+        err = paused ? rd_kafka_pause_partitions(pl->consumer, pl->assigned)
+                     : rd_kafka_resume_partitions(pl->consumer, pl->assigned);
+        if (err)
+            log_warn("%s partitions: %s", paused ? "pause" : "resume",
+                     rd_kafka_err2str(err));
+    }
     metrics_set_paused(paused);
     log_note("input %s", paused ? "paused" : "resumed");
 }
@@ -411,57 +429,68 @@ static void hold_back(struct pipeline *pl)
 
 /* ---- consuming: parse into the task's queue ---- */
 
+static void inmsg_free(struct inmsg *in)
+{
+    if (in != NULL)
+        free(in->detail);
+    free(in);
+}
+
 static void drop_queued(void *arg, void *msg, void *entry)
 {
     (void)arg;
     if (entry)
         tracker_release(entry);
-    rd_kafka_message_destroy(msg);
+    inmsg_free(msg);
 }
 
 static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
                             struct ptask *pt)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
-    struct task_msg tm = {.msg = m, .offset = m->offset};
+    struct task_msg tm = {.offset = m->offset};
+    struct inmsg *in;
+    char detail[256];
 
-    if ((tm.entry = tracker_add(pl->tracker, topic, m->partition, m->offset)) == NULL) {
-        log_err("%s/%d@%" PRId64 ": out of memory; re-read after a restart", topic,
-                (int)m->partition, m->offset);
+    if ((tm.msg = in = inmsg_new(pl, m, src)) == NULL ||
+        (tm.entry = tracker_add(pl->tracker, topic, m->partition, m->offset)) == NULL)
+        goto nomem;
+    event_init(&tm.ev);
+    tm.reason = parse_event(m->payload, m->len, (enum ev_source)src, &pl->cfg->limits,
+                            wall_ms(), &tm.ev, detail, sizeof(detail));
+    if (tm.reason != PR_OK && tm.reason != PR_NO_MEMORY &&
+        (in->detail = strdup(detail)) == NULL)
+        tm.reason = PR_NO_MEMORY;
+    if (tm.reason != PR_NO_MEMORY && task_push(&pt->t, src, &tm) == 0) {
         rd_kafka_message_destroy(m);
         return;
     }
-    event_init(&tm.ev);
-    tm.reason = parse_event(m->payload, m->len, (enum ev_source)src, &pl->cfg->limits,
-                            wall_ms(), &tm.ev, tm.detail, sizeof(tm.detail));
-    if (tm.reason != PR_NO_MEMORY && task_push(&pt->t, src, &tm) == 0) {
-        flow_control(pl, pt, src);
-        return;
-    }
-    log_err("%s/%d@%" PRId64 ": out of memory; re-read after a restart", topic,
-            (int)m->partition, m->offset);
     event_free(&tm.ev);
     tracker_release(tm.entry);
+nomem:
+    log_err("%s/%d@%" PRId64 ": out of memory; re-read after a restart", topic,
+            (int)m->partition, m->offset);
+    inmsg_free(tm.msg);
     rd_kafka_message_destroy(m);
 }
 
 /* A malformed message's turn: to the DLQ, its offset stored once recorded. */
 static void dead_letter_bad(struct pipeline *pl, struct task_msg *tm)
 {
-    rd_kafka_message_t *m = tm->msg;
+    const struct inmsg *in = tm->msg;
     const char *reason = parse_reason_name((enum parse_reason)tm->reason);
 
-    log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", rd_kafka_topic_name(m->rkt),
-             (int)m->partition, m->offset, reason, tm->detail);
-    if (dead_letter(pl, tm->entry, m, reason, tm->detail) == 0)
+    log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", pl->cfg->topic[in->src],
+             (int)in->partition, in->offset, reason, in->detail);
+    if (dead_letter(pl, tm->entry, in, reason, in->detail) == 0)
         metrics_dead_lettered((enum parse_reason)tm->reason);
     else
         log_err("%s/%d@%" PRId64
                 ": out of memory dead-lettering; re-read after a restart",
-                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
+                pl->cfg->topic[in->src], (int)in->partition, in->offset);
     event_free(&tm->ev);
     tracker_release(tm->entry);
-    rd_kafka_message_destroy(m);
+    inmsg_free(tm->msg);
 }
 
 static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
@@ -498,6 +527,15 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
 {
     int64_t wait_ms = 0;
 
+    /* One batch buffer serves every task in turn; a task keeps it only while
+     * its batch waits for a retry. */
+    if (pt->batch == NULL) {
+        if (pl->spare == NULL && (pl->spare = malloc((size_t)pl->cfg->batch_max_events *
+                                                     sizeof(*pl->spare))) == NULL)
+            return 0;
+        pt->batch = pl->spare;
+        pl->spare = NULL;
+    }
     while (pt->nbatch < (size_t)pl->cfg->batch_max_events) {
         int src, timed_out, late;
         enum task_wait w = task_next(&pt->t, mono_ms(), pl->cfg->merge_max_idle_ms, &src,
@@ -508,7 +546,6 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
         if (w != TASK_READY)
             return w == TASK_WAITING ? wait_ms : 0;
         task_pop(&pt->t, src, &pt->batch[pt->nbatch], &late);
-        flow_control(pl, pt, src);
         if (pt->batch[pt->nbatch].reason != 0) {
             dead_letter_bad(pl, &pt->batch[pt->nbatch]);
             continue;
@@ -541,25 +578,23 @@ static void account_batch(struct pipeline *pl, const struct batch_stats *st)
 static void finish_item(struct pipeline *pl, struct task_msg *tm,
                         const struct batch_item *it, int64_t now_us)
 {
-    rd_kafka_message_t *m = tm->msg;
-    rd_kafka_timestamp_type_t tstype;
-    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    const struct inmsg *in = tm->msg;
+    const char *topic = pl->cfg->topic[in->src];
 
     switch (it->status) {
     case BATCH_APPLIED:
         metrics_applied();
-        if (ts > 0)
-            metrics_apply_latency(now_us - ts * 1000);
+        if (in->kafka_ts_ms > 0)
+            metrics_apply_latency(now_us - in->kafka_ts_ms * 1000);
         break;
     case BATCH_DUPLICATE:
         metrics_duplicate();
         break;
     case BATCH_REJECTED:
-        log_err("%s/%d@%" PRId64 ": model refused event %s: %s",
-                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
-                tm->ev.event_id, it->err);
+        log_err("%s/%d@%" PRId64 ": model refused event %s: %s", topic,
+                (int)in->partition, in->offset, tm->ev.event_id, it->err);
         metrics_model_rejected();
-        if (dead_letter(pl, tm->entry, m, "model_rejected", it->err) < 0)
+        if (dead_letter(pl, tm->entry, in, "model_rejected", it->err) < 0)
             log_err("out of memory dead-lettering %s", tm->ev.event_id);
         break;
     case BATCH_SWEPT:
@@ -569,11 +604,11 @@ static void finish_item(struct pipeline *pl, struct task_msg *tm,
         log_warn("customer %s lives on partition %" PRId32 " but %s/%d@%" PRId64
                  " came on another (producers must key by customer_id with one "
                  "partitioner)",
-                 tm->ev.customer_id, it->home_partition, rd_kafka_topic_name(m->rkt),
-                 (int)m->partition, m->offset);
+                 tm->ev.customer_id, it->home_partition, topic, (int)in->partition,
+                 in->offset);
     event_free(&tm->ev);
     tracker_release(tm->entry);
-    rd_kafka_message_destroy(m);
+    inmsg_free(tm->msg);
 }
 
 /* Commit the task's batch.  0, or -1 when it must be retried later. */
@@ -586,14 +621,13 @@ static int run_batch(struct pipeline *pl, struct ptask *pt)
 
     for (size_t i = 0; i < pt->nbatch; i++) {
         struct task_msg *tm = &pt->batch[i];
-        rd_kafka_message_t *m = tm->msg;
+        const struct inmsg *in = tm->msg;
 
-        pl->items[i] =
-            (struct batch_item){.ev = &tm->ev,
-                                .source = role_of(pl, rd_kafka_topic_name(m->rkt)),
-                                .partition = m->partition,
-                                .offset = m->offset,
-                                .opaque = tm->entry};
+        pl->items[i] = (struct batch_item){.ev = &tm->ev,
+                                           .source = in->src,
+                                           .partition = in->partition,
+                                           .offset = in->offset,
+                                           .opaque = tm->entry};
     }
     if (batch_run(&b, pl->items, pt->nbatch, &st, err, sizeof(err)) < 0) {
         log_warn("partition %d: %s; pausing input", (int)pt->t.partition, err);
@@ -607,6 +641,17 @@ static int run_batch(struct pipeline *pl, struct ptask *pt)
     pt->nbatch = 0;
     account_batch(pl, &st);
     return 0;
+}
+
+static void give_back_batch(struct pipeline *pl, struct ptask *pt)
+{
+    if (pt->batch == NULL || pt->nbatch > 0)
+        return;
+    if (pl->spare == NULL)
+        pl->spare = pt->batch;
+    else
+        free(pt->batch);
+    pt->batch = NULL;
 }
 
 /* Batches of every task until nothing is ready; returns the shortest wait
@@ -623,8 +668,10 @@ static int64_t run_tasks(struct pipeline *pl)
 
             if (w > 0 && (wait == 0 || w < wait))
                 wait = w;
-            if (pt->nbatch == 0)
+            if (pt->nbatch == 0) {
+                give_back_batch(pl, pt);
                 break;
+            }
             if (run_batch(pl, pt) < 0) {
                 hold_back(pl);
                 return 0;
@@ -725,12 +772,8 @@ static int task_add(struct pipeline *pl, int32_t p)
     }
     if (pl->tasks[p] != NULL)
         return 0;
-    if ((pt = calloc(1, sizeof(*pt))) == NULL ||
-        (pt->batch = malloc((size_t)pl->cfg->batch_max_events * sizeof(*pt->batch))) ==
-            NULL) {
-        free(pt);
+    if ((pt = calloc(1, sizeof(*pt))) == NULL)
         return -1;
-    }
     task_init(&pt->t, p);
     pl->tasks[p] = pt;
     return 0;
@@ -748,11 +791,37 @@ static void task_remove(struct pipeline *pl, int32_t p)
         event_free(&pt->batch[i].ev);
         drop_queued(NULL, pt->batch[i].msg, pt->batch[i].entry);
     }
+    for (int s = 0; s < SRC__COUNT; s++)
+        if (pt->kq[s] != NULL) {
+            rd_kafka_queue_io_event_enable(pt->kq[s], -1, NULL, 0);
+            rd_kafka_queue_destroy(pt->kq[s]);
+        }
     task_fini(&pt->t, drop_queued, NULL);
     free(pt->batch);
     free(pt);
     pl->tasks[p] = NULL;
     cache_drop_task(pl->cache, p);
+}
+
+/* Consume the partition from its own queue (not the consumer's), so that a
+ * task pulls from each input partition only what its merge has room for, and
+ * a partition that is behind is read without draining the others first. */
+static void task_attach(struct pipeline *pl, const char *topic, int32_t partition)
+{
+    struct ptask *pt = task_of(pl, partition);
+    int src = role_of(pl, topic);
+    rd_kafka_queue_t *q;
+
+    if (pt == NULL || src < TOPIC_ORDERS || src > TOPIC_MESSAGES || pt->kq[src] != NULL)
+        return;
+    if ((q = rd_kafka_queue_get_partition(pl->consumer, topic, partition)) == NULL) {
+        log_warn("%s/%d: no partition queue; read through the consumer's", topic,
+                 (int)partition);
+        return;
+    }
+    rd_kafka_queue_forward(q, NULL);
+    rd_kafka_queue_io_event_enable(q, pl->wake[1], "p", 1);
+    pt->kq[src] = q;
 }
 
 static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
@@ -772,8 +841,10 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
     if (pl->assigned)
         rd_kafka_topic_partition_list_destroy(pl->assigned);
     pl->assigned = rd_kafka_topic_partition_list_copy(parts);
-    if (pl->paused)
-        flow_control_all(pl);
+    for (int i = 0; i < parts->cnt; i++)
+        task_attach(pl, parts->elems[i].topic, parts->elems[i].partition);
+    if (pl->paused && (err = rd_kafka_pause_partitions(pl->consumer, pl->assigned)) != 0)
+        log_warn("pause partitions: %s", rd_kafka_err2str(err));
     log_note("assigned %d partitions", parts->cnt);
 }
 
@@ -907,21 +978,17 @@ fail:
 }
 
 static const char *const consumer_defaults[] = {
-    "enable.auto.offset.store",
-    "false", /* stored only when durable */
-    "enable.auto.commit",
-    "true", /* commits what was stored */
-    "auto.offset.reset",
-    "earliest",
-    "partition.assignment.strategy",
+    "enable.auto.offset.store", "false", /* stored only when durable */
+    "enable.auto.commit", "true",        /* commits what was stored */
+    "auto.offset.reset", "earliest", "partition.assignment.strategy",
     "range", /* eager; cooperative is buggy in 2.0 */
     "enable.partition.eof",
     "true", /* the merge must know when a partition has nothing more */
-    "queued.max.messages.kbytes",
-    "16384", /* prefetch bound: the task queues are the buffer */
-    "statistics.interval.ms",
-    "5000",
-    NULL};
+    /* Prefetch per partition queue, in bytes of messages and of the fetch
+     * responses they keep alive: the task queues are the buffer. */
+    "queued.max.messages.kbytes", "1024", "queued.min.messages", "1000",
+    "max.partition.fetch.bytes", "262144", "fetch.max.bytes", "8388608",
+    "statistics.interval.ms", "5000", NULL};
 
 /* message.timeout.ms = 0: a derived event is never given up (a failed one is
  * produced again anyway).  With a timeout, librdkafka 2.0's idempotent
@@ -977,6 +1044,11 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, cha
     bg_params_default(&pl->model.bg);
     gg_params_default(&pl->model.gg);
     pl->redis_backoff_ms = REDIS_BACKOFF_MIN_MS;
+    pl->wake[0] = pl->wake[1] = -1;
+    if (pipe2(pl->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        goto fail;
+    }
     pl->tracker = tracker_new();
     pl->in_flight = idset_new();
     pl->cache = cache_new(cfg->cache_max_bytes);
@@ -990,6 +1062,8 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, cha
     }
     if (make_clients(pl, err, errlen) < 0)
         goto fail;
+    pl->consumer_q = rd_kafka_queue_get_consumer(pl->consumer);
+    rd_kafka_queue_io_event_enable(pl->consumer_q, pl->wake[1], "c", 1);
     return pl;
 fail:
     pipeline_free(pl);
@@ -1003,6 +1077,10 @@ void pipeline_free(struct pipeline *pl)
     for (size_t p = 0; p < pl->ntasks; p++)
         task_remove(pl, (int32_t)p);
     free(pl->tasks);
+    if (pl->consumer_q) {
+        rd_kafka_queue_io_event_enable(pl->consumer_q, -1, NULL, 0);
+        rd_kafka_queue_destroy(pl->consumer_q);
+    }
     if (pl->consumer)
         rd_kafka_destroy(pl->consumer);
     if (pl->producer)
@@ -1019,7 +1097,12 @@ void pipeline_free(struct pipeline *pl)
     idset_free(pl->in_flight);
     cache_free(pl->cache);
     free(pl->items);
+    free(pl->spare);
     free(pl->acks);
+    if (pl->wake[0] >= 0) {
+        close(pl->wake[0]);
+        close(pl->wake[1]);
+    }
     free(pl);
 }
 
@@ -1057,24 +1140,87 @@ int pipeline_subscribe(struct pipeline *pl, char *err, size_t errlen)
 
 /* ---- the main loop's turn ---- */
 
-void pipeline_step(struct pipeline *pl, int timeout_ms)
+/* Take from each partition queue what its task queue has room for.  Returns
+ * the number of messages taken. */
+static size_t pull_partitions(struct pipeline *pl)
+{
+    rd_kafka_message_t *v[256];
+    size_t got = 0;
+
+    for (size_t p = 0; p < pl->ntasks; p++) {
+        for (int s = 0; s < SRC__COUNT && pl->tasks[p] != NULL; s++) {
+            struct ptask *pt = pl->tasks[p];
+            size_t queued = task_queued(&pt->t, s),
+                   max = (size_t)pl->cfg->merge_queue_max;
+            ssize_t n;
+
+            while (pt->kq[s] != NULL && queued < max) {
+                size_t room = max - queued < 256 ? max - queued : 256;
+
+                if ((n = rd_kafka_consume_batch_queue(pt->kq[s], 0, v, room)) <= 0)
+                    break;
+                for (ssize_t i = 0; i < n; i++)
+                    consume_one(pl, v[i]);
+                got += (size_t)n;
+                /* consume_one may have run a rebalance: look the task up again */
+                if ((pt = pl->tasks[p]) == NULL)
+                    break;
+                queued = task_queued(&pt->t, s);
+            }
+        }
+    }
+    return got;
+}
+
+/* Sleep until a queue gets something, at most timeout_ms. */
+static void wait_input(struct pipeline *pl, int timeout_ms)
+{
+    struct pollfd pfd = {pl->wake[0], POLLIN, 0};
+    char buf[256];
+
+    if (timeout_ms > 0)
+        (void)poll(&pfd, 1, timeout_ms);
+    while (read(pl->wake[0], buf, sizeof(buf)) > 0)
+        ;
+}
+
+/* Rebalances, errors, statistics, and any message that came through the
+ * consumer's queue before its partition queue was detached. */
+static void poll_consumer(struct pipeline *pl)
 {
     rd_kafka_message_t *m;
+
+    for (int i = 0; i < POLL_BURST; i++) {
+        if ((m = rd_kafka_consumer_poll(pl->consumer, 0)) == NULL)
+            break;
+        consume_one(pl, m);
+    }
+}
+
+void pipeline_step(struct pipeline *pl, int timeout_ms)
+{
     int64_t wait;
 
     redis_retry(pl);
+    poll_consumer(pl);
+    pull_partitions(pl);
+    if (pl->failed)
+        return;
     wait = run_tasks(pl);
-    /* Wait for input only as long as no task is ready, and no longer than a
-     * task waits for a partition that is behind. */
-    if (wait > 0 && wait < timeout_ms)
-        timeout_ms = (int)wait;
-    m = rd_kafka_consumer_poll(pl->consumer, timeout_ms);
-    for (int i = 0; m != NULL; i++) {
-        consume_one(pl, m);
-        m = i < POLL_BURST ? rd_kafka_consumer_poll(pl->consumer, 0) : NULL;
-    }
-    if (!pl->failed)
+    /* Sleep only when nothing new was pulled, and no longer than a task
+     * waits for a partition that is behind. */
+    if (pull_partitions(pl) == 0) {
+        if (wait > 0 && wait < timeout_ms)
+            timeout_ms = (int)wait;
+        produce_retries(pl);
+        rd_kafka_poll(pl->producer, 0);
+        acks_flush(pl);
+        offsets_store(pl);
+        wait_input(pl, timeout_ms);
+        poll_consumer(pl);
+        pull_partitions(pl);
         run_tasks(pl);
+    }
     produce_retries(pl);
     rd_kafka_poll(pl->producer, 0);
     acks_flush(pl);

@@ -23,11 +23,10 @@
  * lettered only after the events before it: a restart then never reads it
  * again once recorded. */
 struct task_msg {
-    void *msg;   /* the caller's message handle (rd_kafka_message_t) */
+    void *msg;   /* the caller's copy of the message */
     void *entry; /* the caller's offset tracker entry */
     int64_t offset;
-    int reason; /* 0, or the enum parse_reason that rejects it */
-    char detail[160];
+    int reason;      /* 0, or the enum parse_reason that rejects it */
     struct event ev; /* valid when reason == 0 */
 };
 
@@ -36,7 +35,6 @@ struct task_queue {
     size_t head, n, cap;
     int at_end;       /* the partition's end was reached and nothing came since */
     int idle_expired; /* waited max_idle_ms for it; no longer waited for */
-    int paused;       /* paused by the caller (queue full) */
 };
 
 struct task {

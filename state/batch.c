@@ -25,6 +25,10 @@ struct bcust {
     size_t pending;    /* outbox entries after the commit */
     unsigned wm_dirty; /* bit i: meta.wm[i] raised by this batch */
     struct store_wm raised[STORE_WM_MAX];
+    unsigned char *blob; /* the new state, packed, until the commit settles */
+    size_t blob_len;
+    double score[STORE_IDX__COUNT]; /* for the indices, after the batch */
+    int64_t due_ms;
     struct kvlist fields;
     char *aux;
     struct store_outbox add;
@@ -39,7 +43,8 @@ struct run {
     size_t ncust;
     size_t *slots; /* open addressing: customer index + 1, 0 = empty */
     size_t nslots;
-    struct customer *shadow; /* the state before this batch, for the diff */
+    struct customer *work;   /* the customer being applied */
+    struct customer *shadow; /* its state before this batch, for the diff */
     struct batch_stats *st;
     char *err;
     size_t errlen;
@@ -78,8 +83,9 @@ static int group(struct run *r)
     r->next = malloc(r->n * sizeof(*r->next));
     r->cust = malloc(r->n * sizeof(*r->cust));
     r->slots = calloc(r->nslots, sizeof(*r->slots));
+    r->work = malloc(sizeof(*r->work));
     r->shadow = malloc(sizeof(*r->shadow));
-    if (!r->next || !r->cust || !r->slots || !r->shadow)
+    if (!r->next || !r->cust || !r->slots || !r->work || !r->shadow)
         return -1;
     for (size_t i = 0; i < r->n; i++) {
         struct bcust *k = &r->cust[customer_of(r, item_customer(&r->items[i]))];
@@ -100,10 +106,45 @@ static void cust_reset(struct bcust *k)
     kvlist_free(&k->fields);
     free(k->aux);
     k->aux = NULL;
+    free(k->blob);
+    k->blob = NULL;
     store_outbox_free(&k->add);
 }
 
+/* Keep c packed as entry e's customer.  0, -1 on ENOMEM. */
+static int pack_into(struct cache *cache, struct cache_entry *e, const struct customer *c)
+{
+    size_t len = codec_pack(c, NULL, 0);
+    unsigned char *blob = malloc(len);
+
+    if (blob == NULL)
+        return -1;
+    codec_pack(c, blob, len);
+    cache_set_blob(cache, e, blob, len);
+    return 0;
+}
+
 /* ---- load --------------------------------------------------------------- */
+
+struct loaded {
+    struct run *r;
+    const size_t *which;
+};
+
+/* store_load_many's callback: one loaded customer into its cache entry. */
+static int got_customer(void *arg, size_t i, const struct customer *c,
+                        const struct store_meta *meta)
+{
+    struct loaded *l = arg;
+    struct cache_entry *e = l->r->cust[l->which[i]].e;
+
+    e->meta = *meta;
+    if (pack_into(l->r->b->cache, e, c) < 0) {
+        snprintf(l->r->err, l->r->errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
 
 /* Cache entries for every customer not yet done: hits pinned, misses loaded
  * in one round trip. */
@@ -111,13 +152,12 @@ static int load(struct run *r)
 {
     const struct batch_ctx *b = r->b;
     const char **ids = malloc(r->ncust * sizeof(*ids));
-    struct customer **out = malloc(r->ncust * sizeof(*out));
-    struct store_meta *meta = malloc(r->ncust * sizeof(*meta));
     size_t *which = malloc(r->ncust * sizeof(*which));
+    struct loaded l = {r, which};
     size_t nmiss = 0;
     int rc = -1;
 
-    if (!ids || !out || !meta || !which) {
+    if (!ids || !which) {
         snprintf(r->err, r->errlen, "out of memory");
         goto out;
     }
@@ -137,19 +177,12 @@ static int load(struct run *r)
         }
         k->e->pinned++;
         ids[nmiss] = k->id;
-        out[nmiss] = &k->e->c;
         which[nmiss++] = i;
     }
     r->st->cache_misses += nmiss;
-    if (store_load_many(b->store, ids, nmiss, out, meta, r->err, r->errlen) < 0)
-        goto out;
-    for (size_t j = 0; j < nmiss; j++)
-        r->cust[which[j]].e->meta = meta[j];
-    rc = 0;
+    rc = store_load_many(b->store, ids, nmiss, got_customer, &l, r->err, r->errlen);
 out:
     free(ids);
-    free(out);
-    free(meta);
     free(which);
     return rc;
 }
@@ -236,9 +269,9 @@ static int apply_event(struct run *r, struct bcust *k, struct batch_item *it,
         return 0;
     }
     note_misroute(r, e, it);
-    if (sweep_until(&e->c, it->ev->ts_ms - 1, r->b->model, em) < 0)
+    if (sweep_until(r->work, it->ev->ts_ms - 1, r->b->model, em) < 0)
         return -1;
-    if (model_apply(&e->c, it->ev, r->b->model, em, it->err, sizeof(it->err)) < 0) {
+    if (model_apply(r->work, it->ev, r->b->model, em, it->err, sizeof(it->err)) < 0) {
         it->status = BATCH_REJECTED; /* refused before any change */
         return 0;
     }
@@ -259,7 +292,7 @@ static int apply_item(struct run *r, struct bcust *k, struct batch_item *it)
     if (it->ev) {
         rc = apply_event(r, k, it, &em);
     } else {
-        rc = sweep_until(&k->e->c, it->sweep_until_ms, r->b->model, &em) < 0 ? -1 : 0;
+        rc = sweep_until(r->work, it->sweep_until_ms, r->b->model, &em) < 0 ? -1 : 0;
         it->status = BATCH_SWEPT;
     }
     if (rc == 0 && outbox_add_emissions(k, &em, r->b->emitted_at_ms) < 0)
@@ -268,11 +301,16 @@ static int apply_item(struct run *r, struct bcust *k, struct batch_item *it)
     return rc;
 }
 
-/* Apply one customer's items and encode what changed. */
+/* Apply one customer's items: encode what changed for the commit, pack the
+ * new state for the cache, note its index scores and due time. */
 static int apply_customer(struct run *r, struct bcust *k)
 {
-    struct customer *c = &k->e->c;
+    struct customer *c = r->work;
 
+    if (codec_unpack(k->e->blob, k->e->len, c) < 0) {
+        snprintf(r->err, r->errlen, "customer %s: bad cache entry", k->id);
+        return -1;
+    }
     memcpy(r->shadow, c, sizeof(*c));
     k->wm_dirty = 0;
     kvlist_init(&k->fields);
@@ -283,6 +321,12 @@ static int apply_customer(struct run *r, struct bcust *k)
     if (codec_encode_diff(k->e->meta.exists ? r->shadow : NULL, c, &k->fields, &k->aux) <
         0)
         goto nomem;
+    k->blob_len = codec_pack(c, NULL, 0);
+    if ((k->blob = malloc(k->blob_len)) == NULL)
+        goto nomem;
+    codec_pack(c, k->blob, k->blob_len);
+    store_index_scores(c, k->score);
+    k->due_ms = model_next_due(c, r->b->model);
     return 0;
 nomem:
     snprintf(r->err, r->errlen, "out of memory applying customer %s", k->id);
@@ -320,6 +364,8 @@ static void commit_done(struct run *r, struct bcust *k, const struct store_commi
     m->exists = 1;
     if (m->partition < 0)
         m->partition = r->b->task;
+    cache_set_blob(r->b->cache, k->e, k->blob, k->blob_len);
+    k->blob = NULL;
     k->done = 1;
     k->pending = q->pending.n;
     for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
@@ -402,9 +448,10 @@ static int reindex(struct run *r)
     for (size_t i = 0; i < r->ncust; i++) {
         const struct bcust *k = &r->cust[i];
 
-        q[i].c = &k->e->c;
+        q[i].id = k->id;
+        memcpy(q[i].score, k->score, sizeof(q[i].score));
         q[i].partition = k->e->meta.partition;
-        q[i].due_ms = k->pending ? 0 : model_next_due(&k->e->c, r->b->model);
+        q[i].due_ms = k->pending ? 0 : k->due_ms;
     }
     rc = store_index_many(r->b->store, q, r->ncust);
     if (rc < 0)
@@ -432,13 +479,14 @@ static void release(struct run *r, int failed)
     free(r->next);
     free(r->cust);
     free(r->slots);
+    free(r->work);
     free(r->shadow);
 }
 
 int batch_run(const struct batch_ctx *b, struct batch_item *items, size_t n,
               struct batch_stats *st, char *err, size_t errlen)
 {
-    struct run r = {b, items, n, NULL, NULL, 0, NULL, 0, NULL, st, err, errlen};
+    struct run r = {b, items, n, NULL, NULL, 0, NULL, 0, NULL, NULL, st, err, errlen};
     long left = 1;
     int rc = -1;
 

@@ -5,13 +5,13 @@
 #include <string.h>
 
 struct cache {
-    size_t max_bytes, count;
+    size_t max_bytes, count, bytes;
     struct cache_entry **buckets;
     size_t nbuckets;        /* a power of two */
     struct cache_entry lru; /* sentinel: lru.next is the least recently used */
 };
 
-#define ENTRY_BYTES sizeof(struct cache_entry)
+#define ENTRY_BYTES(e) (sizeof(struct cache_entry) + (e)->len)
 
 struct cache *cache_new(size_t max_bytes)
 {
@@ -51,6 +51,7 @@ void cache_free(struct cache *k)
         struct cache_entry *e = k->lru.next;
 
         lru_unlink(e);
+        free(e->blob);
         free(e);
     }
     free(k->buckets);
@@ -61,7 +62,7 @@ static struct cache_entry **slot_of(struct cache *k, uint64_t h, const char *id)
 {
     struct cache_entry **p = &k->buckets[h & (k->nbuckets - 1)];
 
-    while (*p != NULL && ((*p)->hash != h || strcmp((*p)->c.id, id) != 0))
+    while (*p != NULL && ((*p)->hash != h || strcmp((*p)->id, id) != 0))
         p = &(*p)->hnext;
     return p;
 }
@@ -101,12 +102,14 @@ static void rehash(struct cache *k)
 
 void cache_drop(struct cache *k, struct cache_entry *e)
 {
-    struct cache_entry **p = slot_of(k, e->hash, e->c.id);
+    struct cache_entry **p = slot_of(k, e->hash, e->id);
 
     if (*p == e)
         *p = e->hnext;
     lru_unlink(e);
     k->count--;
+    k->bytes -= ENTRY_BYTES(e);
+    free(e->blob);
     free(e);
 }
 
@@ -114,7 +117,7 @@ void cache_trim(struct cache *k)
 {
     struct cache_entry *e = k->lru.next;
 
-    while (e != &k->lru && k->count * ENTRY_BYTES > k->max_bytes) {
+    while (e != &k->lru && k->bytes > k->max_bytes) {
         struct cache_entry *next = e->next;
 
         if (!e->pinned)
@@ -130,9 +133,10 @@ struct cache_entry *cache_put(struct cache *k, const char *id, int32_t task)
 
     if (e == NULL)
         return NULL;
-    /* The customer is the caller's to fill; only the id is needed to find it. */
     memset(&e->meta, 0, sizeof(e->meta));
-    snprintf(e->c.id, sizeof(e->c.id), "%s", id);
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    e->blob = NULL;
+    e->len = 0;
     e->task = task;
     e->misroute_logged = 0;
     e->pinned = 1; /* not evicted by the trim below */
@@ -141,6 +145,7 @@ struct cache_entry *cache_put(struct cache *k, const char *id, int32_t task)
     k->buckets[h & (k->nbuckets - 1)] = e;
     lru_push(k, e);
     k->count++;
+    k->bytes += ENTRY_BYTES(e);
     if (k->count > 2 * k->nbuckets)
         rehash(k);
     cache_trim(k);
@@ -166,7 +171,17 @@ size_t cache_count(const struct cache *k)
     return k->count;
 }
 
+void cache_set_blob(struct cache *k, struct cache_entry *e, unsigned char *blob,
+                    size_t len)
+{
+    k->bytes -= e->len;
+    free(e->blob);
+    e->blob = blob;
+    e->len = len;
+    k->bytes += len;
+}
+
 size_t cache_bytes(const struct cache *k)
 {
-    return k->count * ENTRY_BYTES;
+    return k->bytes;
 }

@@ -1,8 +1,9 @@
 /*
  * cache.h - customers kept in memory between batches, bounded in bytes.
  *
- * An entry holds a customer as last committed (or loaded) with what the store
- * keeps beside it (revision, watermarks, partition).  The commit's revision
+ * An entry holds a customer as last committed (or loaded), packed
+ * (codec_pack: about a tenth of struct customer), with what the store keeps
+ * beside it (revision, watermarks, partition).  The commit's revision
  * check catches any other writer, so an entry is only ever a shortcut: the
  * batch drops it on a conflict or an error and loads again.  Entries in use by
  * the running batch are pinned and never evicted.  Main thread only.
@@ -17,7 +18,9 @@
 #include "state/store.h"
 
 struct cache_entry {
-    struct customer c;
+    char id[EV_ID_MAX + 1];
+    unsigned char *blob; /* codec_pack of the customer; owned; NULL until set */
+    size_t len;
     struct store_meta meta;
     int32_t task;        /* the partition number of the task that owns it */
     int misroute_logged; /* an event from another partition was logged */
@@ -34,10 +37,13 @@ void cache_free(struct cache *k);
 
 /* The entry of `id`, made most recently used; NULL if not cached. */
 struct cache_entry *cache_get(struct cache *k, const char *id);
-/* A new entry for `id` (not cached yet), its customer uninitialised, owned by
+/* A new entry for `id` (not cached yet), without a customer yet, owned by
  * `task`; evicts least recently used unpinned entries while over budget.
  * NULL on ENOMEM. */
 struct cache_entry *cache_put(struct cache *k, const char *id, int32_t task);
+/* Replace the entry's packed customer (blob is taken over). */
+void cache_set_blob(struct cache *k, struct cache_entry *e, unsigned char *blob,
+                    size_t len);
 void cache_drop(struct cache *k, struct cache_entry *e);
 /* Drop every unpinned entry of one task (revoked), or of all (task < 0). */
 void cache_drop_task(struct cache *k, int32_t task);

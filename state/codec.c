@@ -986,3 +986,98 @@ int codec_decode(struct customer *c, const char *customer_id, const struct kvlis
     }
     return aux ? decode_aux(c, aux, err, errlen) : 0;
 }
+
+/* ---- packed binary form (the daemon's cache) ----------------------------- */
+
+/* The bounded lists: where each array and its count live, and how many
+ * entries it holds at most (a count of 0 size_t means "always max"). */
+#define L(a, n)                                                                          \
+    {                                                                                    \
+        offsetof(struct customer, a), sizeof(((struct customer *)0)->a[0]),              \
+            sizeof(((struct customer *)0)->a) / sizeof(((struct customer *)0)->a[0]),    \
+            offsetof(struct customer, n)                                                 \
+    }
+#define F(a)                                                                             \
+    {                                                                                    \
+        offsetof(struct customer, a), sizeof(((struct customer *)0)->a[0]),              \
+            sizeof(((struct customer *)0)->a) / sizeof(((struct customer *)0)->a[0]),    \
+            SIZE_MAX                                                                     \
+    }
+
+static const struct {
+    size_t off, elem, max, count_off; /* count_off SIZE_MAX: a fixed-size array */
+} packed_lists[] = {
+    L(days, ndays),     L(open, nopen),       L(conv, nconv),
+    L(brands, nbrands), L(cats, ncats),       L(inc, ninc),
+    L(sig, nsig),       L(mkt_ms, nmkt),      L(rem_ms, nrem),
+    F(reward_last_ms),  F(reward_suppressed), L(reward_recent_ms, nreward_recent),
+};
+
+#undef L
+#undef F
+
+#define PACK_HEAD offsetof(struct customer, days)
+#define PACK_TAIL offsetof(struct customer, orders_30d)
+#define NLISTS    (sizeof(packed_lists) / sizeof(packed_lists[0]))
+
+static uint32_t list_count(const struct customer *c, size_t i)
+{
+    uint32_t n;
+
+    if (packed_lists[i].count_off == SIZE_MAX)
+        return (uint32_t)packed_lists[i].max;
+    memcpy(&n, (const char *)c + packed_lists[i].count_off, sizeof(n));
+    return n > packed_lists[i].max ? (uint32_t)packed_lists[i].max : n;
+}
+
+size_t codec_pack(const struct customer *c, unsigned char *buf, size_t cap)
+{
+    size_t need = PACK_HEAD + (sizeof(struct customer) - PACK_TAIL);
+
+    for (size_t i = 0; i < NLISTS; i++)
+        need += sizeof(uint32_t) + list_count(c, i) * packed_lists[i].elem;
+    if (buf == NULL || need > cap)
+        return need;
+    memcpy(buf, c, PACK_HEAD);
+    buf += PACK_HEAD;
+    for (size_t i = 0; i < NLISTS; i++) {
+        uint32_t n = list_count(c, i);
+        size_t len = n * packed_lists[i].elem;
+
+        memcpy(buf, &n, sizeof(n));
+        memcpy(buf + sizeof(n), (const char *)c + packed_lists[i].off, len);
+        buf += sizeof(n) + len;
+    }
+    memcpy(buf, (const char *)c + PACK_TAIL, sizeof(struct customer) - PACK_TAIL);
+    return need;
+}
+
+int codec_unpack(const unsigned char *buf, size_t len, struct customer *c)
+{
+    const unsigned char *end = buf + len;
+    size_t tail = sizeof(struct customer) - PACK_TAIL;
+
+    memset(c, 0, sizeof(*c));
+    if (len < PACK_HEAD + tail)
+        return -1;
+    memcpy(c, buf, PACK_HEAD);
+    buf += PACK_HEAD;
+    for (size_t i = 0; i < NLISTS; i++) {
+        uint32_t n;
+
+        if ((size_t)(end - buf) < sizeof(n))
+            return -1;
+        memcpy(&n, buf, sizeof(n));
+        buf += sizeof(n);
+        if (n > packed_lists[i].max || (size_t)(end - buf) < n * packed_lists[i].elem)
+            return -1;
+        memcpy((char *)c + packed_lists[i].off, buf, n * packed_lists[i].elem);
+        buf += n * packed_lists[i].elem;
+        if (packed_lists[i].count_off != SIZE_MAX)
+            memcpy((char *)c + packed_lists[i].count_off, &n, sizeof(n));
+    }
+    if ((size_t)(end - buf) != tail)
+        return -1;
+    memcpy((char *)c + PACK_TAIL, buf, tail);
+    return 0;
+}

@@ -49,4 +49,13 @@ int codec_encode_diff(const struct customer *prev, const struct customer *c,
 int codec_decode(struct customer *c, const char *customer_id, const struct kvlist *fields,
                  const char *aux, char *err, size_t errlen);
 
+/* A compact binary copy of `c` for keeping it in memory (not a storage
+ * format: it is only read back by the same build): the scalars and the used
+ * entries of every list.  Returns the size it needs; writes buf only if that
+ * is at most cap (buf NULL: only measure). */
+size_t codec_pack(const struct customer *c, unsigned char *buf, size_t cap);
+/* Rebuild `c` from codec_pack's output (unused list slots zeroed).  0, or
+ * -1 if buf is not such output. */
+int codec_unpack(const unsigned char *buf, size_t len, struct customer *c);
+
 #endif

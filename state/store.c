@@ -401,9 +401,12 @@ out:
 }
 
 int store_load_many(struct store *s, const char *const *ids, size_t n,
-                    struct customer *const *out, struct store_meta *meta, char *err,
-                    size_t errlen)
+                    int (*got)(void *arg, size_t i, const struct customer *c,
+                               const struct store_meta *meta),
+                    void *arg, char *err, size_t errlen)
 {
+    struct customer *c = NULL;
+    struct store_meta meta;
     redisReply **r;
     char key[STORE_KEY_MAX];
     int64_t t0 = mono_us();
@@ -413,7 +416,8 @@ int store_load_many(struct store *s, const char *const *ids, size_t n,
         return 0;
     if (!store_usable(s, err, errlen))
         return -1;
-    if ((r = calloc(2 * n, sizeof(*r))) == NULL) {
+    if ((r = calloc(2 * n, sizeof(*r))) == NULL || (c = malloc(sizeof(*c))) == NULL) {
+        free(r);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -425,19 +429,42 @@ int store_load_many(struct store *s, const char *const *ids, size_t n,
     }
     if (read_replies(s, r, 2 * n, t0, err, errlen) < 0) {
         free(r);
+        free(c);
         return -1;
     }
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = load_one(ids[i], r[2 * i], r[2 * i + 1], out[i], &meta[i], err, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = load_one(ids[i], r[2 * i], r[2 * i + 1], c, &meta, err, errlen);
+        if (rc == 0)
+            rc = got(arg, i, c, &meta);
+    }
     free_replies(r, 2 * n);
     free(r);
+    free(c);
     return rc;
+}
+
+struct load_into {
+    struct customer *c;
+    struct store_meta *meta;
+};
+
+static int got_into(void *arg, size_t i, const struct customer *c,
+                    const struct store_meta *meta)
+{
+    struct load_into *to = arg;
+
+    (void)i;
+    memcpy(to->c, c, sizeof(*c));
+    *to->meta = *meta;
+    return 0;
 }
 
 int store_load(struct store *s, const char *id, struct customer *c,
                struct store_meta *meta, char *err, size_t errlen)
 {
-    return store_load_many(s, &id, 1, &c, meta, err, errlen);
+    struct load_into to = {c, meta};
+
+    return store_load_many(s, &id, 1, got_into, &to, err, errlen);
 }
 
 /* argv of one command; strings borrowed or owned (formatted). */
@@ -668,11 +695,13 @@ int store_ack_many(struct store *s, const struct store_ack *acks, size_t n)
 
 /* ---- indices, sweeper, model ---- */
 
-static double index_score(const struct customer *c, enum store_index_kind k)
+void store_index_scores(const struct customer *c, double score[STORE_IDX__COUNT])
 {
-    const double v[] = {c->churn_risk, c->loyalty_score, c->clv, c->spend_365d};
+    const double v[STORE_IDX__COUNT] = {c->churn_risk, c->loyalty_score, c->clv,
+                                        c->spend_365d};
 
-    return isfinite(v[k]) ? v[k] : 0.0;
+    for (int k = 0; k < STORE_IDX__COUNT; k++)
+        score[k] = isfinite(v[k]) ? v[k] : 0.0;
 }
 
 /* One ZADD of every customer's score to index k. */
@@ -683,8 +712,8 @@ static int index_argv(struct argv_buf *b, const struct store *s, enum store_inde
 
     rc |= argv_fmt(b, "%sidx:%s", s->opts.prefix, index_names[k]);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc |= argv_fmt(b, "%.17g", index_score(q[i].c, k));
-        rc |= argv_str(b, q[i].c->id);
+        rc |= argv_fmt(b, "%.17g", q[i].score[k]);
+        rc |= argv_str(b, q[i].id);
     }
     return rc;
 }
@@ -705,7 +734,7 @@ static int due_argv(struct argv_buf *b, const struct store *s, int32_t partition
         }
         if (!remove)
             rc |= argv_fmt(b, "%" PRId64, q[i].due_ms);
-        rc |= argv_str(b, q[i].c->id);
+        rc |= argv_str(b, q[i].id);
     }
     return rc;
 }

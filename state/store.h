@@ -102,7 +102,8 @@ struct store_commit_req {
 };
 
 struct store_index_req {
-    const struct customer *c;
+    const char *id;
+    double score[STORE_IDX__COUNT]; /* by enum store_index_kind */
     int32_t partition;
     int64_t due_ms; /* INT64_MAX: never due (removed from the set) */
 };
@@ -120,11 +121,13 @@ int store_ok(const struct store *s);
  * latency metric); resets both. */
 void store_take_latency(struct store *s, int64_t *sum_us, uint64_t *n);
 
-/* n customers in one round trip: out[i] filled (customer_init for one not
- * stored) and meta[i] set.  0, or -1 with err (then nothing is usable). */
+/* n customers in one round trip, handed one at a time to got(arg, i, c,
+ * meta) in a scratch customer (customer_init for one not stored).  0, or -1
+ * with err (a failed got() stops the rest and sets err itself). */
 int store_load_many(struct store *s, const char *const *ids, size_t n,
-                    struct customer *const *out, struct store_meta *meta, char *err,
-                    size_t errlen);
+                    int (*got)(void *arg, size_t i, const struct customer *c,
+                               const struct store_meta *meta),
+                    void *arg, char *err, size_t errlen);
 int store_load(struct store *s, const char *id, struct customer *c,
                struct store_meta *meta, char *err, size_t errlen);
 
@@ -145,6 +148,8 @@ int store_outbox_pending(struct store *s, const char *id, struct store_outbox *p
 /* Deliveries confirmed: drop the entries, in one round trip. */
 int store_ack_many(struct store *s, const struct store_ack *acks, size_t n);
 
+/* A customer's scores in the operators' indices. */
+void store_index_scores(const struct customer *c, double score[STORE_IDX__COUNT]);
 /* Refresh the operator indices and the sweeper's due times of n customers in
  * one round trip (idempotent; not in the atomic commit, because on Redis
  * Cluster the global keys live in other slots). */
