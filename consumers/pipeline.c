@@ -656,6 +656,8 @@ static void give_back_batch(struct pipeline *pl, struct ptask *pt)
 
 /* Batches of every task until nothing is ready; returns the shortest wait
  * any task is in (0: none), for the next poll. */
+static size_t pull_task(struct pipeline *pl, struct ptask *pt);
+
 static int64_t run_tasks(struct pipeline *pl)
 {
     int64_t wait = 0;
@@ -664,8 +666,13 @@ static int64_t run_tasks(struct pipeline *pl)
         struct ptask *pt = pl->tasks[p];
 
         while (pt != NULL && store_ok(pl->store)) {
-            int64_t w = pt->nbatch ? 0 : fill_batch(pl, pt);
+            int64_t w = fill_batch(pl, pt);
 
+            /* A queue ran dry before the batch filled up: what librdkafka
+             * has fetched meanwhile goes into the same batch. */
+            if (pt->nbatch > 0 && pt->nbatch < (size_t)pl->cfg->batch_max_events &&
+                pull_task(pl, pt) > 0)
+                continue;
             if (w > 0 && (wait == 0 || w < wait))
                 wait = w;
             if (pt->nbatch == 0) {
@@ -1140,35 +1147,39 @@ int pipeline_subscribe(struct pipeline *pl, char *err, size_t errlen)
 
 /* ---- the main loop's turn ---- */
 
-/* Take from each partition queue what its task queue has room for.  Returns
- * the number of messages taken. */
-static size_t pull_partitions(struct pipeline *pl)
+/* Take from the task's partition queues what its queues have room for.
+ * Returns the number of messages taken. */
+static size_t pull_task(struct pipeline *pl, struct ptask *pt)
 {
+    const size_t max = (size_t)pl->cfg->merge_queue_max;
     rd_kafka_message_t *v[256];
     size_t got = 0;
 
-    for (size_t p = 0; p < pl->ntasks; p++) {
-        for (int s = 0; s < SRC__COUNT && pl->tasks[p] != NULL; s++) {
-            struct ptask *pt = pl->tasks[p];
-            size_t queued = task_queued(&pt->t, s),
-                   max = (size_t)pl->cfg->merge_queue_max;
-            ssize_t n;
+    for (int s = 0; s < SRC__COUNT; s++) {
+        size_t queued = task_queued(&pt->t, s);
+        ssize_t n;
 
-            while (pt->kq[s] != NULL && queued < max) {
-                size_t room = max - queued < 256 ? max - queued : 256;
+        while (pt->kq[s] != NULL && queued < max) {
+            size_t room = max - queued < 256 ? max - queued : 256;
 
-                if ((n = rd_kafka_consume_batch_queue(pt->kq[s], 0, v, room)) <= 0)
-                    break;
-                for (ssize_t i = 0; i < n; i++)
-                    consume_one(pl, v[i]);
-                got += (size_t)n;
-                /* consume_one may have run a rebalance: look the task up again */
-                if ((pt = pl->tasks[p]) == NULL)
-                    break;
-                queued = task_queued(&pt->t, s);
-            }
+            if ((n = rd_kafka_consume_batch_queue(pt->kq[s], 0, v, room)) <= 0)
+                break;
+            for (ssize_t i = 0; i < n; i++)
+                consume_one(pl, v[i]);
+            got += (size_t)n;
+            queued = task_queued(&pt->t, s);
         }
     }
+    return got;
+}
+
+static size_t pull_partitions(struct pipeline *pl)
+{
+    size_t got = 0;
+
+    for (size_t p = 0; p < pl->ntasks; p++)
+        if (pl->tasks[p] != NULL)
+            got += pull_task(pl, pl->tasks[p]);
     return got;
 }
 
