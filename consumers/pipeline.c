@@ -12,8 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "consumers/idset.h"
+#include "consumers/kconf.h"
 #include "consumers/parse.h"
+#include "consumers/producer.h"
 #include "consumers/task.h"
 #include "consumers/tracker.h"
 #include "daemon/log.h"
@@ -27,41 +28,6 @@
 /* Messages taken from the consumer per turn, at most. */
 #define POLL_BURST 5000
 
-/* A message handed to the producer.  Owned by the pipeline until its delivery
- * report; the payload must stay valid that long (librdkafka does not copy). */
-struct outmsg {
-    struct pipeline *pl;
-    struct tracker_entry **entries; /* the inputs it came from (held) */
-    size_t nentries;
-    enum topic_role role;
-    char customer_id[EV_ID_MAX + 1]; /* outbox entries only */
-    char event_id[33];
-    char *key, *payload;
-    size_t keylen, len;
-    rd_kafka_headers_t *hdrs; /* DLQ only; a copy is handed over per attempt */
-    struct outmsg *next;      /* in the retry list */
-};
-
-/* A delivered outbox entry whose HDEL is still to be sent. */
-struct ack {
-    char customer_id[EV_ID_MAX + 1];
-    char event_id[33];
-};
-
-/* What is kept of a consumed message once librdkafka's copy is released (its
- * fetch buffer goes with it): where it came from, and for the DLQ its key and
- * a prefix of its bytes. */
-struct inmsg {
-    int src; /* enum ev_source */
-    int32_t partition;
-    int64_t offset;
-    int64_t kafka_ts_ms; /* the message's timestamp, -1 if none */
-    size_t len;          /* original size */
-    char *detail;        /* malformed: why (malloc'd), else NULL */
-    size_t keylen, plen; /* data: key, then the first plen bytes */
-    char data[];
-};
-
 /* Partition number p of every input topic, and the merged events taken from
  * it but not yet committed (kept for a retry while Redis is away). */
 struct ptask {
@@ -74,18 +40,15 @@ struct ptask {
 struct pipeline {
     const struct config *cfg;
     struct store *store;
-    rd_kafka_t *consumer, *producer;
+    rd_kafka_t *consumer;
+    struct producer *producer;
     struct tracker *tracker;
-    struct outmsg *retry;    /* failed deliveries to produce again */
-    struct idset *in_flight; /* outbox event_ids handed to the producer */
     rd_kafka_topic_partition_list_t *assigned;
     struct ptask **tasks; /* by partition number; NULL: not ours */
     size_t ntasks;
     struct cache *cache;
     struct batch_item *items; /* scratch: one batch */
     struct task_msg *spare;   /* the batch buffer no task holds */
-    struct ack *acks;
-    size_t nacks, cap_acks;
     int wake[2]; /* a pipe librdkafka writes to when a queue gets something */
     rd_kafka_queue_t *consumer_q;
     struct model_ctx model;
@@ -93,7 +56,6 @@ struct pipeline {
     int kafka_up;
     int failed; /* a fatal condition (partition counts differ) */
     int64_t redis_retry_at_ms, redis_backoff_ms;
-    size_t outstanding; /* produced, delivery report not yet seen */
 };
 
 static int64_t wall_ms(void)
@@ -131,239 +93,6 @@ static int role_of(const struct pipeline *pl, const char *topic)
 static struct ptask *task_of(const struct pipeline *pl, int32_t partition)
 {
     return partition >= 0 && (size_t)partition < pl->ntasks ? pl->tasks[partition] : NULL;
-}
-
-/* ---- producing ---- */
-
-static void outmsg_free(struct outmsg *om)
-{
-    if (om->hdrs)
-        rd_kafka_headers_destroy(om->hdrs);
-    free(om->entries);
-    free(om->key);
-    free(om->payload);
-    free(om);
-}
-
-/* entries[0..n) are held once each until the delivery report. */
-static struct outmsg *outmsg_new(struct pipeline *pl,
-                                 struct tracker_entry *const *entries, size_t n,
-                                 enum topic_role role, const char *key, size_t keylen,
-                                 const char *payload, size_t len)
-{
-    struct outmsg *om = calloc(1, sizeof(*om));
-
-    if (om == NULL)
-        return NULL;
-    om->pl = pl;
-    om->role = role;
-    om->key = malloc(keylen + 1);
-    om->payload = malloc(len + 1);
-    om->entries = n ? malloc(n * sizeof(*om->entries)) : NULL;
-    if (om->key == NULL || om->payload == NULL || (n && om->entries == NULL)) {
-        outmsg_free(om);
-        return NULL;
-    }
-    memcpy(om->key, key, keylen);
-    memcpy(om->payload, payload, len);
-    om->key[keylen] = om->payload[len] = '\0';
-    om->keylen = keylen;
-    om->len = len;
-    for (size_t i = 0; i < n; i++)
-        if (entries[i] != NULL)
-            tracker_hold(om->entries[om->nentries++] = entries[i]);
-    return om;
-}
-
-static void outmsg_done(struct outmsg *om)
-{
-    for (size_t i = 0; i < om->nentries; i++)
-        tracker_release(om->entries[i]);
-    outmsg_free(om);
-}
-
-/* Hand one message to librdkafka; on a local refusal (queue full) it goes to
- * the retry list, so nothing is ever dropped. */
-static void produce(struct pipeline *pl, struct outmsg *om)
-{
-    rd_kafka_resp_err_t err;
-
-    err = rd_kafka_producev(
-        pl->producer, RD_KAFKA_V_TOPIC(pl->cfg->topic[om->role]),
-        RD_KAFKA_V_KEY(om->key, om->keylen), RD_KAFKA_V_VALUE(om->payload, om->len),
-        RD_KAFKA_V_HEADERS(om->hdrs ? rd_kafka_headers_copy(om->hdrs) : NULL),
-        RD_KAFKA_V_OPAQUE(om), RD_KAFKA_V_END);
-    if (err) {
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            log_warn("produce to %s: %s (will retry)", pl->cfg->topic[om->role],
-                     rd_kafka_err2str(err));
-        om->next = pl->retry;
-        pl->retry = om;
-        return;
-    }
-    pl->outstanding++;
-}
-
-static void produce_retries(struct pipeline *pl)
-{
-    struct outmsg *list = pl->retry;
-
-    pl->retry = NULL;
-    while (list != NULL) {
-        struct outmsg *om = list;
-
-        list = om->next;
-        om->next = NULL;
-        produce(pl, om);
-    }
-}
-
-static void ack_later(struct pipeline *pl, const struct outmsg *om)
-{
-    if (pl->nacks == pl->cap_acks) {
-        size_t cap = pl->cap_acks ? pl->cap_acks * 2 : 256;
-        struct ack *v = realloc(pl->acks, cap * sizeof(*v));
-
-        if (v == NULL) { /* stays in the outbox: re-sent later, same id */
-            idset_remove(pl->in_flight, om->event_id);
-            return;
-        }
-        pl->acks = v;
-        pl->cap_acks = cap;
-    }
-    memcpy(pl->acks[pl->nacks].customer_id, om->customer_id, sizeof(om->customer_id));
-    memcpy(pl->acks[pl->nacks].event_id, om->event_id, sizeof(om->event_id));
-    pl->nacks++;
-}
-
-/* Drop the delivered entries from their outboxes, in one round trip.  Their
- * ids stay "in flight" until then, so a commit that returns the outbox in
- * between does not publish them again.  If the HDEL fails they stay in the
- * outbox and are published again later under the same id and payload: a
- * tolerated duplicate. */
-static void acks_flush(struct pipeline *pl)
-{
-    struct store_ack *v;
-
-    if (pl->nacks == 0)
-        return;
-    if ((v = malloc(pl->nacks * sizeof(*v))) != NULL) {
-        for (size_t i = 0; i < pl->nacks; i++)
-            v[i] = (struct store_ack){pl->acks[i].customer_id, pl->acks[i].event_id};
-        if (store_ack_many(pl->store, v, pl->nacks) < 0)
-            log_warn("outbox ack of %zu entries failed; they will be re-sent", pl->nacks);
-        free(v);
-    }
-    for (size_t i = 0; i < pl->nacks; i++)
-        idset_remove(pl->in_flight, pl->acks[i].event_id);
-    pl->nacks = 0;
-}
-
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    struct outmsg *om = m->_private;
-    struct pipeline *pl = opaque;
-
-    (void)rk;
-    pl->outstanding--;
-    if (m->err) {
-        log_warn("delivery to %s failed: %s (will retry)", pl->cfg->topic[om->role],
-                 rd_kafka_err2str(m->err));
-        metrics_delivery_failed();
-        om->next = pl->retry;
-        pl->retry = om;
-        return;
-    }
-    if (om->role != TOPIC_DLQ) {
-        ack_later(pl, om);
-        metrics_emitted(om->role == TOPIC_CHURN ? ME_CHURN : ME_REWARD);
-    }
-    outmsg_done(om);
-}
-
-/* batch_publish_fn: the customer's outbox after a commit. */
-static void publish_pending(void *arg, const char *customer_id,
-                            const struct store_outbox *pending, void *const *opaques,
-                            size_t nopaques)
-{
-    struct pipeline *pl = arg;
-
-    for (size_t i = 0; i < pending->n; i++) {
-        const struct store_outbox_entry *e = &pending->v[i];
-        enum topic_role role =
-            e->topic == STORE_TOPIC_REWARDS ? TOPIC_REWARDS : TOPIC_CHURN;
-        struct outmsg *om;
-
-        /* A commit returns the whole outbox; entries of earlier commits may
-         * still be on their way. */
-        if (idset_contains(pl->in_flight, e->event_id))
-            continue;
-        om = outmsg_new(pl, (struct tracker_entry *const *)opaques, nopaques, role,
-                        customer_id, strlen(customer_id), e->payload, strlen(e->payload));
-        if (om == NULL || idset_add(pl->in_flight, e->event_id) < 0) {
-            if (om)
-                outmsg_done(om);
-            log_err("out of memory publishing %s; it stays in the outbox", e->event_id);
-            continue;
-        }
-        snprintf(om->customer_id, sizeof(om->customer_id), "%s", customer_id);
-        snprintf(om->event_id, sizeof(om->event_id), "%s", e->event_id);
-        produce(pl, om);
-    }
-}
-
-static struct inmsg *inmsg_new(const struct pipeline *pl, const rd_kafka_message_t *m,
-                               int src)
-{
-    size_t plen = m->len < (size_t)pl->cfg->dlq_max_payload_bytes
-                      ? m->len
-                      : (size_t)pl->cfg->dlq_max_payload_bytes;
-    struct inmsg *in = malloc(sizeof(*in) + m->key_len + plen);
-    rd_kafka_timestamp_type_t tstype;
-
-    if (in == NULL)
-        return NULL;
-    in->src = src;
-    in->partition = m->partition;
-    in->offset = m->offset;
-    in->kafka_ts_ms = rd_kafka_message_timestamp(m, &tstype);
-    in->len = m->len;
-    in->detail = NULL;
-    in->keylen = m->key ? m->key_len : 0;
-    in->plen = m->payload ? plen : 0;
-    if (in->keylen)
-        memcpy(in->data, m->key, in->keylen);
-    if (in->plen)
-        memcpy(in->data + in->keylen, m->payload, in->plen);
-    return in;
-}
-
-/* The original bytes (or a prefix) as the value, the verdict in headers. */
-static int dead_letter(struct pipeline *pl, struct tracker_entry *entry,
-                       const struct inmsg *in, const char *reason, const char *detail)
-{
-    struct outmsg *om = outmsg_new(pl, &entry, 1, TOPIC_DLQ, in->data, in->keylen,
-                                   in->data + in->keylen, in->plen);
-    char num[32];
-
-    if (om == NULL || (om->hdrs = rd_kafka_headers_new(8)) == NULL) {
-        if (om)
-            outmsg_done(om);
-        return -1;
-    }
-    rd_kafka_header_add(om->hdrs, "reason", -1, reason, -1);
-    rd_kafka_header_add(om->hdrs, "detail", -1, detail, -1);
-    rd_kafka_header_add(om->hdrs, "source_topic", -1, pl->cfg->topic[in->src], -1);
-    snprintf(num, sizeof(num), "%" PRId32, in->partition);
-    rd_kafka_header_add(om->hdrs, "source_partition", -1, num, -1);
-    snprintf(num, sizeof(num), "%" PRId64, in->offset);
-    rd_kafka_header_add(om->hdrs, "source_offset", -1, num, -1);
-    snprintf(num, sizeof(num), "%zu", in->len);
-    rd_kafka_header_add(om->hdrs, "original_size", -1, num, -1);
-    rd_kafka_header_add(om->hdrs, "truncated", -1, in->plen < in->len ? "true" : "false",
-                        -1);
-    produce(pl, om);
-    return 0;
 }
 
 static void account_redis(struct pipeline *pl)
@@ -429,13 +158,6 @@ static void hold_back(struct pipeline *pl)
 
 /* ---- consuming: parse into the task's queue ---- */
 
-static void inmsg_free(struct inmsg *in)
-{
-    if (in != NULL)
-        free(in->detail);
-    free(in);
-}
-
 static void drop_queued(void *arg, void *msg, void *entry)
 {
     (void)arg;
@@ -452,7 +174,8 @@ static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
     struct inmsg *in;
     char detail[256];
 
-    if ((tm.msg = in = inmsg_new(pl, m, src)) == NULL ||
+    if ((tm.msg = in = inmsg_new(m, src, (size_t)pl->cfg->dlq_max_payload_bytes)) ==
+            NULL ||
         (tm.entry = tracker_add(pl->tracker, topic, m->partition, m->offset)) == NULL)
         goto nomem;
     event_init(&tm.ev);
@@ -482,7 +205,7 @@ static void dead_letter_bad(struct pipeline *pl, struct task_msg *tm)
 
     log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", pl->cfg->topic[in->src],
              (int)in->partition, in->offset, reason, in->detail);
-    if (dead_letter(pl, tm->entry, in, reason, in->detail) == 0)
+    if (producer_dead_letter(pl->producer, tm->entry, in, reason, in->detail) == 0)
         metrics_dead_lettered((enum parse_reason)tm->reason);
     else
         log_err("%s/%d@%" PRId64
@@ -559,8 +282,8 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
 
 static struct batch_ctx batch_ctx_of(struct pipeline *pl, const struct ptask *pt)
 {
-    return (struct batch_ctx){pl->store, pl->cache,       &pl->model, pt->t.partition,
-                              wall_ms(), publish_pending, pl};
+    return (struct batch_ctx){pl->store, pl->cache,        &pl->model,  pt->t.partition,
+                              wall_ms(), producer_publish, pl->producer};
 }
 
 static void account_batch(struct pipeline *pl, const struct batch_stats *st)
@@ -594,7 +317,8 @@ static void finish_item(struct pipeline *pl, struct task_msg *tm,
         log_err("%s/%d@%" PRId64 ": model refused event %s: %s", topic,
                 (int)in->partition, in->offset, tm->ev.event_id, it->err);
         metrics_model_rejected();
-        if (dead_letter(pl, tm->entry, in, "model_rejected", it->err) < 0)
+        if (producer_dead_letter(pl->producer, tm->entry, in, "model_rejected", it->err) <
+            0)
             log_err("out of memory dead-lettering %s", tm->ev.event_id);
         break;
     case BATCH_SWEPT:
@@ -713,13 +437,7 @@ static void offsets_store(struct pipeline *pl)
  * then store what became storable. */
 static void settle(struct pipeline *pl, int timeout_ms)
 {
-    int64_t until = mono_ms() + timeout_ms;
-
-    do {
-        produce_retries(pl);
-        rd_kafka_poll(pl->producer, 50);
-    } while ((pl->outstanding > 0 || pl->retry != NULL) && mono_ms() < until);
-    acks_flush(pl);
+    producer_settle(pl->producer, timeout_ms);
     offsets_store(pl);
 }
 
@@ -896,12 +614,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 /* ---- librdkafka callbacks (any thread) ---- */
 
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk;
-    log_msg(level < LOG_LVL_ERR ? LOG_LVL_ERR : level, "kafka: %s: %s", fac, buf);
-}
-
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     struct pipeline *pl = opaque;
@@ -943,97 +655,36 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     return 0;
 }
 
-/* ---- set-up ---- */
-
-static int conf_apply(rd_kafka_conf_t *conf, const struct kafka_props *props, char *err,
-                      size_t errlen)
+/* A producer's errors: logged (the consumer's errors tell the state of the
+ * cluster). */
+static void on_producer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    for (size_t i = 0; i < props->n; i++)
-        if (rd_kafka_conf_set(conf, props->v[i].name, props->v[i].value, err, errlen) !=
-            RD_KAFKA_CONF_OK)
-            return -1;
-    return 0;
+    (void)rk;
+    (void)opaque;
+    log_warn("kafka producer: %s: %s", rd_kafka_err2name(err), reason);
 }
-
-int pipeline_check_property(const char *name, const char *value, char *err, size_t errlen)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, name, value, err, errlen);
-
-    rd_kafka_conf_destroy(conf);
-    return res == RD_KAFKA_CONF_OK ? 0 : -1;
-}
-
-static rd_kafka_conf_t *conf_base(struct pipeline *pl, const struct kafka_props *own,
-                                  const char *const *defaults, char *err, size_t errlen)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-
-    for (size_t i = 0; defaults[i] != NULL; i += 2)
-        if (rd_kafka_conf_set(conf, defaults[i], defaults[i + 1], err, errlen))
-            goto fail;
-    if (conf_apply(conf, &pl->cfg->kafka_common, err, errlen) < 0 ||
-        conf_apply(conf, own, err, errlen) < 0)
-        goto fail;
-    rd_kafka_conf_set_opaque(conf, pl);
-    rd_kafka_conf_set_log_cb(conf, on_log);
-    rd_kafka_conf_set_error_cb(conf, on_error);
-    return conf;
-fail:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
-}
-
-static const char *const consumer_defaults[] = {
-    "enable.auto.offset.store", "false", /* stored only when durable */
-    "enable.auto.commit", "true",        /* commits what was stored */
-    "auto.offset.reset", "earliest", "partition.assignment.strategy",
-    "range", /* eager; cooperative is buggy in 2.0 */
-    "enable.partition.eof",
-    "true", /* the merge must know when a partition has nothing more */
-    /* Prefetch per partition queue, in bytes of messages and of the fetch
-     * responses they keep alive: the task queues are the buffer. */
-    "queued.max.messages.kbytes", "1024", "queued.min.messages", "1000",
-    "max.partition.fetch.bytes", "262144", "fetch.max.bytes", "8388608",
-    "statistics.interval.ms", "5000", NULL};
-
-/* message.timeout.ms = 0: a derived event is never given up (a failed one is
- * produced again anyway).  With a timeout, librdkafka 2.0's idempotent
- * producer bumps its epoch when in-flight messages time out, and then a
- * message can be acknowledged yet missing from the topic (reproduced on the
- * mock cluster: tests/fault/fault_kafka.c). */
-static const char *const producer_defaults[] = {
-    "enable.idempotence", "true", "acks", "all", "linger.ms", "5",
-    "message.timeout.ms", "0",    NULL};
 
 static int make_clients(struct pipeline *pl, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *cc =
-        conf_base(pl, &pl->cfg->kafka_consumer, consumer_defaults, err, errlen);
-    rd_kafka_conf_t *pc =
-        cc ? conf_base(pl, &pl->cfg->kafka_producer, producer_defaults, err, errlen)
-           : NULL;
+    rd_kafka_conf_t *cc = kconf_consumer(pl->cfg, err, errlen);
+    rd_kafka_conf_t *pc;
 
-    if (cc == NULL || pc == NULL)
-        goto fail;
-    if (rd_kafka_conf_set(cc, "group.id", pl->cfg->group_id, err, errlen))
-        goto fail;
+    if (cc == NULL)
+        return -1;
+    rd_kafka_conf_set_opaque(cc, pl);
+    rd_kafka_conf_set_error_cb(cc, on_error);
     rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
     rd_kafka_conf_set_stats_cb(cc, on_stats);
-    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
-    if ((pl->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, errlen)) == NULL)
-        goto fail;
-    cc = NULL; /* owned by the consumer now */
-    if ((pl->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, errlen)) == NULL)
-        goto fail;
-    rd_kafka_poll_set_consumer(pl->consumer);
-    return 0;
-fail:
-    if (cc)
+    if ((pl->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, errlen)) == NULL) {
         rd_kafka_conf_destroy(cc);
-    if (pc && pl->producer == NULL)
-        rd_kafka_conf_destroy(pc);
-    return -1;
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(pl->consumer);
+    if ((pc = kconf_producer(pl->cfg, err, errlen)) == NULL)
+        return -1;
+    rd_kafka_conf_set_error_cb(pc, on_producer_error);
+    pl->producer = producer_new(pl->cfg, pl->store, pc, err, errlen);
+    return pl->producer ? 0 : -1;
 }
 
 struct pipeline *pipeline_new(const struct config *cfg, struct store *store, char *err,
@@ -1057,13 +708,12 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, cha
         goto fail;
     }
     pl->tracker = tracker_new();
-    pl->in_flight = idset_new();
     pl->cache = cache_new(cfg->cache_max_bytes);
     pl->items = malloc(((size_t)cfg->batch_max_events > (size_t)cfg->sweep_batch
                             ? (size_t)cfg->batch_max_events
                             : (size_t)cfg->sweep_batch) *
                        sizeof(*pl->items));
-    if (!pl->tracker || !pl->in_flight || !pl->cache || !pl->items) {
+    if (!pl->tracker || !pl->cache || !pl->items) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -1090,22 +740,13 @@ void pipeline_free(struct pipeline *pl)
     }
     if (pl->consumer)
         rd_kafka_destroy(pl->consumer);
-    if (pl->producer)
-        rd_kafka_destroy(pl->producer); /* undelivered: dr callbacks free them */
-    while (pl->retry) {
-        struct outmsg *om = pl->retry;
-
-        pl->retry = om->next;
-        outmsg_done(om);
-    }
+    producer_free(pl->producer);
     if (pl->assigned)
         rd_kafka_topic_partition_list_destroy(pl->assigned);
     tracker_free(pl->tracker);
-    idset_free(pl->in_flight);
     cache_free(pl->cache);
     free(pl->items);
     free(pl->spare);
-    free(pl->acks);
     if (pl->wake[0] >= 0) {
         close(pl->wake[0]);
         close(pl->wake[1]);
@@ -1116,7 +757,8 @@ void pipeline_free(struct pipeline *pl)
 int pipeline_probe(struct pipeline *pl, int timeout_ms, char *err, size_t errlen)
 {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(pl->producer, 0, NULL, &md, timeout_ms);
+    rd_kafka_resp_err_t e =
+        rd_kafka_metadata(producer_handle(pl->producer), 0, NULL, &md, timeout_ms);
 
     if (e) {
         snprintf(err, errlen, "kafka metadata: %s", rd_kafka_err2str(e));
@@ -1223,18 +865,16 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
     if (pull_partitions(pl) == 0) {
         if (wait > 0 && wait < timeout_ms)
             timeout_ms = (int)wait;
-        produce_retries(pl);
-        rd_kafka_poll(pl->producer, 0);
-        acks_flush(pl);
+        producer_serve(pl->producer);
+        producer_acks_flush(pl->producer);
         offsets_store(pl);
         wait_input(pl, timeout_ms);
         poll_consumer(pl);
         pull_partitions(pl);
         run_tasks(pl);
     }
-    produce_retries(pl);
-    rd_kafka_poll(pl->producer, 0);
-    acks_flush(pl);
+    producer_serve(pl->producer);
+    producer_acks_flush(pl->producer);
     offsets_store(pl);
     account_redis(pl);
 }
@@ -1326,7 +966,7 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
     err = rd_kafka_consumer_close(pl->consumer); /* commits stored offsets */
     if (err)
         log_warn("consumer close: %s", rd_kafka_err2str(err));
-    rd_kafka_flush(pl->producer, 1000);
+    producer_flush(pl->producer, 1000);
 }
 
 int pipeline_ready(const struct pipeline *pl)

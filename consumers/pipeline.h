@@ -15,23 +15,7 @@
 #include "daemon/config.h"
 #include "state/store.h"
 
-enum topic_role {
-    TOPIC_ORDERS = 0,
-    TOPIC_REVIEWS,
-    TOPIC_MESSAGES,
-    TOPIC_CHURN,
-    TOPIC_REWARDS,
-    TOPIC_DLQ,
-    TOPIC__COUNT
-};
-
 struct pipeline;
-
-/* Would librdkafka accept `name = value`?  0, or -1 with its reason in err
- * (for the config file, so a bad line stops the start).  One property table
- * serves consumers and producers alike. */
-int pipeline_check_property(const char *name, const char *value, char *err,
-                            size_t errlen);
 
 /* Creates the consumer and the producer (nothing is fetched yet).  The store
  * is borrowed and must outlive the pipeline. */

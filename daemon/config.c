@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "consumers/pipeline.h"
+#include "consumers/kconf.h"
 #include "daemon/http.h"
 #include "daemon/log.h"
 #include "state/model.h"
@@ -219,7 +219,7 @@ static int kafka_prop(struct config *cfg, const char *key, const char *value, ch
         props = &cfg->kafka_producer;
         name = key + 15;
     }
-    if (pipeline_check_property(name, value, why, sizeof(why)) < 0) {
+    if (kconf_check_property(name, value, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s: %s", key, why);
         return -1;
     }

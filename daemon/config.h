@@ -18,6 +18,18 @@
 
 struct model_config;
 
+/* The topics loyaltyd reads and writes, as indices of config.topic[]; the
+ * input ones in the order of enum ev_source. */
+enum topic_role {
+    TOPIC_ORDERS = SRC_ORDERS,
+    TOPIC_REVIEWS = SRC_REVIEWS,
+    TOPIC_MESSAGES = SRC_MESSAGES,
+    TOPIC_CHURN,
+    TOPIC_REWARDS,
+    TOPIC_DLQ,
+    TOPIC__COUNT
+};
+
 enum clock_mode { CLOCK_WALL = 0, CLOCK_STREAM };
 
 struct kafka_prop {
@@ -31,7 +43,7 @@ struct kafka_props {
 };
 
 struct config {
-    char *topic[6]; /* indexed by enum topic_role (consumers/kafka.h) */
+    char *topic[TOPIC__COUNT]; /* indexed by enum topic_role */
     char *group_id;
 
     char *redis_host;

@@ -1,0 +1,22 @@
+/*
+ * kconf.h - librdkafka configuration for the consumer and the producer.
+ */
+#ifndef LOYALTY_KCONF_H
+#define LOYALTY_KCONF_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "daemon/config.h"
+
+/* Would librdkafka accept `name = value`?  0, or -1 with its reason in err
+ * (for the config file, so a bad line stops the start).  One property table
+ * serves consumers and producers alike. */
+int kconf_check_property(const char *name, const char *value, char *err, size_t errlen);
+
+/* A new configuration (the caller owns it), or NULL with err.  The log goes
+ * through loyaltyd's logger; callbacks and opaque are the caller's to set. */
+rd_kafka_conf_t *kconf_consumer(const struct config *cfg, char *err, size_t errlen);
+rd_kafka_conf_t *kconf_producer(const struct config *cfg, char *err, size_t errlen);
+
+#endif

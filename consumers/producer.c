@@ -1,0 +1,361 @@
+/*
+ * producer.c - everything loyaltyd produces: derived events from the
+ * customers' outboxes (published once while in flight, produced again after a
+ * failed delivery, acknowledged in the outbox after the delivery report) and
+ * DLQ records.  Main thread only: delivery reports are served from
+ * producer_serve() and producer_settle().
+ */
+#include "consumers/producer.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consumers/idset.h"
+#include "daemon/log.h"
+#include "daemon/metrics.h"
+
+struct producer {
+    const struct config *cfg;
+    struct store *store;
+    rd_kafka_t *rk;
+    struct outmsg *retry;    /* failed deliveries to produce again */
+    struct idset *in_flight; /* outbox event_ids handed to the producer */
+    struct ack *acks;
+    size_t nacks, cap_acks;
+    size_t outstanding; /* produced, delivery report not yet seen */
+};
+
+/* A message handed to the producer.  Owned by the pipeline until its delivery
+ * report; the payload must stay valid that long (librdkafka does not copy). */
+struct outmsg {
+    struct producer *pr;
+    struct tracker_entry **entries; /* the inputs it came from (held) */
+    size_t nentries;
+    enum topic_role role;
+    char customer_id[EV_ID_MAX + 1]; /* outbox entries only */
+    char event_id[33];
+    char *key, *payload;
+    size_t keylen, len;
+    rd_kafka_headers_t *hdrs; /* DLQ only; a copy is handed over per attempt */
+    struct outmsg *next;      /* in the retry list */
+};
+
+/* A delivered outbox entry whose HDEL is still to be sent. */
+struct ack {
+    char customer_id[EV_ID_MAX + 1];
+    char event_id[33];
+};
+
+/* ---- messages ---- */
+
+static void outmsg_free(struct outmsg *om)
+{
+    if (om->hdrs)
+        rd_kafka_headers_destroy(om->hdrs);
+    free(om->entries);
+    free(om->key);
+    free(om->payload);
+    free(om);
+}
+
+/* entries[0..n) are held once each until the delivery report. */
+static struct outmsg *outmsg_new(struct producer *pr,
+                                 struct tracker_entry *const *entries, size_t n,
+                                 enum topic_role role, const char *key, size_t keylen,
+                                 const char *payload, size_t len)
+{
+    struct outmsg *om = calloc(1, sizeof(*om));
+
+    if (om == NULL)
+        return NULL;
+    om->pr = pr;
+    om->role = role;
+    om->key = malloc(keylen + 1);
+    om->payload = malloc(len + 1);
+    om->entries = n ? malloc(n * sizeof(*om->entries)) : NULL;
+    if (om->key == NULL || om->payload == NULL || (n && om->entries == NULL)) {
+        outmsg_free(om);
+        return NULL;
+    }
+    memcpy(om->key, key, keylen);
+    memcpy(om->payload, payload, len);
+    om->key[keylen] = om->payload[len] = '\0';
+    om->keylen = keylen;
+    om->len = len;
+    for (size_t i = 0; i < n; i++)
+        if (entries[i] != NULL)
+            tracker_hold(om->entries[om->nentries++] = entries[i]);
+    return om;
+}
+
+static void outmsg_done(struct outmsg *om)
+{
+    for (size_t i = 0; i < om->nentries; i++)
+        tracker_release(om->entries[i]);
+    outmsg_free(om);
+}
+
+/* Hand one message to librdkafka; on a local refusal (queue full) it goes to
+ * the retry list, so nothing is ever dropped. */
+static void produce(struct producer *pr, struct outmsg *om)
+{
+    rd_kafka_resp_err_t err;
+
+    err = rd_kafka_producev(
+        pr->rk, RD_KAFKA_V_TOPIC(pr->cfg->topic[om->role]),
+        RD_KAFKA_V_KEY(om->key, om->keylen), RD_KAFKA_V_VALUE(om->payload, om->len),
+        RD_KAFKA_V_HEADERS(om->hdrs ? rd_kafka_headers_copy(om->hdrs) : NULL),
+        RD_KAFKA_V_OPAQUE(om), RD_KAFKA_V_END);
+    if (err) {
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            log_warn("produce to %s: %s (will retry)", pr->cfg->topic[om->role],
+                     rd_kafka_err2str(err));
+        om->next = pr->retry;
+        pr->retry = om;
+        return;
+    }
+    pr->outstanding++;
+}
+
+static void produce_retries(struct producer *pr)
+{
+    struct outmsg *list = pr->retry;
+
+    pr->retry = NULL;
+    while (list != NULL) {
+        struct outmsg *om = list;
+
+        list = om->next;
+        om->next = NULL;
+        produce(pr, om);
+    }
+}
+
+static void ack_later(struct producer *pr, const struct outmsg *om)
+{
+    if (pr->nacks == pr->cap_acks) {
+        size_t cap = pr->cap_acks ? pr->cap_acks * 2 : 256;
+        struct ack *v = realloc(pr->acks, cap * sizeof(*v));
+
+        if (v == NULL) { /* stays in the outbox: re-sent later, same id */
+            idset_remove(pr->in_flight, om->event_id);
+            return;
+        }
+        pr->acks = v;
+        pr->cap_acks = cap;
+    }
+    memcpy(pr->acks[pr->nacks].customer_id, om->customer_id, sizeof(om->customer_id));
+    memcpy(pr->acks[pr->nacks].event_id, om->event_id, sizeof(om->event_id));
+    pr->nacks++;
+}
+
+/* Drop the delivered entries from their outboxes, in one round trip.  Their
+ * ids stay "in flight" until then, so a commit that returns the outbox in
+ * between does not publish them again.  If the HDEL fails they stay in the
+ * outbox and are published again later under the same id and payload: a
+ * tolerated duplicate. */
+void producer_acks_flush(struct producer *pr)
+{
+    struct store_ack *v;
+
+    if (pr->nacks == 0)
+        return;
+    if ((v = malloc(pr->nacks * sizeof(*v))) != NULL) {
+        for (size_t i = 0; i < pr->nacks; i++)
+            v[i] = (struct store_ack){pr->acks[i].customer_id, pr->acks[i].event_id};
+        if (store_ack_many(pr->store, v, pr->nacks) < 0)
+            log_warn("outbox ack of %zu entries failed; they will be re-sent", pr->nacks);
+        free(v);
+    }
+    for (size_t i = 0; i < pr->nacks; i++)
+        idset_remove(pr->in_flight, pr->acks[i].event_id);
+    pr->nacks = 0;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct outmsg *om = m->_private;
+    struct producer *pr = opaque;
+
+    (void)rk;
+    pr->outstanding--;
+    if (m->err) {
+        log_warn("delivery to %s failed: %s (will retry)", pr->cfg->topic[om->role],
+                 rd_kafka_err2str(m->err));
+        metrics_delivery_failed();
+        om->next = pr->retry;
+        pr->retry = om;
+        return;
+    }
+    if (om->role != TOPIC_DLQ) {
+        ack_later(pr, om);
+        metrics_emitted(om->role == TOPIC_CHURN ? ME_CHURN : ME_REWARD);
+    }
+    outmsg_done(om);
+}
+
+void producer_publish(void *arg, const char *customer_id,
+                      const struct store_outbox *pending, void *const *opaques,
+                      size_t nopaques)
+{
+    struct producer *pr = arg;
+
+    for (size_t i = 0; i < pending->n; i++) {
+        const struct store_outbox_entry *e = &pending->v[i];
+        enum topic_role role =
+            e->topic == STORE_TOPIC_REWARDS ? TOPIC_REWARDS : TOPIC_CHURN;
+        struct outmsg *om;
+
+        /* A commit returns the whole outbox; entries of earlier commits may
+         * still be on their way. */
+        if (idset_contains(pr->in_flight, e->event_id))
+            continue;
+        om = outmsg_new(pr, (struct tracker_entry *const *)opaques, nopaques, role,
+                        customer_id, strlen(customer_id), e->payload, strlen(e->payload));
+        if (om == NULL || idset_add(pr->in_flight, e->event_id) < 0) {
+            if (om)
+                outmsg_done(om);
+            log_err("out of memory publishing %s; it stays in the outbox", e->event_id);
+            continue;
+        }
+        snprintf(om->customer_id, sizeof(om->customer_id), "%s", customer_id);
+        snprintf(om->event_id, sizeof(om->event_id), "%s", e->event_id);
+        produce(pr, om);
+    }
+}
+
+struct inmsg *inmsg_new(const rd_kafka_message_t *m, int src, size_t max_payload)
+{
+    size_t plen = m->len < max_payload ? m->len : max_payload;
+    struct inmsg *in = malloc(sizeof(*in) + m->key_len + plen);
+    rd_kafka_timestamp_type_t tstype;
+
+    if (in == NULL)
+        return NULL;
+    in->src = src;
+    in->partition = m->partition;
+    in->offset = m->offset;
+    in->kafka_ts_ms = rd_kafka_message_timestamp(m, &tstype);
+    in->len = m->len;
+    in->detail = NULL;
+    in->keylen = m->key ? m->key_len : 0;
+    in->plen = m->payload ? plen : 0;
+    if (in->keylen)
+        memcpy(in->data, m->key, in->keylen);
+    if (in->plen)
+        memcpy(in->data + in->keylen, m->payload, in->plen);
+    return in;
+}
+
+/* The original bytes (or a prefix) as the value, the verdict in headers. */
+int producer_dead_letter(struct producer *pr, struct tracker_entry *entry,
+                         const struct inmsg *in, const char *reason, const char *detail)
+{
+    struct outmsg *om = outmsg_new(pr, &entry, 1, TOPIC_DLQ, in->data, in->keylen,
+                                   in->data + in->keylen, in->plen);
+    char num[32];
+
+    if (om == NULL || (om->hdrs = rd_kafka_headers_new(8)) == NULL) {
+        if (om)
+            outmsg_done(om);
+        return -1;
+    }
+    rd_kafka_header_add(om->hdrs, "reason", -1, reason, -1);
+    rd_kafka_header_add(om->hdrs, "detail", -1, detail, -1);
+    rd_kafka_header_add(om->hdrs, "source_topic", -1, pr->cfg->topic[in->src], -1);
+    snprintf(num, sizeof(num), "%" PRId32, in->partition);
+    rd_kafka_header_add(om->hdrs, "source_partition", -1, num, -1);
+    snprintf(num, sizeof(num), "%" PRId64, in->offset);
+    rd_kafka_header_add(om->hdrs, "source_offset", -1, num, -1);
+    snprintf(num, sizeof(num), "%zu", in->len);
+    rd_kafka_header_add(om->hdrs, "original_size", -1, num, -1);
+    rd_kafka_header_add(om->hdrs, "truncated", -1, in->plen < in->len ? "true" : "false",
+                        -1);
+    produce(pr, om);
+    return 0;
+}
+
+void inmsg_free(struct inmsg *in)
+{
+    if (in != NULL)
+        free(in->detail);
+    free(in);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct producer *producer_new(const struct config *cfg, struct store *store,
+                              rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+    struct producer *pr = calloc(1, sizeof(*pr));
+
+    if (pr == NULL || (pr->in_flight = idset_new()) == NULL) {
+        free(pr);
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pr->cfg = cfg;
+    pr->store = store;
+    rd_kafka_conf_set_opaque(conf, pr);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    if ((pr->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen)) == NULL) {
+        rd_kafka_conf_destroy(conf);
+        producer_free(pr);
+        return NULL;
+    }
+    return pr;
+}
+
+void producer_free(struct producer *pr)
+{
+    if (pr == NULL)
+        return;
+    if (pr->rk)
+        rd_kafka_destroy(pr->rk); /* undelivered: dr callbacks free them */
+    while (pr->retry) {
+        struct outmsg *om = pr->retry;
+
+        pr->retry = om->next;
+        outmsg_done(om);
+    }
+    idset_free(pr->in_flight);
+    free(pr->acks);
+    free(pr);
+}
+
+rd_kafka_t *producer_handle(struct producer *pr)
+{
+    return pr->rk;
+}
+
+void producer_serve(struct producer *pr)
+{
+    produce_retries(pr);
+    rd_kafka_poll(pr->rk, 0);
+}
+
+void producer_settle(struct producer *pr, int timeout_ms)
+{
+    int64_t until = mono_ms() + timeout_ms;
+
+    do {
+        produce_retries(pr);
+        rd_kafka_poll(pr->rk, 50);
+    } while ((pr->outstanding > 0 || pr->retry != NULL) && mono_ms() < until);
+    producer_acks_flush(pr);
+}
+
+void producer_flush(struct producer *pr, int timeout_ms)
+{
+    rd_kafka_flush(pr->rk, timeout_ms);
+}
