@@ -9,8 +9,9 @@
 #      per event, Redis round trips per event, peak RSS;
 #   4. the naive baseline (bench/naive.py) on the same input, and the ratio;
 #   5. two instances in one group on the same input, and the ratio to one;
-#   6. the Redis ceiling: the commands of a captured run (MONITOR, on a
-#      smaller workload) replayed with redis-cli --pipe;
+#   6. the Redis ceiling: the commands of a slice of a workload run (MONITOR,
+#      not timed) replayed with redis-cli --pipe on a copy of the state the
+#      slice started from;
 #   7. p99 latency from append to state visible at a fixed rate (bench/kpace),
 #      with all three topics live and with the messages topic silent;
 #   then a summary, also written to bench/RESULTS.md.
@@ -24,7 +25,8 @@
 #   BENCH_QUICK [0]              1: a quick run (20k events, 2k customers, short bounds)
 #   BENCH_NAIVE_S [60]           the naive baseline stops after this many seconds
 #   BENCH_SCALE_S [60]           window of the one/two-instance rates (s after first applied)
-#   BENCH_CAPTURE_EVENTS [100000] size of the workload of the MONITOR capture
+#   BENCH_CAPTURE_EVENTS [200000] workload messages the MONITOR capture covers,
+#   BENCH_CAPTURE_FROM [half the workload]  from this many processed on
 #   BENCH_LAT_RATE [20000]       events/s of the latency runs
 #   BENCH_LAT_WARM [5], BENCH_LAT_S [20], BENCH_LAT_DRAIN [20]   latency run phases (s)
 #   BENCH_STALL [60]             give up on a run after this long without progress
@@ -55,7 +57,7 @@ SEED="${BENCH_SEED:-2025}"
 PARTITIONS="${BENCH_PARTITIONS:-8}"
 NAIVE_S="${BENCH_NAIVE_S:-$(q 10 60)}"
 SCALE_S="${BENCH_SCALE_S:-$(q 10 60)}"
-CAPTURE_EVENTS="${BENCH_CAPTURE_EVENTS:-$(q 5000 100000)}"
+CAPTURE_EVENTS="${BENCH_CAPTURE_EVENTS:-$(q 5000 200000)}"
 LAT_RATE="${BENCH_LAT_RATE:-20000}"
 LAT_WARM="${BENCH_LAT_WARM:-$(q 1 5)}"
 LAT_S="${BENCH_LAT_S:-$(q 4 20)}"
@@ -112,7 +114,7 @@ cleanup() {
             deploy/kafka.sh delete-topics "${TOPICS[@]}" >/dev/null 2>&1
         fi
         # the big inputs and the MONITOR capture (hundreds of MB); the rest stays
-        rm -rf "$WORK/workload" "$WORK/capture" "$WORK/synth" "$WORK/monitor.txt"
+        rm -rf "$WORK/workload" "$WORK/synth" "$WORK/monitor.txt"
     fi
     if [[ "$STARTED_SERVICES" == 1 ]]; then
         echo "bench: stopping the services this run started"
@@ -211,9 +213,6 @@ memory() { # NAME
 say "input events"
 deploy/sample-events.py --cdnow "$CDNOW" --out "$WORK/cdnow" --customers 100000
 bench/workload.py --seed "$SEED" --customers "$CUSTOMERS" --events "$EVENTS" --out "$WORK/workload"
-CAP_CUSTOMERS=$(((CAPTURE_EVENTS + 9) / 10))
-bench/workload.py --seed "$SEED" --customers "$CAP_CUSTOMERS" --events "$CAPTURE_EVENTS" \
-    --out "$WORK/capture" | head -1
 if [[ "$COPIES" -gt 1 ]]; then
     bench/synth-events.py --cdnow "$CDNOW" --out "$WORK/synth" --copies "$COPIES"
 fi
@@ -263,18 +262,16 @@ say "scale-out: 2 loyaltyd in one group on the same $PARTITIONS-partition input 
 e2e wl2 wl "$WL_TOTAL" --instances 2 --bound "$SCALE_S" --window "$SCALE_S"
 
 # ---- 6. the Redis ceiling ---------------------------------------------------------------------
-say "Redis ceiling: capture (MONITOR, not timed) on a $CAPTURE_EVENTS-event workload, replay with redis-cli --pipe"
-CAP_TOTAL=$(messages "$WORK/capture")
-topics cap "$PARTITIONS"
-feed cap "$WORK/capture"
-e2e cap cap "$CAP_TOTAL" --monitor "$WORK/monitor.txt"
-if [[ -z "$(get cap_failed)" ]]; then
-    REPLAY_PREFIX="loyalty:bench:$RUN_ID:replay:"
-    PREFIXES+=("$REPLAY_PREFIX")
+CAPTURE_FROM="${BENCH_CAPTURE_FROM:-$((WL_TOTAL / 2))}"
+say "Redis ceiling: capture (MONITOR, not timed) of $CAPTURE_EVENTS workload messages from message $CAPTURE_FROM on, replay with redis-cli --pipe"
+REPLAY_PREFIX="loyalty:bench:$RUN_ID:replay:"
+PREFIXES+=("$REPLAY_PREFIX")
+e2e cap wl "$WL_TOTAL" --monitor "$WORK/monitor.txt" --monitor-from "$CAPTURE_FROM" \
+    --max-events "$CAPTURE_EVENTS" --copy-prefix "$REPLAY_PREFIX"
+if [[ -z "$(get cap_failed)$(get cap_incomplete)" && -n "$(get cap_monitor_events)" ]]; then
     measure replay bench/harness.py replay --work "$WORK" --monitor "$WORK/monitor.txt" \
-        --prefix "$(get cap_prefix)" --new-prefix "$REPLAY_PREFIX" --events "$CAP_TOTAL" \
+        --prefix "$(get cap_prefix)" --new-prefix "$REPLAY_PREFIX" --events "$(get cap_monitor_events)" \
         --redis-port "$REDIS_PORT"
-    result cap_messages_n "$CAP_TOTAL"
 fi
 [[ "$KEEP" == 1 ]] || rm -f "$WORK/monitor.txt"
 
@@ -307,11 +304,13 @@ lat_fig() { # NAME
     local p
     p="$(get "$1"_p99)"
     if failed "$1"; then echo "FAILED (see $WORK_REL/$1.out)"; return; fi
+    local idle=""
     [[ -n "$p" ]] || p=n/a
+    [[ -z "$(get "$1"_idle_timeouts)" ]] || idle="; $(get "$1"_idle_timeouts) merge idle timeouts"
     if [[ "$(get "$1"_kept_up)" == no ]]; then
-        echo "$p (did not keep up: $(get "$1"_applied_events_s) of $(get "$1"_offered) events/s applied)"
+        echo "$p (did not keep up: $(get "$1"_applied_events_s) of $(get "$1"_offered) events/s applied$idle)"
     else
-        echo "$p ($(get "$1"_applied_events_s) events/s applied)"
+        echo "$p (kept up: $(get "$1"_applied_events_s) events/s applied$idle)"
     fi
 }
 NAIVE_NOTE=""
@@ -351,11 +350,11 @@ echo "workload comparisons ($WL_TOTAL messages, $WL_CUSTOMERS customers, $PARTIT
 row "naive baseline (Python, MULTI/EXEC per event)" "$(or_na "$(get naive_events_s)") events/s$NAIVE_NOTE"
 row "loyaltyd / naive" "$NAIVE_RATIO"
 row "Redis ceiling (redis-cli --pipe replay)" \
-    "$(or_na "$(get ceiling_commands_s)") commands/s = $(or_na "$(get ceiling_events_s)") events/s ($(get ceiling_cmds_per_event) commands per event, captured on $CAPTURE_EVENTS events)"
+    "$(or_na "$(get ceiling_commands_s)") commands/s = $(or_na "$(get ceiling_events_s)") events/s ($(get ceiling_cmds_per_event) commands per event, captured on $(get cap_monitor_events) messages from message $(get cap_monitor_from) on)"
 row "loyaltyd / ceiling" "$CEIL_RATIO"
 row "1 instance (at most $SCALE_S s after the first applied)" "$(or_na "$(get wl_window_events_s)") events/s over $(get wl_window_s) s"
 row "2 instances, one group (from both applying)" "$(or_na "$(get wl2_window_events_s)") events/s over $(get wl2_window_s) s"
-row "2 instances / 1 instance" "$SCALE_RATIO (2 cores shared by Kafka, Redis, the daemons)"
+row "2 instances / 1 instance" "$SCALE_RATIO (one machine, $NPROC cores shared by Kafka, Redis, the daemons)"
 row "p99 append -> visible, 3 topics live" "$(lat_fig lat3)"
 row "p99 append -> visible, messages silent" "$(lat_fig lat2)"
 for n in cdnow synth wl; do
@@ -392,14 +391,14 @@ if [[ -n "$RESULTS_MD" ]]; then
         md "loyaltyd peak RSS (VmHWM)" "$(or_na "$(get wl_rss_mib)") MiB"
         md "naive baseline, events/s" "$(or_na "$(get naive_events_s)")$NAIVE_NOTE"
         md "loyaltyd / naive" "$NAIVE_RATIO"
-        md "Redis ceiling, commands/s" "$(or_na "$(get ceiling_commands_s)") ($(get ceiling_cmds_per_event) per event; captured on a $CAPTURE_EVENTS-event workload, replayed with redis-cli --pipe)"
+        md "Redis ceiling, commands/s" "$(or_na "$(get ceiling_commands_s)") ($(get ceiling_cmds_per_event) per event; captured on $(get cap_monitor_events) workload messages from message $(get cap_monitor_from) on, replayed with redis-cli --pipe)"
         md "Redis ceiling, events/s" "$(or_na "$(get ceiling_events_s)")"
         md "loyaltyd / ceiling" "$CEIL_RATIO"
         md "p99 append → visible at $LAT_RATE events/s, 3 topics live" "$(lat_fig lat3)"
         md "p99 append → visible at $LAT_RATE events/s, messages silent" "$(lat_fig lat2)"
         md "1 instance, events/s (at most $SCALE_S s from the first applied)" "$(or_na "$(get wl_window_events_s)") over $(get wl_window_s) s"
         md "2 instances in one group, events/s (at most $SCALE_S s from both applying)" "$(or_na "$(get wl2_window_events_s)") over $(get wl2_window_s) s"
-        md "2 instances / 1 instance" "$SCALE_RATIO"
+        md "2 instances / 1 instance" "$SCALE_RATIO (one machine: $NPROC cores shared by Kafka, Redis, both daemons and the harness)"
         md "CDNOW end to end, events/s (from start / from first applied)" "$(e2e_rate cdnow) ($(get cdnow_messages) messages)"
         md "Redis memory per customer, CDNOW (mean / p95)" "$(or_na "$(get cdnow_mem_mean)") / $(or_na "$(get cdnow_mem_p95)") bytes: $(or_na "$(get cdnow_mem_verdict)") (target mean ≤ 2048)"
         if [[ -n "$(get wl_mem_mean)" ]]; then
