@@ -1,9 +1,12 @@
 /*
  * test_codec.c - customer <-> hash fields + aux string: exact round trips
  * after random event sequences, value limits, bad input, and the encoded
- * size of a typical customer.
+ * size of a typical customer; the packed in-memory form (codec_pack /
+ * codec_unpack) and the diff against the stored state (codec_encode_diff).
  */
 #include <check.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +232,548 @@ START_TEST(test_typical_size)
 }
 END_TEST
 
+/* ---- codec_pack / codec_unpack ------------------------------------------ */
+
+/* The scalars before the lists and the derived fields after them
+ * (customer.h keeps the lists together, from days to orders_30d). */
+#define HEAD_END   offsetof(struct customer, days)
+#define TAIL_START offsetof(struct customer, orders_30d)
+
+/* A customer with every bounded list in use: the typical customer of
+ * test_typical_size plus a low rating, a quality return, a complaint,
+ * payment reminders, marketing and a platform order; lists the events left
+ * empty are filled directly, as are two reward counters. */
+static void build_full(struct fx *f)
+{
+    fx_order_full(f, "A-1001", T0, 42.5, 0, SHIP_STANDARD, "shoes", "Acme");
+    fx_order_event(f, EV_ORDER_SHIPPED, "A-1001", T0 + DAY);
+    fx_order_event(f, EV_ORDER_DELIVERED, "A-1001", T0 + 3 * DAY);
+    fx_message(f, T0 + 20 * DAY, "conv-77", DIR_INBOUND, MSG_INQUIRY);
+    fx_message(f, T0 + 20 * DAY + HOUR, "conv-77", DIR_OUTBOUND, MSG_REPLY);
+    fx_order_full(f, "A-1002", T0 + 21 * DAY, 19.99, 5, SHIP_STANDARD, "shoes", "Acme");
+    fx_order_full(f, "A-1003", T0 + 60 * DAY, 80, 0, SHIP_EXPEDITED, "socks", "Bolt");
+    fx_review(f, T0 + 65 * DAY, 1, 0);
+    fx_return(f, "A-1002", T0 + 66 * DAY, 19.99, RET_QUALITY);
+    fx_message(f, T0 + 67 * DAY, "conv-78", DIR_INBOUND, MSG_COMPLAINT);
+    fx_message(f, T0 + 68 * DAY, "pay-1", DIR_OUTBOUND, MSG_PAYMENT_REMINDER);
+    fx_message(f, T0 + 69 * DAY, "pay-1", DIR_OUTBOUND, MSG_PAYMENT_REMINDER);
+    fx_message(f, T0 + 70 * DAY, "mkt-1", DIR_OUTBOUND, MSG_MARKETING);
+    fx_message(f, T0 + 71 * DAY, "mkt-2", DIR_OUTBOUND, MSG_MARKETING);
+    fx_order_full(f, "A-1004", T0 + 120 * DAY, 35, 0, SHIP_STANDARD, "shoes", "Zenith");
+    fx_order_full(f, "A-1005", T0 + 200 * DAY, 55, 0, SHIP_STANDARD, "shoes", "Acme");
+    fx_order_full(f, "A-1006", T0 + 201 * DAY, 12, 0, SHIP_PLATFORM, "tea", "Leaf");
+    if (f->c->ninc == 0) {
+        f->c->inc[f->c->ninc++].ts_ms = T0 + 66 * DAY;
+    }
+    if (f->c->nsig == 0) { /* those of days 65-67 are out of the window by now */
+        f->c->sig[0].ts_ms = T0 + 201 * DAY;
+        f->c->sig[0].ref = 0x1234abcdULL;
+        f->c->sig[0].kind = SIG_LATE_DELIVERY;
+        f->c->nsig = 1;
+    }
+    if (f->c->nreward_recent == 0) {
+        f->c->reward_recent_ms[f->c->nreward_recent++] = T0 + 200 * DAY;
+    }
+    f->c->reward_last_ms[RW_MILESTONE] = T0 + 200 * DAY;
+    f->c->reward_suppressed[RW_TIER] = 2;
+    ck_assert_uint_gt(f->c->ndays, 1);
+    ck_assert_uint_gt(f->c->nopen, 0);
+    ck_assert_uint_gt(f->c->nconv, 0);
+    ck_assert_uint_gt(f->c->nbrands, 1);
+    ck_assert_uint_gt(f->c->ncats, 1);
+    ck_assert_uint_gt(f->c->nsig, 0);
+    ck_assert_uint_gt(f->c->nmkt, 0);
+    ck_assert_uint_gt(f->c->nrem, 0);
+}
+
+#define SAME_LIST(a, b, arr, n)                                                          \
+    do {                                                                                 \
+        ck_assert_uint_eq((a)->n, (b)->n);                                               \
+        ck_assert_msg(memcmp((a)->arr, (b)->arr, (a)->n * sizeof((a)->arr[0])) == 0,     \
+                      "list " #arr " differs");                                          \
+        for (size_t z_ = (b)->n * sizeof((b)->arr[0]); z_ < sizeof((b)->arr); z_++)      \
+            ck_assert_msg(((const unsigned char *)(b)->arr)[z_] == 0,                    \
+                          "unused slot of " #arr " not zeroed");                         \
+    } while (0)
+
+/* Pack c, unpack it into a fresh customer and compare. */
+static void pack_roundtrip(const struct customer *c)
+{
+    size_t len = codec_pack(c, NULL, 0);
+    unsigned char *buf = malloc(len);
+    struct customer *d = malloc(sizeof(*d));
+    struct kvlist kv1, kv2;
+    char *aux1, *aux2;
+
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_gt(len, HEAD_END);
+    ck_assert_uint_eq(codec_pack(c, buf, len), len);
+    memset(d, 0xee, sizeof(*d));
+    ck_assert_int_eq(codec_unpack(buf, len, d), 0);
+    ck_assert_msg(memcmp(c, d, HEAD_END) == 0, "scalars before the lists differ");
+    ck_assert_msg(memcmp((const char *)c + TAIL_START, (const char *)d + TAIL_START,
+                         sizeof(*c) - TAIL_START) == 0,
+                  "derived fields differ");
+    SAME_LIST(c, d, days, ndays);
+    SAME_LIST(c, d, open, nopen);
+    SAME_LIST(c, d, conv, nconv);
+    SAME_LIST(c, d, brands, nbrands);
+    SAME_LIST(c, d, cats, ncats);
+    SAME_LIST(c, d, inc, ninc);
+    SAME_LIST(c, d, sig, nsig);
+    SAME_LIST(c, d, mkt_ms, nmkt);
+    SAME_LIST(c, d, rem_ms, nrem);
+    SAME_LIST(c, d, reward_recent_ms, nreward_recent);
+    ck_assert(memcmp(c->reward_last_ms, d->reward_last_ms, sizeof(c->reward_last_ms)) ==
+              0);
+    ck_assert(memcmp(c->reward_suppressed, d->reward_suppressed,
+                     sizeof(c->reward_suppressed)) == 0);
+    /* And what it stores is the same. */
+    encode_ok(c, &kv1, &aux1);
+    encode_ok(d, &kv2, &aux2);
+    assert_same(&kv1, aux1, &kv2, aux2);
+    kvlist_free(&kv1);
+    kvlist_free(&kv2);
+    free(aux1);
+    free(aux2);
+    free(buf);
+    free(d);
+}
+
+START_TEST(test_pack_roundtrip_full)
+{
+    struct fx f;
+
+    fx_init(&f, "customer-000123");
+    build_full(&f);
+    pack_roundtrip(f.c);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_pack_roundtrip_random)
+{
+    unsigned s = 4242u + (unsigned)_i * 104729u;
+    struct fx f;
+    int64_t ts = T0;
+    int n = 1 + (int)(rnd(&s) % 150);
+
+    fx_init(&f, "packed");
+    pack_roundtrip(f.c); /* a new customer: every list empty */
+    for (int i = 0; i < n; i++) {
+        ts += (int64_t)(rnd(&s) % 10) * DAY / 3 - (rnd(&s) % 5 == 0 ? DAY : 0);
+        random_event(&f, &s, ts, i);
+    }
+    model_sweep(f.c, ts + 30 * DAY, &f.m, &f.out);
+    pack_roundtrip(f.c);
+    fx_free(&f);
+}
+END_TEST
+
+/* Too small a buffer: the size is reported and nothing is written. */
+START_TEST(test_pack_measures)
+{
+    struct fx f;
+    size_t len;
+    unsigned char *buf;
+
+    fx_init(&f, "m");
+    build_full(&f);
+    len = codec_pack(f.c, NULL, 0);
+    buf = malloc(len);
+    ck_assert_ptr_nonnull(buf);
+    memset(buf, 0x5a, len);
+    ck_assert_uint_eq(codec_pack(f.c, buf, len - 1), len);
+    for (size_t i = 0; i < len; i++)
+        ck_assert_int_eq(buf[i], 0x5a);
+    ck_assert_uint_eq(codec_pack(f.c, buf, len), len);
+    ck_assert_int_eq(memcmp(buf, f.c, HEAD_END), 0);
+    free(buf);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_unpack_rejects)
+{
+    struct fx f;
+    struct customer *d = malloc(sizeof(*d));
+    size_t len, nopen_at;
+    unsigned char *buf, *big;
+    uint32_t n;
+
+    ck_assert_ptr_nonnull(d);
+    fx_init(&f, "bad");
+    build_full(&f);
+    len = codec_pack(f.c, NULL, 0);
+    buf = malloc(len);
+    big = calloc(1, len + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_ptr_nonnull(big);
+    codec_pack(f.c, buf, len);
+    ck_assert_int_eq(codec_unpack(buf, len, d), 0);
+
+    /* Truncated anywhere: in the scalars, in a list, in the tail. */
+    for (size_t cut = 0; cut < len; cut += 1 + cut / 3)
+        ck_assert_msg(codec_unpack(buf, cut, d) == -1, "accepted %zu of %zu bytes", cut,
+                      len);
+    ck_assert_int_eq(codec_unpack(buf, len - 1, d), -1);
+    /* A byte too many. */
+    memcpy(big, buf, len);
+    ck_assert_int_eq(codec_unpack(big, len + 1, d), -1);
+
+    /* The first list count (days, right after the scalars) out of range. */
+    memcpy(&n, buf + HEAD_END, sizeof(n));
+    ck_assert_uint_eq(n, f.c->ndays);
+    n = CU_DAYS_MAX + 1;
+    memcpy(buf + HEAD_END, &n, sizeof(n));
+    ck_assert_int_eq(codec_unpack(buf, len, d), -1);
+    n = UINT32_MAX;
+    memcpy(buf + HEAD_END, &n, sizeof(n));
+    ck_assert_int_eq(codec_unpack(buf, len, d), -1);
+    n = f.c->ndays;
+    memcpy(buf + HEAD_END, &n, sizeof(n));
+    ck_assert_int_eq(codec_unpack(buf, len, d), 0);
+
+    /* The second (open orders) past its maximum. */
+    nopen_at = HEAD_END + sizeof(n) + f.c->ndays * sizeof(f.c->days[0]);
+    memcpy(&n, buf + nopen_at, sizeof(n));
+    ck_assert_uint_eq(n, f.c->nopen);
+    n = CU_OPEN_MAX + 1;
+    memcpy(buf + nopen_at, &n, sizeof(n));
+    ck_assert_int_eq(codec_unpack(buf, len, d), -1);
+    /* In range but claiming more entries than are there: the sizes no
+     * longer add up. */
+    n = f.c->nopen + 1;
+    memcpy(buf + nopen_at, &n, sizeof(n));
+    ck_assert_int_eq(codec_unpack(buf, len, d), -1);
+
+    free(big);
+    free(buf);
+    free(d);
+    fx_free(&f);
+}
+END_TEST
+
+/* A count past its list's capacity is rejected even when the bytes for that
+ * many entries are there (it would overrun the array). */
+START_TEST(test_unpack_rejects_overfull_list)
+{
+    struct customer *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
+    const size_t one = sizeof(c->days[0]);
+    size_t len, days_end;
+    unsigned char *buf;
+    uint32_t n = CU_DAYS_MAX + 1;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(d);
+    customer_init(c, "full");
+    for (uint32_t i = 0; i < CU_DAYS_MAX; i++) {
+        c->days[i].day = 19723 + (int32_t)i;
+        c->days[i].orders = 1;
+        c->days[i].spend_cents = 100 + i;
+    }
+    c->ndays = CU_DAYS_MAX;
+    len = codec_pack(c, NULL, 0);
+    buf = malloc(len + one);
+    ck_assert_ptr_nonnull(buf);
+    codec_pack(c, buf, len);
+    ck_assert_int_eq(codec_unpack(buf, len, d), 0);
+    ck_assert_uint_eq(d->ndays, CU_DAYS_MAX);
+    ck_assert_int_eq(d->days[CU_DAYS_MAX - 1].day, 19723 + CU_DAYS_MAX - 1);
+    /* One more day entry spliced in after the last, and the count raised. */
+    days_end = HEAD_END + sizeof(n) + CU_DAYS_MAX * one;
+    memmove(buf + days_end + one, buf + days_end, len - days_end);
+    memcpy(buf + days_end, &c->days[0], one);
+    memcpy(buf + HEAD_END, &n, sizeof(n));
+    ck_assert_int_eq(codec_unpack(buf, len + one, d), -1);
+    free(buf);
+    free(c);
+    free(d);
+}
+END_TEST
+
+/* The cache keeps customers packed: a typical one is a small fraction of
+ * the struct (whose day buckets alone are CU_DAYS_MAX entries). */
+START_TEST(test_pack_size)
+{
+    struct fx f;
+    size_t len;
+
+    fx_init(&f, "customer-000123");
+    fx_order_full(&f, "A-1001", T0, 42.5, 0, SHIP_STANDARD, "shoes", "Acme");
+    fx_order_event(&f, EV_ORDER_SHIPPED, "A-1001", T0 + DAY);
+    fx_order_event(&f, EV_ORDER_DELIVERED, "A-1001", T0 + 3 * DAY);
+    fx_message(&f, T0 + 20 * DAY, "conv-77", DIR_INBOUND, MSG_INQUIRY);
+    fx_message(&f, T0 + 20 * DAY + HOUR, "conv-77", DIR_OUTBOUND, MSG_REPLY);
+    fx_order_full(&f, "A-1002", T0 + 21 * DAY, 19.99, 5, SHIP_STANDARD, "shoes", "Acme");
+    fx_order_full(&f, "A-1003", T0 + 60 * DAY, 80, 0, SHIP_EXPEDITED, "socks", "Bolt");
+    fx_review(&f, T0 + 65 * DAY, 5, 0);
+    fx_message(&f, T0 + 70 * DAY, "mkt-1", DIR_OUTBOUND, MSG_MARKETING);
+    fx_order_full(&f, "A-1004", T0 + 120 * DAY, 35, 0, SHIP_STANDARD, "shoes", "Zenith");
+    fx_order_full(&f, "A-1005", T0 + 200 * DAY, 55, 0, SHIP_STANDARD, "shoes", "Acme");
+    len = codec_pack(f.c, NULL, 0);
+    ck_assert_msg(len * 6 < sizeof(struct customer), "packed %zu of %zu bytes", len,
+                  sizeof(struct customer));
+    fx_free(&f);
+}
+END_TEST
+
+/* ---- codec_encode_diff ---------------------------------------------------- */
+
+static void diff_ok(const struct customer *prev, const struct customer *c,
+                    struct kvlist *kv, char **aux)
+{
+    kvlist_init(kv);
+    *aux = (char *)"not set";
+    ck_assert_int_eq(codec_encode_diff(prev, c, kv, aux), 0);
+}
+
+static struct customer *copy_of(const struct customer *c)
+{
+    struct customer *d = malloc(sizeof(*d));
+
+    ck_assert_ptr_nonnull(d);
+    memcpy(d, c, sizeof(*d));
+    return d;
+}
+
+START_TEST(test_diff_full)
+{
+    struct fx f;
+    struct kvlist kv, full;
+    char *aux, *full_aux;
+
+    fx_init(&f, "d");
+    build_full(&f);
+    diff_ok(NULL, f.c, &kv, &aux);
+    encode_ok(f.c, &full, &full_aux);
+    ck_assert_ptr_nonnull(aux);
+    ck_assert_str_eq(kv.v[0].name, "codec");
+    ck_assert_str_eq(kv.v[0].value, "1");
+    assert_same(&kv, aux, &full, full_aux);
+    /* Every field, those at their default as "". */
+    ck_assert_str_eq(kvlist_get(&kv, "orders"), "6");
+    ck_assert_str_eq(kvlist_get(&kv, "orders_cancelled"), "");
+    ck_assert_str_eq(kvlist_get(&kv, "cancelled_unknown"), "");
+    ck_assert_ptr_nonnull(kvlist_get(&kv, "rewards_sent"));
+    ck_assert_ptr_nonnull(kvlist_get(&kv, "tier"));
+    ck_assert_ptr_nonnull(kvlist_get(&kv, "main_category"));
+    ck_assert_str_eq(kvlist_get(&kv, "risk_armed"), f.c->risk_armed ? "" : "0");
+    kvlist_free(&kv);
+    kvlist_free(&full);
+    free(aux);
+    free(full_aux);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_diff_identical)
+{
+    struct fx f;
+    struct customer *prev;
+    struct kvlist kv;
+    char *aux;
+
+    fx_init(&f, "same");
+    build_full(&f);
+    prev = copy_of(f.c);
+    diff_ok(prev, f.c, &kv, &aux);
+    ck_assert_uint_eq(kv.n, 0);
+    ck_assert_ptr_null(aux);
+    kvlist_free(&kv);
+    free(prev);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_diff_one_counter)
+{
+    struct fx f;
+    struct customer *prev;
+    struct kvlist kv;
+    char *aux, want[32];
+
+    fx_init(&f, "one");
+    build_full(&f);
+    prev = copy_of(f.c);
+    f.c->msgs[MSG_COMPLAINT]++;
+    diff_ok(prev, f.c, &kv, &aux);
+    ck_assert_uint_eq(kv.n, 1);
+    ck_assert_str_eq(kv.v[0].name, "msg_complaint");
+    snprintf(want, sizeof(want), "%lld", (long long)f.c->msgs[MSG_COMPLAINT]);
+    ck_assert_str_eq(kv.v[0].value, want);
+    ck_assert_ptr_null(aux);
+    kvlist_free(&kv);
+
+    /* spend_cents also moves the net spend it is shown with. */
+    memcpy(prev, f.c, sizeof(*prev));
+    f.c->spend_cents += 250;
+    diff_ok(prev, f.c, &kv, &aux);
+    ck_assert_uint_eq(kv.n, 2);
+    ck_assert_ptr_nonnull(kvlist_get(&kv, "spend_cents"));
+    ck_assert_ptr_nonnull(kvlist_get(&kv, "net_spend"));
+    ck_assert_ptr_null(aux);
+    kvlist_free(&kv);
+
+    /* A derived double. */
+    memcpy(prev, f.c, sizeof(*prev));
+    f.c->churn_risk = 0.625;
+    diff_ok(prev, f.c, &kv, &aux);
+    ck_assert_uint_eq(kv.n, 1);
+    ck_assert_str_eq(kv.v[0].name, "churn_risk");
+    ck_assert_str_eq(kv.v[0].value, "0.625");
+    ck_assert_ptr_null(aux);
+    kvlist_free(&kv);
+    free(prev);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_diff_list)
+{
+    struct fx f;
+    struct customer *prev;
+    struct kvlist kv, full;
+    char *aux, *full_aux;
+
+    fx_init(&f, "list");
+    build_full(&f);
+    prev = copy_of(f.c);
+    f.c->days[0].refund_cents += 100;
+    diff_ok(prev, f.c, &kv, &aux);
+    ck_assert_uint_eq(kv.n, 0); /* no scalar changed */
+    ck_assert_ptr_nonnull(aux);
+    encode_ok(f.c, &full, &full_aux);
+    ck_assert_str_eq(aux, full_aux); /* the whole aux string, as it is now */
+    kvlist_free(&kv);
+    kvlist_free(&full);
+    free(aux);
+    free(full_aux);
+
+    /* A list growing, and a fixed array changing. */
+    memcpy(prev, f.c, sizeof(*prev));
+    f.c->mkt_ms[f.c->nmkt++] = T0 + 300 * DAY;
+    diff_ok(prev, f.c, &kv, &aux);
+    ck_assert_ptr_nonnull(aux);
+    ck_assert_ptr_nonnull(strstr(aux, "M:"));
+    kvlist_free(&kv);
+    free(aux);
+    memcpy(prev, f.c, sizeof(*prev));
+    f.c->reward_last_ms[RW_WINBACK] = T0 + 301 * DAY;
+    diff_ok(prev, f.c, &kv, &aux);
+    ck_assert_uint_eq(kv.n, 0);
+    ck_assert_ptr_nonnull(aux);
+    kvlist_free(&kv);
+    free(aux);
+    free(prev);
+    fx_free(&f);
+}
+END_TEST
+
+/* Back at the default: the field is named with "" (the store deletes it). */
+START_TEST(test_diff_back_to_default)
+{
+    struct fx f;
+    struct customer *prev;
+    struct kvlist kv;
+    char *aux;
+
+    fx_init(&f, "dflt");
+    build_full(&f);
+    f.c->orders_cancelled = 2;
+    f.c->risk_armed = 0;
+    f.c->tier = TIER_GOLD;
+    f.c->tier_grace_until_ms = T0;
+    prev = copy_of(f.c);
+    f.c->orders_cancelled = 0;
+    f.c->risk_armed = 1;
+    f.c->tier = TIER_NONE;
+    f.c->tier_grace_until_ms = 0;
+    diff_ok(prev, f.c, &kv, &aux);
+    ck_assert_uint_eq(kv.n, 4);
+    ck_assert_str_eq(kvlist_get(&kv, "orders_cancelled"), "");
+    ck_assert_str_eq(kvlist_get(&kv, "risk_armed"), "");
+    ck_assert_str_eq(kvlist_get(&kv, "tier"), "");
+    ck_assert_str_eq(kvlist_get(&kv, "tier_grace_until"), "");
+    ck_assert_ptr_null(aux);
+    kvlist_free(&kv);
+    free(prev);
+    fx_free(&f);
+}
+END_TEST
+
+/* The stored hash after writing a diff over prev's hash, as the store does
+ * ("" deletes a field). */
+static void apply_diff(const struct kvlist *stored, const struct kvlist *diff,
+                       struct kvlist *out)
+{
+    kvlist_init(out);
+    for (size_t i = 0; i < stored->n; i++) {
+        const char *v = kvlist_get(diff, stored->v[i].name);
+
+        if (v == NULL)
+            v = stored->v[i].value;
+        if (*v)
+            ck_assert_int_eq(kvlist_add(out, stored->v[i].name, v), 0);
+    }
+    for (size_t i = 0; i < diff->n; i++)
+        if (*diff->v[i].value && !kvlist_get(stored, diff->v[i].name))
+            ck_assert_int_eq(kvlist_add(out, diff->v[i].name, diff->v[i].value), 0);
+}
+
+/* Writing the diff over the stored state gives what a full write gives:
+ * after random events, from a decoded (stored) prev, as the batch does. */
+START_TEST(test_diff_applies)
+{
+    unsigned s = 777u + (unsigned)_i * 31u;
+    struct fx f;
+    int64_t ts = T0;
+    char err[256];
+
+    fx_init(&f, "apply");
+    for (int step = 0; step < 12; step++) {
+        struct customer *prev = copy_of(f.c), *d = malloc(sizeof(*d));
+        struct kvlist kv_prev, stored, diff, merged, kv_c, kv_d;
+        char *aux_prev, *aux_diff, *aux_c, *aux_d;
+        int n = (int)(rnd(&s) % 6); /* sometimes none: an empty diff */
+
+        ck_assert_ptr_nonnull(d);
+        for (int i = 0; i < n; i++) {
+            ts += (int64_t)(rnd(&s) % 10) * DAY / 3;
+            random_event(&f, &s, ts, step * 6 + i);
+        }
+        encode_ok(prev, &kv_prev, &aux_prev);
+        apply_diff(&kv_prev, &kv_prev, &stored); /* drops the "" fields */
+        diff_ok(prev, f.c, &diff, &aux_diff);
+        apply_diff(&stored, &diff, &merged);
+        ck_assert_msg(codec_decode(d, f.c->id, &merged, aux_diff ? aux_diff : aux_prev,
+                                   err, sizeof(err)) == 0,
+                      "%s", err);
+        encode_ok(f.c, &kv_c, &aux_c);
+        encode_ok(d, &kv_d, &aux_d);
+        assert_same(&kv_c, aux_c, &kv_d, aux_d);
+        if (n == 0) {
+            ck_assert_uint_eq(diff.n, 0);
+            ck_assert_ptr_null(aux_diff);
+        }
+        kvlist_free(&kv_prev);
+        kvlist_free(&stored);
+        kvlist_free(&diff);
+        kvlist_free(&merged);
+        kvlist_free(&kv_c);
+        kvlist_free(&kv_d);
+        free(aux_prev);
+        free(aux_diff);
+        free(aux_c);
+        free(aux_d);
+        free(prev);
+        free(d);
+    }
+    fx_free(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("codec");
@@ -240,6 +785,18 @@ static Suite *suite(void)
     tcase_add_test(tc, test_new_customer);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_typical_size);
+    tcase_add_test(tc, test_pack_roundtrip_full);
+    tcase_add_loop_test(tc, test_pack_roundtrip_random, 0, 50);
+    tcase_add_test(tc, test_pack_measures);
+    tcase_add_test(tc, test_unpack_rejects);
+    tcase_add_test(tc, test_unpack_rejects_overfull_list);
+    tcase_add_test(tc, test_pack_size);
+    tcase_add_test(tc, test_diff_full);
+    tcase_add_test(tc, test_diff_identical);
+    tcase_add_test(tc, test_diff_one_counter);
+    tcase_add_test(tc, test_diff_list);
+    tcase_add_test(tc, test_diff_back_to_default);
+    tcase_add_loop_test(tc, test_diff_applies, 0, 40);
     suite_add_tcase(s, tc);
     return s;
 }
