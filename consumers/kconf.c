@@ -61,7 +61,7 @@ static const char *const consumer_defaults[] = {
     "true", /* the merge must know when a partition has nothing more */
     /* Prefetch per partition queue, in bytes of messages and of the fetch
      * responses they keep alive: the task queues are the buffer. */
-    "queued.max.messages.kbytes", "1024", "queued.min.messages", "1000",
+    "queued.max.messages.kbytes", "256", "queued.min.messages", "500",
     "max.partition.fetch.bytes", "262144", "fetch.max.bytes", "8388608",
     "statistics.interval.ms", "5000", NULL};
 

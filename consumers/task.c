@@ -71,9 +71,9 @@ static int before(const struct task_msg *a, int sa, const struct task_msg *b, in
 {
     if (a->ev.ts_ms != b->ev.ts_ms)
         return a->ev.ts_ms < b->ev.ts_ms;
-    if (sa != sb)
-        return sa < sb;
-    return a->offset < b->offset;
+    /* Heads of two queues are of two topics; within one topic the queue
+     * keeps offset order. */
+    return sa < sb;
 }
 
 enum task_wait task_next(struct task *t, int64_t now_ms, int64_t max_idle_ms, int *src,
@@ -101,8 +101,10 @@ enum task_wait task_next(struct task *t, int64_t now_ms, int64_t max_idle_ms, in
     if (best < 0)
         return TASK_EMPTY;
     if (behind) {
-        if (t->wait_since_ms == 0)
+        if (!t->waiting) {
+            t->waiting = 1;
             t->wait_since_ms = now_ms;
+        }
         if (now_ms - t->wait_since_ms < max_idle_ms) {
             *wait_ms = max_idle_ms - (now_ms - t->wait_since_ms);
             return TASK_WAITING;
@@ -112,7 +114,7 @@ enum task_wait task_next(struct task *t, int64_t now_ms, int64_t max_idle_ms, in
                 t->q[s].idle_expired = 1;
         *timed_out = 1;
     }
-    t->wait_since_ms = 0;
+    t->waiting = 0;
     *src = best;
     return TASK_READY;
 }

@@ -41,7 +41,8 @@ struct task {
     int32_t partition;
     struct task_queue q[SRC__COUNT];
     int64_t stream_ms;     /* newest event time released */
-    int64_t wait_since_ms; /* 0: not waiting */
+    int waiting;           /* a queue that is behind is being waited for */
+    int64_t wait_since_ms; /* since when */
 };
 
 void task_init(struct task *t, int32_t partition);

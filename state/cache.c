@@ -102,8 +102,11 @@ static void rehash(struct cache *k)
 
 void cache_drop(struct cache *k, struct cache_entry *e)
 {
-    struct cache_entry **p = slot_of(k, e->hash, e->id);
+    struct cache_entry **p = &k->buckets[e->hash & (k->nbuckets - 1)];
 
+    /* By pointer, not by id: exactly this entry leaves the chain. */
+    while (*p != NULL && *p != e)
+        p = &(*p)->hnext;
     if (*p == e)
         *p = e->hnext;
     lru_unlink(e);

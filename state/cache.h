@@ -2,7 +2,7 @@
  * cache.h - customers kept in memory between batches, bounded in bytes.
  *
  * An entry holds a customer as last committed (or loaded), packed
- * (codec_pack: about a tenth of struct customer), with what the store keeps
+ * (codec_pack: about an eighth of struct customer), with what the store keeps
  * beside it (revision, watermarks, partition).  The commit's revision
  * check catches any other writer, so an entry is only ever a shortcut: the
  * batch drops it on a conflict or an error and loads again.  Entries in use by

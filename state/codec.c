@@ -990,7 +990,8 @@ int codec_decode(struct customer *c, const char *customer_id, const struct kvlis
 /* ---- packed binary form (the daemon's cache) ----------------------------- */
 
 /* The bounded lists: where each array and its count live, and how many
- * entries it holds at most (a count of 0 size_t means "always max"). */
+ * entries it holds at most (count_off SIZE_MAX: a fixed-size array, always
+ * all of it). */
 #define L(a, n)                                                                          \
     {                                                                                    \
         offsetof(struct customer, a), sizeof(((struct customer *)0)->a[0]),              \
