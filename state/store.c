@@ -400,6 +400,30 @@ out:
     return rc;
 }
 
+/* Room for the replies of n pipelined commands, if Redis is usable; NULL
+ * with err otherwise. */
+static redisReply **replies_new(struct store *s, size_t n, char *err, size_t errlen)
+{
+    redisReply **r;
+
+    if (!store_usable(s, err, errlen))
+        return NULL;
+    if ((r = calloc(n, sizeof(*r))) == NULL)
+        snprintf(err, errlen, "out of memory");
+    return r;
+}
+
+/* A customer's hash and aux string: two pipelined commands. */
+static void append_fetch(struct store *s, const char *id)
+{
+    char key[STORE_KEY_MAX];
+
+    key_of(s, key, sizeof(key), id, "");
+    redisAppendCommand(s->ctx, "HGETALL %s", key);
+    key_of(s, key, sizeof(key), id, ":aux");
+    redisAppendCommand(s->ctx, "GET %s", key);
+}
+
 int store_load_many(struct store *s, const char *const *ids, size_t n,
                     int (*got)(void *arg, size_t i, const struct customer *c,
                                const struct store_meta *meta),
@@ -408,25 +432,20 @@ int store_load_many(struct store *s, const char *const *ids, size_t n,
     struct customer *c = NULL;
     struct store_meta meta;
     redisReply **r;
-    char key[STORE_KEY_MAX];
     int64_t t0 = mono_us();
     int rc = 0;
 
     if (n == 0)
         return 0;
-    if (!store_usable(s, err, errlen))
+    if ((r = replies_new(s, 2 * n, err, errlen)) == NULL)
         return -1;
-    if ((r = calloc(2 * n, sizeof(*r))) == NULL || (c = malloc(sizeof(*c))) == NULL) {
+    if ((c = malloc(sizeof(*c))) == NULL) {
         free(r);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        key_of(s, key, sizeof(key), ids[i], "");
-        redisAppendCommand(s->ctx, "HGETALL %s", key);
-        key_of(s, key, sizeof(key), ids[i], ":aux");
-        redisAppendCommand(s->ctx, "GET %s", key);
-    }
+    for (size_t i = 0; i < n; i++)
+        append_fetch(s, ids[i]);
     if (read_replies(s, r, 2 * n, t0, err, errlen) < 0) {
         free(r);
         free(c);
@@ -623,12 +642,8 @@ int store_commit_many(struct store *s, struct store_commit_req *q, size_t n, cha
 
     if (n == 0)
         return 0;
-    if (!store_usable(s, err, errlen))
+    if ((r = replies_new(s, n, err, errlen)) == NULL)
         return -1;
-    if ((r = calloc(n, sizeof(*r))) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     for (size_t i = 0; i < n; i++) {
         argv_reset(&b);
         if (commit_argv(&b, s, &q[i]) < 0) {
@@ -678,7 +693,7 @@ int store_ack_many(struct store *s, const struct store_ack *acks, size_t n)
 
     if (n == 0)
         return 0;
-    if (!store_usable(s, err, sizeof(err)) || (r = calloc(n, sizeof(*r))) == NULL)
+    if ((r = replies_new(s, n, err, sizeof(err))) == NULL)
         return -1;
     for (size_t i = 0; i < n; i++) {
         key_of(s, key, sizeof(key), acks[i].customer_id, ":outbox");
@@ -928,17 +943,14 @@ int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t 
 
 int store_raw(struct store *s, const char *id, struct kvlist *fields, char **aux)
 {
-    char key[STORE_KEY_MAX], err[256];
+    char err[256];
     int64_t t0 = mono_us();
     redisReply *r[2];
     int rc = -1;
 
     if (!store_usable(s, err, sizeof(err)))
         return -1;
-    key_of(s, key, sizeof(key), id, "");
-    redisAppendCommand(s->ctx, "HGETALL %s", key);
-    key_of(s, key, sizeof(key), id, ":aux");
-    redisAppendCommand(s->ctx, "GET %s", key);
+    append_fetch(s, id);
     if (read_replies(s, r, 2, t0, err, sizeof(err)) < 0)
         return -1;
     if (r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements > 0 &&
