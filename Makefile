@@ -23,7 +23,7 @@ endif
 # Every module but the two entry points goes into one archive; the daemon, the
 # CLI and the unit tests link against it (the test build links all but main).
 LIB_SRC  := $(filter-out daemon/main.c daemon/loyaltyctl.c,\
-              $(wildcard daemon/*.c consumers/*.c state/*.c))
+              $(wildcard base/*.c daemon/*.c consumers/*.c state/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

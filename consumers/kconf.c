@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "daemon/log.h"
+#include "base/log.h"
 
 /* librdkafka's log, through ours (any thread). */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -34,7 +34,8 @@ int kconf_check_property(const char *name, const char *value, char *err, size_t 
     return res == RD_KAFKA_CONF_OK ? 0 : -1;
 }
 
-static rd_kafka_conf_t *conf_base(const struct config *cfg, const struct kafka_props *own,
+static rd_kafka_conf_t *conf_base(const struct pipeline_opts *cfg,
+                                  const struct kafka_props *own,
                                   const char *const *defaults, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -74,7 +75,7 @@ static const char *const producer_defaults[] = {
     "enable.idempotence", "true", "acks", "all", "linger.ms", "5",
     "message.timeout.ms", "0",    NULL};
 
-rd_kafka_conf_t *kconf_consumer(const struct config *cfg, char *err, size_t errlen)
+rd_kafka_conf_t *kconf_consumer(const struct pipeline_opts *cfg, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf =
         conf_base(cfg, &cfg->kafka_consumer, consumer_defaults, err, errlen);
@@ -86,7 +87,7 @@ rd_kafka_conf_t *kconf_consumer(const struct config *cfg, char *err, size_t errl
     return conf;
 }
 
-rd_kafka_conf_t *kconf_producer(const struct config *cfg, char *err, size_t errlen)
+rd_kafka_conf_t *kconf_producer(const struct pipeline_opts *cfg, char *err, size_t errlen)
 {
     return conf_base(cfg, &cfg->kafka_producer, producer_defaults, err, errlen);
 }

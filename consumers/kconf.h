@@ -7,7 +7,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 
-#include "daemon/config.h"
+#include "consumers/options.h"
 
 /* Would librdkafka accept `name = value`?  0, or -1 with its reason in err
  * (for the config file, so a bad line stops the start).  One property table
@@ -16,7 +16,9 @@ int kconf_check_property(const char *name, const char *value, char *err, size_t 
 
 /* A new configuration (the caller owns it), or NULL with err.  The log goes
  * through loyaltyd's logger; callbacks and opaque are the caller's to set. */
-rd_kafka_conf_t *kconf_consumer(const struct config *cfg, char *err, size_t errlen);
-rd_kafka_conf_t *kconf_producer(const struct config *cfg, char *err, size_t errlen);
+rd_kafka_conf_t *kconf_consumer(const struct pipeline_opts *cfg, char *err,
+                                size_t errlen);
+rd_kafka_conf_t *kconf_producer(const struct pipeline_opts *cfg, char *err,
+                                size_t errlen);
 
 #endif

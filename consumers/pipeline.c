@@ -17,8 +17,8 @@
 #include "consumers/producer.h"
 #include "consumers/task.h"
 #include "consumers/tracker.h"
-#include "daemon/log.h"
-#include "daemon/metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
 #include "state/batch.h"
 #include "state/cache.h"
 #include "state/model.h"
@@ -38,7 +38,7 @@ struct ptask {
 };
 
 struct pipeline {
-    const struct config *cfg;
+    const struct pipeline_opts *cfg;
     struct store *store;
     rd_kafka_t *consumer;
     struct producer *producer;
@@ -206,7 +206,7 @@ static void dead_letter_bad(struct pipeline *pl, struct task_msg *tm)
     log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", pl->cfg->topic[in->src],
              (int)in->partition, in->offset, reason, in->detail);
     if (producer_dead_letter(pl->producer, tm->entry, in, reason, in->detail) == 0)
-        metrics_dead_lettered((enum parse_reason)tm->reason);
+        metrics_dead_lettered(tm->reason);
     else
         log_err("%s/%d@%" PRId64
                 ": out of memory dead-lettering; re-read after a restart",
@@ -687,8 +687,17 @@ static int make_clients(struct pipeline *pl, char *err, size_t errlen)
     return pl->producer ? 0 : -1;
 }
 
-struct pipeline *pipeline_new(const struct config *cfg, struct store *store, char *err,
-                              size_t errlen)
+/* The parser's reasons, for the dead-letter counters. */
+static const char *reason_names[PR__COUNT];
+
+_Static_assert((int)MT_ORDERS == (int)TOPIC_ORDERS &&
+                   (int)MT_REVIEWS == (int)TOPIC_REVIEWS &&
+                   (int)MT_MESSAGES == (int)TOPIC_MESSAGES,
+               "metrics count input topics by their index");
+
+struct pipeline *pipeline_new(const struct pipeline_opts *cfg,
+                              const struct model_config *model, struct store *store,
+                              char *err, size_t errlen)
 {
     struct pipeline *pl = calloc(1, sizeof(*pl));
 
@@ -696,9 +705,12 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, cha
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    for (int i = 0; i < PR__COUNT; i++)
+        reason_names[i] = parse_reason_name((enum parse_reason)i);
+    metrics_reasons(reason_names, PR__COUNT);
     pl->cfg = cfg;
     pl->store = store;
-    pl->model.cfg = cfg->model;
+    pl->model.cfg = model;
     bg_params_default(&pl->model.bg);
     gg_params_default(&pl->model.gg);
     pl->redis_backoff_ms = REDIS_BACKOFF_MIN_MS;

@@ -12,15 +12,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config.h"
+#include "consumers/options.h"
 #include "state/store.h"
 
 struct pipeline;
+struct model_config;
 
 /* Creates the consumer and the producer (nothing is fetched yet).  The store
  * is borrowed and must outlive the pipeline. */
-struct pipeline *pipeline_new(const struct config *cfg, struct store *store, char *err,
-                              size_t errlen);
+struct pipeline *pipeline_new(const struct pipeline_opts *cfg,
+                              const struct model_config *model, struct store *store,
+                              char *err, size_t errlen);
 void pipeline_free(struct pipeline *pl);
 
 /* Ask the cluster for metadata: 0 if a broker answered within timeout_ms. */

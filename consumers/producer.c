@@ -14,11 +14,11 @@
 #include <time.h>
 
 #include "consumers/idset.h"
-#include "daemon/log.h"
-#include "daemon/metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
 
 struct producer {
-    const struct config *cfg;
+    const struct pipeline_opts *cfg;
     struct store *store;
     rd_kafka_t *rk;
     struct outmsg *retry;    /* failed deliveries to produce again */
@@ -293,7 +293,7 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct producer *producer_new(const struct config *cfg, struct store *store,
+struct producer *producer_new(const struct pipeline_opts *cfg, struct store *store,
                               rd_kafka_conf_t *conf, char *err, size_t errlen)
 {
     struct producer *pr = calloc(1, sizeof(*pr));

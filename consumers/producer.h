@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "consumers/tracker.h"
-#include "daemon/config.h"
+#include "consumers/options.h"
 #include "state/store.h"
 
 /* What is kept of a consumed message once librdkafka's copy is released (its
@@ -41,7 +41,7 @@ void inmsg_free(struct inmsg *in);
 struct producer;
 
 /* Takes conf over (also on failure). */
-struct producer *producer_new(const struct config *cfg, struct store *store,
+struct producer *producer_new(const struct pipeline_opts *cfg, struct store *store,
                               rd_kafka_conf_t *conf, char *err, size_t errlen);
 void producer_free(struct producer *pr);
 rd_kafka_t *producer_handle(struct producer *pr);

@@ -8,7 +8,7 @@
 
 #include "consumers/kconf.h"
 #include "daemon/http.h"
-#include "daemon/log.h"
+#include "base/log.h"
 #include "state/model.h"
 
 /* CT_MS and CT_MS64 are given in seconds and kept in milliseconds (int, int64_t). */
@@ -37,19 +37,19 @@ struct cfg_key {
 
 /* The one table of the daemon's own keys.  Order is the order of --help-config. */
 static const struct cfg_key cfg_keys[] = {
-    {"topic.orders", CT_STR, OFF(topic[0]), "orders", 0, 0,
+    {"topic.orders", CT_STR, OFF(pipe.topic[0]), "orders", 0, 0,
      "input topic of order.* events"},
-    {"topic.reviews", CT_STR, OFF(topic[1]), "reviews", 0, 0,
+    {"topic.reviews", CT_STR, OFF(pipe.topic[1]), "reviews", 0, 0,
      "input topic of review.posted"},
-    {"topic.messages", CT_STR, OFF(topic[2]), "messages", 0, 0,
+    {"topic.messages", CT_STR, OFF(pipe.topic[2]), "messages", 0, 0,
      "input topic of message.sent"},
-    {"topic.churn_risk", CT_STR, OFF(topic[3]), "loyalty.churn-risk", 0, 0,
+    {"topic.churn_risk", CT_STR, OFF(pipe.topic[3]), "loyalty.churn-risk", 0, 0,
      "output topic of churn-risk events"},
-    {"topic.rewards", CT_STR, OFF(topic[4]), "loyalty.rewards", 0, 0,
+    {"topic.rewards", CT_STR, OFF(pipe.topic[4]), "loyalty.rewards", 0, 0,
      "output topic of reward-trigger events"},
-    {"topic.dlq", CT_STR, OFF(topic[5]), "loyalty.dlq", 0, 0,
+    {"topic.dlq", CT_STR, OFF(pipe.topic[5]), "loyalty.dlq", 0, 0,
      "dead-letter topic of rejected input"},
-    {"group.id", CT_STR, OFF(group_id), "loyaltyd", 0, 0, "Kafka consumer group"},
+    {"group.id", CT_STR, OFF(pipe.group_id), "loyaltyd", 0, 0, "Kafka consumer group"},
     {"redis.host", CT_STR, OFF(redis_host), "127.0.0.1", 0, 0,
      "Redis host or unix socket path"},
     {"redis.port", CT_INT, OFF(redis_port), "6379", 0, 65535,
@@ -63,34 +63,34 @@ static const struct cfg_key cfg_keys[] = {
      "connect and command timeout"},
     {"http.listen", CT_LISTEN, OFF(http_listen), "127.0.0.1:9464", 0, 0,
      "address of /metrics, /health, /ready; empty disables"},
-    {"clock", CT_CLOCK, OFF(clock), "wall", 0, 0,
+    {"clock", CT_CLOCK, OFF(pipe.clock), "wall", 0, 0,
      "'wall': now is the wall clock; 'stream': now is the newest event time (replay)"},
     {"log.level", CT_LOGLEVEL, OFF(log_level), "info", 0, 0,
      "error, warning, notice, info or debug"},
-    {"limits.max_message_bytes", CT_SIZE, OFF(limits.max_message_bytes), "1048576", 64,
-     64 << 20, "larger input messages are dead-lettered"},
-    {"limits.max_depth", CT_INT, OFF(limits.max_depth), "32", 2, 1000,
+    {"limits.max_message_bytes", CT_SIZE, OFF(pipe.limits.max_message_bytes), "1048576",
+     64, 64 << 20, "larger input messages are dead-lettered"},
+    {"limits.max_depth", CT_INT, OFF(pipe.limits.max_depth), "32", 2, 1000,
      "deeper JSON nesting is dead-lettered"},
-    {"limits.max_amount", CT_DOUBLE, OFF(limits.max_amount), "1e9", 0, 1e15,
+    {"limits.max_amount", CT_DOUBLE, OFF(pipe.limits.max_amount), "1e9", 0, 1e15,
      "larger amounts are dead-lettered"},
-    {"limits.max_future_skew_s", CT_MS64, OFF(limits.max_future_skew_ms), "86400", 0,
+    {"limits.max_future_skew_s", CT_MS64, OFF(pipe.limits.max_future_skew_ms), "86400", 0,
      31536000, "event times further in the future are dead-lettered"},
-    {"dlq.max_payload_bytes", CT_INT, OFF(dlq_max_payload_bytes), "65536", 64, 16 << 20,
-     "longer rejected messages keep only this prefix in the DLQ record"},
+    {"dlq.max_payload_bytes", CT_INT, OFF(pipe.dlq_max_payload_bytes), "65536", 64,
+     16 << 20, "longer rejected messages keep only this prefix in the DLQ record"},
     {"sweep.interval_s", CT_MS, OFF(sweep_interval_ms), "60", 0, 86400,
      "how often the sweeper looks for due customers (0 disables)"},
-    {"sweep.batch", CT_INT, OFF(sweep_batch), "500", 1, 100000,
+    {"sweep.batch", CT_INT, OFF(pipe.sweep_batch), "500", 1, 100000,
      "customers handled per sweep step"},
     {"model.refresh_s", CT_MS, OFF(model_refresh_ms), "30", 1, 86400,
      "how often the fitted model parameters are re-read from Redis"},
-    {"merge.max_idle_ms", CT_INT, OFF(merge_max_idle_ms), "2000", 0, 3600000,
+    {"merge.max_idle_ms", CT_INT, OFF(pipe.merge_max_idle_ms), "2000", 0, 3600000,
      "how long a task waits for an input partition that is behind but has nothing "
      "fetched before applying the others' events without it"},
-    {"merge.queue_max", CT_INT, OFF(merge_queue_max), "500", 16, 1000000,
+    {"merge.queue_max", CT_INT, OFF(pipe.merge_queue_max), "500", 16, 1000000,
      "parsed messages buffered per input partition for the merge"},
-    {"batch.max_events", CT_INT, OFF(batch_max_events), "2000", 1, 100000,
+    {"batch.max_events", CT_INT, OFF(pipe.batch_max_events), "2000", 1, 100000,
      "merged events of one task applied and committed together"},
-    {"cache.max_bytes", CT_SIZE, OFF(cache_max_bytes), "12582912", 0, 1e12,
+    {"cache.max_bytes", CT_SIZE, OFF(pipe.cache_max_bytes), "12582912", 0, 1e12,
      "memory for customers kept between batches (0 keeps none)"},
 };
 
@@ -208,15 +208,15 @@ static void props_free(struct kafka_props *p)
 static int kafka_prop(struct config *cfg, const char *key, const char *value, char *err,
                       size_t errlen)
 {
-    struct kafka_props *props = &cfg->kafka_common;
+    struct kafka_props *props = &cfg->pipe.kafka_common;
     const char *name = key + 6;
     char why[512];
 
     if (strncmp(key, "kafka.consumer.", 15) == 0) {
-        props = &cfg->kafka_consumer;
+        props = &cfg->pipe.kafka_consumer;
         name = key + 15;
     } else if (strncmp(key, "kafka.producer.", 15) == 0) {
-        props = &cfg->kafka_producer;
+        props = &cfg->pipe.kafka_producer;
         name = key + 15;
     }
     if (kconf_check_property(name, value, why, sizeof(why)) < 0) {
@@ -269,9 +269,9 @@ void config_fini(struct config *cfg)
         explicit_bzero(cfg->redis_password, strlen(cfg->redis_password));
         free(cfg->redis_password);
     }
-    props_free(&cfg->kafka_common);
-    props_free(&cfg->kafka_consumer);
-    props_free(&cfg->kafka_producer);
+    props_free(&cfg->pipe.kafka_common);
+    props_free(&cfg->pipe.kafka_consumer);
+    props_free(&cfg->pipe.kafka_producer);
     model_config_free(cfg->model);
     memset(cfg, 0, sizeof(*cfg));
 }

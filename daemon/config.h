@@ -14,37 +14,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "consumers/parse.h"
+#include "consumers/options.h"
 
 struct model_config;
 
-/* The topics loyaltyd reads and writes, as indices of config.topic[]; the
- * input ones in the order of enum ev_source. */
-enum topic_role {
-    TOPIC_ORDERS = SRC_ORDERS,
-    TOPIC_REVIEWS = SRC_REVIEWS,
-    TOPIC_MESSAGES = SRC_MESSAGES,
-    TOPIC_CHURN,
-    TOPIC_REWARDS,
-    TOPIC_DLQ,
-    TOPIC__COUNT
-};
-
-enum clock_mode { CLOCK_WALL = 0, CLOCK_STREAM };
-
-struct kafka_prop {
-    char *name;
-    char *value;
-};
-
-struct kafka_props {
-    struct kafka_prop *v;
-    size_t n, cap;
-};
-
 struct config {
-    char *topic[TOPIC__COUNT]; /* indexed by enum topic_role */
-    char *group_id;
+    struct pipeline_opts pipe; /* the Kafka side's keys */
 
     char *redis_host;
     int redis_port;
@@ -55,21 +30,11 @@ struct config {
     int redis_timeout_ms;
 
     char *http_listen; /* "host:port"; "" disables the endpoint */
-    enum clock_mode clock;
     int log_level;
 
-    struct parse_limits limits;
-    int dlq_max_payload_bytes;
-
     int sweep_interval_ms;
-    int sweep_batch;
     int model_refresh_ms;
-    int merge_max_idle_ms;
-    int merge_queue_max;
-    int batch_max_events;
-    size_t cache_max_bytes;
 
-    struct kafka_props kafka_common, kafka_consumer, kafka_producer;
     struct model_config *model;
 };
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "daemon/metrics.h"
+#include "base/metrics.h"
 
 struct http {
     struct MHD_Daemon *mhd;

@@ -17,8 +17,8 @@
 #include "consumers/pipeline.h"
 #include "daemon/config.h"
 #include "daemon/http.h"
-#include "daemon/log.h"
-#include "daemon/metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
 #include "state/model.h"
 #include "state/store.h"
 
@@ -239,7 +239,8 @@ int main(int argc, char **argv)
     store = store_new(&(struct store_opts){cfg.redis_host, cfg.redis_port,
                                            cfg.redis_password, cfg.redis_db,
                                            cfg.redis_prefix, cfg.redis_timeout_ms});
-    if (store == NULL || (pl = pipeline_new(&cfg, store, err, sizeof(err))) == NULL) {
+    if (store == NULL ||
+        (pl = pipeline_new(&cfg.pipe, cfg.model, store, err, sizeof(err))) == NULL) {
         log_err("start: %s", store ? err : "out of memory");
         goto out;
     }
@@ -257,8 +258,8 @@ int main(int argc, char **argv)
     }
     pipeline_refresh_model(pl);
     sd_notify(0, "READY=1");
-    log_note("loyaltyd %s running (group %s, redis %s:%d)", LOYALTY_VERSION, cfg.group_id,
-             cfg.redis_host, cfg.redis_port);
+    log_note("loyaltyd %s running (group %s, redis %s:%d)", LOYALTY_VERSION,
+             cfg.pipe.group_id, cfg.redis_host, cfg.redis_port);
     main_loop(args.config, &cfg, pl);
     sd_notify(0, "STOPPING=1");
     log_note("stopping: finishing in-flight work");

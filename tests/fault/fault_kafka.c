@@ -22,8 +22,8 @@
 
 #include "consumers/pipeline.h"
 #include "daemon/config.h"
-#include "daemon/log.h"
-#include "daemon/metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
 #include "state/store.h"
 
 #define CUSTOMERS  40
@@ -289,7 +289,7 @@ int main(void)
                                            cfg.redis_prefix, cfg.redis_timeout_ms});
     if (store == NULL || store_connect(store, err, sizeof(err)) < 0)
         die("redis", err);
-    if ((pl = pipeline_new(&cfg, store, err, sizeof(err))) == NULL ||
+    if ((pl = pipeline_new(&cfg.pipe, cfg.model, store, err, sizeof(err))) == NULL ||
         pipeline_probe(pl, 5000, err, sizeof(err)) < 0 ||
         pipeline_subscribe(pl, err, sizeof(err)) < 0)
         die("pipeline", err);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
-#include "daemon/log.h"
+#include "base/log.h"
 #include "tests/unit/check_main.h"
 
 static char path[64];
@@ -41,13 +41,13 @@ START_TEST(test_defaults)
     struct config cfg;
 
     ck_assert_int_eq(config_init(&cfg), 0);
-    ck_assert_str_eq(cfg.topic[0], "orders");
-    ck_assert_str_eq(cfg.topic[5], "loyalty.dlq");
+    ck_assert_str_eq(cfg.pipe.topic[0], "orders");
+    ck_assert_str_eq(cfg.pipe.topic[5], "loyalty.dlq");
     ck_assert_str_eq(cfg.redis_prefix, "loyalty:");
     ck_assert_int_eq(cfg.redis_port, 6379);
-    ck_assert_int_eq(cfg.clock, CLOCK_WALL);
-    ck_assert_uint_eq(cfg.limits.max_message_bytes, 1048576);
-    ck_assert(cfg.limits.max_future_skew_ms == 86400000LL);
+    ck_assert_int_eq(cfg.pipe.clock, CLOCK_WALL);
+    ck_assert_uint_eq(cfg.pipe.limits.max_message_bytes, 1048576);
+    ck_assert(cfg.pipe.limits.max_future_skew_ms == 86400000LL);
     ck_assert_int_eq(cfg.sweep_interval_ms, 60000);
     ck_assert_str_eq(cfg.http_listen, "127.0.0.1:9464");
     config_fini(&cfg);
@@ -72,15 +72,15 @@ START_TEST(test_values_and_passthrough)
                           "http.listen =\n",
                           err, sizeof(err)),
                      0);
-    ck_assert_str_eq(cfg.topic[0], "shop.orders");
+    ck_assert_str_eq(cfg.pipe.topic[0], "shop.orders");
     ck_assert_int_eq(cfg.redis_port, 7000);
-    ck_assert_int_eq(cfg.clock, CLOCK_STREAM);
+    ck_assert_int_eq(cfg.pipe.clock, CLOCK_STREAM);
     ck_assert_int_eq(cfg.log_level, LOG_LVL_DEBUG);
-    ck_assert(cfg.limits.max_future_skew_ms == 60000);
-    ck_assert_uint_eq(cfg.kafka_common.n, 1);
-    ck_assert_str_eq(cfg.kafka_common.v[0].name, "bootstrap.servers");
-    ck_assert_str_eq(cfg.kafka_consumer.v[0].name, "fetch.min.bytes");
-    ck_assert_str_eq(cfg.kafka_producer.v[0].value, "7");
+    ck_assert(cfg.pipe.limits.max_future_skew_ms == 60000);
+    ck_assert_uint_eq(cfg.pipe.kafka_common.n, 1);
+    ck_assert_str_eq(cfg.pipe.kafka_common.v[0].name, "bootstrap.servers");
+    ck_assert_str_eq(cfg.pipe.kafka_consumer.v[0].name, "fetch.min.bytes");
+    ck_assert_str_eq(cfg.pipe.kafka_producer.v[0].value, "7");
     ck_assert_str_eq(cfg.http_listen, "");
     config_fini(&cfg);
 }

@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "consumers/parse.h"
+/* Dead-letter reasons are the caller's (the parser's): an index below
+ * METRICS_REASONS_MAX, named once by metrics_reasons(). */
+#define METRICS_REASONS_MAX 32
 
 enum metric_topic { MT_ORDERS = 0, MT_REVIEWS, MT_MESSAGES, MT__COUNT };
 enum metric_emit { ME_CHURN = 0, ME_REWARD, ME__COUNT };
@@ -36,7 +38,10 @@ void metrics_fini(void);
 void metrics_consumed(enum metric_topic t);
 void metrics_applied(void);
 void metrics_duplicate(void);
-void metrics_dead_lettered(enum parse_reason r);
+/* Name the dead-letter reasons 1..n-1 (0 is "no reason"); names must stay
+ * valid.  Every named reason is rendered, 0 until counted. */
+void metrics_reasons(const char *const *names, int n);
+void metrics_dead_lettered(int reason);
 void metrics_model_rejected(void);
 void metrics_emitted(enum metric_emit e);
 void metrics_delivery_failed(void);

@@ -1,4 +1,4 @@
-#include "daemon/metrics.h"
+#include "base/metrics.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,7 +18,7 @@ struct lag_entry {
 static struct {
     atomic_uint_fast64_t consumed[MT__COUNT];
     atomic_uint_fast64_t applied, duplicates, model_rejected;
-    atomic_uint_fast64_t dead[PR__COUNT];
+    atomic_uint_fast64_t dead[METRICS_REASONS_MAX];
     atomic_uint_fast64_t emitted[ME__COUNT];
     atomic_uint_fast64_t delivery_failed, redis_errors, rebalances;
     atomic_uint_fast64_t sweep_runs, swept;
@@ -57,6 +57,9 @@ static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lag_entry lag[LAG_MAX];
 static size_t n_lag;
 
+static const char *const *reason_names;
+static int n_reasons;
+
 static const char *const topic_names[MT__COUNT] = {"orders", "reviews", "messages"};
 static const char *const emit_names[ME__COUNT] = {"churn_risk", "reward_trigger"};
 
@@ -89,8 +92,16 @@ void metrics_duplicate(void)
     INC(m.duplicates);
 }
 
-void metrics_dead_lettered(enum parse_reason r)
+void metrics_reasons(const char *const *names, int n)
 {
+    reason_names = names;
+    n_reasons = n < METRICS_REASONS_MAX ? n : METRICS_REASONS_MAX;
+}
+
+void metrics_dead_lettered(int r)
+{
+    if (r <= 0 || r >= METRICS_REASONS_MAX)
+        return;
     INC(m.dead[r]);
 }
 
@@ -214,7 +225,7 @@ uint64_t metrics_dead_lettered_total(void)
 {
     uint64_t n = 0;
 
-    for (int i = 0; i < PR__COUNT; i++)
+    for (int i = 0; i < METRICS_REASONS_MAX; i++)
         n += GET(m.dead[i]);
     return n;
 }
@@ -285,9 +296,9 @@ static void render_counters(struct out *o)
     put(o, "loyaltyd_duplicates_skipped_total %llu\n", GET(m.duplicates));
     head(o, "loyaltyd_dead_lettered_total", "counter",
          "Messages sent to the DLQ, by reason.");
-    for (int i = 1; i < PR__COUNT; i++)
-        put(o, "loyaltyd_dead_lettered_total{reason=\"%s\"} %llu\n",
-            parse_reason_name((enum parse_reason)i), GET(m.dead[i]));
+    for (int i = 1; i < n_reasons; i++)
+        put(o, "loyaltyd_dead_lettered_total{reason=\"%s\"} %llu\n", reason_names[i],
+            GET(m.dead[i]));
     put(o, "loyaltyd_dead_lettered_total{reason=\"model_rejected\"} %llu\n",
         GET(m.model_rejected));
     head(o, "loyaltyd_emitted_total", "counter", "Derived events delivered, by type.");

@@ -1,0 +1,53 @@
+/*
+ * options.h - what the Kafka side is configured with: filled from the
+ * daemon's configuration table (daemon/config.c embeds it), read by the
+ * pipeline, the producer and the librdkafka configuration.  Strings are owned
+ * by the configuration.
+ */
+#ifndef LOYALTY_OPTIONS_H
+#define LOYALTY_OPTIONS_H
+
+#include <stddef.h>
+
+#include "consumers/parse.h"
+#include "state/event.h"
+
+/* The topics loyaltyd reads and writes, as indices of topic[]; the input
+ * ones in the order of enum ev_source. */
+enum topic_role {
+    TOPIC_ORDERS = SRC_ORDERS,
+    TOPIC_REVIEWS = SRC_REVIEWS,
+    TOPIC_MESSAGES = SRC_MESSAGES,
+    TOPIC_CHURN,
+    TOPIC_REWARDS,
+    TOPIC_DLQ,
+    TOPIC__COUNT
+};
+
+enum clock_mode { CLOCK_WALL = 0, CLOCK_STREAM };
+
+struct kafka_prop {
+    char *name;
+    char *value;
+};
+
+struct kafka_props {
+    struct kafka_prop *v;
+    size_t n, cap;
+};
+
+struct pipeline_opts {
+    char *topic[TOPIC__COUNT]; /* indexed by enum topic_role */
+    char *group_id;
+    enum clock_mode clock;
+    struct parse_limits limits;
+    int dlq_max_payload_bytes;
+    int sweep_batch;
+    int merge_max_idle_ms;
+    int merge_queue_max;
+    int batch_max_events;
+    size_t cache_max_bytes;
+    struct kafka_props kafka_common, kafka_consumer, kafka_producer;
+};
+
+#endif
