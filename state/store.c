@@ -565,20 +565,34 @@ static void argv_append(struct store *s, const struct argv_buf *b)
 }
 
 /* FCALL loyaltyd_commit (store_lib.lua) for one request. */
+static size_t fields_cleared(const struct kvlist *fields)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < fields->n; i++)
+        n += fields->v[i].value[0] == '\0';
+    return n;
+}
+
+/* FCALL loyaltyd_commit_3 (store_lib.lua) for one request: the fields to set
+ * (watermarks, partition, changed fields) as one run of pairs, the fields
+ * back at their default as one run of names, the aux string, the outbox. */
 static int commit_argv(struct argv_buf *b, const struct store *s,
                        const struct store_commit_req *q)
 {
+    size_t cleared = fields_cleared(q->fields);
+    size_t nset = q->nwm + (q->partition >= 0) + q->fields->n - cleared;
     char wmf[160];
     int rc = 0;
 
     rc |= argv_str(b, "FCALL");
-    rc |= argv_str(b, "loyaltyd_commit_2");
+    rc |= argv_str(b, "loyaltyd_commit_3");
     rc |= argv_str(b, "3");
     rc |= argv_fmt(b, "%sc:{%s}", s->opts.prefix, q->id);
     rc |= argv_fmt(b, "%sc:{%s}:aux", s->opts.prefix, q->id);
     rc |= argv_fmt(b, "%sc:{%s}:outbox", s->opts.prefix, q->id);
     rc |= argv_fmt(b, "%" PRId64, q->rev);
-    rc |= argv_fmt(b, "%zu", q->nwm + (q->partition >= 0));
+    rc |= argv_fmt(b, "%zu", nset);
     for (size_t i = 0; i < q->nwm && rc == 0; i++) {
         wm_field(wmf, sizeof(wmf), q->wm[i].source, q->wm[i].partition);
         rc |= argv_fmt(b, "%s", wmf);
@@ -588,13 +602,18 @@ static int commit_argv(struct argv_buf *b, const struct store *s,
         rc |= argv_str(b, "partition");
         rc |= argv_fmt(b, "%" PRId32, q->partition);
     }
-    rc |= argv_str(b, q->aux ? "1" : "0");
-    rc |= argv_str(b, q->aux ? q->aux : "");
-    rc |= argv_fmt(b, "%zu", q->fields->n);
     for (size_t i = 0; i < q->fields->n && rc == 0; i++) {
+        if (q->fields->v[i].value[0] == '\0')
+            continue;
         rc |= argv_str(b, q->fields->v[i].name);
         rc |= argv_str(b, q->fields->v[i].value);
     }
+    rc |= argv_fmt(b, "%zu", cleared);
+    for (size_t i = 0; i < q->fields->n && rc == 0; i++)
+        if (q->fields->v[i].value[0] == '\0')
+            rc |= argv_str(b, q->fields->v[i].name);
+    rc |= argv_str(b, q->aux ? "1" : "0");
+    rc |= argv_str(b, q->aux ? q->aux : "");
     for (size_t i = 0; q->add && i < q->add->n && rc == 0; i++) {
         rc |= argv_str(b, q->add->v[i].event_id);
         rc |= argv_fmt(b, "%s\t%s", topic_tags[q->add->v[i].topic], q->add->v[i].payload);
