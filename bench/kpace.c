@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/tools/kprod.h"
+
 #define MAX_SOURCES 8
 #define TS_MAX      40
 
@@ -115,53 +117,6 @@ static struct source *earliest(struct source *srcs, int n)
     return best;
 }
 
-static void produce(rd_kafka_t *rk, const struct source *src)
-{
-    char *tab = memchr(src->line, '\t', src->len);
-    const char *key = tab ? src->line : NULL;
-    size_t keylen = tab ? (size_t)(tab - src->line) : 0;
-    char *val = tab ? tab + 1 : src->line;
-    size_t vlen = tab ? src->len - keylen - 1 : src->len;
-    rd_kafka_resp_err_t err;
-
-    while ((err = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(src->topic), RD_KAFKA_V_KEY(key, keylen),
-                RD_KAFKA_V_VALUE(val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        rd_kafka_poll(rk, 10);
-    if (err) {
-        fprintf(stderr, "kpace: produce: %s\n", rd_kafka_err2str(err));
-        exit(1);
-    }
-}
-
-static rd_kafka_t *make_producer(const char *brokers, char **props, int nprops)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char err[512];
-    rd_kafka_t *rk;
-
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)) ||
-        rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
-        rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err)))
-        goto fail;
-    for (int i = 0; i < nprops; i++) {
-        char *eq = strchr(props[i], '=');
-
-        if (eq == NULL)
-            usage();
-        *eq = '\0';
-        if (rd_kafka_conf_set(conf, props[i], eq + 1, err, sizeof(err)))
-            goto fail;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) != NULL)
-        return rk;
-fail:
-    fprintf(stderr, "kpace: %s\n", err);
-    exit(1);
-}
-
 int main(int argc, char **argv)
 {
     const char *brokers = NULL;
@@ -202,7 +157,8 @@ int main(int argc, char **argv)
         }
         advance(s);
     }
-    rk = make_producer(brokers, props, nprops);
+    if ((rk = kprod_new("kpace", brokers, "5", props, nprops, on_delivery)) == NULL)
+        usage();
     t0 = now_s();
     for (;;) {
         struct source *s = NULL;
@@ -215,7 +171,7 @@ int main(int argc, char **argv)
         if (due > sent + 1 && (double)(due - sent) / rate > behind)
             behind = (double)(due - sent) / rate;
         while (sent < due && (s = earliest(srcs, nsrc)) != NULL) {
-            produce(rk, s);
+            kprod_line("kpace", rk, s->topic, s->line, s->len);
             advance(s);
             sent++;
         }

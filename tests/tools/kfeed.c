@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/tools/kprod.h"
+
 static int failed;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -31,54 +33,6 @@ static void usage(void)
     fprintf(stderr,
             "usage: kfeed -b BROKERS (-t TOPIC | -T) [-s] [-X key=value ...] < lines\n");
     exit(2);
-}
-
-static rd_kafka_t *make_producer(const char *brokers, char **props, int nprops)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char err[512];
-    rd_kafka_t *rk;
-
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)) ||
-        rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
-        rd_kafka_conf_set(conf, "linger.ms", "20", err, sizeof(err)))
-        goto fail;
-    for (int i = 0; i < nprops; i++) {
-        char *eq = strchr(props[i], '=');
-
-        if (eq == NULL)
-            usage();
-        *eq = '\0';
-        if (rd_kafka_conf_set(conf, props[i], eq + 1, err, sizeof(err)))
-            goto fail;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) != NULL)
-        return rk;
-fail:
-    fprintf(stderr, "kfeed: %s\n", err);
-    exit(1);
-}
-
-static void produce_line(rd_kafka_t *rk, const char *topic, char *line, size_t len)
-{
-    char *tab = memchr(line, '\t', len);
-    const char *key = tab ? line : NULL;
-    size_t keylen = tab ? (size_t)(tab - line) : 0;
-    char *val = tab ? tab + 1 : line;
-    size_t vlen = tab ? len - keylen - 1 : len;
-    rd_kafka_resp_err_t err;
-
-    while ((err = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
-                RD_KAFKA_V_VALUE(val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        rd_kafka_poll(rk, 100);
-    if (err) {
-        fprintf(stderr, "kfeed: produce: %s\n", rd_kafka_err2str(err));
-        exit(1);
-    }
-    rd_kafka_poll(rk, 0);
 }
 
 int main(int argc, char **argv)
@@ -106,7 +60,8 @@ int main(int argc, char **argv)
     }
     if (!brokers || !topic == !topic_per_line || optind != argc)
         usage();
-    rk = make_producer(brokers, props, nprops);
+    if ((rk = kprod_new("kfeed", brokers, "20", props, nprops, on_delivery)) == NULL)
+        usage();
     while ((len = getline(&line, &cap, stdin)) > 0) {
         char *rest = line, *tab;
 
@@ -121,7 +76,8 @@ int main(int argc, char **argv)
             topic = line;
             rest = tab + 1;
         }
-        produce_line(rk, topic, rest, (size_t)(len - (rest - line)));
+        kprod_line("kfeed", rk, topic, rest, (size_t)(len - (rest - line)));
+        rd_kafka_poll(rk, 0);
         if (sync && rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
             failed++;
         count++;
