@@ -264,8 +264,12 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
         enum task_wait w = task_next(&pt->t, mono_ms(), pl->cfg->merge_max_idle_ms, &src,
                                      &wait_ms, &timed_out);
 
-        if (timed_out)
+        if (timed_out) {
             metrics_add(MC_MERGE_IDLE_TIMEOUTS, 1);
+            log_info("partition %d: waited %d ms for an input partition that is behind; "
+                     "going on without it (merge.max_idle_ms)",
+                     (int)pt->t.partition, pl->cfg->merge_max_idle_ms);
+        }
         if (w != TASK_READY)
             return w == TASK_WAITING ? wait_ms : 0;
         task_pop(&pt->t, src, &pt->batch[pt->nbatch], &late);

@@ -71,7 +71,11 @@ CUSTOMERS = int(os.environ.get("LOYALTY_IT_DET_CUSTOMERS", "300"))
 INPUT_SEED = int(os.environ.get("LOYALTY_IT_DET_INPUT_SEED", "61"))
 SPAN_DAYS = 365
 LIVE_RATE = 300  # events per second in (b)
-FEED_RATE = 5000  # at most, when (e) appends in event-time order (each waits for its delivery)
+# (e) appends in event-time order (each message delivered before the next):
+# no faster than this, so that two consecutive events are never appended
+# within one fetch of the consumer (a fetch reads partitions one after
+# another, and could see the later event without the earlier one).
+FEED_RATE = 400
 KILLS = 10
 SHOW = 12  # differences shown per kind
 
@@ -296,7 +300,11 @@ class Runs:
                                                                time.monotonic() - t0))
 
     def daemon(self, way, name=None, **extra):
-        conf = {"clock": "stream",
+        # The merge waits merge.max_idle_ms for a partition that is behind;
+        # past it the order is no longer guaranteed.  A sanitizer build on a
+        # loaded 2-core machine can take seconds for a first fetch after a
+        # rebalance, so the bound here is generous.
+        conf = {"clock": "stream", "merge.max_idle_ms": "15000",
                 "topic.orders": way.inputs["orders"], "topic.reviews": way.inputs["reviews"],
                 "topic.messages": way.inputs["messages"], "topic.rewards": way.outputs["rewards"],
                 "topic.churn_risk": way.outputs["churn"], "topic.dlq": way.outputs["dlq"]}
