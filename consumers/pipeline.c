@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "consumers/kconf.h"
 #include "consumers/parse.h"
 #include "consumers/producer.h"
@@ -57,30 +58,6 @@ struct pipeline {
     int failed; /* a fatal condition (partition counts differ) */
     int64_t redis_retry_at_ms, redis_backoff_ms;
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int role_of(const struct pipeline *pl, const char *topic)
 {
@@ -866,6 +843,14 @@ static void poll_consumer(struct pipeline *pl)
     }
 }
 
+/* Deliveries served, delivered entries acked, storable offsets stored. */
+static void flush_outputs(struct pipeline *pl)
+{
+    producer_serve(pl->producer);
+    producer_acks_flush(pl->producer);
+    offsets_store(pl);
+}
+
 void pipeline_step(struct pipeline *pl, int timeout_ms)
 {
     int64_t wait;
@@ -881,17 +866,13 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
     if (pull_partitions(pl) == 0) {
         if (wait > 0 && wait < timeout_ms)
             timeout_ms = (int)wait;
-        producer_serve(pl->producer);
-        producer_acks_flush(pl->producer);
-        offsets_store(pl);
+        flush_outputs(pl);
         wait_input(pl, timeout_ms);
         poll_consumer(pl);
         pull_partitions(pl);
         run_tasks(pl);
     }
-    producer_serve(pl->producer);
-    producer_acks_flush(pl->producer);
-    offsets_store(pl);
+    flush_outputs(pl);
     account_redis(pl);
 }
 

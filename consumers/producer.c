@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "consumers/idset.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -283,14 +284,6 @@ void inmsg_free(struct inmsg *in)
     if (in != NULL)
         free(in->detail);
     free(in);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct producer *producer_new(const struct pipeline_opts *cfg, struct store *store,

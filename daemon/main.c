@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "consumers/pipeline.h"
 #include "daemon/config.h"
 #include "daemon/http.h"
@@ -50,14 +51,6 @@ static int signals_init(void)
         return -1;
     signal(SIGPIPE, SIG_IGN);
     return 0;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void usage(FILE *out)
@@ -167,7 +160,7 @@ struct timers {
 
 static void run_timers(const struct config *cfg, struct pipeline *pl, struct timers *t)
 {
-    int64_t now = now_ms();
+    int64_t now = mono_ms();
 
     if (cfg->sweep_interval_ms > 0 && now >= t->sweep) {
         pipeline_sweep(pl);

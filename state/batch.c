@@ -111,15 +111,25 @@ static void cust_reset(struct bcust *k)
     store_outbox_free(&k->add);
 }
 
+/* c packed into a new buffer of *len bytes; NULL on ENOMEM. */
+static unsigned char *pack_new(const struct customer *c, size_t *len)
+{
+    unsigned char *blob;
+
+    *len = codec_pack(c, NULL, 0);
+    if ((blob = malloc(*len)) != NULL)
+        codec_pack(c, blob, *len);
+    return blob;
+}
+
 /* Keep c packed as entry e's customer.  0, -1 on ENOMEM. */
 static int pack_into(struct cache *cache, struct cache_entry *e, const struct customer *c)
 {
-    size_t len = codec_pack(c, NULL, 0);
-    unsigned char *blob = malloc(len);
+    size_t len;
+    unsigned char *blob = pack_new(c, &len);
 
     if (blob == NULL)
         return -1;
-    codec_pack(c, blob, len);
     cache_set_blob(cache, e, blob, len);
     return 0;
 }
@@ -321,10 +331,8 @@ static int apply_customer(struct run *r, struct bcust *k)
     if (codec_encode_diff(k->e->meta.exists ? r->shadow : NULL, c, &k->fields, &k->aux) <
         0)
         goto nomem;
-    k->blob_len = codec_pack(c, NULL, 0);
-    if ((k->blob = malloc(k->blob_len)) == NULL)
+    if ((k->blob = pack_new(c, &k->blob_len)) == NULL)
         goto nomem;
-    codec_pack(c, k->blob, k->blob_len);
     store_index_scores(c, k->score);
     k->due_ms = model_next_due(c, r->b->model);
     return 0;

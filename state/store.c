@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+
 static const char store_lib[] =
 #include "store_lib.inc"
     ;
@@ -37,14 +39,6 @@ struct store {
 
 static const char *const topic_tags[STORE_TOPIC__COUNT] = {"c", "r"};
 static const char *const index_names[] = {"risk", "loyalty", "clv", "value"};
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- outbox lists ---- */
 
