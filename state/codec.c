@@ -35,6 +35,14 @@
 
 /* ---- kvlist ------------------------------------------------------------ */
 
+struct kv_chunk {
+    struct kv_chunk *next;
+    size_t used, size;
+    char data[];
+};
+
+#define KV_CHUNK_BYTES 4000
+
 void kvlist_init(struct kvlist *l)
 {
     memset(l, 0, sizeof(*l));
@@ -42,36 +50,57 @@ void kvlist_init(struct kvlist *l)
 
 void kvlist_free(struct kvlist *l)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->v[i].name);
-        free(l->v[i].value);
+    struct kv_chunk *k = l->chunks, *next;
+
+    for (; k != NULL; k = next) {
+        next = k->next;
+        free(k);
     }
     free(l->v);
     memset(l, 0, sizeof(*l));
 }
 
+/* Room for len bytes in the list's chunks; NULL on ENOMEM. */
+static char *kv_room(struct kvlist *l, size_t len)
+{
+    struct kv_chunk *k = l->chunks;
+
+    if (k == NULL || k->size - k->used < len) {
+        size_t size = len > KV_CHUNK_BYTES ? len : KV_CHUNK_BYTES;
+
+        if ((k = malloc(sizeof(*k) + size)) == NULL) {
+            return NULL;
+        }
+        k->next = l->chunks;
+        k->used = 0;
+        k->size = size;
+        l->chunks = k;
+    }
+    k->used += len;
+    return k->data + k->used - len;
+}
+
 int kvlist_add(struct kvlist *l, const char *name, const char *value)
 {
-    char *n = NULL, *v = NULL;
+    size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
+    char *p;
 
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 32;
-        struct kv *p = realloc(l->v, cap * sizeof(*p));
-        if (!p) {
+        struct kv *v = realloc(l->v, cap * sizeof(*v));
+        if (!v) {
             return -1;
         }
-        l->v = p;
+        l->v = v;
         l->cap = cap;
     }
-    n = strdup(name);
-    v = strdup(value);
-    if (!n || !v) {
-        free(n);
-        free(v);
+    if ((p = kv_room(l, nl + vl)) == NULL) {
         return -1;
     }
-    l->v[l->n].name = n;
-    l->v[l->n].value = v;
+    memcpy(p, name, nl);
+    memcpy(p + nl, value, vl);
+    l->v[l->n].name = p;
+    l->v[l->n].value = p + nl;
     l->n++;
     return 0;
 }

@@ -15,13 +15,18 @@
 #include "state/customer.h"
 
 struct kv {
-    char *name;  /* owned */
-    char *value; /* owned */
+    char *name;  /* in the list's own memory */
+    char *value; /* in the list's own memory */
 };
 
+struct kv_chunk;
+
+/* Name/value pairs; the strings are copied into chunks the list owns, so an
+ * entry costs no allocation of its own. */
 struct kvlist {
     struct kv *v;
     size_t n, cap;
+    struct kv_chunk *chunks; /* newest first */
 };
 
 void kvlist_init(struct kvlist *l);
