@@ -60,9 +60,11 @@ static const char *const consumer_defaults[] = {
     "range", /* eager; cooperative is buggy in 2.0 */
     "enable.partition.eof",
     "true", /* the merge must know when a partition has nothing more */
-    /* Prefetch per partition queue, in bytes of messages and of the fetch
-     * responses they keep alive: the task queues are the buffer. */
-    "queued.max.messages.kbytes", "256", "queued.min.messages", "500",
+    /* Prefetch per partition queue.  librdkafka 2.0's fetcher, once every
+     * partition it leads is over either bound, sleeps until its next wakeup
+     * (up to a second) however soon the queues drain: the prefetch has to
+     * cover that much consumption, or a backlog is read in bursts. */
+    "queued.max.messages.kbytes", "512", "queued.min.messages", "2000",
     "max.partition.fetch.bytes", "262144", "fetch.max.bytes", "8388608",
     "statistics.interval.ms", "5000", NULL};
 

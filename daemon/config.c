@@ -86,7 +86,7 @@ static const struct cfg_key cfg_keys[] = {
     {"merge.max_idle_ms", CT_INT, OFF(pipe.merge_max_idle_ms), "2000", 0, 3600000,
      "how long a task waits for an input partition that is behind but has nothing "
      "fetched before applying the others' events without it"},
-    {"merge.queue_max", CT_INT, OFF(pipe.merge_queue_max), "500", 16, 1000000,
+    {"merge.queue_max", CT_INT, OFF(pipe.merge_queue_max), "200", 16, 1000000,
      "parsed messages buffered per input partition for the merge"},
     {"batch.max_events", CT_INT, OFF(pipe.batch_max_events), "2000", 1, 100000,
      "merged events of one task applied and committed together"},
