@@ -14,6 +14,9 @@
 /* Sweeps run before one event or in one sweep item, at most: every due time
  * moves forward, so this only bounds a model that would not. */
 #define BATCH_SWEEPS_MAX 16
+/* Commits appended between two writes to Redis: Redis applies the first ones
+ * while the batch computes the next. */
+#define BATCH_PUSH_EVERY 32
 
 /* One customer of the batch. */
 struct bcust {
@@ -22,6 +25,7 @@ struct bcust {
     size_t head, tail; /* its items, linked through run.next, in order */
     size_t nitems;
     int done;          /* committed */
+    int loading;       /* a cache miss, loaded in this attempt */
     size_t pending;    /* outbox entries after the commit */
     unsigned wm_dirty; /* bit i: meta.wm[i] raised by this batch */
     struct store_wm raised[STORE_WM_MAX];
@@ -29,6 +33,7 @@ struct bcust {
     size_t blob_len;
     double score[STORE_IDX__COUNT]; /* for the indices, after the batch */
     int64_t due_ms;
+    int64_t due_sent; /* the due time written with the commit */
     struct kvlist fields;
     char *aux;
     struct store_outbox add;
@@ -156,24 +161,18 @@ static int got_customer(void *arg, size_t i, const struct customer *c,
     return 0;
 }
 
-/* Cache entries for every customer not yet done: hits pinned, misses loaded
- * in one round trip. */
-static int load(struct run *r)
+/* Cache entries for every customer not yet done: hits pinned, misses put in
+ * the cache (pinned, no customer yet) and their loads sent; ids[] and
+ * which[] (room for every customer) get the misses. */
+static int load_send(struct run *r, const char **ids, size_t *which, size_t *nmiss)
 {
     const struct batch_ctx *b = r->b;
-    const char **ids = malloc(r->ncust * sizeof(*ids));
-    size_t *which = malloc(r->ncust * sizeof(*which));
-    struct loaded l = {r, which};
-    size_t nmiss = 0;
-    int rc = -1;
 
-    if (!ids || !which) {
-        snprintf(r->err, r->errlen, "out of memory");
-        goto out;
-    }
+    *nmiss = 0;
     for (size_t i = 0; i < r->ncust; i++) {
         struct bcust *k = &r->cust[i];
 
+        k->loading = 0;
         if (k->done || k->e)
             continue;
         if ((k->e = cache_get(b->cache, k->id)) != NULL) {
@@ -183,18 +182,20 @@ static int load(struct run *r)
         }
         if ((k->e = cache_put(b->cache, k->id, b->task)) == NULL) {
             snprintf(r->err, r->errlen, "out of memory");
-            goto out;
+            return -1;
         }
         k->e->pinned++;
-        ids[nmiss] = k->id;
-        which[nmiss++] = i;
+        k->loading = 1;
+        ids[*nmiss] = k->id;
+        which[(*nmiss)++] = i;
     }
-    r->st->cache_misses += nmiss;
-    rc = store_load_many(b->store, ids, nmiss, got_customer, &l, r->err, r->errlen);
-out:
-    free(ids);
-    free(which);
-    return rc;
+    r->st->cache_misses += *nmiss;
+    if (*nmiss == 0)
+        return 0;
+    if (store_load_send(b->store, ids, *nmiss, r->err, r->errlen) < 0)
+        return -1;
+    store_push(b->store);
+    return 0;
 }
 
 /* ---- apply -------------------------------------------------------------- */
@@ -376,6 +377,9 @@ static void commit_done(struct run *r, struct bcust *k, const struct store_commi
     k->blob = NULL;
     k->done = 1;
     k->pending = q->pending.n;
+    k->e->indexed = 1;
+    memcpy(k->e->idx, k->score, sizeof(k->e->idx));
+    k->e->idx_due = k->due_sent;
     for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
         struct batch_item *it = &r->items[i];
 
@@ -391,31 +395,124 @@ static void commit_done(struct run *r, struct bcust *k, const struct store_commi
     free(opaques);
 }
 
-/* Apply and commit every customer not yet done.  Returns the number still
- * not done (conflicts, to be reloaded), or -1. */
+/* What of customer k's index entries and due time differ from what this
+ * process last wrote for it; the due time is 0 while its outbox holds
+ * anything, so that the sweeper publishes what a crash left behind (an
+ * entry still in flight in this process is skipped by the publisher).  The
+ * outbox after the commit is only known from its reply: a commit adding
+ * nothing to an outbox that still held entries is caught by outbox_due. */
+static void index_request(const struct run *r, const struct bcust *k,
+                          struct store_index_req *q)
+{
+    const struct cache_entry *e = k->e;
+
+    q->id = k->id;
+    q->set = 0;
+    memcpy(q->score, k->score, sizeof(q->score));
+    for (int i = 0; i < STORE_IDX__COUNT; i++)
+        if (!e->indexed || e->idx[i] != k->score[i])
+            q->set |= 1u << i;
+    q->partition = e->meta.partition >= 0 ? e->meta.partition : r->b->task;
+    q->due_ms = k->due_sent;
+    if (!e->indexed || e->idx_due != k->due_sent)
+        q->set |= STORE_INDEX_DUE;
+}
+
+/* Customers committed with entries left in their outbox that the due time
+ * sent with the commit did not foresee: due at once (one more round trip,
+ * after a crash only). */
+static int outbox_due(struct run *r, const size_t *which, size_t nq)
+{
+    struct store_index_req *q = malloc((nq ? nq : 1) * sizeof(*q));
+    size_t n = 0;
+    int rc;
+
+    if (q == NULL) {
+        snprintf(r->err, r->errlen, "out of memory");
+        return -1;
+    }
+    for (size_t j = 0; j < nq; j++) {
+        struct bcust *k = &r->cust[which[j]];
+
+        if (!k->done || k->pending == 0 || k->due_sent == 0)
+            continue;
+        q[n] = (struct store_index_req){.id = k->id,
+                                        .set = STORE_INDEX_DUE,
+                                        .partition = k->e->meta.partition,
+                                        .due_ms = 0};
+        k->e->idx_due = 0;
+        n++;
+    }
+    rc = store_index_many(r->b->store, q, n);
+    if (rc < 0)
+        snprintf(r->err, r->errlen, "redis: due time update failed");
+    free(q);
+    return rc;
+}
+
+/* Apply customer i, append its commit to the pipeline as q[*nq]. */
+static int apply_send(struct run *r, size_t i, struct store_commit_req *q, size_t *which,
+                      size_t *nq)
+{
+    struct bcust *k = &r->cust[i];
+
+    if (apply_customer(r, k) < 0)
+        return -1;
+    k->due_sent = k->add.n > 0 ? 0 : k->due_ms;
+    fill_request(r, k, &q[*nq]);
+    if (store_commit_send(r->b->store, &q[*nq], r->err, r->errlen) < 0)
+        return -1;
+    which[(*nq)++] = i;
+    if (*nq % BATCH_PUSH_EVERY == 0)
+        store_push(r->b->store);
+    return 0;
+}
+
+/*
+ * Apply and commit every customer not yet done, in one pipeline: the loads
+ * of the misses go first; the cached customers are applied and their
+ * commits sent while Redis serves the loads; then the loaded ones; then the
+ * index updates of all.  Returns the number of customers not done
+ * (conflicts, to be reloaded), or -1.
+ */
 static long attempt(struct run *r)
 {
+    struct store *store = r->b->store;
     struct store_commit_req *q = calloc(r->ncust, sizeof(*q));
+    struct store_index_req *iq = malloc(r->ncust * sizeof(*iq));
     size_t *which = malloc(r->ncust * sizeof(*which));
-    size_t nq = 0;
+    size_t *miss = malloc(r->ncust * sizeof(*miss));
+    const char **ids = malloc(r->ncust * sizeof(*ids));
+    struct loaded l = {r, miss};
+    size_t nq = 0, nmiss = 0, ncmds = 0;
     long left = -1;
 
-    if (!q || !which) {
+    if (!q || !iq || !which || !miss || !ids) {
         snprintf(r->err, r->errlen, "out of memory");
         goto out;
     }
-    if (load(r) < 0)
+    if (load_send(r, ids, miss, &nmiss) < 0)
         goto out;
-    for (size_t i = 0; i < r->ncust; i++) {
-        if (r->cust[i].done)
-            continue;
-        if (apply_customer(r, &r->cust[i]) < 0)
+    for (size_t i = 0; i < r->ncust; i++)
+        if (!r->cust[i].done && !r->cust[i].loading &&
+            apply_send(r, i, q, which, &nq) < 0)
             goto out;
-        fill_request(r, &r->cust[i], &q[nq]);
-        which[nq++] = i;
-    }
+    if (store_load_recv(store, ids, nmiss, got_customer, &l, r->err, r->errlen) < 0)
+        goto out;
+    for (size_t j = 0; j < nmiss; j++)
+        if (apply_send(r, miss[j], q, which, &nq) < 0)
+            goto out;
+    for (size_t j = 0; j < nq; j++)
+        index_request(r, &r->cust[which[j]], &iq[j]);
+    if (store_index_send(store, iq, nq, &ncmds, r->err, r->errlen) < 0)
+        goto out;
+    store_push(store);
     r->st->commits += nq;
-    if (store_commit_many(r->b->store, q, nq, r->err, r->errlen) < 0)
+    if (store_commit_recv(store, q, nq, r->err, r->errlen) < 0) {
+        store_abandon(store);
+        goto out;
+    }
+    if (store_index_recv(store, ncmds, r->err, r->errlen) < 0)
         goto out;
     left = 0;
     for (size_t j = 0; j < nq; j++) {
@@ -431,41 +528,19 @@ static long attempt(struct run *r)
         }
         cust_reset(k);
     }
+    if (outbox_due(r, which, nq) < 0)
+        left = -1;
 out:
+    if (left < 0)
+        store_abandon(store); /* replies of what was sent are not wanted */
     for (size_t j = 0; q && j < nq; j++)
         store_outbox_free(&q[j].pending);
     free(q);
+    free(iq);
     free(which);
+    free(miss);
+    free(ids);
     return left;
-}
-
-/* ---- indices ------------------------------------------------------------ */
-
-static int reindex(struct run *r)
-{
-    struct store_index_req *q = malloc(r->ncust * sizeof(*q));
-    int rc;
-
-    if (q == NULL) {
-        snprintf(r->err, r->errlen, "out of memory");
-        return -1;
-    }
-    /* While the outbox holds anything the customer stays due at once, so
-     * that the sweeper publishes what a crash left behind (an entry still in
-     * flight in this process is skipped by the publisher). */
-    for (size_t i = 0; i < r->ncust; i++) {
-        const struct bcust *k = &r->cust[i];
-
-        q[i].id = k->id;
-        memcpy(q[i].score, k->score, sizeof(q[i].score));
-        q[i].partition = k->e->meta.partition;
-        q[i].due_ms = k->pending ? 0 : k->due_ms;
-    }
-    rc = store_index_many(r->b->store, q, r->ncust);
-    if (rc < 0)
-        snprintf(r->err, r->errlen, "redis: index update failed");
-    free(q);
-    return rc;
 }
 
 /* ---- the batch ---------------------------------------------------------- */
@@ -512,7 +587,7 @@ int batch_run(const struct batch_ctx *b, struct batch_item *items, size_t n,
         snprintf(err, errlen, "%ld customers: revision kept changing", left);
         goto out;
     }
-    rc = reindex(&r);
+    rc = 0;
 out:
     release(&r, rc < 0);
     return rc;

@@ -142,6 +142,7 @@ struct cache_entry *cache_put(struct cache *k, const char *id, int32_t task)
     e->len = 0;
     e->task = task;
     e->misroute_logged = 0;
+    e->indexed = 0;
     e->pinned = 1; /* not evicted by the trim below */
     e->hash = h;
     e->hnext = k->buckets[h & (k->nbuckets - 1)];

@@ -24,6 +24,11 @@ struct cache_entry {
     struct store_meta meta;
     int32_t task;        /* the partition number of the task that owns it */
     int misroute_logged; /* an event from another partition was logged */
+    /* What this process last wrote to the indices and the due set for it
+     * (valid when `indexed`): an unchanged score is not written again. */
+    int indexed;
+    double idx[STORE_IDX__COUNT];
+    int64_t idx_due;
     unsigned pinned;
     /* private */
     uint64_t hash;

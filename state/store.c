@@ -30,11 +30,28 @@ static const char store_lib[] =
 #include "store_lib.inc"
     ;
 
+/* argv of one command: strings borrowed, or formatted into the buffer's own
+ * arena (kept as offsets until appended, as the arena may move). */
+struct argv_buf {
+    const char **argv;
+    size_t *lens;
+    size_t *off; /* offset in the arena + 1, or 0 for a borrowed string */
+    size_t n, cap;
+    char *arena;
+    size_t used, room;
+    int failed; /* ENOMEM on the way: the command is not to be sent */
+};
+
+static void argv_free(struct argv_buf *b);
+
 struct store {
     struct store_opts opts; /* strings owned (copies) */
     redisContext *ctx;
     int64_t latency_sum_us; /* round trips since the last store_take_latency */
     uint64_t latency_n;
+    struct argv_buf argv; /* the command being built, memory kept */
+    size_t inflight;      /* pipelined requests whose replies are not read yet */
+    int64_t sent_us;      /* when the first of them was sent */
 };
 
 static const char *const topic_tags[STORE_TOPIC__COUNT] = {"c", "r"};
@@ -126,6 +143,7 @@ void store_free(struct store *s)
         return;
     if (s->ctx)
         redisFree(s->ctx);
+    argv_free(&s->argv);
     free((char *)(uintptr_t)s->opts.host);
     if (s->opts.password) {
         char *pw = (char *)(uintptr_t)s->opts.password;
@@ -161,6 +179,7 @@ static void store_drop(struct store *s)
         redisFree(s->ctx);
         s->ctx = NULL;
     }
+    s->inflight = 0;
 }
 
 /* hiredis' format parser knows the h, hh, l and ll length modifiers only: no
@@ -181,9 +200,11 @@ static redisReply *store_reply(struct store *s, redisReply *r, int64_t t0, char 
 
 static int store_usable(const struct store *s, char *err, size_t errlen)
 {
-    if (store_ok(s))
+    if (store_ok(s) && s->inflight == 0)
         return 1;
-    snprintf(err, errlen, "redis: not connected");
+    snprintf(err, errlen,
+             s->inflight ? "redis: replies of a pipeline still unread"
+                         : "redis: not connected");
     return 0;
 }
 
@@ -298,36 +319,11 @@ static int reply_to_kvlist(const redisReply *r, struct kvlist *kv)
     return 0;
 }
 
-/* The replies of n commands appended since t0 (one round trip).  0 with all
- * n replies (the caller frees them), or -1 with none and the connection
- * dropped on an I/O error. */
-static int read_replies(struct store *s, redisReply **r, size_t n, int64_t t0, char *err,
-                        size_t errlen)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (redisGetReply(s->ctx, (void **)&r[i]) != REDIS_OK) {
-            while (i-- > 0)
-                freeReplyObject(r[i]);
-            store_reply(s, NULL, t0, err, errlen); /* drops the connection */
-            return -1;
-        }
-    }
-    note_latency(s, t0);
-    return 0;
-}
-
 static void free_replies(redisReply **r, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (r[i])
             freeReplyObject(r[i]);
-}
-
-/* "wm:SOURCE:PARTITION" of the replay watermark. */
-static void wm_field(char *buf, size_t len, int source, int32_t partition)
-{
-    snprintf(buf, len, "wm:%s:%" PRId32, event_source_name((enum ev_source)source),
-             partition);
 }
 
 static int wm_parse(const char *name, const char *value, struct store_wm *wm)
@@ -394,15 +390,79 @@ out:
     return rc;
 }
 
-/* Room for the replies of n pipelined commands, if Redis is usable; NULL
- * with err otherwise. */
-static redisReply **replies_new(struct store *s, size_t n, char *err, size_t errlen)
-{
-    redisReply **r;
+/* ---- pipelined requests ---- */
 
-    if (!store_usable(s, err, errlen))
-        return NULL;
-    if ((r = calloc(n, sizeof(*r))) == NULL)
+/* A send may begin: connected, and any earlier pipeline's replies are part of
+ * this one (they are read first, in order). */
+static int pipe_usable(struct store *s, char *err, size_t errlen)
+{
+    if (!store_ok(s)) {
+        snprintf(err, errlen, "redis: not connected");
+        return 0;
+    }
+    if (s->inflight == 0)
+        s->sent_us = mono_us();
+    return 1;
+}
+
+/* n more replies to read. */
+static void pipe_sent(struct store *s, size_t n)
+{
+    s->inflight += n;
+}
+
+/* The next n replies of the pipeline.  0 with all n (the caller frees them),
+ * or -1 with none and the connection dropped on an I/O error.  The round
+ * trip is timed when its last reply is in. */
+static int pipe_recv(struct store *s, redisReply **r, size_t n, char *err, size_t errlen)
+{
+    if (!store_ok(s) || n > s->inflight) {
+        snprintf(err, errlen, "redis: not connected");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (redisGetReply(s->ctx, (void **)&r[i]) != REDIS_OK) {
+            while (i-- > 0)
+                freeReplyObject(r[i]);
+            snprintf(err, errlen, "redis: %s", s->ctx->errstr);
+            store_drop(s);
+            return -1;
+        }
+    }
+    s->inflight -= n;
+    if (s->inflight == 0)
+        note_latency(s, s->sent_us);
+    return 0;
+}
+
+void store_push(struct store *s)
+{
+    int done = 0;
+
+    while (store_ok(s) && !done)
+        if (redisBufferWrite(s->ctx, &done) != REDIS_OK)
+            store_drop(s);
+}
+
+void store_abandon(struct store *s)
+{
+    if (s->inflight > 0)
+        store_drop(s);
+}
+
+/* The replies of n commands just appended (one round trip); as pipe_recv. */
+static int roundtrip(struct store *s, redisReply **r, size_t n, char *err, size_t errlen)
+{
+    pipe_sent(s, n);
+    return pipe_recv(s, r, n, err, errlen);
+}
+
+/* Room for the replies of n commands; NULL with err on ENOMEM. */
+static redisReply **replies_new(size_t n, char *err, size_t errlen)
+{
+    redisReply **r = calloc(n ? n : 1, sizeof(*r));
+
+    if (r == NULL)
         snprintf(err, errlen, "out of memory");
     return r;
 }
@@ -418,7 +478,18 @@ static void append_fetch(struct store *s, const char *id)
     redisAppendCommand(s->ctx, "GET %s", key);
 }
 
-int store_load_many(struct store *s, const char *const *ids, size_t n,
+int store_load_send(struct store *s, const char *const *ids, size_t n, char *err,
+                    size_t errlen)
+{
+    if (!pipe_usable(s, err, errlen))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        append_fetch(s, ids[i]);
+    pipe_sent(s, 2 * n);
+    return 0;
+}
+
+int store_load_recv(struct store *s, const char *const *ids, size_t n,
                     int (*got)(void *arg, size_t i, const struct customer *c,
                                const struct store_meta *meta),
                     void *arg, char *err, size_t errlen)
@@ -426,21 +497,18 @@ int store_load_many(struct store *s, const char *const *ids, size_t n,
     struct customer *c = NULL;
     struct store_meta meta;
     redisReply **r;
-    int64_t t0 = mono_us();
     int rc = 0;
 
     if (n == 0)
         return 0;
-    if ((r = replies_new(s, 2 * n, err, errlen)) == NULL)
-        return -1;
-    if ((c = malloc(sizeof(*c))) == NULL) {
-        free(r);
+    if ((r = replies_new(2 * n, err, errlen)) == NULL ||
+        (c = malloc(sizeof(*c))) == NULL) {
         snprintf(err, errlen, "out of memory");
+        free(r);
+        store_abandon(s);
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
-        append_fetch(s, ids[i]);
-    if (read_replies(s, r, 2 * n, t0, err, errlen) < 0) {
+    if (pipe_recv(s, r, 2 * n, err, errlen) < 0) {
         free(r);
         free(c);
         return -1;
@@ -454,6 +522,18 @@ int store_load_many(struct store *s, const char *const *ids, size_t n,
     free(r);
     free(c);
     return rc;
+}
+
+int store_load_many(struct store *s, const char *const *ids, size_t n,
+                    int (*got)(void *arg, size_t i, const struct customer *c,
+                               const struct store_meta *meta),
+                    void *arg, char *err, size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    if (!store_usable(s, err, errlen) || store_load_send(s, ids, n, err, errlen) < 0)
+        return -1;
+    return store_load_recv(s, ids, n, got, arg, err, errlen);
 }
 
 struct load_into {
@@ -480,82 +560,97 @@ int store_load(struct store *s, const char *id, struct customer *c,
     return store_load_many(s, &id, 1, got_into, &to, err, errlen);
 }
 
-/* argv of one command; strings borrowed or owned (formatted). */
-struct argv_buf {
-    const char **argv;
-    size_t *lens;
-    char **owned; /* formatted strings freed with the buffer */
-    size_t n, cap, n_owned;
-};
-
-static int argv_push(struct argv_buf *b, const char *s, size_t len)
+static void argv_push(struct argv_buf *b, const char *s, size_t len, size_t off)
 {
+    if (b->failed)
+        return;
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
         const char **v = realloc(b->argv, cap * sizeof(*v));
         size_t *l = v ? realloc(b->lens, cap * sizeof(*l)) : NULL;
-        char **o = l ? realloc(b->owned, cap * sizeof(*o)) : NULL;
+        size_t *o = l ? realloc(b->off, cap * sizeof(*o)) : NULL;
 
         if (v)
             b->argv = v;
         if (l)
             b->lens = l;
-        if (o == NULL)
-            return -1;
-        b->owned = o;
+        if (o == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->off = o;
         b->cap = cap;
     }
     b->argv[b->n] = s;
-    b->lens[b->n++] = len;
-    return 0;
+    b->lens[b->n] = len;
+    b->off[b->n++] = off;
 }
 
-static int argv_str(struct argv_buf *b, const char *s)
+static void argv_str(struct argv_buf *b, const char *s)
 {
-    return argv_push(b, s, strlen(s));
+    argv_push(b, s, strlen(s), 0);
 }
 
-static int argv_fmt(struct argv_buf *b, const char *fmt, ...)
+static void argv_fmt(struct argv_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static int argv_fmt(struct argv_buf *b, const char *fmt, ...)
+static void argv_fmt(struct argv_buf *b, const char *fmt, ...)
 {
-    char *s = NULL;
     va_list ap;
     int n;
 
-    va_start(ap, fmt);
-    n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -1;
-    if (argv_push(b, s, (size_t)n) < 0) {
-        free(s);
-        return -1;
+    for (int pass = 0; pass < 2 && !b->failed; pass++) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->arena ? b->arena + b->used : NULL, b->room - b->used, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+        } else if ((size_t)n < b->room - b->used) {
+            argv_push(b, NULL, (size_t)n, b->used + 1);
+            b->used += (size_t)n + 1;
+            return;
+        } else {
+            size_t room = b->room ? b->room : 4096;
+            char *a;
+
+            while (room - b->used <= (size_t)n)
+                room *= 2;
+            if ((a = realloc(b->arena, room)) == NULL)
+                b->failed = 1;
+            else {
+                b->arena = a;
+                b->room = room;
+            }
+        }
     }
-    b->owned[b->n_owned++] = s; /* n_owned < n <= cap after argv_push */
-    return 0;
 }
 
 /* Empty the buffer for the next command, keeping its memory. */
 static void argv_reset(struct argv_buf *b)
 {
-    for (size_t i = 0; i < b->n_owned; i++)
-        free(b->owned[i]);
-    b->n = b->n_owned = 0;
+    b->n = b->used = 0;
+    b->failed = 0;
 }
 
 static void argv_free(struct argv_buf *b)
 {
-    argv_reset(b);
     free(b->argv);
     free(b->lens);
-    free(b->owned);
+    free(b->off);
+    free(b->arena);
+    memset(b, 0, sizeof(*b));
 }
 
-static void argv_append(struct store *s, const struct argv_buf *b)
+/* Append the command to the connection's output: 0, -1 on ENOMEM. */
+static int argv_append(struct store *s, struct argv_buf *b)
 {
-    redisAppendCommandArgv(s->ctx, (int)b->n, b->argv, b->lens);
+    if (b->failed)
+        return -1;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->off[i] != 0)
+            b->argv[i] = b->arena + b->off[i] - 1;
+    return redisAppendCommandArgv(s->ctx, (int)b->n, b->argv, b->lens) == REDIS_OK ? 0
+                                                                                   : -1;
 }
 
 /* FCALL loyaltyd_commit (store_lib.lua) for one request. */
@@ -571,48 +666,45 @@ static size_t fields_cleared(const struct kvlist *fields)
 /* FCALL loyaltyd_commit_3 (store_lib.lua) for one request: the fields to set
  * (watermarks, partition, changed fields) as one run of pairs, the fields
  * back at their default as one run of names, the aux string, the outbox. */
-static int commit_argv(struct argv_buf *b, const struct store *s,
-                       const struct store_commit_req *q)
+static void commit_argv(struct argv_buf *b, const struct store *s,
+                        const struct store_commit_req *q)
 {
     size_t cleared = fields_cleared(q->fields);
     size_t nset = q->nwm + (q->partition >= 0) + q->fields->n - cleared;
-    char wmf[160];
-    int rc = 0;
 
-    rc |= argv_str(b, "FCALL");
-    rc |= argv_str(b, "loyaltyd_commit_3");
-    rc |= argv_str(b, "3");
-    rc |= argv_fmt(b, "%sc:{%s}", s->opts.prefix, q->id);
-    rc |= argv_fmt(b, "%sc:{%s}:aux", s->opts.prefix, q->id);
-    rc |= argv_fmt(b, "%sc:{%s}:outbox", s->opts.prefix, q->id);
-    rc |= argv_fmt(b, "%" PRId64, q->rev);
-    rc |= argv_fmt(b, "%zu", nset);
-    for (size_t i = 0; i < q->nwm && rc == 0; i++) {
-        wm_field(wmf, sizeof(wmf), q->wm[i].source, q->wm[i].partition);
-        rc |= argv_fmt(b, "%s", wmf);
-        rc |= argv_fmt(b, "%" PRId64, q->wm[i].offset);
+    argv_str(b, "FCALL");
+    argv_str(b, "loyaltyd_commit_3");
+    argv_str(b, "3");
+    argv_fmt(b, "%sc:{%s}", s->opts.prefix, q->id);
+    argv_fmt(b, "%sc:{%s}:aux", s->opts.prefix, q->id);
+    argv_fmt(b, "%sc:{%s}:outbox", s->opts.prefix, q->id);
+    argv_fmt(b, "%" PRId64, q->rev);
+    argv_fmt(b, "%zu", nset);
+    for (size_t i = 0; i < q->nwm; i++) {
+        argv_fmt(b, "wm:%s:%" PRId32, event_source_name((enum ev_source)q->wm[i].source),
+                 q->wm[i].partition);
+        argv_fmt(b, "%" PRId64, q->wm[i].offset);
     }
     if (q->partition >= 0) {
-        rc |= argv_str(b, "partition");
-        rc |= argv_fmt(b, "%" PRId32, q->partition);
+        argv_str(b, "partition");
+        argv_fmt(b, "%" PRId32, q->partition);
     }
-    for (size_t i = 0; i < q->fields->n && rc == 0; i++) {
+    for (size_t i = 0; i < q->fields->n; i++) {
         if (q->fields->v[i].value[0] == '\0')
             continue;
-        rc |= argv_str(b, q->fields->v[i].name);
-        rc |= argv_str(b, q->fields->v[i].value);
+        argv_str(b, q->fields->v[i].name);
+        argv_str(b, q->fields->v[i].value);
     }
-    rc |= argv_fmt(b, "%zu", cleared);
-    for (size_t i = 0; i < q->fields->n && rc == 0; i++)
+    argv_fmt(b, "%zu", cleared);
+    for (size_t i = 0; i < q->fields->n; i++)
         if (q->fields->v[i].value[0] == '\0')
-            rc |= argv_str(b, q->fields->v[i].name);
-    rc |= argv_str(b, q->aux ? "1" : "0");
-    rc |= argv_str(b, q->aux ? q->aux : "");
-    for (size_t i = 0; q->add && i < q->add->n && rc == 0; i++) {
-        rc |= argv_str(b, q->add->v[i].event_id);
-        rc |= argv_fmt(b, "%s\t%s", topic_tags[q->add->v[i].topic], q->add->v[i].payload);
+            argv_str(b, q->fields->v[i].name);
+    argv_str(b, q->aux ? "1" : "0");
+    argv_str(b, q->aux ? q->aux : "");
+    for (size_t i = 0; q->add && i < q->add->n; i++) {
+        argv_str(b, q->add->v[i].event_id);
+        argv_fmt(b, "%s\t%s", topic_tags[q->add->v[i].topic], q->add->v[i].payload);
     }
-    return rc ? -1 : 0;
 }
 
 /* {status, revision, outbox} from loyaltyd_commit into q. */
@@ -645,31 +737,35 @@ static enum store_commit_result commit_result(struct store *s, const redisReply 
     return strcmp(status, "ok") == 0 ? STORE_APPLIED : STORE_CONFLICT;
 }
 
-int store_commit_many(struct store *s, struct store_commit_req *q, size_t n, char *err,
+int store_commit_send(struct store *s, const struct store_commit_req *q, char *err,
                       size_t errlen)
 {
-    struct argv_buf b = {0};
+    if (!pipe_usable(s, err, errlen))
+        return -1;
+    argv_reset(&s->argv);
+    commit_argv(&s->argv, s, q);
+    if (argv_append(s, &s->argv) < 0) {
+        snprintf(err, errlen, "out of memory");
+        store_abandon(s);
+        return -1;
+    }
+    pipe_sent(s, 1);
+    return 0;
+}
+
+int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, char *err,
+                      size_t errlen)
+{
     redisReply **r;
-    int64_t t0 = mono_us();
     int rc = 0;
 
     if (n == 0)
         return 0;
-    if ((r = replies_new(s, n, err, errlen)) == NULL)
+    if ((r = replies_new(n, err, errlen)) == NULL) {
+        store_abandon(s);
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        argv_reset(&b);
-        if (commit_argv(&b, s, &q[i]) < 0) {
-            /* What was appended must still be read: fail after the replies. */
-            snprintf(err, errlen, "out of memory");
-            rc = -1;
-            n = i;
-            break;
-        }
-        argv_append(s, &b);
     }
-    argv_free(&b);
-    if (read_replies(s, r, n, t0, err, errlen) < 0) {
+    if (pipe_recv(s, r, n, err, errlen) < 0) {
         free(r);
         return -1;
     }
@@ -701,18 +797,19 @@ int store_outbox_pending(struct store *s, const char *id, struct store_outbox *p
 int store_ack_many(struct store *s, const struct store_ack *acks, size_t n)
 {
     char key[STORE_KEY_MAX], err[256];
-    int64_t t0 = mono_us();
     redisReply **r;
 
     if (n == 0)
         return 0;
-    if ((r = replies_new(s, n, err, sizeof(err))) == NULL)
+    if (!store_usable(s, err, sizeof(err)) || !pipe_usable(s, err, sizeof(err)))
+        return -1;
+    if ((r = replies_new(n, err, sizeof(err))) == NULL)
         return -1;
     for (size_t i = 0; i < n; i++) {
         key_of(s, key, sizeof(key), acks[i].customer_id, ":outbox");
         redisAppendCommand(s->ctx, "HDEL %s %s", key, acks[i].event_id);
     }
-    if (read_replies(s, r, n, t0, err, sizeof(err)) < 0) {
+    if (roundtrip(s, r, n, err, sizeof(err)) < 0) {
         free(r);
         return -1;
     }
@@ -732,39 +829,40 @@ void store_index_scores(const struct customer *c, double score[STORE_IDX__COUNT]
         score[k] = isfinite(v[k]) ? v[k] : 0.0;
 }
 
-/* One ZADD of every customer's score to index k. */
-static int index_argv(struct argv_buf *b, const struct store *s, enum store_index_kind k,
-                      const struct store_index_req *q, size_t n)
+/* One ZADD of the scores to index k of the requests that set it; nothing
+ * when none does. */
+static void index_argv(struct argv_buf *b, const struct store *s, enum store_index_kind k,
+                       const struct store_index_req *q, size_t n)
 {
-    int rc = argv_str(b, "ZADD");
-
-    rc |= argv_fmt(b, "%sidx:%s", s->opts.prefix, index_names[k]);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc |= argv_fmt(b, "%.17g", q[i].score[k]);
-        rc |= argv_str(b, q[i].id);
+    for (size_t i = 0; i < n; i++) {
+        if (!(q[i].set & (1u << k)))
+            continue;
+        if (b->n == 0) {
+            argv_str(b, "ZADD");
+            argv_fmt(b, "%sidx:%s", s->opts.prefix, index_names[k]);
+        }
+        argv_fmt(b, "%.17g", q[i].score[k]);
+        argv_str(b, q[i].id);
     }
-    return rc;
 }
 
 /* One ZADD (or ZREM, for "never due") of the due times in one partition's
- * set; 0 when no request is of that kind. */
-static int due_argv(struct argv_buf *b, const struct store *s, int32_t partition,
-                    int remove, const struct store_index_req *q, size_t n)
+ * set; nothing when no request is of that kind. */
+static void due_argv(struct argv_buf *b, const struct store *s, int32_t partition,
+                     int remove, const struct store_index_req *q, size_t n)
 {
-    int rc = 0;
-
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (q[i].partition != partition || (q[i].due_ms == INT64_MAX) != remove)
+    for (size_t i = 0; i < n; i++) {
+        if (!(q[i].set & STORE_INDEX_DUE) || q[i].partition != partition ||
+            (q[i].due_ms == INT64_MAX) != remove)
             continue;
         if (b->n == 0) {
-            rc |= argv_str(b, remove ? "ZREM" : "ZADD");
-            rc |= argv_fmt(b, "%sdue:%" PRId32, s->opts.prefix, partition);
+            argv_str(b, remove ? "ZREM" : "ZADD");
+            argv_fmt(b, "%sdue:%" PRId32, s->opts.prefix, partition);
         }
         if (!remove)
-            rc |= argv_fmt(b, "%" PRId64, q[i].due_ms);
-        rc |= argv_str(b, q[i].id);
+            argv_fmt(b, "%" PRId64, q[i].due_ms);
+        argv_str(b, q[i].id);
     }
-    return rc;
 }
 
 static int seen_partition(const struct store_index_req *q, size_t i)
@@ -775,50 +873,83 @@ static int seen_partition(const struct store_index_req *q, size_t i)
     return 0;
 }
 
-int store_index_many(struct store *s, const struct store_index_req *q, size_t n)
+/* Append the command in the buffer, if any, counting it. */
+static int index_append(struct store *s, size_t *ncmds)
 {
-    struct argv_buf b = {0};
-    redisReply *r[STORE_IDX__COUNT + 2 * STORE_PARTITIONS_PER_CALL];
-    int64_t t0 = mono_us();
-    char err[256];
-    size_t cmds = 0;
+    if (s->argv.n == 0 && !s->argv.failed)
+        return 0;
+    if (argv_append(s, &s->argv) < 0)
+        return -1;
+    pipe_sent(s, 1);
+    (*ncmds)++;
+    return 0;
+}
+
+int store_index_send(struct store *s, const struct store_index_req *q, size_t n,
+                     size_t *ncmds, char *err, size_t errlen)
+{
     int rc = 0;
 
+    *ncmds = 0;
     if (n == 0)
         return 0;
-    if (!store_usable(s, err, sizeof(err)))
+    if (!pipe_usable(s, err, errlen))
         return -1;
     for (int k = 0; k < STORE_IDX__COUNT && rc == 0; k++) {
-        argv_reset(&b);
-        if ((rc = index_argv(&b, s, (enum store_index_kind)k, q, n)) == 0) {
-            argv_append(s, &b);
-            cmds++;
-        }
+        argv_reset(&s->argv);
+        index_argv(&s->argv, s, (enum store_index_kind)k, q, n);
+        rc = index_append(s, ncmds);
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (seen_partition(q, i))
+        if (!(q[i].set & STORE_INDEX_DUE) || seen_partition(q, i))
             continue;
-        if (cmds + 2 > sizeof(r) / sizeof(r[0])) {
-            rc = -1; /* callers index one task (one partition) at a time */
-            break;
-        }
         for (int remove = 0; remove < 2 && rc == 0; remove++) {
-            argv_reset(&b);
-            rc = due_argv(&b, s, q[i].partition, remove, q, n);
-            if (rc == 0 && b.n > 0) {
-                argv_append(s, &b);
-                cmds++;
-            }
+            argv_reset(&s->argv);
+            due_argv(&s->argv, s, q[i].partition, remove, q, n);
+            rc = index_append(s, ncmds);
         }
     }
-    argv_free(&b);
-    if (read_replies(s, r, cmds, t0, err, sizeof(err)) < 0)
+    if (rc < 0) {
+        snprintf(err, errlen, "out of memory");
+        store_abandon(s);
+    }
+    return rc;
+}
+
+int store_index_recv(struct store *s, size_t ncmds, char *err, size_t errlen)
+{
+    redisReply **r;
+    int rc = 0;
+
+    if (ncmds == 0)
+        return 0;
+    if ((r = replies_new(ncmds, err, errlen)) == NULL) {
+        store_abandon(s);
         return -1;
-    for (size_t i = 0; i < cmds; i++)
-        if (r[i]->type == REDIS_REPLY_ERROR)
+    }
+    if (pipe_recv(s, r, ncmds, err, errlen) < 0) {
+        free(r);
+        return -1;
+    }
+    for (size_t i = 0; i < ncmds; i++)
+        if (r[i]->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis: %s", r[i]->str);
             rc = -1;
-    free_replies(r, cmds);
-    return rc ? -1 : 0;
+        }
+    free_replies(r, ncmds);
+    free(r);
+    return rc;
+}
+
+int store_index_many(struct store *s, const struct store_index_req *q, size_t n)
+{
+    char err[256];
+    size_t ncmds;
+
+    if (!store_usable(s, err, sizeof(err)) ||
+        store_index_send(s, q, n, &ncmds, err, sizeof(err)) < 0)
+        return -1;
+    return store_index_recv(s, ncmds, err, sizeof(err));
 }
 
 static int ids_from_reply(const redisReply *r, size_t step, char ***ids, size_t *n)
@@ -957,14 +1088,13 @@ int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t 
 int store_raw(struct store *s, const char *id, struct kvlist *fields, char **aux)
 {
     char err[256];
-    int64_t t0 = mono_us();
     redisReply *r[2];
     int rc = -1;
 
-    if (!store_usable(s, err, sizeof(err)))
+    if (!store_usable(s, err, sizeof(err)) || !pipe_usable(s, err, sizeof(err)))
         return -1;
     append_fetch(s, id);
-    if (read_replies(s, r, 2, t0, err, sizeof(err)) < 0)
+    if (roundtrip(s, r, 2, err, sizeof(err)) < 0)
         return -1;
     if (r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements > 0 &&
         reply_to_kvlist(r[0], fields) == 0) {

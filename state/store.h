@@ -64,8 +64,6 @@ int store_outbox_add(struct store_outbox *o, enum store_topic t, const char *id,
 /* Watermarks kept per customer: one per input topic and partition number it
  * was fed from (normally the three topics of its own partition). */
 #define STORE_WM_MAX 8
-/* store_index_many takes the requests of at most this many partitions. */
-#define STORE_PARTITIONS_PER_CALL 8
 
 /* The replay watermark: the highest offset of (source, partition) applied. */
 struct store_wm {
@@ -101,8 +99,13 @@ struct store_commit_req {
     struct store_outbox pending; /* the whole outbox after the commit */
 };
 
+/* store_index_req.set: which scores (bit k: index k) and the due time. */
+#define STORE_INDEX_DUE (1u << STORE_IDX__COUNT)
+#define STORE_INDEX_ALL ((1u << (STORE_IDX__COUNT + 1)) - 1)
+
 struct store_index_req {
     const char *id;
+    unsigned set;                   /* what to write, STORE_INDEX_* bits */
     double score[STORE_IDX__COUNT]; /* by enum store_index_kind */
     int32_t partition;
     int64_t due_ms; /* INT64_MAX: never due (removed from the set) */
@@ -132,15 +135,39 @@ int store_load(struct store *s, const char *id, struct customer *c,
                struct store_meta *meta, char *err, size_t errlen);
 
 /*
- * n commits in one round trip, each atomic (one server-side function on the
- * customer's keys): if the revision is still q->rev, write the changed fields
- * and aux, raise the watermarks, record the partition, add the outbox
- * entries.  Each request gets its result, the new revision and, unless
+ * Pipelined requests.  A batch appends its loads, commits and index updates
+ * as it goes, pushes them to Redis while it computes the rest, and then reads
+ * the replies in the order the requests were sent: store_*_recv must be
+ * called for every successful store_*_send, in the same order, before any
+ * other call on the store.  A send that fails drops the connection (so no
+ * reply is ever taken for another's); store_abandon does the same for a
+ * caller that cannot read what it sent.
+ */
+/* Write what was appended, so that Redis works while the caller computes. */
+void store_push(struct store *s);
+void store_abandon(struct store *s);
+
+/* Loads of n customers (two commands each), then their replies handed one at
+ * a time to got(), as store_load_many does. */
+int store_load_send(struct store *s, const char *const *ids, size_t n, char *err,
+                    size_t errlen);
+int store_load_recv(struct store *s, const char *const *ids, size_t n,
+                    int (*got)(void *arg, size_t i, const struct customer *c,
+                               const struct store_meta *meta),
+                    void *arg, char *err, size_t errlen);
+
+/*
+ * One commit, atomic (one server-side function on the customer's keys): if
+ * the revision is still q->rev, write the changed fields and aux, raise the
+ * watermarks, record the partition, add the outbox entries.  store_commit_recv
+ * gives each of n requests sent its result, the new revision and, unless
  * STORE_ERROR, every entry still in the customer's outbox (q->pending,
- * initialised here, freed by the caller).  Returns 0, or -1 when any request
+ * initialised there, freed by the caller).  Returns 0, or -1 when any request
  * failed or the connection was lost (err says why).
  */
-int store_commit_many(struct store *s, struct store_commit_req *q, size_t n, char *err,
+int store_commit_send(struct store *s, const struct store_commit_req *q, char *err,
+                      size_t errlen);
+int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, char *err,
                       size_t errlen);
 
 /* Outbox entries still pending for one customer. */
@@ -150,9 +177,14 @@ int store_ack_many(struct store *s, const struct store_ack *acks, size_t n);
 
 /* A customer's scores in the operators' indices. */
 void store_index_scores(const struct customer *c, double score[STORE_IDX__COUNT]);
-/* Refresh the operator indices and the sweeper's due times of n customers in
- * one round trip (idempotent; not in the atomic commit, because on Redis
- * Cluster the global keys live in other slots). */
+/* Refresh the operator indices and the sweeper's due times of n customers
+ * (idempotent; not in the atomic commit, because on Redis Cluster the global
+ * keys live in other slots): only what each request's `set` names.  The
+ * send appends a few commands (*ncmds of them, 0 when nothing is to be set)
+ * for store_index_recv. */
+int store_index_send(struct store *s, const struct store_index_req *q, size_t n,
+                     size_t *ncmds, char *err, size_t errlen);
+int store_index_recv(struct store *s, size_t ncmds, char *err, size_t errlen);
 int store_index_many(struct store *s, const struct store_index_req *q, size_t n);
 
 /* Up to `max` customers of `partition` due at or before now_ms. */
