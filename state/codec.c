@@ -213,11 +213,134 @@ static const struct field fields[] = {
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
+/* Test hooks (tests/unit/test_numfmt.c), not part of the codec's interface. */
+int codec_fmt_double_fast(char *buf, size_t len, double v);
+void codec_fmt_double(char *buf, size_t len, double v);
+
+/* 10^0 .. 10^22: every one is exactly a double. */
+static const double pow10_dbl[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static const char digit_pairs[] = "00010203040506070809"
+                                  "10111213141516171819"
+                                  "20212223242526272829"
+                                  "30313233343536373839"
+                                  "40414243444546474849"
+                                  "50515253545556575859"
+                                  "60616263646566676869"
+                                  "70717273747576777879"
+                                  "80818283848586878889"
+                                  "90919293949596979899";
+
+/* The decimal digits of u, written so that they end at end; returns where
+ * they start. */
+static char *digits_before(char *end, uint64_t u)
+{
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        *--end = digit_pairs[d + 1];
+        *--end = digit_pairs[d];
+    }
+    if (u >= 10) {
+        *--end = digit_pairs[u * 2 + 1];
+        *--end = digit_pairs[u * 2];
+    } else {
+        *--end = (char)('0' + u);
+    }
+    return end;
+}
+
+/* The fast path of codec_fmt_double: the values whose %.15g form reads back,
+ * in the range where %.15g prints in fixed notation (1e-4 <= |v| < 1e15),
+ * and zero.  Returns 1 if it wrote buf (then exactly what %.15g would have),
+ * 0 if the caller has to use snprintf.
+ *
+ * With p = 14 - floor(log10|v|), s = |v| * 10^p is in [1e14, 1e15) and
+ * k = round(s) is the 15-digit candidate.  k < 2^53 and 10^p (p <= 18) are
+ * exact doubles, so k / 10^p is the correctly rounded value of the decimal
+ * k * 10^-p, which is what strtod makes of it: the test below holds exactly
+ * when that decimal reads back as v.  A decimal of at most 15 significant
+ * digits that reads back as v is what %.15g prints for v (DBL_DIG is 15),
+ * and in this range %.15g uses fixed notation without trailing zeros.  If
+ * %.15g of v reads back, this finds it: then v is within half an ulp of the
+ * decimal, so s is within 0.2 of the integer k. */
+int codec_fmt_double_fast(char *buf, size_t len, double v)
+{
+    double a = fabs(v), s;
+    uint64_t bits, k;
+    int e2, p, n;
+    char dig[24], *end = dig + sizeof(dig), *d, *o = buf;
+
+    if (len < 24) {
+        return 0;
+    }
+    if (v == 0) {
+        strcpy(buf, signbit(v) ? "-0" : "0"); /* as %.15g prints them */
+        return 1;
+    }
+    if (!(a >= 1e-4 && a < 1e15)) { /* NaN and inf too */
+        return 0;
+    }
+    memcpy(&bits, &a, sizeof(bits));
+    e2 = (int)(bits >> 52) - 1023; /* a is normal here: 2^e2 <= a < 2^(e2+1) */
+    /* floor(e2 * log10(2)) (exact for -60 <= e2 <= 79), which is floor(log10(a))
+     * or one less */
+    p = 14 - ((e2 * 1233 + 64 * 4096) / 4096 - 64);
+    if (p < 0 || p > 19) {
+        return 0;
+    }
+    s = a * pow10_dbl[p];
+    if (s >= 1e15) {
+        p--;
+        s = a * pow10_dbl[p];
+    }
+    if (!(s < 1e15) || p > 18) {
+        return 0;
+    }
+    k = (uint64_t)(s + 0.5);
+    if ((double)k / pow10_dbl[p] != a) {
+        return 0;
+    }
+    /* k * 10^-p in fixed notation, without the fraction's trailing zeros */
+    d = digits_before(end, k);
+    while (p > 0 && end[-1] == '0') {
+        end--;
+        p--;
+    }
+    n = (int)(end - d);
+    if (v < 0) {
+        *o++ = '-';
+    }
+    if (n <= p) {
+        *o++ = '0';
+        *o++ = '.';
+        memset(o, '0', (size_t)(p - n));
+        o += p - n;
+        memcpy(o, d, (size_t)n);
+        o += n;
+    } else {
+        memcpy(o, d, (size_t)(n - p));
+        o += n - p;
+        if (p > 0) {
+            *o++ = '.';
+            memcpy(o, d + n - p, (size_t)p);
+            o += p;
+        }
+    }
+    *o = '\0';
+    return 1;
+}
+
 /* The shortest of %.15g, %.16g and %.17g that reads back as exactly v (a
  * double with at most 15 significant digits prints with those digits, in
  * fixed notation where %g allows it: "10", not "1e+01"). */
-static void fmt_double(char *buf, size_t len, double v)
+void codec_fmt_double(char *buf, size_t len, double v)
 {
+    if (codec_fmt_double_fast(buf, len, v)) {
+        return;
+    }
     for (int prec = 15; prec < 17; prec++) {
         snprintf(buf, len, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) {
@@ -253,10 +376,10 @@ static void encode_field(const struct customer *c, const struct field *f, char *
         snprintf(buf, len, "%" PRId32, *(const int32_t *)(const void *)base);
         break;
     case F_DBL:
-        fmt_double(buf, len, *(const double *)(const void *)base);
+        codec_fmt_double(buf, len, *(const double *)(const void *)base);
         break;
     case F_POINTS:
-        fmt_double(buf, len, *(const int32_t *)(const void *)base / 100.0);
+        codec_fmt_double(buf, len, *(const int32_t *)(const void *)base / 100.0);
         break;
     case F_TIER:
         snprintf(buf, len, "%s", cu_tier_name(c->tier));
@@ -271,7 +394,7 @@ static void encode_field(const struct customer *c, const struct field *f, char *
         snprintf(buf, len, "%s", c->currency);
         break;
     case F_OUT_NET:
-        fmt_double(buf, len, (double)(c->spend_cents - c->refund_cents) / 100.0);
+        codec_fmt_double(buf, len, (double)(c->spend_cents - c->refund_cents) / 100.0);
         break;
     case F_OUT_CATEGORY:
         snprintf(buf, len, "%s", main_category(c));

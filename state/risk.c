@@ -4,16 +4,91 @@
 #include "state/risk.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DUE_HORIZON_DAYS 36500
 
+/* 10^0 .. 10^22: every one is exactly a double. */
+static const double pow10_dbl[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Within this much of a half (in units of the 6th digit) the rounding is
+ * left to printf.  Only s exactly at a tie has to be: k + 1/2 is a double
+ * here and rounding is monotonic, so scaling by 10^n (which rounds by at most
+ * 2^-34) can bring a value onto a tie but not across one, and %.6g rounds
+ * an exact tie to even.  The margin is wider as a precaution; it sends about
+ * 2 values in a million to printf. */
+#define Q6_TIE_MARGIN 1e-6
+
+static double scale10(double a, int n)
+{
+    return n >= 0 ? a * pow10_dbl[n] : a / pow10_dbl[-n];
+}
+
+/* risk_q6 without printf where it is simple to be exact: 1e-15 <= |v| < 1e20
+ * and |v| not near a tie at the 7th digit, and zero.
+ *
+ * s = |v| * 10^n with n = 5 - floor(log10|v|) is in [1e5, 1e6), and
+ * k = round(s) is what %.6g prints as 6 digits: 10^|n| (|n| <= 22) is exact,
+ * so s is the exact scaled value rounded once (by at most 2^-34), and away
+ * from a tie both round to the same integer.  k = 10^6 when the digits round
+ * up to the next power of ten, where %.6g prints 1.00000e(e+1), the same
+ * number.  k and 10^|n| are exact doubles, so k / 10^n (or k * 10^-n) is the
+ * correctly rounded value of that decimal, which is what strtod returns. */
+int risk_q6_fast(double v, double *out)
+{
+    double a = fabs(v), s, res;
+    uint64_t bits;
+    int64_t k;
+    int e2, n;
+
+    if (v == 0) {
+        *out = v; /* %.6g prints "0" or "-0" */
+        return 1;
+    }
+    if (!(a >= 1e-15 && a < 1e20)) { /* NaN and inf too */
+        return 0;
+    }
+    memcpy(&bits, &a, sizeof(bits));
+    e2 = (int)(bits >> 52) - 1023; /* a is normal here: 2^e2 <= a < 2^(e2+1) */
+    /* floor(e2 * log10(2)) (exact for -60 <= e2 <= 79), which is floor(log10(a))
+     * or one less */
+    n = 5 - ((e2 * 1233 + 64 * 4096) / 4096 - 64);
+    if (n > 22 || n < -21) {
+        return 0;
+    }
+    s = scale10(a, n);
+    if (s >= 1e6) {
+        n--;
+        s = scale10(a, n);
+    }
+    /* s >= 1e5 also when the exact value is just below 1e5 and s was rounded
+     * up to it: that value's 6 digits (999999.99... at the next n) round up
+     * to 1e6, the same number as k = 1e5 here. */
+    if (!(s >= 1e5 && s < 1e6)) {
+        return 0;
+    }
+    k = (int64_t)(s + 0.5);
+    if (fabs(s - (double)k) > 0.5 - Q6_TIE_MARGIN) {
+        return 0;
+    }
+    res = n >= 0 ? (double)k / pow10_dbl[n] : (double)k * pow10_dbl[-n];
+    *out = v < 0 ? -res : res;
+    return 1;
+}
+
 double risk_q6(double v)
 {
     char buf[32];
+    double r;
 
+    if (risk_q6_fast(v, &r)) {
+        return r;
+    }
     if (!isfinite(v)) {
         return 0;
     }
