@@ -36,11 +36,28 @@ struct ptask {
     rd_kafka_queue_t *kq[SRC__COUNT]; /* the partitions' own fetch queues */
     struct task_msg *batch;
     size_t nbatch;
+    int lane; /* its batch is in flight on this lane, or -1 */
+};
+
+/* Batches in flight: each lane is a Redis connection of its own, so one
+ * task's batch is prepared while Redis commits another's. */
+#define LANES 2
+
+struct flight {
+    struct ptask *pt; /* NULL: the lane is idle */
+    struct batch *bt;
+    struct batch_ctx ctx;
+    struct batch_item *items;
+    struct batch_stats st;
+    char err[512];
 };
 
 struct pipeline {
     const struct pipeline_opts *cfg;
-    struct store *store;
+    struct store *store; /* lane 0, and everything but batches */
+    struct store *lane_store[LANES];
+    struct flight fly[LANES];
+    int next_lane;
     rd_kafka_t *consumer;
     struct producer *producer;
     struct tracker *tracker;
@@ -48,8 +65,11 @@ struct pipeline {
     struct ptask **tasks; /* by partition number; NULL: not ours */
     size_t ntasks;
     struct cache *cache;
-    struct batch_item *items; /* scratch: one batch */
-    struct task_msg *spare;   /* the batch buffer no task holds */
+    struct batch_item *items; /* scratch: one sweep */
+    /* Batch buffers no task holds: a task holds one only while it has a
+     * batch (filling, in flight, or waiting for a retry). */
+    struct task_msg *spare[LANES + 1];
+    int nspare;
     int wake[2]; /* a pipe librdkafka writes to when a queue gets something */
     rd_kafka_queue_t *consumer_q;
     struct model_ctx model;
@@ -72,13 +92,23 @@ static struct ptask *task_of(const struct pipeline *pl, int32_t partition)
     return partition >= 0 && (size_t)partition < pl->ntasks ? pl->tasks[partition] : NULL;
 }
 
+static int stores_ok(const struct pipeline *pl)
+{
+    for (int i = 0; i < LANES; i++)
+        if (!store_ok(pl->lane_store[i]))
+            return 0;
+    return 1;
+}
+
 static void account_redis(struct pipeline *pl)
 {
     int64_t sum_us;
     uint64_t n;
 
-    store_take_latency(pl->store, &sum_us, &n);
-    metrics_redis_latency(sum_us, n);
+    for (int i = 0; i < LANES; i++) {
+        store_take_latency(pl->lane_store[i], &sum_us, &n);
+        metrics_redis_latency(sum_us, n);
+    }
 }
 
 /* ---- pausing while Redis is away ---- */
@@ -106,11 +136,15 @@ static void set_paused(struct pipeline *pl, int paused)
 static void redis_retry(struct pipeline *pl)
 {
     char err[512];
+    int rc = 0;
 
-    if (store_ok(pl->store) || mono_ms() < pl->redis_retry_at_ms)
+    if (stores_ok(pl) || mono_ms() < pl->redis_retry_at_ms)
         return;
-    if (store_connect(pl->store, err, sizeof(err)) == 0) {
-        log_note("redis: reconnected");
+    for (int i = 0; i < LANES && rc == 0; i++)
+        if (!store_ok(pl->lane_store[i]))
+            rc = store_connect(pl->lane_store[i], err, sizeof(err));
+    if (rc == 0) {
+        log_note("redis: connected");
         pl->redis_backoff_ms = REDIS_BACKOFF_MIN_MS;
         metrics_set_redis_up(1);
         return;
@@ -126,7 +160,7 @@ static void redis_retry(struct pipeline *pl)
  * input and retry with backoff, that batch first. */
 static void hold_back(struct pipeline *pl)
 {
-    if (!store_ok(pl->store))
+    if (!stores_ok(pl))
         metrics_set_redis_up(0);
     set_paused(pl, 1);
     if (pl->redis_retry_at_ms < mono_ms())
@@ -227,14 +261,12 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
 {
     int64_t wait_ms = 0;
 
-    /* One batch buffer serves every task in turn; a task keeps it only while
-     * its batch waits for a retry. */
     if (pt->batch == NULL) {
-        if (pl->spare == NULL && (pl->spare = malloc((size_t)pl->cfg->batch_max_events *
-                                                     sizeof(*pl->spare))) == NULL)
+        if (pl->nspare > 0)
+            pt->batch = pl->spare[--pl->nspare];
+        else if ((pt->batch = malloc((size_t)pl->cfg->batch_max_events *
+                                     sizeof(*pt->batch))) == NULL)
             return 0;
-        pt->batch = pl->spare;
-        pl->spare = NULL;
     }
     while (pt->nbatch < (size_t)pl->cfg->batch_max_events) {
         int src, timed_out, late;
@@ -261,9 +293,10 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
     return 0;
 }
 
-static struct batch_ctx batch_ctx_of(struct pipeline *pl, const struct ptask *pt)
+static struct batch_ctx batch_ctx_of(struct pipeline *pl, const struct ptask *pt,
+                                     struct store *store)
 {
-    return (struct batch_ctx){pl->store, pl->cache,        &pl->model,  pt->t.partition,
+    return (struct batch_ctx){store,     pl->cache,        &pl->model,  pt->t.partition,
                               wall_ms(), producer_publish, pl->producer};
 }
 
@@ -316,83 +349,149 @@ static void finish_item(struct pipeline *pl, struct task_msg *tm,
     inmsg_free(tm->msg);
 }
 
-/* Commit the task's batch.  0, or -1 when it must be retried later. */
-static int run_batch(struct pipeline *pl, struct ptask *pt)
+static void give_back_batch(struct pipeline *pl, struct ptask *pt)
 {
-    struct batch_ctx b = batch_ctx_of(pl, pt);
-    struct batch_stats st = {0};
-    char err[512];
-    int64_t now_us;
+    if (pt->batch == NULL || pt->nbatch > 0)
+        return;
+    if (pl->nspare < LANES + 1)
+        pl->spare[pl->nspare++] = pt->batch;
+    else
+        free(pt->batch);
+    pt->batch = NULL;
+}
 
+static int land(struct pipeline *pl, int lane);
+
+/* Every batch in flight landed.  0, or -1 when one must be retried later. */
+static int land_all(struct pipeline *pl)
+{
+    int rc = 0;
+
+    for (int i = 0; i < LANES; i++)
+        rc |= land(pl, i);
+    return rc;
+}
+
+/* Start the task's batch on a lane (landing what that lane carried first).
+ * 0, or -1 when it must be retried later. */
+static int launch(struct pipeline *pl, struct ptask *pt)
+{
+    int lane = pl->next_lane, rc;
+    struct flight *f = &pl->fly[lane];
+
+    if (land(pl, lane) < 0)
+        return -1;
     for (size_t i = 0; i < pt->nbatch; i++) {
         struct task_msg *tm = &pt->batch[i];
         const struct inmsg *in = tm->msg;
 
-        pl->items[i] = (struct batch_item){.ev = &tm->ev,
-                                           .source = in->src,
-                                           .partition = in->partition,
-                                           .offset = in->offset,
-                                           .opaque = tm->entry};
+        f->items[i] = (struct batch_item){.ev = &tm->ev,
+                                          .source = in->src,
+                                          .partition = in->partition,
+                                          .offset = in->offset,
+                                          .opaque = tm->entry};
     }
-    if (batch_run(&b, pl->items, pt->nbatch, &st, err, sizeof(err)) < 0) {
-        log_warn("partition %d: %s; pausing input", (int)pt->t.partition, err);
+    f->ctx = batch_ctx_of(pl, pt, pl->lane_store[lane]);
+    f->st = (struct batch_stats){0};
+    /* A customer held by the batch in flight on the other lane (fed from two
+     * partitions) waits for that one. */
+    if ((rc = batch_start(&f->ctx, f->items, pt->nbatch, &f->st, f->err, sizeof(f->err),
+                          &f->bt)) == 1 &&
+        land_all(pl) == 0)
+        rc = batch_start(&f->ctx, f->items, pt->nbatch, &f->st, f->err, sizeof(f->err),
+                         &f->bt);
+    if (rc != 0) {
+        log_warn("partition %d: %s; pausing input", (int)pt->t.partition, f->err);
+        return -1;
+    }
+    f->pt = pt;
+    pt->lane = lane;
+    pl->next_lane = (lane + 1) % LANES;
+    return 0;
+}
+
+/* The lane's batch finished: what each event became, then its input is
+ * done.  0 (also for an idle lane), or -1 when the batch must be retried
+ * later (the task keeps it). */
+static int land(struct pipeline *pl, int lane)
+{
+    struct flight *f = &pl->fly[lane];
+    struct ptask *pt = f->pt;
+    int64_t now_us;
+
+    if (pt == NULL)
+        return 0;
+    f->pt = NULL;
+    pt->lane = -1;
+    if (batch_finish(f->bt) < 0) {
+        log_warn("partition %d: %s; pausing input", (int)pt->t.partition, f->err);
         metrics_redis_errors();
         account_redis(pl);
         return -1;
     }
     now_us = wall_us();
     for (size_t i = 0; i < pt->nbatch; i++)
-        finish_item(pl, &pt->batch[i], &pl->items[i], now_us);
+        finish_item(pl, &pt->batch[i], &f->items[i], now_us);
     pt->nbatch = 0;
-    account_batch(pl, &st);
+    give_back_batch(pl, pt);
+    account_batch(pl, &f->st);
     return 0;
 }
 
-static void give_back_batch(struct pipeline *pl, struct ptask *pt)
+/* Commit the task's batch now.  0, or -1 when it must be retried later. */
+static int run_batch(struct pipeline *pl, struct ptask *pt)
 {
-    if (pt->batch == NULL || pt->nbatch > 0)
-        return;
-    if (pl->spare == NULL)
-        pl->spare = pt->batch;
-    else
-        free(pt->batch);
-    pt->batch = NULL;
+    if (land_all(pl) < 0 || launch(pl, pt) < 0)
+        return -1;
+    return land(pl, pt->lane);
 }
 
-/* Batches of every task until nothing is ready; returns the shortest wait
- * any task is in (0: none), for the next poll. */
 static size_t pull_task(struct pipeline *pl, struct ptask *pt);
 
+/* Batches of every task, in turns, until nothing is ready: a task's batch is
+ * committed while the next task's is prepared.  Returns the shortest wait
+ * any task is in (0: none), for the next poll. */
 static int64_t run_tasks(struct pipeline *pl)
 {
     int64_t wait = 0;
+    int progress = 1;
 
-    for (size_t p = 0; p < pl->ntasks; p++) {
-        struct ptask *pt = pl->tasks[p];
+    while (progress && stores_ok(pl)) {
+        progress = 0;
+        for (size_t p = 0; p < pl->ntasks; p++) {
+            struct ptask *pt = pl->tasks[p];
+            int64_t w;
 
-        while (pt != NULL && store_ok(pl->store)) {
-            int64_t w = fill_batch(pl, pt);
-
+            if (pt == NULL)
+                continue;
+            if (pt->lane >= 0 && land(pl, pt->lane) < 0)
+                goto failed;
+            w = fill_batch(pl, pt);
             /* A queue ran dry before the batch filled up: what librdkafka
              * has fetched meanwhile goes into the same batch. */
-            if (pt->nbatch > 0 && pt->nbatch < (size_t)pl->cfg->batch_max_events &&
-                pull_task(pl, pt) > 0)
-                continue;
+            while (pt->nbatch > 0 && pt->nbatch < (size_t)pl->cfg->batch_max_events &&
+                   pull_task(pl, pt) > 0)
+                w = fill_batch(pl, pt);
             if (w > 0 && (wait == 0 || w < wait))
                 wait = w;
             if (pt->nbatch == 0) {
                 give_back_batch(pl, pt);
-                break;
+                continue;
             }
-            if (run_batch(pl, pt) < 0) {
-                hold_back(pl);
-                return 0;
-            }
+            if (launch(pl, pt) < 0)
+                goto failed;
+            progress = 1;
         }
     }
-    if (store_ok(pl->store))
+    if (land_all(pl) < 0)
+        goto failed;
+    if (stores_ok(pl))
         set_paused(pl, 0);
     return wait;
+failed:
+    land_all(pl);
+    hold_back(pl);
+    return 0;
 }
 
 /* ---- offsets ---- */
@@ -481,6 +580,7 @@ static int task_add(struct pipeline *pl, int32_t p)
     if ((pt = calloc(1, sizeof(*pt))) == NULL)
         return -1;
     task_init(&pt->t, p);
+    pt->lane = -1;
     pl->tasks[p] = pt;
     return 0;
 }
@@ -493,6 +593,8 @@ static void task_remove(struct pipeline *pl, int32_t p)
 
     if (pt == NULL)
         return;
+    if (pt->lane >= 0) /* its batch's customers must not stay pinned */
+        (void)land(pl, pt->lane);
     for (size_t i = 0; i < pt->nbatch; i++) {
         event_free(&pt->batch[i].ev);
         drop_queued(NULL, pt->batch[i].msg, pt->batch[i].entry);
@@ -562,7 +664,7 @@ static void on_revoke(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
     rd_kafka_resp_err_t err;
 
     for (size_t p = 0; p < pl->ntasks; p++)
-        if (pl->tasks[p] && pl->tasks[p]->nbatch && store_ok(pl->store))
+        if (pl->tasks[p] && pl->tasks[p]->nbatch && stores_ok(pl))
             run_batch(pl, pl->tasks[p]);
     settle(pl, 10000);
     err = rd_kafka_commit(pl->consumer, NULL, 0);
@@ -690,7 +792,7 @@ struct pipeline *pipeline_new(const struct pipeline_opts *cfg,
         reason_names[i] = parse_reason_name((enum parse_reason)i);
     metrics_reasons(reason_names, PR__COUNT);
     pl->cfg = cfg;
-    pl->store = store;
+    pl->store = pl->lane_store[0] = store;
     pl->model.cfg = model;
     bg_params_default(&pl->model.bg);
     gg_params_default(&pl->model.gg);
@@ -709,6 +811,14 @@ struct pipeline *pipeline_new(const struct pipeline_opts *cfg,
     if (!pl->tracker || !pl->cache || !pl->items) {
         snprintf(err, errlen, "out of memory");
         goto fail;
+    }
+    for (int i = 0; i < LANES; i++) {
+        if ((i > 0 && (pl->lane_store[i] = store_new_like(store)) == NULL) ||
+            (pl->fly[i].items = malloc((size_t)cfg->batch_max_events *
+                                       sizeof(*pl->fly[i].items))) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
     }
     if (make_clients(pl, err, errlen) < 0)
         goto fail;
@@ -739,7 +849,13 @@ void pipeline_free(struct pipeline *pl)
     tracker_free(pl->tracker);
     cache_free(pl->cache);
     free(pl->items);
-    free(pl->spare);
+    while (pl->nspare > 0)
+        free(pl->spare[--pl->nspare]);
+    for (int i = 0; i < LANES; i++) {
+        free(pl->fly[i].items);
+        if (i > 0)
+            store_free(pl->lane_store[i]);
+    }
     if (pl->wake[0] >= 0) {
         close(pl->wake[0]);
         close(pl->wake[1]);
@@ -888,7 +1004,7 @@ static int64_t sweep_now(const struct pipeline *pl, const struct ptask *pt)
  * up to now, so the result does not depend on when this runs. */
 static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
 {
-    struct batch_ctx b = batch_ctx_of(pl, pt);
+    struct batch_ctx b = batch_ctx_of(pl, pt, pl->store);
     struct batch_stats st = {0};
     char **ids = NULL, err[512];
     size_t n = 0;
@@ -957,7 +1073,7 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
     rd_kafka_resp_err_t err;
 
     for (size_t p = 0; p < pl->ntasks; p++)
-        if (pl->tasks[p] && pl->tasks[p]->nbatch && store_ok(pl->store))
+        if (pl->tasks[p] && pl->tasks[p]->nbatch && stores_ok(pl))
             run_batch(pl, pl->tasks[p]);
     settle(pl, timeout_ms);
     err = rd_kafka_consumer_close(pl->consumer); /* commits stored offsets */
@@ -968,7 +1084,7 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
 
 int pipeline_ready(const struct pipeline *pl)
 {
-    return store_ok(pl->store) && pl->kafka_up;
+    return stores_ok(pl) && pl->kafka_up;
 }
 
 int pipeline_failed(const struct pipeline *pl)

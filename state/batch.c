@@ -462,64 +462,103 @@ static int apply_send(struct run *r, size_t i, struct store_commit_req *q, size_
     fill_request(r, k, &q[*nq]);
     if (store_commit_send(r->b->store, &q[*nq], r->err, r->errlen) < 0)
         return -1;
+    /* Sent: the connection holds the request now. */
+    kvlist_free(&k->fields);
+    free(k->aux);
+    k->aux = NULL;
+    store_outbox_free(&k->add);
+    q[*nq].fields = NULL;
+    q[*nq].aux = NULL;
+    q[*nq].add = NULL;
     which[(*nq)++] = i;
     if (*nq % BATCH_PUSH_EVERY == 0)
         store_push(r->b->store);
     return 0;
 }
 
+/* One attempt's requests, from its sends to its replies. */
+struct attempt {
+    struct store_commit_req *q;
+    struct store_index_req *iq;
+    size_t *which, *miss;
+    const char **ids;
+    size_t nq, nmiss, ncmds;
+};
+
+static void attempt_free(struct attempt *a)
+{
+    for (size_t j = 0; a->q && j < a->nq; j++)
+        store_outbox_free(&a->q[j].pending);
+    free(a->q);
+    free(a->iq);
+    free(a->which);
+    free(a->miss);
+    free(a->ids);
+    memset(a, 0, sizeof(*a));
+}
+
 /*
- * Apply and commit every customer not yet done, in one pipeline: the loads
- * of the misses go first; the cached customers are applied and their
- * commits sent while Redis serves the loads; then the loaded ones; then the
- * index updates of all.  Returns the number of customers not done
- * (conflicts, to be reloaded), or -1.
+ * Apply and commit every customer not yet done, as one pipeline: the loads
+ * of the misses go first; the cached customers are applied and their commits
+ * sent while Redis serves the loads; then the loaded ones; then the index
+ * updates of all.  Only the replies of the commits and index updates are left
+ * to read (attempt_recv).  0, or -1 with nothing left in flight.
  */
-static long attempt(struct run *r)
+static int attempt_send(struct run *r, struct attempt *a)
 {
     struct store *store = r->b->store;
-    struct store_commit_req *q = calloc(r->ncust, sizeof(*q));
-    struct store_index_req *iq = malloc(r->ncust * sizeof(*iq));
-    size_t *which = malloc(r->ncust * sizeof(*which));
-    size_t *miss = malloc(r->ncust * sizeof(*miss));
-    const char **ids = malloc(r->ncust * sizeof(*ids));
-    struct loaded l = {r, miss};
-    size_t nq = 0, nmiss = 0, ncmds = 0;
-    long left = -1;
+    struct loaded l = {r, NULL};
 
-    if (!q || !iq || !which || !miss || !ids) {
+    memset(a, 0, sizeof(*a));
+    a->q = calloc(r->ncust, sizeof(*a->q));
+    a->iq = malloc(r->ncust * sizeof(*a->iq));
+    a->which = malloc(r->ncust * sizeof(*a->which));
+    a->miss = malloc(r->ncust * sizeof(*a->miss));
+    a->ids = malloc(r->ncust * sizeof(*a->ids));
+    l.which = a->miss;
+    if (!a->q || !a->iq || !a->which || !a->miss || !a->ids) {
         snprintf(r->err, r->errlen, "out of memory");
-        goto out;
+        goto fail;
     }
-    if (load_send(r, ids, miss, &nmiss) < 0)
-        goto out;
+    if (load_send(r, a->ids, a->miss, &a->nmiss) < 0)
+        goto fail;
     for (size_t i = 0; i < r->ncust; i++)
         if (!r->cust[i].done && !r->cust[i].loading &&
-            apply_send(r, i, q, which, &nq) < 0)
-            goto out;
-    if (store_load_recv(store, ids, nmiss, got_customer, &l, r->err, r->errlen) < 0)
-        goto out;
-    for (size_t j = 0; j < nmiss; j++)
-        if (apply_send(r, miss[j], q, which, &nq) < 0)
-            goto out;
-    for (size_t j = 0; j < nq; j++)
-        index_request(r, &r->cust[which[j]], &iq[j]);
-    if (store_index_send(store, iq, nq, &ncmds, r->err, r->errlen) < 0)
-        goto out;
+            apply_send(r, i, a->q, a->which, &a->nq) < 0)
+            goto fail;
+    if (store_load_recv(store, a->ids, a->nmiss, got_customer, &l, r->err, r->errlen) < 0)
+        goto fail;
+    for (size_t j = 0; j < a->nmiss; j++)
+        if (apply_send(r, a->miss[j], a->q, a->which, &a->nq) < 0)
+            goto fail;
+    for (size_t j = 0; j < a->nq; j++)
+        index_request(r, &r->cust[a->which[j]], &a->iq[j]);
+    if (store_index_send(store, a->iq, a->nq, &a->ncmds, r->err, r->errlen) < 0)
+        goto fail;
     store_push(store);
-    r->st->commits += nq;
-    if (store_commit_recv(store, q, nq, r->err, r->errlen) < 0) {
-        store_abandon(store);
-        goto out;
-    }
-    if (store_index_recv(store, ncmds, r->err, r->errlen) < 0)
+    r->st->commits += a->nq;
+    return 0;
+fail:
+    store_abandon(store); /* replies of what was sent are not wanted */
+    return -1;
+}
+
+/* The replies of attempt_send's requests.  Returns the number of customers
+ * not done (conflicts, to be reloaded), or -1. */
+static long attempt_recv(struct run *r, struct attempt *a)
+{
+    struct store *store = r->b->store;
+    long left = -1;
+
+    if (store_commit_recv(store, a->q, a->nq, r->err, r->errlen) < 0 ||
+        store_index_recv(store, a->ncmds, r->err, r->errlen) < 0)
         goto out;
     left = 0;
-    for (size_t j = 0; j < nq; j++) {
-        struct bcust *k = &r->cust[which[j]];
+    for (size_t j = 0; j < a->nq; j++) {
+        struct bcust *k = &r->cust[a->which[j]];
 
-        if (q[j].res == STORE_APPLIED) {
-            commit_done(r, k, &q[j]);
+        if (a->q[j].res == STORE_APPLIED) {
+            commit_done(r, k, &a->q[j]);
         } else {
             r->st->conflicts++;
             cache_drop(r->b->cache, k->e); /* another writer: load again */
@@ -528,18 +567,11 @@ static long attempt(struct run *r)
         }
         cust_reset(k);
     }
-    if (outbox_due(r, which, nq) < 0)
+    if (outbox_due(r, a->which, a->nq) < 0)
         left = -1;
 out:
     if (left < 0)
-        store_abandon(store); /* replies of what was sent are not wanted */
-    for (size_t j = 0; q && j < nq; j++)
-        store_outbox_free(&q[j].pending);
-    free(q);
-    free(iq);
-    free(which);
-    free(miss);
-    free(ids);
+        store_abandon(store);
     return left;
 }
 
@@ -566,29 +598,91 @@ static void release(struct run *r, int failed)
     free(r->shadow);
 }
 
-int batch_run(const struct batch_ctx *b, struct batch_item *items, size_t n,
-              struct batch_stats *st, char *err, size_t errlen)
+/* A batch between batch_start and batch_finish. */
+struct batch {
+    struct run r;
+    struct attempt a;
+    int failed; /* the first attempt failed before anything was in flight */
+};
+
+/* Whether a customer of the batch is held by another batch in flight. */
+static int held_elsewhere(struct run *r)
 {
-    struct run r = {b, items, n, NULL, NULL, 0, NULL, 0, NULL, NULL, st, err, errlen};
-    long left = 1;
+    for (size_t i = 0; i < r->ncust; i++) {
+        struct cache_entry *e = cache_get(r->b->cache, r->cust[i].id);
+
+        if (e != NULL && e->pinned > 0)
+            return 1;
+    }
+    return 0;
+}
+
+int batch_start(const struct batch_ctx *b, struct batch_item *items, size_t n,
+                struct batch_stats *st, char *err, size_t errlen, struct batch **out)
+{
+    struct batch *bt = calloc(1, sizeof(*bt));
+
+    *out = NULL;
+    err[0] = '\0';
+    if (bt == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    bt->r =
+        (struct run){b, items, n, NULL, NULL, 0, NULL, 0, NULL, NULL, st, err, errlen};
+    if (n > 0 && group(&bt->r) < 0) {
+        snprintf(err, errlen, "out of memory");
+        release(&bt->r, 1);
+        free(bt);
+        return -1;
+    }
+    if (n > 0 && held_elsewhere(&bt->r)) {
+        release(&bt->r, 0);
+        free(bt);
+        return 1;
+    }
+    if (n > 0 && attempt_send(&bt->r, &bt->a) < 0)
+        bt->failed = 1;
+    *out = bt;
+    return 0;
+}
+
+int batch_finish(struct batch *bt)
+{
+    struct run *r = &bt->r;
+    long left = -1;
     int rc = -1;
 
-    err[0] = '\0';
-    if (n == 0)
-        return 0;
-    if (group(&r) < 0) {
-        snprintf(err, errlen, "out of memory");
+    if (r->n == 0) {
+        rc = 0;
         goto out;
     }
-    for (int i = 0; i < BATCH_ATTEMPTS && left > 0; i++)
-        if ((left = attempt(&r)) < 0)
+    if (bt->failed || (left = attempt_recv(r, &bt->a)) < 0)
+        goto out;
+    for (int i = 1; i < BATCH_ATTEMPTS && left > 0; i++) {
+        attempt_free(&bt->a);
+        if (attempt_send(r, &bt->a) < 0 || (left = attempt_recv(r, &bt->a)) < 0)
             goto out;
+    }
     if (left > 0) {
-        snprintf(err, errlen, "%ld customers: revision kept changing", left);
+        snprintf(r->err, r->errlen, "%ld customers: revision kept changing", left);
         goto out;
     }
     rc = 0;
 out:
-    release(&r, rc < 0);
+    attempt_free(&bt->a);
+    release(r, rc < 0);
+    free(bt);
     return rc;
+}
+
+int batch_run(const struct batch_ctx *b, struct batch_item *items, size_t n,
+              struct batch_stats *st, char *err, size_t errlen)
+{
+    struct batch *bt;
+    int rc = batch_start(b, items, n, st, err, errlen, &bt);
+
+    if (rc == 1)
+        snprintf(err, errlen, "a customer of the batch is held by a batch in flight");
+    return rc == 0 ? batch_finish(bt) : -1;
 }

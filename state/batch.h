@@ -77,4 +77,19 @@ struct batch_ctx {
 int batch_run(const struct batch_ctx *b, struct batch_item *items, size_t n,
               struct batch_stats *st, char *err, size_t errlen);
 
+/*
+ * batch_run in two halves, so that the caller can prepare another batch (on
+ * another store connection) while Redis works on this one.  batch_start does
+ * everything up to the replies of the commits; batch_finish reads them
+ * (retrying conflicts as batch_run does) and returns what batch_run would.
+ * items, *st and err must stay valid in between.  batch_start returns 0 with
+ * *out to be finished (even when it failed: batch_finish then reports it), 1
+ * with nothing done when a customer of the batch is held by another batch in
+ * flight (finish that one first), or -1 with err (out of memory).
+ */
+struct batch;
+int batch_start(const struct batch_ctx *b, struct batch_item *items, size_t n,
+                struct batch_stats *st, char *err, size_t errlen, struct batch **out);
+int batch_finish(struct batch *bt);
+
 #endif

@@ -41,7 +41,7 @@ struct kv_chunk {
     char data[];
 };
 
-#define KV_CHUNK_BYTES 4000
+#define KV_CHUNK_MIN 512
 
 void kvlist_init(struct kvlist *l)
 {
@@ -66,7 +66,12 @@ static char *kv_room(struct kvlist *l, size_t len)
     struct kv_chunk *k = l->chunks;
 
     if (k == NULL || k->size - k->used < len) {
-        size_t size = len > KV_CHUNK_BYTES ? len : KV_CHUNK_BYTES;
+        /* 512 bytes hold what one commit usually changes; then doubling */
+        size_t size = k ? 2 * k->size : KV_CHUNK_MIN;
+
+        if (size < len) {
+            size = len;
+        }
 
         if ((k = malloc(sizeof(*k) + size)) == NULL) {
             return NULL;

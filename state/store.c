@@ -137,6 +137,11 @@ struct store *store_new(const struct store_opts *opts)
     return s;
 }
 
+struct store *store_new_like(const struct store *s)
+{
+    return store_new(&s->opts);
+}
+
 void store_free(struct store *s)
 {
     if (s == NULL)

@@ -117,6 +117,8 @@ struct store_ack {
 };
 
 struct store *store_new(const struct store_opts *opts);
+/* Another store on the same server and prefix (a connection of its own). */
+struct store *store_new_like(const struct store *s);
 void store_free(struct store *s);
 int store_connect(struct store *s, char *err, size_t errlen);
 int store_ok(const struct store *s);
