@@ -501,30 +501,28 @@ int store_load_recv(struct store *s, const char *const *ids, size_t n,
 {
     struct customer *c = NULL;
     struct store_meta meta;
-    redisReply **r;
+    redisReply *r[2];
     int rc = 0;
 
     if (n == 0)
         return 0;
-    if ((r = replies_new(2 * n, err, errlen)) == NULL ||
-        (c = malloc(sizeof(*c))) == NULL) {
+    if ((c = malloc(sizeof(*c))) == NULL) {
         snprintf(err, errlen, "out of memory");
-        free(r);
         store_abandon(s);
         return -1;
     }
-    if (pipe_recv(s, r, 2 * n, err, errlen) < 0) {
-        free(r);
-        free(c);
-        return -1;
-    }
+    /* One customer's replies at a time: a batch of loads never holds more
+     * than one customer's reply objects. */
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = load_one(ids[i], r[2 * i], r[2 * i + 1], c, &meta, err, errlen);
+        if ((rc = pipe_recv(s, r, 2, err, errlen)) < 0)
+            break;
+        rc = load_one(ids[i], r[0], r[1], c, &meta, err, errlen);
         if (rc == 0)
             rc = got(arg, i, c, &meta);
+        free_replies(r, 2);
+        if (rc < 0)
+            store_abandon(s); /* the rest of the replies are not read */
     }
-    free_replies(r, 2 * n);
-    free(r);
     free(c);
     return rc;
 }
@@ -761,27 +759,18 @@ int store_commit_send(struct store *s, const struct store_commit_req *q, char *e
 int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, char *err,
                       size_t errlen)
 {
-    redisReply **r;
+    redisReply *r;
     int rc = 0;
 
-    if (n == 0)
-        return 0;
-    if ((r = replies_new(n, err, errlen)) == NULL) {
-        store_abandon(s);
-        return -1;
-    }
-    if (pipe_recv(s, r, n, err, errlen) < 0) {
-        free(r);
-        return -1;
-    }
     for (size_t i = 0; i < n; i++) {
+        if (pipe_recv(s, &r, 1, err, errlen) < 0)
+            return -1;
         store_outbox_init(&q[i].pending);
-        q[i].res = commit_result(s, r[i], &q[i], err, errlen);
+        q[i].res = commit_result(s, r, &q[i], err, errlen);
         if (q[i].res == STORE_ERROR)
             rc = -1;
+        freeReplyObject(r);
     }
-    free_replies(r, n);
-    free(r);
     return rc;
 }
 
