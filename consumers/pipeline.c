@@ -28,6 +28,10 @@
 #define REDIS_BACKOFF_MAX_MS 5000
 /* Messages taken from the consumer per turn, at most. */
 #define POLL_BURST 5000
+/* The sweeper works at most this long per step (at least one batch)... */
+#define SWEEP_STEP_MS 5
+/* ...and sweeps at most this many batches of one task per pass. */
+#define SWEEP_CHUNKS 5
 
 /* Partition number p of every input topic, and the merged events taken from
  * it but not yet committed (kept for a retry while Redis is away). */
@@ -77,6 +81,8 @@ struct pipeline {
     int kafka_up;
     int failed; /* a fatal condition (partition counts differ) */
     int64_t redis_retry_at_ms, redis_backoff_ms;
+    int sweeping; /* a sweeper pass is going: task sweep_next is next */
+    size_t sweep_next, sweep_chunks, sweep_swept;
 };
 
 static int role_of(const struct pipeline *pl, const char *topic)
@@ -967,6 +973,8 @@ static void flush_outputs(struct pipeline *pl)
     offsets_store(pl);
 }
 
+static void sweep_some(struct pipeline *pl);
+
 void pipeline_step(struct pipeline *pl, int timeout_ms)
 {
     int64_t wait;
@@ -982,6 +990,8 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
     if (pull_partitions(pl) == 0) {
         if (wait > 0 && wait < timeout_ms)
             timeout_ms = (int)wait;
+        if (pl->sweeping) /* the rest of the pass waits for no input */
+            timeout_ms = 0;
         flush_outputs(pl);
         wait_input(pl, timeout_ms);
         poll_consumer(pl);
@@ -989,6 +999,7 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
         run_tasks(pl);
     }
     flush_outputs(pl);
+    sweep_some(pl);
     account_redis(pl);
 }
 
@@ -1028,21 +1039,45 @@ static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
 
 void pipeline_sweep(struct pipeline *pl)
 {
-    size_t swept = 0;
+    if (pl->sweeping)
+        return; /* the last pass is still going */
+    pl->sweeping = 1;
+    pl->sweep_next = 0;
+    pl->sweep_chunks = 0;
+    pl->sweep_swept = 0;
+}
 
-    if (!store_ok(pl->store) || pl->paused)
+/* Some of the sweeper's pass: batches of due customers, task after task,
+ * until SWEEP_STEP_MS have gone (at least one batch), so that a pass over
+ * many due customers does not hold up the events of the step after it. */
+static void sweep_some(struct pipeline *pl)
+{
+    int64_t t0 = mono_ms();
+
+    if (!pl->sweeping || !store_ok(pl->store) || pl->paused)
         return;
-    for (size_t p = 0; p < pl->ntasks; p++) {
-        struct ptask *pt = pl->tasks[p];
+    while (pl->sweep_next < pl->ntasks) {
+        struct ptask *pt = pl->tasks[pl->sweep_next];
         int64_t now = pt ? sweep_now(pl, pt) : 0;
+        size_t n = 0;
 
-        if (now > 0 && pt->nbatch == 0)
-            swept += sweep_task(pl, pt, now);
+        if (now > 0 && pt->nbatch == 0 && pt->lane < 0) {
+            n = sweep_task(pl, pt, now);
+            pl->sweep_swept += n;
+        }
+        /* A full batch: there may be more due, up to SWEEP_CHUNKS batches. */
+        if (n < (size_t)pl->cfg->sweep_batch || ++pl->sweep_chunks >= SWEEP_CHUNKS) {
+            pl->sweep_next++;
+            pl->sweep_chunks = 0;
+        }
+        if (mono_ms() - t0 >= SWEEP_STEP_MS)
+            return;
     }
-    metrics_sweep_run(swept);
+    pl->sweeping = 0;
+    metrics_sweep_run(pl->sweep_swept);
     account_redis(pl);
-    if (swept > 0)
-        log_debug("sweeper: %zu customers re-evaluated", swept);
+    if (pl->sweep_swept > 0)
+        log_debug("sweeper: %zu customers re-evaluated", pl->sweep_swept);
 }
 
 void pipeline_refresh_model(struct pipeline *pl)
