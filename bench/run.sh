@@ -161,12 +161,13 @@ measure() {
 }
 
 # topics NAME PARTITIONS: fresh input and output topics bench.RUN_ID.NAME.*
-topics() {
+topics() { # NAME PARTITIONS [TOPIC-CONFIG]
     local tp="bench.$RUN_ID.$1."
     for t in orders reviews messages loyalty.churn-risk loyalty.rewards loyalty.dlq; do
         TOPICS+=("$tp$t")
     done
-    TOPIC_PREFIX="$tp" KAFKA_PARTITIONS="$2" deploy/kafka.sh topics >/dev/null
+    TOPIC_PREFIX="$tp" KAFKA_PARTITIONS="$2" KAFKA_TOPIC_CONFIG="${3:-}" \
+        deploy/kafka.sh topics >/dev/null
 }
 
 # feed NAME DIR: pre-produce DIR/{orders,reviews,messages}.txt into NAME's topics
@@ -281,7 +282,9 @@ latency() { # NAME DESCRIPTION TOPIC...
     say "latency: $2 at $LAT_RATE events/s (bench/kpace, ${LAT_WARM} s warm-up + ${LAT_S} s)"
     shift 2
     for t in "$@"; do feeds+=(--feed "$t=$WORK/workload/$t.txt"); done
-    topics "$name" "$PARTITIONS"
+    # Stamped by the broker when appended (LogAppendTime), so that the latency
+    # is from the append, not from kpace's send call (which adds its linger).
+    topics "$name" "$PARTITIONS" message.timestamp.type=LogAppendTime
     PREFIXES+=("$prefix")
     measure "$name" bench/harness.py latency --name "$name" --work "$WORK" --loyaltyd "$LOYALTYD" \
         --kpace "$KPACE" --brokers "$BROKERS" --topic-prefix "bench.$RUN_ID.$name." \

@@ -14,7 +14,9 @@
 #
 # Environment:
 #   KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), KAFKA_DIR (run/kafka),
-#   KAFKA_PARTITIONS (4), TOPIC_PREFIX (""), KAFKA_START_TIMEOUT (90),
+#   KAFKA_PARTITIONS (4), TOPIC_PREFIX (""), KAFKA_TOPIC_CONFIG (one topic
+#   config KEY=VALUE for the topics created, e.g. message.timestamp.type=LogAppendTime),
+#   KAFKA_START_TIMEOUT (90),
 #   KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), KAFKA_JVM_OPTS (extra broker JVM flags),
 #   JAVA (java).
 set -euo pipefail
@@ -321,7 +323,8 @@ cmd_topics() {
     local i=0
     for n in "${names[@]}"; do
         topic_cmd --create --if-not-exists --topic "$n" --partitions "$KAFKA_PARTITIONS" \
-            --replication-factor 1 >"$out/$i.log" 2>&1 &
+            --replication-factor 1 ${KAFKA_TOPIC_CONFIG:+--config "$KAFKA_TOPIC_CONFIG"} \
+            >"$out/$i.log" 2>&1 &
         pids+=($!)
         i=$((i + 1))
         if ((${#pids[@]} >= 2)); then
