@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/decimal.h"
 #include "state/criteria.h"
 
 #define CODEC_FORMAT 1
@@ -228,41 +229,6 @@ static const struct field fields[] = {
 int codec_fmt_double_fast(char *buf, size_t len, double v);
 void codec_fmt_double(char *buf, size_t len, double v);
 
-/* 10^0 .. 10^22: every one is exactly a double. */
-static const double pow10_dbl[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-static const char digit_pairs[] = "00010203040506070809"
-                                  "10111213141516171819"
-                                  "20212223242526272829"
-                                  "30313233343536373839"
-                                  "40414243444546474849"
-                                  "50515253545556575859"
-                                  "60616263646566676869"
-                                  "70717273747576777879"
-                                  "80818283848586878889"
-                                  "90919293949596979899";
-
-/* The decimal digits of u, written so that they end at end; returns where
- * they start. */
-static char *digits_before(char *end, uint64_t u)
-{
-    while (u >= 100) {
-        unsigned d = (unsigned)(u % 100) * 2;
-        u /= 100;
-        *--end = digit_pairs[d + 1];
-        *--end = digit_pairs[d];
-    }
-    if (u >= 10) {
-        *--end = digit_pairs[u * 2 + 1];
-        *--end = digit_pairs[u * 2];
-    } else {
-        *--end = (char)('0' + u);
-    }
-    return end;
-}
-
 /* The fast path of codec_fmt_double: the values whose %.15g form reads back,
  * in the range where %.15g prints in fixed notation (1e-4 <= |v| < 1e15),
  * and zero.  Returns 1 if it wrote buf (then exactly what %.15g would have),
@@ -280,8 +246,8 @@ static char *digits_before(char *end, uint64_t u)
 int codec_fmt_double_fast(char *buf, size_t len, double v)
 {
     double a = fabs(v), s;
-    uint64_t bits, k;
-    int e2, p, n;
+    uint64_t k;
+    int p, n;
     char dig[24], *end = dig + sizeof(dig), *d, *o = buf;
 
     if (len < 24) {
@@ -294,28 +260,24 @@ int codec_fmt_double_fast(char *buf, size_t len, double v)
     if (!(a >= 1e-4 && a < 1e15)) { /* NaN and inf too */
         return 0;
     }
-    memcpy(&bits, &a, sizeof(bits));
-    e2 = (int)(bits >> 52) - 1023; /* a is normal here: 2^e2 <= a < 2^(e2+1) */
-    /* floor(e2 * log10(2)) (exact for -60 <= e2 <= 79), which is floor(log10(a))
-     * or one less */
-    p = 14 - ((e2 * 1233 + 64 * 4096) / 4096 - 64);
+    p = 14 - decimal_log10_estimate(a); /* a is normal here */
     if (p < 0 || p > 19) {
         return 0;
     }
-    s = a * pow10_dbl[p];
+    s = a * decimal_pow10[p];
     if (s >= 1e15) {
         p--;
-        s = a * pow10_dbl[p];
+        s = a * decimal_pow10[p];
     }
     if (!(s < 1e15) || p > 18) {
         return 0;
     }
     k = (uint64_t)(s + 0.5);
-    if ((double)k / pow10_dbl[p] != a) {
+    if ((double)k / decimal_pow10[p] != a) {
         return 0;
     }
     /* k * 10^-p in fixed notation, without the fraction's trailing zeros */
-    d = digits_before(end, k);
+    d = decimal_before(end, k);
     while (p > 0 && end[-1] == '0') {
         end--;
         p--;
@@ -380,11 +342,11 @@ static void encode_field(const struct customer *c, const struct field *f, char *
     const char *base = (const char *)c + f->off;
 
     switch (f->kind) {
-    case F_I64:
-        snprintf(buf, len, "%" PRId64, *(const int64_t *)(const void *)base);
+    case F_I64: /* len is 96 at both callers, over DECIMAL_MAX */
+        decimal_i64(buf, *(const int64_t *)(const void *)base);
         break;
     case F_I32:
-        snprintf(buf, len, "%" PRId32, *(const int32_t *)(const void *)base);
+        decimal_i64(buf, *(const int32_t *)(const void *)base);
         break;
     case F_DBL:
         codec_fmt_double(buf, len, *(const double *)(const void *)base);

@@ -9,12 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DUE_HORIZON_DAYS 36500
+#include "base/decimal.h"
 
-/* 10^0 .. 10^22: every one is exactly a double. */
-static const double pow10_dbl[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+#define DUE_HORIZON_DAYS 36500
 
 /* Within this much of a half (in units of the 6th digit) the rounding is
  * left to printf.  Only s exactly at a tie has to be: k + 1/2 is a double
@@ -26,7 +23,7 @@ static const double pow10_dbl[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7
 
 static double scale10(double a, int n)
 {
-    return n >= 0 ? a * pow10_dbl[n] : a / pow10_dbl[-n];
+    return n >= 0 ? a * decimal_pow10[n] : a / decimal_pow10[-n];
 }
 
 /* risk_q6 without printf where it is simple to be exact: 1e-15 <= |v| < 1e20
@@ -42,9 +39,8 @@ static double scale10(double a, int n)
 int risk_q6_fast(double v, double *out)
 {
     double a = fabs(v), s, res;
-    uint64_t bits;
     int64_t k;
-    int e2, n;
+    int n;
 
     if (v == 0) {
         *out = v; /* %.6g prints "0" or "-0" */
@@ -53,11 +49,7 @@ int risk_q6_fast(double v, double *out)
     if (!(a >= 1e-15 && a < 1e20)) { /* NaN and inf too */
         return 0;
     }
-    memcpy(&bits, &a, sizeof(bits));
-    e2 = (int)(bits >> 52) - 1023; /* a is normal here: 2^e2 <= a < 2^(e2+1) */
-    /* floor(e2 * log10(2)) (exact for -60 <= e2 <= 79), which is floor(log10(a))
-     * or one less */
-    n = 5 - ((e2 * 1233 + 64 * 4096) / 4096 - 64);
+    n = 5 - decimal_log10_estimate(a); /* a is normal here */
     if (n > 22 || n < -21) {
         return 0;
     }
@@ -76,7 +68,7 @@ int risk_q6_fast(double v, double *out)
     if (fabs(s - (double)k) > 0.5 - Q6_TIE_MARGIN) {
         return 0;
     }
-    res = n >= 0 ? (double)k / pow10_dbl[n] : (double)k * pow10_dbl[-n];
+    res = n >= 0 ? (double)k / decimal_pow10[n] : (double)k * decimal_pow10[-n];
     *out = v < 0 ? -res : res;
     return 1;
 }

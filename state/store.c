@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/decimal.h"
 
 static const char store_lib[] =
 #include "store_lib.inc"
@@ -50,8 +51,10 @@ struct store {
     int64_t latency_sum_us; /* round trips since the last store_take_latency */
     uint64_t latency_n;
     struct argv_buf argv; /* the command being built, memory kept */
-    size_t inflight;      /* pipelined requests whose replies are not read yet */
-    int64_t sent_us;      /* when the first of them was sent */
+    char *resp;           /* its protocol form */
+    size_t resp_room;
+    size_t inflight; /* pipelined requests whose replies are not read yet */
+    int64_t sent_us; /* when the first of them was sent */
 };
 
 static const char *const topic_tags[STORE_TOPIC__COUNT] = {"c", "r"};
@@ -149,6 +152,7 @@ void store_free(struct store *s)
     if (s->ctx)
         redisFree(s->ctx);
     argv_free(&s->argv);
+    free(s->resp);
     free((char *)(uintptr_t)s->opts.host);
     if (s->opts.password) {
         char *pw = (char *)(uintptr_t)s->opts.password;
@@ -594,38 +598,93 @@ static void argv_str(struct argv_buf *b, const char *s)
     argv_push(b, s, strlen(s), 0);
 }
 
+/* Room for len more bytes in the arena (kept), or NULL (failed set). */
+static char *argv_room(struct argv_buf *b, size_t len)
+{
+    if (b->failed)
+        return NULL;
+    if (b->room - b->used <= len) {
+        size_t room = b->room ? b->room : 4096;
+        char *a;
+
+        while (room - b->used <= len)
+            room *= 2;
+        if ((a = realloc(b->arena, room)) == NULL) {
+            b->failed = 1;
+            return NULL;
+        }
+        b->arena = a;
+        b->room = room;
+    }
+    return b->arena + b->used;
+}
+
+/* The string written at the arena's end (len bytes at p) as the next
+ * argument. */
+static void argv_take(struct argv_buf *b, char *p, size_t len)
+{
+    p[len] = '\0';
+    argv_push(b, NULL, len, b->used + 1);
+    b->used += len + 1;
+}
+
+/* The concatenation of n strings as one argument. */
+static void argv_cat(struct argv_buf *b, const char *const *parts, size_t n)
+{
+    size_t len = 0, l;
+    char *p;
+
+    for (size_t i = 0; i < n; i++)
+        len += strlen(parts[i]);
+    if ((p = argv_room(b, len)) == NULL)
+        return;
+    len = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p + len, parts[i], l = strlen(parts[i]));
+        len += l;
+    }
+    argv_take(b, p, len);
+}
+
+/* A customer's key: PREFIX c:{ID}SUFFIX. */
+static void argv_key(struct argv_buf *b, const struct store *s, const char *id,
+                     const char *suffix)
+{
+    const char *parts[] = {s->opts.prefix, "c:{", id, "}", suffix};
+
+    argv_cat(b, parts, 5);
+}
+
+static void argv_int(struct argv_buf *b, int64_t v)
+{
+    char *p = argv_room(b, DECIMAL_MAX);
+
+    if (p != NULL)
+        argv_take(b, p, decimal_i64(p, v));
+}
+
 static void argv_fmt(struct argv_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void argv_fmt(struct argv_buf *b, const char *fmt, ...)
 {
     va_list ap;
+    char *p;
     int n;
 
-    for (int pass = 0; pass < 2 && !b->failed; pass++) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->arena ? b->arena + b->used : NULL, b->room - b->used, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-        } else if ((size_t)n < b->room - b->used) {
-            argv_push(b, NULL, (size_t)n, b->used + 1);
-            b->used += (size_t)n + 1;
-            return;
-        } else {
-            size_t room = b->room ? b->room : 4096;
-            char *a;
-
-            while (room - b->used <= (size_t)n)
-                room *= 2;
-            if ((a = realloc(b->arena, room)) == NULL)
-                b->failed = 1;
-            else {
-                b->arena = a;
-                b->room = room;
-            }
-        }
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = 1;
+        return;
     }
+    if ((p = argv_room(b, (size_t)n)) == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    argv_take(b, p, (size_t)n);
 }
 
 /* Empty the buffer for the next command, keeping its memory. */
@@ -644,16 +703,46 @@ static void argv_free(struct argv_buf *b)
     memset(b, 0, sizeof(*b));
 }
 
-/* Append the command to the connection's output: 0, -1 on ENOMEM. */
+/* Append the command to the connection's output, in the protocol's form
+ * (written here: hiredis' own formatting is a tenth of the commit path's
+ * CPU).  0, -1 on ENOMEM. */
 static int argv_append(struct store *s, struct argv_buf *b)
 {
+    size_t need = 1 + DECIMAL_MAX + 2;
+    char *p;
+
     if (b->failed)
         return -1;
     for (size_t i = 0; i < b->n; i++)
-        if (b->off[i] != 0)
-            b->argv[i] = b->arena + b->off[i] - 1;
-    return redisAppendCommandArgv(s->ctx, (int)b->n, b->argv, b->lens) == REDIS_OK ? 0
-                                                                                   : -1;
+        need += 1 + DECIMAL_MAX + 2 + b->lens[i] + 2;
+    if (need > s->resp_room) {
+        char *r = realloc(s->resp, need);
+
+        if (r == NULL)
+            return -1;
+        s->resp = r;
+        s->resp_room = need;
+    }
+    p = s->resp;
+    *p++ = '*';
+    p += decimal_i64(p, (int64_t)b->n);
+    *p++ = '\r';
+    *p++ = '\n';
+    for (size_t i = 0; i < b->n; i++) {
+        const char *a = b->off[i] != 0 ? b->arena + b->off[i] - 1 : b->argv[i];
+
+        *p++ = '$';
+        p += decimal_i64(p, (int64_t)b->lens[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+        memcpy(p, a, b->lens[i]);
+        p += b->lens[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return redisAppendFormattedCommand(s->ctx, s->resp, (size_t)(p - s->resp)) == REDIS_OK
+               ? 0
+               : -1;
 }
 
 /* FCALL loyaltyd_commit (store_lib.lua) for one request. */
@@ -678,19 +767,19 @@ static void commit_argv(struct argv_buf *b, const struct store *s,
     argv_str(b, "FCALL");
     argv_str(b, "loyaltyd_commit_3");
     argv_str(b, "3");
-    argv_fmt(b, "%sc:{%s}", s->opts.prefix, q->id);
-    argv_fmt(b, "%sc:{%s}:aux", s->opts.prefix, q->id);
-    argv_fmt(b, "%sc:{%s}:outbox", s->opts.prefix, q->id);
-    argv_fmt(b, "%" PRId64, q->rev);
-    argv_fmt(b, "%zu", nset);
+    argv_key(b, s, q->id, "");
+    argv_key(b, s, q->id, ":aux");
+    argv_key(b, s, q->id, ":outbox");
+    argv_int(b, q->rev);
+    argv_int(b, (int64_t)nset);
     for (size_t i = 0; i < q->nwm; i++) {
         argv_fmt(b, "wm:%s:%" PRId32, event_source_name((enum ev_source)q->wm[i].source),
                  q->wm[i].partition);
-        argv_fmt(b, "%" PRId64, q->wm[i].offset);
+        argv_int(b, q->wm[i].offset);
     }
     if (q->partition >= 0) {
         argv_str(b, "partition");
-        argv_fmt(b, "%" PRId32, q->partition);
+        argv_int(b, q->partition);
     }
     for (size_t i = 0; i < q->fields->n; i++) {
         if (q->fields->v[i].value[0] == '\0')
@@ -698,7 +787,7 @@ static void commit_argv(struct argv_buf *b, const struct store *s,
         argv_str(b, q->fields->v[i].name);
         argv_str(b, q->fields->v[i].value);
     }
-    argv_fmt(b, "%zu", cleared);
+    argv_int(b, (int64_t)cleared);
     for (size_t i = 0; i < q->fields->n; i++)
         if (q->fields->v[i].value[0] == '\0')
             argv_str(b, q->fields->v[i].name);
@@ -854,7 +943,7 @@ static void due_argv(struct argv_buf *b, const struct store *s, int32_t partitio
             argv_fmt(b, "%sdue:%" PRId32, s->opts.prefix, partition);
         }
         if (!remove)
-            argv_fmt(b, "%" PRId64, q[i].due_ms);
+            argv_int(b, q[i].due_ms);
         argv_str(b, q[i].id);
     }
 }
