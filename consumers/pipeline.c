@@ -407,7 +407,8 @@ static int launch(struct pipeline *pl, struct ptask *pt)
         rc = batch_start(&f->ctx, f->items, pt->nbatch, &f->st, f->err, sizeof(f->err),
                          &f->bt);
     if (rc != 0) {
-        log_warn("partition %d: %s; pausing input", (int)pt->t.partition, f->err);
+        if (rc < 0) /* else the batch in flight failed and said so */
+            log_warn("partition %d: %s; pausing input", (int)pt->t.partition, f->err);
         return -1;
     }
     f->pt = pt;
