@@ -1,10 +1,14 @@
 /*
  * batch.h - the state change of one task's turn: group the merged events by
- * customer, load the customers that are not cached (one round trip), apply
- * each customer's events in order in process, commit every changed customer
- * (one round trip, one atomic function call per customer carrying all its
- * watermarks and new outbox entries), refresh indices and due times (one
- * round trip), and hand each customer's pending outbox to the caller.
+ * customer, load the customers that are not cached, apply each customer's
+ * events in order in process, commit every changed customer (one atomic
+ * function call per customer carrying all its watermarks and new outbox
+ * entries), refresh the indices and due times that changed, and hand each
+ * customer's pending outbox to the caller.  All of it is one pipeline on one
+ * store connection: the loads are sent first, the cached customers are
+ * applied and their commits sent while Redis serves them, and the replies of
+ * the commits are read last (batch_finish), so the caller can prepare the
+ * next batch meanwhile.
  *
  * Replaces nothing the guarantees rely on: the watermark check happens
  * against the revision the commit verifies, so a replay applies nothing twice,
