@@ -196,6 +196,23 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* ~5 orders, a review, a few messages: the typical customer the size budgets
+ * are about. */
+static void build_typical(struct fx *f)
+{
+    fx_order_full(f, "A-1001", T0, 42.5, 0, SHIP_STANDARD, "shoes", "Acme");
+    fx_order_event(f, EV_ORDER_SHIPPED, "A-1001", T0 + DAY);
+    fx_order_event(f, EV_ORDER_DELIVERED, "A-1001", T0 + 3 * DAY);
+    fx_message(f, T0 + 20 * DAY, "conv-77", DIR_INBOUND, MSG_INQUIRY);
+    fx_message(f, T0 + 20 * DAY + HOUR, "conv-77", DIR_OUTBOUND, MSG_REPLY);
+    fx_order_full(f, "A-1002", T0 + 21 * DAY, 19.99, 5, SHIP_STANDARD, "shoes", "Acme");
+    fx_order_full(f, "A-1003", T0 + 60 * DAY, 80, 0, SHIP_EXPEDITED, "socks", "Bolt");
+    fx_review(f, T0 + 65 * DAY, 5, 0);
+    fx_message(f, T0 + 70 * DAY, "mkt-1", DIR_OUTBOUND, MSG_MARKETING);
+    fx_order_full(f, "A-1004", T0 + 120 * DAY, 35, 0, SHIP_STANDARD, "shoes", "Zenith");
+    fx_order_full(f, "A-1005", T0 + 200 * DAY, 55, 0, SHIP_STANDARD, "shoes", "Acme");
+}
+
 /* ~5 orders, a review, a few messages: the size budget of docs/state.md. */
 START_TEST(test_typical_size)
 {
@@ -205,17 +222,7 @@ START_TEST(test_typical_size)
     size_t bytes = 0;
 
     fx_init(&f, "customer-000123");
-    fx_order_full(&f, "A-1001", T0, 42.5, 0, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_event(&f, EV_ORDER_SHIPPED, "A-1001", T0 + DAY);
-    fx_order_event(&f, EV_ORDER_DELIVERED, "A-1001", T0 + 3 * DAY);
-    fx_message(&f, T0 + 20 * DAY, "conv-77", DIR_INBOUND, MSG_INQUIRY);
-    fx_message(&f, T0 + 20 * DAY + HOUR, "conv-77", DIR_OUTBOUND, MSG_REPLY);
-    fx_order_full(&f, "A-1002", T0 + 21 * DAY, 19.99, 5, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_full(&f, "A-1003", T0 + 60 * DAY, 80, 0, SHIP_EXPEDITED, "socks", "Bolt");
-    fx_review(&f, T0 + 65 * DAY, 5, 0);
-    fx_message(&f, T0 + 70 * DAY, "mkt-1", DIR_OUTBOUND, MSG_MARKETING);
-    fx_order_full(&f, "A-1004", T0 + 120 * DAY, 35, 0, SHIP_STANDARD, "shoes", "Zenith");
-    fx_order_full(&f, "A-1005", T0 + 200 * DAY, 55, 0, SHIP_STANDARD, "shoes", "Acme");
+    build_typical(&f);
     encode_ok(f.c, &kv, &aux);
     for (size_t i = 0; i < kv.n; i++) {
         bytes += strlen(kv.v[i].name) + strlen(kv.v[i].value);
@@ -501,17 +508,7 @@ START_TEST(test_pack_size)
     size_t len;
 
     fx_init(&f, "customer-000123");
-    fx_order_full(&f, "A-1001", T0, 42.5, 0, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_event(&f, EV_ORDER_SHIPPED, "A-1001", T0 + DAY);
-    fx_order_event(&f, EV_ORDER_DELIVERED, "A-1001", T0 + 3 * DAY);
-    fx_message(&f, T0 + 20 * DAY, "conv-77", DIR_INBOUND, MSG_INQUIRY);
-    fx_message(&f, T0 + 20 * DAY + HOUR, "conv-77", DIR_OUTBOUND, MSG_REPLY);
-    fx_order_full(&f, "A-1002", T0 + 21 * DAY, 19.99, 5, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_full(&f, "A-1003", T0 + 60 * DAY, 80, 0, SHIP_EXPEDITED, "socks", "Bolt");
-    fx_review(&f, T0 + 65 * DAY, 5, 0);
-    fx_message(&f, T0 + 70 * DAY, "mkt-1", DIR_OUTBOUND, MSG_MARKETING);
-    fx_order_full(&f, "A-1004", T0 + 120 * DAY, 35, 0, SHIP_STANDARD, "shoes", "Zenith");
-    fx_order_full(&f, "A-1005", T0 + 200 * DAY, 55, 0, SHIP_STANDARD, "shoes", "Acme");
+    build_typical(&f);
     len = codec_pack(f.c, NULL, 0);
     ck_assert_msg(len * 6 < sizeof(struct customer), "packed %zu of %zu bytes", len,
                   sizeof(struct customer));
