@@ -163,23 +163,47 @@ static int got_customer(void *arg, size_t i, const struct customer *c,
 
 /* Cache entries for every customer not yet done: hits pinned, misses put in
  * the cache (pinned, no customer yet) and their loads sent; ids[] and
- * which[] (room for every customer) get the misses. */
+ * which[] (room for every customer) get the misses.  0; 1, with nothing
+ * pinned or put, when a customer's entry is pinned by another batch in
+ * flight (a customer fed from two partitions: that batch must finish first);
+ * -1. */
 static int load_send(struct run *r, const char **ids, size_t *which, size_t *nmiss)
 {
     const struct batch_ctx *b = r->b;
 
+    size_t nhit = 0;
+
+    /* The hits first, so that one held elsewhere is seen before anything is
+     * put (which[] holds them meanwhile). */
+    for (size_t i = 0; i < r->ncust; i++) {
+        struct bcust *k = &r->cust[i];
+        struct cache_entry *e;
+
+        k->loading = 0;
+        if (k->done || k->e || (e = cache_get(b->cache, k->id)) == NULL)
+            continue;
+        if (e->pinned > 0) {
+            while (nhit > 0) {
+                struct bcust *h = &r->cust[which[--nhit]];
+
+                h->e->pinned--;
+                h->e = NULL;
+            }
+            snprintf(r->err, r->errlen, "customer %s is held by a batch in flight",
+                     k->id);
+            return 1;
+        }
+        e->pinned++;
+        k->e = e;
+        which[nhit++] = i;
+    }
+    r->st->cache_hits += nhit;
     *nmiss = 0;
     for (size_t i = 0; i < r->ncust; i++) {
         struct bcust *k = &r->cust[i];
 
-        k->loading = 0;
         if (k->done || k->e)
             continue;
-        if ((k->e = cache_get(b->cache, k->id)) != NULL) {
-            k->e->pinned++;
-            r->st->cache_hits++;
-            continue;
-        }
         if ((k->e = cache_put(b->cache, k->id, b->task)) == NULL) {
             snprintf(r->err, r->errlen, "out of memory");
             return -1;
@@ -502,12 +526,14 @@ static void attempt_free(struct attempt *a)
  * of the misses go first; the cached customers are applied and their commits
  * sent while Redis serves the loads; then the loaded ones; then the index
  * updates of all.  Only the replies of the commits and index updates are left
- * to read (attempt_recv).  0, or -1 with nothing left in flight.
+ * to read (attempt_recv).  0; 1 with nothing sent when a customer is held by
+ * another batch in flight (load_send); -1 with nothing left in flight.
  */
 static int attempt_send(struct run *r, struct attempt *a)
 {
     struct store *store = r->b->store;
     struct loaded l = {r, NULL};
+    int rc;
 
     memset(a, 0, sizeof(*a));
     a->q = calloc(r->ncust, sizeof(*a->q));
@@ -520,7 +546,9 @@ static int attempt_send(struct run *r, struct attempt *a)
         snprintf(r->err, r->errlen, "out of memory");
         goto fail;
     }
-    if (load_send(r, a->ids, a->miss, &a->nmiss) < 0)
+    if ((rc = load_send(r, a->ids, a->miss, &a->nmiss)) == 1)
+        return 1;
+    if (rc < 0)
         goto fail;
     for (size_t i = 0; i < r->ncust; i++)
         if (!r->cust[i].done && !r->cust[i].loading &&
@@ -605,22 +633,11 @@ struct batch {
     int failed; /* the first attempt failed before anything was in flight */
 };
 
-/* Whether a customer of the batch is held by another batch in flight. */
-static int held_elsewhere(struct run *r)
-{
-    for (size_t i = 0; i < r->ncust; i++) {
-        struct cache_entry *e = cache_get(r->b->cache, r->cust[i].id);
-
-        if (e != NULL && e->pinned > 0)
-            return 1;
-    }
-    return 0;
-}
-
 int batch_start(const struct batch_ctx *b, struct batch_item *items, size_t n,
                 struct batch_stats *st, char *err, size_t errlen, struct batch **out)
 {
     struct batch *bt = calloc(1, sizeof(*bt));
+    int rc = 0;
 
     *out = NULL;
     err[0] = '\0';
@@ -636,13 +653,13 @@ int batch_start(const struct batch_ctx *b, struct batch_item *items, size_t n,
         free(bt);
         return -1;
     }
-    if (n > 0 && held_elsewhere(&bt->r)) {
+    if (n > 0 && (rc = attempt_send(&bt->r, &bt->a)) == 1) {
+        attempt_free(&bt->a);
         release(&bt->r, 0);
         free(bt);
         return 1;
     }
-    if (n > 0 && attempt_send(&bt->r, &bt->a) < 0)
-        bt->failed = 1;
+    bt->failed = n > 0 && rc < 0;
     *out = bt;
     return 0;
 }
@@ -661,7 +678,7 @@ int batch_finish(struct batch *bt)
         goto out;
     for (int i = 1; i < BATCH_ATTEMPTS && left > 0; i++) {
         attempt_free(&bt->a);
-        if (attempt_send(r, &bt->a) < 0 || (left = attempt_recv(r, &bt->a)) < 0)
+        if (attempt_send(r, &bt->a) != 0 || (left = attempt_recv(r, &bt->a)) < 0)
             goto out;
     }
     if (left > 0) {
@@ -680,9 +697,6 @@ int batch_run(const struct batch_ctx *b, struct batch_item *items, size_t n,
               struct batch_stats *st, char *err, size_t errlen)
 {
     struct batch *bt;
-    int rc = batch_start(b, items, n, st, err, errlen, &bt);
-
-    if (rc == 1)
-        snprintf(err, errlen, "a customer of the batch is held by a batch in flight");
-    return rc == 0 ? batch_finish(bt) : -1;
+    /* 1 (a customer held by a batch in flight) is a failure here: err says so */
+    return batch_start(b, items, n, st, err, errlen, &bt) == 0 ? batch_finish(bt) : -1;
 }
