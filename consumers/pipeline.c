@@ -261,11 +261,14 @@ static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
 
 /* ---- applying: one batch of a task ---- */
 
+static size_t pull_task(struct pipeline *pl, struct ptask *pt);
+
 /* Take up to batch.max_events merged events.  Returns how long the task must
  * wait for a partition that is behind (0: not waiting). */
 static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
 {
     int64_t wait_ms = 0;
+    int looked_again = 0;
 
     if (pt->batch == NULL) {
         if (pl->nspare > 0)
@@ -287,6 +290,15 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
         }
         if (w != TASK_READY)
             return w == TASK_WAITING ? wait_ms : 0;
+        /* An empty partition passed over as at its end may be getting the
+         * rest of the fetch response that brought this head (librdkafka
+         * fills the partitions' queues one after another, and the queue that
+         * filled first woke us): one more look before relying on it. */
+        if (pt->t.ended_empty && !looked_again) {
+            looked_again = 1;
+            if (pull_task(pl, pt) > 0)
+                continue;
+        }
         task_pop(&pt->t, src, &pt->batch[pt->nbatch], &late);
         if (pt->batch[pt->nbatch].reason != 0) {
             dead_letter_bad(pl, &pt->batch[pt->nbatch]);
@@ -452,8 +464,6 @@ static int run_batch(struct pipeline *pl, struct ptask *pt)
         return -1;
     return land(pl, pt->lane);
 }
-
-static size_t pull_task(struct pipeline *pl, struct ptask *pt);
 
 /* Batches of every task, in turns, until nothing is ready: a task's batch is
  * committed while the next task's is prepared.  Returns the shortest wait

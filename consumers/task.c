@@ -80,8 +80,10 @@ enum task_wait task_next(struct task *t, int64_t now_ms, int64_t max_idle_ms, in
                          int64_t *wait_ms, int *timed_out)
 {
     int best = -1, behind = 0;
+    unsigned ended_empty = 0;
 
     *timed_out = 0;
+    t->ended_empty = 0;
     for (int s = 0; s < SRC__COUNT; s++) {
         if (t->q[s].n > 0 && at(&t->q[s], 0)->reason != 0) {
             *src = s;
@@ -93,6 +95,8 @@ enum task_wait task_next(struct task *t, int64_t now_ms, int64_t max_idle_ms, in
 
         if (q->n == 0) {
             behind |= !q->at_end && !q->idle_expired;
+            if (q->at_end)
+                ended_empty |= 1u << s;
             continue;
         }
         if (best < 0 || before(at(q, 0), s, at(&t->q[best], 0), best))
@@ -115,6 +119,7 @@ enum task_wait task_next(struct task *t, int64_t now_ms, int64_t max_idle_ms, in
         *timed_out = 1;
     }
     t->waiting = 0;
+    t->ended_empty = ended_empty;
     *src = best;
     return TASK_READY;
 }

@@ -43,6 +43,10 @@ struct task {
     int64_t stream_ms;     /* newest event time released */
     int waiting;           /* a queue that is behind is being waited for */
     int64_t wait_since_ms; /* since when */
+    /* After TASK_READY: bit s set when queue s is empty and was passed over
+     * because it is at its end.  That end is only as fresh as the last fetch:
+     * the caller may look at the partition once more before it pops. */
+    unsigned ended_empty;
 };
 
 void task_init(struct task *t, int32_t partition);

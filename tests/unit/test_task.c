@@ -197,6 +197,39 @@ START_TEST(test_push_clears_at_end)
 }
 END_TEST
 
+/* A head released because the other queues are empty at their end says
+ * which ones, so that the caller can look at them once more. */
+START_TEST(test_ended_empty_reported)
+{
+    struct task t;
+    int src = -1, timed_out = -1;
+    int64_t wait_ms = -1;
+
+    task_init(&t, 0);
+    push(&t, SRC_ORDERS, 100, 1);
+    push(&t, SRC_REVIEWS, 200, 1);
+    task_at_end(&t, SRC_MESSAGES);
+    ck_assert_int_eq(next(&t, NOW, &src, &wait_ms, &timed_out), TASK_READY);
+    ck_assert_int_eq(src, SRC_ORDERS);
+    ck_assert_uint_eq(t.ended_empty, 1u << SRC_MESSAGES);
+
+    /* Every queue has a head: nothing was passed over. */
+    push(&t, SRC_MESSAGES, 300, 1);
+    ck_assert_int_eq(next(&t, NOW, &src, &wait_ms, &timed_out), TASK_READY);
+    ck_assert_uint_eq(t.ended_empty, 0);
+
+    /* Two empty at their end. */
+    expect_pop(&t, NOW, SRC_ORDERS, 1);
+    task_at_end(&t, SRC_ORDERS);
+    expect_pop(&t, NOW, SRC_REVIEWS, 1);
+    task_at_end(&t, SRC_REVIEWS);
+    ck_assert_int_eq(next(&t, NOW, &src, &wait_ms, &timed_out), TASK_READY);
+    ck_assert_int_eq(src, SRC_MESSAGES);
+    ck_assert_uint_eq(t.ended_empty, (1u << SRC_ORDERS) | (1u << SRC_REVIEWS));
+    task_fini(&t, NULL, NULL);
+}
+END_TEST
+
 START_TEST(test_idle_timeout)
 {
     struct task t;
@@ -487,6 +520,7 @@ static Suite *task_suite(void)
     tcase_add_test(tc, test_queue_keeps_offset_order);
     tcase_add_test(tc, test_waits_for_empty_queue);
     tcase_add_test(tc, test_push_clears_at_end);
+    tcase_add_test(tc, test_ended_empty_reported);
     tcase_add_test(tc, test_idle_timeout);
     tcase_add_test(tc, test_timeout_then_end);
     tcase_add_test(tc, test_empty);
