@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +35,9 @@
 #define SWEEP_STEP_MS 5
 /* ...and sweeps at most this many batches of one task per pass. */
 #define SWEEP_CHUNKS 5
+/* Free heap memory goes back to the system at most this often, and only in a
+ * step that found nothing to do (after a backlog, say). */
+#define TRIM_EVERY_MS 10000
 
 /* Partition number p of every input topic, and the merged events taken from
  * it but not yet committed (kept for a retry while Redis is away). */
@@ -81,6 +87,7 @@ struct pipeline {
     int kafka_up;
     int failed; /* a fatal condition (partition counts differ) */
     int64_t redis_retry_at_ms, redis_backoff_ms;
+    int64_t trim_at_ms;
     int sweeping; /* a sweeper pass is going: task sweep_next is next */
     size_t sweep_next, sweep_chunks, sweep_swept;
 };
@@ -984,6 +991,23 @@ static void flush_outputs(struct pipeline *pl)
     offsets_store(pl);
 }
 
+/* The heap of a daemon that worked through a backlog keeps what it grew to:
+ * librdkafka's fetch buffers, the batches and the queues are freed in pieces
+ * that glibc keeps for reuse.  When idle, hand the free pages back. */
+static void trim_heap(struct pipeline *pl)
+{
+#ifdef __GLIBC__
+    int64_t now = mono_ms();
+
+    if (now < pl->trim_at_ms)
+        return;
+    pl->trim_at_ms = now + TRIM_EVERY_MS;
+    (void)malloc_trim(0);
+#else
+    (void)pl;
+#endif
+}
+
 static void sweep_some(struct pipeline *pl);
 
 void pipeline_step(struct pipeline *pl, int timeout_ms)
@@ -1003,6 +1027,8 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
             timeout_ms = (int)wait;
         if (pl->sweeping) /* the rest of the pass waits for no input */
             timeout_ms = 0;
+        else if (wait == 0)
+            trim_heap(pl);
         flush_outputs(pl);
         wait_input(pl, timeout_ms);
         poll_consumer(pl);
