@@ -24,6 +24,10 @@ enum cfg_type {
     CT_MS64
 };
 
+/* CF_NONEMPTY: an empty value is refused (a topic, the group, the key
+ * prefix: empty, the daemon would read, write or join the wrong thing). */
+#define CF_NONEMPTY 1u
+
 struct cfg_key {
     const char *name;
     enum cfg_type type;
@@ -31,6 +35,7 @@ struct cfg_key {
     const char *def;
     double min, max;
     const char *help;
+    unsigned flags;
 };
 
 #define OFF(f) offsetof(struct config, f)
@@ -38,60 +43,62 @@ struct cfg_key {
 /* The one table of the daemon's own keys.  Order is the order of --help-config. */
 static const struct cfg_key cfg_keys[] = {
     {"topic.orders", CT_STR, OFF(pipe.topic[0]), "orders", 0, 0,
-     "input topic of order.* events"},
+     "input topic of order.* events", CF_NONEMPTY},
     {"topic.reviews", CT_STR, OFF(pipe.topic[1]), "reviews", 0, 0,
-     "input topic of review.posted"},
+     "input topic of review.posted", CF_NONEMPTY},
     {"topic.messages", CT_STR, OFF(pipe.topic[2]), "messages", 0, 0,
-     "input topic of message.sent"},
+     "input topic of message.sent", CF_NONEMPTY},
     {"topic.churn_risk", CT_STR, OFF(pipe.topic[3]), "loyalty.churn-risk", 0, 0,
-     "output topic of churn-risk events"},
+     "output topic of churn-risk events", CF_NONEMPTY},
     {"topic.rewards", CT_STR, OFF(pipe.topic[4]), "loyalty.rewards", 0, 0,
-     "output topic of reward-trigger events"},
+     "output topic of reward-trigger events", CF_NONEMPTY},
     {"topic.dlq", CT_STR, OFF(pipe.topic[5]), "loyalty.dlq", 0, 0,
-     "dead-letter topic of rejected input"},
-    {"group.id", CT_STR, OFF(pipe.group_id), "loyaltyd", 0, 0, "Kafka consumer group"},
+     "dead-letter topic of rejected input", CF_NONEMPTY},
+    {"group.id", CT_STR, OFF(pipe.group_id), "loyaltyd", 0, 0, "Kafka consumer group",
+     CF_NONEMPTY},
     {"redis.host", CT_STR, OFF(redis_host), "127.0.0.1", 0, 0,
-     "Redis host or unix socket path"},
+     "Redis host or unix socket path", CF_NONEMPTY},
     {"redis.port", CT_INT, OFF(redis_port), "6379", 0, 65535,
-     "Redis port (0 = unix socket)"},
+     "Redis port (0 = unix socket)", 0},
     {"redis.password_file", CT_STR, OFF(redis_password_file), "", 0, 0,
-     "file holding the Redis password (never put the password itself in the config)"},
-    {"redis.db", CT_INT, OFF(redis_db), "0", 0, 1000, "Redis database number"},
+     "file holding the Redis password (never put the password itself in the config)", 0},
+    {"redis.db", CT_INT, OFF(redis_db), "0", 0, 1000, "Redis database number", 0},
     {"redis.prefix", CT_STR, OFF(redis_prefix), "loyalty:", 0, 0,
-     "prefix of every key (several shops can share one Redis)"},
+     "prefix of every key (several shops can share one Redis)", CF_NONEMPTY},
     {"redis.timeout_ms", CT_INT, OFF(redis_timeout_ms), "2000", 10, 600000,
-     "connect and command timeout"},
+     "connect and command timeout", 0},
     {"http.listen", CT_LISTEN, OFF(http_listen), "127.0.0.1:9464", 0, 0,
-     "address of /metrics, /health, /ready; empty disables"},
+     "address of /metrics, /health, /ready; empty disables", 0},
     {"clock", CT_CLOCK, OFF(pipe.clock), "wall", 0, 0,
-     "'wall': now is the wall clock; 'stream': now is the newest event time (replay)"},
+     "'wall': now is the wall clock; 'stream': now is the newest event time (replay)", 0},
     {"log.level", CT_LOGLEVEL, OFF(log_level), "info", 0, 0,
-     "error, warning, notice, info or debug"},
+     "error, warning, notice, info or debug", 0},
     {"limits.max_message_bytes", CT_SIZE, OFF(pipe.limits.max_message_bytes), "1048576",
-     64, 64 << 20, "larger input messages are dead-lettered"},
+     64, 64 << 20, "larger input messages are dead-lettered", 0},
     {"limits.max_depth", CT_INT, OFF(pipe.limits.max_depth), "32", 2, 1000,
-     "deeper JSON nesting is dead-lettered"},
+     "deeper JSON nesting is dead-lettered", 0},
     {"limits.max_amount", CT_DOUBLE, OFF(pipe.limits.max_amount), "1e9", 0, 1e15,
-     "larger amounts are dead-lettered"},
+     "larger amounts are dead-lettered", 0},
     {"limits.max_future_skew_s", CT_MS64, OFF(pipe.limits.max_future_skew_ms), "86400", 0,
-     31536000, "event times further in the future are dead-lettered"},
+     31536000, "event times further in the future are dead-lettered", 0},
     {"dlq.max_payload_bytes", CT_INT, OFF(pipe.dlq_max_payload_bytes), "65536", 64,
-     16 << 20, "longer rejected messages keep only this prefix in the DLQ record"},
+     16 << 20, "longer rejected messages keep only this prefix in the DLQ record", 0},
     {"sweep.interval_s", CT_MS, OFF(sweep_interval_ms), "60", 0, 86400,
-     "how often the sweeper looks for due customers (0 disables)"},
+     "how often the sweeper looks for due customers (0 disables)", 0},
     {"sweep.batch", CT_INT, OFF(pipe.sweep_batch), "100", 1, 100000,
-     "customers handled per sweep step (up to five steps per partition and pass)"},
+     "customers handled per sweep step (up to five steps per partition and pass)", 0},
     {"model.refresh_s", CT_MS, OFF(model_refresh_ms), "30", 1, 86400,
-     "how often the fitted model parameters are re-read from Redis"},
+     "how often the fitted model parameters are re-read from Redis", 0},
     {"merge.max_idle_ms", CT_INT, OFF(pipe.merge_max_idle_ms), "2000", 0, 3600000,
      "how long a task waits for an input partition that is behind but has nothing "
-     "fetched before applying the others' events without it"},
+     "fetched before applying the others' events without it",
+     0},
     {"merge.queue_max", CT_INT, OFF(pipe.merge_queue_max), "200", 16, 1000000,
-     "parsed messages buffered per input partition for the merge"},
+     "parsed messages buffered per input partition for the merge", 0},
     {"batch.max_events", CT_INT, OFF(pipe.batch_max_events), "2000", 1, 100000,
-     "merged events of one task applied and committed together"},
+     "merged events of one task applied and committed together", 0},
     {"cache.max_bytes", CT_SIZE, OFF(pipe.cache_max_bytes), "12582912", 0, 1e12,
-     "memory for customers kept between batches (0 keeps none)"},
+     "memory for customers kept between batches (0 keeps none)", 0},
 };
 
 #define N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -131,6 +138,10 @@ static int set_typed(struct config *cfg, const struct cfg_key *k, const char *va
         }
         return set_string((char **)(void *)base, value);
     case CT_STR:
+        if ((k->flags & CF_NONEMPTY) && value[0] == '\0') {
+            snprintf(err, errlen, "%s: must not be empty", k->name);
+            return -1;
+        }
         return set_string((char **)(void *)base, value);
     case CT_CLOCK:
         if (strcmp(value, "wall") != 0 && strcmp(value, "stream") != 0)
@@ -289,8 +300,51 @@ static char *trim(char *s)
     return s;
 }
 
-/* One line: blank, "# comment" or "key = value". */
-static int config_line(struct config *cfg, char *line, char *err, size_t errlen)
+/*
+ * The value of a line, in place: as written, or between double quotes (with
+ * \" and \\) or single quotes (literal), which may hold a '#' or outer
+ * spaces; a comment may follow a quoted value.  An unquoted value with a '#'
+ * after a blank is refused rather than guessed at: "shop1:  # tenant" must
+ * not become a key prefix, and a password may hold " #".
+ */
+static int parse_value(char *v, char *err, size_t errlen)
+{
+    char *rest;
+
+    if (v[0] == '"' || v[0] == '\'') {
+        char q = v[0], *out = v, *in = v + 1;
+
+        for (; *in != '\0' && *in != q; in++) {
+            if (q == '"' && *in == '\\' && (in[1] == '"' || in[1] == '\\'))
+                in++;
+            *out++ = *in;
+        }
+        if (*in != q) {
+            snprintf(err, errlen, "no closing %c", q);
+            return -1;
+        }
+        rest = trim(in + 1);
+        *out = '\0';
+        if (*rest != '\0' && *rest != '#') {
+            snprintf(err, errlen, "text after the closing %c", q);
+            return -1;
+        }
+        return 0;
+    }
+    for (rest = strchr(v, '#'); rest != NULL; rest = strchr(rest + 1, '#'))
+        if (rest == v || rest[-1] == ' ' || rest[-1] == '\t') {
+            snprintf(err, errlen,
+                     "a '#' after the value: comments go on lines of their own "
+                     "(quote the value if the '#' belongs to it)");
+            return -1;
+        }
+    return 0;
+}
+
+/* One line: blank, "# comment" or "key = value"; the key is copied to
+ * key_out for the duplicate check. */
+static int config_line(struct config *cfg, char *line, char *key_out, size_t key_len,
+                       char *err, size_t errlen)
 {
     char *s = trim(line), *eq, *key, *value;
 
@@ -308,7 +362,73 @@ static int config_line(struct config *cfg, char *line, char *err, size_t errlen)
         snprintf(err, errlen, "empty key");
         return -1;
     }
+    snprintf(key_out, key_len, "%s", key);
+    if (parse_value(value, err, errlen) < 0)
+        return -1;
     return config_set(cfg, key, value, err, errlen);
+}
+
+/* Keys already set by the file, with their lines: a key set twice is refused
+ * (which of the two was meant is not ours to guess). */
+struct seen {
+    char **keys;
+    unsigned *lines;
+    size_t n, cap;
+};
+
+static unsigned seen_line(const struct seen *sn, const char *key)
+{
+    for (size_t i = 0; i < sn->n; i++)
+        if (strcmp(sn->keys[i], key) == 0)
+            return sn->lines[i];
+    return 0;
+}
+
+static int seen_add(struct seen *sn, const char *key, unsigned line)
+{
+    if (sn->n == sn->cap) {
+        size_t cap = sn->cap ? sn->cap * 2 : 32;
+        char **k = realloc(sn->keys, cap * sizeof(*k));
+        unsigned *l;
+
+        if (k == NULL)
+            return -1;
+        sn->keys = k;
+        if ((l = realloc(sn->lines, cap * sizeof(*l))) == NULL)
+            return -1;
+        sn->lines = l;
+        sn->cap = cap;
+    }
+    if ((sn->keys[sn->n] = strdup(key)) == NULL)
+        return -1;
+    sn->lines[sn->n++] = line;
+    return 0;
+}
+
+static void seen_free(struct seen *sn)
+{
+    for (size_t i = 0; i < sn->n; i++)
+        free(sn->keys[i]);
+    free(sn->keys);
+    free(sn->lines);
+}
+
+/* The six topics are six: an output written to an input would feed the
+ * daemon its own events. */
+static int check_topics(const struct config *cfg, char *err, size_t errlen)
+{
+    static const char *const names[] = {"topic.orders",   "topic.reviews",
+                                        "topic.messages", "topic.churn_risk",
+                                        "topic.rewards",  "topic.dlq"};
+
+    for (int i = 0; i < 6; i++)
+        for (int j = i + 1; j < 6; j++)
+            if (strcmp(cfg->pipe.topic[i], cfg->pipe.topic[j]) == 0) {
+                snprintf(err, errlen, "%s and %s are the same topic '%s'", names[i],
+                         names[j], cfg->pipe.topic[i]);
+                return -1;
+            }
+    return 0;
 }
 
 static int read_password(struct config *cfg, char *err, size_t errlen)
@@ -334,8 +454,9 @@ static int read_password(struct config *cfg, char *err, size_t errlen)
 
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-    char line[4096], why[512];
-    unsigned lineno = 0;
+    char line[4096], why[512], key[4096];
+    unsigned lineno = 0, before;
+    struct seen sn = {0};
     FILE *f = fopen(path, "r");
     int rc = -1;
 
@@ -349,10 +470,21 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "%s:%u: line too long", path, lineno);
             goto out;
         }
-        why[0] = '\0';
-        if (config_line(cfg, line, why, sizeof(why)) < 0) {
+        why[0] = key[0] = '\0';
+        if (config_line(cfg, line, key, sizeof(key), why, sizeof(why)) < 0) {
             snprintf(err, errlen, "%s:%u: %s", path, lineno,
                      why[0] ? why : "out of memory");
+            goto out;
+        }
+        if (key[0] == '\0')
+            continue;
+        if ((before = seen_line(&sn, key)) != 0) {
+            snprintf(err, errlen, "%s:%u: %s is already set on line %u", path, lineno,
+                     key, before);
+            goto out;
+        }
+        if (seen_add(&sn, key, lineno) < 0) {
+            snprintf(err, errlen, "%s:%u: out of memory", path, lineno);
             goto out;
         }
     }
@@ -362,14 +494,87 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
     }
     /* Rules that span several model keys (tiers ascending, re-arm below the
      * threshold) can only be judged once the whole file is read. */
-    if (model_config_check(cfg->model, why, sizeof(why)) < 0) {
+    if (model_config_check(cfg->model, why, sizeof(why)) < 0 ||
+        check_topics(cfg, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s: %s", path, why);
         goto out;
     }
     rc = read_password(cfg, err, errlen);
 out:
+    seen_free(&sn);
     fclose(f);
     return rc;
+}
+
+static int key_differs(const struct cfg_key *k, const struct config *a,
+                       const struct config *b)
+{
+    const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+
+    switch (k->type) {
+    case CT_STR:
+    case CT_LISTEN:
+        return strcmp(*(char *const *)(const void *)pa, *(char *const *)(const void *)pb);
+    case CT_INT:
+    case CT_MS:
+        return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
+    case CT_DOUBLE:
+        return *(const double *)(const void *)pa != *(const double *)(const void *)pb;
+    case CT_SIZE:
+        return *(const size_t *)(const void *)pa != *(const size_t *)(const void *)pb;
+    case CT_MS64:
+        return *(const int64_t *)(const void *)pa != *(const int64_t *)(const void *)pb;
+    case CT_CLOCK:
+        return *(const enum clock_mode *)(const void *)pa !=
+               *(const enum clock_mode *)(const void *)pb;
+    case CT_LOGLEVEL:
+        return 0; /* changes in place */
+    }
+    return 0;
+}
+
+static int props_differ(const struct kafka_props *a, const struct kafka_props *b)
+{
+    if (a->n != b->n)
+        return 1;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i].name, b->v[i].name) != 0 ||
+            strcmp(a->v[i].value, b->v[i].value) != 0)
+            return 1;
+    return 0;
+}
+
+static void list_add(char *out, size_t outlen, size_t *len, const char *name)
+{
+    int w = snprintf(out + *len, outlen - *len, "%s%s", *len ? ", " : "", name);
+
+    if (w > 0)
+        *len = *len + (size_t)w < outlen ? *len + (size_t)w : outlen - 1;
+}
+
+size_t config_restart_changes(const struct config *running, const struct config *fresh,
+                              char *out, size_t outlen)
+{
+    size_t n = 0, len = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (key_differs(&cfg_keys[i], running, fresh)) {
+            list_add(out, outlen, &len, cfg_keys[i].name);
+            n++;
+        }
+    if (props_differ(&running->pipe.kafka_common, &fresh->pipe.kafka_common) ||
+        props_differ(&running->pipe.kafka_consumer, &fresh->pipe.kafka_consumer) ||
+        props_differ(&running->pipe.kafka_producer, &fresh->pipe.kafka_producer)) {
+        list_add(out, outlen, &len, "kafka.*");
+        n++;
+    }
+    if (strcmp(running->redis_password ? running->redis_password : "",
+               fresh->redis_password ? fresh->redis_password : "") != 0) {
+        list_add(out, outlen, &len, "the Redis password");
+        n++;
+    }
+    return n;
 }
 
 void config_describe(FILE *out)

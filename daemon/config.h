@@ -1,7 +1,10 @@
 /*
  * config.h - the daemon's configuration: one table of keys with types,
  * defaults, bounds and help (config.c), read from a `key = value` file.
- * A bad line stops the start with FILE:LINE and the reason.
+ * A bad line stops the start with FILE:LINE and the reason: an unknown key, a
+ * value out of bounds, a key set twice, an empty topic, group or prefix, a
+ * '#' comment after an unquoted value.  A value may be quoted ("..." with \"
+ * and \\, or '...' literally) to hold a '#' or outer spaces.
  *
  * `kafka.KEY` lines go to librdkafka for both the consumer and the producer,
  * `kafka.consumer.KEY` / `kafka.producer.KEY` to one of them; `model.KEY`
@@ -49,6 +52,12 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 /* Set one key from text, as a config line would. */
 int config_set(struct config *cfg, const char *key, const char *value, char *err,
                size_t errlen);
+
+/* What differs between the running configuration and a re-read one, other
+ * than what a reload applies in place (the log level and model.*): the
+ * number of such keys, named in out ("redis.prefix, kafka.*"). */
+size_t config_restart_changes(const struct config *running, const struct config *fresh,
+                              char *out, size_t outlen);
 
 /* Print every key with its default and help (`loyaltyd --help-config`). */
 void config_describe(FILE *out);

@@ -143,12 +143,19 @@ static void reload(const char *path, struct config *cfg, struct pipeline *pl)
         log_err("reload refused, keeping the running configuration: %s", err);
     } else {
         struct model_config *cur = fresh.model;
+        char later[512];
+        size_t n = config_restart_changes(cfg, &fresh, later, sizeof(later));
 
         fresh.model = pipeline_set_model_config(pl, cur); /* the old one, freed below */
         cfg->model = cur;
         cfg->log_level = fresh.log_level;
         log_set_level(fresh.log_level);
-        log_note("configuration reloaded from %s", path);
+        if (n > 0)
+            log_warn("configuration reloaded from %s (log level, model.*); not applied "
+                     "until a restart: %s",
+                     path, later);
+        else
+            log_note("configuration reloaded from %s", path);
     }
     config_fini(&fresh);
     sd_notify(0, "READY=1");

@@ -102,6 +102,30 @@ static const struct {
     {"model.no_such_tunable = 1\n", ":1: unknown key 'model.no_such_tunable'"},
     {"model.churn_rearm = 0.9\n", ": model.churn_rearm: must be below"},
     {"kafka.no.such.property = 1\n", ":1: kafka.no.such.property: No such configuration"},
+    /* A comment after a value is refused, not kept in it or guessed away. */
+    {"redis.prefix = shop1:  # tenant\n", ":1: a '#' after the value"},
+    {"\ngroup.id = # later\n", ":2: a '#' after the value"},
+    {"redis.prefix = shop1:\t#tenant\n", ":1: a '#' after the value"},
+    {"redis.prefix = \"shop1:\n", ":1: no closing \""},
+    {"redis.prefix = 'shop1:\n", ":1: no closing '"},
+    {"redis.prefix = \"shop1:\" tenant\n", ":1: text after the closing \""},
+    /* Empty where empty would read, write or join the wrong thing. */
+    {"group.id =\n", ":1: group.id: must not be empty"},
+    {"topic.orders = \"\"\n", ":1: topic.orders: must not be empty"},
+    {"redis.prefix = ''\n", ":1: redis.prefix: must not be empty"},
+    {"redis.host =\n", ":1: redis.host: must not be empty"},
+    /* A key set twice: which one was meant is not guessed. */
+    {"group.id = a\nlog.level = info\ngroup.id = b\n",
+     ":3: group.id is already set on line 1"},
+    {"kafka.consumer.fetch.min.bytes = 1\n\nkafka.consumer.fetch.min.bytes = 2\n",
+     ":3: kafka.consumer.fetch.min.bytes is already set on line 1"},
+    {"model.churn_threshold = 0.7\nmodel.churn_threshold = 0.6\n",
+     ":2: model.churn_threshold is already set on line 1"},
+    /* An output that is also an input would feed the daemon its own events. */
+    {"topic.rewards = orders\n",
+     ": topic.orders and topic.rewards are the same topic 'orders'"},
+    {"topic.dlq = x\ntopic.churn_risk = x\n",
+     ": topic.churn_risk and topic.dlq are the same topic 'x'"},
     {"\nkafka.consumer.fetch.min.bytes = lots\n", ":2: kafka.consumer.fetch.min.bytes"},
     {"http.listen = nonsense\n", ":1: http.listen: 'nonsense' is not ADDRESS:PORT"},
     {"http.listen = 127.0.0.1:99999\n", ":1: http.listen"},
@@ -130,6 +154,53 @@ START_TEST(test_missing_file)
                      -1);
     ck_assert_ptr_nonnull(strstr(err, "No such file"));
     config_fini(&cfg);
+}
+END_TEST
+
+/* Quotes hold what an unquoted value may not: a '#', outer spaces. */
+START_TEST(test_quoted_values)
+{
+    struct config cfg;
+    char err[256] = "";
+
+    ck_assert_int_eq(load(&cfg,
+                          "redis.prefix = \"shop #1: \"  # the first shop\n"
+                          "group.id = 'a\\b \"c\"'\n"
+                          "topic.orders = \"q\\\"x\\\\y\"\n"
+                          "topic.reviews = shop#1.reviews\n",
+                          err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(cfg.redis_prefix, "shop #1: ");
+    ck_assert_str_eq(cfg.pipe.group_id, "a\\b \"c\"");
+    ck_assert_str_eq(cfg.pipe.topic[0], "q\"x\\y");
+    ck_assert_str_eq(cfg.pipe.topic[1], "shop#1.reviews");
+    config_fini(&cfg);
+}
+END_TEST
+
+/* A reload names what it does not apply until a restart. */
+START_TEST(test_restart_changes)
+{
+    struct config a, b;
+    char err[256] = "", out[256];
+
+    ck_assert_int_eq(
+        load(&a, "redis.prefix = one:\nlog.level = info\n", err, sizeof(err)), 0);
+    ck_assert_int_eq(
+        load(&b, "redis.prefix = one:\nlog.level = debug\n", err, sizeof(err)), 0);
+    ck_assert_uint_eq(config_restart_changes(&a, &b, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "");
+    config_fini(&b);
+    ck_assert_int_eq(
+        load(&b,
+             "redis.prefix = two:\nlog.level = debug\nsweep.interval_s = 5\n"
+             "kafka.consumer.fetch.min.bytes = 2\nmodel.churn_threshold = 0.6\n",
+             err, sizeof(err)),
+        0);
+    ck_assert_uint_eq(config_restart_changes(&a, &b, out, sizeof(out)), 3);
+    ck_assert_str_eq(out, "redis.prefix, sweep.interval_s, kafka.*");
+    config_fini(&a);
+    config_fini(&b);
 }
 END_TEST
 
@@ -162,6 +233,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_values_and_passthrough);
     tcase_add_loop_test(tc, test_bad_line_reported, 0,
                         (int)(sizeof(bad) / sizeof(bad[0])));
+    tcase_add_test(tc, test_quoted_values);
+    tcase_add_test(tc, test_restart_changes);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_password_file);
     suite_add_tcase(s, tc);
