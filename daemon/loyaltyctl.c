@@ -28,12 +28,13 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: loyaltyctl [-c FILE] [--redis HOST:PORT] [--prefix P] COMMAND [ARGS]\n"
+        "       loyaltyctl --version | --help\n"
         "commands:\n"
         "  show CUSTOMER [--now]    state, with the explanation of every score (as of\n"
         "                           its last evaluation, or of the wall clock)\n"
         "  dump CUSTOMER            the raw Redis fields\n"
         "  outbox CUSTOMER          derived events recorded but not yet delivered\n"
-        "  delete CUSTOMER          remove a customer's state and index entries\n"
+        "  delete CUSTOMER          remove a customer's state, index and due entries\n"
         "  top [--by risk|loyalty|clv|value] [-n N]\n"
         "  model                    the model parameters the daemon uses\n"
         "  fit --from-redis [--as-of YYYY-MM-DD] [--unit weeks|days] [--json] [--save]\n"
@@ -172,8 +173,12 @@ static int cmd_outbox(struct ctl *c, const char *id)
 
 static int cmd_delete(struct ctl *c, const char *id)
 {
-    if (store_delete_customer(c->store, id) < 0)
+    long long n = store_delete_customer(c->store, id);
+
+    if (n < 0)
         die("redis: cannot delete '%s'", id);
+    if (n == 0)
+        die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
     printf("deleted %s\n", id);
     return 0;
 }
@@ -207,6 +212,16 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
     }
     if (store_top(c->store, k, (size_t)n, &ids, &scores, &count) < 0)
         die("redis: cannot read index %s", names[k]);
+    if (count == 0) { /* an empty table would hide a mistyped prefix */
+        long long all = 0;
+
+        if (store_indexed_count(c->store, &all) < 0)
+            die("redis: cannot read index %s", names[0]);
+        if (all == 0)
+            die("no customers under prefix '%s' (the daemon's is redis.prefix in its "
+                "configuration; see -c and --prefix)",
+                c->cfg.redis_prefix);
+    }
     printf("%-5s %-40s %s\n", "rank", "customer", names[k]);
     for (size_t i = 0; i < count; i++)
         printf("%-5zu %-40s %.4f\n", i + 1, ids[i], scores[i]);
@@ -439,11 +454,10 @@ static int run(struct ctl *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"redis", required_argument, NULL, 'r'},
-                                         {"prefix", required_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
+        {"prefix", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
     const char *config = NULL, *redis = NULL, *prefix = NULL;
     struct ctl c;
     char err[512];
@@ -460,6 +474,9 @@ int main(int argc, char **argv)
             prefix = optarg;
         else if (o == 'h') {
             usage(stdout);
+            return 0;
+        } else if (o == 'V') {
+            printf("loyaltyctl %s\n", LOYALTY_VERSION);
             return 0;
         } else
             usage_exit(NULL);

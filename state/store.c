@@ -1188,16 +1188,51 @@ int store_raw(struct store *s, const char *id, struct kvlist *fields, char **aux
     return rc;
 }
 
-int store_delete_customer(struct store *s, const char *id)
+/* One command with an integer reply, added to *sum; 0, or -1. */
+static int store_count_cmd(struct store *s, long long *sum, const char *fmt, ...)
+{
+    char err[256];
+    redisReply *r;
+    va_list ap;
+    int rc = -1;
+
+    va_start(ap, fmt);
+    r = store_vcmd(s, err, sizeof(err), fmt, ap);
+    va_end(ap);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *sum += r->integer;
+        rc = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+long long store_delete_customer(struct store *s, const char *id)
 {
     const char *p = s->opts.prefix;
+    long long removed = 0;
     char err[256];
+    redisReply *r;
     int rc = 0;
 
-    rc |= store_simple(s, err, sizeof(err), "DEL %sc:{%s} %sc:{%s}:aux %sc:{%s}:outbox",
-                       p, id, p, id, p, id);
+    /* The due set is the one of the customer's partition. */
+    r = store_cmd(s, err, sizeof(err), "HGET %sc:{%s} partition", p, id);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_STRING)
+        rc |= store_count_cmd(s, &removed, "ZREM %sdue:%s %s", p, r->str, id);
+    freeReplyObject(r);
+    rc |= store_count_cmd(s, &removed, "DEL %sc:{%s} %sc:{%s}:aux %sc:{%s}:outbox", p, id,
+                          p, id, p, id);
     for (size_t i = 0; i < 4 && rc == 0; i++)
-        rc |=
-            store_simple(s, err, sizeof(err), "ZREM %sidx:%s %s", p, index_names[i], id);
-    return rc ? -1 : 0;
+        rc |= store_count_cmd(s, &removed, "ZREM %sidx:%s %s", p, index_names[i], id);
+    return rc ? -1 : removed;
+}
+
+int store_indexed_count(struct store *s, long long *n)
+{
+    *n = 0;
+    return store_count_cmd(s, n, "ZCARD %sidx:%s", s->opts.prefix, index_names[0]);
 }

@@ -205,6 +205,10 @@ int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
 int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t *n);
 /* Raw hash of one customer (for loyaltyctl show/dump). */
 int store_raw(struct store *s, const char *id, struct kvlist *fields, char **aux);
-int store_delete_customer(struct store *s, const char *id);
+/* Remove a customer's keys and its index and due entries: the number of keys
+ * and entries removed (0: there was no such customer), or -1. */
+long long store_delete_customer(struct store *s, const char *id);
+/* Customers in the indices (every committed customer is in each): 0, -1. */
+int store_indexed_count(struct store *s, long long *n);
 
 #endif

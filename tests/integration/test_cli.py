@@ -103,3 +103,90 @@ def test_config_refused_by_t_as_at_start(conf, line):
     rc, out, err = run_bin([LOYALTYD, "-t", "-c", path])
     assert rc == 78, (rc, out, err)
     assert "%s:6:" % path in err
+
+
+@pytest.mark.parametrize("lines,at,why", [
+    ("redis.prefix = shop1:  # tenant\n", 6, "a '#' after the value"),
+    ("group.id =\n", 6, "group.id: must not be empty"),
+    ("redis.prefix = other:\n", 6, "redis.prefix is already set on line 4"),
+    ("topic.dlq = orders\n", None, "topic.orders and topic.dlq are the same topic"),
+])
+def test_config_traps_refused(conf, lines, at, why):
+    """A value that would silently do the wrong thing stops the start."""
+    path = conf(GOOD + lines, "trap.conf")
+    rc, out, err = run_bin([LOYALTYD, "-t", "-c", path])
+    assert rc == 78, (rc, out, err)
+    assert why in err, err
+    assert ("%s:%d:" % (path, at) if at else "%s:" % path) in err, err
+
+
+def test_quoted_value_keeps_its_hash(conf):
+    rc, out, err = run_bin([LOYALTYD, "-t", "-c", conf(GOOD.replace(
+        "redis.prefix = it:cli:", 'redis.prefix = "it:cli #2:"  # the second shop'))])
+    assert rc == 0, err
+
+
+def test_loyaltyctl_says_what_is_not_there(services):
+    """A mistyped prefix or customer is an error, not an empty answer."""
+    need_ctl()
+    rc, out, err = run_bin([LOYALTYCTL, "--version"])
+    assert rc == 0 and out.startswith("loyaltyctl "), (rc, out, err)
+    redis = ["--redis", "127.0.0.1:%d" % REDIS_PORT, "--prefix", "it:cli-nothing-%d:" % os.getpid()]
+    rc, out, err = run_bin([LOYALTYCTL] + redis + ["top"])
+    assert rc == 1 and "no customers under prefix 'it:cli-nothing-" in err, (rc, out, err)
+    rc, out, err = run_bin([LOYALTYCTL] + redis + ["delete", "cust-nobody"])
+    assert rc == 1 and "no customer 'cust-nobody'" in err and "deleted" not in out, (rc, out, err)
+
+
+def test_loyaltyctl_delete_removes_every_trace(services):
+    """delete takes the hash, aux and outbox, every index entry and the due
+    entry of the customer's partition, and leaves other customers alone."""
+    need_ctl()
+    import redis
+    prefix = "it:cli-del-%d:" % os.getpid()
+    r = redis.Redis(port=REDIS_PORT, decode_responses=True)
+    try:
+        for cid, part in (("cust-a", 3), ("cust-b", 1)):
+            r.hset(prefix + "c:{%s}" % cid, mapping={"rev": 1, "partition": part})
+            r.set(prefix + "c:{%s}:aux" % cid, "x")
+            r.hset(prefix + "c:{%s}:outbox" % cid, "e1", "rewards\t{}")
+            for name in ("risk", "loyalty", "clv", "value"):
+                r.zadd(prefix + "idx:" + name, {cid: 1.0})
+            r.zadd(prefix + "due:%d" % part, {cid: 5})
+        rc, out, err = run_bin([LOYALTYCTL, "--redis", "127.0.0.1:%d" % REDIS_PORT, "--prefix", prefix,
+                                "delete", "cust-a"])
+        assert rc == 0 and out.strip() == "deleted cust-a", (rc, out, err)
+        left = sorted(k for k in r.scan_iter(prefix + "*") if "cust-a" in k)
+        assert left == [], left
+        for name in ("risk", "loyalty", "clv", "value"):
+            assert r.zscore(prefix + "idx:" + name, "cust-a") is None
+            assert r.zscore(prefix + "idx:" + name, "cust-b") == 1.0
+        assert r.zscore(prefix + "due:3", "cust-a") is None
+        assert r.zscore(prefix + "due:1", "cust-b") == 5
+        assert r.exists(prefix + "c:{cust-b}") == 1
+    finally:
+        for k in r.scan_iter(prefix + "*"):
+            r.delete(k)
+
+
+def test_reload_names_what_waits_for_a_restart(env):
+    """SIGHUP applies the log level and model.* in place and says which
+    changed keys wait for a restart, instead of ignoring them silently."""
+    import signal
+    import time
+    d = env.daemon("hup").start()
+    d.conf["log.level"] = "debug"
+    d.conf["redis.prefix"] = d.conf["redis.prefix"] + "moved:"
+    d.write_config()
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    text = ""
+    while time.monotonic() < deadline:
+        with open(d.stderr_path, errors="replace") as f:
+            text = f.read()
+        if "reloaded" in text:
+            break
+        time.sleep(0.1)
+    assert "not applied until a restart: redis.prefix" in text, text[-2000:]
+    assert d.alive(), text[-2000:]
+    d.sigterm()
