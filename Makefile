@@ -3,7 +3,7 @@
 # build/asan, `make test` runs the whole suite (unit + integration) as the README says.
 
 CC      ?= cc
-PKGS    := rdkafka hiredis libcjson libsystemd libmicrohttpd
+PKGS    := rdkafka hiredis libcjson libsystemd libmicrohttpd libcrypto
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
            -Wformat=2 -Wpointer-arith -Wcast-qual -Wvla -Wundef -Werror
 CFLAGS  ?= -O2 -g

@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PACKAGES=(
     # build
     build-essential pkg-config
-    librdkafka-dev libhiredis-dev libcjson-dev libsystemd-dev libmicrohttpd-dev
+    librdkafka-dev libhiredis-dev libcjson-dev libsystemd-dev libmicrohttpd-dev libssl-dev
     check clang-format
     # local services for the tests and the demo
     redis-server redis-tools

@@ -10,6 +10,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/digest.h"
+
 void derived_reason_add(struct derived_reasons *r, const char *code)
 {
     for (size_t i = 0; i < r->n; i++) {
@@ -22,37 +24,11 @@ void derived_reason_add(struct derived_reasons *r, const char *code)
     }
 }
 
-static uint64_t fnv_part(uint64_t h, const char *s, int with_nul)
+int derived_id(const char *customer_id, const char *kind, const char *cause, char out[33])
 {
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    if (with_nul) {
-        h *= 0x100000001b3ULL; /* h ^= 0 then multiply */
-    }
-    return h;
-}
+    const char *parts[] = {customer_id, kind, cause};
 
-static uint64_t fnv_all(uint64_t basis, const char *id, const char *kind,
-                        const char *cause)
-{
-    uint64_t h = fnv_part(basis, id, 1);
-
-    h = fnv_part(h, kind, 1);
-    return fnv_part(h, cause, 0);
-}
-
-void derived_id(const char *customer_id, const char *kind, const char *cause,
-                char out[33])
-{
-    uint64_t a = fnv_all(0xcbf29ce484222325ULL, customer_id, kind, cause);
-    /* The second basis is the first one xor the golden-ratio constant: an
-     * independent-enough digest so 128 bits do not collide in practice. */
-    uint64_t b =
-        fnv_all(0xcbf29ce484222325ULL ^ 0x9e3779b97f4a7c15ULL, customer_id, kind, cause);
-
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+    return digest_id128(parts, 3, out);
 }
 
 int derived_rfc3339(int64_t ms, char *buf, size_t len)

@@ -34,11 +34,12 @@ struct derived_reward {
     double value;     /* currency units, or points */
 };
 
-/* 32 lower-case hex digits: two 64-bit FNV-1a digests (different offset
- * bases) of customer_id NUL kind NUL cause.  The same cause always yields
- * the same id. */
-void derived_id(const char *customer_id, const char *kind, const char *cause,
-                char out[33]);
+/* 32 lower-case hex digits: the first 128 bits of SHA-256 of customer_id NUL
+ * kind NUL cause (base/digest.h: a customer id from outside cannot be made
+ * to give another customer's id).  The same cause always yields the same id.
+ * 0, or -1 (out of memory). */
+int derived_id(const char *customer_id, const char *kind, const char *cause,
+               char out[33]);
 
 /* RFC 3339 UTC with milliseconds ("2024-05-01T12:00:00.000Z").  Returns 0 or -1. */
 int derived_rfc3339(int64_t ms, char *buf, size_t len);

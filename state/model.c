@@ -186,7 +186,8 @@ static int emit_reward(struct pass *p, struct emission_list *out, enum reward_ty
     rw->type = t;
     reward_grade(p->c, rw);
     derived_reason_add(&why, reason);
-    derived_id(p->c->id, KIND_REWARD, cause, id);
+    if (derived_id(p->c->id, KIND_REWARD, cause, id) < 0)
+        return -1;
     return emission_push(out, EM_REWARD, id,
                          derived_reward_payload(p->c, id, p->now_ms, &why, rw));
 }
@@ -248,7 +249,8 @@ static int emit_churn(struct pass *p, const struct derived_view *d,
     int rc;
 
     snprintf(cause, sizeof(cause), "churn:%lld", (long long)c->churn_seq);
-    derived_id(c->id, KIND_CHURN, cause, id);
+    if (derived_id(c->id, KIND_CHURN, cause, id) < 0)
+        return -1;
     rc = emission_push(
         out, EM_CHURN_RISK, id,
         derived_churn_payload(c, id, p->now_ms, cfg->churn_threshold, &d->risk.why));

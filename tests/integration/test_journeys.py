@@ -5,7 +5,7 @@ out, no more.
 Every expectation below is derived by hand from docs/model.md (defaults of the
 `model.*` keys) and the arithmetic is written next to it; nothing is copied
 from the daemon's output.  Event ids are recomputed from the documented
-digest (FNV-1a of `customer NUL kind NUL cause`, workload.derived_id).
+digest (SHA-256 of `customer NUL kind NUL cause`, workload.derived_id).
 
 Kafka orders messages within a partition only, and the three input topics are
 consumed in parallel.  A journey whose outcome depends on the order of events

@@ -14,6 +14,7 @@ three input topics interleave (they are consumed in parallel, so only
 per-topic order is guaranteed).
 """
 import datetime as dt
+import hashlib
 import json
 import math
 import random
@@ -32,29 +33,13 @@ BRANDS = ("Acme", "Borealis", "Cobalt", "Dune", "Ember")
 CATEGORIES = ("shoes", "audio", "books")
 TOPICS = ("orders", "reviews", "messages")
 
-MASK64 = (1 << 64) - 1
-
 
 # ---- the deterministic ids of derived events (state/derived.c) -------------
 
-def _fnv(h, data, with_nul):
-    for b in data:
-        h ^= b
-        h = (h * 0x100000001B3) & MASK64
-    if with_nul:
-        h = (h * 0x100000001B3) & MASK64
-    return h
-
-
 def derived_id(customer_id, kind, cause):
-    """FNV-1a digests of customer NUL kind NUL cause with two offset bases."""
-    out = []
-    for basis in (0xCBF29CE484222325, 0xCBF29CE484222325 ^ 0x9E3779B97F4A7C15):
-        h = _fnv(basis, customer_id.encode(), True)
-        h = _fnv(h, kind.encode(), True)
-        h = _fnv(h, cause.encode(), False)
-        out.append("%016x" % h)
-    return "".join(out)
+    """The first 128 bits of SHA-256 of customer NUL kind NUL cause, in hex."""
+    data = b"\0".join(x.encode() for x in (customer_id, kind, cause))
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def milestone_event_id(customer_id, m):
