@@ -51,6 +51,11 @@ static const struct {
     [MC_COMMIT_CONFLICTS] =
         {"loyaltyd_commit_conflicts_total",
          "Commits refused because another writer moved the revision."},
+    [MC_UNKEYED] = {"loyaltyd_unkeyed_total",
+                    "Input events without a message key (producers must key by "
+                    "customer_id)."},
+    [MC_KEY_MISMATCH] = {"loyaltyd_key_mismatch_total",
+                         "Input events whose message key is not their customer_id."},
 };
 
 static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;

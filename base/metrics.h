@@ -27,6 +27,8 @@ enum metric_counter {
     MC_CACHE_MISSES,
     MC_COMMITS,
     MC_COMMIT_CONFLICTS,
+    MC_UNKEYED,
+    MC_KEY_MISMATCH,
     MC__COUNT
 };
 

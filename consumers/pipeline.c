@@ -88,7 +88,8 @@ struct pipeline {
     int failed; /* a fatal condition (partition counts differ) */
     int64_t redis_retry_at_ms, redis_backoff_ms;
     int64_t trim_at_ms;
-    int sweeping; /* a sweeper pass is going: task sweep_next is next */
+    int64_t key_warn_at_ms; /* the next unkeyed event is logged from then */
+    int sweeping;           /* a sweeper pass is going: task sweep_next is next */
     size_t sweep_next, sweep_chunks, sweep_swept;
 };
 
@@ -190,6 +191,28 @@ static void drop_queued(void *arg, void *msg, void *entry)
     inmsg_free(msg);
 }
 
+/* Producers must key every event by its customer_id (DESIGN: co-partitioned
+ * topics, one partitioner): an unkeyed or otherwise keyed event is applied,
+ * since its content is valid, but counted, and said once a minute at most. */
+static void check_key(struct pipeline *pl, const rd_kafka_message_t *m,
+                      const struct event *ev)
+{
+    size_t n = strlen(ev->customer_id);
+    int unkeyed = m->key == NULL || m->key_len == 0;
+
+    if (!unkeyed && m->key_len == n && memcmp(m->key, ev->customer_id, n) == 0)
+        return;
+    metrics_add(unkeyed ? MC_UNKEYED : MC_KEY_MISMATCH, 1);
+    if (mono_ms() >= pl->key_warn_at_ms) {
+        pl->key_warn_at_ms = mono_ms() + 60000;
+        log_warn("%s/%d@%" PRId64 ": event for customer %s %s; producers must key by "
+                 "customer_id (loyaltyd_unkeyed_total, loyaltyd_key_mismatch_total; "
+                 "said once a minute)",
+                 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
+                 ev->customer_id, unkeyed ? "has no key" : "is keyed otherwise");
+    }
+}
+
 static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
                             struct ptask *pt)
 {
@@ -208,6 +231,8 @@ static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
     if (tm.reason != PR_OK && tm.reason != PR_NO_MEMORY &&
         (in->detail = strdup(detail)) == NULL)
         tm.reason = PR_NO_MEMORY;
+    if (tm.reason == PR_OK)
+        check_key(pl, m, &tm.ev);
     if (tm.reason != PR_NO_MEMORY && task_push(&pt->t, src, &tm) == 0) {
         rd_kafka_message_destroy(m);
         return;

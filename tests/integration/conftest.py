@@ -203,8 +203,9 @@ def env(services, request, tmp_path):
 # ---- Kafka helpers -------------------------------------------------------------------
 
 def feed(topic, lines, timeout=120):
-    """Produce [(key, raw bytes)] in order (kfeed: idempotent producer)."""
-    data = b"".join(k.encode() + b"\t" + v + b"\n" for k, v in lines)
+    """Produce [(key, raw bytes)] in order (kfeed: idempotent producer); a key
+    of None produces the message without a key."""
+    data = b"".join((b"" if k is None else k.encode() + b"\t") + v + b"\n" for k, v in lines)
     run([KFEED, "-b", BROKERS, "-t", topic], input=data, timeout=timeout)
 
 

@@ -17,8 +17,9 @@ def iso(ms):
 
 
 def test_misrouted_applied_once_and_counted(env):
-    """Every other order of each customer is keyed by something else, so it
-    lands on another partition than the customer's others: each is still
+    """Every other order of each customer is keyed by something else or not
+    at all, so it may land on another partition than the customer's others
+    (and is counted as unkeyed or keyed otherwise): each is still
     applied exactly once (the batches of two tasks never hold one customer at
     the same time), the customer keeps the partition it was first committed
     from, and every event that came on another one is counted in
@@ -32,7 +33,8 @@ def test_misrouted_applied_once_and_counted(env):
             ev = {"type": "order.placed", "ts": iso(ms), "order_id": "o-%s-%d" % (cid, k),
                   "amount": (100 + 37 * k + c) / 100, "currency": "USD",
                   "event_id": "e-%s-%d" % (cid, k), "customer_id": cid}
-            key = cid if k % 2 == 0 else "other-%s-%d" % (cid, k)
+            # Half keyed by the customer, a quarter otherwise, a quarter not.
+            key = cid if k % 2 == 0 else None if k % 4 == 3 else "other-%s-%d" % (cid, k)
             lines.append((ms, key, json.dumps(ev).encode()))
     lines.sort(key=lambda x: x[0])
     feed(env.topic("orders"), [(k, v) for _, k, v in lines])
@@ -61,4 +63,9 @@ def test_misrouted_applied_once_and_counted(env):
     log("%d of %d events came on another partition than their customer's" % (misrouted, len(lines)))
     assert misrouted > CUSTOMERS, "too few events landed elsewhere: nothing tested"
     assert m.get("loyaltyd_misrouted_total") == misrouted
+    # Every event not keyed by its customer is counted, by kind.
+    assert m.get("loyaltyd_unkeyed_total") == sum(1 for _, k, _ in lines if k is None)
+    assert m.get("loyaltyd_key_mismatch_total") == sum(
+        1 for _, k, v in lines if k is not None and k != json.loads(v)["customer_id"])
+    assert m.get("loyaltyd_unkeyed_total") > 0 and m.get("loyaltyd_key_mismatch_total") > 0
     d.stop()
