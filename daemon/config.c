@@ -431,25 +431,68 @@ static int check_topics(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-static int read_password(struct config *cfg, char *err, size_t errlen)
+/* The first line of a secret's file, trimmed, into *out.  0, or -1 with err;
+ * missing_ok: a file that does not exist leaves *out alone and returns 1. */
+static int read_secret(const char *path, char **out, int missing_ok, char *err,
+                       size_t errlen)
 {
     char buf[512];
-    FILE *f;
+    FILE *f = fopen(path, "r");
 
-    if (cfg->redis_password_file[0] == '\0')
-        return 0;
-    f = fopen(cfg->redis_password_file, "r");
     if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", cfg->redis_password_file, strerror(errno));
+        if (missing_ok && errno == ENOENT)
+            return 1;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     if (fgets(buf, sizeof(buf), f) == NULL)
         buf[0] = '\0';
     fclose(f);
-    free(cfg->redis_password);
-    cfg->redis_password = strdup(trim(buf));
+    if (*out) {
+        explicit_bzero(*out, strlen(*out));
+        free(*out);
+    }
+    *out = strdup(trim(buf));
     explicit_bzero(buf, sizeof(buf));
-    return cfg->redis_password ? 0 : -1;
+    if (*out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The secrets, never in the file itself: the Redis password from
+ * redis.password_file or else from the systemd credential "redis-password"
+ * ($CREDENTIALS_DIRECTORY, LoadCredential=); the Kafka SASL password from the
+ * credential "kafka-sasl-password" unless the file sets kafka.sasl.password.
+ */
+static int read_secrets(struct config *cfg, char *err, size_t errlen)
+{
+    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+    char path[4096], *sasl = NULL, why[512];
+    int rc;
+
+    if (cfg->redis_password_file[0] != '\0')
+        return read_secret(cfg->redis_password_file, &cfg->redis_password, 0, err,
+                           errlen);
+    if (creds == NULL || creds[0] == '\0')
+        return 0;
+    snprintf(path, sizeof(path), "%s/redis-password", creds);
+    if (read_secret(path, &cfg->redis_password, 1, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < cfg->pipe.kafka_common.n; i++)
+        if (strcmp(cfg->pipe.kafka_common.v[i].name, "sasl.password") == 0)
+            return 0;
+    snprintf(path, sizeof(path), "%s/kafka-sasl-password", creds);
+    if ((rc = read_secret(path, &sasl, 1, err, errlen)) != 0)
+        return rc < 0 ? -1 : 0;
+    rc = kafka_prop(cfg, "kafka.sasl.password", sasl, why, sizeof(why));
+    explicit_bzero(sasl, strlen(sasl));
+    free(sasl);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: %s", path, why);
+    return rc;
 }
 
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
@@ -499,7 +542,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, why);
         goto out;
     }
-    rc = read_password(cfg, err, errlen);
+    rc = read_secrets(cfg, err, errlen);
 out:
     seen_free(&sn);
     fclose(f);

@@ -162,7 +162,8 @@ static void reload(const char *path, struct config *cfg, struct pipeline *pl)
 }
 
 struct timers {
-    int64_t sweep, model, status;
+    int64_t sweep, model, status, watchdog;
+    int64_t watchdog_every_ms; /* half of WATCHDOG_USEC; 0: no watchdog */
 };
 
 static void run_timers(const struct config *cfg, struct pipeline *pl, struct timers *t)
@@ -187,12 +188,20 @@ static void run_timers(const struct config *cfg, struct pipeline *pl, struct tim
         t->status = now + STATUS_EVERY_MS;
     }
     metrics_set_ready(pipeline_ready(pl));
-    sd_notify(0, "WATCHDOG=1");
+    if (t->watchdog_every_ms > 0 && now >= t->watchdog) {
+        sd_notify(0, "WATCHDOG=1");
+        t->watchdog = now + t->watchdog_every_ms;
+    }
 }
 
 static void main_loop(const char *path, struct config *cfg, struct pipeline *pl)
 {
-    struct timers t = {0, 0, 0};
+    struct timers t = {0};
+    uint64_t usec = 0;
+
+    /* Pinged at half the interval systemd watches (WatchdogSec=). */
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+        t.watchdog_every_ms = (int64_t)(usec / 2000) > 0 ? (int64_t)(usec / 2000) : 1;
 
     while (!got_stop && !pipeline_failed(pl)) {
         if (got_reload) {

@@ -32,6 +32,20 @@ check "systemd-analyze verify" systemd-analyze verify "$tmp/loyaltyd.service"
 check "systemd-analyze security (exposure <= $MAX_EXPOSURE)" \
     systemd-analyze security --offline=true --threshold="$MAX_EXPOSURE" "$tmp/loyaltyd.service"
 grep -q '^Type=notify$' "$tmp/loyaltyd.service" && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAILED: Type=notify"; }
+# A finite start timeout: with infinity, `systemctl start` hangs while Redis or
+# Kafka is down.
+check "finite TimeoutStartSec" bash -c \
+    "grep -Eq '^TimeoutStartSec=[0-9]+(s|min)?$' \"$tmp/loyaltyd.service\""
+# The credentials the daemon reads are the ones the unit's comments name.
+check "credential names match the daemon's" bash -c \
+    "grep -q '^#LoadCredential=redis-password:' \"$tmp/loyaltyd.service\" &&
+     grep -q '^#LoadCredential=kafka-sasl-password:' \"$tmp/loyaltyd.service\" &&
+     grep -q '\"redis-password\"' \"$ROOT/daemon/config.c\" &&
+     grep -q '\"kafka-sasl-password\"' \"$ROOT/daemon/config.c\""
+# The same unit with the credential lines in: still accepted.
+mkdir "$tmp/creds"
+sed -e 's|^#LoadCredential=|LoadCredential=|' "$tmp/loyaltyd.service" >"$tmp/creds/loyaltyd.service"
+check "systemd-analyze verify (credentials in)" systemd-analyze verify "$tmp/creds/loyaltyd.service"
 # A bad config must stop the start: the daemon's config check exits 78.
 printf 'redis.port = 70000\n' >"$tmp/bad.conf"
 check "bad config refused with its line" bash -c \

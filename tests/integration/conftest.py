@@ -382,14 +382,15 @@ class Daemon:
             for k, v in self.conf.items():
                 f.write("%s = %s\n" % (k, v))
 
-    def start(self, wait_ready=True, timeout=60):
+    def start(self, wait_ready=True, timeout=60, extra_env=None):
         assert not self.alive(), "daemon %s already running" % self.name
         self.write_config()
         self.starts += 1
         self.stderr_path = os.path.join(str(self.env.workdir), "%s.%d.stderr" % (self.name, self.starts))
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen([LOYALTYD, "-c", self.config_path], stdout=subprocess.DEVNULL,
-                                     stderr=self._err, cwd=ROOT)
+                                     stderr=self._err, cwd=ROOT,
+                                     env=dict(os.environ, **(extra_env or {})))
         if wait_ready:
             self.wait_ready(timeout)
         return self

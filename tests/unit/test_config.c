@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/config.h"
@@ -224,6 +225,61 @@ START_TEST(test_password_file)
 }
 END_TEST
 
+/* systemd credentials: redis-password and kafka-sasl-password from
+ * $CREDENTIALS_DIRECTORY, unless the file names its own. */
+START_TEST(test_credentials)
+{
+    char dir[64], f[128], text[256], err[256] = "";
+    struct config cfg;
+    FILE *fp;
+
+    snprintf(dir, sizeof(dir), "/tmp/loyaltyd-creds-%d", (int)getpid());
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    snprintf(f, sizeof(f), "%s/redis-password", dir);
+    ck_assert_ptr_nonnull(fp = fopen(f, "w"));
+    fputs("from-credential\n", fp);
+    fclose(fp);
+    snprintf(f, sizeof(f), "%s/kafka-sasl-password", dir);
+    ck_assert_ptr_nonnull(fp = fopen(f, "w"));
+    fputs("sasl-secret\n", fp);
+    fclose(fp);
+    setenv("CREDENTIALS_DIRECTORY", dir, 1);
+
+    ck_assert_int_eq(load(&cfg, "redis.port = 1\n", err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.redis_password, "from-credential");
+    ck_assert_uint_eq(cfg.pipe.kafka_common.n, 1);
+    ck_assert_str_eq(cfg.pipe.kafka_common.v[0].name, "sasl.password");
+    ck_assert_str_eq(cfg.pipe.kafka_common.v[0].value, "sasl-secret");
+    config_fini(&cfg);
+
+    /* The file's own choices win. */
+    snprintf(f, sizeof(f), "%s/other", dir);
+    ck_assert_ptr_nonnull(fp = fopen(f, "w"));
+    fputs("from-file\n", fp);
+    fclose(fp);
+    snprintf(text, sizeof(text),
+             "redis.password_file = %s\nkafka.sasl.password = inline\n", f);
+    ck_assert_int_eq(load(&cfg, text, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.redis_password, "from-file");
+    ck_assert_uint_eq(cfg.pipe.kafka_common.n, 1);
+    ck_assert_str_eq(cfg.pipe.kafka_common.v[0].value, "inline");
+    config_fini(&cfg);
+
+    /* No credentials there: no password, no error. */
+    unlink(f);
+    snprintf(f, sizeof(f), "%s/redis-password", dir);
+    unlink(f);
+    snprintf(f, sizeof(f), "%s/kafka-sasl-password", dir);
+    unlink(f);
+    ck_assert_int_eq(load(&cfg, "redis.port = 1\n", err, sizeof(err)), 0);
+    ck_assert_ptr_null(cfg.redis_password);
+    ck_assert_uint_eq(cfg.pipe.kafka_common.n, 0);
+    config_fini(&cfg);
+    rmdir(dir);
+    unsetenv("CREDENTIALS_DIRECTORY");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -237,6 +293,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_restart_changes);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_password_file);
+    tcase_add_test(tc, test_credentials);
     suite_add_tcase(s, tc);
     return s;
 }
