@@ -34,13 +34,53 @@ FAULT_BIN:= $(FAULT_SRC:tests/fault/%.c=$(BUILD)/fault/%)
 BENCH_SRC:= $(wildcard bench/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all check test asan asan-check bench format format-check clean deps
+.PHONY: all check test asan asan-check bench format format-check clean deps install man
 
 all: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(TOOL_BIN) $(FAULT_BIN)
 
+# Installation (`make install DESTDIR=... PREFIX=...`).  With PREFIX=/usr the
+# configuration goes to /etc and the unit to /lib/systemd/system, as Debian
+# has them; the unit's and the manual's paths follow PREFIX and SYSCONFDIR.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+BINDIR     := $(PREFIX)/bin
+MANDIR     := $(PREFIX)/share/man
+DOCDIR     := $(PREFIX)/share/doc/loyaltyd
+MAN_PAGES  := $(BUILD)/man/loyaltyd.8 $(BUILD)/man/loyaltyctl.1 $(BUILD)/man/loyaltyd.conf.5
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: docs/man/%
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# Generated from the key tables, so it cannot drift from them.
+$(BUILD)/man/loyaltyd.conf.5: $(BUILD)/loyaltyd deploy/man-conf.sh
+	@mkdir -p $(dir $@)
+	deploy/man-conf.sh $(BUILD)/loyaltyd > $@
+
+install: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(MAN_PAGES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/loyaltyd
+	install -m 0755 $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(DESTDIR)$(BINDIR)/
+	sed -e 's|/usr/bin/loyaltyd|$(BINDIR)/loyaltyd|g' \
+	    -e 's|/etc/loyaltyd/|$(SYSCONFDIR)/loyaltyd/|g' \
+	    -e 's|/usr/share/doc/loyaltyd/|$(DOCDIR)/|g' deploy/loyaltyd.service \
+	    > $(DESTDIR)$(UNITDIR)/loyaltyd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/loyaltyd.service
+	install -m 0644 README.md docs/model.md docs/state.md deploy/loyaltyd.conf.example \
+	    $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(BUILD)/man/loyaltyctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(BUILD)/man/loyaltyd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(BUILD)/man/loyaltyd.8 $(DESTDIR)$(MANDIR)/man8/
+	test -e $(DESTDIR)$(SYSCONFDIR)/loyaltyd/loyaltyd.conf || \
+	    install -m 0644 deploy/loyaltyd.conf.example $(DESTDIR)$(SYSCONFDIR)/loyaltyd/loyaltyd.conf
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The Redis function library is kept as Lua and compiled in as a C string.
 $(BUILD)/gen/store_lib.inc: state/store_lib.lua

@@ -11,6 +11,8 @@ PACKAGES=(
     build-essential pkg-config
     librdkafka-dev libhiredis-dev libcjson-dev libsystemd-dev libmicrohttpd-dev libssl-dev
     check clang-format
+    # the Debian package and its checks
+    debhelper dpkg-dev lintian man-db
     # local services for the tests and the demo
     redis-server redis-tools
     default-jdk-headless maven

@@ -4,8 +4,10 @@
 #   2. check that no tracked file reads a path outside the repository
 #   3. build warning-free (strict flags) and run the unit tests
 #   4. build with AddressSanitizer/UBSan and run the unit tests again
-#   5. start local Redis and Kafka on loopback (deploy/services.sh)
-#   6. run the Kafka fault test and the integration tests against them (plain
+#   5. check the format, the systemd unit, and build and check the Debian
+#      package (tests/package.sh)
+#   6. start local Redis and Kafka on loopback (deploy/services.sh)
+#   7. run the Kafka fault test and the integration tests against them (plain
 #      build, then the sanitizer build), stop the services
 set -euo pipefail
 
@@ -26,7 +28,7 @@ step "the tree refers to nothing outside itself"
 python3 -m pytest -q tests/static
 
 step "build (strict warnings) and unit tests"
-make -j2 all
+make -j2 all man
 make -j2 check
 
 step "AddressSanitizer/UBSan build and unit tests"
@@ -38,6 +40,9 @@ make format-check
 
 step "systemd unit"
 tests/unit-file.sh
+
+step "Debian package"
+tests/package.sh
 
 step "services"
 trap 'deploy/services.sh down >/dev/null 2>&1 || true' EXIT

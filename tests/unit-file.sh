@@ -13,6 +13,15 @@ trap 'rm -rf "$tmp"' EXIT
 
 [[ -x "$BIN" ]] || { echo "unit-file: build $BIN first" >&2; exit 1; }
 sed -e "s|/usr/bin/loyaltyd|$BIN|g" "$ROOT/deploy/loyaltyd.service" >"$tmp/loyaltyd.service"
+# The unit's Documentation= names manual pages, which verify looks up with
+# man(1): the built ones, as if installed.
+MAN_SRC="${MAN_DIR:-$ROOT/build/man}"
+[[ -f "$MAN_SRC/loyaltyd.conf.5" ]] || { echo "unit-file: make man first" >&2; exit 1; }
+for s in 1 5 8; do
+    mkdir -p "$tmp/man/man$s"
+    cp "$MAN_SRC"/*."$s" "$tmp/man/man$s/"
+done
+export MANPATH="$tmp/man"
 
 passed=0 failed=0
 check() {
