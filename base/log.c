@@ -3,9 +3,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 static int log_level = LOG_LVL_INFO;
+static enum log_format log_format = LOG_FMT_AUTO;
+static int to_journal = -1; /* LOG_FMT_AUTO resolved: stderr is the journal */
 
 static const char *const level_names[] = {
     [LOG_LVL_ERR] = "error", [LOG_LVL_WARN] = "warning", [LOG_LVL_NOTE] = "notice",
@@ -25,15 +30,89 @@ int log_level_parse(const char *name)
     return -1;
 }
 
+void log_set_format(enum log_format f)
+{
+    log_format = f;
+}
+
+int log_format_parse(const char *name)
+{
+    static const char *const names[] = {"auto", "journal", "text", "json"};
+
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* systemd sets JOURNAL_STREAM to the device and inode of the stream it
+ * connected; stderr is the journal only if it is still that stream. */
+static int stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+           (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* s as the body of a JSON string. */
+static void json_escape(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+
+    for (; *s && o + 7 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(out + o, len - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}
+
 static void log_vwrite(int level, const char *suffix, const char *fmt, va_list ap)
 {
-    char line[2048];
+    char line[2048], stamp[64], esc[4200];
     int n = vsnprintf(line, sizeof(line), fmt, ap);
+    enum log_format f = log_format;
+    struct timespec ts;
+    struct tm tm;
 
     if (n < 0)
         return;
-    fprintf(stderr, "<%d>%s%s%s\n", level, line, suffix ? ": " : "",
-            suffix ? suffix : "");
+    if (suffix) {
+        size_t l = strlen(line);
+
+        snprintf(line + l, sizeof(line) - l, ": %s", suffix);
+    }
+    if (f == LOG_FMT_AUTO) {
+        if (to_journal < 0)
+            to_journal = stderr_is_journal();
+        f = to_journal ? LOG_FMT_JOURNAL : LOG_FMT_TEXT;
+    }
+    if (f == LOG_FMT_JOURNAL) { /* journald stamps and levels it */
+        fprintf(stderr, "<%d>%s\n", level, line);
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+             tm.tm_sec, ts.tv_nsec / 1000000);
+    if (f == LOG_FMT_JSON) {
+        json_escape(line, esc, sizeof(esc));
+        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
+                level_names[level], esc);
+    } else {
+        fprintf(stderr, "%s %s: %s\n", stamp, level_names[level], line);
+    }
 }
 
 void log_msg(int level, const char *fmt, ...)

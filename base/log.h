@@ -1,7 +1,10 @@
 /*
- * log.h - level-gated logging to stderr with syslog priority prefixes
- * ("<3>"), which journald turns into levels.  Safe to call from any thread:
- * each line is one fprintf.
+ * log.h - level-gated logging to stderr.  Under journald (stderr is the
+ * stream named by JOURNAL_STREAM) each line carries a syslog priority prefix
+ * ("<3>"), which the journal turns into a level; elsewhere it starts with a
+ * UTC timestamp and the level's name, or is one JSON object per line
+ * (log.format = json).  Safe to call from any thread: each line is one
+ * fprintf.
  */
 #ifndef LOYALTY_LOG_H
 #define LOYALTY_LOG_H
@@ -12,7 +15,12 @@
 #define LOG_LVL_INFO  6
 #define LOG_LVL_DEBUG 7
 
+enum log_format { LOG_FMT_AUTO = 0, LOG_FMT_JOURNAL, LOG_FMT_TEXT, LOG_FMT_JSON };
+
 void log_set_level(int level);
+void log_set_format(enum log_format f);
+/* "auto", "journal", "text", "json" -> enum log_format; -1 if unknown. */
+int log_format_parse(const char *name);
 /* "error", "warning", "notice", "info", "debug" -> level; -1 if unknown. */
 int log_level_parse(const char *name);
 

@@ -1,11 +1,16 @@
 #include "base/metrics.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "base/clock.h"
 
 #define LAG_MAX 256
 
@@ -27,6 +32,8 @@ static struct {
     atomic_uint_fast64_t lat_bucket[METRICS_LAT_BUCKETS + 1], lat_us_sum, lat_count;
     atomic_uint_fast64_t cache_entries, cache_bytes;
     atomic_int redis_up, kafka_up, ready, paused;
+    atomic_uint_fast64_t reloads[2]; /* refused, applied */
+    atomic_int_fast64_t last_sweep_ms;
 } m;
 
 /* Upper bounds of the apply latency buckets, in seconds. */
@@ -170,6 +177,12 @@ void metrics_sweep_run(size_t customers)
 {
     INC(m.sweep_runs);
     atomic_fetch_add_explicit(&m.swept, customers, memory_order_relaxed);
+    atomic_store(&m.last_sweep_ms, wall_ms());
+}
+
+void metrics_reload(int applied)
+{
+    INC(m.reloads[applied ? 1 : 0]);
 }
 
 void metrics_set_redis_up(int up)
@@ -371,14 +384,87 @@ static void render_gauges(struct out *o)
     pthread_mutex_unlock(&lag_lock);
 }
 
+/* The process_* families every Prometheus client exports, from /proc. */
+static void render_process(struct out *o)
+{
+    static long ticks, page;
+    unsigned long long utime = 0, stime = 0, start = 0, vsize = 0, btime = 0;
+    long long rss = 0;
+    char buf[1024], *p;
+    struct rlimit rl;
+    size_t fds = 0;
+    FILE *f;
+    DIR *d;
+
+    if (ticks == 0) {
+        ticks = sysconf(_SC_CLK_TCK);
+        page = sysconf(_SC_PAGESIZE);
+    }
+    if ((f = fopen("/proc/self/stat", "r")) != NULL) {
+        /* After the command name, which may hold spaces: field 3 on. */
+        if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL)
+            (void)sscanf(p + 2,
+                         "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d "
+                         "%*d %*d %*d %*d %llu %llu %lld",
+                         &utime, &stime, &start, &vsize, &rss);
+        fclose(f);
+    }
+    if ((f = fopen("/proc/stat", "r")) != NULL) {
+        while (fgets(buf, sizeof(buf), f))
+            if (sscanf(buf, "btime %llu", &btime) == 1)
+                break;
+        fclose(f);
+    }
+    if ((d = opendir("/proc/self/fd")) != NULL) {
+        struct dirent *e;
+
+        while ((e = readdir(d)) != NULL)
+            fds += e->d_name[0] != '.';
+        closedir(d);
+        fds--; /* the directory's own */
+    }
+    head(o, "process_cpu_seconds_total", "counter", "User and system CPU time spent.");
+    put(o, "process_cpu_seconds_total %.2f\n", (double)(utime + stime) / (double)ticks);
+    head(o, "process_resident_memory_bytes", "gauge", "Resident memory size.");
+    put(o, "process_resident_memory_bytes %lld\n", rss * page);
+    head(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size.");
+    put(o, "process_virtual_memory_bytes %llu\n", vsize);
+    head(o, "process_start_time_seconds", "gauge", "Start time since the epoch.");
+    put(o, "process_start_time_seconds %.2f\n",
+        (double)btime + (double)start / (double)ticks);
+    head(o, "process_open_fds", "gauge", "Open file descriptors.");
+    put(o, "process_open_fds %zu\n", fds);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        head(o, "process_max_fds", "gauge", "Limit of open file descriptors.");
+        put(o, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+    }
+}
+
+static void render_info(struct out *o)
+{
+    int64_t sweep = atomic_load(&m.last_sweep_ms);
+
+    head(o, "loyaltyd_build_info", "gauge", "The running build (value 1).");
+    put(o, "loyaltyd_build_info{version=\"%s\"} 1\n", LOYALTY_VERSION);
+    head(o, "loyaltyd_config_reloads_total", "counter",
+         "SIGHUP reloads, by result (refused: the file did not load).");
+    put(o, "loyaltyd_config_reloads_total{result=\"applied\"} %llu\n", GET(m.reloads[1]));
+    put(o, "loyaltyd_config_reloads_total{result=\"refused\"} %llu\n", GET(m.reloads[0]));
+    head(o, "loyaltyd_last_sweep_timestamp_seconds", "gauge",
+         "When the last sweeper pass ended (0: none yet).");
+    put(o, "loyaltyd_last_sweep_timestamp_seconds %.3f\n", (double)sweep / 1000.0);
+}
+
 char *metrics_render(void)
 {
     struct out o = {malloc(8192), 0, 8192, 0};
 
     if (o.buf == NULL)
         return NULL;
+    render_info(&o);
     render_counters(&o);
     render_gauges(&o);
+    render_process(&o);
     if (o.failed) {
         free(o.buf);
         return NULL;

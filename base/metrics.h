@@ -56,6 +56,8 @@ void metrics_apply_latency(int64_t us);
 void metrics_set_cache(size_t entries, size_t bytes);
 void metrics_rebalance(void);
 void metrics_sweep_run(size_t customers);
+/* A SIGHUP reload: applied (1) or refused (0). */
+void metrics_reload(int applied);
 void metrics_set_redis_up(int up);
 void metrics_set_kafka_up(int up);
 void metrics_set_ready(int ready);

@@ -19,6 +19,7 @@ enum cfg_type {
     CT_DOUBLE,
     CT_CLOCK,
     CT_LOGLEVEL,
+    CT_LOGFORMAT,
     CT_SIZE,
     CT_MS,
     CT_MS64
@@ -73,6 +74,10 @@ static const struct cfg_key cfg_keys[] = {
      "'wall': now is the wall clock; 'stream': now is the newest event time (replay)", 0},
     {"log.level", CT_LOGLEVEL, OFF(log_level), "info", 0, 0,
      "error, warning, notice, info or debug", 0},
+    {"log.format", CT_LOGFORMAT, OFF(log_format), "auto", 0, 0,
+     "auto (journal when stderr is the journal, else text), journal (<N> prefixes), text "
+     "(UTC time and level) or json (one object per line)",
+     0},
     {"limits.max_message_bytes", CT_SIZE, OFF(pipe.limits.max_message_bytes), "1048576",
      64, 64 << 20, "larger input messages are dead-lettered", 0},
     {"limits.max_depth", CT_INT, OFF(pipe.limits.max_depth), "32", 2, 1000,
@@ -150,6 +155,11 @@ static int set_typed(struct config *cfg, const struct cfg_key *k, const char *va
         return 0;
     case CT_LOGLEVEL:
         if ((lvl = log_level_parse(value)) < 0)
+            goto bad_enum;
+        *(int *)(void *)base = lvl;
+        return 0;
+    case CT_LOGFORMAT:
+        if ((lvl = log_format_parse(value)) < 0)
             goto bad_enum;
         *(int *)(void *)base = lvl;
         return 0;
@@ -572,6 +582,8 @@ static int key_differs(const struct cfg_key *k, const struct config *a,
                *(const enum clock_mode *)(const void *)pb;
     case CT_LOGLEVEL:
         return 0; /* changes in place */
+    case CT_LOGFORMAT:
+        return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
     }
     return 0;
 }

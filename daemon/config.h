@@ -34,6 +34,7 @@ struct config {
 
     char *http_listen; /* "host:port"; "" disables the endpoint */
     int log_level;
+    int log_format; /* enum log_format */
 
     int sweep_interval_ms;
     int model_refresh_ms;

@@ -3,11 +3,13 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/log.h"
 #include "base/metrics.h"
 
 struct http {
@@ -27,6 +29,21 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
     rc = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+/* libmicrohttpd's own messages, through the daemon's logger (one line each,
+ * with the trailing newline it adds dropped). */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[1024];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_warn("http: %s", line);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -117,7 +134,8 @@ struct http *http_start(const char *listen, char *err, size_t errlen)
     h->mhd =
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
                          (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 32u,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+                         MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_EXTERNAL_LOGGER,
+                         mhd_log, NULL, MHD_OPTION_END);
     if (h->mhd == NULL) {
         snprintf(err, errlen, "http: cannot listen on %s", listen);
         free(h);

@@ -141,6 +141,7 @@ static void reload(const char *path, struct config *cfg, struct pipeline *pl)
     sd_notify(0, "RELOADING=1");
     if (config_init(&fresh) < 0 || config_load(&fresh, path, err, sizeof(err)) < 0) {
         log_err("reload refused, keeping the running configuration: %s", err);
+        metrics_reload(0);
     } else {
         struct model_config *cur = fresh.model;
         char later[512];
@@ -150,6 +151,7 @@ static void reload(const char *path, struct config *cfg, struct pipeline *pl)
         cfg->model = cur;
         cfg->log_level = fresh.log_level;
         log_set_level(fresh.log_level);
+        metrics_reload(1);
         if (n > 0)
             log_warn("configuration reloaded from %s (log level, model.*); not applied "
                      "until a restart: %s",
@@ -226,14 +228,16 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &args) < 0)
         return 0;
     if (config_init(&cfg) < 0) {
-        fprintf(stderr, "loyaltyd: out of memory\n");
+        log_err("out of memory");
         return EXIT_FAILURE;
     }
+    /* Errors from here on go through the logger, at error priority. */
     if (config_load(&cfg, args.config, err, sizeof(err)) < 0) {
-        fprintf(stderr, "loyaltyd: %s\n", err);
+        log_err("%s", err);
         config_fini(&cfg);
         return EXIT_CONFIG;
     }
+    log_set_format((enum log_format)cfg.log_format);
     if (args.test_only) {
         printf("%s: ok\n", args.config);
         config_fini(&cfg);

@@ -189,4 +189,55 @@ def test_reload_names_what_waits_for_a_restart(env):
         time.sleep(0.1)
     assert "not applied until a restart: redis.prefix" in text, text[-2000:]
     assert d.alive(), text[-2000:]
+    m = d.metrics()
+    assert m.get("loyaltyd_config_reloads_total", result="applied") == 1
+    assert m.get("loyaltyd_config_reloads_total", result="refused") == 0
+    # A file that does not load is refused, and counted so.
+    with open(d.config_path, "a") as f:
+        f.write("redis.port = 70000\n")
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and d.metrics().get(
+            "loyaltyd_config_reloads_total", result="refused") < 1:
+        time.sleep(0.1)
+    assert d.metrics().get("loyaltyd_config_reloads_total", result="refused") == 1
+    assert d.alive()
     d.sigterm()
+
+
+def test_log_lines_under_journald_and_elsewhere(conf, tmp_path):
+    """An error at start-up carries error priority for journald (stderr is
+    the stream JOURNAL_STREAM names) and a UTC timestamp and level elsewhere."""
+    import re
+    path = conf(GOOD + "group.id =\n", "empty.conf")
+    err_file = tmp_path / "stderr"
+    err_file.write_bytes(b"")
+    st = os.stat(err_file)
+    with open(err_file, "ab") as f:
+        p = subprocess.run([LOYALTYD, "-t", "-c", path], stderr=f, timeout=20,
+                           env=dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino)))
+    assert p.returncode == 78
+    line = err_file.read_text().splitlines()[0]
+    assert line.startswith("<3>%s:6: group.id: must not be empty" % path), line
+    rc, out, err = run_bin([LOYALTYD, "-t", "-c", path])
+    assert rc == 78
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z error: %s:6: " % re.escape(path),
+                    err), err
+
+
+def test_json_log_lines(env):
+    """log.format = json: every line the daemon writes is one JSON object
+    with ts, level and msg."""
+    import json
+    import re
+    d = env.daemon("jsonlog", **{"log.format": "json"}).start()
+    d.sigterm()
+    with open(d.stderr_path, errors="replace") as f:
+        lines = [l for l in f.read().splitlines() if l.strip()]
+    assert len(lines) >= 3, lines
+    for l in lines:
+        o = json.loads(l)
+        assert set(o) == {"ts", "level", "msg"}, o
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", o["ts"]), o
+        assert o["level"] in ("error", "warning", "notice", "info", "debug"), o
+    assert any("running" in json.loads(l)["msg"] for l in lines), lines

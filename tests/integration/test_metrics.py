@@ -1,8 +1,10 @@
 """/metrics, /health and /ready after a run."""
 import collections
+import subprocess
+import time
 
 from checks import read_outputs
-from conftest import feed_workload
+from conftest import LOYALTYD, feed_workload
 from workload import TOPICS, Workload
 
 # Every family daemon/metrics.c renders.
@@ -12,7 +14,11 @@ FAMILIES = (
     "loyaltyd_redis_errors_total", "loyaltyd_rebalances_total", "loyaltyd_sweeper_runs_total",
     "loyaltyd_sweeper_customers_total", "loyaltyd_redis_latency_seconds_sum",
     "loyaltyd_redis_latency_seconds_count", "loyaltyd_redis_up", "loyaltyd_kafka_up",
-    "loyaltyd_ready", "loyaltyd_paused", "loyaltyd_consumer_lag")
+    "loyaltyd_ready", "loyaltyd_paused", "loyaltyd_consumer_lag", "loyaltyd_build_info",
+    "loyaltyd_config_reloads_total", "loyaltyd_last_sweep_timestamp_seconds",
+    "loyaltyd_unkeyed_total", "loyaltyd_key_mismatch_total", "process_cpu_seconds_total",
+    "process_resident_memory_bytes", "process_virtual_memory_bytes",
+    "process_start_time_seconds", "process_open_fds", "process_max_fds")
 
 
 def test_metrics(env):
@@ -53,6 +59,19 @@ def test_metrics(env):
     lags = m.lags(env.topic_prefix)
     assert sorted(lags) == sorted((env.topic(t), str(p)) for t in TOPICS for p in range(4))
     assert set(lags.values()) == {0}
+    # The build and the process, as every Prometheus client exports them.
+    version = subprocess.run([LOYALTYD, "--version"], capture_output=True,
+                             text=True).stdout.split()[1]
+    assert m.all("loyaltyd_build_info") == [({"version": version}, 1)]
+    assert m.get("loyaltyd_config_reloads_total", result="applied") == 0
+    assert m.get("loyaltyd_config_reloads_total", result="refused") == 0
+    assert m.get("loyaltyd_last_sweep_timestamp_seconds") == 0  # no sweeper here
+    assert 1 << 20 < m.get("process_resident_memory_bytes") < 2 << 30
+    assert m.get("process_virtual_memory_bytes") > m.get("process_resident_memory_bytes")
+    assert m.get("process_cpu_seconds_total") > 0
+    assert time.time() - 600 < m.get("process_start_time_seconds") <= time.time()
+    assert 3 < m.get("process_open_fds") < m.get("process_max_fds")
+    assert m.get("loyaltyd_unkeyed_total") == 0 and m.get("loyaltyd_key_mismatch_total") == 0
     assert d.get("/health") == (200, "ok\n")
     assert d.get("/ready")[0] == 200
     assert d.get("/nope")[0] == 404
