@@ -23,19 +23,8 @@ for s in 1 5 8; do
 done
 export MANPATH="$tmp/man"
 
-passed=0 failed=0
-check() {
-    local name="$1"
-    shift
-    if "$@" >"$tmp/out" 2>&1; then
-        passed=$((passed + 1))
-        echo "ok: $name"
-    else
-        failed=$((failed + 1))
-        echo "FAILED: $name"
-        cat "$tmp/out"
-    fi
-}
+# shellcheck source=tests/check.sh
+. "$ROOT/tests/check.sh"
 
 check "systemd-analyze verify" systemd-analyze verify "$tmp/loyaltyd.service"
 check "systemd-analyze security (exposure <= $MAX_EXPOSURE)" \

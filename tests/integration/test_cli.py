@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import LOYALTYCTL, LOYALTYD, REDIS_PORT, need_ctl
+from conftest import LOYALTYCTL, LOYALTYD, REDIS_PORT, need_ctl, wait_for
 
 
 def run_bin(args, timeout=20):
@@ -173,20 +173,17 @@ def test_reload_names_what_waits_for_a_restart(env):
     """SIGHUP applies the log level and model.* in place and says which
     changed keys wait for a restart, instead of ignoring them silently."""
     import signal
-    import time
     d = env.daemon("hup").start()
     d.conf["log.level"] = "debug"
     d.conf["redis.prefix"] = d.conf["redis.prefix"] + "moved:"
     d.write_config()
     d.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 20
-    text = ""
-    while time.monotonic() < deadline:
+
+    def stderr():
         with open(d.stderr_path, errors="replace") as f:
-            text = f.read()
-        if "reloaded" in text:
-            break
-        time.sleep(0.1)
+            return f.read()
+    text = wait_for("the reload logged", lambda: "reloaded" in stderr() and stderr(), 20,
+                    interval=0.1)
     assert "not applied until a restart: redis.prefix" in text, text[-2000:]
     assert d.alive(), text[-2000:]
     m = d.metrics()
@@ -196,10 +193,8 @@ def test_reload_names_what_waits_for_a_restart(env):
     with open(d.config_path, "a") as f:
         f.write("redis.port = 70000\n")
     d.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and d.metrics().get(
-            "loyaltyd_config_reloads_total", result="refused") < 1:
-        time.sleep(0.1)
+    wait_for("the refused reload counted", lambda: d.metrics().get(
+        "loyaltyd_config_reloads_total", result="refused") >= 1, 20, interval=0.1)
     assert d.metrics().get("loyaltyd_config_reloads_total", result="refused") == 1
     assert d.alive()
     d.sigterm()

@@ -7,7 +7,7 @@ import os
 import socket
 import time
 
-from conftest import REDIS_PORT, need_ctl  # noqa: F401
+from conftest import free_port, wait_for
 
 
 def listen(path):
@@ -52,12 +52,6 @@ def test_notify_and_watchdog_cadence(env, tmp_path):
         s.close()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_redis_password_from_credentials(env, tmp_path):
     """A Redis of the test's own that wants a password: the daemon given it
     as the credential redis-password gets ready; given a wrong one, it does
@@ -69,13 +63,12 @@ def test_redis_password_from_credentials(env, tmp_path):
                             "--requirepass", "right-horse-battery", "--save", "",
                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        def up():
             try:
-                if redis.Redis(port=port, password="right-horse-battery").ping():
-                    break
+                return redis.Redis(port=port, password="right-horse-battery").ping()
             except redis.exceptions.ConnectionError:
-                time.sleep(0.1)
+                return False
+        wait_for("the test's own Redis", up, 10, interval=0.1)
         creds = tmp_path / "creds"
         creds.mkdir()
         for name, secret, ready in (("good", "right-horse-battery", True),
@@ -83,19 +76,20 @@ def test_redis_password_from_credentials(env, tmp_path):
             (creds / "redis-password").write_text(secret + "\n")
             d = env.daemon("cred-" + name, **{"redis.port": port})
             d.start(wait_ready=False, extra_env={"CREDENTIALS_DIRECTORY": str(creds)})
-            deadline, text, ok = time.monotonic() + 30, "", False
-            while time.monotonic() < deadline:
+
+            def text():
                 with open(d.stderr_path, errors="replace") as f:
-                    text = f.read()
-                try:
-                    ok = d.get("/ready")[0] == 200
-                except OSError:
-                    ok = False
-                if ok or (not ready and "redis" in text.lower() and "pass" in text.lower()):
-                    break
-                time.sleep(0.2)
-            assert ok == ready, (name, text[-2000:])
-            assert secret not in text, "the password was logged"
+                    return f.read()
+
+            def settled():
+                if d.get("/ready")[0] == 200:
+                    return "ready"
+                t = text().lower()
+                return not ready and "redis" in t and "pass" in t and "refused"
+
+            ok = wait_for("cred-%s ready or refused" % name, settled, 30) == "ready"
+            assert ok == ready, (name, text()[-2000:])
+            assert secret not in text(), "the password was logged"
             d.kill_quietly()
     finally:
         srv.terminate()

@@ -1,0 +1,16 @@
+# Sourced by the shell checks (tests/unit-file.sh, tests/package.sh): `check
+# NAME CMD...` runs CMD with its output kept in $tmp/out, says ok or FAILED
+# (with the output's tail) and counts into $passed and $failed.
+passed=0 failed=0
+check() {
+    local name="$1"
+    shift
+    if "$@" >"$tmp/out" 2>&1; then
+        passed=$((passed + 1))
+        echo "ok: $name"
+    else
+        failed=$((failed + 1))
+        echo "FAILED: $name"
+        tail -n 40 "$tmp/out"
+    fi
+}
