@@ -224,14 +224,21 @@ static void props_free(struct kafka_props *p)
     memset(p, 0, sizeof(*p));
 }
 
+static int read_secret(const char *path, char **out, int missing_ok, char *err,
+                       size_t errlen);
+
 /* kafka.NAME, kafka.consumer.NAME, kafka.producer.NAME: checked against
- * librdkafka now, so a bad property stops the start with its line. */
+ * librdkafka now, so a bad property stops the start with its line.
+ * kafka.NAME_file = PATH sets NAME to the first line of PATH (a secret such
+ * as sasl.password stays out of the configuration). */
 static int kafka_prop(struct config *cfg, const char *key, const char *value, char *err,
                       size_t errlen)
 {
     struct kafka_props *props = &cfg->pipe.kafka_common;
     const char *name = key + 6;
-    char why[512];
+    char why[512], *secret = NULL, stripped[256];
+    size_t n;
+    int rc;
 
     if (strncmp(key, "kafka.consumer.", 15) == 0) {
         props = &cfg->pipe.kafka_consumer;
@@ -239,6 +246,23 @@ static int kafka_prop(struct config *cfg, const char *key, const char *value, ch
     } else if (strncmp(key, "kafka.producer.", 15) == 0) {
         props = &cfg->pipe.kafka_producer;
         name = key + 15;
+    }
+    n = strlen(name);
+    if (n > 5 && n - 5 < sizeof(stripped) && strcmp(name + n - 5, "_file") == 0 &&
+        kconf_check_property(name, value, why, sizeof(why)) < 0) {
+        memcpy(stripped, name, n - 5);
+        stripped[n - 5] = '\0';
+        if (read_secret(value, &secret, 0, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "%s: %s", key, why);
+            return -1;
+        }
+        if ((rc = kconf_check_property(stripped, secret, why, sizeof(why))) < 0)
+            snprintf(err, errlen, "%s: %s", key, why);
+        else if ((rc = props_add(props, stripped, secret)) < 0)
+            snprintf(err, errlen, "out of memory");
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+        return rc;
     }
     if (kconf_check_property(name, value, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s: %s", key, why);
@@ -315,7 +339,8 @@ static char *trim(char *s)
  * \" and \\) or single quotes (literal), which may hold a '#' or outer
  * spaces; a comment may follow a quoted value.  An unquoted value with a '#'
  * after a blank is refused rather than guessed at: "shop1:  # tenant" must
- * not become a key prefix, and a password may hold " #".
+ * not become a key prefix, and a password may hold " #".  Returns 1 for a
+ * single-quoted value (taken literally), 0 for one to expand, -1 on error.
  */
 static int parse_value(char *v, char *err, size_t errlen)
 {
@@ -339,7 +364,7 @@ static int parse_value(char *v, char *err, size_t errlen)
             snprintf(err, errlen, "text after the closing %c", q);
             return -1;
         }
-        return 0;
+        return q == '\'';
     }
     for (rest = strchr(v, '#'); rest != NULL; rest = strchr(rest + 1, '#'))
         if (rest == v || rest[-1] == ' ' || rest[-1] == '\t') {
@@ -351,12 +376,77 @@ static int parse_value(char *v, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * Environment references in a value: ${NAME} is NAME's value, ${NAME:-WORD}
+ * is WORD when NAME is unset or empty, $$ is one '$'; any other '$' stands
+ * for itself.  An unset NAME without a default is an error: an empty topic
+ * or prefix taken for a forgotten variable would read or write the wrong
+ * thing.  Into out (outlen bytes).  0, or -1 with err.
+ */
+static int expand_env(const char *in, char *out, size_t outlen, char *err, size_t errlen)
+{
+    size_t len = 0;
+
+    for (const char *p = in; *p != '\0';) {
+        const char *add = p, *close, *dash;
+        size_t n = 1;
+        char name[256];
+
+        if (p[0] == '$' && p[1] == '$') {
+            p += 2;
+        } else if (p[0] == '$' && p[1] == '{') {
+            if ((close = strchr(p + 2, '}')) == NULL) {
+                snprintf(err, errlen, "'${' without its '}'");
+                return -1;
+            }
+            dash = strstr(p + 2, ":-");
+            if (dash != NULL && dash > close)
+                dash = NULL;
+            n = (size_t)((dash ? dash : close) - (p + 2));
+            if (n == 0 || n >= sizeof(name) ||
+                strspn(p + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "abcdefghijklmnopqrstuvwxyz"
+                              "0123456789_") != n) {
+                snprintf(err, errlen, "'%.*s' is not a variable name", (int)n, p + 2);
+                return -1;
+            }
+            memcpy(name, p + 2, n);
+            name[n] = '\0';
+            add = getenv(name);
+            if (add != NULL && add[0] != '\0') {
+                n = strlen(add);
+            } else if (dash != NULL) {
+                add = dash + 2;
+                n = (size_t)(close - add);
+            } else {
+                snprintf(err, errlen,
+                         "environment variable %.64s is %s (write ${%.64s:-DEFAULT} "
+                         "for a default)",
+                         name, add ? "empty" : "not set", name);
+                return -1;
+            }
+            p = close + 1;
+        } else {
+            p++;
+        }
+        if (len + n >= outlen) {
+            snprintf(err, errlen, "value too long after expansion");
+            return -1;
+        }
+        memcpy(out + len, add, n);
+        len += n;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
 /* One line: blank, "# comment" or "key = value"; the key is copied to
  * key_out for the duplicate check. */
 static int config_line(struct config *cfg, char *line, char *key_out, size_t key_len,
                        char *err, size_t errlen)
 {
-    char *s = trim(line), *eq, *key, *value;
+    char *s = trim(line), *eq, *key, *value, expanded[4096];
+    int literal;
 
     if (*s == '\0' || *s == '#')
         return 0;
@@ -373,8 +463,13 @@ static int config_line(struct config *cfg, char *line, char *key_out, size_t key
         return -1;
     }
     snprintf(key_out, key_len, "%s", key);
-    if (parse_value(value, err, errlen) < 0)
+    if ((literal = parse_value(value, err, errlen)) < 0)
         return -1;
+    if (!literal) {
+        if (expand_env(value, expanded, sizeof(expanded), err, errlen) < 0)
+            return -1;
+        value = expanded;
+    }
     return config_set(cfg, key, value, err, errlen);
 }
 
@@ -471,6 +566,14 @@ static int read_secret(const char *path, char **out, int missing_ok, char *err,
     return 0;
 }
 
+static int has_prop(const struct kafka_props *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->v[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 /*
  * The secrets, never in the file itself: the Redis password from
  * redis.password_file or else from the systemd credential "redis-password"
@@ -491,9 +594,10 @@ static int read_secrets(struct config *cfg, char *err, size_t errlen)
     snprintf(path, sizeof(path), "%s/redis-password", creds);
     if (read_secret(path, &cfg->redis_password, 1, err, errlen) < 0)
         return -1;
-    for (size_t i = 0; i < cfg->pipe.kafka_common.n; i++)
-        if (strcmp(cfg->pipe.kafka_common.v[i].name, "sasl.password") == 0)
-            return 0;
+    if (has_prop(&cfg->pipe.kafka_common, "sasl.password") ||
+        has_prop(&cfg->pipe.kafka_consumer, "sasl.password") ||
+        has_prop(&cfg->pipe.kafka_producer, "sasl.password"))
+        return 0;
     snprintf(path, sizeof(path), "%s/kafka-sasl-password", creds);
     if ((rc = read_secret(path, &sasl, 1, err, errlen)) != 0)
         return rc < 0 ? -1 : 0;

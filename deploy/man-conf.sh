@@ -38,6 +38,24 @@ and two of the six topics being one.
 .I FILE
 checks a file.
 .PP
+In an unquoted or double-quoted value,
+.BI \${ NAME }
+is the value of the environment variable
+.IR NAME ,
+.BI \${ NAME :\- WORD }
+is
+.I WORD
+when
+.I NAME
+is unset or empty, and
+.B \$\$
+is one
+.BR $ ;
+any other
+.B \$
+stands for itself. A variable that is unset or empty without a default stops
+the start with the line number. Single-quoted values are not expanded.
+.PP
 Keys starting with
 .B kafka.
 go to librdkafka for both the consumer and the producer,
@@ -50,7 +68,19 @@ keys are the loyalty model's tunables. Secrets are never written here: the
 Redis password comes from
 .B redis.password_file
 or the systemd credential
-.BR redis\-password .
+.BR redis\-password ;
+any librdkafka property
+.I NAME
+can be read from a file with
+.BI kafka. NAME _file
+.RI "= " PATH
+(the file's first line, trimmed), for example
+.BR kafka.sasl.password_file ,
+and
+.B kafka.sasl.password
+from the credential
+.B kafka\-sasl\-password
+when the file sets none.
 .SH KEYS
 Every key with its default, as printed by
 .BR "loyaltyd \-\-help\-config" .

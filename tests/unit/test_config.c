@@ -130,12 +130,25 @@ static const struct {
     {"\nkafka.consumer.fetch.min.bytes = lots\n", ":2: kafka.consumer.fetch.min.bytes"},
     {"http.listen = nonsense\n", ":1: http.listen: 'nonsense' is not ADDRESS:PORT"},
     {"http.listen = 127.0.0.1:99999\n", ":1: http.listen"},
+    /* An environment reference that cannot be expanded. */
+    {"\nredis.prefix = ${LOYALTYD_TEST_UNSET}:\n",
+     ":2: environment variable LOYALTYD_TEST_UNSET is not set"},
+    {"group.id = ${LOYALTYD_TEST_EMPTY}\n",
+     ":1: environment variable LOYALTYD_TEST_EMPTY is empty"},
+    {"group.id = ${LOYALTYD_TEST_SHOP\n", ":1: '${' without its '}'"},
+    {"group.id = ${1 x}\n", ":1: '1 x' is not a variable name"},
+    {"group.id = ${LOYALTYD_TEST_UNSET:-}\n", ":1: group.id: must not be empty"},
+    {"kafka.sasl.password_file = /nonexistent/pw\n",
+     ":1: kafka.sasl.password_file: /nonexistent/pw: No such file"},
 };
 
 START_TEST(test_bad_line_reported)
 {
     struct config cfg;
     char err[512] = "";
+
+    setenv("LOYALTYD_TEST_EMPTY", "", 1);
+    unsetenv("LOYALTYD_TEST_UNSET");
 
     ck_assert_int_eq(load(&cfg, bad[_i].text, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, bad[_i].expect) != NULL, "case %d: got '%s'", _i, err);
@@ -176,6 +189,66 @@ START_TEST(test_quoted_values)
     ck_assert_str_eq(cfg.pipe.topic[0], "q\"x\\y");
     ck_assert_str_eq(cfg.pipe.topic[1], "shop#1.reviews");
     config_fini(&cfg);
+}
+END_TEST
+
+/* ${NAME}, ${NAME:-default} and $$ in unquoted and double-quoted values;
+ * single quotes keep them as written. */
+START_TEST(test_env_expansion)
+{
+    struct config cfg;
+    char err[256] = "";
+
+    setenv("LOYALTYD_TEST_SHOP", "shop7", 1);
+    setenv("LOYALTYD_TEST_EMPTY", "", 1);
+    ck_assert_int_eq(
+        load(&cfg,
+             "redis.prefix = ${LOYALTYD_TEST_SHOP}:\n"
+             "group.id = \"g-${LOYALTYD_TEST_UNSET:-default} x\"\n"
+             "topic.orders = '${LOYALTYD_TEST_SHOP}'\n"
+             "topic.reviews = cost$$5$x\n"
+             "topic.messages = ${LOYALTYD_TEST_EMPTY:-m}.${LOYALTYD_TEST_SHOP}\n"
+             "redis.port = ${LOYALTYD_TEST_PORT:-6390}\n",
+             err, sizeof(err)),
+        0);
+    ck_assert_str_eq(cfg.redis_prefix, "shop7:");
+    ck_assert_str_eq(cfg.pipe.group_id, "g-default x");
+    ck_assert_str_eq(cfg.pipe.topic[0], "${LOYALTYD_TEST_SHOP}");
+    ck_assert_str_eq(cfg.pipe.topic[1], "cost$5$x");
+    ck_assert_str_eq(cfg.pipe.topic[2], "m.shop7");
+    ck_assert_int_eq(cfg.redis_port, 6390);
+    config_fini(&cfg);
+}
+END_TEST
+
+/* kafka.NAME_file sets NAME from a file: a secret stays out of the file. */
+START_TEST(test_kafka_secret_file)
+{
+    char pw[64], text[256], err[256] = "";
+    struct config cfg;
+    FILE *f;
+
+    snprintf(pw, sizeof(pw), "/tmp/loyaltyd-sasl-%d", (int)getpid());
+    ck_assert_ptr_nonnull(f = fopen(pw, "w"));
+    fputs("  sasl s3cret \nsecond line\n", f);
+    fclose(f);
+    snprintf(text, sizeof(text),
+             "kafka.sasl.password_file = %s\nkafka.producer.ssl.key.password_file = %s\n",
+             pw, pw);
+    ck_assert_int_eq(load(&cfg, text, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.pipe.kafka_common.n, 1);
+    ck_assert_str_eq(cfg.pipe.kafka_common.v[0].name, "sasl.password");
+    ck_assert_str_eq(cfg.pipe.kafka_common.v[0].value, "sasl s3cret");
+    ck_assert_uint_eq(cfg.pipe.kafka_producer.n, 1);
+    ck_assert_str_eq(cfg.pipe.kafka_producer.v[0].name, "ssl.key.password");
+    config_fini(&cfg);
+    /* The file names no real property. */
+    snprintf(text, sizeof(text), "kafka.no.such_file = %s\n", pw);
+    ck_assert_int_eq(load(&cfg, text, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, ":1: kafka.no.such_file: No such configuration") != NULL,
+                  "got '%s'", err);
+    config_fini(&cfg);
+    unlink(pw);
 }
 END_TEST
 
@@ -290,6 +363,8 @@ static Suite *config_suite(void)
     tcase_add_loop_test(tc, test_bad_line_reported, 0,
                         (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, test_quoted_values);
+    tcase_add_test(tc, test_env_expansion);
+    tcase_add_test(tc, test_kafka_secret_file);
     tcase_add_test(tc, test_restart_changes);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_password_file);
