@@ -12,12 +12,19 @@
 
 #include "base/clock.h"
 
-#define LAG_MAX 256
+#define LAG_MAX   256
+#define TASKS_MAX 1024
 
 struct lag_entry {
     char topic[128];
     int32_t partition;
     int64_t lag;
+};
+
+/* A histogram: buckets[i] counts observations up to bounds[i] (the last one
+ * counts the rest); the sum is in microseconds. */
+struct hist {
+    atomic_uint_fast64_t bucket[METRICS_LAT_BUCKETS + 1], us_sum, count;
 };
 
 static struct {
@@ -27,18 +34,22 @@ static struct {
     atomic_uint_fast64_t emitted[ME__COUNT];
     atomic_uint_fast64_t delivery_failed, redis_errors, rebalances;
     atomic_uint_fast64_t sweep_runs, swept;
-    atomic_uint_fast64_t redis_lat_us_sum, redis_lat_count;
     atomic_uint_fast64_t counter[MC__COUNT];
-    atomic_uint_fast64_t lat_bucket[METRICS_LAT_BUCKETS + 1], lat_us_sum, lat_count;
-    atomic_uint_fast64_t cache_entries, cache_bytes;
+    struct hist apply_lat, redis_lat;
+    atomic_uint_fast64_t cache_entries, cache_bytes, outbox_backlog;
     atomic_int redis_up, kafka_up, ready, paused;
     atomic_uint_fast64_t reloads[2]; /* refused, applied */
-    atomic_int_fast64_t last_sweep_ms;
+    atomic_int last_reload_ok;
+    atomic_int_fast64_t last_sweep_ms, last_reload_ms;
 } m;
 
-/* Upper bounds of the apply latency buckets, in seconds. */
-static const double lat_bounds[METRICS_LAT_BUCKETS] = {
+/* Upper bounds of the buckets, in seconds: end to end (a message's Kafka
+ * timestamp to its state committed) and one Redis round trip. */
+static const double apply_bounds[METRICS_LAT_BUCKETS] = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+static const double redis_bounds[METRICS_LAT_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
 
 static const struct {
     const char *name, *help;
@@ -68,11 +79,14 @@ static const struct {
 static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lag_entry lag[LAG_MAX];
 static size_t n_lag;
+/* Event-time lag of each task, by partition number; -1: not a task of ours. */
+static double task_lag[TASKS_MAX];
 
 static const char *const *reason_names;
 static int n_reasons;
 
-static const char *const topic_names[MT__COUNT] = {"orders", "reviews", "messages"};
+/* The input topics' names, the `topic` label (as in loyaltyd_consumer_lag). */
+static char topic_names[MT__COUNT][256] = {"orders", "reviews", "messages"};
 static const char *const emit_names[ME__COUNT] = {"churn_risk", "reward_trigger"};
 
 #define INC(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
@@ -81,7 +95,16 @@ static const char *const emit_names[ME__COUNT] = {"churn_risk", "reward_trigger"
 void metrics_init(void)
 {
     memset(&m, 0, sizeof(m));
+    atomic_store(&m.last_reload_ok, 1);
     metrics_clear_lag();
+}
+
+void metrics_set_topics(const char *orders, const char *reviews, const char *messages)
+{
+    const char *names[MT__COUNT] = {orders, reviews, messages};
+
+    for (int i = 0; i < MT__COUNT; i++)
+        snprintf(topic_names[i], sizeof(topic_names[i]), "%s", names[i]);
 }
 
 void metrics_fini(void)
@@ -132,11 +155,22 @@ void metrics_delivery_failed(void)
     INC(m.delivery_failed);
 }
 
-void metrics_redis_latency(int64_t sum_us, uint64_t n)
+static void observe(struct hist *h, const double *bounds, int64_t us)
 {
-    atomic_fetch_add_explicit(&m.redis_lat_us_sum, (uint64_t)(sum_us > 0 ? sum_us : 0),
-                              memory_order_relaxed);
-    atomic_fetch_add_explicit(&m.redis_lat_count, n, memory_order_relaxed);
+    size_t b = 0;
+
+    if (us < 0)
+        us = 0;
+    while (b < METRICS_LAT_BUCKETS && (double)us > bounds[b] * 1e6)
+        b++;
+    INC(h->bucket[b]);
+    INC(h->count);
+    atomic_fetch_add_explicit(&h->us_sum, (uint64_t)us, memory_order_relaxed);
+}
+
+void metrics_redis_latency(int64_t us)
+{
+    observe(&m.redis_lat, redis_bounds, us);
 }
 
 void metrics_add(enum metric_counter c, uint64_t n)
@@ -146,15 +180,12 @@ void metrics_add(enum metric_counter c, uint64_t n)
 
 void metrics_apply_latency(int64_t us)
 {
-    size_t b = 0;
+    observe(&m.apply_lat, apply_bounds, us);
+}
 
-    if (us < 0)
-        us = 0;
-    while (b < METRICS_LAT_BUCKETS && (double)us > lat_bounds[b] * 1e6)
-        b++;
-    INC(m.lat_bucket[b]);
-    INC(m.lat_count);
-    atomic_fetch_add_explicit(&m.lat_us_sum, (uint64_t)us, memory_order_relaxed);
+void metrics_set_outbox_backlog(size_t n)
+{
+    atomic_store(&m.outbox_backlog, n);
 }
 
 void metrics_set_cache(size_t entries, size_t bytes)
@@ -183,6 +214,8 @@ void metrics_sweep_run(size_t customers)
 void metrics_reload(int applied)
 {
     INC(m.reloads[applied ? 1 : 0]);
+    atomic_store(&m.last_reload_ok, applied ? 1 : 0);
+    atomic_store(&m.last_reload_ms, wall_ms());
 }
 
 void metrics_set_redis_up(int up)
@@ -227,10 +260,33 @@ out:
     pthread_mutex_unlock(&lag_lock);
 }
 
+int64_t metrics_lag(const char *topic, int32_t partition)
+{
+    int64_t v = -1;
+
+    pthread_mutex_lock(&lag_lock);
+    for (size_t i = 0; i < n_lag; i++)
+        if (lag[i].partition == partition && strcmp(lag[i].topic, topic) == 0)
+            v = lag[i].lag;
+    pthread_mutex_unlock(&lag_lock);
+    return v;
+}
+
 void metrics_clear_lag(void)
 {
     pthread_mutex_lock(&lag_lock);
     n_lag = 0;
+    for (size_t i = 0; i < TASKS_MAX; i++)
+        task_lag[i] = -1;
+    pthread_mutex_unlock(&lag_lock);
+}
+
+void metrics_set_task_lag(int32_t partition, double seconds)
+{
+    if (partition < 0 || partition >= TASKS_MAX)
+        return;
+    pthread_mutex_lock(&lag_lock);
+    task_lag[partition] = seconds;
     pthread_mutex_unlock(&lag_lock);
 }
 
@@ -341,21 +397,32 @@ static void render_counters(struct out *o)
     }
 }
 
-static void render_latency(struct out *o)
+static void render_hist(struct out *o, const char *name, const char *help, struct hist *h,
+                        const double *bounds)
 {
     unsigned long long cum = 0;
 
-    head(o, "loyaltyd_apply_latency_seconds", "histogram",
-         "From an input message's Kafka timestamp to its state change committed.");
+    head(o, name, "histogram", help);
     for (int b = 0; b < METRICS_LAT_BUCKETS; b++) {
-        cum += GET(m.lat_bucket[b]);
-        put(o, "loyaltyd_apply_latency_seconds_bucket{le=\"%g\"} %llu\n", lat_bounds[b],
-            cum);
+        cum += GET(h->bucket[b]);
+        put(o, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], cum);
     }
-    cum += GET(m.lat_bucket[METRICS_LAT_BUCKETS]);
-    put(o, "loyaltyd_apply_latency_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-    put(o, "loyaltyd_apply_latency_seconds_sum %.6f\n", GET(m.lat_us_sum) / 1e6);
-    put(o, "loyaltyd_apply_latency_seconds_count %llu\n", GET(m.lat_count));
+    cum += GET(h->bucket[METRICS_LAT_BUCKETS]);
+    put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+    put(o, "%s_sum %.6f\n", name, GET(h->us_sum) / 1e6);
+    put(o, "%s_count %llu\n", name, cum);
+}
+
+static void render_latency(struct out *o)
+{
+    render_hist(o, "loyaltyd_apply_latency_seconds",
+                "From an input message's Kafka timestamp to its state change committed.",
+                &m.apply_lat, apply_bounds);
+    render_hist(o, "loyaltyd_redis_latency_seconds", "Redis round trips.", &m.redis_lat,
+                redis_bounds);
+    head(o, "loyaltyd_outbox_backlog", "gauge",
+         "Derived events handed to Kafka and not yet delivered and acknowledged.");
+    put(o, "loyaltyd_outbox_backlog %llu\n", GET(m.outbox_backlog));
     head(o, "loyaltyd_cache_customers", "gauge", "Customers held in the cache.");
     put(o, "loyaltyd_cache_customers %llu\n", GET(m.cache_entries));
     head(o, "loyaltyd_cache_bytes", "gauge", "Memory held by the cache.");
@@ -365,9 +432,6 @@ static void render_latency(struct out *o)
 static void render_gauges(struct out *o)
 {
     render_latency(o);
-    head(o, "loyaltyd_redis_latency_seconds", "summary", "Redis round trips.");
-    put(o, "loyaltyd_redis_latency_seconds_sum %.6f\n", GET(m.redis_lat_us_sum) / 1e6);
-    put(o, "loyaltyd_redis_latency_seconds_count %llu\n", GET(m.redis_lat_count));
     head(o, "loyaltyd_redis_up", "gauge", "1 when Redis is usable.");
     put(o, "loyaltyd_redis_up %d\n", atomic_load(&m.redis_up));
     head(o, "loyaltyd_kafka_up", "gauge", "1 when a Kafka broker is reachable.");
@@ -381,6 +445,12 @@ static void render_gauges(struct out *o)
     for (size_t i = 0; i < n_lag; i++)
         put(o, "loyaltyd_consumer_lag{topic=\"%s\",partition=\"%d\"} %lld\n",
             lag[i].topic, (int)lag[i].partition, (long long)lag[i].lag);
+    head(o, "loyaltyd_event_time_lag_seconds", "gauge",
+         "Per task: how old the oldest input message not yet applied is (0: caught up).");
+    for (int i = 0; i < TASKS_MAX; i++)
+        if (task_lag[i] >= 0)
+            put(o, "loyaltyd_event_time_lag_seconds{partition=\"%d\"} %.3f\n", i,
+                task_lag[i]);
     pthread_mutex_unlock(&lag_lock);
 }
 
@@ -450,6 +520,13 @@ static void render_info(struct out *o)
          "SIGHUP reloads, by result (refused: the file did not load).");
     put(o, "loyaltyd_config_reloads_total{result=\"applied\"} %llu\n", GET(m.reloads[1]));
     put(o, "loyaltyd_config_reloads_total{result=\"refused\"} %llu\n", GET(m.reloads[0]));
+    head(o, "loyaltyd_config_last_reload_successful", "gauge",
+         "0 when the last SIGHUP reload was refused (1 before any).");
+    put(o, "loyaltyd_config_last_reload_successful %d\n", atomic_load(&m.last_reload_ok));
+    head(o, "loyaltyd_config_last_reload_timestamp_seconds", "gauge",
+         "When the last SIGHUP reload was tried (0: none yet).");
+    put(o, "loyaltyd_config_last_reload_timestamp_seconds %.3f\n",
+        (double)atomic_load(&m.last_reload_ms) / 1000.0);
     head(o, "loyaltyd_last_sweep_timestamp_seconds", "gauge",
          "When the last sweeper pass ended (0: none yet).");
     put(o, "loyaltyd_last_sweep_timestamp_seconds %.3f\n", (double)sweep / 1000.0);

@@ -36,6 +36,8 @@ enum metric_counter {
 
 void metrics_init(void);
 void metrics_fini(void);
+/* The input topics' names, for the `topic` label of loyaltyd_consumed_total. */
+void metrics_set_topics(const char *orders, const char *reviews, const char *messages);
 
 void metrics_consumed(enum metric_topic t);
 void metrics_applied(void);
@@ -47,13 +49,14 @@ void metrics_dead_lettered(int reason);
 void metrics_model_rejected(void);
 void metrics_emitted(enum metric_emit e);
 void metrics_delivery_failed(void);
-/* n Redis round trips that took sum_us in all. */
-void metrics_redis_latency(int64_t sum_us, uint64_t n);
+/* One Redis round trip. */
+void metrics_redis_latency(int64_t us);
 void metrics_redis_errors(void);
 void metrics_add(enum metric_counter c, uint64_t n);
 /* From an input message's Kafka timestamp to its state change committed. */
 void metrics_apply_latency(int64_t us);
 void metrics_set_cache(size_t entries, size_t bytes);
+void metrics_set_outbox_backlog(size_t n);
 void metrics_rebalance(void);
 void metrics_sweep_run(size_t customers);
 /* A SIGHUP reload: applied (1) or refused (0). */
@@ -66,6 +69,10 @@ int metrics_ready(void);
 
 /* Consumer lag of one partition (from librdkafka statistics). */
 void metrics_set_lag(const char *topic, int32_t partition, int64_t lag);
+/* The last lag reported for a partition, -1 if none. */
+int64_t metrics_lag(const char *topic, int32_t partition);
+/* Event-time lag of task `partition` in seconds; a negative value removes it. */
+void metrics_set_task_lag(int32_t partition, double seconds);
 void metrics_clear_lag(void);
 
 /* Totals for the systemd STATUS= line. */

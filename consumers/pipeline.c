@@ -46,7 +46,8 @@ struct ptask {
     rd_kafka_queue_t *kq[SRC__COUNT]; /* the partitions' own fetch queues */
     struct task_msg *batch;
     size_t nbatch;
-    int lane; /* its batch is in flight on this lane, or -1 */
+    int lane;              /* its batch is in flight on this lane, or -1 */
+    int64_t applied_ts_ms; /* Kafka timestamp of the last input applied, 0: none */
 };
 
 /* Batches in flight: each lane is a Redis connection of its own, so one
@@ -89,7 +90,12 @@ struct pipeline {
     int64_t redis_retry_at_ms, redis_backoff_ms;
     int64_t trim_at_ms;
     int64_t key_warn_at_ms; /* the next unkeyed event is logged from then */
-    int sweeping;           /* a sweeper pass is going: task sweep_next is next */
+    int64_t lag_at_ms;      /* the event-time lag is measured again from then */
+    /* Dead-letter log lines: at most DLQ_LOG_BURST per second, the rest
+     * counted and said in one line. */
+    int64_t dlq_log_second;
+    unsigned dlq_logged, dlq_unlogged;
+    int sweeping; /* a sweeper pass is going: task sweep_next is next */
     size_t sweep_next, sweep_chunks, sweep_swept;
 };
 
@@ -114,15 +120,58 @@ static int stores_ok(const struct pipeline *pl)
     return 1;
 }
 
-static void account_redis(struct pipeline *pl)
-{
-    int64_t sum_us;
-    uint64_t n;
+static void dlq_log_roll(struct pipeline *pl);
 
-    for (int i = 0; i < LANES; i++) {
-        store_take_latency(pl->lane_store[i], &sum_us, &n);
-        metrics_redis_latency(sum_us, n);
+/* The oldest Kafka timestamp among a task's inputs not yet applied, or 0.
+ * Each queue is in offset order: its head stands for it. */
+static int64_t oldest_pending_ms(const struct ptask *pt)
+{
+    int64_t oldest = 0;
+
+    for (size_t i = 0; i < pt->nbatch; i++) {
+        const struct inmsg *in = pt->batch[i].msg;
+
+        if (in->kafka_ts_ms > 0 && (oldest == 0 || in->kafka_ts_ms < oldest))
+            oldest = in->kafka_ts_ms;
     }
+    for (int s = 0; s < SRC__COUNT; s++) {
+        const struct task_queue *q = &pt->t.q[s];
+        const struct inmsg *in;
+
+        if (q->n == 0)
+            continue;
+        in = q->v[q->head].msg;
+        if (in->kafka_ts_ms > 0 && (oldest == 0 || in->kafka_ts_ms < oldest))
+            oldest = in->kafka_ts_ms;
+    }
+    return oldest;
+}
+
+/* Event-time lag of each task: the age of its oldest input not applied yet.
+ * When nothing is fetched but the broker says a partition is behind, the
+ * age of the last input applied stands in (the next one is no older). */
+static void account_lag(struct pipeline *pl)
+{
+    int64_t now = mono_ms(), wall = wall_ms();
+
+    if (now < pl->lag_at_ms)
+        return;
+    pl->lag_at_ms = now + 1000;
+    dlq_log_roll(pl);
+    for (size_t p = 0; p < pl->ntasks; p++) {
+        const struct ptask *pt = pl->tasks[p];
+        int64_t from;
+
+        if (pt == NULL)
+            continue;
+        if ((from = oldest_pending_ms(pt)) == 0)
+            for (int s = 0; s < SRC__COUNT && from == 0; s++)
+                if (metrics_lag(pl->cfg->topic[s], (int32_t)p) > 0)
+                    from = pt->applied_ts_ms;
+        metrics_set_task_lag(
+            (int32_t)p, from > 0 && wall > from ? (double)(wall - from) / 1000.0 : 0);
+    }
+    metrics_set_outbox_backlog(producer_backlog(pl->producer));
 }
 
 /* ---- pausing while Redis is away ---- */
@@ -246,14 +295,45 @@ nomem:
     rd_kafka_message_destroy(m);
 }
 
+/* Whether a dead-lettered message gets its own log line: a stream of bad
+ * input must not flood the journal.  The lines left out are counted and said
+ * when the next second starts. */
+#define DLQ_LOG_BURST 10
+
+static void dlq_log_roll(struct pipeline *pl)
+{
+    int64_t second = mono_ms() / 1000;
+
+    if (second == pl->dlq_log_second)
+        return;
+    if (pl->dlq_unlogged > 0)
+        log_info("%u more messages dead-lettered without a line of their own "
+                 "(loyaltyd_dead_lettered_total counts them by reason)",
+                 pl->dlq_unlogged);
+    pl->dlq_log_second = second;
+    pl->dlq_logged = pl->dlq_unlogged = 0;
+}
+
+static int dlq_log_ok(struct pipeline *pl)
+{
+    dlq_log_roll(pl);
+    if (pl->dlq_logged < DLQ_LOG_BURST) {
+        pl->dlq_logged++;
+        return 1;
+    }
+    pl->dlq_unlogged++;
+    return 0;
+}
+
 /* A malformed message's turn: to the DLQ, its offset stored once recorded. */
 static void dead_letter_bad(struct pipeline *pl, struct task_msg *tm)
 {
     const struct inmsg *in = tm->msg;
     const char *reason = parse_reason_name((enum parse_reason)tm->reason);
 
-    log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", pl->cfg->topic[in->src],
-             (int)in->partition, in->offset, reason, in->detail);
+    if (dlq_log_ok(pl))
+        log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", pl->cfg->topic[in->src],
+                 (int)in->partition, in->offset, reason, in->detail);
     if (producer_dead_letter(pl->producer, tm->entry, in, reason, in->detail) == 0)
         metrics_dead_lettered(tm->reason);
     else
@@ -477,12 +557,16 @@ static int land(struct pipeline *pl, int lane)
     if (batch_finish(f->bt) < 0) {
         log_warn("partition %d: %s; pausing input", (int)pt->t.partition, f->err);
         metrics_redis_errors();
-        account_redis(pl);
         return -1;
     }
     now_us = wall_us();
-    for (size_t i = 0; i < pt->nbatch; i++)
+    for (size_t i = 0; i < pt->nbatch; i++) {
+        const struct inmsg *in = pt->batch[i].msg;
+
+        if (in->kafka_ts_ms > pt->applied_ts_ms)
+            pt->applied_ts_ms = in->kafka_ts_ms;
         finish_item(pl, &pt->batch[i], &f->items[i], now_us);
+    }
     pt->nbatch = 0;
     give_back_batch(pl, pt);
     account_batch(pl, &f->st);
@@ -631,6 +715,7 @@ static int task_add(struct pipeline *pl, int32_t p)
     task_init(&pt->t, p);
     pt->lane = -1;
     pl->tasks[p] = pt;
+    metrics_set_task_lag(p, 0);
     return 0;
 }
 
@@ -658,6 +743,7 @@ static void task_remove(struct pipeline *pl, int32_t p)
     free(pt);
     pl->tasks[p] = NULL;
     cache_drop_task(pl->cache, p);
+    metrics_set_task_lag(p, -1);
 }
 
 /* Consume the partition from its own queue (not the consumer's), so that a
@@ -840,6 +926,8 @@ struct pipeline *pipeline_new(const struct pipeline_opts *cfg,
     for (int i = 0; i < PR__COUNT; i++)
         reason_names[i] = parse_reason_name((enum parse_reason)i);
     metrics_reasons(reason_names, PR__COUNT);
+    metrics_set_topics(cfg->topic[TOPIC_ORDERS], cfg->topic[TOPIC_REVIEWS],
+                       cfg->topic[TOPIC_MESSAGES]);
     pl->cfg = cfg;
     pl->store = pl->lane_store[0] = store;
     pl->model.cfg = model;
@@ -1062,7 +1150,7 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
     }
     flush_outputs(pl);
     sweep_some(pl);
-    account_redis(pl);
+    account_lag(pl);
 }
 
 /* The sweeper's "now" for a task: the wall clock, or in a replay the task's
@@ -1137,7 +1225,6 @@ static void sweep_some(struct pipeline *pl)
     }
     pl->sweeping = 0;
     metrics_sweep_run(pl->sweep_swept);
-    account_redis(pl);
     if (pl->sweep_swept > 0)
         log_debug("sweeper: %zu customers re-evaluated", pl->sweep_swept);
 }

@@ -158,6 +158,11 @@ static void ack_later(struct producer *pr, const struct outmsg *om)
  * between does not publish them again.  If the HDEL fails they stay in the
  * outbox and are published again later under the same id and payload: a
  * tolerated duplicate. */
+size_t producer_backlog(const struct producer *pr)
+{
+    return idset_size(pr->in_flight);
+}
+
 void producer_acks_flush(struct producer *pr)
 {
     struct store_ack *v;

@@ -59,6 +59,8 @@ int producer_dead_letter(struct producer *pr, struct tracker_entry *entry,
 void producer_serve(struct producer *pr);
 /* Drop the delivered entries from their outboxes (one round trip). */
 void producer_acks_flush(struct producer *pr);
+/* Outbox entries handed to Kafka and not yet delivered and acknowledged. */
+size_t producer_backlog(const struct producer *pr);
 /* Serve delivery reports until nothing is outstanding or timeout_ms passed,
  * then flush the acks. */
 void producer_settle(struct producer *pr, int timeout_ms);

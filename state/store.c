@@ -26,6 +26,7 @@
 
 #include "base/clock.h"
 #include "base/decimal.h"
+#include "base/metrics.h"
 
 static const char store_lib[] =
 #include "store_lib.inc"
@@ -48,8 +49,6 @@ static void argv_free(struct argv_buf *b);
 struct store {
     struct store_opts opts; /* strings owned (copies) */
     redisContext *ctx;
-    int64_t latency_sum_us; /* round trips since the last store_take_latency */
-    uint64_t latency_n;
     struct argv_buf argv; /* the command being built, memory kept */
     char *resp;           /* its protocol form */
     size_t resp_room;
@@ -168,18 +167,10 @@ int store_ok(const struct store *s)
     return s->ctx != NULL && s->ctx->err == 0;
 }
 
-void store_take_latency(struct store *s, int64_t *sum_us, uint64_t *n)
+/* One round trip, for loyaltyd_redis_latency_seconds. */
+static void note_latency(int64_t t0)
 {
-    *sum_us = s->latency_sum_us;
-    *n = s->latency_n;
-    s->latency_sum_us = 0;
-    s->latency_n = 0;
-}
-
-static void note_latency(struct store *s, int64_t t0)
-{
-    s->latency_sum_us += mono_us() - t0;
-    s->latency_n++;
+    metrics_redis_latency(mono_us() - t0);
 }
 
 static void store_drop(struct store *s)
@@ -199,7 +190,7 @@ static void store_drop(struct store *s)
 static redisReply *store_reply(struct store *s, redisReply *r, int64_t t0, char *err,
                                size_t errlen)
 {
-    note_latency(s, t0);
+    note_latency(t0);
     if (r == NULL) {
         snprintf(err, errlen, "redis: %s", s->ctx->errstr);
         store_drop(s);
@@ -440,7 +431,7 @@ static int pipe_recv(struct store *s, redisReply **r, size_t n, char *err, size_
     }
     s->inflight -= n;
     if (s->inflight == 0)
-        note_latency(s, s->sent_us);
+        note_latency(s->sent_us);
     return 0;
 }
 

@@ -122,9 +122,6 @@ struct store *store_new_like(const struct store *s);
 void store_free(struct store *s);
 int store_connect(struct store *s, char *err, size_t errlen);
 int store_ok(const struct store *s);
-/* Round trips since the last call: their number and total time (for the
- * latency metric); resets both. */
-void store_take_latency(struct store *s, int64_t *sum_us, uint64_t *n);
 
 /* n customers in one round trip, handed one at a time to got(arg, i, c,
  * meta) in a scratch customer (customer_init for one not stored).  0, or -1

@@ -12,8 +12,11 @@ FAMILIES = (
     "loyaltyd_consumed_total", "loyaltyd_applied_total", "loyaltyd_duplicates_skipped_total",
     "loyaltyd_dead_lettered_total", "loyaltyd_emitted_total", "loyaltyd_delivery_failures_total",
     "loyaltyd_redis_errors_total", "loyaltyd_rebalances_total", "loyaltyd_sweeper_runs_total",
-    "loyaltyd_sweeper_customers_total", "loyaltyd_redis_latency_seconds_sum",
-    "loyaltyd_redis_latency_seconds_count", "loyaltyd_redis_up", "loyaltyd_kafka_up",
+    "loyaltyd_sweeper_customers_total", "loyaltyd_redis_latency_seconds_bucket",
+    "loyaltyd_redis_latency_seconds_sum", "loyaltyd_redis_latency_seconds_count",
+    "loyaltyd_apply_latency_seconds_bucket", "loyaltyd_event_time_lag_seconds",
+    "loyaltyd_outbox_backlog", "loyaltyd_config_last_reload_successful",
+    "loyaltyd_config_last_reload_timestamp_seconds", "loyaltyd_redis_up", "loyaltyd_kafka_up",
     "loyaltyd_ready", "loyaltyd_paused", "loyaltyd_consumer_lag", "loyaltyd_build_info",
     "loyaltyd_config_reloads_total", "loyaltyd_last_sweep_timestamp_seconds",
     "loyaltyd_unkeyed_total", "loyaltyd_key_mismatch_total", "process_cpu_seconds_total",
@@ -33,7 +36,8 @@ def test_metrics(env):
     missing = [f for f in FAMILIES if f not in m.names()]
     assert not missing, "families missing from /metrics: %s" % missing
     for t in TOPICS:
-        assert m.get("loyaltyd_consumed_total", topic=t) == len(w.lines[t]), t
+        # The `topic` label is the topic's name, as in loyaltyd_consumer_lag.
+        assert m.get("loyaltyd_consumed_total", topic=env.topic(t)) == len(w.lines[t]), t
     assert m.get("loyaltyd_applied_total") == w.valid_count()
     assert m.get("loyaltyd_duplicates_skipped_total") == 0
     want = collections.Counter(b[3] for b in w.bad)
@@ -53,6 +57,18 @@ def test_metrics(env):
     assert m.get("loyaltyd_commits_total") <= w.valid_count()
     assert m.get("loyaltyd_apply_latency_seconds_count") == w.valid_count()
     assert m.get("loyaltyd_redis_latency_seconds_sum") > 0
+    for h in ("loyaltyd_redis_latency_seconds", "loyaltyd_apply_latency_seconds"):
+        buckets = [(l["le"], v) for l, v in m.all(h + "_bucket")]
+        assert buckets[-1] == ("+Inf", m.get(h + "_count")), h
+        counts = [v for _, v in buckets]
+        assert counts == sorted(counts), (h, buckets)  # cumulative
+    # Caught up: every task's oldest unapplied input is none, nothing waits
+    # for delivery.
+    task_lag = {l["partition"]: v for l, v in m.all("loyaltyd_event_time_lag_seconds")}
+    assert task_lag == {str(p): 0 for p in range(4)}, task_lag
+    assert m.get("loyaltyd_outbox_backlog") == 0
+    assert m.get("loyaltyd_config_last_reload_successful") == 1
+    assert m.get("loyaltyd_config_last_reload_timestamp_seconds") == 0
     for g, v in (("loyaltyd_redis_up", 1), ("loyaltyd_kafka_up", 1), ("loyaltyd_ready", 1),
                  ("loyaltyd_paused", 0)):
         assert m.get(g) == v, g

@@ -59,8 +59,14 @@ def test_redis_outage(env, redis2):
         seen.append(1)
         return len(seen) >= 15
     wait_for("15 probes during the outage", still_down_for_a_while, 30, interval=0.2)
-    assert d.metrics().get("loyaltyd_paused") == 1
-    log("outage: /ready 503, /health 200 over %d probes" % len(seen))
+    m = d.metrics()
+    assert m.get("loyaltyd_paused") == 1
+    # Inputs wait: the event-time lag of some task is the age of its oldest
+    # unapplied message, fed before the 15 probes (3 s or more).
+    task_lag = {l["partition"]: v for l, v in m.all("loyaltyd_event_time_lag_seconds")}
+    assert len(task_lag) == 4 and max(task_lag.values()) >= 2.5, task_lag
+    log("outage: /ready 503, /health 200 over %d probes, event-time lag %s"
+        % (len(seen), task_lag))
 
     held = d.metrics().processed()
     assert held < w.total(), "nothing was held back during the outage: the test proved nothing"
@@ -69,6 +75,8 @@ def test_redis_outage(env, redis2):
     m = d.wait_caught_up(w.total())
     assert m.get("loyaltyd_applied_total") + m.get("loyaltyd_duplicates_skipped_total") == w.valid_count()
     assert m.get("loyaltyd_redis_errors_total") >= 1
+    wait_for("the event-time lag back to 0", lambda: {
+        v for _, v in d.metrics().all("loyaltyd_event_time_lag_seconds")} == {0}, 10)
     check_state(redis2.client, env.redis_prefix, w)
     check_dlq(env, w)
     rewards, churn = read_outputs(env)
