@@ -2,6 +2,7 @@
  * loyaltyctl.c - the operators' command line: inspect and repair the state
  * loyaltyd keeps in Redis, and fit the churn model.
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -27,8 +28,10 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: loyaltyctl [-c FILE] [--redis HOST:PORT] [--prefix P] COMMAND [ARGS]\n"
+        "usage: loyaltyctl [-c FILE] [--redis HOST:PORT] [--prefix P] [--json] COMMAND "
+        "[ARGS]\n"
         "       loyaltyctl --version | --help\n"
+        "--json (before or after the command): one JSON document on stdout\n"
         "commands:\n"
         "  show CUSTOMER [--now]    state, with the explanation of every score (as of\n"
         "                           its last evaluation, or of the wall clock)\n"
@@ -87,7 +90,28 @@ struct ctl {
     struct config cfg;
     struct store *store;
     struct model_ctx model;
+    int json; /* --json: print one JSON document */
 };
+
+/* Print a JSON document and free it. */
+static void put_json(cJSON *doc)
+{
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+
+    if (text == NULL)
+        die("out of memory");
+    puts(text);
+    free(text);
+    cJSON_Delete(doc);
+}
+
+/* A stored payload as JSON (it is one), or as a string if it does not parse. */
+static cJSON *json_payload(const char *payload)
+{
+    cJSON *v = cJSON_Parse(payload);
+
+    return v ? v : cJSON_CreateString(payload);
+}
 
 static void ctl_connect(struct ctl *c)
 {
@@ -134,7 +158,17 @@ static int cmd_show(struct ctl *c, const char *id, int at_wall_clock)
     when = at_wall_clock || cu->as_of_ms <= 0 ? wall_ms() : cu->as_of_ms;
     if (model_explain(cu, &c->model, when, buf, 65536) < 0)
         die("cannot explain customer '%s'", id);
-    fputs(buf, stdout);
+    if (c->json) {
+        cJSON *doc = cJSON_CreateObject(), *lines = cJSON_AddArrayToObject(doc, "lines");
+
+        cJSON_AddStringToObject(doc, "customer_id", id);
+        cJSON_AddNumberToObject(doc, "as_of_ms", (double)when);
+        for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n"))
+            cJSON_AddItemToArray(lines, cJSON_CreateString(line));
+        put_json(doc);
+    } else {
+        fputs(buf, stdout);
+    }
     free(buf);
     free(cu);
     return 0;
@@ -148,9 +182,20 @@ static int cmd_dump(struct ctl *c, const char *id)
     kvlist_init(&kv);
     if (store_raw(c->store, id, &kv, &aux) < 0)
         die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
-    for (size_t i = 0; i < kv.n; i++)
-        printf("%s = %s\n", kv.v[i].name, kv.v[i].value);
-    printf("aux = %s\n", aux ? aux : "");
+    if (c->json) {
+        cJSON *doc = cJSON_CreateObject(),
+              *fields = cJSON_AddObjectToObject(doc, "fields");
+
+        cJSON_AddStringToObject(doc, "customer_id", id);
+        for (size_t i = 0; i < kv.n; i++)
+            cJSON_AddStringToObject(fields, kv.v[i].name, kv.v[i].value);
+        cJSON_AddStringToObject(doc, "aux", aux ? aux : "");
+        put_json(doc);
+    } else {
+        for (size_t i = 0; i < kv.n; i++)
+            printf("%s = %s\n", kv.v[i].name, kv.v[i].value);
+        printf("aux = %s\n", aux ? aux : "");
+    }
     free(aux);
     kvlist_free(&kv);
     return 0;
@@ -163,10 +208,25 @@ static int cmd_outbox(struct ctl *c, const char *id)
     store_outbox_init(&o);
     if (store_outbox_pending(c->store, id, &o) < 0)
         die("redis: cannot read the outbox of '%s'", id);
-    for (size_t i = 0; i < o.n; i++)
-        printf("%s %s %s\n",
-               o.v[i].topic == STORE_TOPIC_REWARDS ? "reward" : "churn-risk",
-               o.v[i].event_id, o.v[i].payload);
+    if (c->json) {
+        cJSON *doc = cJSON_CreateArray();
+
+        for (size_t i = 0; i < o.n; i++) {
+            cJSON *e = cJSON_CreateObject();
+
+            cJSON_AddStringToObject(
+                e, "type", o.v[i].topic == STORE_TOPIC_REWARDS ? "reward" : "churn-risk");
+            cJSON_AddStringToObject(e, "event_id", o.v[i].event_id);
+            cJSON_AddItemToObject(e, "payload", json_payload(o.v[i].payload));
+            cJSON_AddItemToArray(doc, e);
+        }
+        put_json(doc);
+    } else {
+        for (size_t i = 0; i < o.n; i++)
+            printf("%s %s %s\n",
+                   o.v[i].topic == STORE_TOPIC_REWARDS ? "reward" : "churn-risk",
+                   o.v[i].event_id, o.v[i].payload);
+    }
     store_outbox_free(&o);
     return 0;
 }
@@ -179,7 +239,14 @@ static int cmd_delete(struct ctl *c, const char *id)
         die("redis: cannot delete '%s'", id);
     if (n == 0)
         die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
-    printf("deleted %s\n", id);
+    if (c->json) {
+        cJSON *doc = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(doc, "deleted", id);
+        put_json(doc);
+    } else {
+        printf("deleted %s\n", id);
+    }
     return 0;
 }
 
@@ -222,9 +289,24 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
                 "configuration; see -c and --prefix)",
                 c->cfg.redis_prefix);
     }
-    printf("%-5s %-40s %s\n", "rank", "customer", names[k]);
-    for (size_t i = 0; i < count; i++)
-        printf("%-5zu %-40s %.4f\n", i + 1, ids[i], scores[i]);
+    if (c->json) {
+        cJSON *doc = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(doc, "top");
+
+        cJSON_AddStringToObject(doc, "by", names[k]);
+        for (size_t i = 0; i < count; i++) {
+            cJSON *r = cJSON_CreateObject();
+
+            cJSON_AddNumberToObject(r, "rank", (double)(i + 1));
+            cJSON_AddStringToObject(r, "customer_id", ids[i]);
+            cJSON_AddNumberToObject(r, "score", scores[i]);
+            cJSON_AddItemToArray(rows, r);
+        }
+        put_json(doc);
+    } else {
+        printf("%-5s %-40s %s\n", "rank", "customer", names[k]);
+        for (size_t i = 0; i < count; i++)
+            printf("%-5zu %-40s %.4f\n", i + 1, ids[i], scores[i]);
+    }
     store_ids_free(ids, count);
     free(scores);
     return 0;
@@ -232,6 +314,21 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
 
 static int cmd_model(struct ctl *c)
 {
+    if (c->json) {
+        cJSON *doc = cJSON_CreateObject(), *bg = cJSON_AddObjectToObject(doc, "bgnbd"),
+              *gg = cJSON_AddObjectToObject(doc, "gammagamma");
+
+        cJSON_AddNumberToObject(bg, "r", c->model.bg.r);
+        cJSON_AddNumberToObject(bg, "alpha", c->model.bg.alpha);
+        cJSON_AddNumberToObject(bg, "a", c->model.bg.a);
+        cJSON_AddNumberToObject(bg, "b", c->model.bg.b);
+        cJSON_AddStringToObject(bg, "unit", "weeks");
+        cJSON_AddNumberToObject(gg, "p", c->model.gg.p);
+        cJSON_AddNumberToObject(gg, "q", c->model.gg.q);
+        cJSON_AddNumberToObject(gg, "gamma", c->model.gg.gamma);
+        put_json(doc);
+        return 0;
+    }
     printf("bgnbd r=%.6f alpha=%.6f a=%.6f b=%.6f (weeks)\n", c->model.bg.r,
            c->model.bg.alpha, c->model.bg.a, c->model.bg.b);
     printf("gammagamma p=%.6f q=%.6f gamma=%.6f\n", c->model.gg.p, c->model.gg.q,
@@ -363,6 +460,7 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
     int rc;
 
     parse_fit_args(argc, argv, &f);
+    f.json |= c->json;
     if (f.from_redis) {
         ctl_connect(c);
         obs_from_redis(c, f.has_cal_end ? f.cal_end : (long)(wall_ms() / 86400000),
@@ -454,10 +552,13 @@ static int run(struct ctl *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, 'r'},
-        {"prefix", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"redis", required_argument, NULL, 'r'},
+                                         {"prefix", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
     const char *config = NULL, *redis = NULL, *prefix = NULL;
     struct ctl c;
     char err[512];
@@ -472,6 +573,8 @@ int main(int argc, char **argv)
             redis = optarg;
         else if (o == 'p')
             prefix = optarg;
+        else if (o == 'j')
+            c.json = 1;
         else if (o == 'h') {
             usage(stdout);
             return 0;
@@ -481,6 +584,18 @@ int main(int argc, char **argv)
         } else
             usage_exit(NULL);
     }
+    if (optind >= argc)
+        usage_exit("missing COMMAND");
+    /* --json may follow the command too (as fit has always taken it). */
+    o = optind;
+    for (int i = optind; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            c.json = 1;
+        else
+            argv[o++] = argv[i];
+    }
+    argv[o] = NULL;
+    argc = o;
     if (optind >= argc)
         usage_exit("missing COMMAND");
     if (config_init(&c.cfg) < 0)

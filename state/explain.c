@@ -56,26 +56,26 @@ static void explain_score(struct out *o, const struct customer *c,
          c->loyalty_score);
     line(o,
          "  repeat    %.4f x w %.3f = %.2f  (x=%lld purchase days-1, orders_365d=%lld, "
-         "scale %g)",
+         "scale %.15g)",
          norm[CR_REPEAT], cfg->weight[CR_REPEAT] / wsum, c->contrib[CR_REPEAT] / 100.0,
          (long long)(c->purchase_days > 1 ? c->purchase_days - 1 : 0),
          (long long)c->orders_365d, cfg->repeat_scale);
-    line(
-        o,
-        "  spend     %.4f x w %.3f = %.2f  (spend_365d=%.2f scale %g, aov=%.2f scale %g)",
-        norm[CR_SPEND], cfg->weight[CR_SPEND] / wsum, c->contrib[CR_SPEND] / 100.0,
-        c->spend_365d, cfg->spend_scale, c->aov, cfg->aov_scale);
-    line(
-        o,
-        "  choose    %.4f x w %.3f = %.2f  (%lld conversations, mean %.1f h, scale %g h)",
-        norm[CR_CHOOSE], cfg->weight[CR_CHOOSE] / wsum, c->contrib[CR_CHOOSE] / 100.0,
-        (long long)c->choose_n,
-        c->choose_n ? (double)c->choose_sum_min / (double)c->choose_n / 60.0 : 0.0,
-        cfg->choose_scale_hours);
+    line(o,
+         "  spend     %.4f x w %.3f = %.2f  (spend_365d=%.2f scale %.15g, aov=%.2f scale "
+         "%.15g)",
+         norm[CR_SPEND], cfg->weight[CR_SPEND] / wsum, c->contrib[CR_SPEND] / 100.0,
+         c->spend_365d, cfg->spend_scale, c->aov, cfg->aov_scale);
+    line(o,
+         "  choose    %.4f x w %.3f = %.2f  (%lld conversations, mean %.1f h, scale "
+         "%.15g h)",
+         norm[CR_CHOOSE], cfg->weight[CR_CHOOSE] / wsum, c->contrib[CR_CHOOSE] / 100.0,
+         (long long)c->choose_n,
+         c->choose_n ? (double)c->choose_sum_min / (double)c->choose_n / 60.0 : 0.0,
+         cfg->choose_scale_hours);
     line(o,
          "  price     %.4f x w %.3f = %.2f  (%lld of %lld orders discounted, mean depth "
          "%.3f, "
-         "depth scale %g)",
+         "depth scale %.15g)",
          norm[CR_PRICE], cfg->weight[CR_PRICE] / wsum, c->contrib[CR_PRICE] / 100.0,
          (long long)c->discounted_orders, (long long)crit_net_orders(c),
          crit_net_orders(c) ? (double)c->depth_ppm_sum / 1e6 / (double)crit_net_orders(c)
@@ -99,8 +99,9 @@ static void explain_brand(struct out *o, const struct customer *c,
     line(o,
          "brand_type %s: main category \"%s\", %u brand-labelled purchases of %u brands, "
          "top \"%s\" share %.3f, top2 %.3f, top3 %.3f, last-3 run \"%s\" "
-         "(undetermined < %g purchases; occasional share >= %g; split >= %g with each >= "
-         "%g)",
+         "(undetermined < %.15g purchases; occasional share >= %.15g; split >= %.15g "
+         "with each >= "
+         "%.15g)",
          cu_brand_type_name(bv->type), bv->cat >= 0 ? c->cats[bv->cat].name : "",
          bv->purchases, bv->nbrands, bv->top, bv->share, bv->top2, bv->top3, bv->recent,
          cfg->brand_min_purchases, cfg->brand_occasional_share, cfg->brand_split_total,
@@ -115,7 +116,7 @@ static void explain_segment(struct out *o, const struct customer *c,
          "signals, mean "
          "rating %.2f), fading: %s (orders_90d %lld), discounted share %.2f, "
          "fast-shipping "
-         "share %.2f (benefit >= %g), %lld days since first purchase (new <= %g)",
+         "share %.2f (benefit >= %.15g), %lld days since first purchase (new <= %.15g)",
          cu_segment_name(c->segment), sv->purchases, sv->repeat ? "yes" : "no",
          sv->dissatisfied ? "yes" : "no", sv->active_signals, sv->mean_rating,
          sv->fading ? "yes" : "no", (long long)c->orders_90d, sv->discount_share,
@@ -137,12 +138,13 @@ static void explain_tier(struct out *o, const struct customer *c,
     char until[40];
 
     line(o,
-         "tier %s: spend_365d %.2f, orders_365d %lld; downgrade grace until %s (%g days)",
+         "tier %s: spend_365d %.2f, orders_365d %lld; downgrade grace until %s (%.15g "
+         "days)",
          cu_tier_name(c->tier), c->spend_365d, (long long)c->orders_365d,
          when(c->tier_grace_until_ms, until, sizeof(until)), cfg->tier_grace_days);
     for (int t = TIER_BRONZE; t < TIER__COUNT; t++) {
-        line(o, "  %-8s needs spend >= %g and orders >= %g", cu_tier_name((enum tier)t),
-             cfg->tier_spend[t], cfg->tier_orders[t]);
+        line(o, "  %-8s needs spend >= %.15g and orders >= %.15g",
+             cu_tier_name((enum tier)t), cfg->tier_spend[t], cfg->tier_orders[t]);
     }
 }
 
@@ -155,21 +157,23 @@ static void explain_risk(struct out *o, const struct customer *c,
         size_t u = strlen(reasons);
         snprintf(reasons + u, sizeof(reasons) - u, "%s%s", i ? "," : "", r->why.v[i]);
     }
-    line(o, "p_alive %.6g: BG/NBD x=%g t_x=%.4g T=%.4g weeks (r=%g alpha=%g a=%g b=%g)",
+    line(o,
+         "p_alive %.6g: BG/NBD x=%.15g t_x=%.4g T=%.4g weeks (r=%.15g alpha=%.15g "
+         "a=%.15g b=%.15g)",
          c->p_alive, r->x, r->t_x, r->T, m->bg.r, m->bg.alpha, m->bg.a, m->bg.b);
     line(o,
-         "clv %.6g = expected purchases %.6g in %g weeks x expected value %.6g "
-         "(Gamma-Gamma p=%g q=%g gamma=%g)",
+         "clv %.6g = expected purchases %.6g in %.15g weeks x expected value %.6g "
+         "(Gamma-Gamma p=%.15g q=%.15g gamma=%.15g)",
          c->clv, c->exp_purchases, m->cfg->horizon_weeks, c->exp_value, m->gg.p, m->gg.q,
          m->gg.gamma);
     line(o,
          "churn_risk %.6g = 1 - p %.6g x signal factor %.6g (%d active signals); "
-         "threshold %g, re-armed below %g, armed: %s, crossings %lld",
+         "threshold %.15g, re-armed below %.15g, armed: %s, crossings %lld",
          r->risk, r->p_eff, r->factor, r->active, m->cfg->churn_threshold,
          m->cfg->churn_rearm, c->risk_armed ? "yes" : "no", (long long)c->churn_seq);
     line(o, "reason_codes %s", reasons[0] ? reasons : "-");
     for (uint32_t i = 0; i < c->nsig; i++) {
-        line(o, "  signal %s at %s (weight %g)",
+        line(o, "  signal %s at %s (weight %.15g)",
              cu_signal_name((enum signal_kind)c->sig[i].kind),
              when(c->sig[i].ts_ms, t, sizeof(t)), m->cfg->signal_weight[c->sig[i].kind]);
     }

@@ -1,5 +1,6 @@
 """Command lines and configuration files: exit codes and messages."""
 import os
+import time
 import subprocess
 
 import pytest
@@ -189,13 +190,19 @@ def test_reload_names_what_waits_for_a_restart(env):
     m = d.metrics()
     assert m.get("loyaltyd_config_reloads_total", result="applied") == 1
     assert m.get("loyaltyd_config_reloads_total", result="refused") == 0
+    assert m.get("loyaltyd_config_last_reload_successful") == 1
+    reloaded_at = m.get("loyaltyd_config_last_reload_timestamp_seconds")
+    assert time.time() - 60 < reloaded_at <= time.time()
     # A file that does not load is refused, and counted so.
     with open(d.config_path, "a") as f:
         f.write("redis.port = 70000\n")
     d.proc.send_signal(signal.SIGHUP)
     wait_for("the refused reload counted", lambda: d.metrics().get(
         "loyaltyd_config_reloads_total", result="refused") >= 1, 20, interval=0.1)
-    assert d.metrics().get("loyaltyd_config_reloads_total", result="refused") == 1
+    m = d.metrics()
+    assert m.get("loyaltyd_config_reloads_total", result="refused") == 1
+    assert m.get("loyaltyd_config_last_reload_successful") == 0
+    assert m.get("loyaltyd_config_last_reload_timestamp_seconds") >= reloaded_at
     assert d.alive()
     d.sigterm()
 
@@ -236,3 +243,48 @@ def test_json_log_lines(env):
         assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", o["ts"]), o
         assert o["level"] in ("error", "warning", "notice", "info", "debug"), o
     assert any("running" in json.loads(l)["msg"] for l in lines), lines
+
+
+def test_loyaltyctl_json(env):
+    """Every command has --json (before or after the command): one document
+    that says what the text says, checked against Redis itself."""
+    import json
+    from conftest import customer_hash, feed_workload, indices
+    from workload import Workload
+    need_ctl()
+    w = Workload(seed=73, customers=40)
+    env.create_topics()
+    feed_workload(env, w)
+    d = env.daemon().start()
+    d.wait_caught_up(w.total())
+    d.stop()
+    ctl = [LOYALTYCTL, "--redis", "127.0.0.1:%d" % REDIS_PORT, "--prefix", env.redis_prefix]
+
+    def doc(*args):
+        rc, out, err = run_bin(ctl + list(args))
+        assert rc == 0, (args, rc, err)
+        assert len(out.splitlines()) == 1, out  # one document, one line
+        return json.loads(out)
+
+    by_clv = indices(env.r, env.redis_prefix)["clv"]
+    top = doc("--json", "top", "--by", "clv", "-n", "5")
+    assert top["by"] == "clv" and [r["rank"] for r in top["top"]] == [1, 2, 3, 4, 5]
+    want = sorted(by_clv.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    assert [r["score"] for r in top["top"]] == [s for _, s in want]
+    assert doc("top", "-n", "5", "--by", "clv", "--json") == top
+    cid = top["top"][0]["customer_id"]
+
+    dump = doc("dump", cid, "--json")
+    assert dump["customer_id"] == cid
+    assert dump["fields"] == customer_hash(env.r, env.redis_prefix, cid)
+    show = doc("--json", "show", cid)
+    text = run_bin(ctl + ["show", cid])[1]
+    assert show["customer_id"] == cid and show["lines"] == text.splitlines()
+    # Tier limits and scales print as written, not as 1e+06.
+    assert not [l for l in show["lines"] if "e+" in l], show["lines"]
+    assert doc("--json", "outbox", cid) == []  # all delivered
+    model = doc("model", "--json")
+    assert set(model) == {"bgnbd", "gammagamma"} and model["bgnbd"]["r"] > 0
+    assert model["bgnbd"]["unit"] == "weeks" and model["gammagamma"]["gamma"] > 0
+    assert doc("--json", "delete", cid) == {"deleted": cid}
+    assert env.r.exists("%sc:{%s}" % (env.redis_prefix, cid)) == 0
