@@ -40,7 +40,8 @@ static struct {
     atomic_int redis_up, kafka_up, ready, paused;
     atomic_uint_fast64_t reloads[2]; /* refused, applied */
     atomic_int last_reload_ok;
-    atomic_int_fast64_t last_sweep_ms, last_reload_ms;
+    atomic_int_fast64_t last_sweep_ms, last_reload_ms, sweep_interval_ms;
+    int64_t started_ms; /* when metrics_init ran: the process start, near enough */
 } m;
 
 /* Upper bounds of the buckets, in seconds: end to end (a message's Kafka
@@ -95,6 +96,7 @@ static const char *const emit_names[ME__COUNT] = {"churn_risk", "reward_trigger"
 void metrics_init(void)
 {
     memset(&m, 0, sizeof(m));
+    m.started_ms = wall_ms();
     atomic_store(&m.last_reload_ok, 1);
     metrics_clear_lag();
 }
@@ -181,6 +183,11 @@ void metrics_add(enum metric_counter c, uint64_t n)
 void metrics_apply_latency(int64_t us)
 {
     observe(&m.apply_lat, apply_bounds, us);
+}
+
+void metrics_set_sweep_interval(int64_t ms)
+{
+    atomic_store(&m.sweep_interval_ms, ms);
 }
 
 void metrics_set_outbox_backlog(size_t n)
@@ -500,8 +507,11 @@ static void render_process(struct out *o)
     head(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size.");
     put(o, "process_virtual_memory_bytes %llu\n", vsize);
     head(o, "process_start_time_seconds", "gauge", "Start time since the epoch.");
+    /* The boot time is in /proc/stat, which a unit with ProcSubset=pid
+     * does not see: then the time the metrics were set up stands in. */
     put(o, "process_start_time_seconds %.2f\n",
-        (double)btime + (double)start / (double)ticks);
+        btime > 0 ? (double)btime + (double)start / (double)ticks
+                  : (double)m.started_ms / 1000.0);
     head(o, "process_open_fds", "gauge", "Open file descriptors.");
     put(o, "process_open_fds %zu\n", fds);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -527,6 +537,10 @@ static void render_info(struct out *o)
          "When the last SIGHUP reload was tried (0: none yet).");
     put(o, "loyaltyd_config_last_reload_timestamp_seconds %.3f\n",
         (double)atomic_load(&m.last_reload_ms) / 1000.0);
+    head(o, "loyaltyd_sweep_interval_seconds", "gauge",
+         "sweep.interval_s: how often the sweeper runs (0: disabled).");
+    put(o, "loyaltyd_sweep_interval_seconds %.3f\n",
+        (double)atomic_load(&m.sweep_interval_ms) / 1000.0);
     head(o, "loyaltyd_last_sweep_timestamp_seconds", "gauge",
          "When the last sweeper pass ended (0: none yet).");
     put(o, "loyaltyd_last_sweep_timestamp_seconds %.3f\n", (double)sweep / 1000.0);

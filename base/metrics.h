@@ -57,6 +57,7 @@ void metrics_add(enum metric_counter c, uint64_t n);
 void metrics_apply_latency(int64_t us);
 void metrics_set_cache(size_t entries, size_t bytes);
 void metrics_set_outbox_backlog(size_t n);
+void metrics_set_sweep_interval(int64_t ms);
 void metrics_rebalance(void);
 void metrics_sweep_run(size_t customers);
 /* A SIGHUP reload: applied (1) or refused (0). */

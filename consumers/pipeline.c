@@ -824,11 +824,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     struct pipeline *pl = opaque;
 
     (void)rk;
-    metrics_rebalance();
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        metrics_rebalance(); /* one per assignment, not per callback */
         on_assign(pl, parts);
-    else
+    } else {
         on_revoke(pl, parts);
+    }
 }
 /* ---- librdkafka callbacks (any thread) ---- */
 
@@ -837,21 +838,48 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     struct pipeline *pl = opaque;
 
     (void)rk;
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
-        err == RD_KAFKA_RESP_ERR__TRANSPORT) {
+    /* One broker's connection lost (a broker closes idle ones) is not
+     * Kafka down: librdkafka reconnects, and the statistics say when every
+     * broker is up again. */
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         pl->kafka_up = 0;
         metrics_set_kafka_up(0);
     }
     log_warn("kafka: %s: %s", rd_kafka_err2name(err), reason);
 }
 
-/* Consumer lag per partition from the statistics JSON. */
+/* Kafka is up while one of the cluster's brokers (not a bootstrap
+ * address) has a connection in state UP. */
+static void brokers_state(struct pipeline *pl, const cJSON *brokers)
+{
+    const cJSON *b;
+    int known = 0, up = 0;
+
+    cJSON_ArrayForEach(b, brokers)
+    {
+        const cJSON *id = cJSON_GetObjectItem(b, "nodeid");
+        const cJSON *state = cJSON_GetObjectItem(b, "state");
+
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || !cJSON_IsString(state))
+            continue;
+        known++;
+        up += strcmp(state->valuestring, "UP") == 0;
+    }
+    if (known > 0 && (up > 0) != pl->kafka_up) {
+        pl->kafka_up = up > 0;
+        metrics_set_kafka_up(pl->kafka_up);
+        if (pl->kafka_up)
+            log_note("kafka: %d of %d brokers connected", up, known);
+    }
+}
+
+/* Consumer lag per partition, and the brokers' state, from the statistics. */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     cJSON *root = cJSON_ParseWithLength(json, len), *topic, *part;
 
     (void)rk;
-    (void)opaque;
+    brokers_state(opaque, cJSON_GetObjectItem(root, "brokers"));
     cJSON_ArrayForEach(topic, cJSON_GetObjectItem(root, "topics"))
     {
         cJSON_ArrayForEach(part, cJSON_GetObjectItem(topic, "partitions"))

@@ -245,6 +245,7 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     metrics_init();
+    metrics_set_sweep_interval(cfg.sweep_interval_ms);
     if (signals_init() < 0) {
         log_errno(LOG_LVL_ERR, "sigaction");
         goto out;

@@ -151,6 +151,13 @@ static int run_until(struct pipeline *pl, int ms, int (*done)(void))
     return 0;
 }
 
+static struct pipeline *ready_pl;
+
+static int is_ready(void)
+{
+    return pipeline_ready(ready_pl);
+}
+
 static int all_applied(void)
 {
     return metrics_applied_total() >= 2 * CUSTOMERS;
@@ -306,12 +313,17 @@ int main(void)
           (unsigned long long)metrics_delivery_failures_total());
     check(run_until(pl, 60000, all_emitted), "every reward delivered in the end");
 
-    /* 2. The broker goes away for a while: the pipeline keeps running. */
+    /* 2. The broker goes away for a while: the pipeline keeps running, and
+     * is ready again once the broker is back though no message comes (the
+     * statistics say the broker is up). */
     rd_kafka_mock_broker_set_down(mc, -1);
     run_for(pl, 3000);
     check(!pipeline_ready(pl), "not ready while the broker is down");
     rd_kafka_mock_broker_set_up(mc, -1);
-    run_for(pl, 6000);
+    ready_pl = pl;
+    check(run_until(pl, 15000, is_ready),
+          "ready again with the broker back, though no input came");
+    run_for(pl, 1000);
     pipeline_close(pl, 10000);
 
     read_rewards(bootstraps, &messages, &distinct);
@@ -330,6 +342,6 @@ int main(void)
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(host);
     metrics_fini();
-    printf("fault_kafka: %d passed, %d failed\n", 8 - failures, failures);
+    printf("fault_kafka: %d passed, %d failed\n", 9 - failures, failures);
     return failures ? 1 : 0;
 }

@@ -16,6 +16,7 @@ FAMILIES = (
     "loyaltyd_redis_latency_seconds_sum", "loyaltyd_redis_latency_seconds_count",
     "loyaltyd_apply_latency_seconds_bucket", "loyaltyd_event_time_lag_seconds",
     "loyaltyd_outbox_backlog", "loyaltyd_config_last_reload_successful",
+    "loyaltyd_sweep_interval_seconds",
     "loyaltyd_config_last_reload_timestamp_seconds", "loyaltyd_redis_up", "loyaltyd_kafka_up",
     "loyaltyd_ready", "loyaltyd_paused", "loyaltyd_consumer_lag", "loyaltyd_build_info",
     "loyaltyd_config_reloads_total", "loyaltyd_last_sweep_timestamp_seconds",
@@ -82,6 +83,7 @@ def test_metrics(env):
     assert m.get("loyaltyd_config_reloads_total", result="applied") == 0
     assert m.get("loyaltyd_config_reloads_total", result="refused") == 0
     assert m.get("loyaltyd_last_sweep_timestamp_seconds") == 0  # no sweeper here
+    assert m.get("loyaltyd_sweep_interval_seconds") == 0
     assert 1 << 20 < m.get("process_resident_memory_bytes") < 2 << 30
     assert m.get("process_virtual_memory_bytes") > m.get("process_resident_memory_bytes")
     assert m.get("process_cpu_seconds_total") > 0
