@@ -15,7 +15,7 @@
 
 #define DERIVED_SCHEMA_REWARD  "loyalty.reward-trigger"
 #define DERIVED_SCHEMA_CHURN   "loyalty.churn-risk"
-#define DERIVED_SCHEMA_VERSION 1
+#define DERIVED_SCHEMA_VERSION 2
 #define DERIVED_REASONS_MAX    16
 
 struct derived_reasons {

@@ -143,7 +143,7 @@ def check_derived_records(rewards, churn, allow_duplicates=False):
     for schema, recs in (("loyalty.reward-trigger", rewards), ("loyalty.churn-risk", churn)):
         for m, p in recs:
             assert p.get("schema") == schema, p
-            assert p.get("schema_version") == 1, p
+            assert p.get("schema_version") == 2, p
             assert isinstance(p.get("event_id"), str) and len(p["event_id"]) == 32, p
             assert p.get("customer_id") == m["key"], "record key %r, customer_id %r" % (m["key"], p)
             assert p.get("as_of") and p.get("emitted_at"), p

@@ -217,7 +217,7 @@ def check_outputs(env, expect, customers):
         seen[eid] = p
         assert p["customer_id"] == m["key"], p
         assert p["customer_id"] in customers, "event for a customer outside the journeys: %s" % p
-        assert p["schema_version"] == 1 and p.get("emitted_at"), p
+        assert p["schema_version"] == 2 and p.get("emitted_at"), p
         assert p["schema"] == ("loyalty.reward-trigger" if topic == REWARDS else
                                "loyalty.churn-risk"), (topic, p)
     unexpected = {e: p for e, p in seen.items() if e not in expect.events}
