@@ -72,6 +72,10 @@ install: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(MAN_PAGES)
 	chmod 0644 $(DESTDIR)$(UNITDIR)/loyaltyd.service
 	install -m 0644 README.md docs/model.md docs/state.md deploy/loyaltyd.conf.example \
 	    $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(DOCDIR)/schemas $(DESTDIR)$(DOCDIR)/monitoring
+	install -m 0644 schemas/*.json schemas/README.md $(DESTDIR)$(DOCDIR)/schemas/
+	install -m 0644 deploy/monitoring/*.json deploy/monitoring/*.yml \
+	    deploy/monitoring/README.md $(DESTDIR)$(DOCDIR)/monitoring/
 	install -m 0644 $(BUILD)/man/loyaltyctl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(BUILD)/man/loyaltyd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(BUILD)/man/loyaltyd.8 $(DESTDIR)$(MANDIR)/man8/

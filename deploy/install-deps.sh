@@ -13,6 +13,9 @@ PACKAGES=(
     check clang-format
     # the Debian package and its checks
     debhelper dpkg-dev lintian man-db
+    # promtool, for the alert rules' tests; systemd-nspawn, to boot systemd
+    # in a container for the installed unit's test
+    prometheus systemd-container
     # local services for the tests and the demo
     redis-server redis-tools
     default-jdk-headless maven

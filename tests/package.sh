@@ -25,6 +25,11 @@ if ! (cd "$src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$tm
 fi
 deb="$(ls "$tmp"/loyaltyd_*_*.deb)"
 echo "ok: built $(basename "$deb")"
+# DEB_OUT=DIR keeps a copy (the systemd boot test installs it).
+if [[ -n "${DEB_OUT:-}" ]]; then
+    mkdir -p "$DEB_OUT"
+    cp "$deb" "$DEB_OUT/"
+fi
 check "lintian: no errors" lintian --fail-on error "$deb"
 grep -v '^running with root privileges' "$tmp/out" | sed 's/^/  lintian: /' || true
 
@@ -33,7 +38,8 @@ dpkg -x "$deb" "$r"
 for f in usr/bin/loyaltyd usr/bin/loyaltyctl lib/systemd/system/loyaltyd.service \
     etc/loyaltyd/loyaltyd.conf usr/share/doc/loyaltyd/copyright \
     usr/share/man/man8/loyaltyd.8.gz usr/share/man/man1/loyaltyctl.1.gz \
-    usr/share/man/man5/loyaltyd.conf.5.gz; do
+    usr/share/man/man5/loyaltyd.conf.5.gz usr/share/doc/loyaltyd/schemas/churn-risk.schema.json \
+    usr/share/doc/loyaltyd/monitoring/loyaltyd-alerts.yml; do
     check "ships /$f" test -e "$r/$f"
 done
 check "loyaltyd --version" bash -c "'$r/usr/bin/loyaltyd' --version | grep -q '^loyaltyd '"

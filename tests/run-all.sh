@@ -4,11 +4,13 @@
 #   2. check that no tracked file reads a path outside the repository
 #   3. build warning-free (strict flags) and run the unit tests
 #   4. build with AddressSanitizer/UBSan and run the unit tests again
-#   5. check the format, the systemd unit, and build and check the Debian
-#      package (tests/package.sh)
+#   5. check the format, the systemd unit, build and check the Debian
+#      package (tests/package.sh), check the dashboard and the alert rules
+#      (tests/monitoring.sh)
 #   6. start local Redis and Kafka on loopback (deploy/services.sh)
 #   7. run the Kafka fault test and the integration tests against them (plain
-#      build, then the sanitizer build), stop the services
+#      build, then the sanitizer build; the package is installed and run
+#      under systemd booted in a container), stop the services
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,7 +44,11 @@ step "systemd unit"
 tests/unit-file.sh
 
 step "Debian package"
-tests/package.sh
+rm -rf build/deb
+DEB_OUT=build/deb tests/package.sh
+
+step "dashboard and alert rules"
+tests/monitoring.sh
 
 step "services"
 trap 'deploy/services.sh down >/dev/null 2>&1 || true' EXIT
@@ -53,9 +59,10 @@ build/fault/fault_kafka 2>/dev/null
 build/asan/fault/fault_kafka 2>/dev/null
 
 step "integration tests"
-python3 -m pytest -q tests/integration
+LOYALTYD_DEB="$(ls "$ROOT"/build/deb/loyaltyd_*.deb)" python3 -m pytest -q tests/integration
 
+# The systemd boot test installs the package (a plain build): once is enough.
 step "integration tests under AddressSanitizer/UBSan"
 LOYALTYD_BIN=build/asan/loyaltyd LOYALTYCTL_BIN=build/asan/loyaltyctl \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-    python3 -m pytest -q tests/integration
+    python3 -m pytest -q tests/integration --deselect tests/integration/test_systemd_boot.py
