@@ -41,6 +41,9 @@ static struct {
     atomic_uint_fast64_t reloads[2]; /* refused, applied */
     atomic_int last_reload_ok;
     atomic_int_fast64_t last_sweep_ms, last_reload_ms, sweep_interval_ms;
+    atomic_int_fast64_t model_version;
+    atomic_uint_fast64_t rescore_pending;
+    atomic_int rescore_listing;
     int64_t started_ms; /* when metrics_init ran: the process start, near enough */
 } m;
 
@@ -75,6 +78,8 @@ static const struct {
                     "customer_id)."},
     [MC_KEY_MISMATCH] = {"loyaltyd_key_mismatch_total",
                          "Input events whose message key is not their customer_id."},
+    [MC_RESCORED] = {"loyaltyd_rescored_total",
+                     "Customers evaluated again in the background after a refit."},
 };
 
 static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -188,6 +193,13 @@ void metrics_apply_latency(int64_t us)
 void metrics_set_sweep_interval(int64_t ms)
 {
     atomic_store(&m.sweep_interval_ms, ms);
+}
+
+void metrics_set_rescore(int64_t version, size_t pending, int listing)
+{
+    atomic_store(&m.model_version, version);
+    atomic_store(&m.rescore_pending, pending);
+    atomic_store(&m.rescore_listing, listing);
 }
 
 void metrics_set_outbox_backlog(size_t n)
@@ -537,6 +549,15 @@ static void render_info(struct out *o)
          "When the last SIGHUP reload was tried (0: none yet).");
     put(o, "loyaltyd_config_last_reload_timestamp_seconds %.3f\n",
         (double)atomic_load(&m.last_reload_ms) / 1000.0);
+    head(o, "loyaltyd_model_version", "gauge",
+         "Version of the model parameters in use (one more per saved fit; 0: defaults).");
+    put(o, "loyaltyd_model_version %lld\n", (long long)atomic_load(&m.model_version));
+    head(o, "loyaltyd_rescore_pending", "gauge",
+         "Customers of this instance's partitions still on an older model version.");
+    put(o, "loyaltyd_rescore_pending %llu\n", GET(m.rescore_pending));
+    head(o, "loyaltyd_rescore_listing", "gauge",
+         "1 while those customers are still being listed (pending may grow).");
+    put(o, "loyaltyd_rescore_listing %d\n", atomic_load(&m.rescore_listing));
     head(o, "loyaltyd_sweep_interval_seconds", "gauge",
          "sweep.interval_s: how often the sweeper runs (0: disabled).");
     put(o, "loyaltyd_sweep_interval_seconds %.3f\n",

@@ -29,6 +29,7 @@ enum metric_counter {
     MC_COMMIT_CONFLICTS,
     MC_UNKEYED,
     MC_KEY_MISMATCH,
+    MC_RESCORED,
     MC__COUNT
 };
 
@@ -58,6 +59,9 @@ void metrics_apply_latency(int64_t us);
 void metrics_set_cache(size_t entries, size_t bytes);
 void metrics_set_outbox_backlog(size_t n);
 void metrics_set_sweep_interval(int64_t ms);
+/* The model version in use, this instance's customers still behind it (as
+ * listed so far), and whether the listing is still going. */
+void metrics_set_rescore(int64_t version, size_t pending, int listing);
 void metrics_rebalance(void);
 void metrics_sweep_run(size_t customers);
 /* A SIGHUP reload: applied (1) or refused (0). */

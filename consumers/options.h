@@ -43,6 +43,7 @@ struct pipeline_opts {
     struct parse_limits limits;
     int dlq_max_payload_bytes;
     int sweep_batch;
+    int rescore_per_s; /* customers rescored per second after a refit; 0: none */
     int merge_max_idle_ms;
     int merge_queue_max;
     int batch_max_events;

@@ -63,6 +63,32 @@ struct flight {
     char err[512];
 };
 
+/*
+ * Rescoring after a refit: every customer of this instance's tasks whose
+ * state was evaluated with an older model version is evaluated again at its
+ * own as_of time (model_rescore), in the background and at most
+ * rescore_per_s a second.  First the customers are listed (a ZSCAN of the
+ * loyalty index, which holds every customer, and their partitions and
+ * versions, a chunk per step), then rescored in batches of one task's
+ * customers (in partition, then id order).  The stored version is the
+ * progress: a restart, a rebalance or another refit lists again, and finds
+ * only the customers still behind.
+ */
+struct rescore {
+    int64_t target; /* the model version being reached; 0: none */
+    int listing;    /* still listing (cursor is the ZSCAN's) */
+    uint64_t cursor;
+    struct rs_cust {
+        char *id;
+        int32_t partition;
+    } * v;
+    size_t n, cap, next; /* v[next..n) are still to rescore */
+    double tokens;       /* the rate limit's bucket */
+    int64_t refill_ms;
+    int64_t started_ms;
+    uint64_t rescored;
+};
+
 struct pipeline {
     const struct pipeline_opts *cfg;
     struct store *store; /* lane 0, and everything but batches */
@@ -97,6 +123,7 @@ struct pipeline {
     unsigned dlq_logged, dlq_unlogged;
     int sweeping; /* a sweeper pass is going: task sweep_next is next */
     size_t sweep_next, sweep_chunks, sweep_swept;
+    struct rescore rs;
 };
 
 static int role_of(const struct pipeline *pl, const char *topic)
@@ -121,6 +148,9 @@ static int stores_ok(const struct pipeline *pl)
 }
 
 static void dlq_log_roll(struct pipeline *pl);
+static void rescore_start(struct pipeline *pl);
+static void rescore_some(struct pipeline *pl);
+static void rescore_fini(struct rescore *rs);
 
 /* The oldest Kafka timestamp among a task's inputs not yet applied, or 0.
  * Each queue is in offset order: its head stands for it. */
@@ -466,6 +496,7 @@ static void finish_item(struct pipeline *pl, struct task_msg *tm,
             log_err("out of memory dead-lettering %s", tm->ev.event_id);
         break;
     case BATCH_SWEPT:
+    case BATCH_RESCORED:
         break;
     }
     if (it->misrouted == 2)
@@ -789,6 +820,8 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
     if (pl->paused && (err = rd_kafka_pause_partitions(pl->consumer, pl->assigned)) != 0)
         log_warn("pause partitions: %s", rd_kafka_err2str(err));
     log_note("assigned %d partitions", parts->cnt);
+    if (pl->rs.target > 0)
+        rescore_start(pl); /* the new partitions' customers too */
 }
 
 /* Finish the revoked partitions' work before they go: the batches already
@@ -1002,6 +1035,7 @@ void pipeline_free(struct pipeline *pl)
     for (size_t p = 0; p < pl->ntasks; p++)
         task_remove(pl, (int32_t)p);
     free(pl->tasks);
+    rescore_fini(&pl->rs);
     if (pl->consumer_q) {
         rd_kafka_queue_io_event_enable(pl->consumer_q, -1, NULL, 0);
         rd_kafka_queue_destroy(pl->consumer_q);
@@ -1178,6 +1212,7 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
     }
     flush_outputs(pl);
     sweep_some(pl);
+    rescore_some(pl);
     account_lag(pl);
 }
 
@@ -1257,17 +1292,193 @@ static void sweep_some(struct pipeline *pl)
         log_debug("sweeper: %zu customers re-evaluated", pl->sweep_swept);
 }
 
+/* ---- rescoring after a refit ---- */
+
+static void rescore_clear(struct rescore *rs)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        free(rs->v[i].id);
+    rs->n = rs->next = 0;
+    rs->listing = 0;
+    rs->cursor = 0;
+}
+
+static void rescore_fini(struct rescore *rs)
+{
+    rescore_clear(rs);
+    free(rs->v);
+    memset(rs, 0, sizeof(*rs));
+}
+
+/* List (again) this instance's customers behind the model's version. */
+static void rescore_start(struct pipeline *pl)
+{
+    struct rescore *rs = &pl->rs;
+
+    rescore_clear(rs);
+    rs->target = pl->model.version;
+    if (rs->target <= 0 || pl->cfg->rescore_per_s <= 0)
+        return;
+    rs->listing = 1;
+    rs->tokens = 0;
+    rs->refill_ms = mono_ms();
+    rs->started_ms = mono_ms();
+    rs->rescored = 0;
+    metrics_set_rescore(rs->target, 0, 1);
+}
+
+static int rs_cmp(const void *a, const void *b)
+{
+    const struct rs_cust *x = a, *y = b;
+
+    if (x->partition != y->partition)
+        return x->partition < y->partition ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* One ZSCAN chunk: keep the customers of our tasks that are behind. */
+static void rescore_list(struct pipeline *pl)
+{
+    struct rescore *rs = &pl->rs;
+    char **ids = NULL, err[512];
+    int32_t *part = NULL;
+    int64_t *ver = NULL;
+    size_t n = 0;
+
+    if (store_scan_customers(pl->store, &rs->cursor, &ids, &n) < 0)
+        return; /* Redis away: tried again later */
+    if (n > 0 &&
+        ((part = malloc(n * sizeof(*part))) == NULL ||
+         (ver = malloc(n * sizeof(*ver))) == NULL ||
+         store_customer_versions(pl->store, ids, n, part, ver, err, sizeof(err)) < 0)) {
+        log_warn("rescore: %s", part && ver ? err : "out of memory");
+        rescore_clear(rs);
+        rs->listing = 1; /* from the start again */
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ver[i] >= rs->target || task_of(pl, part[i]) == NULL)
+            continue;
+        if (rs->n == rs->cap) {
+            size_t cap = rs->cap ? rs->cap * 2 : 1024;
+            struct rs_cust *v = realloc(rs->v, cap * sizeof(*v));
+
+            if (v == NULL)
+                break; /* found again by the next listing */
+            rs->v = v;
+            rs->cap = cap;
+        }
+        rs->v[rs->n++] = (struct rs_cust){ids[i], part[i]};
+        ids[i] = NULL;
+    }
+    if (rs->cursor == 0) {
+        rs->listing = 0;
+        qsort(rs->v, rs->n, sizeof(*rs->v), rs_cmp);
+        log_note("rescore: %zu customers of this instance's partitions behind model "
+                 "version %" PRId64 ", at most %d a second",
+                 rs->n, rs->target, pl->cfg->rescore_per_s);
+    }
+out:
+    store_ids_free(ids, n);
+    free(part);
+    free(ver);
+}
+
+/* The next batch: up to sweep.batch customers of one idle task, as far as
+ * the rate allows.  0 when there is nothing to do now. */
+static size_t rescore_batch(struct pipeline *pl)
+{
+    struct rescore *rs = &pl->rs;
+    int64_t now = mono_ms();
+    struct ptask *pt;
+    struct batch_ctx b;
+    struct batch_stats st = {0};
+    char err[512];
+    size_t n = 0, max;
+
+    rs->tokens += (double)(now - rs->refill_ms) * pl->cfg->rescore_per_s / 1000.0;
+    if (rs->tokens > pl->cfg->rescore_per_s)
+        rs->tokens = pl->cfg->rescore_per_s; /* a second's worth at most */
+    rs->refill_ms = now;
+    max = rs->tokens < (double)pl->cfg->sweep_batch ? (size_t)rs->tokens
+                                                    : (size_t)pl->cfg->sweep_batch;
+    /* Customers of partitions no longer ours are left to their new owner. */
+    while (rs->next < rs->n && task_of(pl, rs->v[rs->next].partition) == NULL)
+        rs->next++;
+    if (max == 0 || rs->next == rs->n)
+        return 0;
+    pt = task_of(pl, rs->v[rs->next].partition);
+    if (pt->nbatch > 0 || pt->lane >= 0)
+        return 0; /* its events first */
+    while (n < max && rs->next + n < rs->n &&
+           rs->v[rs->next + n].partition == pt->t.partition) {
+        pl->items[n] = (struct batch_item){.sweep_id = rs->v[rs->next + n].id,
+                                           .rescore = 1,
+                                           .source = -1,
+                                           .partition = pt->t.partition,
+                                           .offset = -1};
+        n++;
+    }
+    b = batch_ctx_of(pl, pt, pl->store);
+    if (batch_run(&b, pl->items, n, &st, err, sizeof(err)) < 0) {
+        log_warn("rescore of partition %d: %s", (int)pt->t.partition, err);
+        return 0; /* the same customers next time */
+    }
+    account_batch(pl, &st);
+    rs->tokens -= (double)n;
+    rs->rescored += st.rescored;
+    metrics_add(MC_RESCORED, st.rescored);
+    for (size_t i = 0; i < n; i++) {
+        free(rs->v[rs->next].id);
+        rs->v[rs->next++].id = NULL;
+    }
+    return n;
+}
+
+/* Some of the rescoring, within the step's time, after the sweeper's. */
+static void rescore_some(struct pipeline *pl)
+{
+    struct rescore *rs = &pl->rs;
+    int64_t t0 = mono_ms();
+
+    if (rs->target <= 0 || !store_ok(pl->store) || pl->paused)
+        return;
+    if (pl->model.version != rs->target) {
+        rescore_start(pl); /* another refit meanwhile */
+        return;
+    }
+    if (rs->listing) {
+        rescore_list(pl);
+    } else {
+        while (rescore_batch(pl) > 0 && mono_ms() - t0 < SWEEP_STEP_MS)
+            ;
+        if (rs->next == rs->n && rs->n > 0) {
+            log_note("rescore: model version %" PRId64 " reached, %" PRIu64
+                     " customers rescored in %.1f s",
+                     rs->target, rs->rescored,
+                     (double)(mono_ms() - rs->started_ms) / 1e3);
+            rescore_clear(rs);
+        }
+    }
+    metrics_set_rescore(rs->target, rs->n - rs->next, rs->listing);
+}
+
 void pipeline_refresh_model(struct pipeline *pl)
 {
     struct bg_params bg;
     struct gg_params gg;
+    int64_t version = 0;
 
-    if (store_ok(pl->store) && store_model_get(pl->store, &bg, &gg) == 1) {
-        if (memcmp(&bg, &pl->model.bg, sizeof(bg)) != 0)
-            log_note("model parameters: r=%g alpha=%g a=%g b=%g", bg.r, bg.alpha, bg.a,
-                     bg.b);
+    if (store_ok(pl->store) && store_model_get(pl->store, &bg, &gg, &version) == 1) {
+        if (memcmp(&bg, &pl->model.bg, sizeof(bg)) != 0 || version != pl->model.version)
+            log_note("model version %" PRId64 ": r=%g alpha=%g a=%g b=%g", version, bg.r,
+                     bg.alpha, bg.a, bg.b);
         pl->model.bg = bg;
         pl->model.gg = gg;
+        if (version != pl->model.version) {
+            pl->model.version = version;
+            rescore_start(pl);
+        }
     }
 }
 

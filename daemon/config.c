@@ -94,6 +94,10 @@ static const struct cfg_key cfg_keys[] = {
      "customers handled per sweep step (up to five steps per partition and pass)", 0},
     {"model.refresh_s", CT_MS, OFF(model_refresh_ms), "30", 1, 86400,
      "how often the fitted model parameters are re-read from Redis", 0},
+    {"rescore.per_s", CT_INT, OFF(pipe.rescore_per_s), "1000", 0, 1000000,
+     "customers evaluated again per second, in the background, after a refit (0: "
+     "each on its next event or sweep only)",
+     0},
     {"merge.max_idle_ms", CT_INT, OFF(pipe.merge_max_idle_ms), "2000", 0, 3600000,
      "how long a task waits for an input partition that is behind but has nothing "
      "fetched before applying the others' events without it",

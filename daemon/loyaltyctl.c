@@ -40,9 +40,13 @@ static void usage(FILE *out)
         "  delete CUSTOMER          remove a customer's state, index and due entries\n"
         "  top [--by risk|loyalty|clv|value] [-n N]\n"
         "  model                    the model parameters the daemon uses\n"
-        "  fit --from-redis [--as-of YYYY-MM-DD] [--unit weeks|days] [--json] [--save]\n"
+        "  stats                    customers, and how many are on an older model "
+        "version\n"
+        "  fit --from-redis [--as-of YYYY-MM-DD] [--unit weeks|days] [--json]\n"
+        "      [--save [--max-change F] [--force]]\n"
         "  fit --input FILE --format cdnow-transactions|cdnow-summary\n"
-        "      [--calibration-end YYYY-MM-DD] [--unit weeks|days] [--json] [--save]\n");
+        "      [--calibration-end YYYY-MM-DD] [--unit weeks|days] [--json] [--save "
+        "...]\n");
 }
 
 static void usage_exit(const char *why) __attribute__((noreturn));
@@ -127,7 +131,7 @@ static void ctl_connect(struct ctl *c)
     c->model.cfg = c->cfg.model;
     bg_params_default(&c->model.bg);
     gg_params_default(&c->model.gg);
-    if (store_model_get(c->store, &c->model.bg, &c->model.gg) < 0)
+    if (store_model_get(c->store, &c->model.bg, &c->model.gg, &c->model.version) < 0)
         die("redis: cannot read the model parameters");
 }
 
@@ -158,11 +162,22 @@ static int cmd_show(struct ctl *c, const char *id, int at_wall_clock)
     when = at_wall_clock || cu->as_of_ms <= 0 ? wall_ms() : cu->as_of_ms;
     if (model_explain(cu, &c->model, when, buf, 65536) < 0)
         die("cannot explain customer '%s'", id);
+    if (cu->model_version < c->model.version) {
+        size_t len = strlen(buf);
+
+        snprintf(buf + len, 65536 - len,
+                 "note: the stored p_alive, churn_risk and clv are from model version "
+                 "%" PRId64 "; the current model is version %" PRId64
+                 " (the figures above), and the daemon rescores in the background\n",
+                 cu->model_version, c->model.version);
+    }
     if (c->json) {
         cJSON *doc = cJSON_CreateObject(), *lines = cJSON_AddArrayToObject(doc, "lines");
 
         cJSON_AddStringToObject(doc, "customer_id", id);
         cJSON_AddNumberToObject(doc, "as_of_ms", (double)when);
+        cJSON_AddNumberToObject(doc, "model_version", (double)cu->model_version);
+        cJSON_AddNumberToObject(doc, "current_model_version", (double)c->model.version);
         for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n"))
             cJSON_AddItemToArray(lines, cJSON_CreateString(line));
         put_json(doc);
@@ -326,9 +341,12 @@ static int cmd_model(struct ctl *c)
         cJSON_AddNumberToObject(gg, "p", c->model.gg.p);
         cJSON_AddNumberToObject(gg, "q", c->model.gg.q);
         cJSON_AddNumberToObject(gg, "gamma", c->model.gg.gamma);
+        cJSON_AddNumberToObject(doc, "version", (double)c->model.version);
         put_json(doc);
         return 0;
     }
+    printf("version %" PRId64 "%s\n", c->model.version,
+           c->model.version ? "" : " (defaults: no fit saved)");
     printf("bgnbd r=%.6f alpha=%.6f a=%.6f b=%.6f (weeks)\n", c->model.bg.r,
            c->model.bg.alpha, c->model.bg.a, c->model.bg.b);
     printf("gammagamma p=%.6f q=%.6f gamma=%.6f\n", c->model.gg.p, c->model.gg.q,
@@ -341,14 +359,15 @@ static int cmd_model(struct ctl *c)
 struct fit_args {
     const char *input, *format;
     long cal_end;
-    int has_cal_end, from_redis, json, save;
-    double unit_days;
+    int has_cal_end, from_redis, json, save, force;
+    double unit_days, max_change;
 };
 
 static void parse_fit_args(int argc, char **argv, struct fit_args *f)
 {
     memset(f, 0, sizeof(*f));
     f->unit_days = 7;
+    f->max_change = 3;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -358,7 +377,15 @@ static void parse_fit_args(int argc, char **argv, struct fit_args *f)
             f->json = 1;
         else if (strcmp(a, "--save") == 0)
             f->save = 1;
-        else if (v && strcmp(a, "--input") == 0)
+        else if (strcmp(a, "--force") == 0)
+            f->force = 1;
+        else if (v && strcmp(a, "--max-change") == 0) {
+            char *end;
+
+            f->max_change = strtod(argv[++i], &end);
+            if (*end != '\0' || !(f->max_change > 1) || f->max_change > 1000)
+                usage_exit("--max-change takes a factor above 1 (at most 1000)");
+        } else if (v && strcmp(a, "--input") == 0)
             f->input = argv[++i];
         else if (v && strcmp(a, "--format") == 0)
             f->format = argv[++i];
@@ -449,6 +476,73 @@ static void fit_print(const struct fit_args *f, const struct bg_fit_result *bg,
         fputc('\n', stdout);
 }
 
+/* A saved fit replaces the one the daemon uses: refused when a parameter
+ * moves by more than a factor of max_change from the stored one (a fit on a
+ * truncated or broken data set, not a population that changed overnight),
+ * unless --force. */
+static void check_plausible(const struct model_ctx *old, const struct bg_params *bg,
+                            const struct gg_params *gg, double max_change)
+{
+    static const char *const names[] = {"r", "alpha", "a", "b", "p", "q", "gamma"};
+    const double was[] = {old->bg.r, old->bg.alpha, old->bg.a,    old->bg.b,
+                          old->gg.p, old->gg.q,     old->gg.gamma};
+    const double now[] = {bg->r, bg->alpha, bg->a, bg->b, gg->p, gg->q, gg->gamma};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!(now[i] <= was[i] * max_change && now[i] >= was[i] / max_change))
+            die("%s moves from %g to %g, more than a factor of %g: nothing saved (check "
+                "the data; --max-change F or --force to save all the same)",
+                names[i], was[i], now[i], max_change);
+}
+
+/* Customers, the model version and how many are behind it. */
+static int cmd_stats(struct ctl *c)
+{
+    uint64_t cursor = 0, total = 0, behind = 0;
+    char err[512];
+
+    do {
+        char **ids;
+        size_t count;
+        int32_t *part;
+        int64_t *ver;
+
+        if (store_scan_customers(c->store, &cursor, &ids, &count) < 0)
+            die("redis: cannot list customers");
+        part = malloc((count ? count : 1) * sizeof(*part));
+        ver = malloc((count ? count : 1) * sizeof(*ver));
+        if (part == NULL || ver == NULL)
+            die("out of memory");
+        if (store_customer_versions(c->store, ids, count, part, ver, err, sizeof(err)) <
+            0)
+            die("%s", err);
+        for (size_t i = 0; i < count; i++) {
+            total += part[i] >= 0;
+            behind += part[i] >= 0 && ver[i] < c->model.version;
+        }
+        free(part);
+        free(ver);
+        store_ids_free(ids, count);
+    } while (cursor != 0);
+    if (total == 0)
+        die("no customers under prefix '%s' (the daemon's is redis.prefix in its "
+            "configuration; see -c and --prefix)",
+            c->cfg.redis_prefix);
+    if (c->json) {
+        cJSON *doc = cJSON_CreateObject();
+
+        cJSON_AddNumberToObject(doc, "customers", (double)total);
+        cJSON_AddNumberToObject(doc, "model_version", (double)c->model.version);
+        cJSON_AddNumberToObject(doc, "behind", (double)behind);
+        put_json(doc);
+    } else {
+        printf("customers      %" PRIu64 "\nmodel version  %" PRId64
+               "\non an older    %" PRIu64 " (rescored in the background)\n",
+               total, c->model.version, behind);
+    }
+    return 0;
+}
+
 static int cmd_fit(struct ctl *c, int argc, char **argv)
 {
     struct bg_fit_result bg;
@@ -483,18 +577,32 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
             f.save ? "; nothing saved" : "");
     if (f.save) {
         struct bg_params wk = bg.params;
+        const struct gg_params *ggp = rc == 0 && gg.converged ? &gg.params : &c->model.gg;
+        int64_t version;
 
         if (!f.from_redis)
             ctl_connect(c);
         wk.alpha *= 7.0 / f.unit_days; /* the daemon works in weeks */
+        fprintf(
+            stderr,
+            "loyaltyctl: model version %" PRId64 ": r=%g alpha=%g a=%g b=%g p=%g q=%g "
+            "gamma=%g\n"
+            "loyaltyctl: fitted:          r=%g alpha=%g a=%g b=%g p=%g q=%g gamma=%g\n",
+            c->model.version, c->model.bg.r, c->model.bg.alpha, c->model.bg.a,
+            c->model.bg.b, c->model.gg.p, c->model.gg.q, c->model.gg.gamma, wk.r,
+            wk.alpha, wk.a, wk.b, ggp->p, ggp->q, ggp->gamma);
+        if (c->model.version > 0 && !f.force)
+            check_plausible(&c->model, &wk, ggp, f.max_change);
         snprintf(err, sizeof(err),
                  "{\"n\":%zu,\"loglik\":%.4f,\"saved_at_ms\":%" PRId64 "}", bg.n,
                  bg.loglik, wall_ms());
-        if (store_model_put(c->store, &wk,
-                            rc == 0 && gg.converged ? &gg.params : &c->model.gg, err) < 0)
+        if ((version = store_model_put(c->store, &wk, ggp, err)) < 0)
             die("redis: cannot save the model");
         fprintf(stderr,
-                "loyaltyctl: saved; the daemon picks it up within model.refresh_s\n");
+                "loyaltyctl: saved as model version %" PRId64
+                "; the daemon picks it up within model.refresh_s and rescores every "
+                "customer in the background (rescore.per_s)\n",
+                version);
     }
     free(obs);
     return 0;
@@ -528,6 +636,10 @@ static int run(struct ctl *c, int argc, char **argv)
     if (strcmp(cmd, "model") == 0 && argc == 1) {
         ctl_connect(c);
         return cmd_model(c);
+    }
+    if (strcmp(cmd, "stats") == 0 && argc == 1) {
+        ctl_connect(c);
+        return cmd_stats(c);
     }
     if (strcmp(cmd, "show") == 0 && argc == 3 && strcmp(argv[2], "--now") == 0) {
         ctl_connect(c);

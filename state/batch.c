@@ -326,6 +326,10 @@ static int apply_item(struct run *r, struct bcust *k, struct batch_item *it)
     it->misrouted = 0;
     if (it->ev) {
         rc = apply_event(r, k, it, &em);
+    } else if (it->rescore) {
+        rc = model_rescore(r->work, r->b->model, &em);
+        it->status = rc == 1 ? BATCH_RESCORED : BATCH_SWEPT;
+        rc = rc < 0 ? -1 : 0;
     } else {
         rc = sweep_until(r->work, it->sweep_until_ms, r->b->model, &em) < 0 ? -1 : 0;
         it->status = BATCH_SWEPT;
@@ -411,6 +415,7 @@ static void commit_done(struct run *r, struct bcust *k, const struct store_commi
         r->st->duplicates += it->status == BATCH_DUPLICATE;
         r->st->rejected += it->status == BATCH_REJECTED;
         r->st->swept += it->status == BATCH_SWEPT;
+        r->st->rescored += it->status == BATCH_RESCORED;
         if (opaques)
             opaques[n++] = it->opaque;
     }
@@ -474,12 +479,30 @@ static int outbox_due(struct run *r, const size_t *which, size_t nq)
     return rc;
 }
 
+/* A customer that is not stored (deleted since it was found due or listed
+ * for a rescore) and has no event in the batch: nothing to evaluate, and
+ * nothing to write (a commit would create it).  Its items are done. */
+static int nothing_to_do(struct run *r, struct bcust *k)
+{
+    if (k->e->meta.exists)
+        return 0;
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i])
+        if (r->items[i].ev != NULL)
+            return 0;
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i])
+        r->items[i].status = BATCH_SWEPT;
+    k->done = 1;
+    return 1;
+}
+
 /* Apply customer i, append its commit to the pipeline as q[*nq]. */
 static int apply_send(struct run *r, size_t i, struct store_commit_req *q, size_t *which,
                       size_t *nq)
 {
     struct bcust *k = &r->cust[i];
 
+    if (nothing_to_do(r, k))
+        return 0;
     if (apply_customer(r, k) < 0)
         return -1;
     k->due_sent = k->add.n > 0 ? 0 : k->due_ms;

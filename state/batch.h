@@ -31,13 +31,15 @@ enum batch_status {
     BATCH_DUPLICATE, /* at or below the customer's watermark: skipped */
     BATCH_REJECTED,  /* the model refused it (reason in err): dead-letter it */
     BATCH_SWEPT,     /* a sweep item: re-evaluated (perhaps with no change) */
+    BATCH_RESCORED,  /* a rescore item: evaluated again with a newer model */
 };
 
 struct batch_item {
     /* in */
-    const struct event *ev; /* NULL: a sweep of sweep_id */
+    const struct event *ev; /* NULL: a sweep (or a rescore) of sweep_id */
     const char *sweep_id;
     int64_t sweep_until_ms; /* sweep: evaluate every due time up to this */
+    int rescore;            /* with ev NULL: model_rescore instead of a sweep */
     int source;             /* enum ev_source */
     int32_t partition;
     int64_t offset;
@@ -51,7 +53,7 @@ struct batch_item {
 };
 
 struct batch_stats {
-    uint64_t applied, duplicates, rejected, swept, misrouted;
+    uint64_t applied, duplicates, rejected, swept, rescored, misrouted;
     uint64_t cache_hits, cache_misses, commits, conflicts;
 };
 

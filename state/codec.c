@@ -219,6 +219,7 @@ static const struct field fields[] = {
     {"risk_armed", F_I32, O(risk_armed)},
     {"churn_seq", F_I64, O(churn_seq)},
     {"rewards_sent", F_I64, O(rewards_sent)},
+    {"model_version", F_I64, O(model_version)},
 };
 
 #undef O

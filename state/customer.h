@@ -229,6 +229,7 @@ struct customer {
     int32_t risk_armed;
     int64_t churn_seq; /* upward crossings so far */
     int64_t rewards_sent;
+    int64_t model_version; /* of the model parameters last evaluated with */
 };
 
 void customer_init(struct customer *c, const char *id);

@@ -274,6 +274,7 @@ static int finish_pass(struct pass *p, struct emission_list *out)
     fold_advance(p);
     derive(p, &d);
     p->c->as_of_ms = p->now_ms;
+    p->c->model_version = p->m->version;
     rc = emit_progress(p, &d, out);
     rc |= emit_recovery(p, tier0, seg0, out);
     if (d.crossed) {
@@ -325,6 +326,14 @@ int model_sweep(struct customer *c, int64_t now_ms, const struct model_ctx *m,
     pass_init(&p, c, m, now_ms);
     p.sweep = 1;
     return finish_pass(&p, out);
+}
+
+int model_rescore(struct customer *c, const struct model_ctx *m,
+                  struct emission_list *out)
+{
+    if (c->model_version >= m->version || c->as_of_ms <= 0)
+        return 0;
+    return model_sweep(c, c->as_of_ms, m, out) < 0 ? -1 : 1;
 }
 
 /* ---- next due ----------------------------------------------------------- */

@@ -39,6 +39,7 @@ struct model_ctx {
     const struct model_config *cfg;
     struct bg_params bg; /* time unit: weeks */
     struct gg_params gg;
+    int64_t version; /* of bg and gg: one more per saved fit, 0 for the defaults */
 };
 
 enum emission_kind { EM_CHURN_RISK = 0, EM_REWARD };
@@ -72,6 +73,14 @@ int model_apply(struct customer *c, const struct event *ev, const struct model_c
  * tier grace) at `now_ms` without an event. */
 int model_sweep(struct customer *c, int64_t now_ms, const struct model_ctx *m,
                 struct emission_list *out);
+
+/* Evaluate the customer again at its own as_of time with m's parameters, if
+ * it was last evaluated with an older version (a refit): the scores, the
+ * indices' values and a churn crossing the new parameters imply, as of the
+ * time the stored values describe.  Returns 1 if it did, 0 if the customer
+ * is current, -1 on ENOMEM. */
+int model_rescore(struct customer *c, const struct model_ctx *m,
+                  struct emission_list *out);
 
 /* Earliest time at which model_sweep could change something for this customer
  * (churn threshold crossing computed from the closed form of P(alive), SLA

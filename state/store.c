@@ -1067,17 +1067,19 @@ int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max, ch
     return rc;
 }
 
-int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg)
+int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg,
+                    int64_t *version)
 {
     double v[7];
     char err[256];
-    redisReply *r = store_cmd(s, err, sizeof(err), "HMGET %smodel r alpha a b p q gamma",
-                              s->opts.prefix);
+    redisReply *r =
+        store_cmd(s, err, sizeof(err), "HMGET %smodel r alpha a b p q gamma version",
+                  s->opts.prefix);
     int rc = -1;
 
     if (r == NULL)
         return -1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 8)
         goto out;
     rc = 0;
     for (size_t i = 0; i < 7; i++) {
@@ -1091,27 +1093,76 @@ int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg)
     }
     *bg = (struct bg_params){v[0], v[1], v[2], v[3]};
     *gg = (struct gg_params){v[4], v[5], v[6]};
+    if (version != NULL) /* a fit saved before versions existed: 1 */
+        *version = r->element[7]->type == REDIS_REPLY_STRING
+                       ? strtoll(r->element[7]->str, NULL, 10)
+                       : 1;
     rc = 1;
 out:
     freeReplyObject(r);
     return rc;
 }
 
-int store_model_put(struct store *s, const struct bg_params *bg,
-                    const struct gg_params *gg, const char *meta_json)
+int64_t store_model_put(struct store *s, const struct bg_params *bg,
+                        const struct gg_params *gg, const char *meta_json)
 {
+    static const char script[] = "redis.call('HSET', KEYS[1], unpack(ARGV)) "
+                                 "return redis.call('HINCRBY', KEYS[1], 'version', 1)";
     const double v[7] = {bg->r, bg->alpha, bg->a, bg->b, gg->p, gg->q, gg->gamma};
-    char err[256];
+    char err[256], key[STORE_KEY_MAX];
     char vals[7][40];
+    redisReply *r;
+    int64_t version = -1;
 
     for (size_t i = 0; i < 7; i++)
         snprintf(vals[i], sizeof(vals[i]), "%.17g", v[i]);
-    return store_simple(
-        s, err, sizeof(err),
-        "HSET %smodel r %s alpha %s a %s b %s p %s q %s gamma %s unit weeks "
-        "meta %s",
-        s->opts.prefix, vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6],
-        meta_json ? meta_json : "{}");
+    snprintf(key, sizeof(key), "%smodel", s->opts.prefix);
+    r = store_cmd(s, err, sizeof(err),
+                  "EVAL %s 1 %s r %s alpha %s a %s b %s p %s q %s gamma %s unit weeks "
+                  "meta %s",
+                  script, key, vals[0], vals[1], vals[2], vals[3], vals[4], vals[5],
+                  vals[6], meta_json ? meta_json : "{}");
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        version = r->integer;
+    freeReplyObject(r);
+    return version;
+}
+
+int store_customer_versions(struct store *s, char *const *ids, size_t n,
+                            int32_t *partition, int64_t *version, char *err,
+                            size_t errlen)
+{
+    redisReply **r;
+    char key[STORE_KEY_MAX];
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    if (!store_usable(s, err, errlen) || !pipe_usable(s, err, errlen) ||
+        (r = replies_new(n, err, errlen)) == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        key_of(s, key, sizeof(key), ids[i], "");
+        redisAppendCommand(s->ctx, "HMGET %s partition model_version", key);
+    }
+    if (roundtrip(s, r, n, err, errlen) < 0) {
+        free(r);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *p = r[i]->type == REDIS_REPLY_ARRAY && r[i]->elements == 2
+                                  ? r[i]->element[0]
+                                  : NULL;
+        const redisReply *v = p ? r[i]->element[1] : NULL;
+
+        partition[i] = p && p->type == REDIS_REPLY_STRING ? (int32_t)atoi(p->str) : -1;
+        version[i] = v && v->type == REDIS_REPLY_STRING ? strtoll(v->str, NULL, 10) : 0;
+    }
+    free_replies(r, n);
+    free(r);
+    return rc;
 }
 
 int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,

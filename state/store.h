@@ -191,10 +191,20 @@ int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max, ch
               size_t *n);
 void store_ids_free(char **ids, size_t n);
 
-/* Fitted population parameters; 1 if stored, 0 if not (defaults kept). */
-int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg);
-int store_model_put(struct store *s, const struct bg_params *bg,
-                    const struct gg_params *gg, const char *meta_json);
+/* Fitted population parameters and their version (one more per saved fit;
+ * *version may be NULL); 1 if stored, 0 if not (defaults kept), -1. */
+int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg,
+                    int64_t *version);
+/* Save a fit: the parameters and a version one above the stored one, in one
+ * step (a reader never sees new parameters under the old version).  The new
+ * version, or -1. */
+int64_t store_model_put(struct store *s, const struct bg_params *bg,
+                        const struct gg_params *gg, const char *meta_json);
+/* The partition and the model version of n customers (one round trip):
+ * partition -1 for a customer not stored.  0, or -1 with err. */
+int store_customer_versions(struct store *s, char *const *ids, size_t n,
+                            int32_t *partition, int64_t *version, char *err,
+                            size_t errlen);
 
 int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
               double **scores, size_t *count);
