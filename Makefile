@@ -70,6 +70,11 @@ install: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(MAN_PAGES)
 	    -e 's|/usr/share/doc/loyaltyd/|$(DOCDIR)/|g' deploy/loyaltyd.service \
 	    > $(DESTDIR)$(UNITDIR)/loyaltyd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/loyaltyd.service
+	sed -e 's|/usr/bin/loyaltyctl|$(BINDIR)/loyaltyctl|g' \
+	    -e 's|/etc/loyaltyd/|$(SYSCONFDIR)/loyaltyd/|g' deploy/loyaltyd-refit.service \
+	    > $(DESTDIR)$(UNITDIR)/loyaltyd-refit.service
+	install -m 0644 deploy/loyaltyd-refit.timer $(DESTDIR)$(UNITDIR)/
+	chmod 0644 $(DESTDIR)$(UNITDIR)/loyaltyd-refit.service
 	install -m 0644 README.md docs/model.md docs/state.md deploy/loyaltyd.conf.example \
 	    $(DESTDIR)$(DOCDIR)/
 	install -d $(DESTDIR)$(DOCDIR)/schemas $(DESTDIR)$(DOCDIR)/monitoring

@@ -454,6 +454,21 @@ def cmd_e2e(a):
 
 
 # ---- latency -------------------------------------------------------------------------
+RESCORED = "loyaltyd_rescored_total"
+
+
+def save_refit(port, prefix):
+    """What `loyaltyctl fit --save` stores: parameters and one more version.
+    These differ from the defaults (more dropout), so every rescore changes
+    the customer's scores and indices."""
+    params = ["r", "0.242593", "alpha", "4.413532", "a", "2.5", "b", "1.5",
+              "p", "6.248802", "q", "3.744588", "gamma", "15.447748", "unit", "weeks"]
+    subprocess.run(["redis-cli", "-p", str(port), "EVAL",
+                    "redis.call('HSET', KEYS[1], unpack(ARGV)) "
+                    "return redis.call('HINCRBY', KEYS[1], 'version', 1)",
+                    "1", prefix + "model"] + params, check=True, capture_output=True)
+
+
 def wait_ready(d, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -485,8 +500,11 @@ def cmd_latency(a):
     time.sleep(a.warm)
     if not d.poll():
         fail("%s exited; see %s" % (d.name, d.log))
+    if a.refit:
+        save_refit(a.redis_port, a.prefix)
     before, done0, t_a = histogram(d.metrics), d.done, time.monotonic()
     idle0 = msum(d.metrics, IDLE)
+    rescored0 = msum(d.metrics, RESCORED)
     try:
         kp.wait(a.warm + a.measure + 90)
     except subprocess.TimeoutExpired:
@@ -494,6 +512,8 @@ def cmd_latency(a):
         kp.wait()
     CHILDREN.remove(kp)
     t_prod = time.monotonic()
+    d.poll()
+    rescored = msum(d.metrics, RESCORED) - rescored0
     with open(kp_out) as f:
         kp_text = f.read()
     m = re.search(r"sent (\d+) in ([\d.]+) s \((\d+)/s", kp_text)
@@ -541,6 +561,11 @@ def cmd_latency(a):
     result(n + "_kept_up", "yes" if kept_up else "no")
     result(n + "_backlog", backlog)
     result(n + "_applied_events_s", "%.0f" % applied_rate)
+    if a.refit:
+        say("rescored %d customers in the background while producing (%.0f/s)", rescored,
+            rescored / max(t_prod - t_a, 1e-9))
+        result(n + "_rescored", "%d" % rescored)
+        result(n + "_rescored_s", "%.0f" % (rescored / max(t_prod - t_a, 1e-9)))
     if IDLE in d.metrics:
         say("%s over the measured interval: %d", IDLE, msum(d.metrics, IDLE) - idle0)
         result(n + "_idle_timeouts", "%d" % (msum(d.metrics, IDLE) - idle0))
@@ -716,6 +741,9 @@ def main():
     p.add_argument("--measure", type=float, default=20)
     p.add_argument("--drain", type=float, default=20)
     p.add_argument("--feed", action="append", required=True, help="TOPIC=FILE (topic without the prefix)")
+    p.add_argument("--refit", action="store_true",
+                   help="save a new model version at the end of the warm-up: the customers the "
+                        "warm-up made are rescored while the measured events arrive")
 
     p = sub.add_parser("replay")
     p.add_argument("--work", required=True)

@@ -277,7 +277,7 @@ fi
 [[ "$KEEP" == 1 ]] || rm -f "$WORK/monitor.txt"
 
 # ---- 7. latency at a fixed rate ---------------------------------------------------------------
-latency() { # NAME DESCRIPTION TOPIC...
+latency() { # NAME DESCRIPTION TOPIC... (LAT_EXTRA: more harness arguments)
     local name="$1" prefix="loyalty:bench:$RUN_ID:$1:" feeds=()
     say "latency: $2 at $LAT_RATE events/s (bench/kpace, ${LAT_WARM} s warm-up + ${LAT_S} s)"
     shift 2
@@ -289,10 +289,16 @@ latency() { # NAME DESCRIPTION TOPIC...
     measure "$name" bench/harness.py latency --name "$name" --work "$WORK" --loyaltyd "$LOYALTYD" \
         --kpace "$KPACE" --brokers "$BROKERS" --topic-prefix "bench.$RUN_ID.$name." \
         --group "loyaltyd-bench-$RUN_ID-$name" --prefix "$prefix" --redis-port "$REDIS_PORT" \
-        --rate "$LAT_RATE" --warm "$LAT_WARM" --measure "$LAT_S" --drain "$LAT_DRAIN" "${feeds[@]}"
+        --rate "$LAT_RATE" --warm "$LAT_WARM" --measure "$LAT_S" --drain "$LAT_DRAIN" "${feeds[@]}" \
+        ${LAT_EXTRA:-}
 }
 latency lat3 "all three topics live" orders reviews messages
 latency lat2 "messages topic silent" orders reviews
+# The same as lat3 while a refit is rescored: a new model version is saved
+# after the warm-up, and the customers it made are rescored at rescore.per_s
+# (default 1000 a second) while the measured events arrive.
+LAT_EXTRA="--refit" latency lat3r "all three topics live, rescoring after a refit" \
+    orders reviews messages
 
 # ---- summary ---------------------------------------------------------------------
 ratio() { # A B: A / B with two decimals, or "n/a"
@@ -360,6 +366,7 @@ row "2 instances, one group (from both applying)" "$(or_na "$(get wl2_window_eve
 row "2 instances / 1 instance" "$SCALE_RATIO (one machine, $NPROC cores shared by Kafka, Redis, the daemons)"
 row "p99 append -> visible, 3 topics live" "$(lat_fig lat3)"
 row "p99 append -> visible, messages silent" "$(lat_fig lat2)"
+row "p99 append -> visible, 3 topics live, rescoring" "$(lat_fig lat3r); $(or_na "$(get lat3r_rescored)") customers rescored meanwhile ($(or_na "$(get lat3r_rescored_s)")/s)"
 for n in cdnow synth wl; do
     [[ -n "$(get ${n}_mem_mean)" ]] || continue
     echo "Redis memory per customer: $n ($(get ${n}_mem_customers) customers, MEMORY USAGE ... SAMPLES 0)"
@@ -399,6 +406,7 @@ if [[ -n "$RESULTS_MD" ]]; then
         md "loyaltyd / ceiling" "$CEIL_RATIO"
         md "p99 append → visible at $LAT_RATE events/s, 3 topics live" "$(lat_fig lat3)"
         md "p99 append → visible at $LAT_RATE events/s, messages silent" "$(lat_fig lat2)"
+        md "p99 append → visible at $LAT_RATE events/s, 3 topics live, rescoring after a refit" "$(lat_fig lat3r); $(or_na "$(get lat3r_rescored)") customers rescored meanwhile ($(or_na "$(get lat3r_rescored_s)")/s)"
         md "1 instance, events/s (at most $SCALE_S s from the first applied)" "$(or_na "$(get wl_window_events_s)") over $(get wl_window_s) s"
         md "2 instances in one group, events/s (at most $SCALE_S s from both applying)" "$(or_na "$(get wl2_window_events_s)") over $(get wl2_window_s) s"
         md "2 instances / 1 instance" "$SCALE_RATIO (one machine: $NPROC cores shared by Kafka, Redis, both daemons and the harness)"

@@ -27,6 +27,19 @@ export MANPATH="$tmp/man"
 . "$ROOT/tests/check.sh"
 
 check "systemd-analyze verify" systemd-analyze verify "$tmp/loyaltyd.service"
+# The scheduled refit: a oneshot service and its daily timer.
+CTL="${LOYALTYCTL_BIN:-$ROOT/build/loyaltyctl}"
+sed -e "s|/usr/bin/loyaltyctl|$CTL|g" "$ROOT/deploy/loyaltyd-refit.service" \
+    >"$tmp/loyaltyd-refit.service"
+cp "$ROOT/deploy/loyaltyd-refit.timer" "$tmp/"
+check "systemd-analyze verify (refit service and timer)" \
+    systemd-analyze verify "$tmp/loyaltyd-refit.service" "$tmp/loyaltyd-refit.timer"
+check "systemd-analyze security (refit, exposure <= $MAX_EXPOSURE)" \
+    systemd-analyze security --offline=true --threshold="$MAX_EXPOSURE" "$tmp/loyaltyd-refit.service"
+check "the refit runs loyaltyctl fit --from-redis --save" \
+    grep -q '^ExecStart=.*loyaltyctl -c /etc/loyaltyd/loyaltyd.conf fit --from-redis --save$' \
+    "$ROOT/deploy/loyaltyd-refit.service"
+check "the refit timer is daily" grep -q '^OnCalendar=daily$' "$tmp/loyaltyd-refit.timer"
 check "systemd-analyze security (exposure <= $MAX_EXPOSURE)" \
     systemd-analyze security --offline=true --threshold="$MAX_EXPOSURE" "$tmp/loyaltyd.service"
 grep -q '^Type=notify$' "$tmp/loyaltyd.service" && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAILED: Type=notify"; }

@@ -211,3 +211,38 @@ def test_rescoring_resumes_after_a_crash_and_a_second_refit(env):
              d.metrics().get("loyaltyd_rescore_listing") == 0 and not behind(
                  env, env.redis_prefix, 3), 60)
     d.stop()
+
+
+def test_refit_refuses_an_implausible_move(env):
+    """fit --save (what loyaltyd-refit.service runs daily) logs the old and
+    the new parameters, saves a new version, and refuses a fit whose
+    parameters move by more than --max-change (3) from the stored ones:
+    nothing saved, exit 1; --max-change or --force override."""
+    import os
+    from conftest import ROOT
+    need_ctl()
+    summary = os.path.join(ROOT, "data", "cdnow", "cdnow_customers_summary.csv")
+    ctl = [LOYALTYCTL, "--redis", "127.0.0.1:%d" % REDIS_PORT, "--prefix", env.redis_prefix,
+           "fit", "--input", summary, "--format", "cdnow-summary", "--save"]
+
+    def version():
+        v = env.r.hget(env.redis_prefix + "model", "version")
+        return int(v) if v is not None else 0
+
+    p = run(ctl)
+    err = p.stderr.decode()
+    assert "model version 0: r=0.242593 alpha=4.41353 a=0.792886 b=2.42575" in err, err
+    assert "fitted:" in err and "saved as model version 1" in err, err
+    assert version() == 1
+    # A stored model far from what the data say: the fit's a (0.79) is more
+    # than 3 times below it.
+    assert save_model(env.r, env.redis_prefix, dict(REFIT, a=50.0)) == 2
+    p = run(ctl, check=False)
+    err = p.stderr.decode()
+    assert p.returncode == 1, err
+    assert "a moves from 50 to 0.79" in err and "nothing saved" in err, err
+    assert version() == 2 and env.r.hget(env.redis_prefix + "model", "a") == b"50.0"
+    assert run(ctl + ["--max-change", "100"]).returncode == 0 and version() == 3
+    assert save_model(env.r, env.redis_prefix, dict(REFIT, a=50.0)) == 4
+    assert run(ctl + ["--force"]).returncode == 0 and version() == 5
+    assert abs(float(env.r.hget(env.redis_prefix + "model", "a")) - 0.792886) < 1e-3
