@@ -571,17 +571,14 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
         die("nothing to fit (%zu customers)", n);
     rc = gg_fit(obs, n, &gg);
     fit_print(&f, &bg, rc == 0 ? &gg : NULL);
-    if (!bg.converged)
-        die("the BG/NBD fit did not converge (too few repeat customers or no dropout in "
-            "the data)%s",
-            f.save ? "; nothing saved" : "");
     if (f.save) {
         struct bg_params wk = bg.params;
-        const struct gg_params *ggp = rc == 0 && gg.converged ? &gg.params : &c->model.gg;
+        const struct gg_params *ggp;
         int64_t version;
 
         if (!f.from_redis)
             ctl_connect(c);
+        ggp = rc == 0 && gg.converged ? &gg.params : &c->model.gg;
         wk.alpha *= 7.0 / f.unit_days; /* the daemon works in weeks */
         fprintf(
             stderr,
@@ -591,6 +588,9 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
             c->model.version, c->model.bg.r, c->model.bg.alpha, c->model.bg.a,
             c->model.bg.b, c->model.gg.p, c->model.gg.q, c->model.gg.gamma, wk.r,
             wk.alpha, wk.a, wk.b, ggp->p, ggp->q, ggp->gamma);
+        if (!bg.converged)
+            die("the BG/NBD fit did not converge (too few repeat customers or no dropout "
+                "in the data); nothing saved");
         if (c->model.version > 0 && !f.force)
             check_plausible(&c->model, &wk, ggp, f.max_change);
         snprintf(err, sizeof(err),
@@ -603,6 +603,9 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
                 "; the daemon picks it up within model.refresh_s and rescores every "
                 "customer in the background (rescore.per_s)\n",
                 version);
+    } else if (!bg.converged) {
+        die("the BG/NBD fit did not converge (too few repeat customers or no dropout in "
+            "the data)");
     }
     free(obs);
     return 0;

@@ -174,8 +174,8 @@ def test_installed_unit_under_systemd(env, container, tmp_path):
     import redis
     c = container
     deb = the_deb(tmp_path)
-    shutil.copy(deb, os.path.join(c.root, "root/loyaltyd.deb"))
-    c.run("dpkg", "-i", "/root/loyaltyd.deb", timeout=120)
+    shutil.copy(deb, os.path.join(c.root, "var/tmp/loyaltyd.deb"))
+    c.run("dpkg", "-i", "/var/tmp/loyaltyd.deb", timeout=120)
     assert c.run("systemctl", "is-enabled", "loyaltyd", check=False).stdout.strip() == "disabled"
     assert c.show("loyaltyd", "ActiveState")["ActiveState"] == "inactive"  # not started on install
 
@@ -201,6 +201,11 @@ def test_installed_unit_under_systemd(env, container, tmp_path):
                 "Environment=LOYALTYD_SHOP=%s\n"
                 # Fed every second, or systemd kills it after two.
                 "WatchdogSec=2s\n" % env.redis_prefix.rstrip(":"))
+        # The refit reads the same configuration: the same credential and
+        # environment.
+        c.write("/etc/systemd/system/loyaltyd-refit.service.d/test.conf",
+                "[Service]\nLoadCredential=redis-password:/etc/loyaltyd/redis.password\n"
+                "Environment=LOYALTYD_SHOP=%s\n" % env.redis_prefix.rstrip(":"))
         c.run("systemctl", "daemon-reload")
         env.create_topics()
         w = Workload(seed=97, customers=60)
@@ -243,6 +248,26 @@ def test_installed_unit_under_systemd(env, container, tmp_path):
         wait_for("the reload applied", lambda: 'loyaltyd_config_reloads_total{result="applied"} 1'
                  in http_get(http, "/metrics")[1], 20)
         assert c.show("loyaltyd", "MainPID")["MainPID"] == pid
+
+        # The daily refit, run now: loyaltyctl under the refit unit reads the
+        # same configuration and credential, logs the old parameters, and
+        # either saves a new version (which the daemon then rescores every
+        # customer with) or fails, saving nothing.
+        assert c.run("systemctl", "is-enabled", "loyaltyd-refit.timer",
+                     check=False).stdout.strip() == "disabled"
+        c.run("systemctl", "start", "loyaltyd-refit.service", check=False, timeout=300)
+        refit = c.show("loyaltyd-refit.service", "Result", "ExecMainStatus")
+        said = c.run("journalctl", "-u", "loyaltyd-refit", "--no-pager", "-o", "cat").stdout
+        assert "loyaltyctl: model version 0: r=" in said, said
+        version = r.hget(env.redis_prefix + "model", "version")
+        log("refit unit: %s, %s" % (refit, said.strip().splitlines()[-1]))
+        if refit["Result"] == "success":
+            assert version == b"1" and "saved as model version 1" in said, said
+            wait_for("the unit's daemon rescored", lambda: 'loyaltyd_rescored_total %d' % len(
+                w.customers()) in http_get(http, "/metrics")[1], 60)
+        else:
+            assert version is None and refit["ExecMainStatus"] == "1", (refit, said)
+            assert "nothing saved" in said or "nothing to fit" in said, said
 
         # journald parsed the <N> prefixes: the start line is a notice (5),
         # a dead-lettered message info (6), and a healthy run says nothing
