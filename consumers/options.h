@@ -44,6 +44,7 @@ struct pipeline_opts {
     int dlq_max_payload_bytes;
     int sweep_batch;
     int rescore_per_s; /* customers rescored per second after a refit; 0: none */
+    int bad_key_apply; /* input.bad_key = apply: count a bad key, apply the event */
     int merge_max_idle_ms;
     int merge_queue_max;
     int batch_max_events;

@@ -67,6 +67,7 @@ static const char *const reason_names[PR__COUNT] = {
     [PR_BAD_TIMESTAMP] = "bad_timestamp",
     [PR_FUTURE_TIMESTAMP] = "future_timestamp",
     [PR_TOO_MANY_ITEMS] = "too_many_items",
+    [PR_BAD_KEY] = "bad_key",
     [PR_NO_MEMORY] = "no_memory",
 };
 

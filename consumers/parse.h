@@ -36,6 +36,8 @@ enum parse_reason {
     PR_BAD_TIMESTAMP, /* "bad_timestamp": unparsable, no offset, <= 1970-01-01T00:00Z */
     PR_FUTURE_TIMESTAMP, /* "future_timestamp": beyond now + max_future_skew */
     PR_TOO_MANY_ITEMS,   /* "too_many_items" */
+    PR_BAD_KEY,          /* "bad_key": no message key, or not the customer_id (the
+                            pipeline's check, input.bad_key = dlq) */
     PR_NO_MEMORY,        /* "no_memory": allocation failed; not the message's
                             fault, so the caller should retry, not dead-letter */
     PR__COUNT

@@ -271,17 +271,28 @@ static void drop_queued(void *arg, void *msg, void *entry)
 }
 
 /* Producers must key every event by its customer_id (DESIGN: co-partitioned
- * topics, one partitioner): an unkeyed or otherwise keyed event is applied,
- * since its content is valid, but counted, and said once a minute at most. */
-static void check_key(struct pipeline *pl, const rd_kafka_message_t *m,
-                      const struct event *ev)
+ * topics, one partitioner): an unkeyed or otherwise keyed event may sit on
+ * another partition than its customer's other events, out of their order.
+ * Counted either way; dead-lettered (bad_key, the default), or with
+ * input.bad_key = apply applied, since its content is valid, and said once a
+ * minute at most.  Returns PR_OK, or PR_BAD_KEY with detail. */
+static int check_key(struct pipeline *pl, const rd_kafka_message_t *m,
+                     const struct event *ev, char *detail, size_t len)
 {
     size_t n = strlen(ev->customer_id);
     int unkeyed = m->key == NULL || m->key_len == 0;
 
     if (!unkeyed && m->key_len == n && memcmp(m->key, ev->customer_id, n) == 0)
-        return;
+        return PR_OK;
     metrics_add(unkeyed ? MC_UNKEYED : MC_KEY_MISMATCH, 1);
+    if (!pl->cfg->bad_key_apply) {
+        if (unkeyed)
+            snprintf(detail, len, "no message key (it must be the customer_id)");
+        else /* the key itself is message content: not echoed */
+            snprintf(detail, len, "message key (%zu bytes) is not the customer_id",
+                     m->key_len);
+        return PR_BAD_KEY;
+    }
     if (mono_ms() >= pl->key_warn_at_ms) {
         pl->key_warn_at_ms = mono_ms() + 60000;
         log_warn("%s/%d@%" PRId64 ": event for customer %s %s; producers must key by "
@@ -290,6 +301,7 @@ static void check_key(struct pipeline *pl, const rd_kafka_message_t *m,
                  rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
                  ev->customer_id, unkeyed ? "has no key" : "is keyed otherwise");
     }
+    return PR_OK;
 }
 
 static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
@@ -307,11 +319,11 @@ static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
     event_init(&tm.ev);
     tm.reason = parse_event(m->payload, m->len, (enum ev_source)src, &pl->cfg->limits,
                             wall_ms(), &tm.ev, detail, sizeof(detail));
+    if (tm.reason == PR_OK)
+        tm.reason = check_key(pl, m, &tm.ev, detail, sizeof(detail));
     if (tm.reason != PR_OK && tm.reason != PR_NO_MEMORY &&
         (in->detail = strdup(detail)) == NULL)
         tm.reason = PR_NO_MEMORY;
-    if (tm.reason == PR_OK)
-        check_key(pl, m, &tm.ev);
     if (tm.reason != PR_NO_MEMORY && task_push(&pt->t, src, &tm) == 0) {
         rd_kafka_message_destroy(m);
         return;

@@ -20,6 +20,7 @@ enum cfg_type {
     CT_CLOCK,
     CT_LOGLEVEL,
     CT_LOGFORMAT,
+    CT_BADKEY,
     CT_SIZE,
     CT_MS,
     CT_MS64
@@ -77,6 +78,10 @@ static const struct cfg_key cfg_keys[] = {
     {"log.format", CT_LOGFORMAT, OFF(log_format), "auto", 0, 0,
      "auto (journal when stderr is the journal, else text), journal (<N> prefixes), text "
      "(UTC time and level) or json (one object per line)",
+     0},
+    {"input.bad_key", CT_BADKEY, OFF(pipe.bad_key_apply), "dlq", 0, 0,
+     "an event without a message key or keyed by another than its customer_id: 'dlq' "
+     "(dead-lettered, reason bad_key) or 'apply' (applied and counted)",
      0},
     {"limits.max_message_bytes", CT_SIZE, OFF(pipe.limits.max_message_bytes), "1048576",
      64, 64 << 20, "larger input messages are dead-lettered", 0},
@@ -166,6 +171,11 @@ static int set_typed(struct config *cfg, const struct cfg_key *k, const char *va
         if ((lvl = log_format_parse(value)) < 0)
             goto bad_enum;
         *(int *)(void *)base = lvl;
+        return 0;
+    case CT_BADKEY:
+        if (strcmp(value, "dlq") != 0 && strcmp(value, "apply") != 0)
+            goto bad_enum;
+        *(int *)(void *)base = value[0] == 'a';
         return 0;
     default:
         break;
@@ -691,6 +701,7 @@ static int key_differs(const struct cfg_key *k, const struct config *a,
     case CT_LOGLEVEL:
         return 0; /* changes in place */
     case CT_LOGFORMAT:
+    case CT_BADKEY:
         return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
     }
     return 0;

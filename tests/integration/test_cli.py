@@ -284,7 +284,8 @@ def test_loyaltyctl_json(env):
     assert not [l for l in show["lines"] if "e+" in l], show["lines"]
     assert doc("--json", "outbox", cid) == []  # all delivered
     model = doc("model", "--json")
-    assert set(model) == {"bgnbd", "gammagamma"} and model["bgnbd"]["r"] > 0
+    assert set(model) == {"bgnbd", "gammagamma", "version"} and model["bgnbd"]["r"] > 0
+    assert model["version"] == 0  # no fit saved under this prefix
     assert model["bgnbd"]["unit"] == "weeks" and model["gammagamma"]["gamma"] > 0
     assert doc("--json", "delete", cid) == {"deleted": cid}
     assert env.r.exists("%sc:{%s}" % (env.redis_prefix, cid)) == 0

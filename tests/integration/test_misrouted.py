@@ -16,15 +16,9 @@ def iso(ms):
         "%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
 
 
-def test_misrouted_applied_once_and_counted(env):
-    """Every other order of each customer is keyed by something else or not
-    at all, so it may land on another partition than the customer's others
-    (and is counted as unkeyed or keyed otherwise): each is still
-    applied exactly once (the batches of two tasks never hold one customer at
-    the same time), the customer keeps the partition it was first committed
-    from, and every event that came on another one is counted in
-    loyaltyd_misrouted_total."""
-    env.create_topics()
+def orders(keyed):
+    """ORDERS orders of each customer, sorted by time: (ms, key, body), the
+    key from keyed(cid, k)."""
     lines = []
     for c in range(CUSTOMERS):
         cid = "mis-%03d" % c
@@ -33,13 +27,57 @@ def test_misrouted_applied_once_and_counted(env):
             ev = {"type": "order.placed", "ts": iso(ms), "order_id": "o-%s-%d" % (cid, k),
                   "amount": (100 + 37 * k + c) / 100, "currency": "USD",
                   "event_id": "e-%s-%d" % (cid, k), "customer_id": cid}
-            # Half keyed by the customer, a quarter otherwise, a quarter not.
-            key = cid if k % 2 == 0 else None if k % 4 == 3 else "other-%s-%d" % (cid, k)
-            lines.append((ms, key, json.dumps(ev).encode()))
+            lines.append((ms, keyed(cid, k), json.dumps(ev).encode()))
     lines.sort(key=lambda x: x[0])
+    return lines
+
+
+def half_keyed(cid, k):
+    """Half keyed by the customer, a quarter otherwise, a quarter not."""
+    return cid if k % 2 == 0 else None if k % 4 == 3 else "other-%s-%d" % (cid, k)
+
+
+def test_badly_keyed_dead_lettered(env):
+    """By default (input.bad_key = dlq) an event without a key or keyed by
+    another than its customer_id goes to the DLQ with reason bad_key, and
+    its key is not echoed in the detail; the well-keyed ones are applied."""
+    env.create_topics()
+    lines = orders(half_keyed)
+    feed(env.topic("orders"), [(k, v) for _, k, v in lines])
+    d = env.daemon().start()
+    m = d.wait_caught_up(expected=len(lines), partitions=4)
+    good = [v for _, k, v in lines if k == json.loads(v)["customer_id"]]
+    assert m.get("loyaltyd_applied_total") == len(good) == len(lines) // 2
+    assert m.dead_by_reason() == {"bad_key": len(lines) - len(good)}
+    assert m.get("loyaltyd_unkeyed_total") == sum(1 for _, k, _ in lines if k is None) > 0
+    dlq = drain(env.topic("loyalty.dlq"))
+    assert len(dlq) == len(lines) - len(good)
+    for rec in dlq:
+        h = rec["headers"]
+        assert h["reason"] == "bad_key", h
+        assert h["detail"] in ("no message key (it must be the customer_id)",
+                               "message key (%d bytes) is not the customer_id" % len(rec["key"])), h
+        assert "other-" not in h["detail"]
+    for c in range(CUSTOMERS):
+        h = customer_hash(env.r, env.redis_prefix, "mis-%03d" % c)
+        assert int(h["orders"]) == ORDERS // 2, h
+    d.stop()
+
+
+def test_misrouted_applied_once_and_counted(env):
+    """With input.bad_key = apply, every other order of each customer is
+    keyed by something else or not at all, so it may land on another
+    partition than the customer's others (and is counted as unkeyed or keyed
+    otherwise): each is still
+    applied exactly once (the batches of two tasks never hold one customer at
+    the same time), the customer keeps the partition it was first committed
+    from, and every event that came on another one is counted in
+    loyaltyd_misrouted_total."""
+    env.create_topics()
+    lines = orders(half_keyed)
     feed(env.topic("orders"), [(k, v) for _, k, v in lines])
 
-    d = env.daemon().start()
+    d = env.daemon(**{"input.bad_key": "apply"}).start()
     m = d.wait_caught_up(expected=len(lines), partitions=4)  # orders only
     assert m.get("loyaltyd_applied_total") == len(lines)
     assert m.get("loyaltyd_duplicates_skipped_total") == 0
