@@ -13,16 +13,11 @@
 # LOYALTYD_METRICS_URL set (e.g. http://127.0.0.1:9464/metrics) they come
 # from a scrape of that daemon instead; tests/integration/test_monitoring.py
 # checks against a scrape of a real daemon in the integration suite.
-#
-# PENDING (space-separated, empty by default) names metrics the dashboard or
-# the rules use before the daemon renders them: reported, not failed, unless
-# MONITORING_STRICT=1; the check says when one of them is exported.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MON="$ROOT/deploy/monitoring"
 PROMTOOL="${PROMTOOL:-promtool}"
-PENDING="${PENDING:-}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
@@ -212,26 +207,16 @@ def known(name, have):
 
 def check_names():
     have, source = daemon_names()
-    pending = set(os.environ.get("PENDING", "").split())
-    strict = os.environ.get("MONITORING_STRICT") == "1"
     used = {}
     for path in (DASH, RULES, TESTS):
         with open(path) as f:
             for n in NAME_RX.findall(f.read()):
                 used.setdefault(n, set()).add(os.path.basename(path))
-    waiting = []
     for n in sorted(used):
-        if known(n, have):
-            if n in pending:
-                print("note: %s is exported now; take it out of PENDING" % n)
-        elif n in pending and not strict:
-            waiting.append(n)
-        else:
+        if not known(n, have):
             fail("%s (in %s) is not a metric the daemon exports (%s)"
                  % (n, ", ".join(sorted(used[n])), source))
     print("%d names checked against %s" % (len(used), source))
-    with open(os.path.join(TMP, "pending"), "w") as f:
-        f.write("".join(n + "\n" for n in waiting))
 
 
 {"dashboard": check_dashboard, "alerts": check_alerts, "names": check_names}[sys.argv[1]]()
@@ -240,7 +225,7 @@ for e in errors:
 sys.exit(1 if errors else 0)
 PY
 
-export ROOT MON TMP="$tmp" PENDING METRICS_URL="${LOYALTYD_METRICS_URL:-}"
+export ROOT MON TMP="$tmp" METRICS_URL="${LOYALTYD_METRICS_URL:-}"
 if [[ -n "$METRICS_URL" ]]; then
     curl -fsS --max-time 10 "$METRICS_URL" >"$tmp/scrape" ||
         { echo "monitoring: cannot scrape $METRICS_URL" >&2; exit 1; }
@@ -259,8 +244,5 @@ check "dashboard JSON: variables, unique ids, grid, a query per target" \
 check "dashboard queries parse (promtool)" "$PROMTOOL" check rules "$tmp/dashboard-exprs.yml"
 check "every metric name is one the daemon exports" python3 "$tmp/check.py" names
 grep -h '^\(note:\|[0-9]* names\)' "$tmp/out" | sed 's/^/  /' || true
-if [[ -s "$tmp/pending" ]]; then
-    echo "  pending (not rendered by the daemon yet): $(tr '\n' ' ' <"$tmp/pending")"
-fi
 echo "monitoring: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
