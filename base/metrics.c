@@ -195,11 +195,11 @@ void metrics_set_sweep_interval(int64_t ms)
     atomic_store(&m.sweep_interval_ms, ms);
 }
 
-void metrics_set_rescore(int64_t version, size_t pending, int listing)
+void metrics_set_rescore(int64_t version, size_t pending, int counting)
 {
     atomic_store(&m.model_version, version);
     atomic_store(&m.rescore_pending, pending);
-    atomic_store(&m.rescore_listing, listing);
+    atomic_store(&m.rescore_listing, counting);
 }
 
 void metrics_set_outbox_backlog(size_t n)
@@ -556,7 +556,7 @@ static void render_info(struct out *o)
          "Customers of this instance's partitions still on an older model version.");
     put(o, "loyaltyd_rescore_pending %llu\n", GET(m.rescore_pending));
     head(o, "loyaltyd_rescore_listing", "gauge",
-         "1 while those customers are still being listed (pending may grow).");
+         "1 while those customers are being counted (pending may still grow).");
     put(o, "loyaltyd_rescore_listing %d\n", atomic_load(&m.rescore_listing));
     head(o, "loyaltyd_sweep_interval_seconds", "gauge",
          "sweep.interval_s: how often the sweeper runs (0: disabled).");

@@ -60,8 +60,8 @@ void metrics_set_cache(size_t entries, size_t bytes);
 void metrics_set_outbox_backlog(size_t n);
 void metrics_set_sweep_interval(int64_t ms);
 /* The model version in use, this instance's customers still behind it (as
- * listed so far), and whether the listing is still going. */
-void metrics_set_rescore(int64_t version, size_t pending, int listing);
+ * counted so far), and whether they are still being counted. */
+void metrics_set_rescore(int64_t version, size_t pending, int counting);
 void metrics_rebalance(void);
 void metrics_sweep_run(size_t customers);
 /* A SIGHUP reload: applied (1) or refused (0). */

@@ -210,6 +210,8 @@ class Daemon:
             "clock = stream",
             "sweep.interval_s = %d" % a.sweep,
         ]
+        if getattr(a, "refit", False):  # the refit seen within a second
+            lines.append("model.refresh_s = 1")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines + list(a.conf or [])) + "\n")
         self.proc = None

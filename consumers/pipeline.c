@@ -67,23 +67,30 @@ struct flight {
  * Rescoring after a refit: every customer of this instance's tasks whose
  * state was evaluated with an older model version is evaluated again at its
  * own as_of time (model_rescore), in the background and at most
- * rescore_per_s a second.  First the customers are listed (a ZSCAN of the
- * loyalty index, which holds every customer, and their partitions and
- * versions, a chunk per step), then rescored in batches of one task's
- * customers (in partition, then id order).  The stored version is the
- * progress: a restart, a rebalance or another refit lists again, and finds
- * only the customers still behind.
+ * rescore_per_s a second.  Two passes over the loyalty index (which holds
+ * every customer), a ZSCAN chunk with the customers' partitions and versions
+ * at a time: the first counts the customers behind (the pending figure), the
+ * second rescores each chunk's, in batches of one task's customers, before
+ * it reads the next chunk; so memory holds one chunk, whatever the number of
+ * customers.  The stored version is the progress: a restart, a rebalance or
+ * another refit starts over and finds only the customers still behind, and
+ * one met twice is current the second time.
  */
+enum rs_phase { RS_IDLE = 0, RS_COUNTING, RS_RESCORING };
+
 struct rescore {
     int64_t target; /* the model version being reached; 0: none */
-    int listing;    /* still listing (cursor is the ZSCAN's) */
-    uint64_t cursor;
+    enum rs_phase phase;
+    uint64_t cursor; /* the pass's ZSCAN cursor */
+    int last_chunk;  /* the chunk in v is the pass's last */
     struct rs_cust {
         char *id;
         int32_t partition;
     } * v;
-    size_t n, cap, next; /* v[next..n) are still to rescore */
-    double tokens;       /* the rate limit's bucket */
+    size_t n, next;     /* v[next..n) of the chunk are still to rescore */
+    uint64_t behind;    /* counted by the first pass */
+    uint64_t processed; /* of those, taken by the second */
+    double tokens;      /* the rate limit's bucket */
     int64_t refill_ms;
     int64_t started_ms;
     uint64_t rescored;
@@ -1306,37 +1313,48 @@ static void sweep_some(struct pipeline *pl)
 
 /* ---- rescoring after a refit ---- */
 
-static void rescore_clear(struct rescore *rs)
+static void rescore_chunk_free(struct rescore *rs)
 {
     for (size_t i = 0; i < rs->n; i++)
         free(rs->v[i].id);
+    free(rs->v);
+    rs->v = NULL;
     rs->n = rs->next = 0;
-    rs->listing = 0;
-    rs->cursor = 0;
 }
 
 static void rescore_fini(struct rescore *rs)
 {
-    rescore_clear(rs);
-    free(rs->v);
+    rescore_chunk_free(rs);
     memset(rs, 0, sizeof(*rs));
 }
 
-/* List (again) this instance's customers behind the model's version. */
+static void rescore_publish(const struct pipeline *pl)
+{
+    const struct rescore *rs = &pl->rs;
+
+    uint64_t pending = 0;
+
+    if (rs->phase == RS_COUNTING)
+        pending = rs->behind; /* so far */
+    else if (rs->phase == RS_RESCORING && rs->behind > rs->processed)
+        pending = rs->behind - rs->processed;
+    metrics_set_rescore(pl->model.version, pending, rs->phase == RS_COUNTING);
+}
+
+/* From the start (again): the model's version, this instance's tasks. */
 static void rescore_start(struct pipeline *pl)
 {
     struct rescore *rs = &pl->rs;
 
-    rescore_clear(rs);
+    rescore_chunk_free(rs);
     rs->target = pl->model.version;
-    if (rs->target <= 0 || pl->cfg->rescore_per_s <= 0)
-        return;
-    rs->listing = 1;
+    rs->phase = rs->target > 0 && pl->cfg->rescore_per_s > 0 ? RS_COUNTING : RS_IDLE;
+    rs->cursor = 0;
+    rs->last_chunk = 0;
+    rs->behind = rs->processed = rs->rescored = 0;
     rs->tokens = 0;
-    rs->refill_ms = mono_ms();
-    rs->started_ms = mono_ms();
-    rs->rescored = 0;
-    metrics_set_rescore(rs->target, 0, 1);
+    rs->refill_ms = rs->started_ms = mono_ms();
+    rescore_publish(pl);
 }
 
 static int rs_cmp(const void *a, const void *b)
@@ -1348,56 +1366,56 @@ static int rs_cmp(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
-/* One ZSCAN chunk: keep the customers of our tasks that are behind. */
-static void rescore_list(struct pipeline *pl)
+/* The next ZSCAN chunk's customers of our tasks that are behind: counted
+ * (first pass) or kept in v, in partition and id order (second).  0, or -1
+ * when Redis failed (tried again later). */
+static int rescore_scan(struct pipeline *pl, int keep)
 {
     struct rescore *rs = &pl->rs;
     char **ids = NULL, err[512];
     int32_t *part = NULL;
     int64_t *ver = NULL;
+    uint64_t cursor = rs->cursor;
     size_t n = 0;
+    int rc = -1;
 
     if (store_scan_customers(pl->store, &rs->cursor, &ids, &n) < 0)
-        return; /* Redis away: tried again later */
-    if (n > 0 &&
-        ((part = malloc(n * sizeof(*part))) == NULL ||
-         (ver = malloc(n * sizeof(*ver))) == NULL ||
-         store_customer_versions(pl->store, ids, n, part, ver, err, sizeof(err)) < 0)) {
-        log_warn("rescore: %s", part && ver ? err : "out of memory");
-        rescore_clear(rs);
-        rs->listing = 1; /* from the start again */
+        return -1;
+    if (n > 0 && ((part = malloc(n * sizeof(*part))) == NULL ||
+                  (ver = malloc(n * sizeof(*ver))) == NULL ||
+                  (keep && (rs->v = malloc(n * sizeof(*rs->v))) == NULL))) {
+        log_warn("rescore: out of memory");
+        goto out;
+    }
+    if (store_customer_versions(pl->store, ids, n, part, ver, err, sizeof(err)) < 0) {
+        log_warn("rescore: %s", err);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         if (ver[i] >= rs->target || task_of(pl, part[i]) == NULL)
             continue;
-        if (rs->n == rs->cap) {
-            size_t cap = rs->cap ? rs->cap * 2 : 1024;
-            struct rs_cust *v = realloc(rs->v, cap * sizeof(*v));
-
-            if (v == NULL)
-                break; /* found again by the next listing */
-            rs->v = v;
-            rs->cap = cap;
+        if (!keep) {
+            rs->behind++;
+            continue;
         }
         rs->v[rs->n++] = (struct rs_cust){ids[i], part[i]};
         ids[i] = NULL;
     }
-    if (rs->cursor == 0) {
-        rs->listing = 0;
+    if (keep)
         qsort(rs->v, rs->n, sizeof(*rs->v), rs_cmp);
-        log_note("rescore: %zu customers of this instance's partitions behind model "
-                 "version %" PRId64 ", at most %d a second",
-                 rs->n, rs->target, pl->cfg->rescore_per_s);
-    }
+    rs->last_chunk = rs->cursor == 0;
+    rc = 0;
 out:
+    if (rc < 0)
+        rs->cursor = cursor; /* this chunk again */
     store_ids_free(ids, n);
     free(part);
     free(ver);
+    return rc;
 }
 
-/* The next batch: up to sweep.batch customers of one idle task, as far as
- * the rate allows.  0 when there is nothing to do now. */
+/* The next batch of the chunk: up to sweep.batch customers of one idle
+ * task, as far as the rate allows.  0 when there is nothing to do now. */
 static size_t rescore_batch(struct pipeline *pl)
 {
     struct rescore *rs = &pl->rs;
@@ -1439,11 +1457,9 @@ static size_t rescore_batch(struct pipeline *pl)
     account_batch(pl, &st);
     rs->tokens -= (double)n;
     rs->rescored += st.rescored;
+    rs->processed += n;
     metrics_add(MC_RESCORED, st.rescored);
-    for (size_t i = 0; i < n; i++) {
-        free(rs->v[rs->next].id);
-        rs->v[rs->next++].id = NULL;
-    }
+    rs->next += n;
     return n;
 }
 
@@ -1453,26 +1469,36 @@ static void rescore_some(struct pipeline *pl)
     struct rescore *rs = &pl->rs;
     int64_t t0 = mono_ms();
 
-    if (rs->target <= 0 || !store_ok(pl->store) || pl->paused)
+    if (rs->phase == RS_IDLE || !store_ok(pl->store) || pl->paused ||
+        pipeline_assigned(pl) == 0)
         return;
     if (pl->model.version != rs->target) {
         rescore_start(pl); /* another refit meanwhile */
         return;
     }
-    if (rs->listing) {
-        rescore_list(pl);
+    if (rs->phase == RS_COUNTING) {
+        if (rescore_scan(pl, 0) == 0 && rs->cursor == 0) {
+            log_note("rescore: %" PRIu64
+                     " customers of this instance's partitions behind "
+                     "model version %" PRId64 ", at most %d a second",
+                     rs->behind, rs->target, pl->cfg->rescore_per_s);
+            rs->phase = RS_RESCORING; /* from the first chunk again */
+            rs->last_chunk = 0;
+        }
+    } else if (rs->next == rs->n && rs->last_chunk) {
+        log_note("rescore: model version %" PRId64 " reached, %" PRIu64
+                 " customers rescored in %.1f s",
+                 rs->target, rs->rescored, (double)(mono_ms() - rs->started_ms) / 1e3);
+        rescore_chunk_free(rs);
+        rs->phase = RS_IDLE;
+    } else if (rs->next == rs->n) {
+        rescore_chunk_free(rs);
+        (void)rescore_scan(pl, 1);
     } else {
         while (rescore_batch(pl) > 0 && mono_ms() - t0 < SWEEP_STEP_MS)
             ;
-        if (rs->next == rs->n && rs->n > 0) {
-            log_note("rescore: model version %" PRId64 " reached, %" PRIu64
-                     " customers rescored in %.1f s",
-                     rs->target, rs->rescored,
-                     (double)(mono_ms() - rs->started_ms) / 1e3);
-            rescore_clear(rs);
-        }
     }
-    metrics_set_rescore(rs->target, rs->n - rs->next, rs->listing);
+    rescore_publish(pl);
 }
 
 void pipeline_refresh_model(struct pipeline *pl)
