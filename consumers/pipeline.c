@@ -1401,7 +1401,7 @@ static int rescore_scan(struct pipeline *pl, int keep)
         rs->v[rs->n++] = (struct rs_cust){ids[i], part[i]};
         ids[i] = NULL;
     }
-    if (keep)
+    if (rs->n > 1) /* (an empty chunk has no array at all) */
         qsort(rs->v, rs->n, sizeof(*rs->v), rs_cmp);
     rs->last_chunk = rs->cursor == 0;
     rc = 0;
