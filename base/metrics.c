@@ -22,9 +22,9 @@ struct lag_entry {
 };
 
 /* A histogram: buckets[i] counts observations up to bounds[i] (the last one
- * counts the rest); the sum is in microseconds. */
+ * counts the rest, and all of them the count); the sum is in microseconds. */
 struct hist {
-    atomic_uint_fast64_t bucket[METRICS_LAT_BUCKETS + 1], us_sum, count;
+    atomic_uint_fast64_t bucket[METRICS_LAT_BUCKETS + 1], us_sum;
 };
 
 static struct {
@@ -171,7 +171,6 @@ static void observe(struct hist *h, const double *bounds, int64_t us)
     while (b < METRICS_LAT_BUCKETS && (double)us > bounds[b] * 1e6)
         b++;
     INC(h->bucket[b]);
-    INC(h->count);
     atomic_fetch_add_explicit(&h->us_sum, (uint64_t)us, memory_order_relaxed);
 }
 

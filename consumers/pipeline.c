@@ -154,7 +154,6 @@ static int stores_ok(const struct pipeline *pl)
     return 1;
 }
 
-static void dlq_log_roll(struct pipeline *pl);
 static void rescore_start(struct pipeline *pl);
 static void rescore_some(struct pipeline *pl);
 static void rescore_fini(struct rescore *rs);
@@ -194,7 +193,6 @@ static void account_lag(struct pipeline *pl)
     if (now < pl->lag_at_ms)
         return;
     pl->lag_at_ms = now + 1000;
-    dlq_log_roll(pl);
     for (size_t p = 0; p < pl->ntasks; p++) {
         const struct ptask *pt = pl->tasks[p];
         int64_t from;
@@ -1232,6 +1230,7 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
     flush_outputs(pl);
     sweep_some(pl);
     rescore_some(pl);
+    dlq_log_roll(pl);
     account_lag(pl);
 }
 
@@ -1331,7 +1330,6 @@ static void rescore_fini(struct rescore *rs)
 static void rescore_publish(const struct pipeline *pl)
 {
     const struct rescore *rs = &pl->rs;
-
     uint64_t pending = 0;
 
     if (rs->phase == RS_COUNTING)
@@ -1368,27 +1366,26 @@ static int rs_cmp(const void *a, const void *b)
 
 /* The next ZSCAN chunk's customers of our tasks that are behind: counted
  * (first pass) or kept in v, in partition and id order (second).  0, or -1
- * when Redis failed (tried again later). */
+ * when Redis failed or memory ran short (the same chunk again later). */
 static int rescore_scan(struct pipeline *pl, int keep)
 {
     struct rescore *rs = &pl->rs;
-    char **ids = NULL, err[512];
-    int32_t *part = NULL;
-    int64_t *ver = NULL;
+    char **ids, err[512];
+    int32_t *part;
+    int64_t *ver;
     uint64_t cursor = rs->cursor;
-    size_t n = 0;
-    int rc = -1;
+    size_t n;
+    int rc = 0;
 
-    if (store_scan_customers(pl->store, &rs->cursor, &ids, &n) < 0)
-        return -1;
-    if (n > 0 && ((part = malloc(n * sizeof(*part))) == NULL ||
-                  (ver = malloc(n * sizeof(*ver))) == NULL ||
-                  (keep && (rs->v = malloc(n * sizeof(*rs->v))) == NULL))) {
-        log_warn("rescore: out of memory");
-        goto out;
-    }
-    if (store_customer_versions(pl->store, ids, n, part, ver, err, sizeof(err)) < 0) {
+    if (store_scan_versions(pl->store, &rs->cursor, &ids, &part, &ver, &n, err,
+                            sizeof(err)) < 0) {
         log_warn("rescore: %s", err);
+        return -1;
+    }
+    if (keep && n > 0 && (rs->v = malloc(n * sizeof(*rs->v))) == NULL) {
+        log_warn("rescore: out of memory");
+        rs->cursor = cursor; /* the same chunk again */
+        rc = -1;
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -1404,10 +1401,7 @@ static int rescore_scan(struct pipeline *pl, int keep)
     if (rs->n > 1) /* (an empty chunk has no array at all) */
         qsort(rs->v, rs->n, sizeof(*rs->v), rs_cmp);
     rs->last_chunk = rs->cursor == 0;
-    rc = 0;
 out:
-    if (rc < 0)
-        rs->cursor = cursor; /* this chunk again */
     store_ids_free(ids, n);
     free(part);
     free(ver);

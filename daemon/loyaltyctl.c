@@ -507,14 +507,8 @@ static int cmd_stats(struct ctl *c)
         int32_t *part;
         int64_t *ver;
 
-        if (store_scan_customers(c->store, &cursor, &ids, &count) < 0)
-            die("redis: cannot list customers");
-        part = malloc((count ? count : 1) * sizeof(*part));
-        ver = malloc((count ? count : 1) * sizeof(*ver));
-        if (part == NULL || ver == NULL)
-            die("out of memory");
-        if (store_customer_versions(c->store, ids, count, part, ver, err, sizeof(err)) <
-            0)
+        if (store_scan_versions(c->store, &cursor, &ids, &part, &ver, &count, err,
+                                sizeof(err)) < 0)
             die("%s", err);
         for (size_t i = 0; i < count; i++) {
             total += part[i] >= 0;

@@ -1130,41 +1130,6 @@ int64_t store_model_put(struct store *s, const struct bg_params *bg,
     return version;
 }
 
-int store_customer_versions(struct store *s, char *const *ids, size_t n,
-                            int32_t *partition, int64_t *version, char *err,
-                            size_t errlen)
-{
-    redisReply **r;
-    char key[STORE_KEY_MAX];
-    int rc = 0;
-
-    if (n == 0)
-        return 0;
-    if (!store_usable(s, err, errlen) || !pipe_usable(s, err, errlen) ||
-        (r = replies_new(n, err, errlen)) == NULL)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        key_of(s, key, sizeof(key), ids[i], "");
-        redisAppendCommand(s->ctx, "HMGET %s partition model_version", key);
-    }
-    if (roundtrip(s, r, n, err, errlen) < 0) {
-        free(r);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *p = r[i]->type == REDIS_REPLY_ARRAY && r[i]->elements == 2
-                                  ? r[i]->element[0]
-                                  : NULL;
-        const redisReply *v = p ? r[i]->element[1] : NULL;
-
-        partition[i] = p && p->type == REDIS_REPLY_STRING ? (int32_t)atoi(p->str) : -1;
-        version[i] = v && v->type == REDIS_REPLY_STRING ? strtoll(v->str, NULL, 10) : 0;
-    }
-    free_replies(r, n);
-    free(r);
-    return rc;
-}
-
 int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
               double **scores, size_t *count)
 {
@@ -1208,6 +1173,74 @@ int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t 
     }
     freeReplyObject(r);
     return rc;
+}
+
+/* The partition and the model version of n customers, in one round trip. */
+static int customer_versions(struct store *s, char *const *ids, size_t n,
+                             int32_t *partition, int64_t *version, char *err,
+                             size_t errlen)
+{
+    redisReply **r;
+    char key[STORE_KEY_MAX];
+
+    if (n == 0)
+        return 0;
+    if (!store_usable(s, err, errlen) || !pipe_usable(s, err, errlen) ||
+        (r = replies_new(n, err, errlen)) == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        key_of(s, key, sizeof(key), ids[i], "");
+        redisAppendCommand(s->ctx, "HMGET %s partition model_version", key);
+    }
+    if (roundtrip(s, r, n, err, errlen) < 0) {
+        free(r);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *p = r[i]->type == REDIS_REPLY_ARRAY && r[i]->elements == 2
+                                  ? r[i]->element[0]
+                                  : NULL;
+        const redisReply *v = p ? r[i]->element[1] : NULL;
+
+        partition[i] = p && p->type == REDIS_REPLY_STRING ? (int32_t)atoi(p->str) : -1;
+        version[i] = v && v->type == REDIS_REPLY_STRING ? strtoll(v->str, NULL, 10) : 0;
+    }
+    free_replies(r, n);
+    free(r);
+    return 0;
+}
+
+int store_scan_versions(struct store *s, uint64_t *cursor, char ***ids,
+                        int32_t **partition, int64_t **version, size_t *n, char *err,
+                        size_t errlen)
+{
+    uint64_t next = *cursor;
+
+    *partition = NULL;
+    *version = NULL;
+    if (store_scan_customers(s, &next, ids, n) < 0) {
+        snprintf(err, errlen, "redis: cannot list customers");
+        return -1;
+    }
+    *partition = malloc((*n ? *n : 1) * sizeof(**partition));
+    *version = malloc((*n ? *n : 1) * sizeof(**version));
+    if (*partition == NULL || *version == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (customer_versions(s, *ids, *n, *partition, *version, err, errlen) < 0)
+        goto fail;
+    *cursor = next;
+    return 0;
+fail:
+    store_ids_free(*ids, *n);
+    free(*partition);
+    free(*version);
+    *ids = NULL;
+    *partition = NULL;
+    *version = NULL;
+    *n = 0;
+    return -1;
 }
 
 int store_raw(struct store *s, const char *id, struct kvlist *fields, char **aux)

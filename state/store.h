@@ -200,16 +200,18 @@ int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg,
  * version, or -1. */
 int64_t store_model_put(struct store *s, const struct bg_params *bg,
                         const struct gg_params *gg, const char *meta_json);
-/* The partition and the model version of n customers (one round trip):
- * partition -1 for a customer not stored.  0, or -1 with err. */
-int store_customer_versions(struct store *s, char *const *ids, size_t n,
-                            int32_t *partition, int64_t *version, char *err,
-                            size_t errlen);
 
 int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
               double **scores, size_t *count);
 /* Iterate all customers: cursor starts at 0, returns next cursor (0 = done). */
 int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t *n);
+/* store_scan_customers with each customer's partition (-1: not stored) and
+ * model version, read in one more round trip; *cursor moves on only when the
+ * whole chunk was read.  The caller frees the three arrays (store_ids_free,
+ * free).  0, or -1 with err. */
+int store_scan_versions(struct store *s, uint64_t *cursor, char ***ids,
+                        int32_t **partition, int64_t **version, size_t *n, char *err,
+                        size_t errlen);
 /* Raw hash of one customer (for loyaltyctl show/dump). */
 int store_raw(struct store *s, const char *id, struct kvlist *fields, char **aux);
 /* Remove a customer's keys and its index and due entries: the number of keys
