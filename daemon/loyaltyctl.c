@@ -168,7 +168,7 @@ static int cmd_show(struct ctl *c, const char *id, int at_wall_clock)
         snprintf(buf + len, 65536 - len,
                  "note: the stored p_alive, churn_risk and clv are from model version "
                  "%" PRId64 "; the current model is version %" PRId64
-                 " (the figures above), and the daemon rescores in the background\n",
+                 " (the figures above); a running daemon rescores it in the background\n",
                  cu->model_version, c->model.version);
     }
     if (c->json) {
