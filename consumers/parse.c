@@ -548,7 +548,12 @@ static const char *kind_name_of(int v)
     return event_msg_kind_name((enum ev_msg_kind)v);
 }
 
-enum { EF_TYPE, EF_SHIPPING, EF_REASON, EF_DIRECTION, EF_KIND };
+static const char *category_name_of(int v)
+{
+    return event_category_name((enum ev_category)v);
+}
+
+enum { EF_TYPE, EF_SHIPPING, EF_REASON, EF_DIRECTION, EF_KIND, EF_CATEGORY };
 
 static const struct enum_field enum_fields[] = {
     /* field, wire names, accepted first..last, required, reason if unknown */
@@ -561,6 +566,8 @@ static const struct enum_field enum_fields[] = {
     [EF_DIRECTION] = {"direction", direction_name_of, DIR_INBOUND, DIR_OUTBOUND, 1,
                       PR_BAD_ENUM},
     [EF_KIND] = {"kind", kind_name_of, MSG_INQUIRY, MSG__COUNT - 1, 1, PR_BAD_ENUM},
+    [EF_CATEGORY] = {"complaint_category", category_name_of, CAT_LOGISTICS,
+                     CAT__COUNT - 1, 0, PR_BAD_ENUM},
 };
 
 /* Leaves *out alone when an optional field is absent. */
@@ -598,6 +605,7 @@ static enum parse_reason get_item(struct pctx *c, const cJSON *o, size_t idx,
     }
     snprintf(c->prefix, sizeof(c->prefix), "items[%zu].", idx);
     item->qty = 1; /* a line without a quantity is one unit */
+    item->unit_cost = -1;
     r = get_name(c, o, "sku", item->sku);
     if (r == PR_OK)
         r = get_name(c, o, "brand", item->brand);
@@ -609,6 +617,11 @@ static enum parse_reason get_item(struct pctx *c, const cJSON *o, size_t idx,
         r = get_amount(c, o, "unit_price", 0, &item->unit_price);
     if (r == PR_OK)
         r = get_amount(c, o, "list_price", 0, &item->list_price);
+    if (r == PR_OK)
+        r = get_amount(c, o, "unit_cost", 0, &item->unit_cost);
+    item->has_cost = item->unit_cost >= 0;
+    if (!item->has_cost)
+        item->unit_cost = 0;
     return r;
 }
 
@@ -666,6 +679,8 @@ static enum parse_reason parse_order_placed(struct pctx *c, const cJSON *o,
         r = get_ts(c, o, "promised_delivery_by", 0, &ev->promised_delivery_by_ms);
     if (r == PR_OK)
         r = get_id(c, o, "conversation_id", 0, ev->conversation_id);
+    if (r == PR_OK)
+        r = get_id(c, o, "reward_event_id", 0, ev->reward_event_id);
     ev->shipping = (enum ev_shipping)ship;
     return r;
 }
@@ -725,17 +740,22 @@ static enum parse_reason parse_review(struct pctx *c, const cJSON *o, struct eve
 
 static enum parse_reason parse_message(struct pctx *c, const cJSON *o, struct event *ev)
 {
-    int dir = DIR_NONE, kind = MSG_OTHER;
+    int dir = DIR_NONE, kind = MSG_OTHER, cat = CAT_NONE;
     enum parse_reason r = get_id(c, o, "conversation_id", 1, ev->conversation_id);
 
     if (r == PR_OK)
         r = get_enum(c, o, &enum_fields[EF_DIRECTION], &dir);
     if (r == PR_OK)
         r = get_enum(c, o, &enum_fields[EF_KIND], &kind);
+    if (r == PR_OK && kind == MSG_RESOLUTION && dir != DIR_OUTBOUND)
+        r = fail(c, PR_BAD_ENUM, "kind", "resolution is sent by the shop (outbound)");
     if (r == PR_OK)
         r = get_bool(c, o, "mentions_competitor", &ev->mentions_competitor);
+    if (r == PR_OK)
+        r = get_enum(c, o, &enum_fields[EF_CATEGORY], &cat);
     ev->direction = (enum ev_direction)dir;
     ev->kind = (enum ev_msg_kind)kind;
+    ev->category = (enum ev_category)cat;
     return r;
 }
 

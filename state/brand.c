@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "state/criteria.h"
+
 static void copy_name(char *dst, const char *src)
 {
     strncpy(dst, src, CU_NAME_MAX);
@@ -59,14 +61,16 @@ static struct cu_brand *brand_get(struct customer *c, uint32_t cat, const char *
     return &c->brands[victim];
 }
 
-void brand_add_item(struct customer *c, const char *category, const char *brand,
-                    int32_t day)
+/* One purchase of `brand` in `category`: the category's count only when
+ * count_cat (its first line in the order), the brand's always. */
+static void add_purchase(struct customer *c, const char *category, const char *brand,
+                         int32_t day, int count_cat)
 {
     const char *cname = category[0] ? category : "-";
     struct cu_cat *k = cat_get(c, cname);
     struct cu_brand *b;
 
-    k->items++;
+    k->items += count_cat != 0;
     if (!brand[0]) {
         return;
     }
@@ -80,6 +84,30 @@ void brand_add_item(struct customer *c, const char *category, const char *brand,
         k->nseq--;
     }
     k->seq[k->nseq++] = cu_hash32(b->name);
+}
+
+static int same_category(const struct ev_item *a, const struct ev_item *b)
+{
+    return strcmp(a->category, b->category) == 0;
+}
+
+void brand_add_order(struct customer *c, const struct ev_item *items, size_t n,
+                     int32_t day)
+{
+    for (size_t i = 0; i < n; i++) {
+        int new_cat = 1, new_pair = items[i].brand[0] != '\0';
+
+        for (size_t j = 0; j < i; j++) {
+            if (same_category(&items[j], &items[i])) {
+                new_cat = 0;
+                new_pair = new_pair && strcmp(items[j].brand, items[i].brand) != 0;
+            }
+        }
+        if (new_cat || new_pair) {
+            add_purchase(c, items[i].category, new_pair ? items[i].brand : "", day,
+                         new_cat);
+        }
+    }
 }
 
 static int main_cat(const struct customer *c)
@@ -173,7 +201,7 @@ static enum brand_type classify(const struct cu_cat *k, const struct model_confi
          (third >= cfg->brand_split_min && v->top3 >= cfg->brand_split_total))) {
         return BT_SPLIT;
     }
-    return BT_NONE;
+    return v->price_driven ? BT_NONE : BT_VARIETY;
 }
 
 void brand_classify(const struct customer *c, const struct model_config *cfg,
@@ -182,6 +210,7 @@ void brand_classify(const struct customer *c, const struct model_config *cfg,
     const struct cu_brand *top[3];
     const struct cu_cat *k;
     uint32_t cat;
+    int64_t n;
 
     memset(v, 0, sizeof(*v));
     v->top = v->recent = "";
@@ -202,5 +231,8 @@ void brand_classify(const struct customer *c, const struct model_config *cfg,
         k->seq[k->nseq - 2] == k->seq[k->nseq - 3]) {
         v->recent = brand_name(c, cat, k->seq[k->nseq - 1]);
     }
+    n = crit_net_orders(c);
+    v->price_driven =
+        n > 0 && (double)c->discounted_orders / (double)n >= cfg->brand_price_share;
     v->type = classify(k, cfg, v, top);
 }

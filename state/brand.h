@@ -18,11 +18,13 @@ struct brand_view {
     double top2, top3;  /* shares of the top 2 / 3 brands together */
     const char *top;    /* top brand name, "" if none; points into c */
     const char *recent; /* the brand of the last 3 purchases if one, else "" */
+    int price_driven;   /* discounted order share >= brand_price_share */
 };
 
-/* Counts one purchased item line (one per line, whatever its quantity). */
-void brand_add_item(struct customer *c, const char *category, const char *brand,
-                    int32_t day);
+/* Counts one order's purchases: each category and each (category, brand)
+ * once per order, however many lines or units name it. */
+void brand_add_order(struct customer *c, const struct ev_item *items, size_t n,
+                     int32_t day);
 void brand_classify(const struct customer *c, const struct model_config *cfg,
                     struct brand_view *v);
 

@@ -15,6 +15,7 @@
  *   B:cat,count,last_day,brand;...   K:category,items,seq.seq.seq;...
  *   I:ts;...  S:ts,ref,kind;...  M:ts;...  P:ts;...
  *   L:last reward times  X:suppressed counts  Q:recent reward times
+ *   R:issued counts  U:redeemed counts  W:id,ts,type,flags,points;...
  * Hashes are hex; names are %-escaped.  Empty sections are left out.
  */
 #include "state/codec.h"
@@ -131,6 +132,7 @@ enum fk {
     F_TIER,
     F_SEGMENT,
     F_BRAND_TYPE,
+    F_LOYALTY_TYPE,
     F_CURRENCY,
     F_OUT_NET,      /* encode only: net spend in currency units */
     F_OUT_CATEGORY, /* encode only: main category name */
@@ -158,6 +160,7 @@ static const struct field fields[] = {
     {"exp_purchases", F_DBL, O(exp_purchases)},
     {"exp_value", F_DBL, O(exp_value)},
     {"loyalty_score", F_DBL, O(loyalty_score)},
+    {"attitude", F_DBL, O(attitude)},
     {"contrib_repeat", F_POINTS, O(contrib[CR_REPEAT])},
     {"contrib_spend", F_POINTS, O(contrib[CR_SPEND])},
     {"contrib_choose", F_POINTS, O(contrib[CR_CHOOSE])},
@@ -168,6 +171,7 @@ static const struct field fields[] = {
     {"orders_90d", F_I64, O(orders_90d)},
     {"orders_365d", F_I64, O(orders_365d)},
     {"spend_365d", F_DBL, O(spend_365d)},
+    {"margin_365d", F_DBL, O(margin_365d)},
     {"aov", F_DBL, O(aov)},
     {"currency", F_CURRENCY, 0},
     {"orders", F_I64, O(orders)},
@@ -182,6 +186,9 @@ static const struct field fields[] = {
     {"discount_cents", F_I64, O(discount_cents)},
     {"discounted_orders", F_I64, O(discounted_orders)},
     {"depth_ppm_sum", F_I64, O(depth_ppm_sum)},
+    {"markdown_cents", F_I64, O(markdown_cents)},
+    {"margin_cents", F_I64, O(margin_cents)},
+    {"costed_orders", F_I64, O(costed_orders)},
     {"fast_ship_orders", F_I64, O(fast_ship_orders)},
     {"purchase_days", F_I64, O(purchase_days)},
     {"first_day", F_I32, O(first_day)},
@@ -201,7 +208,22 @@ static const struct field fields[] = {
     {"msg_reminder", F_I64, O(msgs[MSG_PAYMENT_REMINDER])},
     {"msg_marketing", F_I64, O(msgs[MSG_MARKETING])},
     {"msg_other", F_I64, O(msgs[MSG_OTHER])},
+    {"msg_resolution", F_I64, O(msgs[MSG_RESOLUTION])},
     {"competitor_mentions", F_I64, O(competitor_mentions)},
+    {"complaints_logistics", F_I64, O(complaints[CAT_LOGISTICS])},
+    {"complaints_quality", F_I64, O(complaints[CAT_QUALITY])},
+    {"complaints_duties", F_I64, O(complaints[CAT_DUTIES])},
+    {"complaints_payment", F_I64, O(complaints[CAT_PAYMENT])},
+    {"complaints_other", F_I64, O(complaints[CAT_OTHER])},
+    {"resolutions", F_I64, O(resolved_n)},
+    {"resolve_sum_min", F_I64, O(resolve_sum_min)},
+    {"att_as_of", F_I64, O(att_as_of_ms)},
+    {"att_reviews", F_DBL, O(att[AT_RATED])},
+    {"att_high", F_DBL, O(att[AT_HIGH])},
+    {"att_shared", F_DBL, O(att[AT_SHARED])},
+    {"att_praise", F_DBL, O(att[AT_PRAISE])},
+    {"att_interest", F_DBL, O(att[AT_INTEREST])},
+    {"att_rivals", F_DBL, O(att[AT_RIVAL])},
     {"messages_as_of", F_I64, O(msg_as_of_ms)},
     {"choose_n", F_I64, O(choose_n)},
     {"choose_sum_min", F_I64, O(choose_sum_min)},
@@ -213,12 +235,17 @@ static const struct field fields[] = {
     {"brand_share", F_DBL, O(brand_share)},
     {"main_category", F_OUT_CATEGORY, 0},
     {"segment", F_SEGMENT, 0},
+    {"loyalty_type", F_LOYALTY_TYPE, 0},
+    {"segment_seq", F_I64, O(segment_seq)},
     {"tier", F_TIER, 0},
     {"tier_grace_until", F_I64, O(tier_grace_until_ms)},
     {"milestone", F_I32, O(milestone)},
     {"risk_armed", F_I32, O(risk_armed)},
     {"churn_seq", F_I64, O(churn_seq)},
     {"rewards_sent", F_I64, O(rewards_sent)},
+    {"rewards_redeemed", F_I64, O(rewards_redeemed)},
+    {"redeemed_unknown", F_I64, O(redeemed_unknown)},
+    {"points_balance", F_I64, O(points_balance)},
     {"model_version", F_I64, O(model_version)},
 };
 
@@ -364,6 +391,9 @@ static void encode_field(const struct customer *c, const struct field *f, char *
     case F_BRAND_TYPE:
         snprintf(buf, len, "%s", cu_brand_type_name(c->brand_type));
         break;
+    case F_LOYALTY_TYPE:
+        snprintf(buf, len, "%s", cu_loyalty_type_name(c->loyalty_type));
+        break;
     case F_CURRENCY:
         snprintf(buf, len, "%s", c->currency);
         break;
@@ -451,6 +481,12 @@ static int decode_field(struct customer *c, const struct field *f, const char *s
             return -1;
         }
         c->brand_type = (enum brand_type)e;
+        return 0;
+    case F_LOYALTY_TYPE:
+        if (decode_enum(cu_loyalty_type_names, LT__COUNT, s, &e) < 0) {
+            return -1;
+        }
+        c->loyalty_type = (enum loyalty_type)e;
         return 0;
     case F_CURRENCY:
         if (strlen(s) > 3) {
@@ -561,6 +597,9 @@ static void enc_lists(struct sb *b, const struct customer *c)
         sb_entry(b, 'D', i);
         sb_printf(b, "%" PRId32 ",%" PRId32 ",%" PRId64 ",%" PRId64, d->day, d->orders,
                   d->spend_cents, d->refund_cents);
+        if (d->margin_cents || d->costed) {
+            sb_printf(b, ",%" PRId64 ",%" PRId32, d->margin_cents, d->costed);
+        }
     }
     for (uint32_t i = 0; i < c->nopen; i++) {
         const struct cu_order *o = &c->open[i];
@@ -568,8 +607,13 @@ static void enc_lists(struct sb *b, const struct customer *c)
         sb_printf(b,
                   "%" PRIx64 ",%" PRId32 ",%" PRIu32 ",%" PRId64 ",%" PRId64 ",%" PRId64
                   ",%" PRId64,
-                  o->oid, o->day, o->flags, o->amount_cents, o->disc_cents, o->ship_by_ms,
-                  o->deliver_by_ms);
+                  o->oid, o->day,
+                  o->flags | (o->margin_cents != INT64_MIN ? OO_COSTED : 0u),
+                  o->amount_cents, o->disc_cents, o->ship_by_ms, o->deliver_by_ms);
+        if (o->mark_cents || o->margin_cents != INT64_MIN) {
+            sb_printf(b, ",%" PRId64 ",%" PRId64, o->mark_cents,
+                      o->margin_cents != INT64_MIN ? o->margin_cents : 0);
+        }
     }
     for (uint32_t i = 0; i < c->nconv; i++) {
         const struct cu_conv *v = &c->conv[i];
@@ -577,6 +621,9 @@ static void enc_lists(struct sb *b, const struct customer *c)
         sb_printf(
             b, "%" PRIx64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRIu32,
             v->cid, v->inquiry_ms, v->order_ms, v->pending_ms, v->choose_min, v->flags);
+        if (v->opened_ms || v->category) {
+            sb_printf(b, ",%" PRId64 ",%" PRIu32, v->opened_ms, v->category);
+        }
     }
 }
 
@@ -628,6 +675,9 @@ static void enc_events(struct sb *b, const struct customer *c)
         const struct cu_signal *s = &c->sig[i];
         sb_entry(b, 'S', i);
         sb_printf(b, "%" PRId64 ",%" PRIx64 ",%" PRIu32, s->ts_ms, s->ref, s->kind);
+        if (s->conv) {
+            sb_printf(b, ",%" PRIx64, s->conv);
+        }
     }
     enc_times(b, 'M', c->mkt_ms, c->nmkt);
     enc_times(b, 'P', c->rem_ms, c->nrem);
@@ -638,6 +688,18 @@ static void enc_events(struct sb *b, const struct customer *c)
         enc_times(b, 'X', c->reward_suppressed, RW__COUNT);
     }
     enc_times(b, 'Q', c->reward_recent_ms, c->nreward_recent);
+    if (any_nonzero(c->reward_issued, RW__COUNT)) {
+        enc_times(b, 'R', c->reward_issued, RW__COUNT);
+    }
+    if (any_nonzero(c->reward_redeemed, RW__COUNT)) {
+        enc_times(b, 'U', c->reward_redeemed, RW__COUNT);
+    }
+    for (uint32_t i = 0; i < c->nrwd; i++) {
+        const struct cu_reward *r = &c->rwd[i];
+        sb_entry(b, 'W', i);
+        sb_printf(b, "%" PRIx64 ",%" PRId64 ",%" PRIu32 ",%" PRIu32 ",%" PRId64, r->id,
+                  r->ts_ms, r->type, r->flags, r->points);
+    }
 }
 
 /* Each field's text for a new customer.  A field at that value is not
@@ -675,6 +737,8 @@ static int field_same(const struct customer *a, const struct customer *b,
         return a->segment == b->segment;
     case F_BRAND_TYPE:
         return a->brand_type == b->brand_type;
+    case F_LOYALTY_TYPE:
+        return a->loyalty_type == b->loyalty_type;
     case F_CURRENCY:
         return strcmp(a->currency, b->currency) == 0;
     case F_OUT_NET:
@@ -846,6 +910,12 @@ static int cur_done(const struct cur *k)
     return !k->bad && k->p == k->end + 1;
 }
 
+/* Are there values left in the entry (the optional ones of newer writers)? */
+static int cur_more(const struct cur *k)
+{
+    return !k->bad && k->p <= k->end;
+}
+
 static int dec_day(struct customer *c, struct cur *k)
 {
     struct cu_day *d;
@@ -858,6 +928,10 @@ static int dec_day(struct customer *c, struct cur *k)
     d->orders = (int32_t)cur_i64(k);
     d->spend_cents = cur_i64(k);
     d->refund_cents = cur_i64(k);
+    if (cur_more(k)) {
+        d->margin_cents = cur_i64(k);
+        d->costed = (int32_t)cur_i64(k);
+    }
     return cur_done(k) ? 0 : -1;
 }
 
@@ -874,9 +948,18 @@ static int dec_order(struct customer *c, struct cur *k)
     o->flags = (uint32_t)cur_i64(k);
     o->amount_cents = cur_i64(k);
     o->disc_cents = cur_i64(k);
-    o->depth_ppm = cu_depth_ppm(o->amount_cents, o->disc_cents);
     o->ship_by_ms = cur_i64(k);
     o->deliver_by_ms = cur_i64(k);
+    o->margin_cents = INT64_MIN;
+    if (cur_more(k)) {
+        o->mark_cents = cur_i64(k);
+        o->margin_cents = cur_i64(k);
+    }
+    if (!(o->flags & OO_COSTED)) {
+        o->margin_cents = INT64_MIN;
+    }
+    o->flags &= ~OO_COSTED;
+    o->depth_ppm = cu_depth_ppm(o->amount_cents, o->disc_cents + o->mark_cents);
     return cur_done(k) ? 0 : -1;
 }
 
@@ -894,7 +977,11 @@ static int dec_conv(struct customer *c, struct cur *k)
     v->pending_ms = cur_i64(k);
     v->choose_min = cur_i64(k);
     v->flags = (uint32_t)cur_i64(k);
-    return cur_done(k) ? 0 : -1;
+    if (cur_more(k)) {
+        v->opened_ms = cur_i64(k);
+        v->category = (uint32_t)cur_i64(k);
+    }
+    return cur_done(k) && v->category < CAT__COUNT ? 0 : -1;
 }
 
 static int dec_brand(struct customer *c, struct cur *k)
@@ -947,7 +1034,26 @@ static int dec_signal(struct customer *c, struct cur *k)
     s->ts_ms = cur_i64(k);
     s->ref = cur_hex(k);
     s->kind = (uint32_t)cur_i64(k);
+    if (cur_more(k)) {
+        s->conv = cur_hex(k);
+    }
     return cur_done(k) && s->kind < SIG__COUNT ? 0 : -1;
+}
+
+static int dec_reward(struct customer *c, struct cur *k)
+{
+    struct cu_reward *r;
+
+    if (c->nrwd == CU_RWD_KEEP) {
+        return -1;
+    }
+    r = &c->rwd[c->nrwd++];
+    r->id = cur_hex(k);
+    r->ts_ms = cur_i64(k);
+    r->type = (uint32_t)cur_i64(k);
+    r->flags = (uint32_t)cur_i64(k);
+    r->points = cur_i64(k);
+    return cur_done(k) && r->type < RW__COUNT ? 0 : -1;
 }
 
 static int dec_time(int64_t *v, uint32_t *n, uint32_t max, struct cur *k)
@@ -980,6 +1086,8 @@ static int dec_entry(struct customer *c, char tag, struct cur *k)
         return dec_time(c->rem_ms, &c->nrem, CU_REM_MAX, k);
     case 'Q':
         return dec_time(c->reward_recent_ms, &c->nreward_recent, CU_RWD_RECENT, k);
+    case 'W':
+        return dec_reward(c, k);
     default:
         return 0; /* a section of a newer format: skipped */
     }
@@ -1024,9 +1132,12 @@ static int dec_section(struct customer *c, const char *s, const char *end)
         k.bad = 0;
         if (tag == 'I') {
             rc = dec_incident(c, &k);
-        } else if (tag == 'L' || tag == 'X') {
-            rc = dec_vector(tag == 'L' ? c->reward_last_ms : c->reward_suppressed, &vi,
-                            &k);
+        } else if (tag == 'L' || tag == 'X' || tag == 'R' || tag == 'U') {
+            rc = dec_vector(tag == 'L'   ? c->reward_last_ms
+                            : tag == 'X' ? c->reward_suppressed
+                            : tag == 'R' ? c->reward_issued
+                                         : c->reward_redeemed,
+                            &vi, &k);
         } else {
             rc = dec_entry(c, tag, &k);
         }
@@ -1138,6 +1249,7 @@ static const struct {
     L(brands, nbrands), L(cats, ncats),       L(inc, ninc),
     L(sig, nsig),       L(mkt_ms, nmkt),      L(rem_ms, nrem),
     F(reward_last_ms),  F(reward_suppressed), L(reward_recent_ms, nreward_recent),
+    F(reward_issued),   F(reward_redeemed),   L(rwd, nrwd),
 };
 
 #undef L

@@ -65,22 +65,22 @@ static double tolerance(const struct customer *c)
     return ((double)c->incidents_tolerated + 0.5) / ((double)judged + 1.0);
 }
 
-static double brand(const struct customer *c, const struct brand_view *bv)
+static double brand(const struct brand_view *bv, double rivals)
 {
     double conc = bv->type == BT_UNDETERMINED ? 0.5 : bv->share;
 
-    return conc / (1.0 + 0.5 * (double)c->competitor_mentions);
+    return conc / (1.0 + 0.5 * rivals);
 }
 
 void crit_normalise(const struct customer *c, const struct model_config *cfg,
-                    const struct brand_view *bv, double norm[CR__COUNT])
+                    const struct brand_view *bv, double rivals, double norm[CR__COUNT])
 {
     norm[CR_REPEAT] = repeat(c, cfg);
     norm[CR_SPEND] = spend(c, cfg);
     norm[CR_CHOOSE] = choose(c, cfg);
     norm[CR_PRICE] = price(c, cfg);
     norm[CR_TOLERANCE] = tolerance(c);
-    norm[CR_BRAND] = brand(c, bv);
+    norm[CR_BRAND] = brand(bv, rivals);
 }
 
 void crit_score(struct customer *c, const struct model_config *cfg,

@@ -9,9 +9,10 @@
 #include "state/brand.h"
 #include "state/mconfig.h"
 
-/* The normalised criteria of c (its windows and brand view up to date). */
+/* The normalised criteria of c (its windows and brand view up to date);
+ * rivals is the decayed count of inbound competitor mentions. */
 void crit_normalise(const struct customer *c, const struct model_config *cfg,
-                    const struct brand_view *bv, double norm[CR__COUNT]);
+                    const struct brand_view *bv, double rivals, double norm[CR__COUNT]);
 /* Sets c->contrib (hundredths of a point) and c->loyalty_score = their sum. */
 void crit_score(struct customer *c, const struct model_config *cfg,
                 const double norm[CR__COUNT]);

@@ -8,14 +8,16 @@
 
 const char *const cu_tier_names[TIER__COUNT] = {"none", "bronze", "silver", "gold",
                                                 "platinum"};
-const char *const cu_segment_names[SEG__COUNT] = {"new",     "potential", "trust",
-                                                  "benefit", "inertia",   "at_risk"};
+const char *const cu_segment_names[SEG__COUNT] = {
+    "new", "potential", "trust", "benefit", "inertia", "at_risk", "satisfied", "lapsing"};
 const char *const cu_brand_type_names[BT__COUNT] = {
-    "undetermined", "complete", "occasional", "switching", "split", "none"};
+    "undetermined", "complete", "occasional", "switching", "split", "none", "variety"};
+const char *const cu_loyalty_type_names[LT__COUNT] = {"no_loyalty", "spurious_loyalty",
+                                                      "latent_loyalty", "true_loyalty"};
 static const char *const signal_names[SIG__COUNT] = {
-    "inquiry_unanswered", "late_shipment",     "late_delivery",
-    "not_as_described",   "quality_return",    "low_rating",
-    "complaint",          "payment_reminders", "marketing_overload"};
+    "inquiry_unanswered", "late_shipment",     "late_delivery",  "not_as_described",
+    "quality_return",     "low_rating",        "complaint",      "payment_reminders",
+    "marketing_overload", "shared_low_rating", "slow_resolution"};
 static const char *const reward_names[RW__COUNT] = {
     "milestone", "tier_upgrade", "advocacy", "service_recovery", "win_back"};
 static const char *const criterion_names[CR__COUNT] = {"repeat", "spend",     "choose",
@@ -129,6 +131,11 @@ const char *cu_signal_name(enum signal_kind k)
 const char *cu_reward_name(enum reward_type r)
 {
     return name_of(reward_names, RW__COUNT, (int)r);
+}
+
+const char *cu_loyalty_type_name(enum loyalty_type t)
+{
+    return name_of(cu_loyalty_type_names, LT__COUNT, (int)t);
 }
 
 const char *cu_criterion_name(enum criterion k)

@@ -34,6 +34,7 @@
 #define CU_MKT_MAX    16  /* recent marketing message times */
 #define CU_REM_MAX    4   /* recent payment reminder times */
 #define CU_RWD_RECENT 16  /* recent reward times (the rolling cap) */
+#define CU_RWD_KEEP   16  /* issued rewards remembered for redemption; oldest dropped */
 #define CU_NAME_MAX   EV_NAME_MAX
 
 enum tier {
@@ -52,6 +53,8 @@ enum segment {
     SEG_BENEFIT,
     SEG_INERTIA,
     SEG_AT_RISK,
+    SEG_SATISFIED, /* satisfied, not (yet) attached */
+    SEG_LAPSING,   /* a satisfied buyer fading away */
     SEG__COUNT
 };
 
@@ -61,8 +64,18 @@ enum brand_type {
     BT_OCCASIONAL,
     BT_SWITCHING,
     BT_SPLIT,
-    BT_NONE,
+    BT_NONE,    /* no brand preference, price-driven */
+    BT_VARIETY, /* no brand preference, not price-driven */
     BT__COUNT
+};
+
+/* Behaviour x attitude (docs/model.md, "Attitude"). */
+enum loyalty_type {
+    LT_NONE = 0, /* no loyalty */
+    LT_SPURIOUS, /* buys without attachment (inertia) */
+    LT_LATENT,   /* attached, buys little */
+    LT_TRUE,     /* attached and buying */
+    LT__COUNT
 };
 
 enum signal_kind {
@@ -75,6 +88,8 @@ enum signal_kind {
     SIG_COMPLAINT,
     SIG_PAYMENT_REMINDERS, /* >= 2 payment reminders in 30 days */
     SIG_MARKETING,         /* marketing overload */
+    SIG_SHARED_LOW_RATING, /* rating <= 2, shared publicly */
+    SIG_SLOW_RESOLUTION,   /* complaint not resolved within resolve_hours */
     SIG__COUNT
 };
 
@@ -103,10 +118,13 @@ struct cu_day {
     int32_t orders;      /* placed minus cancelled */
     int64_t spend_cents; /* amounts of those orders */
     int64_t refund_cents;
+    int64_t margin_cents; /* amount - cost of goods of the costed orders */
+    int32_t costed;       /* orders whose every item carried a unit_cost */
 };
 
 #define OO_SHIPPED 1u
 #define OO_FAST    2u /* expedited or fulfilled_by_platform */
+#define OO_COSTED  4u /* in the aux string only: the order has a margin */
 
 /* An order placed and not yet delivered or cancelled. */
 struct cu_order {
@@ -115,13 +133,18 @@ struct cu_order {
     uint32_t flags;
     int64_t amount_cents;
     int64_t disc_cents;
+    int64_t mark_cents; /* markdown: list price - unit price of its items */
     int64_t depth_ppm;
+    int64_t margin_cents;  /* INT64_MIN: not costed */
     int64_t ship_by_ms;    /* 0: no promise */
     int64_t deliver_by_ms; /* 0: no promise */
 };
 
-#define CV_CHOSEN  1u /* time to choose counted */
-#define CV_SLA_HIT 2u /* SLA signal raised for the pending inquiry */
+#define CV_CHOSEN    1u  /* time to choose counted */
+#define CV_SLA_HIT   2u  /* SLA signal raised for the pending inquiry */
+#define CV_COMPLAINT 4u  /* a complaint was made in it */
+#define CV_RESOLVED  8u  /* the shop said it is resolved */
+#define CV_SLOW      16u /* slow_resolution raised */
 
 struct cu_conv {
     uint64_t cid;       /* cu_hash64(conversation_id) */
@@ -130,7 +153,9 @@ struct cu_conv {
     int64_t pending_ms; /* oldest unanswered inbound message, 0 if none */
     int64_t last_ms;    /* newest message or order: eviction order */
     int64_t choose_min; /* minutes counted in choose_sum_min */
+    int64_t opened_ms;  /* first inbound inquiry or complaint, 0 if none */
     uint32_t flags;
+    uint32_t category; /* enum ev_category of its complaints */
 };
 
 struct cu_brand {
@@ -155,6 +180,30 @@ struct cu_signal {
     int64_t ts_ms;
     uint64_t ref;  /* hash of the order / conversation / event it is about */
     uint32_t kind; /* enum signal_kind */
+    uint64_t conv; /* the conversation it belongs to (lifted on resolution), or 0 */
+};
+
+#define RWF_REDEEMED 1u
+
+/* An issued reward, remembered so an order that uses it can be matched. */
+struct cu_reward {
+    uint64_t id; /* cu_hash64(event_id) */
+    int64_t ts_ms;
+    uint32_t type; /* enum reward_type */
+    uint32_t flags;
+    int64_t points; /* a points reward's value, else 0 */
+};
+
+/* Attitude evidence: counts decayed with half-life attitude_half_life_days,
+ * all as of att_as_of_ms. */
+enum att_kind {
+    AT_RATED = 0, /* reviews */
+    AT_HIGH,      /* ratings >= 4 */
+    AT_SHARED,    /* shared reviews rated >= 4 (recommending the shop) */
+    AT_PRAISE,    /* inbound praise */
+    AT_INTEREST,  /* conversations opened with a pre-sale inquiry */
+    AT_RIVAL,     /* inbound messages mentioning a competitor */
+    AT__COUNT
 };
 
 struct customer {
@@ -173,15 +222,22 @@ struct customer {
     int64_t refund_cents; /* returned amounts */
     int64_t discount_cents;
     int64_t discounted_orders;
-    int64_t depth_ppm_sum;    /* sum of per-order discount depth, parts per million */
-    int64_t fast_ship_orders; /* expedited or fulfilled_by_platform */
-    int64_t purchase_days;    /* distinct UTC days with an order */
+    int64_t depth_ppm_sum;  /* sum of per-order price-cut depth, parts per million */
+    int64_t markdown_cents; /* list price - unit price of the items bought */
+    int64_t margin_cents;   /* amount - cost of goods, costed orders */
+    int64_t costed_orders;
+    int64_t fast_ship_orders;              /* expedited or fulfilled_by_platform */
+    int64_t purchase_days;                 /* distinct UTC days with an order */
     int32_t first_day, last_day, prev_day; /* -1: none */
     int64_t first_day_cents;               /* spend on first_day */
     int64_t ratings, rating_sum, ratings_low, ratings_high, reviews_shared;
     int32_t rating_last;
     int64_t msgs[MSG__COUNT];
-    int64_t competitor_mentions;
+    int64_t competitor_mentions;         /* inbound */
+    int64_t complaints[CAT__COUNT];      /* by complaint_category ([0]: none given) */
+    int64_t resolved_n, resolve_sum_min; /* resolutions; minutes since opened */
+    int64_t att_as_of_ms;
+    double att[AT__COUNT];
     int64_t msg_as_of_ms; /* newest message.sent time: the clock of SLA checks */
     int64_t choose_n, choose_sum_min; /* time to choose, minutes */
     int64_t incidents, incidents_tolerated, incidents_lost;
@@ -210,10 +266,16 @@ struct customer {
     int64_t reward_suppressed[RW__COUNT];
     int64_t reward_recent_ms[CU_RWD_RECENT]; /* newest last */
     uint32_t nreward_recent;
+    int64_t reward_issued[RW__COUNT];
+    int64_t reward_redeemed[RW__COUNT];
+    struct cu_reward rwd[CU_RWD_KEEP]; /* oldest first */
+    uint32_t nrwd;
 
     /* --- derived (model_derive) ------------------------------------------ */
     int64_t orders_30d, orders_90d, orders_365d;
     double spend_365d;          /* rolling net spend (currency units) */
+    double margin_365d;         /* rolling margin of the costed orders, net of returns */
+    int64_t costed_365d;        /* net orders in the window that carried costs */
     double aov;                 /* average order value (currency units) */
     int32_t contrib[CR__COUNT]; /* hundredths of a score point */
     double loyalty_score;       /* 0..100 = sum of contrib / 100 */
@@ -229,6 +291,12 @@ struct customer {
     int32_t risk_armed;
     int64_t churn_seq; /* upward crossings so far */
     int64_t rewards_sent;
+    int64_t rewards_redeemed;
+    int64_t redeemed_unknown; /* orders naming a reward not remembered */
+    int64_t points_balance;   /* points issued minus points of redeemed rewards */
+    double attitude;          /* 0..1 */
+    enum loyalty_type loyalty_type;
+    int64_t segment_seq;   /* segment-change events so far */
     int64_t model_version; /* of the model parameters last evaluated with */
 };
 
@@ -257,10 +325,12 @@ const char *cu_brand_type_name(enum brand_type b);
 const char *cu_signal_name(enum signal_kind k);
 const char *cu_reward_name(enum reward_type r);
 const char *cu_criterion_name(enum criterion k);
+const char *cu_loyalty_type_name(enum loyalty_type t);
 /* Reverse lookups for the codec: index, or -1 if unknown. */
 int cu_name_index(const char *const *names, int n, const char *s);
 extern const char *const cu_tier_names[TIER__COUNT];
 extern const char *const cu_segment_names[SEG__COUNT];
 extern const char *const cu_brand_type_names[BT__COUNT];
+extern const char *const cu_loyalty_type_names[LT__COUNT];
 
 #endif

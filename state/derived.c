@@ -98,7 +98,10 @@ static int add_scores(cJSON *o, const struct customer *c)
                    cJSON_AddStringToObject(s, "tier", cu_tier_name(c->tier)) &&
                    cJSON_AddStringToObject(s, "segment", cu_segment_name(c->segment)) &&
                    cJSON_AddStringToObject(s, "brand_type",
-                                           cu_brand_type_name(c->brand_type))
+                                           cu_brand_type_name(c->brand_type)) &&
+                   cJSON_AddNumberToObject(s, "attitude", c->attitude) &&
+                   cJSON_AddStringToObject(s, "loyalty_type",
+                                           cu_loyalty_type_name(c->loyalty_type))
                ? 0
                : -1;
 }
@@ -123,6 +126,9 @@ static int add_reward(cJSON *o, const struct customer *c, const struct derived_r
     }
     if (strcmp(rw->kind, "points") != 0 &&
         !cJSON_AddStringToObject(r, "currency", c->currency[0] ? c->currency : "USD")) {
+        return -1;
+    }
+    if (rw->graded_by && !cJSON_AddStringToObject(r, "graded_by", rw->graded_by)) {
         return -1;
     }
     return 0;
@@ -159,6 +165,58 @@ char *derived_churn_payload(const struct customer *c, const char *event_id,
               !cJSON_AddNumberToObject(o, "threshold", threshold) ||
               !cJSON_AddNumberToObject(o, "crossing", (double)c->churn_seq) ||
               add_scores(o, c) < 0)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return print_delete(o);
+}
+
+static int add_change(cJSON *o, const char *name, const char *from, const char *to)
+{
+    cJSON *ch = cJSON_AddObjectToObject(o, name);
+
+    return ch && cJSON_AddStringToObject(ch, "from", from) &&
+                   cJSON_AddStringToObject(ch, "to", to)
+               ? 0
+               : -1;
+}
+
+static int add_changed(cJSON *arr, int changed, const char *name)
+{
+    cJSON *s;
+
+    if (!changed) {
+        return 0;
+    }
+    s = cJSON_CreateString(name);
+    if (!s || !cJSON_AddItemToArray(arr, s)) {
+        cJSON_Delete(s);
+        return -1;
+    }
+    return 0;
+}
+
+char *derived_segment_payload(const struct customer *c, const char *event_id,
+                              int64_t as_of_ms, const struct derived_reasons *why,
+                              const struct seg_classes *was)
+{
+    cJSON *o = head(c, DERIVED_SCHEMA_SEGMENT, event_id, as_of_ms, why);
+    cJSON *arr = NULL;
+
+    if (o && cJSON_AddNumberToObject(o, "sequence", (double)c->segment_seq)) {
+        arr = cJSON_AddArrayToObject(o, "changed");
+    }
+    if (o &&
+        (!arr || add_changed(arr, was->segment != c->segment, "segment") < 0 ||
+         add_changed(arr, was->brand_type != c->brand_type, "brand_type") < 0 ||
+         add_changed(arr, was->loyalty_type != c->loyalty_type, "loyalty_type") < 0 ||
+         add_change(o, "segment", cu_segment_name(was->segment),
+                    cu_segment_name(c->segment)) < 0 ||
+         add_change(o, "brand_type", cu_brand_type_name(was->brand_type),
+                    cu_brand_type_name(c->brand_type)) < 0 ||
+         add_change(o, "loyalty_type", cu_loyalty_type_name(was->loyalty_type),
+                    cu_loyalty_type_name(c->loyalty_type)) < 0 ||
+         add_scores(o, c) < 0)) {
         cJSON_Delete(o);
         return NULL;
     }

@@ -15,6 +15,7 @@
 
 #define DERIVED_SCHEMA_REWARD  "loyalty.reward-trigger"
 #define DERIVED_SCHEMA_CHURN   "loyalty.churn-risk"
+#define DERIVED_SCHEMA_SEGMENT "loyalty.segment-change"
 #define DERIVED_SCHEMA_VERSION 2
 #define DERIVED_REASONS_MAX    16
 
@@ -23,15 +24,23 @@ struct derived_reasons {
     size_t n;
 };
 
+/* The classes a segment-change event reports the old values of. */
+struct seg_classes {
+    enum segment segment;
+    enum brand_type brand_type;
+    enum loyalty_type loyalty_type;
+};
+
 /* Adds a reason code once; silently ignores it when the list is full. */
 void derived_reason_add(struct derived_reasons *r, const char *code);
 
 struct derived_reward {
     enum reward_type type;
-    int milestone;    /* RW_MILESTONE: the purchase-day count */
-    const char *tier; /* RW_TIER: the new tier */
-    const char *kind; /* coupon | points | cashback | gift */
-    double value;     /* currency units, or points */
+    int milestone;         /* RW_MILESTONE: the purchase-day count */
+    const char *tier;      /* RW_TIER: the new tier */
+    const char *kind;      /* coupon | points | cashback | gift */
+    double value;          /* currency units, or points */
+    const char *graded_by; /* revenue | margin */
 };
 
 /* 32 lower-case hex digits: the first 128 bits of SHA-256 of customer_id NUL
@@ -51,6 +60,11 @@ char *derived_reward_payload(const struct customer *c, const char *event_id,
 char *derived_churn_payload(const struct customer *c, const char *event_id,
                             int64_t as_of_ms, double threshold,
                             const struct derived_reasons *why);
+
+/* `was` holds the classes before the change, c the new ones. */
+char *derived_segment_payload(const struct customer *c, const char *event_id,
+                              int64_t as_of_ms, const struct derived_reasons *why,
+                              const struct seg_classes *was);
 
 /* The message to produce: `payload` with "emitted_at" appended as the last
  * member.  *out is malloc'd.  Returns 0, or -1 (not an object, ENOMEM). */

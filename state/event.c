@@ -30,6 +30,7 @@ static const char *const msg_kind_names[MSG__COUNT] = {
     [MSG_PAYMENT_REMINDER] = "payment_reminder",
     [MSG_MARKETING] = "marketing",
     [MSG_OTHER] = "other",
+    [MSG_RESOLUTION] = "resolution",
 };
 
 static const char *const shipping_names[] = {
@@ -46,6 +47,11 @@ static const char *const reason_names[] = {
     [RET_LATE] = "late",
     [RET_CHANGED_MIND] = "changed_mind",
     [RET_OTHER] = "other",
+};
+
+static const char *const category_names[] = {
+    [CAT_NONE] = "none",     [CAT_LOGISTICS] = "logistics", [CAT_QUALITY] = "quality",
+    [CAT_DUTIES] = "duties", [CAT_PAYMENT] = "payment",     [CAT_OTHER] = "other",
 };
 
 static const char *const direction_names[] = {
@@ -113,4 +119,9 @@ const char *event_return_reason_name(enum ev_return_reason r)
 const char *event_direction_name(enum ev_direction d)
 {
     return name_at(direction_names, NAME_COUNT(direction_names), (int)d);
+}
+
+const char *event_category_name(enum ev_category k)
+{
+    return name_at(category_names, NAME_COUNT(category_names), (int)k);
 }

@@ -51,7 +51,19 @@ enum ev_msg_kind {
     MSG_PAYMENT_REMINDER,
     MSG_MARKETING,
     MSG_OTHER,
+    MSG_RESOLUTION, /* outbound: the shop says the conversation is resolved */
     MSG__COUNT
+};
+
+/* What a complaint is about (optional `complaint_category`). */
+enum ev_category {
+    CAT_NONE = 0,
+    CAT_LOGISTICS,
+    CAT_QUALITY,
+    CAT_DUTIES,
+    CAT_PAYMENT,
+    CAT_OTHER,
+    CAT__COUNT
 };
 
 struct ev_item {
@@ -61,6 +73,8 @@ struct ev_item {
     int64_t qty;       /* > 0 */
     double unit_price; /* >= 0, 0 if absent */
     double list_price; /* >= 0, 0 if absent */
+    double unit_cost;  /* >= 0, 0 if absent */
+    int has_cost;      /* unit_cost was given */
 };
 
 /*
@@ -86,6 +100,7 @@ struct event {
     int64_t promised_delivery_by_ms;
     char conversation_id[EV_ID_MAX + 1];
     enum ev_return_reason reason;
+    char reward_event_id[EV_ID_MAX + 1]; /* order.placed: the reward it used */
 
     /* review.posted */
     char sku[EV_NAME_MAX + 1];
@@ -98,6 +113,7 @@ struct event {
     enum ev_direction direction;
     enum ev_msg_kind kind;
     int mentions_competitor;
+    enum ev_category category; /* complaint_category */
 };
 
 void event_init(struct event *ev);
@@ -113,5 +129,6 @@ const char *event_msg_kind_name(enum ev_msg_kind k);
 const char *event_shipping_name(enum ev_shipping s);
 const char *event_return_reason_name(enum ev_return_reason r);
 const char *event_direction_name(enum ev_direction d);
+const char *event_category_name(enum ev_category k);
 
 #endif

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/attitude.h"
 #include "state/brand.h"
 #include "state/criteria.h"
 #include "state/mconfig.h"
 #include "state/derived.h"
 #include "state/model.h"
+#include "state/reward.h"
 #include "state/risk.h"
 #include "state/segment.h"
 
@@ -44,11 +46,12 @@ __attribute__((format(printf, 2, 3))) static void line(struct out *o, const char
 }
 
 static void explain_score(struct out *o, const struct customer *c,
-                          const struct model_config *cfg, const struct brand_view *bv)
+                          const struct model_config *cfg, const struct brand_view *bv,
+                          const struct att_view *av)
 {
     double norm[CR__COUNT], wsum = 0;
 
-    crit_normalise(c, cfg, bv, norm);
+    crit_normalise(c, cfg, bv, av->ev[AT_RIVAL], norm);
     for (int k = 0; k < CR__COUNT; k++) {
         wsum += cfg->weight[k];
     }
@@ -73,9 +76,9 @@ static void explain_score(struct out *o, const struct customer *c,
          c->choose_n ? (double)c->choose_sum_min / (double)c->choose_n / 60.0 : 0.0,
          cfg->choose_scale_hours);
     line(o,
-         "  price     %.4f x w %.3f = %.2f  (%lld of %lld orders discounted, mean depth "
-         "%.3f, "
-         "depth scale %.15g)",
+         "  price     %.4f x w %.3f = %.2f  (%lld of %lld orders discounted or marked "
+         "down, "
+         "mean depth %.3f, depth scale %.15g)",
          norm[CR_PRICE], cfg->weight[CR_PRICE] / wsum, c->contrib[CR_PRICE] / 100.0,
          (long long)c->discounted_orders, (long long)crit_net_orders(c),
          crit_net_orders(c) ? (double)c->depth_ppm_sum / 1e6 / (double)crit_net_orders(c)
@@ -88,9 +91,36 @@ static void explain_score(struct out *o, const struct customer *c,
          c->contrib[CR_TOLERANCE] / 100.0, (long long)c->incidents,
          (long long)c->incidents_tolerated, (long long)c->incidents_lost, c->ninc);
     line(o,
-         "  brand     %.4f x w %.3f = %.2f  (top share %.3f, competitor mentions %lld)",
+         "  brand     %.4f x w %.3f = %.2f  (top share %.3f, inbound competitor mentions "
+         "%lld, %.3f after decay)",
          norm[CR_BRAND], cfg->weight[CR_BRAND] / wsum, c->contrib[CR_BRAND] / 100.0,
-         bv->share, (long long)c->competitor_mentions);
+         bv->share, (long long)c->competitor_mentions, av->ev[AT_RIVAL]);
+}
+
+static void explain_attitude(struct out *o, const struct customer *c,
+                             const struct model_config *cfg, const struct att_view *av,
+                             const struct seg_view *sv)
+{
+    line(o,
+         "attitude %.4g = sum of the parts below, at least 0 (evidence halves every "
+         "%.15g days; attached >= %.15g)",
+         c->attitude, cfg->attitude_half_life_days, cfg->attitude_attached);
+    line(o, "  ratings   +%.4f  (%.3f reviews, share rated >= 4: %.3f)",
+         av->part[AT_RATED], av->ev[AT_RATED], av->high_share);
+    line(o, "  shared    +%.4f  (%.3f shared reviews rated >= 4)", av->part[AT_SHARED],
+         av->ev[AT_SHARED]);
+    line(o, "  praise    +%.4f  (%.3f praise messages)", av->part[AT_PRAISE],
+         av->ev[AT_PRAISE]);
+    line(o, "  interest  +%.4f  (%.3f pre-sale inquiries)", av->part[AT_INTEREST],
+         av->ev[AT_INTEREST]);
+    line(o, "  rivals    -%.4f  (%.3f inbound competitor mentions)", av->part[AT_RIVAL],
+         av->ev[AT_RIVAL]);
+    line(o,
+         "loyalty_type %s: attached %s; buying %s (repeat %s, loyalty_score %.2f >= "
+         "%.15g, not lapsing)",
+         cu_loyalty_type_name(c->loyalty_type), sv->attached ? "yes" : "no",
+         seg_buying(c, cfg, sv) ? "yes" : "no", sv->repeat ? "yes" : "no",
+         c->loyalty_score, cfg->behaviour_score);
 }
 
 static void explain_brand(struct out *o, const struct customer *c,
@@ -112,16 +142,17 @@ static void explain_segment(struct out *o, const struct customer *c,
                             const struct model_config *cfg, const struct seg_view *sv)
 {
     line(o,
-         "segment %s: purchase days %d (repeat: %s), dissatisfied: %s (%d active "
-         "signals, mean "
-         "rating %.2f), fading: %s (orders_90d %lld), discounted share %.2f, "
-         "fast-shipping "
-         "share %.2f (benefit >= %.15g), %lld days since first purchase (new <= %.15g)",
-         cu_segment_name(c->segment), sv->purchases, sv->repeat ? "yes" : "no",
-         sv->dissatisfied ? "yes" : "no", sv->active_signals, sv->mean_rating,
-         sv->fading ? "yes" : "no", (long long)c->orders_90d, sv->discount_share,
-         sv->fast_share, cfg->segment_benefit_share, (long long)sv->age_days,
-         cfg->segment_new_days);
+         "segment %s (rule %s): purchase days %d (repeat: %s), dissatisfied: %s (%d "
+         "active signals weighing %.3f against goodwill %.3f, mean rating %.2f), "
+         "fading: %s (orders_90d %lld), lapsing: %s (%lld days since the last purchase, "
+         "lapsing from %.15g), attached: %s, discounted share %.2f, fast-shipping share "
+         "%.2f (benefit >= %.15g), %lld days since first purchase (new <= %.15g)",
+         cu_segment_name(c->segment), sv->rule ? sv->rule : "-", sv->purchases,
+         sv->repeat ? "yes" : "no", sv->dissatisfied ? "yes" : "no", sv->active_signals,
+         sv->pain, sv->goodwill, sv->mean_rating, sv->fading ? "yes" : "no",
+         (long long)c->orders_90d, sv->lapsing ? "yes" : "no", (long long)sv->silent_days,
+         cfg->lapse_days, sv->attached ? "yes" : "no", sv->discount_share, sv->fast_share,
+         cfg->segment_benefit_share, (long long)sv->age_days, cfg->segment_new_days);
 }
 
 /* An instant for people: RFC 3339, or "-" for 0 (none) and INT64_MAX (never). */
@@ -145,6 +176,36 @@ static void explain_tier(struct out *o, const struct customer *c,
     for (int t = TIER_BRONZE; t < TIER__COUNT; t++) {
         line(o, "  %-8s needs spend >= %.15g and orders >= %.15g",
              cu_tier_name((enum tier)t), cfg->tier_spend[t], cfg->tier_orders[t]);
+    }
+}
+
+static void explain_rewards(struct out *o, const struct customer *c,
+                            const struct model_config *cfg)
+{
+    int by_margin;
+    enum tier g = reward_grade_of(c, cfg, &by_margin);
+
+    line(o,
+         "rewards graded %s by %s (margin_365d %.2f over %lld costed orders); points "
+         "balance %lld; %lld redeemed, %lld orders naming an unknown reward",
+         cu_tier_name(g), by_margin ? "margin" : "revenue (tier)", c->margin_365d,
+         (long long)c->costed_365d, (long long)c->points_balance,
+         (long long)c->rewards_redeemed, (long long)c->redeemed_unknown);
+    for (int t = 0; t < RW__COUNT; t++) {
+        if (!c->reward_issued[t] && !c->reward_suppressed[t]) {
+            continue;
+        }
+        line(o,
+             "  %-16s issued %lld, redeemed %lld (%.0f%%), suppressed %lld, unused in a "
+             "row %d (offered less often from %.15g)",
+             cu_reward_name((enum reward_type)t), (long long)c->reward_issued[t],
+             (long long)c->reward_redeemed[t],
+             c->reward_issued[t]
+                 ? 100.0 * (double)c->reward_redeemed[t] / (double)c->reward_issued[t]
+                 : 0.0,
+             (long long)c->reward_suppressed[t],
+             reward_unused_streak(c, cfg, (enum reward_type)t, c->as_of_ms),
+             cfg->reward_unused_n);
     }
 }
 
@@ -186,6 +247,7 @@ int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t 
     struct emission_list ignored;
     struct customer *c = malloc(sizeof(*c));
     struct brand_view bv;
+    struct att_view av;
     struct risk_eval r;
     struct seg_view sv;
     char t[40];
@@ -201,7 +263,8 @@ int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t 
     model_sweep(c, now_ms, m, &ignored);
     brand_classify(c, m->cfg, &bv);
     risk_evaluate(c, m, c->as_of_ms, &r);
-    seg_classify(c, m->cfg, r.active, r.p_eff, c->as_of_ms, &sv);
+    att_evaluate(c, m->cfg, c->as_of_ms, &av);
+    seg_classify(c, m->cfg, r.active, r.factor, r.p_eff, c->attitude, c->as_of_ms, &sv);
     line(&o,
          "customer %s as of %s; orders %lld (cancelled %lld, returned %lld), net spend "
          "%.2f %s; orders 30d/90d/365d %lld/%lld/%lld",
@@ -209,10 +272,12 @@ int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t 
          (long long)c->orders_cancelled, (long long)c->orders_returned,
          (double)(c->spend_cents - c->refund_cents) / 100.0, c->currency,
          (long long)c->orders_30d, (long long)c->orders_90d, (long long)c->orders_365d);
-    explain_score(&o, c, m->cfg, &bv);
+    explain_score(&o, c, m->cfg, &bv, &av);
+    explain_attitude(&o, c, m->cfg, &av, &sv);
     explain_brand(&o, c, m->cfg, &bv);
     explain_segment(&o, c, m->cfg, &sv);
     explain_tier(&o, c, m->cfg);
+    explain_rewards(&o, c, m->cfg);
     explain_risk(&o, c, m, &r);
     line(&o, "next sweep due %s", when(model_next_due(c, m), t, sizeof(t)));
     rc = o.overflow ? -1 : 0;

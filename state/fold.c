@@ -12,8 +12,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "state/attitude.h"
 #include "state/brand.h"
 #include "state/mconfig.h"
+#include "state/reward.h"
 #include "state/risk.h"
 #include "state/window.h"
 
@@ -24,9 +26,10 @@ static int64_t cents(double amount)
     return llround(amount * 100.0);
 }
 
-void fold_signal(struct pass *p, enum signal_kind k, int64_t ts_ms, uint64_t ref)
+void fold_signal(struct pass *p, enum signal_kind k, int64_t ts_ms, uint64_t ref,
+                 uint64_t conv)
 {
-    if (risk_signal_add(p->c, k, ts_ms, ref) && p->nsig < PASS_NEW_MAX) {
+    if (risk_signal_add(p->c, k, ts_ms, ref, conv) && p->nsig < PASS_NEW_MAX) {
         p->sig[p->nsig].kind = k;
         p->sig[p->nsig].ref = ref;
         p->nsig++;
@@ -198,12 +201,35 @@ static void incident_purchase(struct pass *p, int64_t ts_ms)
     }
 }
 
+static int quality_kind(uint32_t k)
+{
+    return k == SIG_NOT_AS_DESCRIBED || k == SIG_QUALITY_RETURN || k == SIG_LOW_RATING ||
+           k == SIG_SHARED_LOW_RATING;
+}
+
+/* A quality problem: one signal and one incident per order (ref), whether
+ * the order is returned, rated low, or both; the first to arrive counts. */
+static void quality_problem(struct pass *p, enum signal_kind k, int64_t ts_ms,
+                            uint64_t ref)
+{
+    const struct customer *c = p->c;
+
+    for (uint32_t i = 0; i < c->nsig; i++) {
+        if (c->sig[i].ref == ref && quality_kind(c->sig[i].kind)) {
+            return;
+        }
+    }
+    fold_signal(p, k, ts_ms, ref, 0);
+    incident_add(p, ts_ms);
+}
+
 /* ---- conversations ---------------------------------------------------- */
 
 static int64_t conv_recency(const struct cu_conv *v)
 {
     int64_t t = v->inquiry_ms > v->order_ms ? v->inquiry_ms : v->order_ms;
 
+    t = t > v->opened_ms ? t : v->opened_ms;
     return t > v->pending_ms ? t : v->pending_ms;
 }
 
@@ -272,8 +298,48 @@ static void sla_hit(struct pass *p, struct cu_conv *v)
 {
     uint64_t ref = v->cid ^ ((uint64_t)v->pending_ms * 0x9e3779b97f4a7c15ULL);
 
-    fold_signal(p, SIG_SLA, v->pending_ms + sla_ms(p), ref);
+    fold_signal(p, SIG_SLA, v->pending_ms + sla_ms(p), ref, v->cid);
     v->flags |= CV_SLA_HIT;
+}
+
+static int64_t resolve_ms(const struct pass *p)
+{
+    return (int64_t)llround(p->m->cfg->resolve_hours * 3600000.0);
+}
+
+static void slow_hit(struct pass *p, struct cu_conv *v)
+{
+    uint64_t ref = v->cid ^ ((uint64_t)v->opened_ms * 0x9e3779b97f4a7c15ULL);
+
+    fold_signal(p, SIG_SLOW_RESOLUTION, v->opened_ms + resolve_ms(p), ref, 0);
+    v->flags |= CV_SLOW;
+}
+
+/* The shop says the conversation is resolved: its resolution time is
+ * measured, and its complaint and unanswered-inquiry signals stop counting
+ * (a slow resolution stays). */
+static void conv_resolved(struct pass *p, struct cu_conv *v, int64_t ts_ms)
+{
+    struct customer *c = p->c;
+    uint32_t k = 0;
+
+    if ((v->flags & CV_RESOLVED) || !v->opened_ms || ts_ms < v->opened_ms) {
+        return;
+    }
+    if ((v->flags & CV_COMPLAINT) && !(v->flags & CV_SLOW) &&
+        ts_ms >= v->opened_ms + resolve_ms(p)) {
+        slow_hit(p, v);
+    }
+    c->resolved_n++;
+    c->resolve_sum_min += (ts_ms - v->opened_ms) / 60000;
+    v->flags |= CV_RESOLVED;
+    for (uint32_t i = 0; i < c->nsig; i++) {
+        if (c->sig[i].conv != v->cid ||
+            (c->sig[i].kind != SIG_SLA && c->sig[i].kind != SIG_COMPLAINT)) {
+            c->sig[k++] = c->sig[i];
+        }
+    }
+    c->nsig = k;
 }
 
 static void conv_message(struct pass *p, const struct event *ev)
@@ -289,25 +355,48 @@ static void conv_message(struct pass *p, const struct event *ev)
         return;
     }
     if (inbound) {
+        if (ev->kind == MSG_INQUIRY && !v->inquiry_ms) {
+            att_add(c, p->m->cfg, AT_INTEREST, ev->ts_ms); /* pre-sale interest */
+        }
         if (ev->kind == MSG_INQUIRY && (!v->inquiry_ms || ev->ts_ms < v->inquiry_ms)) {
             v->inquiry_ms = ev->ts_ms;
             conv_choose(c, v);
         }
-        if ((ev->kind == MSG_INQUIRY || ev->kind == MSG_COMPLAINT) && !v->pending_ms) {
+        if (ev->kind == MSG_COMPLAINT) {
+            if (v->flags & CV_RESOLVED) { /* complaining again: a new episode */
+                v->flags &= ~(CV_RESOLVED | CV_SLOW);
+                v->opened_ms = 0;
+            }
+            v->flags |= CV_COMPLAINT;
+            if (ev->category != CAT_NONE) {
+                v->category = ev->category;
+            }
+        }
+        if (ev->kind != MSG_INQUIRY && ev->kind != MSG_COMPLAINT) {
+            return;
+        }
+        if (!v->opened_ms || ev->ts_ms < v->opened_ms) {
+            v->opened_ms = ev->ts_ms;
+        }
+        if (!v->pending_ms) {
             v->pending_ms = ev->ts_ms;
             v->flags &= ~CV_SLA_HIT;
         }
         return;
     }
-    if (ev->kind == MSG_MARKETING || ev->kind == MSG_PAYMENT_REMINDER || !v->pending_ms) {
+    if (ev->kind == MSG_MARKETING || ev->kind == MSG_PAYMENT_REMINDER) {
         return;
     }
     /* A reply at or after the deadline still leaves the inquiry late. */
-    if (!(v->flags & CV_SLA_HIT) && ev->ts_ms >= v->pending_ms + sla_ms(p)) {
+    if (v->pending_ms && !(v->flags & CV_SLA_HIT) &&
+        ev->ts_ms >= v->pending_ms + sla_ms(p)) {
         sla_hit(p, v);
     }
     v->pending_ms = 0;
     v->flags &= ~CV_SLA_HIT;
+    if (ev->kind == MSG_RESOLUTION) {
+        conv_resolved(p, v, ev->ts_ms);
+    }
 }
 
 /* ---- recent message times --------------------------------------------- */
@@ -351,14 +440,14 @@ static void reminders_and_marketing(struct pass *p, const struct event *ev)
         if (times_in(c->rem_ms, c->nrem, ev->ts_ms, PAYMENT_WINDOW_MS) >=
                 (uint32_t)cfg->payment_reminders_min &&
             !risk_recent(c, SIG_PAYMENT_REMINDERS, ev->ts_ms, PAYMENT_WINDOW_MS)) {
-            fold_signal(p, SIG_PAYMENT_REMINDERS, ev->ts_ms, cu_hash64(ev->event_id));
+            fold_signal(p, SIG_PAYMENT_REMINDERS, ev->ts_ms, cu_hash64(ev->event_id), 0);
         }
     } else if (ev->kind == MSG_MARKETING) {
         c->nmkt = times_add(c->mkt_ms, c->nmkt, CU_MKT_MAX, ev->ts_ms);
         if (times_in(c->mkt_ms, c->nmkt, ev->ts_ms, mwin) >
                 (uint32_t)cfg->marketing_max &&
             !risk_recent(c, SIG_MARKETING, ev->ts_ms, mwin)) {
-            fold_signal(p, SIG_MARKETING, ev->ts_ms, cu_hash64(ev->event_id));
+            fold_signal(p, SIG_MARKETING, ev->ts_ms, cu_hash64(ev->event_id), 0);
         }
     }
 }
@@ -379,19 +468,73 @@ static void milestones(struct pass *p)
     }
 }
 
+#define CENTS_MAX 1e15 /* bounds a sum over items, whose products may be huge */
+
+/* The markdown of the items: (list price - unit price) x qty of each line
+ * with both prices and a unit price below the list price. */
+static int64_t markdown_cents(const struct event *ev)
+{
+    double sum = 0;
+
+    for (size_t i = 0; i < ev->n_items; i++) {
+        const struct ev_item *it = &ev->items[i];
+        if (it->unit_price > 0 && it->list_price > it->unit_price) {
+            sum +=
+                (double)it->qty * (double)(cents(it->list_price) - cents(it->unit_price));
+        }
+    }
+    return (int64_t)fmin(sum, CENTS_MAX);
+}
+
+/* amount - cost of goods, if every item carries a unit_cost; else INT64_MIN. */
+static int64_t margin_cents(const struct event *ev, int64_t amount_cents)
+{
+    double cost = 0;
+
+    if (ev->n_items == 0) {
+        return INT64_MIN;
+    }
+    for (size_t i = 0; i < ev->n_items; i++) {
+        if (!ev->items[i].has_cost) {
+            return INT64_MIN;
+        }
+        cost += (double)ev->items[i].qty * (double)cents(ev->items[i].unit_cost);
+    }
+    return amount_cents - (int64_t)fmin(cost, CENTS_MAX);
+}
+
 static void order_terms(struct customer *c, struct cu_order *o, const struct event *ev)
 {
     o->amount_cents = cents(ev->amount);
     o->disc_cents = cents(ev->discount);
-    o->depth_ppm = cu_depth_ppm(o->amount_cents, o->disc_cents);
+    o->mark_cents = markdown_cents(ev);
+    o->depth_ppm = cu_depth_ppm(o->amount_cents, o->disc_cents + o->mark_cents);
+    o->margin_cents = margin_cents(ev, o->amount_cents);
     if (ev->shipping == SHIP_EXPEDITED || ev->shipping == SHIP_PLATFORM) {
         o->flags |= OO_FAST;
     }
     c->spend_cents += o->amount_cents;
     c->discount_cents += o->disc_cents;
-    c->discounted_orders += o->disc_cents > 0;
+    c->markdown_cents += o->mark_cents;
+    c->discounted_orders += o->disc_cents + o->mark_cents > 0;
     c->depth_ppm_sum += o->depth_ppm;
     c->fast_ship_orders += (o->flags & OO_FAST) != 0;
+    if (o->margin_cents != INT64_MIN) {
+        c->margin_cents += o->margin_cents;
+        c->costed_orders++;
+    }
+}
+
+/* The order's figures for its day bucket, sign -1 to take them back out. */
+static struct cu_day order_delta(const struct cu_order *o, int sign)
+{
+    struct cu_day d = {.orders = sign, .spend_cents = sign * o->amount_cents};
+
+    if (o->margin_cents != INT64_MIN) {
+        d.margin_cents = sign * o->margin_cents;
+        d.costed = sign;
+    }
+    return d;
 }
 
 static void order_placed(struct pass *p, const struct event *ev)
@@ -411,9 +554,11 @@ static void order_placed(struct pass *p, const struct event *ev)
         c->currency[3] = '\0';
     }
     day_added(c, day, o->amount_cents);
-    win_add(c, cu_day_of(p->now_ms), day, 1, o->amount_cents, 0);
-    for (size_t i = 0; i < ev->n_items; i++) {
-        brand_add_item(c, ev->items[i].category, ev->items[i].brand, day);
+    struct cu_day delta = order_delta(o, 1);
+    win_add(c, cu_day_of(p->now_ms), day, &delta);
+    brand_add_order(c, ev->items, ev->n_items, day);
+    if (ev->reward_event_id[0]) {
+        reward_redeem(c, ev->reward_event_id);
     }
     if (ev->conversation_id[0]) {
         struct cu_conv *v = conv_get(c, ev->conversation_id, 1);
@@ -440,10 +585,16 @@ static void order_cancelled(struct pass *p, const struct event *ev)
     }
     c->spend_cents -= o->amount_cents;
     c->discount_cents -= o->disc_cents;
-    c->discounted_orders -= o->disc_cents > 0;
+    c->markdown_cents -= o->mark_cents;
+    c->discounted_orders -= o->disc_cents + o->mark_cents > 0;
     c->depth_ppm_sum -= o->depth_ppm;
     c->fast_ship_orders -= (o->flags & OO_FAST) != 0;
-    win_add(c, cu_day_of(p->now_ms), o->day, -1, -o->amount_cents, 0);
+    if (o->margin_cents != INT64_MIN) {
+        c->margin_cents -= o->margin_cents;
+        c->costed_orders--;
+    }
+    struct cu_day delta = order_delta(o, -1);
+    win_add(c, cu_day_of(p->now_ms), o->day, &delta);
     day_removed(c, o->day, o->amount_cents);
     open_remove(c, o);
 }
@@ -457,7 +608,7 @@ static void order_progress(struct pass *p, const struct event *ev)
     if (ev->type == EV_ORDER_SHIPPED) {
         c->orders_shipped++;
         if (o && o->ship_by_ms && ev->ts_ms > o->ship_by_ms) {
-            fold_signal(p, SIG_LATE_SHIP, ev->ts_ms, oid);
+            fold_signal(p, SIG_LATE_SHIP, ev->ts_ms, oid, 0);
         }
         if (o) {
             o->flags |= OO_SHIPPED;
@@ -466,7 +617,7 @@ static void order_progress(struct pass *p, const struct event *ev)
     }
     c->orders_delivered++;
     if (o && o->deliver_by_ms && ev->ts_ms > o->deliver_by_ms) {
-        fold_signal(p, SIG_LATE_DELIVERY, ev->ts_ms, oid);
+        fold_signal(p, SIG_LATE_DELIVERY, ev->ts_ms, oid, 0);
     }
     if (o) {
         open_remove(c, o);
@@ -479,14 +630,19 @@ static void order_returned(struct pass *p, const struct event *ev)
     int64_t amt = cents(ev->amount);
     uint64_t oid = cu_hash64(ev->order_id);
 
+    struct cu_day delta = {.refund_cents = amt};
+
     c->orders_returned++;
     c->refund_cents += amt;
-    win_add(c, cu_day_of(p->now_ms), cu_day_of(ev->ts_ms), 0, 0, amt);
+    win_add(c, cu_day_of(p->now_ms), cu_day_of(ev->ts_ms), &delta);
     if (ev->reason == RET_NOT_AS_DESCRIBED || ev->reason == RET_QUALITY) {
-        fold_signal(p,
-                    ev->reason == RET_QUALITY ? SIG_QUALITY_RETURN : SIG_NOT_AS_DESCRIBED,
-                    ev->ts_ms, oid);
-        incident_add(p, ev->ts_ms);
+        quality_problem(
+            p, ev->reason == RET_QUALITY ? SIG_QUALITY_RETURN : SIG_NOT_AS_DESCRIBED,
+            ev->ts_ms, oid);
+    } else if (ev->reason == RET_LATE) {
+        /* A logistics delay: the same signal as the late delivery itself,
+         * so an order delivered late and returned for it counts once. */
+        fold_signal(p, SIG_LATE_DELIVERY, ev->ts_ms, oid, 0);
     }
 }
 
@@ -498,13 +654,16 @@ static void review_posted(struct pass *p, const struct event *ev)
     c->rating_sum += ev->rating;
     c->rating_last = ev->rating;
     c->reviews_shared += ev->shared != 0;
+    att_add(c, p->m->cfg, AT_RATED, ev->ts_ms);
     if (ev->rating <= 2) {
         c->ratings_low++;
-        fold_signal(p, SIG_LOW_RATING, ev->ts_ms, cu_hash64(ev->event_id));
-        incident_add(p, ev->ts_ms);
+        quality_problem(p, ev->shared ? SIG_SHARED_LOW_RATING : SIG_LOW_RATING, ev->ts_ms,
+                        cu_hash64(ev->order_id[0] ? ev->order_id : ev->event_id));
     } else if (ev->rating >= 4) {
         c->ratings_high++;
+        att_add(c, p->m->cfg, AT_HIGH, ev->ts_ms);
         if (ev->shared) {
+            att_add(c, p->m->cfg, AT_SHARED, ev->ts_ms);
             memcpy(p->advocacy, ev->event_id, sizeof(p->advocacy));
         }
     }
@@ -520,12 +679,20 @@ static void message_sent(struct pass *p, const struct event *ev)
     if (ev->ts_ms > c->msg_as_of_ms) {
         c->msg_as_of_ms = ev->ts_ms;
     }
-    c->competitor_mentions += ev->mentions_competitor != 0;
+    if (ev->direction == DIR_INBOUND && ev->mentions_competitor) {
+        c->competitor_mentions++;
+        att_add(c, p->m->cfg, AT_RIVAL, ev->ts_ms);
+    }
+    if (ev->direction == DIR_INBOUND && ev->kind == MSG_PRAISE) {
+        att_add(c, p->m->cfg, AT_PRAISE, ev->ts_ms);
+    }
     if (ev->conversation_id[0]) {
         conv_message(p, ev);
     }
     if (ev->direction == DIR_INBOUND && ev->kind == MSG_COMPLAINT) {
-        fold_signal(p, SIG_COMPLAINT, ev->ts_ms, cu_hash64(ev->event_id));
+        c->complaints[(unsigned)ev->category < CAT__COUNT ? ev->category : CAT_NONE]++;
+        fold_signal(p, SIG_COMPLAINT, ev->ts_ms, cu_hash64(ev->event_id),
+                    cu_hash64(ev->conversation_id));
     }
     reminders_and_marketing(p, ev);
 }
@@ -573,6 +740,10 @@ void fold_advance(struct pass *p)
         if (v->pending_ms && !(v->flags & CV_SLA_HIT) &&
             sla_clock(p) >= v->pending_ms + sla_ms(p)) {
             sla_hit(p, v);
+        }
+        if ((v->flags & (CV_COMPLAINT | CV_RESOLVED | CV_SLOW)) == CV_COMPLAINT &&
+            v->opened_ms && sla_clock(p) >= v->opened_ms + resolve_ms(p)) {
+            slow_hit(p, v);
         }
     }
     for (uint32_t i = 0; i < c->ninc;) {

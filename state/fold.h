@@ -33,7 +33,9 @@ void fold_event(struct pass *p, const struct event *ev);
 /* Time-driven changes up to p->now_ms: SLA expiry, incident windows,
  * pruning of the windows and lists. */
 void fold_advance(struct pass *p);
-/* Raises a signal (deduplicated by kind and ref) and notes it if new. */
-void fold_signal(struct pass *p, enum signal_kind k, int64_t ts_ms, uint64_t ref);
+/* Raises a signal (deduplicated by kind and ref) and notes it if new; conv
+ * is the conversation whose resolution lifts it, or 0. */
+void fold_signal(struct pass *p, enum signal_kind k, int64_t ts_ms, uint64_t ref,
+                 uint64_t conv);
 
 #endif

@@ -60,6 +60,29 @@ static const struct mc_key keys[] = {
      "days after the first purchase a one-time buyer counts as new"},
     {"segment_benefit_share", MC_DOUBLE, D(segment_benefit_share), 0.5, 0, 1,
      "discounted or fast-shipping order share that makes a repeat buyer benefit-driven"},
+    {"brand_price_share", MC_DOUBLE, D(brand_price_share), 0.5, 0, 1,
+     "discounted order share that makes a buyer without brand preference price-driven"},
+    {"attitude_half_life_days", MC_INT, D(attitude_half_life_days), 180, 1, 36500,
+     "days after which a piece of attitude evidence counts half"},
+    {"attitude_attached", MC_DOUBLE, D(attitude_attached), 0.4, 0.01, 1,
+     "attitude score from which a customer counts as attached"},
+    {"behaviour_score", MC_DOUBLE, D(behaviour_score), 35, 0, 100,
+     "loyalty score from which a repeat buyer's buying counts as loyal"},
+    {"goodwill", MC_DOUBLE, D(goodwill), 0.5, 0, 2,
+     "signals make a customer dissatisfied when their weight exceeds this times the "
+     "attitude"},
+    {"att_weight_ratings", MC_DOUBLE, D(att_weight[AT_RATED]), 0.35, 0, 1,
+     "attitude weight of high ratings (their share, by how many)"},
+    {"att_weight_shared", MC_DOUBLE, D(att_weight[AT_SHARED]), 0.25, 0, 1,
+     "attitude weight of shared positive reviews"},
+    {"att_weight_praise", MC_DOUBLE, D(att_weight[AT_PRAISE]), 0.20, 0, 1,
+     "attitude weight of praise messages"},
+    {"att_weight_interest", MC_DOUBLE, D(att_weight[AT_INTEREST]), 0.20, 0, 1,
+     "attitude weight of pre-sale inquiries"},
+    {"att_weight_rivals", MC_DOUBLE, D(att_weight[AT_RIVAL]), 0.30, 0, 1,
+     "attitude deducted for inbound competitor mentions"},
+    {"lapse_days", MC_INT, D(lapse_days), 180, 1, 36500,
+     "days without a purchase after which a satisfied buyer is lapsing"},
     {"tier_bronze_spend", MC_DOUBLE, D(tier_spend[TIER_BRONZE]), 0, 0, 1e12,
      "365-day net spend for bronze"},
     {"tier_bronze_orders", MC_INT, D(tier_orders[TIER_BRONZE]), 1, 0, 1e6,
@@ -90,6 +113,8 @@ static const struct mc_key keys[] = {
      "one-time buyers: days after which the recency term halves (0: off)"},
     {"sla_hours", MC_DOUBLE, D(sla_hours), 24, 0.1, 8760,
      "time an inbound inquiry may wait for an outbound reply"},
+    {"resolve_hours", MC_DOUBLE, D(resolve_hours), 72, 0.1, 87600,
+     "time a complaint may wait for its resolution"},
     {"signal_window_days", MC_INT, D(signal_window_days), 90, 1, 3650,
      "days a dissatisfaction signal counts in the churn risk and the segment"},
     {"incident_window_days", MC_INT, D(incident_window_days), 90, 1, 3650,
@@ -118,6 +143,10 @@ static const struct mc_key keys[] = {
      0.99, "churn weight of repeated payment reminders"},
     {"w_marketing_overload", MC_DOUBLE, D(signal_weight[SIG_MARKETING]), 0.10, 0, 0.99,
      "churn weight of marketing overload"},
+    {"w_shared_low_rating", MC_DOUBLE, D(signal_weight[SIG_SHARED_LOW_RATING]), 0.35, 0,
+     0.99, "churn weight of a rating <= 2 shared publicly"},
+    {"w_slow_resolution", MC_DOUBLE, D(signal_weight[SIG_SLOW_RESOLUTION]), 0.15, 0, 0.99,
+     "churn weight of a complaint resolved late or not at all"},
     {"milestones", MC_LIST, 0, 0, 2, 1e6,
      "purchase-day counts rewarded once each (ascending, comma-separated)"},
     {"cooldown_tier_days", MC_INT, D(cooldown_days[RW_TIER]), 0, 0, 3650,
@@ -134,6 +163,18 @@ static const struct mc_key keys[] = {
      "CLV from which a churn crossing triggers a win-back reward"},
     {"winback_min_spend", MC_DOUBLE, D(winback_min_spend), 300, 0, 1e12,
      "365-day spend from which a churn crossing triggers a win-back reward"},
+    {"reward_unused_n", MC_INT, D(reward_unused_n), 3, 1, CU_RWD_KEEP,
+     "unused rewards of a type in a row after which that type is offered less often"},
+    {"reward_redeem_days", MC_INT, D(reward_redeem_days), 30, 1, 3650,
+     "days after which a reward not used by an order counts as unused"},
+    {"reward_unused_gap_days", MC_INT, D(reward_unused_gap_days), 90, 0, 3650,
+     "days between two rewards of a type the customer leaves unused"},
+    {"margin_silver", MC_DOUBLE, D(margin_grade[TIER_SILVER]), 60, 0, 1e12,
+     "365-day margin for silver-grade rewards (customers with costed orders)"},
+    {"margin_gold", MC_DOUBLE, D(margin_grade[TIER_GOLD]), 180, 0, 1e12,
+     "365-day margin for gold-grade rewards"},
+    {"margin_platinum", MC_DOUBLE, D(margin_grade[TIER_PLATINUM]), 600, 0, 1e12,
+     "365-day margin for platinum-grade rewards"},
 };
 
 #undef D
@@ -264,6 +305,13 @@ int model_config_check(const struct model_config *cfg, char *err, size_t errlen)
             cfg->tier_orders[t] < cfg->tier_orders[t - 1]) {
             snprintf(err, errlen, "model.tier_%s_*: must not be below the tier under it",
                      cu_tier_name((enum tier)t));
+            return -1;
+        }
+    }
+    for (int t = TIER_GOLD; t < TIER__COUNT; t++) {
+        if (cfg->margin_grade[t] < cfg->margin_grade[t - 1]) {
+            snprintf(err, errlen, "model.margin_%s: must not be below model.margin_%s",
+                     cu_tier_name((enum tier)t), cu_tier_name((enum tier)(t - 1)));
             return -1;
         }
     }

@@ -25,6 +25,11 @@ struct model_config {
     double signal_weight[SIG__COUNT];
     double cooldown_days[RW__COUNT];
     double reward_cap_30d, winback_min_clv, winback_min_spend;
+    double attitude_half_life_days, attitude_attached, behaviour_score, goodwill;
+    double att_weight[AT__COUNT]; /* AT_RATED: the ratings part; AT_HIGH unused */
+    double lapse_days, brand_price_share, resolve_hours;
+    double reward_unused_n, reward_redeem_days, reward_unused_gap_days;
+    double margin_grade[TIER__COUNT];    /* 365-day margin for each reward grade */
     int milestones[MCFG_MILESTONES_MAX]; /* ascending purchase-day counts */
     int nmilestones;
 };

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "state/fold.h"
+#include "state/attitude.h"
 #include "state/brand.h"
 #include "state/criteria.h"
 #include "state/derived.h"
@@ -25,6 +26,7 @@
 
 #define KIND_REWARD "reward-trigger"
 #define KIND_CHURN  "churn-risk"
+#define KIND_SEG    "segment-change"
 
 void emission_list_init(struct emission_list *l)
 {
@@ -78,6 +80,13 @@ static void derive_windows(struct customer *c, int32_t now_day)
     c->orders_90d = s90.orders;
     c->orders_365d = s365.orders;
     c->spend_365d = (double)(s365.spend_cents - s365.refund_cents) / 100.0;
+    /* Returns take their share of the margin: the refunded part of revenue. */
+    c->costed_365d = s365.costed;
+    c->margin_365d = s365.costed > 0 && s365.spend_cents > 0
+                         ? risk_q6((double)s365.margin_cents / 100.0 *
+                                   (1.0 - fmin(1.0, (double)s365.refund_cents /
+                                                        (double)s365.spend_cents)))
+                         : 0;
     c->aov = n ? (double)llround((double)c->spend_cents / (double)n) / 100.0 : 0;
 }
 
@@ -139,6 +148,8 @@ static int derive_tier(struct customer *c, const struct model_config *cfg, int64
 struct derived_view {
     struct risk_eval risk;
     struct brand_view brand;
+    struct att_view att;
+    struct seg_view seg;
     int tier_up;
     int crossed;
 };
@@ -148,7 +159,6 @@ static void derive(struct pass *p, struct derived_view *d)
     struct customer *c = p->c;
     const struct model_config *cfg = p->m->cfg;
     double norm[CR__COUNT];
-    struct seg_view sv;
 
     derive_windows(c, cu_day_of(p->now_ms));
     risk_evaluate(c, p->m, p->now_ms, &d->risk);
@@ -157,9 +167,13 @@ static void derive(struct pass *p, struct derived_view *d)
     c->brand_type = d->brand.type;
     c->brand_share = risk_q6(d->brand.share);
     c->main_cat = d->brand.cat;
-    crit_normalise(c, cfg, &d->brand, norm);
+    att_evaluate(c, cfg, p->now_ms, &d->att);
+    c->attitude = d->att.score;
+    crit_normalise(c, cfg, &d->brand, d->att.ev[AT_RIVAL], norm);
     crit_score(c, cfg, norm);
-    c->segment = seg_classify(c, cfg, d->risk.active, d->risk.p_eff, p->now_ms, &sv);
+    c->segment = seg_classify(c, cfg, d->risk.active, d->risk.factor, d->risk.p_eff,
+                              c->attitude, p->now_ms, &d->seg);
+    c->loyalty_type = att_type(cfg, c->attitude, seg_buying(c, cfg, &d->seg));
     d->tier_up = derive_tier(c, cfg, p->now_ms);
     c->churn_risk = d->risk.risk;
     d->crossed = 0;
@@ -184,10 +198,11 @@ static int emit_reward(struct pass *p, struct emission_list *out, enum reward_ty
         return 0;
     }
     rw->type = t;
-    reward_grade(p->c, rw);
+    reward_grade(p->c, p->m->cfg, rw);
     derived_reason_add(&why, reason);
     if (derived_id(p->c->id, KIND_REWARD, cause, id) < 0)
         return -1;
+    reward_issued(p->c, rw, id, p->now_ms);
     return emission_push(out, EM_REWARD, id,
                          derived_reward_payload(p->c, id, p->now_ms, &why, rw));
 }
@@ -263,11 +278,44 @@ static int emit_churn(struct pass *p, const struct derived_view *d,
     return rc;
 }
 
+static const char *const brand_codes[BT__COUNT] = {
+    "brand_undetermined", "brand_complete", "brand_occasional", "brand_switching",
+    "brand_split",        "brand_none",     "brand_variety"};
+
+/* A change of segment, brand-loyalty type or loyalty type. */
+static int emit_segment(struct pass *p, const struct derived_view *d,
+                        const struct seg_classes *was, struct emission_list *out)
+{
+    struct customer *c = p->c;
+    struct derived_reasons why = {{0}, 0};
+    char cause[64], id[33];
+
+    if (was->segment == c->segment && was->brand_type == c->brand_type &&
+        was->loyalty_type == c->loyalty_type) {
+        return 0;
+    }
+    if (was->segment != c->segment) {
+        derived_reason_add(&why, d->seg.rule);
+    }
+    if (was->brand_type != c->brand_type) {
+        derived_reason_add(&why, brand_codes[c->brand_type]);
+    }
+    if (was->loyalty_type != c->loyalty_type) {
+        derived_reason_add(&why, cu_loyalty_type_name(c->loyalty_type));
+    }
+    c->segment_seq++;
+    snprintf(cause, sizeof(cause), "segment:%lld", (long long)c->segment_seq);
+    if (derived_id(c->id, KIND_SEG, cause, id) < 0)
+        return -1;
+    return emission_push(out, EM_SEGMENT, id,
+                         derived_segment_payload(c, id, p->now_ms, &why, was));
+}
+
 /* advance, derive, emit: the shape of every pass. */
 static int finish_pass(struct pass *p, struct emission_list *out)
 {
     enum tier tier0 = p->c->tier;
-    enum segment seg0 = p->c->segment;
+    struct seg_classes was = {p->c->segment, p->c->brand_type, p->c->loyalty_type};
     struct derived_view d;
     int rc;
 
@@ -276,10 +324,11 @@ static int finish_pass(struct pass *p, struct emission_list *out)
     p->c->as_of_ms = p->now_ms;
     p->c->model_version = p->m->version;
     rc = emit_progress(p, &d, out);
-    rc |= emit_recovery(p, tier0, seg0, out);
+    rc |= emit_recovery(p, tier0, was.segment, out);
     if (d.crossed) {
         rc |= emit_churn(p, &d, out);
     }
+    rc |= emit_segment(p, &d, &was, out);
     return rc ? -1 : 0;
 }
 
@@ -360,6 +409,14 @@ static int64_t due_lists(const struct customer *c, const struct model_config *cf
     for (uint32_t i = 0; i < c->nsig; i++) {
         due = min64(due, c->sig[i].ts_ms + (int64_t)cfg->signal_window_days * CU_DAY_MS);
     }
+    int64_t resolve = (int64_t)llround(cfg->resolve_hours * 3600000.0);
+    for (uint32_t i = 0; i < c->nconv; i++) {
+        const struct cu_conv *v = &c->conv[i];
+        if ((v->flags & (CV_COMPLAINT | CV_RESOLVED | CV_SLOW)) == CV_COMPLAINT &&
+            v->opened_ms) {
+            due = min64(due, v->opened_ms + resolve);
+        }
+    }
     return due;
 }
 
@@ -380,6 +437,10 @@ int64_t model_next_due(const struct customer *c, const struct model_ctx *m)
     int64_t due = min64(due_lists(c, m->cfg), due_tier(c));
 
     due = min64(due, risk_cross_due(c, m));
+    due = min64(due, seg_next_due(c, m->cfg));
+    if (c->segment != SEG_LAPSING && c->segment != SEG_AT_RISK) {
+        due = min64(due, risk_palive_due(c, m, m->cfg->palive_low));
+    }
     if (due != INT64_MAX && due <= c->as_of_ms) {
         due = c->as_of_ms + 1;
     }

@@ -42,7 +42,8 @@ struct model_ctx {
     int64_t version; /* of bg and gg: one more per saved fit, 0 for the defaults */
 };
 
-enum emission_kind { EM_CHURN_RISK = 0, EM_REWARD };
+/* Which output topic an emission goes to. */
+enum emission_kind { EM_CHURN_RISK = 0, EM_REWARD, EM_SEGMENT };
 
 /*
  * A derived event decided by the model.  `event_id` is deterministic (a digest

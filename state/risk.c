@@ -88,7 +88,8 @@ double risk_q6(double v)
     return strtod(buf, NULL);
 }
 
-int risk_signal_add(struct customer *c, enum signal_kind k, int64_t ts_ms, uint64_t ref)
+int risk_signal_add(struct customer *c, enum signal_kind k, int64_t ts_ms, uint64_t ref,
+                    uint64_t conv)
 {
     uint32_t i;
 
@@ -108,6 +109,7 @@ int risk_signal_add(struct customer *c, enum signal_kind k, int64_t ts_ms, uint6
     c->sig[i].ts_ms = ts_ms;
     c->sig[i].ref = ref;
     c->sig[i].kind = (uint32_t)k;
+    c->sig[i].conv = conv;
     c->nsig++;
     c->signals_total++;
     return 1;
@@ -244,6 +246,49 @@ int64_t risk_cross_due(const struct customer *c, const struct model_ctx *m)
         day++;
     }
     for (int k = 0; k < 30 && day - 1 > now_day && risky_at(c, m, (int32_t)(day - 1));
+         k++) {
+        day--;
+    }
+    return day * CU_DAY_MS;
+}
+
+static int palive_below(const struct customer *c, const struct model_ctx *m, int32_t day,
+                        double target)
+{
+    struct risk_eval r;
+
+    risk_evaluate(c, m, (int64_t)day * CU_DAY_MS, &r);
+    return r.p_eff < target;
+}
+
+int64_t risk_palive_due(const struct customer *c, const struct model_ctx *m,
+                        double target)
+{
+    int32_t now_day = cu_day_of(c->as_of_ms);
+    struct risk_eval r;
+    double d;
+    int64_t day;
+
+    if (c->purchase_days == 0 || target <= 0) {
+        return INT64_MAX;
+    }
+    risk_evaluate(c, m, c->as_of_ms, &r);
+    if (r.p_eff < target) {
+        return INT64_MAX; /* already below: nothing left to happen */
+    }
+    d = cross_days(c, m, &r, target);
+    if (d < 0 || d > DUE_HORIZON_DAYS) {
+        return INT64_MAX;
+    }
+    day = c->first_day + (int64_t)ceil(d - 1e-9);
+    if (day <= now_day) {
+        day = now_day + 1;
+    }
+    for (int k = 0; k < 3 && !palive_below(c, m, (int32_t)day, target); k++) {
+        day++;
+    }
+    for (int k = 0;
+         k < 30 && day - 1 > now_day && palive_below(c, m, (int32_t)(day - 1), target);
          k++) {
         day--;
     }

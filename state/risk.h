@@ -23,7 +23,8 @@ struct risk_eval {
 
 /* Records a signal unless one of the same kind and ref is already kept.
  * Returns 1 if added, 0 if a duplicate. */
-int risk_signal_add(struct customer *c, enum signal_kind k, int64_t ts_ms, uint64_t ref);
+int risk_signal_add(struct customer *c, enum signal_kind k, int64_t ts_ms, uint64_t ref,
+                    uint64_t conv);
 /* Forgets signals that no longer count at now_ms. */
 void risk_prune(struct customer *c, const struct model_config *cfg, int64_t now_ms);
 /* Is a signal of kind k active in (now - window, now]? */
@@ -34,6 +35,10 @@ void risk_evaluate(const struct customer *c, const struct model_ctx *m, int64_t 
 /* When the risk of an armed customer reaches the threshold without any new
  * event, at day granularity; INT64_MAX if never. */
 int64_t risk_cross_due(const struct customer *c, const struct model_ctx *m);
+/* The first day p_eff (the signals left out) is below target, at day
+ * granularity; INT64_MAX if it already is, or never will be. */
+int64_t risk_palive_due(const struct customer *c, const struct model_ctx *m,
+                        double target);
 /* Round to 6 significant digits (the value the codec and payloads carry). */
 double risk_q6(double v);
 /* risk_q6's fast path, for the tests: 1 and *out = risk_q6(v), or 0 if it

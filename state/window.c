@@ -43,8 +43,7 @@ static struct cu_day *insert(struct customer *c, int32_t day)
     return &c->days[i];
 }
 
-int win_add(struct customer *c, int32_t now_day, int32_t day, int32_t orders,
-            int64_t spend_cents, int64_t refund_cents)
+int win_add(struct customer *c, int32_t now_day, int32_t day, const struct cu_day *delta)
 {
     struct cu_day *b;
 
@@ -55,10 +54,13 @@ int win_add(struct customer *c, int32_t now_day, int32_t day, int32_t orders,
     if (!b && !(b = insert(c, day))) {
         return -1;
     }
-    b->orders += orders;
-    b->spend_cents += spend_cents;
-    b->refund_cents += refund_cents;
-    if (b->orders == 0 && b->spend_cents == 0 && b->refund_cents == 0) {
+    b->orders += delta->orders;
+    b->spend_cents += delta->spend_cents;
+    b->refund_cents += delta->refund_cents;
+    b->margin_cents += delta->margin_cents;
+    b->costed += delta->costed;
+    if (b->orders == 0 && b->spend_cents == 0 && b->refund_cents == 0 &&
+        b->margin_cents == 0 && b->costed == 0) {
         drop(c, (uint32_t)(b - c->days));
     }
     return 0;
@@ -86,6 +88,8 @@ void win_sum(const struct customer *c, int32_t now_day, int ndays, struct win_su
             s->orders += b->orders;
             s->spend_cents += b->spend_cents;
             s->refund_cents += b->refund_cents;
+            s->margin_cents += b->margin_cents;
+            s->costed += b->costed;
         }
     }
 }

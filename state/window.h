@@ -14,16 +14,16 @@
 #define WIN_DAYS 365
 
 struct win_sums {
-    int64_t orders, spend_cents, refund_cents;
+    int64_t orders, spend_cents, refund_cents, margin_cents, costed;
 };
 
 /* The bucket of `day`, or NULL. */
 struct cu_day *win_find(struct customer *c, int32_t day);
-/* Adds to the bucket of `day` (created if needed) unless the day is outside
+/* Adds delta's figures (its day is not read) to the bucket of `day`
+ * (created if needed) unless the day is outside
  * the 365-day window ending at now_day; drops a bucket that becomes empty.
  * Returns 0, or -1 if the day is too old to be kept. */
-int win_add(struct customer *c, int32_t now_day, int32_t day, int32_t orders,
-            int64_t spend_cents, int64_t refund_cents);
+int win_add(struct customer *c, int32_t now_day, int32_t day, const struct cu_day *delta);
 void win_prune(struct customer *c, int32_t now_day);
 void win_sum(const struct customer *c, int32_t now_day, int ndays, struct win_sums *s);
 /* The newest / oldest bucket day with orders in (lo, hi), or -1. */

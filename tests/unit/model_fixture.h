@@ -23,7 +23,8 @@ struct fx {
     struct model_config *cfg;
     struct model_ctx m;
     struct customer *c;
-    struct emission_list out;
+    struct emission_list out; /* churn-risk and reward-trigger events */
+    struct emission_list seg; /* segment-change events, kept apart */
     int seq;
 };
 
@@ -39,11 +40,35 @@ static inline void fx_init(struct fx *f, const char *id)
     ck_assert_ptr_nonnull(f->c);
     customer_init(f->c, id);
     emission_list_init(&f->out);
+    emission_list_init(&f->seg);
+}
+
+/* Moves the segment-change events of f->out to f->seg, so that the tests of
+ * the other outputs count only theirs. */
+static inline void fx_split(struct fx *f)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < f->out.n; i++) {
+        struct emission *e = &f->out.v[i];
+        if (e->kind != EM_SEGMENT) {
+            f->out.v[k++] = *e;
+            continue;
+        }
+        if (f->seg.n == f->seg.cap) {
+            f->seg.cap = f->seg.cap ? 2 * f->seg.cap : 8;
+            f->seg.v = realloc(f->seg.v, f->seg.cap * sizeof(f->seg.v[0]));
+            ck_assert_ptr_nonnull(f->seg.v);
+        }
+        f->seg.v[f->seg.n++] = *e;
+    }
+    f->out.n = k;
 }
 
 static inline void fx_free(struct fx *f)
 {
     emission_list_free(&f->out);
+    emission_list_free(&f->seg);
     free(f->c);
     model_config_free(f->cfg);
 }
@@ -71,6 +96,27 @@ static inline void fx_apply(struct fx *f, const struct event *ev)
 
     ck_assert_msg(model_apply(f->c, ev, &f->m, &f->out, err, sizeof(err)) == 0, "%s",
                   err);
+    fx_split(f);
+}
+
+static inline void fx_sweep(struct fx *f, int64_t now)
+{
+    ck_assert_int_eq(model_sweep(f->c, now, &f->m, &f->out), 0);
+    fx_split(f);
+}
+
+/* The segment-change events since the last call (those whose payload
+ * contains needle, or all), then forgets them all. */
+static inline size_t fx_take_seg(struct fx *f, const char *needle)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->seg.n; i++) {
+        n += !needle || strstr(f->seg.v[i].payload, needle) != NULL;
+    }
+    emission_list_free(&f->seg);
+    emission_list_init(&f->seg);
+    return n;
 }
 
 /* An order of one item line; brand/category may be NULL. */

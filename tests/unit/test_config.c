@@ -42,8 +42,11 @@ START_TEST(test_defaults)
     struct config cfg;
 
     ck_assert_int_eq(config_init(&cfg), 0);
-    ck_assert_str_eq(cfg.pipe.topic[0], "orders");
-    ck_assert_str_eq(cfg.pipe.topic[5], "loyalty.dlq");
+    ck_assert_str_eq(cfg.pipe.topic[TOPIC_ORDERS], "orders");
+    ck_assert_str_eq(cfg.pipe.topic[TOPIC_CHURN], "loyalty.churn-risk");
+    ck_assert_str_eq(cfg.pipe.topic[TOPIC_REWARDS], "loyalty.rewards");
+    ck_assert_str_eq(cfg.pipe.topic[TOPIC_SEGMENTS], "loyalty.segments");
+    ck_assert_str_eq(cfg.pipe.topic[TOPIC_DLQ], "loyalty.dlq");
     ck_assert_str_eq(cfg.redis_prefix, "loyalty:");
     ck_assert_int_eq(cfg.redis_port, 6379);
     ck_assert_int_eq(cfg.pipe.clock, CLOCK_WALL);
@@ -127,6 +130,11 @@ static const struct {
      ": topic.orders and topic.rewards are the same topic 'orders'"},
     {"topic.dlq = x\ntopic.churn_risk = x\n",
      ": topic.churn_risk and topic.dlq are the same topic 'x'"},
+    {"topic.segments = loyalty.rewards\n",
+     ": topic.rewards and topic.segments are the same topic 'loyalty.rewards'"},
+    {"topic.segments = messages\n",
+     ": topic.messages and topic.segments are the same topic 'messages'"},
+    {"topic.segments = ''\n", ":1: topic.segments: must not be empty"},
     {"\nkafka.consumer.fetch.min.bytes = lots\n", ":2: kafka.consumer.fetch.min.bytes"},
     {"http.listen = nonsense\n", ":1: http.listen: 'nonsense' is not ADDRESS:PORT"},
     {"http.listen = 127.0.0.1:99999\n", ":1: http.listen"},

@@ -55,7 +55,7 @@ END_TEST
 
 static void sweep(struct fx *f, int64_t now)
 {
-    ck_assert_int_eq(model_sweep(f->c, now, &f->m, &f->out), 0);
+    fx_sweep(f, now);
 }
 
 static int has_signal(const struct customer *c, enum signal_kind k)
@@ -190,7 +190,8 @@ START_TEST(test_out_of_order)
 }
 END_TEST
 
-static void brand_journey(const char *const *seq, int n, enum brand_type want)
+static void brand_journey_at(const char *const *seq, int n, double discount,
+                             enum brand_type want)
 {
     struct fx f;
     char oid[16];
@@ -198,13 +199,19 @@ static void brand_journey(const char *const *seq, int n, enum brand_type want)
     fx_init(&f, "brand");
     for (int i = 0; i < n; i++) {
         snprintf(oid, sizeof(oid), "o%d", i);
-        fx_order_full(&f, oid, T0 + i * 7 * DAY, 20, 0, SHIP_STANDARD, "coffee", seq[i]);
+        fx_order_full(&f, oid, T0 + i * 7 * DAY, 20, discount, SHIP_STANDARD, "coffee",
+                      seq[i]);
     }
     /* A few purchases elsewhere do not change the main category. */
     fx_order_full(&f, "x", T0 + n * 7 * DAY, 5, 0, SHIP_STANDARD, "mugs", "Other");
     ck_assert_msg(f.c->brand_type == want, "got %s want %s",
                   cu_brand_type_name(f.c->brand_type), cu_brand_type_name(want));
     fx_free(&f);
+}
+
+static void brand_journey(const char *const *seq, int n, enum brand_type want)
+{
+    brand_journey_at(seq, n, 0, want);
 }
 
 START_TEST(test_brand_complete)
@@ -239,10 +246,21 @@ START_TEST(test_brand_split)
 }
 END_TEST
 
+/* No loyalty: brands make no difference, price decides (DOMAIN.md,
+ * "Behavioural types"): five brands, every order discounted. */
 START_TEST(test_brand_none)
 {
     static const char *const s[] = {"Lavazza", "Illy", "Segafredo", "Kimbo", "Pellini"};
-    brand_journey(s, 5, BT_NONE);
+    brand_journey_at(s, 5, 5, BT_NONE);
+}
+END_TEST
+
+/* The same five brands at full price: no preference, but not price-driven
+ * either (variety seeking, DOMAIN.md "What drives loyalty"). */
+START_TEST(test_brand_variety)
+{
+    static const char *const s[] = {"Lavazza", "Illy", "Segafredo", "Kimbo", "Pellini"};
+    brand_journey(s, 5, BT_VARIETY);
 }
 END_TEST
 
@@ -286,8 +304,17 @@ START_TEST(test_segment_trust_inertia_at_risk)
     fx_order(&f, "o1", T0, 40);
     fx_order(&f, "o2", T0 + 20 * DAY, 40);
     fx_review(&f, T0 + 21 * DAY, 5, 0);
+    /* One high rating is not yet attachment: attitude 0.35 x sat(1, 2) =
+     * 0.138 < attitude_attached 0.4. */
+    ck_assert_str_eq(cu_segment_name(f.c->segment), "satisfied");
+    /* Recommending the shop: two shared five-star reviews make 3 reviews,
+     * all high: 0.35 x 0.777 + 0.25 x sat(2, 1) 0.865 = 0.488 >= 0.4. */
+    fx_review(&f, T0 + 22 * DAY, 5, 1);
+    fx_review(&f, T0 + 23 * DAY, 5, 1);
     ck_assert_str_eq(cu_segment_name(f.c->segment), "trust");
-    /* Dissatisfied but still buying. */
+    ck_assert_str_eq(cu_loyalty_type_name(f.c->loyalty_type), "true_loyalty");
+    /* Dissatisfied but still buying: a complaint weighs 0.25, more than
+     * goodwill 0.5 x 0.488. */
     fx_message(&f, T0 + 25 * DAY, "cv1", DIR_INBOUND, MSG_COMPLAINT);
     fx_order(&f, "o3", T0 + 26 * DAY, 40);
     ck_assert_str_eq(cu_segment_name(f.c->segment), "inertia");
@@ -306,8 +333,19 @@ START_TEST(test_segment_new_potential)
     fx_init(&f, "seg");
     fx_order(&f, "o1", T0, 40);
     ck_assert_str_eq(cu_segment_name(f.c->segment), "new");
+    /* Silence is not attitude: a quiet one-time buyer is satisfied, no more. */
     sweep(&f, T0 + 61 * DAY);
+    ck_assert_str_eq(cu_segment_name(f.c->segment), "satisfied");
+    /* Praise and a pre-sale inquiry: sat(1,1) x 0.2 + sat(1,2) x 0.2 = 0.205;
+     * a second praise: 0.2 x sat(2,1) = 0.173 + 0.079 = 0.252; a shared
+     * five-star review adds 0.35 x 0.393 + 0.25 x 0.632 = 0.296: 0.548. */
+    fx_message(&f, T0 + 62 * DAY, "p1", DIR_INBOUND, MSG_PRAISE);
+    fx_message(&f, T0 + 62 * DAY, "q1", DIR_INBOUND, MSG_INQUIRY);
+    fx_message(&f, T0 + 62 * DAY + HOUR, "q1", DIR_OUTBOUND, MSG_REPLY);
+    fx_message(&f, T0 + 63 * DAY, "p2", DIR_INBOUND, MSG_PRAISE);
+    fx_review(&f, T0 + 63 * DAY, 5, 1);
     ck_assert_str_eq(cu_segment_name(f.c->segment), "potential");
+    ck_assert_str_eq(cu_loyalty_type_name(f.c->loyalty_type), "latent_loyalty");
     fx_free(&f);
 }
 END_TEST
@@ -815,6 +853,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_brand_switching);
     tcase_add_test(tc, test_brand_split);
     tcase_add_test(tc, test_brand_none);
+    tcase_add_test(tc, test_brand_variety);
     tcase_add_test(tc, test_brand_undetermined);
     tcase_add_test(tc, test_segment_benefit_coupons);
     tcase_add_test(tc, test_segment_benefit_shipping);

@@ -375,6 +375,31 @@ START_TEST(test_message_kinds)
 }
 END_TEST
 
+/* The fields of the loyalty loop: a complaint's category, a resolution, the
+ * reward an order used and the cost of its items. */
+START_TEST(test_loop_fields)
+{
+    struct event ev;
+
+    parse_ok(M_BASE M_DIR ",'kind':'complaint','complaint_category':'duties'}",
+             SRC_MESSAGES, &ev);
+    ck_assert_int_eq(ev.category, CAT_DUTIES);
+    event_free(&ev);
+    parse_ok(M_BASE ",'direction':'outbound','kind':'resolution'}", SRC_MESSAGES, &ev);
+    ck_assert_int_eq(ev.kind, MSG_RESOLUTION);
+    ck_assert_int_eq(ev.category, CAT_NONE);
+    event_free(&ev);
+    parse_ok(P_OK ",'reward_event_id':'0123abcd','items':[{'sku':'a','unit_price':5,"
+                  "'unit_cost':0},{'sku':'b','unit_price':5}]}",
+             SRC_ORDERS, &ev);
+    ck_assert_str_eq(ev.reward_event_id, "0123abcd");
+    ck_assert_int_eq(ev.items[0].has_cost, 1);
+    ck_assert(ev.items[0].unit_cost == 0);
+    ck_assert_int_eq(ev.items[1].has_cost, 0);
+    event_free(&ev);
+}
+END_TEST
+
 START_TEST(test_message_epoch_ts_null_optional)
 {
     struct event ev;
@@ -601,6 +626,15 @@ static const struct bad_case bad_cases[] = {
      PR_BAD_ENUM, 0},
     {"kind unknown", SRC_MESSAGES, M_BASE M_DIR ",'kind':'spam'}", PR_BAD_ENUM, 0},
     {"kind upper case", SRC_MESSAGES, M_BASE M_DIR ",'kind':'INQUIRY'}", PR_BAD_ENUM, 0},
+    {"resolution inbound", SRC_MESSAGES, M_BASE M_DIR ",'kind':'resolution'}",
+     PR_BAD_ENUM, 0},
+    {"complaint_category unknown", SRC_MESSAGES,
+     M_BASE M_DIR ",'kind':'complaint','complaint_category':'weather'}", PR_BAD_ENUM, 0},
+    {"complaint_category none", SRC_MESSAGES,
+     M_BASE M_DIR ",'kind':'complaint','complaint_category':'none'}", PR_BAD_ENUM, 0},
+    {"unit_cost negative", SRC_ORDERS,
+     P_OK ",'items':[{'sku':'s','unit_price':2,'unit_cost':-1}]}", PR_BAD_AMOUNT, 0},
+    {"reward_event_id empty", SRC_ORDERS, P_OK ",'reward_event_id':''}", PR_BAD_ID, 0},
     /* amounts */
     {"amount negative", SRC_ORDERS, P_BASE CUR ",'amount':-1}", PR_BAD_AMOUNT, 0},
     {"amount 1e400", SRC_ORDERS, P_BASE CUR ",'amount':1e400}", PR_BAD_AMOUNT, 0},
@@ -1007,6 +1041,7 @@ static Suite *parse_suite(void)
     TCase *helpers = tcase_create("helpers");
 
     tcase_add_test(ok, test_order_placed_all_fields);
+    tcase_add_test(ok, test_loop_fields);
     tcase_add_test(ok, test_order_placed_epoch_ts_and_null_optionals);
     tcase_add_test(ok, test_order_placed_sparse_items);
     tcase_add_loop_test(ok, test_order_shipping_values, 0, N_OF(shipping_cases));
