@@ -93,7 +93,9 @@ static int n_reasons;
 
 /* The input topics' names, the `topic` label (as in loyaltyd_consumer_lag). */
 static char topic_names[MT__COUNT][256] = {"orders", "reviews", "messages"};
-static const char *const emit_names[ME__COUNT] = {"churn_risk", "reward_trigger"};
+static const char *const emit_names[ME__COUNT] = {[ME_CHURN] = "churn_risk",
+                                                  [ME_REWARD] = "reward_trigger",
+                                                  [ME_SEGMENT] = "segment_change"};
 
 #define INC(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
 #define GET(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
@@ -322,9 +324,18 @@ uint64_t metrics_dead_lettered_total(void)
     return n;
 }
 
+uint64_t metrics_emitted_count(enum metric_emit e)
+{
+    return GET(m.emitted[e]);
+}
+
 uint64_t metrics_emitted_total(void)
 {
-    return GET(m.emitted[ME_CHURN]) + GET(m.emitted[ME_REWARD]);
+    uint64_t n = 0;
+
+    for (int i = 0; i < ME__COUNT; i++)
+        n += GET(m.emitted[i]);
+    return n;
 }
 
 uint64_t metrics_delivery_failures_total(void)

@@ -15,7 +15,7 @@
 #define METRICS_REASONS_MAX 32
 
 enum metric_topic { MT_ORDERS = 0, MT_REVIEWS, MT_MESSAGES, MT__COUNT };
-enum metric_emit { ME_CHURN = 0, ME_REWARD, ME__COUNT };
+enum metric_emit { ME_CHURN = 0, ME_REWARD, ME_SEGMENT, ME__COUNT };
 
 /* Plain counters, one name each (metrics.c has the table). */
 enum metric_counter {
@@ -85,6 +85,8 @@ uint64_t metrics_applied_total(void);
 uint64_t metrics_dead_lettered_total(void);
 uint64_t metrics_emitted_total(void);
 uint64_t metrics_delivery_failures_total(void);
+/* Derived events of one type delivered so far. */
+uint64_t metrics_emitted_count(enum metric_emit e);
 
 /* Prometheus text; malloc'd, NULL on ENOMEM. */
 char *metrics_render(void);

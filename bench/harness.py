@@ -202,6 +202,7 @@ class Daemon:
             "topic.messages = %smessages" % a.topic_prefix,
             "topic.churn_risk = %sloyalty.churn-risk" % a.topic_prefix,
             "topic.rewards = %sloyalty.rewards" % a.topic_prefix,
+            "topic.segments = %sloyalty.segments" % a.topic_prefix,
             "topic.dlq = %sloyalty.dlq" % a.topic_prefix,
             "redis.port = %d" % a.redis_port,
             "redis.prefix = %s" % a.prefix,

@@ -163,7 +163,8 @@ measure() {
 # topics NAME PARTITIONS: fresh input and output topics bench.RUN_ID.NAME.*
 topics() { # NAME PARTITIONS [TOPIC-CONFIG]
     local tp="bench.$RUN_ID.$1."
-    for t in orders reviews messages loyalty.churn-risk loyalty.rewards loyalty.dlq; do
+    for t in orders reviews messages loyalty.churn-risk loyalty.rewards loyalty.segments \
+        loyalty.dlq; do
         TOPICS+=("$tp$t")
     done
     TOPIC_PREFIX="$tp" KAFKA_PARTITIONS="$2" KAFKA_TOPIC_CONFIG="${3:-}" \

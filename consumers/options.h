@@ -20,6 +20,7 @@ enum topic_role {
     TOPIC_MESSAGES = SRC_MESSAGES,
     TOPIC_CHURN,
     TOPIC_REWARDS,
+    TOPIC_SEGMENTS,
     TOPIC_DLQ,
     TOPIC__COUNT
 };

@@ -36,12 +36,24 @@ struct outmsg {
     struct tracker_entry **entries; /* the inputs it came from (held) */
     size_t nentries;
     enum topic_role role;
+    enum metric_emit emit;           /* outbox entries only */
     char customer_id[EV_ID_MAX + 1]; /* outbox entries only */
     char event_id[33];
     char *key, *payload;
     size_t keylen, len;
     rd_kafka_headers_t *hdrs; /* DLQ only; a copy is handed over per attempt */
     struct outmsg *next;      /* in the retry list */
+};
+
+/* Where the entries of each outbox topic go, and what their deliveries count
+ * as in loyaltyd_emitted_total. */
+static const struct {
+    enum topic_role role;
+    enum metric_emit emit;
+} outbox_routes[STORE_TOPIC__COUNT] = {
+    [STORE_TOPIC_CHURN] = {TOPIC_CHURN, ME_CHURN},
+    [STORE_TOPIC_REWARDS] = {TOPIC_REWARDS, ME_REWARD},
+    [STORE_TOPIC_SEGMENTS] = {TOPIC_SEGMENTS, ME_SEGMENT},
 };
 
 /* A delivered outbox entry whose HDEL is still to be sent. */
@@ -198,7 +210,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     if (om->role != TOPIC_DLQ) {
         ack_later(pr, om);
-        metrics_emitted(om->role == TOPIC_CHURN ? ME_CHURN : ME_REWARD);
+        metrics_emitted(om->emit);
     }
     outmsg_done(om);
 }
@@ -211,8 +223,7 @@ void producer_publish(void *arg, const char *customer_id,
 
     for (size_t i = 0; i < pending->n; i++) {
         const struct store_outbox_entry *e = &pending->v[i];
-        enum topic_role role =
-            e->topic == STORE_TOPIC_REWARDS ? TOPIC_REWARDS : TOPIC_CHURN;
+        enum topic_role role = outbox_routes[e->topic].role;
         struct outmsg *om;
 
         /* A commit returns the whole outbox; entries of earlier commits may
@@ -227,6 +238,7 @@ void producer_publish(void *arg, const char *customer_id,
             log_err("out of memory publishing %s; it stays in the outbox", e->event_id);
             continue;
         }
+        om->emit = outbox_routes[e->topic].emit;
         snprintf(om->customer_id, sizeof(om->customer_id), "%s", customer_id);
         snprintf(om->event_id, sizeof(om->event_id), "%s", e->event_id);
         produce(pr, om);

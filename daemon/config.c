@@ -44,17 +44,21 @@ struct cfg_key {
 
 /* The one table of the daemon's own keys.  Order is the order of --help-config. */
 static const struct cfg_key cfg_keys[] = {
-    {"topic.orders", CT_STR, OFF(pipe.topic[0]), "orders", 0, 0,
+    {"topic.orders", CT_STR, OFF(pipe.topic[TOPIC_ORDERS]), "orders", 0, 0,
      "input topic of order.* events", CF_NONEMPTY},
-    {"topic.reviews", CT_STR, OFF(pipe.topic[1]), "reviews", 0, 0,
+    {"topic.reviews", CT_STR, OFF(pipe.topic[TOPIC_REVIEWS]), "reviews", 0, 0,
      "input topic of review.posted", CF_NONEMPTY},
-    {"topic.messages", CT_STR, OFF(pipe.topic[2]), "messages", 0, 0,
+    {"topic.messages", CT_STR, OFF(pipe.topic[TOPIC_MESSAGES]), "messages", 0, 0,
      "input topic of message.sent", CF_NONEMPTY},
-    {"topic.churn_risk", CT_STR, OFF(pipe.topic[3]), "loyalty.churn-risk", 0, 0,
+    {"topic.churn_risk", CT_STR, OFF(pipe.topic[TOPIC_CHURN]), "loyalty.churn-risk", 0, 0,
      "output topic of churn-risk events", CF_NONEMPTY},
-    {"topic.rewards", CT_STR, OFF(pipe.topic[4]), "loyalty.rewards", 0, 0,
+    {"topic.rewards", CT_STR, OFF(pipe.topic[TOPIC_REWARDS]), "loyalty.rewards", 0, 0,
      "output topic of reward-trigger events", CF_NONEMPTY},
-    {"topic.dlq", CT_STR, OFF(pipe.topic[5]), "loyalty.dlq", 0, 0,
+    {"topic.segments", CT_STR, OFF(pipe.topic[TOPIC_SEGMENTS]), "loyalty.segments", 0, 0,
+     "output topic of segment-change events (a customer's segment, brand type or "
+     "loyalty type changed)",
+     CF_NONEMPTY},
+    {"topic.dlq", CT_STR, OFF(pipe.topic[TOPIC_DLQ]), "loyalty.dlq", 0, 0,
      "dead-letter topic of rejected input", CF_NONEMPTY},
     {"group.id", CT_STR, OFF(pipe.group_id), "loyaltyd", 0, 0, "Kafka consumer group",
      CF_NONEMPTY},
@@ -532,16 +536,20 @@ static void seen_free(struct seen *sn)
     free(sn->lines);
 }
 
-/* The six topics are six: an output written to an input would feed the
- * daemon its own events. */
+/* The seven topics are seven: an output written to an input would feed the
+ * daemon its own events, two outputs in one topic mix their schemas. */
 static int check_topics(const struct config *cfg, char *err, size_t errlen)
 {
-    static const char *const names[] = {"topic.orders",   "topic.reviews",
-                                        "topic.messages", "topic.churn_risk",
-                                        "topic.rewards",  "topic.dlq"};
+    static const char *const names[TOPIC__COUNT] = {[TOPIC_ORDERS] = "topic.orders",
+                                                    [TOPIC_REVIEWS] = "topic.reviews",
+                                                    [TOPIC_MESSAGES] = "topic.messages",
+                                                    [TOPIC_CHURN] = "topic.churn_risk",
+                                                    [TOPIC_REWARDS] = "topic.rewards",
+                                                    [TOPIC_SEGMENTS] = "topic.segments",
+                                                    [TOPIC_DLQ] = "topic.dlq"};
 
-    for (int i = 0; i < 6; i++)
-        for (int j = i + 1; j < 6; j++)
+    for (int i = 0; i < TOPIC__COUNT; i++)
+        for (int j = i + 1; j < TOPIC__COUNT; j++)
             if (strcmp(cfg->pipe.topic[i], cfg->pipe.topic[j]) == 0) {
                 snprintf(err, errlen, "%s and %s are the same topic '%s'", names[i],
                          names[j], cfg->pipe.topic[i]);

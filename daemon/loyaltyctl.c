@@ -216,6 +216,13 @@ static int cmd_dump(struct ctl *c, const char *id)
     return 0;
 }
 
+/* The type an outbox entry is listed with, by its topic. */
+static const char *const outbox_types[STORE_TOPIC__COUNT] = {
+    [STORE_TOPIC_CHURN] = "churn-risk",
+    [STORE_TOPIC_REWARDS] = "reward",
+    [STORE_TOPIC_SEGMENTS] = "segment-change",
+};
+
 static int cmd_outbox(struct ctl *c, const char *id)
 {
     struct store_outbox o;
@@ -229,8 +236,7 @@ static int cmd_outbox(struct ctl *c, const char *id)
         for (size_t i = 0; i < o.n; i++) {
             cJSON *e = cJSON_CreateObject();
 
-            cJSON_AddStringToObject(
-                e, "type", o.v[i].topic == STORE_TOPIC_REWARDS ? "reward" : "churn-risk");
+            cJSON_AddStringToObject(e, "type", outbox_types[o.v[i].topic]);
             cJSON_AddStringToObject(e, "event_id", o.v[i].event_id);
             cJSON_AddItemToObject(e, "payload", json_payload(o.v[i].payload));
             cJSON_AddItemToArray(doc, e);
@@ -238,9 +244,8 @@ static int cmd_outbox(struct ctl *c, const char *id)
         put_json(doc);
     } else {
         for (size_t i = 0; i < o.n; i++)
-            printf("%s %s %s\n",
-                   o.v[i].topic == STORE_TOPIC_REWARDS ? "reward" : "churn-risk",
-                   o.v[i].event_id, o.v[i].payload);
+            printf("%s %s %s\n", outbox_types[o.v[i].topic], o.v[i].event_id,
+                   o.v[i].payload);
     }
     store_outbox_free(&o);
     return 0;

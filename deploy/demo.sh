@@ -35,7 +35,8 @@ say "local Redis and Kafka"
 deploy/services.sh up >/dev/null
 # A fresh run every time: new topics, no old state.
 deploy/kafka.sh delete-topics "${PREFIX}orders" "${PREFIX}reviews" "${PREFIX}messages" \
-    "${PREFIX}loyalty.churn-risk" "${PREFIX}loyalty.rewards" "${PREFIX}loyalty.dlq" >/dev/null 2>&1 || true
+    "${PREFIX}loyalty.churn-risk" "${PREFIX}loyalty.rewards" "${PREFIX}loyalty.segments" \
+    "${PREFIX}loyalty.dlq" >/dev/null 2>&1 || true
 TOPIC_PREFIX="$PREFIX" deploy/kafka.sh topics >/dev/null
 redis-cli -p "$REDIS_PORT" --scan --pattern 'loyalty:demo:*' | xargs -r -n 500 redis-cli -p "$REDIS_PORT" del >/dev/null
 
@@ -51,6 +52,7 @@ topic.reviews = ${PREFIX}reviews
 topic.messages = ${PREFIX}messages
 topic.churn_risk = ${PREFIX}loyalty.churn-risk
 topic.rewards = ${PREFIX}loyalty.rewards
+topic.segments = ${PREFIX}loyalty.segments
 topic.dlq = ${PREFIX}loyalty.dlq
 redis.port = $REDIS_PORT
 redis.prefix = loyalty:demo:
@@ -93,12 +95,21 @@ say "one customer, explained"
 "${CTL[@]}" show cdnow-0001
 
 say "emitted events"
-for t in loyalty.rewards loyalty.churn-risk loyalty.dlq; do
+for t in loyalty.rewards loyalty.churn-risk loyalty.segments loyalty.dlq; do
     build/tools/kdrain -b "$BROKERS" -t "${PREFIX}$t" -i 1000 >"$WORK/$t.jsonl"
     printf '%-20s %5d events\n' "$t" "$(wc -l <"$WORK/$t.jsonl")"
 done
-echo "first reward-trigger:"
-head -1 "$WORK/loyalty.rewards.jsonl" | python3 -c 'import json,sys; print(json.dumps(json.loads(json.loads(sys.stdin.read())["value"]), indent=2))'
+# first NAME FILE: the first record's value, as indented JSON.
+first() {
+    echo "first $1:"
+    if [[ -s "$2" ]]; then
+        head -1 "$2" | python3 -c 'import json,sys; print(json.dumps(json.loads(json.loads(sys.stdin.read())["value"]), indent=2))'
+    else
+        echo "  (none)"
+    fi
+}
+first reward-trigger "$WORK/loyalty.rewards.jsonl"
+first segment-change "$WORK/loyalty.segments.jsonl"
 echo "dead-lettered (reason: source):"
 python3 -c '
 import json, sys

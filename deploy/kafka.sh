@@ -42,7 +42,8 @@ CONFIG="$KAFKA_DIR/server.properties"
 ADMIN_CONFIG="$KAFKA_DIR/admin.properties"
 PID_FILE="$KAFKA_DIR/kafka.pid"
 
-STANDARD_TOPICS=(orders reviews messages loyalty.churn-risk loyalty.rewards loyalty.dlq)
+STANDARD_TOPICS=(orders reviews messages loyalty.churn-risk loyalty.rewards loyalty.segments
+    loyalty.dlq)
 
 # Short-lived admin JVMs: start fast, small heap, C1 only.
 TOOL_JVM_OPTS=(-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto

@@ -33,7 +33,7 @@ value out of bounds, a key set twice, an empty topic,
 .B redis.host
 or
 .BR redis.prefix ,
-and two of the six topics being one.
+and two of the seven topics being one.
 .B "loyaltyd \-t \-c"
 .I FILE
 checks a file.

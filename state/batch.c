@@ -224,12 +224,18 @@ static int load_send(struct run *r, const char **ids, size_t *which, size_t *nmi
 
 /* ---- apply -------------------------------------------------------------- */
 
+/* The outbox topic of each kind of emission. */
+static const enum store_topic emission_topic[] = {
+    [EM_CHURN_RISK] = STORE_TOPIC_CHURN,
+    [EM_REWARD] = STORE_TOPIC_REWARDS,
+    [EM_SEGMENT] = STORE_TOPIC_SEGMENTS,
+};
+
 static int outbox_add_emissions(struct bcust *k, const struct emission_list *em,
                                 int64_t emitted_at_ms)
 {
     for (size_t i = 0; i < em->n; i++) {
-        enum store_topic t =
-            em->v[i].kind == EM_REWARD ? STORE_TOPIC_REWARDS : STORE_TOPIC_CHURN;
+        enum store_topic t = emission_topic[em->v[i].kind];
         char *stamped = NULL;
         int rc;
 

@@ -16,7 +16,7 @@
 #define DERIVED_SCHEMA_REWARD  "loyalty.reward-trigger"
 #define DERIVED_SCHEMA_CHURN   "loyalty.churn-risk"
 #define DERIVED_SCHEMA_SEGMENT "loyalty.segment-change"
-#define DERIVED_SCHEMA_VERSION 2
+#define DERIVED_SCHEMA_VERSION 3
 #define DERIVED_REASONS_MAX    16
 
 struct derived_reasons {

@@ -32,6 +32,7 @@ void fold_signal(struct pass *p, enum signal_kind k, int64_t ts_ms, uint64_t ref
     if (risk_signal_add(p->c, k, ts_ms, ref, conv) && p->nsig < PASS_NEW_MAX) {
         p->sig[p->nsig].kind = k;
         p->sig[p->nsig].ref = ref;
+        p->sig[p->nsig].ts_ms = ts_ms;
         p->nsig++;
     }
 }

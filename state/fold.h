@@ -14,6 +14,7 @@
 struct pass_signal {
     enum signal_kind kind;
     uint64_t ref;
+    int64_t ts_ms;
 };
 
 struct pass {

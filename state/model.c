@@ -248,8 +248,10 @@ static int emit_recovery(struct pass *p, enum tier tier0, enum segment seg0,
     for (int i = 0; i < p->nsig; i++) {
         struct derived_reward rw = {0};
         const char *name = cu_signal_name(p->sig[i].kind);
-        snprintf(cause, sizeof(cause), "recovery:%s:%016llx", name,
-                 (unsigned long long)p->sig[i].ref);
+        /* The signal's time as well: the same order or conversation can be
+         * the subject of a second signal of a kind once the first expired. */
+        snprintf(cause, sizeof(cause), "recovery:%s:%016llx:%lld", name,
+                 (unsigned long long)p->sig[i].ref, (long long)p->sig[i].ts_ms);
         rc |= emit_reward(p, out, RW_RECOVERY, cause, name, &rw);
     }
     return rc;

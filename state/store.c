@@ -56,7 +56,10 @@ struct store {
     int64_t sent_us; /* when the first of them was sent */
 };
 
-static const char *const topic_tags[STORE_TOPIC__COUNT] = {"c", "r"};
+/* The tag of an outbox value, naming its topic: stored in Redis, so a tag
+ * once given is never reused for another topic. */
+static const char *const topic_tags[STORE_TOPIC__COUNT] = {
+    [STORE_TOPIC_CHURN] = "c", [STORE_TOPIC_REWARDS] = "r", [STORE_TOPIC_SEGMENTS] = "s"};
 static const char *const index_names[] = {"risk", "loyalty", "clv", "value"};
 
 /* ---- outbox lists ---- */
@@ -98,16 +101,27 @@ int store_outbox_add(struct store_outbox *o, enum store_topic t, const char *id,
     return 0;
 }
 
-/* An outbox hash value is "TAG\tPAYLOAD", TAG naming the topic. */
+/* An outbox hash value is "TAG\tPAYLOAD": the topic it is bound for in *t,
+ * or -1 if the tag is none of ours. */
+static int outbox_topic(const char *v, enum store_topic *t)
+{
+    for (int i = 0; i < STORE_TOPIC__COUNT; i++)
+        if (v[0] == topic_tags[i][0] && v[1] == '\t') {
+            *t = (enum store_topic)i;
+            return 0;
+        }
+    return -1;
+}
+
 static int outbox_parse(const redisReply *flat, struct store_outbox *out)
 {
     if (flat == NULL || flat->type != REDIS_REPLY_ARRAY)
         return -1;
     for (size_t i = 0; i + 1 < flat->elements; i += 2) {
         const char *v = flat->element[i + 1]->str;
-        enum store_topic t = v[0] == 'r' ? STORE_TOPIC_REWARDS : STORE_TOPIC_CHURN;
+        enum store_topic t;
 
-        if (v[0] == '\0' || v[1] != '\t')
+        if (outbox_topic(v, &t) < 0)
             continue; /* not ours: leave it for an operator */
         if (store_outbox_add(out, t, flat->element[i]->str, v + 2) < 0)
             return -1;

@@ -41,7 +41,12 @@ enum store_index_kind {
 };
 
 /* Output topics an outbox entry is bound for. */
-enum store_topic { STORE_TOPIC_CHURN = 0, STORE_TOPIC_REWARDS, STORE_TOPIC__COUNT };
+enum store_topic {
+    STORE_TOPIC_CHURN = 0,
+    STORE_TOPIC_REWARDS,
+    STORE_TOPIC_SEGMENTS,
+    STORE_TOPIC__COUNT
+};
 
 struct store_outbox_entry {
     enum store_topic topic;

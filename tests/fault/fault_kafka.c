@@ -163,9 +163,9 @@ static int all_applied(void)
     return metrics_applied_total() >= 2 * CUSTOMERS;
 }
 
-static int all_emitted(void)
+static int all_rewarded(void)
 {
-    return metrics_emitted_total() >= CUSTOMERS;
+    return metrics_emitted_count(ME_REWARD) >= CUSTOMERS;
 }
 
 /* Every message of the rewards topic (up to the high watermarks), counted,
@@ -286,7 +286,8 @@ int main(void)
         die("feeder", err);
     for (const char *const *t =
              (const char *const[]){"orders", "reviews", "messages", "loyalty.rewards",
-                                   "loyalty.churn-risk", "loyalty.dlq", NULL};
+                                   "loyalty.churn-risk", "loyalty.segments",
+                                   "loyalty.dlq", NULL};
          *t; t++)
         rd_kafka_mock_topic_create(mc, *t, PARTITIONS, 1);
     metrics_init();
@@ -311,7 +312,7 @@ int main(void)
     check(metrics_delivery_failures_total() > 0,
           "deliveries failed and were retried (%llu)",
           (unsigned long long)metrics_delivery_failures_total());
-    check(run_until(pl, 60000, all_emitted), "every reward delivered in the end");
+    check(run_until(pl, 60000, all_rewarded), "every reward delivered in the end");
 
     /* 2. The broker goes away for a while: the pipeline keeps running, and
      * is ready again once the broker is back though no message comes (the

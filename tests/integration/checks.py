@@ -135,25 +135,38 @@ def read_outputs(env, rewards_topic=None, churn_topic=None):
     return out
 
 
-def check_derived_records(rewards, churn, allow_duplicates=False):
+def read_segments(env, topic=None):
+    """The segment-change records as a list of (record, payload dict)."""
+    return [(m, json.loads(m["value"])) for m in drain(topic or env.topic("loyalty.segments"))]
+
+
+def check_derived_records(rewards, churn, allow_duplicates=False, segments=()):
     """Payload shape; event_ids unique, or repeated only with the identical
     payload (minus emitted_at) when allow_duplicates."""
     by_id = {}
     dups = 0
-    for schema, recs in (("loyalty.reward-trigger", rewards), ("loyalty.churn-risk", churn)):
+    for schema, recs in (("loyalty.reward-trigger", rewards), ("loyalty.churn-risk", churn),
+                         ("loyalty.segment-change", segments)):
         for m, p in recs:
             assert p.get("schema") == schema, p
-            assert p.get("schema_version") == 2, p
+            assert p.get("schema_version") == 3, p
             assert isinstance(p.get("event_id"), str) and len(p["event_id"]) == 32, p
             assert p.get("customer_id") == m["key"], "record key %r, customer_id %r" % (m["key"], p)
             assert p.get("as_of") and p.get("emitted_at"), p
-            assert isinstance(p.get("reason_codes"), list) and p["reason_codes"], p
+            assert isinstance(p.get("reason_codes"), list), p
             assert isinstance(p.get("scores"), dict), p
+            if schema != "loyalty.segment-change":
+                assert p["reason_codes"], p
             if schema == "loyalty.reward-trigger":
                 rw = p.get("reward") or {}
                 assert rw.get("type") in ("milestone", "tier_upgrade", "advocacy", "service_recovery",
                                           "win_back"), p
                 assert rw.get("kind") in ("coupon", "points", "cashback", "gift"), p
+            if schema == "loyalty.segment-change":
+                assert p.get("changed") and isinstance(p.get("sequence"), int), p
+                for k in ("segment", "brand_type", "loyalty_type"):
+                    move = p.get(k) or {}
+                    assert (move.get("from") != move.get("to")) == (k in p["changed"]), p
             bare = dict(p)
             bare.pop("emitted_at")
             if p["event_id"] in by_id:
@@ -200,10 +213,10 @@ def check_all(env, r, workload, prefix=None, positions=None):
     state = check_state(r, prefix or env.redis_prefix, workload)
     check_dlq(env, workload, positions=positions)
     rewards, churn = read_outputs(env)
-    check_derived_records(rewards, churn)
+    check_derived_records(rewards, churn, segments=read_segments(env))
     check_milestones(workload, rewards)
     return state, rewards, churn
 
 
-__all__ = ["check_state", "check_dlq", "read_outputs", "check_derived_records", "check_milestones",
-           "check_all", "input_positions", "customer_ids"]
+__all__ = ["check_state", "check_dlq", "read_outputs", "read_segments", "check_derived_records",
+           "check_milestones", "check_all", "input_positions", "customer_ids"]

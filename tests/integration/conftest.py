@@ -46,7 +46,7 @@ KEEP = os.environ.get("LOYALTY_IT_KEEP") == "1"
 
 INPUT_TOPICS = ("orders", "reviews", "messages")
 STANDARD_TOPICS = ("orders", "reviews", "messages", "loyalty.churn-risk", "loyalty.rewards",
-                   "loyalty.dlq")
+                   "loyalty.segments", "loyalty.dlq")
 
 
 def log(msg):
@@ -352,6 +352,7 @@ class Daemon:
             "topic.messages": env.topic("messages"),
             "topic.churn_risk": env.topic("loyalty.churn-risk"),
             "topic.rewards": env.topic("loyalty.rewards"),
+            "topic.segments": env.topic("loyalty.segments"),
             "topic.dlq": env.topic("loyalty.dlq"),
             "group.id": group,
             "redis.host": "127.0.0.1",

@@ -4,7 +4,8 @@ import os
 import random
 import time
 
-from checks import check_derived_records, check_dlq, check_milestones, check_state, read_outputs
+from checks import (check_derived_records, check_dlq, check_milestones, check_state, read_outputs,
+                    read_segments)
 from conftest import feed_workload, full_state, indices, log
 from workload import Workload
 
@@ -32,7 +33,7 @@ def test_crash_recovery(env):
     log("crash recovery: seed %d (set LOYALTY_IT_SEED=%d to repeat)" % (seed, seed))
     rng = random.Random(seed)
     w = Workload(seed=21, customers=1500, single_topic=os.environ.get("LOYALTY_IT_MIXED") != "1")
-    env.create_topics("clean.rewards", "clean.churn-risk", "clean.dlq")
+    env.create_topics("clean.rewards", "clean.churn-risk", "clean.segments", "clean.dlq")
     feed_workload(env, w)
 
     # The crashing run: static membership, so a restarted instance takes its
@@ -57,7 +58,7 @@ def test_crash_recovery(env):
 
     clean = env.daemon("clean", redis_prefix=env.redis_prefix + "clean:", **{
         "topic.rewards": env.topic("clean.rewards"), "topic.churn_risk": env.topic("clean.churn-risk"),
-        "topic.dlq": env.topic("clean.dlq")})
+        "topic.segments": env.topic("clean.segments"), "topic.dlq": env.topic("clean.dlq")})
     t1 = time.monotonic()
     clean.start()
     clean.wait_caught_up(w.total(), timeout=240)
@@ -86,9 +87,11 @@ def test_crash_recovery(env):
     assert indices(env.r, env.redis_prefix) == indices(env.r, clean.redis_prefix)
 
     rewards, churn = read_outputs(env)
-    ids, dups = check_derived_records(rewards, churn, allow_duplicates=True)
+    ids, dups = check_derived_records(rewards, churn, allow_duplicates=True,
+                                      segments=read_segments(env))
     ref_rewards, ref_churn = read_outputs(env, env.topic("clean.rewards"), env.topic("clean.churn-risk"))
-    ref_ids, ref_dups = check_derived_records(ref_rewards, ref_churn)
+    ref_ids, ref_dups = check_derived_records(
+        ref_rewards, ref_churn, segments=read_segments(env, env.topic("clean.segments")))
     assert ref_dups == 0
     assert set(ids) == set(ref_ids), "emitted ids differ: %d only after crashes, %d only in the clean run" % (
         len(set(ids) - set(ref_ids)), len(set(ref_ids) - set(ids)))
@@ -130,7 +133,8 @@ def test_crash_recovery_mixed_topics(env):
 
     check_state(env.r, env.redis_prefix, w)
     rewards, churn = read_outputs(env)
-    ids, dups = check_derived_records(rewards, churn, allow_duplicates=True)
+    ids, dups = check_derived_records(rewards, churn, allow_duplicates=True,
+                                      segments=read_segments(env))
     check_milestones(w, rewards)
     dlq = check_dlq(env, w, allow_duplicates=True)
     log("crash recovery (mixed topics): 5 kills, %d events, %d customers, %d DLQ records, "

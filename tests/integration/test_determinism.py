@@ -107,7 +107,8 @@ WAYS = {
     "d": "replay from offset 0 into an empty prefix, new group",
     "e": "two instances in one group, rebalances part-way",
 }
-OUTPUTS = {"rewards": "loyalty.rewards", "churn": "loyalty.churn-risk", "dlq": "loyalty.dlq"}
+OUTPUTS = {"rewards": "loyalty.rewards", "churn": "loyalty.churn-risk", "segments": "loyalty.segments",
+           "dlq": "loyalty.dlq"}
 
 
 # ---- Kafka in parallel ------------------------------------------------------------
@@ -304,8 +305,8 @@ class Runs:
         run([os.path.join(ROOT, "deploy/kafka.sh"), "topics", *names], timeout=240,
             env={"TOPIC_PREFIX": self.env.topic_prefix, "KAFKA_PORT": str(KAFKA_PORT),
                  "KAFKA_PARTITIONS": str(PARTITIONS)})
-        log("%d topics of %d partitions created in %.1f s" % (len(names) + 6, PARTITIONS,
-                                                               time.monotonic() - t0))
+        log("%d topics of %d partitions created in %.1f s" % (
+            len(names) + len(conftest.STANDARD_TOPICS), PARTITIONS, time.monotonic() - t0))
 
     def daemon(self, way, name=None, **extra):
         # The merge waits merge.max_idle_ms for a partition that is behind;
@@ -315,7 +316,8 @@ class Runs:
         conf = {"clock": "stream", "merge.max_idle_ms": "15000",
                 "topic.orders": way.inputs["orders"], "topic.reviews": way.inputs["reviews"],
                 "topic.messages": way.inputs["messages"], "topic.rewards": way.outputs["rewards"],
-                "topic.churn_risk": way.outputs["churn"], "topic.dlq": way.outputs["dlq"]}
+                "topic.churn_risk": way.outputs["churn"], "topic.segments": way.outputs["segments"],
+                "topic.dlq": way.outputs["dlq"]}
         conf.update(extra)
         return self.env.daemon(name or way.key, redis_prefix=way.prefix, group=way.group, **conf)
 
@@ -475,13 +477,14 @@ class Runs:
         recs = drain_parallel([w.outputs[k] for w in ready for k in OUTPUTS])
         for way in ready:
             way.state = read_state(self.r, way.prefix)
-            way.records = {k: recs[way.outputs[k]] for k in ("rewards", "churn")}
+            way.records = {k: recs[way.outputs[k]] for k in ("rewards", "churn", "segments")}
             way.events, way.dups, way.conflicts = read_events(way.records)
             way.dlq = recs[way.outputs["dlq"]]
-            log("%s: %d customers, %d derived events (%d rewards, %d churn-risk records), "
-                "%d repeated, %d conflicting, %d DLQ records" % (
+            log("%s: %d customers, %d derived events (%d rewards, %d churn-risk, %d segment-change "
+                "records), %d repeated, %d conflicting, %d DLQ records" % (
                     way.title, len(way.state), len(way.events), len(way.records["rewards"]),
-                    len(way.records["churn"]), way.dups, len(way.conflicts), len(way.dlq)))
+                    len(way.records["churn"]), len(way.records["segments"]), way.dups,
+                    len(way.conflicts), len(way.dlq)))
         log("state and outputs read in %.1f s" % (time.monotonic() - t0))
 
     def compare(self, key):
@@ -571,13 +574,14 @@ def test_backlog_reference(runs):
         pytest.fail(a.error, pytrace=False)
     check_state(runs.r, a.prefix, runs.w)
     recs = {k: [(m, json.loads(m["value"])) for m in v] for k, v in a.records.items()}
-    check_derived_records(recs["rewards"], recs["churn"])
+    check_derived_records(recs["rewards"], recs["churn"], segments=recs["segments"])
     check_milestones(runs.w, recs["rewards"])
     assert not a.dlq, a.dlq[:3]
     types = {}
     for _, p in recs["rewards"]:
         types[p["reward"]["type"]] = types.get(p["reward"]["type"], 0) + 1
-    log("(a): %d rewards %s, %d churn-risk events" % (len(recs["rewards"]), types, len(recs["churn"])))
+    log("(a): %d rewards %s, %d churn-risk, %d segment-change events" % (
+        len(recs["rewards"]), types, len(recs["churn"]), len(recs["segments"])))
     assert len(recs["churn"]) >= 10, "too few churn-risk events for a meaningful comparison"
     assert len(types) >= 3, "too few kinds of reward for a meaningful comparison: %s" % types
 

@@ -1,6 +1,7 @@
 """End-to-end: a mixed workload through Kafka into Redis and back out, and a
 replay of the same input by a second consumer group."""
-from checks import check_all, check_derived_records, check_dlq, input_positions, read_outputs
+from checks import (check_all, check_derived_records, check_dlq, input_positions, read_outputs,
+                    read_segments)
 from conftest import feed_workload, full_state, indices, log
 from workload import Workload
 
@@ -37,7 +38,8 @@ def test_replay_idempotent(env):
     before = full_state(env.r, env.redis_prefix)
     idx_before = indices(env.r, env.redis_prefix)
     rewards1, churn1 = read_outputs(env)
-    ids1, _ = check_derived_records(rewards1, churn1)
+    segments1 = read_segments(env)
+    ids1, _ = check_derived_records(rewards1, churn1, segments=segments1)
     assert rewards1, "the first run emitted no reward at all"
 
     d2 = env.daemon("replay").start()  # another group: starts at offset 0
@@ -52,10 +54,13 @@ def test_replay_idempotent(env):
         len(changed), changed[0], before[changed[0]], after[changed[0]])
     assert indices(env.r, env.redis_prefix) == idx_before
     rewards2, churn2 = read_outputs(env)
-    ids2, _ = check_derived_records(rewards2, churn2)
-    assert len(rewards2) == len(rewards1) and len(churn2) == len(churn1), (
-        "replay emitted %d rewards and %d churn events again" % (
-            len(rewards2) - len(rewards1), len(churn2) - len(churn1)))
+    segments2 = read_segments(env)
+    ids2, _ = check_derived_records(rewards2, churn2, segments=segments2)
+    assert (len(rewards2), len(churn2), len(segments2)) == (
+        len(rewards1), len(churn1), len(segments1)), (
+        "replay emitted %d rewards, %d churn and %d segment-change events again" % (
+            len(rewards2) - len(rewards1), len(churn2) - len(churn1),
+            len(segments2) - len(segments1)))
     assert set(ids2) == set(ids1)
     # The DLQ is not deduplicated: the replay dead-letters each bad message again.
     recs = check_dlq(env, w, allow_duplicates=True)

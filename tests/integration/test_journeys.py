@@ -147,6 +147,7 @@ class Expect:
         rw = {"type": rtype, "kind": kind, "value": value}
         if kind != "points":
             rw["currency"] = "USD"
+        rw["graded_by"] = "revenue"  # no order carries costs
         rw.update(extra)
         self.events[eid] = dict(schema="loyalty.reward-trigger", customer=cid, cause=cause,
                                 reasons=set(reasons), as_of=as_of_ms, reward=rw)
@@ -217,7 +218,7 @@ def check_outputs(env, expect, customers):
         seen[eid] = p
         assert p["customer_id"] == m["key"], p
         assert p["customer_id"] in customers, "event for a customer outside the journeys: %s" % p
-        assert p["schema_version"] == 2 and p.get("emitted_at"), p
+        assert p["schema_version"] == 3 and p.get("emitted_at"), p
         assert p["schema"] == ("loyalty.reward-trigger" if topic == REWARDS else
                                "loyalty.churn-risk"), (topic, p)
     unexpected = {e: p for e, p in seen.items() if e not in expect.events}
@@ -323,10 +324,11 @@ def test_journeys(env):
     s.delivered(c, "s-2", at(D + 9))          # promised D+6: late_delivery
     s.delivered(c, "s-2", at(D + 9, 11))      # the same delivery reported again: same incident
     # Silver before the signal: one service_recovery, silver grade coupon 15 USD,
-    # cause recovery:late_delivery:<FNV-1a 64 of the order id>.  Cooldown: none
-    # before; cap: 1 reward (tier, D+1) in the last 30 days.
-    x.reward(c, "recovery:late_delivery:%016x" % fnv1a64("s-2"), "service_recovery", "coupon", 15,
-             ["late_delivery"], at(D + 9))
+    # cause recovery:late_delivery:<FNV-1a 64 of the order id>:<the signal's
+    # time, the delivery>.  Cooldown: none before; cap: 1 reward (tier, D+1) in
+    # the last 30 days.
+    x.reward(c, "recovery:late_delivery:%016x:%d" % (fnv1a64("s-2"), at(D + 9)),
+             "service_recovery", "coupon", 15, ["late_delivery"], at(D + 9))
     # Risk at D+9: x=1, t_x=1/7, T=9/7 weeks:
     #   p = 1/(1 + 0.32686 * ((4.4135+1.2857)/(4.4135+0.1429))^1.242593)
     #     = 1/(1 + 0.32686 * 1.2508^1.2426) = 1/(1 + 0.32686*1.3207) = 0.6985
@@ -337,9 +339,10 @@ def test_journeys(env):
     c = "j-trust"
     s.order(c, "r-1", at(D), 20)
     s.order(c, "r-2", at(D + 3), 20)
-    # 40 / 2 orders: bronze; milestone 2 coupon 5.  At D+3: satisfied (no
-    # signal, no rating), repeat, not fading (p = 0.754 >= 0.5, ordered today),
-    # no discount, standard shipping: segment `trust`.
+    # 40 / 2 orders: bronze; milestone 2 coupon 5.  At D+3: no signal, repeat,
+    # not fading (p = 0.754 >= 0.5, ordered today), no discount, standard
+    # shipping, but no attitude yet: `satisfied`, not `trust` (trust loyalty is
+    # satisfied *and* attached, docs/model.md "Segment").
     x.reward(c, "milestone:2", "milestone", "coupon", 5, ["first_repeat_purchase"], at(D + 3),
              milestone=2)
 
@@ -369,15 +372,10 @@ def test_journeys(env):
     s.complaint_answered("j-silver", "cv-silver", at(D + 12))
     assert q6(1 - palive(1, 1 / 7, 12 / 7) * 0.85 * 0.75) < THRESHOLD
 
-    # j-trust: trust before the complaint: service_recovery, bronze grade coupon 10,
-    # cause recovery:complaint:<FNV-1a 64 of the complaint's event id>.
-    # Risk at D+10: x=1, t_x=3/7, T=10/7:
-    #   p = 1/(1 + 0.32686 * (5.8421/4.8421)^1.2426) = 1/(1 + 0.32686*1.2628) = 0.7079
-    #   risk = 1 - 0.7079 * 0.75 = 0.469 < 0.7: no churn.
-    cmp_t = s.complaint_answered("j-trust", "cv-trust", at(D + 10))
-    x.reward("j-trust", "recovery:complaint:%016x" % fnv1a64(cmp_t), "service_recovery", "coupon",
-             10, ["complaint"], at(D + 10))
-    assert q6(1 - palive(1, 3 / 7, 10 / 7) * 0.75) < THRESHOLD
+    # j-trust: three private five-star reviews: attitude 0.35 x sat(~2.97, 2)
+    # = 0.27, still short of attitude_attached 0.4; private reviews earn nothing.
+    for k in range(3):
+        s.review("j-trust", at(D + 4 + k), 5, False)
 
     # j-unhappy, signal 1: complaint at D+200.  One-time buyer, T = 200 days:
     #   p = 0.5^(200/365) = 0.6840; risk = 1 - 0.6840*0.75 = 0.487
@@ -391,6 +389,22 @@ def test_journeys(env):
     s.review(c, at(D + 201), 1, False)
     #   p = 0.5^(201/365) = 0.6827; risk = 1 - 0.6827 * 0.75^2 = 1 - 0.3840 = 0.616 < 0.7
     assert q6(1 - onetime_p(201) * 0.75 ** 2) < THRESHOLD
+
+    # j-trust, after its reviews: two inbound praise messages (emotional
+    # attachment) add 0.2 x sat(~1.98, 1) = 0.17: attitude 0.44 >= 0.4,
+    # attached, so a satisfied repeat buyer in `trust` (trust loyalty,
+    # DOMAIN.md "Satisfaction and loyalty").
+    s.message("j-trust", "praise-1", at(D + 7), "inbound", "praise")
+    s.message("j-trust", "praise-2", at(D + 8), "inbound", "praise")
+    # Trust before the complaint: service_recovery, bronze grade coupon 10,
+    # cause recovery:complaint:<FNV-1a 64 of the complaint's event id>:<its time>.
+    # Risk at D+10: x=1, t_x=3/7, T=10/7:
+    #   p = 1/(1 + 0.32686 * (5.8421/4.8421)^1.2426) = 1/(1 + 0.32686*1.2628) = 0.7079
+    #   risk = 1 - 0.7079 * 0.75 = 0.469 < 0.7: no churn.
+    cmp_t = s.complaint_answered("j-trust", "cv-trust", at(D + 10))
+    x.reward("j-trust", "recovery:complaint:%016x:%d" % (fnv1a64(cmp_t), at(D + 10)),
+             "service_recovery", "coupon", 10, ["complaint"], at(D + 10))
+    assert q6(1 - palive(1, 3 / 7, 10 / 7) * 0.75) < THRESHOLD
 
     # ---- phase 4: signal 3, a not_as_described return at D+202 -------------------------
     s.phase()

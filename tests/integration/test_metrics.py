@@ -3,7 +3,7 @@ import collections
 import subprocess
 import time
 
-from checks import read_outputs
+from checks import read_outputs, read_segments
 from conftest import LOYALTYD, feed_workload
 from workload import TOPICS, Workload
 
@@ -47,6 +47,7 @@ def test_metrics(env):
     rewards, churn = read_outputs(env)
     assert m.get("loyaltyd_emitted_total", type="reward_trigger") == len(rewards) > 0
     assert m.get("loyaltyd_emitted_total", type="churn_risk") == len(churn)
+    assert m.get("loyaltyd_emitted_total", type="segment_change") == len(read_segments(env))
     assert m.get("loyaltyd_delivery_failures_total") == 0
     assert m.get("loyaltyd_redis_errors_total") == 0
     assert m.get("loyaltyd_rebalances_total") >= 1

@@ -4,7 +4,8 @@ import os
 import pytest
 import redis as redislib
 
-from checks import check_dlq, check_milestones, check_state, read_outputs, check_derived_records
+from checks import (check_dlq, check_milestones, check_state, read_outputs, read_segments,
+                    check_derived_records)
 from conftest import ROOT, feed, free_port, log, run, wait_for
 from workload import TOPICS, Workload
 
@@ -80,6 +81,6 @@ def test_redis_outage(env, redis2):
     check_state(redis2.client, env.redis_prefix, w)
     check_dlq(env, w)
     rewards, churn = read_outputs(env)
-    check_derived_records(rewards, churn)
+    check_derived_records(rewards, churn, segments=read_segments(env))
     check_milestones(w, rewards)
     d.stop()

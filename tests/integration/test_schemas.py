@@ -7,9 +7,10 @@ what loyaltyd really accepts and emits.
                                input event type of the parser
   test_enums_match_the_code    the enumerations of the schemas are the name
                                tables of the C code (event types, shipping,
-                               return reasons, directions, message kinds, DLQ
-                               reasons, tiers, segments, brand types, reward
-                               types and kinds, reason codes)
+                               return reasons, directions, message kinds,
+                               complaint categories, DLQ reasons, tiers,
+                               segments, brand types, loyalty types, reward
+                               types, kinds and gradings, reason codes)
   test_input_corpus_validates  the valid events of every generator the tests,
                                the demo and the benchmark use validate
   test_invalid_input_rejected  the malformed messages those generators make,
@@ -18,8 +19,9 @@ what loyaltyd really accepts and emits.
                                rest are the rules listed in NOT_EXPRESSIBLE
   test_daemon_outputs_validate the real daemon, fed a corpus with churn
                                crossings, rewards and malformed messages:
-                               every churn-risk, reward-trigger and DLQ record
-                               validates and carries no undocumented field,
+                               every churn-risk, reward-trigger,
+                               segment-change and DLQ record validates and
+                               carries no undocumented field,
                                the parser's verdict on each edge case is the
                                one the table records, and every message the
                                daemon dead-lettered for a rule a schema can
@@ -183,12 +185,13 @@ def test_schema_files():
         for ref in walk_refs(s):
             resolver.lookup(ref)  # raises when unresolvable
     want = set(c_names("state/event.c", "type_names")) | set(TOPIC_SCHEMA.values()) | {
-        "common", "churn-risk", "reward-trigger", "dlq-record", "dlq-headers"}
+        "common", "churn-risk", "reward-trigger", "segment-change", "dlq-record", "dlq-headers"}
     assert set(SCHEMAS) == want, "schema files: missing %s, unexpected %s" % (
         sorted(want - set(SCHEMAS)), sorted(set(SCHEMAS) - want))
     # Output schemas carry the version they describe in their $id.
     for name, schema_name in (("churn-risk", "loyalty.churn-risk"),
-                              ("reward-trigger", "loyalty.reward-trigger")):
+                              ("reward-trigger", "loyalty.reward-trigger"),
+                              ("segment-change", "loyalty.segment-change")):
         props = SCHEMAS[name][0]["properties"]
         assert props["schema"] == {"const": schema_name}
         assert SCHEMAS[name][0]["$id"].endswith(":v%d" % props["schema_version"]["const"])
@@ -223,6 +226,12 @@ def enum_of(node):
     return [v for v in node["enum"] if v is not None]
 
 
+def same_set(values, names):
+    """An enumeration and a C table hold the same names, each once (the
+    order of a schema's enum means nothing)."""
+    return len(set(values)) == len(values) and sorted(values) == sorted(names)
+
+
 def test_enums_match_the_code():
     """Each enumeration in the schemas is the C table it comes from: the
     parser looks input values up in state/event.c's tables ("none" is never
@@ -243,6 +252,7 @@ def test_enums_match_the_code():
         c_names("state/event.c", "reason_names"))
     assert enum_of(msg["direction"]) == no_none(c_names("state/event.c", "direction_names"))
     assert enum_of(msg["kind"]) == c_names("state/event.c", "msg_kind_names")
+    assert enum_of(msg["complaint_category"]) == no_none(c_names("state/event.c", "category_names"))
     types = c_names("state/event.c", "type_names")
     topic_types = [t for n in TOPIC_SCHEMA.values() for t in s[n]["properties"]["type"]["enum"]]
     assert sorted(topic_types) == sorted(types)
@@ -255,19 +265,29 @@ def test_enums_match_the_code():
 
     scores = common["scores"]["properties"]
     assert scores["tier"]["enum"] == c_names("state/customer.c", "cu_tier_names")
-    assert scores["segment"]["enum"] == c_names("state/customer.c", "cu_segment_names")
-    assert scores["brand_type"]["enum"] == c_names("state/customer.c", "cu_brand_type_names")
+    for cls, table in (("segment", "cu_segment_names"), ("brand_type", "cu_brand_type_names"),
+                       ("loyalty_type", "cu_loyalty_type_names")):
+        assert scores[cls]["$ref"] == "#/$defs/" + cls
+        assert same_set(common[cls]["enum"], c_names("state/customer.c", table)), cls
+        move = s["segment-change"]["properties"][cls]["properties"]
+        assert move["from"] == move["to"] == {"$ref": "urn:loyaltyd:schema:common:v2#/$defs/" + cls}
+    assert s["segment-change"]["properties"]["changed"]["items"]["enum"] == [
+        "segment", "brand_type", "loyalty_type"]
     signals = c_names("state/customer.c", "signal_names")
     assert common["signal_code"]["enum"] == signals
     reward = s["reward-trigger"]["properties"]["reward"]["properties"]
     assert reward["type"]["enum"] == c_names("state/customer.c", "reward_names")
     assert sorted(reward["kind"]["enum"]) == sorted(set(c_names("state/reward.c", "grades")))
     assert reward["tier"]["enum"] == c_names("state/customer.c", "cu_tier_names")[2:]  # silver+
+    # rw->graded_by = by_margin ? "margin" : "revenue": the literals assigned.
+    graded = {v for m in re.finditer(r"graded_by\s*=([^;]*);", c_source("state/reward.c"))
+              for v in re.findall(r'"([^"]*)"', m.group(1))}
+    assert same_set(reward["graded_by"]["enum"], graded), graded
 
     def codes(name):
         items = s[name]["properties"]["reason_codes"]["items"]["anyOf"]
         own = [c for sub in items if "enum" in sub for c in sub["enum"]]
-        assert {"$ref": "urn:loyaltyd:schema:common:v1#/$defs/signal_code"} in items
+        assert {"$ref": "urn:loyaltyd:schema:common:v2#/$defs/signal_code"} in items
         return set(own)
     assert codes("churn-risk") == c_call_literals("state/risk.c", "derived_reason_add")
     # emit_reward(p, out, TYPE, cause, REASON, &rw): the literal reasons (a
@@ -443,6 +463,15 @@ def edge_cases(now_ms):
                    "reason": None}, None)
     add("reviews", review(rating=5.0, text="", shared=None, order_id=None, sku=None), None)
     add("messages", message(mentions_competitor=None, x_future={"a": [[{"b": 1}]]}), None)
+    add("orders", order(reward_event_id="r" * 128,
+                        items=[{"qty": 2, "unit_price": 5, "unit_cost": 2.5}, {"unit_cost": 0}]),
+        None)
+    add("orders", order(reward_event_id=None, items=[{"unit_cost": None}]), None)
+    add("messages", message(direction="outbound", kind="resolution"), None)
+    add("messages", message(kind="complaint", complaint_category="duties"), None)
+    add("messages", message(direction="outbound", kind="resolution",
+                            complaint_category="logistics"), None)
+    add("messages", message(kind="complaint", complaint_category=None), None)
     # accepted by the parser, refused by a format-asserting validator
     add("orders", order(ts="2024-01-10T10:00:60Z"), None, False, "leap_second")
     # refused by both
@@ -471,6 +500,15 @@ def edge_cases(now_ms):
     add("orders", order(promised_delivery_by="2023-02-29T10:00:00Z"), "bad_timestamp")
     add("orders", order(shipping=""), "bad_enum")
     add("messages", message(direction="none"), "bad_enum")
+    add("messages", message(kind="resolution"), "bad_enum")  # inbound
+    add("messages", message(kind="complaint", complaint_category="shipping"), "bad_enum")
+    add("messages", message(kind="complaint", complaint_category="none"), "bad_enum")
+    add("messages", message(complaint_category=3), "wrong_type")
+    add("orders", order(items=[{"unit_cost": -1}]), "bad_amount")
+    add("orders", order(items=[{"unit_cost": 1000000000.5}]), "bad_amount")
+    add("orders", order(items=[{"unit_cost": "2"}]), "wrong_type")
+    add("orders", order(reward_event_id=""), "bad_id")
+    add("orders", order(reward_event_id="r" * 129), "bad_id")
     add("reviews", review(rating=0), "bad_rating")
     add("reviews", review(rating="5"), "wrong_type")
     add("reviews", review(text=5), "wrong_type")
@@ -554,9 +592,10 @@ def test_invalid_input_rejected():
 def test_daemon_outputs_validate(env):
     """One daemon on a backlog of a workload.py population (with its 37
     malformed messages), the crafted churn journeys, the edge-case table and
-    sample-events' malformed messages.  Every churn-risk, reward-trigger and
-    DLQ record validates against its schema (the DLQ headers also on their
-    own) and has no member the schema does not declare; the crafted churn
+    sample-events' malformed messages.  Every churn-risk, reward-trigger,
+    segment-change and DLQ record validates against its schema (the DLQ
+    headers also on their own) and has no member the schema does not
+    declare, and every kind of them is emitted; the crafted churn
     crossings and win-back arrive under the documented event ids; each
     message with a unique key is dead-lettered exactly when and why the
     tables say; and the schema refuses the original of every dead-lettered
@@ -596,6 +635,7 @@ def test_daemon_outputs_validate(env):
     outputs = {
         "reward-trigger": drain(env.topic("loyalty.rewards")),
         "churn-risk": drain(env.topic("loyalty.churn-risk")),
+        "segment-change": drain(env.topic("loyalty.segments")),
         "dlq-record": drain(env.topic("loyalty.dlq")),
     }
     d.stop()
@@ -616,6 +656,7 @@ def test_daemon_outputs_validate(env):
     assert not bad, "%d emitted records do not match their schema, e.g.:\n  %s" % (
         len(bad), "\n  ".join(map(str, bad[:10])))
     counts = {n: len(r) for n, r in outputs.items()}
+    assert counts["segment-change"] >= 1, "no segment-change event: %s" % counts
     assert all(counts.values()), "an output topic stayed empty: %s" % counts
 
     # The crafted crossings and the win-back, by their documented ids.
@@ -635,6 +676,24 @@ def test_daemon_outputs_validate(env):
         p = json.loads(r["value"])
         assert p["churn_risk"] >= p["threshold"] and p["scores"]["churn_risk"] == p["churn_risk"], p
         assert p["event_id"] == derived_id(p["customer_id"], "churn-risk", "churn:%d" % p["crossing"]), p
+    # ... on every segment change: `changed` names exactly the pairs that
+    # moved, each `to` is the class in `scores`, and a customer's sequence
+    # numbers count 1, 2, ... (one daemon, a backlog: nothing is repeated).
+    sequences = {}
+    for r in outputs["segment-change"]:
+        p = json.loads(r["value"])
+        moved = [k for k in ("segment", "brand_type", "loyalty_type") if p[k]["from"] != p[k]["to"]]
+        assert sorted(p["changed"]) == sorted(moved), p
+        assert all(p[k]["to"] == p["scores"][k] for k in moved), p
+        sequences.setdefault(p["customer_id"], []).append(p["sequence"])
+    for cid, seq in sequences.items():
+        assert sorted(seq) == list(range(1, len(seq) + 1)), (cid, seq)
+    # The scores members every payload of this release has, though the
+    # schema cannot require them (version-2 payloads of earlier releases).
+    for n in ("reward-trigger", "churn-risk", "segment-change"):
+        for r in outputs[n]:
+            sc = json.loads(r["value"])["scores"]
+            assert "attitude" in sc and "loyalty_type" in sc, (n, r["value"][:300])
 
     # The DLQ: each unique-keyed message once, with the reason the tables
     # give; the schema refuses the original wherever a schema can say so.
@@ -679,7 +738,8 @@ def test_daemon_outputs_validate(env):
     assert sorted(kinds) == sorted(enum_of(
         SCHEMAS["reward-trigger"][0]["properties"]["reward"]["properties"]["type"])), kinds
     reasons = {r["headers"]["reason"] for r in outputs["dlq-record"]}
-    log("schemas: %d reward-trigger (%s), %d churn-risk and %d DLQ records (%d reasons) "
-        "validated; %d edge cases judged by the daemon as recorded" % (
+    log("schemas: %d reward-trigger (%s), %d churn-risk, %d segment-change and %d DLQ records "
+        "(%d reasons) validated; %d edge cases judged by the daemon as recorded" % (
             counts["reward-trigger"], ", ".join("%s %d" % kv for kv in sorted(kinds.items())),
-            counts["churn-risk"], counts["dlq-record"], len(reasons), len(table)))
+            counts["churn-risk"], counts["segment-change"], counts["dlq-record"], len(reasons),
+            len(table)))

@@ -1,5 +1,6 @@
 """Orderly shutdown in the middle of a run."""
-from checks import check_dlq, check_milestones, check_state, check_derived_records, read_outputs
+from checks import (check_dlq, check_milestones, check_state, check_derived_records, read_outputs,
+                    read_segments)
 from conftest import feed_workload, log, wait_for
 from workload import Workload
 
@@ -31,6 +32,6 @@ def test_sigterm(env):
     check_state(env.r, env.redis_prefix, w)
     check_dlq(env, w)
     rewards, churn = read_outputs(env)
-    check_derived_records(rewards, churn)
+    check_derived_records(rewards, churn, segments=read_segments(env))
     check_milestones(w, rewards)
     d.stop()

@@ -26,7 +26,10 @@ BASE_MS = int(dt.datetime(2024, 1, 8, tzinfo=dt.timezone.utc).timestamp() * 1000
 SPAN_DAYS = 240
 
 MILESTONES = (2, 5, 10, 20, 50, 100)  # the model's default `model.milestones`
-MSG_KINDS = ("inquiry", "complaint", "praise", "reply", "payment_reminder", "marketing", "other")
+MSG_KINDS = ("inquiry", "complaint", "praise", "reply", "payment_reminder", "marketing", "other",
+             "resolution")
+OUTBOUND_KINDS = ("reply", "payment_reminder", "marketing", "resolution")
+COMPLAINT_CATEGORIES = ("logistics", "quality", "duties", "payment", "other")
 RETURN_REASONS = ("not_as_described", "quality", "late", "changed_mind", "other")
 SHIPPING = ("standard", "expedited", "fulfilled_by_platform")
 BRANDS = ("Acme", "Borealis", "Cobalt", "Dune", "Ember")
@@ -80,7 +83,7 @@ class CustomerModel:
         self.valid = 0
         self.ts = []
         self.currency = ""
-        self.open = []  # [order_id, day, amount, disc, depth, fast]
+        self.open = []  # [order_id, day, amount, disc, depth, fast, markdown, margin]
         self.day_orders = {}  # day -> orders placed minus cancelled
         self.day_spend = {}  # day -> their amounts
         self.day_refund = {}
@@ -88,6 +91,7 @@ class CustomerModel:
         self.f = dict(orders=0, orders_cancelled=0, cancelled_unknown=0, orders_returned=0,
                       orders_shipped=0, orders_delivered=0, spend_cents=0, refund_cents=0,
                       discount_cents=0, discounted_orders=0, depth_ppm_sum=0,
+                      markdown_cents=0, margin_cents=0, costed_orders=0, redeemed_unknown=0,
                       fast_ship_orders=0, ratings=0, rating_sum=0, ratings_low=0,
                       ratings_high=0, rating_last=0, reviews_shared=0, competitor_mentions=0)
         for k in MSG_KINDS:
@@ -107,16 +111,28 @@ class CustomerModel:
             day = ms // DAY_MS
             amt = ev["_cents"]
             disc = ev.get("_disc", 0)
-            depth = _round_half_away(1e6 * disc / (amt + disc)) if disc > 0 else 0
+            items = ev.get("items", [])
+            # markdown: (list - unit price) x qty of the lines priced below list
+            mark = sum(it["qty"] * (round(it["list_price"] * 100) - round(it["unit_price"] * 100))
+                       for it in items if 0 < it.get("unit_price", 0) < it.get("list_price", 0))
+            cut = disc + mark
+            depth = _round_half_away(1e6 * cut / (amt + cut)) if cut > 0 else 0
+            margin = None
+            if items and all("unit_cost" in it for it in items):
+                margin = amt - sum(it["qty"] * round(it["unit_cost"] * 100) for it in items)
+                f["margin_cents"] += margin
+                f["costed_orders"] += 1
             fast = ev.get("shipping") in ("expedited", "fulfilled_by_platform")
             if len(self.open) == 12:
                 self.open.pop(0)
-            self.open.append([ev["order_id"], day, amt, disc, depth, fast])
+            self.open.append([ev["order_id"], day, amt, disc, depth, fast, mark, margin])
             f["orders"] += 1
             f["spend_cents"] += amt
             f["discount_cents"] += disc
-            f["discounted_orders"] += disc > 0
+            f["markdown_cents"] += mark
+            f["discounted_orders"] += cut > 0
             f["depth_ppm_sum"] += depth
+            f["redeemed_unknown"] += "reward_event_id" in ev
             f["fast_ship_orders"] += fast
             if not self.currency:
                 self.currency = ev["currency"]
@@ -135,8 +151,12 @@ class CustomerModel:
             self.open.remove(o)
             f["spend_cents"] -= o[2]
             f["discount_cents"] -= o[3]
-            f["discounted_orders"] -= o[3] > 0
+            f["markdown_cents"] -= o[6]
+            f["discounted_orders"] -= o[3] + o[6] > 0
             f["depth_ppm_sum"] -= o[4]
+            if o[7] is not None:
+                f["margin_cents"] -= o[7]
+                f["costed_orders"] -= 1
             f["fast_ship_orders"] -= o[5]
             self.day_orders[o[1]] -= 1
             self.day_spend[o[1]] -= o[2]
@@ -160,7 +180,8 @@ class CustomerModel:
             f["ratings_high"] += r >= 4
         elif t == "message.sent":
             f[msg_field(ev["kind"])] += 1
-            f["competitor_mentions"] += bool(ev.get("mentions_competitor"))
+            f["competitor_mentions"] += ev["direction"] == "inbound" and \
+                bool(ev.get("mentions_competitor"))
             if ev["direction"] == "inbound" and ev["kind"] == "inquiry":
                 c = ev["conversation_id"]
                 self.inquiry[c] = min(self.inquiry.get(c, ms), ms)
@@ -362,6 +383,11 @@ class Workload:
                                 "category": rng.choice(CATEGORIES), "qty": rng.randint(1, 3),
                                 "unit_price": 9.99, "list_price": 12.5}
                                for _ in range(rng.randint(1, 3))]
+                if rng.random() < 0.5:
+                    for it in ev["items"]:
+                        it["unit_cost"] = rng.choice((4.25, 7.5, 11))
+            if rng.random() < 0.1:
+                ev["reward_event_id"] = "rw-%s-%d" % (cid, k)  # not a reward issued
             if rng.random() < 0.7:
                 ev["shipping"] = rng.choice(SHIPPING)
             if rng.random() < 0.5:
@@ -429,10 +455,12 @@ class Workload:
                 if len(convs) < 8 and (not convs or rng.random() < 0.4):
                     convs.append("cv-%s-%d" % (cid, len(convs)))
                 kind = rng.choice(MSG_KINDS)
-                direction = "outbound" if kind in ("reply", "payment_reminder", "marketing") else \
+                direction = "outbound" if kind in OUTBOUND_KINDS else \
                     rng.choice(("inbound", "inbound", "outbound"))
                 ev = {"type": "message.sent", "conversation_id": rng.choice(convs),
                       "direction": direction, "kind": kind}
+                if kind == "complaint" and rng.random() < 0.5:
+                    ev["complaint_category"] = rng.choice(COMPLAINT_CATEGORIES)
                 if rng.random() < 0.5:
                     ev["mentions_competitor"] = rng.random() < 0.3
                 self._emit(out, "messages", cid, ev,
