@@ -255,7 +255,6 @@ static const struct field fields[] = {
 
 /* Test hooks (tests/unit/test_numfmt.c), not part of the codec's interface. */
 int codec_fmt_double_fast(char *buf, size_t len, double v);
-void codec_fmt_double(char *buf, size_t len, double v);
 
 /* The fast path of codec_fmt_double: the values whose %.15g form reads back,
  * in the range where %.15g prints in fixed notation (1e-4 <= |v| < 1e15),

@@ -54,6 +54,11 @@ int codec_encode_diff(const struct customer *prev, const struct customer *c,
 int codec_decode(struct customer *c, const char *customer_id, const struct kvlist *fields,
                  const char *aux, char *err, size_t errlen);
 
+/* The shortest of %.15g, %.16g and %.17g that reads back as exactly v (in
+ * fixed notation where %g allows it: "10", not "1e+01"): the form of every
+ * double the codec stores and the payloads carry. */
+void codec_fmt_double(char *buf, size_t len, double v);
+
 /* A compact binary copy of `c` for keeping it in memory (not a storage
  * format: it is only read back by the same build): the scalars and the used
  * entries of every list.  Returns the size it needs; writes buf only if that

@@ -3,14 +3,14 @@
  */
 #include "state/derived.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "base/digest.h"
+#include "state/codec.h"
 
 void derived_reason_add(struct derived_reasons *r, const char *code)
 {
@@ -51,176 +51,288 @@ int derived_rfc3339(int64_t ms, char *buf, size_t len)
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-static cJSON *head(const struct customer *c, const char *schema, const char *event_id,
-                   int64_t as_of_ms, const struct derived_reasons *why)
+/* ---- a JSON writer for the payloads ---------------------------------------
+ *
+ * The payloads have a fixed shape, so they are written straight into one
+ * growing buffer: no tree of nodes to allocate and free, as a JSON library
+ * would build for each event.  Numbers are the shortest of 15, 16 or 17
+ * significant digits that read back exactly (codec_fmt_double); strings are
+ * escaped as RFC 8259 requires. */
+
+struct jw {
+    char *s;
+    size_t n, cap;
+    int failed;
+    int comma; /* the next member or element needs a ',' first */
+};
+
+static void jw_room(struct jw *w, size_t need)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON *arr;
+    size_t cap = w->cap ? w->cap : 1024;
+    char *p;
+
+    if (w->failed || w->n + need + 1 <= w->cap) {
+        return;
+    }
+    while (cap < w->n + need + 1) {
+        cap *= 2;
+    }
+    p = realloc(w->s, cap);
+    if (!p) {
+        w->failed = 1;
+        return;
+    }
+    w->s = p;
+    w->cap = cap;
+}
+
+static void jw_raw(struct jw *w, const char *t, size_t len)
+{
+    jw_room(w, len);
+    if (!w->failed) {
+        memcpy(w->s + w->n, t, len);
+        w->n += len;
+        w->s[w->n] = '\0';
+    }
+}
+
+static void jw_lit(struct jw *w, const char *t)
+{
+    jw_raw(w, t, strlen(t));
+}
+
+static void jw_sep(struct jw *w)
+{
+    if (w->comma) {
+        jw_raw(w, ",", 1);
+    }
+    w->comma = 1;
+}
+
+static void jw_string(struct jw *w, const char *t)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    jw_raw(w, "\"", 1);
+    for (const char *run = t;; t++) {
+        unsigned char ch = (unsigned char)*t;
+        char esc[8];
+        size_t len = 2;
+
+        if (ch >= 0x20 && ch != '"' && ch != '\\') {
+            continue;
+        }
+        jw_raw(w, run, (size_t)(t - run));
+        if (ch == '\0') {
+            break;
+        }
+        esc[0] = '\\';
+        switch (ch) {
+        case '"':
+        case '\\':
+            esc[1] = (char)ch;
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            len = 6;
+        }
+        jw_raw(w, esc, len);
+        run = t + 1;
+    }
+    jw_raw(w, "\"", 1);
+}
+
+static void jw_key(struct jw *w, const char *name)
+{
+    jw_sep(w);
+    jw_string(w, name);
+    jw_raw(w, ":", 1);
+}
+
+static void jw_open(struct jw *w, const char *name, char bracket)
+{
+    if (name) {
+        jw_key(w, name);
+    } else {
+        jw_sep(w);
+    }
+    jw_raw(w, &bracket, 1);
+    w->comma = 0;
+}
+
+static void jw_close(struct jw *w, char bracket)
+{
+    jw_raw(w, &bracket, 1);
+    w->comma = 1;
+}
+
+static void jw_str(struct jw *w, const char *name, const char *v)
+{
+    jw_key(w, name);
+    jw_string(w, v);
+}
+
+static void jw_num(struct jw *w, const char *name, double v)
+{
+    char buf[40];
+
+    jw_key(w, name);
+    if (!isfinite(v)) {
+        jw_lit(w, "null");
+        return;
+    }
+    codec_fmt_double(buf, sizeof(buf), v);
+    jw_lit(w, buf);
+}
+
+/* The members every payload starts with, its object left open. */
+static void head(struct jw *w, const struct customer *c, const char *schema,
+                 const char *event_id, int64_t as_of_ms,
+                 const struct derived_reasons *why)
+{
     char ts[40];
 
-    if (!o || derived_rfc3339(as_of_ms, ts, sizeof(ts)) < 0) {
-        goto fail;
+    if (derived_rfc3339(as_of_ms, ts, sizeof(ts)) < 0) {
+        w->failed = 1;
+        return;
     }
-    if (!cJSON_AddStringToObject(o, "schema", schema) ||
-        !cJSON_AddNumberToObject(o, "schema_version", DERIVED_SCHEMA_VERSION) ||
-        !cJSON_AddStringToObject(o, "event_id", event_id) ||
-        !cJSON_AddStringToObject(o, "customer_id", c->id) ||
-        !cJSON_AddStringToObject(o, "as_of", ts)) {
-        goto fail;
+    jw_raw(w, "{", 1);
+    jw_str(w, "schema", schema);
+    jw_num(w, "schema_version", DERIVED_SCHEMA_VERSION);
+    jw_str(w, "event_id", event_id);
+    jw_str(w, "customer_id", c->id);
+    jw_str(w, "as_of", ts);
+    jw_open(w, "reason_codes", '[');
+    for (size_t i = 0; i < why->n; i++) {
+        jw_sep(w);
+        jw_string(w, why->v[i]);
     }
-    arr = cJSON_AddArrayToObject(o, "reason_codes");
-    for (size_t i = 0; arr && i < why->n; i++) {
-        cJSON *s = cJSON_CreateString(why->v[i]);
-        if (!s || !cJSON_AddItemToArray(arr, s)) {
-            cJSON_Delete(s);
-            goto fail;
-        }
-    }
-    if (!arr) {
-        goto fail;
-    }
-    return o;
-fail:
-    cJSON_Delete(o);
-    return NULL;
+    jw_close(w, ']');
 }
 
-static int add_scores(cJSON *o, const struct customer *c)
+static void add_scores(struct jw *w, const struct customer *c)
 {
-    cJSON *s = cJSON_AddObjectToObject(o, "scores");
-
-    return s && cJSON_AddNumberToObject(s, "loyalty_score", c->loyalty_score) &&
-                   cJSON_AddNumberToObject(s, "churn_risk", c->churn_risk) &&
-                   cJSON_AddNumberToObject(s, "p_alive", c->p_alive) &&
-                   cJSON_AddNumberToObject(s, "clv", c->clv) &&
-                   cJSON_AddNumberToObject(s, "spend_365d", c->spend_365d) &&
-                   cJSON_AddNumberToObject(s, "orders_365d", (double)c->orders_365d) &&
-                   cJSON_AddStringToObject(s, "tier", cu_tier_name(c->tier)) &&
-                   cJSON_AddStringToObject(s, "segment", cu_segment_name(c->segment)) &&
-                   cJSON_AddStringToObject(s, "brand_type",
-                                           cu_brand_type_name(c->brand_type)) &&
-                   cJSON_AddNumberToObject(s, "attitude", c->attitude) &&
-                   cJSON_AddStringToObject(s, "loyalty_type",
-                                           cu_loyalty_type_name(c->loyalty_type))
-               ? 0
-               : -1;
+    jw_open(w, "scores", '{');
+    jw_num(w, "loyalty_score", c->loyalty_score);
+    jw_num(w, "churn_risk", c->churn_risk);
+    jw_num(w, "p_alive", c->p_alive);
+    jw_num(w, "clv", c->clv);
+    jw_num(w, "spend_365d", c->spend_365d);
+    jw_num(w, "orders_365d", (double)c->orders_365d);
+    jw_str(w, "tier", cu_tier_name(c->tier));
+    jw_str(w, "segment", cu_segment_name(c->segment));
+    jw_str(w, "brand_type", cu_brand_type_name(c->brand_type));
+    jw_num(w, "attitude", c->attitude);
+    jw_str(w, "loyalty_type", cu_loyalty_type_name(c->loyalty_type));
+    jw_close(w, '}');
 }
 
-static int add_reward(cJSON *o, const struct customer *c, const struct derived_reward *rw)
+static void add_reward(struct jw *w, const struct customer *c,
+                       const struct derived_reward *rw)
 {
-    cJSON *r = cJSON_AddObjectToObject(o, "reward");
-
-    if (!r || !cJSON_AddStringToObject(r, "type", cu_reward_name(rw->type))) {
-        return -1;
+    jw_open(w, "reward", '{');
+    jw_str(w, "type", cu_reward_name(rw->type));
+    if (rw->type == RW_MILESTONE) {
+        jw_num(w, "milestone", rw->milestone);
     }
-    if (rw->type == RW_MILESTONE &&
-        !cJSON_AddNumberToObject(r, "milestone", rw->milestone)) {
-        return -1;
+    if (rw->tier) {
+        jw_str(w, "tier", rw->tier);
     }
-    if (rw->tier && !cJSON_AddStringToObject(r, "tier", rw->tier)) {
-        return -1;
+    jw_str(w, "kind", rw->kind);
+    jw_num(w, "value", rw->value);
+    if (strcmp(rw->kind, "points") != 0) {
+        jw_str(w, "currency", c->currency[0] ? c->currency : "USD");
     }
-    if (!cJSON_AddStringToObject(r, "kind", rw->kind) ||
-        !cJSON_AddNumberToObject(r, "value", rw->value)) {
-        return -1;
+    if (rw->graded_by) {
+        jw_str(w, "graded_by", rw->graded_by);
     }
-    if (strcmp(rw->kind, "points") != 0 &&
-        !cJSON_AddStringToObject(r, "currency", c->currency[0] ? c->currency : "USD")) {
-        return -1;
-    }
-    if (rw->graded_by && !cJSON_AddStringToObject(r, "graded_by", rw->graded_by)) {
-        return -1;
-    }
-    return 0;
+    jw_close(w, '}');
 }
 
-static char *print_delete(cJSON *o)
+/* Closes the payload and hands its buffer over; NULL if anything failed. */
+static char *jw_finish(struct jw *w)
 {
-    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-
-    cJSON_Delete(o);
-    return s;
+    jw_raw(w, "}", 1);
+    if (w->failed) {
+        free(w->s);
+        return NULL;
+    }
+    return w->s;
 }
 
 char *derived_reward_payload(const struct customer *c, const char *event_id,
                              int64_t as_of_ms, const struct derived_reasons *why,
                              const struct derived_reward *rw)
 {
-    cJSON *o = head(c, DERIVED_SCHEMA_REWARD, event_id, as_of_ms, why);
+    struct jw w = {0};
 
-    if (o && (add_scores(o, c) < 0 || add_reward(o, c, rw) < 0)) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return print_delete(o);
+    head(&w, c, DERIVED_SCHEMA_REWARD, event_id, as_of_ms, why);
+    add_scores(&w, c);
+    add_reward(&w, c, rw);
+    return jw_finish(&w);
 }
 
 char *derived_churn_payload(const struct customer *c, const char *event_id,
                             int64_t as_of_ms, double threshold,
                             const struct derived_reasons *why)
 {
-    cJSON *o = head(c, DERIVED_SCHEMA_CHURN, event_id, as_of_ms, why);
+    struct jw w = {0};
 
-    if (o && (!cJSON_AddNumberToObject(o, "churn_risk", c->churn_risk) ||
-              !cJSON_AddNumberToObject(o, "threshold", threshold) ||
-              !cJSON_AddNumberToObject(o, "crossing", (double)c->churn_seq) ||
-              add_scores(o, c) < 0)) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return print_delete(o);
+    head(&w, c, DERIVED_SCHEMA_CHURN, event_id, as_of_ms, why);
+    jw_num(&w, "churn_risk", c->churn_risk);
+    jw_num(&w, "threshold", threshold);
+    jw_num(&w, "crossing", (double)c->churn_seq);
+    add_scores(&w, c);
+    return jw_finish(&w);
 }
 
-static int add_change(cJSON *o, const char *name, const char *from, const char *to)
+static void add_change(struct jw *w, const char *name, const char *from, const char *to)
 {
-    cJSON *ch = cJSON_AddObjectToObject(o, name);
-
-    return ch && cJSON_AddStringToObject(ch, "from", from) &&
-                   cJSON_AddStringToObject(ch, "to", to)
-               ? 0
-               : -1;
-}
-
-static int add_changed(cJSON *arr, int changed, const char *name)
-{
-    cJSON *s;
-
-    if (!changed) {
-        return 0;
-    }
-    s = cJSON_CreateString(name);
-    if (!s || !cJSON_AddItemToArray(arr, s)) {
-        cJSON_Delete(s);
-        return -1;
-    }
-    return 0;
+    jw_open(w, name, '{');
+    jw_str(w, "from", from);
+    jw_str(w, "to", to);
+    jw_close(w, '}');
 }
 
 char *derived_segment_payload(const struct customer *c, const char *event_id,
                               int64_t as_of_ms, const struct derived_reasons *why,
                               const struct seg_classes *was)
 {
-    cJSON *o = head(c, DERIVED_SCHEMA_SEGMENT, event_id, as_of_ms, why);
-    cJSON *arr = NULL;
+    struct jw w = {0};
+    const char *changed[3] = {
+        was->segment != c->segment ? "segment" : NULL,
+        was->brand_type != c->brand_type ? "brand_type" : NULL,
+        was->loyalty_type != c->loyalty_type ? "loyalty_type" : NULL,
+    };
 
-    if (o && cJSON_AddNumberToObject(o, "sequence", (double)c->segment_seq)) {
-        arr = cJSON_AddArrayToObject(o, "changed");
+    head(&w, c, DERIVED_SCHEMA_SEGMENT, event_id, as_of_ms, why);
+    jw_num(&w, "sequence", (double)c->segment_seq);
+    jw_open(&w, "changed", '[');
+    for (int i = 0; i < 3; i++) {
+        if (changed[i]) {
+            jw_sep(&w);
+            jw_string(&w, changed[i]);
+        }
     }
-    if (o &&
-        (!arr || add_changed(arr, was->segment != c->segment, "segment") < 0 ||
-         add_changed(arr, was->brand_type != c->brand_type, "brand_type") < 0 ||
-         add_changed(arr, was->loyalty_type != c->loyalty_type, "loyalty_type") < 0 ||
-         add_change(o, "segment", cu_segment_name(was->segment),
-                    cu_segment_name(c->segment)) < 0 ||
-         add_change(o, "brand_type", cu_brand_type_name(was->brand_type),
-                    cu_brand_type_name(c->brand_type)) < 0 ||
-         add_change(o, "loyalty_type", cu_loyalty_type_name(was->loyalty_type),
-                    cu_loyalty_type_name(c->loyalty_type)) < 0 ||
-         add_scores(o, c) < 0)) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return print_delete(o);
+    jw_close(&w, ']');
+    add_change(&w, "segment", cu_segment_name(was->segment), cu_segment_name(c->segment));
+    add_change(&w, "brand_type", cu_brand_type_name(was->brand_type),
+               cu_brand_type_name(c->brand_type));
+    add_change(&w, "loyalty_type", cu_loyalty_type_name(was->loyalty_type),
+               cu_loyalty_type_name(c->loyalty_type));
+    add_scores(&w, c);
+    return jw_finish(&w);
 }
 
 int derived_finish(const char *payload, int64_t emitted_at_ms, char **out)

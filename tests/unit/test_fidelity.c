@@ -6,6 +6,7 @@
  * value is worked out from docs/model.md beside the check.
  */
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +425,38 @@ START_TEST(test_margin_grading)
 }
 END_TEST
 
+/* The payloads are valid JSON whatever the customer id holds, and carry it
+ * back unchanged. */
+START_TEST(test_payload_escaping)
+{
+    static const char id[] = "c\"q\\b/\n\t\x01\x1f\xc3\xa9-end";
+    struct fx f;
+    cJSON *o;
+
+    fx_init(&f, id);
+    fx_order(&f, "o1", T0, 40);
+    fx_order(&f, "o2", T0 + DAY, 40.5);
+    ck_assert_uint_eq(f.out.n, 1);
+    o = cJSON_Parse(f.out.v[0].payload);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "customer_id")->valuestring, id);
+    ck_assert(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "scores"), "spend_365d")
+                  ->valuedouble == 80.5);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "reason_codes")), 1);
+    cJSON_Delete(o);
+    fx_sweep(&f, T0 + 200 * DAY);
+    ck_assert_uint_ge(f.seg.n, 1);
+    o = cJSON_Parse(f.seg.v[f.seg.n - 1].payload);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(cJSON_GetObjectItem(o, "customer_id")->valuestring, id);
+    ck_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(o, "segment"), "to")->valuestring,
+        "lapsing");
+    cJSON_Delete(o);
+    fx_free(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("fidelity");
@@ -442,6 +475,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_redemption_and_points);
     tcase_add_test(tc, test_unused_rewards_less_often);
     tcase_add_test(tc, test_margin_grading);
+    tcase_add_test(tc, test_payload_escaping);
     suite_add_tcase(s, tc);
     return s;
 }
