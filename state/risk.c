@@ -195,12 +195,27 @@ void risk_evaluate(const struct customer *c, const struct model_ctx *m, int64_t 
     }
 }
 
-static int risky_at(const struct customer *c, const struct model_ctx *m, int32_t day)
+/* What a due time waits for: the risk reaching the threshold (arg), or
+ * p_eff falling below a target (arg). */
+typedef int (*day_test)(const struct customer *c, const struct model_ctx *m, int32_t day,
+                        double arg);
+
+static int risky_at(const struct customer *c, const struct model_ctx *m, int32_t day,
+                    double threshold)
 {
     struct risk_eval r;
 
     risk_evaluate(c, m, (int64_t)day * CU_DAY_MS, &r);
-    return r.risk >= m->cfg->churn_threshold;
+    return r.risk >= threshold;
+}
+
+static int palive_below(const struct customer *c, const struct model_ctx *m, int32_t day,
+                        double target)
+{
+    struct risk_eval r;
+
+    risk_evaluate(c, m, (int64_t)day * CU_DAY_MS, &r);
+    return r.p_eff < target;
 }
 
 /* The closed-form day (from the first purchase day) at which p_eff reaches
@@ -218,12 +233,36 @@ static double cross_days(const struct customer *c, const struct model_ctx *m,
     return m->cfg->onetime_half_life_days * log2(1.0 / target);
 }
 
-int64_t risk_cross_due(const struct customer *c, const struct model_ctx *m)
+/* The first day after as_of at which test holds, starting from the closed
+ * form d (days after the first purchase day): the closed form and the
+ * quantised figures can disagree by a day.  INT64_MAX if d is never. */
+static int64_t due_day(const struct customer *c, const struct model_ctx *m, double d,
+                       day_test test, double arg)
 {
     int32_t now_day = cu_day_of(c->as_of_ms);
-    struct risk_eval r;
-    double target, d;
     int64_t day;
+
+    if (d < 0 || d > DUE_HORIZON_DAYS) {
+        return INT64_MAX;
+    }
+    day = c->first_day + (int64_t)ceil(d - 1e-9);
+    if (day <= now_day) {
+        day = now_day + 1;
+    }
+    for (int k = 0; k < 3 && !test(c, m, (int32_t)day, arg); k++) {
+        day++;
+    }
+    for (int k = 0; k < 30 && day - 1 > now_day && test(c, m, (int32_t)(day - 1), arg);
+         k++) {
+        day--;
+    }
+    return day * CU_DAY_MS;
+}
+
+int64_t risk_cross_due(const struct customer *c, const struct model_ctx *m)
+{
+    struct risk_eval r;
+    double target;
 
     if (!c->risk_armed || c->purchase_days == 0) {
         return INT64_MAX;
@@ -233,41 +272,13 @@ int64_t risk_cross_due(const struct customer *c, const struct model_ctx *m)
     if (r.risk >= m->cfg->churn_threshold || target >= 1.0) {
         return c->as_of_ms;
     }
-    d = cross_days(c, m, &r, target);
-    if (d < 0 || d > DUE_HORIZON_DAYS) {
-        return INT64_MAX;
-    }
-    day = c->first_day + (int64_t)ceil(d - 1e-9);
-    if (day <= now_day) {
-        day = now_day + 1;
-    }
-    /* The closed form and the quantised risk can disagree by a day. */
-    for (int k = 0; k < 3 && !risky_at(c, m, (int32_t)day); k++) {
-        day++;
-    }
-    for (int k = 0; k < 30 && day - 1 > now_day && risky_at(c, m, (int32_t)(day - 1));
-         k++) {
-        day--;
-    }
-    return day * CU_DAY_MS;
-}
-
-static int palive_below(const struct customer *c, const struct model_ctx *m, int32_t day,
-                        double target)
-{
-    struct risk_eval r;
-
-    risk_evaluate(c, m, (int64_t)day * CU_DAY_MS, &r);
-    return r.p_eff < target;
+    return due_day(c, m, cross_days(c, m, &r, target), risky_at, m->cfg->churn_threshold);
 }
 
 int64_t risk_palive_due(const struct customer *c, const struct model_ctx *m,
                         double target)
 {
-    int32_t now_day = cu_day_of(c->as_of_ms);
     struct risk_eval r;
-    double d;
-    int64_t day;
 
     if (c->purchase_days == 0 || target <= 0) {
         return INT64_MAX;
@@ -276,21 +287,5 @@ int64_t risk_palive_due(const struct customer *c, const struct model_ctx *m,
     if (r.p_eff < target) {
         return INT64_MAX; /* already below: nothing left to happen */
     }
-    d = cross_days(c, m, &r, target);
-    if (d < 0 || d > DUE_HORIZON_DAYS) {
-        return INT64_MAX;
-    }
-    day = c->first_day + (int64_t)ceil(d - 1e-9);
-    if (day <= now_day) {
-        day = now_day + 1;
-    }
-    for (int k = 0; k < 3 && !palive_below(c, m, (int32_t)day, target); k++) {
-        day++;
-    }
-    for (int k = 0;
-         k < 30 && day - 1 > now_day && palive_below(c, m, (int32_t)(day - 1), target);
-         k++) {
-        day--;
-    }
-    return day * CU_DAY_MS;
+    return due_day(c, m, cross_days(c, m, &r, target), palive_below, target);
 }
