@@ -41,7 +41,7 @@ static enum segment decide(const struct customer *c, const struct model_config *
             v->rule = "dissatisfied_repeat_buyer";
             return SEG_INERTIA;
         }
-        v->rule = v->purchases == 0 ? "dissatisfied" : "dissatisfied_fading";
+        v->rule = v->repeat ? "dissatisfied_fading" : "dissatisfied";
         return SEG_AT_RISK;
     }
     if (v->purchases == 0) {
