@@ -393,7 +393,7 @@ def test_journeys(env):
     # j-trust, after its reviews: two inbound praise messages (emotional
     # attachment) add 0.2 x sat(~1.98, 1) = 0.17: attitude 0.44 >= 0.4,
     # attached, so a satisfied repeat buyer in `trust` (trust loyalty,
-    # DOMAIN.md "Satisfaction and loyalty").
+    # docs/domain.md "Satisfaction and loyalty").
     s.message("j-trust", "praise-1", at(D + 7), "inbound", "praise")
     s.message("j-trust", "praise-2", at(D + 8), "inbound", "praise")
     # Trust before the complaint: service_recovery, bronze grade coupon 10,

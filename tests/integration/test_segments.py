@@ -6,7 +6,7 @@ docs/model.md prescribes ("Segment events"), no more.
 
 Every expectation is derived by hand from docs/model.md (defaults of the
 `model.*` keys) with the arithmetic written next to it, beside the
-../shared/DOMAIN.md definition it implements (section, quoted words); nothing
+docs/domain.md definition it implements (section, quoted words); nothing
 is copied from the daemon's output.  Event ids are recomputed from the
 documented digest (workload.derived_id, cause `segment:<n>`).
 
@@ -295,7 +295,7 @@ def test_segments(env):
 
     # ==== new ===========================================================================
     # `new` is docs/model.md's own class for a customer not yet judged (no
-    # DOMAIN.md concept): "no purchase (no_purchase)" or "one purchase day,
+    # docs/domain.md concept): "no purchase (no_purchase)" or "one purchase day,
     # the first <= segment_new_days (60) ago (first_purchase)".
     c = x.customer("s-new-buyer")
     s.to(0)
@@ -315,7 +315,7 @@ def test_segments(env):
     assert x.attitude[c] == 0.137714
 
     # ==== potential =====================================================================
-    # DOMAIN.md "Attitudinal types": "Latent (potential) loyalty: little
+    # docs/domain.md "Attitudinal types": "Latent (potential) loyalty: little
     # buying, but a strong attitude to the brand, especially satisfied, with a
     # clear intention and desire to buy"; "What loyalty is": "Customers with
     # attitude but no purchases bring no profit: understand them and
@@ -369,7 +369,7 @@ def test_segments(env):
     x.attitude[c] = s.attitude(c, at(D + 62))   # 0.571118, still attached: no change
 
     # ==== trust =========================================================================
-    # DOMAIN.md "Satisfaction and loyalty": "trust loyalty (fully satisfied;
+    # docs/domain.md "Satisfaction and loyalty": "trust loyalty (fully satisfied;
     # buys again on their own, and exclusively ...; the most valuable group)";
     # true_loyalty, "What loyalty is": "those who buy again often and like to
     # share", "names the ideal as all three together".
@@ -393,7 +393,7 @@ def test_segments(env):
     scores[c] = (D + 9, 47.58)
 
     # ==== benefit =======================================================================
-    # DOMAIN.md "Satisfaction and loyalty": "benefit loyalty (buys again for
+    # docs/domain.md "Satisfaction and loyalty": "benefit loyalty (buys again for
     # some advantage: fast or platform-fulfilled shipping, the lowest price,
     # discounts, cashback, gifts; easily lured away by a better offer)".
     c = x.customer("s-benefit-discount")
@@ -421,7 +421,7 @@ def test_segments(env):
     # (discount_driven).  Score: repeat 7.68, spend 4.90, choose 5, price
     # 15 x (1 - 0.5 - 0.5 x min(1, 0.5/0.5)) = 0, tolerance 5, brand 10:
     # 32.58 < 35, so a repeat buyer who is not buying; not attached:
-    # no_loyalty stays (DOMAIN.md "Attitudinal types": "No loyal attitude:
+    # no_loyalty stays (docs/domain.md "Attitudinal types": "No loyal attitude:
     # unlikely to buy again, price sensitive, always after the best deal").
     x.change(c, at(D + 7), segment=("benefit", "discount_driven"))
     x.attitude[c] = 0
@@ -437,7 +437,7 @@ def test_segments(env):
     scores[c] = (D + 7, 47.58)
 
     # ==== satisfied =====================================================================
-    # DOMAIN.md "Satisfaction and loyalty": "Satisfied but not loyal:
+    # docs/domain.md "Satisfaction and loyalty": "Satisfied but not loyal:
     # satisfied customers may still buy elsewhere next time"; spurious
     # loyalty, "Attitudinal types": "Pseudo (inertia) loyalty: buys without
     # knowing or telling apart brands, suppliers or shops", and "What loyalty
@@ -457,13 +457,13 @@ def test_segments(env):
     s.message(c, "so-news", at(D + 62), "outbound", "other")
     # Due D+61 00:00 (first_day + 60 + 1), before the D+62 message: one
     # purchase day 61 > 60 days ago, attitude 0: satisfied
-    # (unattached_one_time_buyer); no_loyalty stays (DOMAIN.md "What loyalty
+    # (unattached_one_time_buyer); no_loyalty stays (docs/domain.md "What loyalty
     # is": "those who bought once and were never heard from").
     x.change(c, not_new, segment=("satisfied", "unattached_one_time_buyer"))
     x.attitude[c] = 0
 
     # ==== lapsing =======================================================================
-    # DOMAIN.md "What drives loyalty": "closeness of contact (a shop that
+    # docs/domain.md "What drives loyalty": "closeness of contact (a shop that
     # ignores its customers and only cares whether they pay loses them
     # silently)": lapse_days (180) or more since the last purchase day.
     c = x.customer("s-lapsing")
@@ -507,7 +507,7 @@ def test_segments(env):
     assert x.attitude[c] >= ATTACHED
 
     # ==== inertia =======================================================================
-    # DOMAIN.md "Satisfaction and loyalty": "Dissatisfied but loyal: inertia
+    # docs/domain.md "Satisfaction and loyalty": "Dissatisfied but loyal: inertia
     # loyalty (not very satisfied, too lazy to look for a new shop, buys again
     # to save time and effort)".
     c = x.customer("s-inertia")
@@ -534,7 +534,7 @@ def test_segments(env):
     scores[c] = (D + 10, 52.50)
 
     # ==== at_risk =======================================================================
-    # DOMAIN.md "Satisfaction and loyalty": "Dissatisfied, usually not loyal",
+    # docs/domain.md "Satisfaction and loyalty": "Dissatisfied, usually not loyal",
     # triggers including "an inquiry not answered for a long time ... goods not
     # as described, or below expectations".  docs/model.md: code
     # `dissatisfied` for a customer with fewer than two purchase days,
@@ -581,7 +581,7 @@ def test_segments(env):
     x.attitude[c] = 0
 
     # ==== brand types ===================================================================
-    # DOMAIN.md "What loyalty is": behaviour is "consistency of choice when
+    # docs/domain.md "What loyalty is": behaviour is "consistency of choice when
     # buying the same kind of product, measured as purchases of the
     # most-bought brand / purchases in that product class".  Every order of
     # one customer is on day D (one purchase day: segment new, no_loyalty), so
@@ -652,7 +652,7 @@ def test_segments(env):
         x.attitude[c] = 0
 
     # ==== goodwill: a late first reply ====================================================
-    # DOMAIN.md "Satisfaction and loyalty" names "an inquiry not answered for
+    # docs/domain.md "Satisfaction and loyalty" names "an inquiry not answered for
     # a long time" among the triggers of dissatisfaction; docs/model.md
     # "Dissatisfied": pain > goodwill x attitude, "an attached customer's
     # single late reply (0.15) does not outweigh, say, attitude 0.55".
@@ -697,7 +697,7 @@ def test_segments(env):
     scores[c] = (D + 12, 47.58)
 
     # ==== complaints to resolution ========================================================
-    # DOMAIN.md "How to raise it": "handle complaints carefully"; "Satisfaction
+    # docs/domain.md "How to raise it": "handle complaints carefully"; "Satisfaction
     # and loyalty", the case: "a loyal customer hit by an unexpected import
     # VAT complains; the shop explains".  docs/model.md: a `resolution`
     # lifts the conversation's complaint signal (it stops counting in the

@@ -93,7 +93,7 @@ static void review_of(struct fx *f, int64_t ts, const char *oid, int rating, int
 
 /* ---- prices -------------------------------------------------------------- */
 
-/* Price sensitivity (DOMAIN.md, "Six criteria"): an order at half the list
+/* Price sensitivity (docs/domain.md, "Six criteria"): an order at half the list
  * price is a price cut even without a discount field. */
 START_TEST(test_markdown_is_a_price_cut)
 {
@@ -180,7 +180,7 @@ START_TEST(test_slow_resolution)
 }
 END_TEST
 
-/* Logistics delays are a trigger (DOMAIN.md, "Dissatisfied"): a return for
+/* Logistics delays are a trigger (docs/domain.md, "Dissatisfied"): a return for
  * lateness raises the late-delivery signal, once per order. */
 START_TEST(test_late_return)
 {
@@ -204,7 +204,7 @@ START_TEST(test_late_return)
 }
 END_TEST
 
-/* One bad review can undo earlier effort (DOMAIN.md, "How to raise it"): a
+/* One bad review can undo earlier effort (docs/domain.md, "How to raise it"): a
  * shared low rating weighs more; a low rating and a quality return of the
  * same order are one problem. */
 START_TEST(test_quality_once_per_order)
@@ -370,7 +370,7 @@ START_TEST(test_redemption_and_points)
 }
 END_TEST
 
-/* Watch whether customers value the rewards (DOMAIN.md, "How to raise it"):
+/* Watch whether customers value the rewards (docs/domain.md, "How to raise it"):
  * after reward_unused_n (3) advocacy rewards left unused, the next waits
  * reward_unused_gap_days (90) instead of the 30-day cooldown. */
 START_TEST(test_unused_rewards_less_often)

@@ -246,7 +246,7 @@ START_TEST(test_brand_split)
 }
 END_TEST
 
-/* No loyalty: brands make no difference, price decides (DOMAIN.md,
+/* No loyalty: brands make no difference, price decides (docs/domain.md,
  * "Behavioural types"): five brands, every order discounted. */
 START_TEST(test_brand_none)
 {
@@ -256,7 +256,7 @@ START_TEST(test_brand_none)
 END_TEST
 
 /* The same five brands at full price: no preference, but not price-driven
- * either (variety seeking, DOMAIN.md "What drives loyalty"). */
+ * either (variety seeking, docs/domain.md "What drives loyalty"). */
 START_TEST(test_brand_variety)
 {
     static const char *const s[] = {"Lavazza", "Illy", "Segafredo", "Kimbo", "Pellini"};
