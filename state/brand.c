@@ -210,7 +210,6 @@ void brand_classify(const struct customer *c, const struct model_config *cfg,
     const struct cu_brand *top[3];
     const struct cu_cat *k;
     uint32_t cat;
-    int64_t n;
 
     memset(v, 0, sizeof(*v));
     v->top = v->recent = "";
@@ -231,8 +230,7 @@ void brand_classify(const struct customer *c, const struct model_config *cfg,
         k->seq[k->nseq - 2] == k->seq[k->nseq - 3]) {
         v->recent = brand_name(c, cat, k->seq[k->nseq - 1]);
     }
-    n = crit_net_orders(c);
     v->price_driven =
-        n > 0 && (double)c->discounted_orders / (double)n >= cfg->brand_price_share;
+        crit_net_orders(c) > 0 && crit_discount_share(c) >= cfg->brand_price_share;
     v->type = classify(k, cfg, v, top);
 }

@@ -18,6 +18,13 @@ int64_t crit_net_orders(const struct customer *c)
     return n > 0 ? n : 0;
 }
 
+double crit_discount_share(const struct customer *c)
+{
+    int64_t n = crit_net_orders(c);
+
+    return n ? (double)c->discounted_orders / (double)n : 0;
+}
+
 static double repeat(const struct customer *c, const struct model_config *cfg)
 {
     double x = c->purchase_days > 1 ? (double)(c->purchase_days - 1) : 0;
@@ -50,7 +57,7 @@ static double price(const struct customer *c, const struct model_config *cfg)
     if (n == 0) {
         return 0.5;
     }
-    share = fmin(1.0, (double)c->discounted_orders / (double)n);
+    share = fmin(1.0, crit_discount_share(c));
     depth = (double)c->depth_ppm_sum / 1e6 / (double)n;
     return 1.0 - 0.5 * share - 0.5 * fmin(1.0, depth / cfg->depth_scale);
 }

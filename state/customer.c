@@ -63,6 +63,17 @@ void customer_bg_obs(const struct customer *c, int32_t as_of_day, double unit_da
     o->mvalue = customer_repeat_spend(c);
 }
 
+int cu_conv_awaits_reply(const struct cu_conv *v)
+{
+    return v->pending_ms && !(v->flags & CV_SLA_HIT);
+}
+
+int cu_conv_awaits_resolution(const struct cu_conv *v)
+{
+    return (v->flags & (CV_COMPLAINT | CV_RESOLVED | CV_SLOW)) == CV_COMPLAINT &&
+           v->opened_ms;
+}
+
 int32_t cu_day_of(int64_t ms)
 {
     int64_t d = ms / CU_DAY_MS;

@@ -311,6 +311,12 @@ double customer_repeat_spend(const struct customer *c);
 void customer_bg_obs(const struct customer *c, int32_t as_of_day, double unit_days,
                      struct bg_obs *o);
 
+/* A conversation whose inbound message waits for a reply (the SLA signal not
+ * yet raised for it), and one whose complaint waits for its resolution
+ * (slow_resolution not yet raised). */
+int cu_conv_awaits_reply(const struct cu_conv *v);
+int cu_conv_awaits_resolution(const struct cu_conv *v);
+
 /* UTC epoch day of an instant (floor, so pre-1970 would still be right). */
 int32_t cu_day_of(int64_t ms);
 /* FNV-1a of a string: ids of orders/conversations/brands in the lists. */

@@ -738,12 +738,11 @@ void fold_advance(struct pass *p)
     c->nopen = k;
     for (uint32_t i = 0; i < c->nconv; i++) {
         struct cu_conv *v = &c->conv[i];
-        if (v->pending_ms && !(v->flags & CV_SLA_HIT) &&
-            sla_clock(p) >= v->pending_ms + sla_ms(p)) {
+        if (cu_conv_awaits_reply(v) && sla_clock(p) >= v->pending_ms + sla_ms(p)) {
             sla_hit(p, v);
         }
-        if ((v->flags & (CV_COMPLAINT | CV_RESOLVED | CV_SLOW)) == CV_COMPLAINT &&
-            v->opened_ms && sla_clock(p) >= v->opened_ms + resolve_ms(p)) {
+        if (cu_conv_awaits_resolution(v) &&
+            sla_clock(p) >= v->opened_ms + resolve_ms(p)) {
             slow_hit(p, v);
         }
     }

@@ -399,9 +399,14 @@ static int64_t due_lists(const struct customer *c, const struct model_config *cf
     int64_t due = INT64_MAX;
     int64_t sla = (int64_t)llround(cfg->sla_hours * 3600000.0);
 
+    int64_t resolve = (int64_t)llround(cfg->resolve_hours * 3600000.0);
+
     for (uint32_t i = 0; i < c->nconv; i++) {
-        if (c->conv[i].pending_ms && !(c->conv[i].flags & CV_SLA_HIT)) {
+        if (cu_conv_awaits_reply(&c->conv[i])) {
             due = min64(due, c->conv[i].pending_ms + sla);
+        }
+        if (cu_conv_awaits_resolution(&c->conv[i])) {
+            due = min64(due, c->conv[i].opened_ms + resolve);
         }
     }
     for (uint32_t i = 0; i < c->ninc; i++) {
@@ -410,14 +415,6 @@ static int64_t due_lists(const struct customer *c, const struct model_config *cf
     }
     for (uint32_t i = 0; i < c->nsig; i++) {
         due = min64(due, c->sig[i].ts_ms + (int64_t)cfg->signal_window_days * CU_DAY_MS);
-    }
-    int64_t resolve = (int64_t)llround(cfg->resolve_hours * 3600000.0);
-    for (uint32_t i = 0; i < c->nconv; i++) {
-        const struct cu_conv *v = &c->conv[i];
-        if ((v->flags & (CV_COMPLAINT | CV_RESOLVED | CV_SLOW)) == CV_COMPLAINT &&
-            v->opened_ms) {
-            due = min64(due, v->opened_ms + resolve);
-        }
     }
     return due;
 }
@@ -438,11 +435,12 @@ int64_t model_next_due(const struct customer *c, const struct model_ctx *m)
 {
     int64_t due = min64(due_lists(c, m->cfg), due_tier(c));
 
-    due = min64(due, risk_cross_due(c, m));
+    /* P falling below palive_low can only move a segment into lapsing. */
+    due = min64(due, risk_next_due(c, m,
+                                   c->segment != SEG_LAPSING && c->segment != SEG_AT_RISK
+                                       ? m->cfg->palive_low
+                                       : 0));
     due = min64(due, seg_next_due(c, m->cfg));
-    if (c->segment != SEG_LAPSING && c->segment != SEG_AT_RISK) {
-        due = min64(due, risk_palive_due(c, m, m->cfg->palive_low));
-    }
     if (due != INT64_MAX && due <= c->as_of_ms) {
         due = c->as_of_ms + 1;
     }

@@ -259,33 +259,37 @@ static int64_t due_day(const struct customer *c, const struct model_ctx *m, doub
     return day * CU_DAY_MS;
 }
 
-int64_t risk_cross_due(const struct customer *c, const struct model_ctx *m)
+/* The churn crossing of an armed customer evaluated as r at as_of. */
+static int64_t cross_due(const struct customer *c, const struct model_ctx *m,
+                         const struct risk_eval *r)
 {
-    struct risk_eval r;
-    double target;
+    double target = (1.0 - m->cfg->churn_threshold) / r->factor;
 
-    if (!c->risk_armed || c->purchase_days == 0) {
+    if (!c->risk_armed) {
         return INT64_MAX;
     }
-    risk_evaluate(c, m, c->as_of_ms, &r);
-    target = (1.0 - m->cfg->churn_threshold) / r.factor;
-    if (r.risk >= m->cfg->churn_threshold || target >= 1.0) {
+    if (r->risk >= m->cfg->churn_threshold || target >= 1.0) {
         return c->as_of_ms;
     }
-    return due_day(c, m, cross_days(c, m, &r, target), risky_at, m->cfg->churn_threshold);
+    return due_day(c, m, cross_days(c, m, r, target), risky_at, m->cfg->churn_threshold);
 }
 
-int64_t risk_palive_due(const struct customer *c, const struct model_ctx *m,
-                        double target)
+int64_t risk_next_due(const struct customer *c, const struct model_ctx *m,
+                      double palive_target)
 {
     struct risk_eval r;
+    int64_t due;
 
-    if (c->purchase_days == 0 || target <= 0) {
+    if (c->purchase_days == 0) {
         return INT64_MAX;
     }
     risk_evaluate(c, m, c->as_of_ms, &r);
-    if (r.p_eff < target) {
-        return INT64_MAX; /* already below: nothing left to happen */
+    due = cross_due(c, m, &r);
+    /* p_eff already below the target: nothing left to happen. */
+    if (palive_target > 0 && r.p_eff >= palive_target) {
+        int64_t p = due_day(c, m, cross_days(c, m, &r, palive_target), palive_below,
+                            palive_target);
+        due = p < due ? p : due;
     }
-    return due_day(c, m, cross_days(c, m, &r, target), palive_below, target);
+    return due;
 }

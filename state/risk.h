@@ -32,13 +32,13 @@ int risk_recent(const struct customer *c, enum signal_kind k, int64_t now_ms,
                 int64_t window_ms);
 void risk_evaluate(const struct customer *c, const struct model_ctx *m, int64_t now_ms,
                    struct risk_eval *r);
-/* When the risk of an armed customer reaches the threshold without any new
- * event, at day granularity; INT64_MAX if never. */
-int64_t risk_cross_due(const struct customer *c, const struct model_ctx *m);
-/* The first day p_eff (the signals left out) is below target, at day
- * granularity; INT64_MAX if it already is, or never will be. */
-int64_t risk_palive_due(const struct customer *c, const struct model_ctx *m,
-                        double target);
+/* The earlier, at day granularity, of: when the risk of an armed customer
+ * reaches the threshold without any new event, and (palive_target > 0) the
+ * first day p_eff (the signals left out) is below palive_target, unless it
+ * already is.  One evaluation at as_of serves both; INT64_MAX if neither
+ * ever happens. */
+int64_t risk_next_due(const struct customer *c, const struct model_ctx *m,
+                      double palive_target);
 /* Round to 6 significant digits (the value the codec and payloads carry). */
 double risk_q6(double v);
 /* risk_q6's fast path, for the tests: 1 and *out = risk_q6(v), or 0 if it

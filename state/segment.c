@@ -28,13 +28,12 @@ static void observe(const struct customer *c, const struct model_config *cfg,
     v->lapsing = c->purchase_days > 0 &&
                  (p_eff < cfg->palive_low || v->silent_days >= (int64_t)cfg->lapse_days);
     v->attached = attitude >= cfg->attitude_attached;
-    v->discount_share = n ? (double)c->discounted_orders / (double)n : 0;
+    v->discount_share = crit_discount_share(c);
     v->fast_share = n ? (double)c->fast_ship_orders / (double)n : 0;
     v->age_days = c->purchase_days ? now_day - c->first_day : 0;
 }
 
-static enum segment decide(const struct customer *c, const struct model_config *cfg,
-                           struct seg_view *v)
+static enum segment decide(const struct model_config *cfg, struct seg_view *v)
 {
     if (v->dissatisfied) {
         if (v->repeat && !v->fading) {
@@ -67,7 +66,6 @@ static enum segment decide(const struct customer *c, const struct model_config *
                       : "fast_shipping_driven";
         return SEG_BENEFIT;
     }
-    (void)c;
     v->rule = v->attached ? "attached_repeat_buyer" : "unattached_repeat_buyer";
     return v->attached ? SEG_TRUST : SEG_SATISFIED;
 }
@@ -77,7 +75,7 @@ enum segment seg_classify(const struct customer *c, const struct model_config *c
                           double attitude, int64_t now_ms, struct seg_view *v)
 {
     observe(c, cfg, active_signals, factor, p_eff, attitude, now_ms, v);
-    return decide(c, cfg, v);
+    return decide(cfg, v);
 }
 
 int64_t seg_next_due(const struct customer *c, const struct model_config *cfg)
