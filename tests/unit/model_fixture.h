@@ -171,14 +171,24 @@ static inline void fx_return(struct fx *f, const char *oid, int64_t ts, double a
     fx_apply(f, &ev);
 }
 
-static inline void fx_review(struct fx *f, int64_t ts, int rating, int shared)
+/* A review of order oid (NULL: of no order). */
+static inline void fx_review_of(struct fx *f, int64_t ts, const char *oid, int rating,
+                                int shared)
 {
     struct event ev;
 
     fx_event(f, &ev, EV_REVIEW_POSTED, ts);
+    if (oid) {
+        snprintf(ev.order_id, sizeof(ev.order_id), "%s", oid);
+    }
     ev.rating = rating;
     ev.shared = shared;
     fx_apply(f, &ev);
+}
+
+static inline void fx_review(struct fx *f, int64_t ts, int rating, int shared)
+{
+    fx_review_of(f, ts, NULL, rating, shared);
 }
 
 static inline void fx_message(struct fx *f, int64_t ts, const char *conv,

@@ -80,17 +80,6 @@ static void complaint(struct fx *f, int64_t ts, const char *conv, enum ev_catego
     fx_apply(f, &ev);
 }
 
-static void review_of(struct fx *f, int64_t ts, const char *oid, int rating, int shared)
-{
-    struct event ev;
-
-    fx_event(f, &ev, EV_REVIEW_POSTED, ts);
-    snprintf(ev.order_id, sizeof(ev.order_id), "%s", oid);
-    ev.rating = rating;
-    ev.shared = shared;
-    fx_apply(f, &ev);
-}
-
 /* ---- prices -------------------------------------------------------------- */
 
 /* Price sensitivity (docs/domain.md, "Six criteria"): an order at half the list
@@ -213,7 +202,7 @@ START_TEST(test_quality_once_per_order)
 
     fx_init(&f, "q");
     fx_order(&f, "o1", T0, 30);
-    review_of(&f, T0 + 2 * DAY, "o1", 1, 1);
+    fx_review_of(&f, T0 + 2 * DAY, "o1", 1, 1);
     ck_assert_int_eq(signals_of(f.c, SIG_SHARED_LOW_RATING), 1);
     ck_assert(f.c->churn_risk == onetime_risk(2, 0.65));
     fx_return(&f, "o1", T0 + 3 * DAY, 30, RET_QUALITY);
@@ -221,7 +210,7 @@ START_TEST(test_quality_once_per_order)
     ck_assert_int_eq(f.c->incidents, 1);
     /* Another order's private low rating is a second problem, weight 0.25. */
     fx_order(&f, "o2", T0 + 4 * DAY, 30);
-    review_of(&f, T0 + 5 * DAY, "o2", 2, 0);
+    fx_review_of(&f, T0 + 5 * DAY, "o2", 2, 0);
     ck_assert_int_eq(f.c->incidents, 2);
     ck_assert_int_eq(signals_of(f.c, SIG_LOW_RATING), 1);
     fx_free(&f);
