@@ -29,14 +29,14 @@ struct hist {
 
 static struct {
     atomic_uint_fast64_t consumed[MT__COUNT];
-    atomic_uint_fast64_t applied, duplicates, model_rejected;
+    atomic_uint_fast64_t applied, duplicates[METRICS_DUP__COUNT], model_rejected;
     atomic_uint_fast64_t dead[METRICS_REASONS_MAX];
     atomic_uint_fast64_t emitted[ME__COUNT];
     atomic_uint_fast64_t delivery_failed, redis_errors, rebalances;
     atomic_uint_fast64_t sweep_runs, swept;
     atomic_uint_fast64_t counter[MC__COUNT];
     struct hist apply_lat, redis_lat;
-    atomic_uint_fast64_t cache_entries, cache_bytes, outbox_backlog;
+    atomic_uint_fast64_t cache_entries, cache_bytes, derived_in_flight;
     atomic_int redis_up, kafka_up, ready, paused;
     atomic_uint_fast64_t reloads[2]; /* refused, applied */
     atomic_int last_reload_ok;
@@ -131,9 +131,13 @@ void metrics_applied(void)
     INC(m.applied);
 }
 
-void metrics_duplicate(void)
+static const char *const dup_names[METRICS_DUP__COUNT] = {"offset", "event_id",
+                                                          "order_id"};
+
+void metrics_duplicate(int why)
 {
-    INC(m.duplicates);
+    if (why >= 0 && why < METRICS_DUP__COUNT)
+        INC(m.duplicates[why]);
 }
 
 void metrics_reasons(const char *const *names, int n)
@@ -203,9 +207,9 @@ void metrics_set_rescore(int64_t version, size_t pending, int counting)
     atomic_store(&m.rescore_listing, counting);
 }
 
-void metrics_set_outbox_backlog(size_t n)
+void metrics_set_derived_in_flight(size_t n)
 {
-    atomic_store(&m.outbox_backlog, n);
+    atomic_store(&m.derived_in_flight, n);
 }
 
 void metrics_set_cache(size_t entries, size_t bytes)
@@ -395,8 +399,11 @@ static void render_counters(struct out *o)
     head(o, "loyaltyd_applied_total", "counter", "Events applied to the state.");
     put(o, "loyaltyd_applied_total %llu\n", GET(m.applied));
     head(o, "loyaltyd_duplicates_skipped_total", "counter",
-         "Events skipped because already applied (replay).");
-    put(o, "loyaltyd_duplicates_skipped_total %llu\n", GET(m.duplicates));
+         "Events skipped because already applied, by how they were recognised: "
+         "offset (a replay), event_id or order_id (re-sent upstream).");
+    for (int i = 0; i < METRICS_DUP__COUNT; i++)
+        put(o, "loyaltyd_duplicates_skipped_total{why=\"%s\"} %llu\n", dup_names[i],
+            GET(m.duplicates[i]));
     head(o, "loyaltyd_dead_lettered_total", "counter",
          "Messages sent to the DLQ, by reason.");
     for (int i = 1; i < n_reasons; i++)
@@ -449,9 +456,10 @@ static void render_latency(struct out *o)
                 &m.apply_lat, apply_bounds);
     render_hist(o, "loyaltyd_redis_latency_seconds", "Redis round trips.", &m.redis_lat,
                 redis_bounds);
-    head(o, "loyaltyd_outbox_backlog", "gauge",
-         "Derived events handed to Kafka and not yet delivered and acknowledged.");
-    put(o, "loyaltyd_outbox_backlog %llu\n", GET(m.outbox_backlog));
+    head(o, "loyaltyd_derived_in_flight", "gauge",
+         "Derived events handed to Kafka and not yet acknowledged (their batch commits "
+         "once they are).");
+    put(o, "loyaltyd_derived_in_flight %llu\n", GET(m.derived_in_flight));
     head(o, "loyaltyd_cache_customers", "gauge", "Customers held in the cache.");
     put(o, "loyaltyd_cache_customers %llu\n", GET(m.cache_entries));
     head(o, "loyaltyd_cache_bytes", "gauge", "Memory held by the cache.");

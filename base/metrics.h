@@ -42,7 +42,10 @@ void metrics_set_topics(const char *orders, const char *reviews, const char *mes
 
 void metrics_consumed(enum metric_topic t);
 void metrics_applied(void);
-void metrics_duplicate(void);
+/* How a skipped duplicate was recognised: 0 offset, 1 event_id, 2 order_id
+ * (enum batch_dup). */
+#define METRICS_DUP__COUNT 3
+void metrics_duplicate(int why);
 /* Name the dead-letter reasons 1..n-1 (0 is "no reason"); names must stay
  * valid.  Every named reason is rendered, 0 until counted. */
 void metrics_reasons(const char *const *names, int n);
@@ -57,7 +60,7 @@ void metrics_add(enum metric_counter c, uint64_t n);
 /* From an input message's Kafka timestamp to its state change committed. */
 void metrics_apply_latency(int64_t us);
 void metrics_set_cache(size_t entries, size_t bytes);
-void metrics_set_outbox_backlog(size_t n);
+void metrics_set_derived_in_flight(size_t n);
 void metrics_set_sweep_interval(int64_t ms);
 /* The model version in use, this instance's customers still behind it (as
  * counted so far), and whether they are still being counted. */

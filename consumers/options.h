@@ -49,6 +49,7 @@ struct pipeline_opts {
     int merge_max_idle_ms;
     int merge_queue_max;
     int batch_max_events;
+    int dedup_window; /* recent event ids kept per customer */
     size_t cache_max_bytes;
     struct kafka_props kafka_common, kafka_consumer, kafka_producer;
 };

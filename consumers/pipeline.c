@@ -35,6 +35,12 @@
 #define SWEEP_STEP_MS 5
 /* ...and sweeps at most this many batches of one task per pass. */
 #define SWEEP_CHUNKS 5
+/* A batch commits once Kafka acknowledged its derived events; it fails (and
+ * is retried later, as when Redis is away) when that takes longer. */
+#define AWAIT_DELIVERY_MS 10000
+/* How long one landing waits for them before the main loop goes on (polling
+ * the consumer, serving signals) and comes back. */
+#define LAND_WAIT_MS 1000
 /* Free heap memory goes back to the system at most this often, and only in a
  * step that found nothing to do (after a backlog, say). */
 #define TRIM_EVERY_MS 10000
@@ -56,6 +62,7 @@ struct ptask {
 
 struct flight {
     struct ptask *pt; /* NULL: the lane is idle */
+    unsigned pending; /* its derived events not yet acknowledged */
     struct batch *bt;
     struct batch_ctx ctx;
     struct batch_item *items;
@@ -102,6 +109,7 @@ struct pipeline {
     struct store *lane_store[LANES];
     struct flight fly[LANES];
     int next_lane;
+    unsigned pending; /* derived events of sweeps and rescores not yet acknowledged */
     rd_kafka_t *consumer;
     struct producer *producer;
     struct tracker *tracker;
@@ -206,7 +214,7 @@ static void account_lag(struct pipeline *pl)
         metrics_set_task_lag(
             (int32_t)p, from > 0 && wall > from ? (double)(wall - from) / 1000.0 : 0);
     }
-    metrics_set_outbox_backlog(producer_backlog(pl->producer));
+    metrics_set_derived_in_flight(producer_backlog(pl->producer));
 }
 
 /* ---- pausing while Redis is away ---- */
@@ -470,11 +478,21 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
     return 0;
 }
 
+/* A batch on `store`, its derived events counted in *pending. */
 static struct batch_ctx batch_ctx_of(struct pipeline *pl, const struct ptask *pt,
-                                     struct store *store)
+                                     struct store *store, unsigned *pending)
 {
-    return (struct batch_ctx){store,     pl->cache,        &pl->model,  pt->t.partition,
-                              wall_ms(), producer_publish, pl->producer};
+    return (struct batch_ctx){.store = store,
+                              .cache = pl->cache,
+                              .model = &pl->model,
+                              .task = pt->t.partition,
+                              .emitted_at_ms = wall_ms(),
+                              .publish = producer_publish,
+                              .await = producer_await,
+                              .publish_arg = pl->producer,
+                              .pending = pending,
+                              .await_ms = AWAIT_DELIVERY_MS,
+                              .dedup_window = (uint32_t)pl->cfg->dedup_window};
 }
 
 static void account_batch(struct pipeline *pl, const struct batch_stats *st)
@@ -502,7 +520,7 @@ static void finish_item(struct pipeline *pl, struct task_msg *tm,
             metrics_apply_latency(now_us - in->kafka_ts_ms * 1000);
         break;
     case BATCH_DUPLICATE:
-        metrics_duplicate();
+        metrics_duplicate((int)it->dup);
         break;
     case BATCH_REJECTED:
         log_err("%s/%d@%" PRId64 ": model refused event %s: %s", topic,
@@ -569,7 +587,7 @@ static int launch(struct pipeline *pl, struct ptask *pt)
                                           .offset = in->offset,
                                           .opaque = tm->entry};
     }
-    f->ctx = batch_ctx_of(pl, pt, pl->lane_store[lane]);
+    f->ctx = batch_ctx_of(pl, pt, pl->lane_store[lane], &f->pending);
     f->st = (struct batch_stats){0};
     /* A customer held by the batch in flight on the other lane (fed from two
      * partitions) waits for that one. */
@@ -600,6 +618,15 @@ static int land(struct pipeline *pl, int lane)
 
     if (pt == NULL)
         return 0;
+    /* The batch commits once Kafka acknowledged its derived events; until
+     * then it stays in flight (input paused meanwhile), and is never
+     * published again. */
+    if (f->pending > 0 && producer_await(pl->producer, &f->pending, LAND_WAIT_MS) < 0) {
+        log_warn("partition %d: %u derived events not yet acknowledged by Kafka; the "
+                 "commit waits",
+                 (int)pt->t.partition, f->pending);
+        return -1;
+    }
     f->pt = NULL;
     pt->lane = -1;
     if (batch_finish(f->bt) < 0) {
@@ -979,7 +1006,7 @@ static int make_clients(struct pipeline *pl, char *err, size_t errlen)
     if ((pc = kconf_producer(pl->cfg, err, errlen)) == NULL)
         return -1;
     rd_kafka_conf_set_error_cb(pc, on_producer_error);
-    pl->producer = producer_new(pl->cfg, pl->store, pc, err, errlen);
+    pl->producer = producer_new(pl->cfg, pc, err, errlen);
     return pl->producer ? 0 : -1;
 }
 
@@ -1179,7 +1206,6 @@ static void poll_consumer(struct pipeline *pl)
 static void flush_outputs(struct pipeline *pl)
 {
     producer_serve(pl->producer);
-    producer_acks_flush(pl->producer);
     offsets_store(pl);
 }
 
@@ -1246,7 +1272,7 @@ static int64_t sweep_now(const struct pipeline *pl, const struct ptask *pt)
  * up to now, so the result does not depend on when this runs. */
 static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
 {
-    struct batch_ctx b = batch_ctx_of(pl, pt, pl->store);
+    struct batch_ctx b = batch_ctx_of(pl, pt, pl->store, &pl->pending);
     struct batch_stats st = {0};
     char **ids = NULL, err[512];
     size_t n = 0;
@@ -1443,7 +1469,7 @@ static size_t rescore_batch(struct pipeline *pl)
                                            .offset = -1};
         n++;
     }
-    b = batch_ctx_of(pl, pt, pl->store);
+    b = batch_ctx_of(pl, pt, pl->store, &pl->pending);
     if (batch_run(&b, pl->items, n, &st, err, sizeof(err)) < 0) {
         log_warn("rescore of partition %d: %s", (int)pt->t.partition, err);
         return 0; /* the same customers next time */

@@ -1,9 +1,8 @@
 /*
- * producer.c - everything loyaltyd produces: derived events from the
- * customers' outboxes (published once while in flight, produced again after a
- * failed delivery, acknowledged in the outbox after the delivery report) and
- * DLQ records.  Main thread only: delivery reports are served from
- * producer_serve() and producer_settle().
+ * producer.c - everything loyaltyd produces: derived events (produced again
+ * after a failed delivery, counted down in their batch's wait counter on
+ * delivery) and DLQ records.  Main thread only: delivery reports are served
+ * from producer_serve(), producer_await() and producer_settle().
  */
 #include "consumers/producer.h"
 
@@ -14,19 +13,16 @@
 #include <time.h>
 
 #include "base/clock.h"
-#include "consumers/idset.h"
 #include "base/log.h"
 #include "base/metrics.h"
 
 struct producer {
     const struct pipeline_opts *cfg;
-    struct store *store;
     rd_kafka_t *rk;
-    struct outmsg *retry;    /* failed deliveries to produce again */
-    struct idset *in_flight; /* outbox event_ids handed to the producer */
-    struct ack *acks;
-    size_t nacks, cap_acks;
+    struct outmsg *retry; /* failed deliveries to produce again */
+    size_t nretry;
     size_t outstanding; /* produced, delivery report not yet seen */
+    size_t derived;     /* derived events handed over, not yet delivered */
 };
 
 /* A message handed to the producer.  Owned by the pipeline until its delivery
@@ -36,30 +32,23 @@ struct outmsg {
     struct tracker_entry **entries; /* the inputs it came from (held) */
     size_t nentries;
     enum topic_role role;
-    enum metric_emit emit;           /* outbox entries only */
-    char customer_id[EV_ID_MAX + 1]; /* outbox entries only */
-    char event_id[33];
+    enum metric_emit emit; /* derived events only */
+    unsigned *pending;     /* derived events: the batch's wait counter */
     char *key, *payload;
     size_t keylen, len;
     rd_kafka_headers_t *hdrs; /* DLQ only; a copy is handed over per attempt */
     struct outmsg *next;      /* in the retry list */
 };
 
-/* Where the entries of each outbox topic go, and what their deliveries count
- * as in loyaltyd_emitted_total. */
+/* Where the derived events of each topic go, and what their deliveries
+ * count as in loyaltyd_emitted_total. */
 static const struct {
     enum topic_role role;
     enum metric_emit emit;
-} outbox_routes[STORE_TOPIC__COUNT] = {
+} routes[STORE_TOPIC__COUNT] = {
     [STORE_TOPIC_CHURN] = {TOPIC_CHURN, ME_CHURN},
     [STORE_TOPIC_REWARDS] = {TOPIC_REWARDS, ME_REWARD},
     [STORE_TOPIC_SEGMENTS] = {TOPIC_SEGMENTS, ME_SEGMENT},
-};
-
-/* A delivered outbox entry whose HDEL is still to be sent. */
-struct ack {
-    char customer_id[EV_ID_MAX + 1];
-    char event_id[33];
 };
 
 /* ---- messages ---- */
@@ -128,6 +117,7 @@ static void produce(struct producer *pr, struct outmsg *om)
                      rd_kafka_err2str(err));
         om->next = pr->retry;
         pr->retry = om;
+        pr->nretry++;
         return;
     }
     pr->outstanding++;
@@ -138,6 +128,7 @@ static void produce_retries(struct producer *pr)
     struct outmsg *list = pr->retry;
 
     pr->retry = NULL;
+    pr->nretry = 0;
     while (list != NULL) {
         struct outmsg *om = list;
 
@@ -147,50 +138,9 @@ static void produce_retries(struct producer *pr)
     }
 }
 
-static void ack_later(struct producer *pr, const struct outmsg *om)
-{
-    if (pr->nacks == pr->cap_acks) {
-        size_t cap = pr->cap_acks ? pr->cap_acks * 2 : 256;
-        struct ack *v = realloc(pr->acks, cap * sizeof(*v));
-
-        if (v == NULL) { /* stays in the outbox: re-sent later, same id */
-            idset_remove(pr->in_flight, om->event_id);
-            return;
-        }
-        pr->acks = v;
-        pr->cap_acks = cap;
-    }
-    memcpy(pr->acks[pr->nacks].customer_id, om->customer_id, sizeof(om->customer_id));
-    memcpy(pr->acks[pr->nacks].event_id, om->event_id, sizeof(om->event_id));
-    pr->nacks++;
-}
-
-/* Drop the delivered entries from their outboxes, in one round trip.  Their
- * ids stay "in flight" until then, so a commit that returns the outbox in
- * between does not publish them again.  If the HDEL fails they stay in the
- * outbox and are published again later under the same id and payload: a
- * tolerated duplicate. */
 size_t producer_backlog(const struct producer *pr)
 {
-    return idset_size(pr->in_flight);
-}
-
-void producer_acks_flush(struct producer *pr)
-{
-    struct store_ack *v;
-
-    if (pr->nacks == 0)
-        return;
-    if ((v = malloc(pr->nacks * sizeof(*v))) != NULL) {
-        for (size_t i = 0; i < pr->nacks; i++)
-            v[i] = (struct store_ack){pr->acks[i].customer_id, pr->acks[i].event_id};
-        if (store_ack_many(pr->store, v, pr->nacks) < 0)
-            log_warn("outbox ack of %zu entries failed; they will be re-sent", pr->nacks);
-        free(v);
-    }
-    for (size_t i = 0; i < pr->nacks; i++)
-        idset_remove(pr->in_flight, pr->acks[i].event_id);
-    pr->nacks = 0;
+    return pr->derived;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -206,43 +156,52 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         metrics_delivery_failed();
         om->next = pr->retry;
         pr->retry = om;
+        pr->nretry++;
         return;
     }
     if (om->role != TOPIC_DLQ) {
-        ack_later(pr, om);
         metrics_emitted(om->emit);
+        pr->derived--;
+        if (om->pending)
+            (*om->pending)--;
     }
     outmsg_done(om);
 }
 
-void producer_publish(void *arg, const char *customer_id,
-                      const struct store_outbox *pending, void *const *opaques,
-                      size_t nopaques)
+int producer_publish(void *arg, const char *customer_id, const struct publish_list *l,
+                     void *const *opaques, size_t nopaques, unsigned *pending)
 {
     struct producer *pr = arg;
 
-    for (size_t i = 0; i < pending->n; i++) {
-        const struct store_outbox_entry *e = &pending->v[i];
-        enum topic_role role = outbox_routes[e->topic].role;
-        struct outmsg *om;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct publish_entry *e = &l->v[i];
+        struct outmsg *om = outmsg_new(
+            pr, (struct tracker_entry *const *)opaques, nopaques, routes[e->topic].role,
+            customer_id, strlen(customer_id), e->payload, strlen(e->payload));
 
-        /* A commit returns the whole outbox; entries of earlier commits may
-         * still be on their way. */
-        if (idset_contains(pr->in_flight, e->event_id))
-            continue;
-        om = outmsg_new(pr, (struct tracker_entry *const *)opaques, nopaques, role,
-                        customer_id, strlen(customer_id), e->payload, strlen(e->payload));
-        if (om == NULL || idset_add(pr->in_flight, e->event_id) < 0) {
-            if (om)
-                outmsg_done(om);
-            log_err("out of memory publishing %s; it stays in the outbox", e->event_id);
-            continue;
-        }
-        om->emit = outbox_routes[e->topic].emit;
-        snprintf(om->customer_id, sizeof(om->customer_id), "%s", customer_id);
-        snprintf(om->event_id, sizeof(om->event_id), "%s", e->event_id);
+        if (om == NULL)
+            return -1;
+        om->emit = routes[e->topic].emit;
+        om->pending = pending;
+        (*pending)++;
+        pr->derived++;
         produce(pr, om);
     }
+    return 0;
+}
+
+int producer_await(void *arg, const unsigned *pending, int timeout_ms)
+{
+    struct producer *pr = arg;
+    int64_t until = mono_ms() + timeout_ms;
+
+    while (*pending > 0) {
+        produce_retries(pr);
+        if (*pending == 0 || mono_ms() >= until)
+            break;
+        rd_kafka_poll(pr->rk, 5);
+    }
+    return *pending == 0 ? 0 : -1;
 }
 
 struct inmsg *inmsg_new(const rd_kafka_message_t *m, int src, size_t max_payload)
@@ -303,19 +262,17 @@ void inmsg_free(struct inmsg *in)
     free(in);
 }
 
-struct producer *producer_new(const struct pipeline_opts *cfg, struct store *store,
-                              rd_kafka_conf_t *conf, char *err, size_t errlen)
+struct producer *producer_new(const struct pipeline_opts *cfg, rd_kafka_conf_t *conf,
+                              char *err, size_t errlen)
 {
     struct producer *pr = calloc(1, sizeof(*pr));
 
-    if (pr == NULL || (pr->in_flight = idset_new()) == NULL) {
-        free(pr);
+    if (pr == NULL) {
         rd_kafka_conf_destroy(conf);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     pr->cfg = cfg;
-    pr->store = store;
     rd_kafka_conf_set_opaque(conf, pr);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     if ((pr->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen)) == NULL) {
@@ -338,8 +295,6 @@ void producer_free(struct producer *pr)
         pr->retry = om->next;
         outmsg_done(om);
     }
-    idset_free(pr->in_flight);
-    free(pr->acks);
     free(pr);
 }
 
@@ -362,7 +317,6 @@ void producer_settle(struct producer *pr, int timeout_ms)
         produce_retries(pr);
         rd_kafka_poll(pr->rk, 50);
     } while ((pr->outstanding > 0 || pr->retry != NULL) && mono_ms() < until);
-    producer_acks_flush(pr);
 }
 
 void producer_flush(struct producer *pr, int timeout_ms)

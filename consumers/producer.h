@@ -1,10 +1,10 @@
 /*
  * producer.h - the producer of derived events and DLQ records.
  *
- * An outbox entry handed over is published once while it is in flight (a
- * commit returns the whole outbox, earlier entries included), produced again
- * whenever a delivery fails (never given up), and dropped from the outbox
- * once delivered (producer_acks_flush, one round trip for all).  Every message
+ * A derived event is handed over before the state that caused it is
+ * committed: it counts in its batch's wait counter until its delivery report,
+ * is produced again whenever a delivery fails (never given up), and the batch
+ * commits once the counter is back at 0 (producer_await).  Every message
  * holds the offset tracker entries of its causes until its delivery report.
  * Main thread only.
  */
@@ -41,28 +41,29 @@ void inmsg_free(struct inmsg *in);
 struct producer;
 
 /* Takes conf over (also on failure). */
-struct producer *producer_new(const struct pipeline_opts *cfg, struct store *store,
-                              rd_kafka_conf_t *conf, char *err, size_t errlen);
+struct producer *producer_new(const struct pipeline_opts *cfg, rd_kafka_conf_t *conf,
+                              char *err, size_t errlen);
 void producer_free(struct producer *pr);
 rd_kafka_t *producer_handle(struct producer *pr);
 
-/* Publish a customer's outbox (a batch_publish_fn: arg is the producer,
- * opaques the tracker entries to hold). */
-void producer_publish(void *arg, const char *customer_id,
-                      const struct store_outbox *pending, void *const *opaques,
-                      size_t nopaques);
+/* Publish a customer's derived events (a batch_publish_fn: arg is the
+ * producer, opaques the tracker entries to hold): *pending goes up by one per
+ * event and down again at its delivery, so it must outlive the deliveries.
+ * 0, -1 on ENOMEM (the events handed over so far count). */
+int producer_publish(void *arg, const char *customer_id, const struct publish_list *l,
+                     void *const *opaques, size_t nopaques, unsigned *pending);
+/* Serve delivery reports (producing failed ones again) until *pending is 0
+ * (0) or timeout_ms passed (-1); a batch_await_fn, arg is the producer. */
+int producer_await(void *arg, const unsigned *pending, int timeout_ms);
 /* A DLQ record of `in` holding `entry`.  0, -1 on ENOMEM. */
 int producer_dead_letter(struct producer *pr, struct tracker_entry *entry,
                          const struct inmsg *in, const char *reason, const char *detail);
 
 /* Produce what failed again and serve delivery reports, without waiting. */
 void producer_serve(struct producer *pr);
-/* Drop the delivered entries from their outboxes (one round trip). */
-void producer_acks_flush(struct producer *pr);
-/* Outbox entries handed to Kafka and not yet delivered and acknowledged. */
+/* Derived events handed to Kafka and not yet delivered. */
 size_t producer_backlog(const struct producer *pr);
-/* Serve delivery reports until nothing is outstanding or timeout_ms passed,
- * then flush the acks. */
+/* Serve delivery reports until nothing is outstanding or timeout_ms passed. */
 void producer_settle(struct producer *pr, int timeout_ms);
 void producer_flush(struct producer *pr, int timeout_ms);
 

@@ -115,6 +115,10 @@ static const struct cfg_key cfg_keys[] = {
      "parsed messages buffered per input partition for the merge", 0},
     {"batch.max_events", CT_INT, OFF(pipe.batch_max_events), "2000", 1, 100000,
      "merged events of one task applied and committed together", 0},
+    {"dedup.window", CT_INT, OFF(pipe.dedup_window), "64", 0, 256,
+     "event ids (and order ids of order.placed) each customer remembers, so an "
+     "event re-sent upstream at another offset is applied once (0: none)",
+     0},
     {"cache.max_bytes", CT_SIZE, OFF(pipe.cache_max_bytes), "12582912", 0, 1e12,
      "memory for customers kept between batches (0 keeps none)", 0},
 };

@@ -35,8 +35,8 @@ static void usage(FILE *out)
         "commands:\n"
         "  show CUSTOMER [--now]    state, with the explanation of every score (as of\n"
         "                           its last evaluation, or of the wall clock)\n"
-        "  dump CUSTOMER            the raw Redis fields\n"
-        "  outbox CUSTOMER          derived events recorded but not yet delivered\n"
+        "  dump CUSTOMER...         the summary hash and the whole state, decoded\n"
+
         "  delete CUSTOMER          remove a customer's state, index and due entries\n"
         "  top [--by risk|loyalty|clv|value] [-n N]\n"
         "  model                    the model parameters the daemon uses\n"
@@ -107,14 +107,6 @@ static void put_json(cJSON *doc)
     puts(text);
     free(text);
     cJSON_Delete(doc);
-}
-
-/* A stored payload as JSON (it is one), or as a string if it does not parse. */
-static cJSON *json_payload(const char *payload)
-{
-    cJSON *v = cJSON_Parse(payload);
-
-    return v ? v : cJSON_CreateString(payload);
 }
 
 static void ctl_connect(struct ctl *c)
@@ -189,65 +181,103 @@ static int cmd_show(struct ctl *c, const char *id, int at_wall_clock)
     return 0;
 }
 
-static int cmd_dump(struct ctl *c, const char *id)
+/* The store's part of a customer as the fields layout 2 kept in its hash:
+ * rev, partition, wm:SOURCE:PARTITION. */
+static int meta_fields(const struct store_meta *m, struct kvlist *kv)
 {
-    struct kvlist kv;
-    char *aux = NULL;
+    char name[64], val[32];
+    int rc = 0;
 
-    kvlist_init(&kv);
-    if (store_raw(c->store, id, &kv, &aux) < 0)
-        die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
-    if (c->json) {
-        cJSON *doc = cJSON_CreateObject(),
-              *fields = cJSON_AddObjectToObject(doc, "fields");
-
-        cJSON_AddStringToObject(doc, "customer_id", id);
-        for (size_t i = 0; i < kv.n; i++)
-            cJSON_AddStringToObject(fields, kv.v[i].name, kv.v[i].value);
-        cJSON_AddStringToObject(doc, "aux", aux ? aux : "");
-        put_json(doc);
-    } else {
-        for (size_t i = 0; i < kv.n; i++)
-            printf("%s = %s\n", kv.v[i].name, kv.v[i].value);
-        printf("aux = %s\n", aux ? aux : "");
+    snprintf(val, sizeof(val), "%" PRId64, m->rev);
+    rc |= kvlist_add(kv, "rev", val);
+    snprintf(val, sizeof(val), "%" PRId32, m->partition);
+    rc |= kvlist_add(kv, "partition", val);
+    for (size_t i = 0; i < m->nwm; i++) {
+        snprintf(name, sizeof(name), "wm:%s:%" PRId32,
+                 event_source_name((enum ev_source)m->wm[i].source), m->wm[i].partition);
+        snprintf(val, sizeof(val), "%" PRId64, m->wm[i].offset);
+        rc |= kvlist_add(kv, name, val);
     }
-    free(aux);
-    kvlist_free(&kv);
-    return 0;
+    return rc;
 }
 
-/* The type an outbox entry is listed with, by its topic. */
-static const char *const outbox_types[STORE_TOPIC__COUNT] = {
-    [STORE_TOPIC_CHURN] = "churn-risk",
-    [STORE_TOPIC_REWARDS] = "reward",
-    [STORE_TOPIC_SEGMENTS] = "segment-change",
-};
-
-static int cmd_outbox(struct ctl *c, const char *id)
+/* One customer: its summary hash as stored, and its whole state in the
+ * readable form (docs/state.md): the fields at their defaults left out, as
+ * `show` reads them. */
+static cJSON *dump_one(struct ctl *c, const char *id, struct customer *cu)
 {
-    struct store_outbox o;
+    struct kvlist summary, fields;
+    struct store_meta meta;
+    char *aux = NULL, err[512];
+    cJSON *doc = NULL;
 
-    store_outbox_init(&o);
-    if (store_outbox_pending(c->store, id, &o) < 0)
-        die("redis: cannot read the outbox of '%s'", id);
-    if (c->json) {
-        cJSON *doc = cJSON_CreateArray();
+    kvlist_init(&summary);
+    kvlist_init(&fields);
+    if (store_load(c->store, id, cu, &meta, err, sizeof(err)) < 0)
+        die("%s", err);
+    if (!meta.exists)
+        die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
+    if (store_summary(c->store, id, &summary) < 0 || meta_fields(&meta, &fields) < 0 ||
+        codec_encode(cu, &fields, &aux) < 0)
+        die("redis: cannot read customer '%s'", id);
+    doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "customer_id", id);
+    cJSON_AddNumberToObject(doc, "layout", meta.layout);
+    for (int part = 0; part < 2; part++) {
+        const struct kvlist *kv = part ? &fields : &summary;
+        cJSON *o = cJSON_AddObjectToObject(doc, part ? "fields" : "summary");
 
-        for (size_t i = 0; i < o.n; i++) {
-            cJSON *e = cJSON_CreateObject();
-
-            cJSON_AddStringToObject(e, "type", outbox_types[o.v[i].topic]);
-            cJSON_AddStringToObject(e, "event_id", o.v[i].event_id);
-            cJSON_AddItemToObject(e, "payload", json_payload(o.v[i].payload));
-            cJSON_AddItemToArray(doc, e);
-        }
-        put_json(doc);
-    } else {
-        for (size_t i = 0; i < o.n; i++)
-            printf("%s %s %s\n", outbox_types[o.v[i].topic], o.v[i].event_id,
-                   o.v[i].payload);
+        for (size_t i = 0; i < kv->n; i++)
+            if (kv->v[i].value[0] != '\0')
+                cJSON_AddStringToObject(o, kv->v[i].name, kv->v[i].value);
     }
-    store_outbox_free(&o);
+    cJSON_AddStringToObject(doc, "aux", aux ? aux : "");
+    free(aux);
+    kvlist_free(&fields);
+    kvlist_free(&summary);
+    return doc;
+}
+
+static void dump_print(const cJSON *doc)
+{
+    const cJSON *f;
+
+    printf("customer %s (layout %d)\n",
+           cJSON_GetObjectItem(doc, "customer_id")->valuestring,
+           cJSON_GetObjectItem(doc, "layout")->valueint);
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(doc, "summary"))
+        printf("summary.%s = %s\n", f->string, f->valuestring);
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(doc, "fields"))
+        printf("%s = %s\n", f->string, f->valuestring);
+    printf("aux = %s\n", cJSON_GetObjectItem(doc, "aux")->valuestring);
+}
+
+/* dump CUSTOMER...: with --json one object, or an array of them for several. */
+static int cmd_dump(struct ctl *c, int n, char **ids)
+{
+    struct customer *cu = malloc(sizeof(*cu));
+    cJSON *all = cJSON_CreateArray();
+
+    if (cu == NULL || all == NULL)
+        die("out of memory");
+    for (int i = 0; i < n; i++) {
+        cJSON *doc = dump_one(c, ids[i], cu);
+
+        if (!c->json) {
+            dump_print(doc);
+            cJSON_Delete(doc);
+        } else {
+            cJSON_AddItemToArray(all, doc);
+        }
+    }
+    if (c->json && n == 1) {
+        put_json(cJSON_DetachItemFromArray(all, 0));
+    } else if (c->json) {
+        put_json(all); /* takes it */
+        all = NULL;
+    }
+    cJSON_Delete(all);
+    free(cu);
     return 0;
 }
 
@@ -647,18 +677,17 @@ static int run(struct ctl *c, int argc, char **argv)
         ctl_connect(c);
         return cmd_show(c, argv[1], 1);
     }
+    if (strcmp(cmd, "dump") == 0 && argc >= 2) {
+        ctl_connect(c);
+        return cmd_dump(c, argc - 1, argv + 1);
+    }
     if (argc != 2)
-        usage_exit(strcmp(cmd, "show") && strcmp(cmd, "dump") && strcmp(cmd, "outbox") &&
-                           strcmp(cmd, "delete")
+        usage_exit(strcmp(cmd, "show") && strcmp(cmd, "dump") && strcmp(cmd, "delete")
                        ? "unknown command"
                        : "this command takes one CUSTOMER");
     ctl_connect(c);
     if (strcmp(cmd, "show") == 0)
         return cmd_show(c, argv[1], 0);
-    if (strcmp(cmd, "dump") == 0)
-        return cmd_dump(c, argv[1]);
-    if (strcmp(cmd, "outbox") == 0)
-        return cmd_outbox(c, argv[1]);
     if (strcmp(cmd, "delete") == 0)
         return cmd_delete(c, argv[1]);
     usage_exit("unknown command");

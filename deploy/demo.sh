@@ -94,6 +94,9 @@ say "top customers by value and by churn risk"
 say "one customer, explained"
 "${CTL[@]}" show cdnow-0001
 
+say "the same customer in Redis: its summary hash (the packed state beside it: loyaltyctl dump)"
+redis-cli -p "$REDIS_PORT" hgetall 'loyalty:demo:c:{cdnow-0001}' | paste - -
+
 say "emitted events"
 for t in loyalty.rewards loyalty.churn-risk loyalty.segments loyalty.dlq; do
     build/tools/kdrain -b "$BROKERS" -t "${PREFIX}$t" -i 1000 >"$WORK/$t.jsonl"
@@ -121,5 +124,6 @@ for line in open(sys.argv[1]):
 
 say "done"
 echo "state:   redis-cli -p $REDIS_PORT hgetall 'loyalty:demo:c:{cdnow-0001}'"
+echo "         ${CTL[*]} dump cdnow-0001"
 echo "events:  $WORK/*.jsonl"
 echo "stop:    deploy/services.sh down"

@@ -7,6 +7,7 @@
 
 #include "state/codec.h"
 #include "state/derived.h"
+#include "state/packed.h"
 
 /* Optimistic commits only conflict when two instances hold one customer at
  * once (a rebalance in progress); a few attempts settle it. */
@@ -24,19 +25,18 @@ struct bcust {
     struct cache_entry *e;
     size_t head, tail; /* its items, linked through run.next, in order */
     size_t nitems;
-    int done;          /* committed */
-    int loading;       /* a cache miss, loaded in this attempt */
-    size_t pending;    /* outbox entries after the commit */
-    unsigned wm_dirty; /* bit i: meta.wm[i] raised by this batch */
-    struct store_wm raised[STORE_WM_MAX];
-    unsigned char *blob; /* the new state, packed, until the commit settles */
+    int done;               /* committed */
+    int loading;            /* a cache miss, loaded in this attempt */
+    int applied;            /* applied in this attempt, its commit not yet read */
+    unsigned wm_dirty;      /* bit i: meta.wm[i] raised by this batch */
+    int changed;            /* its state changed: the commit writes it */
+    struct store_meta meta; /* what the commit stores beside the state */
+    unsigned char *blob;    /* the new state, packed, until the commit settles */
     size_t blob_len;
     double score[STORE_IDX__COUNT]; /* for the indices, after the batch */
     int64_t due_ms;
-    int64_t due_sent; /* the due time written with the commit */
-    struct kvlist fields;
-    char *aux;
-    struct store_outbox add;
+    struct kvlist summary;   /* the summary fields that changed */
+    struct publish_list add; /* derived events, until handed to the publisher */
 };
 
 struct run {
@@ -108,30 +108,17 @@ static int group(struct run *r)
 
 static void cust_reset(struct bcust *k)
 {
-    kvlist_free(&k->fields);
-    free(k->aux);
-    k->aux = NULL;
+    kvlist_free(&k->summary);
     free(k->blob);
     k->blob = NULL;
-    store_outbox_free(&k->add);
-}
-
-/* c packed into a new buffer of *len bytes; NULL on ENOMEM. */
-static unsigned char *pack_new(const struct customer *c, size_t *len)
-{
-    unsigned char *blob;
-
-    *len = codec_pack(c, NULL, 0);
-    if ((blob = malloc(*len)) != NULL)
-        codec_pack(c, blob, *len);
-    return blob;
+    publish_list_free(&k->add);
 }
 
 /* Keep c packed as entry e's customer.  0, -1 on ENOMEM. */
 static int pack_into(struct cache *cache, struct cache_entry *e, const struct customer *c)
 {
     size_t len;
-    unsigned char *blob = pack_new(c, &len);
+    unsigned char *blob = packed_new(c, &e->meta, &len);
 
     if (blob == NULL)
         return -1;
@@ -146,19 +133,26 @@ struct loaded {
     const size_t *which;
 };
 
-/* store_load_many's callback: one loaded customer into its cache entry. */
+/* store_load_recv's callback: one loaded customer into its cache entry; a
+ * layout 2 customer's leftover outbox is published with its own events. */
 static int got_customer(void *arg, size_t i, const struct customer *c,
-                        const struct store_meta *meta)
+                        const struct store_meta *meta,
+                        const struct publish_list *leftover)
 {
     struct loaded *l = arg;
-    struct cache_entry *e = l->r->cust[l->which[i]].e;
+    struct bcust *k = &l->r->cust[l->which[i]];
 
-    e->meta = *meta;
-    if (pack_into(l->r->b->cache, e, c) < 0) {
-        snprintf(l->r->err, l->r->errlen, "out of memory");
-        return -1;
-    }
+    k->e->meta = *meta;
+    for (size_t j = 0; leftover && j < leftover->n; j++)
+        if (publish_list_add(&k->add, leftover->v[j].topic, leftover->v[j].event_id,
+                             leftover->v[j].payload) < 0)
+            goto nomem;
+    if (pack_into(l->r->b->cache, k->e, c) < 0)
+        goto nomem;
     return 0;
+nomem:
+    snprintf(l->r->err, l->r->errlen, "out of memory");
+    return -1;
 }
 
 /* Cache entries for every customer not yet done: hits pinned, misses put in
@@ -224,15 +218,15 @@ static int load_send(struct run *r, const char **ids, size_t *which, size_t *nmi
 
 /* ---- apply -------------------------------------------------------------- */
 
-/* The outbox topic of each kind of emission. */
+/* The topic of each kind of emission. */
 static const enum store_topic emission_topic[] = {
     [EM_CHURN_RISK] = STORE_TOPIC_CHURN,
     [EM_REWARD] = STORE_TOPIC_REWARDS,
     [EM_SEGMENT] = STORE_TOPIC_SEGMENTS,
 };
 
-static int outbox_add_emissions(struct bcust *k, const struct emission_list *em,
-                                int64_t emitted_at_ms)
+static int add_emissions(struct bcust *k, const struct emission_list *em,
+                         int64_t emitted_at_ms)
 {
     for (size_t i = 0; i < em->n; i++) {
         enum store_topic t = emission_topic[em->v[i].kind];
@@ -241,7 +235,7 @@ static int outbox_add_emissions(struct bcust *k, const struct emission_list *em,
 
         if (derived_finish(em->v[i].payload, emitted_at_ms, &stamped) < 0)
             return -1;
-        rc = store_outbox_add(&k->add, t, em->v[i].event_id, stamped);
+        rc = publish_list_add(&k->add, t, em->v[i].event_id, stamped);
         free(stamped);
         if (rc < 0)
             return -1;
@@ -293,6 +287,22 @@ static void note_misroute(struct run *r, struct cache_entry *e, struct batch_ite
     e->misroute_logged = 1;
 }
 
+/* An event re-sent upstream at another offset: its event_id, or for an
+ * order.placed its order_id, is among the customer's recent ids. */
+static int seen_before(const struct customer *c, struct batch_item *it)
+{
+    const struct event *ev = it->ev;
+
+    if (cu_seen_has(c, cu_event_key(ev->event_id)))
+        it->dup = DUP_EVENT_ID;
+    else if (ev->type == EV_ORDER_PLACED && cu_seen_has(c, cu_order_key(ev->order_id)))
+        it->dup = DUP_ORDER_ID;
+    else
+        return 0;
+    it->status = BATCH_DUPLICATE;
+    return 1;
+}
+
 static int apply_event(struct run *r, struct bcust *k, struct batch_item *it,
                        struct emission_list *em)
 {
@@ -307,9 +317,15 @@ static int apply_event(struct run *r, struct bcust *k, struct batch_item *it,
     }
     if (it->offset <= wm->offset) {
         it->status = BATCH_DUPLICATE;
+        it->dup = DUP_OFFSET;
         return 0;
     }
     note_misroute(r, e, it);
+    if (seen_before(r->work, it)) {
+        wm->offset = it->offset;
+        k->wm_dirty |= 1u << (wm - e->meta.wm);
+        return 0;
+    }
     if (sweep_until(r->work, it->ev->ts_ms - 1, r->b->model, em) < 0)
         return -1;
     if (model_apply(r->work, it->ev, r->b->model, em, it->err, sizeof(it->err)) < 0) {
@@ -319,6 +335,9 @@ static int apply_event(struct run *r, struct bcust *k, struct batch_item *it,
     wm->offset = it->offset;
     k->wm_dirty |= 1u << (wm - e->meta.wm);
     it->status = BATCH_APPLIED;
+    cu_seen_add(r->work, cu_event_key(it->ev->event_id), r->b->dedup_window);
+    if (it->ev->type == EV_ORDER_PLACED)
+        cu_seen_add(r->work, cu_order_key(it->ev->order_id), r->b->dedup_window);
     return 0;
 }
 
@@ -340,34 +359,65 @@ static int apply_item(struct run *r, struct bcust *k, struct batch_item *it)
         rc = sweep_until(r->work, it->sweep_until_ms, r->b->model, &em) < 0 ? -1 : 0;
         it->status = BATCH_SWEPT;
     }
-    if (rc == 0 && outbox_add_emissions(k, &em, r->b->emitted_at_ms) < 0)
+    if (rc == 0 && add_emissions(k, &em, r->b->emitted_at_ms) < 0)
         rc = -1;
     emission_list_free(&em);
     return rc;
 }
 
-/* Apply one customer's items: encode what changed for the commit, pack the
- * new state for the cache, note its index scores and due time. */
+/* Did customer k's items change its state?  Duplicates and refusals do not
+ * (a duplicate by id may still raise a watermark). */
+static int state_changed(const struct run *r, const struct bcust *k)
+{
+    if (k->wm_dirty)
+        return 1;
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
+        enum batch_status st = r->items[i].status;
+
+        if (st == BATCH_APPLIED || st == BATCH_SWEPT || st == BATCH_RESCORED)
+            return 1;
+    }
+    return 0;
+}
+
+/* Apply one customer's items: the summary fields that changed and the new
+ * state, packed with the revision the commit gives it; its index scores and
+ * due time. */
 static int apply_customer(struct run *r, struct bcust *k)
 {
     struct customer *c = r->work;
+    const struct store_meta *m = &k->e->meta;
+    struct store_meta unused;
 
-    if (codec_unpack(k->e->blob, k->e->len, c) < 0) {
-        snprintf(r->err, r->errlen, "customer %s: bad cache entry", k->id);
+    if (packed_decode(k->e->blob, k->e->len, k->id, c, &unused, r->err, r->errlen) < 0)
         return -1;
-    }
     memcpy(r->shadow, c, sizeof(*c));
     k->wm_dirty = 0;
-    kvlist_init(&k->fields);
-    store_outbox_init(&k->add);
+    kvlist_init(&k->summary);
     for (size_t i = k->head; i != SIZE_MAX; i = r->next[i])
         if (apply_item(r, k, &r->items[i]) < 0)
             goto nomem;
-    if (codec_encode_diff(k->e->meta.exists ? r->shadow : NULL, c, &k->fields, &k->aux) <
-        0)
-        goto nomem;
-    if ((k->blob = pack_new(c, &k->blob_len)) == NULL)
-        goto nomem;
+    k->meta = *m;
+    if ((k->changed = state_changed(r, k))) {
+        char part[16];
+
+        k->meta.exists = 1;
+        k->meta.layout = PACKED_LAYOUT;
+        k->meta.rev = m->rev + 1;
+        if (k->meta.partition < 0)
+            k->meta.partition = r->b->task;
+        /* A layout 2 hash is replaced whole: every summary field is new. */
+        if (codec_summary_diff(m->layout == PACKED_LAYOUT ? r->shadow : NULL, c,
+                               &k->summary) < 0)
+            goto nomem;
+        snprintf(part, sizeof(part), "%" PRId32, k->meta.partition);
+        if (m->partition != k->meta.partition || m->layout != PACKED_LAYOUT) {
+            if (kvlist_add(&k->summary, "partition", part) < 0)
+                goto nomem;
+        }
+        if ((k->blob = packed_new(c, &k->meta, &k->blob_len)) == NULL)
+            goto nomem;
+    }
     store_index_scores(c, k->score);
     k->due_ms = model_next_due(c, r->b->model);
     return 0;
@@ -379,63 +429,45 @@ nomem:
 /* ---- commit ------------------------------------------------------------- */
 
 /* Only what changed: a customer whose events were all duplicates writes
- * nothing (the commit then only reads its outbox). */
-static void fill_request(const struct run *r, struct bcust *k, struct store_commit_req *q)
+ * nothing (the commit then only checks its revision). */
+static void fill_request(const struct bcust *k, struct store_commit_req *q)
 {
-    const struct store_meta *m = &k->e->meta;
-
     memset(q, 0, sizeof(*q));
     q->id = k->id;
-    q->rev = m->rev;
-    for (size_t i = 0; i < m->nwm; i++)
-        if (k->wm_dirty & (1u << i))
-            k->raised[q->nwm++] = m->wm[i];
-    q->wm = k->raised;
-    q->partition = m->partition < 0 ? r->b->task : -1;
-    q->fields = &k->fields;
-    q->aux = k->aux;
-    q->add = &k->add;
+    q->rev = k->e->meta.rev;
+    q->upgrade = k->e->meta.layout == 2;
+    q->state = k->changed ? k->blob : NULL;
+    q->state_len = k->changed ? k->blob_len : 0;
+    q->summary = &k->summary;
 }
 
 static void commit_done(struct run *r, struct bcust *k, const struct store_commit_req *q)
 {
-    struct store_meta *m = &k->e->meta;
-    void **opaques = malloc(k->nitems * sizeof(*opaques));
-    size_t n = 0;
-
-    m->rev = q->new_rev;
-    m->exists = 1;
-    if (m->partition < 0)
-        m->partition = r->b->task;
-    cache_set_blob(r->b->cache, k->e, k->blob, k->blob_len);
-    k->blob = NULL;
+    if (k->changed) {
+        k->e->meta = k->meta;
+        cache_set_blob(r->b->cache, k->e, k->blob, k->blob_len);
+        k->blob = NULL;
+    }
+    k->e->meta.rev = q->new_rev;
     k->done = 1;
-    k->pending = q->pending.n;
     k->e->indexed = 1;
     memcpy(k->e->idx, k->score, sizeof(k->e->idx));
-    k->e->idx_due = k->due_sent;
+    k->e->idx_due = k->due_ms;
     for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
         struct batch_item *it = &r->items[i];
 
         r->st->applied += it->status == BATCH_APPLIED;
         r->st->duplicates += it->status == BATCH_DUPLICATE;
+        if (it->status == BATCH_DUPLICATE)
+            r->st->dup[it->dup]++;
         r->st->rejected += it->status == BATCH_REJECTED;
         r->st->swept += it->status == BATCH_SWEPT;
         r->st->rescored += it->status == BATCH_RESCORED;
-        if (opaques)
-            opaques[n++] = it->opaque;
     }
-    if (q->pending.n > 0)
-        r->b->publish(r->b->publish_arg, k->id, &q->pending, opaques, n);
-    free(opaques);
 }
 
 /* What of customer k's index entries and due time differ from what this
- * process last wrote for it; the due time is 0 while its outbox holds
- * anything, so that the sweeper publishes what a crash left behind (an
- * entry still in flight in this process is skipped by the publisher).  The
- * outbox after the commit is only known from its reply: a commit adding
- * nothing to an outbox that still held entries is caught by outbox_due. */
+ * process last wrote for it. */
 static void index_request(const struct run *r, const struct bcust *k,
                           struct store_index_req *q)
 {
@@ -448,41 +480,9 @@ static void index_request(const struct run *r, const struct bcust *k,
         if (!e->indexed || e->idx[i] != k->score[i])
             q->set |= 1u << i;
     q->partition = e->meta.partition >= 0 ? e->meta.partition : r->b->task;
-    q->due_ms = k->due_sent;
-    if (!e->indexed || e->idx_due != k->due_sent)
+    q->due_ms = k->due_ms;
+    if (!e->indexed || e->idx_due != k->due_ms)
         q->set |= STORE_INDEX_DUE;
-}
-
-/* Customers committed with entries left in their outbox that the due time
- * sent with the commit did not foresee: due at once (one more round trip,
- * after a crash only). */
-static int outbox_due(struct run *r, const size_t *which, size_t nq)
-{
-    struct store_index_req *q = malloc((nq ? nq : 1) * sizeof(*q));
-    size_t n = 0;
-    int rc;
-
-    if (q == NULL) {
-        snprintf(r->err, r->errlen, "out of memory");
-        return -1;
-    }
-    for (size_t j = 0; j < nq; j++) {
-        struct bcust *k = &r->cust[which[j]];
-
-        if (!k->done || k->pending == 0 || k->due_sent == 0)
-            continue;
-        q[n] = (struct store_index_req){.id = k->id,
-                                        .set = STORE_INDEX_DUE,
-                                        .partition = k->e->meta.partition,
-                                        .due_ms = 0};
-        k->e->idx_due = 0;
-        n++;
-    }
-    rc = store_index_many(r->b->store, q, n);
-    if (rc < 0)
-        snprintf(r->err, r->errlen, "redis: due time update failed");
-    free(q);
-    return rc;
 }
 
 /* A customer that is not stored (deleted since it was found due or listed
@@ -501,9 +501,9 @@ static int nothing_to_do(struct run *r, struct bcust *k)
     return 1;
 }
 
-/* Apply customer i, append its commit to the pipeline as q[*nq]. */
-static int apply_send(struct run *r, size_t i, struct store_commit_req *q, size_t *which,
-                      size_t *nq)
+/* Apply customer i: its new state, summary and derived events stay in k
+ * until its commit. */
+static int apply_one(struct run *r, size_t i)
 {
     struct bcust *k = &r->cust[i];
 
@@ -511,25 +511,32 @@ static int apply_send(struct run *r, size_t i, struct store_commit_req *q, size_
         return 0;
     if (apply_customer(r, k) < 0)
         return -1;
-    k->due_sent = k->add.n > 0 ? 0 : k->due_ms;
-    fill_request(r, k, &q[*nq]);
-    if (store_commit_send(r->b->store, &q[*nq], r->err, r->errlen) < 0)
-        return -1;
-    /* Sent: the connection holds the request now. */
-    kvlist_free(&k->fields);
-    free(k->aux);
-    k->aux = NULL;
-    store_outbox_free(&k->add);
-    q[*nq].fields = NULL;
-    q[*nq].aux = NULL;
-    q[*nq].add = NULL;
-    which[(*nq)++] = i;
-    if (*nq % BATCH_PUSH_EVERY == 0)
-        store_push(r->b->store);
+    k->applied = 1;
     return 0;
 }
 
-/* One attempt's requests, from its sends to its replies. */
+/* Hand every applied customer's derived events to the publisher. */
+static int publish_all(struct run *r)
+{
+    const struct batch_ctx *b = r->b;
+
+    for (size_t i = 0; i < r->ncust; i++) {
+        struct bcust *k = &r->cust[i];
+
+        if (!k->applied || k->add.n == 0)
+            continue;
+        if (b->publish(b->publish_arg, k->id, &k->add, NULL, 0, b->pending) < 0) {
+            snprintf(r->err, r->errlen, "out of memory publishing for customer %s",
+                     k->id);
+            return -1;
+        }
+        r->st->derived += k->add.n;
+        publish_list_free(&k->add);
+    }
+    return 0;
+}
+
+/* One attempt's requests, from its loads to the replies of its commits. */
 struct attempt {
     struct store_commit_req *q;
     struct store_index_req *iq;
@@ -540,8 +547,6 @@ struct attempt {
 
 static void attempt_free(struct attempt *a)
 {
-    for (size_t j = 0; a->q && j < a->nq; j++)
-        store_outbox_free(&a->q[j].pending);
     free(a->q);
     free(a->iq);
     free(a->which);
@@ -551,14 +556,14 @@ static void attempt_free(struct attempt *a)
 }
 
 /*
- * Apply and commit every customer not yet done, as one pipeline: the loads
- * of the misses go first; the cached customers are applied and their commits
- * sent while Redis serves the loads; then the loaded ones; then the index
- * updates of all.  Only the replies of the commits and index updates are left
- * to read (attempt_recv).  0; 1 with nothing sent when a customer is held by
- * another batch in flight (load_send); -1 with nothing left in flight.
+ * Apply every customer not yet done, the loads pipelined: the loads of the
+ * misses go first; the cached customers are applied while Redis serves
+ * them; then the loaded ones.  Then every derived event is handed to the
+ * publisher: the commits wait for their delivery (attempt_commit).  0; 1
+ * with nothing sent when a customer is held by another batch in flight
+ * (load_send); -1 with nothing left in flight.
  */
-static int attempt_send(struct run *r, struct attempt *a)
+static int attempt_apply(struct run *r, struct attempt *a)
 {
     struct store *store = r->b->store;
     struct loaded l = {r, NULL};
@@ -580,14 +585,44 @@ static int attempt_send(struct run *r, struct attempt *a)
     if (rc < 0)
         goto fail;
     for (size_t i = 0; i < r->ncust; i++)
-        if (!r->cust[i].done && !r->cust[i].loading &&
-            apply_send(r, i, a->q, a->which, &a->nq) < 0)
+        if (!r->cust[i].done && !r->cust[i].loading && apply_one(r, i) < 0)
             goto fail;
     if (store_load_recv(store, a->ids, a->nmiss, got_customer, &l, r->err, r->errlen) < 0)
         goto fail;
     for (size_t j = 0; j < a->nmiss; j++)
-        if (apply_send(r, a->miss[j], a->q, a->which, &a->nq) < 0)
+        if (apply_one(r, a->miss[j]) < 0)
             goto fail;
+    if (publish_all(r) < 0)
+        goto fail;
+    return 0;
+fail:
+    store_abandon(store); /* replies of what was sent are not wanted */
+    return -1;
+}
+
+/* The commits of the customers attempt_apply applied, and their index
+ * updates, as one pipeline.  0, or -1 with nothing left in flight. */
+static int attempt_commit(struct run *r, struct attempt *a)
+{
+    struct store *store = r->b->store;
+
+    for (size_t i = 0; i < r->ncust; i++) {
+        struct bcust *k = &r->cust[i];
+
+        if (!k->applied || k->done)
+            continue;
+        fill_request(k, &a->q[a->nq]);
+        if (store_commit_send(store, &a->q[a->nq], r->err, r->errlen) < 0)
+            goto fail;
+        /* Sent: the connection holds the request now (the packed state
+         * stays for the cache). */
+        kvlist_free(&k->summary);
+        a->q[a->nq].summary = NULL;
+        a->q[a->nq].state = NULL;
+        a->which[a->nq++] = i;
+        if (a->nq % BATCH_PUSH_EVERY == 0)
+            store_push(store);
+    }
     for (size_t j = 0; j < a->nq; j++)
         index_request(r, &r->cust[a->which[j]], &a->iq[j]);
     if (store_index_send(store, a->iq, a->nq, &a->ncmds, r->err, r->errlen) < 0)
@@ -596,11 +631,11 @@ static int attempt_send(struct run *r, struct attempt *a)
     r->st->commits += a->nq;
     return 0;
 fail:
-    store_abandon(store); /* replies of what was sent are not wanted */
+    store_abandon(store);
     return -1;
 }
 
-/* The replies of attempt_send's requests.  Returns the number of customers
+/* The replies of attempt_commit's requests.  Returns the number of customers
  * not done (conflicts, to be reloaded), or -1. */
 static long attempt_recv(struct run *r, struct attempt *a)
 {
@@ -614,22 +649,40 @@ static long attempt_recv(struct run *r, struct attempt *a)
     for (size_t j = 0; j < a->nq; j++) {
         struct bcust *k = &r->cust[a->which[j]];
 
+        k->applied = 0;
         if (a->q[j].res == STORE_APPLIED) {
             commit_done(r, k, &a->q[j]);
         } else {
+            /* Another writer: this instance lost the customer's task, or
+             * one is taking it over.  Load again and apply on its state. */
             r->st->conflicts++;
-            cache_drop(r->b->cache, k->e); /* another writer: load again */
+            cache_drop(r->b->cache, k->e);
             k->e = NULL;
             left++;
         }
         cust_reset(k);
     }
-    if (outbox_due(r, a->which, a->nq) < 0)
-        left = -1;
 out:
     if (left < 0)
         store_abandon(store);
     return left;
+}
+
+/* Wait for the delivery of the derived events published, then commit. */
+static long attempt_finish(struct run *r, struct attempt *a)
+{
+    const struct batch_ctx *b = r->b;
+
+    if (b->await(b->publish_arg, b->pending, b->await_ms) < 0) {
+        snprintf(r->err, r->errlen,
+                 "derived events not acknowledged by Kafka within %d ms; nothing "
+                 "committed",
+                 b->await_ms);
+        return -1;
+    }
+    if (attempt_commit(r, a) < 0)
+        return -1;
+    return attempt_recv(r, a);
 }
 
 /* ---- the batch ---------------------------------------------------------- */
@@ -670,6 +723,16 @@ int batch_start(const struct batch_ctx *b, struct batch_item *items, size_t n,
 
     *out = NULL;
     err[0] = '\0';
+    /* Copies of this lane's derived events from a failed attempt are still
+     * on their way: publishing them again now would pile them up while
+     * Kafka is away. */
+    if (bt != NULL && n > 0 && *b->pending > 0) {
+        snprintf(err, errlen,
+                 "%u derived events of an earlier attempt not yet acknowledged",
+                 *b->pending);
+        free(bt);
+        return -1;
+    }
     if (bt == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -682,7 +745,7 @@ int batch_start(const struct batch_ctx *b, struct batch_item *items, size_t n,
         free(bt);
         return -1;
     }
-    if (n > 0 && (rc = attempt_send(&bt->r, &bt->a)) == 1) {
+    if (n > 0 && (rc = attempt_apply(&bt->r, &bt->a)) == 1) {
         attempt_free(&bt->a);
         release(&bt->r, 0);
         free(bt);
@@ -703,11 +766,11 @@ int batch_finish(struct batch *bt)
         rc = 0;
         goto out;
     }
-    if (bt->failed || (left = attempt_recv(r, &bt->a)) < 0)
+    if (bt->failed || (left = attempt_finish(r, &bt->a)) < 0)
         goto out;
     for (int i = 1; i < BATCH_ATTEMPTS && left > 0; i++) {
         attempt_free(&bt->a);
-        if (attempt_send(r, &bt->a) != 0 || (left = attempt_recv(r, &bt->a)) < 0)
+        if (attempt_apply(r, &bt->a) != 0 || (left = attempt_finish(r, &bt->a)) < 0)
             goto out;
     }
     if (left > 0) {

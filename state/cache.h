@@ -1,9 +1,9 @@
 /*
  * cache.h - customers kept in memory between batches, bounded in bytes.
  *
- * An entry holds a customer as last committed (or loaded), packed
- * (codec_pack: about an eighth of struct customer), with what the store keeps
- * beside it (revision, watermarks, partition).  The commit's revision
+ * An entry holds a customer as last committed (or loaded), in the packed
+ * form Redis stores (state/packed.h), with what the store keeps beside it
+ * (revision, watermarks, partition, layout) decoded.  The commit's revision
  * check catches any other writer, so an entry is only ever a shortcut: the
  * batch drops it on a conflict or an error and loads again.  Entries in use by
  * the running batch are pinned and never evicted.  Main thread only.
@@ -19,7 +19,7 @@
 
 struct cache_entry {
     char id[EV_ID_MAX + 1];
-    unsigned char *blob; /* codec_pack of the customer; owned; NULL until set */
+    unsigned char *blob; /* packed_encode of the customer; owned; NULL until set */
     size_t len;
     struct store_meta meta;
     int32_t task;        /* the partition number of the task that owns it */

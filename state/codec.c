@@ -812,6 +812,49 @@ int codec_encode(const struct customer *c, struct kvlist *out, char **aux)
     return codec_encode_diff(NULL, c, out, aux);
 }
 
+static pthread_once_t order_once;
+static void init_order(void);
+static const struct field *field_named(const char *name);
+
+/* The summary's fields, in the order Redis keeps them (README, "State in
+ * Redis"): the ones that change most often first. */
+static const char *const summary_names[] = {
+    "as_of",        "churn_risk", "p_alive",     "clv",       "loyalty_score",
+    "attitude",     "spend_365d", "orders_365d", "net_spend", "segment",
+    "loyalty_type", "brand_type", "tier",        "currency",  "model_version",
+};
+
+#define NSUMMARY (sizeof(summary_names) / sizeof(summary_names[0]))
+
+static const struct field *summary_fields[NSUMMARY];
+static pthread_once_t summary_once = PTHREAD_ONCE_INIT;
+
+static void init_summary(void)
+{
+    pthread_once(&order_once, init_order);
+    for (size_t i = 0; i < NSUMMARY; i++) {
+        summary_fields[i] = field_named(summary_names[i]);
+    }
+}
+
+int codec_summary_diff(const struct customer *prev, const struct customer *c,
+                       struct kvlist *out)
+{
+    char val[96];
+
+    pthread_once(&summary_once, init_summary);
+    for (size_t i = 0; i < NSUMMARY; i++) {
+        if (prev && field_same(prev, c, summary_fields[i])) {
+            continue;
+        }
+        encode_field(c, summary_fields[i], val, sizeof(val));
+        if (kvlist_add(out, summary_fields[i]->name, val) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ---- the aux string: reading -------------------------------------------- */
 
 /* A cursor over one entry's comma-separated values. */
@@ -1221,101 +1264,4 @@ int codec_decode(struct customer *c, const char *customer_id, const struct kvlis
         }
     }
     return aux ? decode_aux(c, aux, err, errlen) : 0;
-}
-
-/* ---- packed binary form (the daemon's cache) ----------------------------- */
-
-/* The bounded lists: where each array and its count live, and how many
- * entries it holds at most (count_off SIZE_MAX: a fixed-size array, always
- * all of it). */
-#define L(a, n)                                                                          \
-    {                                                                                    \
-        offsetof(struct customer, a), sizeof(((struct customer *)0)->a[0]),              \
-            sizeof(((struct customer *)0)->a) / sizeof(((struct customer *)0)->a[0]),    \
-            offsetof(struct customer, n)                                                 \
-    }
-#define F(a)                                                                             \
-    {                                                                                    \
-        offsetof(struct customer, a), sizeof(((struct customer *)0)->a[0]),              \
-            sizeof(((struct customer *)0)->a) / sizeof(((struct customer *)0)->a[0]),    \
-            SIZE_MAX                                                                     \
-    }
-
-static const struct {
-    size_t off, elem, max, count_off; /* count_off SIZE_MAX: a fixed-size array */
-} packed_lists[] = {
-    L(days, ndays),     L(open, nopen),       L(conv, nconv),
-    L(brands, nbrands), L(cats, ncats),       L(inc, ninc),
-    L(sig, nsig),       L(mkt_ms, nmkt),      L(rem_ms, nrem),
-    F(reward_last_ms),  F(reward_suppressed), L(reward_recent_ms, nreward_recent),
-    F(reward_issued),   F(reward_redeemed),   L(rwd, nrwd),
-};
-
-#undef L
-#undef F
-
-#define PACK_HEAD offsetof(struct customer, days)
-#define PACK_TAIL offsetof(struct customer, orders_30d)
-#define NLISTS    (sizeof(packed_lists) / sizeof(packed_lists[0]))
-
-static uint32_t list_count(const struct customer *c, size_t i)
-{
-    uint32_t n;
-
-    if (packed_lists[i].count_off == SIZE_MAX)
-        return (uint32_t)packed_lists[i].max;
-    memcpy(&n, (const char *)c + packed_lists[i].count_off, sizeof(n));
-    return n > packed_lists[i].max ? (uint32_t)packed_lists[i].max : n;
-}
-
-size_t codec_pack(const struct customer *c, unsigned char *buf, size_t cap)
-{
-    size_t need = PACK_HEAD + (sizeof(struct customer) - PACK_TAIL);
-
-    for (size_t i = 0; i < NLISTS; i++)
-        need += sizeof(uint32_t) + list_count(c, i) * packed_lists[i].elem;
-    if (buf == NULL || need > cap)
-        return need;
-    memcpy(buf, c, PACK_HEAD);
-    buf += PACK_HEAD;
-    for (size_t i = 0; i < NLISTS; i++) {
-        uint32_t n = list_count(c, i);
-        size_t len = n * packed_lists[i].elem;
-
-        memcpy(buf, &n, sizeof(n));
-        memcpy(buf + sizeof(n), (const char *)c + packed_lists[i].off, len);
-        buf += sizeof(n) + len;
-    }
-    memcpy(buf, (const char *)c + PACK_TAIL, sizeof(struct customer) - PACK_TAIL);
-    return need;
-}
-
-int codec_unpack(const unsigned char *buf, size_t len, struct customer *c)
-{
-    const unsigned char *end = buf + len;
-    size_t tail = sizeof(struct customer) - PACK_TAIL;
-
-    memset(c, 0, sizeof(*c));
-    if (len < PACK_HEAD + tail)
-        return -1;
-    memcpy(c, buf, PACK_HEAD);
-    buf += PACK_HEAD;
-    for (size_t i = 0; i < NLISTS; i++) {
-        uint32_t n;
-
-        if ((size_t)(end - buf) < sizeof(n))
-            return -1;
-        memcpy(&n, buf, sizeof(n));
-        buf += sizeof(n);
-        if (n > packed_lists[i].max || (size_t)(end - buf) < n * packed_lists[i].elem)
-            return -1;
-        memcpy((char *)c + packed_lists[i].off, buf, n * packed_lists[i].elem);
-        buf += n * packed_lists[i].elem;
-        if (packed_lists[i].count_off != SIZE_MAX)
-            memcpy((char *)c + packed_lists[i].count_off, &n, sizeof(n));
-    }
-    if ((size_t)(end - buf) != tail)
-        return -1;
-    memcpy((char *)c + PACK_TAIL, buf, tail);
-    return 0;
 }

@@ -1,11 +1,12 @@
 /*
- * codec.h - struct customer <-> the strings stored in Redis.  Pure: the store
- * moves these strings, the codec alone knows what they mean.
+ * codec.h - struct customer <-> its readable text form.  Pure.
  *
- * A customer is stored as one hash of readable scalar fields (each value short
- * enough for Redis' listpack encoding) plus one auxiliary string holding the
- * bounded lists (rolling day buckets, open orders, conversations, brand
- * counts, incidents, signals) in a compact text form.
+ * The text form is a list of named scalar fields plus one auxiliary string
+ * holding the bounded lists (rolling day buckets, open orders, conversations,
+ * brand counts, incidents, signals).  It is what `loyaltyctl dump` shows, the
+ * layout 2 store kept in Redis (read when upgrading, docs/state.md), and the
+ * source of the summary hash's values; the state itself is stored packed
+ * (state/packed.h).
  */
 #ifndef LOYALTY_CODEC_H
 #define LOYALTY_CODEC_H
@@ -47,6 +48,12 @@ int codec_encode(const struct customer *c, struct kvlist *fields, char **aux);
 int codec_encode_diff(const struct customer *prev, const struct customer *c,
                       struct kvlist *fields, char **aux);
 
+/* The summary hash's fields (README, "State in Redis") of c that differ
+ * from prev (all of them when prev is NULL), each with its value (never "":
+ * a summary field is always present).  0, -1 on ENOMEM. */
+int codec_summary_diff(const struct customer *prev, const struct customer *c,
+                       struct kvlist *out);
+
 /* Rebuild `c` from what codec_encode wrote.  A field that is absent or ""
  * keeps its customer_init value.  Unknown fields are ignored
  * (fields the store keeps for itself, newer versions); a field that does not
@@ -58,14 +65,5 @@ int codec_decode(struct customer *c, const char *customer_id, const struct kvlis
  * fixed notation where %g allows it: "10", not "1e+01"): the form of every
  * double the codec stores and the payloads carry. */
 void codec_fmt_double(char *buf, size_t len, double v);
-
-/* A compact binary copy of `c` for keeping it in memory (not a storage
- * format: it is only read back by the same build): the scalars and the used
- * entries of every list.  Returns the size it needs; writes buf only if that
- * is at most cap (buf NULL: only measure). */
-size_t codec_pack(const struct customer *c, unsigned char *buf, size_t cap);
-/* Rebuild `c` from codec_pack's output (unused list slots zeroed).  0, or
- * -1 if buf is not such output. */
-int codec_unpack(const unsigned char *buf, size_t len, struct customer *c);
 
 #endif

@@ -74,6 +74,46 @@ int cu_conv_awaits_resolution(const struct cu_conv *v)
            v->opened_ms;
 }
 
+int cu_seen_has(const struct customer *c, uint64_t h)
+{
+    for (uint32_t i = c->nseen; i-- > 0;) {
+        if (c->seen[i] == h) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void cu_seen_add(struct customer *c, uint64_t h, uint32_t window)
+{
+    if (window > CU_SEEN_MAX) {
+        window = CU_SEEN_MAX;
+    }
+    if (window == 0) {
+        c->nseen = 0;
+        return;
+    }
+    if (c->nseen >= window) {
+        uint32_t drop = c->nseen - window + 1;
+
+        memmove(c->seen, c->seen + drop, (c->nseen - drop) * sizeof(c->seen[0]));
+        c->nseen -= drop;
+    }
+    c->seen[c->nseen++] = h;
+}
+
+uint64_t cu_event_key(const char *event_id)
+{
+    return cu_hash64(event_id);
+}
+
+uint64_t cu_order_key(const char *order_id)
+{
+    /* A fixed odd multiplier moves order ids away from the event-id hashes,
+     * so an order id equal to some event id is not taken for it. */
+    return cu_hash64(order_id) * 0x9e3779b97f4a7c15ULL + 1;
+}
+
 int32_t cu_day_of(int64_t ms)
 {
     int64_t d = ms / CU_DAY_MS;

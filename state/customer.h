@@ -35,6 +35,7 @@
 #define CU_REM_MAX    4   /* recent payment reminder times */
 #define CU_RWD_RECENT 16  /* recent reward times (the rolling cap) */
 #define CU_RWD_KEEP   16  /* issued rewards remembered for redemption; oldest dropped */
+#define CU_SEEN_MAX   256 /* recent event and order ids (dedup.window of them) */
 #define CU_NAME_MAX   EV_NAME_MAX
 
 enum tier {
@@ -270,6 +271,11 @@ struct customer {
     int64_t reward_redeemed[RW__COUNT];
     struct cu_reward rwd[CU_RWD_KEEP]; /* oldest first */
     uint32_t nrwd;
+    /* Hashes of the newest applied event ids, and of the order ids of the
+     * newest order.placed events (cu_seen_*), oldest first: an event re-sent
+     * upstream at another offset is recognised by them. */
+    uint64_t seen[CU_SEEN_MAX];
+    uint32_t nseen;
 
     /* --- derived (model_derive) ------------------------------------------ */
     int64_t orders_30d, orders_90d, orders_365d;
@@ -316,6 +322,14 @@ void customer_bg_obs(const struct customer *c, int32_t as_of_day, double unit_da
  * (slow_resolution not yet raised). */
 int cu_conv_awaits_reply(const struct cu_conv *v);
 int cu_conv_awaits_resolution(const struct cu_conv *v);
+
+/* The recent-id set: 1 if h is in it.  cu_seen_add keeps the newest
+ * `window` (at most CU_SEEN_MAX) ids, dropping the oldest. */
+int cu_seen_has(const struct customer *c, uint64_t h);
+void cu_seen_add(struct customer *c, uint64_t h, uint32_t window);
+/* The recent-id hash of an event id, and of an order id (another space). */
+uint64_t cu_event_key(const char *event_id);
+uint64_t cu_order_key(const char *order_id);
 
 /* UTC epoch day of an instant (floor, so pre-1970 would still be right). */
 int32_t cu_day_of(int64_t ms);

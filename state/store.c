@@ -1,12 +1,14 @@
 /*
  * store.c - the Redis side of loyaltyd.  Key schema (prefix P, customer C):
  *
- *   P c:{C}           hash    the customer's fields (state/codec.c), plus `rev`
- *                             (revision), `partition` (the partition number
- *                             its events are keyed to) and `wm:SOURCE:PARTITION`
- *                             (the highest applied offset: the replay watermark)
- *   P c:{C}:aux       string  bounded lists (state/codec.c)
- *   P c:{C}:outbox    hash    derived events recorded but not yet delivered
+ *   P c:{C}           hash    the summary: about 15 readable fields
+ *                             (codec_summary_diff), `rev` (revision) and
+ *                             `partition` (the partition its events are keyed to)
+ *   P c:{C}:state     string  the packed state (state/packed.h): everything,
+ *                             the replay watermarks and the revision included
+ *   (layout 2, read and replaced at the next commit: every field in the
+ *   hash, with `wm:SOURCE:PARTITION` watermarks, the lists in c:{C}:aux and
+ *   the derived events not yet delivered in the hash c:{C}:outbox)
  *   P idx:risk|loyalty|clv|value   zsets of customer ids (operators' indices)
  *   P due:PARTITION   zset    customer -> time (ms) the sweeper must look again
  *   P model           hash    fitted BG/NBD and Gamma-Gamma parameters
@@ -27,6 +29,7 @@
 #include "base/clock.h"
 #include "base/decimal.h"
 #include "base/metrics.h"
+#include "state/packed.h"
 
 static const char store_lib[] =
 #include "store_lib.inc"
@@ -56,20 +59,19 @@ struct store {
     int64_t sent_us; /* when the first of them was sent */
 };
 
-/* The tag of an outbox value, naming its topic: stored in Redis, so a tag
- * once given is never reused for another topic. */
+/* The tag of a layout 2 outbox value, naming its topic. */
 static const char *const topic_tags[STORE_TOPIC__COUNT] = {
     [STORE_TOPIC_CHURN] = "c", [STORE_TOPIC_REWARDS] = "r", [STORE_TOPIC_SEGMENTS] = "s"};
 static const char *const index_names[] = {"risk", "loyalty", "clv", "value"};
 
-/* ---- outbox lists ---- */
+/* ---- lists of derived events ---- */
 
-void store_outbox_init(struct store_outbox *o)
+void publish_list_init(struct publish_list *o)
 {
     memset(o, 0, sizeof(*o));
 }
 
-void store_outbox_free(struct store_outbox *o)
+void publish_list_free(struct publish_list *o)
 {
     for (size_t i = 0; i < o->n; i++)
         free(o->v[i].payload);
@@ -77,14 +79,14 @@ void store_outbox_free(struct store_outbox *o)
     memset(o, 0, sizeof(*o));
 }
 
-int store_outbox_add(struct store_outbox *o, enum store_topic t, const char *id,
+int publish_list_add(struct publish_list *o, enum store_topic t, const char *id,
                      const char *payload)
 {
-    struct store_outbox_entry *e;
+    struct publish_entry *e;
 
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 4;
-        struct store_outbox_entry *v = realloc(o->v, cap * sizeof(*v));
+        struct publish_entry *v = realloc(o->v, cap * sizeof(*v));
 
         if (v == NULL)
             return -1;
@@ -113,7 +115,7 @@ static int outbox_topic(const char *v, enum store_topic *t)
     return -1;
 }
 
-static int outbox_parse(const redisReply *flat, struct store_outbox *out)
+static int outbox_parse(const redisReply *flat, struct publish_list *out)
 {
     if (flat == NULL || flat->type != REDIS_REPLY_ARRAY)
         return -1;
@@ -123,7 +125,7 @@ static int outbox_parse(const redisReply *flat, struct store_outbox *out)
 
         if (outbox_topic(v, &t) < 0)
             continue; /* not ours: leave it for an operator */
-        if (store_outbox_add(out, t, flat->element[i]->str, v + 2) < 0)
+        if (publish_list_add(out, t, flat->element[i]->str, v + 2) < 0)
             return -1;
     }
     return 0;
@@ -374,15 +376,16 @@ static void meta_from_kvlist(const struct kvlist *kv, struct store_meta *m)
             m->nwm++;
 }
 
-/* One customer from its HGETALL and GET replies. */
-static int load_one(const char *id, const redisReply *h, const redisReply *a,
-                    struct customer *c, struct store_meta *meta, char *err, size_t errlen)
+/* A customer of layout 2 from its hash, aux string and outbox. */
+static int load_layout2(const char *id, const redisReply *h, const redisReply *a,
+                        const redisReply *ob, struct customer *c, struct store_meta *meta,
+                        struct publish_list *leftover, char *err, size_t errlen)
 {
     struct kvlist kv;
     int rc = -1;
 
-    if (h->type != REDIS_REPLY_ARRAY ||
-        (a->type != REDIS_REPLY_STRING && a->type != REDIS_REPLY_NIL)) {
+    if (h->type != REDIS_REPLY_ARRAY || a->type != REDIS_REPLY_STRING ||
+        outbox_parse(ob, leftover) < 0) {
         snprintf(err, errlen, "redis: unexpected reply loading customer %s", id);
         return -1;
     }
@@ -392,16 +395,45 @@ static int load_one(const char *id, const redisReply *h, const redisReply *a,
         goto out;
     }
     meta_from_kvlist(&kv, meta);
+    meta->layout = meta->exists ? 2 : 0;
     if (!meta->exists) {
         customer_init(c, id);
         rc = 0;
         goto out;
     }
-    rc = codec_decode(c, id, &kv, a->type == REDIS_REPLY_STRING ? a->str : NULL, err,
-                      errlen);
+    rc = codec_decode(c, id, &kv, a->str[0] ? a->str : NULL, err, errlen);
 out:
     kvlist_free(&kv);
     return rc;
+}
+
+/* One customer from loyaltyd_load's reply (store_lib.lua). */
+static int load_one(const char *id, const redisReply *r, struct customer *c,
+                    struct store_meta *meta, struct publish_list *leftover, char *err,
+                    size_t errlen)
+{
+    switch (r->type) {
+    case REDIS_REPLY_NIL:
+        memset(meta, 0, sizeof(*meta));
+        meta->partition = -1;
+        customer_init(c, id);
+        return 0;
+    case REDIS_REPLY_STRING:
+        return packed_decode((const unsigned char *)r->str, r->len, id, c, meta, err,
+                             errlen);
+    case REDIS_REPLY_ARRAY:
+        if (r->elements == 3)
+            return load_layout2(id, r->element[0], r->element[1], r->element[2], c, meta,
+                                leftover, err, errlen);
+        break;
+    case REDIS_REPLY_ERROR:
+        snprintf(err, errlen, "redis: %s", r->str);
+        return -1;
+    default:
+        break;
+    }
+    snprintf(err, errlen, "redis: unexpected reply loading customer %s", id);
+    return -1;
 }
 
 /* ---- pipelined requests ---- */
@@ -481,15 +513,16 @@ static redisReply **replies_new(size_t n, char *err, size_t errlen)
     return r;
 }
 
-/* A customer's hash and aux string: two pipelined commands. */
+/* FCALL loyaltyd_load_4 (store_lib.lua) of one customer. */
 static void append_fetch(struct store *s, const char *id)
 {
-    char key[STORE_KEY_MAX];
+    char h[STORE_KEY_MAX], st[STORE_KEY_MAX], aux[STORE_KEY_MAX], ob[STORE_KEY_MAX];
 
-    key_of(s, key, sizeof(key), id, "");
-    redisAppendCommand(s->ctx, "HGETALL %s", key);
-    key_of(s, key, sizeof(key), id, ":aux");
-    redisAppendCommand(s->ctx, "GET %s", key);
+    key_of(s, h, sizeof(h), id, "");
+    key_of(s, st, sizeof(st), id, ":state");
+    key_of(s, aux, sizeof(aux), id, ":aux");
+    key_of(s, ob, sizeof(ob), id, ":outbox");
+    redisAppendCommand(s->ctx, "FCALL_RO loyaltyd_load_4 4 %s %s %s %s", h, st, aux, ob);
 }
 
 int store_load_send(struct store *s, const char *const *ids, size_t n, char *err,
@@ -499,18 +532,17 @@ int store_load_send(struct store *s, const char *const *ids, size_t n, char *err
         return -1;
     for (size_t i = 0; i < n; i++)
         append_fetch(s, ids[i]);
-    pipe_sent(s, 2 * n);
+    pipe_sent(s, n);
     return 0;
 }
 
-int store_load_recv(struct store *s, const char *const *ids, size_t n,
-                    int (*got)(void *arg, size_t i, const struct customer *c,
-                               const struct store_meta *meta),
+int store_load_recv(struct store *s, const char *const *ids, size_t n, store_got_fn got,
                     void *arg, char *err, size_t errlen)
 {
+    struct publish_list leftover;
     struct customer *c = NULL;
     struct store_meta meta;
-    redisReply *r[2];
+    redisReply *r;
     int rc = 0;
 
     if (n == 0)
@@ -523,12 +555,14 @@ int store_load_recv(struct store *s, const char *const *ids, size_t n,
     /* One customer's replies at a time: a batch of loads never holds more
      * than one customer's reply objects. */
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if ((rc = pipe_recv(s, r, 2, err, errlen)) < 0)
+        if ((rc = pipe_recv(s, &r, 1, err, errlen)) < 0)
             break;
-        rc = load_one(ids[i], r[0], r[1], c, &meta, err, errlen);
+        publish_list_init(&leftover);
+        rc = load_one(ids[i], r, c, &meta, &leftover, err, errlen);
         if (rc == 0)
-            rc = got(arg, i, c, &meta);
-        free_replies(r, 2);
+            rc = got(arg, i, c, &meta, leftover.n ? &leftover : NULL);
+        publish_list_free(&leftover);
+        freeReplyObject(r);
         if (rc < 0)
             store_abandon(s); /* the rest of the replies are not read */
     }
@@ -536,9 +570,7 @@ int store_load_recv(struct store *s, const char *const *ids, size_t n,
     return rc;
 }
 
-int store_load_many(struct store *s, const char *const *ids, size_t n,
-                    int (*got)(void *arg, size_t i, const struct customer *c,
-                               const struct store_meta *meta),
+int store_load_many(struct store *s, const char *const *ids, size_t n, store_got_fn got,
                     void *arg, char *err, size_t errlen)
 {
     if (n == 0)
@@ -554,11 +586,12 @@ struct load_into {
 };
 
 static int got_into(void *arg, size_t i, const struct customer *c,
-                    const struct store_meta *meta)
+                    const struct store_meta *meta, const struct publish_list *leftover)
 {
     struct load_into *to = arg;
 
     (void)i;
+    (void)leftover;
     memcpy(to->c, c, sizeof(*c));
     *to->meta = *meta;
     return 0;
@@ -750,67 +783,34 @@ static int argv_append(struct store *s, struct argv_buf *b)
                : -1;
 }
 
-/* FCALL loyaltyd_commit (store_lib.lua) for one request. */
-static size_t fields_cleared(const struct kvlist *fields)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < fields->n; i++)
-        n += fields->v[i].value[0] == '\0';
-    return n;
-}
-
-/* FCALL loyaltyd_commit_3 (store_lib.lua) for one request: the fields to set
- * (watermarks, partition, changed fields) as one run of pairs, the fields
- * back at their default as one run of names, the aux string, the outbox. */
+/* FCALL loyaltyd_commit_4 (store_lib.lua) for one request. */
 static void commit_argv(struct argv_buf *b, const struct store *s,
                         const struct store_commit_req *q)
 {
-    size_t cleared = fields_cleared(q->fields);
-    size_t nset = q->nwm + (q->partition >= 0) + q->fields->n - cleared;
-
     argv_str(b, "FCALL");
-    argv_str(b, "loyaltyd_commit_3");
-    argv_str(b, "3");
+    argv_str(b, "loyaltyd_commit_4");
+    argv_str(b, "4");
     argv_key(b, s, q->id, "");
+    argv_key(b, s, q->id, ":state");
     argv_key(b, s, q->id, ":aux");
     argv_key(b, s, q->id, ":outbox");
     argv_int(b, q->rev);
-    argv_int(b, (int64_t)nset);
-    for (size_t i = 0; i < q->nwm; i++) {
-        argv_fmt(b, "wm:%s:%" PRId32, event_source_name((enum ev_source)q->wm[i].source),
-                 q->wm[i].partition);
-        argv_int(b, q->wm[i].offset);
-    }
-    if (q->partition >= 0) {
-        argv_str(b, "partition");
-        argv_int(b, q->partition);
-    }
-    for (size_t i = 0; i < q->fields->n; i++) {
-        if (q->fields->v[i].value[0] == '\0')
-            continue;
-        argv_str(b, q->fields->v[i].name);
-        argv_str(b, q->fields->v[i].value);
-    }
-    argv_int(b, (int64_t)cleared);
-    for (size_t i = 0; i < q->fields->n; i++)
-        if (q->fields->v[i].value[0] == '\0')
-            argv_str(b, q->fields->v[i].name);
-    argv_str(b, q->aux ? "1" : "0");
-    argv_str(b, q->aux ? q->aux : "");
-    for (size_t i = 0; q->add && i < q->add->n; i++) {
-        argv_str(b, q->add->v[i].event_id);
-        argv_fmt(b, "%s\t%s", topic_tags[q->add->v[i].topic], q->add->v[i].payload);
+    if (q->state != NULL)
+        argv_push(b, (const char *)q->state, q->state_len, 0);
+    else
+        argv_str(b, "");
+    argv_str(b, q->upgrade ? "1" : "0");
+    for (size_t i = 0; q->state && q->summary && i < q->summary->n; i++) {
+        argv_str(b, q->summary->v[i].name);
+        argv_str(b, q->summary->v[i].value);
     }
 }
 
-/* {status, revision, outbox} from loyaltyd_commit into q. */
+/* {status, revision} from loyaltyd_commit into q. */
 static enum store_commit_result commit_result(struct store *s, const redisReply *r,
                                               struct store_commit_req *q, char *err,
                                               size_t errlen)
 {
-    const char *status;
-
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis: %s", r->str);
         /* A server without our library (flushed, or a replica promoted before
@@ -819,19 +819,13 @@ static enum store_commit_result commit_result(struct store *s, const redisReply 
             store_drop(s);
         return STORE_ERROR;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[1]->type != REDIS_REPLY_INTEGER) {
+    if (r->type != REDIS_REPLY_INTEGER) {
         snprintf(err, errlen, "redis: unexpected reply from loyaltyd_commit");
         return STORE_ERROR;
     }
-    q->new_rev = r->element[1]->integer;
-    if (outbox_parse(r->element[2], &q->pending) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return STORE_ERROR;
-    }
-    status = r->element[0]->str;
-    return strcmp(status, "ok") == 0 ? STORE_APPLIED : STORE_CONFLICT;
+    /* The new revision, or -1 - the stored one on a conflict. */
+    q->new_rev = r->integer >= 0 ? r->integer : -1 - r->integer;
+    return r->integer >= 0 ? STORE_APPLIED : STORE_CONFLICT;
 }
 
 int store_commit_send(struct store *s, const struct store_commit_req *q, char *err,
@@ -859,51 +853,12 @@ int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, cha
     for (size_t i = 0; i < n; i++) {
         if (pipe_recv(s, &r, 1, err, errlen) < 0)
             return -1;
-        store_outbox_init(&q[i].pending);
         q[i].res = commit_result(s, r, &q[i], err, errlen);
         if (q[i].res == STORE_ERROR)
             rc = -1;
         freeReplyObject(r);
     }
     return rc;
-}
-
-int store_outbox_pending(struct store *s, const char *id, struct store_outbox *pending)
-{
-    char key[STORE_KEY_MAX], err[256];
-    redisReply *r;
-    int rc;
-
-    key_of(s, key, sizeof(key), id, ":outbox");
-    if ((r = store_cmd(s, err, sizeof(err), "HGETALL %s", key)) == NULL)
-        return -1;
-    rc = r->type == REDIS_REPLY_ARRAY ? outbox_parse(r, pending) : -1;
-    freeReplyObject(r);
-    return rc;
-}
-
-int store_ack_many(struct store *s, const struct store_ack *acks, size_t n)
-{
-    char key[STORE_KEY_MAX], err[256];
-    redisReply **r;
-
-    if (n == 0)
-        return 0;
-    if (!store_usable(s, err, sizeof(err)) || !pipe_usable(s, err, sizeof(err)))
-        return -1;
-    if ((r = replies_new(n, err, sizeof(err))) == NULL)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        key_of(s, key, sizeof(key), acks[i].customer_id, ":outbox");
-        redisAppendCommand(s->ctx, "HDEL %s %s", key, acks[i].event_id);
-    }
-    if (roundtrip(s, r, n, err, sizeof(err)) < 0) {
-        free(r);
-        return -1;
-    }
-    free_replies(r, n);
-    free(r);
-    return 0;
 }
 
 /* ---- indices, sweeper, model ---- */
@@ -1257,23 +1212,18 @@ fail:
     return -1;
 }
 
-int store_raw(struct store *s, const char *id, struct kvlist *fields, char **aux)
+int store_summary(struct store *s, const char *id, struct kvlist *fields)
 {
-    char err[256];
-    redisReply *r[2];
+    char err[256], key[STORE_KEY_MAX];
+    redisReply *r;
     int rc = -1;
 
-    if (!store_usable(s, err, sizeof(err)) || !pipe_usable(s, err, sizeof(err)))
+    key_of(s, key, sizeof(key), id, "");
+    if ((r = store_cmd(s, err, sizeof(err), "HGETALL %s", key)) == NULL)
         return -1;
-    append_fetch(s, id);
-    if (roundtrip(s, r, 2, err, sizeof(err)) < 0)
-        return -1;
-    if (r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements > 0 &&
-        reply_to_kvlist(r[0], fields) == 0) {
-        *aux = r[1]->type == REDIS_REPLY_STRING ? strdup(r[1]->str) : NULL;
+    if (r->type == REDIS_REPLY_ARRAY && reply_to_kvlist(r, fields) == 0)
         rc = 0;
-    }
-    free_replies(r, 2);
+    freeReplyObject(r);
     return rc;
 }
 
@@ -1313,8 +1263,9 @@ long long store_delete_customer(struct store *s, const char *id)
     if (r->type == REDIS_REPLY_STRING)
         rc |= store_count_cmd(s, &removed, "ZREM %sdue:%s %s", p, r->str, id);
     freeReplyObject(r);
-    rc |= store_count_cmd(s, &removed, "DEL %sc:{%s} %sc:{%s}:aux %sc:{%s}:outbox", p, id,
-                          p, id, p, id);
+    rc |= store_count_cmd(s, &removed,
+                          "DEL %sc:{%s} %sc:{%s}:state %sc:{%s}:aux %sc:{%s}:outbox", p,
+                          id, p, id, p, id, p, id);
     for (size_t i = 0; i < 4 && rc == 0; i++)
         rc |= store_count_cmd(s, &removed, "ZREM %sidx:%s %s", p, index_names[i], id);
     return rc ? -1 : removed;

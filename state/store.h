@@ -40,7 +40,7 @@ enum store_index_kind {
     STORE_IDX__COUNT
 };
 
-/* Output topics an outbox entry is bound for. */
+/* Output topics a derived event is bound for. */
 enum store_topic {
     STORE_TOPIC_CHURN = 0,
     STORE_TOPIC_REWARDS,
@@ -48,20 +48,22 @@ enum store_topic {
     STORE_TOPIC__COUNT
 };
 
-struct store_outbox_entry {
+/* Derived events to publish: the batch's, and a layout 2 customer's outbox
+ * left over from the release before. */
+struct publish_entry {
     enum store_topic topic;
     char event_id[33];
     char *payload; /* owned */
 };
 
-struct store_outbox {
-    struct store_outbox_entry *v;
+struct publish_list {
+    struct publish_entry *v;
     size_t n, cap;
 };
 
-void store_outbox_init(struct store_outbox *o);
-void store_outbox_free(struct store_outbox *o);
-int store_outbox_add(struct store_outbox *o, enum store_topic t, const char *id,
+void publish_list_init(struct publish_list *o);
+void publish_list_free(struct publish_list *o);
+int publish_list_add(struct publish_list *o, enum store_topic t, const char *id,
                      const char *payload);
 
 /* Room for a key: prefix, "c:{", a customer id (EV_ID_MAX) and a suffix. */
@@ -77,9 +79,12 @@ struct store_wm {
     int64_t offset;
 };
 
-/* What the store keeps of a customer beside the codec's fields. */
+/* What the store keeps of a customer beside the model's state. */
 struct store_meta {
     int exists;
+    int layout;        /* PACKED_LAYOUT, or 2 (the hash and aux string of the
+                          release before: rewritten at the next commit); 0 when
+                          not stored */
     int64_t rev;       /* for the optimistic commit */
     int32_t partition; /* -1 if not recorded */
     size_t nwm;
@@ -88,20 +93,18 @@ struct store_meta {
 
 enum store_commit_result { STORE_APPLIED = 0, STORE_CONFLICT, STORE_ERROR };
 
-/* One customer's commit: what changed since revision `rev` was loaded. */
+/* One customer's commit: its new packed state, if revision `rev` is still the
+ * stored one. */
 struct store_commit_req {
     const char *id;
     int64_t rev;
-    const struct store_wm *wm; /* watermarks to raise */
-    size_t nwm;
-    int32_t partition;              /* >= 0: record it */
-    const struct kvlist *fields;    /* changed fields ("" deletes) */
-    const char *aux;                /* NULL: unchanged */
-    const struct store_outbox *add; /* new outbox entries, or NULL */
+    int upgrade;                /* stored in layout 2: its old keys are replaced */
+    const unsigned char *state; /* packed (revision rev + 1); NULL: unchanged */
+    size_t state_len;
+    const struct kvlist *summary; /* changed summary fields (partition too) */
     /* results */
     enum store_commit_result res;
     int64_t new_rev;
-    struct store_outbox pending; /* the whole outbox after the commit */
 };
 
 /* store_index_req.set: which scores (bit k: index k) and the due time. */
@@ -116,10 +119,12 @@ struct store_index_req {
     int64_t due_ms; /* INT64_MAX: never due (removed from the set) */
 };
 
-struct store_ack {
-    const char *customer_id;
-    const char *event_id;
-};
+/* A loaded customer, handed over in a scratch customer (customer_init for
+ * one not stored); leftover: a layout 2 customer's outbox, derived events of
+ * the release before that must still be published (NULL for none). */
+typedef int (*store_got_fn)(void *arg, size_t i, const struct customer *c,
+                            const struct store_meta *meta,
+                            const struct publish_list *leftover);
 
 struct store *store_new(const struct store_opts *opts);
 /* Another store on the same server and prefix (a connection of its own). */
@@ -128,12 +133,9 @@ void store_free(struct store *s);
 int store_connect(struct store *s, char *err, size_t errlen);
 int store_ok(const struct store *s);
 
-/* n customers in one round trip, handed one at a time to got(arg, i, c,
- * meta) in a scratch customer (customer_init for one not stored).  0, or -1
+/* n customers in one round trip, handed one at a time to got().  0, or -1
  * with err (a failed got() stops the rest and sets err itself). */
-int store_load_many(struct store *s, const char *const *ids, size_t n,
-                    int (*got)(void *arg, size_t i, const struct customer *c,
-                               const struct store_meta *meta),
+int store_load_many(struct store *s, const char *const *ids, size_t n, store_got_fn got,
                     void *arg, char *err, size_t errlen);
 int store_load(struct store *s, const char *id, struct customer *c,
                struct store_meta *meta, char *err, size_t errlen);
@@ -151,33 +153,27 @@ int store_load(struct store *s, const char *id, struct customer *c,
 void store_push(struct store *s);
 void store_abandon(struct store *s);
 
-/* Loads of n customers (two commands each), then their replies handed one at
- * a time to got(), as store_load_many does. */
+/* Loads of n customers (one function call each), then their replies handed
+ * one at a time to got(), as store_load_many does. */
 int store_load_send(struct store *s, const char *const *ids, size_t n, char *err,
                     size_t errlen);
-int store_load_recv(struct store *s, const char *const *ids, size_t n,
-                    int (*got)(void *arg, size_t i, const struct customer *c,
-                               const struct store_meta *meta),
+int store_load_recv(struct store *s, const char *const *ids, size_t n, store_got_fn got,
                     void *arg, char *err, size_t errlen);
 
 /*
  * One commit, atomic (one server-side function on the customer's keys): if
- * the revision is still q->rev, write the changed fields and aux, raise the
- * watermarks, record the partition, add the outbox entries.  store_commit_recv
- * gives each of n requests sent its result, the new revision and, unless
- * STORE_ERROR, every entry still in the customer's outbox (q->pending,
- * initialised there, freed by the caller).  Returns 0, or -1 when any request
- * failed or the connection was lost (err says why).
+ * the revision is still q->rev, write the packed state and the changed
+ * summary fields (and for an upgrade, drop the keys of layout 2).  The
+ * revision check is the fencing: an instance that lost the customer's task
+ * and writes late finds a newer revision and is refused (STORE_CONFLICT).
+ * store_commit_recv gives each of n requests sent its result and the new
+ * revision.  Returns 0, or -1 when any request failed or the connection was
+ * lost (err says why).
  */
 int store_commit_send(struct store *s, const struct store_commit_req *q, char *err,
                       size_t errlen);
 int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, char *err,
                       size_t errlen);
-
-/* Outbox entries still pending for one customer. */
-int store_outbox_pending(struct store *s, const char *id, struct store_outbox *pending);
-/* Deliveries confirmed: drop the entries, in one round trip. */
-int store_ack_many(struct store *s, const struct store_ack *acks, size_t n);
 
 /* A customer's scores in the operators' indices. */
 void store_index_scores(const struct customer *c, double score[STORE_IDX__COUNT]);
@@ -217,8 +213,9 @@ int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t 
 int store_scan_versions(struct store *s, uint64_t *cursor, char ***ids,
                         int32_t **partition, int64_t **version, size_t *n, char *err,
                         size_t errlen);
-/* Raw hash of one customer (for loyaltyctl show/dump). */
-int store_raw(struct store *s, const char *id, struct kvlist *fields, char **aux);
+/* The summary hash of one customer as stored (loyaltyctl dump): 0 (fields
+ * empty when there is none), -1. */
+int store_summary(struct store *s, const char *id, struct kvlist *fields);
 /* Remove a customer's keys and its index and due entries: the number of keys
  * and entries removed (0: there was no such customer), or -1. */
 long long store_delete_customer(struct store *s, const char *id);

@@ -3,7 +3,7 @@ model, the dead-letter topic against the malformed input, the reward topic
 against the expected milestones."""
 import json
 
-from conftest import customer_ids, drain, full_state, indices, log, outbox_keys
+from conftest import customer_ids, drain, full_state, indices, layout2_keys, log
 
 # Field names as docs/state.md defines them.
 INT_FIELDS = (
@@ -67,7 +67,7 @@ def check_state(r, prefix, workload, check_rev=True):
                  if idx[name].get(cid) != float(state[cid][0].get(field, 0))]
         assert not wrong, "idx:%s disagrees with %s for %d customers, e.g. %s" % (
             name, field, len(wrong), wrong[:5])
-    assert not outbox_keys(r, prefix), "outbox entries left undelivered: %s" % outbox_keys(r, prefix)[:5]
+    assert not layout2_keys(r, prefix), "layout 2 keys written: %s" % layout2_keys(r, prefix)[:5]
     log("state of %d customers matches the model (%d fields each)" % (
         len(expected), len(INT_FIELDS + FLOAT_FIELDS + STR_FIELDS)))
     return state

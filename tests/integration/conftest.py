@@ -238,12 +238,41 @@ def dec(b):
     return b.decode() if isinstance(b, bytes) else b
 
 
+def _redis_addr(r):
+    kw = r.connection_pool.connection_kwargs
+    return "%s:%d" % (kw.get("host", "127.0.0.1"), kw.get("port", REDIS_PORT))
+
+
+def dump_customers(r, prefix, ids):
+    """`loyaltyctl dump --json` of the customers: {customer: document}, the
+    document with `summary` (the hash as stored), `fields` (the whole state in
+    its readable form, the store's rev, partition and wm:* included) and
+    `aux` (the lists, docs/state.md)."""
+    out = {}
+    ids = list(ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        p = subprocess.run([LOYALTYCTL, "--redis", _redis_addr(r), "--prefix", prefix,
+                            "--json", "dump"] + chunk, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        assert p.returncode == 0, p.stderr.decode(errors="replace")
+        docs = json.loads(p.stdout)
+        for d in docs if isinstance(docs, list) else [docs]:
+            out[d["customer_id"]] = d
+    return out
+
+
 def customer_hash(r, prefix, cid):
-    return {dec(k): dec(v) for k, v in r.hgetall("%sc:{%s}" % (prefix, cid)).items()}
+    """The customer's whole state as name -> value (fields at their default
+    absent), decoded from Redis by loyaltyctl dump; {} for none."""
+    if not r.exists("%sc:{%s}" % (prefix, cid)):
+        return {}
+    return dump_customers(r, prefix, [cid])[cid]["fields"]
 
 
 def customer_ids(r, prefix):
-    """Ids of every customer hash under the prefix (not :aux or :outbox)."""
+    """Ids of every customer hash under the prefix (not its :state, nor the
+    :aux or :outbox of layout 2)."""
     rx = re.compile(re.escape(prefix) + r"c:\{(.*)\}$")
     out = set()
     for k in r.scan_iter(match=prefix + "c:*", count=2000):
@@ -254,18 +283,9 @@ def customer_ids(r, prefix):
 
 
 def full_state(r, prefix):
-    """{customer: (hash, aux)} plus the index sets, for exact comparisons."""
-    ids = sorted(customer_ids(r, prefix))
-    pipe = r.pipeline(transaction=False)
-    for cid in ids:
-        pipe.hgetall("%sc:{%s}" % (prefix, cid))
-        pipe.get("%sc:{%s}:aux" % (prefix, cid))
-    res = pipe.execute()
-    state = {}
-    for i, cid in enumerate(ids):
-        h = {dec(k): dec(v) for k, v in res[2 * i].items()}
-        state[cid] = (h, dec(res[2 * i + 1]))
-    return state
+    """{customer: (fields, aux)} of every customer, for exact comparisons."""
+    docs = dump_customers(r, prefix, sorted(customer_ids(r, prefix)))
+    return {cid: (d["fields"], d["aux"]) for cid, d in sorted(docs.items())}
 
 
 def indices(r, prefix):
@@ -273,8 +293,11 @@ def indices(r, prefix):
             for n in ("risk", "loyalty", "clv", "value")}
 
 
-def outbox_keys(r, prefix):
-    return [dec(k) for k in r.scan_iter(match=prefix + "c:*:outbox", count=2000)]
+def layout2_keys(r, prefix):
+    """Keys of the layout 2 state (aux strings, outboxes): none is left once
+    every customer was committed by this release."""
+    return [dec(k) for pattern in ("c:*:aux", "c:*:outbox")
+            for k in r.scan_iter(match=prefix + pattern, count=2000)]
 
 
 # ---- metrics ------------------------------------------------------------------------------
@@ -343,6 +366,7 @@ class Daemon:
         self.redis_prefix = redis_prefix
         self.group = group
         self.port = free_port()
+        self.binary = LOYALTYD
         self.proc = None
         self.starts = 0
         self.stderr_path = None
@@ -389,7 +413,7 @@ class Daemon:
         self.starts += 1
         self.stderr_path = os.path.join(str(self.env.workdir), "%s.%d.stderr" % (self.name, self.starts))
         self._err = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([LOYALTYD, "-c", self.config_path], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([self.binary, "-c", self.config_path], stdout=subprocess.DEVNULL,
                                      stderr=self._err, cwd=ROOT,
                                      env=dict(os.environ, **(extra_env or {})))
         if wait_ready:

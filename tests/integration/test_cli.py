@@ -140,7 +140,7 @@ def test_loyaltyctl_says_what_is_not_there(services):
 
 
 def test_loyaltyctl_delete_removes_every_trace(services):
-    """delete takes the hash, aux and outbox, every index entry and the due
+    """delete takes the hash, state, aux and outbox, every index entry and the due
     entry of the customer's partition, and leaves other customers alone."""
     need_ctl()
     import redis
@@ -150,6 +150,7 @@ def test_loyaltyctl_delete_removes_every_trace(services):
         for cid, part in (("cust-a", 3), ("cust-b", 1)):
             r.hset(prefix + "c:{%s}" % cid, mapping={"rev": 1, "partition": part})
             r.set(prefix + "c:{%s}:aux" % cid, "x")
+            r.set(prefix + "c:{%s}:state" % cid, "x")
             r.hset(prefix + "c:{%s}:outbox" % cid, "e1", "rewards\t{}")
             for name in ("risk", "loyalty", "clv", "value"):
                 r.zadd(prefix + "idx:" + name, {cid: 1.0})
@@ -275,14 +276,23 @@ def test_loyaltyctl_json(env):
     cid = top["top"][0]["customer_id"]
 
     dump = doc("dump", cid, "--json")
-    assert dump["customer_id"] == cid
-    assert dump["fields"] == customer_hash(env.r, env.redis_prefix, cid)
+    assert dump["customer_id"] == cid and dump["layout"] == 3
+    raw = {k.decode(): v.decode() for k, v in
+           env.r.hgetall("%sc:{%s}" % (env.redis_prefix, cid)).items()}
+    assert dump["summary"] == raw
+    # The summary: a small hash an operator reads, in Redis's compact encoding.
+    assert 10 <= len(raw) <= 20 and max(len(v) for v in raw.values()) <= 64, raw
+    assert env.r.object("encoding", "%sc:{%s}" % (env.redis_prefix, cid)) in (b"listpack", "listpack")
+    for name in ("tier", "segment", "churn_risk", "p_alive", "clv", "loyalty_score"):
+        assert raw[name] == dump["fields"].get(name, raw[name]), name
+    assert int(dump["fields"]["orders"]) >= 1 and dump["fields"]["rev"] == raw["rev"]
+    two = doc("--json", "dump", cid, top["top"][1]["customer_id"])
+    assert [d["customer_id"] for d in two] == [cid, top["top"][1]["customer_id"]]
     show = doc("--json", "show", cid)
     text = run_bin(ctl + ["show", cid])[1]
     assert show["customer_id"] == cid and show["lines"] == text.splitlines()
     # Tier limits and scales print as written, not as 1e+06.
     assert not [l for l in show["lines"] if "e+" in l], show["lines"]
-    assert doc("--json", "outbox", cid) == []  # all delivered
     model = doc("model", "--json")
     assert set(model) == {"bgnbd", "gammagamma", "version"} and model["bgnbd"]["r"] > 0
     assert model["version"] == 0  # no fit saved under this prefix

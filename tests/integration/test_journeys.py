@@ -28,7 +28,7 @@ import json
 import math
 import time
 
-from conftest import INPUT_TOPICS, customer_hash, drain, feed, log, wait_for
+from conftest import INPUT_TOPICS, customer_hash, drain, dump_customers, feed, log, wait_for
 from workload import derived_id
 
 DAY_MS = 86400000
@@ -257,9 +257,9 @@ def check_outputs(env, expect, customers):
 
 def suppressed(env, cid):
     """The aux `X` section: suppressed triggers per reward type."""
-    raw = env.r.get("%sc:{%s}:aux" % (env.redis_prefix, cid))
+    raw = dump_customers(env.r, env.redis_prefix, [cid])[cid]["aux"]
     out = dict.fromkeys(RW_TYPES, 0)
-    for sec in (raw.decode() if raw else "").split("|"):
+    for sec in raw.split("|"):
         if sec.startswith("X:"):
             for name, v in zip(RW_TYPES, sec[2:].split(";")):
                 out[name] = int(v)

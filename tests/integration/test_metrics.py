@@ -15,7 +15,7 @@ FAMILIES = (
     "loyaltyd_sweeper_customers_total", "loyaltyd_redis_latency_seconds_bucket",
     "loyaltyd_redis_latency_seconds_sum", "loyaltyd_redis_latency_seconds_count",
     "loyaltyd_apply_latency_seconds_bucket", "loyaltyd_event_time_lag_seconds",
-    "loyaltyd_outbox_backlog", "loyaltyd_config_last_reload_successful",
+    "loyaltyd_derived_in_flight", "loyaltyd_config_last_reload_successful",
     "loyaltyd_sweep_interval_seconds",
     "loyaltyd_config_last_reload_timestamp_seconds", "loyaltyd_redis_up", "loyaltyd_kafka_up",
     "loyaltyd_ready", "loyaltyd_paused", "loyaltyd_consumer_lag", "loyaltyd_build_info",
@@ -68,7 +68,7 @@ def test_metrics(env):
     # for delivery.
     task_lag = {l["partition"]: v for l, v in m.all("loyaltyd_event_time_lag_seconds")}
     assert task_lag == {str(p): 0 for p in range(4)}, task_lag
-    assert m.get("loyaltyd_outbox_backlog") == 0
+    assert m.get("loyaltyd_derived_in_flight") == 0
     assert m.get("loyaltyd_config_last_reload_successful") == 1
     assert m.get("loyaltyd_config_last_reload_timestamp_seconds") == 0
     for g, v in (("loyaltyd_redis_up", 1), ("loyaltyd_kafka_up", 1), ("loyaltyd_ready", 1),

@@ -64,7 +64,7 @@ def rescore_run(env, w, name, rate, prefix):
                    **{"rescore.per_s": rate, "model.refresh_s": 1})
     d.start()
     d.wait_caught_up(w.total())
-    wait_for("the outputs delivered", lambda: d.metrics().get("loyaltyd_outbox_backlog") == 0, 30)
+    wait_for("the outputs delivered", lambda: d.metrics().get("loyaltyd_derived_in_flight") == 0, 30)
     ends = output_ends(env)
     before = full_state(env.r, prefix)
     assert all("model_version" not in h for h, _ in before.values())  # version 0
@@ -80,7 +80,7 @@ def rescore_run(env, w, name, rate, prefix):
     took = time.monotonic() - t0
     after = full_state(env.r, prefix)
     assert m.get("loyaltyd_rescored_total") == len(before)  # no one twice
-    wait_for("the crossings delivered", lambda: d.metrics().get("loyaltyd_outbox_backlog") == 0,
+    wait_for("the crossings delivered", lambda: d.metrics().get("loyaltyd_derived_in_flight") == 0,
              30)
     crossings = churn_since(env, ends)
     d.stop()

@@ -1,8 +1,9 @@
 /*
  * test_codec.c - customer <-> hash fields + aux string: exact round trips
  * after random event sequences, value limits, bad input, and the encoded
- * size of a typical customer; the packed in-memory form (codec_pack /
- * codec_unpack) and the diff against the stored state (codec_encode_diff).
+ * size of a typical customer; the diff against the stored state
+ * (codec_encode_diff) and the summary hash's fields (codec_summary_diff).
+ * The packed form Redis stores is tested in test_packed.c.
  */
 #include <check.h>
 #include <stddef.h>
@@ -243,12 +244,7 @@ START_TEST(test_typical_size)
 }
 END_TEST
 
-/* ---- codec_pack / codec_unpack ------------------------------------------ */
-
-/* The scalars before the lists and the derived fields after them
- * (customer.h keeps the lists together, from days to orders_30d). */
-#define HEAD_END   offsetof(struct customer, days)
-#define TAIL_START offsetof(struct customer, orders_30d)
+/* ---- codec_encode_diff ---------------------------------------------------- */
 
 /* A customer with every bounded list in use: the typical customer of
  * test_typical_size plus a low rating, a quality return, a complaint,
@@ -296,231 +292,6 @@ static void build_full(struct fx *f)
     ck_assert_uint_gt(f->c->nmkt, 0);
     ck_assert_uint_gt(f->c->nrem, 0);
 }
-
-#define SAME_LIST(a, b, arr, n)                                                          \
-    do {                                                                                 \
-        ck_assert_uint_eq((a)->n, (b)->n);                                               \
-        ck_assert_msg(memcmp((a)->arr, (b)->arr, (a)->n * sizeof((a)->arr[0])) == 0,     \
-                      "list " #arr " differs");                                          \
-        for (size_t z_ = (b)->n * sizeof((b)->arr[0]); z_ < sizeof((b)->arr); z_++)      \
-            ck_assert_msg(((const unsigned char *)(b)->arr)[z_] == 0,                    \
-                          "unused slot of " #arr " not zeroed");                         \
-    } while (0)
-
-/* Pack c, unpack it into a fresh customer and compare. */
-static void pack_roundtrip(const struct customer *c)
-{
-    size_t len = codec_pack(c, NULL, 0);
-    unsigned char *buf = malloc(len);
-    struct customer *d = malloc(sizeof(*d));
-    struct kvlist kv1, kv2;
-    char *aux1, *aux2;
-
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_ptr_nonnull(d);
-    ck_assert_uint_gt(len, HEAD_END);
-    ck_assert_uint_eq(codec_pack(c, buf, len), len);
-    memset(d, 0xee, sizeof(*d));
-    ck_assert_int_eq(codec_unpack(buf, len, d), 0);
-    ck_assert_msg(memcmp(c, d, HEAD_END) == 0, "scalars before the lists differ");
-    ck_assert_msg(memcmp((const char *)c + TAIL_START, (const char *)d + TAIL_START,
-                         sizeof(*c) - TAIL_START) == 0,
-                  "derived fields differ");
-    SAME_LIST(c, d, days, ndays);
-    SAME_LIST(c, d, open, nopen);
-    SAME_LIST(c, d, conv, nconv);
-    SAME_LIST(c, d, brands, nbrands);
-    SAME_LIST(c, d, cats, ncats);
-    SAME_LIST(c, d, inc, ninc);
-    SAME_LIST(c, d, sig, nsig);
-    SAME_LIST(c, d, mkt_ms, nmkt);
-    SAME_LIST(c, d, rem_ms, nrem);
-    SAME_LIST(c, d, reward_recent_ms, nreward_recent);
-    ck_assert(memcmp(c->reward_last_ms, d->reward_last_ms, sizeof(c->reward_last_ms)) ==
-              0);
-    ck_assert(memcmp(c->reward_suppressed, d->reward_suppressed,
-                     sizeof(c->reward_suppressed)) == 0);
-    /* And what it stores is the same. */
-    encode_ok(c, &kv1, &aux1);
-    encode_ok(d, &kv2, &aux2);
-    assert_same(&kv1, aux1, &kv2, aux2);
-    kvlist_free(&kv1);
-    kvlist_free(&kv2);
-    free(aux1);
-    free(aux2);
-    free(buf);
-    free(d);
-}
-
-START_TEST(test_pack_roundtrip_full)
-{
-    struct fx f;
-
-    fx_init(&f, "customer-000123");
-    build_full(&f);
-    pack_roundtrip(f.c);
-    fx_free(&f);
-}
-END_TEST
-
-START_TEST(test_pack_roundtrip_random)
-{
-    unsigned s = 4242u + (unsigned)_i * 104729u;
-    struct fx f;
-    int64_t ts = T0;
-    int n = 1 + (int)(rnd(&s) % 150);
-
-    fx_init(&f, "packed");
-    pack_roundtrip(f.c); /* a new customer: every list empty */
-    for (int i = 0; i < n; i++) {
-        ts += (int64_t)(rnd(&s) % 10) * DAY / 3 - (rnd(&s) % 5 == 0 ? DAY : 0);
-        random_event(&f, &s, ts, i);
-    }
-    model_sweep(f.c, ts + 30 * DAY, &f.m, &f.out);
-    pack_roundtrip(f.c);
-    fx_free(&f);
-}
-END_TEST
-
-/* Too small a buffer: the size is reported and nothing is written. */
-START_TEST(test_pack_measures)
-{
-    struct fx f;
-    size_t len;
-    unsigned char *buf;
-
-    fx_init(&f, "m");
-    build_full(&f);
-    len = codec_pack(f.c, NULL, 0);
-    buf = malloc(len);
-    ck_assert_ptr_nonnull(buf);
-    memset(buf, 0x5a, len);
-    ck_assert_uint_eq(codec_pack(f.c, buf, len - 1), len);
-    for (size_t i = 0; i < len; i++)
-        ck_assert_int_eq(buf[i], 0x5a);
-    ck_assert_uint_eq(codec_pack(f.c, buf, len), len);
-    ck_assert_int_eq(memcmp(buf, f.c, HEAD_END), 0);
-    free(buf);
-    fx_free(&f);
-}
-END_TEST
-
-START_TEST(test_unpack_rejects)
-{
-    struct fx f;
-    struct customer *d = malloc(sizeof(*d));
-    size_t len, nopen_at;
-    unsigned char *buf, *big;
-    uint32_t n;
-
-    ck_assert_ptr_nonnull(d);
-    fx_init(&f, "bad");
-    build_full(&f);
-    len = codec_pack(f.c, NULL, 0);
-    buf = malloc(len);
-    big = calloc(1, len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_ptr_nonnull(big);
-    codec_pack(f.c, buf, len);
-    ck_assert_int_eq(codec_unpack(buf, len, d), 0);
-
-    /* Truncated anywhere: in the scalars, in a list, in the tail. */
-    for (size_t cut = 0; cut < len; cut += 1 + cut / 3)
-        ck_assert_msg(codec_unpack(buf, cut, d) == -1, "accepted %zu of %zu bytes", cut,
-                      len);
-    ck_assert_int_eq(codec_unpack(buf, len - 1, d), -1);
-    /* A byte too many. */
-    memcpy(big, buf, len);
-    ck_assert_int_eq(codec_unpack(big, len + 1, d), -1);
-
-    /* The first list count (days, right after the scalars) out of range. */
-    memcpy(&n, buf + HEAD_END, sizeof(n));
-    ck_assert_uint_eq(n, f.c->ndays);
-    n = CU_DAYS_MAX + 1;
-    memcpy(buf + HEAD_END, &n, sizeof(n));
-    ck_assert_int_eq(codec_unpack(buf, len, d), -1);
-    n = UINT32_MAX;
-    memcpy(buf + HEAD_END, &n, sizeof(n));
-    ck_assert_int_eq(codec_unpack(buf, len, d), -1);
-    n = f.c->ndays;
-    memcpy(buf + HEAD_END, &n, sizeof(n));
-    ck_assert_int_eq(codec_unpack(buf, len, d), 0);
-
-    /* The second (open orders) past its maximum. */
-    nopen_at = HEAD_END + sizeof(n) + f.c->ndays * sizeof(f.c->days[0]);
-    memcpy(&n, buf + nopen_at, sizeof(n));
-    ck_assert_uint_eq(n, f.c->nopen);
-    n = CU_OPEN_MAX + 1;
-    memcpy(buf + nopen_at, &n, sizeof(n));
-    ck_assert_int_eq(codec_unpack(buf, len, d), -1);
-    /* In range but claiming more entries than are there: the sizes no
-     * longer add up. */
-    n = f.c->nopen + 1;
-    memcpy(buf + nopen_at, &n, sizeof(n));
-    ck_assert_int_eq(codec_unpack(buf, len, d), -1);
-
-    free(big);
-    free(buf);
-    free(d);
-    fx_free(&f);
-}
-END_TEST
-
-/* A count past its list's capacity is rejected even when the bytes for that
- * many entries are there (it would overrun the array). */
-START_TEST(test_unpack_rejects_overfull_list)
-{
-    struct customer *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
-    const size_t one = sizeof(c->days[0]);
-    size_t len, days_end;
-    unsigned char *buf;
-    uint32_t n = CU_DAYS_MAX + 1;
-
-    ck_assert_ptr_nonnull(c);
-    ck_assert_ptr_nonnull(d);
-    customer_init(c, "full");
-    for (uint32_t i = 0; i < CU_DAYS_MAX; i++) {
-        c->days[i].day = 19723 + (int32_t)i;
-        c->days[i].orders = 1;
-        c->days[i].spend_cents = 100 + i;
-    }
-    c->ndays = CU_DAYS_MAX;
-    len = codec_pack(c, NULL, 0);
-    buf = malloc(len + one);
-    ck_assert_ptr_nonnull(buf);
-    codec_pack(c, buf, len);
-    ck_assert_int_eq(codec_unpack(buf, len, d), 0);
-    ck_assert_uint_eq(d->ndays, CU_DAYS_MAX);
-    ck_assert_int_eq(d->days[CU_DAYS_MAX - 1].day, 19723 + CU_DAYS_MAX - 1);
-    /* One more day entry spliced in after the last, and the count raised. */
-    days_end = HEAD_END + sizeof(n) + CU_DAYS_MAX * one;
-    memmove(buf + days_end + one, buf + days_end, len - days_end);
-    memcpy(buf + days_end, &c->days[0], one);
-    memcpy(buf + HEAD_END, &n, sizeof(n));
-    ck_assert_int_eq(codec_unpack(buf, len + one, d), -1);
-    free(buf);
-    free(c);
-    free(d);
-}
-END_TEST
-
-/* The cache keeps customers packed: a typical one is a small fraction of
- * the struct (whose day buckets alone are CU_DAYS_MAX entries). */
-START_TEST(test_pack_size)
-{
-    struct fx f;
-    size_t len;
-
-    fx_init(&f, "customer-000123");
-    build_typical(&f);
-    len = codec_pack(f.c, NULL, 0);
-    ck_assert_msg(len * 6 < sizeof(struct customer), "packed %zu of %zu bytes", len,
-                  sizeof(struct customer));
-    fx_free(&f);
-}
-END_TEST
-
-/* ---- codec_encode_diff ---------------------------------------------------- */
 
 static void diff_ok(const struct customer *prev, const struct customer *c,
                     struct kvlist *kv, char **aux)
@@ -775,6 +546,118 @@ START_TEST(test_diff_applies)
 }
 END_TEST
 
+/* ---- codec_summary_diff ------------------------------------------------- */
+
+/* The summary hash's fields (README, "State in Redis"). */
+static const char *const summary_names[] = {
+    "as_of",        "churn_risk", "p_alive",     "clv",       "loyalty_score",
+    "attitude",     "spend_365d", "orders_365d", "net_spend", "segment",
+    "loyalty_type", "brand_type", "tier",        "currency",  "model_version",
+};
+
+#define NSUMMARY (sizeof(summary_names) / sizeof(summary_names[0]))
+
+static void summary_ok(const struct customer *prev, const struct customer *c,
+                       struct kvlist *kv)
+{
+    kvlist_init(kv);
+    ck_assert_int_eq(codec_summary_diff(prev, c, kv), 0);
+}
+
+/* Without a previous state: every summary field, once, with the value the
+ * full encoding gives it (never "": a summary field is always present). */
+START_TEST(test_summary_full)
+{
+    struct fx f;
+    struct kvlist kv, full;
+    char *aux;
+
+    fx_init(&f, "sum");
+    build_full(&f);
+    summary_ok(NULL, f.c, &kv);
+    encode_ok(f.c, &full, &aux);
+    ck_assert_uint_eq(kv.n, NSUMMARY);
+    for (size_t i = 0; i < NSUMMARY; i++) {
+        const char *v = kvlist_get(&kv, summary_names[i]);
+        const char *want = kvlist_get(&full, summary_names[i]);
+        size_t times = 0;
+
+        ck_assert_msg(v != NULL, "summary field %s missing", summary_names[i]);
+        ck_assert_msg(v[0] != '\0', "summary field %s empty", summary_names[i]);
+        for (size_t k = 0; k < kv.n; k++) {
+            times += strcmp(kv.v[k].name, summary_names[i]) == 0;
+        }
+        ck_assert_uint_eq(times, 1);
+        /* The full encoding leaves a field at its default empty. */
+        ck_assert_ptr_nonnull(want);
+        if (want[0]) {
+            ck_assert_str_eq(v, want);
+        }
+    }
+    ck_assert_str_eq(kvlist_get(&kv, "currency"), "USD");
+    ck_assert_str_eq(kvlist_get(&kv, "tier"), cu_tier_name(f.c->tier));
+    ck_assert_str_eq(kvlist_get(&kv, "segment"), cu_segment_name(f.c->segment));
+    kvlist_free(&kv);
+    kvlist_free(&full);
+    free(aux);
+    fx_free(&f);
+}
+END_TEST
+
+/* Nothing changed: no field. */
+START_TEST(test_summary_identical)
+{
+    struct fx f;
+    struct customer *prev;
+    struct kvlist kv;
+
+    fx_init(&f, "same");
+    build_full(&f);
+    prev = copy_of(f.c);
+    summary_ok(prev, f.c, &kv);
+    ck_assert_uint_eq(kv.n, 0);
+    kvlist_free(&kv);
+    /* Nor when only fields outside the summary change. */
+    f.c->msgs[MSG_COMPLAINT]++;
+    f.c->days[0].refund_cents += 100;
+    f.c->mkt_ms[f.c->nmkt++] = T0 + 300 * DAY;
+    summary_ok(prev, f.c, &kv);
+    ck_assert_uint_eq(kv.n, 0);
+    kvlist_free(&kv);
+    free(prev);
+    fx_free(&f);
+}
+END_TEST
+
+/* One summary field changed: exactly that one, with its new value. */
+START_TEST(test_summary_one_field)
+{
+    struct fx f;
+    struct customer *prev;
+    struct kvlist kv;
+
+    fx_init(&f, "one");
+    build_full(&f);
+    prev = copy_of(f.c);
+    f.c->churn_risk = 0.625;
+    summary_ok(prev, f.c, &kv);
+    ck_assert_uint_eq(kv.n, 1);
+    ck_assert_str_eq(kv.v[0].name, "churn_risk");
+    ck_assert_str_eq(kv.v[0].value, "0.625");
+    kvlist_free(&kv);
+
+    /* spend_cents is not in the summary, the net spend shown from it is. */
+    memcpy(prev, f.c, sizeof(*prev));
+    f.c->spend_cents += 250;
+    summary_ok(prev, f.c, &kv);
+    ck_assert_uint_eq(kv.n, 1);
+    ck_assert_str_eq(kv.v[0].name, "net_spend");
+    kvlist_free(&kv);
+    free(prev);
+    fx_free(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("codec");
@@ -786,18 +669,15 @@ static Suite *suite(void)
     tcase_add_test(tc, test_new_customer);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_typical_size);
-    tcase_add_test(tc, test_pack_roundtrip_full);
-    tcase_add_loop_test(tc, test_pack_roundtrip_random, 0, 50);
-    tcase_add_test(tc, test_pack_measures);
-    tcase_add_test(tc, test_unpack_rejects);
-    tcase_add_test(tc, test_unpack_rejects_overfull_list);
-    tcase_add_test(tc, test_pack_size);
     tcase_add_test(tc, test_diff_full);
     tcase_add_test(tc, test_diff_identical);
     tcase_add_test(tc, test_diff_one_counter);
     tcase_add_test(tc, test_diff_list);
     tcase_add_test(tc, test_diff_back_to_default);
     tcase_add_loop_test(tc, test_diff_applies, 0, 40);
+    tcase_add_test(tc, test_summary_full);
+    tcase_add_test(tc, test_summary_identical);
+    tcase_add_test(tc, test_summary_one_field);
     suite_add_tcase(s, tc);
     return s;
 }
