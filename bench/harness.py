@@ -132,6 +132,37 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def redis_info_cpu(port):
+    """Redis's own CPU counters (INFO cpu: used_cpu_user, used_cpu_sys and,
+    since Redis 6.2, the _main_thread ones) in seconds; {} when unreadable."""
+    try:
+        out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "cpu"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    info = {}
+    for line in out.splitlines():
+        k, _, v = line.strip().partition(":")
+        try:
+            info[k] = float(v)
+        except ValueError:
+            pass
+    return info
+
+
+def redis_cpu_delta(before, after, keys):
+    """sum over keys of after - before, or None when a counter is missing."""
+    if not all(k in before and k in after for k in keys):
+        return None
+    return sum(after[k] - before[k] for k in keys)
+
+
+REDIS_CPU = ("used_cpu_user", "used_cpu_sys")
+REDIS_CPU_MAIN = ("used_cpu_user_main_thread", "used_cpu_sys_main_thread")
+EMITTED = "loyaltyd_emitted_total"
+BACKLOG = "loyaltyd_derived_in_flight"
+
+
 def vm_hwm_kib(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -338,6 +369,7 @@ def cmd_e2e(a):
             cap._connect()  # before the daemon connects: its FUNCTION LOAD is in the capture
     other = {"redis": a.redis_pid, "kafka": a.kafka_pid}
     other_cpu0 = {k: cpu_s(p) for k, p in other.items() if p}
+    rinfo0 = redis_info_cpu(a.redis_port)  # just before the daemon starts
     t0 = time.monotonic()
     for d in daemons:
         d.start(a.loyaltyd)
@@ -380,6 +412,7 @@ def cmd_e2e(a):
             break
         time.sleep(a.interval)
     t_end = time.monotonic()
+    rinfo1 = redis_info_cpu(a.redis_port)  # just after it caught up (or stopped)
     if cap and cap.proc:
         cap.finish()
     cpu = [cpu_s(d.proc.pid) for d in daemons]
@@ -391,6 +424,7 @@ def cmd_e2e(a):
     time.sleep(a.settle)  # one more sweep; deliveries settle
     for d in daemons:
         d.poll()
+    settled = [d.metrics for d in daemons]  # the derived events, once delivered
     rcs = [d.stop() for d in daemons]
 
     done = sum(done_count(m) for m in metrics)
@@ -445,10 +479,38 @@ def cmd_e2e(a):
     result(n + "_cpu", "%.0f%%/%.0f%%/%.0f%%" % (pct(dcpu), pct(other_cpu.get("redis", 0)),
                                                 pct(other_cpu.get("kafka", 0))))
     if done:
-        result(n + "_us_per_event", "%.0f" % (1e6 * dcpu / done))
+        result(n + "_us_per_event", "%.1f" % (1e6 * dcpu / done))
         result(n + "_redis_per_event", "%.3g" % (lat_n / done))
-        say("loyaltyd CPU per event: %.0f us; Redis round trips: %d, %.3g per event, mean %.3f ms",
+        say("loyaltyd CPU per event: %.1f us; Redis round trips: %d, %.3g per event, mean %.3f ms",
             1e6 * dcpu / done, lat_n, lat_n / done, 1000 * lat_sum / max(lat_n, 1))
+        # Redis's own counters (all its clients: the machine's other users too)
+        rtot = redis_cpu_delta(rinfo0, rinfo1, REDIS_CPU)
+        rmain = redis_cpu_delta(rinfo0, rinfo1, REDIS_CPU_MAIN)
+        if rtot is None:
+            say("Redis CPU per event: INFO cpu not readable")
+        else:
+            result(n + "_redis_cpu_s", "%.2f" % rtot)
+            result(n + "_redis_us_per_event", "%.1f" % (1e6 * rtot / done))
+            if rmain is not None:
+                result(n + "_redis_main_us_per_event", "%.1f" % (1e6 * rmain / done))
+            say("Redis CPU per event (INFO cpu used_cpu_user + used_cpu_sys, start to %s): %.1f us (%.2f s)%s",
+                "caught up" if t_done else "stopped", 1e6 * rtot / done, rtot,
+                "; main thread %.1f us" % (1e6 * rmain / done) if rmain is not None else "")
+        # derived events: delivered (after the settle time) + still in flight
+        if any(EMITTED in m for m in settled):
+            by_type = collections.Counter()
+            for m in settled:
+                for labels, v in m.get(EMITTED, ()):
+                    by_type[labels.get("type", "?")] += v
+            backlog = sum(msum(m, BACKLOG) for m in settled)
+            derived = sum(by_type.values()) + backlog
+            result(n + "_derived", "%d" % derived)
+            result(n + "_derived_share", "%.3f" % (derived / done))
+            result(n + "_derived_types", ",".join("%s:%d" % kv for kv in sorted(by_type.items())))
+            say("derived events: %d (%s; %d not yet acknowledged) = %.3f per input message",
+                derived, ", ".join("%s %d" % kv for kv in sorted(by_type.items())), backlog, derived / done)
+        else:
+            say("derived events: %s not exported", EMITTED)
     result(n + "_redis_ms", "%.3f" % (1000 * lat_sum / max(lat_n, 1)))
     if any(rc != 0 for rc in rcs):
         result(n + "_exit", ",".join(str(rc) for rc in rcs))

@@ -4,9 +4,12 @@
 Lists every key under PREFIX (SCAN), asks `MEMORY USAGE key SAMPLES 0` of each
 (SAMPLES 0: every element of a hash or zset is counted, not an estimate) and,
 for the customer hashes, `OBJECT ENCODING` and `HLEN`.  A customer's bytes are
-its hash + aux string + outbox hash (when present) + an equal share of the
-global index and due zsets (`idx:*`, `due:*`); `model` and `schema` are
-reported apart (one per prefix, not per customer).
+its hash `c:{ID}` + every other key of its own, `c:{ID}:SUFFIX` (the aux
+string, the outbox hash when present, or whatever else a state layout keeps
+per customer, e.g. a packed `:state`; each suffix is reported as a part) + an
+equal share of the global index and due zsets (`idx:*`, `due:*`); `model` and
+`schema` and any other key are reported apart (one per prefix, not per
+customer).
 
 Talks to Redis through redis-cli (one command per line on stdin, one reply
 per line), so it needs nothing but the Redis package.  Prints a report and
@@ -58,7 +61,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=16379)
     ap.add_argument("--prefix", required=True, help="the daemon's redis.prefix")
-    ap.add_argument("--target", type=int, default=2048, help="bytes per customer (mean)")
+    ap.add_argument("--target", type=int, default=1024, help="bytes per customer (mean)")
     a = ap.parse_args()
 
     keys = [k for k in cli_args(["--scan", "--pattern", a.prefix + "*"], a.port).split("\n") if k]
@@ -66,9 +69,10 @@ def main():
         sys.exit("redis-mem: key with a space or quote; redis-cli's stdin cannot carry it")
     usage = dict(zip(keys, (as_int(v) for v in
                             cli_batch(["MEMORY USAGE %s SAMPLES 0" % k for k in keys], a.port))))
-    cust_re = re.compile(re.escape(a.prefix) + r"c:\{(.+)\}(:aux|:outbox)?$")
+    # c:{ID} and c:{ID}:SUFFIX: the customer's own keys, whatever the suffix
+    cust_re = re.compile(re.escape(a.prefix) + r"c:\{(.+)\}(:[A-Za-z0-9_.-]+)?$")
     keys = [k for k in keys if k in usage]
-    per = collections.defaultdict(lambda: {"hash": 0, "aux": 0, "outbox": 0})
+    per = collections.defaultdict(collections.Counter)
     glob = collections.Counter()
     zsets = []
     other = {}
@@ -96,16 +100,17 @@ def main():
     zentries = sum(as_int(v) for v in zrep[len(zsets):])
     hlen = sorted(as_int(v) for v in replies[len(hashes):])
     share = (glob["idx"] + glob["due"]) / n
-    totals = sorted(v["hash"] + v["aux"] + v["outbox"] + share for v in per.values())
+    totals = sorted(sum(v.values()) + share for v in per.values())
     mean = sum(totals) / n
-    parts = {p: sum(v[p] for v in per.values()) / n for p in ("hash", "aux", "outbox")}
-    outboxes = sum(1 for v in per.values() if v["outbox"])
+    names = ["hash", "aux", "outbox"] + sorted({p for v in per.values() for p in v} - {"hash", "aux", "outbox"})
+    parts = {p: sum(v[p] for v in per.values()) / n for p in names}
+    having = {p: sum(1 for v in per.values() if v[p]) for p in names}
 
     print("%d customers under %r (%d keys)" % (n, a.prefix, len(keys)))
-    print("  mean per customer: hash %.0f + aux %.0f + outbox %.0f (%d customers have one)"
-          " + share of idx/due zsets %.0f (idx %d B, due %d B in all)"
-          % (parts["hash"], parts["aux"], parts["outbox"], outboxes, share, glob["idx"],
-             glob["due"]))
+    print("  mean per customer: %s + share of idx/due zsets %.0f (idx %d B, due %d B in all)"
+          % (" + ".join("%s %.0f%s" % (p, parts[p], "" if having[p] in (0, n) else
+                                       " (%d customers have one)" % having[p]) for p in names),
+             share, glob["idx"], glob["due"]))
     print("  idx/due zsets: %d keys, %d entries, %.0f B per entry, encoding %s"
           % (len(zsets), zentries, (glob["idx"] + glob["due"]) / max(zentries, 1),
              ", ".join("%s %d" % kv for kv in zenc.most_common())))
@@ -113,8 +118,13 @@ def main():
           % (mean, pct(totals, 50), pct(totals, 95), totals[-1]))
     print("  customer hash encoding: %s" % ", ".join("%s %d" % kv for kv in enc.most_common()))
     print("  fields per hash: min %d, p50 %d, max %d" % (hlen[0], pct(hlen, 50), hlen[-1]))
-    print("  other keys: %s" % (", ".join("%s %d B" % kv for kv in sorted(other.items()))
-                                or "none"))
+    if len(other) <= 20:
+        print("  other keys: %s" % (", ".join("%s %d B" % kv for kv in sorted(other.items()))
+                                    or "none"))
+    else:
+        print("  other keys: %d, %d B in all (not counted per customer), e.g. %s"
+              % (len(other), sum(other.values()),
+                 ", ".join("%s %d B" % kv for kv in sorted(other.items())[:5])))
     verdict = "PASS" if mean <= a.target else "FAIL"
     print("  target: mean <= %d B per customer: %s (%.0f%% of the target)"
           % (a.target, verdict, 100.0 * mean / a.target))
@@ -122,6 +132,9 @@ def main():
                  ("p95", "%.0f" % pct(totals, 95)), ("max", "%.0f" % totals[-1]),
                  ("hash", "%.0f" % parts["hash"]), ("aux", "%.0f" % parts["aux"]),
                  ("outbox", "%.0f" % parts["outbox"]), ("share", "%.0f" % share),
+                 ("parts", " + ".join("%s %.0f" % (p, parts[p]) for p in names)
+                  + " + idx/due share %.0f" % share),
+                 ("other_keys", "%d" % len(other)),
                  ("encoding", "/".join("%s:%d" % kv for kv in enc.most_common())),
                  ("fields", "%d-%d" % (hlen[0], hlen[-1])), ("fields_p50", pct(hlen, 50)),
                  ("verdict", verdict)):

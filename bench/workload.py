@@ -15,6 +15,18 @@ payment reminders) and marketing, some of it per order and some per customer.
 Orders are added until at least --events events exist; a small share of
 malformed messages (--malformed) tests the dead-letter path.
 
+--history picks the shape of the customer histories:
+  short (the default)  purchase rates lognormal with sigma 1.7 and the first
+                       purchase anywhere in the year: two thirds of 100,000
+                       customers order once, the heaviest a few hundred times;
+  long                 every customer a long history over the whole year: sigma
+                       0.6 and the first purchase within the first 30 days
+                       (--first-days), so with 30,000 customers and 1,000,000
+                       events each has ~34 events (~11 orders with their
+                       shipments, deliveries, cancellations, returns, reviews
+                       and conversations) spread over the year.
+--sigma and --first-days override the profile's values.
+
 Output: OUTDIR/orders.txt, reviews.txt, messages.txt, one line per message,
 "customer_id<TAB>json" (the format tests/tools/kfeed reads; the key is the
 customer id, so kfeed's default partitioner co-partitions the three topics),
@@ -24,6 +36,7 @@ OUTDIR/workload.json records the arguments and the counts.
 """
 import argparse
 import bisect
+import collections
 import datetime as dt
 import itertools
 import json
@@ -57,6 +70,8 @@ class Workload:
         self.out = {"orders": [], "reviews": [], "messages": []}
         self.n_events = 0
         self.n_orders = [0] * a.customers
+        self.n_cust_events = [0] * a.customers
+        self.types = collections.Counter()
 
     # ---- helpers ----
     def iso(self, ms):
@@ -77,13 +92,20 @@ class Workload:
         ev["ts"] = self.iso(ts)
         self.out[topic].append((ts, self.seq, cust["id"] + "\t" + self.dump(ev)))
         self.n_events += 1
+        self.n_cust_events[cust["n"]] += 1
+        self.types[ev["type"] if ev["type"] != "message.sent" else "message." + ev["kind"]] += 1
 
     # ---- the population ----
     def customers(self):
         rng, a = self.rng, self.a
         self.pop = []
+        first_days = getattr(a, "first_days", None)  # absent: a caller of the short shape
+        first_span = first_days * DAY if first_days is not None else None
         for i in range(a.customers):
-            first = self.t0 + int(rng.random() * 0.97 * self.span)
+            if first_span is None:
+                first = self.t0 + int(rng.random() * 0.97 * self.span)
+            else:
+                first = self.t0 + int(rng.random() * first_span)
             brands = rng.sample(BRANDS, 3)
             self.pop.append({
                 "id": "cust-%07d" % i,
@@ -278,11 +300,22 @@ def main():
     ap.add_argument("--small", action="store_true", help="quick mode: 2,000 customers, 20,000 events")
     ap.add_argument("--start", default="2025-01-01", help="first day of the event time (UTC)")
     ap.add_argument("--days", type=int, default=365, help="length of the purchase period")
-    ap.add_argument("--sigma", type=float, default=1.7, help="sigma of the lognormal purchase rates")
+    ap.add_argument("--history", choices=("short", "long"), default="short",
+                    help="profile of the customer histories (see above)")
+    ap.add_argument("--sigma", type=float, help="sigma of the lognormal purchase rates "
+                    "(profile short: 1.7, long: 0.6)")
+    ap.add_argument("--first-days", type=float, help="first purchases fall within this many days "
+                    "from --start (profile short: anywhere in the period, long: 30)")
     ap.add_argument("--malformed", type=float, default=0.0001, help="share of malformed messages")
     a = ap.parse_args()
     if a.small:
         a.customers, a.events = 2000, 20000
+    if a.sigma is None:
+        a.sigma = 1.7 if a.history == "short" else 0.6
+    if a.first_days is None and a.history == "long":
+        a.first_days = 30
+    if a.first_days is not None and not 0 < a.first_days <= a.days:
+        sys.exit("workload: need 0 < first-days <= days")
     if a.customers < 1 or a.events < a.customers:
         sys.exit("workload: need 1 <= customers <= events")
     t = time.monotonic()
@@ -290,8 +323,14 @@ def main():
     bad = w.run()
     counts = write(w, a.out)
     sk = skew(w.n_orders)
+    ev = sorted(w.n_cust_events)
+    per = {"events_mean": round(w.n_events / a.customers, 1), "events_p10": ev[len(ev) // 10],
+           "events_p50": ev[len(ev) // 2], "events_p90": ev[len(ev) * 9 // 10], "events_max": ev[-1],
+           "orders_mean": round(sk["orders"] / a.customers, 1)}
     meta = {"seed": a.seed, "customers": a.customers, "events": w.n_events, "malformed": bad,
-            "start": a.start, "days": a.days, "sigma": a.sigma, "topics": counts, "skew": sk}
+            "start": a.start, "days": a.days, "history": a.history, "sigma": a.sigma,
+            "first_days": a.first_days, "topics": counts, "skew": sk, "per_customer": per,
+            "types": dict(sorted(w.types.items()))}
     with open(os.path.join(a.out, "workload.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
     print("workload: %d events (orders %d, reviews %d, messages %d; %d malformed) for %d customers, "
@@ -301,6 +340,9 @@ def main():
     print("workload: %d orders; top 20%% of customers place %.0f%% of them; %.0f%% of customers order once; "
           "max %d orders per customer"
           % (sk["orders"], 100 * sk["top20_share"], 100 * sk["one_order_share"], sk["max"]))
+    print("workload: per customer %.1f events (p10 %d, p50 %d, p90 %d, max %d), %.1f orders; %s"
+          % (per["events_mean"], per["events_p10"], per["events_p50"], per["events_p90"], per["events_max"],
+             per["orders_mean"], ", ".join("%s %d" % kv for kv in sorted(w.types.items()))))
 
 
 if __name__ == "__main__":
