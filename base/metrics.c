@@ -37,7 +37,7 @@ static struct {
     atomic_uint_fast64_t counter[MC__COUNT];
     struct hist apply_lat, redis_lat;
     atomic_uint_fast64_t cache_entries, cache_bytes, derived_in_flight;
-    atomic_int redis_up, kafka_up, ready, paused;
+    atomic_int redis_up, kafka_up, ready, paused, redis_lost;
     atomic_uint_fast64_t reloads[2]; /* refused, applied */
     atomic_int last_reload_ok;
     atomic_int_fast64_t last_sweep_ms, last_reload_ms, sweep_interval_ms;
@@ -80,6 +80,11 @@ static const struct {
                          "Input events whose message key is not their customer_id."},
     [MC_RESCORED] = {"loyaltyd_rescored_total",
                      "Customers evaluated again in the background after a refit."},
+    [MC_RESUMED_FROM_REDIS] =
+        {"loyaltyd_resumed_from_redis_total",
+         "Partitions resumed from the progress in Redis, behind the "
+         "group's committed offset (Redis restored from an older "
+         "state: the window it lost applied again)."},
 };
 
 static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -240,6 +245,11 @@ void metrics_reload(int applied)
     INC(m.reloads[applied ? 1 : 0]);
     atomic_store(&m.last_reload_ok, applied ? 1 : 0);
     atomic_store(&m.last_reload_ms, wall_ms());
+}
+
+void metrics_set_redis_lost(int lost)
+{
+    atomic_store(&m.redis_lost, lost);
 }
 
 void metrics_set_redis_up(int up)
@@ -471,6 +481,10 @@ static void render_gauges(struct out *o)
     render_latency(o);
     head(o, "loyaltyd_redis_up", "gauge", "1 when Redis is usable.");
     put(o, "loyaltyd_redis_up %d\n", atomic_load(&m.redis_up));
+    head(o, "loyaltyd_redis_state_lost", "gauge",
+         "1 when Redis lost state it had acknowledged (nothing is applied until an "
+         "operator decides, or the process restarts to apply the lost window again).");
+    put(o, "loyaltyd_redis_state_lost %d\n", atomic_load(&m.redis_lost));
     head(o, "loyaltyd_kafka_up", "gauge", "1 when a Kafka broker is reachable.");
     put(o, "loyaltyd_kafka_up %d\n", atomic_load(&m.kafka_up));
     head(o, "loyaltyd_ready", "gauge", "1 when /ready answers 200.");

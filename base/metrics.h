@@ -30,6 +30,7 @@ enum metric_counter {
     MC_UNKEYED,
     MC_KEY_MISMATCH,
     MC_RESCORED,
+    MC_RESUMED_FROM_REDIS,
     MC__COUNT
 };
 
@@ -70,6 +71,8 @@ void metrics_sweep_run(size_t customers);
 /* A SIGHUP reload: applied (1) or refused (0). */
 void metrics_reload(int applied);
 void metrics_set_redis_up(int up);
+/* 1 while Redis is refused for having lost its state. */
+void metrics_set_redis_lost(int lost);
 void metrics_set_kafka_up(int up);
 void metrics_set_ready(int ready);
 void metrics_set_paused(int paused);

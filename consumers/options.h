@@ -49,7 +49,8 @@ struct pipeline_opts {
     int merge_max_idle_ms;
     int merge_queue_max;
     int batch_max_events;
-    int dedup_window; /* recent event ids kept per customer */
+    int dedup_window;      /* recent event ids kept per customer */
+    int redis_lost_replay; /* redis.lost = replay: rebuild from the earliest offsets */
     size_t cache_max_bytes;
     struct kafka_props kafka_common, kafka_consumer, kafka_producer;
 };

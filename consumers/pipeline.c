@@ -54,6 +54,9 @@ struct ptask {
     size_t nbatch;
     int lane;              /* its batch is in flight on this lane, or -1 */
     int64_t applied_ts_ms; /* Kafka timestamp of the last input applied, 0: none */
+    /* Per input topic, the next offset after what this process recorded as
+     * applied in Redis (the task's progress), -1: none yet. */
+    int64_t progress[SRC__COUNT];
 };
 
 /* Batches in flight: each lane is a Redis connection of its own, so one
@@ -125,7 +128,8 @@ struct pipeline {
     int wake[2]; /* a pipe librdkafka writes to when a queue gets something */
     rd_kafka_queue_t *consumer_q;
     struct model_ctx model;
-    int paused; /* every partition, while Redis is away */
+    int paused;     /* every partition, while Redis is away */
+    int redis_lost; /* Redis lost its state: refusing until an operator decides */
     int kafka_up;
     int failed; /* a fatal condition (partition counts differ) */
     int64_t redis_retry_at_ms, redis_backoff_ms;
@@ -152,6 +156,14 @@ static int role_of(const struct pipeline *pl, const char *topic)
 static struct ptask *task_of(const struct pipeline *pl, int32_t partition)
 {
     return partition >= 0 && (size_t)partition < pl->ntasks ? pl->tasks[partition] : NULL;
+}
+
+static int stores_ok(const struct pipeline *pl);
+
+/* Batches may run: Redis is there and holds the state it should. */
+static int can_apply(const struct pipeline *pl)
+{
+    return stores_ok(pl) && !pl->redis_lost;
 }
 
 static int stores_ok(const struct pipeline *pl)
@@ -239,6 +251,8 @@ static void set_paused(struct pipeline *pl, int paused)
     log_note("input %s", paused ? "paused" : "resumed");
 }
 
+static void check_redis_kept(struct pipeline *pl);
+
 static void redis_retry(struct pipeline *pl)
 {
     char err[512];
@@ -253,6 +267,7 @@ static void redis_retry(struct pipeline *pl)
         log_note("redis: connected");
         pl->redis_backoff_ms = REDIS_BACKOFF_MIN_MS;
         metrics_set_redis_up(1);
+        check_redis_kept(pl);
         return;
     }
     log_warn("%s (retry in %" PRId64 " ms)", err, pl->redis_backoff_ms);
@@ -558,6 +573,35 @@ static void give_back_batch(struct pipeline *pl, struct ptask *pt)
 
 static int land(struct pipeline *pl, int lane);
 
+/* After a committed batch: the task's progress in Redis, the next offset of
+ * each input topic past the batch's events.  Not recorded, it is recorded
+ * with the next batch; a restart resumes from the group's committed offsets
+ * where those are behind it (README, "Guarantees"). */
+static void record_progress(struct ptask *pt, struct store *store)
+{
+    int64_t next[SRC__COUNT] = {-1, -1, -1};
+    char err[256];
+    int any = 0;
+
+    for (size_t i = 0; i < pt->nbatch; i++) {
+        const struct inmsg *in = pt->batch[i].msg;
+
+        if (in->offset + 1 > next[in->src]) {
+            next[in->src] = in->offset + 1;
+            any = 1;
+        }
+    }
+    if (!any)
+        return;
+    if (store_progress_put(store, pt->t.partition, next, err, sizeof(err)) < 0) {
+        log_warn("partition %d: progress not recorded: %s", (int)pt->t.partition, err);
+        return;
+    }
+    for (int i = 0; i < SRC__COUNT; i++)
+        if (next[i] > pt->progress[i])
+            pt->progress[i] = next[i];
+}
+
 /* Every batch in flight landed.  0, or -1 when one must be retried later. */
 static int land_all(struct pipeline *pl)
 {
@@ -634,6 +678,7 @@ static int land(struct pipeline *pl, int lane)
         metrics_redis_errors();
         return -1;
     }
+    record_progress(pt, f->ctx.store);
     now_us = wall_us();
     for (size_t i = 0; i < pt->nbatch; i++) {
         const struct inmsg *in = pt->batch[i].msg;
@@ -664,7 +709,7 @@ static int64_t run_tasks(struct pipeline *pl)
     int64_t wait = 0;
     int progress = 1;
 
-    while (progress && stores_ok(pl)) {
+    while (progress && can_apply(pl)) {
         progress = 0;
         for (size_t p = 0; p < pl->ntasks; p++) {
             struct ptask *pt = pl->tasks[p];
@@ -693,7 +738,7 @@ static int64_t run_tasks(struct pipeline *pl)
     }
     if (land_all(pl) < 0)
         goto failed;
-    if (stores_ok(pl))
+    if (can_apply(pl))
         set_paused(pl, 0);
     return wait;
 failed:
@@ -789,6 +834,8 @@ static int task_add(struct pipeline *pl, int32_t p)
         return -1;
     task_init(&pt->t, p);
     pt->lane = -1;
+    for (int i = 0; i < SRC__COUNT; i++)
+        pt->progress[i] = -1;
     pl->tasks[p] = pt;
     metrics_set_task_lag(p, 0);
     return 0;
@@ -842,6 +889,152 @@ static void task_attach(struct pipeline *pl, const char *topic, int32_t partitio
     pt->kq[src] = q;
 }
 
+/* Redis holds nothing of this prefix while the group has committed offsets:
+ * it lost its state (restarted empty, or another Redis).  Applying on would
+ * build every customer from the middle of its history, so input stays
+ * paused and /ready says 503 until an operator decides (README,
+ * "Guarantees"). */
+static void refuse_lost_redis(struct pipeline *pl)
+{
+    if (!pl->redis_lost)
+        log_err("redis holds no state under this prefix, but consumer group %s has "
+                "committed offsets: Redis lost its data. Nothing is applied until an "
+                "operator decides: restore Redis, or set redis.lost = replay to rebuild "
+                "the state from the earliest retained offsets",
+                pl->cfg->group_id);
+    pl->redis_lost = 1;
+    metrics_set_redis_lost(1);
+    set_paused(pl, 1);
+}
+
+/* Does Redis hold no state of this prefix at all? */
+static int any_fresh(const struct pipeline *pl)
+{
+    return store_ok(pl->store) && store_fresh(pl->store) == 1;
+}
+
+/* A Redis without state of this prefix: fine for a group that has committed
+ * nothing; else refused, or rebuilt from the earliest retained offsets.
+ * Returns 1 when the partitions are to start from the beginning. */
+static int judge_fresh_redis(struct pipeline *pl, int history)
+{
+    char err[256];
+
+    if (!any_fresh(pl))
+        return 0;
+    if (history && !pl->cfg->redis_lost_replay) {
+        refuse_lost_redis(pl);
+        return 0;
+    }
+    if (store_mark(pl->store, err, sizeof(err)) < 0)
+        log_warn("%s", err);
+    if (!history)
+        return 0;
+    log_warn(
+        "redis holds no state under this prefix, but the group has committed "
+        "offsets: rebuilding from the earliest retained offsets (redis.lost = replay)");
+    return 1;
+}
+
+/* Where each assigned partition resumes: the group's committed offset, or
+ * the task's progress in Redis where that is behind it (a Redis restored from
+ * an older snapshot: the window it lost is applied again; the customers'
+ * watermarks, restored with it, let those events through). */
+static void resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *committed =
+        rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t rerr = rd_kafka_committed(pl->consumer, committed, 10000);
+    int history = 0, from_start;
+    char err[256];
+
+    if (rerr != 0)
+        log_warn("committed offsets: %s", rd_kafka_err2str(rerr));
+    for (int i = 0; rerr == 0 && i < committed->cnt; i++)
+        history |= committed->elems[i].offset > 0;
+    from_start = store_ok(pl->store) ? judge_fresh_redis(pl, history) : 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        struct ptask *pt = task_of(pl, tp->partition);
+        int src = role_of(pl, tp->topic);
+        int64_t k = rerr == 0 ? committed->elems[i].offset : -1;
+
+        if (from_start) {
+            tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+            continue;
+        }
+        if (pt == NULL || src < 0 || src >= SRC__COUNT || !store_ok(pl->store))
+            continue;
+        if (pt->progress[0] < 0 && pt->progress[1] < 0 && pt->progress[2] < 0 &&
+            store_progress_get(pl->store, pt->t.partition, pt->progress, err,
+                               sizeof(err)) < 0) {
+            log_warn("partition %d: %s", (int)pt->t.partition, err);
+            continue;
+        }
+        if (pt->progress[src] >= 0 && k >= 0 && pt->progress[src] < k) {
+            log_warn("%s/%d: Redis recorded the events applied up to offset %" PRId64
+                     ", the group committed %" PRId64 ": applying the difference again",
+                     tp->topic, (int)tp->partition, pt->progress[src], k);
+            metrics_add(MC_RESUMED_FROM_REDIS, 1);
+            tp->offset = pt->progress[src];
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(committed);
+}
+
+/* After Redis came back: did it keep what it acknowledged?  Empty, it is
+ * refused (or, with redis.lost = replay, the process ends to start again
+ * from the beginning); behind this process's recorded progress (restarted
+ * from an older snapshot), the process ends with a failure so that it
+ * starts again from Redis's progress (systemd restarts it): the lost window
+ * is applied again, and no cached customer newer than Redis survives. */
+static void check_redis_kept(struct pipeline *pl)
+{
+    char err[256];
+    int64_t next[SRC__COUNT];
+
+    /* Before the first assignment (a lane's first connect) there is nothing
+     * to compare: the assignment judges Redis (resume_positions). */
+    if (pl->assigned == NULL || pl->assigned->cnt == 0)
+        return;
+    if (any_fresh(pl)) {
+        int history = 0;
+
+        for (size_t p = 0; p < pl->ntasks; p++)
+            for (int i = 0; pl->tasks[p] && i < SRC__COUNT; i++)
+                history |= pl->tasks[p]->progress[i] > 0;
+        if (!history) {
+            judge_fresh_redis(pl, 0);
+        } else if (pl->cfg->redis_lost_replay) {
+            log_err("redis came back without any state: ending, to rebuild it from the "
+                    "earliest retained offsets on the next start (redis.lost = replay)");
+            pl->failed = 1;
+        } else {
+            refuse_lost_redis(pl);
+        }
+        return;
+    }
+    for (size_t p = 0; p < pl->ntasks; p++) {
+        struct ptask *pt = pl->tasks[p];
+
+        if (pt == NULL ||
+            store_progress_get(pl->store, pt->t.partition, next, err, sizeof(err)) < 0)
+            continue;
+        for (int i = 0; i < SRC__COUNT; i++) {
+            if (next[i] >= pt->progress[i])
+                continue;
+            log_err("redis lost acknowledged writes: partition %d of %s is recorded "
+                    "applied up to offset %" PRId64 ", this process recorded %" PRId64
+                    "; ending, to apply the lost window again from Redis's progress "
+                    "on the next start",
+                    (int)pt->t.partition, pl->cfg->topic[i], next[i], pt->progress[i]);
+            metrics_set_redis_lost(1);
+            pl->failed = 1;
+            return;
+        }
+    }
+}
+
 static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_resp_err_t err;
@@ -854,6 +1047,7 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
         if (task_add(pl, parts->elems[i].partition) < 0)
             log_err("out of memory creating the task of partition %d",
                     (int)parts->elems[i].partition);
+    resume_positions(pl, parts);
     if ((err = rd_kafka_assign(pl->consumer, parts)) != 0)
         log_err("assign: %s", rd_kafka_err2str(err));
     if (pl->assigned)
@@ -1565,7 +1759,7 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
 
 int pipeline_ready(const struct pipeline *pl)
 {
-    return stores_ok(pl) && pl->kafka_up;
+    return can_apply(pl) && pl->kafka_up;
 }
 
 int pipeline_failed(const struct pipeline *pl)

@@ -21,6 +21,7 @@ enum cfg_type {
     CT_LOGLEVEL,
     CT_LOGFORMAT,
     CT_BADKEY,
+    CT_LOST,
     CT_SIZE,
     CT_MS,
     CT_MS64
@@ -71,6 +72,12 @@ static const struct cfg_key cfg_keys[] = {
     {"redis.db", CT_INT, OFF(redis_db), "0", 0, 1000, "Redis database number", 0},
     {"redis.prefix", CT_STR, OFF(redis_prefix), "loyalty:", 0, 0,
      "prefix of every key (several shops can share one Redis)", CF_NONEMPTY},
+    {"redis.lost", CT_LOST, OFF(pipe.redis_lost_replay), "refuse", 0, 0,
+     "when Redis holds no state under the prefix but the consumer group has committed "
+     "offsets (Redis lost its data): 'refuse' (apply nothing, not ready, until an "
+     "operator decides) or 'replay' (rebuild the state from the earliest retained "
+     "offsets)",
+     0},
     {"redis.timeout_ms", CT_INT, OFF(redis_timeout_ms), "2000", 10, 600000,
      "connect and command timeout", 0},
     {"http.listen", CT_LISTEN, OFF(http_listen), "127.0.0.1:9464", 0, 0,
@@ -115,7 +122,7 @@ static const struct cfg_key cfg_keys[] = {
      "parsed messages buffered per input partition for the merge", 0},
     {"batch.max_events", CT_INT, OFF(pipe.batch_max_events), "2000", 1, 100000,
      "merged events of one task applied and committed together", 0},
-    {"dedup.window", CT_INT, OFF(pipe.dedup_window), "64", 0, 256,
+    {"dedup.window", CT_INT, OFF(pipe.dedup_window), "32", 0, 256,
      "event ids (and order ids of order.placed) each customer remembers, so an "
      "event re-sent upstream at another offset is applied once (0: none)",
      0},
@@ -184,6 +191,11 @@ static int set_typed(struct config *cfg, const struct cfg_key *k, const char *va
         if (strcmp(value, "dlq") != 0 && strcmp(value, "apply") != 0)
             goto bad_enum;
         *(int *)(void *)base = value[0] == 'a';
+        return 0;
+    case CT_LOST:
+        if (strcmp(value, "refuse") != 0 && strcmp(value, "replay") != 0)
+            goto bad_enum;
+        *(int *)(void *)base = value[2] == 'p';
         return 0;
     default:
         break;
@@ -714,6 +726,7 @@ static int key_differs(const struct cfg_key *k, const struct config *a,
         return 0; /* changes in place */
     case CT_LOGFORMAT:
     case CT_BADKEY:
+    case CT_LOST:
         return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
     }
     return 0;

@@ -124,6 +124,10 @@ static int wait_for_services(struct store *store, struct pipeline *pl)
         delay_ms = delay_ms < 5000 ? delay_ms * 2 : 5000;
     }
     metrics_set_redis_up(!got_stop);
+    if (!got_stop && store_aof(store) == 0)
+        log_warn("redis runs without AOF (appendonly no): a restart loses the writes "
+                 "since its last snapshot; loyaltyd applies them again from Kafka "
+                 "(README, \"Guarantees\"), but enable appendonly for a shorter gap");
     while (!got_stop && pipeline_probe(pl, 2000, err, sizeof(err)) < 0) {
         log_warn("%s (retrying)", err);
         sd_notifyf(0, "STATUS=waiting for kafka: %s", err);

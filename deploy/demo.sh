@@ -44,9 +44,11 @@ say "sample events"
 rm -rf "$WORK" && mkdir -p "$WORK"
 deploy/sample-events.py --cdnow "$CDNOW" --out "$WORK/in" --customers "$CUSTOMERS" \
     --until 1997-09-30
+# A group of its own too: the old one's committed offsets would make the
+# emptied prefix look like a Redis that lost its state (refused).
 cat >"$WORK/loyaltyd.conf" <<CONF
 kafka.bootstrap.servers = $BROKERS
-group.id = loyaltyd-demo
+group.id = loyaltyd-demo-$(date +%s)
 topic.orders = ${PREFIX}orders
 topic.reviews = ${PREFIX}reviews
 topic.messages = ${PREFIX}messages

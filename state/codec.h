@@ -49,8 +49,9 @@ int codec_encode_diff(const struct customer *prev, const struct customer *c,
                       struct kvlist *fields, char **aux);
 
 /* The summary hash's fields (README, "State in Redis") of c that differ
- * from prev (all of them when prev is NULL), each with its value (never "":
- * a summary field is always present).  0, -1 on ENOMEM. */
+ * from prev (all of them when prev is NULL), each with its value: a summary
+ * field is always present, even at its default ("" only for the currency
+ * of a customer without an order).  0, -1 on ENOMEM. */
 int codec_summary_diff(const struct customer *prev, const struct customer *c,
                        struct kvlist *out);
 

@@ -266,10 +266,12 @@ static int store_simple(struct store *s, char *err, size_t errlen, const char *f
     return rc;
 }
 
+/* The schema key: another version's is refused; an absent one means a Redis
+ * that holds nothing of this prefix (new, or emptied), which the caller must
+ * judge before it writes anything (store_mark). */
 static int store_check_schema(struct store *s, char *err, size_t errlen)
 {
-    redisReply *r = store_cmd(s, err, errlen, "SET %sschema %d NX GET", s->opts.prefix,
-                              STORE_SCHEMA_VERSION);
+    redisReply *r = store_cmd(s, err, errlen, "GET %sschema", s->opts.prefix);
     int rc = -1;
 
     if (r == NULL)
@@ -283,6 +285,41 @@ static int store_check_schema(struct store *s, char *err, size_t errlen)
         rc = 0;
     freeReplyObject(r);
     return rc;
+}
+
+int store_fresh(struct store *s)
+{
+    char err[256];
+    redisReply *r = store_cmd(s, err, sizeof(err), "EXISTS %sschema", s->opts.prefix);
+    int rc = -1;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        rc = r->integer == 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_aof(struct store *s)
+{
+    char err[256];
+    redisReply *r = store_cmd(s, err, sizeof(err), "INFO persistence");
+    const char *p;
+    int rc = -1;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_STRING && (p = strstr(r->str, "aof_enabled:")) != NULL)
+        rc = p[strlen("aof_enabled:")] == '1';
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_mark(struct store *s, char *err, size_t errlen)
+{
+    return store_simple(s, err, errlen, "SET %sschema %d NX", s->opts.prefix,
+                        STORE_SCHEMA_VERSION);
 }
 
 int store_connect(struct store *s, char *err, size_t errlen)
@@ -856,6 +893,72 @@ int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, cha
         q[i].res = commit_result(s, r, &q[i], err, errlen);
         if (q[i].res == STORE_ERROR)
             rc = -1;
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+/* ---- progress ---- */
+
+static const char *const progress_fields[SRC__COUNT] = {"orders", "reviews", "messages"};
+
+int store_progress_get(struct store *s, int32_t task, int64_t next[SRC__COUNT], char *err,
+                       size_t errlen)
+{
+    redisReply *r = store_cmd(s, err, errlen, "HMGET %st:{%" PRId32 "}:progress %s %s %s",
+                              s->opts.prefix, task, progress_fields[0],
+                              progress_fields[1], progress_fields[2]);
+    int rc = -1;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == SRC__COUNT) {
+        for (int i = 0; i < SRC__COUNT; i++)
+            next[i] = r->element[i]->type == REDIS_REPLY_STRING
+                          ? strtoll(r->element[i]->str, NULL, 10)
+                          : -1;
+        rc = 0;
+    } else {
+        snprintf(err, errlen, "redis: unexpected reply reading the progress of %d",
+                 (int)task);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_progress_put(struct store *s, int32_t task, const int64_t next[SRC__COUNT],
+                       char *err, size_t errlen)
+{
+    char key[STORE_KEY_MAX];
+    int rc;
+
+    snprintf(key, sizeof(key), "%st:{%" PRId32 "}:progress", s->opts.prefix, task);
+    argv_reset(&s->argv);
+    argv_str(&s->argv, "FCALL");
+    argv_str(&s->argv, "loyaltyd_progress_4");
+    argv_str(&s->argv, "1");
+    argv_str(&s->argv, key);
+    for (int i = 0; i < SRC__COUNT; i++) {
+        if (next[i] < 0)
+            continue;
+        argv_str(&s->argv, progress_fields[i]);
+        argv_int(&s->argv, next[i]);
+    }
+    if (!store_usable(s, err, errlen) || !pipe_usable(s, err, errlen))
+        return -1;
+    if (argv_append(s, &s->argv) < 0) {
+        snprintf(err, errlen, "out of memory");
+        store_abandon(s);
+        return -1;
+    }
+    {
+        redisReply *r;
+
+        if (roundtrip(s, &r, 1, err, errlen) < 0)
+            return -1;
+        rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+        if (rc < 0)
+            snprintf(err, errlen, "redis: %s", r->str);
         freeReplyObject(r);
     }
     return rc;

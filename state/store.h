@@ -132,6 +132,23 @@ struct store *store_new_like(const struct store *s);
 void store_free(struct store *s);
 int store_connect(struct store *s, char *err, size_t errlen);
 int store_ok(const struct store *s);
+/* 1 when Redis holds no state of this prefix at all (the schema key absent:
+ * a new Redis, or one that lost everything), 0 when it does, -1 on error.
+ * The caller decides whether that may be, then store_mark() records the
+ * prefix as in use (the daemon writes nothing before). */
+int store_fresh(struct store *s);
+int store_mark(struct store *s, char *err, size_t errlen);
+/* 1 when Redis appends every write to its AOF, 0 when it does not, -1 when
+ * it does not say. */
+int store_aof(struct store *s);
+
+/* A task's progress (README, "Guarantees"): per input topic of partition
+ * `task`, the next offset after those applied and committed; -1 where none
+ * is recorded.  The put only ever raises them.  0, or -1 with err. */
+int store_progress_get(struct store *s, int32_t task, int64_t next[SRC__COUNT], char *err,
+                       size_t errlen);
+int store_progress_put(struct store *s, int32_t task, const int64_t next[SRC__COUNT],
+                       char *err, size_t errlen);
 
 /* n customers in one round trip, handed one at a time to got().  0, or -1
  * with err (a failed got() stops the rest and sets err itself). */

@@ -44,6 +44,20 @@ local function commit(keys, args)
     return rev + 1
 end
 
+-- KEYS: a task's progress hash.  ARGV: field/offset pairs.  Each field is
+-- raised to its offset, never lowered: a late write of an instance that lost
+-- the task does not take the progress back.
+local function progress(keys, args)
+    for i = 1, #args, 2 do
+        local cur = tonumber(redis.call('HGET', keys[1], args[i]) or '-1')
+        if tonumber(args[i + 1]) > cur then
+            redis.call('HSET', keys[1], args[i], args[i + 1])
+        end
+    end
+    return 0
+end
+
 redis.register_function{function_name='loyaltyd_load_4', callback=load,
                         flags={'no-writes'}}
 redis.register_function('loyaltyd_commit_4', commit)
+redis.register_function('loyaltyd_progress_4', progress)
