@@ -41,6 +41,8 @@
 /* How long one landing waits for them before the main loop goes on (polling
  * the consumer, serving signals) and comes back. */
 #define LAND_WAIT_MS 1000
+/* How soon the main loop comes back to a batch that waits for Kafka. */
+#define AWAIT_POLL_MS 2
 /* Free heap memory goes back to the system at most this often, and only in a
  * step that found nothing to do (after a backlog, say). */
 #define TRIM_EVERY_MS 10000
@@ -571,7 +573,7 @@ static void give_back_batch(struct pipeline *pl, struct ptask *pt)
     pt->batch = NULL;
 }
 
-static int land(struct pipeline *pl, int lane);
+static int land(struct pipeline *pl, int lane, int wait_ms);
 
 /* After a committed batch: the task's progress in Redis, the next offset of
  * each input topic past the batch's events.  Not recorded, it is recorded
@@ -602,25 +604,41 @@ static void record_progress(struct ptask *pt, struct store *store)
             pt->progress[i] = next[i];
 }
 
-/* Every batch in flight landed.  0, or -1 when one must be retried later. */
-static int land_all(struct pipeline *pl)
+/* Every batch in flight landed, each waiting at most wait_ms for Kafka: 0,
+ * 1 when one still waits, or -1 when one must be retried later. */
+static int land_all(struct pipeline *pl, int wait_ms)
 {
     int rc = 0;
 
-    for (int i = 0; i < LANES; i++)
-        rc |= land(pl, i);
+    for (int i = 0; i < LANES; i++) {
+        int r = land(pl, i, wait_ms);
+
+        if (r < 0)
+            rc = -1;
+        else if (r > 0 && rc == 0)
+            rc = 1;
+    }
     return rc;
 }
 
 /* Start the task's batch on a lane (landing what that lane carried first).
- * 0, or -1 when it must be retried later. */
+ * 0; 1 when the lane still waits for Kafka (try later); -1 when it must be
+ * retried later (Redis). */
 static int launch(struct pipeline *pl, struct ptask *pt)
 {
     int lane = pl->next_lane, rc;
     struct flight *f = &pl->fly[lane];
 
-    if (land(pl, lane) < 0)
-        return -1;
+    if ((rc = land(pl, lane, LAND_WAIT_MS)) != 0)
+        return rc;
+    /* Derived events of a batch given up on this lane are still on their
+     * way: they are waited for before the lane publishes anything again. */
+    if (f->pending > 0 && producer_await(pl->producer, &f->pending, LAND_WAIT_MS) < 0) {
+        log_warn("partition %d: %u derived events of a batch given up not yet "
+                 "acknowledged by Kafka; waiting",
+                 (int)pt->t.partition, f->pending);
+        return 1;
+    }
     for (size_t i = 0; i < pt->nbatch; i++) {
         struct task_msg *tm = &pt->batch[i];
         const struct inmsg *in = tm->msg;
@@ -637,7 +655,7 @@ static int launch(struct pipeline *pl, struct ptask *pt)
      * partitions) waits for that one. */
     if ((rc = batch_start(&f->ctx, f->items, pt->nbatch, &f->st, f->err, sizeof(f->err),
                           &f->bt)) == 1 &&
-        land_all(pl) == 0)
+        land_all(pl, LAND_WAIT_MS) == 0)
         rc = batch_start(&f->ctx, f->items, pt->nbatch, &f->st, f->err, sizeof(f->err),
                          &f->bt);
     if (rc != 0) {
@@ -654,7 +672,7 @@ static int launch(struct pipeline *pl, struct ptask *pt)
 /* The lane's batch finished: what each event became, then its input is
  * done.  0 (also for an idle lane), or -1 when the batch must be retried
  * later (the task keeps it). */
-static int land(struct pipeline *pl, int lane)
+static int land(struct pipeline *pl, int lane, int wait_ms)
 {
     struct flight *f = &pl->fly[lane];
     struct ptask *pt = f->pt;
@@ -663,13 +681,13 @@ static int land(struct pipeline *pl, int lane)
     if (pt == NULL)
         return 0;
     /* The batch commits once Kafka acknowledged its derived events; until
-     * then it stays in flight (input paused meanwhile), and is never
-     * published again. */
-    if (f->pending > 0 && producer_await(pl->producer, &f->pending, LAND_WAIT_MS) < 0) {
-        log_warn("partition %d: %u derived events not yet acknowledged by Kafka; the "
-                 "commit waits",
-                 (int)pt->t.partition, f->pending);
-        return -1;
+     * then it stays in flight, and is never published again. */
+    if (f->pending > 0 && producer_await(pl->producer, &f->pending, wait_ms) < 0) {
+        if (wait_ms > 0)
+            log_warn("partition %d: %u derived events not yet acknowledged by Kafka; the "
+                     "commit waits",
+                     (int)pt->t.partition, f->pending);
+        return 1;
     }
     f->pt = NULL;
     pt->lane = -1;
@@ -693,12 +711,29 @@ static int land(struct pipeline *pl, int lane)
     return 0;
 }
 
+/* The lane's batch given up uncommitted: its task goes while Kafka has not
+ * acknowledged its derived events. */
+static void abandon(struct pipeline *pl, int lane)
+{
+    struct flight *f = &pl->fly[lane];
+
+    if (f->pt == NULL)
+        return;
+    log_warn("partition %d: batch given up uncommitted; its events are applied again by "
+             "the partition's next owner",
+             (int)f->pt->t.partition);
+    f->pt->lane = -1;
+    f->pt = NULL;
+    batch_abandon(f->bt);
+    f->bt = NULL;
+}
+
 /* Commit the task's batch now.  0, or -1 when it must be retried later. */
 static int run_batch(struct pipeline *pl, struct ptask *pt)
 {
-    if (land_all(pl) < 0 || launch(pl, pt) < 0)
+    if (land_all(pl, LAND_WAIT_MS) != 0 || launch(pl, pt) != 0)
         return -1;
-    return land(pl, pt->lane);
+    return land(pl, pt->lane, LAND_WAIT_MS) == 0 ? 0 : -1;
 }
 
 /* Batches of every task, in turns, until nothing is ready: a task's batch is
@@ -707,18 +742,22 @@ static int run_batch(struct pipeline *pl, struct ptask *pt)
 static int64_t run_tasks(struct pipeline *pl)
 {
     int64_t wait = 0;
-    int progress = 1;
+    int progress = 1, busy = 0, rc;
 
-    while (progress && can_apply(pl)) {
+    while (progress && !busy && can_apply(pl)) {
         progress = 0;
-        for (size_t p = 0; p < pl->ntasks; p++) {
+        for (size_t p = 0; p < pl->ntasks && !busy; p++) {
             struct ptask *pt = pl->tasks[p];
             int64_t w;
 
             if (pt == NULL)
                 continue;
-            if (pt->lane >= 0 && land(pl, pt->lane) < 0)
-                goto failed;
+            /* A batch that waits for Kafka is looked at again next time. */
+            if (pt->lane >= 0 && (rc = land(pl, pt->lane, 0)) != 0) {
+                if (rc < 0)
+                    goto failed;
+                continue;
+            }
             w = fill_batch(pl, pt);
             /* A queue ran dry before the batch filled up: what librdkafka
              * has fetched meanwhile goes into the same batch. */
@@ -731,18 +770,22 @@ static int64_t run_tasks(struct pipeline *pl)
                 give_back_batch(pl, pt);
                 continue;
             }
-            if (launch(pl, pt) < 0)
+            if ((rc = launch(pl, pt)) < 0)
                 goto failed;
+            busy = rc > 0;
             progress = 1;
         }
     }
-    if (land_all(pl) < 0)
+    if ((rc = land_all(pl, 0)) < 0)
         goto failed;
+    /* Batches still waiting for Kafka: back soon to commit them. */
+    if ((rc > 0 || busy) && (wait == 0 || wait > AWAIT_POLL_MS))
+        wait = AWAIT_POLL_MS;
     if (can_apply(pl))
         set_paused(pl, 0);
     return wait;
 failed:
-    land_all(pl);
+    land_all(pl, 0);
     hold_back(pl);
     return 0;
 }
@@ -849,8 +892,9 @@ static void task_remove(struct pipeline *pl, int32_t p)
 
     if (pt == NULL)
         return;
-    if (pt->lane >= 0) /* its batch's customers must not stay pinned */
-        (void)land(pl, pt->lane);
+    /* Its batch's customers must not stay pinned: landed, or given up. */
+    if (pt->lane >= 0 && land(pl, pt->lane, LAND_WAIT_MS) != 0 && pt->lane >= 0)
+        abandon(pl, pt->lane);
     for (size_t i = 0; i < pt->nbatch; i++) {
         event_free(&pt->batch[i].ev);
         drop_queued(NULL, pt->batch[i].msg, pt->batch[i].entry);

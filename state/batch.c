@@ -785,6 +785,15 @@ out:
     return rc;
 }
 
+void batch_abandon(struct batch *bt)
+{
+    if (bt == NULL)
+        return;
+    attempt_free(&bt->a);
+    release(&bt->r, 1);
+    free(bt);
+}
+
 int batch_run(const struct batch_ctx *b, struct batch_item *items, size_t n,
               struct batch_stats *st, char *err, size_t errlen)
 {

@@ -117,5 +117,9 @@ struct batch;
 int batch_start(const struct batch_ctx *b, struct batch_item *items, size_t n,
                 struct batch_stats *st, char *err, size_t errlen, struct batch **out);
 int batch_finish(struct batch *bt);
+/* Give up a started batch without committing anything (its task goes while
+ * Kafka has not acknowledged its derived events): its customers leave the
+ * cache, and whoever applies its events next publishes them again. */
+void batch_abandon(struct batch *bt);
 
 #endif
