@@ -646,8 +646,7 @@ static int launch(struct pipeline *pl, struct ptask *pt)
         f->items[i] = (struct batch_item){.ev = &tm->ev,
                                           .source = in->src,
                                           .partition = in->partition,
-                                          .offset = in->offset,
-                                          .opaque = tm->entry};
+                                          .offset = in->offset};
     }
     f->ctx = batch_ctx_of(pl, pt, pl->lane_store[lane], &f->pending);
     f->st = (struct batch_stats){0};

@@ -20,9 +20,8 @@ struct producer {
     const struct pipeline_opts *cfg;
     rd_kafka_t *rk;
     struct outmsg *retry; /* failed deliveries to produce again */
-    size_t nretry;
-    size_t outstanding; /* produced, delivery report not yet seen */
-    size_t derived;     /* derived events handed over, not yet delivered */
+    size_t outstanding;   /* produced, delivery report not yet seen */
+    size_t derived;       /* derived events handed over, not yet delivered */
 };
 
 /* A message handed to the producer.  Owned by the pipeline until its delivery
@@ -117,7 +116,6 @@ static void produce(struct producer *pr, struct outmsg *om)
                      rd_kafka_err2str(err));
         om->next = pr->retry;
         pr->retry = om;
-        pr->nretry++;
         return;
     }
     pr->outstanding++;
@@ -128,7 +126,6 @@ static void produce_retries(struct producer *pr)
     struct outmsg *list = pr->retry;
 
     pr->retry = NULL;
-    pr->nretry = 0;
     while (list != NULL) {
         struct outmsg *om = list;
 
@@ -156,7 +153,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         metrics_delivery_failed();
         om->next = pr->retry;
         pr->retry = om;
-        pr->nretry++;
         return;
     }
     if (om->role != TOPIC_DLQ) {
@@ -169,15 +165,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 int producer_publish(void *arg, const char *customer_id, const struct publish_list *l,
-                     void *const *opaques, size_t nopaques, unsigned *pending)
+                     unsigned *pending)
 {
     struct producer *pr = arg;
 
     for (size_t i = 0; i < l->n; i++) {
         const struct publish_entry *e = &l->v[i];
-        struct outmsg *om = outmsg_new(
-            pr, (struct tracker_entry *const *)opaques, nopaques, routes[e->topic].role,
-            customer_id, strlen(customer_id), e->payload, strlen(e->payload));
+        struct outmsg *om =
+            outmsg_new(pr, NULL, 0, routes[e->topic].role, customer_id,
+                       strlen(customer_id), e->payload, strlen(e->payload));
 
         if (om == NULL)
             return -1;

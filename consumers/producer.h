@@ -4,8 +4,8 @@
  * A derived event is handed over before the state that caused it is
  * committed: it counts in its batch's wait counter until its delivery report,
  * is produced again whenever a delivery fails (never given up), and the batch
- * commits once the counter is back at 0 (producer_await).  Every message
- * holds the offset tracker entries of its causes until its delivery report.
+ * commits once the counter is back at 0 (producer_await).  A DLQ record
+ * holds the offset tracker entry of its input until its delivery report.
  * Main thread only.
  */
 #ifndef LOYALTY_PRODUCER_H
@@ -47,11 +47,12 @@ void producer_free(struct producer *pr);
 rd_kafka_t *producer_handle(struct producer *pr);
 
 /* Publish a customer's derived events (a batch_publish_fn: arg is the
- * producer, opaques the tracker entries to hold): *pending goes up by one per
- * event and down again at its delivery, so it must outlive the deliveries.
- * 0, -1 on ENOMEM (the events handed over so far count). */
+ * producer): *pending goes up by one per event and down again at its
+ * delivery, so it must outlive the deliveries.  They hold no input offset:
+ * their batch commits, and its offsets are stored, only once they are
+ * delivered.  0, -1 on ENOMEM (the events handed over so far count). */
 int producer_publish(void *arg, const char *customer_id, const struct publish_list *l,
-                     void *const *opaques, size_t nopaques, unsigned *pending);
+                     unsigned *pending);
 /* Serve delivery reports (producing failed ones again) until *pending is 0
  * (0) or timeout_ms passed (-1); a batch_await_fn, arg is the producer. */
 int producer_await(void *arg, const unsigned *pending, int timeout_ms);

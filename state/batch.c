@@ -23,8 +23,7 @@
 struct bcust {
     const char *id;
     struct cache_entry *e;
-    size_t head, tail; /* its items, linked through run.next, in order */
-    size_t nitems;
+    size_t head, tail;      /* its items, linked through run.next, in order */
     int done;               /* committed */
     int loading;            /* a cache miss, loaded in this attempt */
     int applied;            /* applied in this attempt, its commit not yet read */
@@ -101,7 +100,6 @@ static int group(struct run *r)
         else
             r->next[k->tail] = i;
         k->tail = i;
-        k->nitems++;
     }
     return 0;
 }
@@ -525,7 +523,7 @@ static int publish_all(struct run *r)
 
         if (!k->applied || k->add.n == 0)
             continue;
-        if (b->publish(b->publish_arg, k->id, &k->add, NULL, 0, b->pending) < 0) {
+        if (b->publish(b->publish_arg, k->id, &k->add, b->pending) < 0) {
             snprintf(r->err, r->errlen, "out of memory publishing for customer %s",
                      k->id);
             return -1;

@@ -53,7 +53,6 @@ struct batch_item {
     int source;             /* enum ev_source */
     int32_t partition;
     int64_t offset;
-    void *opaque; /* the caller's, handed back with the outbox */
     /* out */
     enum batch_status status;
     enum batch_dup dup; /* with BATCH_DUPLICATE */
@@ -72,8 +71,7 @@ struct batch_stats {
 /* Publish one customer's derived events: *pending counts them until each is
  * acknowledged.  0, -1 on ENOMEM. */
 typedef int (*batch_publish_fn)(void *arg, const char *customer_id,
-                                const struct publish_list *l, void *const *opaques,
-                                size_t nopaques, unsigned *pending);
+                                const struct publish_list *l, unsigned *pending);
 /* Wait until *pending is 0 (0) or timeout_ms passed (-1). */
 typedef int (*batch_await_fn)(void *arg, const unsigned *pending, int timeout_ms);
 
