@@ -300,6 +300,36 @@ def layout2_keys(r, prefix):
             for k in r.scan_iter(match=prefix + pattern, count=2000)]
 
 
+class OwnRedis:
+    """A Redis of its own on a free port, with RDB persistence, run by
+    deploy/redis.sh in `directory`: `port`, a `client` on it, `rdb` (the path
+    of the snapshot it saves at SIGTERM and loads at start), start() and stop()
+    (SIGTERM: Redis saves its RDB first)."""
+
+    def __init__(self, directory):
+        self.port = free_port()
+        self.rdb = os.path.join(directory, "data", "dump.rdb")
+        self._env = {"REDIS_PORT": str(self.port), "REDIS_DIR": directory, "REDIS_PERSIST": "1"}
+        self._script = os.path.join(ROOT, "deploy/redis.sh")
+        self.client = redis.Redis(port=self.port, socket_timeout=10)
+
+    def start(self):
+        run([self._script, "start"], env=self._env, timeout=60)
+
+    def stop(self, check=True):
+        run([self._script, "stop"], env=self._env, timeout=60, check=check)
+
+
+@pytest.fixture
+def own_redis(env, tmp_path):
+    """An OwnRedis in the test's tmp_path, started; stopped at teardown (before
+    env's, which it depends on so that the services check comes first)."""
+    r = OwnRedis(str(tmp_path / "own-redis"))
+    r.start()
+    yield r
+    r.stop(check=False)
+
+
 # ---- metrics ------------------------------------------------------------------------------
 
 _metric_rx = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$')

@@ -1,38 +1,11 @@
 """Redis goes away mid-run and comes back."""
-import os
-
-import pytest
-import redis as redislib
-
 from checks import (check_dlq, check_milestones, check_state, read_outputs, read_segments,
                     check_derived_records)
-from conftest import ROOT, feed, free_port, log, run, wait_for
+from conftest import feed, log, wait_for
 from workload import TOPICS, Workload
 
 
-@pytest.fixture
-def redis2(env, tmp_path):
-    """A Redis of its own with RDB persistence (deploy/redis.sh), stopped at teardown."""
-    port = free_port()
-    e = {"REDIS_PORT": str(port), "REDIS_DIR": str(tmp_path / "redis2"), "REDIS_PERSIST": "1"}
-    script = os.path.join(ROOT, "deploy/redis.sh")
-
-    class R:
-        def start(self):
-            run([script, "start"], env=e, timeout=60)
-
-        def stop(self):
-            run([script, "stop"], env=e, timeout=60)
-
-    r = R()
-    r.port = port
-    r.client = redislib.Redis(port=port, socket_timeout=10)
-    r.start()
-    yield r
-    run([script, "stop"], env=e, timeout=60, check=False)
-
-
-def test_redis_outage(env, redis2):
+def test_redis_outage(env, own_redis):
     """While Redis is down the daemon stays up (/health 200) and /ready
     answers 503; once Redis is back it catches up and the state, DLQ and
     rewards are exactly right."""
@@ -41,10 +14,10 @@ def test_redis_outage(env, redis2):
     half = {t: len(w.lines[t]) // 2 for t in TOPICS}
     for t in TOPICS:
         feed(env.topic(t), w.lines[t][:half[t]])
-    d = env.daemon(**{"redis.port": redis2.port, "redis.timeout_ms": 1000}).start()
+    d = env.daemon(**{"redis.port": own_redis.port, "redis.timeout_ms": 1000}).start()
     d.wait_caught_up(sum(half.values()))
 
-    redis2.stop()  # SIGTERM: Redis saves its RDB first
+    own_redis.stop()  # SIGTERM: Redis saves its RDB first
     for t in TOPICS:
         feed(env.topic(t), w.lines[t][half[t]:])
     wait_for("/ready to answer 503", lambda: d.get("/ready")[0] == 503, 30)
@@ -71,14 +44,14 @@ def test_redis_outage(env, redis2):
 
     held = d.metrics().processed()
     assert held < w.total(), "nothing was held back during the outage: the test proved nothing"
-    redis2.start()  # loads the RDB saved at shutdown
+    own_redis.start()  # loads the RDB saved at shutdown
     wait_for("/ready to answer 200 again", lambda: d.get("/ready")[0] == 200, 60)
     m = d.wait_caught_up(w.total())
     assert m.get("loyaltyd_applied_total") + m.get("loyaltyd_duplicates_skipped_total") == w.valid_count()
     assert m.get("loyaltyd_redis_errors_total") >= 1
     wait_for("the event-time lag back to 0", lambda: {
         v for _, v in d.metrics().all("loyaltyd_event_time_lag_seconds")} == {0}, 10)
-    check_state(redis2.client, env.redis_prefix, w)
+    check_state(own_redis.client, env.redis_prefix, w)
     check_dlq(env, w)
     rewards, churn = read_outputs(env)
     check_derived_records(rewards, churn, segments=read_segments(env))

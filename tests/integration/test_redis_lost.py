@@ -7,36 +7,9 @@ while the group has committed offsets, it is refused until an operator decides
 import os
 import shutil
 
-import pytest
-import redis as redislib
-
 from checks import check_derived_records, check_milestones, check_state, read_outputs
-from conftest import ROOT, feed, free_port, log, run, wait_for
+from conftest import feed, log, wait_for
 from workload import TOPICS, Workload
-
-
-@pytest.fixture
-def redis3(env, tmp_path):
-    """A Redis of its own with RDB persistence (deploy/redis.sh)."""
-    port = free_port()
-    e = {"REDIS_PORT": str(port), "REDIS_DIR": str(tmp_path / "redis3"), "REDIS_PERSIST": "1"}
-    script = os.path.join(ROOT, "deploy/redis.sh")
-
-    class R:
-        rdb = str(tmp_path / "redis3" / "data" / "dump.rdb")
-
-        def start(self):
-            run([script, "start"], env=e, timeout=60)
-
-        def stop(self):
-            run([script, "stop"], env=e, timeout=60)
-
-    r = R()
-    r.port = port
-    r.client = redislib.Redis(port=port, socket_timeout=10)
-    r.start()
-    yield r
-    run([script, "stop"], env=e, timeout=60, check=False)
 
 
 def halves(w):
@@ -54,7 +27,7 @@ def wait_exit(d, timeout):
     return d.proc.returncode
 
 
-def test_restored_from_older_snapshot(env, redis3, tmp_path):
+def test_restored_from_older_snapshot(env, own_redis, tmp_path):
     """The second half applied and committed, then Redis restarts from the
     snapshot taken after the first half: the daemon ends with a failure
     status (one clear log line), and started again it resumes from Redis's
@@ -64,12 +37,12 @@ def test_restored_from_older_snapshot(env, redis3, tmp_path):
     env.create_topics()
     for t in TOPICS:
         feed(env.topic(t), first[t])
-    conf = {"redis.port": redis3.port, "redis.timeout_ms": 1000}
+    conf = {"redis.port": own_redis.port, "redis.timeout_ms": 1000}
     d = env.daemon("first", **conf).start()
     d.wait_caught_up(sum(len(v) for v in first.values()))
-    redis3.client.save()
+    own_redis.client.save()
     old = str(tmp_path / "older.rdb")
-    shutil.copy(redis3.rdb, old)
+    shutil.copy(own_redis.rdb, old)
 
     # The second half as a backlog (read in event-time order, as its replay
     # will be: produced while a daemon reads, the topics' order would differ).
@@ -78,9 +51,9 @@ def test_restored_from_older_snapshot(env, redis3, tmp_path):
         feed(env.topic(t), rest[t])
     d = env.daemon("second", group=d.group, **conf).start()
     d.wait_caught_up()  # the committed offsets are at the first half's end
-    redis3.stop()
-    shutil.copy(old, redis3.rdb)
-    redis3.start()
+    own_redis.stop()
+    shutil.copy(old, own_redis.rdb)
+    own_redis.start()
     assert wait_exit(d, 60) != 0
     assert "redis lost acknowledged writes" in d.stderr_tail(), d.stderr_tail()
 
@@ -94,7 +67,7 @@ def test_restored_from_older_snapshot(env, redis3, tmp_path):
     assert n_rest <= m.consumed() <= n_rest + len(w.bad)
     assert m.get("loyaltyd_resumed_from_redis_total") >= 1
     assert m.get("loyaltyd_applied_total") > 0
-    check_state(redis3.client, env.redis_prefix, w, check_rev=False)
+    check_state(own_redis.client, env.redis_prefix, w, check_rev=False)
     rewards, churn = read_outputs(env)
     check_derived_records(rewards, churn, allow_duplicates=True)
     check_milestones(w, rewards)
@@ -103,7 +76,7 @@ def test_restored_from_older_snapshot(env, redis3, tmp_path):
         % m.get("loyaltyd_applied_total"))
 
 
-def test_restarted_empty_is_refused(env, redis3):
+def test_restarted_empty_is_refused(env, own_redis):
     """Redis restarted empty under a running daemon whose group has committed
     offsets: not ready, nothing applied, the metric and one log line say why;
     a restart refuses too; with redis.lost = replay the state is rebuilt from
@@ -112,30 +85,30 @@ def test_restarted_empty_is_refused(env, redis3):
     env.create_topics()
     for t in TOPICS:
         feed(env.topic(t), w.lines[t])
-    conf = {"redis.port": redis3.port, "redis.timeout_ms": 1000}
+    conf = {"redis.port": own_redis.port, "redis.timeout_ms": 1000}
     d = env.daemon("first", **conf).start()
     d.wait_caught_up(w.total())
-    redis3.stop()
-    os.remove(redis3.rdb)
-    redis3.start()
+    own_redis.stop()
+    os.remove(own_redis.rdb)
+    own_redis.start()
     wait_for("/ready to answer 503", lambda: d.get("/ready")[0] == 503, 30)
     m = d.metrics()
     assert m.get("loyaltyd_redis_state_lost") == 1 and m.get("loyaltyd_redis_up") == 1
     assert d.alive() and d.get("/health")[0] == 200
     assert "Redis lost its data" in d.stderr_tail()
-    assert redis3.client.dbsize() == 0, "wrote into the empty Redis"
+    assert own_redis.client.dbsize() == 0, "wrote into the empty Redis"
     d.stop()
 
     refused = env.daemon("refused", group=d.group, **conf).start(wait_ready=False)
     wait_for("the refusal", lambda: refused.alive() and refused.get("/health")[0] == 200 and
              refused.metrics().get("loyaltyd_redis_state_lost") == 1, 60)
-    assert refused.get("/ready")[0] == 503 and redis3.client.dbsize() == 0
+    assert refused.get("/ready")[0] == 503 and own_redis.client.dbsize() == 0
     refused.stop()
 
     rebuilt = env.daemon("rebuilt", group=d.group, **dict(conf, **{"redis.lost": "replay"}))
     rebuilt.start()
     m = rebuilt.wait_caught_up(w.total())
     assert m.get("loyaltyd_applied_total") == w.valid_count()
-    check_state(redis3.client, env.redis_prefix, w)
+    check_state(own_redis.client, env.redis_prefix, w)
     rebuilt.stop()
     log("restarted empty: refused until redis.lost = replay, then rebuilt exactly")

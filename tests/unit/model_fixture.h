@@ -1,8 +1,8 @@
 /*
  * model_fixture.h - helpers shared by the model's unit tests: a customer
- * with default tunables and the published CDNOW parameters, and builders for
- * each event type.  Header-only (static functions) so every test binary
- * stays one file.
+ * with default tunables and the published CDNOW parameters, builders for
+ * each event type, random events and a customer with every list in use.
+ * Header-only (static functions) so every test binary stays one file.
  */
 #ifndef LOYALTY_MODEL_FIXTURE_H
 #define LOYALTY_MODEL_FIXTURE_H
@@ -217,6 +217,109 @@ static inline size_t fx_take(struct fx *f, enum emission_kind kind, const char *
     emission_list_free(&f->out);
     emission_list_init(&f->out);
     return n;
+}
+
+/* ---- random and rich customers (test_codec.c, test_packed.c) ------------- */
+
+/* A small LCG: the same 15-bit sequence from the same seed on every platform,
+ * so a failing random round trip can be replayed. */
+static inline unsigned fx_rnd(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return (*s >> 16) & 0x7fff;
+}
+
+/* The brands and categories of fx_random_event's orders, with the characters
+ * the codec must escape (separators, '%', non-ASCII). */
+static const char *const fx_brands[] = {"Acme", "Zenith, Inc.", "Bolt|Co", "nova%",
+                                        "Ünï"};
+static const char *const fx_cats[] = {"shoes", "tea;green", "books"};
+
+/* One random event at ts, drawn from *s: an order (with one item line), a
+ * shipment or delivery, a return, a cancellation, a review or a message.  i is
+ * the event's index: the order id is one of "o0".."o<i>", so later events
+ * often refer to earlier orders. */
+static inline void fx_random_event(struct fx *f, unsigned *s, int64_t ts, int i)
+{
+    char oid[32], conv[32];
+    unsigned r = fx_rnd(s) % 9;
+
+    snprintf(oid, sizeof(oid), "o%u", fx_rnd(s) % (unsigned)(i + 1));
+    snprintf(conv, sizeof(conv), "cv%u", fx_rnd(s) % 4);
+    switch (r) {
+    case 0:
+    case 1:
+        fx_order_full(f, oid, ts, (fx_rnd(s) % 50000) / 100.0, (fx_rnd(s) % 3) ? 0 : 5.25,
+                      (enum ev_shipping)(fx_rnd(s) % 4), fx_cats[fx_rnd(s) % 3],
+                      fx_brands[fx_rnd(s) % 5]);
+        break;
+    case 2:
+        fx_order_event(f, (enum ev_type)(EV_ORDER_SHIPPED + fx_rnd(s) % 2), oid, ts);
+        break;
+    case 3:
+        fx_return(f, oid, ts, (fx_rnd(s) % 3000) / 100.0,
+                  (enum ev_return_reason)(fx_rnd(s) % 6));
+        break;
+    case 4:
+        fx_order_event(f, EV_ORDER_CANCELLED, oid, ts);
+        break;
+    case 5:
+        fx_review(f, ts, 1 + (int)(fx_rnd(s) % 5), (int)(fx_rnd(s) % 2));
+        break;
+    default:
+        fx_message(f, ts, conv, (enum ev_direction)(1 + fx_rnd(s) % 2),
+                   (enum ev_msg_kind)(fx_rnd(s) % MSG__COUNT));
+        break;
+    }
+}
+
+/* A customer with every bounded list the events fill in use: the typical
+ * customer of test_codec.c's size test plus a low rating, a quality return, a
+ * complaint, payment reminders, marketing and a platform order; lists the
+ * events left empty are filled directly, as are two reward counters.  Rewards
+ * given (rwd) and the recent ids (seen) stay empty: test_packed.c adds them on
+ * top. */
+static inline void fx_build_full(struct fx *f)
+{
+    fx_order_full(f, "A-1001", T0, 42.5, 0, SHIP_STANDARD, "shoes", "Acme");
+    fx_order_event(f, EV_ORDER_SHIPPED, "A-1001", T0 + DAY);
+    fx_order_event(f, EV_ORDER_DELIVERED, "A-1001", T0 + 3 * DAY);
+    fx_message(f, T0 + 20 * DAY, "conv-77", DIR_INBOUND, MSG_INQUIRY);
+    fx_message(f, T0 + 20 * DAY + HOUR, "conv-77", DIR_OUTBOUND, MSG_REPLY);
+    fx_order_full(f, "A-1002", T0 + 21 * DAY, 19.99, 5, SHIP_STANDARD, "shoes", "Acme");
+    fx_order_full(f, "A-1003", T0 + 60 * DAY, 80, 0, SHIP_EXPEDITED, "socks", "Bolt");
+    fx_review(f, T0 + 65 * DAY, 1, 0);
+    fx_return(f, "A-1002", T0 + 66 * DAY, 19.99, RET_QUALITY);
+    fx_message(f, T0 + 67 * DAY, "conv-78", DIR_INBOUND, MSG_COMPLAINT);
+    fx_message(f, T0 + 68 * DAY, "pay-1", DIR_OUTBOUND, MSG_PAYMENT_REMINDER);
+    fx_message(f, T0 + 69 * DAY, "pay-1", DIR_OUTBOUND, MSG_PAYMENT_REMINDER);
+    fx_message(f, T0 + 70 * DAY, "mkt-1", DIR_OUTBOUND, MSG_MARKETING);
+    fx_message(f, T0 + 71 * DAY, "mkt-2", DIR_OUTBOUND, MSG_MARKETING);
+    fx_order_full(f, "A-1004", T0 + 120 * DAY, 35, 0, SHIP_STANDARD, "shoes", "Zenith");
+    fx_order_full(f, "A-1005", T0 + 200 * DAY, 55, 0, SHIP_STANDARD, "shoes", "Acme");
+    fx_order_full(f, "A-1006", T0 + 201 * DAY, 12, 0, SHIP_PLATFORM, "tea", "Leaf");
+    if (f->c->ninc == 0) {
+        f->c->inc[f->c->ninc++].ts_ms = T0 + 66 * DAY;
+    }
+    if (f->c->nsig == 0) { /* those of days 65-67 are out of the window by now */
+        f->c->sig[0].ts_ms = T0 + 201 * DAY;
+        f->c->sig[0].ref = 0x1234abcdULL;
+        f->c->sig[0].kind = SIG_LATE_DELIVERY;
+        f->c->nsig = 1;
+    }
+    if (f->c->nreward_recent == 0) {
+        f->c->reward_recent_ms[f->c->nreward_recent++] = T0 + 200 * DAY;
+    }
+    f->c->reward_last_ms[RW_MILESTONE] = T0 + 200 * DAY;
+    f->c->reward_suppressed[RW_TIER] = 2;
+    ck_assert_uint_gt(f->c->ndays, 1);
+    ck_assert_uint_gt(f->c->nopen, 0);
+    ck_assert_uint_gt(f->c->nconv, 0);
+    ck_assert_uint_gt(f->c->nbrands, 1);
+    ck_assert_uint_gt(f->c->ncats, 1);
+    ck_assert_uint_gt(f->c->nsig, 0);
+    ck_assert_uint_gt(f->c->nmkt, 0);
+    ck_assert_uint_gt(f->c->nrem, 0);
 }
 
 #endif

@@ -16,49 +16,6 @@
 #include "state/codec.h"
 #include "tests/unit/check_main.h"
 
-static unsigned rnd(unsigned *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return (*s >> 16) & 0x7fff;
-}
-
-static const char *const brands[] = {"Acme", "Zenith, Inc.", "Bolt|Co", "nova%", "Ünï"};
-static const char *const cats[] = {"shoes", "tea;green", "books"};
-
-static void random_event(struct fx *f, unsigned *s, int64_t ts, int i)
-{
-    char oid[32], conv[32];
-    unsigned r = rnd(s) % 9;
-
-    snprintf(oid, sizeof(oid), "o%u", rnd(s) % (unsigned)(i + 1));
-    snprintf(conv, sizeof(conv), "cv%u", rnd(s) % 4);
-    switch (r) {
-    case 0:
-    case 1:
-        fx_order_full(f, oid, ts, (rnd(s) % 50000) / 100.0, (rnd(s) % 3) ? 0 : 5.25,
-                      (enum ev_shipping)(rnd(s) % 4), cats[rnd(s) % 3],
-                      brands[rnd(s) % 5]);
-        break;
-    case 2:
-        fx_order_event(f, (enum ev_type)(EV_ORDER_SHIPPED + rnd(s) % 2), oid, ts);
-        break;
-    case 3:
-        fx_return(f, oid, ts, (rnd(s) % 3000) / 100.0,
-                  (enum ev_return_reason)(rnd(s) % 6));
-        break;
-    case 4:
-        fx_order_event(f, EV_ORDER_CANCELLED, oid, ts);
-        break;
-    case 5:
-        fx_review(f, ts, 1 + (int)(rnd(s) % 5), (int)(rnd(s) % 2));
-        break;
-    default:
-        fx_message(f, ts, conv, (enum ev_direction)(1 + rnd(s) % 2),
-                   (enum ev_msg_kind)(rnd(s) % MSG__COUNT));
-        break;
-    }
-}
-
 static void encode_ok(const struct customer *c, struct kvlist *kv, char **aux)
 {
     kvlist_init(kv);
@@ -99,13 +56,13 @@ START_TEST(test_roundtrip_random)
     unsigned s = 12345u + (unsigned)_i * 7919u;
     struct fx f;
     int64_t ts = T0;
-    int n = 1 + (int)(rnd(&s) % 120);
+    int n = 1 + (int)(fx_rnd(&s) % 120);
 
     fx_init(&f, "rand");
     for (int i = 0; i < n; i++) {
         /* Mostly forward in time, sometimes back (interleaved topics). */
-        ts += (int64_t)(rnd(&s) % 10) * DAY / 3 - (rnd(&s) % 5 == 0 ? DAY : 0);
-        random_event(&f, &s, ts, i);
+        ts += (int64_t)(fx_rnd(&s) % 10) * DAY / 3 - (fx_rnd(&s) % 5 == 0 ? DAY : 0);
+        fx_random_event(&f, &s, ts, i);
         if (i % 7 == 0) {
             roundtrip(f.c);
         }
@@ -131,10 +88,10 @@ START_TEST(test_decode_continue)
         unsigned s2;
         char *aux;
 
-        ts += (int64_t)(rnd(&s) % 6) * DAY / 2;
+        ts += (int64_t)(fx_rnd(&s) % 6) * DAY / 2;
         s2 = s;
-        random_event(&a, &s, ts, i);
-        random_event(&b, &s2, ts, i);
+        fx_random_event(&a, &s, ts, i);
+        fx_random_event(&b, &s2, ts, i);
         encode_ok(b.c, &kv, &aux);
         ck_assert_msg(codec_decode(b.c, "cont", &kv, aux, err, sizeof(err)) == 0, "%s",
                       err);
@@ -246,52 +203,8 @@ END_TEST
 
 /* ---- codec_encode_diff ---------------------------------------------------- */
 
-/* A customer with every bounded list in use: the typical customer of
- * test_typical_size plus a low rating, a quality return, a complaint,
- * payment reminders, marketing and a platform order; lists the events left
- * empty are filled directly, as are two reward counters. */
-static void build_full(struct fx *f)
-{
-    fx_order_full(f, "A-1001", T0, 42.5, 0, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_event(f, EV_ORDER_SHIPPED, "A-1001", T0 + DAY);
-    fx_order_event(f, EV_ORDER_DELIVERED, "A-1001", T0 + 3 * DAY);
-    fx_message(f, T0 + 20 * DAY, "conv-77", DIR_INBOUND, MSG_INQUIRY);
-    fx_message(f, T0 + 20 * DAY + HOUR, "conv-77", DIR_OUTBOUND, MSG_REPLY);
-    fx_order_full(f, "A-1002", T0 + 21 * DAY, 19.99, 5, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_full(f, "A-1003", T0 + 60 * DAY, 80, 0, SHIP_EXPEDITED, "socks", "Bolt");
-    fx_review(f, T0 + 65 * DAY, 1, 0);
-    fx_return(f, "A-1002", T0 + 66 * DAY, 19.99, RET_QUALITY);
-    fx_message(f, T0 + 67 * DAY, "conv-78", DIR_INBOUND, MSG_COMPLAINT);
-    fx_message(f, T0 + 68 * DAY, "pay-1", DIR_OUTBOUND, MSG_PAYMENT_REMINDER);
-    fx_message(f, T0 + 69 * DAY, "pay-1", DIR_OUTBOUND, MSG_PAYMENT_REMINDER);
-    fx_message(f, T0 + 70 * DAY, "mkt-1", DIR_OUTBOUND, MSG_MARKETING);
-    fx_message(f, T0 + 71 * DAY, "mkt-2", DIR_OUTBOUND, MSG_MARKETING);
-    fx_order_full(f, "A-1004", T0 + 120 * DAY, 35, 0, SHIP_STANDARD, "shoes", "Zenith");
-    fx_order_full(f, "A-1005", T0 + 200 * DAY, 55, 0, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_full(f, "A-1006", T0 + 201 * DAY, 12, 0, SHIP_PLATFORM, "tea", "Leaf");
-    if (f->c->ninc == 0) {
-        f->c->inc[f->c->ninc++].ts_ms = T0 + 66 * DAY;
-    }
-    if (f->c->nsig == 0) { /* those of days 65-67 are out of the window by now */
-        f->c->sig[0].ts_ms = T0 + 201 * DAY;
-        f->c->sig[0].ref = 0x1234abcdULL;
-        f->c->sig[0].kind = SIG_LATE_DELIVERY;
-        f->c->nsig = 1;
-    }
-    if (f->c->nreward_recent == 0) {
-        f->c->reward_recent_ms[f->c->nreward_recent++] = T0 + 200 * DAY;
-    }
-    f->c->reward_last_ms[RW_MILESTONE] = T0 + 200 * DAY;
-    f->c->reward_suppressed[RW_TIER] = 2;
-    ck_assert_uint_gt(f->c->ndays, 1);
-    ck_assert_uint_gt(f->c->nopen, 0);
-    ck_assert_uint_gt(f->c->nconv, 0);
-    ck_assert_uint_gt(f->c->nbrands, 1);
-    ck_assert_uint_gt(f->c->ncats, 1);
-    ck_assert_uint_gt(f->c->nsig, 0);
-    ck_assert_uint_gt(f->c->nmkt, 0);
-    ck_assert_uint_gt(f->c->nrem, 0);
-}
+/* The diff tests start from fx_build_full (model_fixture.h): the typical customer
+ * of test_typical_size with every bounded list in use. */
 
 static void diff_ok(const struct customer *prev, const struct customer *c,
                     struct kvlist *kv, char **aux)
@@ -317,7 +230,7 @@ START_TEST(test_diff_full)
     char *aux, *full_aux;
 
     fx_init(&f, "d");
-    build_full(&f);
+    fx_build_full(&f);
     diff_ok(NULL, f.c, &kv, &aux);
     encode_ok(f.c, &full, &full_aux);
     ck_assert_ptr_nonnull(aux);
@@ -348,7 +261,7 @@ START_TEST(test_diff_identical)
     char *aux;
 
     fx_init(&f, "same");
-    build_full(&f);
+    fx_build_full(&f);
     prev = copy_of(f.c);
     diff_ok(prev, f.c, &kv, &aux);
     ck_assert_uint_eq(kv.n, 0);
@@ -367,7 +280,7 @@ START_TEST(test_diff_one_counter)
     char *aux, want[32];
 
     fx_init(&f, "one");
-    build_full(&f);
+    fx_build_full(&f);
     prev = copy_of(f.c);
     f.c->msgs[MSG_COMPLAINT]++;
     diff_ok(prev, f.c, &kv, &aux);
@@ -410,7 +323,7 @@ START_TEST(test_diff_list)
     char *aux, *full_aux;
 
     fx_init(&f, "list");
-    build_full(&f);
+    fx_build_full(&f);
     prev = copy_of(f.c);
     f.c->days[0].refund_cents += 100;
     diff_ok(prev, f.c, &kv, &aux);
@@ -452,7 +365,7 @@ START_TEST(test_diff_back_to_default)
     char *aux;
 
     fx_init(&f, "dflt");
-    build_full(&f);
+    fx_build_full(&f);
     f.c->orders_cancelled = 2;
     f.c->risk_armed = 0;
     f.c->tier = TIER_GOLD;
@@ -508,12 +421,12 @@ START_TEST(test_diff_applies)
         struct customer *prev = copy_of(f.c), *d = malloc(sizeof(*d));
         struct kvlist kv_prev, stored, diff, merged, kv_c, kv_d;
         char *aux_prev, *aux_diff, *aux_c, *aux_d;
-        int n = (int)(rnd(&s) % 6); /* sometimes none: an empty diff */
+        int n = (int)(fx_rnd(&s) % 6); /* sometimes none: an empty diff */
 
         ck_assert_ptr_nonnull(d);
         for (int i = 0; i < n; i++) {
-            ts += (int64_t)(rnd(&s) % 10) * DAY / 3;
-            random_event(&f, &s, ts, step * 6 + i);
+            ts += (int64_t)(fx_rnd(&s) % 10) * DAY / 3;
+            fx_random_event(&f, &s, ts, step * 6 + i);
         }
         encode_ok(prev, &kv_prev, &aux_prev);
         apply_diff(&kv_prev, &kv_prev, &stored); /* drops the "" fields */
@@ -573,7 +486,7 @@ START_TEST(test_summary_full)
     char *aux;
 
     fx_init(&f, "sum");
-    build_full(&f);
+    fx_build_full(&f);
     summary_ok(NULL, f.c, &kv);
     encode_ok(f.c, &full, &aux);
     ck_assert_uint_eq(kv.n, NSUMMARY);
@@ -612,7 +525,7 @@ START_TEST(test_summary_identical)
     struct kvlist kv;
 
     fx_init(&f, "same");
-    build_full(&f);
+    fx_build_full(&f);
     prev = copy_of(f.c);
     summary_ok(prev, f.c, &kv);
     ck_assert_uint_eq(kv.n, 0);
@@ -637,7 +550,7 @@ START_TEST(test_summary_one_field)
     struct kvlist kv;
 
     fx_init(&f, "one");
-    build_full(&f);
+    fx_build_full(&f);
     prev = copy_of(f.c);
     f.c->churn_risk = 0.625;
     summary_ok(prev, f.c, &kv);

@@ -20,12 +20,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static unsigned rnd(unsigned *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return (*s >> 16) & 0x7fff;
-}
-
 /* splitmix64: full-width values for the random customers. */
 static uint64_t rnd64(uint64_t *s)
 {
@@ -39,44 +33,6 @@ static uint64_t rnd64(uint64_t *s)
 static uint32_t below(uint64_t *s, uint32_t n)
 {
     return (uint32_t)(rnd64(s) % n);
-}
-
-static const char *const brands[] = {"Acme", "Zenith, Inc.", "Bolt|Co", "nova%", "Ünï"};
-static const char *const cats[] = {"shoes", "tea;green", "books"};
-
-/* One random event, as test_codec.c makes them. */
-static void random_event(struct fx *f, unsigned *s, int64_t ts, int i)
-{
-    char oid[32], conv[32];
-    unsigned r = rnd(s) % 9;
-
-    snprintf(oid, sizeof(oid), "o%u", rnd(s) % (unsigned)(i + 1));
-    snprintf(conv, sizeof(conv), "cv%u", rnd(s) % 4);
-    switch (r) {
-    case 0:
-    case 1:
-        fx_order_full(f, oid, ts, (rnd(s) % 50000) / 100.0, (rnd(s) % 3) ? 0 : 5.25,
-                      (enum ev_shipping)(rnd(s) % 4), cats[rnd(s) % 3],
-                      brands[rnd(s) % 5]);
-        break;
-    case 2:
-        fx_order_event(f, (enum ev_type)(EV_ORDER_SHIPPED + rnd(s) % 2), oid, ts);
-        break;
-    case 3:
-        fx_return(f, oid, ts, (rnd(s) % 3000) / 100.0,
-                  (enum ev_return_reason)(rnd(s) % 6));
-        break;
-    case 4:
-        fx_order_event(f, EV_ORDER_CANCELLED, oid, ts);
-        break;
-    case 5:
-        fx_review(f, ts, 1 + (int)(rnd(s) % 5), (int)(rnd(s) % 2));
-        break;
-    default:
-        fx_message(f, ts, conv, (enum ev_direction)(1 + rnd(s) % 2),
-                   (enum ev_msg_kind)(rnd(s) % MSG__COUNT));
-        break;
-    }
 }
 
 /* The recent ids the batch adds after applying the fixture's events (event
@@ -333,43 +289,12 @@ static const struct store_meta meta_typical = {
     .wm = {{0, 3, 1200}, {1, 3, 877}, {2, 3, 15}},
 };
 
-/* A customer with every bounded list in use: the typical customer of
- * test_codec.c's size test plus a low rating, a quality return, a complaint,
- * payment reminders, marketing and a platform order; lists the events left
- * empty are filled directly, as are two reward counters and the recent ids
- * the batch would have added.  (test_codec.c has the same builder for its
- * diff tests, without the recent ids.) */
+/* fx_build_full's customer (model_fixture.h) plus a reward given and the
+ * recent ids the batch would have added, so that every bounded list the packed
+ * form stores is in use.  (test_codec.c's diff tests use fx_build_full alone.) */
 static void build_full(struct fx *f)
 {
-    fx_order_full(f, "A-1001", T0, 42.5, 0, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_event(f, EV_ORDER_SHIPPED, "A-1001", T0 + DAY);
-    fx_order_event(f, EV_ORDER_DELIVERED, "A-1001", T0 + 3 * DAY);
-    fx_message(f, T0 + 20 * DAY, "conv-77", DIR_INBOUND, MSG_INQUIRY);
-    fx_message(f, T0 + 20 * DAY + HOUR, "conv-77", DIR_OUTBOUND, MSG_REPLY);
-    fx_order_full(f, "A-1002", T0 + 21 * DAY, 19.99, 5, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_full(f, "A-1003", T0 + 60 * DAY, 80, 0, SHIP_EXPEDITED, "socks", "Bolt");
-    fx_review(f, T0 + 65 * DAY, 1, 0);
-    fx_return(f, "A-1002", T0 + 66 * DAY, 19.99, RET_QUALITY);
-    fx_message(f, T0 + 67 * DAY, "conv-78", DIR_INBOUND, MSG_COMPLAINT);
-    fx_message(f, T0 + 68 * DAY, "pay-1", DIR_OUTBOUND, MSG_PAYMENT_REMINDER);
-    fx_message(f, T0 + 69 * DAY, "pay-1", DIR_OUTBOUND, MSG_PAYMENT_REMINDER);
-    fx_message(f, T0 + 70 * DAY, "mkt-1", DIR_OUTBOUND, MSG_MARKETING);
-    fx_message(f, T0 + 71 * DAY, "mkt-2", DIR_OUTBOUND, MSG_MARKETING);
-    fx_order_full(f, "A-1004", T0 + 120 * DAY, 35, 0, SHIP_STANDARD, "shoes", "Zenith");
-    fx_order_full(f, "A-1005", T0 + 200 * DAY, 55, 0, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_full(f, "A-1006", T0 + 201 * DAY, 12, 0, SHIP_PLATFORM, "tea", "Leaf");
-    if (f->c->ninc == 0) {
-        f->c->inc[f->c->ninc++].ts_ms = T0 + 66 * DAY;
-    }
-    if (f->c->nsig == 0) { /* those of days 65-67 are out of the window by now */
-        f->c->sig[0].ts_ms = T0 + 201 * DAY;
-        f->c->sig[0].ref = 0x1234abcdULL;
-        f->c->sig[0].kind = SIG_LATE_DELIVERY;
-        f->c->nsig = 1;
-    }
-    if (f->c->nreward_recent == 0) {
-        f->c->reward_recent_ms[f->c->nreward_recent++] = T0 + 200 * DAY;
-    }
+    fx_build_full(f);
     if (f->c->nrwd == 0) {
         f->c->rwd[0].id = 0xfeedULL;
         f->c->rwd[0].ts_ms = T0 + 200 * DAY;
@@ -377,18 +302,8 @@ static void build_full(struct fx *f)
         f->c->rwd[0].points = 250;
         f->c->nrwd = 1;
     }
-    f->c->reward_last_ms[RW_MILESTONE] = T0 + 200 * DAY;
-    f->c->reward_suppressed[RW_TIER] = 2;
     add_seen(f, 64);
-    ck_assert_uint_gt(f->c->ndays, 1);
-    ck_assert_uint_gt(f->c->nopen, 0);
-    ck_assert_uint_gt(f->c->nconv, 0);
-    ck_assert_uint_gt(f->c->nbrands, 1);
-    ck_assert_uint_gt(f->c->ncats, 1);
     ck_assert_uint_gt(f->c->ninc, 0);
-    ck_assert_uint_gt(f->c->nsig, 0);
-    ck_assert_uint_gt(f->c->nmkt, 0);
-    ck_assert_uint_gt(f->c->nrem, 0);
     ck_assert_uint_gt(f->c->nreward_recent, 0);
     ck_assert_uint_gt(f->c->nrwd, 0);
     ck_assert_uint_gt(f->c->nseen, 1);
@@ -413,18 +328,18 @@ START_TEST(test_pack_roundtrip_random)
     struct fx f;
     struct store_meta meta = {0};
     int64_t ts = T0;
-    int n = 1 + (int)(rnd(&s) % 150);
+    int n = 1 + (int)(fx_rnd(&s) % 150);
 
     fx_init(&f, "cust-1");
     pack_roundtrip(f.c, &meta); /* a new customer: every list empty */
     for (int i = 0; i < n; i++) {
-        ts += (int64_t)(rnd(&s) % 10) * DAY / 3 - (rnd(&s) % 5 == 0 ? DAY : 0);
-        random_event(&f, &s, ts, i);
+        ts += (int64_t)(fx_rnd(&s) % 10) * DAY / 3 - (fx_rnd(&s) % 5 == 0 ? DAY : 0);
+        fx_random_event(&f, &s, ts, i);
     }
     model_sweep(f.c, ts + 30 * DAY, &f.m, &f.out);
-    add_seen(&f, 1 + rnd(&s) % CU_SEEN_MAX);
+    add_seen(&f, 1 + fx_rnd(&s) % CU_SEEN_MAX);
     meta.rev = n;
-    meta.partition = (int32_t)(rnd(&s) % 4) - 1;
+    meta.partition = (int32_t)(fx_rnd(&s) % 4) - 1;
     pack_roundtrip(f.c, &meta);
     fx_free(&f);
 }
