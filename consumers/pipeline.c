@@ -1359,6 +1359,12 @@ int pipeline_probe(struct pipeline *pl, int timeout_ms, char *err, size_t errlen
     return 0;
 }
 
+void pipeline_connect(struct pipeline *pl)
+{
+    redis_retry(pl);
+    metrics_set_ready(pipeline_ready(pl));
+}
+
 int pipeline_subscribe(struct pipeline *pl, char *err, size_t errlen)
 {
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(3);

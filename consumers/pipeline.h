@@ -27,6 +27,9 @@ void pipeline_free(struct pipeline *pl);
 
 /* Ask the cluster for metadata: 0 if a broker answered within timeout_ms. */
 int pipeline_probe(struct pipeline *pl, int timeout_ms, char *err, size_t errlen);
+/* Connect the Redis connections not yet made (the first is the caller's)
+ * and publish readiness, so that /ready agrees with READY=1 from the start. */
+void pipeline_connect(struct pipeline *pl);
 int pipeline_subscribe(struct pipeline *pl, char *err, size_t errlen);
 
 /* One turn of the main loop: poll (at most timeout_ms), process, serve

@@ -275,6 +275,7 @@ int main(int argc, char **argv)
         goto out;
     }
     pipeline_refresh_model(pl);
+    pipeline_connect(pl);
     sd_notify(0, "READY=1");
     log_note("loyaltyd %s running (group %s, redis %s:%d)", LOYALTY_VERSION,
              cfg.pipe.group_id, cfg.redis_host, cfg.redis_port);

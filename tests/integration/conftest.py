@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -250,15 +251,24 @@ def dump_customers(r, prefix, ids):
     `aux` (the lists, docs/state.md)."""
     out = {}
     ids = list(ids)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        p = subprocess.run([LOYALTYCTL, "--redis", _redis_addr(r), "--prefix", prefix,
-                            "--json", "dump"] + chunk, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=120)
-        assert p.returncode == 0, p.stderr.decode(errors="replace")
-        docs = json.loads(p.stdout)
-        for d in docs if isinstance(docs, list) else [docs]:
-            out[d["customer_id"]] = d
+    with tempfile.TemporaryDirectory() as tmp:
+        ctl = [LOYALTYCTL, "--redis", _redis_addr(r), "--prefix", prefix, "--json"]
+        password = r.connection_pool.connection_kwargs.get("password")
+        if password:  # never in argv: a password file named by a config file
+            pw, conf = os.path.join(tmp, "redis.password"), os.path.join(tmp, "ctl.conf")
+            with open(os.open(pw, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write(password + "\n")
+            with open(conf, "w") as f:
+                f.write("redis.password_file = %s\n" % pw)
+            ctl[1:1] = ["-c", conf]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            p = subprocess.run(ctl + ["dump"] + chunk, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=120)
+            assert p.returncode == 0, p.stderr.decode(errors="replace")
+            docs = json.loads(p.stdout)
+            for d in docs if isinstance(docs, list) else [docs]:
+                out[d["customer_id"]] = d
     return out
 
 
