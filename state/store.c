@@ -266,6 +266,9 @@ static int store_simple(struct store *s, char *err, size_t errlen, const char *f
     return rc;
 }
 
+static int store_count_cmd(struct store *s, long long *sum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The schema key: another version's is refused; an absent one means a Redis
  * that holds nothing of this prefix (new, or emptied), which the caller must
  * judge before it writes anything (store_mark). */
@@ -289,16 +292,11 @@ static int store_check_schema(struct store *s, char *err, size_t errlen)
 
 int store_fresh(struct store *s)
 {
-    char err[256];
-    redisReply *r = store_cmd(s, err, sizeof(err), "EXISTS %sschema", s->opts.prefix);
-    int rc = -1;
+    long long n = 0;
 
-    if (r == NULL)
+    if (store_count_cmd(s, &n, "EXISTS %sschema", s->opts.prefix) < 0)
         return -1;
-    if (r->type == REDIS_REPLY_INTEGER)
-        rc = r->integer == 0;
-    freeReplyObject(r);
-    return rc;
+    return n == 0;
 }
 
 int store_aof(struct store *s)
@@ -900,14 +898,13 @@ int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, cha
 
 /* ---- progress ---- */
 
-static const char *const progress_fields[SRC__COUNT] = {"orders", "reviews", "messages"};
-
 int store_progress_get(struct store *s, int32_t task, int64_t next[SRC__COUNT], char *err,
                        size_t errlen)
 {
-    redisReply *r = store_cmd(s, err, errlen, "HMGET %st:{%" PRId32 "}:progress %s %s %s",
-                              s->opts.prefix, task, progress_fields[0],
-                              progress_fields[1], progress_fields[2]);
+    redisReply *r =
+        store_cmd(s, err, errlen, "HMGET %st:{%" PRId32 "}:progress %s %s %s",
+                  s->opts.prefix, task, event_source_name(SRC_ORDERS),
+                  event_source_name(SRC_REVIEWS), event_source_name(SRC_MESSAGES));
     int rc = -1;
 
     if (r == NULL)
@@ -929,39 +926,14 @@ int store_progress_get(struct store *s, int32_t task, int64_t next[SRC__COUNT], 
 int store_progress_put(struct store *s, int32_t task, const int64_t next[SRC__COUNT],
                        char *err, size_t errlen)
 {
-    char key[STORE_KEY_MAX];
-    int rc;
-
-    snprintf(key, sizeof(key), "%st:{%" PRId32 "}:progress", s->opts.prefix, task);
-    argv_reset(&s->argv);
-    argv_str(&s->argv, "FCALL");
-    argv_str(&s->argv, "loyaltyd_progress_4");
-    argv_str(&s->argv, "1");
-    argv_str(&s->argv, key);
-    for (int i = 0; i < SRC__COUNT; i++) {
-        if (next[i] < 0)
-            continue;
-        argv_str(&s->argv, progress_fields[i]);
-        argv_int(&s->argv, next[i]);
-    }
-    if (!store_usable(s, err, errlen) || !pipe_usable(s, err, errlen))
-        return -1;
-    if (argv_append(s, &s->argv) < 0) {
-        snprintf(err, errlen, "out of memory");
-        store_abandon(s);
-        return -1;
-    }
-    {
-        redisReply *r;
-
-        if (roundtrip(s, &r, 1, err, errlen) < 0)
-            return -1;
-        rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
-        if (rc < 0)
-            snprintf(err, errlen, "redis: %s", r->str);
-        freeReplyObject(r);
-    }
-    return rc;
+    /* -1 (nothing applied from a topic) never raises a field. */
+    return store_simple(s, err, errlen,
+                        "FCALL loyaltyd_progress_4 1 %st:{%" PRId32
+                        "}:progress %s %" PRId64 " %s %" PRId64 " %s %" PRId64,
+                        s->opts.prefix, task, event_source_name(SRC_ORDERS),
+                        next[SRC_ORDERS], event_source_name(SRC_REVIEWS),
+                        next[SRC_REVIEWS], event_source_name(SRC_MESSAGES),
+                        next[SRC_MESSAGES]);
 }
 
 /* ---- indices, sweeper, model ---- */

@@ -44,7 +44,7 @@ local function commit(keys, args)
     return rev + 1
 end
 
--- KEYS: a task's progress hash.  ARGV: field/offset pairs.  Each field is
+-- KEYS: a task's progress hash.  ARGV: field/offset pairs (-1: none).  Each field is
 -- raised to its offset, never lowered: a late write of an instance that lost
 -- the task does not take the progress back.
 local function progress(keys, args)
