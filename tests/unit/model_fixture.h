@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/codec.h"
 #include "state/customer.h"
 #include "state/model.h"
 
@@ -320,6 +321,25 @@ static inline void fx_build_full(struct fx *f)
     ck_assert_uint_gt(f->c->nsig, 0);
     ck_assert_uint_gt(f->c->nmkt, 0);
     ck_assert_uint_gt(f->c->nrem, 0);
+}
+
+/* c in the readable text form, asserting it encodes. */
+static inline void fx_encode_ok(const struct customer *c, struct kvlist *kv, char **aux)
+{
+    kvlist_init(kv);
+    ck_assert_int_eq(codec_encode(c, kv, aux), 0);
+}
+
+/* Two readable forms are the same: every field, in order, and the aux string. */
+static inline void fx_assert_same_text(const struct kvlist *a, const char *aux_a,
+                                       const struct kvlist *b, const char *aux_b)
+{
+    ck_assert_uint_eq(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        ck_assert_str_eq(a->v[i].name, b->v[i].name);
+        ck_assert_str_eq(a->v[i].value, b->v[i].value);
+    }
+    ck_assert_str_eq(aux_a, aux_b);
 }
 
 #endif

@@ -47,32 +47,15 @@ static void add_seen(struct fx *f, uint32_t window)
     }
 }
 
-static void encode_ok(const struct customer *c, struct kvlist *kv, char **aux)
-{
-    kvlist_init(kv);
-    ck_assert_int_eq(codec_encode(c, kv, aux), 0);
-}
-
-static void assert_same(const struct kvlist *a, const char *aux_a, const struct kvlist *b,
-                        const char *aux_b)
-{
-    ck_assert_uint_eq(a->n, b->n);
-    for (size_t i = 0; i < a->n; i++) {
-        ck_assert_str_eq(a->v[i].name, b->v[i].name);
-        ck_assert_str_eq(a->v[i].value, b->v[i].value);
-    }
-    ck_assert_str_eq(aux_a, aux_b);
-}
-
 /* a and b have the same codec text (hash fields and aux string). */
 static void same_text(const struct customer *a, const struct customer *b)
 {
     struct kvlist kv1, kv2;
     char *aux1, *aux2;
 
-    encode_ok(a, &kv1, &aux1);
-    encode_ok(b, &kv2, &aux2);
-    assert_same(&kv1, aux1, &kv2, aux2);
+    fx_encode_ok(a, &kv1, &aux1);
+    fx_encode_ok(b, &kv2, &aux2);
+    fx_assert_same_text(&kv1, aux1, &kv2, aux2);
     kvlist_free(&kv1);
     kvlist_free(&kv2);
     free(aux1);
