@@ -85,6 +85,10 @@ static const struct {
          "Partitions resumed from the progress in Redis, behind the "
          "group's committed offset (Redis restored from an older "
          "state: the window it lost applied again)."},
+    [MC_REVOKED_UNAPPLIED] = {"loyaltyd_revoked_unapplied_total",
+                              "Input messages consumed but not applied when their "
+                              "partition was revoked (its next owner reads them "
+                              "again)."},
 };
 
 static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -92,6 +96,12 @@ static struct lag_entry lag[LAG_MAX];
 static size_t n_lag;
 /* Event-time lag of each task, by partition number; -1: not a task of ours. */
 static double task_lag[TASKS_MAX];
+/* Per task: due times evaluated (since start), and the due timers at or
+ * before the task's timer clock not yet evaluated (count, -1: not known) and
+ * how far behind that clock the oldest one is. */
+static atomic_uint_fast64_t timers_fired[TASKS_MAX];
+static double timers_overdue[TASKS_MAX];
+static double timers_overdue_s[TASKS_MAX];
 
 static const char *const *reason_names;
 static int n_reasons;
@@ -310,8 +320,10 @@ void metrics_clear_lag(void)
 {
     pthread_mutex_lock(&lag_lock);
     n_lag = 0;
-    for (size_t i = 0; i < TASKS_MAX; i++)
+    for (size_t i = 0; i < TASKS_MAX; i++) {
         task_lag[i] = -1;
+        timers_overdue[i] = timers_overdue_s[i] = -1;
+    }
     pthread_mutex_unlock(&lag_lock);
 }
 
@@ -321,6 +333,22 @@ void metrics_set_task_lag(int32_t partition, double seconds)
         return;
     pthread_mutex_lock(&lag_lock);
     task_lag[partition] = seconds;
+    pthread_mutex_unlock(&lag_lock);
+}
+
+void metrics_timers_fired(int32_t partition, uint64_t n)
+{
+    if (partition >= 0 && partition < TASKS_MAX && n > 0)
+        atomic_fetch_add_explicit(&timers_fired[partition], n, memory_order_relaxed);
+}
+
+void metrics_set_timers_overdue(int32_t partition, int64_t count, double oldest_s)
+{
+    if (partition < 0 || partition >= TASKS_MAX)
+        return;
+    pthread_mutex_lock(&lag_lock);
+    timers_overdue[partition] = (double)count;
+    timers_overdue_s[partition] = oldest_s;
     pthread_mutex_unlock(&lag_lock);
 }
 
@@ -476,6 +504,15 @@ static void render_latency(struct out *o)
     put(o, "loyaltyd_cache_bytes %llu\n", GET(m.cache_bytes));
 }
 
+
+/* One sample of `name` per task of this instance (lag_lock held) whose value
+ * is known (v[i] >= 0), with `decimals` digits. */
+static void put_per_task(struct out *o, const char *name, const double *v, int decimals)
+{
+    for (int i = 0; i < TASKS_MAX; i++)
+        if (task_lag[i] >= 0 && v[i] >= 0)
+            put(o, "%s{partition=\"%d\"} %.*f\n", name, i, decimals, v[i]);
+}
 static void render_gauges(struct out *o)
 {
     render_latency(o);
@@ -498,11 +535,25 @@ static void render_gauges(struct out *o)
             lag[i].topic, (int)lag[i].partition, (long long)lag[i].lag);
     head(o, "loyaltyd_event_time_lag_seconds", "gauge",
          "Per task: how old the oldest input message not yet applied is (0: caught up).");
-    for (int i = 0; i < TASKS_MAX; i++)
-        if (task_lag[i] >= 0)
-            put(o, "loyaltyd_event_time_lag_seconds{partition=\"%d\"} %.3f\n", i,
-                task_lag[i]);
+    put_per_task(o, "loyaltyd_event_time_lag_seconds", task_lag, 3);
+    head(o, "loyaltyd_timers_overdue", "gauge",
+         "Per task: due timers at or before the task's timer clock (its stream time, or "
+         "the wall clock once its input is caught up) not yet fired.");
+    put_per_task(o, "loyaltyd_timers_overdue", timers_overdue, 0);
+    head(o, "loyaltyd_timer_overdue_seconds", "gauge",
+         "Per task: how far behind the task's timer clock the oldest due timer not yet "
+         "fired is (0: none).");
+    put_per_task(o, "loyaltyd_timer_overdue_seconds", timers_overdue_s, 3);
     pthread_mutex_unlock(&lag_lock);
+    head(o, "loyaltyd_timers_fired_total", "counter",
+         "Per task: due times evaluated, before a customer's event or by the sweeper.");
+    for (int i = 0; i < TASKS_MAX; i++) {
+        uint64_t n = atomic_load_explicit(&timers_fired[i], memory_order_relaxed);
+
+        if (n > 0)
+            put(o, "loyaltyd_timers_fired_total{partition=\"%d\"} %llu\n", i,
+                (unsigned long long)n);
+    }
 }
 
 /* The process_* families every Prometheus client exports, from /proc. */

@@ -31,6 +31,7 @@ enum metric_counter {
     MC_KEY_MISMATCH,
     MC_RESCORED,
     MC_RESUMED_FROM_REDIS,
+    MC_REVOKED_UNAPPLIED,
     MC__COUNT
 };
 
@@ -85,6 +86,11 @@ int64_t metrics_lag(const char *topic, int32_t partition);
 /* Event-time lag of task `partition` in seconds; a negative value removes it. */
 void metrics_set_task_lag(int32_t partition, double seconds);
 void metrics_clear_lag(void);
+/* n due times of task `partition` evaluated. */
+void metrics_timers_fired(int32_t partition, uint64_t n);
+/* Task `partition`'s due timers not yet fired at or before its timer clock:
+ * how many, and how far behind the clock the oldest is (seconds). */
+void metrics_set_timers_overdue(int32_t partition, int64_t count, double oldest_s);
 
 /* Totals for the systemd STATUS= line. */
 uint64_t metrics_applied_total(void);

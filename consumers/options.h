@@ -47,6 +47,7 @@ struct pipeline_opts {
     int rescore_per_s; /* customers rescored per second after a refit; 0: none */
     int bad_key_apply; /* input.bad_key = apply: count a bad key, apply the event */
     int merge_max_idle_ms;
+    int merge_grace_ms;
     int merge_queue_max;
     int batch_max_events;
     int dedup_window;      /* recent event ids kept per customer */

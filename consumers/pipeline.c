@@ -205,6 +205,27 @@ static int64_t oldest_pending_ms(const struct ptask *pt)
     return oldest;
 }
 
+static int64_t timer_clock(const struct pipeline *pl, const struct ptask *pt);
+static void hold_back(struct pipeline *pl);
+
+/* The task's due timers that its timer clock has passed and the sweeper has
+ * not fired yet (it fires them on its next pass). */
+static void account_timers(struct pipeline *pl, const struct ptask *pt)
+{
+    int64_t now = timer_clock(pl, pt), count = 0, oldest = 0;
+
+    if (now <= 0 || pl->paused || !store_ok(pl->store))
+        return;
+    if (store_due_overdue(pl->store, pt->t.partition, now, &count, &oldest) < 0) {
+        if (!stores_ok(pl)) /* Redis went away: as when a batch finds it */
+            hold_back(pl);
+        return;
+    }
+    metrics_set_timers_overdue(pt->t.partition, count,
+                               count > 0 && now > oldest ? (double)(now - oldest) / 1000.0
+                                                         : 0);
+}
+
 /* Event-time lag of each task: the age of its oldest input not applied yet.
  * When nothing is fetched but the broker says a partition is behind, the
  * age of the last input applied stands in (the next one is no older). */
@@ -227,6 +248,7 @@ static void account_lag(struct pipeline *pl)
                     from = pt->applied_ts_ms;
         metrics_set_task_lag(
             (int32_t)p, from > 0 && wall > from ? (double)(wall - from) / 1000.0 : 0);
+        account_timers(pl, pt);
     }
     metrics_set_derived_in_flight(producer_backlog(pl->producer));
 }
@@ -292,9 +314,12 @@ static void hold_back(struct pipeline *pl)
 
 /* ---- consuming: parse into the task's queue ---- */
 
+/* A consumed message given up unapplied with its task: its offset was never
+ * stored, so the task's next owner reads it again. */
 static void drop_queued(void *arg, void *msg, void *entry)
 {
     (void)arg;
+    metrics_add(MC_REVOKED_UNAPPLIED, 1);
     if (entry)
         tracker_release(entry);
     inmsg_free(msg);
@@ -338,7 +363,8 @@ static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
                             struct ptask *pt)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
-    struct task_msg tm = {.offset = m->offset};
+    int64_t wall = wall_ms();
+    struct task_msg tm = {.offset = m->offset, .append_ms = wall};
     struct inmsg *in;
     char detail[256];
 
@@ -346,9 +372,11 @@ static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
             NULL ||
         (tm.entry = tracker_add(pl->tracker, topic, m->partition, m->offset)) == NULL)
         goto nomem;
+    if (in->kafka_ts_ms > 0 && in->kafka_ts_ms < tm.append_ms)
+        tm.append_ms = in->kafka_ts_ms;
     event_init(&tm.ev);
     tm.reason = parse_event(m->payload, m->len, (enum ev_source)src, &pl->cfg->limits,
-                            wall_ms(), &tm.ev, detail, sizeof(detail));
+                            wall, &tm.ev, detail, sizeof(detail));
     if (tm.reason == PR_OK)
         tm.reason = check_key(pl, m, &tm.ev, detail, sizeof(detail));
     if (tm.reason != PR_OK && tm.reason != PR_NO_MEMORY &&
@@ -463,8 +491,9 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
     }
     while (pt->nbatch < (size_t)pl->cfg->batch_max_events) {
         int src, timed_out, late;
-        enum task_wait w = task_next(&pt->t, mono_ms(), pl->cfg->merge_max_idle_ms, &src,
-                                     &wait_ms, &timed_out);
+        enum task_wait w =
+            task_next(&pt->t, mono_ms(), wall_ms(), pl->cfg->merge_max_idle_ms, &src,
+                      &wait_ms, &timed_out);
 
         if (timed_out) {
             metrics_add(MC_MERGE_IDLE_TIMEOUTS, 1);
@@ -512,9 +541,10 @@ static struct batch_ctx batch_ctx_of(struct pipeline *pl, const struct ptask *pt
                               .dedup_window = (uint32_t)pl->cfg->dedup_window};
 }
 
-static void account_batch(struct pipeline *pl, const struct batch_stats *st)
+static void account_batch(struct pipeline *pl, int32_t task, const struct batch_stats *st)
 {
     metrics_add(MC_BATCHES, 1);
+    metrics_timers_fired(task, st->timers);
     metrics_add(MC_CACHE_HITS, st->cache_hits);
     metrics_add(MC_CACHE_MISSES, st->cache_misses);
     metrics_add(MC_COMMITS, st->commits);
@@ -595,7 +625,8 @@ static void record_progress(struct ptask *pt, struct store *store)
     }
     if (!any)
         return;
-    if (store_progress_put(store, pt->t.partition, next, err, sizeof(err)) < 0) {
+    if (store_progress_put(store, pt->t.partition, next, pt->t.stream_ms, err,
+                           sizeof(err)) < 0) {
         log_warn("partition %d: progress not recorded: %s", (int)pt->t.partition, err);
         return;
     }
@@ -706,7 +737,7 @@ static int land(struct pipeline *pl, int lane, int wait_ms)
     }
     pt->nbatch = 0;
     give_back_batch(pl, pt);
-    account_batch(pl, &f->st);
+    account_batch(pl, pt->t.partition, &f->st);
     return 0;
 }
 
@@ -875,6 +906,7 @@ static int task_add(struct pipeline *pl, int32_t p)
     if ((pt = calloc(1, sizeof(*pt))) == NULL)
         return -1;
     task_init(&pt->t, p);
+    pt->t.grace_ms = pl->cfg->merge_grace_ms;
     pt->lane = -1;
     for (int i = 0; i < SRC__COUNT; i++)
         pt->progress[i] = -1;
@@ -1008,11 +1040,18 @@ static void resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list_
         }
         if (pt == NULL || src < 0 || src >= SRC__COUNT || !store_ok(pl->store))
             continue;
-        if (pt->progress[0] < 0 && pt->progress[1] < 0 && pt->progress[2] < 0 &&
-            store_progress_get(pl->store, pt->t.partition, pt->progress, err,
-                               sizeof(err)) < 0) {
-            log_warn("partition %d: %s", (int)pt->t.partition, err);
-            continue;
+        if (pt->progress[0] < 0 && pt->progress[1] < 0 && pt->progress[2] < 0) {
+            int64_t stream = 0;
+
+            if (store_progress_get(pl->store, pt->t.partition, pt->progress, &stream, err,
+                                   sizeof(err)) < 0) {
+                log_warn("partition %d: %s", (int)pt->t.partition, err);
+                continue;
+            }
+            /* The timers of a task whose events are all applied already
+             * still run by the stream time its last owner reached. */
+            if (stream > pt->t.stream_ms)
+                pt->t.stream_ms = stream;
         }
         if (pt->progress[src] >= 0 && k >= 0 && pt->progress[src] < k) {
             log_warn("%s/%d: Redis recorded the events applied up to offset %" PRId64
@@ -1034,7 +1073,7 @@ static void resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list_
 static void check_redis_kept(struct pipeline *pl)
 {
     char err[256];
-    int64_t next[SRC__COUNT];
+    int64_t next[SRC__COUNT], stream;
 
     /* Before the first assignment (a lane's first connect) there is nothing
      * to compare: the assignment judges Redis (resume_positions). */
@@ -1060,8 +1099,8 @@ static void check_redis_kept(struct pipeline *pl)
     for (size_t p = 0; p < pl->ntasks; p++) {
         struct ptask *pt = pl->tasks[p];
 
-        if (pt == NULL ||
-            store_progress_get(pl->store, pt->t.partition, next, err, sizeof(err)) < 0)
+        if (pt == NULL || store_progress_get(pl->store, pt->t.partition, next, &stream,
+                                             err, sizeof(err)) < 0)
             continue;
         for (int i = 0; i < SRC__COUNT; i++) {
             if (next[i] >= pt->progress[i])
@@ -1503,12 +1542,12 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
     account_lag(pl);
 }
 
-/* The sweeper's "now" for a task: the wall clock, or in a replay the task's
- * stream time (every event up to it has been applied, by the merge); 0 when
- * there is nothing to judge by. */
-static int64_t sweep_now(const struct pipeline *pl, const struct ptask *pt)
+/* The task's timer clock (task_timer_clock): the sweeper runs on a task
+ * only while none of its events is taken or in flight, so with
+ * clock = stream every event up to it is applied. */
+static int64_t timer_clock(const struct pipeline *pl, const struct ptask *pt)
 {
-    return pl->cfg->clock == CLOCK_WALL ? wall_ms() : pt->t.stream_ms;
+    return task_timer_clock(&pt->t, pl->cfg->clock == CLOCK_WALL ? wall_ms() : 0);
 }
 
 /* One batch of the task's due customers; each is evaluated at every due time
@@ -1521,18 +1560,23 @@ static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
     size_t n = 0;
 
     if (store_due(pl->store, pt->t.partition, now, (size_t)pl->cfg->sweep_batch, &ids,
-                  &n) < 0)
+                  &n) < 0) {
+        if (!stores_ok(pl))
+            hold_back(pl);
         return 0;
+    }
     for (size_t i = 0; i < n; i++)
         pl->items[i] = (struct batch_item){.sweep_id = ids[i],
                                            .sweep_until_ms = now,
                                            .source = -1,
                                            .partition = pt->t.partition,
                                            .offset = -1};
-    if (batch_run(&b, pl->items, n, &st, err, sizeof(err)) < 0)
+    if (batch_run(&b, pl->items, n, &st, err, sizeof(err)) < 0) {
         log_warn("sweep of partition %d: %s", (int)pt->t.partition, err);
-    else
-        account_batch(pl, &st);
+        if (!stores_ok(pl))
+            hold_back(pl);
+    } else
+        account_batch(pl, pt->t.partition, &st);
     store_ids_free(ids, n);
     return n;
 }
@@ -1558,7 +1602,7 @@ static void sweep_some(struct pipeline *pl)
         return;
     while (pl->sweep_next < pl->ntasks) {
         struct ptask *pt = pl->tasks[pl->sweep_next];
-        int64_t now = pt ? sweep_now(pl, pt) : 0;
+        int64_t now = pt ? timer_clock(pl, pt) : 0;
         size_t n = 0;
 
         if (now > 0 && pt->nbatch == 0 && pt->lane < 0) {
@@ -1717,7 +1761,7 @@ static size_t rescore_batch(struct pipeline *pl)
         log_warn("rescore of partition %d: %s", (int)pt->t.partition, err);
         return 0; /* the same customers next time */
     }
-    account_batch(pl, &st);
+    account_batch(pl, pt->t.partition, &st);
     rs->tokens -= (double)n;
     rs->rescored += st.rescored;
     rs->processed += n;

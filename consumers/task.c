@@ -76,8 +76,8 @@ static int before(const struct task_msg *a, int sa, const struct task_msg *b, in
     return sa < sb;
 }
 
-enum task_wait task_next(struct task *t, int64_t now_ms, int64_t max_idle_ms, int *src,
-                         int64_t *wait_ms, int *timed_out)
+enum task_wait task_next(struct task *t, int64_t now_ms, int64_t wall_ms,
+                         int64_t max_idle_ms, int *src, int64_t *wait_ms, int *timed_out)
 {
     int best = -1, behind = 0;
     unsigned ended_empty = 0;
@@ -119,6 +119,14 @@ enum task_wait task_next(struct task *t, int64_t now_ms, int64_t max_idle_ms, in
         *timed_out = 1;
     }
     t->waiting = 0;
+    if (ended_empty && t->grace_ms > 0) {
+        int64_t appended = at(&t->q[best], 0)->append_ms;
+
+        if (appended > 0 && wall_ms - appended < t->grace_ms) {
+            *wait_ms = t->grace_ms - (wall_ms - appended);
+            return TASK_WAITING;
+        }
+    }
     t->ended_empty = ended_empty;
     *src = best;
     return TASK_READY;
@@ -142,4 +150,25 @@ void task_pop(struct task *t, int src, struct task_msg *out, int *late)
 size_t task_queued(const struct task *t, int src)
 {
     return t->q[src].n;
+}
+
+int64_t task_timer_clock(const struct task *t, int64_t wall_ms)
+{
+    int64_t now = wall_ms;
+
+    if (wall_ms <= 0)
+        return t->stream_ms;
+    for (int s = 0; s < SRC__COUNT; s++) {
+        const struct task_queue *q = &t->q[s];
+
+        if (q->n > 0) {
+            const struct task_msg *head = at(q, 0);
+
+            if (head->reason == 0 && head->ev.ts_ms < now)
+                now = head->ev.ts_ms;
+        } else if (!q->at_end && t->stream_ms < now) {
+            now = t->stream_ms;
+        }
+    }
+    return now;
 }

@@ -26,8 +26,10 @@ struct task_msg {
     void *msg;   /* the caller's copy of the message */
     void *entry; /* the caller's offset tracker entry */
     int64_t offset;
-    int reason;      /* 0, or the enum parse_reason that rejects it */
-    struct event ev; /* valid when reason == 0 */
+    int64_t append_ms; /* wall clock: appended (Kafka timestamp) or read, the
+                          earlier; 0: unknown, never held by the grace */
+    int reason;        /* 0, or the enum parse_reason that rejects it */
+    struct event ev;   /* valid when reason == 0 */
 };
 
 struct task_queue {
@@ -39,6 +41,7 @@ struct task_queue {
 
 struct task {
     int32_t partition;
+    int64_t grace_ms; /* merge.grace_ms; 0: none (task_init) */
     struct task_queue q[SRC__COUNT];
     int64_t stream_ms;     /* newest event time released */
     int waiting;           /* a queue that is behind is being waited for */
@@ -63,19 +66,32 @@ void task_at_end(struct task *t, int src);
 enum task_wait { TASK_READY = 0, TASK_EMPTY, TASK_WAITING };
 
 /*
- * Which queue's head is next, at monotonic time now_ms (a malformed head
- * first: it has no time and changes no state): TASK_READY with *src
- * set, TASK_EMPTY when no queue has anything, or TASK_WAITING when a queue
- * that is behind must be waited for (*wait_ms: how long at most).  When the
- * wait runs out the queue is given up on until it gets a message or reaches
- * its end, and *timed_out is set (counted by the caller).
+ * Which queue's head is next, at monotonic time now_ms and wall time wall_ms
+ * (a malformed head first: it has no time and changes no state): TASK_READY
+ * with *src set, TASK_EMPTY when no queue has anything, or TASK_WAITING when a
+ * queue that is behind must be waited for, or the head is within its grace
+ * (*wait_ms: how long at most).  When the wait for a queue that is behind runs
+ * out the queue is given up on until it gets a message or reaches its end,
+ * and *timed_out is set (counted by the caller).
  */
-enum task_wait task_next(struct task *t, int64_t now_ms, int64_t max_idle_ms, int *src,
-                         int64_t *wait_ms, int *timed_out);
+enum task_wait task_next(struct task *t, int64_t now_ms, int64_t wall_ms,
+                         int64_t max_idle_ms, int *src, int64_t *wait_ms, int *timed_out);
 /* Remove the head of queue src into *out (the caller frees its event).  Sets
  * *late when its event time is before the task's stream time. */
 void task_pop(struct task *t, int src, struct task_msg *out, int *late);
 
 size_t task_queued(const struct task *t, int src);
+
+/*
+ * The task's timer clock (docs/model.md "Timers"): the due times up to it may
+ * fire.  With wall_ms 0 (clock = stream) it is the stream time.  Otherwise
+ * (clock = wall) it is wall_ms, held back by the input the task still has:
+ * never past the time of a message waiting in a queue (a due time at its
+ * instant fires before it), nor past the stream time while a partition that
+ * is not at its end may bring more.  So a due time fires between the same
+ * events in a backlog as live, and a quiet shop still gets its timers once
+ * its input is caught up.  0: nothing to judge by yet.
+ */
+int64_t task_timer_clock(const struct task *t, int64_t wall_ms);
 
 #endif

@@ -118,6 +118,11 @@ static const struct cfg_key cfg_keys[] = {
      "how long a task waits for an input partition that is behind but has nothing "
      "fetched before applying the others' events without it",
      0},
+    {"merge.grace_ms", CT_INT, OFF(pipe.merge_grace_ms), "0", 0, 60000,
+     "how long an event appended this recently waits for a caught-up input partition of "
+     "its task to show an earlier one (0: not at all; each event of a live stream with a "
+     "quiet topic is delayed by up to this)",
+     0},
     {"merge.queue_max", CT_INT, OFF(pipe.merge_queue_max), "200", 16, 1000000,
      "parsed messages buffered per input partition for the merge", 0},
     {"batch.max_events", CT_INT, OFF(pipe.batch_max_events), "2000", 1, 100000,

@@ -12,9 +12,6 @@
 /* Optimistic commits only conflict when two instances hold one customer at
  * once (a rebalance in progress); a few attempts settle it. */
 #define BATCH_ATTEMPTS 8
-/* Sweeps run before one event or in one sweep item, at most: every due time
- * moves forward, so this only bounds a model that would not. */
-#define BATCH_SWEEPS_MAX 16
 /* Commits appended between two writes to Redis: Redis applies the first ones
  * while the batch computes the next. */
 #define BATCH_PUSH_EVERY 32
@@ -241,29 +238,6 @@ static int add_emissions(struct bcust *k, const struct emission_list *em,
     return 0;
 }
 
-/* Evaluate every due time of the customer up to until_ms, each at its own
- * time: so whether a quiet spell is judged before an event does not depend
- * on when a sweeper happened to run.  Returns the number of sweeps, -1 on
- * ENOMEM. */
-static int sweep_until(struct customer *c, int64_t until_ms, const struct model_ctx *m,
-                       struct emission_list *em)
-{
-    int64_t last = INT64_MIN;
-    int n = 0;
-
-    while (n < BATCH_SWEEPS_MAX) {
-        int64_t due = model_next_due(c, m);
-
-        if (due > until_ms || due <= last)
-            break;
-        last = due;
-        if (model_sweep(c, due > c->as_of_ms ? due : c->as_of_ms, m, em) < 0)
-            return -1;
-        n++;
-    }
-    return n;
-}
-
 static struct store_wm *wm_find(struct store_meta *meta, int source, int32_t partition)
 {
     for (size_t i = 0; i < meta->nwm; i++)
@@ -306,6 +280,7 @@ static int apply_event(struct run *r, struct bcust *k, struct batch_item *it,
 {
     struct cache_entry *e = k->e;
     struct store_wm *wm = wm_find(&e->meta, it->source, it->partition);
+    int n;
 
     if (wm == NULL) { /* fed from more partitions than a customer can track */
         snprintf(it->err, sizeof(it->err), "customer fed from over %d topic partitions",
@@ -324,8 +299,11 @@ static int apply_event(struct run *r, struct bcust *k, struct batch_item *it,
         k->wm_dirty |= 1u << (wm - e->meta.wm);
         return 0;
     }
-    if (sweep_until(r->work, it->ev->ts_ms - 1, r->b->model, em) < 0)
+    /* Ties: a due time at the event's own instant fires before it, as the
+     * sweeper fires every due time up to the stream time it has reached. */
+    if ((n = model_advance(r->work, it->ev->ts_ms, r->b->model, em)) < 0)
         return -1;
+    r->st->timers += (uint64_t)n;
     if (model_apply(r->work, it->ev, r->b->model, em, it->err, sizeof(it->err)) < 0) {
         it->status = BATCH_REJECTED; /* refused before any change */
         return 0;
@@ -354,7 +332,10 @@ static int apply_item(struct run *r, struct bcust *k, struct batch_item *it)
         it->status = rc == 1 ? BATCH_RESCORED : BATCH_SWEPT;
         rc = rc < 0 ? -1 : 0;
     } else {
-        rc = sweep_until(r->work, it->sweep_until_ms, r->b->model, &em) < 0 ? -1 : 0;
+        int n = model_advance(r->work, it->sweep_until_ms, r->b->model, &em);
+
+        r->st->timers += n > 0 ? (uint64_t)n : 0;
+        rc = n < 0 ? -1 : 0;
         it->status = BATCH_SWEPT;
     }
     if (rc == 0 && add_emissions(k, &em, r->b->emitted_at_ms) < 0)
@@ -464,6 +445,17 @@ static void commit_done(struct run *r, struct bcust *k, const struct store_commi
     }
 }
 
+/* Was customer k found by the sweeper?  Redis then holds a due time for it
+ * at or before the sweep's time, which the due time now computed replaces
+ * even where this process believes it wrote that already. */
+static int swept(const struct run *r, const struct bcust *k)
+{
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i])
+        if (r->items[i].ev == NULL && !r->items[i].rescore)
+            return 1;
+    return 0;
+}
+
 /* What of customer k's index entries and due time differ from what this
  * process last wrote for it. */
 static void index_request(const struct run *r, const struct bcust *k,
@@ -479,7 +471,7 @@ static void index_request(const struct run *r, const struct bcust *k,
             q->set |= 1u << i;
     q->partition = e->meta.partition >= 0 ? e->meta.partition : r->b->task;
     q->due_ms = k->due_ms;
-    if (!e->indexed || e->idx_due != k->due_ms)
+    if (!e->indexed || e->idx_due != k->due_ms || swept(r, k))
         q->set |= STORE_INDEX_DUE;
 }
 

@@ -64,6 +64,7 @@ struct batch_item {
 
 struct batch_stats {
     uint64_t applied, duplicates, rejected, swept, rescored, misrouted, derived;
+    uint64_t timers; /* due times evaluated, before events and in sweeps */
     uint64_t dup[DUP__COUNT];
     uint64_t cache_hits, cache_misses, commits, conflicts;
 };

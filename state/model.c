@@ -446,3 +446,22 @@ int64_t model_next_due(const struct customer *c, const struct model_ctx *m)
     }
     return due;
 }
+
+int model_advance(struct customer *c, int64_t until_ms, const struct model_ctx *m,
+                  struct emission_list *out)
+{
+    int64_t last = INT64_MIN;
+    int n = 0;
+
+    while (n < MODEL_ADVANCE_MAX) {
+        int64_t due = model_next_due(c, m);
+
+        if (due > until_ms || due <= last)
+            break;
+        last = due;
+        if (model_sweep(c, due > c->as_of_ms ? due : c->as_of_ms, m, out) < 0)
+            return -1;
+        n++;
+    }
+    return n;
+}

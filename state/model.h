@@ -88,6 +88,22 @@ int model_rescore(struct customer *c, const struct model_ctx *m,
  * deadline, end of an incident window, tier downgrade); INT64_MAX if never. */
 int64_t model_next_due(const struct customer *c, const struct model_ctx *m);
 
+/* Due times evaluated by one model_advance call, at most.  Each is later than
+ * the one before, so this only bounds a model that would produce a great
+ * many; it is far above what a customer's lists can give (every purchase day
+ * leaving the 365-day window is one due time), because a chain cut short
+ * would make the state depend on where it was cut. */
+#define MODEL_ADVANCE_MAX 4096
+
+/* The timers (docs/model.md "Timers"): evaluate every due time of the
+ * customer up to and including until_ms, each at its own time (model_sweep
+ * at model_next_due, again and again).  Whether it runs at extra moments in
+ * between changes nothing: the state and the derived events depend on the
+ * events and the due times only.  Returns the number of due times evaluated,
+ * -1 on ENOMEM. */
+int model_advance(struct customer *c, int64_t until_ms, const struct model_ctx *m,
+                  struct emission_list *out);
+
 /* The explanation of every score and class of `c` as evaluated at `now_ms`
  * (figures and the thresholds that led there), one line per item, for
  * `loyaltyctl show`.  `c` is not changed.  Returns 0, or -1 if buf is too

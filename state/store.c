@@ -898,22 +898,28 @@ int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, cha
 
 /* ---- progress ---- */
 
-int store_progress_get(struct store *s, int32_t task, int64_t next[SRC__COUNT], char *err,
-                       size_t errlen)
+int store_progress_get(struct store *s, int32_t task, int64_t next[SRC__COUNT],
+                       int64_t *stream_ms, char *err, size_t errlen)
 {
     redisReply *r =
-        store_cmd(s, err, errlen, "HMGET %st:{%" PRId32 "}:progress %s %s %s",
+        store_cmd(s, err, errlen, "HMGET %st:{%" PRId32 "}:progress %s %s %s stream",
                   s->opts.prefix, task, event_source_name(SRC_ORDERS),
                   event_source_name(SRC_REVIEWS), event_source_name(SRC_MESSAGES));
     int rc = -1;
 
     if (r == NULL)
         return -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == SRC__COUNT) {
-        for (int i = 0; i < SRC__COUNT; i++)
-            next[i] = r->element[i]->type == REDIS_REPLY_STRING
-                          ? strtoll(r->element[i]->str, NULL, 10)
-                          : -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == SRC__COUNT + 1) {
+        for (int i = 0; i <= SRC__COUNT; i++) {
+            int64_t v = r->element[i]->type == REDIS_REPLY_STRING
+                            ? strtoll(r->element[i]->str, NULL, 10)
+                            : -1;
+
+            if (i < SRC__COUNT)
+                next[i] = v;
+            else
+                *stream_ms = v > 0 ? v : 0;
+        }
         rc = 0;
     } else {
         snprintf(err, errlen, "redis: unexpected reply reading the progress of %d",
@@ -924,16 +930,17 @@ int store_progress_get(struct store *s, int32_t task, int64_t next[SRC__COUNT], 
 }
 
 int store_progress_put(struct store *s, int32_t task, const int64_t next[SRC__COUNT],
-                       char *err, size_t errlen)
+                       int64_t stream_ms, char *err, size_t errlen)
 {
     /* -1 (nothing applied from a topic) never raises a field. */
     return store_simple(s, err, errlen,
                         "FCALL loyaltyd_progress_4 1 %st:{%" PRId32
-                        "}:progress %s %" PRId64 " %s %" PRId64 " %s %" PRId64,
+                        "}:progress %s %" PRId64 " %s %" PRId64 " %s %" PRId64
+                        " stream %" PRId64,
                         s->opts.prefix, task, event_source_name(SRC_ORDERS),
                         next[SRC_ORDERS], event_source_name(SRC_REVIEWS),
                         next[SRC_REVIEWS], event_source_name(SRC_MESSAGES),
-                        next[SRC_MESSAGES]);
+                        next[SRC_MESSAGES], stream_ms > 0 ? stream_ms : -1);
 }
 
 /* ---- indices, sweeper, model ---- */
@@ -983,10 +990,11 @@ static void due_argv(struct argv_buf *b, const struct store *s, int32_t partitio
     }
 }
 
+/* Is the due set of q[i]'s partition written for an earlier request? */
 static int seen_partition(const struct store_index_req *q, size_t i)
 {
     for (size_t j = 0; j < i; j++)
-        if (q[j].partition == q[i].partition)
+        if ((q[j].set & STORE_INDEX_DUE) && q[j].partition == q[i].partition)
             return 1;
     return 0;
 }
@@ -1109,6 +1117,35 @@ int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max, ch
         rc = ids_from_reply(r, 1, ids, n);
     freeReplyObject(r);
     return rc;
+}
+
+int store_due_overdue(struct store *s, int32_t partition, int64_t now_ms, int64_t *count,
+                      int64_t *oldest_ms)
+{
+    char err[256];
+    redisReply *r = store_cmd(s, err, sizeof(err), "ZCOUNT %sdue:%d -inf %" PRId64,
+                              s->opts.prefix, (int)partition, now_ms);
+    int rc = -1;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *count = r->integer;
+        rc = 0;
+    }
+    freeReplyObject(r);
+    *oldest_ms = 0;
+    if (rc < 0 || *count == 0)
+        return rc;
+    r = store_cmd(s, err, sizeof(err), "ZRANGE %sdue:%d 0 0 WITHSCORES", s->opts.prefix,
+                  (int)partition);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING)
+        *oldest_ms = (int64_t)strtod(r->element[1]->str, NULL);
+    freeReplyObject(r);
+    return 0;
 }
 
 int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg,

@@ -143,12 +143,14 @@ int store_mark(struct store *s, char *err, size_t errlen);
 int store_aof(struct store *s);
 
 /* A task's progress (README, "Guarantees"): per input topic of partition
- * `task`, the next offset after those applied and committed; -1 where none
- * is recorded.  The put only ever raises them.  0, or -1 with err. */
-int store_progress_get(struct store *s, int32_t task, int64_t next[SRC__COUNT], char *err,
-                       size_t errlen);
+ * `task`, the next offset after those applied and committed, -1 where none
+ * is recorded; and the task's stream time (the newest event time its merge
+ * released, 0: none), which its timers run by.  The put only ever raises
+ * them.  0, or -1 with err. */
+int store_progress_get(struct store *s, int32_t task, int64_t next[SRC__COUNT],
+                       int64_t *stream_ms, char *err, size_t errlen);
 int store_progress_put(struct store *s, int32_t task, const int64_t next[SRC__COUNT],
-                       char *err, size_t errlen);
+                       int64_t stream_ms, char *err, size_t errlen);
 
 /* n customers in one round trip, handed one at a time to got().  0, or -1
  * with err (a failed got() stops the rest and sets err itself). */
@@ -208,6 +210,10 @@ int store_index_many(struct store *s, const struct store_index_req *q, size_t n)
 int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max, char ***ids,
               size_t *n);
 void store_ids_free(char **ids, size_t n);
+/* How many customers of `partition` are due at or before now_ms, and the
+ * earliest due time of all (0 when none is due).  0, -1 on error. */
+int store_due_overdue(struct store *s, int32_t partition, int64_t now_ms, int64_t *count,
+                      int64_t *oldest_ms);
 
 /* Fitted population parameters and their version (one more per saved fit;
  * *version may be NULL); 1 if stored, 0 if not (defaults kept), -1. */

@@ -21,8 +21,12 @@ STR_FIELDS = ("currency", "codec")
 DEFAULTS = {"first_day": -1, "last_day": -1, "prev_day": -1, "currency": ""}
 
 
-def check_state(r, prefix, workload, check_rev=True):
-    """Every customer's hash against the model; returns the full state."""
+def check_state(r, prefix, workload, check_rev=True, timers_until=None):
+    """Every customer's hash against the model; returns the full state.  With
+    timers_until (the newest input event time), the sweeper ran: a customer's
+    as_of may be a due time after its last event, up to that time, and its
+    windows are judged as of it; a sweep commits too, so rev has no upper
+    bound."""
     state = full_state(r, prefix)
     expected = workload.customers()
     assert set(state) == set(expected), (
@@ -31,7 +35,12 @@ def check_state(r, prefix, workload, check_rev=True):
     bad = []
     for cid, model in sorted(expected.items()):
         h, _aux = state[cid]
-        exp = model.expected_fields()
+        as_of = None
+        if timers_until is not None:
+            as_of = int(h.get("as_of", "0"))
+            if not max(model.ts) <= as_of <= timers_until:
+                bad.append((cid, "as_of", as_of, "%d..%d" % (max(model.ts), timers_until)))
+        exp = model.expected_fields(as_of)
         for f in INT_FIELDS + FLOAT_FIELDS + STR_FIELDS:
             want = exp[f]
             got = h.get(f)
@@ -47,9 +56,10 @@ def check_state(r, prefix, workload, check_rev=True):
                 ok = False
             if not ok:
                 bad.append((cid, f, got, want))
-        if check_rev and not 1 <= int(h.get("rev", "0")) <= model.valid:
+        most = model.valid if timers_until is None else float("inf")
+        if check_rev and not 1 <= int(h.get("rev", "0")) <= most:
             # rev counts commits: one per customer and batch, so at least one
-            # and at most one per applied event (the sweeper is off)
+            # and at most one per applied event (unless the sweeper ran)
             bad.append((cid, "rev", h.get("rev"), "1..%d" % model.valid))
         if not any(k.startswith("wm:") for k in h):
             bad.append((cid, "wm:*", "missing", "watermark fields"))

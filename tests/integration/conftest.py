@@ -372,8 +372,11 @@ class Metrics:
         return self.get("loyaltyd_consumed_total")
 
     def processed(self):
+        """Consumed messages done with: applied, skipped, dead-lettered, or
+        given up with a revoked partition (its next owner reads them again)."""
         return (self.get("loyaltyd_applied_total") + self.get("loyaltyd_duplicates_skipped_total")
-                + self.get("loyaltyd_dead_lettered_total"))
+                + self.get("loyaltyd_dead_lettered_total")
+                + self.get("loyaltyd_revoked_unapplied_total"))
 
     def dead_by_reason(self):
         return {l["reason"]: v for l, v in self.all("loyaltyd_dead_lettered_total") if v}
@@ -481,6 +484,13 @@ class Daemon:
             return self.get("/ready")[0] == 200
         wait_for("daemon %s /ready" % self.name, ready, timeout)
 
+    def live_metrics(self):
+        """/metrics, failing the test if the daemon has died."""
+        if not self.alive():
+            pytest.fail("daemon %s died (exit %s)\n%s" % (self.name, self.proc.returncode,
+                                                         self.stderr_tail()))
+        return self.metrics()
+
     def wait_caught_up(self, expected=None, timeout=180, partitions=12):
         """Until everything produced was handled and committed: the consumed
         counter equals `expected` (if given) and applied + duplicates +
@@ -489,10 +499,7 @@ class Daemon:
         state = {}
 
         def done():
-            if not self.alive():
-                pytest.fail("daemon %s died (exit %s)\n%s" % (self.name, self.proc.returncode,
-                                                             self.stderr_tail()))
-            m = self.metrics()
+            m = self.live_metrics()
             lags = m.lags(self.env.topic_prefix)
             state.update(consumed=m.consumed(), processed=m.processed(), lags=lags)
             if expected is not None and (m.consumed() != expected or m.processed() != expected):
@@ -514,6 +521,27 @@ class Daemon:
                 pytest.fail("daemon %s not caught up after %d s (expected %s): %s\n%s" % (
                     self.name, timeout, expected, state, self.stderr_tail()))
             time.sleep(0.3)
+
+    def wait_timers_fired(self, timeout=60):
+        """Until the sweeper has fired every due timer its tasks' timer clocks
+        have passed (docs/model.md "Timers"): two sweeper passes ended since
+        the call (the second began after it), then every task reports no
+        overdue timer."""
+        runs0 = self.metrics().get("loyaltyd_sweeper_runs_total")
+        state = {}
+
+        def done():
+            m = self.live_metrics()
+            over = m.all("loyaltyd_timers_overdue")
+            state.update(runs=m.get("loyaltyd_sweeper_runs_total") - runs0, overdue=over)
+            return (m.get("loyaltyd_sweeper_runs_total") >= runs0 + 2 and over
+                    and all(v == 0 for _, v in over))
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                pytest.fail("daemon %s: due timers not fired after %d s: %s" % (
+                    self.name, timeout, state))
+            time.sleep(0.2)
 
     def sigterm(self, timeout=30):
         """SIGTERM; returns the exit code and the seconds it took."""

@@ -14,14 +14,19 @@ orders with their shipments, cancellations and returns, and reviews and
 messages interleaved with them in event time), on input topics of PARTITIONS
 partitions each keyed by customer_id, is run five ways, each with its own
 Redis prefix, consumer group and output topics, all with `clock = stream`
-(the sweeper stays off, as everywhere in these tests: sweeps happen at
-wall-clock moments, README "Replays and event order"):
+and the sweeper on every second (`sweep.interval_s = 1`: its passes fall at
+wall-clock moments, a different point of each customer's history in every
+way, and must change nothing; docs/model.md "Timers"); the input has
+inquiries answered after their deadline and customers who go quiet, so
+timers fire both before events and by the sweeper.  Each way ends once
+every event is applied and the sweeper has fired every timer its tasks'
+stream times have passed (Daemon.wait_timers_fired):
 
   (a) backlog    all three topics produced, then one daemon started;
   (b) live       a daemon running, the input produced on its own topics in
                  event-time order (the three topics interleaved by ts, each
                  message delivered before the next is sent) at LIVE_RATE
-                 events/s;
+                 events/s, with merge.grace_ms = GRACE_MS;
   (c) crashes    on (a)'s topics: KILLS SIGKILLs at random moments (seeded by
                  LOYALTY_IT_SEED) and restarts with the same group and prefix,
                  then a run to the end;
@@ -34,15 +39,17 @@ wall-clock moments, README "Replays and event order"):
                  partitions the third slice is produced and the first
                  instance is stopped with SIGTERM part-way through it.  The
                  slices produced while daemons run are appended in event-time
-                 order across the topics, as in (b).
+                 order across the topics, as in (b), with the same grace.
 
 Each of (b)..(e) must end with (a)'s state, field for field, for every
 customer (fields, aux string sections, index scores; `rev` and
 `wm:*` left out, see IGNORED_FIELDS) and emit (a)'s set of event ids on the
-reward and churn-risk topics with identical payloads apart from `emitted_at`
-(in (c) an id may repeat, with the identical payload).  test_backlog_reference
-pins (a) itself to the independent model of the aggregates, so the ways
-cannot all agree on something wrong.
+reward, churn-risk and segment-change topics with identical payloads apart
+from `emitted_at` (in (c) an id may repeat, with the identical payload).
+test_backlog_reference pins (a) itself to the independent model of the
+aggregates (each customer's windows as of its own as_of, the time its last
+timer or event evaluated it), so the ways cannot all agree on something
+wrong.
 
 All five ways run once, in a module fixture; one test per comparison reports
 a readable diff of the first differences.  Every wait is on /metrics counters
@@ -79,6 +86,10 @@ LIVE_RATE = 300  # events per second in (b)
 # after another, and could see the later event without the earlier one).
 FEED_RATE = 400
 KILLS = 10
+# merge.grace_ms of the ways fed live ((b), (e)): an event appended this
+# recently waits for a caught-up partition of its task (README "Tasks and the
+# merge").
+GRACE_MS = 200
 SHOW = 12  # differences shown per kind
 # The ways to run ("a" always); others report "not run".  For repeating one
 # comparison, e.g. LOYALTY_IT_DET_WAYS=e.
@@ -310,7 +321,7 @@ class Runs:
         # past it the order is no longer guaranteed.  A sanitizer build on a
         # loaded 2-core machine can take seconds for a first fetch after a
         # rebalance, so the bound here is generous.
-        conf = {"clock": "stream", "merge.max_idle_ms": "15000",
+        conf = {"clock": "stream", "merge.max_idle_ms": "15000", "sweep.interval_s": "1",
                 "topic.orders": way.inputs["orders"], "topic.reviews": way.inputs["reviews"],
                 "topic.messages": way.inputs["messages"], "topic.rewards": way.outputs["rewards"],
                 "topic.churn_risk": way.outputs["churn"], "topic.segments": way.outputs["segments"],
@@ -330,17 +341,19 @@ class Runs:
         feed_parallel({way.inputs[t]: self.w.lines[t] for t in TOPICS})
         d = self.daemon(way).start()
         m = d.wait_caught_up(self.total, timeout=180)
+        d.wait_timers_fired()
         way.notes.append("applied %d" % m.get("loyaltyd_applied_total"))
         d.stop()
 
     def run_d(self, way):
         d = self.daemon(way).start()
         m = d.wait_caught_up(self.total, timeout=180)
+        d.wait_timers_fired()
         way.notes.append("applied %d" % m.get("loyaltyd_applied_total"))
         d.stop()
 
     def run_b(self, way):
-        d = self.daemon(way).start()
+        d = self.daemon(way, **{"merge.grace_ms": str(GRACE_MS)}).start()
         # Produce once the daemon holds its partitions (not an assertion: if
         # it does not yet, the first messages are simply a short backlog).
         deadline = time.monotonic() + 20
@@ -348,6 +361,7 @@ class Runs:
             time.sleep(0.1)
         feed_live(self.w.in_event_time(), lambda t: way.inputs[t], LIVE_RATE)
         m = d.wait_caught_up(self.total, timeout=180)
+        d.wait_timers_fired()
         way.notes.append("applied %d, late events %d" % (m.get("loyaltyd_applied_total"),
                                                          m.get("loyaltyd_late_events_total")))
         d.stop()
@@ -378,6 +392,7 @@ class Runs:
                 m.get("loyaltyd_duplicates_skipped_total"), target))
         d.start()
         m = d.wait_caught_up(timeout=180)
+        d.wait_timers_fired()
         log("(c) final start: applied %d, duplicates %d; about %d applied before it" % (
             m.get("loyaltyd_applied_total"), m.get("loyaltyd_duplicates_skipped_total"), done))
         way.notes.append("final start applied %d" % m.get("loyaltyd_applied_total"))
@@ -394,7 +409,7 @@ class Runs:
             return {way.inputs[t]: lines for t, lines in s.items()}
 
         feed_parallel(topics(s1))
-        e1 = self.daemon(way, "e1").start()
+        e1 = self.daemon(way, "e1", **{"merge.grace_ms": str(GRACE_MS)}).start()
         d = [e1]
 
         def applied():
@@ -402,7 +417,7 @@ class Runs:
 
         wait_for("(e) first instance part-way through the first slice",
                  lambda: applied() >= n1 // 2, 120, interval=0.05)
-        e2 = self.daemon(way, "e2").start()
+        e2 = self.daemon(way, "e2", **{"merge.grace_ms": str(GRACE_MS)}).start()
         d.append(e2)
         at_join = applied()
         # While the daemons run, the input is appended in event-time order
@@ -432,6 +447,7 @@ class Runs:
         assert rc == 0, "(e) first instance exited %s on SIGTERM\n%s" % (rc, e1.stderr_tail())
         d.remove(e1)
         m = e2.wait_caught_up(timeout=180)
+        e2.wait_timers_fired()
         way.notes.append("second joined at %d applied, split %d/%d partitions, first stopped at %d "
                          "applied (caught up %.1f s later), second applied %d; late events %d "
                          "and %d" % (
@@ -569,7 +585,8 @@ def test_backlog_reference(runs):
     a = runs.ways["a"]
     if a.error:
         pytest.fail(a.error, pytrace=False)
-    check_state(runs.r, a.prefix, runs.w)
+    check_state(runs.r, a.prefix, runs.w,
+                timers_until=max(max(v) for v in runs.w.stamps.values() if v))
     recs = {k: [(m, json.loads(m["value"])) for m in v] for k, v in a.records.items()}
     check_derived_records(recs["rewards"], recs["churn"], segments=recs["segments"])
     check_milestones(runs.w, recs["rewards"])

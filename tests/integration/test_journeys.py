@@ -22,6 +22,10 @@ Two tests:
                           topics of one partition: quiet customers cross the
                           threshold when another customer's event moves the
                           stream time, found by the sweeper alone, once.
+  test_wall_clock_timer_on_time
+                          `clock = wall`: a quiet customer's SLA deadline
+                          fires once the wall clock passes it, evaluated at
+                          the deadline itself, not before.
 """
 import datetime as dt
 import json
@@ -571,3 +575,53 @@ def test_quiet_customers_swept(env, monkeypatch):
         assert h.get("tier", "none") == "none", (c, h)
     d.stop()
     log("quiet customers: checked in %.1f s" % (time.monotonic() - t0))
+
+
+# ---- the wall clock ------------------------------------------------------------------------
+
+def test_wall_clock_timer_on_time(env, monkeypatch):
+    """With `clock = wall` a due time fires once the wall clock has passed it
+    and the task's input is caught up (docs/model.md "Timers"), with no event
+    after it: an inbound inquiry left unanswered, appended so that its
+    24-hour deadline (model.sla_hours) falls a few seconds into the test.
+    Until the deadline the customer stays as of the inquiry; after it the
+    sweeper evaluates it at the deadline itself (as_of exactly the deadline,
+    an `inquiry_unanswered` signal of that time), within a few sweeper
+    intervals."""
+    monkeypatch.setenv("KAFKA_PARTITIONS", "1")
+    env.create_topics()
+    d = env.daemon(**{"clock": "wall", "sweep.interval_s": "1"}).start()
+    lead_s = 12
+    t0 = int(time.time() * 1000) - 24 * HOUR_MS + lead_s * 1000
+    due = t0 + 24 * HOUR_MS
+    s = Script()
+    s.message("w-quiet", "w-conv", t0, "inbound", "inquiry")
+    feed(env.topic("messages"), s.phases[0]["messages"])
+    d.wait_caught_up(1, partitions=1)
+
+    def as_of():
+        doc = dump_customers(env.r, env.redis_prefix, ["w-quiet"])["w-quiet"]
+        return int(doc["fields"]["as_of"]), doc
+
+    # Before the deadline: evaluated at the inquiry only, however often the
+    # sweeper runs meanwhile.
+    while time.time() * 1000 < due - 1500:
+        got, doc = as_of()
+        assert got == t0, "evaluated before its deadline: as_of %d, inquiry %d, deadline %d" % (
+            got, t0, due)
+        time.sleep(0.5)
+    got, doc = wait_for("the deadline evaluated",
+                        lambda: (lambda a: a if a[0] != t0 else None)(as_of()), 15, interval=0.2)
+    fired_ms = time.time() * 1000
+    assert got == due, "evaluated at %d, not at its deadline %d" % (got, due)
+    assert fired_ms >= due
+    # docs/state.md, aux section S: one signal per entry, its time first.
+    signals = [sec[2:] for sec in doc["aux"].split("|") if sec.startswith("S:")]
+    assert signals and any(e.split(",")[0] == str(due) for e in signals[0].split(";")), (
+        "no signal at the deadline: %r" % doc["aux"])
+    assert d.metrics().get("loyaltyd_timers_fired_total", partition=0) >= 1
+    # The gauge is refreshed every second: it may still count the timer.
+    wait_for("no overdue timer", lambda: d.metrics().all("loyaltyd_timers_overdue") ==
+             [({"partition": "0"}, 0.0)], 5)
+    log("wall clock: the deadline fired %.1f s after it passed" % ((fired_ms - due) / 1000))
+    d.stop()

@@ -91,7 +91,11 @@ def test_restarted_empty_is_refused(env, own_redis):
     own_redis.stop()
     os.remove(own_redis.rdb)
     own_redis.start()
-    wait_for("/ready to answer 503", lambda: d.get("/ready")[0] == 503, 30)
+    # /ready answers 503 as soon as Redis is found gone; then, reconnected,
+    # for the lost state.
+    wait_for("Redis judged to have lost its state",
+             lambda: d.metrics().get("loyaltyd_redis_state_lost") == 1, 30)
+    assert d.get("/ready")[0] == 503
     m = d.metrics()
     assert m.get("loyaltyd_redis_state_lost") == 1 and m.get("loyaltyd_redis_up") == 1
     assert d.alive() and d.get("/health")[0] == 200

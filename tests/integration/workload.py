@@ -189,8 +189,10 @@ class CustomerModel:
     def milestones(self):
         return [m for m in MILESTONES if m <= self.max_days]
 
-    def expected_fields(self):
-        """field -> exact expected value (int, float or str) of the customer hash."""
+    def expected_fields(self, as_of=None):
+        """field -> exact expected value (int, float or str) of the customer
+        hash; the windows as of the last event, or as of `as_of` (a time at or
+        after it, where a timer evaluated the customer last)."""
         f = dict(self.f)
         days = self.purchase_days()
         f["purchase_days"] = len(days)
@@ -199,9 +201,9 @@ class CustomerModel:
         f["prev_day"] = days[-2] if len(days) >= 2 else -1
         f["first_day_cents"] = self.day_spend[days[0]] if days else 0
         f["currency"] = self.currency
-        f["as_of"] = max(self.ts)
+        f["as_of"] = max(self.ts) if as_of is None else as_of
         f["net_spend"] = (f["spend_cents"] - f["refund_cents"]) / 100.0
-        now_day = max(self.ts) // DAY_MS
+        now_day = f["as_of"] // DAY_MS
         for n in (30, 90, 365):
             f["orders_%dd" % n] = sum(k for d, k in self.day_orders.items() if now_day - n < d <= now_day)
         spend = sum(v for d, v in self.day_spend.items() if now_day - 365 < d <= now_day)

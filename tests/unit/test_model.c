@@ -781,6 +781,98 @@ START_TEST(test_determinism)
 }
 END_TEST
 
+/* Due times evaluated through fx_advance, and those of them evaluated at a
+ * moment a journey without extra evaluations has none. */
+static long timers_fired, timers_fired_extra;
+
+static void fx_advance(struct fx *f, int64_t until_ms, int extra)
+{
+    int n = model_advance(f->c, until_ms, &f->m, &f->out);
+
+    ck_assert_int_ge(n, 0);
+    timers_fired += n;
+    timers_fired_extra += extra ? n : 0;
+    fx_split(f);
+}
+
+/* One random journey of a year and more: each event preceded by its timers,
+ * as a batch applies it (model_advance to the event's time, then
+ * model_apply), then the timers of a quiet year after it.  With extra, a
+ * sweeper also runs at random moments in between: before an event, at its
+ * very instant, and far past the last one in several steps. */
+static void timer_journey(struct fx *f, unsigned seed, int extra)
+{
+    unsigned s = seed, x = seed * 2654435761u + 1;
+    int64_t ts = T0, prev = T0;
+
+    for (int i = 0; i < 60; i++) {
+        unsigned gap = fx_rnd(&s) % 4;
+
+        ts += gap == 0   ? (int64_t)(fx_rnd(&s) % 600) * 60000
+              : gap == 1 ? (int64_t)(fx_rnd(&s) % 72) * HOUR
+                         : (int64_t)(fx_rnd(&s) % 60) * DAY + (int64_t)fx_rnd(&s) * 1000;
+        for (unsigned k = extra ? fx_rnd(&x) % 4 : 0; k > 0; k--) {
+            prev += (int64_t)(fx_rnd(&x) % 1001) * (ts - prev) / 1000;
+            fx_advance(f, prev, 1);
+        }
+        fx_advance(f, ts, 0);
+        fx_random_event(f, &s, ts, i);
+        prev = ts;
+    }
+    for (int k = extra ? 5 : 0; k > 0; k--)
+        fx_advance(f, ts + (int64_t)(fx_rnd(&x) % 400) * DAY / k, 1);
+    fx_advance(f, ts + 500 * DAY, 0);
+}
+
+static void assert_same_emissions(const struct emission_list *a,
+                                  const struct emission_list *b)
+{
+    ck_assert_uint_eq(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        ck_assert_int_eq(a->v[i].kind, b->v[i].kind);
+        ck_assert_str_eq(a->v[i].event_id, b->v[i].event_id);
+        ck_assert_str_eq(a->v[i].payload, b->v[i].payload);
+    }
+}
+
+/* docs/model.md "Timers": evaluations at extra moments (a sweeper's passes,
+ * wherever they fall) change neither the state, to the last digit, nor the
+ * derived events, ids and payloads. */
+START_TEST(test_timers_path_independent)
+{
+    size_t derived = 0;
+
+    timers_fired = timers_fired_extra = 0;
+    for (unsigned seed = 1; seed <= 300; seed++) {
+        struct fx a, b;
+        struct kvlist ka, kb;
+        char *aux_a = NULL, *aux_b = NULL;
+
+        fx_init(&a, "timers");
+        fx_init(&b, "timers");
+        timer_journey(&a, seed, 0);
+        timer_journey(&b, seed, 1);
+        assert_same_emissions(&a.out, &b.out);
+        assert_same_emissions(&a.seg, &b.seg);
+        derived += a.out.n + a.seg.n;
+        fx_encode_ok(a.c, &ka, &aux_a);
+        fx_encode_ok(b.c, &kb, &aux_b);
+        fx_assert_same_text(&ka, aux_a, &kb, aux_b);
+        kvlist_free(&ka);
+        kvlist_free(&kb);
+        free(aux_a);
+        free(aux_b);
+        fx_free(&a);
+        fx_free(&b);
+    }
+    /* The journeys exercise what they claim: timers fired, many of them by
+     * the extra evaluations, and derived events to compare. */
+    ck_assert_int_gt(timers_fired, 1000);
+    ck_assert_int_gt(timers_fired_extra, 100);
+    ck_assert_uint_gt(derived, 1000);
+}
+END_TEST
+
 START_TEST(test_config)
 {
     struct model_config *cfg = model_config_new();
@@ -876,6 +968,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_service_recovery_once_per_incident);
     tcase_add_test(tc, test_winback);
     tcase_add_test(tc, test_determinism);
+    tcase_add_test(tc, test_timers_path_independent);
     tcase_add_test(tc, test_config);
     tcase_add_test(tc, test_explain);
     tcase_add_test(tc, test_derived_finish);

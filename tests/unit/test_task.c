@@ -1,8 +1,8 @@
 /*
  * test_task.c - consumers/task.c: the event-time merge of one task's three
  * input queues (orders < reviews < messages on a tie), waiting for a queue
- * that is behind, the idle timeout, malformed messages, late events and the
- * queue's growth.
+ * that is behind, the idle timeout, the grace for live input, malformed
+ * messages, late events and the queue's growth.
  */
 #include <check.h>
 #include <stdint.h>
@@ -54,7 +54,7 @@ static int expect_pop(struct task *t, int64_t now, int src, int64_t offset)
     int got = -1, timed_out = -1, late = -1;
     int64_t wait_ms = -1;
 
-    ck_assert_int_eq(task_next(t, now, IDLE, &got, &wait_ms, &timed_out), TASK_READY);
+    ck_assert_int_eq(task_next(t, now, 0, IDLE, &got, &wait_ms, &timed_out), TASK_READY);
     ck_assert_int_eq(got, src);
     ck_assert_int_eq(timed_out, 0);
     task_pop(t, src, &out, &late);
@@ -68,7 +68,7 @@ static int expect_pop(struct task *t, int64_t now, int src, int64_t offset)
 static enum task_wait next(struct task *t, int64_t now, int *src, int64_t *wait_ms,
                            int *timed_out)
 {
-    return task_next(t, now, IDLE, src, wait_ms, timed_out);
+    return task_next(t, now, 0, IDLE, src, wait_ms, timed_out);
 }
 
 static void all_at_end(struct task *t)
@@ -76,6 +76,138 @@ static void all_at_end(struct task *t)
     for (int s = 0; s < SRC__COUNT; s++)
         task_at_end(t, s);
 }
+
+static void push_appended(struct task *t, int src, int64_t ts, int64_t offset,
+                          int64_t append_ms)
+{
+    struct task_msg m = make(ts, offset);
+
+    m.append_ms = append_ms;
+    ck_assert_int_eq(task_push(t, src, &m), 0);
+}
+
+#define GRACE 100
+#define WALL  1700000000000LL
+
+/* A head appended a moment ago waits out the grace while a caught-up queue
+ * of the task is empty; an earlier event appended there meanwhile goes
+ * first, and the held head follows once its grace has run. */
+START_TEST(test_grace_holds_fresh_head)
+{
+    struct task t;
+    struct task_msg out;
+    int src = -1, timed_out = -1, late = -1;
+    int64_t wait_ms = -1;
+
+    task_init(&t, 0);
+    t.grace_ms = GRACE;
+    all_at_end(&t);
+    push_appended(&t, SRC_ORDERS, 500, 1, WALL);
+    ck_assert_int_eq(task_next(&t, NOW, WALL + 30, IDLE, &src, &wait_ms, &timed_out),
+                     TASK_WAITING);
+    ck_assert_int_eq(wait_ms, GRACE - 30);
+    ck_assert_int_eq(timed_out, 0);
+    push_appended(&t, SRC_REVIEWS, 400, 7, WALL + 20);
+    /* Every other queue now has a head or is at its end with the earlier one
+     * here: the reviews head is the smallest, but is itself within its grace
+     * while the messages queue is empty at its end. */
+    ck_assert_int_eq(task_next(&t, NOW, WALL + 60, IDLE, &src, &wait_ms, &timed_out),
+                     TASK_WAITING);
+    ck_assert_int_eq(wait_ms, GRACE - 40);
+    ck_assert_int_eq(task_next(&t, NOW, WALL + 120, IDLE, &src, &wait_ms, &timed_out),
+                     TASK_READY);
+    ck_assert_int_eq(src, SRC_REVIEWS);
+    task_pop(&t, src, &out, &late);
+    ck_assert_int_eq(out.offset, 7);
+    ck_assert_int_eq(late, 0);
+    event_free(&out.ev);
+    task_at_end(&t, SRC_REVIEWS); /* the fetch after it found nothing more */
+    ck_assert_int_eq(task_next(&t, NOW, WALL + 120, IDLE, &src, &wait_ms, &timed_out),
+                     TASK_READY);
+    ck_assert_int_eq(src, SRC_ORDERS);
+    task_pop(&t, src, &out, &late);
+    ck_assert_int_eq(out.offset, 1);
+    event_free(&out.ev);
+    task_fini(&t, NULL, NULL);
+}
+END_TEST
+
+/* No hold when every other queue shows a head (their order is known), for a
+ * head appended long ago (a backlog), or for one whose time is unknown. */
+START_TEST(test_grace_not_needed)
+{
+    struct task t;
+    int src = -1, timed_out = -1;
+    int64_t wait_ms = -1;
+
+    task_init(&t, 0);
+    t.grace_ms = GRACE;
+    all_at_end(&t);
+    push_appended(&t, SRC_ORDERS, 500, 1, WALL);
+    push_appended(&t, SRC_REVIEWS, 600, 2, WALL);
+    push_appended(&t, SRC_MESSAGES, 700, 3, WALL);
+    ck_assert_int_eq(task_next(&t, NOW, WALL + 1, IDLE, &src, &wait_ms, &timed_out),
+                     TASK_READY);
+    ck_assert_int_eq(src, SRC_ORDERS);
+    task_fini(&t, NULL, NULL);
+
+    task_init(&t, 0);
+    t.grace_ms = GRACE;
+    all_at_end(&t);
+    push_appended(&t, SRC_ORDERS, 500, 1, WALL - GRACE);
+    ck_assert_int_eq(task_next(&t, NOW, WALL, IDLE, &src, &wait_ms, &timed_out),
+                     TASK_READY);
+    push_appended(&t, SRC_REVIEWS, 500, 2, 0);
+    ck_assert_int_eq(task_next(&t, NOW, WALL, IDLE, &src, &wait_ms, &timed_out),
+                     TASK_READY);
+    task_fini(&t, NULL, NULL);
+
+    /* Without a grace a fresh head goes at once. */
+    task_init(&t, 0);
+    all_at_end(&t);
+    push_appended(&t, SRC_ORDERS, 500, 1, WALL);
+    ck_assert_int_eq(task_next(&t, NOW, WALL, IDLE, &src, &wait_ms, &timed_out),
+                     TASK_READY);
+    task_fini(&t, NULL, NULL);
+}
+END_TEST
+
+/* The timer clock: the stream time on the stream clock; on the wall clock
+ * the wall clock, but never past a queued head, nor past the stream time
+ * while a partition may still bring more. */
+START_TEST(test_timer_clock)
+{
+    struct task t;
+    struct task_msg out;
+    int late;
+
+    task_init(&t, 0);
+    ck_assert_int_eq(task_timer_clock(&t, 0), 0);
+    /* Nothing known of any partition: only what was released counts. */
+    ck_assert_int_eq(task_timer_clock(&t, WALL), 0);
+    all_at_end(&t);
+    ck_assert_int_eq(task_timer_clock(&t, WALL), WALL);
+    push(&t, SRC_REVIEWS, WALL - 5000, 1);
+    push(&t, SRC_MESSAGES, WALL - 3000, 2);
+    ck_assert_int_eq(task_timer_clock(&t, WALL), WALL - 5000);
+    task_pop(&t, SRC_REVIEWS, &out, &late);
+    event_free(&out.ev);
+    ck_assert_int_eq(t.stream_ms, WALL - 5000);
+    ck_assert_int_eq(task_timer_clock(&t, 0), WALL - 5000);
+    /* The reviews partition is not known to be at its end any more. */
+    ck_assert_int_eq(task_timer_clock(&t, WALL), WALL - 5000);
+    task_at_end(&t, SRC_REVIEWS);
+    ck_assert_int_eq(task_timer_clock(&t, WALL), WALL - 3000);
+    task_pop(&t, SRC_MESSAGES, &out, &late);
+    event_free(&out.ev);
+    task_at_end(&t, SRC_MESSAGES);
+    ck_assert_int_eq(task_timer_clock(&t, WALL), WALL);
+    /* A malformed head has no time: it holds nothing back. */
+    push_bad(&t, SRC_ORDERS, 3, 1);
+    ck_assert_int_eq(task_timer_clock(&t, WALL), WALL);
+    task_fini(&t, NULL, NULL);
+}
+END_TEST
 
 START_TEST(test_smallest_time_first)
 {
@@ -530,6 +662,9 @@ static Suite *task_suite(void)
     tcase_add_test(tc, test_growth_keeps_fifo);
     tcase_add_test(tc, test_growth_after_wrap);
     tcase_add_test(tc, test_fini_drops_queued);
+    tcase_add_test(tc, test_grace_holds_fresh_head);
+    tcase_add_test(tc, test_grace_not_needed);
+    tcase_add_test(tc, test_timer_clock);
     suite_add_tcase(s, tc);
     return s;
 }
