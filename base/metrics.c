@@ -504,7 +504,6 @@ static void render_latency(struct out *o)
     put(o, "loyaltyd_cache_bytes %llu\n", GET(m.cache_bytes));
 }
 
-
 /* One sample of `name` per task of this instance (lag_lock held) whose value
  * is known (v[i] >= 0), with `decimals` digits. */
 static void put_per_task(struct out *o, const char *name, const double *v, int decimals)
