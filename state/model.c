@@ -93,18 +93,19 @@ static void derive_windows(struct customer *c, int32_t now_day)
 static void derive_value(struct customer *c, const struct model_ctx *m,
                          const struct risk_eval *r)
 {
-    double mvalue = customer_repeat_spend(c);
+    double mvalue = customer_repeat_spend(c), purchases, value;
 
     c->p_alive = risk_q6(r->p_alive);
     if (c->purchase_days == 0) {
         c->exp_purchases = c->exp_value = c->clv = 0;
         return;
     }
-    c->exp_purchases =
-        risk_q6(bg_expected_purchases(&m->bg, r->x, r->t_x, r->T, m->cfg->horizon_weeks));
-    c->exp_value = risk_q6(gg_expected_value(&m->gg, r->x, mvalue));
-    c->clv = risk_q6(
-        bg_clv(&m->bg, &m->gg, r->x, r->t_x, r->T, mvalue, m->cfg->horizon_weeks));
+    /* bg_clv's product, with each factor computed once. */
+    purchases = bg_expected_purchases(&m->bg, r->x, r->t_x, r->T, m->cfg->horizon_weeks);
+    value = gg_expected_value(&m->gg, r->x, mvalue);
+    c->exp_purchases = risk_q6(purchases);
+    c->exp_value = risk_q6(value);
+    c->clv = risk_q6(purchases * value);
 }
 
 static enum tier tier_qualified(const struct customer *c, const struct model_config *cfg)

@@ -29,6 +29,7 @@
 #include "base/clock.h"
 #include "base/decimal.h"
 #include "base/metrics.h"
+#include "state/codec.h"
 #include "state/packed.h"
 
 static const char store_lib[] =
@@ -736,6 +737,18 @@ static void argv_int(struct argv_buf *b, int64_t v)
         argv_take(b, p, decimal_i64(p, v));
 }
 
+/* The shortest decimal that reads back as v (what Redis parses a score
+ * with gives v exactly). */
+static void argv_double(struct argv_buf *b, double v)
+{
+    char *p = argv_room(b, 32);
+
+    if (p != NULL) {
+        codec_fmt_double(p, 32, v);
+        argv_take(b, p, strlen(p));
+    }
+}
+
 static void argv_fmt(struct argv_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -966,7 +979,7 @@ static void index_argv(struct argv_buf *b, const struct store *s, enum store_ind
             argv_str(b, "ZADD");
             argv_fmt(b, "%sidx:%s", s->opts.prefix, index_names[k]);
         }
-        argv_fmt(b, "%.17g", q[i].score[k]);
+        argv_double(b, q[i].score[k]);
         argv_str(b, q[i].id);
     }
 }
