@@ -216,6 +216,11 @@ def on_signal(signum, frame):
     raise KeyboardInterrupt
 
 
+def conf_key(line):
+    """The key of a 'key = value' config line."""
+    return line.partition("=")[0].strip()
+
+
 class Daemon:
     """One loyaltyd with its own config, HTTP port and log."""
 
@@ -244,8 +249,13 @@ class Daemon:
         ]
         if getattr(a, "refit", False):  # the refit seen within a second
             lines.append("model.refresh_s = 1")
+        # --conf lines go last; one that sets a key of the lines above replaces
+        # that line (the daemon refuses a key set twice)
+        extra = [c.strip() for c in a.conf or [] if c.strip() and not c.strip().startswith("#")]
+        mine = {conf_key(c) for c in extra}
+        lines = [x for x in lines if conf_key(x) not in mine]
         with open(self.conf, "w") as f:
-            f.write("\n".join(lines + list(a.conf or [])) + "\n")
+            f.write("\n".join(lines + extra) + "\n")
         self.proc = None
         self.metrics = {}
         self.done = 0.0
@@ -778,7 +788,8 @@ def main():
         p.add_argument("--prefix", required=True, help="redis.prefix")
         p.add_argument("--redis-port", type=int, default=16379)
         p.add_argument("--sweep", type=int, default=2, help="sweep.interval_s")
-        p.add_argument("--conf", action="append", help="extra 'key = value' config line")
+        p.add_argument("--conf", action="append",
+                       help="extra 'key = value' config line (replaces the harness's own line for that key)")
         p.add_argument("--settle", type=float, default=3.0)
 
     p = sub.add_parser("e2e")
