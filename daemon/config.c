@@ -125,7 +125,7 @@ static const struct cfg_key cfg_keys[] = {
      0},
     {"merge.queue_max", CT_INT, OFF(pipe.merge_queue_max), "200", 16, 1000000,
      "parsed messages buffered per input partition for the merge", 0},
-    {"batch.max_events", CT_INT, OFF(pipe.batch_max_events), "5000", 1, 100000,
+    {"batch.max_events", CT_INT, OFF(pipe.batch_max_events), "3000", 1, 100000,
      "merged events of one task applied and committed together", 0},
     {"dedup.window", CT_INT, OFF(pipe.dedup_window), "64", 0, 256,
      "event ids (and order ids of order.placed) each customer remembers, so an "
