@@ -90,7 +90,8 @@ RESULTS="$WORK/results.txt" # "key value" lines: the harness's RESULT lines of e
 KFEED="$BUILD/tools/kfeed"
 TP="bench.$RUN_ID.ab." # the topic prefix of the one input every run reads
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# shellcheck source=bench/common.sh
+. bench/common.sh
 die() { echo "ab: $*" >&2; exit 1; }
 now() { date +%s.%N; }
 get() { awk -v k="$1" '$1 == k {$1 = ""; v = substr($0, 2)} END {print v}' "$RESULTS"; }
@@ -142,7 +143,6 @@ mkdir -p "$WORK"
 : >"$RESULTS"
 
 # ---- cleanup: only what this run started or created -------------------------------
-STARTED_SERVICES=0
 TOPICS=()
 PREFIXES=() # prefixes whose keys are not deleted yet (a run that was interrupted)
 unlink_prefix() { # PREFIX: delete every key under it
@@ -162,23 +162,14 @@ cleanup() {
         fi
         rm -rf "$WORK/input" # the workload files (tens of MB); configs, logs, outputs stay
     fi
-    if [[ "$STARTED_SERVICES" == 1 ]]; then
-        echo "ab: stopping the services this run started"
-        deploy/services.sh down >/dev/null 2>&1
-    fi
+    services_down ab
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- services --------------------------------------------------------------------------
-say "services"
-if deploy/services.sh status >/dev/null 2>&1; then
-    echo "Redis and Kafka already running: using them, leaving them up"
-else
-    STARTED_SERVICES=1
-    deploy/services.sh up | tail -1
-fi
+services_up
 REDIS_PID=$(redis-cli -p "$REDIS_PORT" info server | tr -d '\r' | awk -F: '$1 == "process_id" {print $2}')
 KAFKA_PID=$(deploy/kafka.sh status 2>/dev/null | sed -n 's/.*(pid \([0-9]*\).*/\1/p')
 

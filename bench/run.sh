@@ -105,7 +105,8 @@ T_MEM=1024        # Redis bytes per customer, mean over the CDNOW population, at
 T_RSS=128         # loyaltyd peak RSS (MiB), at most
 T_DERIVED=0.2     # long-history workload: derived events per input message, at least (its shape)
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# shellcheck source=bench/common.sh
+. bench/common.sh
 now() { date +%s.%N; }
 result() { echo "$1 $2" >>"$RESULTS"; }
 get() { awk -v k="$1" '$1 == k {$1 = ""; v = substr($0, 2)} END {print v}' "$RESULTS"; }
@@ -119,7 +120,6 @@ mkdir -p "$WORK"
 : >"$RESULTS"
 
 # ---- cleanup: only what this run started or created ------------------------
-STARTED_SERVICES=0
 TOPICS=()
 PREFIXES=()
 cleanup() {
@@ -138,23 +138,14 @@ cleanup() {
         # the big inputs and the MONITOR capture (hundreds of MB); the rest stays
         rm -rf "$WORK/workload" "$WORK/long" "$WORK/synth" "$WORK/monitor.txt"
     fi
-    if [[ "$STARTED_SERVICES" == 1 ]]; then
-        echo "bench: stopping the services this run started"
-        deploy/services.sh down >/dev/null 2>&1
-    fi
+    services_down bench
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- services and Python packages ----------------------------------------------
-say "services"
-if deploy/services.sh status >/dev/null 2>&1; then
-    echo "Redis and Kafka already running: using them, leaving them up"
-else
-    STARTED_SERVICES=1
-    deploy/services.sh up | tail -1
-fi
+services_up
 if ! python3 -c 'import confluent_kafka, redis' 2>/dev/null; then
     echo "installing confluent-kafka and redis for the naive baseline"
     python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip >/dev/null
