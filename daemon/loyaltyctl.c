@@ -6,21 +6,27 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "base/clock.h"
 #include "daemon/config.h"
+#include "daemon/svg.h"
 #include "state/bgnbd.h"
 #include "state/cdnow.h"
 #include "state/codec.h"
 #include "state/fit.h"
+#include "state/mconfig.h"
 #include "state/model.h"
 #include "state/store.h"
+#include "state/validate.h"
+#include "state/window.h"
 
 #define EXIT_USAGE 2
 
@@ -46,7 +52,12 @@ static void usage(FILE *out)
         "      [--save [--max-change F] [--force]]\n"
         "  fit --input FILE --format cdnow-transactions|cdnow-summary\n"
         "      [--calibration-end YYYY-MM-DD] [--unit weeks|days] [--json] [--save "
-        "...]\n");
+        "...]\n"
+        "  validate --calibration-end YYYY-MM-DD [--holdout-end YYYY-MM-DD]\n"
+        "      (--input FILE --format cdnow-transactions | --from-redis)\n"
+        "      [--model fit|stored] [--json] [--plot DIR]\n"
+        "                           the churn model's predictions for the holdout\n"
+        "                           against what happened (docs/validate.md)\n");
 }
 
 static void usage_exit(const char *why) __attribute__((noreturn));
@@ -640,6 +651,528 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
     return 0;
 }
 
+/* ---- validate ---- */
+
+#define VAL_MIN_HOLD_DAYS 28  /* fewer weeks say little about repeat buying */
+#define VAL_MIN_CUSTOMERS 100 /* below this a decile holds a handful */
+
+struct val_args {
+    const char *input, *format, *plot_dir;
+    long cal_end, hold_end;
+    int has_cal_end, has_hold_end, from_redis, json, stored;
+};
+
+static void parse_val_args(int argc, char **argv, struct val_args *v)
+{
+    memset(v, 0, sizeof(*v));
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *n = i + 1 < argc ? argv[i + 1] : NULL;
+
+        if (strcmp(a, "--from-redis") == 0)
+            v->from_redis = 1;
+        else if (strcmp(a, "--json") == 0)
+            v->json = 1;
+        else if (n && strcmp(a, "--input") == 0)
+            v->input = argv[++i];
+        else if (n && strcmp(a, "--format") == 0)
+            v->format = argv[++i];
+        else if (n && strcmp(a, "--plot") == 0)
+            v->plot_dir = argv[++i];
+        else if (n && strcmp(a, "--model") == 0) {
+            i++;
+            if (strcmp(n, "fit") != 0 && strcmp(n, "stored") != 0)
+                usage_exit("--model takes fit or stored");
+            v->stored = n[0] == 's';
+        } else if (n && strcmp(a, "--calibration-end") == 0) {
+            v->cal_end = parse_day(argv[++i], "dates are YYYY-MM-DD");
+            v->has_cal_end = 1;
+        } else if (n && strcmp(a, "--holdout-end") == 0) {
+            v->hold_end = parse_day(argv[++i], "dates are YYYY-MM-DD");
+            v->has_hold_end = 1;
+        } else
+            usage_exit("validate: unexpected argument");
+    }
+    if (!v->has_cal_end)
+        usage_exit("validate needs --calibration-end YYYY-MM-DD");
+    if (v->from_redis == (v->input != NULL))
+        usage_exit("validate needs exactly one of --from-redis and --input FILE");
+    if (v->input && (v->format == NULL || strcmp(v->format, "cdnow-transactions") != 0))
+        usage_exit("validate reads --format cdnow-transactions (purchase days, not a "
+                   "summary)");
+    if (v->has_hold_end && v->hold_end - v->cal_end < VAL_MIN_HOLD_DAYS)
+        usage_exit("the holdout (calibration end to holdout end) must be at least 4 "
+                   "weeks");
+}
+
+/* The customers of the calibration cohort and where their days live. */
+struct val_data {
+    struct val_cust *c;
+    size_t n, cap, left_out;
+    long *pool; /* every customer's repeat days, one after the other */
+    size_t npool, poolcap;
+    size_t *off;      /* c[i].days = pool + off[i] once all are read */
+    long first, last; /* the data's first and last purchase day */
+};
+
+static void vd_reserve(struct val_data *d, size_t days)
+{
+    if (d->n == d->cap) {
+        d->cap = d->cap ? 2 * d->cap : 1024;
+        d->c = realloc(d->c, d->cap * sizeof(*d->c));
+        d->off = realloc(d->off, d->cap * sizeof(*d->off));
+    }
+    while (d->npool + days > d->poolcap) {
+        d->poolcap = d->poolcap ? 2 * d->poolcap : 4096;
+        d->pool = realloc(d->pool, d->poolcap * sizeof(*d->pool));
+    }
+    if (d->c == NULL || d->off == NULL || d->pool == NULL)
+        die("out of memory");
+}
+
+static void vd_range(struct val_data *d, long first, long last)
+{
+    if (d->first > first)
+        d->first = first;
+    if (d->last < last)
+        d->last = last;
+}
+
+/* Keeps a customer split into the pool's free end. */
+static void vd_keep(struct val_data *d)
+{
+    d->off[d->n] = d->npool;
+    d->npool += d->c[d->n].ndays;
+    d->n++;
+}
+
+static void vd_finish(struct val_data *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        d->c[i].days = d->pool + d->off[i];
+}
+
+static void vd_free(struct val_data *d)
+{
+    free(d->c);
+    free(d->off);
+    free(d->pool);
+}
+
+/* "YYYY-MM-DD" of an epoch day, in one of three rotating buffers (one
+ * message names up to three dates). */
+static const char *day_str(long day)
+{
+    static char buf[3][16];
+    static int k;
+    time_t t = (time_t)day * 86400;
+    struct tm tm;
+
+    k = (k + 1) % 3;
+    if (gmtime_r(&t, &tm) == NULL)
+        snprintf(buf[k], sizeof(buf[k]), "day %ld", day);
+    else
+        strftime(buf[k], sizeof(buf[k]), "%Y-%m-%d", &tm);
+    return buf[k];
+}
+
+/* Refuses what cannot be judged: exit 1, the reason on stderr.  Returns
+ * the holdout end (the data's last purchase day unless given). */
+static long val_check(const struct val_args *v, const struct val_data *d)
+{
+    long hold_end = v->has_hold_end ? v->hold_end : d->last;
+
+    if (d->last < d->first)
+        die("no purchases to validate on");
+    if (v->cal_end < d->first || v->cal_end >= d->last)
+        die("the calibration end %s is outside the data: its purchases run from %s to "
+            "%s",
+            day_str(v->cal_end), day_str(d->first), day_str(d->last));
+    if (hold_end > d->last)
+        die("the holdout end %s is after the data's last purchase (%s): the holdout "
+            "would miss purchases the data do not have",
+            day_str(hold_end), day_str(d->last));
+    if (hold_end - v->cal_end < VAL_MIN_HOLD_DAYS)
+        die("the data end %ld days after the calibration end; the holdout needs at "
+            "least %d (4 weeks)",
+            hold_end - v->cal_end, VAL_MIN_HOLD_DAYS);
+    return hold_end;
+}
+
+/* The cohort from a transaction file. */
+static long val_from_file(const struct val_args *v, struct val_data *d)
+{
+    long *day, hold_end;
+    double *value;
+    size_t *start, ncust;
+    char err[512];
+
+    if (cdnow_load_days(v->input, &day, &value, &start, &ncust, err, sizeof(err)) < 0)
+        die("%s", err);
+    for (size_t i = 0; i < ncust; i++)
+        vd_range(d, day[start[i]], day[start[i + 1] - 1]);
+    hold_end = val_check(v, d);
+    for (size_t i = 0; i < ncust; i++) {
+        size_t k = start[i], m = start[i + 1] - k;
+
+        vd_reserve(d, m);
+        if (val_split(day + k, value + k, m, v->cal_end, hold_end, d->pool + d->npool,
+                      &d->c[d->n]) == 0)
+            vd_keep(d);
+    }
+    free(start);
+    free(value);
+    free(day);
+    return hold_end;
+}
+
+/* The cohort from the daemon's state.  A customer whose split the state
+ * cannot tell any more (its day buckets hold the last WIN_DAYS days) is
+ * left out and counted.  hold_end < 0: only the data's range is read. */
+static void val_from_redis(struct ctl *c, long cal_end, long hold_end, struct val_data *d)
+{
+    struct customer *cu = malloc(sizeof(*cu));
+    long buf[CU_DAYS_MAX + 3];
+    uint64_t cursor = 0;
+
+    if (cu == NULL)
+        die("out of memory");
+    do {
+        char **ids;
+        size_t count;
+
+        if (store_scan_customers(c->store, &cursor, &ids, &count) < 0)
+            die("redis: cannot list customers");
+        for (size_t i = 0; i < count; i++) {
+            int rc;
+
+            load_customer(c, ids[i], cu);
+            if (cu->purchase_days <= 0)
+                continue;
+            vd_range(d, cu->first_day, cu->last_day);
+            if (hold_end < 0)
+                continue;
+            vd_reserve(d, CU_DAYS_MAX + 3);
+            rc = val_from_state(cu, cal_end, hold_end, buf, &d->c[d->n]);
+            if (rc < 0)
+                d->left_out++;
+            if (rc != 0)
+                continue;
+            memcpy(d->pool + d->npool, d->c[d->n].days,
+                   d->c[d->n].ndays * sizeof(*d->pool));
+            vd_keep(d);
+        }
+        store_ids_free(ids, count);
+    } while (cursor != 0);
+    free(cu);
+}
+
+/* The model to judge: fitted on the calibration period, as `fit` does, or
+ * the one the daemon uses. */
+static void val_model(struct ctl *c, const struct val_args *v, const struct val_data *d,
+                      struct bg_params *bp, struct gg_params *gp)
+{
+    struct bg_obs *obs;
+    struct bg_fit_result bg;
+    struct gg_fit_result gg;
+
+    if (v->stored) {
+        if (c->store == NULL)
+            ctl_connect(c);
+        *bp = c->model.bg;
+        *gp = c->model.gg;
+        return;
+    }
+    if ((obs = malloc(d->n * sizeof(*obs))) == NULL)
+        die("out of memory");
+    for (size_t i = 0; i < d->n; i++)
+        obs[i] = d->c[i].cal;
+    if (bg_fit(obs, d->n, &bg) < 0 || !bg.converged)
+        die("the BG/NBD fit on the calibration period did not converge (too few repeat "
+            "customers or no dropout in the data); nothing to validate");
+    *bp = bg.params;
+    if (gg_fit(obs, d->n, &gg) == 0 && gg.converged)
+        *gp = gg.params;
+    else
+        gg_params_default(gp);
+    free(obs);
+}
+
+static const char *const val_group_names[VAL_GROUPS] = {"0", "1", "2", "3",
+                                                        "4", "5", "6", "7+"};
+
+static void val_print_text(const struct val_args *v, long hold_end, size_t left_out,
+                           const struct bg_params *bp, const struct gg_params *gp,
+                           const struct val_report *r)
+{
+    const struct val_spend *sp = &r->spend;
+
+    printf("calibration to %s, holdout to %s (%.1f weeks): %zu customers",
+           day_str(v->cal_end), day_str(hold_end), r->hold_weeks, r->customers);
+    if (left_out)
+        printf(" (%zu left out: their state no longer tells the split)", left_out);
+    printf("\nmodel (%s): bgnbd r=%.6f alpha=%.6f a=%.6f b=%.6f (weeks), gammagamma "
+           "p=%.6f q=%.6f gamma=%.6f\n\n",
+           v->stored ? "stored" : "fitted on the calibration period", bp->r, bp->alpha,
+           bp->a, bp->b, gp->p, gp->q, gp->gamma);
+    printf("repeat purchases      actual   expected\n"
+           "  calibration       %8.0f   %8.1f  (tracking: E[X(t)] since each first "
+           "purchase)\n"
+           "  holdout           %8.0f   %8.1f  (conditional on the calibration)\n"
+           "                               %8.1f  (tracking)\n\n",
+           r->cal_actual, r->track_cal, r->actual, r->expected, r->track_hold);
+    printf("calibration repeat purchases   customers   holdout actual   expected\n");
+    for (int k = 0; k < VAL_GROUPS; k++)
+        printf("  %-28s %9zu   %14.3f   %8.3f\n", val_group_names[k], r->groups[k].n,
+               r->groups[k].actual, r->groups[k].predicted);
+    printf("\nwho buys again in the holdout (%zu of %zu), AUC of\n"
+           "  P(alive)                         %.3f\n"
+           "  1 - churn_risk without signals   %.3f\n"
+           "  P(purchase in the holdout)       %.3f\n"
+           "  recency (baseline)               %.3f\n\n",
+           r->buyers, r->customers, r->auc_palive, r->auc_risk, r->auc_active,
+           r->auc_recency);
+    printf("decile of P(purchase in holdout)   customers   predicted   observed\n");
+    for (int k = 0; k < VAL_DECILES; k++)
+        printf("  %-32d %9zu   %9.3f   %8.3f\n", k + 1, r->deciles[k].n,
+               r->deciles[k].predicted, r->deciles[k].observed);
+    printf("\nspend per purchase, customers buying in both periods (%zu): Gamma-Gamma "
+           "%.2f, actual %.2f, mean absolute error %.2f\n",
+           sp->n, sp->predicted, sp->actual, sp->mae);
+}
+
+static void val_json_model(cJSON *doc, const struct bg_params *bp,
+                           const struct gg_params *gp)
+{
+    cJSON *o = cJSON_AddObjectToObject(doc, "bgnbd");
+
+    cJSON_AddNumberToObject(o, "r", bp->r);
+    cJSON_AddNumberToObject(o, "alpha", bp->alpha);
+    cJSON_AddNumberToObject(o, "a", bp->a);
+    cJSON_AddNumberToObject(o, "b", bp->b);
+    o = cJSON_AddObjectToObject(doc, "gammagamma");
+    cJSON_AddNumberToObject(o, "p", gp->p);
+    cJSON_AddNumberToObject(o, "q", gp->q);
+    cJSON_AddNumberToObject(o, "gamma", gp->gamma);
+}
+
+/* The aggregate, the table, AUCs and the spend. */
+static void val_json_figures(cJSON *doc, const struct val_report *r)
+{
+    cJSON *o = cJSON_AddObjectToObject(doc, "aggregate"), *a;
+
+    cJSON_AddNumberToObject(o, "calibration_actual", r->cal_actual);
+    cJSON_AddNumberToObject(o, "calibration_tracking", r->track_cal);
+    cJSON_AddNumberToObject(o, "holdout_actual", r->actual);
+    cJSON_AddNumberToObject(o, "holdout_expected", r->expected);
+    cJSON_AddNumberToObject(o, "holdout_tracking", r->track_hold);
+    a = cJSON_AddArrayToObject(doc, "conditional");
+    for (int k = 0; k < VAL_GROUPS; k++) {
+        cJSON *g = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(g, "x", val_group_names[k]);
+        cJSON_AddNumberToObject(g, "n", (double)r->groups[k].n);
+        cJSON_AddNumberToObject(g, "actual", r->groups[k].actual);
+        cJSON_AddNumberToObject(g, "expected", r->groups[k].predicted);
+        cJSON_AddItemToArray(a, g);
+    }
+    o = cJSON_AddObjectToObject(doc, "discrimination");
+    cJSON_AddNumberToObject(o, "buyers", (double)r->buyers);
+    cJSON_AddNumberToObject(o, "auc_p_alive", r->auc_palive);
+    cJSON_AddNumberToObject(o, "auc_churn_risk", r->auc_risk);
+    cJSON_AddNumberToObject(o, "auc_p_purchase", r->auc_active);
+    cJSON_AddNumberToObject(o, "auc_recency", r->auc_recency);
+    o = cJSON_AddObjectToObject(doc, "spend");
+    cJSON_AddNumberToObject(o, "n", (double)r->spend.n);
+    cJSON_AddNumberToObject(o, "expected", r->spend.predicted);
+    cJSON_AddNumberToObject(o, "actual", r->spend.actual);
+    cJSON_AddNumberToObject(o, "mae", r->spend.mae);
+}
+
+/* The deciles and the tracking points. */
+static void val_json_series(cJSON *doc, const struct val_report *r)
+{
+    cJSON *a = cJSON_AddArrayToObject(doc, "calibration");
+
+    for (int k = 0; k < VAL_DECILES; k++) {
+        cJSON *b = cJSON_CreateObject();
+
+        cJSON_AddNumberToObject(b, "decile", k + 1);
+        cJSON_AddNumberToObject(b, "n", (double)r->deciles[k].n);
+        cJSON_AddNumberToObject(b, "predicted", r->deciles[k].predicted);
+        cJSON_AddNumberToObject(b, "observed", r->deciles[k].observed);
+        cJSON_AddItemToArray(a, b);
+    }
+    a = cJSON_AddArrayToObject(doc, "tracking");
+    for (size_t k = 0; k < r->ntrack; k++) {
+        cJSON *t = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(t, "date", day_str(r->track[k].day));
+        cJSON_AddNumberToObject(t, "expected", r->track[k].expected);
+        if (isnan(r->track[k].actual))
+            cJSON_AddNullToObject(t, "actual");
+        else
+            cJSON_AddNumberToObject(t, "actual", r->track[k].actual);
+        cJSON_AddItemToArray(a, t);
+    }
+}
+
+static void val_print_json(const struct val_args *v, long hold_end, size_t left_out,
+                           const struct bg_params *bp, const struct gg_params *gp,
+                           const struct val_report *r)
+{
+    cJSON *doc = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(doc, "calibration_end", day_str(v->cal_end));
+    cJSON_AddStringToObject(doc, "holdout_end", day_str(hold_end));
+    cJSON_AddNumberToObject(doc, "holdout_weeks", r->hold_weeks);
+    cJSON_AddNumberToObject(doc, "customers", (double)r->customers);
+    cJSON_AddNumberToObject(doc, "left_out", (double)left_out);
+    cJSON_AddStringToObject(doc, "model", v->stored ? "stored" : "fit");
+    cJSON_AddStringToObject(doc, "unit", "weeks");
+    val_json_model(doc, bp, gp);
+    val_json_figures(doc, r);
+    val_json_series(doc, r);
+    put_json(doc);
+}
+
+/* Writes one chart to DIR/NAME; exits 1 if it cannot. */
+static void val_plot_file(const char *dir, const char *name, const struct svg_chart *ch,
+                          int bars)
+{
+    char path[4096];
+    FILE *fp;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((fp = fopen(path, "w")) == NULL)
+        die("%s: %s", path, strerror(errno));
+    rc = bars ? svg_bars(fp, ch) : svg_lines(fp, ch);
+    if (fclose(fp) != 0 || rc < 0)
+        die("%s: cannot write the plot", path);
+    fprintf(stderr, "loyaltyctl: wrote %s\n", path);
+}
+
+/* tracking.svg, conditional.svg and calibration.svg in dir (made if
+ * missing): the figures of docs/validate.md. */
+static void val_plots(const char *dir, long cal_end, const struct val_report *r)
+{
+    static const char *const deciles[VAL_DECILES] = {"1", "2", "3", "4", "5",
+                                                     "6", "7", "8", "9", "10"};
+    double *wk = malloc(r->ntrack * sizeof(*wk)), *ex = malloc(r->ntrack * sizeof(*ex)),
+           *ac = malloc(r->ntrack * sizeof(*ac));
+    double ga[VAL_GROUPS], ge[VAL_GROUPS], dp[VAL_DECILES], dobs[VAL_DECILES];
+    char xlabel[96];
+
+    if (wk == NULL || ex == NULL || ac == NULL)
+        die("out of memory");
+    if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+        die("%s: %s", dir, strerror(errno));
+    for (size_t k = 0; k < r->ntrack; k++) {
+        wk[k] = (double)(r->track[k].day - cal_end) / 7.0;
+        ex[k] = r->track[k].expected;
+        ac[k] = r->track[k].actual;
+    }
+    snprintf(xlabel, sizeof(xlabel), "weeks from the calibration end (%s)",
+             day_str(cal_end));
+    val_plot_file(dir, "tracking.svg",
+                  &(struct svg_chart){.title = "Cumulative repeat purchases",
+                                      .xlabel = xlabel,
+                                      .ylabel = "repeat purchases",
+                                      .n = r->ntrack,
+                                      .x = wk,
+                                      .s = {{"actual", ac}, {"expected (BG/NBD)", ex}},
+                                      .nseries = 2,
+                                      .mark_x = 0.0,
+                                      .mark_label = "calibration end"},
+                  0);
+    for (int k = 0; k < VAL_GROUPS; k++) {
+        ga[k] = r->groups[k].n ? r->groups[k].actual : NAN;
+        ge[k] = r->groups[k].n ? r->groups[k].predicted : NAN;
+    }
+    val_plot_file(
+        dir, "conditional.svg",
+        &(struct svg_chart){.title = "Holdout purchases by calibration repeat purchases",
+                            .xlabel = "repeat purchases in the calibration period",
+                            .ylabel = "mean purchases in the holdout",
+                            .n = VAL_GROUPS,
+                            .cats = val_group_names,
+                            .s = {{"actual", ga}, {"expected (BG/NBD)", ge}},
+                            .nseries = 2,
+                            .mark_x = NAN},
+        1);
+    for (int k = 0; k < VAL_DECILES; k++) {
+        dp[k] = r->deciles[k].n ? r->deciles[k].predicted : NAN;
+        dobs[k] = r->deciles[k].n ? r->deciles[k].observed : NAN;
+    }
+    val_plot_file(
+        dir, "calibration.svg",
+        &(struct svg_chart){.title = "Calibration of P(a purchase in the holdout)",
+                            .xlabel = "decile of the predicted probability",
+                            .ylabel = "share of customers buying",
+                            .n = VAL_DECILES,
+                            .cats = deciles,
+                            .s = {{"observed", dobs}, {"predicted", dp}},
+                            .nseries = 2,
+                            .mark_x = NAN},
+        1);
+    free(ac);
+    free(ex);
+    free(wk);
+}
+
+/* The cohort, from the file or from the state; returns the holdout end. */
+static long val_load(struct ctl *c, const struct val_args *v, struct val_data *d)
+{
+    long hold_end;
+
+    if (v->input)
+        return val_from_file(v, d);
+    ctl_connect(c);
+    if (!v->has_hold_end) /* the data's last day first */
+        val_from_redis(c, v->cal_end, -1, d);
+    hold_end = v->has_hold_end ? v->hold_end : val_check(v, d);
+    val_from_redis(c, v->cal_end, hold_end, d);
+    val_check(v, d);
+    if (d->left_out)
+        fprintf(stderr,
+                "loyaltyctl: %zu customers left out: their day buckets (the last %d "
+                "days) no longer tell their purchases around the calibration end\n",
+                d->left_out, WIN_DAYS);
+    return hold_end;
+}
+
+static int cmd_validate(struct ctl *c, int argc, char **argv)
+{
+    struct val_data d = {.first = LONG_MAX, .last = LONG_MIN};
+    struct val_report r;
+    struct val_args v;
+    struct bg_params bp;
+    struct gg_params gp;
+    long hold_end;
+
+    parse_val_args(argc, argv, &v);
+    v.json |= c->json;
+    hold_end = val_load(c, &v, &d);
+    vd_finish(&d);
+    if (d.n < VAL_MIN_CUSTOMERS)
+        die("%zu customers bought by the calibration end; at least %d are needed to "
+            "judge the model",
+            d.n, VAL_MIN_CUSTOMERS);
+    val_model(c, &v, &d, &bp, &gp);
+    if (val_run(d.c, d.n, &bp, &gp, c->cfg.model->onetime_half_life_days, v.cal_end,
+                hold_end, &r) < 0)
+        die("out of memory");
+    if (v.json)
+        val_print_json(&v, hold_end, d.left_out, &bp, &gp, &r);
+    else
+        val_print_text(&v, hold_end, d.left_out, &bp, &gp, &r);
+    if (v.plot_dir)
+        val_plots(v.plot_dir, v.cal_end, &r);
+    val_report_free(&r);
+    vd_free(&d);
+    return 0;
+}
+
 /* ---- main ---- */
 
 static void apply_redis_arg(struct config *cfg, const char *hostport)
@@ -661,6 +1194,8 @@ static int run(struct ctl *c, int argc, char **argv)
 
     if (strcmp(cmd, "fit") == 0)
         return cmd_fit(c, argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return cmd_validate(c, argc - 1, argv + 1);
     if (strcmp(cmd, "top") == 0) {
         ctl_connect(c);
         return cmd_top(c, argc - 1, argv + 1);

@@ -21,6 +21,8 @@ PACKAGES=(
     default-jdk-headless maven
     # scripts and tools
     python3 procps netcat-openbsd curl ca-certificates coreutils util-linux
+    # rsvg-convert: the validation plots' test renders one SVG to PNG
+    librsvg2-bin
 )
 
 missing=()

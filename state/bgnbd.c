@@ -232,6 +232,15 @@ double bg_expected_purchases(const struct bg_params *p, double x, double t_x, do
     return bg_expected_raw(p, x, T, t) * bg_palive(p, x, t_x, T);
 }
 
+double bg_prob_any_purchase(const struct bg_params *p, double x, double t_x, double T,
+                            double t)
+{
+    if (!(t > 0.0))
+        return 0.0;
+    return bg_palive(p, x, t_x, T) *
+           -expm1((p->r + x) * (log(p->alpha + T) - log(p->alpha + T + t)));
+}
+
 /* Eq. (9): a new customer is one with x = 0 observed for T = 0. */
 double bg_expected_purchases_new(const struct bg_params *p, double t)
 {

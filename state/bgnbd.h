@@ -56,6 +56,14 @@ double bg_palive(const struct bg_params *p, double x, double t_x, double T);
 double bg_expected_purchases(const struct bg_params *p, double x, double t_x, double T,
                              double t);
 
+/* P(X(t) > 0 | x, t_x, T): at least one purchase in the next t.  A customer
+ * alive at T cannot drop out before buying again (BG/NBD drops out only
+ * right after a purchase), so none is P(dead) + P(alive) P(no Poisson event
+ * in t), with lambda's posterior Gamma(r + x, alpha + T):
+ *   P(alive) * (1 - ((alpha + T) / (alpha + T + t))^(r + x)). */
+double bg_prob_any_purchase(const struct bg_params *p, double x, double t_x, double T,
+                            double t);
+
 /* E[X(t)] for a new customer, and P(X(t) = k) (unconditional). */
 double bg_expected_purchases_new(const struct bg_params *p, double t);
 double bg_prob_n_purchases(const struct bg_params *p, double t, int k);

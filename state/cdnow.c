@@ -322,6 +322,69 @@ int cdnow_load_transactions(const char *path, long calibration_end_day, double u
                                            unit_days, obs, NULL, n, err, errlen);
 }
 
+/* Merges each customer's same-day transactions in the sorted buffer, in
+ * place; fills start[] (room for b->n + 1) and returns the customer count. */
+static size_t tx_merge_days(struct txbuf *b, size_t *start)
+{
+    size_t m = 0, ncust = 0;
+
+    for (size_t i = 0; i < b->n; i++) {
+        if (m > 0 && b->v[m - 1].id == b->v[i].id && b->v[m - 1].day == b->v[i].day) {
+            b->v[m - 1].value += b->v[i].value;
+            continue;
+        }
+        if (m == 0 || b->v[m - 1].id != b->v[i].id)
+            start[ncust++] = m;
+        b->v[m++] = b->v[i];
+    }
+    start[ncust] = m;
+    b->n = m;
+    return ncust;
+}
+
+int cdnow_load_days(const char *path, long **day, double **value, size_t **start,
+                    size_t *ncust, char *err, size_t errlen)
+{
+    struct txbuf b = {NULL, 0, 0};
+    long *d = NULL;
+    double *v = NULL;
+    size_t *s = NULL;
+    int rc = -1;
+
+    *day = NULL;
+    *value = NULL;
+    *start = NULL;
+    *ncust = 0;
+    if (tx_read(path, &b, err, errlen) < 0)
+        goto out;
+    qsort(b.v, b.n, sizeof *b.v, tx_cmp);
+    d = malloc(b.n * sizeof *d);
+    v = malloc(b.n * sizeof *v);
+    s = malloc((b.n + 1) * sizeof *s);
+    if (d == NULL || v == NULL || s == NULL) {
+        seterr(err, errlen, "%s: out of memory", path);
+        goto out;
+    }
+    *ncust = tx_merge_days(&b, s);
+    for (size_t i = 0; i < b.n; i++) {
+        d[i] = b.v[i].day;
+        v[i] = b.v[i].value;
+    }
+    *day = d;
+    *value = v;
+    *start = s;
+    d = NULL;
+    v = NULL;
+    s = NULL;
+    rc = 0;
+out:
+    free(s);
+    free(v);
+    free(d);
+    free(b.v);
+    return rc;
+}
+
 /* ---- summaries ------------------------------------------------------------ */
 
 /* Number of fields per row for a known header, 0 for an unknown one. */

@@ -38,6 +38,14 @@ int cdnow_load_transactions_holdout(const char *path, long calibration_end_day,
                                     struct bg_obs **obs, unsigned **holdout, size_t *n,
                                     char *err, size_t errlen);
 
+/* CDNOW_sample.txt as purchase days, every date kept: customers in
+ * ascending sample id, each with its distinct purchase days ascending and
+ * each day's value (its transactions summed).  Customer i's days are
+ * (*day)[(*start)[i] .. (*start)[i + 1]) and the same in *value; *start has
+ * *ncust + 1 entries.  All three arrays are malloc'd for the caller. */
+int cdnow_load_days(const char *path, long **day, double **value, size_t **start,
+                    size_t *ncust, char *err, size_t errlen);
+
 /* A summary CSV in weeks, in file order: header "ID,frequency,recency,T" or
  * "ID,x,t_x,T,zbar" (mvalue = zbar; 0 without it).  CRLF and a missing final
  * newline are accepted, blank lines skipped. */

@@ -89,7 +89,10 @@ def test_loyaltyctl_bad_args():
                  ["fit", "--from-redis", "--input", "x"], ["fit", "--from-redis", "--unit", "years"],
                  ["fit", "--from-redis", "--as-of", "1997-13-45"],
                  ["fit", "--input", "x", "--format", "csv"], redis + ["top", "--by", "height"],
-                 redis + ["top", "-n", "0"], ["--redis", "nocolon", "model"]):
+                 redis + ["top", "-n", "0"], ["--redis", "nocolon", "model"], ["validate"],
+                 ["validate", "--calibration-end", "1997-09-30"],
+                 ["validate", "--calibration-end", "1997-09-30", "--input", "x", "--format", "cdnow-summary"],
+                 ["validate", "--calibration-end", "1997-09-30", "--from-redis", "--holdout-end", "1997-10-14"]):
         rc, out, err = run_bin([LOYALTYCTL] + args)
         assert rc == 2, (args, rc, out, err)
         assert "usage: loyaltyctl" in err, (args, err)
