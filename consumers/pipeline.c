@@ -1575,8 +1575,9 @@ static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
         log_warn("sweep of partition %d: %s", (int)pt->t.partition, err);
         if (!stores_ok(pl))
             hold_back(pl);
-    } else
+    } else {
         account_batch(pl, pt->t.partition, &st);
+    }
     store_ids_free(ids, n);
     return n;
 }
