@@ -75,26 +75,13 @@ fi
 PARTITIONS="${BENCH_PARTITIONS:-8}"
 CONF_A="${BENCH_AB_CONF_A:-}"
 CONF_B="${BENCH_AB_CONF_B:-}"
-STALL="${BENCH_STALL:-60}"
-TIMEOUT="${BENCH_TIMEOUT:-3600}"
-BUILD="${BENCH_BUILD:-build}"
-KEEP="${BENCH_KEEP:-0}"
-REDIS_PORT="${REDIS_PORT:-16379}"
-KAFKA_PORT="${KAFKA_PORT:-19092}"
-export REDIS_PORT KAFKA_PORT
-BROKERS="127.0.0.1:$KAFKA_PORT"
-RUN_ID="$(date +%Y%m%d%H%M%S)-$$"
-WORK_REL="run/bench/$RUN_ID"
-WORK="$ROOT/$WORK_REL"
+# shellcheck source=bench/common.sh
+. bench/common.sh
 RESULTS="$WORK/results.txt" # "key value" lines: the harness's RESULT lines of every run
 KFEED="$BUILD/tools/kfeed"
 TP="bench.$RUN_ID.ab." # the topic prefix of the one input every run reads
 
-# shellcheck source=bench/common.sh
-. bench/common.sh
 die() { echo "ab: $*" >&2; exit 1; }
-now() { date +%s.%N; }
-get() { awk -v k="$1" '$1 == k {$1 = ""; v = substr($0, 2)} END {print v}' "$RESULTS"; }
 calc() { echo "$*" | bc -l; }
 
 # ---- arguments ---------------------------------------------------------------------

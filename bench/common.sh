@@ -1,5 +1,22 @@
 # bench/common.sh - what bench/run.sh and bench/ab.sh share (sourced by both,
-# from the repository's root).
+# from the repository's root, with ROOT set).
+
+# The settings both scripts read (bench/run.sh's header lists them).
+STALL="${BENCH_STALL:-60}"
+TIMEOUT="${BENCH_TIMEOUT:-3600}"
+BUILD="${BENCH_BUILD:-build}"
+KEEP="${BENCH_KEEP:-0}"
+REDIS_PORT="${REDIS_PORT:-16379}"
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+export REDIS_PORT KAFKA_PORT
+BROKERS="127.0.0.1:$KAFKA_PORT"
+RUN_ID="$(date +%Y%m%d%H%M%S)-$$"
+WORK_REL="run/bench/$RUN_ID"
+WORK="$ROOT/$WORK_REL"
+
+now() { date +%s.%N; }
+# The value of key in $RESULTS ("key value" lines), the last one written.
+get() { awk -v k="$1" '$1 == k {$1 = ""; v = substr($0, 2)} END {print v}' "$RESULTS"; }
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -76,21 +76,12 @@ LAT_RATE="${BENCH_LAT_RATE:-20000}"
 LAT_WARM="${BENCH_LAT_WARM:-$(q 1 5)}"
 LAT_S="${BENCH_LAT_S:-$(q 4 20)}"
 LAT_DRAIN="${BENCH_LAT_DRAIN:-$(q 10 20)}"
-STALL="${BENCH_STALL:-60}"
-TIMEOUT="${BENCH_TIMEOUT:-3600}"
 COPIES="${BENCH_COPIES:-0}"
 MICRO_S="${BENCH_MICRO_S:-0.3}"
 MEM_WORKLOAD="${BENCH_MEM_WORKLOAD:-1}"
 RESULTS_MD="${BENCH_RESULTS-$ROOT/bench/RESULTS.md}"
-BUILD="${BENCH_BUILD:-build}"
-KEEP="${BENCH_KEEP:-0}"
-REDIS_PORT="${REDIS_PORT:-16379}"
-KAFKA_PORT="${KAFKA_PORT:-19092}"
-export REDIS_PORT KAFKA_PORT
-BROKERS="127.0.0.1:$KAFKA_PORT"
-RUN_ID="$(date +%Y%m%d%H%M%S)-$$"
-WORK_REL="run/bench/$RUN_ID"
-WORK="$ROOT/$WORK_REL"
+# shellcheck source=bench/common.sh
+. bench/common.sh
 RESULTS="$WORK/results.txt" # "key value" lines for the summary
 T_BEGIN=$(date +%s.%N)
 LOYALTYD="$BUILD/loyaltyd"
@@ -105,11 +96,7 @@ T_MEM=1024        # Redis bytes per customer, mean over the CDNOW population, at
 T_RSS=128         # loyaltyd peak RSS (MiB), at most
 T_DERIVED=0.2     # long-history workload: derived events per input message, at least (its shape)
 
-# shellcheck source=bench/common.sh
-. bench/common.sh
-now() { date +%s.%N; }
 result() { echo "$1 $2" >>"$RESULTS"; }
-get() { awk -v k="$1" '$1 == k {$1 = ""; v = substr($0, 2)} END {print v}' "$RESULTS"; }
 calc() { echo "$*" | bc -l; }
 
 for f in "$LOYALTYD" "$KFEED" "$KPACE" "$BUILD/bench/bench_model"; do
