@@ -274,13 +274,9 @@ static inline void fx_random_event(struct fx *f, unsigned *s, int64_t ts, int i)
     }
 }
 
-/* A customer with every bounded list the events fill in use: the typical
- * customer of test_codec.c's size test plus a low rating, a quality return, a
- * complaint, payment reminders, marketing and a platform order; lists the
- * events left empty are filled directly, as are two reward counters.  Rewards
- * given (rwd) and the recent ids (seen) stay empty: test_packed.c adds them on
- * top. */
-static inline void fx_build_full(struct fx *f)
+/* The first two months of the customers the size tests build: an order
+ * shipped and delivered, a pre-sale inquiry answered, two more orders. */
+static inline void fx_first_orders(struct fx *f)
 {
     fx_order_full(f, "A-1001", T0, 42.5, 0, SHIP_STANDARD, "shoes", "Acme");
     fx_order_event(f, EV_ORDER_SHIPPED, "A-1001", T0 + DAY);
@@ -289,6 +285,17 @@ static inline void fx_build_full(struct fx *f)
     fx_message(f, T0 + 20 * DAY + HOUR, "conv-77", DIR_OUTBOUND, MSG_REPLY);
     fx_order_full(f, "A-1002", T0 + 21 * DAY, 19.99, 5, SHIP_STANDARD, "shoes", "Acme");
     fx_order_full(f, "A-1003", T0 + 60 * DAY, 80, 0, SHIP_EXPEDITED, "socks", "Bolt");
+}
+
+/* A customer with every bounded list the events fill in use: the typical
+ * customer of test_codec.c's size test plus a low rating, a quality return, a
+ * complaint, payment reminders, marketing and a platform order; lists the
+ * events left empty are filled directly, as are two reward counters.  Rewards
+ * given (rwd) and the recent ids (seen) stay empty: test_packed.c adds them on
+ * top. */
+static inline void fx_build_full(struct fx *f)
+{
+    fx_first_orders(f);
     fx_review(f, T0 + 65 * DAY, 1, 0);
     fx_return(f, "A-1002", T0 + 66 * DAY, 19.99, RET_QUALITY);
     fx_message(f, T0 + 67 * DAY, "conv-78", DIR_INBOUND, MSG_COMPLAINT);

@@ -149,13 +149,7 @@ END_TEST
  * are about. */
 static void build_typical(struct fx *f)
 {
-    fx_order_full(f, "A-1001", T0, 42.5, 0, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_event(f, EV_ORDER_SHIPPED, "A-1001", T0 + DAY);
-    fx_order_event(f, EV_ORDER_DELIVERED, "A-1001", T0 + 3 * DAY);
-    fx_message(f, T0 + 20 * DAY, "conv-77", DIR_INBOUND, MSG_INQUIRY);
-    fx_message(f, T0 + 20 * DAY + HOUR, "conv-77", DIR_OUTBOUND, MSG_REPLY);
-    fx_order_full(f, "A-1002", T0 + 21 * DAY, 19.99, 5, SHIP_STANDARD, "shoes", "Acme");
-    fx_order_full(f, "A-1003", T0 + 60 * DAY, 80, 0, SHIP_EXPEDITED, "socks", "Bolt");
+    fx_first_orders(f);
     fx_review(f, T0 + 65 * DAY, 5, 0);
     fx_message(f, T0 + 70 * DAY, "mkt-1", DIR_OUTBOUND, MSG_MARKETING);
     fx_order_full(f, "A-1004", T0 + 120 * DAY, 35, 0, SHIP_STANDARD, "shoes", "Zenith");
