@@ -125,6 +125,36 @@ def need_ctl():
         pytest.fail("%s is not built (make all)" % LOYALTYCTL, pytrace=False)
 
 
+def ctl_run(env, *args, timeout=300):
+    """loyaltyctl on the test Redis under env's prefix: (exit code, stdout, stderr)."""
+    p = subprocess.run([LOYALTYCTL, "--redis", "127.0.0.1:%d" % REDIS_PORT, "--prefix", env.redis_prefix,
+                        *args], capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def cdnow_file():
+    p = os.environ.get("CDNOW_SAMPLE") or os.path.join(ROOT, "data", "cdnow", "CDNOW_sample.txt")
+    if not os.path.exists(p):
+        pytest.fail("CDNOW sample not found at %s" % p, pytrace=False)
+    return p
+
+
+def cdnow_order_lines(tmp_path, until):
+    """The CDNOW sample's orders up to `until` (YYYY-MM-DD) as order.placed
+    events (deploy/sample-events.py --orders-only): [(key, raw bytes)]."""
+    out = tmp_path / "events"
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "deploy/sample-events.py"), "--cdnow", cdnow_file(),
+                        "--out", str(out), "--orders-only", "--until", until, "--customers", "100000"],
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    lines = []
+    with open(out / "orders.txt", "rb") as f:
+        for line in f:
+            key, _, value = line.rstrip(b"\n").partition(b"\t")
+            lines.append((key.decode(), value))
+    return lines
+
+
 _seq = itertools.count()
 
 

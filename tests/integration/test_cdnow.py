@@ -1,29 +1,15 @@
 """The CDNOW calibration period replayed through Kafka; the BG/NBD fit from
 the daemon's state must reproduce the published parameters."""
-import os
 import re
-import subprocess
-import sys
 
-import pytest
-
-from conftest import LOYALTYCTL, REDIS_PORT, ROOT, feed, log, need_ctl
+from conftest import cdnow_file, cdnow_order_lines, ctl_run, feed, log, need_ctl
 
 PUBLISHED = {"r": 0.242593, "alpha": 4.413532, "a": 0.792886, "b": 2.425754}
 
 
-def cdnow_file():
-    p = os.environ.get("CDNOW_SAMPLE") or os.path.join(ROOT, "data", "cdnow", "CDNOW_sample.txt")
-    if not os.path.exists(p):
-        pytest.fail("CDNOW sample not found at %s" % p, pytrace=False)
-    return p
-
-
 def ctl(env, *args):
-    p = subprocess.run([LOYALTYCTL, "--redis", "127.0.0.1:%d" % REDIS_PORT, "--prefix", env.redis_prefix,
-                        *args], capture_output=True, timeout=120)
-    out, err = p.stdout.decode(), p.stderr.decode()
-    assert p.returncode == 0, "loyaltyctl %s: exit %d\n%s\n%s" % (" ".join(args), p.returncode, out, err)
+    rc, out, err = ctl_run(env, *args, timeout=120)
+    assert rc == 0, "loyaltyctl %s: exit %d\n%s\n%s" % (" ".join(args), rc, out, err)
     return out, err
 
 
@@ -36,16 +22,7 @@ def params(text):
 
 def test_cdnow_replay(env, tmp_path):
     need_ctl()
-    out = tmp_path / "events"
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "deploy/sample-events.py"), "--cdnow", cdnow_file(),
-                        "--out", str(out), "--orders-only", "--until", "1997-09-30", "--customers", "100000"],
-                       capture_output=True, timeout=120)
-    assert p.returncode == 0, p.stderr.decode()
-    lines = []
-    with open(out / "orders.txt", "rb") as f:
-        for line in f:
-            key, _, value = line.rstrip(b"\n").partition(b"\t")
-            lines.append((key.decode(), value))
+    lines = cdnow_order_lines(tmp_path, "1997-09-30")
     assert len({k for k, _ in lines}) == 2357
     env.create_topics()
     feed(env.topic("orders"), lines)

@@ -16,20 +16,11 @@ from datetime import date
 
 import pytest
 
-import sys
-
-from conftest import LOYALTYCTL, REDIS_PORT, ROOT, feed, log, need_ctl
+from conftest import LOYALTYCTL, cdnow_file, cdnow_order_lines, ctl_run, feed, log, need_ctl
 
 CAL_END = date(1997, 9, 30)
 HOLD_END = date(1998, 6, 30)
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-def cdnow_file():
-    p = os.environ.get("CDNOW_SAMPLE") or os.path.join(ROOT, "data", "cdnow", "CDNOW_sample.txt")
-    if not os.path.exists(p):
-        pytest.fail("CDNOW sample not found at %s" % p, pytrace=False)
-    return p
 
 
 def validate(*args, path=None):
@@ -272,27 +263,12 @@ def test_plot_dir_unwritable(tmp_path):
 def replay(env, tmp_path, until):
     """The CDNOW orders up to `until` through Kafka into the daemon's state."""
     need_ctl()
-    out = tmp_path / "events"
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "deploy/sample-events.py"), "--cdnow", cdnow_file(),
-                        "--out", str(out), "--orders-only", "--until", until, "--customers", "100000"],
-                       capture_output=True, timeout=120)
-    assert p.returncode == 0, p.stderr.decode()
-    lines = []
-    with open(out / "orders.txt", "rb") as f:
-        for line in f:
-            key, _, value = line.rstrip(b"\n").partition(b"\t")
-            lines.append((key.decode(), value))
+    lines = cdnow_order_lines(tmp_path, until)
     env.create_topics()
     feed(env.topic("orders"), lines)
     d = env.daemon(clock="stream").start()
     d.wait_caught_up(len(lines), partitions=4)
     d.stop()
-
-
-def ctl(env, *args):
-    p = subprocess.run([LOYALTYCTL, "--redis", "127.0.0.1:%d" % REDIS_PORT, "--prefix", env.redis_prefix,
-                        *args], capture_output=True, timeout=300)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
 def close(a, b, rel):
@@ -325,7 +301,7 @@ def test_from_redis_same_as_file(env, tmp_path):
     judges the model saved in Redis."""
     replay(env, tmp_path, "1997-12-31")
     args = ("validate", "--calibration-end", "1997-09-30", "--holdout-end", "1997-12-31", "--json")
-    rc, out, err = ctl(env, *args, "--from-redis")
+    rc, out, err = ctl_run(env, *args, "--from-redis")
     assert rc == 0, err
     got = json.loads(out)
     want = validate_json("--holdout-end", "1997-12-31")
@@ -335,12 +311,12 @@ def test_from_redis_same_as_file(env, tmp_path):
     assert got["left_out"] == 0 and want["left_out"] == 0
     assert_same_figures(got, want)
 
-    rc, out, err = ctl(env, "validate", "--calibration-end", "1997-09-30", "--from-redis", "--model", "stored")
+    rc, out, err = ctl_run(env, "validate", "--calibration-end", "1997-09-30", "--from-redis", "--model", "stored")
     assert rc == 0 and "model (stored)" in out, (rc, out, err)
-    rc, out, err = ctl(env, "fit", "--input", cdnow_file(), "--format", "cdnow-transactions",
+    rc, out, err = ctl_run(env, "fit", "--input", cdnow_file(), "--format", "cdnow-transactions",
                        "--calibration-end", "1997-09-30", "--save")
     assert rc == 0, err
-    rc, out, err = ctl(env, *args, "--from-redis", "--model", "stored")
+    rc, out, err = ctl_run(env, *args, "--from-redis", "--model", "stored")
     assert rc == 0, err
     stored = json.loads(out)
     assert stored["model"] == "stored"
@@ -353,7 +329,7 @@ def test_from_redis_window(env, tmp_path):
     counted; the one-time buyers of the calibration never are, so the
     1,411 / 334 check holds from the state too."""
     replay(env, tmp_path, "1998-06-30")
-    rc, out, err = ctl(env, "validate", "--calibration-end", "1997-09-30", "--from-redis", "--json")
+    rc, out, err = ctl_run(env, "validate", "--calibration-end", "1997-09-30", "--from-redis", "--json")
     assert rc == 0, err
     got = json.loads(out)
     want = validate_json()
@@ -376,5 +352,5 @@ def test_from_redis_window(env, tmp_path):
     assert got["tracking"][-1]["actual"] == (got["aggregate"]["calibration_actual"]
                                              + got["aggregate"]["holdout_actual"])
 
-    rc, out, err = ctl(env, "validate", "--calibration-end", "1996-06-30", "--from-redis")
+    rc, out, err = ctl_run(env, "validate", "--calibration-end", "1996-06-30", "--from-redis")
     assert rc == 1 and "outside the data" in err, (rc, err)
