@@ -149,6 +149,31 @@ static void load_customer(struct ctl *c, const char *id, struct customer *cu)
         die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
 }
 
+/* fn(cu, arg) for every customer under the prefix, each loaded in turn
+ * into one buffer. */
+static void each_customer(struct ctl *c, void (*fn)(const struct customer *cu, void *arg),
+                          void *arg)
+{
+    struct customer *cu = malloc(sizeof(*cu));
+    uint64_t cursor = 0;
+
+    if (cu == NULL)
+        die("out of memory");
+    do {
+        char **ids;
+        size_t count;
+
+        if (store_scan_customers(c->store, &cursor, &ids, &count) < 0)
+            die("redis: cannot list customers");
+        for (size_t i = 0; i < count; i++) {
+            load_customer(c, ids[i], cu);
+            fn(cu, arg);
+        }
+        store_ids_free(ids, count);
+    } while (cursor != 0);
+    free(cu);
+}
+
 /* ---- commands ---- */
 
 /* Explained as of the time the daemon last evaluated the customer (so the
@@ -467,45 +492,42 @@ static int customer_obs(const struct customer *cu, long as_of_day, double unit_d
     return 0;
 }
 
+struct obs_acc {
+    long as_of_day;
+    double unit_days;
+    struct bg_obs *obs;
+    size_t n, cap, skipped;
+};
+
+static void obs_add(const struct customer *cu, void *arg)
+{
+    struct obs_acc *a = arg;
+
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 1024;
+        if ((a->obs = realloc(a->obs, a->cap * sizeof(*a->obs))) == NULL)
+            die("out of memory");
+    }
+    if (customer_obs(cu, a->as_of_day, a->unit_days, &a->obs[a->n]) == 0)
+        a->n++;
+    else
+        a->skipped++;
+}
+
 /* Every customer's (x, t_x, T) as of `as_of_day` from the daemon's state. */
 static void obs_from_redis(struct ctl *c, long as_of_day, double unit_days,
                            struct bg_obs **out, size_t *n_out)
 {
-    struct customer *cu = malloc(sizeof(*cu));
-    struct bg_obs *obs = NULL;
-    size_t n = 0, cap = 0, skipped = 0;
-    uint64_t cursor = 0;
+    struct obs_acc a = {.as_of_day = as_of_day, .unit_days = unit_days};
 
-    if (cu == NULL)
-        die("out of memory");
-    do {
-        char **ids;
-        size_t count;
-
-        if (store_scan_customers(c->store, &cursor, &ids, &count) < 0)
-            die("redis: cannot list customers");
-        for (size_t i = 0; i < count; i++) {
-            load_customer(c, ids[i], cu);
-            if (n == cap) {
-                cap = cap ? cap * 2 : 1024;
-                if ((obs = realloc(obs, cap * sizeof(*obs))) == NULL)
-                    die("out of memory");
-            }
-            if (customer_obs(cu, as_of_day, unit_days, &obs[n]) == 0)
-                n++;
-            else
-                skipped++;
-        }
-        store_ids_free(ids, count);
-    } while (cursor != 0);
-    if (skipped)
+    each_customer(c, obs_add, &a);
+    if (a.skipped)
         fprintf(stderr,
                 "loyaltyctl: %zu customers left out (no purchase up to the as-of "
                 "day, or purchases after it)\n",
-                skipped);
-    free(cu);
-    *out = obs;
-    *n_out = n;
+                a.skipped);
+    *out = a.obs;
+    *n_out = a.n;
 }
 
 static void fit_print(const struct fit_args *f, const struct bg_fit_result *bg,
@@ -825,45 +847,41 @@ static long val_from_file(const struct val_args *v, struct val_data *d)
     return hold_end;
 }
 
+struct val_acc {
+    long cal_end, hold_end;
+    struct val_data *d;
+};
+
+static void val_add(const struct customer *cu, void *arg)
+{
+    const struct val_acc *a = arg;
+    struct val_data *d = a->d;
+    long buf[CU_DAYS_MAX + 3];
+    int rc;
+
+    if (cu->purchase_days <= 0)
+        return;
+    vd_range(d, cu->first_day, cu->last_day);
+    if (a->hold_end < 0)
+        return;
+    vd_reserve(d, CU_DAYS_MAX + 3);
+    rc = val_from_state(cu, a->cal_end, a->hold_end, buf, &d->c[d->n]);
+    if (rc < 0)
+        d->left_out++;
+    if (rc != 0)
+        return;
+    memcpy(d->pool + d->npool, d->c[d->n].days, d->c[d->n].ndays * sizeof(*d->pool));
+    vd_keep(d);
+}
+
 /* The cohort from the daemon's state.  A customer whose split the state
  * cannot tell any more (its day buckets hold the last WIN_DAYS days) is
  * left out and counted.  hold_end < 0: only the data's range is read. */
 static void val_from_redis(struct ctl *c, long cal_end, long hold_end, struct val_data *d)
 {
-    struct customer *cu = malloc(sizeof(*cu));
-    long buf[CU_DAYS_MAX + 3];
-    uint64_t cursor = 0;
+    struct val_acc a = {cal_end, hold_end, d};
 
-    if (cu == NULL)
-        die("out of memory");
-    do {
-        char **ids;
-        size_t count;
-
-        if (store_scan_customers(c->store, &cursor, &ids, &count) < 0)
-            die("redis: cannot list customers");
-        for (size_t i = 0; i < count; i++) {
-            int rc;
-
-            load_customer(c, ids[i], cu);
-            if (cu->purchase_days <= 0)
-                continue;
-            vd_range(d, cu->first_day, cu->last_day);
-            if (hold_end < 0)
-                continue;
-            vd_reserve(d, CU_DAYS_MAX + 3);
-            rc = val_from_state(cu, cal_end, hold_end, buf, &d->c[d->n]);
-            if (rc < 0)
-                d->left_out++;
-            if (rc != 0)
-                continue;
-            memcpy(d->pool + d->npool, d->c[d->n].days,
-                   d->c[d->n].ndays * sizeof(*d->pool));
-            vd_keep(d);
-        }
-        store_ids_free(ids, count);
-    } while (cursor != 0);
-    free(cu);
+    each_customer(c, val_add, &a);
 }
 
 /* The model to judge: fitted on the calibration period, as `fit` does, or
