@@ -115,7 +115,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 static int wait_for_services(struct store *store, struct pipeline *pl)
 {
     char err[512];
-    int delay_ms = 200;
+    int delay_ms = 200, pruned;
 
     while (!got_stop && store_connect(store, err, sizeof(err)) < 0) {
         log_warn("%s (retrying)", err);
@@ -128,6 +128,8 @@ static int wait_for_services(struct store *store, struct pipeline *pl)
         log_warn("redis runs without AOF (appendonly no): a restart loses the writes "
                  "since its last snapshot; loyaltyd applies them again from Kafka "
                  "(README, \"Guarantees\"), but enable appendonly for a shorter gap");
+    if (!got_stop && (pruned = store_indices_prune(store)) > 0)
+        log_note("deleted %d index(es) that redis.indices no longer keeps", pruned);
     while (!got_stop && pipeline_probe(pl, 2000, err, sizeof(err)) < 0) {
         log_warn("%s (retrying)", err);
         sd_notifyf(0, "STATUS=waiting for kafka: %s", err);
@@ -254,9 +256,9 @@ int main(int argc, char **argv)
         log_errno(LOG_LVL_ERR, "sigaction");
         goto out;
     }
-    store = store_new(&(struct store_opts){cfg.redis_host, cfg.redis_port,
-                                           cfg.redis_password, cfg.redis_db,
-                                           cfg.redis_prefix, cfg.redis_timeout_ms});
+    store = store_new(&(struct store_opts){
+        cfg.redis_host, cfg.redis_port, cfg.redis_password, cfg.redis_db,
+        cfg.redis_prefix, cfg.redis_timeout_ms, cfg.redis_indices});
     if (store == NULL ||
         (pl = pipeline_new(&cfg.pipe, cfg.model, store, err, sizeof(err))) == NULL) {
         log_err("start: %s", store ? err : "out of memory");
