@@ -1286,9 +1286,6 @@ static int make_clients(struct pipeline *pl, char *err, size_t errlen)
     return pl->producer ? 0 : -1;
 }
 
-/* The parser's reasons, for the dead-letter counters. */
-static const char *reason_names[PR__COUNT];
-
 _Static_assert((int)MT_ORDERS == (int)TOPIC_ORDERS &&
                    (int)MT_REVIEWS == (int)TOPIC_REVIEWS &&
                    (int)MT_MESSAGES == (int)TOPIC_MESSAGES,
@@ -1304,11 +1301,6 @@ struct pipeline *pipeline_new(const struct pipeline_opts *cfg,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    for (int i = 0; i < PR__COUNT; i++)
-        reason_names[i] = parse_reason_name((enum parse_reason)i);
-    metrics_reasons(reason_names, PR__COUNT);
-    metrics_set_topics(cfg->topic[TOPIC_ORDERS], cfg->topic[TOPIC_REVIEWS],
-                       cfg->topic[TOPIC_MESSAGES]);
     pl->cfg = cfg;
     pl->store = pl->lane_store[0] = store;
     pl->model.cfg = model;
