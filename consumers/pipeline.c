@@ -1,4 +1,4 @@
-#include "consumers/pipeline.h"
+#include "consumers/pipeline_int.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -27,127 +27,22 @@
 #include "state/cache.h"
 #include "state/model.h"
 
-#define REDIS_BACKOFF_MIN_MS 100
 #define REDIS_BACKOFF_MAX_MS 5000
 /* Messages taken from the consumer per turn, at most. */
 #define POLL_BURST 5000
-/* The sweeper works at most this long per step (at least one batch)... */
-#define SWEEP_STEP_MS 5
-/* ...and sweeps at most this many batches of one task per pass. */
+/* A pass sweeps at most this many batches of one task (a step works at
+ * most SWEEP_STEP_MS). */
 #define SWEEP_CHUNKS 5
 /* A batch commits once Kafka acknowledged its derived events; it fails (and
  * is retried later, as when Redis is away) when that takes longer. */
 #define AWAIT_DELIVERY_MS 10000
-/* How long one landing waits for them before the main loop goes on (polling
- * the consumer, serving signals) and comes back. */
-#define LAND_WAIT_MS 1000
 /* How soon the main loop comes back to a batch that waits for Kafka. */
 #define AWAIT_POLL_MS 2
 /* Free heap memory goes back to the system at most this often, and only in a
  * step that found nothing to do (after a backlog, say). */
 #define TRIM_EVERY_MS 10000
 
-/* Partition number p of every input topic, and the merged events taken from
- * it but not yet committed (kept for a retry while Redis is away). */
-struct ptask {
-    struct task t;
-    rd_kafka_queue_t *kq[SRC__COUNT]; /* the partitions' own fetch queues */
-    struct task_msg *batch;
-    size_t nbatch;
-    int lane;              /* its batch is in flight on this lane, or -1 */
-    int64_t applied_ts_ms; /* Kafka timestamp of the last input applied, 0: none */
-    /* Per input topic, the next offset after what this process recorded as
-     * applied in Redis (the task's progress), -1: none yet. */
-    int64_t progress[SRC__COUNT];
-};
-
-/* Batches in flight: each lane is a Redis connection of its own, so one
- * task's batch is prepared while Redis commits another's. */
-#define LANES 2
-
-struct flight {
-    struct ptask *pt; /* NULL: the lane is idle */
-    unsigned pending; /* its derived events not yet acknowledged */
-    struct batch *bt;
-    struct batch_ctx ctx;
-    struct batch_item *items;
-    struct batch_stats st;
-    char err[512];
-};
-
-/*
- * Rescoring after a refit: every customer of this instance's tasks whose
- * state was evaluated with an older model version is evaluated again at its
- * own as_of time (model_rescore), in the background and at most
- * rescore_per_s a second.  Two passes over the loyalty index (which holds
- * every customer), a ZSCAN chunk with the customers' partitions and versions
- * at a time: the first counts the customers behind (the pending figure), the
- * second rescores each chunk's, in batches of one task's customers, before
- * it reads the next chunk; so memory holds one chunk, whatever the number of
- * customers.  The stored version is the progress: a restart, a rebalance or
- * another refit starts over and finds only the customers still behind, and
- * one met twice is current the second time.
- */
-enum rs_phase { RS_IDLE = 0, RS_COUNTING, RS_RESCORING };
-
-struct rescore {
-    int64_t target; /* the model version being reached; 0: none */
-    enum rs_phase phase;
-    uint64_t cursor; /* the pass's ZSCAN cursor */
-    int last_chunk;  /* the chunk in v is the pass's last */
-    struct rs_cust {
-        char *id;
-        int32_t partition;
-    } * v;
-    size_t n, next;     /* v[next..n) of the chunk are still to rescore */
-    uint64_t behind;    /* counted by the first pass */
-    uint64_t processed; /* of those, taken by the second */
-    double tokens;      /* the rate limit's bucket */
-    int64_t refill_ms;
-    int64_t started_ms;
-    uint64_t rescored;
-};
-
-struct pipeline {
-    const struct pipeline_opts *cfg;
-    struct store *store; /* lane 0, and everything but batches */
-    struct store *lane_store[LANES];
-    struct flight fly[LANES];
-    int next_lane;
-    unsigned pending; /* derived events of sweeps and rescores not yet acknowledged */
-    rd_kafka_t *consumer;
-    struct producer *producer;
-    struct tracker *tracker;
-    rd_kafka_topic_partition_list_t *assigned;
-    struct ptask **tasks; /* by partition number; NULL: not ours */
-    size_t ntasks;
-    struct cache *cache;
-    struct batch_item *items; /* scratch: one sweep */
-    /* Batch buffers no task holds: a task holds one only while it has a
-     * batch (filling, in flight, or waiting for a retry). */
-    struct task_msg *spare[LANES + 1];
-    int nspare;
-    int wake[2]; /* a pipe librdkafka writes to when a queue gets something */
-    rd_kafka_queue_t *consumer_q;
-    struct model_ctx model;
-    int paused;     /* every partition, while Redis is away */
-    int redis_lost; /* Redis lost its state: refusing until an operator decides */
-    int kafka_up;
-    int failed; /* a fatal condition (partition counts differ) */
-    int64_t redis_retry_at_ms, redis_backoff_ms;
-    int64_t trim_at_ms;
-    int64_t key_warn_at_ms; /* the next unkeyed event is logged from then */
-    int64_t lag_at_ms;      /* the event-time lag is measured again from then */
-    /* Dead-letter log lines: at most DLQ_LOG_BURST per second, the rest
-     * counted and said in one line. */
-    int64_t dlq_log_second;
-    unsigned dlq_logged, dlq_unlogged;
-    int sweeping; /* a sweeper pass is going: task sweep_next is next */
-    size_t sweep_next, sweep_chunks, sweep_swept;
-    struct rescore rs;
-};
-
-static int role_of(const struct pipeline *pl, const char *topic)
+int pipeline_role_of(const struct pipeline *pl, const char *topic)
 {
     for (int i = 0; i < TOPIC__COUNT; i++)
         if (strcmp(pl->cfg->topic[i], topic) == 0)
@@ -155,30 +50,24 @@ static int role_of(const struct pipeline *pl, const char *topic)
     return -1;
 }
 
-static struct ptask *task_of(const struct pipeline *pl, int32_t partition)
+struct ptask *pipeline_task_of(const struct pipeline *pl, int32_t partition)
 {
     return partition >= 0 && (size_t)partition < pl->ntasks ? pl->tasks[partition] : NULL;
 }
 
-static int stores_ok(const struct pipeline *pl);
-
 /* Batches may run: Redis is there and holds the state it should. */
-static int can_apply(const struct pipeline *pl)
+int hold_can_apply(const struct pipeline *pl)
 {
-    return stores_ok(pl) && !pl->redis_lost;
+    return hold_stores_ok(pl) && !pl->redis_lost;
 }
 
-static int stores_ok(const struct pipeline *pl)
+int hold_stores_ok(const struct pipeline *pl)
 {
     for (int i = 0; i < LANES; i++)
         if (!store_ok(pl->lane_store[i]))
             return 0;
     return 1;
 }
-
-static void rescore_start(struct pipeline *pl);
-static void rescore_some(struct pipeline *pl);
-static void rescore_fini(struct rescore *rs);
 
 /* The oldest Kafka timestamp among a task's inputs not yet applied, or 0.
  * Each queue is in offset order: its head stands for it. */
@@ -205,19 +94,16 @@ static int64_t oldest_pending_ms(const struct ptask *pt)
     return oldest;
 }
 
-static int64_t timer_clock(const struct pipeline *pl, const struct ptask *pt);
-static void hold_back(struct pipeline *pl);
-
 /* The task's due timers that its timer clock has passed and the sweeper has
  * not fired yet (it fires them on its next pass). */
 static void account_timers(struct pipeline *pl, const struct ptask *pt)
 {
-    int64_t now = timer_clock(pl, pt), count = 0, oldest = 0;
+    int64_t now = sweep_timer_clock(pl, pt), count = 0, oldest = 0;
 
     if (now <= 0 || pl->paused || !store_ok(pl->store))
         return;
     if (store_due_overdue(pl->store, pt->t.partition, now, &count, &oldest) < 0) {
-        if (!stores_ok(pl)) /* Redis went away: as when a batch finds it */
+        if (!hold_stores_ok(pl)) /* Redis went away: as when a batch finds it */
             hold_back(pl);
         return;
     }
@@ -229,7 +115,7 @@ static void account_timers(struct pipeline *pl, const struct ptask *pt)
 /* Event-time lag of each task: the age of its oldest input not applied yet.
  * When nothing is fetched but the broker says a partition is behind, the
  * age of the last input applied stands in (the next one is no older). */
-static void account_lag(struct pipeline *pl)
+void stats_account_lag(struct pipeline *pl)
 {
     int64_t now = mono_ms(), wall = wall_ms();
 
@@ -253,11 +139,9 @@ static void account_lag(struct pipeline *pl)
     metrics_set_derived_in_flight(producer_backlog(pl->producer));
 }
 
-/* ---- pausing while Redis is away ---- */
-
 /* Fetching stops for every assigned partition while Redis is away; the
  * consumer is still polled, so the group keeps its member. */
-static void set_paused(struct pipeline *pl, int paused)
+void hold_set_paused(struct pipeline *pl, int paused)
 {
     rd_kafka_resp_err_t err;
 
@@ -277,12 +161,12 @@ static void set_paused(struct pipeline *pl, int paused)
 
 static void check_redis_kept(struct pipeline *pl);
 
-static void redis_retry(struct pipeline *pl)
+void hold_redis_retry(struct pipeline *pl)
 {
     char err[512];
     int rc = 0;
 
-    if (stores_ok(pl) || mono_ms() < pl->redis_retry_at_ms)
+    if (hold_stores_ok(pl) || mono_ms() < pl->redis_retry_at_ms)
         return;
     for (int i = 0; i < LANES && rc == 0; i++)
         if (!store_ok(pl->lane_store[i]))
@@ -303,20 +187,18 @@ static void redis_retry(struct pipeline *pl)
 
 /* A batch could not be committed (Redis unavailable, or memory short): pause
  * input and retry with backoff, that batch first. */
-static void hold_back(struct pipeline *pl)
+void hold_back(struct pipeline *pl)
 {
-    if (!stores_ok(pl))
+    if (!hold_stores_ok(pl))
         metrics_set_redis_up(0);
-    set_paused(pl, 1);
+    hold_set_paused(pl, 1);
     if (pl->redis_retry_at_ms < mono_ms())
         pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
 }
 
-/* ---- consuming: parse into the task's queue ---- */
-
 /* A consumed message given up unapplied with its task: its offset was never
  * stored, so the task's next owner reads it again. */
-static void drop_queued(void *arg, void *msg, void *entry)
+void ingest_drop_queued(void *arg, void *msg, void *entry)
 {
     (void)arg;
     metrics_add(MC_REVOKED_UNAPPLIED, 1);
@@ -400,7 +282,7 @@ nomem:
  * when the next second starts. */
 #define DLQ_LOG_BURST 10
 
-static void dlq_log_roll(struct pipeline *pl)
+void ingest_dlq_log_roll(struct pipeline *pl)
 {
     int64_t second = mono_ms() / 1000;
 
@@ -416,7 +298,7 @@ static void dlq_log_roll(struct pipeline *pl)
 
 static int dlq_log_ok(struct pipeline *pl)
 {
-    dlq_log_roll(pl);
+    ingest_dlq_log_roll(pl);
     if (pl->dlq_logged < DLQ_LOG_BURST) {
         pl->dlq_logged++;
         return 1;
@@ -426,7 +308,7 @@ static int dlq_log_ok(struct pipeline *pl)
 }
 
 /* A malformed message's turn: to the DLQ, its offset stored once recorded. */
-static void dead_letter_bad(struct pipeline *pl, struct task_msg *tm)
+void ingest_dead_letter_bad(struct pipeline *pl, struct task_msg *tm)
 {
     const struct inmsg *in = tm->msg;
     const char *reason = parse_reason_name((enum parse_reason)tm->reason);
@@ -447,8 +329,8 @@ static void dead_letter_bad(struct pipeline *pl, struct task_msg *tm)
 
 static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
 {
-    int role = m->rkt ? role_of(pl, rd_kafka_topic_name(m->rkt)) : -1;
-    struct ptask *pt = task_of(pl, m->partition);
+    int role = m->rkt ? pipeline_role_of(pl, rd_kafka_topic_name(m->rkt)) : -1;
+    struct ptask *pt = pipeline_task_of(pl, m->partition);
 
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (pt && role >= TOPIC_ORDERS && role <= TOPIC_MESSAGES)
@@ -470,10 +352,6 @@ static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
     metrics_consumed((enum metric_topic)role);
     consume_message(pl, m, role, pt);
 }
-
-/* ---- applying: one batch of a task ---- */
-
-static size_t pull_task(struct pipeline *pl, struct ptask *pt);
 
 /* Take up to batch.max_events merged events.  Returns how long the task must
  * wait for a partition that is behind (0: not waiting). */
@@ -509,12 +387,12 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
          * filled first woke us): one more look before relying on it. */
         if (pt->t.ended_empty && !looked_again) {
             looked_again = 1;
-            if (pull_task(pl, pt) > 0)
+            if (ingest_pull_task(pl, pt) > 0)
                 continue;
         }
         task_pop(&pt->t, src, &pt->batch[pt->nbatch], &late);
         if (pt->batch[pt->nbatch].reason != 0) {
-            dead_letter_bad(pl, &pt->batch[pt->nbatch]);
+            ingest_dead_letter_bad(pl, &pt->batch[pt->nbatch]);
             continue;
         }
         if (late)
@@ -525,8 +403,8 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
 }
 
 /* A batch on `store`, its derived events counted in *pending. */
-static struct batch_ctx batch_ctx_of(struct pipeline *pl, const struct ptask *pt,
-                                     struct store *store, unsigned *pending)
+struct batch_ctx lanes_batch_ctx_of(struct pipeline *pl, const struct ptask *pt,
+                                    struct store *store, unsigned *pending)
 {
     return (struct batch_ctx){.store = store,
                               .cache = pl->cache,
@@ -541,7 +419,7 @@ static struct batch_ctx batch_ctx_of(struct pipeline *pl, const struct ptask *pt
                               .dedup_window = (uint32_t)pl->cfg->dedup_window};
 }
 
-static void account_batch(struct pipeline *pl, int32_t task, const struct batch_stats *st)
+void stats_account_batch(struct pipeline *pl, int32_t task, const struct batch_stats *st)
 {
     metrics_add(MC_BATCHES, 1);
     metrics_timers_fired(task, st->timers);
@@ -603,13 +481,11 @@ static void give_back_batch(struct pipeline *pl, struct ptask *pt)
     pt->batch = NULL;
 }
 
-static int land(struct pipeline *pl, int lane, int wait_ms);
-
 /* After a committed batch: the task's progress in Redis, the next offset of
  * each input topic past the batch's events.  Not recorded, it is recorded
  * with the next batch; a restart resumes from the group's committed offsets
  * where those are behind it (README, "Guarantees"). */
-static void record_progress(struct ptask *pt, struct store *store)
+void offsets_record_progress(struct ptask *pt, struct store *store)
 {
     int64_t next[SRC__COUNT] = {-1, -1, -1};
     char err[256];
@@ -642,7 +518,7 @@ static int land_all(struct pipeline *pl, int wait_ms)
     int rc = 0;
 
     for (int i = 0; i < LANES; i++) {
-        int r = land(pl, i, wait_ms);
+        int r = lanes_land(pl, i, wait_ms);
 
         if (r < 0)
             rc = -1;
@@ -660,7 +536,7 @@ static int launch(struct pipeline *pl, struct ptask *pt)
     int lane = pl->next_lane, rc;
     struct flight *f = &pl->fly[lane];
 
-    if ((rc = land(pl, lane, LAND_WAIT_MS)) != 0)
+    if ((rc = lanes_land(pl, lane, LAND_WAIT_MS)) != 0)
         return rc;
     /* Derived events of a batch given up on this lane are still on their
      * way: they are waited for before the lane publishes anything again. */
@@ -679,7 +555,7 @@ static int launch(struct pipeline *pl, struct ptask *pt)
                                           .partition = in->partition,
                                           .offset = in->offset};
     }
-    f->ctx = batch_ctx_of(pl, pt, pl->lane_store[lane], &f->pending);
+    f->ctx = lanes_batch_ctx_of(pl, pt, pl->lane_store[lane], &f->pending);
     f->st = (struct batch_stats){0};
     /* A customer held by the batch in flight on the other lane (fed from two
      * partitions) waits for that one. */
@@ -702,7 +578,7 @@ static int launch(struct pipeline *pl, struct ptask *pt)
 /* The lane's batch finished: what each event became, then its input is
  * done.  0 (also for an idle lane), or -1 when the batch must be retried
  * later (the task keeps it). */
-static int land(struct pipeline *pl, int lane, int wait_ms)
+int lanes_land(struct pipeline *pl, int lane, int wait_ms)
 {
     struct flight *f = &pl->fly[lane];
     struct ptask *pt = f->pt;
@@ -726,7 +602,7 @@ static int land(struct pipeline *pl, int lane, int wait_ms)
         metrics_redis_errors();
         return -1;
     }
-    record_progress(pt, f->ctx.store);
+    offsets_record_progress(pt, f->ctx.store);
     now_us = wall_us();
     for (size_t i = 0; i < pt->nbatch; i++) {
         const struct inmsg *in = pt->batch[i].msg;
@@ -737,13 +613,13 @@ static int land(struct pipeline *pl, int lane, int wait_ms)
     }
     pt->nbatch = 0;
     give_back_batch(pl, pt);
-    account_batch(pl, pt->t.partition, &f->st);
+    stats_account_batch(pl, pt->t.partition, &f->st);
     return 0;
 }
 
 /* The lane's batch given up uncommitted: its task goes while Kafka has not
  * acknowledged its derived events. */
-static void abandon(struct pipeline *pl, int lane)
+void lanes_abandon(struct pipeline *pl, int lane)
 {
     struct flight *f = &pl->fly[lane];
 
@@ -759,22 +635,22 @@ static void abandon(struct pipeline *pl, int lane)
 }
 
 /* Commit the task's batch now.  0, or -1 when it must be retried later. */
-static int run_batch(struct pipeline *pl, struct ptask *pt)
+int lanes_run_batch(struct pipeline *pl, struct ptask *pt)
 {
     if (land_all(pl, LAND_WAIT_MS) != 0 || launch(pl, pt) != 0)
         return -1;
-    return land(pl, pt->lane, LAND_WAIT_MS) == 0 ? 0 : -1;
+    return lanes_land(pl, pt->lane, LAND_WAIT_MS) == 0 ? 0 : -1;
 }
 
 /* Batches of every task, in turns, until nothing is ready: a task's batch is
  * committed while the next task's is prepared.  Returns the shortest wait
  * any task is in (0: none), for the next poll. */
-static int64_t run_tasks(struct pipeline *pl)
+int64_t lanes_run_tasks(struct pipeline *pl)
 {
     int64_t wait = 0;
     int progress = 1, busy = 0, rc;
 
-    while (progress && !busy && can_apply(pl)) {
+    while (progress && !busy && hold_can_apply(pl)) {
         progress = 0;
         for (size_t p = 0; p < pl->ntasks && !busy; p++) {
             struct ptask *pt = pl->tasks[p];
@@ -783,7 +659,7 @@ static int64_t run_tasks(struct pipeline *pl)
             if (pt == NULL)
                 continue;
             /* A batch that waits for Kafka is looked at again next time. */
-            if (pt->lane >= 0 && (rc = land(pl, pt->lane, 0)) != 0) {
+            if (pt->lane >= 0 && (rc = lanes_land(pl, pt->lane, 0)) != 0) {
                 if (rc < 0)
                     goto failed;
                 continue;
@@ -792,7 +668,7 @@ static int64_t run_tasks(struct pipeline *pl)
             /* A queue ran dry before the batch filled up: what librdkafka
              * has fetched meanwhile goes into the same batch. */
             while (pt->nbatch > 0 && pt->nbatch < (size_t)pl->cfg->batch_max_events &&
-                   pull_task(pl, pt) > 0)
+                   ingest_pull_task(pl, pt) > 0)
                 w = fill_batch(pl, pt);
             if (w > 0 && (wait == 0 || w < wait))
                 wait = w;
@@ -811,8 +687,8 @@ static int64_t run_tasks(struct pipeline *pl)
     /* Batches still waiting for Kafka: back soon to commit them. */
     if ((rc > 0 || busy) && (wait == 0 || wait > AWAIT_POLL_MS))
         wait = AWAIT_POLL_MS;
-    if (can_apply(pl))
-        set_paused(pl, 0);
+    if (hold_can_apply(pl))
+        hold_set_paused(pl, 0);
     return wait;
 failed:
     land_all(pl, 0);
@@ -820,15 +696,13 @@ failed:
     return 0;
 }
 
-/* ---- offsets ---- */
-
 static void store_one(void *arg, const char *topic, int32_t partition, int64_t next)
 {
     rd_kafka_topic_partition_list_add(arg, topic, partition)->offset = next;
 }
 
 /* rd_kafka_offsets_store() in 2.0 wants an explicit list (next offset). */
-static void offsets_store(struct pipeline *pl)
+void offsets_store(struct pipeline *pl)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     rd_kafka_resp_err_t err;
@@ -841,13 +715,11 @@ static void offsets_store(struct pipeline *pl)
 
 /* Serve delivery reports until nothing produced is outstanding (or timeout),
  * then store what became storable. */
-static void settle(struct pipeline *pl, int timeout_ms)
+void offsets_settle(struct pipeline *pl, int timeout_ms)
 {
     producer_settle(pl->producer, timeout_ms);
     offsets_store(pl);
 }
-
-/* ---- tasks and rebalance ---- */
 
 /* Partition count of one topic from the cluster; -1 if unknown. */
 static int partition_count(struct pipeline *pl, const char *topic)
@@ -917,25 +789,25 @@ static int task_add(struct pipeline *pl, int32_t p)
 
 /* Drop a task's unapplied messages (their offsets were never stored, so the
  * next owner reads them again) and its cached customers. */
-static void task_remove(struct pipeline *pl, int32_t p)
+void rebalance_task_remove(struct pipeline *pl, int32_t p)
 {
-    struct ptask *pt = task_of(pl, p);
+    struct ptask *pt = pipeline_task_of(pl, p);
 
     if (pt == NULL)
         return;
     /* Its batch's customers must not stay pinned: landed, or given up. */
-    if (pt->lane >= 0 && land(pl, pt->lane, LAND_WAIT_MS) != 0 && pt->lane >= 0)
-        abandon(pl, pt->lane);
+    if (pt->lane >= 0 && lanes_land(pl, pt->lane, LAND_WAIT_MS) != 0 && pt->lane >= 0)
+        lanes_abandon(pl, pt->lane);
     for (size_t i = 0; i < pt->nbatch; i++) {
         event_free(&pt->batch[i].ev);
-        drop_queued(NULL, pt->batch[i].msg, pt->batch[i].entry);
+        ingest_drop_queued(NULL, pt->batch[i].msg, pt->batch[i].entry);
     }
     for (int s = 0; s < SRC__COUNT; s++)
         if (pt->kq[s] != NULL) {
             rd_kafka_queue_io_event_enable(pt->kq[s], -1, NULL, 0);
             rd_kafka_queue_destroy(pt->kq[s]);
         }
-    task_fini(&pt->t, drop_queued, NULL);
+    task_fini(&pt->t, ingest_drop_queued, NULL);
     free(pt->batch);
     free(pt);
     pl->tasks[p] = NULL;
@@ -948,8 +820,8 @@ static void task_remove(struct pipeline *pl, int32_t p)
  * a partition that is behind is read without draining the others first. */
 static void task_attach(struct pipeline *pl, const char *topic, int32_t partition)
 {
-    struct ptask *pt = task_of(pl, partition);
-    int src = role_of(pl, topic);
+    struct ptask *pt = pipeline_task_of(pl, partition);
+    int src = pipeline_role_of(pl, topic);
     rd_kafka_queue_t *q;
 
     if (pt == NULL || src < TOPIC_ORDERS || src > TOPIC_MESSAGES || pt->kq[src] != NULL)
@@ -979,7 +851,7 @@ static void refuse_lost_redis(struct pipeline *pl)
                 pl->cfg->group_id);
     pl->redis_lost = 1;
     metrics_set_redis_lost(1);
-    set_paused(pl, 1);
+    hold_set_paused(pl, 1);
 }
 
 /* Does Redis hold no state of this prefix at all? */
@@ -991,7 +863,7 @@ static int any_fresh(const struct pipeline *pl)
 /* A Redis without state of this prefix: fine for a group that has committed
  * nothing; else refused, or rebuilt from the earliest retained offsets.
  * Returns 1 when the partitions are to start from the beginning. */
-static int judge_fresh_redis(struct pipeline *pl, int history)
+int hold_judge_fresh_redis(struct pipeline *pl, int history)
 {
     char err[256];
 
@@ -1015,7 +887,7 @@ static int judge_fresh_redis(struct pipeline *pl, int history)
  * the task's progress in Redis where that is behind it (a Redis restored from
  * an older snapshot: the window it lost is applied again; the customers'
  * watermarks, restored with it, let those events through). */
-static void resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
+void offsets_resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *committed =
         rd_kafka_topic_partition_list_copy(parts);
@@ -1027,11 +899,11 @@ static void resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list_
         log_warn("committed offsets: %s", rd_kafka_err2str(rerr));
     for (int i = 0; rerr == 0 && i < committed->cnt; i++)
         history |= committed->elems[i].offset > 0;
-    from_start = store_ok(pl->store) ? judge_fresh_redis(pl, history) : 0;
+    from_start = store_ok(pl->store) ? hold_judge_fresh_redis(pl, history) : 0;
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        struct ptask *pt = task_of(pl, tp->partition);
-        int src = role_of(pl, tp->topic);
+        struct ptask *pt = pipeline_task_of(pl, tp->partition);
+        int src = pipeline_role_of(pl, tp->topic);
         int64_t k = rerr == 0 ? committed->elems[i].offset : -1;
 
         if (from_start) {
@@ -1076,7 +948,7 @@ static void check_redis_kept(struct pipeline *pl)
     int64_t next[SRC__COUNT], stream;
 
     /* Before the first assignment (a lane's first connect) there is nothing
-     * to compare: the assignment judges Redis (resume_positions). */
+     * to compare: the assignment judges Redis (offsets_resume_positions). */
     if (pl->assigned == NULL || pl->assigned->cnt == 0)
         return;
     if (any_fresh(pl)) {
@@ -1086,7 +958,7 @@ static void check_redis_kept(struct pipeline *pl)
             for (int i = 0; pl->tasks[p] && i < SRC__COUNT; i++)
                 history |= pl->tasks[p]->progress[i] > 0;
         if (!history) {
-            judge_fresh_redis(pl, 0);
+            hold_judge_fresh_redis(pl, 0);
         } else if (pl->cfg->redis_lost_replay) {
             log_err("redis came back without any state: ending, to rebuild it from the "
                     "earliest retained offsets on the next start (redis.lost = replay)");
@@ -1129,7 +1001,7 @@ static void on_assign(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
         if (task_add(pl, parts->elems[i].partition) < 0)
             log_err("out of memory creating the task of partition %d",
                     (int)parts->elems[i].partition);
-    resume_positions(pl, parts);
+    offsets_resume_positions(pl, parts);
     if ((err = rd_kafka_assign(pl->consumer, parts)) != 0)
         log_err("assign: %s", rd_kafka_err2str(err));
     if (pl->assigned)
@@ -1152,15 +1024,15 @@ static void on_revoke(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
     rd_kafka_resp_err_t err;
 
     for (size_t p = 0; p < pl->ntasks; p++)
-        if (pl->tasks[p] && pl->tasks[p]->nbatch && stores_ok(pl))
-            run_batch(pl, pl->tasks[p]);
-    settle(pl, 10000);
+        if (pl->tasks[p] && pl->tasks[p]->nbatch && hold_stores_ok(pl))
+            lanes_run_batch(pl, pl->tasks[p]);
+    offsets_settle(pl, 10000);
     err = rd_kafka_commit(pl->consumer, NULL, 0);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("commit on revoke: %s", rd_kafka_err2str(err));
     for (int i = 0; i < parts->cnt; i++) {
         tracker_forget(pl->tracker, parts->elems[i].topic, parts->elems[i].partition);
-        task_remove(pl, parts->elems[i].partition);
+        rebalance_task_remove(pl, parts->elems[i].partition);
     }
     rd_kafka_assign(pl->consumer, NULL);
     if (pl->assigned) {
@@ -1171,8 +1043,8 @@ static void on_revoke(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
     log_note("revoked %d partitions", parts->cnt);
 }
 
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+void rebalance_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct pipeline *pl = opaque;
 
@@ -1184,9 +1056,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         on_revoke(pl, parts);
     }
 }
-/* ---- librdkafka callbacks (any thread) ---- */
 
-static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+void stats_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     struct pipeline *pl = opaque;
 
@@ -1227,7 +1098,7 @@ static void brokers_state(struct pipeline *pl, const cJSON *brokers)
 }
 
 /* Consumer lag per partition, and the brokers' state, from the statistics. */
-static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+int stats_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     cJSON *root = cJSON_ParseWithLength(json, len), *topic, *part;
 
@@ -1256,7 +1127,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 
 /* A producer's errors: logged (the consumer's errors tell the state of the
  * cluster). */
-static void on_producer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+void stats_on_producer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
     (void)opaque;
@@ -1271,9 +1142,9 @@ static int make_clients(struct pipeline *pl, char *err, size_t errlen)
     if (cc == NULL)
         return -1;
     rd_kafka_conf_set_opaque(cc, pl);
-    rd_kafka_conf_set_error_cb(cc, on_error);
-    rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
-    rd_kafka_conf_set_stats_cb(cc, on_stats);
+    rd_kafka_conf_set_error_cb(cc, stats_on_error);
+    rd_kafka_conf_set_rebalance_cb(cc, rebalance_on_rebalance);
+    rd_kafka_conf_set_stats_cb(cc, stats_on_stats);
     if ((pl->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, errlen)) == NULL) {
         rd_kafka_conf_destroy(cc);
         return -1;
@@ -1281,7 +1152,7 @@ static int make_clients(struct pipeline *pl, char *err, size_t errlen)
     rd_kafka_poll_set_consumer(pl->consumer);
     if ((pc = kconf_producer(pl->cfg, err, errlen)) == NULL)
         return -1;
-    rd_kafka_conf_set_error_cb(pc, on_producer_error);
+    rd_kafka_conf_set_error_cb(pc, stats_on_producer_error);
     pl->producer = producer_new(pl->cfg, pc, err, errlen);
     return pl->producer ? 0 : -1;
 }
@@ -1345,7 +1216,7 @@ void pipeline_free(struct pipeline *pl)
     if (pl == NULL)
         return;
     for (size_t p = 0; p < pl->ntasks; p++)
-        task_remove(pl, (int32_t)p);
+        rebalance_task_remove(pl, (int32_t)p);
     free(pl->tasks);
     rescore_fini(&pl->rs);
     if (pl->consumer_q) {
@@ -1392,7 +1263,7 @@ int pipeline_probe(struct pipeline *pl, int timeout_ms, char *err, size_t errlen
 
 void pipeline_connect(struct pipeline *pl)
 {
-    redis_retry(pl);
+    hold_redis_retry(pl);
     metrics_set_ready(pipeline_ready(pl));
 }
 
@@ -1413,11 +1284,9 @@ int pipeline_subscribe(struct pipeline *pl, char *err, size_t errlen)
     return 0;
 }
 
-/* ---- the main loop's turn ---- */
-
 /* Take from the task's partition queues what its queues have room for.
  * Returns the number of messages taken. */
-static size_t pull_task(struct pipeline *pl, struct ptask *pt)
+size_t ingest_pull_task(struct pipeline *pl, struct ptask *pt)
 {
     const size_t max = (size_t)pl->cfg->merge_queue_max;
     rd_kafka_message_t *v[256];
@@ -1441,13 +1310,13 @@ static size_t pull_task(struct pipeline *pl, struct ptask *pt)
     return got;
 }
 
-static size_t pull_partitions(struct pipeline *pl)
+size_t ingest_pull_partitions(struct pipeline *pl)
 {
     size_t got = 0;
 
     for (size_t p = 0; p < pl->ntasks; p++)
         if (pl->tasks[p] != NULL)
-            got += pull_task(pl, pl->tasks[p]);
+            got += ingest_pull_task(pl, pl->tasks[p]);
     return got;
 }
 
@@ -1465,7 +1334,7 @@ static void wait_input(struct pipeline *pl, int timeout_ms)
 
 /* Rebalances, errors, statistics, and any message that came through the
  * consumer's queue before its partition queue was detached. */
-static void poll_consumer(struct pipeline *pl)
+void ingest_poll_consumer(struct pipeline *pl)
 {
     rd_kafka_message_t *m;
 
@@ -1500,21 +1369,19 @@ static void trim_heap(struct pipeline *pl)
 #endif
 }
 
-static void sweep_some(struct pipeline *pl);
-
 void pipeline_step(struct pipeline *pl, int timeout_ms)
 {
     int64_t wait;
 
-    redis_retry(pl);
-    poll_consumer(pl);
-    pull_partitions(pl);
+    hold_redis_retry(pl);
+    ingest_poll_consumer(pl);
+    ingest_pull_partitions(pl);
     if (pl->failed)
         return;
-    wait = run_tasks(pl);
+    wait = lanes_run_tasks(pl);
     /* Sleep only when nothing new was pulled, and no longer than a task
      * waits for a partition that is behind. */
-    if (pull_partitions(pl) == 0) {
+    if (ingest_pull_partitions(pl) == 0) {
         if (wait > 0 && wait < timeout_ms)
             timeout_ms = (int)wait;
         if (pl->sweeping) /* the rest of the pass waits for no input */
@@ -1523,21 +1390,21 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
             trim_heap(pl);
         flush_outputs(pl);
         wait_input(pl, timeout_ms);
-        poll_consumer(pl);
-        pull_partitions(pl);
-        run_tasks(pl);
+        ingest_poll_consumer(pl);
+        ingest_pull_partitions(pl);
+        lanes_run_tasks(pl);
     }
     flush_outputs(pl);
     sweep_some(pl);
     rescore_some(pl);
-    dlq_log_roll(pl);
-    account_lag(pl);
+    ingest_dlq_log_roll(pl);
+    stats_account_lag(pl);
 }
 
 /* The task's timer clock (task_timer_clock): the sweeper runs on a task
  * only while none of its events is taken or in flight, so with
  * clock = stream every event up to it is applied. */
-static int64_t timer_clock(const struct pipeline *pl, const struct ptask *pt)
+int64_t sweep_timer_clock(const struct pipeline *pl, const struct ptask *pt)
 {
     return task_timer_clock(&pt->t, pl->cfg->clock == CLOCK_WALL ? wall_ms() : 0);
 }
@@ -1546,14 +1413,14 @@ static int64_t timer_clock(const struct pipeline *pl, const struct ptask *pt)
  * up to now, so the result does not depend on when this runs. */
 static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
 {
-    struct batch_ctx b = batch_ctx_of(pl, pt, pl->store, &pl->pending);
+    struct batch_ctx b = lanes_batch_ctx_of(pl, pt, pl->store, &pl->pending);
     struct batch_stats st = {0};
     char **ids = NULL, err[512];
     size_t n = 0;
 
     if (store_due(pl->store, pt->t.partition, now, (size_t)pl->cfg->sweep_batch, &ids,
                   &n) < 0) {
-        if (!stores_ok(pl))
+        if (!hold_stores_ok(pl))
             hold_back(pl);
         return 0;
     }
@@ -1565,10 +1432,10 @@ static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
                                            .offset = -1};
     if (batch_run(&b, pl->items, n, &st, err, sizeof(err)) < 0) {
         log_warn("sweep of partition %d: %s", (int)pt->t.partition, err);
-        if (!stores_ok(pl))
+        if (!hold_stores_ok(pl))
             hold_back(pl);
     } else {
-        account_batch(pl, pt->t.partition, &st);
+        stats_account_batch(pl, pt->t.partition, &st);
     }
     store_ids_free(ids, n);
     return n;
@@ -1587,7 +1454,7 @@ void pipeline_sweep(struct pipeline *pl)
 /* Some of the sweeper's pass: batches of due customers, task after task,
  * until SWEEP_STEP_MS have gone (at least one batch), so that a pass over
  * many due customers does not hold up the events of the step after it. */
-static void sweep_some(struct pipeline *pl)
+void sweep_some(struct pipeline *pl)
 {
     int64_t t0 = mono_ms();
 
@@ -1595,7 +1462,7 @@ static void sweep_some(struct pipeline *pl)
         return;
     while (pl->sweep_next < pl->ntasks) {
         struct ptask *pt = pl->tasks[pl->sweep_next];
-        int64_t now = pt ? timer_clock(pl, pt) : 0;
+        int64_t now = pt ? sweep_timer_clock(pl, pt) : 0;
         size_t n = 0;
 
         if (now > 0 && pt->nbatch == 0 && pt->lane < 0) {
@@ -1616,8 +1483,6 @@ static void sweep_some(struct pipeline *pl)
         log_debug("sweeper: %zu customers re-evaluated", pl->sweep_swept);
 }
 
-/* ---- rescoring after a refit ---- */
-
 static void rescore_chunk_free(struct rescore *rs)
 {
     for (size_t i = 0; i < rs->n; i++)
@@ -1627,7 +1492,7 @@ static void rescore_chunk_free(struct rescore *rs)
     rs->n = rs->next = 0;
 }
 
-static void rescore_fini(struct rescore *rs)
+void rescore_fini(struct rescore *rs)
 {
     rescore_chunk_free(rs);
     memset(rs, 0, sizeof(*rs));
@@ -1646,7 +1511,7 @@ static void rescore_publish(const struct pipeline *pl)
 }
 
 /* From the start (again): the model's version, this instance's tasks. */
-static void rescore_start(struct pipeline *pl)
+void rescore_start(struct pipeline *pl)
 {
     struct rescore *rs = &pl->rs;
 
@@ -1695,7 +1560,7 @@ static int rescore_scan(struct pipeline *pl, int keep)
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if (ver[i] >= rs->target || task_of(pl, part[i]) == NULL)
+        if (ver[i] >= rs->target || pipeline_task_of(pl, part[i]) == NULL)
             continue;
         if (!keep) {
             rs->behind++;
@@ -1733,11 +1598,11 @@ static size_t rescore_batch(struct pipeline *pl)
     max = rs->tokens < (double)pl->cfg->sweep_batch ? (size_t)rs->tokens
                                                     : (size_t)pl->cfg->sweep_batch;
     /* Customers of partitions no longer ours are left to their new owner. */
-    while (rs->next < rs->n && task_of(pl, rs->v[rs->next].partition) == NULL)
+    while (rs->next < rs->n && pipeline_task_of(pl, rs->v[rs->next].partition) == NULL)
         rs->next++;
     if (max == 0 || rs->next == rs->n)
         return 0;
-    pt = task_of(pl, rs->v[rs->next].partition);
+    pt = pipeline_task_of(pl, rs->v[rs->next].partition);
     if (pt->nbatch > 0 || pt->lane >= 0)
         return 0; /* its events first */
     while (n < max && rs->next + n < rs->n &&
@@ -1749,12 +1614,12 @@ static size_t rescore_batch(struct pipeline *pl)
                                            .offset = -1};
         n++;
     }
-    b = batch_ctx_of(pl, pt, pl->store, &pl->pending);
+    b = lanes_batch_ctx_of(pl, pt, pl->store, &pl->pending);
     if (batch_run(&b, pl->items, n, &st, err, sizeof(err)) < 0) {
         log_warn("rescore of partition %d: %s", (int)pt->t.partition, err);
         return 0; /* the same customers next time */
     }
-    account_batch(pl, pt->t.partition, &st);
+    stats_account_batch(pl, pt->t.partition, &st);
     rs->tokens -= (double)n;
     rs->rescored += st.rescored;
     rs->processed += n;
@@ -1764,7 +1629,7 @@ static size_t rescore_batch(struct pipeline *pl)
 }
 
 /* Some of the rescoring, within the step's time, after the sweeper's. */
-static void rescore_some(struct pipeline *pl)
+void rescore_some(struct pipeline *pl)
 {
     struct rescore *rs = &pl->rs;
     int64_t t0 = mono_ms();
@@ -1834,9 +1699,9 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
     rd_kafka_resp_err_t err;
 
     for (size_t p = 0; p < pl->ntasks; p++)
-        if (pl->tasks[p] && pl->tasks[p]->nbatch && stores_ok(pl))
-            run_batch(pl, pl->tasks[p]);
-    settle(pl, timeout_ms);
+        if (pl->tasks[p] && pl->tasks[p]->nbatch && hold_stores_ok(pl))
+            lanes_run_batch(pl, pl->tasks[p]);
+    offsets_settle(pl, timeout_ms);
     err = rd_kafka_consumer_close(pl->consumer); /* commits stored offsets */
     if (err)
         log_warn("consumer close: %s", rd_kafka_err2str(err));
@@ -1845,7 +1710,7 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
 
 int pipeline_ready(const struct pipeline *pl)
 {
-    return can_apply(pl) && pl->kafka_up;
+    return hold_can_apply(pl) && pl->kafka_up;
 }
 
 int pipeline_failed(const struct pipeline *pl)
