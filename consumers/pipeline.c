@@ -1,31 +1,49 @@
+/*
+ * pipeline.c - the pipeline's life and its loop's turn: construction, the
+ * first contact with Kafka and Redis, one step of the main loop, the model's
+ * refresh, the orderly close (consumers/pipeline.h); the types and who owns
+ * what are in pipeline_int.h.
+ *
+ * A message's way: its partition's queue wakes the loop (wait_input);
+ * ingest.c pulls each task's partitions as far as its merge has room,
+ * parses the message and checks its key, and queues it in its task, where
+ * consumers/task.c merges the three input topics in event time.  lanes.c
+ * fills a batch from the merge, starts it on one of two Redis connections
+ * (state/batch.c) and lands it once Kafka acknowledged its derived events;
+ * its inputs' offsets then become storable, and offsets.c hands them to
+ * librdkafka, which commits them.  A malformed message is dead-lettered in
+ * its turn (ingest.c).
+ *
+ * Around that: rebalance.c makes and drops the tasks as partitions are
+ * assigned and revoked; offsets.c records each task's progress in Redis and
+ * says where an assigned partition resumes; hold.c pauses input while Redis
+ * is away or lost its state; sweep.c fires the due timers; rescore.c
+ * evaluates customers again after a refit; stats.c turns librdkafka's
+ * callbacks and the tasks' lag into metrics.
+ */
 #include "consumers/pipeline_int.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <fcntl.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "consumers/kconf.h"
-#include "consumers/parse.h"
-#include "consumers/producer.h"
-#include "consumers/task.h"
-#include "consumers/tracker.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "state/batch.h"
+#include "consumers/kconf.h"
+#include "consumers/producer.h"
+#include "consumers/tracker.h"
 #include "state/cache.h"
-#include "state/model.h"
 
 /* Free heap memory goes back to the system at most this often, and only in a
  * step that found nothing to do (after a backlog, say). */

@@ -1,7 +1,8 @@
 /*
  * main.c - loyaltyd's process life: arguments, configuration, signals,
  * systemd notification, the main loop and its timers.  Reads like a table of
- * contents; the work happens in consumers/pipeline.c and state/.
+ * contents; the work happens in consumers/ (pipeline.c says which file does
+ * what) and state/.
  */
 #include <errno.h>
 #include <getopt.h>
