@@ -1,7 +1,8 @@
 /*
  * main.c - loyaltyd's process life: arguments, configuration, signals,
  * systemd notification, the main loop and its timers.  Reads like a table of
- * contents; the work happens in consumers/pipeline.c and state/.
+ * contents; the work happens in consumers/ (pipeline.c says which file does
+ * what) and state/.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "consumers/parse.h"
 #include "consumers/pipeline.h"
 #include "daemon/config.h"
 #include "daemon/http.h"
@@ -51,6 +53,20 @@ static int signals_init(void)
         return -1;
     signal(SIGPIPE, SIG_IGN);
     return 0;
+}
+
+/* The parser's reasons, for the dead-letter counters. */
+static const char *reason_names[PR__COUNT];
+
+/* What the metrics label their series with, once for the process: the
+ * dead-letter reasons and the input topics' names. */
+static void label_metrics(const struct config *cfg)
+{
+    for (int i = 0; i < PR__COUNT; i++)
+        reason_names[i] = parse_reason_name((enum parse_reason)i);
+    metrics_reasons(reason_names, PR__COUNT);
+    metrics_set_topics(cfg->pipe.topic[TOPIC_ORDERS], cfg->pipe.topic[TOPIC_REVIEWS],
+                       cfg->pipe.topic[TOPIC_MESSAGES]);
 }
 
 static void usage(FILE *out)
@@ -252,6 +268,7 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     metrics_init();
     metrics_set_sweep_interval(cfg.sweep_interval_ms);
+    label_metrics(&cfg);
     if (signals_init() < 0) {
         log_errno(LOG_LVL_ERR, "sigaction");
         goto out;
