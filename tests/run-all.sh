@@ -4,9 +4,9 @@
 #   2. check that no tracked file reads a path outside the repository
 #   3. build warning-free (strict flags) and run the unit tests
 #   4. build with AddressSanitizer/UBSan and run the unit tests again
-#   5. check the format, the systemd unit, build and check the Debian
-#      package (tests/package.sh), check the dashboard and the alert rules
-#      (tests/monitoring.sh)
+#   5. check the format, then the deploy checks of tests/deploy/: the systemd
+#      unit (unit-file.sh), the Debian package built and checked (package.sh),
+#      the dashboard and the alert rules (monitoring.sh)
 #   6. start local Redis and Kafka on loopback (deploy/services.sh)
 #   7. run the Kafka fault test and the integration tests against them (plain
 #      build, then the sanitizer build; the package is installed and run
@@ -41,14 +41,14 @@ step "format"
 make format-check
 
 step "systemd unit"
-tests/unit-file.sh
+tests/deploy/unit-file.sh
 
 step "Debian package"
 rm -rf build/deb
-DEB_OUT=build/deb tests/package.sh
+DEB_OUT=build/deb tests/deploy/package.sh
 
 step "dashboard and alert rules"
-tests/monitoring.sh
+tests/deploy/monitoring.sh
 
 step "services"
 trap 'deploy/services.sh down >/dev/null 2>&1 || true' EXIT

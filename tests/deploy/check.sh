@@ -1,6 +1,7 @@
-# Sourced by the shell checks (tests/unit-file.sh, tests/package.sh): `check
-# NAME CMD...` runs CMD with its output kept in $tmp/out, says ok or FAILED
-# (with the output's tail) and counts into $passed and $failed.
+# Sourced by the deploy checks beside it (unit-file.sh, package.sh,
+# monitoring.sh): `check NAME CMD...` runs CMD with its output kept in
+# $tmp/out, says ok or FAILED (with the output's tail) and counts into $passed
+# and $failed.
 passed=0 failed=0
 check() {
     local name="$1"
