@@ -43,7 +43,12 @@ check "the refit runs loyaltyctl fit --from-redis --save" \
 check "the refit timer is daily" grep -q '^OnCalendar=daily$' "$tmp/loyaltyd-refit.timer"
 check "systemd-analyze security (exposure <= $MAX_EXPOSURE)" \
     systemd-analyze security --offline=true --threshold="$MAX_EXPOSURE" "$tmp/loyaltyd.service"
-grep -q '^Type=notify$' "$tmp/loyaltyd.service" && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAILED: Type=notify"; }
+if grep -q '^Type=notify$' "$tmp/loyaltyd.service"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "FAILED: Type=notify"
+fi
 # A finite start timeout: with infinity, `systemctl start` hangs while Redis or
 # Kafka is down.
 check "finite TimeoutStartSec" bash -c \
