@@ -10,7 +10,7 @@ PACKAGES=(
     # build
     build-essential pkg-config
     librdkafka-dev libhiredis-dev libcjson-dev libsystemd-dev libmicrohttpd-dev libssl-dev
-    check clang-format
+    check clang-format shellcheck
     # the Debian package and its checks
     debhelper dpkg-dev lintian man-db
     # promtool, for the alert rules' tests; systemd-nspawn, to boot systemd

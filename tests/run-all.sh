@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine too:
 #   1. install the Debian packages and the Python test dependencies
-#   2. check that no tracked file reads a path outside the repository
+#   2. check that no tracked file reads a path outside the repository, and
+#      every shell script with shellcheck
 #   3. build warning-free (strict flags) and run the unit tests
 #   4. build with AddressSanitizer/UBSan and run the unit tests again
 #   5. check the format, then the deploy checks of tests/deploy/: the systemd
@@ -28,6 +29,9 @@ python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements
 
 step "the tree refers to nothing outside itself"
 python3 -m pytest -q tests/static
+
+step "shell scripts (shellcheck)"
+tests/static/shellcheck.sh
 
 step "build (strict warnings) and unit tests"
 make -j2 all man
