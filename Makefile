@@ -146,8 +146,9 @@ test: all
 bench: all $(BENCH_BIN)
 	bench/run.sh
 
+# Every group; deploy/install-deps.sh --help lists the smaller ones.
 deps:
-	deploy/install-deps.sh
+	deploy/install-deps.sh all
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine too:
-#   1. install the Debian packages and the Python test dependencies
+#   1. install the Debian packages (every group of deploy/install-deps.sh)
+#      and the Python test dependencies
 #   2. check that no tracked file reads a path outside the repository, and
 #      every shell script with shellcheck
 #   3. build warning-free (strict flags) and run the unit tests
@@ -20,8 +21,7 @@ cd "$ROOT"
 step() { printf '\n=== %s\n' "$*"; }
 
 step "dependencies"
-deploy/install-deps.sh
-python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip >/dev/null
+deploy/install-deps.sh all
 # Debian's own python3 refuses pip installs outside a venv (PEP 668); others take them.
 python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt ||
     python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
