@@ -45,21 +45,68 @@ void offsets_record_progress(struct ptask *pt, struct store *store)
             pt->progress[i] = next[i];
 }
 
+struct store_points {
+    struct pipeline *pl;
+    rd_kafka_topic_partition_list_t *list;
+};
+
 static void store_one(void *arg, const char *topic, int32_t partition, int64_t next)
 {
-    rd_kafka_topic_partition_list_add(arg, topic, partition)->offset = next;
+    struct store_points *sp = arg;
+    struct ptask *pt = pipeline_task_of(sp->pl, partition);
+    int src = pipeline_role_of(sp->pl, topic);
+
+    rd_kafka_topic_partition_list_add(sp->list, topic, partition)->offset = next;
+    if (pt != NULL && src >= 0 && src < SRC__COUNT && next > pt->settled[src])
+        pt->settled[src] = next;
+}
+
+/* Messages dead-lettered after a task's last batch (or between its batches)
+ * move its store point past the progress its batches recorded: record that
+ * too, so that a restart resumes where the group does and nothing is
+ * dead-lettered twice.  The stream time is left as it is: it is the batches'
+ * to raise. */
+static void record_settled(struct pipeline *pl)
+{
+    char err[256];
+
+    if (!hold_can_apply(pl))
+        return;
+    for (size_t p = 0; p < pl->ntasks; p++) {
+        struct ptask *pt = pl->tasks[p];
+        int64_t next[SRC__COUNT] = {-1, -1, -1};
+        int any = 0;
+
+        for (int i = 0; pt != NULL && i < SRC__COUNT; i++)
+            if (pt->settled[i] > pt->progress[i]) {
+                next[i] = pt->settled[i];
+                any = 1;
+            }
+        if (!any)
+            continue;
+        if (store_progress_put(pl->store, pt->t.partition, next, 0, err, sizeof(err)) <
+            0) {
+            log_warn("partition %d: progress not recorded: %s", (int)pt->t.partition,
+                     err);
+            return;
+        }
+        for (int i = 0; i < SRC__COUNT; i++)
+            if (next[i] > pt->progress[i])
+                pt->progress[i] = next[i];
+    }
 }
 
 /* rd_kafka_offsets_store() in 2.0 wants an explicit list (next offset). */
 void offsets_store(struct pipeline *pl)
 {
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    struct store_points sp = {pl, rd_kafka_topic_partition_list_new(8)};
     rd_kafka_resp_err_t err;
 
-    tracker_collect(pl->tracker, store_one, list);
-    if (list->cnt > 0 && (err = rd_kafka_offsets_store(pl->consumer, list)) != 0)
+    tracker_collect(pl->tracker, store_one, &sp);
+    if (sp.list->cnt > 0 && (err = rd_kafka_offsets_store(pl->consumer, sp.list)) != 0)
         log_debug("offsets store: %s", rd_kafka_err2str(err));
-    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_topic_partition_list_destroy(sp.list);
+    record_settled(pl);
 }
 
 /* Serve delivery reports until nothing produced is outstanding (or timeout),

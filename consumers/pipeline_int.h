@@ -57,6 +57,10 @@ struct ptask {
     /* Per input topic, the next offset after what this process recorded as
      * applied in Redis (the task's progress), -1: none yet. */
     int64_t progress[SRC__COUNT];
+    /* Per input topic, librdkafka's store point (the next offset after
+     * every message applied or dead-lettered), -1: none yet; recorded as
+     * progress when it passes it (offsets_store). */
+    int64_t settled[SRC__COUNT];
 };
 
 /* One lane's batch in flight (lanes.c). */

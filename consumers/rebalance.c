@@ -77,7 +77,7 @@ static int task_add(struct pipeline *pl, int32_t p)
     pt->t.grace_ms = pl->cfg->merge_grace_ms;
     pt->lane = -1;
     for (int i = 0; i < SRC__COUNT; i++)
-        pt->progress[i] = -1;
+        pt->progress[i] = pt->settled[i] = -1;
     pl->tasks[p] = pt;
     metrics_set_task_lag(p, 0);
     return 0;
