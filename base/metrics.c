@@ -32,7 +32,8 @@ static struct {
     atomic_uint_fast64_t applied, duplicates[METRICS_DUP__COUNT], model_rejected;
     atomic_uint_fast64_t dead[METRICS_REASONS_MAX];
     atomic_uint_fast64_t emitted[ME__COUNT];
-    atomic_uint_fast64_t delivery_failed, redis_errors, rebalances;
+    atomic_uint_fast64_t delivery_failed, republish_skipped, rebalances;
+    atomic_uint_fast64_t redis_errors[METRICS_REASONS_MAX];
     atomic_uint_fast64_t sweep_runs, swept;
     atomic_uint_fast64_t counter[MC__COUNT];
     struct hist apply_lat, redis_lat;
@@ -105,6 +106,8 @@ static double timers_overdue_s[TASKS_MAX];
 
 static const char *const *reason_names;
 static int n_reasons;
+static const char *const *redis_reason_names;
+static int n_redis_reasons;
 
 /* The input topics' names, the `topic` label (as in loyaltyd_consumer_lag). */
 static char topic_names[MT__COUNT][256] = {"orders", "reviews", "messages"};
@@ -183,6 +186,11 @@ void metrics_delivery_failed(void)
     INC(m.delivery_failed);
 }
 
+void metrics_republish_skipped(void)
+{
+    INC(m.republish_skipped);
+}
+
 static void observe(struct hist *h, const double *bounds, int64_t us)
 {
     size_t b = 0;
@@ -233,9 +241,16 @@ void metrics_set_cache(size_t entries, size_t bytes)
     atomic_store(&m.cache_bytes, bytes);
 }
 
-void metrics_redis_errors(void)
+void metrics_redis_error_reasons(const char *const *names, int n)
 {
-    INC(m.redis_errors);
+    redis_reason_names = names;
+    n_redis_reasons = n < METRICS_REASONS_MAX ? n : METRICS_REASONS_MAX;
+}
+
+void metrics_redis_error(int reason)
+{
+    if (reason >= 0 && reason < METRICS_REASONS_MAX)
+        INC(m.redis_errors[reason]);
 }
 
 void metrics_rebalance(void)
@@ -456,8 +471,15 @@ static void render_counters(struct out *o)
     head(o, "loyaltyd_delivery_failures_total", "counter",
          "Produce attempts that failed and were retried.");
     put(o, "loyaltyd_delivery_failures_total %llu\n", GET(m.delivery_failed));
-    head(o, "loyaltyd_redis_errors_total", "counter", "Redis errors (connection lost).");
-    put(o, "loyaltyd_redis_errors_total %llu\n", GET(m.redis_errors));
+    head(o, "loyaltyd_republish_skipped_total", "counter",
+         "Derived events of a batch run again after its commit failed that were not "
+         "published again (delivered by the earlier run).");
+    put(o, "loyaltyd_republish_skipped_total %llu\n", GET(m.republish_skipped));
+    head(o, "loyaltyd_redis_errors_total", "counter",
+         "Redis failures that held input back (a batch, a sweep or a probe), by reason.");
+    for (int i = 0; i < n_redis_reasons; i++)
+        put(o, "loyaltyd_redis_errors_total{reason=\"%s\"} %llu\n", redis_reason_names[i],
+            GET(m.redis_errors[i]));
     head(o, "loyaltyd_rebalances_total", "counter", "Consumer group rebalances.");
     put(o, "loyaltyd_rebalances_total %llu\n", GET(m.rebalances));
     head(o, "loyaltyd_sweeper_runs_total", "counter", "Sweeper runs.");

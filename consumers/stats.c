@@ -52,6 +52,7 @@ static void account_timers(struct pipeline *pl, const struct ptask *pt)
     if (now <= 0 || pl->paused || !store_ok(pl->store))
         return;
     if (store_due_overdue(pl->store, pt->t.partition, now, &count, &oldest) < 0) {
+        metrics_redis_error(store_err_class(store_last_error(pl->store)));
         if (!hold_stores_ok(pl)) /* Redis went away: as when a batch finds it */
             hold_back(pl);
         return;

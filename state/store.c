@@ -57,8 +57,9 @@ struct store {
     struct argv_buf argv; /* the command being built, memory kept */
     char *resp;           /* its protocol form */
     size_t resp_room;
-    size_t inflight; /* pipelined requests whose replies are not read yet */
-    int64_t sent_us; /* when the first of them was sent */
+    size_t inflight;    /* pipelined requests whose replies are not read yet */
+    int64_t sent_us;    /* when the first of them was sent */
+    char last_err[160]; /* the last I/O error, for store_last_error */
 };
 
 /* The tag of a layout 2 outbox value, naming its topic. */
@@ -224,9 +225,66 @@ static redisReply *store_reply(struct store *s, redisReply *r, int64_t t0, char 
     note_latency(t0);
     if (r == NULL) {
         snprintf(err, errlen, "redis: %s", s->ctx->errstr);
+        snprintf(s->last_err, sizeof(s->last_err), "redis: %s", s->ctx->errstr);
         store_drop(s);
     }
     return r;
+}
+
+const char *store_last_error(const struct store *s)
+{
+    return s->last_err;
+}
+
+static const char *const err_names[STORE_ERR__COUNT] = {
+    [STORE_ERR_OTHER] = "other",
+    [STORE_ERR_CONNECTION] = "connection",
+    [STORE_ERR_TIMEOUT] = "timeout",
+    [STORE_ERR_OOM] = "oom",
+    [STORE_ERR_READONLY] = "readonly",
+    [STORE_ERR_MISCONF] = "misconf",
+    [STORE_ERR_NO_FUNCTION] = "no_function",
+    [STORE_ERR_BUSY] = "busy",
+    [STORE_ERR_LOADING] = "loading",
+    [STORE_ERR_AUTH] = "auth",
+};
+
+const char *store_err_name(enum store_err e)
+{
+    return (unsigned)e < STORE_ERR__COUNT ? err_names[e] : err_names[0];
+}
+
+/* Error replies by their code, then hiredis's I/O errors by their text
+ * (strerror's, or hiredis's own). */
+enum store_err store_err_class(const char *err)
+{
+    static const struct {
+        const char *text;
+        enum store_err e;
+    } classes[] = {
+        {"OOM ", STORE_ERR_OOM},
+        {"READONLY ", STORE_ERR_READONLY},
+        {"MISCONF ", STORE_ERR_MISCONF},
+        {"Function not found", STORE_ERR_NO_FUNCTION},
+        {"NOSCRIPT ", STORE_ERR_NO_FUNCTION},
+        {"BUSY ", STORE_ERR_BUSY},
+        {"LOADING ", STORE_ERR_LOADING},
+        {"NOAUTH ", STORE_ERR_AUTH},
+        {"NOPERM ", STORE_ERR_AUTH},
+        {"WRONGPASS ", STORE_ERR_AUTH},
+        {"Resource temporarily unavailable", STORE_ERR_TIMEOUT},
+        {"timed out", STORE_ERR_TIMEOUT},
+        {"Timeout", STORE_ERR_TIMEOUT},
+        {"Connection", STORE_ERR_CONNECTION},
+        {"Server closed", STORE_ERR_CONNECTION},
+        {"not connected", STORE_ERR_CONNECTION},
+        {"Broken pipe", STORE_ERR_CONNECTION},
+    };
+
+    for (size_t i = 0; err != NULL && i < sizeof(classes) / sizeof(classes[0]); i++)
+        if (strstr(err, classes[i].text) != NULL)
+            return classes[i].e;
+    return STORE_ERR_OTHER;
 }
 
 static int store_usable(const struct store *s, char *err, size_t errlen)
@@ -910,12 +968,18 @@ int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, cha
                       size_t errlen)
 {
     redisReply *r;
+    char later[256];
     int rc = 0;
 
     for (size_t i = 0; i < n; i++) {
-        if (pipe_recv(s, &r, 1, err, errlen) < 0)
+        /* The first error is the one to report: one that drops the
+         * connection leaves the rest of the replies unread. */
+        char *e = rc < 0 ? later : err;
+        size_t elen = rc < 0 ? sizeof(later) : errlen;
+
+        if (pipe_recv(s, &r, 1, e, elen) < 0)
             return -1;
-        q[i].res = commit_result(s, r, &q[i], err, errlen);
+        q[i].res = commit_result(s, r, &q[i], e, elen);
         if (q[i].res == STORE_ERROR)
             rc = -1;
         freeReplyObject(r);

@@ -46,6 +46,27 @@ enum store_index_kind {
 const char *store_index_name(enum store_index_kind k);
 int store_index_parse(const char *name, size_t n);
 
+/* Why a Redis command failed, for the operator (a metric's label): read
+ * from the error's text, an error reply's code or the connection's error. */
+enum store_err {
+    STORE_ERR_OTHER = 0,
+    STORE_ERR_CONNECTION,  /* refused, reset, closed */
+    STORE_ERR_TIMEOUT,     /* no answer within redis.timeout_ms */
+    STORE_ERR_OOM,         /* maxmemory reached */
+    STORE_ERR_READONLY,    /* a replica */
+    STORE_ERR_MISCONF,     /* cannot persist, refuses writes */
+    STORE_ERR_NO_FUNCTION, /* the function library is not loaded */
+    STORE_ERR_BUSY,        /* a script runs too long */
+    STORE_ERR_LOADING,     /* loading its dataset */
+    STORE_ERR_AUTH,        /* NOAUTH, NOPERM, WRONGPASS */
+    STORE_ERR__COUNT
+};
+
+enum store_err store_err_class(const char *err);
+const char *store_err_name(enum store_err e);
+/* The text of the store's last I/O error ("" for none). */
+const char *store_last_error(const struct store *s);
+
 /* Output topics a derived event is bound for. */
 enum store_topic {
     STORE_TOPIC_CHURN = 0,
