@@ -137,7 +137,8 @@ static int wait_for_services(struct store *store, struct pipeline *pl)
     char err[512];
     int delay_ms = 200, pruned;
 
-    while (!got_stop && store_connect(store, err, sizeof(err)) < 0) {
+    while (!got_stop && (store_connect(store, err, sizeof(err)) < 0 ||
+                         store_check_eviction(store, err, sizeof(err)) < 0)) {
         log_warn("%s (retrying)", err);
         sd_notifyf(0, "STATUS=waiting for redis: %s", err);
         usleep((useconds_t)delay_ms * 1000);

@@ -387,6 +387,49 @@ int store_aof(struct store *s)
     return rc;
 }
 
+/* The value of field `name` in an INFO reply, copied into out. */
+static int info_field(const char *info, const char *name, char *out, size_t len)
+{
+    size_t n = strlen(name), k;
+    const char *p = info;
+
+    while ((p = strstr(p, name)) != NULL) {
+        if ((p == info || p[-1] == '\n') && p[n] == ':')
+            break;
+        p += n;
+    }
+    if (p == NULL)
+        return -1;
+    p += n + 1;
+    k = strcspn(p, "\r\n");
+    snprintf(out, len, "%.*s", (int)k, p);
+    return 0;
+}
+
+int store_check_eviction(struct store *s, char *err, size_t errlen)
+{
+    redisReply *r = store_cmd(s, err, errlen, "INFO memory");
+    char max[32], policy[32];
+    int rc = 0;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_STRING &&
+        info_field(r->str, "maxmemory", max, sizeof(max)) == 0 &&
+        info_field(r->str, "maxmemory_policy", policy, sizeof(policy)) == 0 &&
+        strtoull(max, NULL, 10) > 0 && strcmp(policy, "noeviction") != 0) {
+        snprintf(err, errlen,
+                 "redis: maxmemory-policy is %s with maxmemory %s: Redis would evict "
+                 "customers' state without a word when memory runs short; set "
+                 "maxmemory-policy noeviction (then a full Redis refuses writes and "
+                 "loyaltyd waits)",
+                 policy, max);
+        rc = -1;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 int store_mark(struct store *s, char *err, size_t errlen)
 {
     return store_simple(s, err, errlen, "SET %sschema %d NX", s->opts.prefix,

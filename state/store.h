@@ -165,6 +165,9 @@ int store_ok(const struct store *s);
  * prefix as in use (the daemon writes nothing before). */
 int store_fresh(struct store *s);
 int store_mark(struct store *s, char *err, size_t errlen);
+/* -1 with err when Redis may evict keys (a maxmemory with a policy other
+ * than noeviction): a customer's state would vanish without an error. */
+int store_check_eviction(struct store *s, char *err, size_t errlen);
 /* 1 when Redis appends every write to its AOF, 0 when it does not, -1 when
  * it does not say. */
 int store_aof(struct store *s);

@@ -165,3 +165,29 @@ def test_redis_fault_resumes_by_itself(env, own_redis, tmp_path, kind):
 @pytest.mark.parametrize("kind", FAULTS)
 def test_redis_fault_sigterm_during(env, own_redis, tmp_path, kind):
     run_fault(env, own_redis, tmp_path, kind, stop_during=True)
+
+
+def test_eviction_policy_refused(env, own_redis):
+    """A Redis that may evict keys (a maxmemory with a policy other than
+    noeviction) would lose customers without an error: the daemon refuses
+    it at start, with one clear reason, and starts once the policy is
+    noeviction."""
+    own_redis.client.config_set("maxmemory", "512mb")
+    own_redis.client.config_set("maxmemory-policy", "allkeys-lru")
+    w = Workload(seed=97, customers=20)
+    env.create_topics()
+    feed_parallel({env.topic(t): w.lines[t] for t in TOPICS})
+    d = env.daemon(**{"redis.port": own_redis.port, "redis.timeout_ms": 1000})
+    d.start(wait_ready=False)
+
+    def refused():
+        assert d.alive(), d.stderr_tail()
+        return "maxmemory-policy is allkeys-lru" in d.stderr_tail(400)
+    wait_for("the eviction policy refused", refused, 30)
+    assert d.get("/ready")[0] == 503 and d.get("/health")[0] == 200
+    assert not own_redis.client.keys(env.redis_prefix + "*"), "written before it was judged"
+    own_redis.client.config_set("maxmemory-policy", "noeviction")
+    wait_for("/ready 200", lambda: d.get("/ready")[0] == 200, 30)
+    d.wait_caught_up(w.total())
+    check_state(own_redis.client, env.redis_prefix, w)
+    d.stop()
