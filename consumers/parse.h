@@ -64,13 +64,6 @@ enum parse_reason parse_event(const char *buf, size_t len, enum ev_source src,
 
 const char *parse_reason_name(enum parse_reason r);
 
-/* RFC 3339 with a mandatory offset ("Z" or +hh:mm), fractional seconds
- * optional (digits past milliseconds are truncated) -> epoch ms.  Returns 0 on
- * success, -1 on any syntax error or out-of-range field (month, day of that
- * month, hour, minute, second <= 60, offset).  Times before 1970 are returned
- * as negative values: rejecting them is the caller's business. */
-int parse_rfc3339(const char *s, int64_t *out_ms);
-
 /* Strict UTF-8 validation (no overlongs, no surrogates, <= U+10FFFF, no
  * truncated sequence at the end).  Returns 1 if valid, 0 if not. */
 int parse_utf8_valid(const char *s, size_t len);

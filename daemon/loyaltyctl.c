@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/civil.h"
 #include "base/clock.h"
 #include "daemon/config.h"
 #include "daemon/svg.h"
@@ -784,16 +785,14 @@ static void vd_free(struct val_data *d)
  * message names up to three dates). */
 static const char *day_str(long day)
 {
-    static char buf[3][16];
+    static char buf[3][32];
     static int k;
-    time_t t = (time_t)day * 86400;
-    struct tm tm;
+    int64_t year;
+    int month, mday;
 
     k = (k + 1) % 3;
-    if (gmtime_r(&t, &tm) == NULL)
-        snprintf(buf[k], sizeof(buf[k]), "day %ld", day);
-    else
-        strftime(buf[k], sizeof(buf[k]), "%Y-%m-%d", &tm);
+    civil_ymd_from_days(day, &year, &month, &mday);
+    snprintf(buf[k], sizeof(buf[k]), "%04" PRId64 "-%02d-%02d", year, month, mday);
     return buf[k];
 }
 

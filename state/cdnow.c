@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/civil.h"
+
 #define TX_FIELDS      5
 #define SUM_FIELDS_MAX 5
 
@@ -24,26 +26,6 @@ __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errle
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* Howard Hinnant's days_from_civil: exact for every Gregorian date. */
-long cdnow_day_from_ymd(int year, int month, int day)
-{
-    long y = (long)year - (month <= 2);
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153L * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-    return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int year, int month)
-{
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-
-    return mdays[month - 1] + (month == 2 && leap);
 }
 
 int cdnow_parse_date(const char *s, long *day)
@@ -60,9 +42,9 @@ int cdnow_parse_date(const char *s, long *day)
     y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3];
     m = v[4] * 10 + v[5];
     d = v[6] * 10 + v[7];
-    if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+    if (m < 1 || m > 12 || d < 1 || d > civil_days_in_month(y, m))
         return -1;
-    *day = cdnow_day_from_ymd(y, m, d);
+    *day = (long)civil_days_from_ymd(y, m, d);
     return 0;
 }
 

@@ -15,9 +15,6 @@
 
 #include "state/bgnbd.h"
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-long cdnow_day_from_ymd(int year, int month, int day);
-
 /* "YYYYMMDD" (exactly 8 digits, a real date) to a day number; 0 or -1. */
 int cdnow_parse_date(const char *s, long *day);
 

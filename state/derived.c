@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/civil.h"
 #include "base/digest.h"
 #include "state/codec.h"
 
@@ -29,26 +29,6 @@ int derived_id(const char *customer_id, const char *kind, const char *cause, cha
     const char *parts[] = {customer_id, kind, cause};
 
     return digest_id128(parts, 3, out);
-}
-
-int derived_rfc3339(int64_t ms, char *buf, size_t len)
-{
-    int64_t secs = ms / 1000;
-    int msec = (int)(ms % 1000);
-    time_t t;
-    struct tm tm;
-
-    if (msec < 0) {
-        msec += 1000;
-        secs--;
-    }
-    t = (time_t)secs;
-    if (!gmtime_r(&t, &tm)) {
-        return -1;
-    }
-    int n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, msec);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 /* ---- a JSON writer for the payloads ---------------------------------------
@@ -203,7 +183,7 @@ static void head(struct jw *w, const struct customer *c, const char *schema,
 {
     char ts[40];
 
-    if (derived_rfc3339(as_of_ms, ts, sizeof(ts)) < 0) {
+    if (civil_rfc3339_format(as_of_ms, ts, sizeof(ts)) < 0) {
         w->failed = 1;
         return;
     }
@@ -346,7 +326,7 @@ int derived_finish(const char *payload, int64_t emitted_at_ms, char **out)
         len--;
     }
     if (len < 2 || payload[0] != '{' || payload[len - 1] != '}' ||
-        derived_rfc3339(emitted_at_ms, ts, sizeof(ts)) < 0) {
+        civil_rfc3339_format(emitted_at_ms, ts, sizeof(ts)) < 0) {
         return -1;
     }
     s = malloc(len + strlen(ts) + 32);

@@ -50,9 +50,6 @@ struct derived_reward {
 int derived_id(const char *customer_id, const char *kind, const char *cause,
                char out[33]);
 
-/* RFC 3339 UTC with milliseconds ("2024-05-01T12:00:00.000Z").  Returns 0 or -1. */
-int derived_rfc3339(int64_t ms, char *buf, size_t len);
-
 /* Payload JSON (malloc'd, NULL on allocation failure). */
 char *derived_reward_payload(const struct customer *c, const char *event_id,
                              int64_t as_of_ms, const struct derived_reasons *why,

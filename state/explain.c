@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/civil.h"
 #include "state/attitude.h"
 #include "state/brand.h"
 #include "state/criteria.h"
@@ -158,7 +159,7 @@ static void explain_segment(struct out *o, const struct customer *c,
 /* An instant for people: RFC 3339, or "-" for 0 (none) and INT64_MAX (never). */
 static const char *when(int64_t ms, char *buf, size_t len)
 {
-    if (ms <= 0 || ms == INT64_MAX || derived_rfc3339(ms, buf, len) < 0)
+    if (ms <= 0 || ms == INT64_MAX || civil_rfc3339_format(ms, buf, len) < 0)
         snprintf(buf, len, "-");
     return buf;
 }

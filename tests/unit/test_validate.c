@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/civil.h"
 #include "state/bgnbd.h"
 #include "state/cdnow.h"
 #include "state/validate.h"
@@ -61,7 +62,7 @@ START_TEST(test_split_matches_loader)
 {
     const char *dir = getenv("LOYALTY_CDNOW_DIR");
     char path[1024], err[256] = "";
-    long cal = cdnow_day_from_ymd(1997, 9, 30), hold = cdnow_day_from_ymd(1998, 6, 30);
+    long cal = civil_days_from_ymd(1997, 9, 30), hold = civil_days_from_ymd(1998, 6, 30);
     long *day, *rep;
     double *value;
     size_t *start, ncust, n;
