@@ -11,7 +11,7 @@
 
 #include <math.h>
 
-#include "state/risk.h"
+#include "base/numfmt.h"
 
 /* Evidence giving 63% of its part of the score. */
 static const double att_scale[AT__COUNT] = {
@@ -37,11 +37,11 @@ void att_add(struct customer *c, const struct model_config *cfg, enum att_kind k
     if (ts_ms > c->att_as_of_ms) {
         double f = decay(cfg, ts_ms - c->att_as_of_ms);
         for (int i = 0; i < AT__COUNT; i++) {
-            c->att[i] = risk_q6(c->att[i] * f);
+            c->att[i] = numfmt_q6(c->att[i] * f);
         }
         c->att_as_of_ms = ts_ms;
     }
-    c->att[k] = risk_q6(c->att[k] + decay(cfg, c->att_as_of_ms - ts_ms));
+    c->att[k] = numfmt_q6(c->att[k] + decay(cfg, c->att_as_of_ms - ts_ms));
 }
 
 void att_evaluate(const struct customer *c, const struct model_config *cfg,
@@ -68,7 +68,7 @@ void att_evaluate(const struct customer *c, const struct model_config *cfg,
     }
     v->part[AT_RIVAL] =
         cfg->att_weight[AT_RIVAL] * sat(v->ev[AT_RIVAL], att_scale[AT_RIVAL]);
-    v->score = risk_q6(fmax(0.0, fmin(1.0, pos - v->part[AT_RIVAL])));
+    v->score = numfmt_q6(fmax(0.0, fmin(1.0, pos - v->part[AT_RIVAL])));
 }
 
 enum loyalty_type att_type(const struct model_config *cfg, double attitude, int buying)

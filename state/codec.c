@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "base/decimal.h"
+#include "base/numfmt.h"
 #include "state/criteria.h"
 
 #define CODEC_FORMAT 1
@@ -253,103 +254,6 @@ static const struct field fields[] = {
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
-/* Test hooks (tests/unit/test_numfmt.c), not part of the codec's interface. */
-int codec_fmt_double_fast(char *buf, size_t len, double v);
-
-/* The fast path of codec_fmt_double: the values whose %.15g form reads back,
- * in the range where %.15g prints in fixed notation (1e-4 <= |v| < 1e15),
- * and zero.  Returns 1 if it wrote buf (then exactly what %.15g would have),
- * 0 if the caller has to use snprintf.
- *
- * With p = 14 - floor(log10|v|), s = |v| * 10^p is in [1e14, 1e15) and
- * k = round(s) is the 15-digit candidate.  k < 2^53 and 10^p (p <= 18) are
- * exact doubles, so k / 10^p is the correctly rounded value of the decimal
- * k * 10^-p, which is what strtod makes of it: the test below holds exactly
- * when that decimal reads back as v.  A decimal of at most 15 significant
- * digits that reads back as v is what %.15g prints for v (DBL_DIG is 15),
- * and in this range %.15g uses fixed notation without trailing zeros.  If
- * %.15g of v reads back, this finds it: then v is within half an ulp of the
- * decimal, so s is within 0.2 of the integer k. */
-int codec_fmt_double_fast(char *buf, size_t len, double v)
-{
-    double a = fabs(v), s;
-    uint64_t k;
-    int p, n;
-    char dig[24], *end = dig + sizeof(dig), *d, *o = buf;
-
-    if (len < 24) {
-        return 0;
-    }
-    if (v == 0) {
-        strcpy(buf, signbit(v) ? "-0" : "0"); /* as %.15g prints them */
-        return 1;
-    }
-    if (!(a >= 1e-4 && a < 1e15)) { /* NaN and inf too */
-        return 0;
-    }
-    p = 14 - decimal_log10_estimate(a); /* a is normal here */
-    if (p < 0 || p > 19) {
-        return 0;
-    }
-    s = a * decimal_pow10[p];
-    if (s >= 1e15) {
-        p--;
-        s = a * decimal_pow10[p];
-    }
-    if (!(s < 1e15) || p > 18) {
-        return 0;
-    }
-    k = (uint64_t)(s + 0.5);
-    if ((double)k / decimal_pow10[p] != a) {
-        return 0;
-    }
-    /* k * 10^-p in fixed notation, without the fraction's trailing zeros */
-    d = decimal_before(end, k);
-    while (p > 0 && end[-1] == '0') {
-        end--;
-        p--;
-    }
-    n = (int)(end - d);
-    if (v < 0) {
-        *o++ = '-';
-    }
-    if (n <= p) {
-        *o++ = '0';
-        *o++ = '.';
-        memset(o, '0', (size_t)(p - n));
-        o += p - n;
-        memcpy(o, d, (size_t)n);
-        o += n;
-    } else {
-        memcpy(o, d, (size_t)(n - p));
-        o += n - p;
-        if (p > 0) {
-            *o++ = '.';
-            memcpy(o, d + n - p, (size_t)p);
-            o += p;
-        }
-    }
-    *o = '\0';
-    return 1;
-}
-
-/* The shortest of %.15g, %.16g and %.17g that reads back as exactly v (a
- * double with at most 15 significant digits prints with those digits, in
- * fixed notation where %g allows it: "10", not "1e+01"). */
-void codec_fmt_double(char *buf, size_t len, double v)
-{
-    if (codec_fmt_double_fast(buf, len, v)) {
-        return;
-    }
-    for (int prec = 15; prec < 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) {
-            return;
-        }
-    }
-    snprintf(buf, len, "%.17g", v);
-}
-
 /* The main category by the rule of brand.c (most items, first on a tie). */
 static const char *main_category(const struct customer *c)
 {
@@ -376,10 +280,10 @@ static void encode_field(const struct customer *c, const struct field *f, char *
         decimal_i64(buf, *(const int32_t *)(const void *)base);
         break;
     case F_DBL:
-        codec_fmt_double(buf, len, *(const double *)(const void *)base);
+        numfmt_double(buf, len, *(const double *)(const void *)base);
         break;
     case F_POINTS:
-        codec_fmt_double(buf, len, *(const int32_t *)(const void *)base / 100.0);
+        numfmt_double(buf, len, *(const int32_t *)(const void *)base / 100.0);
         break;
     case F_TIER:
         snprintf(buf, len, "%s", cu_tier_name(c->tier));
@@ -397,7 +301,7 @@ static void encode_field(const struct customer *c, const struct field *f, char *
         snprintf(buf, len, "%s", c->currency);
         break;
     case F_OUT_NET:
-        codec_fmt_double(buf, len, (double)(c->spend_cents - c->refund_cents) / 100.0);
+        numfmt_double(buf, len, (double)(c->spend_cents - c->refund_cents) / 100.0);
         break;
     case F_OUT_CATEGORY:
         snprintf(buf, len, "%s", main_category(c));

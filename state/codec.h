@@ -62,9 +62,4 @@ int codec_summary_diff(const struct customer *prev, const struct customer *c,
 int codec_decode(struct customer *c, const char *customer_id, const struct kvlist *fields,
                  const char *aux, char *err, size_t errlen);
 
-/* The shortest of %.15g, %.16g and %.17g that reads back as exactly v (in
- * fixed notation where %g allows it: "10", not "1e+01"): the form of every
- * double the codec stores and the payloads carry. */
-void codec_fmt_double(char *buf, size_t len, double v);
-
 #endif

@@ -10,7 +10,7 @@
 
 #include "base/civil.h"
 #include "base/digest.h"
-#include "state/codec.h"
+#include "base/numfmt.h"
 
 void derived_reason_add(struct derived_reasons *r, const char *code)
 {
@@ -36,7 +36,7 @@ int derived_id(const char *customer_id, const char *kind, const char *cause, cha
  * The payloads have a fixed shape, so they are written straight into one
  * growing buffer: no tree of nodes to allocate and free, as a JSON library
  * would build for each event.  Numbers are the shortest of 15, 16 or 17
- * significant digits that read back exactly (codec_fmt_double); strings are
+ * significant digits that read back exactly (numfmt_double); strings are
  * escaped as RFC 8259 requires. */
 
 struct jw {
@@ -172,7 +172,7 @@ static void jw_num(struct jw *w, const char *name, double v)
         jw_lit(w, "null");
         return;
     }
-    codec_fmt_double(buf, sizeof(buf), v);
+    numfmt_double(buf, sizeof(buf), v);
     jw_lit(w, buf);
 }
 

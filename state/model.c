@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/numfmt.h"
 #include "state/fold.h"
 #include "state/attitude.h"
 #include "state/brand.h"
@@ -83,9 +84,9 @@ static void derive_windows(struct customer *c, int32_t now_day)
     /* Returns take their share of the margin: the refunded part of revenue. */
     c->costed_365d = s365.costed;
     c->margin_365d = s365.costed > 0 && s365.spend_cents > 0
-                         ? risk_q6((double)s365.margin_cents / 100.0 *
-                                   (1.0 - fmin(1.0, (double)s365.refund_cents /
-                                                        (double)s365.spend_cents)))
+                         ? numfmt_q6((double)s365.margin_cents / 100.0 *
+                                     (1.0 - fmin(1.0, (double)s365.refund_cents /
+                                                          (double)s365.spend_cents)))
                          : 0;
     c->aov = n ? (double)llround((double)c->spend_cents / (double)n) / 100.0 : 0;
 }
@@ -95,7 +96,7 @@ static void derive_value(struct customer *c, const struct model_ctx *m,
 {
     double mvalue = customer_repeat_spend(c), purchases, value;
 
-    c->p_alive = risk_q6(r->p_alive);
+    c->p_alive = numfmt_q6(r->p_alive);
     if (c->purchase_days == 0) {
         c->exp_purchases = c->exp_value = c->clv = 0;
         return;
@@ -103,9 +104,9 @@ static void derive_value(struct customer *c, const struct model_ctx *m,
     /* bg_clv's product, with each factor computed once. */
     purchases = bg_expected_purchases(&m->bg, r->x, r->t_x, r->T, m->cfg->horizon_weeks);
     value = gg_expected_value(&m->gg, r->x, mvalue);
-    c->exp_purchases = risk_q6(purchases);
-    c->exp_value = risk_q6(value);
-    c->clv = risk_q6(purchases * value);
+    c->exp_purchases = numfmt_q6(purchases);
+    c->exp_value = numfmt_q6(value);
+    c->clv = numfmt_q6(purchases * value);
 }
 
 static enum tier tier_qualified(const struct customer *c, const struct model_config *cfg)
@@ -166,7 +167,7 @@ static void derive(struct pass *p, struct derived_view *d)
     derive_value(c, p->m, &d->risk);
     brand_classify(c, cfg, &d->brand);
     c->brand_type = d->brand.type;
-    c->brand_share = risk_q6(d->brand.share);
+    c->brand_share = numfmt_q6(d->brand.share);
     c->main_cat = d->brand.cat;
     att_evaluate(c, cfg, p->now_ms, &d->att);
     c->attitude = d->att.score;

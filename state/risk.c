@@ -5,88 +5,11 @@
 
 #include <math.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "base/decimal.h"
+#include "base/numfmt.h"
 
 #define DUE_HORIZON_DAYS 36500
-
-/* Within this much of a half (in units of the 6th digit) the rounding is
- * left to printf.  Only s exactly at a tie has to be: k + 1/2 is a double
- * here and rounding is monotonic, so scaling by 10^n (which rounds by at most
- * 2^-34) can bring a value onto a tie but not across one, and %.6g rounds
- * an exact tie to even.  The margin is wider as a precaution; it sends about
- * 2 values in a million to printf. */
-#define Q6_TIE_MARGIN 1e-6
-
-static double scale10(double a, int n)
-{
-    return n >= 0 ? a * decimal_pow10[n] : a / decimal_pow10[-n];
-}
-
-/* risk_q6 without printf where it is simple to be exact: 1e-15 <= |v| < 1e20
- * and |v| not near a tie at the 7th digit, and zero.
- *
- * s = |v| * 10^n with n = 5 - floor(log10|v|) is in [1e5, 1e6), and
- * k = round(s) is what %.6g prints as 6 digits: 10^|n| (|n| <= 22) is exact,
- * so s is the exact scaled value rounded once (by at most 2^-34), and away
- * from a tie both round to the same integer.  k = 10^6 when the digits round
- * up to the next power of ten, where %.6g prints 1.00000e(e+1), the same
- * number.  k and 10^|n| are exact doubles, so k / 10^n (or k * 10^-n) is the
- * correctly rounded value of that decimal, which is what strtod returns. */
-int risk_q6_fast(double v, double *out)
-{
-    double a = fabs(v), s, res;
-    int64_t k;
-    int n;
-
-    if (v == 0) {
-        *out = v; /* %.6g prints "0" or "-0" */
-        return 1;
-    }
-    if (!(a >= 1e-15 && a < 1e20)) { /* NaN and inf too */
-        return 0;
-    }
-    n = 5 - decimal_log10_estimate(a); /* a is normal here */
-    if (n > 22 || n < -21) {
-        return 0;
-    }
-    s = scale10(a, n);
-    if (s >= 1e6) {
-        n--;
-        s = scale10(a, n);
-    }
-    /* s >= 1e5 also when the exact value is just below 1e5 and s was rounded
-     * up to it: that value's 6 digits (999999.99... at the next n) round up
-     * to 1e6, the same number as k = 1e5 here. */
-    if (!(s >= 1e5 && s < 1e6)) {
-        return 0;
-    }
-    k = (int64_t)(s + 0.5);
-    if (fabs(s - (double)k) > 0.5 - Q6_TIE_MARGIN) {
-        return 0;
-    }
-    res = n >= 0 ? (double)k / decimal_pow10[n] : (double)k * decimal_pow10[-n];
-    *out = v < 0 ? -res : res;
-    return 1;
-}
-
-double risk_q6(double v)
-{
-    char buf[32];
-    double r;
-
-    if (risk_q6_fast(v, &r)) {
-        return r;
-    }
-    if (!isfinite(v)) {
-        return 0;
-    }
-    snprintf(buf, sizeof(buf), "%.6g", v);
-    return strtod(buf, NULL);
-}
 
 int risk_signal_add(struct customer *c, enum signal_kind k, int64_t ts_ms, uint64_t ref,
                     uint64_t conv)
@@ -189,7 +112,7 @@ void risk_evaluate(const struct customer *c, const struct model_ctx *m, int64_t 
             derived_reason_add(&r->why, cu_signal_name((enum signal_kind)s->kind));
         }
     }
-    r->risk = risk_q6(1.0 - r->p_eff * r->factor);
+    r->risk = numfmt_q6(1.0 - r->p_eff * r->factor);
     if (r->risk < 0) {
         r->risk = 0;
     }

@@ -39,10 +39,5 @@ void risk_evaluate(const struct customer *c, const struct model_ctx *m, int64_t 
  * ever happens. */
 int64_t risk_next_due(const struct customer *c, const struct model_ctx *m,
                       double palive_target);
-/* Round to 6 significant digits (the value the codec and payloads carry). */
-double risk_q6(double v);
-/* risk_q6's fast path, for the tests: 1 and *out = risk_q6(v), or 0 if it
- * leaves v to snprintf and strtod. */
-int risk_q6_fast(double v, double *out);
 
 #endif

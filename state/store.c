@@ -29,6 +29,7 @@
 #include "base/clock.h"
 #include "base/decimal.h"
 #include "base/metrics.h"
+#include "base/numfmt.h"
 #include "state/codec.h"
 #include "state/packed.h"
 
@@ -744,7 +745,7 @@ static void argv_double(struct argv_buf *b, double v)
     char *p = argv_room(b, 32);
 
     if (p != NULL) {
-        codec_fmt_double(p, 32, v);
+        numfmt_double(p, 32, v);
         argv_take(b, p, strlen(p));
     }
 }
