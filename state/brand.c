@@ -10,8 +10,6 @@
 
 #include <string.h>
 
-#include "state/criteria.h"
-
 static void copy_name(char *dst, const char *src)
 {
     strncpy(dst, src, CU_NAME_MAX);
@@ -110,18 +108,6 @@ void brand_add_order(struct customer *c, const struct ev_item *items, size_t n,
     }
 }
 
-static int main_cat(const struct customer *c)
-{
-    int best = -1;
-
-    for (uint32_t i = 0; i < c->ncats; i++) {
-        if (best < 0 || c->cats[i].items > c->cats[best].items) {
-            best = (int)i;
-        }
-    }
-    return best;
-}
-
 /* The three largest counters of the category, descending. */
 static void top3(const struct customer *c, uint32_t cat, const struct cu_brand *top[3],
                  struct brand_view *v)
@@ -213,7 +199,7 @@ void brand_classify(const struct customer *c, const struct model_config *cfg,
 
     memset(v, 0, sizeof(*v));
     v->top = v->recent = "";
-    v->cat = main_cat(c);
+    v->cat = customer_main_category(c);
     if (v->cat < 0) {
         return;
     }
@@ -230,7 +216,7 @@ void brand_classify(const struct customer *c, const struct model_config *cfg,
         k->seq[k->nseq - 2] == k->seq[k->nseq - 3]) {
         v->recent = brand_name(c, cat, k->seq[k->nseq - 1]);
     }
-    v->price_driven =
-        crit_net_orders(c) > 0 && crit_discount_share(c) >= cfg->brand_price_share;
+    v->price_driven = customer_net_orders(c) > 0 &&
+                      customer_discount_share(c) >= cfg->brand_price_share;
     v->type = classify(k, cfg, v, top);
 }

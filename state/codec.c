@@ -32,7 +32,6 @@
 
 #include "base/decimal.h"
 #include "base/numfmt.h"
-#include "state/criteria.h"
 
 #define CODEC_FORMAT 1
 
@@ -254,17 +253,12 @@ static const struct field fields[] = {
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
-/* The main category by the rule of brand.c (most items, first on a tie). */
+/* The main category's name, "" without one. */
 static const char *main_category(const struct customer *c)
 {
-    const struct cu_cat *best = NULL;
+    int k = customer_main_category(c);
 
-    for (uint32_t i = 0; i < c->ncats; i++) {
-        if (!best || c->cats[i].items > best->items) {
-            best = &c->cats[i];
-        }
-    }
-    return best ? best->name : "";
+    return k >= 0 ? c->cats[k].name : "";
 }
 
 static void encode_field(const struct customer *c, const struct field *f, char *buf,

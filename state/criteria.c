@@ -11,20 +11,6 @@ static double sat(double v, double scale)
     return v <= 0 ? 0 : 1.0 - exp(-v / scale);
 }
 
-int64_t crit_net_orders(const struct customer *c)
-{
-    int64_t n = c->orders - (c->orders_cancelled - c->cancelled_unknown);
-
-    return n > 0 ? n : 0;
-}
-
-double crit_discount_share(const struct customer *c)
-{
-    int64_t n = crit_net_orders(c);
-
-    return n ? (double)c->discounted_orders / (double)n : 0;
-}
-
 static double repeat(const struct customer *c, const struct model_config *cfg)
 {
     double x = c->purchase_days > 1 ? (double)(c->purchase_days - 1) : 0;
@@ -51,13 +37,13 @@ static double choose(const struct customer *c, const struct model_config *cfg)
 
 static double price(const struct customer *c, const struct model_config *cfg)
 {
-    int64_t n = crit_net_orders(c);
+    int64_t n = customer_net_orders(c);
     double share, depth;
 
     if (n == 0) {
         return 0.5;
     }
-    share = fmin(1.0, crit_discount_share(c));
+    share = fmin(1.0, customer_discount_share(c));
     depth = (double)c->depth_ppm_sum / 1e6 / (double)n;
     return 1.0 - 0.5 * share - 0.5 * fmin(1.0, depth / cfg->depth_scale);
 }

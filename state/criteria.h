@@ -16,10 +16,5 @@ void crit_normalise(const struct customer *c, const struct model_config *cfg,
 /* Sets c->contrib (hundredths of a point) and c->loyalty_score = their sum. */
 void crit_score(struct customer *c, const struct model_config *cfg,
                 const double norm[CR__COUNT]);
-/* Orders placed minus cancelled. */
-int64_t crit_net_orders(const struct customer *c);
-/* Share of the net orders bought with a price cut (a discount or a
- * markdown); 0 without an order. */
-double crit_discount_share(const struct customer *c);
 
 #endif

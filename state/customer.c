@@ -63,6 +63,32 @@ void customer_bg_obs(const struct customer *c, int32_t as_of_day, double unit_da
     o->mvalue = customer_repeat_spend(c);
 }
 
+int64_t customer_net_orders(const struct customer *c)
+{
+    int64_t n = c->orders - (c->orders_cancelled - c->cancelled_unknown);
+
+    return n > 0 ? n : 0;
+}
+
+double customer_discount_share(const struct customer *c)
+{
+    int64_t n = customer_net_orders(c);
+
+    return n ? (double)c->discounted_orders / (double)n : 0;
+}
+
+int customer_main_category(const struct customer *c)
+{
+    int best = -1;
+
+    for (uint32_t i = 0; i < c->ncats; i++) {
+        if (best < 0 || c->cats[i].items > c->cats[best].items) {
+            best = (int)i;
+        }
+    }
+    return best;
+}
+
 int cu_conv_awaits_reply(const struct cu_conv *v)
 {
     return v->pending_ms && !(v->flags & CV_SLA_HIT);

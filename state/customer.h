@@ -316,6 +316,14 @@ double customer_repeat_spend(const struct customer *c);
  * without a purchase. */
 void customer_bg_obs(const struct customer *c, int32_t as_of_day, double unit_days,
                      struct bg_obs *o);
+/* Orders placed minus cancelled. */
+int64_t customer_net_orders(const struct customer *c);
+/* Share of the net orders bought with a price cut (a discount or a
+ * markdown); 0 without an order. */
+double customer_discount_share(const struct customer *c);
+/* The main category: the index in c->cats of the one with the most items
+ * (the first of them on a tie), -1 without a category. */
+int customer_main_category(const struct customer *c);
 
 /* A conversation whose inbound message waits for a reply (the SLA signal not
  * yet raised for it), and one whose complaint waits for its resolution

@@ -81,9 +81,10 @@ static void explain_score(struct out *o, const struct customer *c,
          "down, "
          "mean depth %.3f, depth scale %.15g)",
          norm[CR_PRICE], cfg->weight[CR_PRICE] / wsum, c->contrib[CR_PRICE] / 100.0,
-         (long long)c->discounted_orders, (long long)crit_net_orders(c),
-         crit_net_orders(c) ? (double)c->depth_ppm_sum / 1e6 / (double)crit_net_orders(c)
-                            : 0.0,
+         (long long)c->discounted_orders, (long long)customer_net_orders(c),
+         customer_net_orders(c)
+             ? (double)c->depth_ppm_sum / 1e6 / (double)customer_net_orders(c)
+             : 0.0,
          cfg->depth_scale);
     line(o,
          "  tolerance %.4f x w %.3f = %.2f  (incidents %lld: tolerated %lld, lost %lld, "

@@ -72,7 +72,7 @@ static int emission_push(struct emission_list *l, enum emission_kind kind,
 static void derive_windows(struct customer *c, int32_t now_day)
 {
     struct win_sums s30, s90, s365;
-    int64_t n = crit_net_orders(c);
+    int64_t n = customer_net_orders(c);
 
     win_sum(c, now_day, 30, &s30);
     win_sum(c, now_day, 90, &s90);

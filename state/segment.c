@@ -5,13 +5,11 @@
 
 #include <string.h>
 
-#include "state/criteria.h"
-
 static void observe(const struct customer *c, const struct model_config *cfg,
                     int active_signals, double factor, double p_eff, double attitude,
                     int64_t now_ms, struct seg_view *v)
 {
-    int64_t n = crit_net_orders(c);
+    int64_t n = customer_net_orders(c);
     int32_t now_day = cu_day_of(now_ms);
 
     memset(v, 0, sizeof(*v));
@@ -28,7 +26,7 @@ static void observe(const struct customer *c, const struct model_config *cfg,
     v->lapsing = c->purchase_days > 0 &&
                  (p_eff < cfg->palive_low || v->silent_days >= (int64_t)cfg->lapse_days);
     v->attached = attitude >= cfg->attitude_attached;
-    v->discount_share = crit_discount_share(c);
+    v->discount_share = customer_discount_share(c);
     v->fast_share = n ? (double)c->fast_ship_orders / (double)n : 0;
     v->age_days = c->purchase_days ? now_day - c->first_day : 0;
 }
