@@ -7,7 +7,8 @@
 #ifndef LOYALTY_FOLD_H
 #define LOYALTY_FOLD_H
 
-#include "state/model.h"
+#include "state/customer.h"
+#include "state/mtypes.h"
 
 #define PASS_NEW_MAX 16
 

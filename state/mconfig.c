@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "state/mconfig.h"
-#include "state/model.h"
 
 enum mc_type { MC_DOUBLE, MC_INT, MC_LIST };
 

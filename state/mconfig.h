@@ -1,11 +1,13 @@
 /*
- * mconfig.h - the model's tunables (the `model.*` config keys), visible to
- * the model's modules only; everyone else sees struct model_config as opaque
- * through model.h.  The table in mconfig.c is the single list of keys, their
- * defaults, bounds and help.
+ * mconfig.h - the model's tunables (the `model.*` config keys).  The table in
+ * mconfig.c is the single list of keys, their defaults, bounds and help.
+ * Outside the model a struct model_config is made, set and checked only
+ * through the functions below, and its fields are read by the model alone.
  */
 #ifndef LOYALTY_MCONFIG_H
 #define LOYALTY_MCONFIG_H
+
+#include <stddef.h>
 
 #include "state/customer.h"
 
@@ -33,5 +35,20 @@ struct model_config {
     int milestones[MCFG_MILESTONES_MAX]; /* ascending purchase-day counts */
     int nmilestones;
 };
+
+struct model_config *model_config_new(void); /* defaults; NULL on ENOMEM */
+void model_config_free(struct model_config *cfg);
+/* Set one key (without the "model." prefix) from its text value.  Returns 0,
+ * -1 for a bad value (reason in err), -2 for an unknown key. */
+int model_config_set(struct model_config *cfg, const char *key, const char *value,
+                     char *err, size_t errlen);
+/* Write every key with its default and help text, one per line, "# help" then
+ * "model.key = value", into buf (for the example config and `--help-config`). */
+int model_config_describe(const struct model_config *cfg, char *buf, size_t len);
+/* Checks that span keys (rearm below threshold, tiers ascending, a positive
+ * weight); call after the last model_config_set.  Returns 0 or -1 with err. */
+int model_config_check(const struct model_config *cfg, char *err, size_t errlen);
+/* Thresholds the sweeper and the store need directly. */
+double model_config_churn_threshold(const struct model_config *cfg);
 
 #endif

@@ -3,6 +3,14 @@
  * struct customer.  No I/O, no clock: "now" is always an argument (the event
  * time on the event path, the sweep time in the sweeper), so the same inputs
  * always give the same state and the same derived events.
+ *
+ * The one header the model's users include.  Besides the passes below it
+ * brings what they handle: the customer and the events (customer.h,
+ * event.h), the tunables and their functions (mconfig.h), the context and
+ * the emissions (mtypes.h), derived_finish (derived.h) and the BG/NBD
+ * predictions (bgnbd.h).  Inside the model only the files that implement
+ * it (model.c, explain.c) include it; the other modules include the
+ * headers they use.
  */
 #ifndef LOYALTY_MODEL_H
 #define LOYALTY_MODEL_H
@@ -12,55 +20,10 @@
 
 #include "state/bgnbd.h"
 #include "state/customer.h"
+#include "state/derived.h"
 #include "state/event.h"
-
-/* Tunables (weights, thresholds, windows, cooldowns); opaque, every field is
- * a `model.*` config key. */
-struct model_config;
-
-struct model_config *model_config_new(void); /* defaults; NULL on ENOMEM */
-void model_config_free(struct model_config *cfg);
-/* Set one key (without the "model." prefix) from its text value.  Returns 0,
- * -1 for a bad value (reason in err), -2 for an unknown key. */
-int model_config_set(struct model_config *cfg, const char *key, const char *value,
-                     char *err, size_t errlen);
-/* Write every key with its default and help text, one per line, "# help" then
- * "model.key = value", into buf (for the example config and `--help-config`). */
-int model_config_describe(const struct model_config *cfg, char *buf, size_t len);
-/* Checks that span keys (rearm below threshold, tiers ascending, a positive
- * weight); call after the last model_config_set.  Returns 0 or -1 with err. */
-int model_config_check(const struct model_config *cfg, char *err, size_t errlen);
-/* Thresholds the sweeper and the store need directly. */
-double model_config_churn_threshold(const struct model_config *cfg);
-
-/* What the model needs besides the customer: tunables and the population
- * parameters of the churn model (fitted, read from Redis by the daemon). */
-struct model_ctx {
-    const struct model_config *cfg;
-    struct bg_params bg; /* time unit: weeks */
-    struct gg_params gg;
-    int64_t version; /* of bg and gg: one more per saved fit, 0 for the defaults */
-};
-
-/* Which output topic an emission goes to. */
-enum emission_kind { EM_CHURN_RISK = 0, EM_REWARD, EM_SEGMENT };
-
-/*
- * A derived event decided by the model.  `event_id` is deterministic (a digest
- * of customer, kind and cause) so a replay yields the same id.  `payload` is
- * the complete JSON of the outgoing message except `emitted_at`, which
- * derived_finish() adds; it is malloc'd and owned by the emission list.
- */
-struct emission {
-    enum emission_kind kind;
-    char event_id[33];
-    char *payload;
-};
-
-struct emission_list {
-    struct emission *v;
-    size_t n, cap;
-};
+#include "state/mconfig.h"
+#include "state/mtypes.h"
 
 void emission_list_init(struct emission_list *l);
 void emission_list_free(struct emission_list *l);

@@ -9,7 +9,7 @@
 
 #include "state/derived.h"
 #include "state/mconfig.h"
-#include "state/model.h"
+#include "state/mtypes.h"
 
 struct risk_eval {
     double x, t_x, T; /* BG/NBD statistics, weeks */
