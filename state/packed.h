@@ -18,11 +18,34 @@
 #include <stdint.h>
 
 #include "state/customer.h"
-#include "state/store.h"
 
 /* The layout written by this build; older layouts it reads are listed in
  * docs/state.md. */
 #define PACKED_LAYOUT 3
+
+/* Watermarks kept per customer: one per input topic and partition number it
+ * was fed from (normally the three topics of its own partition). */
+#define STORE_WM_MAX 8
+
+/* The replay watermark: the highest offset of (source, partition) applied. */
+struct store_wm {
+    int source; /* enum ev_source */
+    int32_t partition;
+    int64_t offset;
+};
+
+/* What the store keeps of a customer beside the model's state: packed with
+ * it, so defined here; store.h's loads and commits pass it on. */
+struct store_meta {
+    int exists;
+    int layout;        /* PACKED_LAYOUT, or 2 (the hash and aux string of the
+                          release before: rewritten at the next commit); 0 when
+                          not stored */
+    int64_t rev;       /* for the optimistic commit */
+    int32_t partition; /* -1 if not recorded */
+    size_t nwm;
+    struct store_wm wm[STORE_WM_MAX];
+};
 
 /* Encode c with meta into buf (cap bytes).  Returns the size needed; buf is
  * written only if that is at most cap (buf NULL: only measure). */

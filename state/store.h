@@ -17,6 +17,7 @@
 #include "state/bgnbd.h"
 #include "state/codec.h"
 #include "state/customer.h"
+#include "state/packed.h"
 
 #define STORE_SCHEMA_VERSION 1
 
@@ -68,29 +69,6 @@ int publish_list_add(struct publish_list *o, enum store_topic t, const char *id,
 
 /* Room for a key: prefix, "c:{", a customer id (EV_ID_MAX) and a suffix. */
 #define STORE_KEY_MAX 512
-/* Watermarks kept per customer: one per input topic and partition number it
- * was fed from (normally the three topics of its own partition). */
-#define STORE_WM_MAX 8
-
-/* The replay watermark: the highest offset of (source, partition) applied. */
-struct store_wm {
-    int source; /* enum ev_source */
-    int32_t partition;
-    int64_t offset;
-};
-
-/* What the store keeps of a customer beside the model's state. */
-struct store_meta {
-    int exists;
-    int layout;        /* PACKED_LAYOUT, or 2 (the hash and aux string of the
-                          release before: rewritten at the next commit); 0 when
-                          not stored */
-    int64_t rev;       /* for the optimistic commit */
-    int32_t partition; /* -1 if not recorded */
-    size_t nwm;
-    struct store_wm wm[STORE_WM_MAX];
-};
-
 enum store_commit_result { STORE_APPLIED = 0, STORE_CONFLICT, STORE_ERROR };
 
 /* One customer's commit: its new packed state, if revision `rev` is still the
