@@ -23,11 +23,9 @@
 #include "state/cdnow.h"
 #include "state/codec.h"
 #include "state/fit.h"
-#include "state/mconfig.h"
 #include "state/model.h"
 #include "state/store.h"
 #include "state/validate.h"
-#include "state/window.h"
 
 #define EXIT_USAGE 2
 
@@ -874,7 +872,7 @@ static void val_add(const struct customer *cu, void *arg)
 }
 
 /* The cohort from the daemon's state.  A customer whose split the state
- * cannot tell any more (its day buckets hold the last WIN_DAYS days) is
+ * cannot tell any more (its day buckets hold the last CU_WINDOW_DAYS days) is
  * left out and counted.  hold_end < 0: only the data's range is read. */
 static void val_from_redis(struct ctl *c, long cal_end, long hold_end, struct val_data *d)
 {
@@ -1154,7 +1152,7 @@ static long val_load(struct ctl *c, const struct val_args *v, struct val_data *d
         fprintf(stderr,
                 "loyaltyctl: %zu customers left out: their day buckets (the last %d "
                 "days) no longer tell their purchases around the calibration end\n",
-                d->left_out, WIN_DAYS);
+                d->left_out, CU_WINDOW_DAYS);
     return hold_end;
 }
 

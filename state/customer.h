@@ -23,6 +23,9 @@
 
 #define CU_DAY_MS 86400000LL
 
+/* Days of the longest rolling window (state/window.h). */
+#define CU_WINDOW_DAYS 365
+
 #define CU_DAYS_MAX   366 /* day buckets: every day of the 365-day window fits */
 #define CU_OPEN_MAX   12  /* open (undelivered) orders; the oldest is dropped */
 #define CU_CONV_MAX   8   /* conversations; the least recent is dropped */

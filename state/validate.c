@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/window.h"
-
 #define WEEK 7.0
 
 /* ---- one customer ------------------------------------------------------- */
@@ -92,8 +90,8 @@ int val_from_state(const struct customer *c, long cal_end, long hold_end, long *
 {
     long now = c->as_of_ms > 0 ? cu_day_of(c->as_of_ms) : c->last_day;
     /* Every purchase day from win_lo on is still in a bucket: buckets leave
-     * only once WIN_DAYS old as of an evaluation, never later than as_of. */
-    long win_lo = (now > c->last_day ? now : c->last_day) - WIN_DAYS + 1, limit;
+     * only once CU_WINDOW_DAYS old as of an evaluation, never later than as_of. */
+    long win_lo = (now > c->last_day ? now : c->last_day) - CU_WINDOW_DAYS + 1, limit;
     size_t n, i, hold_from;
     long long unknown;
 

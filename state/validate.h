@@ -41,7 +41,7 @@ int val_split(const long *day, const double *value, size_t n, long cal_end, long
               long *repeat, struct val_cust *out);
 
 /* The same from a customer's stored state (aggregates and day buckets of the
- * last WIN_DAYS days before its as_of).  `buf` needs CU_DAYS_MAX + 3 longs.
+ * last CU_WINDOW_DAYS days before its as_of).  `buf` needs CU_DAYS_MAX + 3 longs.
  * 0, 1 if not in the cohort, -1 if the state cannot say: the holdout
  * starts before the customer's bucket window, or the last calibration
  * purchase may be one of the days that left the window. */

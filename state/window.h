@@ -11,7 +11,7 @@
 
 #include "state/customer.h"
 
-#define WIN_DAYS 365
+#define WIN_DAYS CU_WINDOW_DAYS
 
 struct win_sums {
     int64_t orders, spend_cents, refund_cents, margin_cents, costed;
