@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "consumers/parse.h"
+#include "state/bgfit.h"
 #include "state/bgnbd.h"
 #include "state/cdnow.h"
 #include "state/codec.h"

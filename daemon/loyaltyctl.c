@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "daemon/config.h"
 #include "daemon/svg.h"
+#include "state/bgfit.h"
 #include "state/bgnbd.h"
 #include "state/cdnow.h"
 #include "state/codec.h"

@@ -1,14 +1,14 @@
 /*
  * bgnbd.h - the BG/NBD purchase/dropout model and the Gamma-Gamma spend model
- * (Fader, Hardie & Lee 2005; Fader, Hardie & Lee 2005b).  Pure maths, no I/O.
+ * (Fader, Hardie & Lee 2005; Fader, Hardie & Lee 2005b): the predictions the
+ * model makes with fitted parameters (the fits themselves: bgfit.h).  Pure
+ * maths, no I/O.
  *
  * Time is in whatever unit the caller chooses (the daemon uses weeks, like the
  * published CDNOW results); alpha scales with the unit, r, a, b do not.
  */
 #ifndef LOYALTY_BGNBD_H
 #define LOYALTY_BGNBD_H
-
-#include <stddef.h>
 
 /* One customer's sufficient statistics: x repeat purchases, the last at t_x,
  * observed for T since the first purchase (0 <= t_x <= T). */
@@ -25,29 +25,9 @@ struct gg_params {
     double p, q, gamma;
 };
 
-struct bg_fit_result {
-    struct bg_params params;
-    double loglik;
-    size_t n;
-    int iterations;
-    int converged;
-};
-
-struct gg_fit_result {
-    struct gg_params params;
-    double loglik;
-    size_t n; /* customers with x > 0 and mvalue > 0 */
-    int iterations;
-    int converged;
-};
-
 /* Published CDNOW parameters (weeks), the default until a fit is stored. */
 void bg_params_default(struct bg_params *p);
 void gg_params_default(struct gg_params *p);
-
-/* Log-likelihood of one customer; sum over customers is the fit's objective. */
-double bg_loglik_one(const struct bg_params *p, const struct bg_obs *o);
-double bg_loglik(const struct bg_params *p, const struct bg_obs *obs, size_t n);
 
 /* P(alive | x, t_x, T).  1 when x == 0 (a property of BG/NBD). */
 double bg_palive(const struct bg_params *p, double x, double t_x, double T);
@@ -80,24 +60,9 @@ double bg_time_palive_reaches(const struct bg_params *p, double x, double t_x, d
  * does not exist (p x + q <= 1). */
 double gg_expected_value(const struct gg_params *p, double x, double mvalue);
 
-/* Gamma-Gamma log-likelihood of one repeater's mean spend given x; the sum
- * skips customers without x > 0 and mvalue > 0, as the fit does. */
-double gg_loglik_one(const struct gg_params *p, const struct bg_obs *o);
-double gg_loglik(const struct gg_params *p, const struct bg_obs *obs, size_t n);
-
 /* Gauss hypergeometric 2F1(a, b; c; z) for real z < 1 (NaN otherwise, and for
  * c a non-positive integer).  Exposed for the tests. */
 double bg_hyp2f1(double a, double b, double c, double z);
-
-/* Maximum-likelihood fits (log-parameterised Nelder-Mead, restarted until
- * stable).  Return 0 on success, -1 if there is nothing to fit (n == 0, no
- * repeater for gg_fit), an observation is invalid (negative or non-finite,
- * t_x > T), memory runs out or the optimum is not finite.  `converged` is 0
- * when the restarts did not settle or the gradient at the answer is not ~0:
- * data without a finite optimum (nobody repeats, nobody drops out) drive
- * the parameters to the boundary; such a fit must not be stored. */
-int bg_fit(const struct bg_obs *obs, size_t n, struct bg_fit_result *out);
-int gg_fit(const struct bg_obs *obs, size_t n, struct gg_fit_result *out);
 
 /* CLV over `horizon` (same time unit): E[X(horizon) | x, t_x, T] times
  * E[M | x, mvalue], undiscounted. */

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "state/bgnbd.h"
+#include "state/bgfit.h"
 
 /* Both return the length written (without the NUL), or -1 if it did not fit
  * in len bytes (buf then holds a truncated, NUL-terminated prefix). */

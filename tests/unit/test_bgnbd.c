@@ -1,5 +1,5 @@
 /*
- * test_bgnbd.c - state/bgnbd.c, state/cdnow.c and state/fit.c.
+ * test_bgnbd.c - state/bgnbd.c, state/bgfit.c, state/cdnow.c and state/fit.c.
  *
  * The fits run on the CDNOW sample shipped in data/cdnow (LOYALTY_CDNOW_DIR
  * overrides it; relative to the repository root, where the tests run)
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/civil.h"
+#include "state/bgfit.h"
 #include "state/bgnbd.h"
 #include "state/cdnow.h"
 #include "state/fit.h"
