@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "state/event.h"
+#include "state/model/model.h"
 
 /* Reasons a message goes to the dead-letter topic.  The string form
  * (parse_reason_name) is the `reason` field of the DLQ record and a metrics

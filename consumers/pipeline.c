@@ -23,9 +23,9 @@
 #include "consumers/tracker.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "state/batch.h"
-#include "state/cache.h"
-#include "state/model.h"
+#include "state/engine/batch.h"
+#include "state/engine/cache.h"
+#include "state/model/model.h"
 
 #define REDIS_BACKOFF_MIN_MS 100
 #define REDIS_BACKOFF_MAX_MS 5000

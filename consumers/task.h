@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "state/event.h"
+#include "state/model/model.h"
 
 /* A consumed, parsed input message waiting in its queue.  A malformed one
  * (reason != 0) waits its turn in offset order too, so that it is dead-

@@ -19,14 +19,13 @@
 #include "base/clock.h"
 #include "daemon/config.h"
 #include "daemon/svg.h"
-#include "state/bgfit.h"
-#include "state/bgnbd.h"
-#include "state/cdnow.h"
-#include "state/codec.h"
-#include "state/fit.h"
-#include "state/model.h"
-#include "state/store.h"
-#include "state/validate.h"
+#include "state/fit/bgfit.h"
+#include "state/fit/cdnow.h"
+#include "state/fit/fit.h"
+#include "state/fit/validate.h"
+#include "state/model/model.h"
+#include "state/store/codec.h"
+#include "state/store/store.h"
 
 #define EXIT_USAGE 2
 

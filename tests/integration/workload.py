@@ -37,7 +37,7 @@ CATEGORIES = ("shoes", "audio", "books")
 TOPICS = ("orders", "reviews", "messages")
 
 
-# ---- the deterministic ids of derived events (state/derived.c) -------------
+# ---- the deterministic ids of derived events (state/model/derived.c) -------------
 
 def derived_id(customer_id, kind, cause):
     """The first 128 bits of SHA-256 of customer NUL kind NUL cause, in hex."""

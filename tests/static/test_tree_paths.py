@@ -88,7 +88,7 @@ def test_detects_paths_outside(text):
     'ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))',
     'path = os.path.join(HERE, "..", "deploy", "sample-events.py")',
     'CDNOW="${CDNOW:-$ROOT/data/cdnow/CDNOW_sample.txt}"',
-    'see docs/model.md ... and state/model.h',
+    'see docs/model.md ... and state/model/model.h',
     '{"key":"..","value":".."}',
     'ExecStart=/usr/bin/loyaltyd -c /etc/loyaltyd/loyaltyd.conf',
 ])

@@ -1,5 +1,6 @@
 /*
- * test_bgnbd.c - state/bgnbd.c, state/bgfit.c, state/cdnow.c and state/fit.c.
+ * test_bgnbd.c - state/model/bgnbd.c, state/fit/bgfit.c, state/fit/cdnow.c and
+ * state/fit/fit.c.
  *
  * The fits run on the CDNOW sample shipped in data/cdnow (LOYALTY_CDNOW_DIR
  * overrides it; relative to the repository root, where the tests run)
@@ -15,10 +16,10 @@
 #include <unistd.h>
 
 #include "base/civil.h"
-#include "state/bgfit.h"
-#include "state/bgnbd.h"
-#include "state/cdnow.h"
-#include "state/fit.h"
+#include "state/fit/bgfit.h"
+#include "state/fit/cdnow.h"
+#include "state/fit/fit.h"
+#include "state/model/bgnbd.h"
 #include "tests/unit/check_main.h"
 
 #define N_OF(a)     ((int)(sizeof(a) / sizeof((a)[0])))

@@ -1,5 +1,5 @@
 /*
- * test_customer.c - state/customer.c: the recent-id set (cu_seen_add keeps
+ * test_customer.c - state/model/customer.c: the recent-id set (cu_seen_add keeps
  * the newest ids of a window, oldest first; cu_seen_has finds exactly those)
  * the keys of event and order ids, and the queries on the aggregates (net
  * orders, discount share, main category).
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "state/customer.h"
+#include "state/model/customer.h"
 #include "tests/unit/check_main.h"
 
 static struct customer *fresh(void)

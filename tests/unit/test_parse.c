@@ -1,5 +1,5 @@
 /*
- * test_parse.c - consumers/parse.c and the names of state/event.c.
+ * test_parse.c - consumers/parse.c and the names of state/model/event.c.
  *
  * JSON in the tables is written with ' for " to stay readable; q() swaps them
  * back unless a case is marked verbatim.  Every message handed to the parser
@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "consumers/parse.h"
-#include "state/event.h"
+#include "state/model/event.h"
 #include "tests/unit/check_main.h"
 
 #define NOW_MS   1717200000000LL /* 2024-06-01T00:00:00Z */

@@ -1,5 +1,5 @@
 /*
- * test_validate.c - state/validate.c against small cases worked by hand, and
+ * test_validate.c - state/fit/validate.c against small cases worked by hand, and
  * bg_prob_any_purchase.
  */
 #include <check.h>
@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "base/civil.h"
-#include "state/bgnbd.h"
-#include "state/cdnow.h"
-#include "state/validate.h"
+#include "state/fit/cdnow.h"
+#include "state/fit/validate.h"
+#include "state/model/bgnbd.h"
 #include "tests/unit/check_main.h"
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
