@@ -1,5 +1,5 @@
 /*
- * parse.c - JSON bytes -> struct event (DESIGN §2), or a rejection reason.
+ * parse.c - JSON bytes -> struct event (README, "Events in"), or a rejection reason.
  *
  * The order of the checks matters.  Size, UTF-8 and a byte scan (nesting
  * depth, raw control bytes) all run before cJSON sees the input, so cJSON's

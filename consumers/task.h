@@ -1,6 +1,6 @@
 /*
  * task.h - a task is partition number p of every input topic, applied as one
- * stream in event-time order (DESIGN §6 "Same input, same output").
+ * stream in event-time order (README, "Guarantees": "Same input, same output").
  *
  * Each input topic has a queue of parsed messages in offset order.  The merge
  * releases the head with the smallest (event time, topic, offset), but only

@@ -1,6 +1,6 @@
 /*
- * criteria.h - the six loyalty criteria of DESIGN §3, each normalised to
- * 0..1, and the loyalty score 0..100 as their weighted sum
+ * criteria.h - the six loyalty criteria (README, "The loyalty model"), each
+ * normalised to 0..1, and the loyalty score 0..100 as their weighted sum
  * (docs/model.md, "Loyalty score").
  */
 #ifndef LOYALTY_CRITERIA_H

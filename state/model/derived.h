@@ -1,5 +1,5 @@
 /*
- * derived.h - the outgoing events' ids and payloads (DESIGN §4).  Pure: a
+ * derived.h - the outgoing events' ids and payloads (README, "Events out").  Pure: a
  * payload is a function of the customer state, the cause and the evaluation
  * time only, so a replay yields byte-identical payloads; the wall-clock
  * `emitted_at` is added by the daemon with derived_finish() just before

@@ -1,5 +1,5 @@
 /*
- * event.h - the typed form of one input event (DESIGN §2).
+ * event.h - the typed form of one input event (README, "Events in").
  *
  * The parser (consumers/parse.c) fills a struct event or gives a rejection
  * reason, never half of one; the model (state/model/model.c) consumes it.  No I/O

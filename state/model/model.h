@@ -1,8 +1,9 @@
 /*
- * model.h - the loyalty model (DESIGN §3-§4): pure functions over a
- * struct customer.  No I/O, no clock: "now" is always an argument (the event
- * time on the event path, the sweep time in the sweeper), so the same inputs
- * always give the same state and the same derived events.
+ * model.h - the loyalty model (docs/model.md; README, "Events out"): pure
+ * functions over a struct customer.  No I/O, no clock: "now" is always an
+ * argument (the event time on the event path, the sweep time in the
+ * sweeper), so the same inputs always give the same state and the same
+ * derived events.
  *
  * The one header the model's users include.  Besides the passes below it
  * brings what they handle: the customer and the events (customer.h,

@@ -1,7 +1,7 @@
 """Deterministic input workloads for the integration tests, and an independent
 model of the exact aggregates loyaltyd must keep for them.
 
-The generator writes what a shop would send (DESIGN.md section 2): orders with
+The generator writes what a shop would send (README, "Events in"): orders with
 amounts, discounts and items, shipments, deliveries, cancellations (of known
 and of unknown orders), returns, reviews and messages of every kind, several
 orders on one day for some customers, timestamps in all three accepted forms
