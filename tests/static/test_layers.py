@@ -6,8 +6,9 @@ works"): daemon -> consumers -> state/engine -> state/store and state/model
 - it goes to the same layer or one its layer may use, never up;
 - outside the model, only the model's facade (state/model/model.h) is
   included; the model's own unit tests may include its inner headers;
-- no cycle between modules (a module is x.c with x.h), so none between the
-  files of one folder and none between folders;
+- no cycle between modules (a module is x.c with x.h, and x_int.h if it is
+  split behind a private header), so none between the files of one folder
+  and none between folders;
 - hiredis is included by the store only, librdkafka by consumers/ only.
 
 Every finding names the include as file:line."""
@@ -55,7 +56,10 @@ def layer_of(path):
 
 
 def module_of(path):
-    return os.path.splitext(path)[0]
+    """x for x.c, x.h and x_int.h, the private header of a module split
+    into several files."""
+    stem = os.path.splitext(path)[0]
+    return stem[:-len("_int")] if stem.endswith("_int") else stem
 
 
 def includes(files):
@@ -282,3 +286,14 @@ def test_finds_a_cycle_between_modules():
 def test_a_module_including_its_own_header_is_no_cycle():
     files = {"base/a.h": "", "base/a.c": '#include "base/a.h"\n'}
     assert cycles(files) == []
+
+
+def test_a_private_header_belongs_to_its_module():
+    files = {"consumers/p.h": "",
+             "consumers/p_int.h": '#include "consumers/p.h"\n',
+             "consumers/p.c": '#include "consumers/p_int.h"\n',
+             "consumers/part.c": '#include "consumers/p_int.h"\n'}
+    assert cycles(files) == []
+    files["consumers/p_int.h"] += '#include "consumers/part.h"\n'
+    files["consumers/part.h"] = ""
+    assert len(cycles(files)) == 1
