@@ -8,8 +8,8 @@ WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
            -Wformat=2 -Wpointer-arith -Wcast-qual -Wvla -Wundef -Werror
 CFLAGS  ?= -O2 -g
 VERSION := 0.1.0
-CFLAGS  += -std=c11 -D_GNU_SOURCE -DLOYALTY_VERSION='"$(VERSION)"' $(WARN) -MMD -MP -I. \
-           $(shell pkg-config --cflags $(PKGS) check)
+CFLAGS  += -std=c11 -D_GNU_SOURCE -DLOYALTY_VERSION='"$(VERSION)"' $(WARN) -MMD -MP -I. -pthread \
+           $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
 
 SAN     ?=
@@ -97,6 +97,9 @@ $(BUILD)/gen/store_lib.inc: state/store/store_lib.lua
 	@mkdir -p $(dir $@)
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
 
+# Check only where it is used: `make all` builds without it installed.
+$(BUILD)/tests/unit/%.o: CFLAGS += $(shell pkg-config --cflags check)
+
 $(BUILD)/state/store/store.o: $(BUILD)/gen/store_lib.inc
 $(BUILD)/state/store/store.o: CFLAGS += -I$(BUILD)/gen
 
@@ -143,8 +146,9 @@ test: all
 bench: all $(BENCH_BIN)
 	bench/run.sh
 
+# Every group; deploy/install-deps.sh --help lists the smaller ones.
 deps:
-	deploy/install-deps.sh
+	deploy/install-deps.sh all
 
 format:
 	clang-format -i $(wildcard */*.c */*.h state/*/*.c state/*/*.h tests/*/*.c tests/*/*.h)

@@ -79,9 +79,27 @@ static void json_escape(const char *s, char *out, size_t len)
     out[o] = '\0';
 }
 
+/* s with its control characters written as \xNN, so that text from an event
+ * (a customer id, an event id) cannot end the line and forge another one,
+ * with a priority prefix of its own, in the text and journal formats. */
+static void line_escape(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+
+    for (; *s && o + 5 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c < 0x20 || c == 0x7f)
+            o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
 static void log_vwrite(int level, const char *suffix, const char *fmt, va_list ap)
 {
-    char line[2048], stamp[64], esc[4200];
+    char line[2048], stamp[64], esc[8200];
     int n = vsnprintf(line, sizeof(line), fmt, ap);
     enum log_format f = log_format;
     struct timespec ts;
@@ -99,7 +117,8 @@ static void log_vwrite(int level, const char *suffix, const char *fmt, va_list a
         f = to_journal ? LOG_FMT_JOURNAL : LOG_FMT_TEXT;
     }
     if (f == LOG_FMT_JOURNAL) { /* journald stamps and levels it */
-        fprintf(stderr, "<%d>%s\n", level, line);
+        line_escape(line, esc, sizeof(esc));
+        fprintf(stderr, "<%d>%s\n", level, esc);
         return;
     }
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -110,7 +129,8 @@ static void log_vwrite(int level, const char *suffix, const char *fmt, va_list a
         fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
                 level_names[level], esc);
     } else {
-        fprintf(stderr, "%s %s: %s\n", stamp, level_names[level], line);
+        line_escape(line, esc, sizeof(esc));
+        fprintf(stderr, "%s %s: %s\n", stamp, level_names[level], esc);
     }
 }
 

@@ -102,7 +102,8 @@ conf_args() {
         line="$(sed 's/^[[:space:]]*//; s/[[:space:]]*$//' <<<"$line")"
         [[ -n "$line" && "$line" != \#* ]] || continue
         [[ "$line" == *=* ]] || die "config line '$line': expected 'key = value'"
-        key="$(sed 's/[[:space:]]*=.*//' <<<"$line")"
+        key="${line%%=*}"
+        key="${key%"${key##*[![:space:]]}"}" # without the blanks before the '='
         # These keep the runs apart and say where they read and write: the
         # harness sets them per run, and the cleanup relies on them.
         case "$key" in
@@ -196,12 +197,13 @@ printf 'pre-produced %d messages into %s{orders,reviews,messages} in %.1f s\n' "
 #   rss_mib                loyaltyd peak RSS (VmHWM)
 FIGS=(events_s events_s_steady us_per_event redis_us_per_event rss_mib)
 HEAD=(events/s "ev/s (1st)" "loyaltyd us/ev" "Redis us/ev" "RSS MiB")
-FMT='  %-6s %-22s %10s %10s %15s %12s %8s\n'
-header() { printf "$FMT" run build "${HEAD[@]}"; }
+# table_line CELL...: one line of the table, its columns aligned
+table_line() { printf '  %-6s %-22s %10s %10s %15s %12s %8s\n' "$@"; }
+header() { table_line run build "${HEAD[@]}"; }
 row() { # RUN: its line
     local r="$1" f vals=()
     for f in "${FIGS[@]}"; do vals+=("$(get "${r}_$f")"); done
-    printf "$FMT" "$r" "$(build_of "$r")" "${vals[@]}"
+    table_line "$r" "$(build_of "$r")" "${vals[@]}"
 }
 # the build of a run: a1, a2, ... are A's, b1, b2, ... B's, a0 the warm-up
 build_of() {
@@ -279,9 +281,9 @@ say "summary: $HISTORY-history workload, $TOTAL messages, $CUSTOMERS customers, 
     header
     if [[ "$WARMUP" == 1 ]]; then row a0; fi
     for r in "${RUNS[@]}"; do row "$r"; done
-    printf "$FMT" median "A $BUILD_A" "${MA[@]}"
-    printf "$FMT" median "B $BUILD_B" "${MB[@]}"
-    printf "$FMT" ratio "B / A" "${RT[@]}"
+    table_line median "A $BUILD_A" "${MA[@]}"
+    table_line median "B $BUILD_B" "${MB[@]}"
+    table_line ratio "B / A" "${RT[@]}"
     echo "  (events/s: higher is better; CPU per event and RSS: lower is better; Redis CPU counts every client of the server)"
 } | tee "$WORK/summary.txt"
 echo

@@ -1,5 +1,7 @@
+# shellcheck shell=bash
 # bench/common.sh - what bench/run.sh and bench/ab.sh share (sourced by both,
 # from the repository's root, with ROOT set).
+# shellcheck disable=SC2034 # the settings are read by the scripts that source this
 
 # The settings both scripts read (bench/run.sh's header lists them).
 STALL="${BENCH_STALL:-60}"

@@ -277,7 +277,7 @@ naive naive wl "$WL_TOTAL"
 # ---- 4b. the long-history workload: end to end, memory, naive -------------------------------
 if [[ "$LONG" == 1 ]]; then
     say "end to end: long-history workload ($LONG_TOTAL messages, $LONG_CUST customers, $PARTITIONS partitions, 1 loyaltyd)"
-    echo "$(get long_shape)"
+    get long_shape
     topics long "$PARTITIONS"
     feed long "$WORK/long"
     e2e long long "$LONG_TOTAL" --window "$SCALE_S"
@@ -306,10 +306,11 @@ fi
 
 # ---- 7. latency at a fixed rate ---------------------------------------------------------------
 latency() { # NAME DESCRIPTION TOPIC... (LAT_EXTRA: more harness arguments)
-    local name="$1" prefix="loyalty:bench:$RUN_ID:$1:" feeds=()
+    local name="$1" prefix="loyalty:bench:$RUN_ID:$1:" feeds=() extra=()
     say "latency: $2 at $LAT_RATE events/s (bench/kpace, ${LAT_WARM} s warm-up + ${LAT_S} s)"
     shift 2
     for t in "$@"; do feeds+=(--feed "$t=$WORK/workload/$t.txt"); done
+    read -ra extra <<<"${LAT_EXTRA:-}"
     # Stamped by the broker when appended (LogAppendTime), so that the latency
     # is from the append, not from kpace's send call (which adds its linger).
     topics "$name" "$PARTITIONS" message.timestamp.type=LogAppendTime
@@ -318,7 +319,7 @@ latency() { # NAME DESCRIPTION TOPIC... (LAT_EXTRA: more harness arguments)
         --kpace "$KPACE" --brokers "$BROKERS" --topic-prefix "bench.$RUN_ID.$name." \
         --group "loyaltyd-bench-$RUN_ID-$name" --prefix "$prefix" --redis-port "$REDIS_PORT" \
         --rate "$LAT_RATE" --warm "$LAT_WARM" --measure "$LAT_S" --drain "$LAT_DRAIN" "${feeds[@]}" \
-        ${LAT_EXTRA:-}
+        "${extra[@]}"
 }
 latency lat3 "all three topics live" orders reviews messages
 latency lat2 "messages topic silent" orders reviews

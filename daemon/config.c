@@ -10,6 +10,7 @@
 #include "daemon/http.h"
 #include "base/log.h"
 #include "state/model/model.h"
+#include "state/store/store.h"
 
 /* CT_MS and CT_MS64 are given in seconds and kept in milliseconds (int, int64_t). */
 enum cfg_type {
@@ -22,6 +23,7 @@ enum cfg_type {
     CT_LOGFORMAT,
     CT_BADKEY,
     CT_LOST,
+    CT_INDICES,
     CT_SIZE,
     CT_MS,
     CT_MS64
@@ -77,6 +79,12 @@ static const struct cfg_key cfg_keys[] = {
      "offsets (Redis lost its data): 'refuse' (apply nothing, not ready, until an "
      "operator decides) or 'replay' (rebuild the state from the earliest retained "
      "offsets)",
+     0},
+    {"redis.indices", CT_INDICES, OFF(redis_indices), "risk,value", 0, 0,
+     "the operators' sorted sets kept for loyaltyctl top, comma-separated: risk, "
+     "loyalty, "
+     "clv, value (empty: none; each costs about 100 bytes per customer in Redis, and one "
+     "left out is deleted at start)",
      0},
     {"redis.timeout_ms", CT_INT, OFF(redis_timeout_ms), "2000", 10, 600000,
      "connect and command timeout", 0},
@@ -157,6 +165,33 @@ static int parse_number(const char *value, double *out)
     return (errno != 0 || end == value || *end != '\0' || !isfinite(*out)) ? -1 : 0;
 }
 
+/* "risk, value" -> the STORE_IDX_* bits; "" -> none. */
+static int parse_indices(const struct cfg_key *k, const char *value, unsigned *mask,
+                         char *err, size_t errlen)
+{
+    const char *p = value;
+
+    *mask = 0;
+    while (*p != '\0') {
+        size_t n;
+        int idx;
+
+        p += strspn(p, " \t,");
+        n = strcspn(p, " \t,");
+        if (n == 0)
+            break;
+        if ((idx = store_index_parse(p, n)) < 0) {
+            snprintf(err, errlen,
+                     "%s: '%.*s' is not an index (risk, loyalty, clv, value)", k->name,
+                     (int)n, p);
+            return -1;
+        }
+        *mask |= 1u << idx;
+        p += n;
+    }
+    return 0;
+}
+
 static int set_typed(struct config *cfg, const struct cfg_key *k, const char *value,
                      char *err, size_t errlen)
 {
@@ -197,6 +232,8 @@ static int set_typed(struct config *cfg, const struct cfg_key *k, const char *va
             goto bad_enum;
         *(int *)(void *)base = value[0] == 'a';
         return 0;
+    case CT_INDICES:
+        return parse_indices(k, value, (unsigned *)(void *)base, err, errlen);
     case CT_LOST:
         if (strcmp(value, "refuse") != 0 && strcmp(value, "replay") != 0)
             goto bad_enum;
@@ -733,6 +770,8 @@ static int key_differs(const struct cfg_key *k, const struct config *a,
     case CT_BADKEY:
     case CT_LOST:
         return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
+    case CT_INDICES:
+        return *(const unsigned *)(const void *)pa != *(const unsigned *)(const void *)pb;
     }
     return 0;
 }

@@ -30,6 +30,7 @@ struct config {
     char *redis_password; /* read from redis_password_file; never logged */
     int redis_db;
     char *redis_prefix;
+    unsigned redis_indices; /* STORE_IDX_* bits */
     int redis_timeout_ms;
 
     char *http_listen; /* "host:port"; "" disables the endpoint */

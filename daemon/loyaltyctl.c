@@ -125,7 +125,7 @@ static void ctl_connect(struct ctl *c)
 
     c->store = store_new(&(struct store_opts){
         c->cfg.redis_host, c->cfg.redis_port, c->cfg.redis_password, c->cfg.redis_db,
-        c->cfg.redis_prefix, c->cfg.redis_timeout_ms});
+        c->cfg.redis_prefix, c->cfg.redis_timeout_ms, c->cfg.redis_indices});
     if (c->store == NULL)
         die("out of memory");
     if (store_connect(c->store, err, sizeof(err)) < 0)
@@ -337,7 +337,6 @@ static int cmd_delete(struct ctl *c, const char *id)
 
 static int cmd_top(struct ctl *c, int argc, char **argv)
 {
-    static const char *const names[] = {"risk", "loyalty", "clv", "value"};
     enum store_index_kind k = STORE_IDX_RISK;
     long n = 10;
     char **ids = NULL, *end;
@@ -346,11 +345,9 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
 
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
-            size_t j;
+            int j = store_index_parse(argv[i + 1], strlen(argv[i + 1]));
 
-            for (j = 0; j < 4 && strcmp(argv[i + 1], names[j]) != 0; j++)
-                ;
-            if (j == 4)
+            if (j < 0)
                 usage_exit("--by takes risk, loyalty, clv or value");
             k = (enum store_index_kind)j;
             i++;
@@ -362,13 +359,17 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
             usage_exit("top: unexpected argument");
         }
     }
+    if (!(c->cfg.redis_indices & (1u << k)))
+        die("the %s index is not kept (add it to redis.indices in the daemon's "
+            "configuration; see -c)",
+            store_index_name(k));
     if (store_top(c->store, k, (size_t)n, &ids, &scores, &count) < 0)
-        die("redis: cannot read index %s", names[k]);
+        die("redis: cannot read index %s", store_index_name(k));
     if (count == 0) { /* an empty table would hide a mistyped prefix */
         long long all = 0;
 
-        if (store_indexed_count(c->store, &all) < 0)
-            die("redis: cannot read index %s", names[0]);
+        if (store_index_count(c->store, k, &all) < 0)
+            die("redis: cannot read index %s", store_index_name(k));
         if (all == 0)
             die("no customers under prefix '%s' (the daemon's is redis.prefix in its "
                 "configuration; see -c and --prefix)",
@@ -377,7 +378,7 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
     if (c->json) {
         cJSON *doc = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(doc, "top");
 
-        cJSON_AddStringToObject(doc, "by", names[k]);
+        cJSON_AddStringToObject(doc, "by", store_index_name(k));
         for (size_t i = 0; i < count; i++) {
             cJSON *r = cJSON_CreateObject();
 
@@ -388,7 +389,7 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
         }
         put_json(doc);
     } else {
-        printf("%-5s %-40s %s\n", "rank", "customer", names[k]);
+        printf("%-5s %-40s %s\n", "rank", "customer", store_index_name(k));
         for (size_t i = 0; i < count; i++)
             printf("%-5zu %-40s %.4f\n", i + 1, ids[i], scores[i]);
     }

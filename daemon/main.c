@@ -1,7 +1,8 @@
 /*
  * main.c - loyaltyd's process life: arguments, configuration, signals,
  * systemd notification, the main loop and its timers.  Reads like a table of
- * contents; the work happens in consumers/pipeline.c and state/.
+ * contents; the work happens in consumers/ (pipeline.c says which file does
+ * what) and state/.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "consumers/parse.h"
 #include "consumers/pipeline.h"
 #include "daemon/config.h"
 #include "daemon/http.h"
@@ -51,6 +53,20 @@ static int signals_init(void)
         return -1;
     signal(SIGPIPE, SIG_IGN);
     return 0;
+}
+
+/* The parser's reasons, for the dead-letter counters. */
+static const char *reason_names[PR__COUNT];
+
+/* What the metrics label their series with, once for the process: the
+ * dead-letter reasons and the input topics' names. */
+static void label_metrics(const struct config *cfg)
+{
+    for (int i = 0; i < PR__COUNT; i++)
+        reason_names[i] = parse_reason_name((enum parse_reason)i);
+    metrics_reasons(reason_names, PR__COUNT);
+    metrics_set_topics(cfg->pipe.topic[TOPIC_ORDERS], cfg->pipe.topic[TOPIC_REVIEWS],
+                       cfg->pipe.topic[TOPIC_MESSAGES]);
 }
 
 static void usage(FILE *out)
@@ -115,7 +131,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 static int wait_for_services(struct store *store, struct pipeline *pl)
 {
     char err[512];
-    int delay_ms = 200;
+    int delay_ms = 200, pruned;
 
     while (!got_stop && store_connect(store, err, sizeof(err)) < 0) {
         log_warn("%s (retrying)", err);
@@ -128,6 +144,8 @@ static int wait_for_services(struct store *store, struct pipeline *pl)
         log_warn("redis runs without AOF (appendonly no): a restart loses the writes "
                  "since its last snapshot; loyaltyd applies them again from Kafka "
                  "(README, \"Guarantees\"), but enable appendonly for a shorter gap");
+    if (!got_stop && (pruned = store_indices_prune(store)) > 0)
+        log_note("deleted %d index(es) that redis.indices no longer keeps", pruned);
     while (!got_stop && pipeline_probe(pl, 2000, err, sizeof(err)) < 0) {
         log_warn("%s (retrying)", err);
         sd_notifyf(0, "STATUS=waiting for kafka: %s", err);
@@ -250,13 +268,14 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     metrics_init();
     metrics_set_sweep_interval(cfg.sweep_interval_ms);
+    label_metrics(&cfg);
     if (signals_init() < 0) {
         log_errno(LOG_LVL_ERR, "sigaction");
         goto out;
     }
-    store = store_new(&(struct store_opts){cfg.redis_host, cfg.redis_port,
-                                           cfg.redis_password, cfg.redis_db,
-                                           cfg.redis_prefix, cfg.redis_timeout_ms});
+    store = store_new(&(struct store_opts){
+        cfg.redis_host, cfg.redis_port, cfg.redis_password, cfg.redis_db,
+        cfg.redis_prefix, cfg.redis_timeout_ms, cfg.redis_indices});
     if (store == NULL ||
         (pl = pipeline_new(&cfg.pipe, cfg.model, store, err, sizeof(err))) == NULL) {
         log_err("start: %s", store ? err : "out of memory");

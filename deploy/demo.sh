@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job end to end on this machine: install what is missing, build,
+# The main job end to end on this machine: install what is missing (the build
+# group of deploy/install-deps.sh: compiler, libraries, Redis, Java, Maven), build,
 # start local Redis and Kafka, run loyaltyd, feed it a realistic sample (the
 # CDNOW purchase histories as orders, with generated shipments, reviews and
 # customer-service messages, and a few malformed messages), then show the
@@ -28,7 +29,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 [[ -r "$CDNOW" ]] || { echo "demo: no CDNOW sample at $CDNOW (set CDNOW=...)" >&2; exit 1; }
 
 say "dependencies and build"
-deploy/install-deps.sh
+deploy/install-deps.sh build
 make -j2 all >/dev/null
 
 say "local Redis and Kafka"

@@ -66,7 +66,7 @@ have_jars() { [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(pom_hash)" ]]; }
 
 need_jars() {
     have_jars || die "jars missing in $LIBS: run '$0 fetch' first"
-    command -v "$JAVA" >/dev/null 2>&1 || die "'$JAVA' not found (run deploy/install-deps.sh)"
+    command -v "$JAVA" >/dev/null 2>&1 || die "'$JAVA' not found (run deploy/install-deps.sh build)"
 }
 
 cmd_fetch() {
@@ -74,7 +74,7 @@ cmd_fetch() {
         log "jars already in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars)"
         return 0
     fi
-    command -v mvn >/dev/null 2>&1 || die "mvn not found (run deploy/install-deps.sh)"
+    command -v mvn >/dev/null 2>&1 || die "mvn not found (run deploy/install-deps.sh build)"
     mkdir -p "$CACHE"
     local tmp mvnlog
     tmp="$(mktemp -d "$CACHE/libs.tmp.XXXXXX")"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Process helpers shared by deploy/kafka.sh and deploy/redis.sh (sourced).
 
 # Alive and not a zombie waiting to be reaped by init.

@@ -36,7 +36,7 @@ usage() {
 }
 
 need() {
-    command -v "$1" >/dev/null 2>&1 || die "$1 not found (run deploy/install-deps.sh)"
+    command -v "$1" >/dev/null 2>&1 || die "$1 not found (run deploy/install-deps.sh build)"
 }
 
 cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }

@@ -7,7 +7,7 @@
 #   deploy/services.sh status   show both; exit 0 only if both run
 #
 # The environment of deploy/redis.sh and deploy/kafka.sh applies (REDIS_PORT,
-# KAFKA_PORT, TOPIC_PREFIX, ...). Packages come from deploy/install-deps.sh.
+# KAFKA_PORT, TOPIC_PREFIX, ...). Packages come from deploy/install-deps.sh build.
 set -euo pipefail
 
 DEPLOY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

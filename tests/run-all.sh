@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine too:
-#   1. install the Debian packages and the Python test dependencies
-#   2. check that no tracked file reads a path outside the repository
+#   1. install the Debian packages (every group of deploy/install-deps.sh)
+#      and the Python test dependencies
+#   2. check that no tracked file reads a path outside the repository, and
+#      every shell script with shellcheck
 #   3. build warning-free (strict flags) and run the unit tests
 #   4. build with AddressSanitizer/UBSan and run the unit tests again
-#   5. check the format, the systemd unit, build and check the Debian
-#      package (tests/package.sh), check the dashboard and the alert rules
-#      (tests/monitoring.sh)
+#   5. check the format, then the deploy checks of tests/deploy/: the systemd
+#      unit (unit-file.sh), the Debian package built and checked (package.sh),
+#      the dashboard and the alert rules (monitoring.sh)
 #   6. start local Redis and Kafka on loopback (deploy/services.sh)
 #   7. run the Kafka fault test and the integration tests against them (plain
 #      build, then the sanitizer build; the package is installed and run
@@ -19,8 +21,7 @@ cd "$ROOT"
 step() { printf '\n=== %s\n' "$*"; }
 
 step "dependencies"
-deploy/install-deps.sh
-python3 -m pip --version >/dev/null 2>&1 || apt-get install -y -qq python3-pip >/dev/null
+deploy/install-deps.sh all
 # Debian's own python3 refuses pip installs outside a venv (PEP 668); others take them.
 python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt ||
     python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
@@ -28,6 +29,9 @@ python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements
 
 step "the tree refers to nothing outside itself"
 python3 -m pytest -q tests/static
+
+step "shell scripts (shellcheck)"
+tests/static/shellcheck.sh
 
 step "build (strict warnings) and unit tests"
 make -j2 all man
@@ -41,14 +45,14 @@ step "format"
 make format-check
 
 step "systemd unit"
-tests/unit-file.sh
+tests/deploy/unit-file.sh
 
 step "Debian package"
 rm -rf build/deb
-DEB_OUT=build/deb tests/package.sh
+DEB_OUT=build/deb tests/deploy/package.sh
 
 step "dashboard and alert rules"
-tests/monitoring.sh
+tests/deploy/monitoring.sh
 
 step "services"
 trap 'deploy/services.sh down >/dev/null 2>&1 || true' EXIT

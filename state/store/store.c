@@ -9,7 +9,8 @@
  *   (layout 2, read and replaced at the next commit: every field in the
  *   hash, with `wm:SOURCE:PARTITION` watermarks, the lists in c:{C}:aux and
  *   the derived events not yet delivered in the hash c:{C}:outbox)
- *   P idx:risk|loyalty|clv|value   zsets of customer ids (operators' indices)
+ *   P idx:risk|loyalty|clv|value   zsets of customer ids (operators' indices,
+ *                             those of store_opts.indices)
  *   P due:PARTITION   zset    customer -> time (ms) the sweeper must look again
  *   P model           hash    fitted BG/NBD and Gamma-Gamma parameters
  *   P schema          string  STORE_SCHEMA_VERSION
@@ -65,6 +66,19 @@ struct store {
 static const char *const topic_tags[STORE_TOPIC__COUNT] = {
     [STORE_TOPIC_CHURN] = "c", [STORE_TOPIC_REWARDS] = "r", [STORE_TOPIC_SEGMENTS] = "s"};
 static const char *const index_names[] = {"risk", "loyalty", "clv", "value"};
+
+const char *store_index_name(enum store_index_kind k)
+{
+    return (unsigned)k < STORE_IDX__COUNT ? index_names[k] : "?";
+}
+
+int store_index_parse(const char *name, size_t n)
+{
+    for (int k = 0; k < STORE_IDX__COUNT; k++)
+        if (strlen(index_names[k]) == n && memcmp(index_names[k], name, n) == 0)
+            return k;
+    return -1;
+}
 
 /* ---- lists of derived events ---- */
 
@@ -1036,6 +1050,8 @@ int store_index_send(struct store *s, const struct store_index_req *q, size_t n,
     if (!pipe_usable(s, err, errlen))
         return -1;
     for (int k = 0; k < STORE_IDX__COUNT && rc == 0; k++) {
+        if (!(s->opts.indices & (1u << k)))
+            continue;
         argv_reset(&s->argv);
         index_argv(&s->argv, s, (enum store_index_kind)k, q, n);
         rc = index_append(s, ncmds);
@@ -1251,20 +1267,66 @@ int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
     return rc;
 }
 
+/* The prefix with Redis's glob characters escaped, then "c:{*}": the keys of
+ * the summary hashes only (a packed state's key goes on after the brace). */
+static int customer_pattern(const char *prefix, char *out, size_t room)
+{
+    size_t o = 0;
+
+    for (const char *p = prefix; *p != '\0'; p++) {
+        if (o + 2 >= room)
+            return -1;
+        if (strchr("*?[]\\", *p) != NULL)
+            out[o++] = '\\';
+        out[o++] = *p;
+    }
+    if (o + sizeof("c:{*}") > room)
+        return -1;
+    memcpy(out + o, "c:{*}", sizeof("c:{*}"));
+    return 0;
+}
+
+/* The customer ids of SCAN's keys "P c:{ID}". */
+static int ids_from_keys(const redisReply *keys, size_t plen, char ***ids, size_t *n)
+{
+    char **v = calloc(keys->elements ? keys->elements : 1, sizeof(*v));
+    size_t count = 0;
+
+    if (v == NULL)
+        return -1;
+    for (size_t i = 0; i < keys->elements; i++) {
+        const redisReply *k = keys->element[i];
+
+        if (k->type != REDIS_REPLY_STRING || k->len < plen + 4)
+            continue;
+        if ((v[count] = strndup(k->str + plen + 3, k->len - plen - 4)) == NULL) {
+            store_ids_free(v, count);
+            return -1;
+        }
+        count++;
+    }
+    *ids = v;
+    *n = count;
+    return 0;
+}
+
 int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t *n)
 {
-    char err[256];
-    redisReply *r =
-        store_cmd(s, err, sizeof(err), "ZSCAN %sidx:loyalty %" PRIu64 " COUNT 1000",
-                  s->opts.prefix, *cursor);
+    char err[256], pattern[2 * STORE_KEY_MAX];
+    redisReply *r;
     int rc = -1;
 
+    if (customer_pattern(s->opts.prefix, pattern, sizeof(pattern)) < 0)
+        return -1;
+    r = store_cmd(s, err, sizeof(err), "SCAN %" PRIu64 " MATCH %s TYPE hash COUNT 1000",
+                  *cursor, pattern);
     if (r == NULL)
         return -1;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
         r->element[1]->type == REDIS_REPLY_ARRAY) {
         *cursor = strtoull(r->element[0]->str, NULL, 10);
-        rc = ids_from_reply(r->element[1], 2, ids, n);
+        rc = ids_from_keys(r->element[1], strlen(s->opts.prefix), ids, n);
     }
     freeReplyObject(r);
     return rc;
@@ -1397,8 +1459,20 @@ long long store_delete_customer(struct store *s, const char *id)
     return rc ? -1 : removed;
 }
 
-int store_indexed_count(struct store *s, long long *n)
+int store_index_count(struct store *s, enum store_index_kind k, long long *n)
 {
     *n = 0;
-    return store_count_cmd(s, n, "ZCARD %sidx:%s", s->opts.prefix, index_names[0]);
+    return store_count_cmd(s, n, "ZCARD %sidx:%s", s->opts.prefix, index_names[k]);
+}
+
+int store_indices_prune(struct store *s)
+{
+    long long deleted = 0;
+
+    for (int k = 0; k < STORE_IDX__COUNT; k++)
+        if (!(s->opts.indices & (1u << k)) &&
+            store_count_cmd(s, &deleted, "UNLINK %sidx:%s", s->opts.prefix,
+                            index_names[k]) < 0)
+            return -1;
+    return (int)deleted;
 }

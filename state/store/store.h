@@ -29,6 +29,7 @@ struct store_opts {
     int db;
     const char *prefix;
     int timeout_ms;
+    unsigned indices; /* the operators' indices kept: 1 << STORE_IDX_* */
 };
 
 /* The operators' indices (sorted sets of customer ids). */
@@ -39,6 +40,11 @@ enum store_index_kind {
     STORE_IDX_VALUE,
     STORE_IDX__COUNT
 };
+
+/* An index's name ("risk", "loyalty", "clv", "value") and back: the kind of
+ * the n bytes at name, or -1. */
+const char *store_index_name(enum store_index_kind k);
+int store_index_parse(const char *name, size_t n);
 
 /* Output topics a derived event is bound for. */
 enum store_topic {
@@ -202,9 +208,11 @@ int store_model_get(struct store *s, struct bg_params *bg, struct gg_params *gg,
 int64_t store_model_put(struct store *s, const struct bg_params *bg,
                         const struct gg_params *gg, const char *meta_json);
 
+/* The n highest of index k (one of store_opts.indices). */
 int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
               double **scores, size_t *count);
-/* Iterate all customers: cursor starts at 0, returns next cursor (0 = done). */
+/* Iterate all customers (a SCAN of the summary hashes, so it needs no
+ * index): cursor starts at 0, returns next cursor (0 = done). */
 int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t *n);
 /* store_scan_customers with each customer's partition (-1: not stored) and
  * model version, read in one more round trip; *cursor moves on only when the
@@ -219,7 +227,11 @@ int store_summary(struct store *s, const char *id, struct kvlist *fields);
 /* Remove a customer's keys and its index and due entries: the number of keys
  * and entries removed (0: there was no such customer), or -1. */
 long long store_delete_customer(struct store *s, const char *id);
-/* Customers in the indices (every committed customer is in each): 0, -1. */
-int store_indexed_count(struct store *s, long long *n);
+/* Customers in index k (every committed customer is in each kept index):
+ * 0, -1. */
+int store_index_count(struct store *s, enum store_index_kind k, long long *n);
+/* Delete the indices not in store_opts.indices (left by a configuration
+ * that kept them): how many were deleted, or -1. */
+int store_indices_prune(struct store *s);
 
 #endif

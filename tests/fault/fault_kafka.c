@@ -275,7 +275,8 @@ int main(void)
     configure(&cfg, bootstraps, prefix);
     log_set_level(cfg.log_level);
     store = store_new(&(struct store_opts){cfg.redis_host, cfg.redis_port, NULL, 0,
-                                           cfg.redis_prefix, cfg.redis_timeout_ms});
+                                           cfg.redis_prefix, cfg.redis_timeout_ms,
+                                           cfg.redis_indices});
     if (store == NULL || store_connect(store, err, sizeof(err)) < 0)
         die("redis", err);
     if ((pl = pipeline_new(&cfg.pipe, cfg.model, store, err, sizeof(err))) == NULL ||

@@ -328,9 +328,15 @@ def full_state(r, prefix):
     return {cid: (d["fields"], d["aux"]) for cid, d in sorted(docs.items())}
 
 
+INDEX_FIELDS = {"risk": "churn_risk", "loyalty": "loyalty_score", "clv": "clv",
+                "value": "spend_365d"}
+
+
 def indices(r, prefix):
+    """{index: {customer: score}} of the indices that exist under the prefix
+    (redis.indices; risk and value by default)."""
     return {n: {dec(m): s for m, s in r.zrange(prefix + "idx:" + n, 0, -1, withscores=True)}
-            for n in ("risk", "loyalty", "clv", "value")}
+            for n in INDEX_FIELDS if r.exists(prefix + "idx:" + n)}
 
 
 def layout2_keys(r, prefix):

@@ -270,12 +270,15 @@ def test_loyaltyctl_json(env):
         assert len(out.splitlines()) == 1, out  # one document, one line
         return json.loads(out)
 
-    by_clv = indices(env.r, env.redis_prefix)["clv"]
-    top = doc("--json", "top", "--by", "clv", "-n", "5")
-    assert top["by"] == "clv" and [r["rank"] for r in top["top"]] == [1, 2, 3, 4, 5]
-    want = sorted(by_clv.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    by_value = indices(env.r, env.redis_prefix)["value"]
+    top = doc("--json", "top", "--by", "value", "-n", "5")
+    assert top["by"] == "value" and [r["rank"] for r in top["top"]] == [1, 2, 3, 4, 5]
+    want = sorted(by_value.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
     assert [r["score"] for r in top["top"]] == [s for _, s in want]
-    assert doc("top", "-n", "5", "--by", "clv", "--json") == top
+    assert doc("top", "-n", "5", "--by", "value", "--json") == top
+    # An index the configuration does not keep is refused, not shown empty.
+    rc, out, err = run_bin(ctl + ["top", "--by", "clv"])
+    assert rc == 1 and "the clv index is not kept" in err and out == "", (rc, out, err)
     cid = top["top"][0]["customer_id"]
 
     dump = doc("dump", cid, "--json")
@@ -302,3 +305,49 @@ def test_loyaltyctl_json(env):
     assert model["bgnbd"]["unit"] == "weeks" and model["gammagamma"]["gamma"] > 0
     assert doc("--json", "delete", cid) == {"deleted": cid}
     assert env.r.exists("%sc:{%s}" % (env.redis_prefix, cid)) == 0
+
+
+def test_indices_configurable(env):
+    """redis.indices chooses the sorted sets kept: those named are written
+    and agree with the hashes, one no longer named is deleted at start, and
+    loyaltyctl top reads a kept one through the same configuration."""
+    import json
+    from conftest import INDEX_FIELDS, customer_hash, feed_workload, indices
+    from workload import Workload
+    need_ctl()
+    w = Workload(seed=79, customers=30)
+    env.create_topics()
+    feed_workload(env, w)
+    d = env.daemon().start()  # the default: risk and value
+    d.wait_caught_up(w.total())
+    d.stop()
+    assert set(indices(env.r, env.redis_prefix)) == {"risk", "value"}
+    env.r.zadd(env.redis_prefix + "idx:loyalty", {"left-by-an-older-config": 1.0})
+    d = env.daemon(name="d2", group=d.group, **{"redis.indices": "clv, loyalty"}).start()
+    try:
+        # At start the indices not kept are gone; the customers' next commits
+        # (a rescore pass after the new configuration, here new events) fill
+        # the kept ones.
+        assert set(indices(env.r, env.redis_prefix)) <= {"clv", "loyalty"}
+        more = Workload(seed=80, customers=30, id_prefix="more")
+        feed_workload(env, more)
+        d.wait_caught_up(more.total())
+    finally:
+        d.stop()
+    idx = indices(env.r, env.redis_prefix)
+    assert set(idx) == {"clv", "loyalty"}, sorted(idx)
+    assert "left-by-an-older-config" in idx["loyalty"]  # a kept index is not rebuilt
+    for cid in more.customers():
+        h = customer_hash(env.r, env.redis_prefix, cid)
+        for name in ("clv", "loyalty"):
+            assert idx[name][cid] == float(h.get(INDEX_FIELDS[name], 0)), (cid, name)
+    conf = os.path.join(str(env.workdir), "ctl-indices.conf")
+    with open(conf, "w") as f:
+        f.write("redis.port = %d\nredis.prefix = %s\nredis.indices = clv,loyalty\n" % (
+            REDIS_PORT, env.redis_prefix))
+    rc, out, err = run_bin([LOYALTYCTL, "-c", conf, "--json", "top", "--by", "clv", "-n", "3"])
+    assert rc == 0, (rc, out, err)
+    want = sorted(idx["clv"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    assert [r["customer_id"] for r in json.loads(out)["top"]] == [c for c, _ in want]
+    rc, out, err = run_bin([LOYALTYCTL, "-c", conf, "top", "--by", "risk"])
+    assert rc == 1 and "the risk index is not kept" in err, (rc, out, err)

@@ -2,7 +2,7 @@
 name the Grafana dashboard, the alert rules and their tests use is on its
 /metrics (X_bucket of a histogram, X_sum and X_count of a histogram or a
 summary), and the labels the dashboard groups by and names in its legends
-are on the series it queries.  tests/monitoring.sh checks the same names
+are on the series it queries.  tests/deploy/monitoring.sh checks the same names
 against base/metrics.c without a daemon."""
 import json
 import os

@@ -260,7 +260,7 @@ def test_enums_match_the_code():
         assert s[t]["properties"]["type"] == {"const": t}
 
     reasons = [r for r in c_names("consumers/parse.c", "reason_names") if r not in ("ok", "no_memory")]
-    assert '"model_rejected"' in c_source("consumers/pipeline.c")
+    assert '"model_rejected"' in c_source("consumers/lanes.c")
     assert enum_of(s["dlq-headers"]["properties"]["reason"]) == reasons + ["model_rejected"]
 
     scores = common["scores"]["properties"]

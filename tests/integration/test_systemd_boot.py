@@ -9,7 +9,7 @@ Nothing it writes reaches the host's root: the overlay's upper layer is a
 tmpfs, unmounted afterwards.
 
 The package comes from $LOYALTYD_DEB (tests/run-all.sh builds it in its
-package step); without it the test builds one with tests/package.sh."""
+package step); without it the test builds one with tests/deploy/package.sh."""
 import glob
 import json
 import os
@@ -144,7 +144,7 @@ def the_deb(tmp_path):
         return deb
     out = tmp_path / "deb"
     out.mkdir()
-    subprocess.run([os.path.join(ROOT, "tests/package.sh")], check=True, timeout=900,
+    subprocess.run([os.path.join(ROOT, "tests/deploy/package.sh")], check=True, timeout=900,
                    env=dict(os.environ, DEB_OUT=str(out)), stdout=subprocess.DEVNULL)
     return glob.glob(str(out / "loyaltyd_*.deb"))[0]
 

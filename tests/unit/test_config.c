@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "state/store/store.h"
 #include "base/log.h"
 #include "tests/unit/check_main.h"
 
@@ -54,6 +55,26 @@ START_TEST(test_defaults)
     ck_assert(cfg.pipe.limits.max_future_skew_ms == 86400000LL);
     ck_assert_int_eq(cfg.sweep_interval_ms, 60000);
     ck_assert_str_eq(cfg.http_listen, "127.0.0.1:9464");
+    ck_assert_uint_eq(cfg.redis_indices,
+                      (1u << STORE_IDX_RISK) | (1u << STORE_IDX_VALUE));
+    config_fini(&cfg);
+}
+END_TEST
+
+/* The indices kept: a list with any spacing, or none. */
+START_TEST(test_indices)
+{
+    struct config cfg;
+    char err[512] = "";
+
+    ck_assert_int_eq(
+        load(&cfg, "redis.indices = clv,loyalty ,  value\n", err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.redis_indices, (1u << STORE_IDX_CLV) |
+                                             (1u << STORE_IDX_LOYALTY) |
+                                             (1u << STORE_IDX_VALUE));
+    config_fini(&cfg);
+    ck_assert_int_eq(load(&cfg, "redis.indices =\n", err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.redis_indices, 0);
     config_fini(&cfg);
 }
 END_TEST
@@ -136,6 +157,7 @@ static const struct {
      ": topic.messages and topic.segments are the same topic 'messages'"},
     {"topic.segments = ''\n", ":1: topic.segments: must not be empty"},
     {"\nkafka.consumer.fetch.min.bytes = lots\n", ":2: kafka.consumer.fetch.min.bytes"},
+    {"redis.indices = risk, churn\n", ":1: redis.indices: 'churn' is not an index"},
     {"http.listen = nonsense\n", ":1: http.listen: 'nonsense' is not ADDRESS:PORT"},
     {"http.listen = 127.0.0.1:99999\n", ":1: http.listen"},
     /* An environment reference that cannot be expanded. */
@@ -367,6 +389,7 @@ static Suite *config_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_indices);
     tcase_add_test(tc, test_values_and_passthrough);
     tcase_add_loop_test(tc, test_bad_line_reported, 0,
                         (int)(sizeof(bad) / sizeof(bad[0])));

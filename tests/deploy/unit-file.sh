@@ -4,7 +4,8 @@
 # The unit names /usr/bin/loyaltyd; the check points it at the built binary.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
 BIN="${LOYALTYD_BIN:-$ROOT/build/loyaltyd}"
 # systemd-analyze counts exposure in tenths: 20 means "2.0" on its 0..10 scale.
 MAX_EXPOSURE="${MAX_EXPOSURE:-20}"
@@ -23,8 +24,8 @@ for s in 1 5 8; do
 done
 export MANPATH="$tmp/man"
 
-# shellcheck source=tests/check.sh
-. "$ROOT/tests/check.sh"
+# shellcheck source=tests/deploy/check.sh
+. "$ROOT/tests/deploy/check.sh"
 
 check "systemd-analyze verify" systemd-analyze verify "$tmp/loyaltyd.service"
 # The scheduled refit: a oneshot service and its daily timer.
@@ -42,7 +43,12 @@ check "the refit runs loyaltyctl fit --from-redis --save" \
 check "the refit timer is daily" grep -q '^OnCalendar=daily$' "$tmp/loyaltyd-refit.timer"
 check "systemd-analyze security (exposure <= $MAX_EXPOSURE)" \
     systemd-analyze security --offline=true --threshold="$MAX_EXPOSURE" "$tmp/loyaltyd.service"
-grep -q '^Type=notify$' "$tmp/loyaltyd.service" && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAILED: Type=notify"; }
+if grep -q '^Type=notify$' "$tmp/loyaltyd.service"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "FAILED: Type=notify"
+fi
 # A finite start timeout: with infinity, `systemctl start` hangs while Redis or
 # Kafka is down.
 check "finite TimeoutStartSec" bash -c \

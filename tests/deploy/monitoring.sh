@@ -15,7 +15,8 @@
 # checks against a scrape of a real daemon in the integration suite.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
 MON="$ROOT/deploy/monitoring"
 PROMTOOL="${PROMTOOL:-promtool}"
 tmp="$(mktemp -d)"
@@ -25,7 +26,7 @@ command -v "$PROMTOOL" >/dev/null 2>&1 ||
     { echo "monitoring: $PROMTOOL not found (Debian package prometheus)" >&2; exit 1; }
 
 cat >"$tmp/check.py" <<'PY'
-"""The checks of tests/monitoring.sh that need more than promtool."""
+"""The checks of tests/deploy/monitoring.sh that need more than promtool."""
 import json
 import os
 import re
@@ -231,8 +232,8 @@ if [[ -n "$METRICS_URL" ]]; then
         { echo "monitoring: cannot scrape $METRICS_URL" >&2; exit 1; }
 fi
 
-# shellcheck source=tests/check.sh
-. "$ROOT/tests/check.sh"
+# shellcheck source=tests/deploy/check.sh
+. "$ROOT/tests/deploy/check.sh"
 
 check "promtool check rules" "$PROMTOOL" check rules "$MON/loyaltyd-alerts.yml"
 check "promtool test rules" "$PROMTOOL" test rules "$MON/loyaltyd-alerts.test.yml"

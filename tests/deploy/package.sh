@@ -7,15 +7,16 @@
 # warnings, and loyaltyd.conf(5) names every key the daemon knows.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 src="$tmp/loyaltyd-0.1.0"
 mkdir "$src"
 (cd "$ROOT" && git ls-files -z | xargs -0 tar cf -) | tar xf - -C "$src"
 
-# shellcheck source=tests/check.sh
-. "$ROOT/tests/check.sh"
+# shellcheck source=tests/deploy/check.sh
+. "$ROOT/tests/deploy/check.sh"
 
 # The unit tests run in the suite already; nocheck keeps this step short.
 if ! (cd "$src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then

@@ -1,0 +1,188 @@
+/*
+ * hold.c - input held back while Redis cannot take batches: every assigned
+ * partition paused while it is away (the consumer is still polled, so the
+ * group keeps its member), reconnected with backoff, and on its return
+ * checked for what it kept; a Redis that lost its state is refused until an
+ * operator decides (README, "Guarantees").
+ */
+#include "consumers/pipeline_int.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/metrics.h"
+
+#define REDIS_BACKOFF_MAX_MS 5000
+
+/* Batches may run: Redis is there and holds the state it should. */
+int hold_can_apply(const struct pipeline *pl)
+{
+    return hold_stores_ok(pl) && !pl->redis_lost;
+}
+
+int hold_stores_ok(const struct pipeline *pl)
+{
+    for (int i = 0; i < LANES; i++)
+        if (!store_ok(pl->lane_store[i]))
+            return 0;
+    return 1;
+}
+
+/* Fetching stops for every assigned partition while Redis is away; the
+ * consumer is still polled, so the group keeps its member. */
+void hold_set_paused(struct pipeline *pl, int paused)
+{
+    rd_kafka_resp_err_t err;
+
+    if (pl->paused == paused)
+        return;
+    pl->paused = paused;
+    if (pl->assigned != NULL) {
+        err = paused ? rd_kafka_pause_partitions(pl->consumer, pl->assigned)
+                     : rd_kafka_resume_partitions(pl->consumer, pl->assigned);
+        if (err)
+            log_warn("%s partitions: %s", paused ? "pause" : "resume",
+                     rd_kafka_err2str(err));
+    }
+    metrics_set_paused(paused);
+    log_note("input %s", paused ? "paused" : "resumed");
+}
+
+static void check_redis_kept(struct pipeline *pl);
+
+void hold_redis_retry(struct pipeline *pl)
+{
+    char err[512];
+    int rc = 0;
+
+    if (hold_stores_ok(pl) || mono_ms() < pl->redis_retry_at_ms)
+        return;
+    for (int i = 0; i < LANES && rc == 0; i++)
+        if (!store_ok(pl->lane_store[i]))
+            rc = store_connect(pl->lane_store[i], err, sizeof(err));
+    if (rc == 0) {
+        log_note("redis: connected");
+        pl->redis_backoff_ms = REDIS_BACKOFF_MIN_MS;
+        metrics_set_redis_up(1);
+        check_redis_kept(pl);
+        return;
+    }
+    log_warn("%s (retry in %" PRId64 " ms)", err, pl->redis_backoff_ms);
+    pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
+    pl->redis_backoff_ms *= 2;
+    if (pl->redis_backoff_ms > REDIS_BACKOFF_MAX_MS)
+        pl->redis_backoff_ms = REDIS_BACKOFF_MAX_MS;
+}
+
+/* A batch could not be committed (Redis unavailable, or memory short): pause
+ * input and retry with backoff, that batch first. */
+void hold_back(struct pipeline *pl)
+{
+    if (!hold_stores_ok(pl))
+        metrics_set_redis_up(0);
+    hold_set_paused(pl, 1);
+    if (pl->redis_retry_at_ms < mono_ms())
+        pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
+}
+
+/* Redis holds nothing of this prefix while the group has committed offsets:
+ * it lost its state (restarted empty, or another Redis).  Applying on would
+ * build every customer from the middle of its history, so input stays
+ * paused and /ready says 503 until an operator decides (README,
+ * "Guarantees"). */
+static void refuse_lost_redis(struct pipeline *pl)
+{
+    if (!pl->redis_lost)
+        log_err("redis holds no state under this prefix, but consumer group %s has "
+                "committed offsets: Redis lost its data. Nothing is applied until an "
+                "operator decides: restore Redis, or set redis.lost = replay to rebuild "
+                "the state from the earliest retained offsets",
+                pl->cfg->group_id);
+    pl->redis_lost = 1;
+    metrics_set_redis_lost(1);
+    hold_set_paused(pl, 1);
+}
+
+/* Does Redis hold no state of this prefix at all? */
+static int any_fresh(const struct pipeline *pl)
+{
+    return store_ok(pl->store) && store_fresh(pl->store) == 1;
+}
+
+/* A Redis without state of this prefix: fine for a group that has committed
+ * nothing; else refused, or rebuilt from the earliest retained offsets.
+ * Returns 1 when the partitions are to start from the beginning. */
+int hold_judge_fresh_redis(struct pipeline *pl, int history)
+{
+    char err[256];
+
+    if (!any_fresh(pl))
+        return 0;
+    if (history && !pl->cfg->redis_lost_replay) {
+        refuse_lost_redis(pl);
+        return 0;
+    }
+    if (store_mark(pl->store, err, sizeof(err)) < 0)
+        log_warn("%s", err);
+    if (!history)
+        return 0;
+    log_warn(
+        "redis holds no state under this prefix, but the group has committed "
+        "offsets: rebuilding from the earliest retained offsets (redis.lost = replay)");
+    return 1;
+}
+
+/* After Redis came back: did it keep what it acknowledged?  Empty, it is
+ * refused (or, with redis.lost = replay, the process ends to start again
+ * from the beginning); behind this process's recorded progress (restarted
+ * from an older snapshot), the process ends with a failure so that it
+ * starts again from Redis's progress (systemd restarts it): the lost window
+ * is applied again, and no cached customer newer than Redis survives. */
+static void check_redis_kept(struct pipeline *pl)
+{
+    char err[256];
+    int64_t next[SRC__COUNT], stream;
+
+    /* Before the first assignment (a lane's first connect) there is nothing
+     * to compare: the assignment judges Redis (offsets_resume_positions). */
+    if (pl->assigned == NULL || pl->assigned->cnt == 0)
+        return;
+    if (any_fresh(pl)) {
+        int history = 0;
+
+        for (size_t p = 0; p < pl->ntasks; p++)
+            for (int i = 0; pl->tasks[p] && i < SRC__COUNT; i++)
+                history |= pl->tasks[p]->progress[i] > 0;
+        if (!history) {
+            hold_judge_fresh_redis(pl, 0);
+        } else if (pl->cfg->redis_lost_replay) {
+            log_err("redis came back without any state: ending, to rebuild it from the "
+                    "earliest retained offsets on the next start (redis.lost = replay)");
+            pl->failed = 1;
+        } else {
+            refuse_lost_redis(pl);
+        }
+        return;
+    }
+    for (size_t p = 0; p < pl->ntasks; p++) {
+        struct ptask *pt = pl->tasks[p];
+
+        if (pt == NULL || store_progress_get(pl->store, pt->t.partition, next, &stream,
+                                             err, sizeof(err)) < 0)
+            continue;
+        for (int i = 0; i < SRC__COUNT; i++) {
+            if (next[i] >= pt->progress[i])
+                continue;
+            log_err("redis lost acknowledged writes: partition %d of %s is recorded "
+                    "applied up to offset %" PRId64 ", this process recorded %" PRId64
+                    "; ending, to apply the lost window again from Redis's progress "
+                    "on the next start",
+                    (int)pt->t.partition, pl->cfg->topic[i], next[i], pt->progress[i]);
+            metrics_set_redis_lost(1);
+            pl->failed = 1;
+            return;
+        }
+    }
+}
