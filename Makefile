@@ -23,7 +23,7 @@ endif
 # Every module but the two entry points goes into one archive; the daemon, the
 # CLI and the unit tests link against it (the test build links all but main).
 LIB_SRC  := $(filter-out daemon/main.c daemon/loyaltyctl.c,\
-              $(wildcard base/*.c daemon/*.c consumers/*.c state/*.c))
+              $(wildcard base/*.c daemon/*.c consumers/*.c state/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -93,15 +93,15 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The Redis function library is kept as Lua and compiled in as a C string.
-$(BUILD)/gen/store_lib.inc: state/store_lib.lua
+$(BUILD)/gen/store_lib.inc: state/store/store_lib.lua
 	@mkdir -p $(dir $@)
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
 
 # Check only where it is used: `make all` builds without it installed.
 $(BUILD)/tests/unit/%.o: CFLAGS += $(shell pkg-config --cflags check)
 
-$(BUILD)/state/store.o: $(BUILD)/gen/store_lib.inc
-$(BUILD)/state/store.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/state/store/store.o: $(BUILD)/gen/store_lib.inc
+$(BUILD)/state/store/store.o: CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libloyalty.a: $(LIB_OBJ)
 	@rm -f $@
@@ -151,10 +151,10 @@ deps:
 	deploy/install-deps.sh all
 
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
+	clang-format -i $(wildcard */*.c */*.h state/*/*.c state/*/*.h tests/*/*.c tests/*/*.h)
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
+	clang-format --dry-run --Werror $(wildcard */*.c */*.h state/*/*.c state/*/*.h tests/*/*.c tests/*/*.h)
 
 clean:
 	rm -rf build

@@ -35,7 +35,7 @@ void ingest_drop_queued(void *arg, void *msg, void *entry)
     inmsg_free(msg);
 }
 
-/* Producers must key every event by its customer_id (DESIGN: co-partitioned
+/* Producers must key every event by its customer_id (README: co-partitioned
  * topics, one partitioner): an unkeyed or otherwise keyed event may sit on
  * another partition than its customer's other events, out of their order.
  * Counted either way; dead-lettered (bad_key, the default), or with

@@ -26,8 +26,8 @@
 
 #include "consumers/pipeline.h"
 #include "consumers/task.h"
-#include "state/batch.h"
-#include "state/model.h"
+#include "state/engine/batch.h"
+#include "state/model/model.h"
 
 /* Batches in flight: each lane is a Redis connection of its own, so one
  * task's batch is prepared while Redis commits another's. */

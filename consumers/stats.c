@@ -16,7 +16,7 @@
 #include "base/metrics.h"
 #include "consumers/producer.h"
 #include "consumers/task.h"
-#include "state/cache.h"
+#include "state/engine/cache.h"
 
 /* The oldest Kafka timestamp among a task's inputs not yet applied, or 0.
  * Each queue is in offset order: its head stands for it. */

@@ -9,8 +9,8 @@
 #include "consumers/kconf.h"
 #include "daemon/http.h"
 #include "base/log.h"
-#include "state/model.h"
-#include "state/store.h"
+#include "state/model/model.h"
+#include "state/store/store.h"
 
 /* CT_MS and CT_MS64 are given in seconds and kept in milliseconds (int, int64_t). */
 enum cfg_type {

@@ -8,7 +8,7 @@
  *
  * `kafka.KEY` lines go to librdkafka for both the consumer and the producer,
  * `kafka.consumer.KEY` / `kafka.producer.KEY` to one of them; `model.KEY`
- * lines to the model's own table (state/model.h).
+ * lines to the model's own table (state/model/model.h).
  */
 #ifndef LOYALTY_CONFIG_H
 #define LOYALTY_CONFIG_H

@@ -22,8 +22,8 @@
 #include "daemon/http.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "state/model.h"
-#include "state/store.h"
+#include "state/model/model.h"
+#include "state/store/store.h"
 
 #define EXIT_USAGE       2
 #define EXIT_CONFIG      78 /* EX_CONFIG: systemd need not restart us */

@@ -24,7 +24,7 @@
 #include "daemon/config.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "state/store.h"
+#include "state/store/store.h"
 
 #define CUSTOMERS  40
 #define PARTITIONS 2

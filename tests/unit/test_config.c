@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
-#include "state/store.h"
+#include "state/store/store.h"
 #include "base/log.h"
 #include "tests/unit/check_main.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "model_fixture.h"
-#include "state/derived.h"
+#include "state/model/derived.h"
 #include "tests/unit/check_main.h"
 
 START_TEST(test_first_repeat_milestone_once)

@@ -1,5 +1,5 @@
 /*
- * test_packed.c - the packed customer state (state/packed.c): exact round
+ * test_packed.c - the packed customer state (state/store/packed.c): exact round
  * trips of rich, event-built and random customers (field for field, in the
  * codec's text and re-encoded byte for byte), the store's meta, measuring,
  * refusing a too-small buffer, refusing bad input (truncated, trailing bytes,
@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "model_fixture.h"
-#include "state/codec.h"
-#include "state/packed.h"
+#include "state/store/codec.h"
+#include "state/store/packed.h"
 #include "tests/unit/check_main.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -445,7 +445,7 @@ static uint32_t r_count(uint64_t *s, uint32_t max)
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Every field of struct customer (state/customer.h, in its order) random, in
+/* Every field of struct customer (state/model/customer.h, in its order) random, in
  * zeroed memory, so that padding and unused slots are zero as after
  * packed_decode.  spend_cents and refund_cents stay within +-2^62: the codec
  * prints their difference (net_spend), which must not overflow. */
