@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/satint.h"
 #include "state/model/attitude.h"
 #include "state/model/brand.h"
 #include "state/model/mconfig.h"
@@ -81,7 +82,7 @@ static void day_added(struct customer *c, int32_t day, int64_t amt)
         return;
     }
     if (day == c->first_day) {
-        c->first_day_cents += amt;
+        c->first_day_cents = sat_add(c->first_day_cents, amt);
     }
     if (day == c->first_day || day == c->last_day || day == c->prev_day ||
         (b && b->orders > 0)) {
@@ -107,7 +108,7 @@ static void day_removed(struct customer *c, int32_t day, int64_t amt)
 
     if (b && b->orders > 0) {
         if (day == c->first_day) {
-            c->first_day_cents -= amt;
+            c->first_day_cents = sat_sub(c->first_day_cents, amt);
         }
         return;
     }
@@ -514,14 +515,14 @@ static void order_terms(struct customer *c, struct cu_order *o, const struct eve
     if (ev->shipping == SHIP_EXPEDITED || ev->shipping == SHIP_PLATFORM) {
         o->flags |= OO_FAST;
     }
-    c->spend_cents += o->amount_cents;
-    c->discount_cents += o->disc_cents;
-    c->markdown_cents += o->mark_cents;
+    c->spend_cents = sat_add(c->spend_cents, o->amount_cents);
+    c->discount_cents = sat_add(c->discount_cents, o->disc_cents);
+    c->markdown_cents = sat_add(c->markdown_cents, o->mark_cents);
     c->discounted_orders += o->disc_cents + o->mark_cents > 0;
-    c->depth_ppm_sum += o->depth_ppm;
+    c->depth_ppm_sum = sat_add(c->depth_ppm_sum, o->depth_ppm);
     c->fast_ship_orders += (o->flags & OO_FAST) != 0;
     if (o->margin_cents != INT64_MIN) {
-        c->margin_cents += o->margin_cents;
+        c->margin_cents = sat_add(c->margin_cents, o->margin_cents);
         c->costed_orders++;
     }
 }
@@ -584,14 +585,14 @@ static void order_cancelled(struct pass *p, const struct event *ev)
         c->cancelled_unknown++;
         return;
     }
-    c->spend_cents -= o->amount_cents;
-    c->discount_cents -= o->disc_cents;
-    c->markdown_cents -= o->mark_cents;
+    c->spend_cents = sat_sub(c->spend_cents, o->amount_cents);
+    c->discount_cents = sat_sub(c->discount_cents, o->disc_cents);
+    c->markdown_cents = sat_sub(c->markdown_cents, o->mark_cents);
     c->discounted_orders -= o->disc_cents + o->mark_cents > 0;
-    c->depth_ppm_sum -= o->depth_ppm;
+    c->depth_ppm_sum = sat_sub(c->depth_ppm_sum, o->depth_ppm);
     c->fast_ship_orders -= (o->flags & OO_FAST) != 0;
     if (o->margin_cents != INT64_MIN) {
-        c->margin_cents -= o->margin_cents;
+        c->margin_cents = sat_sub(c->margin_cents, o->margin_cents);
         c->costed_orders--;
     }
     struct cu_day delta = order_delta(o, -1);
@@ -634,7 +635,7 @@ static void order_returned(struct pass *p, const struct event *ev)
     struct cu_day delta = {.refund_cents = amt};
 
     c->orders_returned++;
-    c->refund_cents += amt;
+    c->refund_cents = sat_add(c->refund_cents, amt);
     win_add(c, cu_day_of(p->now_ms), cu_day_of(ev->ts_ms), &delta);
     if (ev->reason == RET_NOT_AS_DESCRIBED || ev->reason == RET_QUALITY) {
         quality_problem(

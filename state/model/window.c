@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "base/satint.h"
+
 struct cu_day *win_find(struct customer *c, int32_t day)
 {
     for (uint32_t i = 0; i < c->ndays; i++) {
@@ -55,9 +57,9 @@ int win_add(struct customer *c, int32_t now_day, int32_t day, const struct cu_da
         return -1;
     }
     b->orders += delta->orders;
-    b->spend_cents += delta->spend_cents;
-    b->refund_cents += delta->refund_cents;
-    b->margin_cents += delta->margin_cents;
+    b->spend_cents = sat_add(b->spend_cents, delta->spend_cents);
+    b->refund_cents = sat_add(b->refund_cents, delta->refund_cents);
+    b->margin_cents = sat_add(b->margin_cents, delta->margin_cents);
     b->costed += delta->costed;
     if (b->orders == 0 && b->spend_cents == 0 && b->refund_cents == 0 &&
         b->margin_cents == 0 && b->costed == 0) {
@@ -86,9 +88,9 @@ void win_sum(const struct customer *c, int32_t now_day, int ndays, struct win_su
         const struct cu_day *b = &c->days[i];
         if (b->day > now_day - ndays && b->day <= now_day) {
             s->orders += b->orders;
-            s->spend_cents += b->spend_cents;
-            s->refund_cents += b->refund_cents;
-            s->margin_cents += b->margin_cents;
+            s->spend_cents = sat_add(s->spend_cents, b->spend_cents);
+            s->refund_cents = sat_add(s->refund_cents, b->refund_cents);
+            s->margin_cents = sat_add(s->margin_cents, b->margin_cents);
             s->costed += b->costed;
         }
     }
