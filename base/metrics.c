@@ -38,7 +38,7 @@ static struct {
     atomic_uint_fast64_t counter[MC__COUNT];
     struct hist apply_lat, redis_lat;
     atomic_uint_fast64_t cache_entries, cache_bytes, derived_in_flight;
-    atomic_int redis_up, kafka_up, ready, paused, redis_lost;
+    atomic_int redis_up, kafka_up, ready, paused, redis_lost, input_reset;
     atomic_uint_fast64_t reloads[2]; /* refused, applied */
     atomic_int last_reload_ok;
     atomic_int_fast64_t last_sweep_ms, last_reload_ms, sweep_interval_ms;
@@ -275,6 +275,11 @@ void metrics_reload(int applied)
 void metrics_set_redis_lost(int lost)
 {
     atomic_store(&m.redis_lost, lost);
+}
+
+void metrics_set_input_reset(int reset)
+{
+    atomic_store(&m.input_reset, reset);
 }
 
 void metrics_set_redis_up(int up)
@@ -543,6 +548,11 @@ static void render_gauges(struct out *o)
          "1 when Redis lost state it had acknowledged (nothing is applied until an "
          "operator decides, or the process restarts to apply the lost window again).");
     put(o, "loyaltyd_redis_state_lost %d\n", atomic_load(&m.redis_lost));
+    head(o, "loyaltyd_input_reset", "gauge",
+         "1 when an input partition no longer holds offsets already read from it (the "
+         "topic was recreated or truncated, or retention passed the group): nothing is "
+         "applied until an operator decides.");
+    put(o, "loyaltyd_input_reset %d\n", atomic_load(&m.input_reset));
     head(o, "loyaltyd_kafka_up", "gauge", "1 when a Kafka broker is reachable.");
     put(o, "loyaltyd_kafka_up %d\n", atomic_load(&m.kafka_up));
     head(o, "loyaltyd_ready", "gauge", "1 when /ready answers 200.");

@@ -78,6 +78,7 @@ void metrics_reload(int applied);
 void metrics_set_redis_up(int up);
 /* 1 while Redis is refused for having lost its state. */
 void metrics_set_redis_lost(int lost);
+void metrics_set_input_reset(int reset);
 void metrics_set_kafka_up(int up);
 void metrics_set_ready(int ready);
 void metrics_set_paused(int paused);

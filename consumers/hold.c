@@ -19,7 +19,7 @@
 /* Batches may run: Redis is there and holds the state it should. */
 int hold_can_apply(const struct pipeline *pl)
 {
-    return hold_stores_ok(pl) && !pl->redis_lost;
+    return hold_stores_ok(pl) && !pl->redis_lost && !pl->input_reset;
 }
 
 int hold_stores_ok(const struct pipeline *pl)
@@ -85,6 +85,21 @@ void hold_back(struct pipeline *pl)
     hold_set_paused(pl, 1);
     if (pl->redis_retry_at_ms < mono_ms())
         pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
+}
+
+void hold_input_reset(struct pipeline *pl, const char *topic, int32_t partition,
+                      int64_t offset, const char *why)
+{
+    log_err("%s/%d: %s (position %" PRId64 "): the partition no longer holds offsets "
+            "already read from it (the topic was deleted and recreated or truncated, or "
+            "retention deleted what the group had not read). Its events from here on "
+            "would be taken for ones already applied, so nothing is applied until an "
+            "operator decides: restore the topic, or rebuild the state under a new "
+            "redis.prefix and group.id (README, \"Guarantees\")",
+            topic, (int)partition, why, offset);
+    pl->input_reset = 1;
+    metrics_set_input_reset(1);
+    hold_set_paused(pl, 1);
 }
 
 /* Redis holds nothing of this prefix while the group has committed offsets:

@@ -171,6 +171,12 @@ static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
         rd_kafka_message_destroy(m);
         return;
     }
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+        hold_input_reset(pl, m->rkt ? rd_kafka_topic_name(m->rkt) : "?", m->partition,
+                         m->offset, rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return;
+    }
     if (m->err) {
         log_warn("consume: %s", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);

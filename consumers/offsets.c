@@ -144,6 +144,11 @@ void offsets_resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list
             tp->offset = RD_KAFKA_OFFSET_BEGINNING;
             continue;
         }
+        /* Nothing committed: from the start (auto.offset.reset is "error",
+         * kept for a log that lost what was read), or from Redis's progress
+         * below. */
+        if (rerr == 0 && k < 0)
+            tp->offset = RD_KAFKA_OFFSET_BEGINNING;
         if (pt == NULL || src < 0 || src >= SRC__COUNT || !store_ok(pl->store))
             continue;
         if (pt->progress[0] < 0 && pt->progress[1] < 0 && pt->progress[2] < 0) {
@@ -165,6 +170,8 @@ void offsets_resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list
                      tp->topic, (int)tp->partition, pt->progress[src], k);
             metrics_add(MC_RESUMED_FROM_REDIS, 1);
             tp->offset = pt->progress[src];
+        } else if (rerr == 0 && k < 0 && pt->progress[src] >= 0) {
+            tp->offset = pt->progress[src]; /* a new group on a Redis that has it */
         }
     }
     rd_kafka_topic_partition_list_destroy(committed);

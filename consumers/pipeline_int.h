@@ -129,8 +129,9 @@ struct pipeline {
     size_t ntasks;
 
     /* hold.c: Redis's availability. */
-    int paused;     /* every partition, while Redis is away */
-    int redis_lost; /* Redis lost its state: refusing until an operator decides */
+    int paused;      /* every partition, while Redis is away */
+    int redis_lost;  /* Redis lost its state: refusing until an operator decides */
+    int input_reset; /* an input partition lost offsets read from it: refusing */
     int64_t redis_retry_at_ms, redis_backoff_ms;
 
     /* ingest.c: the log lines of bad input. */
@@ -225,6 +226,10 @@ void hold_redis_retry(struct pipeline *pl);
 /* Judge a Redis without state of this prefix (history: something was
  * applied before).  1 when the partitions are to start from the beginning. */
 int hold_judge_fresh_redis(struct pipeline *pl, int history);
+/* An input partition's log no longer holds the position read up to: input
+ * paused and not ready until the process is restarted by an operator. */
+void hold_input_reset(struct pipeline *pl, const char *topic, int32_t partition,
+                      int64_t offset, const char *why);
 
 /* stats.c: metrics and librdkafka's callbacks. */
 
