@@ -315,13 +315,8 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
         return kafka_prop(cfg, key, value, err, errlen);
     if ((rc = cfgtab_set(&daemon_keys, cfg, key, value, err, errlen)) != CFGTAB_UNKNOWN)
         return rc;
-    if (strncmp(key, "model.", 6) == 0) {
-        rc = model_config_set(cfg->model, key + 6, value, err, errlen);
-        if (rc == -2)
-            snprintf(err, errlen, "unknown key '%s'", key);
-        return rc < 0 ? -1 : 0;
-    }
-    return -1;
+    rc = cfgtab_set(model_config_keys(), cfg->model, key, value, err, errlen);
+    return rc < 0 ? -1 : 0;
 }
 
 int config_init(struct config *cfg)
@@ -737,14 +732,8 @@ size_t config_restart_changes(const struct config *running, const struct config 
 
 void config_describe(FILE *out)
 {
-    struct model_config *m = model_config_new();
-    char *buf = malloc(65536);
-
     cfgtab_describe(&daemon_keys, out);
     fprintf(out, "# any librdkafka property: kafka.NAME (both), kafka.consumer.NAME, "
                  "kafka.producer.NAME\nkafka.bootstrap.servers = 127.0.0.1:9092\n");
-    if (m && buf && model_config_describe(m, buf, 65536) == 0)
-        fputs(buf, out);
-    free(buf);
-    model_config_free(m);
+    cfgtab_describe(model_config_keys(), out);
 }

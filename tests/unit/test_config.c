@@ -126,6 +126,13 @@ static const struct {
     {"= 5\n", ":1: empty key"},
     {"model.no_such_tunable = 1\n", ":1: unknown key 'model.no_such_tunable'"},
     {"model.churn_rearm = 0.9\n", ": model.churn_rearm: must be below"},
+    /* The model's tunables are read as the daemon's keys are, with the same words. */
+    {"model.weight_repeat = 1.5\n",
+     ":1: model.weight_repeat: must be a number between 0 and 1"},
+    {"\nmodel.lapse_days = 2.5\n",
+     ":2: model.lapse_days: must be an integer between 1 and 36500"},
+    {"model.goodwill = much\n", ":1: model.goodwill: 'much' is not a number"},
+    {"model.milestones = 5,3\n", ":1: model.milestones: must be at most 16 ascending"},
     {"kafka.no.such.property = 1\n", ":1: kafka.no.such.property: No such configuration"},
     /* A comment after a value is refused, not kept in it or guessed away. */
     {"redis.prefix = shop1:  # tenant\n", ":1: a '#' after the value"},
