@@ -1,6 +1,7 @@
 /*
  * config.h - the daemon's configuration: one table of keys with types,
- * defaults, bounds and help (config.c), read from a `key = value` file.
+ * defaults, bounds and help (config.c, on base/cfgtab.h), read from a
+ * `key = value` file.
  * A bad line stops the start with FILE:LINE and the reason: an unknown key, a
  * value out of bounds, a key set twice, an empty topic, group or prefix, a
  * '#' comment after an unquoted value.  A value may be quoted ("..." with \"

@@ -1,6 +1,7 @@
 /*
  * mconfig.h - the model's tunables (the `model.*` config keys).  The table in
- * mconfig.c is the single list of keys, their defaults, bounds and help.
+ * mconfig.c is the single list of keys, their defaults, bounds and help,
+ * read by base/cfgtab as the daemon's own keys are.
  * Outside the model a struct model_config is made, set and checked only
  * through the functions below, and its fields are read by the model alone.
  */
@@ -10,6 +11,8 @@
 #include <stddef.h>
 
 #include "state/model/customer.h"
+
+struct cfgtab;
 
 #define MCFG_MILESTONES_MAX 16
 
@@ -39,12 +42,13 @@ struct model_config {
 struct model_config *model_config_new(void); /* defaults; NULL on ENOMEM */
 void model_config_free(struct model_config *cfg);
 /* Set one key (without the "model." prefix) from its text value.  Returns 0,
- * -1 for a bad value (reason in err), -2 for an unknown key. */
+ * -1 for a bad value, -2 for an unknown key, with "model.KEY: reason" or
+ * "unknown key 'model.KEY'" in err. */
 int model_config_set(struct model_config *cfg, const char *key, const char *value,
                      char *err, size_t errlen);
-/* Write every key with its default and help text, one per line, "# help" then
- * "model.key = value", into buf (for the example config and `--help-config`). */
-int model_config_describe(const struct model_config *cfg, char *buf, size_t len);
+/* The table of the model.* keys (base/cfgtab.h), for the daemon: it sets the
+ * model.* lines of its file and prints them for --help-config through it. */
+const struct cfgtab *model_config_keys(void);
 /* Checks that span keys (rearm below threshold, tiers ascending, a positive
  * weight); call after the last model_config_set.  Returns 0 or -1 with err. */
 int model_config_check(const struct model_config *cfg, char *err, size_t errlen);

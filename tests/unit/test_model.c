@@ -4,9 +4,11 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cfgtab.h"
 #include "model_fixture.h"
 #include "state/model/derived.h"
 #include "tests/unit/check_main.h"
@@ -925,24 +927,38 @@ END_TEST
 START_TEST(test_config)
 {
     struct model_config *cfg = model_config_new();
-    char err[256], *buf = malloc(65536);
+    char err[256], *text = NULL;
+    size_t len = 0;
+    FILE *f;
 
     ck_assert_int_eq(model_config_set(cfg, "weight_repeat", "1.5", err, sizeof(err)), -1);
-    ck_assert_str_eq(err, "model.weight_repeat: must be between 0 and 1");
+    ck_assert_str_eq(err, "model.weight_repeat: must be a number between 0 and 1");
+    ck_assert_int_eq(model_config_set(cfg, "weight_repeat", "much", err, sizeof(err)),
+                     -1);
+    ck_assert_str_eq(err, "model.weight_repeat: 'much' is not a number");
     ck_assert_int_eq(model_config_set(cfg, "nope", "1", err, sizeof(err)), -2);
+    ck_assert_str_eq(err, "unknown key 'model.nope'");
     ck_assert_int_eq(model_config_set(cfg, "tier_grace_days", "2.5", err, sizeof(err)),
                      -1);
+    ck_assert_str_eq(err, "model.tier_grace_days: must be an integer between 0 and 3650");
     ck_assert_int_eq(model_config_set(cfg, "milestones", "2,5,3", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "model.milestones: must be at most 16 ascending integers "
+                          "between 2 and 1e+06, comma-separated");
     ck_assert_int_eq(model_config_set(cfg, "milestones", "2,3,4", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg->nmilestones, 3);
+    ck_assert_int_eq(cfg->milestones[2], 4);
     ck_assert_int_eq(model_config_set(cfg, "churn_rearm", "0.8", err, sizeof(err)), 0);
     ck_assert_int_eq(model_config_check(cfg, err, sizeof(err)), -1);
     ck_assert_int_eq(model_config_set(cfg, "churn_rearm", "0.4", err, sizeof(err)), 0);
     ck_assert_int_eq(model_config_check(cfg, err, sizeof(err)), 0);
     ck_assert_double_eq(model_config_churn_threshold(cfg), 0.7);
-    ck_assert_int_eq(model_config_describe(cfg, buf, 65536), 0);
-    ck_assert_ptr_nonnull(strstr(buf, "model.milestones = 2,3,4\n"));
-    ck_assert_ptr_nonnull(strstr(buf, "model.weight_brand = 0.2\n"));
-    free(buf);
+    /* the description gives the defaults, each as a config line */
+    ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
+    cfgtab_describe(model_config_keys(), f);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "\nmodel.milestones = 2,5,10,20,50,100\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nmodel.weight_brand = 0.2\n"));
+    free(text);
     model_config_free(cfg);
 }
 END_TEST
