@@ -33,15 +33,21 @@
  * what does not fit, and every allocation outside parse_event (the
  * statistics parse, anything else in the process using cJSON), goes to
  * malloc.  The hooks are installed once and never changed, so a thread never
- * frees with another allocator than it allocated with.  Sanitizer builds
- * keep malloc, so that they still see every block's bounds.
+ * frees with another allocator than it allocated with.  AddressSanitizer
+ * builds (gcc's and clang's, the fuzzers too) keep malloc, so that they still
+ * see every block's bounds.
  */
 #ifndef PARSE_ARENA
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
 #define PARSE_ARENA 0
-#else
-#define PARSE_ARENA 1
+#elif defined(__has_feature) /* clang */
+#if __has_feature(address_sanitizer)
+#define PARSE_ARENA 0
 #endif
+#endif
+#endif
+#ifndef PARSE_ARENA
+#define PARSE_ARENA 1
 #endif
 #define ARENA_BYTES 65536
 
