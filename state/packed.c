@@ -578,8 +578,13 @@ static void get_value(struct rd *r, void *field, enum pk_kind kind, const struct
             r->bad = 1;
             return;
         }
+        /* A name is written up to its NUL: one with a NUL inside is not
+         * what an encoder wrote, and would not encode back to itself. */
         for (uint64_t i = 0; i < len; i++) {
-            ((char *)field)[i] = (char)get_byte(r);
+            if ((((char *)field)[i] = (char)get_byte(r)) == '\0') {
+                r->bad = 1;
+                return;
+            }
         }
         ((char *)field)[len] = '\0';
         break;

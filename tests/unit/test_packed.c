@@ -1055,8 +1055,8 @@ START_TEST(test_unpack_rejects_overfull_list)
 }
 END_TEST
 
-/* In one category: a name longer than CU_NAME_MAX, more brands in its
- * sequence than CU_SEQ_MAX; each with the bytes there. */
+/* In one category: a name longer than CU_NAME_MAX or with a NUL inside, more
+ * brands in its sequence than CU_SEQ_MAX; each with the bytes there. */
 START_TEST(test_unpack_rejects_name_and_seq)
 {
     struct customer *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
@@ -1091,6 +1091,17 @@ START_TEST(test_unpack_rejects_name_and_seq)
         ck_assert_int_eq(unpack(big, len + n, d, &m), extra ? -1 : 0);
     }
     ck_assert_uint_eq(strlen(d->cats[0].name), CU_NAME_MAX);
+
+    /* A name with a NUL inside ("ab\0cd"): the encoder writes names up to
+     * their NUL, so it would not encode back to the same customer. */
+    memcpy(big, buf, at + 1);
+    big[at + 1] = 5;
+    memcpy(big + at + 2, "ab\0cd", 5);
+    memcpy(big + at + 7, buf + at + 2, len - at - 2);
+    ck_assert_int_eq(unpack(big, len + 5, d, &m), -1);
+    big[at + 4] = 'x';
+    ck_assert_int_eq(unpack(big, len + 5, d, &m), 0);
+    ck_assert_str_eq(d->cats[0].name, "abxcd");
 
     /* A sequence of CU_SEQ_MAX + 1 brands (4 bytes each), and of exactly
      * CU_SEQ_MAX. */
