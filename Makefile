@@ -51,7 +51,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all check test asan asan-check bench format format-check clean deps install man \
-        fuzz fuzz-run
+        fuzz fuzz-run valgrind
 
 all: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(TOOL_BIN) $(FAULT_BIN)
 
@@ -149,6 +149,16 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libloyalty.a
 # Unit tests: no services needed.
 check: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+
+# Every unit test binary under valgrind's memcheck: any error or leak fails.
+# CK_FORK=no runs the tests in the process valgrind watches; the tests tagged
+# "sweep" (hundreds of thousands of values through the number formatting)
+# are left out, they would take valgrind many minutes.
+VALGRIND ?= valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=all \
+            --show-leak-kinds=all --track-origins=yes --quiet
+valgrind: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== valgrind $$t"; \
+	    CK_FORK=no CK_EXCLUDE_TAGS=sweep $(VALGRIND) $$t; done
 
 ifeq ($(FUZZ),1)
 build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/libloyalty.a
