@@ -57,8 +57,13 @@ struct arena {
     _Alignas(max_align_t) unsigned char mem[ARENA_BYTES];
 };
 
+/* A thread's arena is also its value of arena_key, whose destructor frees
+ * it when the thread ends (the _Thread_local pointer goes with the thread).
+ * Without the key (pthread_key_create failed) there is no arena. */
 static _Thread_local struct arena *arena;
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+static pthread_key_t arena_key;
+static int arena_key_made;
 
 static void *arena_malloc(size_t n)
 {
@@ -88,6 +93,7 @@ static void install_hooks(void)
 {
     cJSON_Hooks hooks = {.malloc_fn = arena_malloc, .free_fn = arena_free};
 
+    arena_key_made = pthread_key_create(&arena_key, free) == 0;
     cJSON_InitHooks(&hooks);
 }
 
@@ -97,8 +103,17 @@ static struct arena *arena_begin(void)
     if (!PARSE_ARENA)
         return NULL;
     pthread_once(&hooks_once, install_hooks);
-    if (arena == NULL && (arena = malloc(sizeof(*arena))) == NULL)
-        return NULL;
+    if (arena == NULL) {
+        struct arena *a = arena_key_made ? malloc(sizeof(*a)) : NULL;
+
+        if (a == NULL)
+            return NULL;
+        if (pthread_setspecific(arena_key, a) != 0) {
+            free(a);
+            return NULL;
+        }
+        arena = a;
+    }
     arena->used = 0;
     arena->active = 1;
     return arena;
