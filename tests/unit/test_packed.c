@@ -448,7 +448,9 @@ static uint32_t r_count(uint64_t *s, uint32_t max)
 /* Every field of struct customer (state/customer.h, in its order) random, in
  * zeroed memory, so that padding and unused slots are zero as after
  * packed_decode.  spend_cents and refund_cents stay within +-2^62: the codec
- * prints their difference (net_spend), which must not overflow. */
+ * prints their difference (net_spend), which must not overflow.  The classes,
+ * signal kinds and reward types are values of their enums, as packed_decode
+ * requires. */
 static void random_customer(uint64_t *s, struct customer *c)
 {
     uint32_t ncur = below(s, 4);
@@ -564,7 +566,7 @@ static void random_customer(uint64_t *s, struct customer *c)
     for (uint32_t i = 0; i < c->nsig; i++) {
         c->sig[i].ts_ms = r_i64(s);
         c->sig[i].ref = r_h64(s);
-        c->sig[i].kind = r_u32(s);
+        c->sig[i].kind = below(s, SIG__COUNT);
         c->sig[i].conv = r_h64(s);
     }
     c->nmkt = r_count(s, CU_MKT_MAX);
@@ -589,7 +591,7 @@ static void random_customer(uint64_t *s, struct customer *c)
     for (uint32_t i = 0; i < c->nrwd; i++) {
         c->rwd[i].id = r_h64(s);
         c->rwd[i].ts_ms = r_i64(s);
-        c->rwd[i].type = r_u32(s);
+        c->rwd[i].type = below(s, RW__COUNT);
         c->rwd[i].flags = r_u32(s);
         c->rwd[i].points = r_i64(s);
     }
@@ -1168,6 +1170,52 @@ START_TEST(test_unpack_rejects_day_out_of_range)
 }
 END_TEST
 
+/* A signal kind, a reward type or a class that is no value of its enum is
+ * refused: the model looks tables up by them. */
+START_TEST(test_unpack_rejects_enums)
+{
+    struct customer *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
+    struct store_meta meta = {0}, m;
+    size_t len;
+    unsigned char *buf;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(d);
+    for (int k = 0; k < 12; k++) {
+        int bad = k % 2; /* the last value of the enum, then one past it */
+
+        customer_init(c, "cust-1");
+        c->nsig = 1;
+        c->nrwd = 1;
+        switch (k / 2) {
+        case 0:
+            c->sig[0].kind = SIG__COUNT - 1 + (uint32_t)bad;
+            break;
+        case 1:
+            c->rwd[0].type = RW__COUNT - 1 + (uint32_t)bad;
+            break;
+        case 2:
+            c->tier = (enum tier)(TIER__COUNT - 1 + bad);
+            break;
+        case 3:
+            c->segment = (enum segment)(SEG__COUNT - 1 + bad);
+            break;
+        case 4:
+            c->brand_type = (enum brand_type)(BT__COUNT - 1 + bad);
+            break;
+        default:
+            c->loyalty_type = (enum loyalty_type)(bad ? -1 : LT__COUNT - 1);
+            break;
+        }
+        buf = pack(c, &meta, &len);
+        ck_assert_msg(unpack(buf, len, d, &m) == -bad, "case %d", k);
+        free(buf);
+    }
+    free(c);
+    free(d);
+}
+END_TEST
+
 /* Random damage to a valid packing: refused or decoded, never a crash or a
  * read or write out of bounds (the sanitizer build checks), and what decodes
  * packs again. */
@@ -1345,6 +1393,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_unpack_rejects_overfull_list);
     tcase_add_test(tc, test_unpack_rejects_name_and_seq);
     tcase_add_test(tc, test_unpack_rejects_day_out_of_range);
+    tcase_add_test(tc, test_unpack_rejects_enums);
     tcase_add_loop_test(tc, test_unpack_damaged, 0, 50);
     tcase_add_test(tc, test_pack_size_fraction);
     tcase_add_test(tc, test_pack_size_one_order);
