@@ -1,6 +1,8 @@
 # loyaltyd build.  `make` builds the daemon and loyaltyctl, `make check` runs the
 # unit tests, `make asan` builds everything with AddressSanitizer/UBSan into
-# build/asan, `make test` runs the whole suite (unit + integration) as the README says.
+# build/asan, `make valgrind` runs the unit tests under valgrind, `make fuzz-run`
+# builds and runs the fuzzers (clang) in build/fuzz, `make test` runs the whole
+# suite (unit + integration) as the README says.
 
 CC      ?= cc
 PKGS    := rdkafka hiredis libcjson libsystemd libmicrohttpd libcrypto
