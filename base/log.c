@@ -98,6 +98,9 @@ static void line_escape(const char *s, char *out, size_t len)
 }
 
 static void log_vwrite(int level, const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_vwrite(int level, const char *suffix, const char *fmt, va_list ap)
 {
     char line[2048], stamp[64], esc[8200];
     int n = vsnprintf(line, sizeof(line), fmt, ap);

@@ -33,15 +33,21 @@
  * what does not fit, and every allocation outside parse_event (the
  * statistics parse, anything else in the process using cJSON), goes to
  * malloc.  The hooks are installed once and never changed, so a thread never
- * frees with another allocator than it allocated with.  Sanitizer builds
- * keep malloc, so that they still see every block's bounds.
+ * frees with another allocator than it allocated with.  AddressSanitizer
+ * builds (gcc's and clang's, the fuzzers too) keep malloc, so that they still
+ * see every block's bounds.
  */
 #ifndef PARSE_ARENA
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
 #define PARSE_ARENA 0
-#else
-#define PARSE_ARENA 1
+#elif defined(__has_feature) /* clang */
+#if __has_feature(address_sanitizer)
+#define PARSE_ARENA 0
 #endif
+#endif
+#endif
+#ifndef PARSE_ARENA
+#define PARSE_ARENA 1
 #endif
 #define ARENA_BYTES 65536
 
@@ -51,8 +57,13 @@ struct arena {
     _Alignas(max_align_t) unsigned char mem[ARENA_BYTES];
 };
 
+/* A thread's arena is also its value of arena_key, whose destructor frees
+ * it when the thread ends (the _Thread_local pointer goes with the thread).
+ * Without the key (pthread_key_create failed) there is no arena. */
 static _Thread_local struct arena *arena;
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+static pthread_key_t arena_key;
+static int arena_key_made;
 
 static void *arena_malloc(size_t n)
 {
@@ -82,6 +93,7 @@ static void install_hooks(void)
 {
     cJSON_Hooks hooks = {.malloc_fn = arena_malloc, .free_fn = arena_free};
 
+    arena_key_made = pthread_key_create(&arena_key, free) == 0;
     cJSON_InitHooks(&hooks);
 }
 
@@ -91,8 +103,17 @@ static struct arena *arena_begin(void)
     if (!PARSE_ARENA)
         return NULL;
     pthread_once(&hooks_once, install_hooks);
-    if (arena == NULL && (arena = malloc(sizeof(*arena))) == NULL)
-        return NULL;
+    if (arena == NULL) {
+        struct arena *a = arena_key_made ? malloc(sizeof(*a)) : NULL;
+
+        if (a == NULL)
+            return NULL;
+        if (pthread_setspecific(arena_key, a) != 0) {
+            free(a);
+            return NULL;
+        }
+        arena = a;
+    }
     arena->used = 0;
     arena->active = 1;
     return arena;

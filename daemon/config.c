@@ -636,18 +636,13 @@ static int read_secrets(struct config *cfg, char *err, size_t errlen)
     return rc;
 }
 
-int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t errlen)
 {
     char line[4096], why[512], key[4096];
     unsigned lineno = 0, before;
     struct seen sn = {0};
-    FILE *f = fopen(path, "r");
     int rc = -1;
 
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
     while (fgets(line, sizeof(line), f) != NULL) {
         lineno++;
         if (strchr(line, '\n') == NULL && !feof(f)) {
@@ -686,6 +681,19 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
     rc = read_secrets(cfg, err, errlen);
 out:
     seen_free(&sn);
+    return rc;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    int rc;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    rc = config_read(cfg, f, path, err, errlen);
     fclose(f);
     return rc;
 }

@@ -51,6 +51,9 @@ void config_fini(struct config *cfg);
 /* Read `path` over the defaults.  Returns 0, or -1 with "path:line: reason"
  * (or "path: strerror") in err. */
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+/* The same from an open stream, named `path` in the errors (the caller keeps
+ * and closes f). */
+int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t errlen);
 
 /* Set one key from text, as a config line would. */
 int config_set(struct config *cfg, const char *key, const char *value, char *err,

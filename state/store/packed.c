@@ -578,8 +578,13 @@ static void get_value(struct rd *r, void *field, enum pk_kind kind, const struct
             r->bad = 1;
             return;
         }
+        /* A name is written up to its NUL: one with a NUL inside is not
+         * what an encoder wrote, and would not encode back to itself. */
         for (uint64_t i = 0; i < len; i++) {
-            ((char *)field)[i] = (char)get_byte(r);
+            if ((((char *)field)[i] = (char)get_byte(r)) == '\0') {
+                r->bad = 1;
+                return;
+            }
         }
         ((char *)field)[len] = '\0';
         break;
@@ -650,6 +655,28 @@ static int decode_lists(struct rd *r, struct customer *c, const struct base *b)
     return r->bad ? -1 : 0;
 }
 
+/* The values the model looks tables up by (a signal's kind, a reward's type)
+ * and the classes: one that names no value of its enum is not a state this
+ * build wrote, and would be read or written past the end of a table. */
+static int check_enums(const struct customer *c)
+{
+    if ((uint32_t)c->tier >= TIER__COUNT || (uint32_t)c->segment >= SEG__COUNT ||
+        (uint32_t)c->brand_type >= BT__COUNT || (uint32_t)c->loyalty_type >= LT__COUNT) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < c->nsig; i++) {
+        if (c->sig[i].kind >= SIG__COUNT) {
+            return -1;
+        }
+    }
+    for (uint32_t i = 0; i < c->nrwd; i++) {
+        if (c->rwd[i].type >= RW__COUNT) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int packed_decode(const unsigned char *buf, size_t len, const char *id,
                   struct customer *c, struct store_meta *meta, char *err, size_t errlen)
 {
@@ -678,7 +705,7 @@ int packed_decode(const unsigned char *buf, size_t len, const char *id,
             get_value(&r, (char *)c + scalars[i].off, scalars[i].kind, &b, NULL);
         }
     }
-    if (r.bad || decode_lists(&r, c, &b) < 0 || r.p != r.end) {
+    if (r.bad || decode_lists(&r, c, &b) < 0 || r.p != r.end || check_enums(c) < 0) {
         goto bad;
     }
     snprintf(c->id, sizeof(c->id), "%s", id);

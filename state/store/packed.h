@@ -57,8 +57,9 @@ unsigned char *packed_new(const struct customer *c, const struct store_meta *met
 
 /* Rebuild c (its id set to `id`) and meta (meta->exists set) from
  * packed_encode's output.  0, or -1 with err when buf is not a packed state
- * of a layout this build reads (truncated, a count over its bound, trailing
- * bytes). */
+ * of a layout this build reads (truncated, a count over its bound, a name
+ * with a NUL inside, a class, signal kind or reward type out of its enum,
+ * trailing bytes). */
 int packed_decode(const unsigned char *buf, size_t len, const char *id,
                   struct customer *c, struct store_meta *meta, char *err, size_t errlen);
 

@@ -500,11 +500,16 @@ START_TEST(test_q6_edges)
 }
 END_TEST
 
+/* Every test here compares against printf over hundreds of thousands of
+ * values: tagged "sweep", which `make valgrind` leaves out (CK_EXCLUDE_TAGS),
+ * as valgrind would take many minutes over them; the plain and sanitized
+ * runs keep them. */
 static Suite *suite(void)
 {
     Suite *s = suite_create("numfmt");
     TCase *tc = tcase_create("core");
 
+    tcase_set_tags(tc, "sweep");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_fmt_decimals);
     tcase_add_test(tc, test_fmt_cents);

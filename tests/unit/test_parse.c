@@ -7,6 +7,7 @@
  * NUL, as Kafka delivers it, so ASan catches any read past the end.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -949,6 +950,35 @@ START_TEST(test_limits_default)
 }
 END_TEST
 
+/* Parses one event on the calling thread; *arg gets the reason. */
+static void *parse_one(void *arg)
+{
+    static const char json[] = "{\"event_id\":\"e1\",\"customer_id\":\"c1\","
+                               "\"type\":\"order.shipped\",\"ts\":1714564800000,"
+                               "\"order_id\":\"o1\"}";
+    struct event ev;
+
+    *(enum parse_reason *)arg =
+        parse_event(json, sizeof(json) - 1, SRC_ORDERS, NULL, NOW_MS, &ev, NULL, 0);
+    event_free(&ev);
+    return NULL;
+}
+
+/* Threads that parse and end: each one's arena goes with it (make valgrind
+ * reports it lost otherwise). */
+START_TEST(test_threads_that_end)
+{
+    for (int i = 0; i < 4; i++) {
+        enum parse_reason r = PR__COUNT;
+        pthread_t t;
+
+        ck_assert_int_eq(pthread_create(&t, NULL, parse_one, &r), 0);
+        ck_assert_int_eq(pthread_join(t, NULL), 0);
+        ck_assert_int_eq(r, PR_OK);
+    }
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
     Suite *s = suite_create("parse");
@@ -985,6 +1015,7 @@ static Suite *parse_suite(void)
     tcase_add_loop_test(helpers, test_utf8, 0, N_OF(utf8_cases));
     tcase_add_test(helpers, test_names);
     tcase_add_test(helpers, test_limits_default);
+    tcase_add_test(helpers, test_threads_that_end);
     suite_add_tcase(s, helpers);
     return s;
 }
