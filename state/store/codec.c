@@ -177,7 +177,7 @@ void codec_encode_field(const struct customer *c, const struct field *f, char *b
         snprintf(buf, len, "%s", c->currency);
         break;
     case F_OUT_NET:
-        numfmt_double(buf, len, (double)(c->spend_cents - c->refund_cents) / 100.0);
+        numfmt_double(buf, len, customer_net_spend(c));
         break;
     case F_OUT_CATEGORY:
         snprintf(buf, len, "%s", main_category(c));
@@ -320,7 +320,7 @@ int codec_field_same(const struct customer *a, const struct customer *b,
     case F_CURRENCY:
         return strcmp(a->currency, b->currency) == 0;
     case F_OUT_NET:
-        return a->spend_cents - a->refund_cents == b->spend_cents - b->refund_cents;
+        return customer_net_spend(a) == customer_net_spend(b);
     case F_OUT_CATEGORY:
         return strcmp(main_category(a), main_category(b)) == 0;
     }
