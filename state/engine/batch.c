@@ -49,6 +49,7 @@ struct run {
     struct batch_stats *st;
     char *err;
     size_t errlen;
+    const struct batch_store_ops *ops; /* b->store_ops, or the Redis store's */
 };
 
 static const char *item_customer(const struct batch_item *it)
@@ -205,9 +206,9 @@ static int load_send(struct run *r, const char **ids, size_t *which, size_t *nmi
     r->st->cache_misses += *nmiss;
     if (*nmiss == 0)
         return 0;
-    if (store_load_send(b->store, ids, *nmiss, r->err, r->errlen) < 0)
+    if (r->ops->load_send(b->store, ids, *nmiss, r->err, r->errlen) < 0)
         return -1;
-    store_push(b->store);
+    r->ops->push(b->store);
     return 0;
 }
 
@@ -577,7 +578,8 @@ static int attempt_apply(struct run *r, struct attempt *a)
     for (size_t i = 0; i < r->ncust; i++)
         if (!r->cust[i].done && !r->cust[i].loading && apply_one(r, i) < 0)
             goto fail;
-    if (store_load_recv(store, a->ids, a->nmiss, got_customer, &l, r->err, r->errlen) < 0)
+    rc = r->ops->load_recv(store, a->ids, a->nmiss, got_customer, &l, r->err, r->errlen);
+    if (rc < 0)
         goto fail;
     for (size_t j = 0; j < a->nmiss; j++)
         if (apply_one(r, a->miss[j]) < 0)
@@ -586,7 +588,7 @@ static int attempt_apply(struct run *r, struct attempt *a)
         goto fail;
     return 0;
 fail:
-    store_abandon(store); /* replies of what was sent are not wanted */
+    r->ops->abandon(store); /* replies of what was sent are not wanted */
     return -1;
 }
 
@@ -602,7 +604,7 @@ static int attempt_commit(struct run *r, struct attempt *a)
         if (!k->applied || k->done)
             continue;
         fill_request(k, &a->q[a->nq]);
-        if (store_commit_send(store, &a->q[a->nq], r->err, r->errlen) < 0)
+        if (r->ops->commit_send(store, &a->q[a->nq], r->err, r->errlen) < 0)
             goto fail;
         /* Sent: the connection holds the request now (the packed state
          * stays for the cache). */
@@ -611,17 +613,17 @@ static int attempt_commit(struct run *r, struct attempt *a)
         a->q[a->nq].state = NULL;
         a->which[a->nq++] = i;
         if (a->nq % BATCH_PUSH_EVERY == 0)
-            store_push(store);
+            r->ops->push(store);
     }
     for (size_t j = 0; j < a->nq; j++)
         index_request(r, &r->cust[a->which[j]], &a->iq[j]);
-    if (store_index_send(store, a->iq, a->nq, &a->ncmds, r->err, r->errlen) < 0)
+    if (r->ops->index_send(store, a->iq, a->nq, &a->ncmds, r->err, r->errlen) < 0)
         goto fail;
-    store_push(store);
+    r->ops->push(store);
     r->st->commits += a->nq;
     return 0;
 fail:
-    store_abandon(store);
+    r->ops->abandon(store);
     return -1;
 }
 
@@ -632,8 +634,8 @@ static long attempt_recv(struct run *r, struct attempt *a)
     struct store *store = r->b->store;
     long left = -1;
 
-    if (store_commit_recv(store, a->q, a->nq, r->err, r->errlen) < 0 ||
-        store_index_recv(store, a->ncmds, r->err, r->errlen) < 0)
+    if (r->ops->commit_recv(store, a->q, a->nq, r->err, r->errlen) < 0 ||
+        r->ops->index_recv(store, a->ncmds, r->err, r->errlen) < 0)
         goto out;
     left = 0;
     for (size_t j = 0; j < a->nq; j++) {
@@ -654,7 +656,7 @@ static long attempt_recv(struct run *r, struct attempt *a)
     }
 out:
     if (left < 0)
-        store_abandon(store);
+        r->ops->abandon(store);
     return left;
 }
 
@@ -698,6 +700,18 @@ static void release(struct run *r, int failed)
     free(r->shadow);
 }
 
+/* The store a batch_ctx without store_ops uses. */
+static const struct batch_store_ops redis_store = {
+    .load_send = store_load_send,
+    .load_recv = store_load_recv,
+    .commit_send = store_commit_send,
+    .commit_recv = store_commit_recv,
+    .index_send = store_index_send,
+    .index_recv = store_index_recv,
+    .push = store_push,
+    .abandon = store_abandon,
+};
+
 /* A batch between batch_start and batch_finish. */
 struct batch {
     struct run r;
@@ -727,8 +741,13 @@ int batch_start(const struct batch_ctx *b, struct batch_item *items, size_t n,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    bt->r =
-        (struct run){b, items, n, NULL, NULL, 0, NULL, 0, NULL, NULL, st, err, errlen};
+    bt->r = (struct run){.b = b,
+                         .items = items,
+                         .n = n,
+                         .st = st,
+                         .err = err,
+                         .errlen = errlen,
+                         .ops = b->store_ops ? b->store_ops : &redis_store};
     if (n > 0 && group(&bt->r) < 0) {
         snprintf(err, errlen, "out of memory");
         release(&bt->r, 1);

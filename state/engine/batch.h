@@ -75,8 +75,29 @@ typedef int (*batch_publish_fn)(void *arg, const char *customer_id,
 /* Wait until *pending is 0 (0) or timeout_ms passed (-1). */
 typedef int (*batch_await_fn)(void *arg, const unsigned *pending, int timeout_ms);
 
+/* The calls a batch makes on its store, as a table: the seam its unit test
+ * puts an in-memory store in.  Each has the signature and the contract of
+ * the store.h function of the same name (store_load_send, ...); a batch
+ * only hands batch_ctx.store back to them. */
+struct batch_store_ops {
+    int (*load_send)(struct store *s, const char *const *ids, size_t n, char *err,
+                     size_t errlen);
+    int (*load_recv)(struct store *s, const char *const *ids, size_t n, store_got_fn got,
+                     void *arg, char *err, size_t errlen);
+    int (*commit_send)(struct store *s, const struct store_commit_req *q, char *err,
+                       size_t errlen);
+    int (*commit_recv)(struct store *s, struct store_commit_req *q, size_t n, char *err,
+                       size_t errlen);
+    int (*index_send)(struct store *s, const struct store_index_req *q, size_t n,
+                      size_t *ncmds, char *err, size_t errlen);
+    int (*index_recv)(struct store *s, size_t ncmds, char *err, size_t errlen);
+    void (*push)(struct store *s);
+    void (*abandon)(struct store *s);
+};
+
 struct batch_ctx {
     struct store *store;
+    const struct batch_store_ops *store_ops; /* NULL: the Redis store (store.h) */
     struct cache *cache;
     const struct model_ctx *model;
     int32_t task;          /* partition number of the task */

@@ -70,6 +70,11 @@ int64_t customer_net_orders(const struct customer *c)
     return n > 0 ? n : 0;
 }
 
+double customer_net_spend(const struct customer *c)
+{
+    return (double)(c->spend_cents - c->refund_cents) / 100.0;
+}
+
 double customer_discount_share(const struct customer *c)
 {
     int64_t n = customer_net_orders(c);

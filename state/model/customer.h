@@ -321,6 +321,8 @@ void customer_bg_obs(const struct customer *c, int32_t as_of_day, double unit_da
                      struct bg_obs *o);
 /* Orders placed minus cancelled. */
 int64_t customer_net_orders(const struct customer *c);
+/* Spend minus refunds, all time, in currency units (the summary's net_spend). */
+double customer_net_spend(const struct customer *c);
 /* Share of the net orders bought with a price cut (a discount or a
  * markdown); 0 without an order. */
 double customer_discount_share(const struct customer *c);

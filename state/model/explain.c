@@ -272,8 +272,8 @@ int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t 
          "%.2f %s; orders 30d/90d/365d %lld/%lld/%lld",
          c->id, when(c->as_of_ms, t, sizeof(t)), (long long)c->orders,
          (long long)c->orders_cancelled, (long long)c->orders_returned,
-         (double)(c->spend_cents - c->refund_cents) / 100.0, c->currency,
-         (long long)c->orders_30d, (long long)c->orders_90d, (long long)c->orders_365d);
+         customer_net_spend(c), c->currency, (long long)c->orders_30d,
+         (long long)c->orders_90d, (long long)c->orders_365d);
     explain_score(&o, c, m->cfg, &bv, &av);
     explain_attitude(&o, c, m->cfg, &av, &sv);
     explain_brand(&o, c, m->cfg, &bv);

@@ -2,7 +2,7 @@
  * test_customer.c - state/model/customer.c: the recent-id set (cu_seen_add keeps
  * the newest ids of a window, oldest first; cu_seen_has finds exactly those)
  * the keys of event and order ids, and the queries on the aggregates (net
- * orders, discount share, main category).
+ * orders, net spend, discount share, main category).
  */
 #include <check.h>
 #include <stdint.h>
@@ -164,6 +164,22 @@ START_TEST(test_net_orders_and_discount_share)
 }
 END_TEST
 
+/* Spend minus refunds, in currency units; below zero when more came back
+ * than was bought (a refund of an order placed before the state began). */
+START_TEST(test_net_spend)
+{
+    struct customer *c = fresh();
+
+    ck_assert_double_eq(customer_net_spend(c), 0);
+    c->spend_cents = 12345;
+    c->refund_cents = 2300;
+    ck_assert_double_eq_tol(customer_net_spend(c), 100.45, 1e-9);
+    c->refund_cents = 12400;
+    ck_assert_double_eq_tol(customer_net_spend(c), -0.55, 1e-9);
+    free(c);
+}
+END_TEST
+
 /* The category with the most items, the first of them on a tie. */
 START_TEST(test_main_category)
 {
@@ -196,6 +212,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_seen_has);
     tcase_add_test(tc, test_event_order_keys);
     tcase_add_test(tc, test_net_orders_and_discount_share);
+    tcase_add_test(tc, test_net_spend);
     tcase_add_test(tc, test_main_category);
     suite_add_tcase(s, tc);
     return s;
