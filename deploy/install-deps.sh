@@ -41,15 +41,17 @@ group_packages() {
         ;;
     test)
         group_packages build
-        printf '%s\n' check clang-format shellcheck python3-pip git librsvg2-bin \
-            clang libclang-rt-14-dev valgrind
+        printf '%s\n' check clang-format-15 cppcheck shellcheck python3-pip git \
+            librsvg2-bin clang libclang-rt-14-dev valgrind
         # python3-pip installs tests/requirements.txt (pytest, redis,
         # jsonschema); git lists the tracked files (tests/static, the
         # package's source, the upgrade test's previous release);
         # librsvg2-bin's rsvg-convert renders a validation plot.  clang
         # builds the fuzzers (make fuzz), with libFuzzer's runtime from
         # libclang-rt-14-dev (clang 14 only recommends it); valgrind runs
-        # the unit tests (make valgrind).
+        # the unit tests (make valgrind).  clang-format-15 is the format's
+        # pinned version (make format-check: the first with InsertBraces);
+        # cppcheck checks the sources (make cppcheck).
         ;;
     package)
         group_packages build

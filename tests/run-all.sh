@@ -8,7 +8,7 @@
 #   4. build with AddressSanitizer/UBSan and run the unit tests again, then
 #      the plain build's unit tests under valgrind, then each libFuzzer
 #      target of tests/fuzz/ for 60 s (clang, ASan and UBSan)
-#   5. check the format, then the deploy checks of tests/deploy/: the systemd
+#   5. check the format (clang-format 15) and run cppcheck, then the deploy checks of tests/deploy/: the systemd
 #      unit (unit-file.sh), the Debian package built and checked (package.sh),
 #      the dashboard and the alert rules (monitoring.sh)
 #   6. start local Redis and Kafka on loopback (deploy/services.sh)
@@ -49,8 +49,13 @@ make -j2 valgrind
 step "fuzzers (libFuzzer, 60 s each)"
 make -j2 fuzz-run FUZZ_SECONDS=60
 
-step "format"
+step "format (clang-format 15) and cppcheck"
+clang-format-15 --version | grep -q "version 15\." || {
+    echo "clang-format-15 is not version 15" >&2
+    exit 1
+}
 make format-check
+make cppcheck
 
 step "systemd unit"
 tests/deploy/unit-file.sh

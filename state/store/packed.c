@@ -281,9 +281,16 @@ static void put_uvar(struct wr *w, uint64_t v)
     put_byte(w, (unsigned char)v);
 }
 
+/* Zigzag: 0, -1, 1, -2, ... as 0, 1, 2, 3, ...; the sign spread over every
+ * bit without shifting a negative value (implementation-defined in C). */
+static uint64_t zigzag(uint64_t v)
+{
+    return (v << 1) ^ (0 - (v >> 63));
+}
+
 static void put_svar(struct wr *w, int64_t v)
 {
-    put_uvar(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    put_uvar(w, zigzag((uint64_t)v));
 }
 
 static void put_fixed(struct wr *w, uint64_t v, int bytes)
@@ -343,10 +350,10 @@ static void put_value(struct wr *w, const void *field, enum pk_kind kind,
              * The one t whose zigzag is UINT64_MAX (t = as_of - 2^63) takes
              * the code t = 0 would have had, which 0 does not use. */
             uint64_t diff = (uint64_t)b->ms - (uint64_t)i64;
-            uint64_t z = (diff << 1) ^ (uint64_t)((int64_t)diff >> 63);
+            uint64_t z = zigzag(diff);
 
             if (z == UINT64_MAX) {
-                z = ((uint64_t)b->ms << 1) ^ (uint64_t)(b->ms >> 63);
+                z = zigzag((uint64_t)b->ms);
             }
             put_uvar(w, z + 1);
         }

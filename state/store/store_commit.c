@@ -72,7 +72,7 @@ int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, cha
                       size_t errlen)
 {
     redisReply *r;
-    char later[256];
+    char later[256] = "";
     int rc = 0;
 
     for (size_t i = 0; i < n; i++) {
