@@ -269,6 +269,7 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
         lanes_run_tasks(pl);
     }
     flush_outputs(pl);
+    hold_check_outputs(pl);
     sweep_some(pl);
     rescore_some(pl);
     ingest_dlq_log_roll(pl);
@@ -319,7 +320,7 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
 
 int pipeline_ready(const struct pipeline *pl)
 {
-    return hold_can_apply(pl) && pl->kafka_up;
+    return hold_can_apply(pl) && pl->kafka_up && hold_outputs_ok(pl);
 }
 
 int pipeline_failed(const struct pipeline *pl)

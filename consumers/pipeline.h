@@ -50,7 +50,8 @@ struct model_config *pipeline_set_model_config(struct pipeline *pl,
  * offsets, leave the group.  Bounded by timeout_ms. */
 void pipeline_close(struct pipeline *pl, int timeout_ms);
 
-/* 1 when Redis is usable and a broker answered recently. */
+/* 1 when Redis is usable, a broker answered recently, and every output
+ * topic took what was produced to it within the last few seconds. */
 int pipeline_ready(const struct pipeline *pl);
 /* 1 after a condition the daemon must not run on (input topics with unequal
  * partition counts); the log says which. */

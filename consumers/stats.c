@@ -49,7 +49,7 @@ static void account_timers(struct pipeline *pl, const struct ptask *pt)
 {
     int64_t now = sweep_timer_clock(pl, pt), count = 0, oldest = 0;
 
-    if (now <= 0 || pl->paused || !store_ok(pl->store))
+    if (now <= 0 || (pl->paused & HOLD_REDIS) || !store_ok(pl->store))
         return;
     if (store_due_overdue(pl->store, pt->t.partition, now, &count, &oldest) < 0) {
         if (!hold_stores_ok(pl)) /* Redis went away: as when a batch finds it */

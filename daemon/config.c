@@ -141,6 +141,11 @@ static const struct cfg_key cfg_keys[] = {
      0},
     {"cache.max_bytes", CT_SIZE, OFF(pipe.cache_max_bytes), "12582912", 0, 1e12,
      "memory for customers kept between batches (0 keeps none)", 0},
+    {"output.max_pending_bytes", CT_SIZE, OFF(pipe.output_max_pending_bytes), "33554432",
+     65536, 1e12,
+     "derived events and DLQ records not yet acknowledged by Kafka, in bytes of keys and "
+     "values: above it the input is paused until they are down to half",
+     0},
 };
 
 #define N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
