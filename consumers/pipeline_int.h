@@ -33,6 +33,10 @@
  * task's batch is prepared while Redis commits another's. */
 #define LANES 2
 
+/* Which client had a fatal error (pipeline.kafka_fatal, stats.c). */
+#define FATAL_CONSUMER 1
+#define FATAL_PRODUCER 2
+
 /* The first wait before connecting Redis again (hold.c), doubled per try. */
 #define REDIS_BACKOFF_MIN_MS 100
 /* An output topic that has taken nothing for this long while messages wait
@@ -113,9 +117,11 @@ struct pipeline {
     /* Set by stats.c (from errors and statistics), ingest.c (a message came)
      * and pipeline_probe. */
     int kafka_up;
-    /* A fatal condition: partition counts differ (rebalance.c) or Redis lost
-     * acknowledged writes (hold.c). */
+    /* A fatal condition: partition counts differ (rebalance.c), Redis lost
+     * acknowledged writes (hold.c) or a client's fatal error (stats.c). */
     int failed;
+    /* Which client had a fatal error: 0, FATAL_CONSUMER or FATAL_PRODUCER. */
+    int kafka_fatal;
 
     /* lanes.c: batches in flight. */
     struct store *lane_store[LANES]; /* [0] is store; the others are owned */
@@ -243,6 +249,8 @@ int hold_judge_fresh_redis(struct pipeline *pl, int history);
 
 /* stats.c: metrics and librdkafka's callbacks. */
 
+/* A fatal error of either client: said once, the pipeline failed (1). */
+int stats_kafka_fatal(struct pipeline *pl);
 void stats_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 int stats_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 void stats_on_producer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
