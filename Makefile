@@ -1,6 +1,8 @@
 # loyaltyd build.  `make` builds the daemon and loyaltyctl, `make check` runs the
 # unit tests, `make asan` builds everything with AddressSanitizer/UBSan into
-# build/asan, `make test` runs the whole suite (unit + integration) as the README says.
+# build/asan, `make valgrind` runs the unit tests under valgrind, `make fuzz-run`
+# builds and runs the fuzzers (clang) in build/fuzz, `make test` runs the whole
+# suite (unit + integration) as the README says.
 
 CC      ?= cc
 PKGS    := rdkafka hiredis libcjson libsystemd libmicrohttpd libcrypto
@@ -20,10 +22,24 @@ CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+# The libFuzzer targets of tests/fuzz/ (`make fuzz`): the library is built
+# again with clang, coverage-instrumented and sanitized, into build/fuzz, and
+# each target is linked with libFuzzer's main() as build/fuzz/fuzz_NAME.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+ifeq ($(FUZZ),1)
+BUILD   := build/fuzz
+CC      := $(FUZZ_CC)
+CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=fuzzer,address,undefined
+endif
+
 # Every module but the two entry points goes into one archive; the daemon, the
 # CLI and the unit tests link against it (the test build links all but main).
 LIB_SRC  := $(filter-out daemon/main.c daemon/loyaltyctl.c,\
-              $(wildcard base/*.c daemon/*.c consumers/*.c state/*.c))
+              $(wildcard base/*.c daemon/*.c consumers/*.c state/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -33,8 +49,11 @@ FAULT_SRC:= $(wildcard tests/fault/*.c)
 FAULT_BIN:= $(FAULT_SRC:tests/fault/%.c=$(BUILD)/fault/%)
 BENCH_SRC:= $(wildcard bench/*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all check test asan asan-check bench format format-check clean deps install man
+.PHONY: all check test asan asan-check bench format format-check clean deps install man \
+        fuzz fuzz-run valgrind
 
 all: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(TOOL_BIN) $(FAULT_BIN)
 
@@ -93,15 +112,15 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The Redis function library is kept as Lua and compiled in as a C string.
-$(BUILD)/gen/store_lib.inc: state/store_lib.lua
+$(BUILD)/gen/store_lib.inc: state/store/store_lib.lua
 	@mkdir -p $(dir $@)
 	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
 
 # Check only where it is used: `make all` builds without it installed.
 $(BUILD)/tests/unit/%.o: CFLAGS += $(shell pkg-config --cflags check)
 
-$(BUILD)/state/store.o: $(BUILD)/gen/store_lib.inc
-$(BUILD)/state/store.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/state/store/store.o: $(BUILD)/gen/store_lib.inc
+$(BUILD)/state/store/store.o: CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libloyalty.a: $(LIB_OBJ)
 	@rm -f $@
@@ -133,6 +152,31 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libloyalty.a
 check: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
+# Every unit test binary under valgrind's memcheck: any error or leak
+# (definitely or possibly lost; memory still reachable at exit, such as the
+# parser's arena, is not a leak) fails.  CK_FORK=no runs the tests in the
+# process valgrind watches; the tests tagged "sweep" (hundreds of thousands
+# of values through the number formatting) are left out, they would take
+# valgrind many minutes.
+VALGRIND ?= valgrind --error-exitcode=1 --leak-check=full --track-origins=yes --quiet
+valgrind: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== valgrind $$t"; \
+	    CK_FORK=no CK_EXCLUDE_TAGS=sweep $(VALGRIND) $$t; done
+
+ifeq ($(FUZZ),1)
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/libloyalty.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+endif
+
+fuzz:
+	$(MAKE) FUZZ=1 $(FUZZ_BIN)
+
+# Each target (all, or those FUZZ_TARGETS names: parse, packed, ...) for
+# FUZZ_SECONDS on its corpus; fails if one crashes (tests/fuzz/run.sh).
+fuzz-run: fuzz
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 asan:
 	$(MAKE) SAN=1 all $(patsubst build/%,build/asan/%,$(UNIT_BIN))
 
@@ -151,10 +195,10 @@ deps:
 	deploy/install-deps.sh all
 
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
+	clang-format -i $(wildcard */*.c */*.h state/*/*.c state/*/*.h tests/*/*.c tests/*/*.h)
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
+	clang-format --dry-run --Werror $(wildcard */*.c */*.h state/*/*.c state/*/*.h tests/*/*.c tests/*/*.h)
 
 clean:
 	rm -rf build

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/civil.h"
+
 static int log_level = LOG_LVL_INFO;
 static enum log_format log_format = LOG_FMT_AUTO;
 static int to_journal = -1; /* LOG_FMT_AUTO resolved: stderr is the journal */
@@ -96,12 +98,14 @@ static void line_escape(const char *s, char *out, size_t len)
 }
 
 static void log_vwrite(int level, const char *suffix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_vwrite(int level, const char *suffix, const char *fmt, va_list ap)
 {
     char line[2048], stamp[64], esc[8200];
     int n = vsnprintf(line, sizeof(line), fmt, ap);
     enum log_format f = log_format;
     struct timespec ts;
-    struct tm tm;
 
     if (n < 0)
         return;
@@ -121,10 +125,8 @@ static void log_vwrite(int level, const char *suffix, const char *fmt, va_list a
         return;
     }
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-             tm.tm_sec, ts.tv_nsec / 1000000);
+    civil_rfc3339_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, stamp,
+                         sizeof(stamp));
     if (f == LOG_FMT_JSON) {
         json_escape(line, esc, sizeof(esc));
         fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,

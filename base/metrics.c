@@ -32,12 +32,13 @@ static struct {
     atomic_uint_fast64_t applied, duplicates[METRICS_DUP__COUNT], model_rejected;
     atomic_uint_fast64_t dead[METRICS_REASONS_MAX];
     atomic_uint_fast64_t emitted[ME__COUNT];
-    atomic_uint_fast64_t delivery_failed, redis_errors, rebalances;
+    atomic_uint_fast64_t delivery_failed, republish_skipped, rebalances;
+    atomic_uint_fast64_t redis_errors[METRICS_REASONS_MAX];
     atomic_uint_fast64_t sweep_runs, swept;
     atomic_uint_fast64_t counter[MC__COUNT];
     struct hist apply_lat, redis_lat;
     atomic_uint_fast64_t cache_entries, cache_bytes, derived_in_flight;
-    atomic_int redis_up, kafka_up, ready, paused, redis_lost;
+    atomic_int redis_up, kafka_up, ready, paused, redis_lost, input_reset;
     atomic_uint_fast64_t reloads[2]; /* refused, applied */
     atomic_int last_reload_ok;
     atomic_int_fast64_t last_sweep_ms, last_reload_ms, sweep_interval_ms;
@@ -105,6 +106,8 @@ static double timers_overdue_s[TASKS_MAX];
 
 static const char *const *reason_names;
 static int n_reasons;
+static const char *const *redis_reason_names;
+static int n_redis_reasons;
 
 /* The input topics' names, the `topic` label (as in loyaltyd_consumer_lag). */
 static char topic_names[MT__COUNT][256] = {"orders", "reviews", "messages"};
@@ -183,6 +186,11 @@ void metrics_delivery_failed(void)
     INC(m.delivery_failed);
 }
 
+void metrics_republish_skipped(void)
+{
+    INC(m.republish_skipped);
+}
+
 static void observe(struct hist *h, const double *bounds, int64_t us)
 {
     size_t b = 0;
@@ -233,9 +241,16 @@ void metrics_set_cache(size_t entries, size_t bytes)
     atomic_store(&m.cache_bytes, bytes);
 }
 
-void metrics_redis_errors(void)
+void metrics_redis_error_reasons(const char *const *names, int n)
 {
-    INC(m.redis_errors);
+    redis_reason_names = names;
+    n_redis_reasons = n < METRICS_REASONS_MAX ? n : METRICS_REASONS_MAX;
+}
+
+void metrics_redis_error(int reason)
+{
+    if (reason >= 0 && reason < METRICS_REASONS_MAX)
+        INC(m.redis_errors[reason]);
 }
 
 void metrics_rebalance(void)
@@ -260,6 +275,11 @@ void metrics_reload(int applied)
 void metrics_set_redis_lost(int lost)
 {
     atomic_store(&m.redis_lost, lost);
+}
+
+void metrics_set_input_reset(int reset)
+{
+    atomic_store(&m.input_reset, reset);
 }
 
 void metrics_set_redis_up(int up)
@@ -456,8 +476,15 @@ static void render_counters(struct out *o)
     head(o, "loyaltyd_delivery_failures_total", "counter",
          "Produce attempts that failed and were retried.");
     put(o, "loyaltyd_delivery_failures_total %llu\n", GET(m.delivery_failed));
-    head(o, "loyaltyd_redis_errors_total", "counter", "Redis errors (connection lost).");
-    put(o, "loyaltyd_redis_errors_total %llu\n", GET(m.redis_errors));
+    head(o, "loyaltyd_republish_skipped_total", "counter",
+         "Derived events of a batch run again after its commit failed that were not "
+         "published again (delivered by the earlier run).");
+    put(o, "loyaltyd_republish_skipped_total %llu\n", GET(m.republish_skipped));
+    head(o, "loyaltyd_redis_errors_total", "counter",
+         "Redis failures that held input back (a batch, a sweep or a probe), by reason.");
+    for (int i = 0; i < n_redis_reasons; i++)
+        put(o, "loyaltyd_redis_errors_total{reason=\"%s\"} %llu\n", redis_reason_names[i],
+            GET(m.redis_errors[i]));
     head(o, "loyaltyd_rebalances_total", "counter", "Consumer group rebalances.");
     put(o, "loyaltyd_rebalances_total %llu\n", GET(m.rebalances));
     head(o, "loyaltyd_sweeper_runs_total", "counter", "Sweeper runs.");
@@ -521,6 +548,11 @@ static void render_gauges(struct out *o)
          "1 when Redis lost state it had acknowledged (nothing is applied until an "
          "operator decides, or the process restarts to apply the lost window again).");
     put(o, "loyaltyd_redis_state_lost %d\n", atomic_load(&m.redis_lost));
+    head(o, "loyaltyd_input_reset", "gauge",
+         "1 when an input partition no longer holds offsets already read from it (the "
+         "topic was recreated or truncated, or retention passed the group): nothing is "
+         "applied until an operator decides.");
+    put(o, "loyaltyd_input_reset %d\n", atomic_load(&m.input_reset));
     head(o, "loyaltyd_kafka_up", "gauge", "1 when a Kafka broker is reachable.");
     put(o, "loyaltyd_kafka_up %d\n", atomic_load(&m.kafka_up));
     head(o, "loyaltyd_ready", "gauge", "1 when /ready answers 200.");

@@ -55,9 +55,13 @@ void metrics_dead_lettered(int reason);
 void metrics_model_rejected(void);
 void metrics_emitted(enum metric_emit e);
 void metrics_delivery_failed(void);
+void metrics_republish_skipped(void);
 /* One Redis round trip. */
 void metrics_redis_latency(int64_t us);
-void metrics_redis_errors(void);
+/* Name the reasons of Redis errors 0..n-1 (names must stay valid); every
+ * named reason is rendered, 0 until counted. */
+void metrics_redis_error_reasons(const char *const *names, int n);
+void metrics_redis_error(int reason);
 void metrics_add(enum metric_counter c, uint64_t n);
 /* From an input message's Kafka timestamp to its state change committed. */
 void metrics_apply_latency(int64_t us);
@@ -74,6 +78,7 @@ void metrics_reload(int applied);
 void metrics_set_redis_up(int up);
 /* 1 while Redis is refused for having lost its state. */
 void metrics_set_redis_lost(int lost);
+void metrics_set_input_reset(int reset);
 void metrics_set_kafka_up(int up);
 void metrics_set_ready(int ready);
 void metrics_set_paused(int paused);

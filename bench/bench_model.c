@@ -30,11 +30,10 @@
 #include <time.h>
 
 #include "consumers/parse.h"
-#include "state/bgnbd.h"
-#include "state/cdnow.h"
-#include "state/codec.h"
-#include "state/customer.h"
-#include "state/model.h"
+#include "state/fit/bgfit.h"
+#include "state/fit/cdnow.h"
+#include "state/model/model.h"
+#include "state/store/codec.h"
 
 #define ROUNDS 5
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Redis memory per customer under one loyaltyd key prefix (DESIGN §5).
+"""Redis memory per customer under one loyaltyd key prefix (README, "State in Redis").
 
 Lists every key under PREFIX (SCAN), asks `MEMORY USAGE key SAMPLES 0` of each
 (SAMPLES 0: every element of a hash or zset is counted, not an estimate) and,

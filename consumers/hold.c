@@ -1,10 +1,11 @@
 /*
- * hold.c - input held back while Redis cannot take batches or Kafka does not
- * take the outputs: every assigned partition paused (the consumer is still
- * polled, so the group keeps its member) while Redis is away or the
- * producer's backlog is over its bound.  Redis is reconnected with backoff,
- * and on its return checked for what it kept; a Redis that lost its state is
- * refused until an operator decides (README, "Guarantees").
+ * hold.c - input held back while Redis cannot take batches, an input
+ * partition lost what was read from it, or Kafka does not take the outputs:
+ * every assigned partition paused (the consumer is still polled, so the
+ * group keeps its member) while one of these holds.  Redis is reconnected
+ * with backoff, and on its return checked for what it kept; a Redis that
+ * lost its state is refused until an operator decides (README,
+ * "Guarantees").
  */
 #include "consumers/pipeline_int.h"
 
@@ -21,7 +22,7 @@
 /* Batches may run: Redis is there and holds the state it should. */
 int hold_can_apply(const struct pipeline *pl)
 {
-    return hold_stores_ok(pl) && !pl->redis_lost;
+    return hold_stores_ok(pl) && !pl->redis_lost && !pl->input_reset;
 }
 
 int hold_stores_ok(const struct pipeline *pl)
@@ -32,10 +33,14 @@ int hold_stores_ok(const struct pipeline *pl)
     return 1;
 }
 
-static const char *cause_name(unsigned cause)
+/* The first of the causes, for the log. */
+static const char *cause_name(unsigned causes)
 {
-    return cause == HOLD_REDIS ? "Redis unavailable"
-                               : "outputs not acknowledged by Kafka";
+    if (causes & HOLD_REDIS)
+        return "Redis unavailable";
+    if (causes & HOLD_INPUT_RESET)
+        return "an input partition lost offsets already read";
+    return "outputs not acknowledged by Kafka";
 }
 
 /* Fetching stops for every assigned partition while a cause holds; the
@@ -135,6 +140,21 @@ void hold_back(struct pipeline *pl)
     hold_set_paused(pl, HOLD_REDIS, 1);
     if (pl->redis_retry_at_ms < mono_ms())
         pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
+}
+
+void hold_input_reset(struct pipeline *pl, const char *topic, int32_t partition,
+                      int64_t offset, const char *why)
+{
+    log_err("%s/%d: %s (position %" PRId64 "): the partition no longer holds offsets "
+            "already read from it (the topic was deleted and recreated or truncated, or "
+            "retention deleted what the group had not read). Its events from here on "
+            "would be taken for ones already applied, so nothing is applied until an "
+            "operator decides: restore the topic, or rebuild the state under a new "
+            "redis.prefix and group.id (README, \"Guarantees\")",
+            topic, (int)partition, why, offset);
+    pl->input_reset = 1;
+    metrics_set_input_reset(1);
+    hold_set_paused(pl, HOLD_INPUT_RESET, 1);
 }
 
 /* Redis holds nothing of this prefix while the group has committed offsets:

@@ -35,7 +35,7 @@ void ingest_drop_queued(void *arg, void *msg, void *entry)
     inmsg_free(msg);
 }
 
-/* Producers must key every event by its customer_id (DESIGN: co-partitioned
+/* Producers must key every event by its customer_id (README: co-partitioned
  * topics, one partitioner): an unkeyed or otherwise keyed event may sit on
  * another partition than its customer's other events, out of their order.
  * Counted either way; dead-lettered (bad_key, the default), or with
@@ -168,6 +168,12 @@ static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (pt && role >= TOPIC_ORDERS && role <= TOPIC_MESSAGES)
             task_at_end(&pt->t, role);
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+        hold_input_reset(pl, m->rkt ? rd_kafka_topic_name(m->rkt) : "?", m->partition,
+                         m->offset, rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
         return;
     }

@@ -56,7 +56,11 @@ fail:
 static const char *const consumer_defaults[] = {
     "enable.auto.offset.store", "false", /* stored only when durable */
     "enable.auto.commit", "true",        /* commits what was stored */
-    "auto.offset.reset", "earliest", "partition.assignment.strategy",
+    /* Every assigned partition's position is set (offsets.c): an offset out
+     * of range later means the log lost what was read (a topic recreated or
+     * truncated, or retention passing the group), for an operator to judge,
+     * not to skip over. */
+    "auto.offset.reset", "error", "partition.assignment.strategy",
     "range", /* eager; cooperative is buggy in 2.0 */
     "enable.partition.eof",
     "true", /* the merge must know when a partition has nothing more */

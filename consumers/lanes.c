@@ -194,8 +194,10 @@ static int launch(struct pipeline *pl, struct ptask *pt)
         rc = batch_start(&f->ctx, f->items, pt->nbatch, &f->st, f->err, sizeof(f->err),
                          &f->bt);
     if (rc != 0) {
-        if (rc < 0) /* else the batch in flight failed and said so */
+        if (rc < 0) { /* else the batch in flight failed and said so */
             log_warn("partition %d: %s; pausing input", (int)pt->t.partition, f->err);
+            metrics_redis_error(store_err_class(f->err));
+        }
         return -1;
     }
     f->pt = pt;
@@ -228,7 +230,7 @@ int lanes_land(struct pipeline *pl, int lane, int wait_ms)
     pt->lane = -1;
     if (batch_finish(f->bt) < 0) {
         log_warn("partition %d: %s; pausing input", (int)pt->t.partition, f->err);
-        metrics_redis_errors();
+        metrics_redis_error(store_err_class(f->err));
         return -1;
     }
     offsets_record_progress(pt, f->ctx.store);

@@ -125,6 +125,7 @@ void offsets_resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list
 {
     rd_kafka_topic_partition_list_t *committed =
         rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_topic_partition_list_t *unrecorded = rd_kafka_topic_partition_list_new(4);
     rd_kafka_resp_err_t rerr = rd_kafka_committed(pl->consumer, committed, 10000);
     int history = 0, from_start;
     char err[256];
@@ -144,6 +145,11 @@ void offsets_resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list
             tp->offset = RD_KAFKA_OFFSET_BEGINNING;
             continue;
         }
+        /* Nothing committed: from the start (auto.offset.reset is "error",
+         * kept for a log that lost what was read), or from Redis's progress
+         * below. */
+        if (rerr == 0 && k < 0)
+            tp->offset = RD_KAFKA_OFFSET_BEGINNING;
         if (pt == NULL || src < 0 || src >= SRC__COUNT || !store_ok(pl->store))
             continue;
         if (pt->progress[0] < 0 && pt->progress[1] < 0 && pt->progress[2] < 0) {
@@ -165,7 +171,19 @@ void offsets_resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list
                      tp->topic, (int)tp->partition, pt->progress[src], k);
             metrics_add(MC_RESUMED_FROM_REDIS, 1);
             tp->offset = pt->progress[src];
+        } else if (rerr == 0 && k < 0 && pt->progress[src] >= 0) {
+            /* The group has not committed what Redis has applied (a new group,
+             * or a process that ended before its first commit): from there,
+             * committed at once so that the group's lag is known before new
+             * input comes. */
+            tp->offset = pt->progress[src];
+            rd_kafka_topic_partition_list_add(unrecorded, tp->topic, tp->partition)
+                ->offset = tp->offset;
         }
     }
+    if (unrecorded->cnt > 0 && (rerr = rd_kafka_commit(pl->consumer, unrecorded, 1)) != 0)
+        log_warn("commit of the positions from Redis's progress: %s",
+                 rd_kafka_err2str(rerr));
+    rd_kafka_topic_partition_list_destroy(unrecorded);
     rd_kafka_topic_partition_list_destroy(committed);
 }

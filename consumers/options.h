@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "consumers/parse.h"
-#include "state/event.h"
+#include "state/model/model.h"
 
 /* The topics loyaltyd reads and writes, as indices of topic[]; the input
  * ones in the order of enum ev_source. */

@@ -1,5 +1,5 @@
 /*
- * parse.c - JSON bytes -> struct event (DESIGN §2), or a rejection reason.
+ * parse.c - JSON bytes -> struct event (README, "Events in"), or a rejection reason.
  *
  * The order of the checks matters.  Size, UTF-8 and a byte scan (nesting
  * depth, raw control bytes) all run before cJSON sees the input, so cJSON's
@@ -18,12 +18,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/civil.h"
 #include "consumers/parse.h"
 
-#define SEC_PER_DAY 86400LL
-#define TS_MIN_MS   1LL               /* 0 means "absent" in struct event */
-#define TS_MAX_MS   253402300799999LL /* 9999-12-31T23:59:59.999Z */
-#define QTY_MAX     1000000.0
+#define TS_MIN_MS 1LL               /* 0 means "absent" in struct event */
+#define TS_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define QTY_MAX   1000000.0
 
 /*
  * cJSON allocates every node, key and string of a tree on its own; a
@@ -33,15 +33,21 @@
  * what does not fit, and every allocation outside parse_event (the
  * statistics parse, anything else in the process using cJSON), goes to
  * malloc.  The hooks are installed once and never changed, so a thread never
- * frees with another allocator than it allocated with.  Sanitizer builds
- * keep malloc, so that they still see every block's bounds.
+ * frees with another allocator than it allocated with.  AddressSanitizer
+ * builds (gcc's and clang's, the fuzzers too) keep malloc, so that they still
+ * see every block's bounds.
  */
 #ifndef PARSE_ARENA
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
 #define PARSE_ARENA 0
-#else
-#define PARSE_ARENA 1
+#elif defined(__has_feature) /* clang */
+#if __has_feature(address_sanitizer)
+#define PARSE_ARENA 0
 #endif
+#endif
+#endif
+#ifndef PARSE_ARENA
+#define PARSE_ARENA 1
 #endif
 #define ARENA_BYTES 65536
 
@@ -51,8 +57,13 @@ struct arena {
     _Alignas(max_align_t) unsigned char mem[ARENA_BYTES];
 };
 
+/* A thread's arena is also its value of arena_key, whose destructor frees
+ * it when the thread ends (the _Thread_local pointer goes with the thread).
+ * Without the key (pthread_key_create failed) there is no arena. */
 static _Thread_local struct arena *arena;
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+static pthread_key_t arena_key;
+static int arena_key_made;
 
 static void *arena_malloc(size_t n)
 {
@@ -82,6 +93,7 @@ static void install_hooks(void)
 {
     cJSON_Hooks hooks = {.malloc_fn = arena_malloc, .free_fn = arena_free};
 
+    arena_key_made = pthread_key_create(&arena_key, free) == 0;
     cJSON_InitHooks(&hooks);
 }
 
@@ -91,8 +103,17 @@ static struct arena *arena_begin(void)
     if (!PARSE_ARENA)
         return NULL;
     pthread_once(&hooks_once, install_hooks);
-    if (arena == NULL && (arena = malloc(sizeof(*arena))) == NULL)
-        return NULL;
+    if (arena == NULL) {
+        struct arena *a = arena_key_made ? malloc(sizeof(*a)) : NULL;
+
+        if (a == NULL)
+            return NULL;
+        if (pthread_setspecific(arena_key, a) != 0) {
+            free(a);
+            return NULL;
+        }
+        arena = a;
+    }
     arena->used = 0;
     arena->active = 1;
     return arena;
@@ -303,103 +324,6 @@ static enum parse_reason parse_json(struct pctx *c, const char *buf, size_t len,
     return PR_OK;
 }
 
-/* ---- RFC 3339 ------------------------------------------------------------ */
-
-/* Exactly n decimal digits; stops at the first non-digit, so never reads past
- * the terminating NUL. */
-static int read_digits(const char *s, int n, int *out)
-{
-    int v = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static int is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard
- * Hinnant's days_from_civil); no timegm(), no TZ or locale involved. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* "YYYY-MM-DDTHH:MM:SS" -> seconds since the epoch, as if it were UTC. */
-static int rfc3339_datetime(const char *s, int64_t *secs)
-{
-    int y, mo, d, h, mi, sec;
-
-    if (read_digits(s, 4, &y) || s[4] != '-' || read_digits(s + 5, 2, &mo) ||
-        s[7] != '-' || read_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-        read_digits(s + 11, 2, &h) || s[13] != ':' || read_digits(s + 14, 2, &mi) ||
-        s[16] != ':' || read_digits(s + 17, 2, &sec))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 60)
-        return -1;
-    *secs = days_from_civil(y, mo, d) * SEC_PER_DAY + h * 3600 + mi * 60 + sec;
-    return 0;
-}
-
-/* Optional ".ddd..." (at least one digit; milliseconds kept, the rest
- * truncated), then "Z" or "+hh:mm"/"-hh:mm", then the end of the string. */
-static int rfc3339_tail(const char *p, int *ms, int *offset_s)
-{
-    int scale = 100, oh, om;
-
-    *ms = 0;
-    if (*p == '.') {
-        if (*++p < '0' || *p > '9')
-            return -1;
-        for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
-            *ms += (*p - '0') * scale;
-    }
-    if (*p == 'Z' || *p == 'z') {
-        *offset_s = 0;
-        return p[1] == '\0' ? 0 : -1;
-    }
-    if ((*p != '+' && *p != '-') || read_digits(p + 1, 2, &oh) || p[3] != ':' ||
-        read_digits(p + 4, 2, &om) || p[6] != '\0' || oh > 23 || om > 59)
-        return -1;
-    *offset_s = (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
-    return 0;
-}
-
-int parse_rfc3339(const char *s, int64_t *out_ms)
-{
-    int64_t secs;
-    int ms, offset_s;
-
-    if (s == NULL || out_ms == NULL)
-        return -1;
-    if (rfc3339_datetime(s, &secs) != 0 || rfc3339_tail(s + 19, &ms, &offset_s) != 0)
-        return -1;
-    *out_ms = (secs - offset_s) * 1000 + ms;
-    return 0;
-}
-
 /* ---- field helpers: one per kind of field ------------------------------- */
 
 /* A JSON null is the same as an absent key; absence is an error only for a
@@ -583,7 +507,7 @@ static enum parse_reason get_ts(struct pctx *c, const cJSON *obj, const char *na
     if (r != PR_OK || it == NULL)
         return r;
     if (cJSON_IsString(it) && it->valuestring != NULL)
-        bad = parse_rfc3339(it->valuestring, &ms);
+        bad = civil_rfc3339_parse(it->valuestring, &ms);
     else if (cJSON_IsNumber(it))
         bad = ms_from_number(it->valuedouble, &ms);
     else

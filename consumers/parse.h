@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "state/event.h"
+#include "state/model/model.h"
 
 /* Reasons a message goes to the dead-letter topic.  The string form
  * (parse_reason_name) is the `reason` field of the DLQ record and a metrics
@@ -63,13 +63,6 @@ enum parse_reason parse_event(const char *buf, size_t len, enum ev_source src,
                               struct event *ev, char *detail, size_t detail_len);
 
 const char *parse_reason_name(enum parse_reason r);
-
-/* RFC 3339 with a mandatory offset ("Z" or +hh:mm), fractional seconds
- * optional (digits past milliseconds are truncated) -> epoch ms.  Returns 0 on
- * success, -1 on any syntax error or out-of-range field (month, day of that
- * month, hour, minute, second <= 60, offset).  Times before 1970 are returned
- * as negative values: rejecting them is the caller's business. */
-int parse_rfc3339(const char *s, int64_t *out_ms);
 
 /* Strict UTF-8 validation (no overlongs, no surrogates, <= U+10FFFF, no
  * truncated sequence at the end).  Returns 1 if valid, 0 if not. */

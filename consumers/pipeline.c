@@ -9,7 +9,7 @@
  * parses the message and checks its key, and queues it in its task, where
  * consumers/task.c merges the three input topics in event time.  lanes.c
  * fills a batch from the merge, starts it on one of two Redis connections
- * (state/batch.c) and lands it once Kafka acknowledged its derived events;
+ * (state/engine/batch.c) and lands it once Kafka acknowledged its derived events;
  * its inputs' offsets then become storable, and offsets.c hands them to
  * librdkafka, which commits them.  A malformed message is dead-lettered in
  * its turn (ingest.c).
@@ -43,7 +43,7 @@
 #include "consumers/kconf.h"
 #include "consumers/producer.h"
 #include "consumers/tracker.h"
-#include "state/cache.h"
+#include "state/engine/cache.h"
 
 /* Free heap memory goes back to the system at most this often, and only in a
  * step that found nothing to do (after a backlog, say). */

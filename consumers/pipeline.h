@@ -2,9 +2,9 @@
  * pipeline.h - the Kafka side of loyaltyd: consumer group, rebalance,
  * offsets, the producer of derived events and of the dead-letter topic, and
  * the one-way flow message -> parse -> task merge (event time) -> batch apply
- * (state/batch.h) -> publish -> store offset.  Main thread only; librdkafka's own threads
- * never call into this module except the statistics and log callbacks, which touch only
- * metrics and the logger.
+ * (state/engine/batch.h) -> publish -> store offset.  Main thread only; librdkafka's own
+ * threads never call into this module except the statistics and log callbacks, which
+ * touch only metrics and the logger.
  */
 #ifndef LOYALTY_PIPELINE_H
 #define LOYALTY_PIPELINE_H
@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "consumers/options.h"
-#include "state/store.h"
+#include "state/store/store.h"
 
 struct pipeline;
 struct model_config;

@@ -26,8 +26,8 @@
 
 #include "consumers/pipeline.h"
 #include "consumers/task.h"
-#include "state/batch.h"
-#include "state/model.h"
+#include "state/engine/batch.h"
+#include "state/model/model.h"
 
 /* Batches in flight: each lane is a Redis connection of its own, so one
  * task's batch is prepared while Redis commits another's. */
@@ -137,9 +137,10 @@ struct pipeline {
     struct ptask **tasks; /* by partition number; NULL: not ours */
     size_t ntasks;
 
-    /* hold.c: Redis's availability, and the outputs' backlog. */
+    /* hold.c: Redis's availability, the inputs' positions, the outputs' backlog. */
     unsigned paused; /* every partition, while one of the enum hold_cause holds */
     int redis_lost;  /* Redis lost its state: refusing until an operator decides */
+    int input_reset; /* an input partition lost offsets read from it: refusing */
     int64_t redis_retry_at_ms, redis_backoff_ms;
     int outputs_stalled; /* an output topic took nothing for OUTPUT_STALL_MS */
 
@@ -222,8 +223,8 @@ void offsets_resume_positions(struct pipeline *pl,
 /* hold.c: Redis away, outputs behind. */
 
 /* Why input is paused (the bits of pl->paused): fetching resumes only once
- * neither holds. */
-enum hold_cause { HOLD_REDIS = 1u, HOLD_OUTPUT = 2u };
+ * none holds.  An input reset is never cleared (the process is restarted). */
+enum hold_cause { HOLD_REDIS = 1u, HOLD_OUTPUT = 2u, HOLD_INPUT_RESET = 4u };
 
 /* Every lane's connection is up. */
 int hold_stores_ok(const struct pipeline *pl);
@@ -246,6 +247,10 @@ void hold_redis_retry(struct pipeline *pl);
 /* Judge a Redis without state of this prefix (history: something was
  * applied before).  1 when the partitions are to start from the beginning. */
 int hold_judge_fresh_redis(struct pipeline *pl, int history);
+/* An input partition's log no longer holds the position read up to: input
+ * paused and not ready until the process is restarted by an operator. */
+void hold_input_reset(struct pipeline *pl, const char *topic, int32_t partition,
+                      int64_t offset, const char *why);
 
 /* stats.c: metrics and librdkafka's callbacks. */
 

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "consumers/sentset.h"
 
 /* A topic's failed messages are produced again in rounds: the first
  * REPRODUCE_MIN_MS after the failure, each next one after twice the wait of
@@ -46,7 +47,12 @@ struct producer {
     size_t outstanding;   /* produced, delivery report not yet seen */
     size_t derived;       /* derived events handed over, not yet delivered */
     size_t pending_bytes; /* keys and values handed over, not yet delivered */
+    struct sentset *sent; /* ids of the derived events delivered last */
 };
+
+/* How many delivered ids are remembered: a batch whose commit failed runs
+ * again within a few batches, each of at most a few thousand events. */
+#define SENT_IDS 16384
 
 /* A message handed to the producer.  Owned by the pipeline until its delivery
  * report; the payload must stay valid that long (librdkafka does not copy). */
@@ -57,6 +63,7 @@ struct outmsg {
     enum topic_role role;
     enum metric_emit emit; /* derived events only */
     unsigned *pending;     /* derived events: the batch's wait counter */
+    char event_id[33];     /* derived events: theirs */
     char *key, *payload;
     size_t keylen, len;
     rd_kafka_headers_t *hdrs; /* DLQ only; a copy is handed over per attempt */
@@ -278,6 +285,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     account_delivered(pr, om);
     if (om->role != TOPIC_DLQ) {
+        sentset_add(pr->sent, om->event_id);
         metrics_emitted(om->emit);
         pr->derived--;
         if (om->pending)
@@ -293,12 +301,19 @@ int producer_publish(void *arg, const char *customer_id, const struct publish_li
 
     for (size_t i = 0; i < l->n; i++) {
         const struct publish_entry *e = &l->v[i];
-        struct outmsg *om =
-            outmsg_new(pr, NULL, 0, routes[e->topic].role, customer_id,
-                       strlen(customer_id), e->payload, strlen(e->payload));
+        struct outmsg *om;
 
+        /* Delivered already, by this batch's earlier run whose commit failed:
+         * the same event (same id), not to be published twice. */
+        if (sentset_has(pr->sent, e->event_id)) {
+            metrics_republish_skipped();
+            continue;
+        }
+        om = outmsg_new(pr, NULL, 0, routes[e->topic].role, customer_id,
+                        strlen(customer_id), e->payload, strlen(e->payload));
         if (om == NULL)
             return -1;
+        memcpy(om->event_id, e->event_id, sizeof(om->event_id));
         om->emit = routes[e->topic].emit;
         om->pending = pending;
         (*pending)++;
@@ -395,6 +410,12 @@ struct producer *producer_new(const struct pipeline_opts *cfg, rd_kafka_conf_t *
         pr->out[r].retry_tail = &pr->out[r].retry;
         pr->out[r].backoff_ms = REPRODUCE_MIN_MS;
     }
+    if ((pr->sent = sentset_new(SENT_IDS)) == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "out of memory");
+        free(pr);
+        return NULL;
+    }
     rd_kafka_conf_set_opaque(conf, pr);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     if ((pr->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen)) == NULL) {
@@ -418,6 +439,7 @@ void producer_free(struct producer *pr)
             pr->out[r].retry = om->next;
             outmsg_done(om);
         }
+    sentset_free(pr->sent);
     free(pr);
 }
 

@@ -20,7 +20,7 @@
 
 #include "consumers/tracker.h"
 #include "consumers/options.h"
-#include "state/store.h"
+#include "state/store/store.h"
 
 /* What is kept of a consumed message once librdkafka's copy is released (its
  * fetch buffer goes with it): where it came from, and for the DLQ its key and

@@ -15,7 +15,7 @@
 #include "base/metrics.h"
 #include "consumers/task.h"
 #include "consumers/tracker.h"
-#include "state/cache.h"
+#include "state/engine/cache.h"
 
 /* Partition count of one topic from the cluster; -1 if unknown. */
 static int partition_count(struct pipeline *pl, const char *topic)

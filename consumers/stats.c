@@ -17,7 +17,7 @@
 #include "base/metrics.h"
 #include "consumers/producer.h"
 #include "consumers/task.h"
-#include "state/cache.h"
+#include "state/engine/cache.h"
 
 /* The oldest Kafka timestamp among a task's inputs not yet applied, or 0.
  * Each queue is in offset order: its head stands for it. */
@@ -53,6 +53,7 @@ static void account_timers(struct pipeline *pl, const struct ptask *pt)
     if (now <= 0 || (pl->paused & HOLD_REDIS) || !store_ok(pl->store))
         return;
     if (store_due_overdue(pl->store, pt->t.partition, now, &count, &oldest) < 0) {
+        metrics_redis_error(store_err_class(store_last_error(pl->store)));
         if (!hold_stores_ok(pl)) /* Redis went away: as when a batch finds it */
             hold_back(pl);
         return;

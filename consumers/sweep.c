@@ -34,6 +34,7 @@ static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
 
     if (store_due(pl->store, pt->t.partition, now, (size_t)pl->cfg->sweep_batch, &ids,
                   &n) < 0) {
+        metrics_redis_error(store_err_class(store_last_error(pl->store)));
         if (!hold_stores_ok(pl))
             hold_back(pl);
         return 0;
@@ -46,6 +47,7 @@ static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
                                            .offset = -1};
     if (batch_run(&b, pl->items, n, &st, err, sizeof(err)) < 0) {
         log_warn("sweep of partition %d: %s", (int)pt->t.partition, err);
+        metrics_redis_error(store_err_class(err));
         if (!hold_stores_ok(pl))
             hold_back(pl);
     } else {

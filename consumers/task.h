@@ -1,6 +1,6 @@
 /*
  * task.h - a task is partition number p of every input topic, applied as one
- * stream in event-time order (DESIGN §6 "Same input, same output").
+ * stream in event-time order (README, "Guarantees": "Same input, same output").
  *
  * Each input topic has a queue of parsed messages in offset order.  The merge
  * releases the head with the smallest (event time, topic, offset), but only
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "state/event.h"
+#include "state/model/model.h"
 
 /* A consumed, parsed input message waiting in its queue.  A malformed one
  * (reason != 0) waits its turn in offset order too, so that it is dead-

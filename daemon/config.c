@@ -1,182 +1,91 @@
 #include "daemon/config.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cfgtab.h"
+#include "base/log.h"
 #include "consumers/kconf.h"
 #include "daemon/http.h"
-#include "base/log.h"
-#include "state/model.h"
-#include "state/store.h"
+#include "state/model/model.h"
+#include "state/store/store.h"
 
-/* CT_MS and CT_MS64 are given in seconds and kept in milliseconds (int, int64_t). */
-enum cfg_type {
-    CT_STR,
-    CT_LISTEN, /* "" or ADDRESS:PORT */
-    CT_INT,
-    CT_DOUBLE,
-    CT_CLOCK,
-    CT_LOGLEVEL,
-    CT_LOGFORMAT,
-    CT_BADKEY,
-    CT_LOST,
-    CT_INDICES,
-    CT_SIZE,
-    CT_MS,
-    CT_MS64
-};
+/* A hook for each key the engine does not read itself.  A word its key's
+ * help does not list is refused with CFGTAB_NOT_LISTED, and the error then
+ * quotes the help. */
 
-/* CF_NONEMPTY: an empty value is refused (a topic, the group, the key
- * prefix: empty, the daemon would read, write or join the wrong thing). */
-#define CF_NONEMPTY 1u
-
-struct cfg_key {
-    const char *name;
-    enum cfg_type type;
-    size_t offset;
-    const char *def;
-    double min, max;
-    const char *help;
-    unsigned flags;
-};
-
-#define OFF(f) offsetof(struct config, f)
-
-/* The one table of the daemon's own keys.  Order is the order of --help-config. */
-static const struct cfg_key cfg_keys[] = {
-    {"topic.orders", CT_STR, OFF(pipe.topic[TOPIC_ORDERS]), "orders", 0, 0,
-     "input topic of order.* events", CF_NONEMPTY},
-    {"topic.reviews", CT_STR, OFF(pipe.topic[TOPIC_REVIEWS]), "reviews", 0, 0,
-     "input topic of review.posted", CF_NONEMPTY},
-    {"topic.messages", CT_STR, OFF(pipe.topic[TOPIC_MESSAGES]), "messages", 0, 0,
-     "input topic of message.sent", CF_NONEMPTY},
-    {"topic.churn_risk", CT_STR, OFF(pipe.topic[TOPIC_CHURN]), "loyalty.churn-risk", 0, 0,
-     "output topic of churn-risk events", CF_NONEMPTY},
-    {"topic.rewards", CT_STR, OFF(pipe.topic[TOPIC_REWARDS]), "loyalty.rewards", 0, 0,
-     "output topic of reward-trigger events", CF_NONEMPTY},
-    {"topic.segments", CT_STR, OFF(pipe.topic[TOPIC_SEGMENTS]), "loyalty.segments", 0, 0,
-     "output topic of segment-change events (a customer's segment, brand type or "
-     "loyalty type changed)",
-     CF_NONEMPTY},
-    {"topic.dlq", CT_STR, OFF(pipe.topic[TOPIC_DLQ]), "loyalty.dlq", 0, 0,
-     "dead-letter topic of rejected input", CF_NONEMPTY},
-    {"group.id", CT_STR, OFF(pipe.group_id), "loyaltyd", 0, 0, "Kafka consumer group",
-     CF_NONEMPTY},
-    {"redis.host", CT_STR, OFF(redis_host), "127.0.0.1", 0, 0,
-     "Redis host or unix socket path", CF_NONEMPTY},
-    {"redis.port", CT_INT, OFF(redis_port), "6379", 0, 65535,
-     "Redis port (0 = unix socket)", 0},
-    {"redis.password_file", CT_STR, OFF(redis_password_file), "", 0, 0,
-     "file holding the Redis password (never put the password itself in the config)", 0},
-    {"redis.db", CT_INT, OFF(redis_db), "0", 0, 1000, "Redis database number", 0},
-    {"redis.prefix", CT_STR, OFF(redis_prefix), "loyalty:", 0, 0,
-     "prefix of every key (several shops can share one Redis)", CF_NONEMPTY},
-    {"redis.lost", CT_LOST, OFF(pipe.redis_lost_replay), "refuse", 0, 0,
-     "when Redis holds no state under the prefix but the consumer group has committed "
-     "offsets (Redis lost its data): 'refuse' (apply nothing, not ready, until an "
-     "operator decides) or 'replay' (rebuild the state from the earliest retained "
-     "offsets)",
-     0},
-    {"redis.indices", CT_INDICES, OFF(redis_indices), "risk,value", 0, 0,
-     "the operators' sorted sets kept for loyaltyctl top, comma-separated: risk, "
-     "loyalty, "
-     "clv, value (empty: none; each costs about 100 bytes per customer in Redis, and one "
-     "left out is deleted at start)",
-     0},
-    {"redis.timeout_ms", CT_INT, OFF(redis_timeout_ms), "2000", 10, 600000,
-     "connect and command timeout", 0},
-    {"http.listen", CT_LISTEN, OFF(http_listen), "127.0.0.1:9464", 0, 0,
-     "address of /metrics, /health, /ready; empty disables", 0},
-    {"clock", CT_CLOCK, OFF(pipe.clock), "wall", 0, 0,
-     "'wall': now is the wall clock; 'stream': now is the newest event time (replay)", 0},
-    {"log.level", CT_LOGLEVEL, OFF(log_level), "info", 0, 0,
-     "error, warning, notice, info or debug", 0},
-    {"log.format", CT_LOGFORMAT, OFF(log_format), "auto", 0, 0,
-     "auto (journal when stderr is the journal, else text), journal (<N> prefixes), text "
-     "(UTC time and level) or json (one object per line)",
-     0},
-    {"input.bad_key", CT_BADKEY, OFF(pipe.bad_key_apply), "dlq", 0, 0,
-     "an event without a message key or keyed by another than its customer_id: 'dlq' "
-     "(dead-lettered, reason bad_key) or 'apply' (applied and counted)",
-     0},
-    {"limits.max_message_bytes", CT_SIZE, OFF(pipe.limits.max_message_bytes), "1048576",
-     64, 64 << 20, "larger input messages are dead-lettered", 0},
-    {"limits.max_depth", CT_INT, OFF(pipe.limits.max_depth), "32", 2, 1000,
-     "deeper JSON nesting is dead-lettered", 0},
-    {"limits.max_amount", CT_DOUBLE, OFF(pipe.limits.max_amount), "1e9", 0, 1e15,
-     "larger amounts are dead-lettered", 0},
-    {"limits.max_future_skew_s", CT_MS64, OFF(pipe.limits.max_future_skew_ms), "86400", 0,
-     31536000, "event times further in the future are dead-lettered", 0},
-    {"dlq.max_payload_bytes", CT_INT, OFF(pipe.dlq_max_payload_bytes), "65536", 64,
-     16 << 20, "longer rejected messages keep only this prefix in the DLQ record", 0},
-    {"sweep.interval_s", CT_MS, OFF(sweep_interval_ms), "60", 0, 86400,
-     "how often the sweeper looks for due customers (0 disables)", 0},
-    {"sweep.batch", CT_INT, OFF(pipe.sweep_batch), "100", 1, 100000,
-     "customers handled per sweep step (up to five steps per partition and pass)", 0},
-    {"model.refresh_s", CT_MS, OFF(model_refresh_ms), "30", 1, 86400,
-     "how often the fitted model parameters are re-read from Redis", 0},
-    {"rescore.per_s", CT_INT, OFF(pipe.rescore_per_s), "1000", 0, 1000000,
-     "customers evaluated again per second, in the background, after a refit (0: "
-     "each on its next event or sweep only)",
-     0},
-    {"merge.max_idle_ms", CT_INT, OFF(pipe.merge_max_idle_ms), "2000", 0, 3600000,
-     "how long a task waits for an input partition that is behind but has nothing "
-     "fetched before applying the others' events without it",
-     0},
-    {"merge.grace_ms", CT_INT, OFF(pipe.merge_grace_ms), "0", 0, 60000,
-     "how long an event appended this recently waits for a caught-up input partition of "
-     "its task to show an earlier one (0: not at all; each event of a live stream with a "
-     "quiet topic is delayed by up to this)",
-     0},
-    {"merge.queue_max", CT_INT, OFF(pipe.merge_queue_max), "200", 16, 1000000,
-     "parsed messages buffered per input partition for the merge", 0},
-    {"batch.max_events", CT_INT, OFF(pipe.batch_max_events), "3000", 1, 100000,
-     "merged events of one task applied and committed together", 0},
-    {"dedup.window", CT_INT, OFF(pipe.dedup_window), "64", 0, 256,
-     "event ids (and order ids of order.placed) each customer remembers, so an "
-     "event re-sent upstream at another offset is applied once (0: none)",
-     0},
-    {"cache.max_bytes", CT_SIZE, OFF(pipe.cache_max_bytes), "12582912", 0, 1e12,
-     "memory for customers kept between batches (0 keeps none)", 0},
-    {"output.max_pending_bytes", CT_SIZE, OFF(pipe.output_max_pending_bytes), "33554432",
-     65536, 1e12,
-     "derived events and DLQ records not yet acknowledged by Kafka, in bytes of keys and "
-     "values: above it the input is paused until they are down to half",
-     0},
-};
-
-#define N_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
-
-static int set_string(char **slot, const char *value)
+static void *slot(void *cfg, const struct cfgtab_key *k)
 {
-    char *copy = strdup(value);
+    return (char *)cfg + k->offset;
+}
 
-    if (copy == NULL)
-        return -1;
-    free(*slot);
-    *slot = copy;
+static int parse_clock(void *cfg, const struct cfgtab_key *k, const char *value,
+                       char *why, size_t whylen)
+{
+    (void)why;
+    (void)whylen;
+    if (strcmp(value, "wall") != 0 && strcmp(value, "stream") != 0)
+        return CFGTAB_NOT_LISTED;
+    *(enum clock_mode *)slot(cfg, k) = value[0] == 's' ? CLOCK_STREAM : CLOCK_WALL;
     return 0;
 }
 
-static int parse_number(const char *value, double *out)
+static int parse_log_level(void *cfg, const struct cfgtab_key *k, const char *value,
+                           char *why, size_t whylen)
 {
-    char *end;
+    int lvl = log_level_parse(value);
 
-    errno = 0;
-    *out = strtod(value, &end);
-    return (errno != 0 || end == value || *end != '\0' || !isfinite(*out)) ? -1 : 0;
+    (void)why;
+    (void)whylen;
+    if (lvl < 0)
+        return CFGTAB_NOT_LISTED;
+    *(int *)slot(cfg, k) = lvl;
+    return 0;
+}
+
+static int parse_log_format(void *cfg, const struct cfgtab_key *k, const char *value,
+                            char *why, size_t whylen)
+{
+    int fmt = log_format_parse(value);
+
+    (void)why;
+    (void)whylen;
+    if (fmt < 0)
+        return CFGTAB_NOT_LISTED;
+    *(int *)slot(cfg, k) = fmt;
+    return 0;
+}
+
+static int parse_bad_key(void *cfg, const struct cfgtab_key *k, const char *value,
+                         char *why, size_t whylen)
+{
+    (void)why;
+    (void)whylen;
+    if (strcmp(value, "dlq") != 0 && strcmp(value, "apply") != 0)
+        return CFGTAB_NOT_LISTED;
+    *(int *)slot(cfg, k) = value[0] == 'a';
+    return 0;
+}
+
+static int parse_lost(void *cfg, const struct cfgtab_key *k, const char *value, char *why,
+                      size_t whylen)
+{
+    (void)why;
+    (void)whylen;
+    if (strcmp(value, "refuse") != 0 && strcmp(value, "replay") != 0)
+        return CFGTAB_NOT_LISTED;
+    *(int *)slot(cfg, k) = value[2] == 'p';
+    return 0;
 }
 
 /* "risk, value" -> the STORE_IDX_* bits; "" -> none. */
-static int parse_indices(const struct cfg_key *k, const char *value, unsigned *mask,
-                         char *err, size_t errlen)
+static int parse_indices(void *cfg, const struct cfgtab_key *k, const char *value,
+                         char *why, size_t whylen)
 {
     const char *p = value;
+    unsigned mask = 0;
 
-    *mask = 0;
     while (*p != '\0') {
         size_t n;
         int idx;
@@ -186,92 +95,142 @@ static int parse_indices(const struct cfg_key *k, const char *value, unsigned *m
         if (n == 0)
             break;
         if ((idx = store_index_parse(p, n)) < 0) {
-            snprintf(err, errlen,
-                     "%s: '%.*s' is not an index (risk, loyalty, clv, value)", k->name,
+            snprintf(why, whylen, "'%.*s' is not an index (risk, loyalty, clv, value)",
                      (int)n, p);
             return -1;
         }
-        *mask |= 1u << idx;
+        mask |= 1u << idx;
         p += n;
     }
+    *(unsigned *)slot(cfg, k) = mask;
     return 0;
 }
 
-static int set_typed(struct config *cfg, const struct cfg_key *k, const char *value,
-                     char *err, size_t errlen)
+/* "" (the endpoint disabled) or ADDRESS:PORT. */
+static int check_listen(void *cfg, const struct cfgtab_key *k, const char *value,
+                        char *why, size_t whylen)
 {
-    char *base = (char *)cfg + k->offset, why[256];
-    double d;
-    int lvl;
-
-    switch (k->type) {
-    case CT_LISTEN:
-        if (value[0] && http_check_listen(value, why, sizeof(why)) < 0) {
-            snprintf(err, errlen, "%s: %s", k->name, why);
-            return -1;
-        }
-        return set_string((char **)(void *)base, value);
-    case CT_STR:
-        if ((k->flags & CF_NONEMPTY) && value[0] == '\0') {
-            snprintf(err, errlen, "%s: must not be empty", k->name);
-            return -1;
-        }
-        return set_string((char **)(void *)base, value);
-    case CT_CLOCK:
-        if (strcmp(value, "wall") != 0 && strcmp(value, "stream") != 0)
-            goto bad_enum;
-        *(enum clock_mode *)(void *)base = value[0] == 's' ? CLOCK_STREAM : CLOCK_WALL;
-        return 0;
-    case CT_LOGLEVEL:
-        if ((lvl = log_level_parse(value)) < 0)
-            goto bad_enum;
-        *(int *)(void *)base = lvl;
-        return 0;
-    case CT_LOGFORMAT:
-        if ((lvl = log_format_parse(value)) < 0)
-            goto bad_enum;
-        *(int *)(void *)base = lvl;
-        return 0;
-    case CT_BADKEY:
-        if (strcmp(value, "dlq") != 0 && strcmp(value, "apply") != 0)
-            goto bad_enum;
-        *(int *)(void *)base = value[0] == 'a';
-        return 0;
-    case CT_INDICES:
-        return parse_indices(k, value, (unsigned *)(void *)base, err, errlen);
-    case CT_LOST:
-        if (strcmp(value, "refuse") != 0 && strcmp(value, "replay") != 0)
-            goto bad_enum;
-        *(int *)(void *)base = value[2] == 'p';
-        return 0;
-    default:
-        break;
-    }
-    if (parse_number(value, &d) < 0) {
-        snprintf(err, errlen, "%s: '%s' is not a number", k->name, value);
-        return -1;
-    }
-    if (d < k->min || d > k->max || (k->type != CT_DOUBLE && d != floor(d))) {
-        snprintf(err, errlen, "%s: must be %s between %g and %g", k->name,
-                 k->type == CT_DOUBLE ? "a number" : "an integer", k->min, k->max);
-        return -1;
-    }
-    if (k->type == CT_INT)
-        *(int *)(void *)base = (int)d;
-    else if (k->type == CT_SIZE)
-        *(size_t *)(void *)base = (size_t)d;
-    else if (k->type == CT_DOUBLE)
-        *(double *)(void *)base = d;
-    else if (k->type == CT_MS64)
-        *(int64_t *)(void *)base = (int64_t)d * 1000;
-    else
-        *(int *)(void *)base = (int)d * 1000;
-    return 0;
-bad_enum:
-    snprintf(err, errlen, "%s: '%s' is not one of the allowed values (%s)", k->name,
-             value, k->help);
-    return -1;
+    (void)cfg;
+    (void)k;
+    return value[0] ? http_check_listen(value, why, whylen) : 0;
 }
+
+#define FIELD(f) CFGTAB_FIELD(struct config, f)
+
+/* The one table of the daemon's own keys.  Order is the order of --help-config.
+ * CFGTAB_NONEMPTY: empty, a topic, the group or the key prefix would make the
+ * daemon read, write or join the wrong thing. */
+static const struct cfgtab_key cfg_keys[] = {
+    {"topic.orders", CFGTAB_STR, FIELD(pipe.topic[TOPIC_ORDERS]), "orders", 0, 0,
+     "input topic of order.* events", CFGTAB_NONEMPTY, NULL},
+    {"topic.reviews", CFGTAB_STR, FIELD(pipe.topic[TOPIC_REVIEWS]), "reviews", 0, 0,
+     "input topic of review.posted", CFGTAB_NONEMPTY, NULL},
+    {"topic.messages", CFGTAB_STR, FIELD(pipe.topic[TOPIC_MESSAGES]), "messages", 0, 0,
+     "input topic of message.sent", CFGTAB_NONEMPTY, NULL},
+    {"topic.churn_risk", CFGTAB_STR, FIELD(pipe.topic[TOPIC_CHURN]), "loyalty.churn-risk",
+     0, 0, "output topic of churn-risk events", CFGTAB_NONEMPTY, NULL},
+    {"topic.rewards", CFGTAB_STR, FIELD(pipe.topic[TOPIC_REWARDS]), "loyalty.rewards", 0,
+     0, "output topic of reward-trigger events", CFGTAB_NONEMPTY, NULL},
+    {"topic.segments", CFGTAB_STR, FIELD(pipe.topic[TOPIC_SEGMENTS]), "loyalty.segments",
+     0, 0,
+     "output topic of segment-change events (a customer's segment, brand type or "
+     "loyalty type changed)",
+     CFGTAB_NONEMPTY, NULL},
+    {"topic.dlq", CFGTAB_STR, FIELD(pipe.topic[TOPIC_DLQ]), "loyalty.dlq", 0, 0,
+     "dead-letter topic of rejected input", CFGTAB_NONEMPTY, NULL},
+    {"group.id", CFGTAB_STR, FIELD(pipe.group_id), "loyaltyd", 0, 0,
+     "Kafka consumer group", CFGTAB_NONEMPTY, NULL},
+    {"redis.host", CFGTAB_STR, FIELD(redis_host), "127.0.0.1", 0, 0,
+     "Redis host or unix socket path", CFGTAB_NONEMPTY, NULL},
+    {"redis.port", CFGTAB_INT, FIELD(redis_port), "6379", 0, 65535,
+     "Redis port (0 = unix socket)", 0, NULL},
+    {"redis.password_file", CFGTAB_STR, FIELD(redis_password_file), "", 0, 0,
+     "file holding the Redis password (never put the password itself in the config)", 0,
+     NULL},
+    {"redis.db", CFGTAB_INT, FIELD(redis_db), "0", 0, 1000, "Redis database number", 0,
+     NULL},
+    {"redis.prefix", CFGTAB_STR, FIELD(redis_prefix), "loyalty:", 0, 0,
+     "prefix of every key (several shops can share one Redis)", CFGTAB_NONEMPTY, NULL},
+    {"redis.lost", CFGTAB_CUSTOM, FIELD(pipe.redis_lost_replay), "refuse", 0, 0,
+     "when Redis holds no state under the prefix but the consumer group has committed "
+     "offsets (Redis lost its data): 'refuse' (apply nothing, not ready, until an "
+     "operator decides) or 'replay' (rebuild the state from the earliest retained "
+     "offsets)",
+     0, parse_lost},
+    {"redis.indices", CFGTAB_CUSTOM, FIELD(redis_indices), "risk,value", 0, 0,
+     "the operators' sorted sets kept for loyaltyctl top, comma-separated: risk, "
+     "loyalty, "
+     "clv, value (empty: none; each costs about 100 bytes per customer in Redis, and one "
+     "left out is deleted at start)",
+     0, parse_indices},
+    {"redis.timeout_ms", CFGTAB_INT, FIELD(redis_timeout_ms), "2000", 10, 600000,
+     "connect and command timeout", 0, NULL},
+    {"http.listen", CFGTAB_STR, FIELD(http_listen), "127.0.0.1:9464", 0, 0,
+     "address of /metrics, /health, /ready; empty disables", 0, check_listen},
+    {"clock", CFGTAB_CUSTOM, FIELD(pipe.clock), "wall", 0, 0,
+     "'wall': now is the wall clock; 'stream': now is the newest event time (replay)", 0,
+     parse_clock},
+    {"log.level", CFGTAB_CUSTOM, FIELD(log_level), "info", 0, 0,
+     "error, warning, notice, info or debug", CFGTAB_IN_PLACE, parse_log_level},
+    {"log.format", CFGTAB_CUSTOM, FIELD(log_format), "auto", 0, 0,
+     "auto (journal when stderr is the journal, else text), journal (<N> prefixes), text "
+     "(UTC time and level) or json (one object per line)",
+     0, parse_log_format},
+    {"input.bad_key", CFGTAB_CUSTOM, FIELD(pipe.bad_key_apply), "dlq", 0, 0,
+     "an event without a message key or keyed by another than its customer_id: 'dlq' "
+     "(dead-lettered, reason bad_key) or 'apply' (applied and counted)",
+     0, parse_bad_key},
+    {"limits.max_message_bytes", CFGTAB_SIZE, FIELD(pipe.limits.max_message_bytes),
+     "1048576", 64, 64 << 20, "larger input messages are dead-lettered", 0, NULL},
+    {"limits.max_depth", CFGTAB_INT, FIELD(pipe.limits.max_depth), "32", 2, 1000,
+     "deeper JSON nesting is dead-lettered", 0, NULL},
+    {"limits.max_amount", CFGTAB_DOUBLE, FIELD(pipe.limits.max_amount), "1e9", 0, 1e15,
+     "larger amounts are dead-lettered", 0, NULL},
+    {"limits.max_future_skew_s", CFGTAB_SECS64, FIELD(pipe.limits.max_future_skew_ms),
+     "86400", 0, 31536000, "event times further in the future are dead-lettered", 0,
+     NULL},
+    {"dlq.max_payload_bytes", CFGTAB_INT, FIELD(pipe.dlq_max_payload_bytes), "65536", 64,
+     16 << 20, "longer rejected messages keep only this prefix in the DLQ record", 0,
+     NULL},
+    {"sweep.interval_s", CFGTAB_SECS, FIELD(sweep_interval_ms), "60", 0, 86400,
+     "how often the sweeper looks for due customers (0 disables)", 0, NULL},
+    {"sweep.batch", CFGTAB_INT, FIELD(pipe.sweep_batch), "100", 1, 100000,
+     "customers handled per sweep step (up to five steps per partition and pass)", 0,
+     NULL},
+    {"model.refresh_s", CFGTAB_SECS, FIELD(model_refresh_ms), "30", 1, 86400,
+     "how often the fitted model parameters are re-read from Redis", 0, NULL},
+    {"rescore.per_s", CFGTAB_INT, FIELD(pipe.rescore_per_s), "1000", 0, 1000000,
+     "customers evaluated again per second, in the background, after a refit (0: "
+     "each on its next event or sweep only)",
+     0, NULL},
+    {"merge.max_idle_ms", CFGTAB_INT, FIELD(pipe.merge_max_idle_ms), "2000", 0, 3600000,
+     "how long a task waits for an input partition that is behind but has nothing "
+     "fetched before applying the others' events without it",
+     0, NULL},
+    {"merge.grace_ms", CFGTAB_INT, FIELD(pipe.merge_grace_ms), "0", 0, 60000,
+     "how long an event appended this recently waits for a caught-up input partition of "
+     "its task to show an earlier one (0: not at all; each event of a live stream with a "
+     "quiet topic is delayed by up to this)",
+     0, NULL},
+    {"merge.queue_max", CFGTAB_INT, FIELD(pipe.merge_queue_max), "200", 16, 1000000,
+     "parsed messages buffered per input partition for the merge", 0, NULL},
+    {"batch.max_events", CFGTAB_INT, FIELD(pipe.batch_max_events), "3000", 1, 100000,
+     "merged events of one task applied and committed together", 0, NULL},
+    {"dedup.window", CFGTAB_INT, FIELD(pipe.dedup_window), "64", 0, 256,
+     "event ids (and order ids of order.placed) each customer remembers, so an "
+     "event re-sent upstream at another offset is applied once (0: none)",
+     0, NULL},
+    {"cache.max_bytes", CFGTAB_SIZE, FIELD(pipe.cache_max_bytes), "12582912", 0, 1e12,
+     "memory for customers kept between batches (0 keeps none)", 0, NULL},
+    {"output.max_pending_bytes", CFGTAB_SIZE, FIELD(pipe.output_max_pending_bytes),
+     "33554432", 65536, 1e12,
+     "derived events and DLQ records not yet acknowledged by Kafka, in bytes of keys and "
+     "values: above it the input is paused until they are down to half",
+     0, NULL},
+};
+
+static const struct cfgtab daemon_keys = {"", cfg_keys,
+                                          sizeof(cfg_keys) / sizeof(cfg_keys[0])};
 
 static int props_add(struct kafka_props *p, const char *name, const char *value)
 {
@@ -359,17 +318,10 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 
     if (strncmp(key, "kafka.", 6) == 0)
         return kafka_prop(cfg, key, value, err, errlen);
-    if (strncmp(key, "model.", 6) == 0 && strcmp(key, "model.refresh_s") != 0) {
-        rc = model_config_set(cfg->model, key + 6, value, err, errlen);
-        if (rc == -2)
-            snprintf(err, errlen, "unknown key '%s'", key);
-        return rc < 0 ? -1 : 0;
-    }
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (strcmp(cfg_keys[i].name, key) == 0)
-            return set_typed(cfg, &cfg_keys[i], value, err, errlen);
-    snprintf(err, errlen, "unknown key '%s'", key);
-    return -1;
+    if ((rc = cfgtab_set(&daemon_keys, cfg, key, value, err, errlen)) != CFGTAB_UNKNOWN)
+        return rc;
+    rc = cfgtab_set(model_config_keys(), cfg->model, key, value, err, errlen);
+    return rc < 0 ? -1 : 0;
 }
 
 int config_init(struct config *cfg)
@@ -380,17 +332,12 @@ int config_init(struct config *cfg)
     cfg->model = model_config_new();
     if (cfg->model == NULL)
         return -1;
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (set_typed(cfg, &cfg_keys[i], cfg_keys[i].def, err, sizeof(err)) < 0)
-            return -1;
-    return 0;
+    return cfgtab_defaults(&daemon_keys, cfg, err, sizeof(err));
 }
 
 void config_fini(struct config *cfg)
 {
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (cfg_keys[i].type == CT_STR || cfg_keys[i].type == CT_LISTEN)
-            free(*(char **)(void *)((char *)cfg + cfg_keys[i].offset));
+    cfgtab_free(&daemon_keys, cfg);
     if (cfg->redis_password) {
         explicit_bzero(cfg->redis_password, strlen(cfg->redis_password));
         free(cfg->redis_password);
@@ -694,18 +641,13 @@ static int read_secrets(struct config *cfg, char *err, size_t errlen)
     return rc;
 }
 
-int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t errlen)
 {
     char line[4096], why[512], key[4096];
     unsigned lineno = 0, before;
     struct seen sn = {0};
-    FILE *f = fopen(path, "r");
     int rc = -1;
 
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
     while (fgets(line, sizeof(line), f) != NULL) {
         lineno++;
         if (strchr(line, '\n') == NULL && !feof(f)) {
@@ -744,41 +686,21 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
     rc = read_secrets(cfg, err, errlen);
 out:
     seen_free(&sn);
-    fclose(f);
     return rc;
 }
 
-static int key_differs(const struct cfg_key *k, const struct config *a,
-                       const struct config *b)
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-    const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+    FILE *f = fopen(path, "r");
+    int rc;
 
-    switch (k->type) {
-    case CT_STR:
-    case CT_LISTEN:
-        return strcmp(*(char *const *)(const void *)pa, *(char *const *)(const void *)pb);
-    case CT_INT:
-    case CT_MS:
-        return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
-    case CT_DOUBLE:
-        return *(const double *)(const void *)pa != *(const double *)(const void *)pb;
-    case CT_SIZE:
-        return *(const size_t *)(const void *)pa != *(const size_t *)(const void *)pb;
-    case CT_MS64:
-        return *(const int64_t *)(const void *)pa != *(const int64_t *)(const void *)pb;
-    case CT_CLOCK:
-        return *(const enum clock_mode *)(const void *)pa !=
-               *(const enum clock_mode *)(const void *)pb;
-    case CT_LOGLEVEL:
-        return 0; /* changes in place */
-    case CT_LOGFORMAT:
-    case CT_BADKEY:
-    case CT_LOST:
-        return *(const int *)(const void *)pa != *(const int *)(const void *)pb;
-    case CT_INDICES:
-        return *(const unsigned *)(const void *)pa != *(const unsigned *)(const void *)pb;
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
     }
-    return 0;
+    rc = config_read(cfg, f, path, err, errlen);
+    fclose(f);
+    return rc;
 }
 
 static int props_differ(const struct kafka_props *a, const struct kafka_props *b)
@@ -792,34 +714,30 @@ static int props_differ(const struct kafka_props *a, const struct kafka_props *b
     return 0;
 }
 
-static void list_add(char *out, size_t outlen, size_t *len, const char *name)
+static void list_add(char *out, size_t outlen, const char *name)
 {
-    int w = snprintf(out + *len, outlen - *len, "%s%s", *len ? ", " : "", name);
+    size_t len = strlen(out);
 
-    if (w > 0)
-        *len = *len + (size_t)w < outlen ? *len + (size_t)w : outlen - 1;
+    if (len + 1 < outlen)
+        snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", name);
 }
 
 size_t config_restart_changes(const struct config *running, const struct config *fresh,
                               char *out, size_t outlen)
 {
-    size_t n = 0, len = 0;
+    size_t n;
 
     out[0] = '\0';
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (key_differs(&cfg_keys[i], running, fresh)) {
-            list_add(out, outlen, &len, cfg_keys[i].name);
-            n++;
-        }
+    n = cfgtab_changes(&daemon_keys, running, fresh, out, outlen);
     if (props_differ(&running->pipe.kafka_common, &fresh->pipe.kafka_common) ||
         props_differ(&running->pipe.kafka_consumer, &fresh->pipe.kafka_consumer) ||
         props_differ(&running->pipe.kafka_producer, &fresh->pipe.kafka_producer)) {
-        list_add(out, outlen, &len, "kafka.*");
+        list_add(out, outlen, "kafka.*");
         n++;
     }
     if (strcmp(running->redis_password ? running->redis_password : "",
                fresh->redis_password ? fresh->redis_password : "") != 0) {
-        list_add(out, outlen, &len, "the Redis password");
+        list_add(out, outlen, "the Redis password");
         n++;
     }
     return n;
@@ -827,16 +745,8 @@ size_t config_restart_changes(const struct config *running, const struct config 
 
 void config_describe(FILE *out)
 {
-    struct model_config *m = model_config_new();
-    char *buf = malloc(65536);
-
-    for (size_t i = 0; i < N_KEYS; i++)
-        fprintf(out, "# %s\n%s = %s\n", cfg_keys[i].help, cfg_keys[i].name,
-                cfg_keys[i].def);
+    cfgtab_describe(&daemon_keys, out);
     fprintf(out, "# any librdkafka property: kafka.NAME (both), kafka.consumer.NAME, "
                  "kafka.producer.NAME\nkafka.bootstrap.servers = 127.0.0.1:9092\n");
-    if (m && buf && model_config_describe(m, buf, 65536) == 0)
-        fputs(buf, out);
-    free(buf);
-    model_config_free(m);
+    cfgtab_describe(model_config_keys(), out);
 }

@@ -1,6 +1,7 @@
 /*
  * config.h - the daemon's configuration: one table of keys with types,
- * defaults, bounds and help (config.c), read from a `key = value` file.
+ * defaults, bounds and help (config.c, on base/cfgtab.h), read from a
+ * `key = value` file.
  * A bad line stops the start with FILE:LINE and the reason: an unknown key, a
  * value out of bounds, a key set twice, an empty topic, group or prefix, a
  * '#' comment after an unquoted value.  A value may be quoted ("..." with \"
@@ -8,7 +9,7 @@
  *
  * `kafka.KEY` lines go to librdkafka for both the consumer and the producer,
  * `kafka.consumer.KEY` / `kafka.producer.KEY` to one of them; `model.KEY`
- * lines to the model's own table (state/model.h).
+ * lines to the model's own table (state/model/model.h).
  */
 #ifndef LOYALTY_CONFIG_H
 #define LOYALTY_CONFIG_H
@@ -50,6 +51,9 @@ void config_fini(struct config *cfg);
 /* Read `path` over the defaults.  Returns 0, or -1 with "path:line: reason"
  * (or "path: strerror") in err. */
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+/* The same from an open stream, named `path` in the errors (the caller keeps
+ * and closes f). */
+int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t errlen);
 
 /* Set one key from text, as a config line would. */
 int config_set(struct config *cfg, const char *key, const char *value, char *err,

@@ -34,6 +34,9 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
 /* libmicrohttpd's own messages, through the daemon's logger (one line each,
  * with the trailing newline it adds dropped). */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[1024];
     size_t n;

@@ -15,18 +15,17 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/civil.h"
 #include "base/clock.h"
 #include "daemon/config.h"
 #include "daemon/svg.h"
-#include "state/bgnbd.h"
-#include "state/cdnow.h"
-#include "state/codec.h"
-#include "state/fit.h"
-#include "state/mconfig.h"
-#include "state/model.h"
-#include "state/store.h"
-#include "state/validate.h"
-#include "state/window.h"
+#include "state/fit/bgfit.h"
+#include "state/fit/cdnow.h"
+#include "state/fit/fit.h"
+#include "state/fit/validate.h"
+#include "state/model/model.h"
+#include "state/store/codec.h"
+#include "state/store/store.h"
 
 #define EXIT_USAGE 2
 
@@ -785,16 +784,14 @@ static void vd_free(struct val_data *d)
  * message names up to three dates). */
 static const char *day_str(long day)
 {
-    static char buf[3][16];
+    static char buf[3][32];
     static int k;
-    time_t t = (time_t)day * 86400;
-    struct tm tm;
+    int64_t year;
+    int month, mday;
 
     k = (k + 1) % 3;
-    if (gmtime_r(&t, &tm) == NULL)
-        snprintf(buf[k], sizeof(buf[k]), "day %ld", day);
-    else
-        strftime(buf[k], sizeof(buf[k]), "%Y-%m-%d", &tm);
+    civil_ymd_from_days(day, &year, &month, &mday);
+    snprintf(buf[k], sizeof(buf[k]), "%04" PRId64 "-%02d-%02d", year, month, mday);
     return buf[k];
 }
 
@@ -876,7 +873,7 @@ static void val_add(const struct customer *cu, void *arg)
 }
 
 /* The cohort from the daemon's state.  A customer whose split the state
- * cannot tell any more (its day buckets hold the last WIN_DAYS days) is
+ * cannot tell any more (its day buckets hold the last CU_WINDOW_DAYS days) is
  * left out and counted.  hold_end < 0: only the data's range is read. */
 static void val_from_redis(struct ctl *c, long cal_end, long hold_end, struct val_data *d)
 {
@@ -1156,7 +1153,7 @@ static long val_load(struct ctl *c, const struct val_args *v, struct val_data *d
         fprintf(stderr,
                 "loyaltyctl: %zu customers left out: their day buckets (the last %d "
                 "days) no longer tell their purchases around the calibration end\n",
-                d->left_out, WIN_DAYS);
+                d->left_out, CU_WINDOW_DAYS);
     return hold_end;
 }
 

@@ -22,8 +22,8 @@
 #include "daemon/http.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "state/model.h"
-#include "state/store.h"
+#include "state/model/model.h"
+#include "state/store/store.h"
 
 #define EXIT_USAGE       2
 #define EXIT_CONFIG      78 /* EX_CONFIG: systemd need not restart us */
@@ -55,8 +55,9 @@ static int signals_init(void)
     return 0;
 }
 
-/* The parser's reasons, for the dead-letter counters. */
+/* The reasons of the dead-letter and the Redis error counters. */
 static const char *reason_names[PR__COUNT];
+static const char *redis_reason_names[STORE_ERR__COUNT];
 
 /* What the metrics label their series with, once for the process: the
  * dead-letter reasons and the input topics' names. */
@@ -65,6 +66,9 @@ static void label_metrics(const struct config *cfg)
     for (int i = 0; i < PR__COUNT; i++)
         reason_names[i] = parse_reason_name((enum parse_reason)i);
     metrics_reasons(reason_names, PR__COUNT);
+    for (int i = 0; i < STORE_ERR__COUNT; i++)
+        redis_reason_names[i] = store_err_name((enum store_err)i);
+    metrics_redis_error_reasons(redis_reason_names, STORE_ERR__COUNT);
     metrics_set_topics(cfg->pipe.topic[TOPIC_ORDERS], cfg->pipe.topic[TOPIC_REVIEWS],
                        cfg->pipe.topic[TOPIC_MESSAGES]);
 }
@@ -133,7 +137,8 @@ static int wait_for_services(struct store *store, struct pipeline *pl)
     char err[512];
     int delay_ms = 200, pruned;
 
-    while (!got_stop && store_connect(store, err, sizeof(err)) < 0) {
+    while (!got_stop && (store_connect(store, err, sizeof(err)) < 0 ||
+                         store_check_eviction(store, err, sizeof(err)) < 0)) {
         log_warn("%s (retrying)", err);
         sd_notifyf(0, "STATUS=waiting for redis: %s", err);
         usleep((useconds_t)delay_ms * 1000);

@@ -6,8 +6,8 @@
 #   build       build loyaltyd, loyaltyctl and the Kafka tools and run them
 #               against local Redis and Kafka: what deploy/demo.sh needs
 #   test        build, and the test suite's tools: make check, make
-#               format-check, tests/static (shellcheck.sh too), the fault
-#               and integration tests
+#               format-check, make valgrind, make fuzz-run, tests/static
+#               (shellcheck.sh too), the fault and integration tests
 #   package     build, and the Debian package and the systemd unit's checks
 #               (tests/deploy/package.sh, tests/deploy/unit-file.sh)
 #   monitoring  the dashboard's and alert rules' check (tests/deploy/monitoring.sh)
@@ -41,11 +41,15 @@ group_packages() {
         ;;
     test)
         group_packages build
-        printf '%s\n' check clang-format shellcheck python3-pip git librsvg2-bin
+        printf '%s\n' check clang-format shellcheck python3-pip git librsvg2-bin \
+            clang libclang-rt-14-dev valgrind
         # python3-pip installs tests/requirements.txt (pytest, redis,
         # jsonschema); git lists the tracked files (tests/static, the
         # package's source, the upgrade test's previous release);
-        # librsvg2-bin's rsvg-convert renders a validation plot.
+        # librsvg2-bin's rsvg-convert renders a validation plot.  clang
+        # builds the fuzzers (make fuzz), with libFuzzer's runtime from
+        # libclang-rt-14-dev (clang 14 only recommends it); valgrind runs
+        # the unit tests (make valgrind).
         ;;
     package)
         group_packages build

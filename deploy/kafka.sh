@@ -161,6 +161,11 @@ num.recovery.threads.per.data.dir=1
 log.retention.hours=168
 log.segment.bytes=67108864
 log.cleaner.dedupe.buffer.size=16777216
+# One node is broker and controller on a small, busy machine: a heartbeat
+# to itself can wait behind other work, and fencing the only broker for it
+# takes every partition offline for a while.
+broker.session.timeout.ms=60000
+broker.heartbeat.interval.ms=2000
 EOF
     cat >"$ADMIN_CONFIG" <<EOF
 request.timeout.ms=5000

@@ -63,6 +63,8 @@ write_conf() {
         echo "dir $DATA_DIR"
         echo "databases 16"
         echo "appendonly no"
+        echo "enable-debug-command local"
+        echo "enable-protected-configs local"
         if [[ "$REDIS_PERSIST" == 1 ]]; then
             echo "save 3600 1 300 100 60 10000"
             echo "dbfilename dump.rdb"

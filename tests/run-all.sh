@@ -5,7 +5,9 @@
 #   2. check that no tracked file reads a path outside the repository, and
 #      every shell script with shellcheck
 #   3. build warning-free (strict flags) and run the unit tests
-#   4. build with AddressSanitizer/UBSan and run the unit tests again
+#   4. build with AddressSanitizer/UBSan and run the unit tests again, then
+#      the plain build's unit tests under valgrind, then each libFuzzer
+#      target of tests/fuzz/ for 60 s (clang, ASan and UBSan)
 #   5. check the format, then the deploy checks of tests/deploy/: the systemd
 #      unit (unit-file.sh), the Debian package built and checked (package.sh),
 #      the dashboard and the alert rules (monitoring.sh)
@@ -40,6 +42,12 @@ make -j2 check
 step "AddressSanitizer/UBSan build and unit tests"
 make -j2 SAN=1 all
 make -j2 SAN=1 check
+
+step "unit tests under valgrind"
+make -j2 valgrind
+
+step "fuzzers (libFuzzer, 60 s each)"
+make -j2 fuzz-run FUZZ_SECONDS=60
 
 step "format"
 make format-check

@@ -40,7 +40,7 @@
 #include "base/metrics.h"
 #include "consumers/pipeline.h"
 #include "daemon/config.h"
-#include "state/store.h"
+#include "state/store/store.h"
 
 #define CUSTOMERS  40
 #define PARTITIONS 2

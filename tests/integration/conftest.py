@@ -7,6 +7,7 @@ Redis on 127.0.0.1:$REDIS_PORT (16379), Kafka on 127.0.0.1:$KAFKA_PORT (19092).
 Binaries: $LOYALTYD_BIN (build/loyaltyd), $LOYALTYCTL_BIN (build/loyaltyctl),
 tools from build/tools.  LOYALTY_IT_KEEP=1 keeps topics and keys after a test.
 """
+import concurrent.futures
 import itertools
 import json
 import os
@@ -238,6 +239,15 @@ def feed(topic, lines, timeout=120):
     of None produces the message without a key."""
     data = b"".join((b"" if k is None else k.encode() + b"\t") + v + b"\n" for k, v in lines)
     run([KFEED, "-b", BROKERS, "-t", topic], input=data, timeout=timeout)
+
+
+def feed_parallel(batches, timeout=120):
+    """{topic: [(key, raw)]}: one kfeed per topic, all at the same time, so no
+    input partition lags the others by more than a kfeed run."""
+    batches = {t: lines for t, lines in batches.items() if lines}
+    with concurrent.futures.ThreadPoolExecutor(len(batches) or 1) as ex:
+        for f in [ex.submit(feed, t, lines, timeout) for t, lines in batches.items()]:
+            f.result()
 
 
 def feed_workload(env, workload, topics=INPUT_TOPICS):

@@ -71,7 +71,8 @@ import pytest
 
 from checks import check_derived_records, check_milestones, check_state
 import conftest
-from conftest import (BROKERS, KAFKA_PORT, KFEED, ROOT, drain, feed, full_state, indices, log,
+from conftest import (BROKERS, KAFKA_PORT, KFEED, ROOT, drain, feed, feed_parallel, full_state,
+                      indices, log,
                       layout2_keys, run, wait_for)
 from workload import TOPICS, Workload
 
@@ -123,15 +124,6 @@ OUTPUTS = {"rewards": "loyalty.rewards", "churn": "loyalty.churn-risk", "segment
 
 
 # ---- Kafka in parallel ------------------------------------------------------------
-
-def feed_parallel(batches, timeout=120):
-    """{topic: [(key, raw)]}: one kfeed per topic, all at the same time, so no
-    input partition lags the others by more than a kfeed run."""
-    batches = {t: lines for t, lines in batches.items() if lines}
-    with concurrent.futures.ThreadPoolExecutor(len(batches) or 1) as ex:
-        for f in [ex.submit(feed, t, lines, timeout) for t, lines in batches.items()]:
-            f.result()
-
 
 def drain_parallel(topics):
     """{topic: records} of every topic, the kdrains running at the same time."""

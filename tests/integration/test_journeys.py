@@ -44,7 +44,7 @@ CHURN = "loyalty.churn-risk"
 SETTLE_S = 2.5  # after the expected count: time for an unexpected extra to show up
 
 # BG/NBD parameters the daemon uses until a model is saved: the published
-# CDNOW fit in weeks (DESIGN.md section 3; docs/model.md "fitted population
+# CDNOW fit in weeks (README, "The loyalty model"; docs/model.md "fitted population
 # parameters"; a fresh Redis prefix has no saved model).
 BG_R, BG_ALPHA, BG_A, BG_B = 0.242593, 4.413532, 0.792886, 2.425754
 THRESHOLD = 0.7  # model.churn_threshold
@@ -113,7 +113,7 @@ class Script:
         self.count += 1
         return eid
 
-    # the event types (DESIGN.md section 2)
+    # the event types (README, "Events in")
     def order(self, cid, oid, ts_ms, amount, **kw):
         return self.add("orders", cid, "order.placed", ts_ms, order_id=oid, amount=amount,
                         currency="USD", **kw)

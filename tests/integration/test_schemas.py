@@ -167,7 +167,7 @@ def test_schema_files():
     """Every schema file: draft 2020-12 by $schema and by check_schema, a
     unique $id urn:loyaltyd:schema:<file name>:v<N>, a title and a
     description, 2-space pretty-printing; every $ref resolves in the
-    registry; there is a schema for every event type of state/event.c, one
+    registry; there is a schema for every event type of state/model/event.c, one
     per input topic, and the output and DLQ schemas."""
     assert SCHEMAS, "no schema files in schemas/"
     ids = {}
@@ -184,7 +184,7 @@ def test_schema_files():
         resolver = REGISTRY.resolver(base_uri=s["$id"])
         for ref in walk_refs(s):
             resolver.lookup(ref)  # raises when unresolvable
-    want = set(c_names("state/event.c", "type_names")) | set(TOPIC_SCHEMA.values()) | {
+    want = set(c_names("state/model/event.c", "type_names")) | set(TOPIC_SCHEMA.values()) | {
         "common", "churn-risk", "reward-trigger", "segment-change", "dlq-record", "dlq-headers"}
     assert set(SCHEMAS) == want, "schema files: missing %s, unexpected %s" % (
         sorted(want - set(SCHEMAS)), sorted(set(SCHEMAS) - want))
@@ -234,10 +234,10 @@ def same_set(values, names):
 
 def test_enums_match_the_code():
     """Each enumeration in the schemas is the C table it comes from: the
-    parser looks input values up in state/event.c's tables ("none" is never
+    parser looks input values up in state/model/event.c's tables ("none" is never
     accepted), the DLQ reasons are parse.c's names (less "ok" and
     "no_memory", which is retried, not dead-lettered) plus "model_rejected",
-    and the output classes and reason codes are those of state/customer.c,
+    and the output classes and reason codes are those of state/model/customer.c,
     reward.c, risk.c and model.c."""
     s = {n: v[0] for n, v in SCHEMAS.items()}
     common = s["common"]["$defs"]
@@ -247,13 +247,13 @@ def test_enums_match_the_code():
     def no_none(names):
         return [n for n in names if n != "none"]
 
-    assert enum_of(placed["shipping"]) == no_none(c_names("state/event.c", "shipping_names"))
+    assert enum_of(placed["shipping"]) == no_none(c_names("state/model/event.c", "shipping_names"))
     assert enum_of(s["order.returned"]["properties"]["reason"]) == no_none(
-        c_names("state/event.c", "reason_names"))
-    assert enum_of(msg["direction"]) == no_none(c_names("state/event.c", "direction_names"))
-    assert enum_of(msg["kind"]) == c_names("state/event.c", "msg_kind_names")
-    assert enum_of(msg["complaint_category"]) == no_none(c_names("state/event.c", "category_names"))
-    types = c_names("state/event.c", "type_names")
+        c_names("state/model/event.c", "reason_names"))
+    assert enum_of(msg["direction"]) == no_none(c_names("state/model/event.c", "direction_names"))
+    assert enum_of(msg["kind"]) == c_names("state/model/event.c", "msg_kind_names")
+    assert enum_of(msg["complaint_category"]) == no_none(c_names("state/model/event.c", "category_names"))
+    types = c_names("state/model/event.c", "type_names")
     topic_types = [t for n in TOPIC_SCHEMA.values() for t in s[n]["properties"]["type"]["enum"]]
     assert sorted(topic_types) == sorted(types)
     for t in types:
@@ -264,23 +264,23 @@ def test_enums_match_the_code():
     assert enum_of(s["dlq-headers"]["properties"]["reason"]) == reasons + ["model_rejected"]
 
     scores = common["scores"]["properties"]
-    assert scores["tier"]["enum"] == c_names("state/customer.c", "cu_tier_names")
+    assert scores["tier"]["enum"] == c_names("state/model/customer.c", "cu_tier_names")
     for cls, table in (("segment", "cu_segment_names"), ("brand_type", "cu_brand_type_names"),
                        ("loyalty_type", "cu_loyalty_type_names")):
         assert scores[cls]["$ref"] == "#/$defs/" + cls
-        assert same_set(common[cls]["enum"], c_names("state/customer.c", table)), cls
+        assert same_set(common[cls]["enum"], c_names("state/model/customer.c", table)), cls
         move = s["segment-change"]["properties"][cls]["properties"]
         assert move["from"] == move["to"] == {"$ref": "urn:loyaltyd:schema:common:v2#/$defs/" + cls}
     assert s["segment-change"]["properties"]["changed"]["items"]["enum"] == [
         "segment", "brand_type", "loyalty_type"]
-    signals = c_names("state/customer.c", "signal_names")
+    signals = c_names("state/model/customer.c", "signal_names")
     assert common["signal_code"]["enum"] == signals
     reward = s["reward-trigger"]["properties"]["reward"]["properties"]
-    assert reward["type"]["enum"] == c_names("state/customer.c", "reward_names")
-    assert sorted(reward["kind"]["enum"]) == sorted(set(c_names("state/reward.c", "grades")))
-    assert reward["tier"]["enum"] == c_names("state/customer.c", "cu_tier_names")[2:]  # silver+
+    assert reward["type"]["enum"] == c_names("state/model/customer.c", "reward_names")
+    assert sorted(reward["kind"]["enum"]) == sorted(set(c_names("state/model/reward.c", "grades")))
+    assert reward["tier"]["enum"] == c_names("state/model/customer.c", "cu_tier_names")[2:]  # silver+
     # rw->graded_by = by_margin ? "margin" : "revenue": the literals assigned.
-    graded = {v for m in re.finditer(r"graded_by\s*=([^;]*);", c_source("state/reward.c"))
+    graded = {v for m in re.finditer(r"graded_by\s*=([^;]*);", c_source("state/model/reward.c"))
               for v in re.findall(r'"([^"]*)"', m.group(1))}
     assert same_set(reward["graded_by"]["enum"], graded), graded
 
@@ -289,10 +289,10 @@ def test_enums_match_the_code():
         own = [c for sub in items if "enum" in sub for c in sub["enum"]]
         assert {"$ref": "urn:loyaltyd:schema:common:v2#/$defs/signal_code"} in items
         return set(own)
-    assert codes("churn-risk") == c_call_literals("state/risk.c", "derived_reason_add")
+    assert codes("churn-risk") == c_call_literals("state/model/risk.c", "derived_reason_add")
     # emit_reward(p, out, TYPE, cause, REASON, &rw): the literal reasons (a
     # service recovery gives the signal's name, covered by signal_code).
-    assert codes("reward-trigger") == c_call_literals("state/model.c", "emit_reward")
+    assert codes("reward-trigger") == c_call_literals("state/model/model.c", "emit_reward")
 
 
 # ---- the input corpus ---------------------------------------------------------------
@@ -408,7 +408,7 @@ def test_input_corpus_validates():
                 seen[ev["type"]] = seen.get(ev["type"], 0) + 1
     assert not failures, "%d valid events refused by the schemas, e.g.:\n  %s" % (
         len(failures), "\n  ".join(map(str, failures[:10])))
-    types = c_names("state/event.c", "type_names")
+    types = c_names("state/model/event.c", "type_names")
     assert sorted(seen) == sorted(types), "event types never generated: %s" % (
         sorted(set(types) - set(seen)))
     assert sum(seen.values()) > 5000

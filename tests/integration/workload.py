@@ -1,7 +1,7 @@
 """Deterministic input workloads for the integration tests, and an independent
 model of the exact aggregates loyaltyd must keep for them.
 
-The generator writes what a shop would send (DESIGN.md section 2): orders with
+The generator writes what a shop would send (README, "Events in"): orders with
 amounts, discounts and items, shipments, deliveries, cancellations (of known
 and of unknown orders), returns, reviews and messages of every kind, several
 orders on one day for some customers, timestamps in all three accepted forms
@@ -37,7 +37,7 @@ CATEGORIES = ("shoes", "audio", "books")
 TOPICS = ("orders", "reviews", "messages")
 
 
-# ---- the deterministic ids of derived events (state/derived.c) -------------
+# ---- the deterministic ids of derived events (state/model/derived.c) -------------
 
 def derived_id(customer_id, kind, cause):
     """The first 128 bits of SHA-256 of customer NUL kind NUL cause, in hex."""

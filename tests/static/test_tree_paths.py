@@ -1,7 +1,8 @@
 """Nothing in the repository may read a path outside its own tree: a clone in
 an empty folder has nothing beside it.  Every tracked text file is scanned for
 relative paths that climb out of the tree and for absolute paths under a home
-or work folder."""
+or work folder, and for citations of a design document the tree does not
+have (the project cites its README and docs/)."""
 import os
 import re
 import subprocess
@@ -17,6 +18,7 @@ HERE_NAMES = {"HERE", "os.path.dirname(__file__)", '$(dirname "$0")', '$(dirname
 SLASH_PATH = re.compile(r'(?:(\$\{?\w+\}?|[\w-][\w.-]*)/)?(?<![\w.])(\.\.(?=/|["\'\s)]|$)(?:/[\w.${}-]*)*)')
 PY_JOIN = re.compile(r'os\.path\.join\(\s*([^,]+?)\s*,((?:\s*"\.\."\s*,?)+)')
 ABSOLUTE = re.compile(r'(?<![\w.~-])/(?:home|root|work|Users)/[\w.-]+')
+DESIGN = re.compile(r'\bDESIGN(?:\.md)?\b')
 
 
 def escapes(base, rel):
@@ -52,6 +54,8 @@ def findings(relpath, text):
                 out.append((n, "relative path leaves the tree: " + m.group(0)))
         for m in ABSOLUTE.finditer(line):
             out.append((n, "absolute path of one machine: " + m.group(0)))
+        if DESIGN.search(line) and not os.path.exists(os.path.join(ROOT, "DESIGN.md")):
+            out.append((n, "cites DESIGN, which is not in the tree: " + line.strip()))
     return out
 
 
@@ -79,6 +83,8 @@ def tracked_text_files():
     'os.path.join(HERE, "..", "..", "..", "x")',
     'open("/work/shared/data/cdnow/CDNOW_sample.txt")',
     'cp /home/alice/cdnow.txt .',
+    ' * event.h - the typed form of one input event (DESIGN §2).',
+    '# the event types (DESIGN.md section 2)',
 ])
 def test_detects_paths_outside(text):
     assert findings("tests/integration/x.py", text), text
@@ -88,7 +94,7 @@ def test_detects_paths_outside(text):
     'ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))',
     'path = os.path.join(HERE, "..", "deploy", "sample-events.py")',
     'CDNOW="${CDNOW:-$ROOT/data/cdnow/CDNOW_sample.txt}"',
-    'see docs/model.md ... and state/model.h',
+    'see docs/model.md ... and state/model/model.h',
     '{"key":"..","value":".."}',
     'ExecStart=/usr/bin/loyaltyd -c /etc/loyaltyd/loyaltyd.conf',
 ])

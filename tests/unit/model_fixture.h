@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/codec.h"
-#include "state/customer.h"
-#include "state/model.h"
+#include "state/model/customer.h"
+#include "state/model/model.h"
+#include "state/store/codec.h"
 
 #define DAY  CU_DAY_MS
 #define HOUR 3600000LL

@@ -1,5 +1,5 @@
 /*
- * test_cache.c - state/cache.c: the customer cache bounded in bytes.  Lookup,
+ * test_cache.c - state/engine/cache.c: the customer cache bounded in bytes.  Lookup,
  * byte accounting of the packed blobs, least-recently-used eviction, pinned
  * entries, dropping a task's entries, and many entries (rehashing).  Blob
  * memory is the cache's: the suite runs clean under AddressSanitizer.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/cache.h"
+#include "state/engine/cache.h"
 #include "tests/unit/check_main.h"
 
 /* A blob of len bytes, each byte `fill`. */

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "model_fixture.h"
-#include "state/codec.h"
+#include "state/store/codec.h"
 #include "tests/unit/check_main.h"
 
 /* The same readable forms, and every value short enough for a listpack. */

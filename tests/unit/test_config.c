@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
-#include "state/store.h"
+#include "state/store/store.h"
 #include "base/log.h"
 #include "tests/unit/check_main.h"
 
@@ -126,6 +126,13 @@ static const struct {
     {"= 5\n", ":1: empty key"},
     {"model.no_such_tunable = 1\n", ":1: unknown key 'model.no_such_tunable'"},
     {"model.churn_rearm = 0.9\n", ": model.churn_rearm: must be below"},
+    /* The model's tunables are read as the daemon's keys are, with the same words. */
+    {"model.weight_repeat = 1.5\n",
+     ":1: model.weight_repeat: must be a number between 0 and 1"},
+    {"\nmodel.lapse_days = 2.5\n",
+     ":2: model.lapse_days: must be an integer between 1 and 36500"},
+    {"model.goodwill = much\n", ":1: model.goodwill: 'much' is not a number"},
+    {"model.milestones = 5,3\n", ":1: model.milestones: must be at most 16 ascending"},
     {"kafka.no.such.property = 1\n", ":1: kafka.no.such.property: No such configuration"},
     /* A comment after a value is refused, not kept in it or guessed away. */
     {"redis.prefix = shop1:  # tenant\n", ":1: a '#' after the value"},
@@ -303,8 +310,41 @@ START_TEST(test_restart_changes)
         0);
     ck_assert_uint_eq(config_restart_changes(&a, &b, out, sizeof(out)), 3);
     ck_assert_str_eq(out, "redis.prefix, sweep.interval_s, kafka.*");
+    config_fini(&b);
+    /* keys of a type of their own (a word, a list of indices) too */
+    ck_assert_int_eq(load(&b,
+                          "redis.prefix = one:\nclock = stream\nredis.indices = clv\n"
+                          "log.format = json\ninput.bad_key = apply\n",
+                          err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(config_restart_changes(&a, &b, out, sizeof(out)), 4);
+    ck_assert_str_eq(out, "redis.indices, clock, log.format, input.bad_key");
     config_fini(&a);
     config_fini(&b);
+}
+END_TEST
+
+/* What --help-config prints is a configuration that loads, every key at its
+ * default. */
+START_TEST(test_described_config_loads)
+{
+    struct config cfg, defaults;
+    char *text = NULL, err[512] = "", out[256];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    ck_assert_ptr_nonnull(f);
+    config_describe(f);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "\nredis.port = 6379\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nmodel.milestones = 2,5,10,20,50,100\n"));
+    ck_assert_msg(load(&cfg, text, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(config_init(&defaults), 0);
+    ck_assert_uint_eq(config_restart_changes(&defaults, &cfg, out, sizeof(out)), 1);
+    ck_assert_str_eq(out, "kafka.*");
+    config_fini(&defaults);
+    config_fini(&cfg);
+    free(text);
 }
 END_TEST
 
@@ -397,6 +437,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_env_expansion);
     tcase_add_test(tc, test_kafka_secret_file);
     tcase_add_test(tc, test_restart_changes);
+    tcase_add_test(tc, test_described_config_loads);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_password_file);
     tcase_add_test(tc, test_credentials);

@@ -1,14 +1,15 @@
 /*
- * test_customer.c - state/customer.c: the recent-id set (cu_seen_add keeps
+ * test_customer.c - state/model/customer.c: the recent-id set (cu_seen_add keeps
  * the newest ids of a window, oldest first; cu_seen_has finds exactly those)
- * and the keys of event and order ids.
+ * the keys of event and order ids, and the queries on the aggregates (net
+ * orders, net spend, discount share, main category).
  */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "state/customer.h"
+#include "state/model/customer.h"
 #include "tests/unit/check_main.h"
 
 static struct customer *fresh(void)
@@ -141,6 +142,65 @@ START_TEST(test_event_order_keys)
 }
 END_TEST
 
+/* Cancels of orders not in the open list do not count against the orders
+ * placed; the net count never goes below zero. */
+START_TEST(test_net_orders_and_discount_share)
+{
+    struct customer *c = fresh();
+
+    ck_assert_int_eq(customer_net_orders(c), 0);
+    ck_assert_double_eq(customer_discount_share(c), 0);
+    c->orders = 5;
+    c->orders_cancelled = 2;
+    c->cancelled_unknown = 1;
+    c->discounted_orders = 2;
+    ck_assert_int_eq(customer_net_orders(c), 4);
+    ck_assert_double_eq(customer_discount_share(c), 0.5);
+    c->orders = 1;
+    c->cancelled_unknown = 0;
+    ck_assert_int_eq(customer_net_orders(c), 0);
+    ck_assert_double_eq(customer_discount_share(c), 0);
+    free(c);
+}
+END_TEST
+
+/* Spend minus refunds, in currency units; below zero when more came back
+ * than was bought (a refund of an order placed before the state began). */
+START_TEST(test_net_spend)
+{
+    struct customer *c = fresh();
+
+    ck_assert_double_eq(customer_net_spend(c), 0);
+    c->spend_cents = 12345;
+    c->refund_cents = 2300;
+    ck_assert_double_eq_tol(customer_net_spend(c), 100.45, 1e-9);
+    c->refund_cents = 12400;
+    ck_assert_double_eq_tol(customer_net_spend(c), -0.55, 1e-9);
+    free(c);
+}
+END_TEST
+
+/* The category with the most items, the first of them on a tie. */
+START_TEST(test_main_category)
+{
+    struct customer *c = fresh();
+    const uint32_t items[] = {3, 7, 7, 1};
+
+    ck_assert_int_eq(customer_main_category(c), -1);
+    for (uint32_t i = 0; i < 4; i++) {
+        snprintf(c->cats[i].name, sizeof(c->cats[i].name), "cat%u", i);
+        c->cats[i].items = items[i];
+    }
+    c->ncats = 1;
+    ck_assert_int_eq(customer_main_category(c), 0);
+    c->ncats = 4;
+    ck_assert_int_eq(customer_main_category(c), 1);
+    c->cats[2].items = 8;
+    ck_assert_int_eq(customer_main_category(c), 2);
+    free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("customer");
@@ -151,6 +211,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_seen_window_capped);
     tcase_add_test(tc, test_seen_has);
     tcase_add_test(tc, test_event_order_keys);
+    tcase_add_test(tc, test_net_orders_and_discount_share);
+    tcase_add_test(tc, test_net_spend);
+    tcase_add_test(tc, test_main_category);
     suite_add_tcase(s, tc);
     return s;
 }

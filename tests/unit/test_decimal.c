@@ -109,17 +109,21 @@ START_TEST(test_log10_estimate)
 }
 END_TEST
 
+/* The sweeps over hundreds of thousands of values are a test case of their
+ * own, tagged "sweep": `make valgrind` leaves them out (CK_EXCLUDE_TAGS). */
 static Suite *decimal_suite(void)
 {
     Suite *s = suite_create("decimal");
-    TCase *tc = tcase_create("core");
+    TCase *tc = tcase_create("core"), *sweep = tcase_create("sweep");
 
     tcase_add_test(tc, test_i64_edges);
-    tcase_add_test(tc, test_i64_random);
     tcase_add_test(tc, test_decimal_before);
     tcase_add_test(tc, test_pow10_exact);
-    tcase_add_test(tc, test_log10_estimate);
     suite_add_tcase(s, tc);
+    tcase_set_tags(sweep, "sweep");
+    tcase_add_test(sweep, test_i64_random);
+    tcase_add_test(sweep, test_log10_estimate);
+    suite_add_tcase(s, sweep);
     return s;
 }
 

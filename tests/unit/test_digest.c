@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "base/digest.h"
-#include "state/derived.h"
+#include "state/model/derived.h"
 #include "tests/unit/check_main.h"
 
 /* FIPS 180-2 examples, first 16 bytes. */

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/customer.h"
-#include "state/model.h"
+#include "state/model/customer.h"
+#include "state/model/model.h"
 #include "tests/unit/check_main.h"
 #include "tests/unit/model_fixture.h"
 

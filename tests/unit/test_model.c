@@ -3,11 +3,14 @@
  * the loyalty model, through model_apply and model_sweep only.
  */
 #include <check.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cfgtab.h"
 #include "model_fixture.h"
-#include "state/derived.h"
+#include "state/model/derived.h"
 #include "tests/unit/check_main.h"
 
 START_TEST(test_first_repeat_milestone_once)
@@ -28,6 +31,54 @@ START_TEST(test_first_repeat_milestone_once)
     ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"milestone\""), 0);
     ck_assert_int_eq(f.c->purchase_days, 2);
     ck_assert_int_eq(f.c->milestone, 2);
+    fx_free(&f);
+}
+END_TEST
+
+/* A producer that sends orders of the largest amount the parser can be set
+ * to accept (limits.max_amount, at most 1e15), with markdowns and costs,
+ * and returns of them: the sums stop at the ends of int64 instead of
+ * overflowing (an UBSan build aborts on an overflow), and what the model
+ * derives stays a number. */
+START_TEST(test_hostile_sums_saturate)
+{
+    struct fx f;
+    struct event ev;
+    struct ev_item it;
+    char oid[32];
+
+    fx_init(&f, "c-hostile");
+    /* 9,300 markdowns at the per-order bound of 1e15 cents pass 2^63. */
+    for (int i = 0; i < 9300; i++) {
+        fx_event(&f, &ev, EV_ORDER_PLACED, T0 + i * 60000);
+        snprintf(ev.order_id, sizeof(ev.order_id), "o%d", i);
+        ev.amount = 1e15;
+        memset(&it, 0, sizeof(it));
+        snprintf(it.sku, sizeof(it.sku), "sku");
+        it.qty = 1000000;
+        it.unit_price = 1e15;
+        it.list_price = 1e15 * 2;
+        it.unit_cost = 0;
+        it.has_cost = 1;
+        ev.items = &it;
+        ev.n_items = 1;
+        fx_apply(&f, &ev);
+    }
+    ck_assert(f.c->spend_cents == INT64_MAX);
+    ck_assert(f.c->markdown_cents == INT64_MAX);
+    ck_assert(f.c->first_day_cents == INT64_MAX);
+    for (int i = 0; i < 200; i++) {
+        snprintf(oid, sizeof(oid), "o%d", i);
+        fx_return(&f, oid, T0 + 10 * DAY + i * HOUR, 1e15, RET_OTHER);
+    }
+    ck_assert(f.c->refund_cents == INT64_MAX);
+    for (int i = 0; i < 10; i++) {
+        snprintf(oid, sizeof(oid), "o%d", i);
+        fx_order_event(&f, EV_ORDER_CANCELLED, oid, T0 + 20 * DAY + i * HOUR);
+    }
+    ck_assert(f.c->spend_cents > 0);
+    ck_assert(isfinite(f.c->loyalty_score) && isfinite(f.c->churn_risk) &&
+              isfinite(f.c->clv));
     fx_free(&f);
 }
 END_TEST
@@ -876,24 +927,38 @@ END_TEST
 START_TEST(test_config)
 {
     struct model_config *cfg = model_config_new();
-    char err[256], *buf = malloc(65536);
+    char err[256], *text = NULL;
+    size_t len = 0;
+    FILE *f;
 
     ck_assert_int_eq(model_config_set(cfg, "weight_repeat", "1.5", err, sizeof(err)), -1);
-    ck_assert_str_eq(err, "model.weight_repeat: must be between 0 and 1");
+    ck_assert_str_eq(err, "model.weight_repeat: must be a number between 0 and 1");
+    ck_assert_int_eq(model_config_set(cfg, "weight_repeat", "much", err, sizeof(err)),
+                     -1);
+    ck_assert_str_eq(err, "model.weight_repeat: 'much' is not a number");
     ck_assert_int_eq(model_config_set(cfg, "nope", "1", err, sizeof(err)), -2);
+    ck_assert_str_eq(err, "unknown key 'model.nope'");
     ck_assert_int_eq(model_config_set(cfg, "tier_grace_days", "2.5", err, sizeof(err)),
                      -1);
+    ck_assert_str_eq(err, "model.tier_grace_days: must be an integer between 0 and 3650");
     ck_assert_int_eq(model_config_set(cfg, "milestones", "2,5,3", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "model.milestones: must be at most 16 ascending integers "
+                          "between 2 and 1e+06, comma-separated");
     ck_assert_int_eq(model_config_set(cfg, "milestones", "2,3,4", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg->nmilestones, 3);
+    ck_assert_int_eq(cfg->milestones[2], 4);
     ck_assert_int_eq(model_config_set(cfg, "churn_rearm", "0.8", err, sizeof(err)), 0);
     ck_assert_int_eq(model_config_check(cfg, err, sizeof(err)), -1);
     ck_assert_int_eq(model_config_set(cfg, "churn_rearm", "0.4", err, sizeof(err)), 0);
     ck_assert_int_eq(model_config_check(cfg, err, sizeof(err)), 0);
     ck_assert_double_eq(model_config_churn_threshold(cfg), 0.7);
-    ck_assert_int_eq(model_config_describe(cfg, buf, 65536), 0);
-    ck_assert_ptr_nonnull(strstr(buf, "model.milestones = 2,3,4\n"));
-    ck_assert_ptr_nonnull(strstr(buf, "model.weight_brand = 0.2\n"));
-    free(buf);
+    /* the description gives the defaults, each as a config line */
+    ck_assert_ptr_nonnull(f = open_memstream(&text, &len));
+    cfgtab_describe(model_config_keys(), f);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "\nmodel.milestones = 2,5,10,20,50,100\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nmodel.weight_brand = 0.2\n"));
+    free(text);
     model_config_free(cfg);
 }
 END_TEST
@@ -935,6 +1000,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, test_first_repeat_milestone_once);
+    tcase_add_test(tc, test_hostile_sums_saturate);
     tcase_add_test(tc, test_milestone_id_deterministic);
     tcase_add_test(tc, test_window_boundaries);
     tcase_add_test(tc, test_aggregates_exact);

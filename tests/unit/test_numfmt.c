@@ -1,11 +1,11 @@
 /*
- * test_numfmt.c - the fast paths of the codec's double formatting
- * (codec_fmt_double) and of risk_q6 against the snprintf/strtod code they
+ * test_numfmt.c - base/numfmt.c: the fast paths of the double formatting
+ * (numfmt_double) and of numfmt_q6 against the snprintf/strtod code they
  * stand in for, reimplemented here as it was, on about 7.5 million values:
  * random doubles over the whole range (any bit pattern too), decimals of 1 to
  * 17 digits with 0 to 9 after the point, every cent amount up to +-3000.00
  * and random ones, integers, powers of ten, the ties at the 7th digit that
- * risk_q6 rounds (exact ones too) and values just off them, and neighbours
+ * numfmt_q6 rounds (exact ones too) and values just off them, and neighbours
  * in ulps, with both signs.  A mismatch prints the value (%a; the first 50 of
  * each group) and fails the test; so does a fast path that leaves to
  * snprintf a value it is meant to take.
@@ -18,12 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/risk.h"
+#include "base/numfmt.h"
 #include "tests/unit/check_main.h"
-
-/* state/codec.c's test hooks (no header: not part of the codec's interface). */
-int codec_fmt_double_fast(char *buf, size_t len, double v);
-void codec_fmt_double(char *buf, size_t len, double v);
 
 /* ---- the reference: the code before the fast paths ---------------------- */
 
@@ -123,9 +119,9 @@ static void fmt_one(struct tally *t, const char *what, double v)
     int ok, hit;
 
     ref_fmt(want, sizeof(want), v);
-    codec_fmt_double(got, sizeof(got), v);
+    numfmt_double(got, sizeof(got), v);
     ok = strcmp(got, want) == 0;
-    hit = codec_fmt_double_fast(fast, sizeof(fast), v);
+    hit = numfmt_double_fast(fast, sizeof(fast), v);
     if (hit) {
         t->fast++;
         ok = ok && strcmp(fast, want) == 0;
@@ -163,11 +159,11 @@ static void fmt_fast_one(struct tally *t, struct tally *missed, const char *what
 
 static void q6_one(struct tally *t, const char *what, double v)
 {
-    double want = ref_q6(v), got = risk_q6(v), fast = 0;
+    double want = ref_q6(v), got = numfmt_q6(v), fast = 0;
     int ok, hit;
 
     ok = memcmp(&got, &want, sizeof(got)) == 0;
-    hit = risk_q6_fast(v, &fast);
+    hit = numfmt_q6_fast(v, &fast);
     if (hit) {
         t->fast++;
         ok = ok && memcmp(&fast, &want, sizeof(fast)) == 0;
@@ -221,7 +217,7 @@ static void done(const struct tally *t, const char *what)
     }
 }
 
-/* ---- codec_fmt_double --------------------------------------------------- */
+/* ---- numfmt_double --------------------------------------------------- */
 
 /* k / 10^j, d digits, j = 0..9 after the point: money (j = 2), probabilities
  * and ratios (k < 10^j), q6 figures; and a neighbour of each. */
@@ -289,7 +285,7 @@ START_TEST(test_fmt_cents)
 END_TEST
 
 /* Doubles at random: any bit pattern (NaN, inf, subnormals too), random
- * mantissas at binary exponents -70..70, risk_q6 of those. */
+ * mantissas at binary exponents -70..70, numfmt_q6 of those. */
 START_TEST(test_fmt_random)
 {
     struct tally t = {0};
@@ -304,7 +300,7 @@ START_TEST(test_fmt_random)
     }
     for (int i = 0; i < 300000; i++) {
         double m = 1.0 + (double)(rnd() >> 11) * 0x1p-53;
-        fmt_one(&t, "risk_q6(random)",
+        fmt_one(&t, "numfmt_q6(random)",
                 ref_q6(rnd_sign(ldexp(m, (int)rnd_in(0, 140) - 70))));
     }
     done(&t, "fmt random");
@@ -374,7 +370,7 @@ START_TEST(test_fmt_edges)
 }
 END_TEST
 
-/* ---- risk_q6 ------------------------------------------------------------ */
+/* ---- numfmt_q6 ------------------------------------------------------------ */
 
 /* Random doubles: bit patterns, mantissas at binary exponents -80..80,
  * probabilities in (0, 1), decimals. */
@@ -504,11 +500,16 @@ START_TEST(test_q6_edges)
 }
 END_TEST
 
+/* Every test here compares against printf over hundreds of thousands of
+ * values: tagged "sweep", which `make valgrind` leaves out (CK_EXCLUDE_TAGS),
+ * as valgrind would take many minutes over them; the plain and sanitized
+ * runs keep them. */
 static Suite *suite(void)
 {
     Suite *s = suite_create("numfmt");
     TCase *tc = tcase_create("core");
 
+    tcase_set_tags(tc, "sweep");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_fmt_decimals);
     tcase_add_test(tc, test_fmt_cents);

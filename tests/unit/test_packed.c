@@ -1,5 +1,5 @@
 /*
- * test_packed.c - the packed customer state (state/packed.c): exact round
+ * test_packed.c - the packed customer state (state/store/packed.c): exact round
  * trips of rich, event-built and random customers (field for field, in the
  * codec's text and re-encoded byte for byte), the store's meta, measuring,
  * refusing a too-small buffer, refusing bad input (truncated, trailing bytes,
@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "model_fixture.h"
-#include "state/codec.h"
-#include "state/packed.h"
+#include "state/store/codec.h"
+#include "state/store/packed.h"
 #include "tests/unit/check_main.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -445,10 +445,12 @@ static uint32_t r_count(uint64_t *s, uint32_t max)
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Every field of struct customer (state/customer.h, in its order) random, in
+/* Every field of struct customer (state/model/customer.h, in its order) random, in
  * zeroed memory, so that padding and unused slots are zero as after
  * packed_decode.  spend_cents and refund_cents stay within +-2^62: the codec
- * prints their difference (net_spend), which must not overflow. */
+ * prints their difference (net_spend), which must not overflow.  The classes,
+ * signal kinds and reward types are values of their enums, as packed_decode
+ * requires. */
 static void random_customer(uint64_t *s, struct customer *c)
 {
     uint32_t ncur = below(s, 4);
@@ -564,7 +566,7 @@ static void random_customer(uint64_t *s, struct customer *c)
     for (uint32_t i = 0; i < c->nsig; i++) {
         c->sig[i].ts_ms = r_i64(s);
         c->sig[i].ref = r_h64(s);
-        c->sig[i].kind = r_u32(s);
+        c->sig[i].kind = below(s, SIG__COUNT);
         c->sig[i].conv = r_h64(s);
     }
     c->nmkt = r_count(s, CU_MKT_MAX);
@@ -589,7 +591,7 @@ static void random_customer(uint64_t *s, struct customer *c)
     for (uint32_t i = 0; i < c->nrwd; i++) {
         c->rwd[i].id = r_h64(s);
         c->rwd[i].ts_ms = r_i64(s);
-        c->rwd[i].type = r_u32(s);
+        c->rwd[i].type = below(s, RW__COUNT);
         c->rwd[i].flags = r_u32(s);
         c->rwd[i].points = r_i64(s);
     }
@@ -1055,8 +1057,8 @@ START_TEST(test_unpack_rejects_overfull_list)
 }
 END_TEST
 
-/* In one category: a name longer than CU_NAME_MAX, more brands in its
- * sequence than CU_SEQ_MAX; each with the bytes there. */
+/* In one category: a name longer than CU_NAME_MAX or with a NUL inside, more
+ * brands in its sequence than CU_SEQ_MAX; each with the bytes there. */
 START_TEST(test_unpack_rejects_name_and_seq)
 {
     struct customer *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
@@ -1091,6 +1093,17 @@ START_TEST(test_unpack_rejects_name_and_seq)
         ck_assert_int_eq(unpack(big, len + n, d, &m), extra ? -1 : 0);
     }
     ck_assert_uint_eq(strlen(d->cats[0].name), CU_NAME_MAX);
+
+    /* A name with a NUL inside ("ab\0cd"): the encoder writes names up to
+     * their NUL, so it would not encode back to the same customer. */
+    memcpy(big, buf, at + 1);
+    big[at + 1] = 5;
+    memcpy(big + at + 2, "ab\0cd", 5);
+    memcpy(big + at + 7, buf + at + 2, len - at - 2);
+    ck_assert_int_eq(unpack(big, len + 5, d, &m), -1);
+    big[at + 4] = 'x';
+    ck_assert_int_eq(unpack(big, len + 5, d, &m), 0);
+    ck_assert_str_eq(d->cats[0].name, "abxcd");
 
     /* A sequence of CU_SEQ_MAX + 1 brands (4 bytes each), and of exactly
      * CU_SEQ_MAX. */
@@ -1152,6 +1165,52 @@ START_TEST(test_unpack_rejects_day_out_of_range)
     pack_roundtrip(c, &meta);
     free(big);
     free(buf);
+    free(c);
+    free(d);
+}
+END_TEST
+
+/* A signal kind, a reward type or a class that is no value of its enum is
+ * refused: the model looks tables up by them. */
+START_TEST(test_unpack_rejects_enums)
+{
+    struct customer *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
+    struct store_meta meta = {0}, m;
+    size_t len;
+    unsigned char *buf;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(d);
+    for (int k = 0; k < 12; k++) {
+        int bad = k % 2; /* the last value of the enum, then one past it */
+
+        customer_init(c, "cust-1");
+        c->nsig = 1;
+        c->nrwd = 1;
+        switch (k / 2) {
+        case 0:
+            c->sig[0].kind = SIG__COUNT - 1 + (uint32_t)bad;
+            break;
+        case 1:
+            c->rwd[0].type = RW__COUNT - 1 + (uint32_t)bad;
+            break;
+        case 2:
+            c->tier = (enum tier)(TIER__COUNT - 1 + bad);
+            break;
+        case 3:
+            c->segment = (enum segment)(SEG__COUNT - 1 + bad);
+            break;
+        case 4:
+            c->brand_type = (enum brand_type)(BT__COUNT - 1 + bad);
+            break;
+        default:
+            c->loyalty_type = (enum loyalty_type)(bad ? -1 : LT__COUNT - 1);
+            break;
+        }
+        buf = pack(c, &meta, &len);
+        ck_assert_msg(unpack(buf, len, d, &m) == -bad, "case %d", k);
+        free(buf);
+    }
     free(c);
     free(d);
 }
@@ -1334,6 +1393,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_unpack_rejects_overfull_list);
     tcase_add_test(tc, test_unpack_rejects_name_and_seq);
     tcase_add_test(tc, test_unpack_rejects_day_out_of_range);
+    tcase_add_test(tc, test_unpack_rejects_enums);
     tcase_add_loop_test(tc, test_unpack_damaged, 0, 50);
     tcase_add_test(tc, test_pack_size_fraction);
     tcase_add_test(tc, test_pack_size_one_order);

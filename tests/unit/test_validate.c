@@ -1,5 +1,5 @@
 /*
- * test_validate.c - state/validate.c against small cases worked by hand, and
+ * test_validate.c - state/fit/validate.c against small cases worked by hand, and
  * bg_prob_any_purchase.
  */
 #include <check.h>
@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/bgnbd.h"
-#include "state/cdnow.h"
-#include "state/validate.h"
+#include "base/civil.h"
+#include "state/fit/cdnow.h"
+#include "state/fit/validate.h"
+#include "state/model/bgnbd.h"
 #include "tests/unit/check_main.h"
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -61,7 +62,7 @@ START_TEST(test_split_matches_loader)
 {
     const char *dir = getenv("LOYALTY_CDNOW_DIR");
     char path[1024], err[256] = "";
-    long cal = cdnow_day_from_ymd(1997, 9, 30), hold = cdnow_day_from_ymd(1998, 6, 30);
+    long cal = civil_days_from_ymd(1997, 9, 30), hold = civil_days_from_ymd(1998, 6, 30);
     long *day, *rep;
     double *value;
     size_t *start, ncust, n;

@@ -1,0 +1,134 @@
+/*
+ * event.h - the typed form of one input event (README, "Events in").
+ *
+ * The parser (consumers/parse.c) fills a struct event or gives a rejection
+ * reason, never half of one; the model (state/model/model.c) consumes it.  No I/O
+ * here: this header is shared by the Kafka side and the pure model.
+ */
+#ifndef LOYALTY_EVENT_H
+#define LOYALTY_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EV_ID_MAX    128 /* event_id, customer_id, order_id, conversation_id */
+#define EV_NAME_MAX  64  /* sku, brand, category */
+#define EV_ITEMS_MAX 100 /* more items than this is a rejection */
+
+/* Which input topic a message came from; an event type on the wrong topic
+ * is rejected. */
+enum ev_source { SRC_ORDERS = 0, SRC_REVIEWS, SRC_MESSAGES, SRC__COUNT };
+
+enum ev_type {
+    EV_ORDER_PLACED = 0,
+    EV_ORDER_SHIPPED,
+    EV_ORDER_DELIVERED,
+    EV_ORDER_RETURNED,
+    EV_ORDER_CANCELLED,
+    EV_REVIEW_POSTED,
+    EV_MESSAGE_SENT,
+    EV__COUNT
+};
+
+enum ev_shipping { SHIP_NONE = 0, SHIP_STANDARD, SHIP_EXPEDITED, SHIP_PLATFORM };
+
+enum ev_return_reason {
+    RET_NONE = 0,
+    RET_NOT_AS_DESCRIBED,
+    RET_QUALITY,
+    RET_LATE,
+    RET_CHANGED_MIND,
+    RET_OTHER
+};
+
+enum ev_direction { DIR_NONE = 0, DIR_INBOUND, DIR_OUTBOUND };
+
+enum ev_msg_kind {
+    MSG_INQUIRY = 0,
+    MSG_COMPLAINT,
+    MSG_PRAISE,
+    MSG_REPLY,
+    MSG_PAYMENT_REMINDER,
+    MSG_MARKETING,
+    MSG_OTHER,
+    MSG_RESOLUTION, /* outbound: the shop says the conversation is resolved */
+    MSG__COUNT
+};
+
+/* What a complaint is about (optional `complaint_category`). */
+enum ev_category {
+    CAT_NONE = 0,
+    CAT_LOGISTICS,
+    CAT_QUALITY,
+    CAT_DUTIES,
+    CAT_PAYMENT,
+    CAT_OTHER,
+    CAT__COUNT
+};
+
+struct ev_item {
+    char sku[EV_NAME_MAX + 1];
+    char brand[EV_NAME_MAX + 1];
+    char category[EV_NAME_MAX + 1];
+    int64_t qty;       /* > 0 */
+    double unit_price; /* >= 0, 0 if absent */
+    double list_price; /* >= 0, 0 if absent */
+    double unit_cost;  /* >= 0, 0 if absent */
+    int has_cost;      /* unit_cost was given */
+};
+
+/*
+ * One validated event.  Strings are NUL-terminated copies; an absent optional
+ * string is "".  An absent optional timestamp is 0 (the parser rejects times
+ * before 1970, so 0 is never a real value).  `items` is owned by the event and
+ * released by event_free().
+ */
+struct event {
+    enum ev_type type;
+    char event_id[EV_ID_MAX + 1];
+    char customer_id[EV_ID_MAX + 1];
+    int64_t ts_ms; /* event time, epoch milliseconds, UTC */
+
+    char order_id[EV_ID_MAX + 1];
+    double amount; /* order.placed: net paid; order.returned: refunded */
+    char currency[4];
+    double discount; /* >= 0, 0 if absent */
+    struct ev_item *items;
+    size_t n_items;
+    enum ev_shipping shipping;
+    int64_t promised_ship_by_ms;
+    int64_t promised_delivery_by_ms;
+    char conversation_id[EV_ID_MAX + 1];
+    enum ev_return_reason reason;
+    char reward_event_id[EV_ID_MAX + 1]; /* order.placed: the reward it used */
+
+    /* review.posted */
+    char sku[EV_NAME_MAX + 1];
+    char brand[EV_NAME_MAX + 1];
+    int rating; /* 1..5 */
+    int has_text;
+    int shared;
+
+    /* message.sent */
+    enum ev_direction direction;
+    enum ev_msg_kind kind;
+    int mentions_competitor;
+    enum ev_category category; /* complaint_category */
+};
+
+void event_init(struct event *ev);
+void event_free(struct event *ev);
+
+const char *event_type_name(enum ev_type t);
+const char *event_source_name(enum ev_source s);
+const char *event_msg_kind_name(enum ev_msg_kind k);
+
+/* Wire names of the optional enumerations ("standard", "quality", "inbound",
+ * ...); the *_NONE value is "none", which is never accepted on input.  Every
+ * name function returns "unknown" for a value out of range, never NULL. */
+const char *event_shipping_name(enum ev_shipping s);
+const char *event_return_reason_name(enum ev_return_reason r);
+const char *event_direction_name(enum ev_direction d);
+const char *event_category_name(enum ev_category k);
+
+#endif

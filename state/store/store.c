@@ -1,0 +1,296 @@
+/*
+ * store.c - the connection to Redis: opening it (the function library
+ * loaded, the schema checked), the commands sent one at a time and their
+ * replies read, the error classes.  store_int.h lists the other parts.
+ */
+#include "state/store/store_int.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "base/clock.h"
+#include "base/metrics.h"
+
+static const char store_lib[] =
+#include "store_lib.inc"
+    ;
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+struct store *store_new(const struct store_opts *opts)
+{
+    struct store *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    s->opts = *opts;
+    s->opts.host = dup_or_empty(opts->host);
+    s->opts.password = dup_or_empty(opts->password);
+    s->opts.prefix = dup_or_empty(opts->prefix);
+    if (!s->opts.host || !s->opts.password || !s->opts.prefix) {
+        store_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+struct store *store_new_like(const struct store *s)
+{
+    return store_new(&s->opts);
+}
+
+void store_free(struct store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->ctx)
+        redisFree(s->ctx);
+    store_argv_free(&s->argv);
+    free(s->resp);
+    free((char *)(uintptr_t)s->opts.host);
+    if (s->opts.password) {
+        char *pw = (char *)(uintptr_t)s->opts.password;
+        explicit_bzero(pw, strlen(pw));
+        free(pw);
+    }
+    free((char *)(uintptr_t)s->opts.prefix);
+    free(s);
+}
+
+int store_ok(const struct store *s)
+{
+    return s->ctx != NULL && s->ctx->err == 0;
+}
+
+/* One round trip, for loyaltyd_redis_latency_seconds. */
+void store_note_latency(int64_t t0)
+{
+    metrics_redis_latency(mono_us() - t0);
+}
+
+void store_drop(struct store *s)
+{
+    if (s->ctx) {
+        redisFree(s->ctx);
+        s->ctx = NULL;
+    }
+    s->inflight = 0;
+}
+
+/* hiredis' format parser knows the h, hh, l and ll length modifiers only: no
+ * %zu in a command format. */
+
+/* The reply of a command sent at t0: NULL (and the connection dropped) on an
+ * I/O error; a Redis error reply is returned as such for the caller to judge. */
+static redisReply *store_reply(struct store *s, redisReply *r, int64_t t0, char *err,
+                               size_t errlen)
+{
+    store_note_latency(t0);
+    if (r == NULL) {
+        snprintf(err, errlen, "redis: %s", s->ctx->errstr);
+        snprintf(s->last_err, sizeof(s->last_err), "redis: %s", s->ctx->errstr);
+        store_drop(s);
+    }
+    return r;
+}
+
+const char *store_last_error(const struct store *s)
+{
+    return s->last_err;
+}
+
+static const char *const err_names[STORE_ERR__COUNT] = {
+    [STORE_ERR_OTHER] = "other",
+    [STORE_ERR_CONNECTION] = "connection",
+    [STORE_ERR_TIMEOUT] = "timeout",
+    [STORE_ERR_OOM] = "oom",
+    [STORE_ERR_READONLY] = "readonly",
+    [STORE_ERR_MISCONF] = "misconf",
+    [STORE_ERR_NO_FUNCTION] = "no_function",
+    [STORE_ERR_BUSY] = "busy",
+    [STORE_ERR_LOADING] = "loading",
+    [STORE_ERR_AUTH] = "auth",
+};
+
+const char *store_err_name(enum store_err e)
+{
+    return (unsigned)e < STORE_ERR__COUNT ? err_names[e] : err_names[0];
+}
+
+/* Error replies by their code, then hiredis's I/O errors by their text
+ * (strerror's, or hiredis's own). */
+enum store_err store_err_class(const char *err)
+{
+    static const struct {
+        const char *text;
+        enum store_err e;
+    } classes[] = {
+        {"OOM ", STORE_ERR_OOM},
+        {"READONLY ", STORE_ERR_READONLY},
+        {"MISCONF ", STORE_ERR_MISCONF},
+        {"Function not found", STORE_ERR_NO_FUNCTION},
+        {"NOSCRIPT ", STORE_ERR_NO_FUNCTION},
+        {"BUSY ", STORE_ERR_BUSY},
+        {"LOADING ", STORE_ERR_LOADING},
+        {"NOAUTH ", STORE_ERR_AUTH},
+        {"NOPERM ", STORE_ERR_AUTH},
+        {"WRONGPASS ", STORE_ERR_AUTH},
+        {"Resource temporarily unavailable", STORE_ERR_TIMEOUT},
+        {"timed out", STORE_ERR_TIMEOUT},
+        {"Timeout", STORE_ERR_TIMEOUT},
+        {"Connection", STORE_ERR_CONNECTION},
+        {"Server closed", STORE_ERR_CONNECTION},
+        {"not connected", STORE_ERR_CONNECTION},
+        {"Broken pipe", STORE_ERR_CONNECTION},
+    };
+
+    for (size_t i = 0; err != NULL && i < sizeof(classes) / sizeof(classes[0]); i++)
+        if (strstr(err, classes[i].text) != NULL)
+            return classes[i].e;
+    return STORE_ERR_OTHER;
+}
+
+int store_usable(const struct store *s, char *err, size_t errlen)
+{
+    if (store_ok(s) && s->inflight == 0)
+        return 1;
+    snprintf(err, errlen,
+             s->inflight ? "redis: replies of a pipeline still unread"
+                         : "redis: not connected");
+    return 0;
+}
+
+static redisReply *store_vcmd(struct store *s, char *err, size_t errlen, const char *fmt,
+                              va_list ap)
+{
+    int64_t t0 = mono_us();
+
+    if (!store_usable(s, err, errlen))
+        return NULL;
+    return store_reply(s, redisvCommand(s->ctx, fmt, ap), t0, err, errlen);
+}
+
+redisReply *store_cmd(struct store *s, char *err, size_t errlen, const char *fmt, ...)
+{
+    redisReply *r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    r = store_vcmd(s, err, errlen, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* A command whose only interesting outcome is success. */
+int store_simple(struct store *s, char *err, size_t errlen, const char *fmt, ...)
+{
+    redisReply *r;
+    va_list ap;
+    int rc = 0;
+
+    va_start(ap, fmt);
+    r = store_vcmd(s, err, errlen, fmt, ap);
+    va_end(ap);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis: %s", r->str);
+        rc = -1;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* One command with an integer reply, added to *sum; 0, or -1. */
+int store_count_cmd(struct store *s, long long *sum, const char *fmt, ...)
+{
+    char err[256];
+    redisReply *r;
+    va_list ap;
+    int rc = -1;
+
+    va_start(ap, fmt);
+    r = store_vcmd(s, err, sizeof(err), fmt, ap);
+    va_end(ap);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *sum += r->integer;
+        rc = 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int store_connect(struct store *s, char *err, size_t errlen)
+{
+    struct timeval tv = {s->opts.timeout_ms / 1000, (s->opts.timeout_ms % 1000) * 1000};
+
+    store_drop(s);
+    if (s->opts.host[0] == '/')
+        s->ctx = redisConnectUnixWithTimeout(s->opts.host, tv);
+    else
+        s->ctx = redisConnectWithTimeout(s->opts.host, s->opts.port, tv);
+    if (s->ctx == NULL || s->ctx->err) {
+        snprintf(err, errlen, "redis %s:%d: %s", s->opts.host, s->opts.port,
+                 s->ctx ? s->ctx->errstr : "out of memory");
+        store_drop(s);
+        return -1;
+    }
+    if (redisSetTimeout(s->ctx, tv) != REDIS_OK)
+        goto fail;
+    if (s->opts.password[0] &&
+        store_simple(s, err, errlen, "AUTH %s", s->opts.password) < 0)
+        goto fail;
+    if (s->opts.db && store_simple(s, err, errlen, "SELECT %d", s->opts.db) < 0)
+        goto fail;
+    if (store_simple(s, err, errlen, "FUNCTION LOAD REPLACE %s", store_lib) < 0)
+        goto fail;
+    if (store_check_schema(s, err, errlen) < 0)
+        goto fail;
+    return 0;
+fail:
+    if (err[0] == '\0')
+        snprintf(err, errlen, "redis: set-up failed");
+    store_drop(s);
+    return -1;
+}
+
+int store_reply_to_kvlist(const redisReply *r, struct kvlist *kv)
+{
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (kvlist_add(kv, r->element[i]->str, r->element[i + 1]->str) < 0)
+            return -1;
+    return 0;
+}
+
+int store_ids_from_reply(const redisReply *r, size_t step, char ***ids, size_t *n)
+{
+    size_t count = r->elements / step;
+    char **v = calloc(count ? count : 1, sizeof(*v));
+
+    if (v == NULL)
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        if ((v[i] = strdup(r->element[i * step]->str)) == NULL) {
+            store_ids_free(v, i);
+            return -1;
+        }
+    *ids = v;
+    *n = count;
+    return 0;
+}
+
+void store_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}

@@ -1,0 +1,101 @@
+/*
+ * store_int.h - the store's private types and what its files share; the
+ * store's users include store.h only.  One concern a file:
+ *
+ *   store.c           the connection, commands one at a time, error classes
+ *   store_pipe.c      pipelined requests, the command writer (argv -> RESP)
+ *   store_schema.c    the key schema, the schema mark, the checks at start
+ *   store_load.c      customers loaded, derived events a layout 2 outbox left
+ *   store_commit.c    one customer's atomic commit
+ *   store_index.c     the operators' indices and the sweeper's due sets
+ *   store_progress.c  a task's progress
+ *   store_model.c     the fitted model parameters
+ *   store_admin.c     top, scan, summary, delete, counts (loyaltyctl)
+ *
+ * As store.h says: one struct store per thread, every call on the thread
+ * that owns it.
+ */
+#ifndef LOYALTY_STORE_INT_H
+#define LOYALTY_STORE_INT_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/store/store.h"
+
+/* argv of one command: strings borrowed, or formatted into the buffer's own
+ * arena (kept as offsets until appended, as the arena may move). */
+struct argv_buf {
+    const char **argv;
+    size_t *lens;
+    size_t *off; /* offset in the arena + 1, or 0 for a borrowed string */
+    size_t n, cap;
+    char *arena;
+    size_t used, room;
+    int failed; /* ENOMEM on the way: the command is not to be sent */
+};
+
+struct store {
+    struct store_opts opts; /* strings owned (copies) */
+    redisContext *ctx;
+    struct argv_buf argv; /* the command being built, memory kept */
+    char *resp;           /* its protocol form */
+    size_t resp_room;
+    size_t inflight;    /* pipelined requests whose replies are not read yet */
+    int64_t sent_us;    /* when the first of them was sent */
+    char last_err[160]; /* the last I/O error, for store_last_error */
+};
+
+/* store.c: the connection and commands one at a time.  A command's format
+ * is hiredis' (no %zu).  The commands return NULL, or -1, with err set; an
+ * I/O error drops the connection (store_drop). */
+
+void store_note_latency(int64_t t0);
+void store_drop(struct store *s);
+/* Connected, and no pipelined reply unread; else 0 with err. */
+int store_usable(const struct store *s, char *err, size_t errlen);
+/* The reply (the caller frees it), an error reply included. */
+redisReply *store_cmd(struct store *s, char *err, size_t errlen, const char *fmt, ...);
+/* 0, or -1 on an error reply too. */
+int store_simple(struct store *s, char *err, size_t errlen, const char *fmt, ...);
+/* An integer reply added to *sum: 0, or -1. */
+int store_count_cmd(struct store *s, long long *sum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int store_reply_to_kvlist(const redisReply *r, struct kvlist *kv);
+/* Copies of the strings at every step-th element of an array reply. */
+int store_ids_from_reply(const redisReply *r, size_t step, char ***ids, size_t *n);
+
+/* store_pipe.c: pipelined requests and the command writer. */
+
+int store_pipe_usable(struct store *s, char *err, size_t errlen);
+void store_pipe_sent(struct store *s, size_t n);
+int store_pipe_recv(struct store *s, redisReply **r, size_t n, char *err, size_t errlen);
+int store_roundtrip(struct store *s, redisReply **r, size_t n, char *err, size_t errlen);
+redisReply **store_replies_new(size_t n, char *err, size_t errlen);
+void store_free_replies(redisReply **r, size_t n);
+
+void store_argv_push(struct argv_buf *b, const char *s, size_t len, size_t off);
+void store_argv_str(struct argv_buf *b, const char *s);
+void store_argv_key(struct argv_buf *b, const struct store *s, const char *id,
+                    const char *suffix);
+void store_argv_int(struct argv_buf *b, int64_t v);
+void store_argv_double(struct argv_buf *b, double v);
+void store_argv_fmt(struct argv_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void store_argv_reset(struct argv_buf *b);
+void store_argv_free(struct argv_buf *b);
+int store_argv_append(struct store *s, struct argv_buf *b);
+
+/* store_schema.c: keys and the schema mark. */
+
+/* A customer's key: PREFIX c:{ID}SUFFIX. */
+void store_key_of(const struct store *s, char *buf, size_t len, const char *id,
+                  const char *suffix);
+int store_check_schema(struct store *s, char *err, size_t errlen);
+
+/* store_index.c: the indices' names, by enum store_index_kind. */
+
+extern const char *const store_index_names[STORE_IDX__COUNT];
+
+#endif
