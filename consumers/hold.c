@@ -1,9 +1,11 @@
 /*
- * hold.c - input held back while Redis cannot take batches: every assigned
- * partition paused while it is away (the consumer is still polled, so the
- * group keeps its member), reconnected with backoff, and on its return
- * checked for what it kept; a Redis that lost its state is refused until an
- * operator decides (README, "Guarantees").
+ * hold.c - input held back while Redis cannot take batches, an input
+ * partition lost what was read from it, or Kafka does not take the outputs:
+ * every assigned partition paused (the consumer is still polled, so the
+ * group keeps its member) while one of these holds.  Redis is reconnected
+ * with backoff, and on its return checked for what it kept; a Redis that
+ * lost its state is refused until an operator decides (README,
+ * "Guarantees").
  */
 #include "consumers/pipeline_int.h"
 
@@ -13,6 +15,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "consumers/producer.h"
 
 #define REDIS_BACKOFF_MAX_MS 5000
 
@@ -30,24 +33,76 @@ int hold_stores_ok(const struct pipeline *pl)
     return 1;
 }
 
-/* Fetching stops for every assigned partition while Redis is away; the
- * consumer is still polled, so the group keeps its member. */
-void hold_set_paused(struct pipeline *pl, int paused)
+/* The first of the causes, for the log. */
+static const char *cause_name(unsigned causes)
 {
+    if (causes & HOLD_REDIS)
+        return "Redis unavailable";
+    if (causes & HOLD_INPUT_RESET)
+        return "an input partition lost offsets already read";
+    return "outputs not acknowledged by Kafka";
+}
+
+/* Fetching stops for every assigned partition while a cause holds; the
+ * consumer is still polled, so the group keeps its member.  Pausing drops
+ * what librdkafka prefetched; resuming fetches from the last message taken. */
+void hold_set_paused(struct pipeline *pl, enum hold_cause cause, int on)
+{
+    unsigned was = pl->paused, now = on ? was | cause : was & ~(unsigned)cause;
     rd_kafka_resp_err_t err;
 
-    if (pl->paused == paused)
+    if (now == was)
         return;
-    pl->paused = paused;
-    if (pl->assigned != NULL) {
-        err = paused ? rd_kafka_pause_partitions(pl->consumer, pl->assigned)
-                     : rd_kafka_resume_partitions(pl->consumer, pl->assigned);
+    pl->paused = now;
+    if ((was != 0) != (now != 0) && pl->assigned != NULL) {
+        err = now ? rd_kafka_pause_partitions(pl->consumer, pl->assigned)
+                  : rd_kafka_resume_partitions(pl->consumer, pl->assigned);
         if (err)
-            log_warn("%s partitions: %s", paused ? "pause" : "resume",
+            log_warn("%s partitions: %s", now ? "pause" : "resume",
                      rd_kafka_err2str(err));
     }
-    metrics_set_paused(paused);
-    log_note("input %s", paused ? "paused" : "resumed");
+    metrics_set_paused(now != 0);
+    if (on)
+        log_note("input paused: %s", cause_name(cause));
+    else if (now == 0)
+        log_note("input resumed");
+    else
+        log_note("input stays paused: %s", cause_name(now));
+}
+
+/* Derived events wait in their batches, which hold their tasks, so their
+ * backlog is bounded; DLQ records are produced as their turn comes and hold
+ * nothing but their inputs' offsets: while Kafka does not take them, only
+ * the pause bounds them.  The bound counts both. */
+void hold_check_outputs(struct pipeline *pl)
+{
+    size_t bytes = producer_pending_bytes(pl->producer);
+    size_t max = pl->cfg->output_max_pending_bytes;
+    int role = -1, stalled = producer_quiet_ms(pl->producer, &role) >= OUTPUT_STALL_MS;
+
+    if (!(pl->paused & HOLD_OUTPUT) && bytes > max) {
+        log_warn("%zu bytes of derived events and DLQ records not acknowledged by Kafka, "
+                 "over output.max_pending_bytes (%zu): pausing input until half of them "
+                 "are",
+                 bytes, max);
+        hold_set_paused(pl, HOLD_OUTPUT, 1);
+    } else if ((pl->paused & HOLD_OUTPUT) && bytes <= max / 2) {
+        hold_set_paused(pl, HOLD_OUTPUT, 0);
+    }
+    if (stalled == pl->outputs_stalled)
+        return;
+    pl->outputs_stalled = stalled;
+    if (stalled)
+        log_warn("kafka has acknowledged nothing produced to %s for %d s: not ready "
+                 "until it does",
+                 pl->cfg->topic[role], OUTPUT_STALL_MS / 1000);
+    else
+        log_note("kafka acknowledges the outputs again");
+}
+
+int hold_outputs_ok(const struct pipeline *pl)
+{
+    return producer_quiet_ms(pl->producer, NULL) < OUTPUT_STALL_MS;
 }
 
 static void check_redis_kept(struct pipeline *pl);
@@ -82,7 +137,7 @@ void hold_back(struct pipeline *pl)
 {
     if (!hold_stores_ok(pl))
         metrics_set_redis_up(0);
-    hold_set_paused(pl, 1);
+    hold_set_paused(pl, HOLD_REDIS, 1);
     if (pl->redis_retry_at_ms < mono_ms())
         pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
 }
@@ -99,7 +154,7 @@ void hold_input_reset(struct pipeline *pl, const char *topic, int32_t partition,
             topic, (int)partition, why, offset);
     pl->input_reset = 1;
     metrics_set_input_reset(1);
-    hold_set_paused(pl, 1);
+    hold_set_paused(pl, HOLD_INPUT_RESET, 1);
 }
 
 /* Redis holds nothing of this prefix while the group has committed offsets:
@@ -117,7 +172,7 @@ static void refuse_lost_redis(struct pipeline *pl)
                 pl->cfg->group_id);
     pl->redis_lost = 1;
     metrics_set_redis_lost(1);
-    hold_set_paused(pl, 1);
+    hold_set_paused(pl, HOLD_REDIS, 1);
 }
 
 /* Does Redis hold no state of this prefix at all? */

@@ -178,7 +178,9 @@ static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
         return;
     }
     if (m->err) {
-        log_warn("consume: %s", rd_kafka_message_errstr(m));
+        /* A fatal error comes this way too: stats_kafka_fatal says it. */
+        if (m->err != RD_KAFKA_RESP_ERR__FATAL)
+            log_warn("consume: %s", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
         return;
     }

@@ -75,11 +75,11 @@ static const char *const consumer_defaults[] = {
 /* message.timeout.ms = 0: a derived event is never given up (a failed one is
  * produced again anyway).  With a timeout, librdkafka 2.0's idempotent
  * producer bumps its epoch when in-flight messages time out, and then a
- * message can be acknowledged yet missing from the topic (reproduced on the
- * mock cluster: tests/fault/fault_kafka.c).  linger.ms = 1: a batch commits
- * only once its derived events are acknowledged, so the linger is part of
- * every live event's latency; a backlog batch produces its events together
- * anyway (README, "Configuration"). */
+ * message can be acknowledged yet missing from the topic (seen on the mock
+ * cluster; tests/fault/fault_kafka.c runs these settings).  linger.ms = 1: a batch
+ * commits only once its derived events are acknowledged, so the linger is part of every
+ * live event's latency; a backlog batch produces its events together anyway (README,
+ * "Configuration"). */
 static const char *const producer_defaults[] = {
     "enable.idempotence", "true", "acks", "all", "linger.ms", "1",
     "message.timeout.ms", "0",    NULL};

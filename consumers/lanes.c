@@ -319,7 +319,7 @@ int64_t lanes_run_tasks(struct pipeline *pl)
     if ((rc > 0 || busy) && (wait == 0 || wait > AWAIT_POLL_MS))
         wait = AWAIT_POLL_MS;
     if (hold_can_apply(pl))
-        hold_set_paused(pl, 0);
+        hold_set_paused(pl, HOLD_REDIS, 0);
     return wait;
 failed:
     land_all(pl, 0);

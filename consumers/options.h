@@ -53,6 +53,7 @@ struct pipeline_opts {
     int dedup_window;      /* recent event ids kept per customer */
     int redis_lost_replay; /* redis.lost = replay: rebuild from the earliest offsets */
     size_t cache_max_bytes;
+    size_t output_max_pending_bytes; /* input paused above it (hold.c) */
     struct kafka_props kafka_common, kafka_consumer, kafka_producer;
 };
 

@@ -146,7 +146,12 @@ void pipeline_free(struct pipeline *pl)
         rd_kafka_queue_io_event_enable(pl->consumer_q, -1, NULL, 0);
         rd_kafka_queue_destroy(pl->consumer_q);
     }
-    if (pl->consumer)
+    /* rd_kafka_destroy() closes the consumer again; librdkafka 2.0 never
+     * finishes closing one with a fatal error unless it is a static member
+     * (group.instance.id), where the fatal errors come from. */
+    if (pl->consumer && pl->kafka_fatal == FATAL_CONSUMER)
+        rd_kafka_destroy_flags(pl->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    else if (pl->consumer)
         rd_kafka_destroy(pl->consumer);
     producer_free(pl->producer);
     if (pl->assigned)
@@ -247,10 +252,12 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
 {
     int64_t wait;
 
+    if (stats_kafka_fatal(pl))
+        return;
     hold_redis_retry(pl);
     ingest_poll_consumer(pl);
     ingest_pull_partitions(pl);
-    if (pl->failed)
+    if (pl->failed || stats_kafka_fatal(pl))
         return;
     wait = lanes_run_tasks(pl);
     /* Sleep only when nothing new was pulled, and no longer than a task
@@ -269,6 +276,7 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
         lanes_run_tasks(pl);
     }
     flush_outputs(pl);
+    hold_check_outputs(pl);
     sweep_some(pl);
     rescore_some(pl);
     ingest_dlq_log_roll(pl);
@@ -303,28 +311,41 @@ struct model_config *pipeline_set_model_config(struct pipeline *pl,
     return old;
 }
 
+/* After a client's fatal error nothing more is applied or produced: what
+ * was done is committed (by a consumer that can), the rest read again after
+ * the restart. */
 void pipeline_close(struct pipeline *pl, int timeout_ms)
 {
     rd_kafka_resp_err_t err;
 
-    for (size_t p = 0; p < pl->ntasks; p++)
+    stats_kafka_fatal(pl);
+    for (size_t p = 0; p < pl->ntasks && !pl->kafka_fatal; p++)
         if (pl->tasks[p] && pl->tasks[p]->nbatch && hold_stores_ok(pl))
             lanes_run_batch(pl, pl->tasks[p]);
-    offsets_settle(pl, timeout_ms);
+    if (pl->kafka_fatal)
+        offsets_store(pl);
+    else
+        offsets_settle(pl, timeout_ms);
     err = rd_kafka_consumer_close(pl->consumer); /* commits stored offsets */
-    if (err)
+    if (err && pl->kafka_fatal != FATAL_CONSUMER)
         log_warn("consumer close: %s", rd_kafka_err2str(err));
-    producer_flush(pl->producer, 1000);
+    if (pl->kafka_fatal != FATAL_PRODUCER)
+        producer_flush(pl->producer, 1000);
 }
 
 int pipeline_ready(const struct pipeline *pl)
 {
-    return hold_can_apply(pl) && pl->kafka_up;
+    return !pl->failed && hold_can_apply(pl) && pl->kafka_up && hold_outputs_ok(pl);
 }
 
 int pipeline_failed(const struct pipeline *pl)
 {
     return pl->failed;
+}
+
+rd_kafka_t *pipeline_test_client(struct pipeline *pl, int producer)
+{
+    return producer ? producer_handle(pl->producer) : pl->consumer;
 }
 
 size_t pipeline_assigned(const struct pipeline *pl)

@@ -9,6 +9,7 @@
 #ifndef LOYALTY_PIPELINE_H
 #define LOYALTY_PIPELINE_H
 
+#include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,11 +51,19 @@ struct model_config *pipeline_set_model_config(struct pipeline *pl,
  * offsets, leave the group.  Bounded by timeout_ms. */
 void pipeline_close(struct pipeline *pl, int timeout_ms);
 
-/* 1 when Redis is usable and a broker answered recently. */
+/* 1 when Redis is usable, a broker answered recently, every output topic
+ * took what was produced to it within the last few seconds, and the
+ * pipeline has not failed. */
 int pipeline_ready(const struct pipeline *pl);
 /* 1 after a condition the daemon must not run on (input topics with unequal
- * partition counts); the log says which. */
+ * partition counts, Redis lost acknowledged writes, a fatal librdkafka error
+ * of either client); the log says which.  The main loop ends on it. */
 int pipeline_failed(const struct pipeline *pl);
 size_t pipeline_assigned(const struct pipeline *pl);
+
+/* For the fault tests only (tests/fault/fault_kafka.c), which inject faults
+ * into the clients themselves (rd_kafka_test_fatal_error): the consumer's
+ * handle (producer 0) or the producer's (1), owned by the pipeline. */
+rd_kafka_t *pipeline_test_client(struct pipeline *pl, int producer);
 
 #endif

@@ -33,8 +33,15 @@
  * task's batch is prepared while Redis commits another's. */
 #define LANES 2
 
+/* Which client had a fatal error (pipeline.kafka_fatal, stats.c). */
+#define FATAL_CONSUMER 1
+#define FATAL_PRODUCER 2
+
 /* The first wait before connecting Redis again (hold.c), doubled per try. */
 #define REDIS_BACKOFF_MIN_MS 100
+/* An output topic that has taken nothing for this long while messages wait
+ * for it makes the pipeline not ready (hold.c). */
+#define OUTPUT_STALL_MS 5000
 /* The sweeper and the rescoring work at most this long per step (at least
  * one batch). */
 #define SWEEP_STEP_MS 5
@@ -110,9 +117,11 @@ struct pipeline {
     /* Set by stats.c (from errors and statistics), ingest.c (a message came)
      * and pipeline_probe. */
     int kafka_up;
-    /* A fatal condition: partition counts differ (rebalance.c) or Redis lost
-     * acknowledged writes (hold.c). */
+    /* A fatal condition: partition counts differ (rebalance.c), Redis lost
+     * acknowledged writes (hold.c) or a client's fatal error (stats.c). */
     int failed;
+    /* Which client had a fatal error: 0, FATAL_CONSUMER or FATAL_PRODUCER. */
+    int kafka_fatal;
 
     /* lanes.c: batches in flight. */
     struct store *lane_store[LANES]; /* [0] is store; the others are owned */
@@ -128,11 +137,12 @@ struct pipeline {
     struct ptask **tasks; /* by partition number; NULL: not ours */
     size_t ntasks;
 
-    /* hold.c: Redis's availability. */
-    int paused;      /* every partition, while Redis is away */
+    /* hold.c: Redis's availability, the inputs' positions, the outputs' backlog. */
+    unsigned paused; /* every partition, while one of the enum hold_cause holds */
     int redis_lost;  /* Redis lost its state: refusing until an operator decides */
     int input_reset; /* an input partition lost offsets read from it: refusing */
     int64_t redis_retry_at_ms, redis_backoff_ms;
+    int outputs_stalled; /* an output topic took nothing for OUTPUT_STALL_MS */
 
     /* ingest.c: the log lines of bad input. */
     int64_t key_warn_at_ms; /* the next unkeyed event is logged from then */
@@ -210,7 +220,11 @@ void offsets_record_progress(struct ptask *pt, struct store *store);
 void offsets_resume_positions(struct pipeline *pl,
                               rd_kafka_topic_partition_list_t *parts);
 
-/* hold.c: Redis away. */
+/* hold.c: Redis away, outputs behind. */
+
+/* Why input is paused (the bits of pl->paused): fetching resumes only once
+ * none holds.  An input reset is never cleared (the process is restarted). */
+enum hold_cause { HOLD_REDIS = 1u, HOLD_OUTPUT = 2u, HOLD_INPUT_RESET = 4u };
 
 /* Every lane's connection is up. */
 int hold_stores_ok(const struct pipeline *pl);
@@ -218,8 +232,15 @@ int hold_stores_ok(const struct pipeline *pl);
 int hold_can_apply(const struct pipeline *pl);
 /* A batch could not be committed: pause input, retry Redis with backoff. */
 void hold_back(struct pipeline *pl);
-/* Pause (1) or resume (0) fetching on every assigned partition. */
-void hold_set_paused(struct pipeline *pl, int paused);
+/* One cause of pausing every assigned partition set (1) or cleared (0):
+ * fetching stops with the first cause and resumes with the last one gone. */
+void hold_set_paused(struct pipeline *pl, enum hold_cause cause, int on);
+/* The producer's backlog over output.max_pending_bytes pauses input until
+ * it is down to half; an output topic that takes nothing is said once. */
+void hold_check_outputs(struct pipeline *pl);
+/* No output topic has taken nothing for OUTPUT_STALL_MS while messages
+ * wait for it. */
+int hold_outputs_ok(const struct pipeline *pl);
 /* Connect the lanes' stores that are down, when their backoff allows; once
  * all are up, check what Redis kept. */
 void hold_redis_retry(struct pipeline *pl);
@@ -233,6 +254,8 @@ void hold_input_reset(struct pipeline *pl, const char *topic, int32_t partition,
 
 /* stats.c: metrics and librdkafka's callbacks. */
 
+/* A fatal error of either client: said once, the pipeline failed (1). */
+int stats_kafka_fatal(struct pipeline *pl);
 void stats_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 int stats_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 void stats_on_producer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);

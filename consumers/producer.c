@@ -1,7 +1,8 @@
 /*
- * producer.c - everything loyaltyd produces: derived events (produced again
- * after a failed delivery, counted down in their batch's wait counter on
- * delivery) and DLQ records.  Main thread only: delivery reports are served
+ * producer.c - everything loyaltyd produces: derived events (counted down in
+ * their batch's wait counter on delivery) and DLQ records, each produced
+ * again after a failed delivery, with a backoff per output topic and a
+ * rate-limited log line.  Main thread only: delivery reports are served
  * from producer_serve(), producer_await() and producer_settle().
  */
 #include "consumers/producer.h"
@@ -17,12 +18,35 @@
 #include "base/metrics.h"
 #include "consumers/sentset.h"
 
+/* A topic's failed messages are produced again in rounds: the first
+ * REPRODUCE_MIN_MS after the failure, each next one after twice the wait of
+ * the last, up to REPRODUCE_MAX_MS; a delivery to the topic starts over. */
+#define REPRODUCE_MIN_MS 100
+#define REPRODUCE_MAX_MS 5000
+/* A topic's failures get a log line at most this often; the next line counts
+ * the attempts left out. */
+#define FAIL_LOG_EVERY_MS 5000
+
+/* One output topic (indexed by enum topic_role; the input roles stay
+ * unused). */
+struct outlet {
+    struct outmsg *retry, **retry_tail; /* failed, to produce again; oldest first */
+    int64_t retry_at_ms;                /* the next round; 0: nothing waits */
+    int64_t backoff_ms;                 /* the wait before the round after it */
+    size_t pending;         /* handed over, not yet delivered (retry list included) */
+    int64_t quiet_since_ms; /* its last delivery, or when pending rose from 0 */
+    uint64_t failures;      /* failed attempts since its last delivery */
+    uint64_t unlogged;      /* of those, since the last log line */
+    int64_t log_at_ms;      /* the next failure line may be written from then */
+};
+
 struct producer {
     const struct pipeline_opts *cfg;
     rd_kafka_t *rk;
-    struct outmsg *retry; /* failed deliveries to produce again */
+    struct outlet out[TOPIC__COUNT];
     size_t outstanding;   /* produced, delivery report not yet seen */
     size_t derived;       /* derived events handed over, not yet delivered */
+    size_t pending_bytes; /* keys and values handed over, not yet delivered */
     struct sentset *sent; /* ids of the derived events delivered last */
 };
 
@@ -43,7 +67,7 @@ struct outmsg {
     char *key, *payload;
     size_t keylen, len;
     rd_kafka_headers_t *hdrs; /* DLQ only; a copy is handed over per attempt */
-    struct outmsg *next;      /* in the retry list */
+    struct outmsg *next;      /* in its topic's retry list */
 };
 
 /* Where the derived events of each topic go, and what their deliveries
@@ -106,45 +130,146 @@ static void outmsg_done(struct outmsg *om)
     outmsg_free(om);
 }
 
-/* Hand one message to librdkafka; on a local refusal (queue full) it goes to
- * the retry list, so nothing is ever dropped. */
+/* A failed attempt at om (err): it waits in its topic's retry list for the
+ * next round.  A full local queue is no failure of the topic: not counted
+ * nor said. */
+static void retry_later(struct producer *pr, struct outmsg *om, const char *what,
+                        rd_kafka_resp_err_t err)
+{
+    struct outlet *o = &pr->out[om->role];
+    int64_t now = mono_ms();
+
+    om->next = NULL;
+    *o->retry_tail = om;
+    o->retry_tail = &om->next;
+    if (o->retry_at_ms == 0)
+        o->retry_at_ms = now + o->backoff_ms;
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return;
+    metrics_delivery_failed();
+    o->failures++;
+    if (now < o->log_at_ms) {
+        o->unlogged++;
+        return;
+    }
+    if (o->failures == 1)
+        log_warn("%s to %s failed: %s; produced again after %" PRId64
+                 " ms, then backing off up to %d s (said every %d s while it fails)",
+                 what, pr->cfg->topic[om->role], rd_kafka_err2str(err),
+                 o->retry_at_ms - now, REPRODUCE_MAX_MS / 1000, FAIL_LOG_EVERY_MS / 1000);
+    else
+        log_warn("%s to %s still failing: %s; %" PRIu64
+                 " more failed attempts since the last line, %zu messages waiting",
+                 what, pr->cfg->topic[om->role], rd_kafka_err2str(err), o->unlogged,
+                 o->pending);
+    o->unlogged = 0;
+    o->log_at_ms = now + FAIL_LOG_EVERY_MS;
+}
+
+/* Hand one message to librdkafka; refused (a full queue, a topic in error),
+ * it waits for its topic's next round, so nothing is ever dropped. */
 static void produce(struct producer *pr, struct outmsg *om)
 {
+    rd_kafka_headers_t *hdrs = om->hdrs ? rd_kafka_headers_copy(om->hdrs) : NULL;
     rd_kafka_resp_err_t err;
 
     err = rd_kafka_producev(
         pr->rk, RD_KAFKA_V_TOPIC(pr->cfg->topic[om->role]),
         RD_KAFKA_V_KEY(om->key, om->keylen), RD_KAFKA_V_VALUE(om->payload, om->len),
-        RD_KAFKA_V_HEADERS(om->hdrs ? rd_kafka_headers_copy(om->hdrs) : NULL),
-        RD_KAFKA_V_OPAQUE(om), RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(om), RD_KAFKA_V_END);
     if (err) {
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            log_warn("produce to %s: %s (will retry)", pr->cfg->topic[om->role],
-                     rd_kafka_err2str(err));
-        om->next = pr->retry;
-        pr->retry = om;
+        if (hdrs) /* librdkafka takes them over only with the message */
+            rd_kafka_headers_destroy(hdrs);
+        retry_later(pr, om, "produce", err);
         return;
     }
     pr->outstanding++;
 }
 
+/* A new message: it counts as pending until its delivery. */
+static void submit(struct producer *pr, struct outmsg *om)
+{
+    struct outlet *o = &pr->out[om->role];
+
+    if (o->pending++ == 0)
+        o->quiet_since_ms = mono_ms();
+    pr->pending_bytes += om->keylen + om->len;
+    produce(pr, om);
+}
+
+static void account_delivered(struct producer *pr, const struct outmsg *om)
+{
+    struct outlet *o = &pr->out[om->role];
+
+    o->pending--;
+    pr->pending_bytes -= om->keylen + om->len;
+    o->quiet_since_ms = mono_ms();
+    o->backoff_ms = REPRODUCE_MIN_MS;
+    if (o->failures > 0)
+        log_note("delivery to %s works again after %" PRIu64 " failed attempts",
+                 pr->cfg->topic[om->role], o->failures);
+    o->failures = o->unlogged = 0;
+    o->log_at_ms = 0;
+}
+
+/* The rounds that are due: each topic's retry list produced again, the next
+ * round's wait doubled. */
 static void produce_retries(struct producer *pr)
 {
-    struct outmsg *list = pr->retry;
+    int64_t now = mono_ms();
 
-    pr->retry = NULL;
-    while (list != NULL) {
-        struct outmsg *om = list;
+    for (int r = 0; r < TOPIC__COUNT; r++) {
+        struct outlet *o = &pr->out[r];
+        struct outmsg *list = o->retry;
 
-        list = om->next;
-        om->next = NULL;
-        produce(pr, om);
+        if (list == NULL || now < o->retry_at_ms)
+            continue;
+        o->retry = NULL;
+        o->retry_tail = &o->retry;
+        o->retry_at_ms = 0;
+        o->backoff_ms =
+            o->backoff_ms * 2 < REPRODUCE_MAX_MS ? o->backoff_ms * 2 : REPRODUCE_MAX_MS;
+        while (list != NULL) {
+            struct outmsg *om = list;
+
+            list = om->next;
+            produce(pr, om);
+        }
     }
+}
+
+static int retries_waiting(const struct producer *pr)
+{
+    for (int r = 0; r < TOPIC__COUNT; r++)
+        if (pr->out[r].retry != NULL)
+            return 1;
+    return 0;
 }
 
 size_t producer_backlog(const struct producer *pr)
 {
     return pr->derived;
+}
+
+size_t producer_pending_bytes(const struct producer *pr)
+{
+    return pr->pending_bytes;
+}
+
+int64_t producer_quiet_ms(const struct producer *pr, int *role)
+{
+    int64_t now = mono_ms(), longest = 0;
+
+    for (int r = 0; r < TOPIC__COUNT; r++) {
+        const struct outlet *o = &pr->out[r];
+
+        if (o->pending > 0 && now - o->quiet_since_ms >= longest) {
+            longest = now - o->quiet_since_ms;
+            if (role)
+                *role = r;
+        }
+    }
+    return longest;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -155,13 +280,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     (void)rk;
     pr->outstanding--;
     if (m->err) {
-        log_warn("delivery to %s failed: %s (will retry)", pr->cfg->topic[om->role],
-                 rd_kafka_err2str(m->err));
-        metrics_delivery_failed();
-        om->next = pr->retry;
-        pr->retry = om;
+        retry_later(pr, om, "delivery", m->err);
         return;
     }
+    account_delivered(pr, om);
     if (om->role != TOPIC_DLQ) {
         sentset_add(pr->sent, om->event_id);
         metrics_emitted(om->emit);
@@ -196,7 +318,7 @@ int producer_publish(void *arg, const char *customer_id, const struct publish_li
         om->pending = pending;
         (*pending)++;
         pr->derived++;
-        produce(pr, om);
+        submit(pr, om);
     }
     return 0;
 }
@@ -262,7 +384,7 @@ int producer_dead_letter(struct producer *pr, struct tracker_entry *entry,
     rd_kafka_header_add(om->hdrs, "original_size", -1, num, -1);
     rd_kafka_header_add(om->hdrs, "truncated", -1, in->plen < in->len ? "true" : "false",
                         -1);
-    produce(pr, om);
+    submit(pr, om);
     return 0;
 }
 
@@ -284,6 +406,10 @@ struct producer *producer_new(const struct pipeline_opts *cfg, rd_kafka_conf_t *
         return NULL;
     }
     pr->cfg = cfg;
+    for (int r = 0; r < TOPIC__COUNT; r++) {
+        pr->out[r].retry_tail = &pr->out[r].retry;
+        pr->out[r].backoff_ms = REPRODUCE_MIN_MS;
+    }
     if ((pr->sent = sentset_new(SENT_IDS)) == NULL) {
         rd_kafka_conf_destroy(conf);
         snprintf(err, errlen, "out of memory");
@@ -306,12 +432,13 @@ void producer_free(struct producer *pr)
         return;
     if (pr->rk)
         rd_kafka_destroy(pr->rk); /* undelivered: dr callbacks free them */
-    while (pr->retry) {
-        struct outmsg *om = pr->retry;
+    for (int r = 0; r < TOPIC__COUNT; r++)
+        while (pr->out[r].retry) {
+            struct outmsg *om = pr->out[r].retry;
 
-        pr->retry = om->next;
-        outmsg_done(om);
-    }
+            pr->out[r].retry = om->next;
+            outmsg_done(om);
+        }
     sentset_free(pr->sent);
     free(pr);
 }
@@ -334,7 +461,7 @@ void producer_settle(struct producer *pr, int timeout_ms)
     do {
         produce_retries(pr);
         rd_kafka_poll(pr->rk, 50);
-    } while ((pr->outstanding > 0 || pr->retry != NULL) && mono_ms() < until);
+    } while ((pr->outstanding > 0 || retries_waiting(pr)) && mono_ms() < until);
 }
 
 void producer_flush(struct producer *pr, int timeout_ms)

@@ -3,10 +3,13 @@
  *
  * A derived event is handed over before the state that caused it is
  * committed: it counts in its batch's wait counter until its delivery report,
- * is produced again whenever a delivery fails (never given up), and the batch
- * commits once the counter is back at 0 (producer_await).  A DLQ record
- * holds the offset tracker entry of its input until its delivery report.
- * Main thread only.
+ * and the batch commits once the counter is back at 0 (producer_await).  A
+ * DLQ record holds the offset tracker entry of its input until its delivery
+ * report.  Either is produced again whenever a delivery fails, never given
+ * up: a topic's failed messages in rounds, after 100 ms, then twice as long
+ * as the last wait up to 5 s, and back to 100 ms once the topic takes one;
+ * its failures are logged at most every 5 s, with a count of the attempts
+ * left out.  Main thread only.
  */
 #ifndef LOYALTY_PRODUCER_H
 #define LOYALTY_PRODUCER_H
@@ -64,6 +67,14 @@ int producer_dead_letter(struct producer *pr, struct tracker_entry *entry,
 void producer_serve(struct producer *pr);
 /* Derived events handed to Kafka and not yet delivered. */
 size_t producer_backlog(const struct producer *pr);
+/* The keys' and values' bytes of every message handed over and not yet
+ * delivered: derived events and DLQ records, those waiting to be produced
+ * again included. */
+size_t producer_pending_bytes(const struct producer *pr);
+/* How long the output topic that has waited longest has gone without a
+ * delivery while messages wait for one (0: none waits); its enum topic_role
+ * in *role when not NULL. */
+int64_t producer_quiet_ms(const struct producer *pr, int *role);
 /* Serve delivery reports until nothing is outstanding or timeout_ms passed. */
 void producer_settle(struct producer *pr, int timeout_ms);
 void producer_flush(struct producer *pr, int timeout_ms);

@@ -1,8 +1,9 @@
 /*
  * stats.c - what the pipeline tells its metrics: whether Kafka is up, from
  * the consumer's errors and statistics (which also give the consumer lag),
- * each task's event-time lag and overdue timers, and a batch's counters.
- * The librdkafka callbacks here run on the main thread (pipeline_int.h).
+ * each task's event-time lag and overdue timers, and a batch's counters;
+ * and a client's fatal error, which ends the pipeline.  The librdkafka
+ * callbacks here run on the main thread (pipeline_int.h).
  */
 #include "consumers/pipeline_int.h"
 
@@ -49,7 +50,7 @@ static void account_timers(struct pipeline *pl, const struct ptask *pt)
 {
     int64_t now = sweep_timer_clock(pl, pt), count = 0, oldest = 0;
 
-    if (now <= 0 || pl->paused || !store_ok(pl->store))
+    if (now <= 0 || (pl->paused & HOLD_REDIS) || !store_ok(pl->store))
         return;
     if (store_due_overdue(pl->store, pt->t.partition, now, &count, &oldest) < 0) {
         metrics_redis_error(store_err_class(store_last_error(pl->store)));
@@ -101,11 +102,42 @@ void stats_account_batch(struct pipeline *pl, int32_t task, const struct batch_s
     metrics_set_cache(cache_count(pl->cache), cache_bytes(pl->cache));
 }
 
+/* A fatal error of either client: it can do nothing more (an idempotent
+ * producer that lost its guarantee, a fenced static member), and only a new
+ * one can go on, so the pipeline fails and the process ends with a failure
+ * status (systemd restarts it); what was not committed is read again.  The
+ * error callbacks only announce it: librdkafka keeps it, and this asks every
+ * turn.  1 when there is one. */
+int stats_kafka_fatal(struct pipeline *pl)
+{
+    static const char *const client[] = {"consumer", "producer"};
+    rd_kafka_t *rk[] = {pl->consumer, producer_handle(pl->producer)};
+    char reason[512];
+
+    if (pl->kafka_fatal)
+        return 1;
+    for (int i = 0; i < 2; i++) {
+        rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk[i], reason, sizeof(reason));
+
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        log_err("kafka %s: fatal error %s: %s; ending, for a restart with a new client",
+                client[i], rd_kafka_err2name(err), reason);
+        pl->kafka_fatal = i == 0 ? FATAL_CONSUMER : FATAL_PRODUCER;
+        pl->failed = 1;
+        metrics_set_ready(0);
+        return 1;
+    }
+    return 0;
+}
+
 void stats_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     struct pipeline *pl = opaque;
 
     (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__FATAL)
+        return; /* stats_kafka_fatal says it, with the underlying error */
     /* One broker's connection lost (a broker closes idle ones) is not
      * Kafka down: librdkafka reconnects, and the statistics say when every
      * broker is up again. */
@@ -170,10 +202,11 @@ int stats_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 }
 
 /* A producer's errors: logged (the consumer's errors tell the state of the
- * cluster). */
+ * cluster); a fatal one is the pipeline's turn's to say (stats_kafka_fatal). */
 void stats_on_producer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
     (void)opaque;
-    log_warn("kafka producer: %s: %s", rd_kafka_err2name(err), reason);
+    if (err != RD_KAFKA_RESP_ERR__FATAL)
+        log_warn("kafka producer: %s: %s", rd_kafka_err2name(err), reason);
 }

@@ -222,6 +222,11 @@ static const struct cfgtab_key cfg_keys[] = {
      0, NULL},
     {"cache.max_bytes", CFGTAB_SIZE, FIELD(pipe.cache_max_bytes), "12582912", 0, 1e12,
      "memory for customers kept between batches (0 keeps none)", 0, NULL},
+    {"output.max_pending_bytes", CFGTAB_SIZE, FIELD(pipe.output_max_pending_bytes),
+     "33554432", 65536, 1e12,
+     "derived events and DLQ records not yet acknowledged by Kafka, in bytes of keys and "
+     "values: above it the input is paused until they are down to half",
+     0, NULL},
 };
 
 static const struct cfgtab daemon_keys = {"", cfg_keys,
