@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_fixture.h"
+#include "tests/unit/model_fixture.h"
 #include "state/store/codec.h"
 #include "tests/unit/check_main.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "base/cfgtab.h"
-#include "model_fixture.h"
+#include "tests/unit/model_fixture.h"
 #include "state/model/derived.h"
 #include "tests/unit/check_main.h"
 

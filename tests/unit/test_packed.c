@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_fixture.h"
+#include "tests/unit/model_fixture.h"
 #include "state/store/codec.h"
 #include "state/store/packed.h"
 #include "tests/unit/check_main.h"
