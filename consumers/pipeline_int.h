@@ -92,7 +92,7 @@ struct rescore {
     struct rs_cust {
         char *id;
         int32_t partition;
-    } * v;
+    } *v;
     size_t n, next;     /* v[next..n) of the chunk are still to rescore */
     uint64_t behind;    /* counted by the first pass */
     uint64_t processed; /* of those, taken by the second */
