@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/civil.h"
+#include "base/names.h"
 
 static int log_level = LOG_LVL_INFO;
 static enum log_format log_format = LOG_FMT_AUTO;
@@ -26,10 +27,7 @@ void log_set_level(int level)
 
 int log_level_parse(const char *name)
 {
-    for (int i = LOG_LVL_ERR; i <= LOG_LVL_DEBUG; i++)
-        if (strcmp(name, level_names[i]) == 0)
-            return i;
-    return -1;
+    return names_index(level_names, NAMES_COUNT(level_names), name);
 }
 
 void log_set_format(enum log_format f)
@@ -39,12 +37,14 @@ void log_set_format(enum log_format f)
 
 int log_format_parse(const char *name)
 {
-    static const char *const names[] = {"auto", "journal", "text", "json"};
+    static const char *const format_names[] = {
+        [LOG_FMT_AUTO] = "auto",
+        [LOG_FMT_JOURNAL] = "journal",
+        [LOG_FMT_TEXT] = "text",
+        [LOG_FMT_JSON] = "json",
+    };
 
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    return -1;
+    return names_index(format_names, NAMES_COUNT(format_names), name);
 }
 
 /* systemd sets JOURNAL_STREAM to the device and inode of the stream it

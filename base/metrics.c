@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/strbuf.h"
 
 #define LAG_MAX   256
 #define TASKS_MAX 1024
@@ -405,116 +405,78 @@ uint64_t metrics_delivery_failures_total(void)
     return GET(m.delivery_failed);
 }
 
-/* A growing text buffer; on ENOMEM it stops growing and render fails. */
-struct out {
-    char *buf;
-    size_t len, cap;
-    int failed;
-};
-
-static void put(struct out *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(struct out *o, const char *fmt, ...)
+static void head(struct strbuf *o, const char *name, const char *type, const char *help)
 {
-    va_list ap;
-    int n;
-
-    if (o->failed)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            o->failed = 1;
-            return;
-        }
-        if ((size_t)n < o->cap - o->len)
-            break;
-        char *nb = realloc(o->buf, o->cap * 2 + (size_t)n);
-        if (nb == NULL) {
-            o->failed = 1;
-            return;
-        }
-        o->buf = nb;
-        o->cap = o->cap * 2 + (size_t)n;
-    }
-    o->len += (size_t)n;
+    strbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void head(struct out *o, const char *name, const char *type, const char *help)
-{
-    put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void render_counters(struct out *o)
+static void render_counters(struct strbuf *o)
 {
     head(o, "loyaltyd_consumed_total", "counter", "Input messages consumed.");
     for (int i = 0; i < MT__COUNT; i++)
-        put(o, "loyaltyd_consumed_total{topic=\"%s\"} %llu\n", topic_names[i],
-            GET(m.consumed[i]));
+        strbuf_printf(o, "loyaltyd_consumed_total{topic=\"%s\"} %llu\n", topic_names[i],
+                      GET(m.consumed[i]));
     head(o, "loyaltyd_applied_total", "counter", "Events applied to the state.");
-    put(o, "loyaltyd_applied_total %llu\n", GET(m.applied));
+    strbuf_printf(o, "loyaltyd_applied_total %llu\n", GET(m.applied));
     head(o, "loyaltyd_duplicates_skipped_total", "counter",
          "Events skipped because already applied, by how they were recognised: "
          "offset (a replay), event_id or order_id (re-sent upstream).");
     for (int i = 0; i < METRICS_DUP__COUNT; i++)
-        put(o, "loyaltyd_duplicates_skipped_total{why=\"%s\"} %llu\n", dup_names[i],
-            GET(m.duplicates[i]));
+        strbuf_printf(o, "loyaltyd_duplicates_skipped_total{why=\"%s\"} %llu\n",
+                      dup_names[i], GET(m.duplicates[i]));
     head(o, "loyaltyd_dead_lettered_total", "counter",
          "Messages sent to the DLQ, by reason.");
     for (int i = 1; i < n_reasons; i++)
-        put(o, "loyaltyd_dead_lettered_total{reason=\"%s\"} %llu\n", reason_names[i],
-            GET(m.dead[i]));
-    put(o, "loyaltyd_dead_lettered_total{reason=\"model_rejected\"} %llu\n",
-        GET(m.model_rejected));
+        strbuf_printf(o, "loyaltyd_dead_lettered_total{reason=\"%s\"} %llu\n",
+                      reason_names[i], GET(m.dead[i]));
+    strbuf_printf(o, "loyaltyd_dead_lettered_total{reason=\"model_rejected\"} %llu\n",
+                  GET(m.model_rejected));
     head(o, "loyaltyd_emitted_total", "counter", "Derived events delivered, by type.");
     for (int i = 0; i < ME__COUNT; i++)
-        put(o, "loyaltyd_emitted_total{type=\"%s\"} %llu\n", emit_names[i],
-            GET(m.emitted[i]));
+        strbuf_printf(o, "loyaltyd_emitted_total{type=\"%s\"} %llu\n", emit_names[i],
+                      GET(m.emitted[i]));
     head(o, "loyaltyd_delivery_failures_total", "counter",
          "Produce attempts that failed and were retried.");
-    put(o, "loyaltyd_delivery_failures_total %llu\n", GET(m.delivery_failed));
+    strbuf_printf(o, "loyaltyd_delivery_failures_total %llu\n", GET(m.delivery_failed));
     head(o, "loyaltyd_republish_skipped_total", "counter",
          "Derived events of a batch run again after its commit failed that were not "
          "published again (delivered by the earlier run).");
-    put(o, "loyaltyd_republish_skipped_total %llu\n", GET(m.republish_skipped));
+    strbuf_printf(o, "loyaltyd_republish_skipped_total %llu\n", GET(m.republish_skipped));
     head(o, "loyaltyd_redis_errors_total", "counter",
          "Redis failures that held input back (a batch, a sweep or a probe), by reason.");
     for (int i = 0; i < n_redis_reasons; i++)
-        put(o, "loyaltyd_redis_errors_total{reason=\"%s\"} %llu\n", redis_reason_names[i],
-            GET(m.redis_errors[i]));
+        strbuf_printf(o, "loyaltyd_redis_errors_total{reason=\"%s\"} %llu\n",
+                      redis_reason_names[i], GET(m.redis_errors[i]));
     head(o, "loyaltyd_rebalances_total", "counter", "Consumer group rebalances.");
-    put(o, "loyaltyd_rebalances_total %llu\n", GET(m.rebalances));
+    strbuf_printf(o, "loyaltyd_rebalances_total %llu\n", GET(m.rebalances));
     head(o, "loyaltyd_sweeper_runs_total", "counter", "Sweeper runs.");
-    put(o, "loyaltyd_sweeper_runs_total %llu\n", GET(m.sweep_runs));
+    strbuf_printf(o, "loyaltyd_sweeper_runs_total %llu\n", GET(m.sweep_runs));
     head(o, "loyaltyd_sweeper_customers_total", "counter",
          "Customers re-evaluated by the sweeper.");
-    put(o, "loyaltyd_sweeper_customers_total %llu\n", GET(m.swept));
+    strbuf_printf(o, "loyaltyd_sweeper_customers_total %llu\n", GET(m.swept));
     for (int i = 0; i < MC__COUNT; i++) {
         head(o, counters[i].name, "counter", counters[i].help);
-        put(o, "%s %llu\n", counters[i].name, GET(m.counter[i]));
+        strbuf_printf(o, "%s %llu\n", counters[i].name, GET(m.counter[i]));
     }
 }
 
-static void render_hist(struct out *o, const char *name, const char *help, struct hist *h,
-                        const double *bounds)
+static void render_hist(struct strbuf *o, const char *name, const char *help,
+                        struct hist *h, const double *bounds)
 {
     unsigned long long cum = 0;
 
     head(o, name, "histogram", help);
     for (int b = 0; b < METRICS_LAT_BUCKETS; b++) {
         cum += GET(h->bucket[b]);
-        put(o, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], cum);
+        strbuf_printf(o, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], cum);
     }
     cum += GET(h->bucket[METRICS_LAT_BUCKETS]);
-    put(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
-    put(o, "%s_sum %.6f\n", name, GET(h->us_sum) / 1e6);
-    put(o, "%s_count %llu\n", name, cum);
+    strbuf_printf(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+    strbuf_printf(o, "%s_sum %.6f\n", name, GET(h->us_sum) / 1e6);
+    strbuf_printf(o, "%s_count %llu\n", name, cum);
 }
 
-static void render_latency(struct out *o)
+static void render_latency(struct strbuf *o)
 {
     render_hist(o, "loyaltyd_apply_latency_seconds",
                 "From an input message's Kafka timestamp to its state change committed.",
@@ -524,46 +486,47 @@ static void render_latency(struct out *o)
     head(o, "loyaltyd_derived_in_flight", "gauge",
          "Derived events handed to Kafka and not yet acknowledged (their batch commits "
          "once they are).");
-    put(o, "loyaltyd_derived_in_flight %llu\n", GET(m.derived_in_flight));
+    strbuf_printf(o, "loyaltyd_derived_in_flight %llu\n", GET(m.derived_in_flight));
     head(o, "loyaltyd_cache_customers", "gauge", "Customers held in the cache.");
-    put(o, "loyaltyd_cache_customers %llu\n", GET(m.cache_entries));
+    strbuf_printf(o, "loyaltyd_cache_customers %llu\n", GET(m.cache_entries));
     head(o, "loyaltyd_cache_bytes", "gauge", "Memory held by the cache.");
-    put(o, "loyaltyd_cache_bytes %llu\n", GET(m.cache_bytes));
+    strbuf_printf(o, "loyaltyd_cache_bytes %llu\n", GET(m.cache_bytes));
 }
 
 /* One sample of `name` per task of this instance (lag_lock held) whose value
  * is known (v[i] >= 0), with `decimals` digits. */
-static void put_per_task(struct out *o, const char *name, const double *v, int decimals)
+static void put_per_task(struct strbuf *o, const char *name, const double *v,
+                         int decimals)
 {
     for (int i = 0; i < TASKS_MAX; i++)
         if (task_lag[i] >= 0 && v[i] >= 0)
-            put(o, "%s{partition=\"%d\"} %.*f\n", name, i, decimals, v[i]);
+            strbuf_printf(o, "%s{partition=\"%d\"} %.*f\n", name, i, decimals, v[i]);
 }
-static void render_gauges(struct out *o)
+static void render_gauges(struct strbuf *o)
 {
     render_latency(o);
     head(o, "loyaltyd_redis_up", "gauge", "1 when Redis is usable.");
-    put(o, "loyaltyd_redis_up %d\n", atomic_load(&m.redis_up));
+    strbuf_printf(o, "loyaltyd_redis_up %d\n", atomic_load(&m.redis_up));
     head(o, "loyaltyd_redis_state_lost", "gauge",
          "1 when Redis lost state it had acknowledged (nothing is applied until an "
          "operator decides, or the process restarts to apply the lost window again).");
-    put(o, "loyaltyd_redis_state_lost %d\n", atomic_load(&m.redis_lost));
+    strbuf_printf(o, "loyaltyd_redis_state_lost %d\n", atomic_load(&m.redis_lost));
     head(o, "loyaltyd_input_reset", "gauge",
          "1 when an input partition no longer holds offsets already read from it (the "
          "topic was recreated or truncated, or retention passed the group): nothing is "
          "applied until an operator decides.");
-    put(o, "loyaltyd_input_reset %d\n", atomic_load(&m.input_reset));
+    strbuf_printf(o, "loyaltyd_input_reset %d\n", atomic_load(&m.input_reset));
     head(o, "loyaltyd_kafka_up", "gauge", "1 when a Kafka broker is reachable.");
-    put(o, "loyaltyd_kafka_up %d\n", atomic_load(&m.kafka_up));
+    strbuf_printf(o, "loyaltyd_kafka_up %d\n", atomic_load(&m.kafka_up));
     head(o, "loyaltyd_ready", "gauge", "1 when /ready answers 200.");
-    put(o, "loyaltyd_ready %d\n", atomic_load(&m.ready));
+    strbuf_printf(o, "loyaltyd_ready %d\n", atomic_load(&m.ready));
     head(o, "loyaltyd_paused", "gauge", "1 while input partitions are paused.");
-    put(o, "loyaltyd_paused %d\n", atomic_load(&m.paused));
+    strbuf_printf(o, "loyaltyd_paused %d\n", atomic_load(&m.paused));
     head(o, "loyaltyd_consumer_lag", "gauge", "Messages behind the partition's end.");
     pthread_mutex_lock(&lag_lock);
     for (size_t i = 0; i < n_lag; i++)
-        put(o, "loyaltyd_consumer_lag{topic=\"%s\",partition=\"%d\"} %lld\n",
-            lag[i].topic, (int)lag[i].partition, (long long)lag[i].lag);
+        strbuf_printf(o, "loyaltyd_consumer_lag{topic=\"%s\",partition=\"%d\"} %lld\n",
+                      lag[i].topic, (int)lag[i].partition, (long long)lag[i].lag);
     head(o, "loyaltyd_event_time_lag_seconds", "gauge",
          "Per task: how old the oldest input message not yet applied is (0: caught up).");
     put_per_task(o, "loyaltyd_event_time_lag_seconds", task_lag, 3);
@@ -582,13 +545,13 @@ static void render_gauges(struct out *o)
         uint64_t n = atomic_load_explicit(&timers_fired[i], memory_order_relaxed);
 
         if (n > 0)
-            put(o, "loyaltyd_timers_fired_total{partition=\"%d\"} %llu\n", i,
-                (unsigned long long)n);
+            strbuf_printf(o, "loyaltyd_timers_fired_total{partition=\"%d\"} %llu\n", i,
+                          (unsigned long long)n);
     }
 }
 
 /* The process_* families every Prometheus client exports, from /proc. */
-static void render_process(struct out *o)
+static void render_process(struct strbuf *o)
 {
     static long ticks, page;
     unsigned long long utime = 0, stime = 0, start = 0, vsize = 0, btime = 0;
@@ -627,73 +590,73 @@ static void render_process(struct out *o)
         fds--; /* the directory's own */
     }
     head(o, "process_cpu_seconds_total", "counter", "User and system CPU time spent.");
-    put(o, "process_cpu_seconds_total %.2f\n", (double)(utime + stime) / (double)ticks);
+    strbuf_printf(o, "process_cpu_seconds_total %.2f\n",
+                  (double)(utime + stime) / (double)ticks);
     head(o, "process_resident_memory_bytes", "gauge", "Resident memory size.");
-    put(o, "process_resident_memory_bytes %lld\n", rss * page);
+    strbuf_printf(o, "process_resident_memory_bytes %lld\n", rss * page);
     head(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size.");
-    put(o, "process_virtual_memory_bytes %llu\n", vsize);
+    strbuf_printf(o, "process_virtual_memory_bytes %llu\n", vsize);
     head(o, "process_start_time_seconds", "gauge", "Start time since the epoch.");
     /* The boot time is in /proc/stat, which a unit with ProcSubset=pid
      * does not see: then the time the metrics were set up stands in. */
-    put(o, "process_start_time_seconds %.2f\n",
-        btime > 0 ? (double)btime + (double)start / (double)ticks
-                  : (double)m.started_ms / 1000.0);
+    strbuf_printf(o, "process_start_time_seconds %.2f\n",
+                  btime > 0 ? (double)btime + (double)start / (double)ticks
+                            : (double)m.started_ms / 1000.0);
     head(o, "process_open_fds", "gauge", "Open file descriptors.");
-    put(o, "process_open_fds %zu\n", fds);
+    strbuf_printf(o, "process_open_fds %zu\n", fds);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         head(o, "process_max_fds", "gauge", "Limit of open file descriptors.");
-        put(o, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+        strbuf_printf(o, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
     }
 }
 
-static void render_info(struct out *o)
+static void render_info(struct strbuf *o)
 {
     int64_t sweep = atomic_load(&m.last_sweep_ms);
 
     head(o, "loyaltyd_build_info", "gauge", "The running build (value 1).");
-    put(o, "loyaltyd_build_info{version=\"%s\"} 1\n", LOYALTY_VERSION);
+    strbuf_printf(o, "loyaltyd_build_info{version=\"%s\"} 1\n", LOYALTY_VERSION);
     head(o, "loyaltyd_config_reloads_total", "counter",
          "SIGHUP reloads, by result (refused: the file did not load).");
-    put(o, "loyaltyd_config_reloads_total{result=\"applied\"} %llu\n", GET(m.reloads[1]));
-    put(o, "loyaltyd_config_reloads_total{result=\"refused\"} %llu\n", GET(m.reloads[0]));
+    strbuf_printf(o, "loyaltyd_config_reloads_total{result=\"applied\"} %llu\n",
+                  GET(m.reloads[1]));
+    strbuf_printf(o, "loyaltyd_config_reloads_total{result=\"refused\"} %llu\n",
+                  GET(m.reloads[0]));
     head(o, "loyaltyd_config_last_reload_successful", "gauge",
          "0 when the last SIGHUP reload was refused (1 before any).");
-    put(o, "loyaltyd_config_last_reload_successful %d\n", atomic_load(&m.last_reload_ok));
+    strbuf_printf(o, "loyaltyd_config_last_reload_successful %d\n",
+                  atomic_load(&m.last_reload_ok));
     head(o, "loyaltyd_config_last_reload_timestamp_seconds", "gauge",
          "When the last SIGHUP reload was tried (0: none yet).");
-    put(o, "loyaltyd_config_last_reload_timestamp_seconds %.3f\n",
-        (double)atomic_load(&m.last_reload_ms) / 1000.0);
+    strbuf_printf(o, "loyaltyd_config_last_reload_timestamp_seconds %.3f\n",
+                  (double)atomic_load(&m.last_reload_ms) / 1000.0);
     head(o, "loyaltyd_model_version", "gauge",
          "Version of the model parameters in use (one more per saved fit; 0: defaults).");
-    put(o, "loyaltyd_model_version %lld\n", (long long)atomic_load(&m.model_version));
+    strbuf_printf(o, "loyaltyd_model_version %lld\n",
+                  (long long)atomic_load(&m.model_version));
     head(o, "loyaltyd_rescore_pending", "gauge",
          "Customers of this instance's partitions still on an older model version.");
-    put(o, "loyaltyd_rescore_pending %llu\n", GET(m.rescore_pending));
+    strbuf_printf(o, "loyaltyd_rescore_pending %llu\n", GET(m.rescore_pending));
     head(o, "loyaltyd_rescore_listing", "gauge",
          "1 while those customers are being counted (pending may still grow).");
-    put(o, "loyaltyd_rescore_listing %d\n", atomic_load(&m.rescore_listing));
+    strbuf_printf(o, "loyaltyd_rescore_listing %d\n", atomic_load(&m.rescore_listing));
     head(o, "loyaltyd_sweep_interval_seconds", "gauge",
          "sweep.interval_s: how often the sweeper runs (0: disabled).");
-    put(o, "loyaltyd_sweep_interval_seconds %.3f\n",
-        (double)atomic_load(&m.sweep_interval_ms) / 1000.0);
+    strbuf_printf(o, "loyaltyd_sweep_interval_seconds %.3f\n",
+                  (double)atomic_load(&m.sweep_interval_ms) / 1000.0);
     head(o, "loyaltyd_last_sweep_timestamp_seconds", "gauge",
          "When the last sweeper pass ended (0: none yet).");
-    put(o, "loyaltyd_last_sweep_timestamp_seconds %.3f\n", (double)sweep / 1000.0);
+    strbuf_printf(o, "loyaltyd_last_sweep_timestamp_seconds %.3f\n",
+                  (double)sweep / 1000.0);
 }
 
 char *metrics_render(void)
 {
-    struct out o = {malloc(8192), 0, 8192, 0};
+    struct strbuf o = {0};
 
-    if (o.buf == NULL)
-        return NULL;
     render_info(&o);
     render_counters(&o);
     render_gauges(&o);
     render_process(&o);
-    if (o.failed) {
-        free(o.buf);
-        return NULL;
-    }
-    return o.buf;
+    return strbuf_detach(&o);
 }
