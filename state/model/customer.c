@@ -6,22 +6,59 @@
 #include <math.h>
 #include <string.h>
 
-const char *const cu_tier_names[TIER__COUNT] = {"none", "bronze", "silver", "gold",
-                                                "platinum"};
+#include "base/names.h"
+
+const char *const cu_tier_names[TIER__COUNT] = {
+    [TIER_NONE] = "none", [TIER_BRONZE] = "bronze",     [TIER_SILVER] = "silver",
+    [TIER_GOLD] = "gold", [TIER_PLATINUM] = "platinum",
+};
 const char *const cu_segment_names[SEG__COUNT] = {
-    "new", "potential", "trust", "benefit", "inertia", "at_risk", "satisfied", "lapsing"};
+    [SEG_NEW] = "new",
+    [SEG_POTENTIAL] = "potential",
+    [SEG_TRUST] = "trust",
+    [SEG_BENEFIT] = "benefit",
+    [SEG_INERTIA] = "inertia",
+    [SEG_AT_RISK] = "at_risk",
+    [SEG_SATISFIED] = "satisfied",
+    [SEG_LAPSING] = "lapsing",
+};
 const char *const cu_brand_type_names[BT__COUNT] = {
-    "undetermined", "complete", "occasional", "switching", "split", "none", "variety"};
-const char *const cu_loyalty_type_names[LT__COUNT] = {"no_loyalty", "spurious_loyalty",
-                                                      "latent_loyalty", "true_loyalty"};
+    [BT_UNDETERMINED] = "undetermined",
+    [BT_COMPLETE] = "complete",
+    [BT_OCCASIONAL] = "occasional",
+    [BT_SWITCHING] = "switching",
+    [BT_SPLIT] = "split",
+    [BT_NONE] = "none",
+    [BT_VARIETY] = "variety",
+};
+const char *const cu_loyalty_type_names[LT__COUNT] = {
+    [LT_NONE] = "no_loyalty",
+    [LT_SPURIOUS] = "spurious_loyalty",
+    [LT_LATENT] = "latent_loyalty",
+    [LT_TRUE] = "true_loyalty",
+};
 static const char *const signal_names[SIG__COUNT] = {
-    "inquiry_unanswered", "late_shipment",     "late_delivery",  "not_as_described",
-    "quality_return",     "low_rating",        "complaint",      "payment_reminders",
-    "marketing_overload", "shared_low_rating", "slow_resolution"};
+    [SIG_SLA] = "inquiry_unanswered",
+    [SIG_LATE_SHIP] = "late_shipment",
+    [SIG_LATE_DELIVERY] = "late_delivery",
+    [SIG_NOT_AS_DESCRIBED] = "not_as_described",
+    [SIG_QUALITY_RETURN] = "quality_return",
+    [SIG_LOW_RATING] = "low_rating",
+    [SIG_COMPLAINT] = "complaint",
+    [SIG_PAYMENT_REMINDERS] = "payment_reminders",
+    [SIG_MARKETING] = "marketing_overload",
+    [SIG_SHARED_LOW_RATING] = "shared_low_rating",
+    [SIG_SLOW_RESOLUTION] = "slow_resolution",
+};
 static const char *const reward_names[RW__COUNT] = {
-    "milestone", "tier_upgrade", "advocacy", "service_recovery", "win_back"};
-static const char *const criterion_names[CR__COUNT] = {"repeat", "spend",     "choose",
-                                                       "price",  "tolerance", "brand"};
+    [RW_MILESTONE] = "milestone", [RW_TIER] = "tier_upgrade",
+    [RW_ADVOCACY] = "advocacy",   [RW_RECOVERY] = "service_recovery",
+    [RW_WINBACK] = "win_back",
+};
+static const char *const criterion_names[CR__COUNT] = {
+    [CR_REPEAT] = "repeat", [CR_SPEND] = "spend",         [CR_CHOOSE] = "choose",
+    [CR_PRICE] = "price",   [CR_TOLERANCE] = "tolerance", [CR_BRAND] = "brand",
+};
 
 void customer_init(struct customer *c, const char *id)
 {
@@ -185,52 +222,42 @@ int64_t cu_depth_ppm(int64_t amount_cents, int64_t disc_cents)
     return llround(1e6 * (double)disc_cents / (double)(amount_cents + disc_cents));
 }
 
-static const char *name_of(const char *const *names, int n, int i)
-{
-    return i >= 0 && i < n ? names[i] : "unknown";
-}
-
 const char *cu_tier_name(enum tier t)
 {
-    return name_of(cu_tier_names, TIER__COUNT, (int)t);
+    return names_get(cu_tier_names, TIER__COUNT, (int)t);
 }
 
 const char *cu_segment_name(enum segment s)
 {
-    return name_of(cu_segment_names, SEG__COUNT, (int)s);
+    return names_get(cu_segment_names, SEG__COUNT, (int)s);
 }
 
 const char *cu_brand_type_name(enum brand_type b)
 {
-    return name_of(cu_brand_type_names, BT__COUNT, (int)b);
+    return names_get(cu_brand_type_names, BT__COUNT, (int)b);
 }
 
 const char *cu_signal_name(enum signal_kind k)
 {
-    return name_of(signal_names, SIG__COUNT, (int)k);
+    return names_get(signal_names, SIG__COUNT, (int)k);
 }
 
 const char *cu_reward_name(enum reward_type r)
 {
-    return name_of(reward_names, RW__COUNT, (int)r);
+    return names_get(reward_names, RW__COUNT, (int)r);
 }
 
 const char *cu_loyalty_type_name(enum loyalty_type t)
 {
-    return name_of(cu_loyalty_type_names, LT__COUNT, (int)t);
+    return names_get(cu_loyalty_type_names, LT__COUNT, (int)t);
 }
 
 const char *cu_criterion_name(enum criterion k)
 {
-    return name_of(criterion_names, CR__COUNT, (int)k);
+    return names_get(criterion_names, CR__COUNT, (int)k);
 }
 
 int cu_name_index(const char *const *names, int n, const char *s)
 {
-    for (int i = 0; i < n; i++) {
-        if (strcmp(names[i], s) == 0) {
-            return i;
-        }
-    }
-    return -1;
+    return n > 0 ? names_index(names, (size_t)n, s) : -1;
 }

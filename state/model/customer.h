@@ -352,6 +352,8 @@ uint32_t cu_hash32(const char *s);
 /* Discount depth discount / (amount + discount) in parts per million. */
 int64_t cu_depth_ppm(int64_t amount_cents, int64_t disc_cents);
 
+/* The names of the classes, indexed by value (base/names.h); each *_name()
+ * gives "unknown" for a value out of range, never NULL. */
 const char *cu_tier_name(enum tier t);
 const char *cu_segment_name(enum segment s);
 const char *cu_brand_type_name(enum brand_type b);
@@ -359,7 +361,8 @@ const char *cu_signal_name(enum signal_kind k);
 const char *cu_reward_name(enum reward_type r);
 const char *cu_criterion_name(enum criterion k);
 const char *cu_loyalty_type_name(enum loyalty_type t);
-/* Reverse lookups for the codec: index, or -1 if unknown. */
+/* names_index over one of the tables below, for the codec: the value, or -1
+ * if unknown. */
 int cu_name_index(const char *const *names, int n, const char *s);
 extern const char *const cu_tier_names[TIER__COUNT];
 extern const char *const cu_segment_names[SEG__COUNT];

@@ -11,6 +11,7 @@
 #include "base/civil.h"
 #include "base/digest.h"
 #include "base/numfmt.h"
+#include "base/strbuf.h"
 
 void derived_reason_add(struct derived_reasons *r, const char *code)
 {
@@ -40,51 +41,14 @@ int derived_id(const char *customer_id, const char *kind, const char *cause, cha
  * escaped as RFC 8259 requires. */
 
 struct jw {
-    char *s;
-    size_t n, cap;
-    int failed;
+    struct strbuf b;
     int comma; /* the next member or element needs a ',' first */
 };
-
-static void jw_room(struct jw *w, size_t need)
-{
-    size_t cap = w->cap ? w->cap : 1024;
-    char *p;
-
-    if (w->failed || w->n + need + 1 <= w->cap) {
-        return;
-    }
-    while (cap < w->n + need + 1) {
-        cap *= 2;
-    }
-    p = realloc(w->s, cap);
-    if (!p) {
-        w->failed = 1;
-        return;
-    }
-    w->s = p;
-    w->cap = cap;
-}
-
-static void jw_raw(struct jw *w, const char *t, size_t len)
-{
-    jw_room(w, len);
-    if (!w->failed) {
-        memcpy(w->s + w->n, t, len);
-        w->n += len;
-        w->s[w->n] = '\0';
-    }
-}
-
-static void jw_lit(struct jw *w, const char *t)
-{
-    jw_raw(w, t, strlen(t));
-}
 
 static void jw_sep(struct jw *w)
 {
     if (w->comma) {
-        jw_raw(w, ",", 1);
+        strbuf_putc(&w->b, ',');
     }
     w->comma = 1;
 }
@@ -93,7 +57,7 @@ static void jw_string(struct jw *w, const char *t)
 {
     static const char hex[] = "0123456789abcdef";
 
-    jw_raw(w, "\"", 1);
+    strbuf_putc(&w->b, '"');
     for (const char *run = t;; t++) {
         unsigned char ch = (unsigned char)*t;
         char esc[8];
@@ -102,7 +66,7 @@ static void jw_string(struct jw *w, const char *t)
         if (ch >= 0x20 && ch != '"' && ch != '\\') {
             continue;
         }
-        jw_raw(w, run, (size_t)(t - run));
+        strbuf_append(&w->b, run, (size_t)(t - run));
         if (ch == '\0') {
             break;
         }
@@ -127,17 +91,17 @@ static void jw_string(struct jw *w, const char *t)
             esc[5] = hex[ch & 15];
             len = 6;
         }
-        jw_raw(w, esc, len);
+        strbuf_append(&w->b, esc, len);
         run = t + 1;
     }
-    jw_raw(w, "\"", 1);
+    strbuf_putc(&w->b, '"');
 }
 
 static void jw_key(struct jw *w, const char *name)
 {
     jw_sep(w);
     jw_string(w, name);
-    jw_raw(w, ":", 1);
+    strbuf_putc(&w->b, ':');
 }
 
 static void jw_open(struct jw *w, const char *name, char bracket)
@@ -147,13 +111,13 @@ static void jw_open(struct jw *w, const char *name, char bracket)
     } else {
         jw_sep(w);
     }
-    jw_raw(w, &bracket, 1);
+    strbuf_putc(&w->b, bracket);
     w->comma = 0;
 }
 
 static void jw_close(struct jw *w, char bracket)
 {
-    jw_raw(w, &bracket, 1);
+    strbuf_putc(&w->b, bracket);
     w->comma = 1;
 }
 
@@ -169,11 +133,11 @@ static void jw_num(struct jw *w, const char *name, double v)
 
     jw_key(w, name);
     if (!isfinite(v)) {
-        jw_lit(w, "null");
+        strbuf_puts(&w->b, "null");
         return;
     }
     numfmt_double(buf, sizeof(buf), v);
-    jw_lit(w, buf);
+    strbuf_puts(&w->b, buf);
 }
 
 /* The members every payload starts with, its object left open. */
@@ -184,10 +148,10 @@ static void head(struct jw *w, const struct customer *c, const char *schema,
     char ts[40];
 
     if (civil_rfc3339_format(as_of_ms, ts, sizeof(ts)) < 0) {
-        w->failed = 1;
+        w->b.failed = 1;
         return;
     }
-    jw_raw(w, "{", 1);
+    strbuf_putc(&w->b, '{');
     jw_str(w, "schema", schema);
     jw_num(w, "schema_version", DERIVED_SCHEMA_VERSION);
     jw_str(w, "event_id", event_id);
@@ -240,15 +204,11 @@ static void add_reward(struct jw *w, const struct customer *c,
     jw_close(w, '}');
 }
 
-/* Closes the payload and hands its buffer over; NULL if anything failed. */
+/* Closes the payload and hands its text over; NULL if anything failed. */
 static char *jw_finish(struct jw *w)
 {
-    jw_raw(w, "}", 1);
-    if (w->failed) {
-        free(w->s);
-        return NULL;
-    }
-    return w->s;
+    strbuf_putc(&w->b, '}');
+    return strbuf_detach(&w->b);
 }
 
 char *derived_reward_payload(const struct customer *c, const char *event_id,

@@ -2,14 +2,15 @@
  * event.c - lifetime and wire names of struct event.
  *
  * The name tables are the single source of the wire names: the parser looks
- * input values up through the functions below, so a name changes in one place.
+ * input values up in them, so a name changes in one place.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/names.h"
 #include "state/model/event.h"
 
-static const char *const type_names[EV__COUNT] = {
+const char *const event_type_names[EV__COUNT] = {
     [EV_ORDER_PLACED] = "order.placed",       [EV_ORDER_SHIPPED] = "order.shipped",
     [EV_ORDER_DELIVERED] = "order.delivered", [EV_ORDER_RETURNED] = "order.returned",
     [EV_ORDER_CANCELLED] = "order.cancelled", [EV_REVIEW_POSTED] = "review.posted",
@@ -22,7 +23,7 @@ static const char *const source_names[SRC__COUNT] = {
     [SRC_MESSAGES] = "messages",
 };
 
-static const char *const msg_kind_names[MSG__COUNT] = {
+const char *const event_msg_kind_names[MSG__COUNT] = {
     [MSG_INQUIRY] = "inquiry",
     [MSG_COMPLAINT] = "complaint",
     [MSG_PRAISE] = "praise",
@@ -33,14 +34,14 @@ static const char *const msg_kind_names[MSG__COUNT] = {
     [MSG_RESOLUTION] = "resolution",
 };
 
-static const char *const shipping_names[] = {
+const char *const event_shipping_names[SHIP__COUNT] = {
     [SHIP_NONE] = "none",
     [SHIP_STANDARD] = "standard",
     [SHIP_EXPEDITED] = "expedited",
     [SHIP_PLATFORM] = "fulfilled_by_platform",
 };
 
-static const char *const reason_names[] = {
+const char *const event_return_reason_names[RET__COUNT] = {
     [RET_NONE] = "none",
     [RET_NOT_AS_DESCRIBED] = "not_as_described",
     [RET_QUALITY] = "quality",
@@ -49,27 +50,16 @@ static const char *const reason_names[] = {
     [RET_OTHER] = "other",
 };
 
-static const char *const category_names[] = {
+const char *const event_category_names[CAT__COUNT] = {
     [CAT_NONE] = "none",     [CAT_LOGISTICS] = "logistics", [CAT_QUALITY] = "quality",
     [CAT_DUTIES] = "duties", [CAT_PAYMENT] = "payment",     [CAT_OTHER] = "other",
 };
 
-static const char *const direction_names[] = {
+const char *const event_direction_names[DIR__COUNT] = {
     [DIR_NONE] = "none",
     [DIR_INBOUND] = "inbound",
     [DIR_OUTBOUND] = "outbound",
 };
-
-#define NAME_COUNT(t) (sizeof(t) / sizeof((t)[0]))
-
-/* The enum value arrives as an int so that a caller's out-of-range cast is
- * caught here rather than indexing past the table. */
-static const char *name_at(const char *const *table, size_t n, int v)
-{
-    if (v < 0 || (size_t)v >= n || table[v] == NULL)
-        return "unknown";
-    return table[v];
-}
 
 void event_init(struct event *ev)
 {
@@ -93,35 +83,35 @@ void event_free(struct event *ev)
 
 const char *event_type_name(enum ev_type t)
 {
-    return name_at(type_names, NAME_COUNT(type_names), (int)t);
+    return names_get(event_type_names, EV__COUNT, (int)t);
 }
 
 const char *event_source_name(enum ev_source s)
 {
-    return name_at(source_names, NAME_COUNT(source_names), (int)s);
+    return names_get(source_names, SRC__COUNT, (int)s);
 }
 
 const char *event_msg_kind_name(enum ev_msg_kind k)
 {
-    return name_at(msg_kind_names, NAME_COUNT(msg_kind_names), (int)k);
+    return names_get(event_msg_kind_names, MSG__COUNT, (int)k);
 }
 
 const char *event_shipping_name(enum ev_shipping s)
 {
-    return name_at(shipping_names, NAME_COUNT(shipping_names), (int)s);
+    return names_get(event_shipping_names, SHIP__COUNT, (int)s);
 }
 
 const char *event_return_reason_name(enum ev_return_reason r)
 {
-    return name_at(reason_names, NAME_COUNT(reason_names), (int)r);
+    return names_get(event_return_reason_names, RET__COUNT, (int)r);
 }
 
 const char *event_direction_name(enum ev_direction d)
 {
-    return name_at(direction_names, NAME_COUNT(direction_names), (int)d);
+    return names_get(event_direction_names, DIR__COUNT, (int)d);
 }
 
 const char *event_category_name(enum ev_category k)
 {
-    return name_at(category_names, NAME_COUNT(category_names), (int)k);
+    return names_get(event_category_names, CAT__COUNT, (int)k);
 }

@@ -30,7 +30,13 @@ enum ev_type {
     EV__COUNT
 };
 
-enum ev_shipping { SHIP_NONE = 0, SHIP_STANDARD, SHIP_EXPEDITED, SHIP_PLATFORM };
+enum ev_shipping {
+    SHIP_NONE = 0,
+    SHIP_STANDARD,
+    SHIP_EXPEDITED,
+    SHIP_PLATFORM,
+    SHIP__COUNT
+};
 
 enum ev_return_reason {
     RET_NONE = 0,
@@ -38,10 +44,11 @@ enum ev_return_reason {
     RET_QUALITY,
     RET_LATE,
     RET_CHANGED_MIND,
-    RET_OTHER
+    RET_OTHER,
+    RET__COUNT
 };
 
-enum ev_direction { DIR_NONE = 0, DIR_INBOUND, DIR_OUTBOUND };
+enum ev_direction { DIR_NONE = 0, DIR_INBOUND, DIR_OUTBOUND, DIR__COUNT };
 
 enum ev_msg_kind {
     MSG_INQUIRY = 0,
@@ -119,13 +126,21 @@ struct event {
 void event_init(struct event *ev);
 void event_free(struct event *ev);
 
+/* The wire names, indexed by value (base/names.h): the parser looks input
+ * values up in these tables.  The optional enumerations' *_NONE value is
+ * "none", which is never accepted on input. */
+extern const char *const event_type_names[EV__COUNT];
+extern const char *const event_msg_kind_names[MSG__COUNT];
+extern const char *const event_shipping_names[SHIP__COUNT];
+extern const char *const event_return_reason_names[RET__COUNT];
+extern const char *const event_direction_names[DIR__COUNT];
+extern const char *const event_category_names[CAT__COUNT];
+
+/* The name of a value ("standard", "quality", "inbound", ...); "unknown"
+ * for a value out of range, never NULL. */
 const char *event_type_name(enum ev_type t);
 const char *event_source_name(enum ev_source s);
 const char *event_msg_kind_name(enum ev_msg_kind k);
-
-/* Wire names of the optional enumerations ("standard", "quality", "inbound",
- * ...); the *_NONE value is "none", which is never accepted on input.  Every
- * name function returns "unknown" for a value out of range, never NULL. */
 const char *event_shipping_name(enum ev_shipping s);
 const char *event_return_reason_name(enum ev_return_reason r);
 const char *event_direction_name(enum ev_direction d);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/civil.h"
+#include "base/strbuf.h"
 #include "state/model/attitude.h"
 #include "state/model/brand.h"
 #include "state/model/criteria.h"
@@ -19,34 +20,19 @@
 #include "state/model/risk.h"
 #include "state/model/segment.h"
 
-struct out {
-    char *buf;
-    size_t len, used;
-    int overflow;
-};
-
-__attribute__((format(printf, 2, 3))) static void line(struct out *o, const char *fmt,
+/* One line of the explanation, its '\n' added. */
+__attribute__((format(printf, 2, 3))) static void line(struct strbuf *o, const char *fmt,
                                                        ...)
 {
     va_list ap;
-    int n;
 
-    if (o->overflow) {
-        return;
-    }
     va_start(ap, fmt);
-    n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
+    strbuf_vprintf(o, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n + 1 >= o->len - o->used) {
-        o->overflow = 1;
-        return;
-    }
-    o->used += (size_t)n;
-    o->buf[o->used++] = '\n';
-    o->buf[o->used] = '\0';
+    strbuf_putc(o, '\n');
 }
 
-static void explain_score(struct out *o, const struct customer *c,
+static void explain_score(struct strbuf *o, const struct customer *c,
                           const struct model_config *cfg, const struct brand_view *bv,
                           const struct att_view *av)
 {
@@ -99,7 +85,7 @@ static void explain_score(struct out *o, const struct customer *c,
          bv->share, (long long)c->competitor_mentions, av->ev[AT_RIVAL]);
 }
 
-static void explain_attitude(struct out *o, const struct customer *c,
+static void explain_attitude(struct strbuf *o, const struct customer *c,
                              const struct model_config *cfg, const struct att_view *av,
                              const struct seg_view *sv)
 {
@@ -125,7 +111,7 @@ static void explain_attitude(struct out *o, const struct customer *c,
          c->loyalty_score, cfg->behaviour_score);
 }
 
-static void explain_brand(struct out *o, const struct customer *c,
+static void explain_brand(struct strbuf *o, const struct customer *c,
                           const struct model_config *cfg, const struct brand_view *bv)
 {
     line(o,
@@ -140,7 +126,7 @@ static void explain_brand(struct out *o, const struct customer *c,
          cfg->brand_split_min);
 }
 
-static void explain_segment(struct out *o, const struct customer *c,
+static void explain_segment(struct strbuf *o, const struct customer *c,
                             const struct model_config *cfg, const struct seg_view *sv)
 {
     line(o,
@@ -165,7 +151,7 @@ static const char *when(int64_t ms, char *buf, size_t len)
     return buf;
 }
 
-static void explain_tier(struct out *o, const struct customer *c,
+static void explain_tier(struct strbuf *o, const struct customer *c,
                          const struct model_config *cfg)
 {
     char until[40];
@@ -181,7 +167,7 @@ static void explain_tier(struct out *o, const struct customer *c,
     }
 }
 
-static void explain_rewards(struct out *o, const struct customer *c,
+static void explain_rewards(struct strbuf *o, const struct customer *c,
                             const struct model_config *cfg)
 {
     int by_margin;
@@ -211,15 +197,11 @@ static void explain_rewards(struct out *o, const struct customer *c,
     }
 }
 
-static void explain_risk(struct out *o, const struct customer *c,
+static void explain_risk(struct strbuf *o, const struct customer *c,
                          const struct model_ctx *m, const struct risk_eval *r)
 {
-    char reasons[256] = "", t[40];
+    char t[40];
 
-    for (size_t i = 0; i < r->why.n; i++) {
-        size_t u = strlen(reasons);
-        snprintf(reasons + u, sizeof(reasons) - u, "%s%s", i ? "," : "", r->why.v[i]);
-    }
     line(o,
          "p_alive %.6g: BG/NBD x=%.15g t_x=%.4g T=%.4g weeks (r=%.15g alpha=%.15g "
          "a=%.15g b=%.15g)",
@@ -234,7 +216,11 @@ static void explain_risk(struct out *o, const struct customer *c,
          "threshold %.15g, re-armed below %.15g, armed: %s, crossings %lld",
          r->risk, r->p_eff, r->factor, r->active, m->cfg->churn_threshold,
          m->cfg->churn_rearm, c->risk_armed ? "yes" : "no", (long long)c->churn_seq);
-    line(o, "reason_codes %s", reasons[0] ? reasons : "-");
+    strbuf_puts(o, "reason_codes ");
+    for (size_t i = 0; i < r->why.n; i++) {
+        strbuf_printf(o, "%s%s", i ? "," : "", r->why.v[i]);
+    }
+    strbuf_puts(o, r->why.n ? "\n" : "-\n");
     for (uint32_t i = 0; i < c->nsig; i++) {
         line(o, "  signal %s at %s (weight %.15g)",
              cu_signal_name((enum signal_kind)c->sig[i].kind),
@@ -245,7 +231,7 @@ static void explain_risk(struct out *o, const struct customer *c,
 int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t now_ms,
                   char *buf, size_t len)
 {
-    struct out o = {buf, len, 0, 0};
+    struct strbuf o = {0};
     struct emission_list ignored;
     struct customer *c = malloc(sizeof(*c));
     struct brand_view bv;
@@ -259,7 +245,6 @@ int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t 
     if (!c || len == 0) {
         goto out;
     }
-    buf[0] = '\0';
     memcpy(c, c0, sizeof(*c));
     /* The copy's emissions are what a sweep would emit; they are dropped. */
     model_sweep(c, now_ms, m, &ignored);
@@ -282,8 +267,9 @@ int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t 
     explain_rewards(&o, c, m->cfg);
     explain_risk(&o, c, m, &r);
     line(&o, "next sweep due %s", when(model_next_due(c, m), t, sizeof(t)));
-    rc = o.overflow ? -1 : 0;
+    rc = strbuf_copy(&o, buf, len) < 0 ? -1 : 0;
 out:
+    strbuf_free(&o);
     emission_list_free(&ignored);
     free(c);
     return rc;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/numfmt.h"
 #include "state/model/attitude.h"
 #include "state/model/brand.h"
@@ -39,31 +40,25 @@ void emission_list_free(struct emission_list *l)
     for (size_t i = 0; i < l->n; i++) {
         free(l->v[i].payload);
     }
-    free(l->v);
-    memset(l, 0, sizeof(*l));
+    array_free(l);
 }
 
 /* Takes ownership of payload (freed on failure). */
 static int emission_push(struct emission_list *l, enum emission_kind kind,
                          const char *event_id, char *payload)
 {
+    struct emission *e;
+
     if (!payload) {
         return -1;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        struct emission *v = realloc(l->v, cap * sizeof(*v));
-        if (!v) {
-            free(payload);
-            return -1;
-        }
-        l->v = v;
-        l->cap = cap;
+    if ((e = array_push(l)) == NULL) {
+        free(payload);
+        return -1;
     }
-    l->v[l->n].kind = kind;
-    memcpy(l->v[l->n].event_id, event_id, sizeof(l->v[l->n].event_id));
-    l->v[l->n].payload = payload;
-    l->n++;
+    e->kind = kind;
+    memcpy(e->event_id, event_id, sizeof(e->event_id));
+    e->payload = payload;
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/array.h"
 #include "state/model/bgnbd.h"
 
 struct model_config; /* mconfig.h */
@@ -37,9 +38,9 @@ struct emission {
     char *payload;
 };
 
+/* The emissions in the order the model decided them (base/array.h): v, n. */
 struct emission_list {
-    struct emission *v;
-    size_t n, cap;
+    ARRAY(struct emission);
 };
 
 #endif

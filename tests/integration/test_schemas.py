@@ -184,7 +184,7 @@ def test_schema_files():
         resolver = REGISTRY.resolver(base_uri=s["$id"])
         for ref in walk_refs(s):
             resolver.lookup(ref)  # raises when unresolvable
-    want = set(c_names("state/model/event.c", "type_names")) | set(TOPIC_SCHEMA.values()) | {
+    want = set(c_names("state/model/event.c", "event_type_names")) | set(TOPIC_SCHEMA.values()) | {
         "common", "churn-risk", "reward-trigger", "segment-change", "dlq-record", "dlq-headers"}
     assert set(SCHEMAS) == want, "schema files: missing %s, unexpected %s" % (
         sorted(want - set(SCHEMAS)), sorted(set(SCHEMAS) - want))
@@ -247,13 +247,13 @@ def test_enums_match_the_code():
     def no_none(names):
         return [n for n in names if n != "none"]
 
-    assert enum_of(placed["shipping"]) == no_none(c_names("state/model/event.c", "shipping_names"))
+    assert enum_of(placed["shipping"]) == no_none(c_names("state/model/event.c", "event_shipping_names"))
     assert enum_of(s["order.returned"]["properties"]["reason"]) == no_none(
-        c_names("state/model/event.c", "reason_names"))
-    assert enum_of(msg["direction"]) == no_none(c_names("state/model/event.c", "direction_names"))
-    assert enum_of(msg["kind"]) == c_names("state/model/event.c", "msg_kind_names")
-    assert enum_of(msg["complaint_category"]) == no_none(c_names("state/model/event.c", "category_names"))
-    types = c_names("state/model/event.c", "type_names")
+        c_names("state/model/event.c", "event_return_reason_names"))
+    assert enum_of(msg["direction"]) == no_none(c_names("state/model/event.c", "event_direction_names"))
+    assert enum_of(msg["kind"]) == c_names("state/model/event.c", "event_msg_kind_names")
+    assert enum_of(msg["complaint_category"]) == no_none(c_names("state/model/event.c", "event_category_names"))
+    types = c_names("state/model/event.c", "event_type_names")
     topic_types = [t for n in TOPIC_SCHEMA.values() for t in s[n]["properties"]["type"]["enum"]]
     assert sorted(topic_types) == sorted(types)
     for t in types:
@@ -408,7 +408,7 @@ def test_input_corpus_validates():
                 seen[ev["type"]] = seen.get(ev["type"], 0) + 1
     assert not failures, "%d valid events refused by the schemas, e.g.:\n  %s" % (
         len(failures), "\n  ".join(map(str, failures[:10])))
-    types = c_names("state/model/event.c", "type_names")
+    types = c_names("state/model/event.c", "event_type_names")
     assert sorted(seen) == sorted(types), "event types never generated: %s" % (
         sorted(set(types) - set(seen)))
     assert sum(seen.values()) > 5000
