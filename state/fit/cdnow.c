@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/civil.h"
 
 #define TX_FIELDS      5
@@ -119,24 +120,8 @@ struct tx {
 };
 
 struct txbuf {
-    struct tx *v;
-    size_t n, cap;
+    ARRAY(struct tx);
 };
-
-static int txbuf_push(struct txbuf *b, const struct tx *t)
-{
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 1024;
-        struct tx *v = realloc(b->v, cap * sizeof *v);
-
-        if (v == NULL)
-            return -1;
-        b->v = v;
-        b->cap = cap;
-    }
-    b->v[b->n++] = *t;
-    return 0;
-}
 
 /* One line "master sample YYYYMMDD count value"; NULL or the reason. */
 static const char *tx_parse(char *line, struct tx *t)
@@ -182,7 +167,7 @@ static int tx_read(const char *path, struct txbuf *b, char *err, size_t errlen)
             seterr(err, errlen, "%s:%zu: %s", path, lineno, why);
             goto out;
         }
-        if (txbuf_push(b, &t) < 0) {
+        if (array_append(b, t) < 0) {
             seterr(err, errlen, "%s:%zu: out of memory", path, lineno);
             goto out;
         }
@@ -256,7 +241,7 @@ int cdnow_load_transactions_holdout(const char *path, long calibration_end_day,
                                     struct bg_obs **obs, unsigned **holdout, size_t *n,
                                     char *err, size_t errlen)
 {
-    struct txbuf b = {NULL, 0, 0};
+    struct txbuf b = {0};
     struct bg_obs *o = NULL;
     unsigned *h = NULL;
     int rc = -1;
@@ -293,7 +278,7 @@ int cdnow_load_transactions_holdout(const char *path, long calibration_end_day,
 out:
     free(h);
     free(o);
-    free(b.v);
+    array_free(&b);
     return rc;
 }
 
@@ -327,7 +312,7 @@ static size_t tx_merge_days(struct txbuf *b, size_t *start)
 int cdnow_load_days(const char *path, long **day, double **value, size_t **start,
                     size_t *ncust, char *err, size_t errlen)
 {
-    struct txbuf b = {NULL, 0, 0};
+    struct txbuf b = {0};
     long *d = NULL;
     double *v = NULL;
     size_t *s = NULL;
@@ -363,7 +348,7 @@ out:
     free(s);
     free(v);
     free(d);
-    free(b.v);
+    array_free(&b);
     return rc;
 }
 
@@ -405,24 +390,8 @@ static const char *sum_parse(char *line, int nfields, double scale, struct bg_ob
 }
 
 struct obsbuf {
-    struct bg_obs *v;
-    size_t n, cap;
+    ARRAY(struct bg_obs);
 };
-
-static int obsbuf_push(struct obsbuf *b, const struct bg_obs *o)
-{
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 1024;
-        struct bg_obs *v = realloc(b->v, cap * sizeof *v);
-
-        if (v == NULL)
-            return -1;
-        b->v = v;
-        b->cap = cap;
-    }
-    b->v[b->n++] = *o;
-    return 0;
-}
 
 /* Reads the rows after the header; -1 with err set on the first bad one. */
 static int sum_rows(FILE *fp, const char *path, int nfields, double scale,
@@ -443,7 +412,7 @@ static int sum_rows(FILE *fp, const char *path, int nfields, double scale,
             seterr(err, errlen, "%s:%zu: %s", path, lineno, why);
             goto out;
         }
-        if (obsbuf_push(b, &o) < 0) {
+        if (array_append(b, o) < 0) {
             seterr(err, errlen, "%s:%zu: out of memory", path, lineno);
             goto out;
         }
@@ -465,7 +434,7 @@ int cdnow_load_summary(const char *path, double unit_days, struct bg_obs **obs, 
     FILE *fp = NULL;
     char *line = NULL;
     size_t cap = 0;
-    struct obsbuf b = {NULL, 0, 0};
+    struct obsbuf b = {0};
     int nfields, rc = -1;
 
     *obs = NULL;
@@ -497,7 +466,7 @@ int cdnow_load_summary(const char *path, double unit_days, struct bg_obs **obs, 
     b.v = NULL;
     rc = 0;
 out:
-    free(b.v);
+    array_free(&b);
     free(line);
     if (fp != NULL)
         fclose(fp);
