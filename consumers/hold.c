@@ -222,9 +222,9 @@ static void check_redis_kept(struct pipeline *pl)
     if (any_fresh(pl)) {
         int history = 0;
 
-        for (size_t p = 0; p < pl->ntasks; p++)
-            for (int i = 0; pl->tasks[p] && i < SRC__COUNT; i++)
-                history |= pl->tasks[p]->progress[i] > 0;
+        for (size_t p = 0; p < pl->tasks.n; p++)
+            for (int i = 0; pl->tasks.v[p] && i < SRC__COUNT; i++)
+                history |= pl->tasks.v[p]->progress[i] > 0;
         if (!history) {
             hold_judge_fresh_redis(pl, 0);
         } else if (pl->cfg->redis_lost_replay) {
@@ -236,8 +236,8 @@ static void check_redis_kept(struct pipeline *pl)
         }
         return;
     }
-    for (size_t p = 0; p < pl->ntasks; p++) {
-        struct ptask *pt = pl->tasks[p];
+    for (size_t p = 0; p < pl->tasks.n; p++) {
+        struct ptask *pt = pl->tasks.v[p];
 
         if (pt == NULL || store_progress_get(pl->store, pt->t.partition, next, &stream,
                                              err, sizeof(err)) < 0)

@@ -224,9 +224,9 @@ size_t ingest_pull_partitions(struct pipeline *pl)
 {
     size_t got = 0;
 
-    for (size_t p = 0; p < pl->ntasks; p++)
-        if (pl->tasks[p] != NULL)
-            got += ingest_pull_task(pl, pl->tasks[p]);
+    for (size_t p = 0; p < pl->tasks.n; p++)
+        if (pl->tasks.v[p] != NULL)
+            got += ingest_pull_task(pl, pl->tasks.v[p]);
     return got;
 }
 

@@ -283,8 +283,8 @@ int64_t lanes_run_tasks(struct pipeline *pl)
 
     while (progress && !busy && hold_can_apply(pl)) {
         progress = 0;
-        for (size_t p = 0; p < pl->ntasks && !busy; p++) {
-            struct ptask *pt = pl->tasks[p];
+        for (size_t p = 0; p < pl->tasks.n && !busy; p++) {
+            struct ptask *pt = pl->tasks.v[p];
             int64_t w;
 
             if (pt == NULL)

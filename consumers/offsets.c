@@ -72,8 +72,8 @@ static void record_settled(struct pipeline *pl)
 
     if (!hold_can_apply(pl))
         return;
-    for (size_t p = 0; p < pl->ntasks; p++) {
-        struct ptask *pt = pl->tasks[p];
+    for (size_t p = 0; p < pl->tasks.n; p++) {
+        struct ptask *pt = pl->tasks.v[p];
         int64_t next[SRC__COUNT] = {-1, -1, -1};
         int any = 0;
 

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "base/array.h"
 #include "consumers/parse.h"
 #include "state/model/model.h"
 
@@ -32,9 +33,9 @@ struct kafka_prop {
     char *value;
 };
 
+/* In the order the configuration set them (base/array.h): v, n. */
 struct kafka_props {
-    struct kafka_prop *v;
-    size_t n, cap;
+    ARRAY(struct kafka_prop);
 };
 
 struct pipeline_opts {

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/civil.h"
+#include "base/names.h"
 #include "consumers/parse.h"
 
 #define TS_MIN_MS 1LL               /* 0 means "absent" in struct event */
@@ -152,7 +153,7 @@ static enum parse_reason fail(struct pctx *c, enum parse_reason r, const char *f
 
 /* ---- names and limits -------------------------------------------------- */
 
-static const char *const reason_names[PR__COUNT] = {
+const char *const parse_reason_names[PR__COUNT] = {
     [PR_OK] = "ok",
     [PR_TOO_LARGE] = "too_large",
     [PR_INVALID_UTF8] = "invalid_utf8",
@@ -178,9 +179,7 @@ static const char *const reason_names[PR__COUNT] = {
 
 const char *parse_reason_name(enum parse_reason r)
 {
-    if ((int)r < 0 || r >= PR__COUNT || reason_names[r] == NULL)
-        return "unknown";
-    return reason_names[r];
+    return names_get(parse_reason_names, PR__COUNT, (int)r);
 }
 
 void parse_limits_default(struct parse_limits *lim)
@@ -525,56 +524,27 @@ static enum parse_reason get_ts(struct pctx *c, const cJSON *obj, const char *na
 
 struct enum_field {
     const char *field;
-    const char *(*name_of)(int v); /* wire name of value v */
-    int first, last;               /* accepted values */
+    const char *const *names; /* wire names, indexed by value (base/names.h) */
+    int first, last;          /* accepted values */
     int required;
     enum parse_reason unknown; /* reason for a string that names no value */
 };
-
-static const char *type_name_of(int v)
-{
-    return event_type_name((enum ev_type)v);
-}
-
-static const char *shipping_name_of(int v)
-{
-    return event_shipping_name((enum ev_shipping)v);
-}
-
-static const char *reason_name_of(int v)
-{
-    return event_return_reason_name((enum ev_return_reason)v);
-}
-
-static const char *direction_name_of(int v)
-{
-    return event_direction_name((enum ev_direction)v);
-}
-
-static const char *kind_name_of(int v)
-{
-    return event_msg_kind_name((enum ev_msg_kind)v);
-}
-
-static const char *category_name_of(int v)
-{
-    return event_category_name((enum ev_category)v);
-}
 
 enum { EF_TYPE, EF_SHIPPING, EF_REASON, EF_DIRECTION, EF_KIND, EF_CATEGORY };
 
 static const struct enum_field enum_fields[] = {
     /* field, wire names, accepted first..last, required, reason if unknown */
-    [EF_TYPE] = {"type", type_name_of, EV_ORDER_PLACED, EV__COUNT - 1, 1,
+    [EF_TYPE] = {"type", event_type_names, EV_ORDER_PLACED, EV__COUNT - 1, 1,
                  PR_UNKNOWN_TYPE},
-    [EF_SHIPPING] = {"shipping", shipping_name_of, SHIP_STANDARD, SHIP_PLATFORM, 0,
+    [EF_SHIPPING] = {"shipping", event_shipping_names, SHIP_STANDARD, SHIP__COUNT - 1, 0,
                      PR_BAD_ENUM},
-    [EF_REASON] = {"reason", reason_name_of, RET_NOT_AS_DESCRIBED, RET_OTHER, 0,
-                   PR_BAD_ENUM},
-    [EF_DIRECTION] = {"direction", direction_name_of, DIR_INBOUND, DIR_OUTBOUND, 1,
+    [EF_REASON] = {"reason", event_return_reason_names, RET_NOT_AS_DESCRIBED,
+                   RET__COUNT - 1, 0, PR_BAD_ENUM},
+    [EF_DIRECTION] = {"direction", event_direction_names, DIR_INBOUND, DIR__COUNT - 1, 1,
                       PR_BAD_ENUM},
-    [EF_KIND] = {"kind", kind_name_of, MSG_INQUIRY, MSG__COUNT - 1, 1, PR_BAD_ENUM},
-    [EF_CATEGORY] = {"complaint_category", category_name_of, CAT_LOGISTICS,
+    [EF_KIND] = {"kind", event_msg_kind_names, MSG_INQUIRY, MSG__COUNT - 1, 1,
+                 PR_BAD_ENUM},
+    [EF_CATEGORY] = {"complaint_category", event_category_names, CAT_LOGISTICS,
                      CAT__COUNT - 1, 0, PR_BAD_ENUM},
 };
 
@@ -584,18 +554,17 @@ static enum parse_reason get_enum(struct pctx *c, const cJSON *obj,
 {
     const cJSON *it;
     enum parse_reason r = get_field(c, obj, f->field, f->required, &it);
+    int v;
 
     if (r != PR_OK || it == NULL)
         return r;
     if (!cJSON_IsString(it) || it->valuestring == NULL)
         return fail(c, PR_WRONG_TYPE, f->field, "not a string");
-    for (int v = f->first; v <= f->last; v++) {
-        if (strcmp(it->valuestring, f->name_of(v)) == 0) {
-            *out = v;
-            return PR_OK;
-        }
-    }
-    return fail(c, f->unknown, f->field, "unknown value");
+    v = names_index(f->names, (size_t)f->last + 1, it->valuestring);
+    if (v < f->first)
+        return fail(c, f->unknown, f->field, "unknown value");
+    *out = v;
+    return PR_OK;
 }
 
 /* ---- items ----------------------------------------------------------------- */

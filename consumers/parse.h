@@ -62,6 +62,9 @@ enum parse_reason parse_event(const char *buf, size_t len, enum ev_source src,
                               const struct parse_limits *lim, int64_t now_ms,
                               struct event *ev, char *detail, size_t detail_len);
 
+/* The reasons' names, indexed by reason (base/names.h): the DLQ's reason
+ * header and the metrics' label. */
+extern const char *const parse_reason_names[PR__COUNT];
 const char *parse_reason_name(enum parse_reason r);
 
 /* Strict UTF-8 validation (no overlongs, no surrogates, <= U+10FFFF, no

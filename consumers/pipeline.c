@@ -59,7 +59,8 @@ int pipeline_role_of(const struct pipeline *pl, const char *topic)
 
 struct ptask *pipeline_task_of(const struct pipeline *pl, int32_t partition)
 {
-    return partition >= 0 && (size_t)partition < pl->ntasks ? pl->tasks[partition] : NULL;
+    return partition >= 0 && (size_t)partition < pl->tasks.n ? pl->tasks.v[partition]
+                                                             : NULL;
 }
 
 static int make_clients(struct pipeline *pl, char *err, size_t errlen)
@@ -138,9 +139,9 @@ void pipeline_free(struct pipeline *pl)
 {
     if (pl == NULL)
         return;
-    for (size_t p = 0; p < pl->ntasks; p++)
+    for (size_t p = 0; p < pl->tasks.n; p++)
         rebalance_task_remove(pl, (int32_t)p);
-    free(pl->tasks);
+    array_free(&pl->tasks);
     rescore_fini(&pl->rs);
     if (pl->consumer_q) {
         rd_kafka_queue_io_event_enable(pl->consumer_q, -1, NULL, 0);
@@ -319,9 +320,9 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
     rd_kafka_resp_err_t err;
 
     stats_kafka_fatal(pl);
-    for (size_t p = 0; p < pl->ntasks && !pl->kafka_fatal; p++)
-        if (pl->tasks[p] && pl->tasks[p]->nbatch && hold_stores_ok(pl))
-            lanes_run_batch(pl, pl->tasks[p]);
+    for (size_t p = 0; p < pl->tasks.n && !pl->kafka_fatal; p++)
+        if (pl->tasks.v[p] && pl->tasks.v[p]->nbatch && hold_stores_ok(pl))
+            lanes_run_batch(pl, pl->tasks.v[p]);
     if (pl->kafka_fatal)
         offsets_store(pl);
     else

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/array.h"
 #include "consumers/pipeline.h"
 #include "consumers/task.h"
 #include "state/engine/batch.h"
@@ -134,8 +135,7 @@ struct pipeline {
 
     /* rebalance.c: the assignment and its tasks. */
     rd_kafka_topic_partition_list_t *assigned;
-    struct ptask **tasks; /* by partition number; NULL: not ours */
-    size_t ntasks;
+    ARRAY(struct ptask *) tasks; /* by partition number; NULL: not ours */
 
     /* hold.c: Redis's availability, the inputs' positions, the outputs' backlog. */
     unsigned paused; /* every partition, while one of the enum hold_cause holds */

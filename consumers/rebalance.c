@@ -59,17 +59,9 @@ static int task_add(struct pipeline *pl, int32_t p)
 {
     struct ptask *pt;
 
-    if ((size_t)p >= pl->ntasks) {
-        size_t n = (size_t)p + 1;
-        struct ptask **v = realloc(pl->tasks, n * sizeof(*v));
-
-        if (v == NULL)
-            return -1;
-        memset(v + pl->ntasks, 0, (n - pl->ntasks) * sizeof(*v));
-        pl->tasks = v;
-        pl->ntasks = n;
-    }
-    if (pl->tasks[p] != NULL)
+    if ((size_t)p >= pl->tasks.n && array_resize(&pl->tasks, (size_t)p + 1) < 0)
+        return -1;
+    if (pl->tasks.v[p] != NULL)
         return 0;
     if ((pt = calloc(1, sizeof(*pt))) == NULL)
         return -1;
@@ -78,7 +70,7 @@ static int task_add(struct pipeline *pl, int32_t p)
     pt->lane = -1;
     for (int i = 0; i < SRC__COUNT; i++)
         pt->progress[i] = pt->settled[i] = -1;
-    pl->tasks[p] = pt;
+    pl->tasks.v[p] = pt;
     metrics_set_task_lag(p, 0);
     return 0;
 }
@@ -106,7 +98,7 @@ void rebalance_task_remove(struct pipeline *pl, int32_t p)
     task_fini(&pt->t, ingest_drop_queued, NULL);
     free(pt->batch);
     free(pt);
-    pl->tasks[p] = NULL;
+    pl->tasks.v[p] = NULL;
     cache_drop_task(pl->cache, p);
     metrics_set_task_lag(p, -1);
 }
@@ -166,9 +158,9 @@ static void on_revoke(struct pipeline *pl, rd_kafka_topic_partition_list_t *part
 {
     rd_kafka_resp_err_t err;
 
-    for (size_t p = 0; p < pl->ntasks; p++)
-        if (pl->tasks[p] && pl->tasks[p]->nbatch && hold_stores_ok(pl))
-            lanes_run_batch(pl, pl->tasks[p]);
+    for (size_t p = 0; p < pl->tasks.n; p++)
+        if (pl->tasks.v[p] && pl->tasks.v[p]->nbatch && hold_stores_ok(pl))
+            lanes_run_batch(pl, pl->tasks.v[p]);
     offsets_settle(pl, 10000);
     err = rd_kafka_commit(pl->consumer, NULL, 0);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)

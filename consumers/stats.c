@@ -73,8 +73,8 @@ void stats_account_lag(struct pipeline *pl)
     if (now < pl->lag_at_ms)
         return;
     pl->lag_at_ms = now + 1000;
-    for (size_t p = 0; p < pl->ntasks; p++) {
-        const struct ptask *pt = pl->tasks[p];
+    for (size_t p = 0; p < pl->tasks.n; p++) {
+        const struct ptask *pt = pl->tasks.v[p];
         int64_t from;
 
         if (pt == NULL)

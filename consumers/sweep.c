@@ -76,8 +76,8 @@ void sweep_some(struct pipeline *pl)
 
     if (!pl->sweeping || !store_ok(pl->store) || pl->paused)
         return;
-    while (pl->sweep_next < pl->ntasks) {
-        struct ptask *pt = pl->tasks[pl->sweep_next];
+    while (pl->sweep_next < pl->tasks.n) {
+        struct ptask *pt = pl->tasks.v[pl->sweep_next];
         int64_t now = pt ? sweep_timer_clock(pl, pt) : 0;
         size_t n = 0;
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
+
 struct tracker_entry {
     struct tracker_part *part; /* NULL once the partition was forgotten */
     struct tracker_entry *next;
@@ -20,8 +22,7 @@ struct tracker_part {
 };
 
 struct tracker {
-    struct tracker_part **parts;
-    size_t n, cap;
+    ARRAY(struct tracker_part *) parts; /* in no order */
 };
 
 struct tracker *tracker_new(void)
@@ -49,18 +50,19 @@ void tracker_free(struct tracker *t)
 {
     if (t == NULL)
         return;
-    for (size_t i = 0; i < t->n; i++)
-        part_free(t->parts[i]);
-    free(t->parts);
+    for (size_t i = 0; i < t->parts.n; i++)
+        part_free(t->parts.v[i]);
+    array_free(&t->parts);
     free(t);
 }
 
 static struct tracker_part *part_find(const struct tracker *t, const char *topic,
                                       int32_t partition)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (t->parts[i]->partition == partition && strcmp(t->parts[i]->topic, topic) == 0)
-            return t->parts[i];
+    for (size_t i = 0; i < t->parts.n; i++)
+        if (t->parts.v[i]->partition == partition &&
+            strcmp(t->parts.v[i]->topic, topic) == 0)
+            return t->parts.v[i];
     return NULL;
 }
 
@@ -71,22 +73,15 @@ static struct tracker_part *part_get(struct tracker *t, const char *topic,
 
     if (p != NULL)
         return p;
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 8;
-        struct tracker_part **v = realloc(t->parts, cap * sizeof(*v));
-
-        if (v == NULL)
-            return NULL;
-        t->parts = v;
-        t->cap = cap;
-    }
-    if ((p = calloc(1, sizeof(*p))) == NULL || (p->topic = strdup(topic)) == NULL) {
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        return NULL;
+    p->partition = partition;
+    p->stored = p->pending = -1;
+    if ((p->topic = strdup(topic)) == NULL || array_append(&t->parts, p) < 0) {
+        free(p->topic);
         free(p);
         return NULL;
     }
-    p->partition = partition;
-    p->stored = p->pending = -1;
-    t->parts[t->n++] = p;
     return p;
 }
 
@@ -172,8 +167,8 @@ void tracker_collect(struct tracker *t,
                                 int64_t next_offset),
                      void *arg)
 {
-    for (size_t i = 0; i < t->n; i++) {
-        struct tracker_part *p = t->parts[i];
+    for (size_t i = 0; i < t->parts.n; i++) {
+        struct tracker_part *p = t->parts.v[i];
 
         if (p->pending > p->stored) {
             cb(arg, p->topic, p->partition, p->pending);
@@ -193,19 +188,19 @@ size_t tracker_inflight_total(const struct tracker *t)
 {
     size_t n = 0;
 
-    for (size_t i = 0; i < t->n; i++)
-        n += t->parts[i]->inflight;
+    for (size_t i = 0; i < t->parts.n; i++)
+        n += t->parts.v[i]->inflight;
     return n;
 }
 
 void tracker_forget(struct tracker *t, const char *topic, int32_t partition)
 {
-    for (size_t i = 0; i < t->n; i++) {
-        struct tracker_part *p = t->parts[i];
+    for (size_t i = 0; i < t->parts.n; i++) {
+        struct tracker_part *p = t->parts.v[i];
 
         if (p->partition == partition && strcmp(p->topic, topic) == 0) {
             part_free(p);
-            t->parts[i] = t->parts[--t->n];
+            t->parts.v[i] = t->parts.v[--t->parts.n];
             return;
         }
     }

@@ -259,7 +259,7 @@ def test_enums_match_the_code():
     for t in types:
         assert s[t]["properties"]["type"] == {"const": t}
 
-    reasons = [r for r in c_names("consumers/parse.c", "reason_names") if r not in ("ok", "no_memory")]
+    reasons = [r for r in c_names("consumers/parse.c", "parse_reason_names") if r not in ("ok", "no_memory")]
     assert '"model_rejected"' in c_source("consumers/lanes.c")
     assert enum_of(s["dlq-headers"]["properties"]["reason"]) == reasons + ["model_rejected"]
 
