@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/cfgtab.h"
 #include "base/log.h"
+#include "base/names.h"
 #include "consumers/kconf.h"
 #include "daemon/http.h"
 #include "state/model/model.h"
@@ -20,63 +22,66 @@ static void *slot(void *cfg, const struct cfgtab_key *k)
     return (char *)cfg + k->offset;
 }
 
+/* The int field of k set to v, the index of the value's word among those the
+ * key lists; CFGTAB_NOT_LISTED for -1, none of them. */
+static int set_index(void *cfg, const struct cfgtab_key *k, int v)
+{
+    if (v < 0)
+        return CFGTAB_NOT_LISTED;
+    *(int *)slot(cfg, k) = v;
+    return 0;
+}
+
 static int parse_clock(void *cfg, const struct cfgtab_key *k, const char *value,
                        char *why, size_t whylen)
 {
+    static const char *const words[] = {[CLOCK_WALL] = "wall", [CLOCK_STREAM] = "stream"};
+    int v = names_index(words, NAMES_COUNT(words), value);
+
     (void)why;
     (void)whylen;
-    if (strcmp(value, "wall") != 0 && strcmp(value, "stream") != 0)
+    if (v < 0)
         return CFGTAB_NOT_LISTED;
-    *(enum clock_mode *)slot(cfg, k) = value[0] == 's' ? CLOCK_STREAM : CLOCK_WALL;
+    *(enum clock_mode *)slot(cfg, k) = (enum clock_mode)v;
     return 0;
 }
 
 static int parse_log_level(void *cfg, const struct cfgtab_key *k, const char *value,
                            char *why, size_t whylen)
 {
-    int lvl = log_level_parse(value);
-
     (void)why;
     (void)whylen;
-    if (lvl < 0)
-        return CFGTAB_NOT_LISTED;
-    *(int *)slot(cfg, k) = lvl;
-    return 0;
+    return set_index(cfg, k, log_level_parse(value));
 }
 
 static int parse_log_format(void *cfg, const struct cfgtab_key *k, const char *value,
                             char *why, size_t whylen)
 {
-    int fmt = log_format_parse(value);
-
     (void)why;
     (void)whylen;
-    if (fmt < 0)
-        return CFGTAB_NOT_LISTED;
-    *(int *)slot(cfg, k) = fmt;
-    return 0;
+    return set_index(cfg, k, log_format_parse(value));
 }
 
+/* pipe.bad_key_apply: 0 dead-letters, 1 applies. */
 static int parse_bad_key(void *cfg, const struct cfgtab_key *k, const char *value,
                          char *why, size_t whylen)
 {
+    static const char *const words[] = {"dlq", "apply"};
+
     (void)why;
     (void)whylen;
-    if (strcmp(value, "dlq") != 0 && strcmp(value, "apply") != 0)
-        return CFGTAB_NOT_LISTED;
-    *(int *)slot(cfg, k) = value[0] == 'a';
-    return 0;
+    return set_index(cfg, k, names_index(words, NAMES_COUNT(words), value));
 }
 
+/* pipe.redis_lost_replay: 0 refuses, 1 replays. */
 static int parse_lost(void *cfg, const struct cfgtab_key *k, const char *value, char *why,
                       size_t whylen)
 {
+    static const char *const words[] = {"refuse", "replay"};
+
     (void)why;
     (void)whylen;
-    if (strcmp(value, "refuse") != 0 && strcmp(value, "replay") != 0)
-        return CFGTAB_NOT_LISTED;
-    *(int *)slot(cfg, k) = value[2] == 'p';
-    return 0;
+    return set_index(cfg, k, names_index(words, NAMES_COUNT(words), value));
 }
 
 /* "risk, value" -> the STORE_IDX_* bits; "" -> none. */
@@ -234,23 +239,13 @@ static const struct cfgtab daemon_keys = {"", cfg_keys,
 
 static int props_add(struct kafka_props *p, const char *name, const char *value)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 8;
-        struct kafka_prop *v = realloc(p->v, cap * sizeof(*v));
+    struct kafka_prop kp = {strdup(name), strdup(value)};
 
-        if (v == NULL)
-            return -1;
-        p->v = v;
-        p->cap = cap;
-    }
-    p->v[p->n].name = strdup(name);
-    p->v[p->n].value = strdup(value);
-    if (p->v[p->n].name == NULL || p->v[p->n].value == NULL) {
-        free(p->v[p->n].name);
-        free(p->v[p->n].value);
+    if (kp.name == NULL || kp.value == NULL || array_append(p, kp) < 0) {
+        free(kp.name);
+        free(kp.value);
         return -1;
     }
-    p->n++;
     return 0;
 }
 
@@ -260,8 +255,7 @@ static void props_free(struct kafka_props *p)
         free(p->v[i].name);
         free(p->v[i].value);
     }
-    free(p->v);
-    memset(p, 0, sizeof(*p));
+    array_free(p);
 }
 
 static int read_secret(const char *path, char **out, int missing_ok, char *err,
@@ -503,47 +497,39 @@ static int config_line(struct config *cfg, char *line, char *key_out, size_t key
 
 /* Keys already set by the file, with their lines: a key set twice is refused
  * (which of the two was meant is not ours to guess). */
+struct seen_key {
+    char *key;
+    unsigned line;
+};
+
 struct seen {
-    char **keys;
-    unsigned *lines;
-    size_t n, cap;
+    ARRAY(struct seen_key);
 };
 
 static unsigned seen_line(const struct seen *sn, const char *key)
 {
     for (size_t i = 0; i < sn->n; i++)
-        if (strcmp(sn->keys[i], key) == 0)
-            return sn->lines[i];
+        if (strcmp(sn->v[i].key, key) == 0)
+            return sn->v[i].line;
     return 0;
 }
 
 static int seen_add(struct seen *sn, const char *key, unsigned line)
 {
-    if (sn->n == sn->cap) {
-        size_t cap = sn->cap ? sn->cap * 2 : 32;
-        char **k = realloc(sn->keys, cap * sizeof(*k));
-        unsigned *l;
+    struct seen_key k = {strdup(key), line};
 
-        if (k == NULL)
-            return -1;
-        sn->keys = k;
-        if ((l = realloc(sn->lines, cap * sizeof(*l))) == NULL)
-            return -1;
-        sn->lines = l;
-        sn->cap = cap;
-    }
-    if ((sn->keys[sn->n] = strdup(key)) == NULL)
+    if (k.key == NULL || array_append(sn, k) < 0) {
+        free(k.key);
         return -1;
-    sn->lines[sn->n++] = line;
+    }
     return 0;
 }
 
 static void seen_free(struct seen *sn)
 {
     for (size_t i = 0; i < sn->n; i++)
-        free(sn->keys[i]);
-    free(sn->keys);
-    free(sn->lines);
+        free(sn->v[i].key);
+    array_free(sn);
 }
 
 /* The seven topics are seven: an output written to an input would feed the

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/array.h"
 #include "base/civil.h"
 #include "base/clock.h"
 #include "daemon/config.h"
@@ -495,21 +496,18 @@ static int customer_obs(const struct customer *cu, long as_of_day, double unit_d
 struct obs_acc {
     long as_of_day;
     double unit_days;
-    struct bg_obs *obs;
-    size_t n, cap, skipped;
+    ARRAY(struct bg_obs) obs;
+    size_t skipped;
 };
 
 static void obs_add(const struct customer *cu, void *arg)
 {
     struct obs_acc *a = arg;
 
-    if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 1024;
-        if ((a->obs = realloc(a->obs, a->cap * sizeof(*a->obs))) == NULL)
-            die("out of memory");
-    }
-    if (customer_obs(cu, a->as_of_day, a->unit_days, &a->obs[a->n]) == 0)
-        a->n++;
+    if (array_reserve(&a->obs, a->obs.n + 1) < 0)
+        die("out of memory");
+    if (customer_obs(cu, a->as_of_day, a->unit_days, &a->obs.v[a->obs.n]) == 0)
+        a->obs.n++;
     else
         a->skipped++;
 }
@@ -526,8 +524,8 @@ static void obs_from_redis(struct ctl *c, long as_of_day, double unit_days,
                 "loyaltyctl: %zu customers left out (no purchase up to the as-of "
                 "day, or purchases after it)\n",
                 a.skipped);
-    *out = a.obs;
-    *n_out = a.n;
+    *out = a.obs.v;
+    *n_out = a.obs.n;
 }
 
 static void fit_print(const struct fit_args *f, const struct bg_fit_result *bg,
@@ -728,26 +726,18 @@ static void parse_val_args(int argc, char **argv, struct val_args *v)
 
 /* The customers of the calibration cohort and where their days live. */
 struct val_data {
-    struct val_cust *c;
-    size_t n, cap, left_out;
-    long *pool; /* every customer's repeat days, one after the other */
-    size_t npool, poolcap;
-    size_t *off;      /* c[i].days = pool + off[i] once all are read */
+    ARRAY(struct val_cust) c;
+    ARRAY(size_t) off; /* c.v[i].days = pool.v + off.v[i] once all are read */
+    ARRAY(long) pool;  /* every customer's repeat days, one after the other */
+    size_t left_out;
     long first, last; /* the data's first and last purchase day */
 };
 
+/* Room for one more customer with up to `days` days. */
 static void vd_reserve(struct val_data *d, size_t days)
 {
-    if (d->n == d->cap) {
-        d->cap = d->cap ? 2 * d->cap : 1024;
-        d->c = realloc(d->c, d->cap * sizeof(*d->c));
-        d->off = realloc(d->off, d->cap * sizeof(*d->off));
-    }
-    while (d->npool + days > d->poolcap) {
-        d->poolcap = d->poolcap ? 2 * d->poolcap : 4096;
-        d->pool = realloc(d->pool, d->poolcap * sizeof(*d->pool));
-    }
-    if (d->c == NULL || d->off == NULL || d->pool == NULL)
+    if (array_reserve(&d->c, d->c.n + 1) < 0 || array_reserve(&d->off, d->c.n + 1) < 0 ||
+        array_reserve(&d->pool, d->pool.n + days) < 0)
         die("out of memory");
 }
 
@@ -762,22 +752,21 @@ static void vd_range(struct val_data *d, long first, long last)
 /* Keeps a customer split into the pool's free end. */
 static void vd_keep(struct val_data *d)
 {
-    d->off[d->n] = d->npool;
-    d->npool += d->c[d->n].ndays;
-    d->n++;
+    d->off.v[d->off.n++] = d->pool.n;
+    d->pool.n += d->c.v[d->c.n++].ndays;
 }
 
 static void vd_finish(struct val_data *d)
 {
-    for (size_t i = 0; i < d->n; i++)
-        d->c[i].days = d->pool + d->off[i];
+    for (size_t i = 0; i < d->c.n; i++)
+        d->c.v[i].days = d->pool.v + d->off.v[i];
 }
 
 static void vd_free(struct val_data *d)
 {
-    free(d->c);
-    free(d->off);
-    free(d->pool);
+    array_free(&d->c);
+    array_free(&d->off);
+    array_free(&d->pool);
 }
 
 /* "YYYY-MM-DD" of an epoch day, in one of three rotating buffers (one
@@ -835,8 +824,8 @@ static long val_from_file(const struct val_args *v, struct val_data *d)
         size_t k = start[i], m = start[i + 1] - k;
 
         vd_reserve(d, m);
-        if (val_split(day + k, value + k, m, v->cal_end, hold_end, d->pool + d->npool,
-                      &d->c[d->n]) == 0)
+        if (val_split(day + k, value + k, m, v->cal_end, hold_end, d->pool.v + d->pool.n,
+                      &d->c.v[d->c.n]) == 0)
             vd_keep(d);
     }
     free(start);
@@ -863,12 +852,13 @@ static void val_add(const struct customer *cu, void *arg)
     if (a->hold_end < 0)
         return;
     vd_reserve(d, CU_DAYS_MAX + 3);
-    rc = val_from_state(cu, a->cal_end, a->hold_end, buf, &d->c[d->n]);
+    rc = val_from_state(cu, a->cal_end, a->hold_end, buf, &d->c.v[d->c.n]);
     if (rc < 0)
         d->left_out++;
     if (rc != 0)
         return;
-    memcpy(d->pool + d->npool, d->c[d->n].days, d->c[d->n].ndays * sizeof(*d->pool));
+    memcpy(d->pool.v + d->pool.n, d->c.v[d->c.n].days,
+           d->c.v[d->c.n].ndays * sizeof(*d->pool.v));
     vd_keep(d);
 }
 
@@ -898,15 +888,15 @@ static void val_model(struct ctl *c, const struct val_args *v, const struct val_
         *gp = c->model.gg;
         return;
     }
-    if ((obs = malloc(d->n * sizeof(*obs))) == NULL)
+    if ((obs = malloc(d->c.n * sizeof(*obs))) == NULL)
         die("out of memory");
-    for (size_t i = 0; i < d->n; i++)
-        obs[i] = d->c[i].cal;
-    if (bg_fit(obs, d->n, &bg) < 0 || !bg.converged)
+    for (size_t i = 0; i < d->c.n; i++)
+        obs[i] = d->c.v[i].cal;
+    if (bg_fit(obs, d->c.n, &bg) < 0 || !bg.converged)
         die("the BG/NBD fit on the calibration period did not converge (too few repeat "
             "customers or no dropout in the data); nothing to validate");
     *bp = bg.params;
-    if (gg_fit(obs, d->n, &gg) == 0 && gg.converged)
+    if (gg_fit(obs, d->c.n, &gg) == 0 && gg.converged)
         *gp = gg.params;
     else
         gg_params_default(gp);
@@ -1170,12 +1160,12 @@ static int cmd_validate(struct ctl *c, int argc, char **argv)
     v.json |= c->json;
     hold_end = val_load(c, &v, &d);
     vd_finish(&d);
-    if (d.n < VAL_MIN_CUSTOMERS)
+    if (d.c.n < VAL_MIN_CUSTOMERS)
         die("%zu customers bought by the calibration end; at least %d are needed to "
             "judge the model",
-            d.n, VAL_MIN_CUSTOMERS);
+            d.c.n, VAL_MIN_CUSTOMERS);
     val_model(c, &v, &d, &bp, &gp);
-    if (val_run(d.c, d.n, &bp, &gp, c->cfg.model->onetime_half_life_days, v.cal_end,
+    if (val_run(d.c.v, d.c.n, &bp, &gp, c->cfg.model->onetime_half_life_days, v.cal_end,
                 hold_end, &r) < 0)
         die("out of memory");
     if (v.json)

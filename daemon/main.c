@@ -55,17 +55,14 @@ static int signals_init(void)
     return 0;
 }
 
-/* The reasons of the dead-letter and the Redis error counters. */
-static const char *reason_names[PR__COUNT];
+/* The reasons of the Redis error counters (the store names them one by one). */
 static const char *redis_reason_names[STORE_ERR__COUNT];
 
 /* What the metrics label their series with, once for the process: the
- * dead-letter reasons and the input topics' names. */
+ * dead-letter reasons, the Redis errors' and the input topics' names. */
 static void label_metrics(const struct config *cfg)
 {
-    for (int i = 0; i < PR__COUNT; i++)
-        reason_names[i] = parse_reason_name((enum parse_reason)i);
-    metrics_reasons(reason_names, PR__COUNT);
+    metrics_reasons(parse_reason_names, PR__COUNT);
     for (int i = 0; i < STORE_ERR__COUNT; i++)
         redis_reason_names[i] = store_err_name((enum store_err)i);
     metrics_redis_error_reasons(redis_reason_names, STORE_ERR__COUNT);
