@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/array.h"
 #include "consumers/parse.h"
 #include "state/fit/bgfit.h"
 #include "state/fit/cdnow.h"
@@ -45,8 +46,7 @@ struct raw {
 };
 
 struct rawlist {
-    struct raw *v;
-    size_t n, cap;
+    ARRAY(struct raw);
     size_t bytes;
 };
 
@@ -81,6 +81,7 @@ static void load_file(struct rawlist *l, const char *dir, const char *name,
     size_t cap = 0;
     ssize_t n;
     FILE *fp;
+    struct raw *r;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     fp = fopen(path, "r");
@@ -95,18 +96,15 @@ static void load_file(struct rawlist *l, const char *dir, const char *name,
 
         while (len > 0 && (js[len - 1] == '\n' || js[len - 1] == '\r'))
             len--;
-        if (l->n == l->cap) {
-            l->cap = l->cap ? l->cap * 2 : 1024;
-            l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-        }
-        l->v[l->n].json = xrealloc(NULL, len + 1);
-        memcpy(l->v[l->n].json, js, len);
-        l->v[l->n].json[len] = '\0';
-        l->v[l->n].len = len;
-        l->v[l->n].src = src;
-        l->v[l->n].order = l->n;
+        if ((r = array_push(l)) == NULL)
+            die("out of memory");
+        r->json = xrealloc(NULL, len + 1);
+        memcpy(r->json, js, len);
+        r->json[len] = '\0';
+        r->len = len;
+        r->src = src;
+        r->order = l->n - 1;
         l->bytes += len;
-        l->n++;
     }
     free(line);
     fclose(fp);
@@ -470,7 +468,7 @@ int main(int argc, char **argv)
         event_free(&ma.ev[i].ev);
     for (size_t i = 0; i < raw.n; i++)
         free(raw.v[i].json);
-    free(raw.v);
+    array_free(&raw);
     free(ma.ev);
     free(ma.c);
     free(ma.final);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "state/model/customer.h"
 #include "state/model/model.h"
 #include "state/store/codec.h"
@@ -56,12 +57,7 @@ static inline void fx_split(struct fx *f)
             f->out.v[k++] = *e;
             continue;
         }
-        if (f->seg.n == f->seg.cap) {
-            f->seg.cap = f->seg.cap ? 2 * f->seg.cap : 8;
-            f->seg.v = realloc(f->seg.v, f->seg.cap * sizeof(f->seg.v[0]));
-            ck_assert_ptr_nonnull(f->seg.v);
-        }
-        f->seg.v[f->seg.n++] = *e;
+        ck_assert_int_eq(array_append(&f->seg, *e), 0);
     }
     f->out.n = k;
 }
