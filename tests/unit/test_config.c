@@ -51,6 +51,10 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg.redis_prefix, "loyalty:");
     ck_assert_int_eq(cfg.redis_port, 6379);
     ck_assert_int_eq(cfg.pipe.clock, CLOCK_WALL);
+    ck_assert_int_eq(cfg.log_level, LOG_LVL_INFO);
+    ck_assert_int_eq(cfg.log_format, LOG_FMT_AUTO);
+    ck_assert_int_eq(cfg.pipe.bad_key_apply, 0);
+    ck_assert_int_eq(cfg.pipe.redis_lost_replay, 0);
     ck_assert_uint_eq(cfg.pipe.limits.max_message_bytes, 1048576);
     ck_assert(cfg.pipe.limits.max_future_skew_ms == 86400000LL);
     ck_assert_int_eq(cfg.sweep_interval_ms, 60000);
@@ -90,6 +94,9 @@ START_TEST(test_values_and_passthrough)
                           "  redis.port=7000  \n"
                           "clock = stream\n"
                           "log.level = debug\n"
+                          "log.format = json\n"
+                          "input.bad_key = apply\n"
+                          "redis.lost = replay\n"
                           "limits.max_future_skew_s = 60\n"
                           "kafka.bootstrap.servers = 127.0.0.1:1\n"
                           "kafka.consumer.fetch.min.bytes = 1\n"
@@ -101,6 +108,9 @@ START_TEST(test_values_and_passthrough)
     ck_assert_int_eq(cfg.redis_port, 7000);
     ck_assert_int_eq(cfg.pipe.clock, CLOCK_STREAM);
     ck_assert_int_eq(cfg.log_level, LOG_LVL_DEBUG);
+    ck_assert_int_eq(cfg.log_format, LOG_FMT_JSON);
+    ck_assert_int_eq(cfg.pipe.bad_key_apply, 1);
+    ck_assert_int_eq(cfg.pipe.redis_lost_replay, 1);
     ck_assert(cfg.pipe.limits.max_future_skew_ms == 60000);
     ck_assert_uint_eq(cfg.pipe.kafka_common.n, 1);
     ck_assert_str_eq(cfg.pipe.kafka_common.v[0].name, "bootstrap.servers");
@@ -122,6 +132,11 @@ static const struct {
     {"redis.port = 1.5\n", ":1: redis.port"},
     {"clock = sundial\n", ":1: clock: 'sundial' is not one of the allowed values"},
     {"log.level = loud\n", ":1: log.level"},
+    {"clock = Stream\n", ":1: clock: 'Stream' is not one of the allowed values"},
+    {"log.format = xml\n", ":1: log.format: 'xml' is not one of the allowed values"},
+    {"input.bad_key = drop\n",
+     ":1: input.bad_key: 'drop' is not one of the allowed values"},
+    {"redis.lost = rep\n", ":1: redis.lost: 'rep' is not one of the allowed values"},
     {"limits.max_amount = nan\n", ":1: limits.max_amount"},
     {"= 5\n", ":1: empty key"},
     {"model.no_such_tunable = 1\n", ":1: unknown key 'model.no_such_tunable'"},
