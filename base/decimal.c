@@ -40,8 +40,9 @@ size_t decimal_i64(char *buf, int64_t v)
     char *p = decimal_before(end, u);
     size_t n;
 
-    if (v < 0)
+    if (v < 0) {
         *--p = '-';
+    }
     n = (size_t)(end - p);
     memcpy(buf, p, n);
     buf[n] = '\0';

@@ -13,10 +13,12 @@ int digest_id128(const char *const *parts, size_t n, char out[33])
     int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
 
     for (size_t i = 0; ok && i < n; i++) {
-        if (i > 0)
+        if (i > 0) {
             ok = EVP_DigestUpdate(ctx, "", 1) == 1;
-        if (ok)
+        }
+        if (ok) {
             ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i])) == 1;
+        }
     }
     ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len >= 16;
     EVP_MD_CTX_free(ctx);

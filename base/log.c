@@ -89,10 +89,11 @@ static void line_escape(const char *s, char *out, size_t len)
     for (; *s && o + 5 < len; s++) {
         unsigned char c = (unsigned char)*s;
 
-        if (c < 0x20 || c == 0x7f)
+        if (c < 0x20 || c == 0x7f) {
             o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
-        else
+        } else {
             out[o++] = (char)c;
+        }
     }
     out[o] = '\0';
 }
@@ -107,16 +108,18 @@ static void log_vwrite(int level, const char *suffix, const char *fmt, va_list a
     enum log_format f = log_format;
     struct timespec ts;
 
-    if (n < 0)
+    if (n < 0) {
         return;
+    }
     if (suffix) {
         size_t l = strlen(line);
 
         snprintf(line + l, sizeof(line) - l, ": %s", suffix);
     }
     if (f == LOG_FMT_AUTO) {
-        if (to_journal < 0)
+        if (to_journal < 0) {
             to_journal = stderr_is_journal();
+        }
         f = to_journal ? LOG_FMT_JOURNAL : LOG_FMT_TEXT;
     }
     if (f == LOG_FMT_JOURNAL) { /* journald stamps and levels it */
@@ -141,8 +144,9 @@ void log_msg(int level, const char *fmt, ...)
 {
     va_list ap;
 
-    if (level > log_level)
+    if (level > log_level) {
         return;
+    }
     va_start(ap, fmt);
     log_vwrite(level, NULL, fmt, ap);
     va_end(ap);
@@ -153,8 +157,9 @@ void log_errno(int level, const char *fmt, ...)
     int saved = errno;
     va_list ap;
 
-    if (level > log_level)
+    if (level > log_level) {
         return;
+    }
     va_start(ap, fmt);
     log_vwrite(level, strerror(saved), fmt, ap);
     va_end(ap);

@@ -130,8 +130,9 @@ void metrics_set_topics(const char *orders, const char *reviews, const char *mes
 {
     const char *names[MT__COUNT] = {orders, reviews, messages};
 
-    for (int i = 0; i < MT__COUNT; i++)
+    for (int i = 0; i < MT__COUNT; i++) {
         snprintf(topic_names[i], sizeof(topic_names[i]), "%s", names[i]);
+    }
 }
 
 void metrics_fini(void)
@@ -154,8 +155,9 @@ static const char *const dup_names[METRICS_DUP__COUNT] = {"offset", "event_id",
 
 void metrics_duplicate(int why)
 {
-    if (why >= 0 && why < METRICS_DUP__COUNT)
+    if (why >= 0 && why < METRICS_DUP__COUNT) {
         INC(m.duplicates[why]);
+    }
 }
 
 void metrics_reasons(const char *const *names, int n)
@@ -166,8 +168,9 @@ void metrics_reasons(const char *const *names, int n)
 
 void metrics_dead_lettered(int r)
 {
-    if (r <= 0 || r >= METRICS_REASONS_MAX)
+    if (r <= 0 || r >= METRICS_REASONS_MAX) {
         return;
+    }
     INC(m.dead[r]);
 }
 
@@ -195,10 +198,12 @@ static void observe(struct hist *h, const double *bounds, int64_t us)
 {
     size_t b = 0;
 
-    if (us < 0)
+    if (us < 0) {
         us = 0;
-    while (b < METRICS_LAT_BUCKETS && (double)us > bounds[b] * 1e6)
+    }
+    while (b < METRICS_LAT_BUCKETS && (double)us > bounds[b] * 1e6) {
         b++;
+    }
     INC(h->bucket[b]);
     atomic_fetch_add_explicit(&h->us_sum, (uint64_t)us, memory_order_relaxed);
 }
@@ -249,8 +254,9 @@ void metrics_redis_error_reasons(const char *const *names, int n)
 
 void metrics_redis_error(int reason)
 {
-    if (reason >= 0 && reason < METRICS_REASONS_MAX)
+    if (reason >= 0 && reason < METRICS_REASONS_MAX) {
         INC(m.redis_errors[reason]);
+    }
 }
 
 void metrics_rebalance(void)
@@ -310,11 +316,12 @@ int metrics_ready(void)
 void metrics_set_lag(const char *topic, int32_t partition, int64_t lag_value)
 {
     pthread_mutex_lock(&lag_lock);
-    for (size_t i = 0; i < n_lag; i++)
+    for (size_t i = 0; i < n_lag; i++) {
         if (lag[i].partition == partition && strcmp(lag[i].topic, topic) == 0) {
             lag[i].lag = lag_value;
             goto out;
         }
+    }
     if (n_lag < LAG_MAX) {
         snprintf(lag[n_lag].topic, sizeof(lag[n_lag].topic), "%s", topic);
         lag[n_lag].partition = partition;
@@ -329,9 +336,11 @@ int64_t metrics_lag(const char *topic, int32_t partition)
     int64_t v = -1;
 
     pthread_mutex_lock(&lag_lock);
-    for (size_t i = 0; i < n_lag; i++)
-        if (lag[i].partition == partition && strcmp(lag[i].topic, topic) == 0)
+    for (size_t i = 0; i < n_lag; i++) {
+        if (lag[i].partition == partition && strcmp(lag[i].topic, topic) == 0) {
             v = lag[i].lag;
+        }
+    }
     pthread_mutex_unlock(&lag_lock);
     return v;
 }
@@ -349,8 +358,9 @@ void metrics_clear_lag(void)
 
 void metrics_set_task_lag(int32_t partition, double seconds)
 {
-    if (partition < 0 || partition >= TASKS_MAX)
+    if (partition < 0 || partition >= TASKS_MAX) {
         return;
+    }
     pthread_mutex_lock(&lag_lock);
     task_lag[partition] = seconds;
     pthread_mutex_unlock(&lag_lock);
@@ -358,14 +368,16 @@ void metrics_set_task_lag(int32_t partition, double seconds)
 
 void metrics_timers_fired(int32_t partition, uint64_t n)
 {
-    if (partition >= 0 && partition < TASKS_MAX && n > 0)
+    if (partition >= 0 && partition < TASKS_MAX && n > 0) {
         atomic_fetch_add_explicit(&timers_fired[partition], n, memory_order_relaxed);
+    }
 }
 
 void metrics_set_timers_overdue(int32_t partition, int64_t count, double oldest_s)
 {
-    if (partition < 0 || partition >= TASKS_MAX)
+    if (partition < 0 || partition >= TASKS_MAX) {
         return;
+    }
     pthread_mutex_lock(&lag_lock);
     timers_overdue[partition] = (double)count;
     timers_overdue_s[partition] = oldest_s;
@@ -381,8 +393,9 @@ uint64_t metrics_dead_lettered_total(void)
 {
     uint64_t n = 0;
 
-    for (int i = 0; i < METRICS_REASONS_MAX; i++)
+    for (int i = 0; i < METRICS_REASONS_MAX; i++) {
         n += GET(m.dead[i]);
+    }
     return n;
 }
 
@@ -395,8 +408,9 @@ uint64_t metrics_emitted_total(void)
 {
     uint64_t n = 0;
 
-    for (int i = 0; i < ME__COUNT; i++)
+    for (int i = 0; i < ME__COUNT; i++) {
         n += GET(m.emitted[i]);
+    }
     return n;
 }
 
@@ -413,28 +427,32 @@ static void head(struct strbuf *o, const char *name, const char *type, const cha
 static void render_counters(struct strbuf *o)
 {
     head(o, "loyaltyd_consumed_total", "counter", "Input messages consumed.");
-    for (int i = 0; i < MT__COUNT; i++)
+    for (int i = 0; i < MT__COUNT; i++) {
         strbuf_printf(o, "loyaltyd_consumed_total{topic=\"%s\"} %llu\n", topic_names[i],
                       GET(m.consumed[i]));
+    }
     head(o, "loyaltyd_applied_total", "counter", "Events applied to the state.");
     strbuf_printf(o, "loyaltyd_applied_total %llu\n", GET(m.applied));
     head(o, "loyaltyd_duplicates_skipped_total", "counter",
          "Events skipped because already applied, by how they were recognised: "
          "offset (a replay), event_id or order_id (re-sent upstream).");
-    for (int i = 0; i < METRICS_DUP__COUNT; i++)
+    for (int i = 0; i < METRICS_DUP__COUNT; i++) {
         strbuf_printf(o, "loyaltyd_duplicates_skipped_total{why=\"%s\"} %llu\n",
                       dup_names[i], GET(m.duplicates[i]));
+    }
     head(o, "loyaltyd_dead_lettered_total", "counter",
          "Messages sent to the DLQ, by reason.");
-    for (int i = 1; i < n_reasons; i++)
+    for (int i = 1; i < n_reasons; i++) {
         strbuf_printf(o, "loyaltyd_dead_lettered_total{reason=\"%s\"} %llu\n",
                       reason_names[i], GET(m.dead[i]));
+    }
     strbuf_printf(o, "loyaltyd_dead_lettered_total{reason=\"model_rejected\"} %llu\n",
                   GET(m.model_rejected));
     head(o, "loyaltyd_emitted_total", "counter", "Derived events delivered, by type.");
-    for (int i = 0; i < ME__COUNT; i++)
+    for (int i = 0; i < ME__COUNT; i++) {
         strbuf_printf(o, "loyaltyd_emitted_total{type=\"%s\"} %llu\n", emit_names[i],
                       GET(m.emitted[i]));
+    }
     head(o, "loyaltyd_delivery_failures_total", "counter",
          "Produce attempts that failed and were retried.");
     strbuf_printf(o, "loyaltyd_delivery_failures_total %llu\n", GET(m.delivery_failed));
@@ -444,9 +462,10 @@ static void render_counters(struct strbuf *o)
     strbuf_printf(o, "loyaltyd_republish_skipped_total %llu\n", GET(m.republish_skipped));
     head(o, "loyaltyd_redis_errors_total", "counter",
          "Redis failures that held input back (a batch, a sweep or a probe), by reason.");
-    for (int i = 0; i < n_redis_reasons; i++)
+    for (int i = 0; i < n_redis_reasons; i++) {
         strbuf_printf(o, "loyaltyd_redis_errors_total{reason=\"%s\"} %llu\n",
                       redis_reason_names[i], GET(m.redis_errors[i]));
+    }
     head(o, "loyaltyd_rebalances_total", "counter", "Consumer group rebalances.");
     strbuf_printf(o, "loyaltyd_rebalances_total %llu\n", GET(m.rebalances));
     head(o, "loyaltyd_sweeper_runs_total", "counter", "Sweeper runs.");
@@ -498,9 +517,11 @@ static void render_latency(struct strbuf *o)
 static void put_per_task(struct strbuf *o, const char *name, const double *v,
                          int decimals)
 {
-    for (int i = 0; i < TASKS_MAX; i++)
-        if (task_lag[i] >= 0 && v[i] >= 0)
+    for (int i = 0; i < TASKS_MAX; i++) {
+        if (task_lag[i] >= 0 && v[i] >= 0) {
             strbuf_printf(o, "%s{partition=\"%d\"} %.*f\n", name, i, decimals, v[i]);
+        }
+    }
 }
 static void render_gauges(struct strbuf *o)
 {
@@ -524,9 +545,10 @@ static void render_gauges(struct strbuf *o)
     strbuf_printf(o, "loyaltyd_paused %d\n", atomic_load(&m.paused));
     head(o, "loyaltyd_consumer_lag", "gauge", "Messages behind the partition's end.");
     pthread_mutex_lock(&lag_lock);
-    for (size_t i = 0; i < n_lag; i++)
+    for (size_t i = 0; i < n_lag; i++) {
         strbuf_printf(o, "loyaltyd_consumer_lag{topic=\"%s\",partition=\"%d\"} %lld\n",
                       lag[i].topic, (int)lag[i].partition, (long long)lag[i].lag);
+    }
     head(o, "loyaltyd_event_time_lag_seconds", "gauge",
          "Per task: how old the oldest input message not yet applied is (0: caught up).");
     put_per_task(o, "loyaltyd_event_time_lag_seconds", task_lag, 3);
@@ -544,9 +566,10 @@ static void render_gauges(struct strbuf *o)
     for (int i = 0; i < TASKS_MAX; i++) {
         uint64_t n = atomic_load_explicit(&timers_fired[i], memory_order_relaxed);
 
-        if (n > 0)
+        if (n > 0) {
             strbuf_printf(o, "loyaltyd_timers_fired_total{partition=\"%d\"} %llu\n", i,
                           (unsigned long long)n);
+        }
     }
 }
 
@@ -568,24 +591,28 @@ static void render_process(struct strbuf *o)
     }
     if ((f = fopen("/proc/self/stat", "r")) != NULL) {
         /* After the command name, which may hold spaces: field 3 on. */
-        if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL)
+        if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL) {
             (void)sscanf(p + 2,
                          "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d "
                          "%*d %*d %*d %*d %llu %llu %lld",
                          &utime, &stime, &start, &vsize, &rss);
+        }
         fclose(f);
     }
     if ((f = fopen("/proc/stat", "r")) != NULL) {
-        while (fgets(buf, sizeof(buf), f))
-            if (sscanf(buf, "btime %llu", &btime) == 1)
+        while (fgets(buf, sizeof(buf), f)) {
+            if (sscanf(buf, "btime %llu", &btime) == 1) {
                 break;
+            }
+        }
         fclose(f);
     }
     if ((d = opendir("/proc/self/fd")) != NULL) {
         struct dirent *e;
 
-        while ((e = readdir(d)) != NULL)
+        while ((e = readdir(d)) != NULL) {
             fds += e->d_name[0] != '.';
+        }
         closedir(d);
         fds--; /* the directory's own */
     }

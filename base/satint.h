@@ -14,8 +14,9 @@ static inline int64_t sat_add(int64_t a, int64_t b)
 {
     int64_t r;
 
-    if (__builtin_add_overflow(a, b, &r))
+    if (__builtin_add_overflow(a, b, &r)) {
         return b > 0 ? INT64_MAX : INT64_MIN;
+    }
     return r;
 }
 
@@ -23,8 +24,9 @@ static inline int64_t sat_sub(int64_t a, int64_t b)
 {
     int64_t r;
 
-    if (__builtin_sub_overflow(a, b, &r))
+    if (__builtin_sub_overflow(a, b, &r)) {
         return b < 0 ? INT64_MAX : INT64_MIN;
+    }
     return r;
 }
 

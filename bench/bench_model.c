@@ -68,8 +68,9 @@ static void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n);
 
-    if (q == NULL)
+    if (q == NULL) {
         die("out of memory");
+    }
     return q;
 }
 
@@ -94,10 +95,12 @@ static void load_file(struct rawlist *l, const char *dir, const char *name,
         char *js = tab ? tab + 1 : line;
         size_t len = (size_t)n - (size_t)(js - line);
 
-        while (len > 0 && (js[len - 1] == '\n' || js[len - 1] == '\r'))
+        while (len > 0 && (js[len - 1] == '\n' || js[len - 1] == '\r')) {
             len--;
-        if ((r = array_push(l)) == NULL)
+        }
+        if ((r = array_push(l)) == NULL) {
             die("out of memory");
+        }
         r->json = xrealloc(NULL, len + 1);
         memcpy(r->json, js, len);
         r->json[len] = '\0';
@@ -204,10 +207,12 @@ static int cmp_evrec(const void *a, const void *b)
     const struct evrec *x = a, *y = b;
     int c = strcmp(x->ev.customer_id, y->ev.customer_id);
 
-    if (c)
+    if (c) {
         return c;
-    if (x->ev.ts_ms != y->ev.ts_ms)
+    }
+    if (x->ev.ts_ms != y->ev.ts_ms) {
         return x->ev.ts_ms < y->ev.ts_ms ? -1 : 1;
+    }
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
@@ -236,17 +241,20 @@ static double pass_apply(void *p)
         const struct event *ev = &a->ev[i].ev;
 
         if (i == 0 || strcmp(ev->customer_id, a->ev[i - 1].ev.customer_id) != 0) {
-            if (i > 0)
+            if (i > 0) {
                 a->final[cust++] = *a->c;
+            }
             customer_init(a->c, ev->customer_id);
         }
-        if (model_apply(a->c, ev, &a->m, &out, err, sizeof(err)) < 0)
+        if (model_apply(a->c, ev, &a->m, &out, err, sizeof(err)) < 0) {
             a->failed++;
+        }
         a->emitted += out.n;
         emission_list_free(&out);
     }
-    if (a->n > 0)
+    if (a->n > 0) {
         a->final[cust++] = *a->c;
+    }
     a->ncust = cust;
     return (double)a->n;
 }
@@ -272,22 +280,26 @@ static double pass_apply_codec(void *p)
         const struct event *ev = &a->ev[i].ev;
 
         if (i == a->cur || strcmp(ev->customer_id, a->ev[i - 1].ev.customer_id) != 0) {
-            if (done >= CHUNK)
+            if (done >= CHUNK) {
                 break;
+            }
             kvlist_free(&kv);
             free(aux);
             aux = NULL; /* a new customer: nothing stored yet */
         }
-        if (codec_decode(a->c, ev->customer_id, &kv, aux, err, sizeof(err)) < 0)
+        if (codec_decode(a->c, ev->customer_id, &kv, aux, err, sizeof(err)) < 0) {
             die(err);
-        if (model_apply(a->c, ev, &a->m, &out, err, sizeof(err)) < 0)
+        }
+        if (model_apply(a->c, ev, &a->m, &out, err, sizeof(err)) < 0) {
             a->failed++;
+        }
         emission_list_free(&out);
         kvlist_free(&kv);
         free(aux);
         aux = NULL;
-        if (codec_encode(a->c, &kv, &aux) < 0)
+        if (codec_encode(a->c, &kv, &aux) < 0) {
             die("codec_encode failed");
+        }
     }
     kvlist_free(&kv);
     free(aux);
@@ -313,13 +325,16 @@ static double pass_codec(void *p)
         char *aux = NULL;
 
         kvlist_init(&kv);
-        if (codec_encode(&a->v[i], &kv, &aux) < 0)
+        if (codec_encode(&a->v[i], &kv, &aux) < 0) {
             die("codec_encode failed");
-        if (codec_decode(a->scratch, a->v[i].id, &kv, aux, err, sizeof(err)) < 0)
+        }
+        if (codec_decode(a->scratch, a->v[i].id, &kv, aux, err, sizeof(err)) < 0) {
             die(err);
+        }
         a->fields += (double)kv.n;
-        for (size_t k = 0; k < kv.n; k++)
+        for (size_t k = 0; k < kv.n; k++) {
             a->bytes_fields += (double)(strlen(kv.v[k].name) + strlen(kv.v[k].value));
+        }
         a->bytes_aux += (double)strlen(aux);
         kvlist_free(&kv);
         free(aux);
@@ -338,17 +353,20 @@ static void bench_fit(const char *summary)
     struct bg_fit_result bg;
     struct gg_fit_result gg;
 
-    if (cdnow_load_summary(summary, 7.0, &obs, &n, err, sizeof(err)) < 0)
+    if (cdnow_load_summary(summary, 7.0, &obs, &n, err, sizeof(err)) < 0) {
         die(err);
+    }
     for (int i = 0; i < 3; i++) {
         double t0 = now_s();
 
-        if (bg_fit(obs, n, &bg) < 0)
+        if (bg_fit(obs, n, &bg) < 0) {
             die("bg_fit failed");
+        }
         bg_ms[i] = (now_s() - t0) * 1e3;
         t0 = now_s();
-        if (gg_fit(obs, n, &gg) < 0)
+        if (gg_fit(obs, n, &gg) < 0) {
             die("gg_fit failed");
+        }
         gg_ms[i] = (now_s() - t0) * 1e3;
     }
     qsort(bg_ms, 3, sizeof(double), cmp_double);
@@ -384,8 +402,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_model EVENTS_DIR SUMMARY_CSV [SECONDS]\n");
         return 2;
     }
-    if (argc == 4)
+    if (argc == 4) {
         min_s = atof(argv[3]);
+    }
     load_file(&raw, argv[1], "orders.txt", SRC_ORDERS);
     load_file(&raw, argv[1], "reviews.txt", SRC_REVIEWS);
     load_file(&raw, argv[1], "messages.txt", SRC_MESSAGES);
@@ -419,8 +438,9 @@ int main(int argc, char **argv)
     qsort(ma.ev, nev, sizeof(*ma.ev), cmp_evrec);
     ma.n = nev;
     cfg = model_config_new();
-    if (cfg == NULL)
+    if (cfg == NULL) {
         die("out of memory");
+    }
     ma.m.cfg = cfg;
     bg_params_default(&ma.m.bg);
     gg_params_default(&ma.m.gg);
@@ -464,10 +484,12 @@ int main(int argc, char **argv)
     printf("RESULT codec_fields %.1f\n", ca.fields / (double)ca.n);
     printf("RESULT codec_bytes %.0f\n", (ca.bytes_fields + ca.bytes_aux) / (double)ca.n);
 
-    for (size_t i = 0; i < nev; i++)
+    for (size_t i = 0; i < nev; i++) {
         event_free(&ma.ev[i].ev);
-    for (size_t i = 0; i < raw.n; i++)
+    }
+    for (size_t i = 0; i < raw.n; i++) {
         free(raw.v[i].json);
+    }
     array_free(&raw);
     free(ma.ev);
     free(ma.c);

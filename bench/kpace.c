@@ -46,8 +46,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk, (void)opaque;
     if (m->err) {
-        if (failed < 5)
+        if (failed < 5) {
             fprintf(stderr, "kpace: delivery failed: %s\n", rd_kafka_err2str(m->err));
+        }
         failed++;
     }
 }
@@ -78,17 +79,20 @@ static void advance(struct source *src)
         src->live = 0;
         return;
     }
-    if (src->line[n - 1] == '\n')
+    if (src->line[n - 1] == '\n') {
         src->line[--n] = '\0';
+    }
     src->len = (size_t)n;
     src->live = 1;
     p = memmem(src->line, src->len, tag, sizeof(tag) - 1);
-    if (p == NULL)
+    if (p == NULL) {
         return;
+    }
     p += sizeof(tag) - 1;
     q = memchr(p, '"', src->len - (size_t)(p - src->line));
-    if (q == NULL || q - p >= TS_MAX)
+    if (q == NULL || q - p >= TS_MAX) {
         return;
+    }
     src->ts_len = (size_t)(q - p);
     memcpy(src->ts, p, src->ts_len);
 }
@@ -103,16 +107,18 @@ static struct source *earliest(struct source *srcs, int n)
         size_t l;
         int c;
 
-        if (!s->live)
+        if (!s->live) {
             continue;
+        }
         if (best == NULL) {
             best = s;
             continue;
         }
         l = s->ts_len < best->ts_len ? s->ts_len : best->ts_len;
         c = memcmp(s->ts, best->ts, l);
-        if (c < 0 || (c == 0 && s->ts_len < best->ts_len))
+        if (c < 0 || (c == 0 && s->ts_len < best->ts_len)) {
             best = s;
+        }
     }
     return best;
 }
@@ -128,27 +134,30 @@ int main(int argc, char **argv)
     rd_kafka_t *rk;
 
     while ((c = getopt(argc, argv, "b:r:d:X:")) != -1) {
-        if (c == 'b')
+        if (c == 'b') {
             brokers = optarg;
-        else if (c == 'r')
+        } else if (c == 'r') {
             rate = atof(optarg);
-        else if (c == 'd')
+        } else if (c == 'd') {
             duration = atof(optarg);
-        else if (c == 'X' && nprops < 32)
+        } else if (c == 'X' && nprops < 32) {
             props[nprops++] = optarg;
-        else
+        } else {
             usage();
+        }
     }
     if (!brokers || rate <= 0 || duration <= 0 || optind == argc ||
-        argc - optind > MAX_SOURCES)
+        argc - optind > MAX_SOURCES) {
         usage();
+    }
     memset(srcs, 0, sizeof(srcs));
     for (int i = optind; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
         struct source *s = &srcs[nsrc++];
 
-        if (eq == NULL || eq == argv[i])
+        if (eq == NULL || eq == argv[i]) {
             usage();
+        }
         *eq = '\0';
         s->topic = argv[i];
         if ((s->f = fopen(eq + 1, "r")) == NULL) {
@@ -157,33 +166,38 @@ int main(int argc, char **argv)
         }
         advance(s);
     }
-    if ((rk = kprod_new("kpace", brokers, "5", props, nprops, on_delivery)) == NULL)
+    if ((rk = kprod_new("kpace", brokers, "5", props, nprops, on_delivery)) == NULL) {
         usage();
+    }
     t0 = now_s();
     for (;;) {
         struct source *s = NULL;
         uint64_t due;
 
         t = now_s() - t0;
-        if (t >= duration)
+        if (t >= duration) {
             break;
+        }
         due = (uint64_t)(rate * t) + 1;
-        if (due > sent + 1 && (double)(due - sent) / rate > behind)
+        if (due > sent + 1 && (double)(due - sent) / rate > behind) {
             behind = (double)(due - sent) / rate;
+        }
         while (sent < due && (s = earliest(srcs, nsrc)) != NULL) {
             kprod_line("kpace", rk, s->topic, s->line, s->len);
             advance(s);
             sent++;
         }
         rd_kafka_poll(rk, 0);
-        if (sent < due) /* input exhausted */
+        if (sent < due) { /* input exhausted */
             break;
+        }
         /* 1 ms steps: RATE / 1000 messages at a time */
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     }
     t = now_s() - t0;
-    if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         failed++;
+    }
     rd_kafka_destroy(rk);
     for (int i = 0; i < nsrc; i++) {
         free(srcs[i].line);

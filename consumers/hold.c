@@ -27,19 +27,23 @@ int hold_can_apply(const struct pipeline *pl)
 
 int hold_stores_ok(const struct pipeline *pl)
 {
-    for (int i = 0; i < LANES; i++)
-        if (!store_ok(pl->lane_store[i]))
+    for (int i = 0; i < LANES; i++) {
+        if (!store_ok(pl->lane_store[i])) {
             return 0;
+        }
+    }
     return 1;
 }
 
 /* The first of the causes, for the log. */
 static const char *cause_name(unsigned causes)
 {
-    if (causes & HOLD_REDIS)
+    if (causes & HOLD_REDIS) {
         return "Redis unavailable";
-    if (causes & HOLD_INPUT_RESET)
+    }
+    if (causes & HOLD_INPUT_RESET) {
         return "an input partition lost offsets already read";
+    }
     return "outputs not acknowledged by Kafka";
 }
 
@@ -51,23 +55,26 @@ void hold_set_paused(struct pipeline *pl, enum hold_cause cause, int on)
     unsigned was = pl->paused, now = on ? was | cause : was & ~(unsigned)cause;
     rd_kafka_resp_err_t err;
 
-    if (now == was)
+    if (now == was) {
         return;
+    }
     pl->paused = now;
     if ((was != 0) != (now != 0) && pl->assigned != NULL) {
         err = now ? rd_kafka_pause_partitions(pl->consumer, pl->assigned)
                   : rd_kafka_resume_partitions(pl->consumer, pl->assigned);
-        if (err)
+        if (err) {
             log_warn("%s partitions: %s", now ? "pause" : "resume",
                      rd_kafka_err2str(err));
+        }
     }
     metrics_set_paused(now != 0);
-    if (on)
+    if (on) {
         log_note("input paused: %s", cause_name(cause));
-    else if (now == 0)
+    } else if (now == 0) {
         log_note("input resumed");
-    else
+    } else {
         log_note("input stays paused: %s", cause_name(now));
+    }
 }
 
 /* Derived events wait in their batches, which hold their tasks, so their
@@ -89,15 +96,17 @@ void hold_check_outputs(struct pipeline *pl)
     } else if ((pl->paused & HOLD_OUTPUT) && bytes <= max / 2) {
         hold_set_paused(pl, HOLD_OUTPUT, 0);
     }
-    if (stalled == pl->outputs_stalled)
+    if (stalled == pl->outputs_stalled) {
         return;
+    }
     pl->outputs_stalled = stalled;
-    if (stalled)
+    if (stalled) {
         log_warn("kafka has acknowledged nothing produced to %s for %d s: not ready "
                  "until it does",
                  pl->cfg->topic[role], OUTPUT_STALL_MS / 1000);
-    else
+    } else {
         log_note("kafka acknowledges the outputs again");
+    }
 }
 
 int hold_outputs_ok(const struct pipeline *pl)
@@ -112,11 +121,14 @@ void hold_redis_retry(struct pipeline *pl)
     char err[512];
     int rc = 0;
 
-    if (hold_stores_ok(pl) || mono_ms() < pl->redis_retry_at_ms)
+    if (hold_stores_ok(pl) || mono_ms() < pl->redis_retry_at_ms) {
         return;
-    for (int i = 0; i < LANES && rc == 0; i++)
-        if (!store_ok(pl->lane_store[i]))
+    }
+    for (int i = 0; i < LANES && rc == 0; i++) {
+        if (!store_ok(pl->lane_store[i])) {
             rc = store_connect(pl->lane_store[i], err, sizeof(err));
+        }
+    }
     if (rc == 0) {
         log_note("redis: connected");
         pl->redis_backoff_ms = REDIS_BACKOFF_MIN_MS;
@@ -127,19 +139,22 @@ void hold_redis_retry(struct pipeline *pl)
     log_warn("%s (retry in %" PRId64 " ms)", err, pl->redis_backoff_ms);
     pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
     pl->redis_backoff_ms *= 2;
-    if (pl->redis_backoff_ms > REDIS_BACKOFF_MAX_MS)
+    if (pl->redis_backoff_ms > REDIS_BACKOFF_MAX_MS) {
         pl->redis_backoff_ms = REDIS_BACKOFF_MAX_MS;
+    }
 }
 
 /* A batch could not be committed (Redis unavailable, or memory short): pause
  * input and retry with backoff, that batch first. */
 void hold_back(struct pipeline *pl)
 {
-    if (!hold_stores_ok(pl))
+    if (!hold_stores_ok(pl)) {
         metrics_set_redis_up(0);
+    }
     hold_set_paused(pl, HOLD_REDIS, 1);
-    if (pl->redis_retry_at_ms < mono_ms())
+    if (pl->redis_retry_at_ms < mono_ms()) {
         pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
+    }
 }
 
 void hold_input_reset(struct pipeline *pl, const char *topic, int32_t partition,
@@ -164,12 +179,13 @@ void hold_input_reset(struct pipeline *pl, const char *topic, int32_t partition,
  * "Guarantees"). */
 static void refuse_lost_redis(struct pipeline *pl)
 {
-    if (!pl->redis_lost)
+    if (!pl->redis_lost) {
         log_err("redis holds no state under this prefix, but consumer group %s has "
                 "committed offsets: Redis lost its data. Nothing is applied until an "
                 "operator decides: restore Redis, or set redis.lost = replay to rebuild "
                 "the state from the earliest retained offsets",
                 pl->cfg->group_id);
+    }
     pl->redis_lost = 1;
     metrics_set_redis_lost(1);
     hold_set_paused(pl, HOLD_REDIS, 1);
@@ -188,16 +204,19 @@ int hold_judge_fresh_redis(struct pipeline *pl, int history)
 {
     char err[256];
 
-    if (!any_fresh(pl))
+    if (!any_fresh(pl)) {
         return 0;
+    }
     if (history && !pl->cfg->redis_lost_replay) {
         refuse_lost_redis(pl);
         return 0;
     }
-    if (store_mark(pl->store, err, sizeof(err)) < 0)
+    if (store_mark(pl->store, err, sizeof(err)) < 0) {
         log_warn("%s", err);
-    if (!history)
+    }
+    if (!history) {
         return 0;
+    }
     log_warn(
         "redis holds no state under this prefix, but the group has committed "
         "offsets: rebuilding from the earliest retained offsets (redis.lost = replay)");
@@ -217,14 +236,17 @@ static void check_redis_kept(struct pipeline *pl)
 
     /* Before the first assignment (a lane's first connect) there is nothing
      * to compare: the assignment judges Redis (offsets_resume_positions). */
-    if (pl->assigned == NULL || pl->assigned->cnt == 0)
+    if (pl->assigned == NULL || pl->assigned->cnt == 0) {
         return;
+    }
     if (any_fresh(pl)) {
         int history = 0;
 
-        for (size_t p = 0; p < pl->tasks.n; p++)
-            for (int i = 0; pl->tasks.v[p] && i < SRC__COUNT; i++)
+        for (size_t p = 0; p < pl->tasks.n; p++) {
+            for (int i = 0; pl->tasks.v[p] && i < SRC__COUNT; i++) {
                 history |= pl->tasks.v[p]->progress[i] > 0;
+            }
+        }
         if (!history) {
             hold_judge_fresh_redis(pl, 0);
         } else if (pl->cfg->redis_lost_replay) {
@@ -240,11 +262,13 @@ static void check_redis_kept(struct pipeline *pl)
         struct ptask *pt = pl->tasks.v[p];
 
         if (pt == NULL || store_progress_get(pl->store, pt->t.partition, next, &stream,
-                                             err, sizeof(err)) < 0)
+                                             err, sizeof(err)) < 0) {
             continue;
+        }
         for (int i = 0; i < SRC__COUNT; i++) {
-            if (next[i] >= pt->progress[i])
+            if (next[i] >= pt->progress[i]) {
                 continue;
+            }
             log_err("redis lost acknowledged writes: partition %d of %s is recorded "
                     "applied up to offset %" PRId64 ", this process recorded %" PRId64
                     "; ending, to apply the lost window again from Redis's progress "

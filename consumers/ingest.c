@@ -30,8 +30,9 @@ void ingest_drop_queued(void *arg, void *msg, void *entry)
 {
     (void)arg;
     metrics_add(MC_REVOKED_UNAPPLIED, 1);
-    if (entry)
+    if (entry) {
         tracker_release(entry);
+    }
     inmsg_free(msg);
 }
 
@@ -47,15 +48,17 @@ static int check_key(struct pipeline *pl, const rd_kafka_message_t *m,
     size_t n = strlen(ev->customer_id);
     int unkeyed = m->key == NULL || m->key_len == 0;
 
-    if (!unkeyed && m->key_len == n && memcmp(m->key, ev->customer_id, n) == 0)
+    if (!unkeyed && m->key_len == n && memcmp(m->key, ev->customer_id, n) == 0) {
         return PR_OK;
+    }
     metrics_add(unkeyed ? MC_UNKEYED : MC_KEY_MISMATCH, 1);
     if (!pl->cfg->bad_key_apply) {
-        if (unkeyed)
+        if (unkeyed) {
             snprintf(detail, len, "no message key (it must be the customer_id)");
-        else /* the key itself is message content: not echoed */
+        } else { /* the key itself is message content: not echoed */
             snprintf(detail, len, "message key (%zu bytes) is not the customer_id",
                      m->key_len);
+        }
         return PR_BAD_KEY;
     }
     if (mono_ms() >= pl->key_warn_at_ms) {
@@ -80,18 +83,22 @@ static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
 
     if ((tm.msg = in = inmsg_new(m, src, (size_t)pl->cfg->dlq_max_payload_bytes)) ==
             NULL ||
-        (tm.entry = tracker_add(pl->tracker, topic, m->partition, m->offset)) == NULL)
+        (tm.entry = tracker_add(pl->tracker, topic, m->partition, m->offset)) == NULL) {
         goto nomem;
-    if (in->kafka_ts_ms > 0 && in->kafka_ts_ms < tm.append_ms)
+    }
+    if (in->kafka_ts_ms > 0 && in->kafka_ts_ms < tm.append_ms) {
         tm.append_ms = in->kafka_ts_ms;
+    }
     event_init(&tm.ev);
     tm.reason = parse_event(m->payload, m->len, (enum ev_source)src, &pl->cfg->limits,
                             wall, &tm.ev, detail, sizeof(detail));
-    if (tm.reason == PR_OK)
+    if (tm.reason == PR_OK) {
         tm.reason = check_key(pl, m, &tm.ev, detail, sizeof(detail));
+    }
     if (tm.reason != PR_OK && tm.reason != PR_NO_MEMORY &&
-        (in->detail = strdup(detail)) == NULL)
+        (in->detail = strdup(detail)) == NULL) {
         tm.reason = PR_NO_MEMORY;
+    }
     if (tm.reason != PR_NO_MEMORY && task_push(&pt->t, src, &tm) == 0) {
         rd_kafka_message_destroy(m);
         return;
@@ -114,12 +121,14 @@ void ingest_dlq_log_roll(struct pipeline *pl)
 {
     int64_t second = mono_ms() / 1000;
 
-    if (second == pl->dlq_log_second)
+    if (second == pl->dlq_log_second) {
         return;
-    if (pl->dlq_unlogged > 0)
+    }
+    if (pl->dlq_unlogged > 0) {
         log_info("%u more messages dead-lettered without a line of their own "
                  "(loyaltyd_dead_lettered_total counts them by reason)",
                  pl->dlq_unlogged);
+    }
     pl->dlq_log_second = second;
     pl->dlq_logged = pl->dlq_unlogged = 0;
 }
@@ -141,15 +150,17 @@ void ingest_dead_letter_bad(struct pipeline *pl, struct task_msg *tm)
     const struct inmsg *in = tm->msg;
     const char *reason = parse_reason_name((enum parse_reason)tm->reason);
 
-    if (dlq_log_ok(pl))
+    if (dlq_log_ok(pl)) {
         log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", pl->cfg->topic[in->src],
                  (int)in->partition, in->offset, reason, in->detail);
-    if (producer_dead_letter(pl->producer, tm->entry, in, reason, in->detail) == 0)
+    }
+    if (producer_dead_letter(pl->producer, tm->entry, in, reason, in->detail) == 0) {
         metrics_dead_lettered(tm->reason);
-    else
+    } else {
         log_err("%s/%d@%" PRId64
                 ": out of memory dead-lettering; re-read after a restart",
                 pl->cfg->topic[in->src], (int)in->partition, in->offset);
+    }
     event_free(&tm->ev);
     tracker_release(tm->entry);
     inmsg_free(tm->msg);
@@ -166,8 +177,9 @@ static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
     struct ptask *pt = pipeline_task_of(pl, m->partition);
 
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (pt && role >= TOPIC_ORDERS && role <= TOPIC_MESSAGES)
+        if (pt && role >= TOPIC_ORDERS && role <= TOPIC_MESSAGES) {
             task_at_end(&pt->t, role);
+        }
         rd_kafka_message_destroy(m);
         return;
     }
@@ -179,8 +191,9 @@ static void consume_one(struct pipeline *pl, rd_kafka_message_t *m)
     }
     if (m->err) {
         /* A fatal error comes this way too: stats_kafka_fatal says it. */
-        if (m->err != RD_KAFKA_RESP_ERR__FATAL)
+        if (m->err != RD_KAFKA_RESP_ERR__FATAL) {
             log_warn("consume: %s", rd_kafka_message_errstr(m));
+        }
         rd_kafka_message_destroy(m);
         return;
     }
@@ -209,10 +222,12 @@ size_t ingest_pull_task(struct pipeline *pl, struct ptask *pt)
         while (pt->kq[s] != NULL && queued < max) {
             size_t room = max - queued < 256 ? max - queued : 256;
 
-            if ((n = rd_kafka_consume_batch_queue(pt->kq[s], 0, v, room)) <= 0)
+            if ((n = rd_kafka_consume_batch_queue(pt->kq[s], 0, v, room)) <= 0) {
                 break;
-            for (ssize_t i = 0; i < n; i++)
+            }
+            for (ssize_t i = 0; i < n; i++) {
                 consume_one(pl, v[i]);
+            }
             got += (size_t)n;
             queued = task_queued(&pt->t, s);
         }
@@ -224,9 +239,11 @@ size_t ingest_pull_partitions(struct pipeline *pl)
 {
     size_t got = 0;
 
-    for (size_t p = 0; p < pl->tasks.n; p++)
-        if (pl->tasks.v[p] != NULL)
+    for (size_t p = 0; p < pl->tasks.n; p++) {
+        if (pl->tasks.v[p] != NULL) {
             got += ingest_pull_task(pl, pl->tasks.v[p]);
+        }
+    }
     return got;
 }
 
@@ -237,8 +254,9 @@ void ingest_poll_consumer(struct pipeline *pl)
     rd_kafka_message_t *m;
 
     for (int i = 0; i < POLL_BURST; i++) {
-        if ((m = rd_kafka_consumer_poll(pl->consumer, 0)) == NULL)
+        if ((m = rd_kafka_consumer_poll(pl->consumer, 0)) == NULL) {
             break;
+        }
         consume_one(pl, m);
     }
 }

@@ -18,10 +18,12 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 static int conf_apply(rd_kafka_conf_t *conf, const struct kafka_props *props, char *err,
                       size_t errlen)
 {
-    for (size_t i = 0; i < props->n; i++)
+    for (size_t i = 0; i < props->n; i++) {
         if (rd_kafka_conf_set(conf, props->v[i].name, props->v[i].value, err, errlen) !=
-            RD_KAFKA_CONF_OK)
+            RD_KAFKA_CONF_OK) {
             return -1;
+        }
+    }
     return 0;
 }
 
@@ -40,12 +42,15 @@ static rd_kafka_conf_t *conf_base(const struct pipeline_opts *cfg,
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
-    for (size_t i = 0; defaults[i] != NULL; i += 2)
-        if (rd_kafka_conf_set(conf, defaults[i], defaults[i + 1], err, errlen))
+    for (size_t i = 0; defaults[i] != NULL; i += 2) {
+        if (rd_kafka_conf_set(conf, defaults[i], defaults[i + 1], err, errlen)) {
             goto fail;
+        }
+    }
     if (conf_apply(conf, &cfg->kafka_common, err, errlen) < 0 ||
-        conf_apply(conf, own, err, errlen) < 0)
+        conf_apply(conf, own, err, errlen) < 0) {
         goto fail;
+    }
     rd_kafka_conf_set_log_cb(conf, on_log);
     return conf;
 fail:

@@ -32,11 +32,12 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
     int looked_again = 0;
 
     if (pt->batch == NULL) {
-        if (pl->nspare > 0)
+        if (pl->nspare > 0) {
             pt->batch = pl->spare[--pl->nspare];
-        else if ((pt->batch = malloc((size_t)pl->cfg->batch_max_events *
-                                     sizeof(*pt->batch))) == NULL)
+        } else if ((pt->batch = malloc((size_t)pl->cfg->batch_max_events *
+                                       sizeof(*pt->batch))) == NULL) {
             return 0;
+        }
     }
     while (pt->nbatch < (size_t)pl->cfg->batch_max_events) {
         int src, timed_out, late;
@@ -50,24 +51,27 @@ static int64_t fill_batch(struct pipeline *pl, struct ptask *pt)
                      "going on without it (merge.max_idle_ms)",
                      (int)pt->t.partition, pl->cfg->merge_max_idle_ms);
         }
-        if (w != TASK_READY)
+        if (w != TASK_READY) {
             return w == TASK_WAITING ? wait_ms : 0;
+        }
         /* An empty partition passed over as at its end may be getting the
          * rest of the fetch response that brought this head (librdkafka
          * fills the partitions' queues one after another, and the queue that
          * filled first woke us): one more look before relying on it. */
         if (pt->t.ended_empty && !looked_again) {
             looked_again = 1;
-            if (ingest_pull_task(pl, pt) > 0)
+            if (ingest_pull_task(pl, pt) > 0) {
                 continue;
+            }
         }
         task_pop(&pt->t, src, &pt->batch[pt->nbatch], &late);
         if (pt->batch[pt->nbatch].reason != 0) {
             ingest_dead_letter_bad(pl, &pt->batch[pt->nbatch]);
             continue;
         }
-        if (late)
+        if (late) {
             metrics_add(MC_LATE_EVENTS, 1);
+        }
         pt->nbatch++;
     }
     return 0;
@@ -100,8 +104,9 @@ static void finish_item(struct pipeline *pl, struct task_msg *tm,
     switch (it->status) {
     case BATCH_APPLIED:
         metrics_applied();
-        if (in->kafka_ts_ms > 0)
+        if (in->kafka_ts_ms > 0) {
             metrics_apply_latency(now_us - in->kafka_ts_ms * 1000);
+        }
         break;
     case BATCH_DUPLICATE:
         metrics_duplicate((int)it->dup);
@@ -111,19 +116,21 @@ static void finish_item(struct pipeline *pl, struct task_msg *tm,
                 (int)in->partition, in->offset, tm->ev.event_id, it->err);
         metrics_model_rejected();
         if (producer_dead_letter(pl->producer, tm->entry, in, "model_rejected", it->err) <
-            0)
+            0) {
             log_err("out of memory dead-lettering %s", tm->ev.event_id);
+        }
         break;
     case BATCH_SWEPT:
     case BATCH_RESCORED:
         break;
     }
-    if (it->misrouted == 2)
+    if (it->misrouted == 2) {
         log_warn("customer %s lives on partition %" PRId32 " but %s/%d@%" PRId64
                  " came on another (producers must key by customer_id with one "
                  "partitioner)",
                  tm->ev.customer_id, it->home_partition, topic, (int)in->partition,
                  in->offset);
+    }
     event_free(&tm->ev);
     tracker_release(tm->entry);
     inmsg_free(tm->msg);
@@ -131,12 +138,14 @@ static void finish_item(struct pipeline *pl, struct task_msg *tm,
 
 static void give_back_batch(struct pipeline *pl, struct ptask *pt)
 {
-    if (pt->batch == NULL || pt->nbatch > 0)
+    if (pt->batch == NULL || pt->nbatch > 0) {
         return;
-    if (pl->nspare < LANES + 1)
+    }
+    if (pl->nspare < LANES + 1) {
         pl->spare[pl->nspare++] = pt->batch;
-    else
+    } else {
         free(pt->batch);
+    }
     pt->batch = NULL;
 }
 
@@ -149,10 +158,11 @@ static int land_all(struct pipeline *pl, int wait_ms)
     for (int i = 0; i < LANES; i++) {
         int r = lanes_land(pl, i, wait_ms);
 
-        if (r < 0)
+        if (r < 0) {
             rc = -1;
-        else if (r > 0 && rc == 0)
+        } else if (r > 0 && rc == 0) {
             rc = 1;
+        }
     }
     return rc;
 }
@@ -165,8 +175,9 @@ static int launch(struct pipeline *pl, struct ptask *pt)
     int lane = pl->next_lane, rc;
     struct flight *f = &pl->fly[lane];
 
-    if ((rc = lanes_land(pl, lane, LAND_WAIT_MS)) != 0)
+    if ((rc = lanes_land(pl, lane, LAND_WAIT_MS)) != 0) {
         return rc;
+    }
     /* Derived events of a batch given up on this lane are still on their
      * way: they are waited for before the lane publishes anything again. */
     if (f->pending > 0 && producer_await(pl->producer, &f->pending, LAND_WAIT_MS) < 0) {
@@ -190,9 +201,10 @@ static int launch(struct pipeline *pl, struct ptask *pt)
      * partitions) waits for that one. */
     if ((rc = batch_start(&f->ctx, f->items, pt->nbatch, &f->st, f->err, sizeof(f->err),
                           &f->bt)) == 1 &&
-        land_all(pl, LAND_WAIT_MS) == 0)
+        land_all(pl, LAND_WAIT_MS) == 0) {
         rc = batch_start(&f->ctx, f->items, pt->nbatch, &f->st, f->err, sizeof(f->err),
                          &f->bt);
+    }
     if (rc != 0) {
         if (rc < 0) { /* else the batch in flight failed and said so */
             log_warn("partition %d: %s; pausing input", (int)pt->t.partition, f->err);
@@ -215,15 +227,17 @@ int lanes_land(struct pipeline *pl, int lane, int wait_ms)
     struct ptask *pt = f->pt;
     int64_t now_us;
 
-    if (pt == NULL)
+    if (pt == NULL) {
         return 0;
+    }
     /* The batch commits once Kafka acknowledged its derived events; until
      * then it stays in flight, and is never published again. */
     if (f->pending > 0 && producer_await(pl->producer, &f->pending, wait_ms) < 0) {
-        if (wait_ms > 0)
+        if (wait_ms > 0) {
             log_warn("partition %d: %u derived events not yet acknowledged by Kafka; the "
                      "commit waits",
                      (int)pt->t.partition, f->pending);
+        }
         return 1;
     }
     f->pt = NULL;
@@ -238,8 +252,9 @@ int lanes_land(struct pipeline *pl, int lane, int wait_ms)
     for (size_t i = 0; i < pt->nbatch; i++) {
         const struct inmsg *in = pt->batch[i].msg;
 
-        if (in->kafka_ts_ms > pt->applied_ts_ms)
+        if (in->kafka_ts_ms > pt->applied_ts_ms) {
             pt->applied_ts_ms = in->kafka_ts_ms;
+        }
         finish_item(pl, &pt->batch[i], &f->items[i], now_us);
     }
     pt->nbatch = 0;
@@ -254,8 +269,9 @@ void lanes_abandon(struct pipeline *pl, int lane)
 {
     struct flight *f = &pl->fly[lane];
 
-    if (f->pt == NULL)
+    if (f->pt == NULL) {
         return;
+    }
     log_warn("partition %d: batch given up uncommitted; its events are applied again by "
              "the partition's next owner",
              (int)f->pt->t.partition);
@@ -268,8 +284,9 @@ void lanes_abandon(struct pipeline *pl, int lane)
 /* Commit the task's batch now.  0, or -1 when it must be retried later. */
 int lanes_run_batch(struct pipeline *pl, struct ptask *pt)
 {
-    if (land_all(pl, LAND_WAIT_MS) != 0 || launch(pl, pt) != 0)
+    if (land_all(pl, LAND_WAIT_MS) != 0 || launch(pl, pt) != 0) {
         return -1;
+    }
     return lanes_land(pl, pt->lane, LAND_WAIT_MS) == 0 ? 0 : -1;
 }
 
@@ -287,39 +304,47 @@ int64_t lanes_run_tasks(struct pipeline *pl)
             struct ptask *pt = pl->tasks.v[p];
             int64_t w;
 
-            if (pt == NULL)
+            if (pt == NULL) {
                 continue;
+            }
             /* A batch that waits for Kafka is looked at again next time. */
             if (pt->lane >= 0 && (rc = lanes_land(pl, pt->lane, 0)) != 0) {
-                if (rc < 0)
+                if (rc < 0) {
                     goto failed;
+                }
                 continue;
             }
             w = fill_batch(pl, pt);
             /* A queue ran dry before the batch filled up: what librdkafka
              * has fetched meanwhile goes into the same batch. */
             while (pt->nbatch > 0 && pt->nbatch < (size_t)pl->cfg->batch_max_events &&
-                   ingest_pull_task(pl, pt) > 0)
+                   ingest_pull_task(pl, pt) > 0) {
                 w = fill_batch(pl, pt);
-            if (w > 0 && (wait == 0 || w < wait))
+            }
+            if (w > 0 && (wait == 0 || w < wait)) {
                 wait = w;
+            }
             if (pt->nbatch == 0) {
                 give_back_batch(pl, pt);
                 continue;
             }
-            if ((rc = launch(pl, pt)) < 0)
+            if ((rc = launch(pl, pt)) < 0) {
                 goto failed;
+            }
             busy = rc > 0;
             progress = 1;
         }
     }
-    if ((rc = land_all(pl, 0)) < 0)
+    if ((rc = land_all(pl, 0)) < 0) {
         goto failed;
+    }
     /* Batches still waiting for Kafka: back soon to commit them. */
-    if ((rc > 0 || busy) && (wait == 0 || wait > AWAIT_POLL_MS))
+    if ((rc > 0 || busy) && (wait == 0 || wait > AWAIT_POLL_MS)) {
         wait = AWAIT_POLL_MS;
-    if (hold_can_apply(pl))
+    }
+    if (hold_can_apply(pl)) {
         hold_set_paused(pl, HOLD_REDIS, 0);
+    }
     return wait;
 failed:
     land_all(pl, 0);

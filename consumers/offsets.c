@@ -33,16 +33,19 @@ void offsets_record_progress(struct ptask *pt, struct store *store)
             any = 1;
         }
     }
-    if (!any)
+    if (!any) {
         return;
+    }
     if (store_progress_put(store, pt->t.partition, next, pt->t.stream_ms, err,
                            sizeof(err)) < 0) {
         log_warn("partition %d: progress not recorded: %s", (int)pt->t.partition, err);
         return;
     }
-    for (int i = 0; i < SRC__COUNT; i++)
-        if (next[i] > pt->progress[i])
+    for (int i = 0; i < SRC__COUNT; i++) {
+        if (next[i] > pt->progress[i]) {
             pt->progress[i] = next[i];
+        }
+    }
 }
 
 struct store_points {
@@ -57,8 +60,9 @@ static void store_one(void *arg, const char *topic, int32_t partition, int64_t n
     int src = pipeline_role_of(sp->pl, topic);
 
     rd_kafka_topic_partition_list_add(sp->list, topic, partition)->offset = next;
-    if (pt != NULL && src >= 0 && src < SRC__COUNT && next > pt->settled[src])
+    if (pt != NULL && src >= 0 && src < SRC__COUNT && next > pt->settled[src]) {
         pt->settled[src] = next;
+    }
 }
 
 /* Messages dead-lettered after a task's last batch (or between its batches)
@@ -70,29 +74,34 @@ static void record_settled(struct pipeline *pl)
 {
     char err[256];
 
-    if (!hold_can_apply(pl))
+    if (!hold_can_apply(pl)) {
         return;
+    }
     for (size_t p = 0; p < pl->tasks.n; p++) {
         struct ptask *pt = pl->tasks.v[p];
         int64_t next[SRC__COUNT] = {-1, -1, -1};
         int any = 0;
 
-        for (int i = 0; pt != NULL && i < SRC__COUNT; i++)
+        for (int i = 0; pt != NULL && i < SRC__COUNT; i++) {
             if (pt->settled[i] > pt->progress[i]) {
                 next[i] = pt->settled[i];
                 any = 1;
             }
-        if (!any)
+        }
+        if (!any) {
             continue;
+        }
         if (store_progress_put(pl->store, pt->t.partition, next, 0, err, sizeof(err)) <
             0) {
             log_warn("partition %d: progress not recorded: %s", (int)pt->t.partition,
                      err);
             return;
         }
-        for (int i = 0; i < SRC__COUNT; i++)
-            if (next[i] > pt->progress[i])
+        for (int i = 0; i < SRC__COUNT; i++) {
+            if (next[i] > pt->progress[i]) {
                 pt->progress[i] = next[i];
+            }
+        }
     }
 }
 
@@ -103,8 +112,9 @@ void offsets_store(struct pipeline *pl)
     rd_kafka_resp_err_t err;
 
     tracker_collect(pl->tracker, store_one, &sp);
-    if (sp.list->cnt > 0 && (err = rd_kafka_offsets_store(pl->consumer, sp.list)) != 0)
+    if (sp.list->cnt > 0 && (err = rd_kafka_offsets_store(pl->consumer, sp.list)) != 0) {
         log_debug("offsets store: %s", rd_kafka_err2str(err));
+    }
     rd_kafka_topic_partition_list_destroy(sp.list);
     record_settled(pl);
 }
@@ -130,10 +140,12 @@ void offsets_resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list
     int history = 0, from_start;
     char err[256];
 
-    if (rerr != 0)
+    if (rerr != 0) {
         log_warn("committed offsets: %s", rd_kafka_err2str(rerr));
-    for (int i = 0; rerr == 0 && i < committed->cnt; i++)
+    }
+    for (int i = 0; rerr == 0 && i < committed->cnt; i++) {
         history |= committed->elems[i].offset > 0;
+    }
     from_start = store_ok(pl->store) ? hold_judge_fresh_redis(pl, history) : 0;
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -148,10 +160,12 @@ void offsets_resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list
         /* Nothing committed: from the start (auto.offset.reset is "error",
          * kept for a log that lost what was read), or from Redis's progress
          * below. */
-        if (rerr == 0 && k < 0)
+        if (rerr == 0 && k < 0) {
             tp->offset = RD_KAFKA_OFFSET_BEGINNING;
-        if (pt == NULL || src < 0 || src >= SRC__COUNT || !store_ok(pl->store))
+        }
+        if (pt == NULL || src < 0 || src >= SRC__COUNT || !store_ok(pl->store)) {
             continue;
+        }
         if (pt->progress[0] < 0 && pt->progress[1] < 0 && pt->progress[2] < 0) {
             int64_t stream = 0;
 
@@ -162,8 +176,9 @@ void offsets_resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list
             }
             /* The timers of a task whose events are all applied already
              * still run by the stream time its last owner reached. */
-            if (stream > pt->t.stream_ms)
+            if (stream > pt->t.stream_ms) {
                 pt->t.stream_ms = stream;
+            }
         }
         if (pt->progress[src] >= 0 && k >= 0 && pt->progress[src] < k) {
             log_warn("%s/%d: Redis recorded the events applied up to offset %" PRId64
@@ -181,9 +196,11 @@ void offsets_resume_positions(struct pipeline *pl, rd_kafka_topic_partition_list
                 ->offset = tp->offset;
         }
     }
-    if (unrecorded->cnt > 0 && (rerr = rd_kafka_commit(pl->consumer, unrecorded, 1)) != 0)
+    if (unrecorded->cnt > 0 &&
+        (rerr = rd_kafka_commit(pl->consumer, unrecorded, 1)) != 0) {
         log_warn("commit of the positions from Redis's progress: %s",
                  rd_kafka_err2str(rerr));
+    }
     rd_kafka_topic_partition_list_destroy(unrecorded);
     rd_kafka_topic_partition_list_destroy(committed);
 }

@@ -85,8 +85,9 @@ static void arena_free(void *p)
     const struct arena *a = arena;
 
     if (a != NULL && (unsigned char *)p >= a->mem &&
-        (unsigned char *)p < a->mem + ARENA_BYTES)
+        (unsigned char *)p < a->mem + ARENA_BYTES) {
         return; /* emptied whole when the parse ends */
+    }
     free(p);
 }
 
@@ -101,14 +102,16 @@ static void install_hooks(void)
 /* This thread's arena, active; NULL without one (then cJSON mallocs). */
 static struct arena *arena_begin(void)
 {
-    if (!PARSE_ARENA)
+    if (!PARSE_ARENA) {
         return NULL;
+    }
     pthread_once(&hooks_once, install_hooks);
     if (arena == NULL) {
         struct arena *a = arena_key_made ? malloc(sizeof(*a)) : NULL;
 
-        if (a == NULL)
+        if (a == NULL) {
             return NULL;
+        }
         if (pthread_setspecific(arena_key, a) != 0) {
             free(a);
             return NULL;
@@ -142,12 +145,14 @@ struct pctx {
 static enum parse_reason fail(struct pctx *c, enum parse_reason r, const char *field,
                               const char *what)
 {
-    if (c->detail == NULL || c->detail_len == 0)
+    if (c->detail == NULL || c->detail_len == 0) {
         return r;
-    if (field != NULL)
+    }
+    if (field != NULL) {
         snprintf(c->detail, c->detail_len, "field '%s%s': %s", c->prefix, field, what);
-    else
+    } else {
         snprintf(c->detail, c->detail_len, "%s", what);
+    }
     return r;
 }
 
@@ -184,8 +189,9 @@ const char *parse_reason_name(enum parse_reason r)
 
 void parse_limits_default(struct parse_limits *lim)
 {
-    if (lim == NULL)
+    if (lim == NULL) {
         return;
+    }
     lim->max_message_bytes = 1024 * 1024;
     lim->max_depth = 32;
     lim->max_amount = 1e9;
@@ -201,22 +207,28 @@ static int utf8_lead(unsigned char b, unsigned char *lo, unsigned char *hi)
 {
     *lo = 0x80;
     *hi = 0xBF;
-    if (b < 0x80)
+    if (b < 0x80) {
         return 1;
-    if (b >= 0xC2 && b <= 0xDF)
+    }
+    if (b >= 0xC2 && b <= 0xDF) {
         return 2;
-    if (b == 0xE0)
+    }
+    if (b == 0xE0) {
         *lo = 0xA0;
-    else if (b == 0xED)
+    } else if (b == 0xED) {
         *hi = 0x9F;
-    if (b >= 0xE0 && b <= 0xEF)
+    }
+    if (b >= 0xE0 && b <= 0xEF) {
         return 3;
-    if (b == 0xF0)
+    }
+    if (b == 0xF0) {
         *lo = 0x90;
-    else if (b == 0xF4)
+    } else if (b == 0xF4) {
         *hi = 0x8F;
-    if (b >= 0xF0 && b <= 0xF4)
+    }
+    if (b >= 0xF0 && b <= 0xF4) {
         return 4;
+    }
     return 0;
 }
 
@@ -225,19 +237,24 @@ int parse_utf8_valid(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
 
-    if (s == NULL)
+    if (s == NULL) {
         return len == 0;
+    }
     while (i < len) {
         unsigned char lo, hi;
         int n = utf8_lead(p[i], &lo, &hi);
 
-        if (n == 0 || len - i < (size_t)n)
+        if (n == 0 || len - i < (size_t)n) {
             return 0;
-        if (n > 1 && (p[i + 1] < lo || p[i + 1] > hi))
+        }
+        if (n > 1 && (p[i + 1] < lo || p[i + 1] > hi)) {
             return 0;
-        for (int k = 2; k < n; k++)
-            if ((p[i + k] & 0xC0) != 0x80)
+        }
+        for (int k = 2; k < n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) {
                 return 0;
+            }
+        }
         i += (size_t)n;
     }
     return 1;
@@ -256,12 +273,15 @@ static enum parse_reason scan_string(struct pctx *c, const char *buf, size_t len
     size_t k;
 
     for (k = *i + 1; k < len && buf[k] != '"'; k++) {
-        if ((unsigned char)buf[k] < 0x20)
+        if ((unsigned char)buf[k] < 0x20) {
             return fail(c, PR_INVALID_JSON, NULL, "control character inside a string");
-        if (buf[k] != '\\')
+        }
+        if (buf[k] != '\\') {
             continue;
-        if (len - k >= 6 && memcmp(buf + k + 1, "u0000", 5) == 0)
+        }
+        if (len - k >= 6 && memcmp(buf + k + 1, "u0000", 5) == 0) {
             return fail(c, PR_INVALID_JSON, NULL, "\\u0000 escape is not accepted");
+        }
         k++; /* the escaped byte cannot end the string */
     }
     *i = k;
@@ -278,26 +298,30 @@ static enum parse_reason scan_bytes(struct pctx *c, const char *buf, size_t len)
         unsigned char b = (unsigned char)buf[i];
         enum parse_reason r = PR_OK;
 
-        if (b == '"')
+        if (b == '"') {
             r = scan_string(c, buf, len, &i);
-        else if ((b == '{' || b == '[') && ++depth > c->lim->max_depth)
+        } else if ((b == '{' || b == '[') && ++depth > c->lim->max_depth) {
             r = fail(c, PR_TOO_DEEP, NULL, "nesting deeper than the limit");
-        else if ((b == '}' || b == ']') && --depth < 0)
+        } else if ((b == '}' || b == ']') && --depth < 0) {
             r = fail(c, PR_INVALID_JSON, NULL, "unbalanced brackets");
-        else if (b < 0x20 && b != '\t' && b != '\n' && b != '\r')
+        } else if (b < 0x20 && b != '\t' && b != '\n' && b != '\r') {
             r = fail(c, PR_INVALID_JSON, NULL, "NUL or control byte outside a string");
-        if (r != PR_OK)
+        }
+        if (r != PR_OK) {
             return r;
+        }
     }
     return PR_OK;
 }
 
 static enum parse_reason check_bytes(struct pctx *c, const char *buf, size_t len)
 {
-    if (len > c->lim->max_message_bytes)
+    if (len > c->lim->max_message_bytes) {
         return fail(c, PR_TOO_LARGE, NULL, "message larger than the limit");
-    if (!parse_utf8_valid(buf, len))
+    }
+    if (!parse_utf8_valid(buf, len)) {
         return fail(c, PR_INVALID_UTF8, NULL, "not valid UTF-8");
+    }
     return scan_bytes(c, buf, len);
 }
 
@@ -310,16 +334,20 @@ static enum parse_reason parse_json(struct pctx *c, const char *buf, size_t len,
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 
-    if (root == NULL)
+    if (root == NULL) {
         return fail(c, PR_INVALID_JSON, NULL, "not valid JSON");
+    }
     *out = root;
     while (end < buf + len &&
-           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) {
         end++;
-    if (end != buf + len)
+    }
+    if (end != buf + len) {
         return fail(c, PR_INVALID_JSON, NULL, "trailing data after the JSON value");
-    if (!cJSON_IsObject(root))
+    }
+    if (!cJSON_IsObject(root)) {
         return fail(c, PR_NOT_OBJECT, NULL, "top level is not an object");
+    }
     return PR_OK;
 }
 
@@ -336,14 +364,17 @@ static enum parse_reason get_field(struct pctx *c, const cJSON *obj, const char 
     *out = NULL;
     cJSON_ArrayForEach(it, obj)
     {
-        if (it->string == NULL || strcmp(it->string, name) != 0)
+        if (it->string == NULL || strcmp(it->string, name) != 0) {
             continue;
-        if (found != NULL)
+        }
+        if (found != NULL) {
             return fail(c, PR_INVALID_JSON, name, "duplicate key");
+        }
         found = it;
     }
-    if (found == NULL || cJSON_IsNull(found))
+    if (found == NULL || cJSON_IsNull(found)) {
         return required ? fail(c, PR_MISSING_FIELD, name, "missing") : PR_OK;
+    }
     *out = found;
     return PR_OK;
 }
@@ -356,15 +387,19 @@ static enum parse_reason get_string(struct pctx *c, const cJSON *obj, const char
     enum parse_reason r = get_field(c, obj, name, required, &it);
     size_t n;
 
-    if (r != PR_OK || it == NULL)
+    if (r != PR_OK || it == NULL) {
         return r;
-    if (!cJSON_IsString(it) || it->valuestring == NULL)
+    }
+    if (!cJSON_IsString(it) || it->valuestring == NULL) {
         return fail(c, PR_WRONG_TYPE, name, "not a string");
+    }
     n = strlen(it->valuestring);
-    if (n < min)
+    if (n < min) {
         return fail(c, PR_BAD_ID, name, "empty");
-    if (n > max)
+    }
+    if (n > max) {
         return fail(c, PR_BAD_ID, name, "too long");
+    }
     memcpy(dst, it->valuestring, n + 1);
     return PR_OK;
 }
@@ -388,8 +423,9 @@ static enum parse_reason get_number(struct pctx *c, const cJSON *obj, const char
 {
     enum parse_reason r = get_field(c, obj, name, required, out);
 
-    if (r == PR_OK && *out != NULL && !cJSON_IsNumber(*out))
+    if (r == PR_OK && *out != NULL && !cJSON_IsNumber(*out)) {
         return fail(c, PR_WRONG_TYPE, name, "not a number");
+    }
     return r;
 }
 
@@ -401,15 +437,19 @@ static enum parse_reason get_amount(struct pctx *c, const cJSON *obj, const char
     enum parse_reason r = get_number(c, obj, name, required, &it);
     double d;
 
-    if (r != PR_OK || it == NULL)
+    if (r != PR_OK || it == NULL) {
         return r;
+    }
     d = it->valuedouble;
-    if (!isfinite(d))
+    if (!isfinite(d)) {
         return fail(c, PR_BAD_AMOUNT, name, "not finite");
-    if (d < 0)
+    }
+    if (d < 0) {
         return fail(c, PR_BAD_AMOUNT, name, "negative");
-    if (d > c->lim->max_amount)
+    }
+    if (d > c->lim->max_amount) {
         return fail(c, PR_BAD_AMOUNT, name, "above the maximum");
+    }
     *out = d == 0 ? 0.0 : d; /* no -0 */
     return PR_OK;
 }
@@ -439,11 +479,13 @@ static enum parse_reason get_int(struct pctx *c, const cJSON *obj,
     enum parse_reason r = get_number(c, obj, f->field, f->required, &it);
     double d;
 
-    if (r != PR_OK || it == NULL)
+    if (r != PR_OK || it == NULL) {
         return r;
+    }
     d = it->valuedouble;
-    if (!isfinite(d) || d != floor(d) || d < f->lo || d > f->hi)
+    if (!isfinite(d) || d != floor(d) || d < f->lo || d > f->hi) {
         return fail(c, f->bad, f->field, f->what);
+    }
     *out = (int64_t)d;
     return PR_OK;
 }
@@ -454,10 +496,12 @@ static enum parse_reason get_bool(struct pctx *c, const cJSON *obj, const char *
     const cJSON *it;
     enum parse_reason r = get_field(c, obj, name, 0, &it);
 
-    if (r != PR_OK || it == NULL)
+    if (r != PR_OK || it == NULL) {
         return r;
-    if (!cJSON_IsBool(it))
+    }
+    if (!cJSON_IsBool(it)) {
         return fail(c, PR_WRONG_TYPE, name, "not a boolean");
+    }
     *out = cJSON_IsTrue(it) ? 1 : 0;
     return PR_OK;
 }
@@ -468,16 +512,21 @@ static enum parse_reason get_currency(struct pctx *c, const cJSON *obj, char *ds
     enum parse_reason r = get_field(c, obj, "currency", 1, &it);
     const char *s;
 
-    if (r != PR_OK)
+    if (r != PR_OK) {
         return r;
-    if (!cJSON_IsString(it) || it->valuestring == NULL)
+    }
+    if (!cJSON_IsString(it) || it->valuestring == NULL) {
         return fail(c, PR_WRONG_TYPE, "currency", "not a string");
+    }
     s = it->valuestring;
-    if (strlen(s) != 3)
+    if (strlen(s) != 3) {
         return fail(c, PR_BAD_CURRENCY, "currency", "not three letters");
-    for (int i = 0; i < 3; i++)
-        if (s[i] < 'A' || s[i] > 'Z')
+    }
+    for (int i = 0; i < 3; i++) {
+        if (s[i] < 'A' || s[i] > 'Z') {
             return fail(c, PR_BAD_CURRENCY, "currency", "not upper-case ASCII letters");
+        }
+    }
     memcpy(dst, s, 4);
     return PR_OK;
 }
@@ -486,8 +535,9 @@ static enum parse_reason get_currency(struct pctx *c, const cJSON *obj, char *ds
  * an integer is undefined. */
 static int ms_from_number(double d, int64_t *out)
 {
-    if (!isfinite(d) || d != floor(d) || fabs(d) > (double)TS_MAX_MS)
+    if (!isfinite(d) || d != floor(d) || fabs(d) > (double)TS_MAX_MS) {
         return -1;
+    }
     *out = (int64_t)d;
     return 0;
 }
@@ -503,19 +553,23 @@ static enum parse_reason get_ts(struct pctx *c, const cJSON *obj, const char *na
     int64_t ms = 0;
     int bad;
 
-    if (r != PR_OK || it == NULL)
+    if (r != PR_OK || it == NULL) {
         return r;
-    if (cJSON_IsString(it) && it->valuestring != NULL)
+    }
+    if (cJSON_IsString(it) && it->valuestring != NULL) {
         bad = civil_rfc3339_parse(it->valuestring, &ms);
-    else if (cJSON_IsNumber(it))
+    } else if (cJSON_IsNumber(it)) {
         bad = ms_from_number(it->valuedouble, &ms);
-    else
+    } else {
         return fail(c, PR_WRONG_TYPE, name, "not a string or number");
-    if (bad)
+    }
+    if (bad) {
         return fail(c, PR_BAD_TIMESTAMP, name,
                     "neither RFC 3339 with an offset nor integral epoch ms");
-    if (ms < TS_MIN_MS || ms > TS_MAX_MS)
+    }
+    if (ms < TS_MIN_MS || ms > TS_MAX_MS) {
         return fail(c, PR_BAD_TIMESTAMP, name, "not between 1970 and 9999");
+    }
     *out = ms;
     return PR_OK;
 }
@@ -556,13 +610,16 @@ static enum parse_reason get_enum(struct pctx *c, const cJSON *obj,
     enum parse_reason r = get_field(c, obj, f->field, f->required, &it);
     int v;
 
-    if (r != PR_OK || it == NULL)
+    if (r != PR_OK || it == NULL) {
         return r;
-    if (!cJSON_IsString(it) || it->valuestring == NULL)
+    }
+    if (!cJSON_IsString(it) || it->valuestring == NULL) {
         return fail(c, PR_WRONG_TYPE, f->field, "not a string");
+    }
     v = names_index(f->names, (size_t)f->last + 1, it->valuestring);
-    if (v < f->first)
+    if (v < f->first) {
         return fail(c, f->unknown, f->field, "unknown value");
+    }
     *out = v;
     return PR_OK;
 }
@@ -584,21 +641,28 @@ static enum parse_reason get_item(struct pctx *c, const cJSON *o, size_t idx,
     item->qty = 1; /* a line without a quantity is one unit */
     item->unit_cost = -1;
     r = get_name(c, o, "sku", item->sku);
-    if (r == PR_OK)
+    if (r == PR_OK) {
         r = get_name(c, o, "brand", item->brand);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_name(c, o, "category", item->category);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_int(c, o, &int_fields[IF_QTY], &item->qty);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_amount(c, o, "unit_price", 0, &item->unit_price);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_amount(c, o, "list_price", 0, &item->list_price);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_amount(c, o, "unit_cost", 0, &item->unit_cost);
+    }
     item->has_cost = item->unit_cost >= 0;
-    if (!item->has_cost)
+    if (!item->has_cost) {
         item->unit_cost = 0;
+    }
     return r;
 }
 
@@ -611,24 +675,32 @@ static enum parse_reason get_items(struct pctx *c, const cJSON *obj, struct even
     enum parse_reason r = get_field(c, obj, "items", 0, &arr);
     size_t n = 0, i = 0;
 
-    if (r != PR_OK || arr == NULL)
+    if (r != PR_OK || arr == NULL) {
         return r;
-    if (!cJSON_IsArray(arr))
+    }
+    if (!cJSON_IsArray(arr)) {
         return fail(c, PR_WRONG_TYPE, "items", "not an array");
-    for (it = arr->child; it != NULL && n <= EV_ITEMS_MAX; it = it->next)
+    }
+    for (it = arr->child; it != NULL && n <= EV_ITEMS_MAX; it = it->next) {
         n++;
-    if (n > EV_ITEMS_MAX)
+    }
+    if (n > EV_ITEMS_MAX) {
         return fail(c, PR_TOO_MANY_ITEMS, "items", "too many entries");
-    if (n == 0)
+    }
+    if (n == 0) {
         return PR_OK;
+    }
     ev->items = calloc(n, sizeof(*ev->items));
-    if (ev->items == NULL)
+    if (ev->items == NULL) {
         return fail(c, PR_NO_MEMORY, "items", "out of memory");
+    }
     ev->n_items = n;
-    for (it = arr->child; it != NULL && r == PR_OK; it = it->next, i++)
+    for (it = arr->child; it != NULL && r == PR_OK; it = it->next, i++) {
         r = get_item(c, it, i, &ev->items[i]);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         c->prefix[0] = '\0';
+    }
     return r;
 }
 
@@ -640,24 +712,33 @@ static enum parse_reason parse_order_placed(struct pctx *c, const cJSON *o,
     int ship = SHIP_NONE;
     enum parse_reason r = get_id(c, o, "order_id", 1, ev->order_id);
 
-    if (r == PR_OK)
+    if (r == PR_OK) {
         r = get_amount(c, o, "amount", 1, &ev->amount);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_currency(c, o, ev->currency);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_amount(c, o, "discount", 0, &ev->discount);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_items(c, o, ev);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_enum(c, o, &enum_fields[EF_SHIPPING], &ship);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_ts(c, o, "promised_ship_by", 0, &ev->promised_ship_by_ms);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_ts(c, o, "promised_delivery_by", 0, &ev->promised_delivery_by_ms);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_id(c, o, "conversation_id", 0, ev->conversation_id);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_id(c, o, "reward_event_id", 0, ev->reward_event_id);
+    }
     ev->shipping = (enum ev_shipping)ship;
     return r;
 }
@@ -674,10 +755,12 @@ static enum parse_reason parse_order_returned(struct pctx *c, const cJSON *o,
     int reason = RET_NONE;
     enum parse_reason r = get_id(c, o, "order_id", 1, ev->order_id);
 
-    if (r == PR_OK)
+    if (r == PR_OK) {
         r = get_amount(c, o, "amount", 1, &ev->amount);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_enum(c, o, &enum_fields[EF_REASON], &reason);
+    }
     ev->reason = (enum ev_return_reason)reason;
     return r;
 }
@@ -688,10 +771,12 @@ static enum parse_reason get_has_text(struct pctx *c, const cJSON *o, int *has_t
     const cJSON *it;
     enum parse_reason r = get_field(c, o, "text", 0, &it);
 
-    if (r != PR_OK || it == NULL)
+    if (r != PR_OK || it == NULL) {
         return r;
-    if (!cJSON_IsString(it) || it->valuestring == NULL)
+    }
+    if (!cJSON_IsString(it) || it->valuestring == NULL) {
         return fail(c, PR_WRONG_TYPE, "text", "not a string");
+    }
     *has_text = it->valuestring[0] != '\0';
     return PR_OK;
 }
@@ -701,16 +786,21 @@ static enum parse_reason parse_review(struct pctx *c, const cJSON *o, struct eve
     int64_t rating = 0;
     enum parse_reason r = get_id(c, o, "order_id", 0, ev->order_id);
 
-    if (r == PR_OK)
+    if (r == PR_OK) {
         r = get_name(c, o, "sku", ev->sku);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_name(c, o, "brand", ev->brand);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_int(c, o, &int_fields[IF_RATING], &rating);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_has_text(c, o, &ev->has_text);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_bool(c, o, "shared", &ev->shared);
+    }
     ev->rating = (int)rating;
     return r;
 }
@@ -720,16 +810,21 @@ static enum parse_reason parse_message(struct pctx *c, const cJSON *o, struct ev
     int dir = DIR_NONE, kind = MSG_OTHER, cat = CAT_NONE;
     enum parse_reason r = get_id(c, o, "conversation_id", 1, ev->conversation_id);
 
-    if (r == PR_OK)
+    if (r == PR_OK) {
         r = get_enum(c, o, &enum_fields[EF_DIRECTION], &dir);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_enum(c, o, &enum_fields[EF_KIND], &kind);
-    if (r == PR_OK && kind == MSG_RESOLUTION && dir != DIR_OUTBOUND)
+    }
+    if (r == PR_OK && kind == MSG_RESOLUTION && dir != DIR_OUTBOUND) {
         r = fail(c, PR_BAD_ENUM, "kind", "resolution is sent by the shop (outbound)");
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_bool(c, o, "mentions_competitor", &ev->mentions_competitor);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_enum(c, o, &enum_fields[EF_CATEGORY], &cat);
+    }
     ev->direction = (enum ev_direction)dir;
     ev->kind = (enum ev_msg_kind)kind;
     ev->category = (enum ev_category)cat;
@@ -757,8 +852,9 @@ static enum parse_reason check_topic(struct pctx *c, enum ev_type t, enum ev_sou
 {
     char what[96];
 
-    if (type_rules[t].source == src)
+    if (type_rules[t].source == src) {
         return PR_OK;
+    }
     snprintf(what, sizeof(what), "%s is not accepted on the %s topic", event_type_name(t),
              event_source_name(src));
     return fail(c, PR_WRONG_TOPIC, "type", what);
@@ -768,8 +864,9 @@ static enum parse_reason check_future(struct pctx *c, int64_t ts_ms)
 {
     int64_t skew = c->lim->max_future_skew_ms;
 
-    if (ts_ms > c->now_ms && ts_ms - c->now_ms > skew)
+    if (ts_ms > c->now_ms && ts_ms - c->now_ms > skew) {
         return fail(c, PR_FUTURE_TIMESTAMP, "ts", "too far in the future");
+    }
     return PR_OK;
 }
 
@@ -779,18 +876,24 @@ static enum parse_reason parse_fields(struct pctx *c, const cJSON *o, enum ev_so
     int type = EV_ORDER_PLACED;
     enum parse_reason r = get_id(c, o, "event_id", 1, ev->event_id);
 
-    if (r == PR_OK)
+    if (r == PR_OK) {
         r = get_id(c, o, "customer_id", 1, ev->customer_id);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_enum(c, o, &enum_fields[EF_TYPE], &type);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = check_topic(c, (enum ev_type)type, src);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = get_ts(c, o, "ts", 1, &ev->ts_ms);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = check_future(c, ev->ts_ms);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = type_rules[type].parse(c, o, ev);
+    }
     ev->type = (enum ev_type)type;
     return r;
 }
@@ -810,22 +913,27 @@ enum parse_reason parse_event(const char *buf, size_t len, enum ev_source src,
         parse_limits_default(&defaults);
         c.lim = &defaults;
     }
-    if (detail != NULL && detail_len > 0)
+    if (detail != NULL && detail_len > 0) {
         detail[0] = '\0';
+    }
     event_init(ev);
-    if (ev == NULL || (buf == NULL && len > 0))
+    if (ev == NULL || (buf == NULL && len > 0)) {
         return fail(&c, PR_INVALID_JSON, NULL, "no input");
+    }
 
     r = check_bytes(&c, buf, len);
     a = arena_begin();
-    if (r == PR_OK)
+    if (r == PR_OK) {
         r = parse_json(&c, buf, len, &root);
-    if (r == PR_OK)
+    }
+    if (r == PR_OK) {
         r = parse_fields(&c, root, src, ev);
+    }
 
     cJSON_Delete(root);
     arena_end(a);
-    if (r != PR_OK)
+    if (r != PR_OK) {
         event_free(ev);
+    }
     return r;
 }

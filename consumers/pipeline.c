@@ -51,9 +51,11 @@
 
 int pipeline_role_of(const struct pipeline *pl, const char *topic)
 {
-    for (int i = 0; i < TOPIC__COUNT; i++)
-        if (strcmp(pl->cfg->topic[i], topic) == 0)
+    for (int i = 0; i < TOPIC__COUNT; i++) {
+        if (strcmp(pl->cfg->topic[i], topic) == 0) {
             return i;
+        }
+    }
     return -1;
 }
 
@@ -68,8 +70,9 @@ static int make_clients(struct pipeline *pl, char *err, size_t errlen)
     rd_kafka_conf_t *cc = kconf_consumer(pl->cfg, err, errlen);
     rd_kafka_conf_t *pc;
 
-    if (cc == NULL)
+    if (cc == NULL) {
         return -1;
+    }
     rd_kafka_conf_set_opaque(cc, pl);
     rd_kafka_conf_set_error_cb(cc, stats_on_error);
     rd_kafka_conf_set_rebalance_cb(cc, rebalance_on_rebalance);
@@ -79,8 +82,9 @@ static int make_clients(struct pipeline *pl, char *err, size_t errlen)
         return -1;
     }
     rd_kafka_poll_set_consumer(pl->consumer);
-    if ((pc = kconf_producer(pl->cfg, err, errlen)) == NULL)
+    if ((pc = kconf_producer(pl->cfg, err, errlen)) == NULL) {
         return -1;
+    }
     rd_kafka_conf_set_error_cb(pc, stats_on_producer_error);
     pl->producer = producer_new(pl->cfg, pc, err, errlen);
     return pl->producer ? 0 : -1;
@@ -125,8 +129,9 @@ struct pipeline *pipeline_new(const struct pipeline_opts *cfg,
             goto fail;
         }
     }
-    if (make_clients(pl, err, errlen) < 0)
+    if (make_clients(pl, err, errlen) < 0) {
         goto fail;
+    }
     pl->consumer_q = rd_kafka_queue_get_consumer(pl->consumer);
     rd_kafka_queue_io_event_enable(pl->consumer_q, pl->wake[1], "c", 1);
     return pl;
@@ -137,10 +142,12 @@ fail:
 
 void pipeline_free(struct pipeline *pl)
 {
-    if (pl == NULL)
+    if (pl == NULL) {
         return;
-    for (size_t p = 0; p < pl->tasks.n; p++)
+    }
+    for (size_t p = 0; p < pl->tasks.n; p++) {
         rebalance_task_remove(pl, (int32_t)p);
+    }
     array_free(&pl->tasks);
     rescore_fini(&pl->rs);
     if (pl->consumer_q) {
@@ -150,22 +157,26 @@ void pipeline_free(struct pipeline *pl)
     /* rd_kafka_destroy() closes the consumer again; librdkafka 2.0 never
      * finishes closing one with a fatal error unless it is a static member
      * (group.instance.id), where the fatal errors come from. */
-    if (pl->consumer && pl->kafka_fatal == FATAL_CONSUMER)
+    if (pl->consumer && pl->kafka_fatal == FATAL_CONSUMER) {
         rd_kafka_destroy_flags(pl->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-    else if (pl->consumer)
+    } else if (pl->consumer) {
         rd_kafka_destroy(pl->consumer);
+    }
     producer_free(pl->producer);
-    if (pl->assigned)
+    if (pl->assigned) {
         rd_kafka_topic_partition_list_destroy(pl->assigned);
+    }
     tracker_free(pl->tracker);
     cache_free(pl->cache);
     free(pl->items);
-    while (pl->nspare > 0)
+    while (pl->nspare > 0) {
         free(pl->spare[--pl->nspare]);
+    }
     for (int i = 0; i < LANES; i++) {
         free(pl->fly[i].items);
-        if (i > 0)
+        if (i > 0) {
             store_free(pl->lane_store[i]);
+        }
     }
     if (pl->wake[0] >= 0) {
         close(pl->wake[0]);
@@ -201,9 +212,10 @@ int pipeline_subscribe(struct pipeline *pl, char *err, size_t errlen)
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(3);
     rd_kafka_resp_err_t e;
 
-    for (int i = TOPIC_ORDERS; i <= TOPIC_MESSAGES; i++)
+    for (int i = TOPIC_ORDERS; i <= TOPIC_MESSAGES; i++) {
         rd_kafka_topic_partition_list_add(topics, pl->cfg->topic[i],
                                           RD_KAFKA_PARTITION_UA);
+    }
     e = rd_kafka_subscribe(pl->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {
@@ -219,10 +231,12 @@ static void wait_input(struct pipeline *pl, int timeout_ms)
     struct pollfd pfd = {pl->wake[0], POLLIN, 0};
     char buf[256];
 
-    if (timeout_ms > 0)
+    if (timeout_ms > 0) {
         (void)poll(&pfd, 1, timeout_ms);
-    while (read(pl->wake[0], buf, sizeof(buf)) > 0)
+    }
+    while (read(pl->wake[0], buf, sizeof(buf)) > 0) {
         ;
+    }
 }
 
 /* Deliveries served, delivered entries acked, storable offsets stored. */
@@ -240,8 +254,9 @@ static void trim_heap(struct pipeline *pl)
 #ifdef __GLIBC__
     int64_t now = mono_ms();
 
-    if (now < pl->trim_at_ms)
+    if (now < pl->trim_at_ms) {
         return;
+    }
     pl->trim_at_ms = now + TRIM_EVERY_MS;
     (void)malloc_trim(0);
 #else
@@ -253,23 +268,27 @@ void pipeline_step(struct pipeline *pl, int timeout_ms)
 {
     int64_t wait;
 
-    if (stats_kafka_fatal(pl))
+    if (stats_kafka_fatal(pl)) {
         return;
+    }
     hold_redis_retry(pl);
     ingest_poll_consumer(pl);
     ingest_pull_partitions(pl);
-    if (pl->failed || stats_kafka_fatal(pl))
+    if (pl->failed || stats_kafka_fatal(pl)) {
         return;
+    }
     wait = lanes_run_tasks(pl);
     /* Sleep only when nothing new was pulled, and no longer than a task
      * waits for a partition that is behind. */
     if (ingest_pull_partitions(pl) == 0) {
-        if (wait > 0 && wait < timeout_ms)
+        if (wait > 0 && wait < timeout_ms) {
             timeout_ms = (int)wait;
-        if (pl->sweeping) /* the rest of the pass waits for no input */
+        }
+        if (pl->sweeping) { /* the rest of the pass waits for no input */
             timeout_ms = 0;
-        else if (wait == 0)
+        } else if (wait == 0) {
             trim_heap(pl);
+        }
         flush_outputs(pl);
         wait_input(pl, timeout_ms);
         ingest_poll_consumer(pl);
@@ -291,9 +310,10 @@ void pipeline_refresh_model(struct pipeline *pl)
     int64_t version = 0;
 
     if (store_ok(pl->store) && store_model_get(pl->store, &bg, &gg, &version) == 1) {
-        if (memcmp(&bg, &pl->model.bg, sizeof(bg)) != 0 || version != pl->model.version)
+        if (memcmp(&bg, &pl->model.bg, sizeof(bg)) != 0 || version != pl->model.version) {
             log_note("model version %" PRId64 ": r=%g alpha=%g a=%g b=%g", version, bg.r,
                      bg.alpha, bg.a, bg.b);
+        }
         pl->model.bg = bg;
         pl->model.gg = gg;
         if (version != pl->model.version) {
@@ -320,18 +340,23 @@ void pipeline_close(struct pipeline *pl, int timeout_ms)
     rd_kafka_resp_err_t err;
 
     stats_kafka_fatal(pl);
-    for (size_t p = 0; p < pl->tasks.n && !pl->kafka_fatal; p++)
-        if (pl->tasks.v[p] && pl->tasks.v[p]->nbatch && hold_stores_ok(pl))
+    for (size_t p = 0; p < pl->tasks.n && !pl->kafka_fatal; p++) {
+        if (pl->tasks.v[p] && pl->tasks.v[p]->nbatch && hold_stores_ok(pl)) {
             lanes_run_batch(pl, pl->tasks.v[p]);
-    if (pl->kafka_fatal)
+        }
+    }
+    if (pl->kafka_fatal) {
         offsets_store(pl);
-    else
+    } else {
         offsets_settle(pl, timeout_ms);
+    }
     err = rd_kafka_consumer_close(pl->consumer); /* commits stored offsets */
-    if (err && pl->kafka_fatal != FATAL_CONSUMER)
+    if (err && pl->kafka_fatal != FATAL_CONSUMER) {
         log_warn("consumer close: %s", rd_kafka_err2str(err));
-    if (pl->kafka_fatal != FATAL_PRODUCER)
+    }
+    if (pl->kafka_fatal != FATAL_PRODUCER) {
         producer_flush(pl->producer, 1000);
+    }
 }
 
 int pipeline_ready(const struct pipeline *pl)

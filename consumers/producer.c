@@ -85,8 +85,9 @@ static const struct {
 
 static void outmsg_free(struct outmsg *om)
 {
-    if (om->hdrs)
+    if (om->hdrs) {
         rd_kafka_headers_destroy(om->hdrs);
+    }
     free(om->entries);
     free(om->key);
     free(om->payload);
@@ -101,8 +102,9 @@ static struct outmsg *outmsg_new(struct producer *pr,
 {
     struct outmsg *om = calloc(1, sizeof(*om));
 
-    if (om == NULL)
+    if (om == NULL) {
         return NULL;
+    }
     om->pr = pr;
     om->role = role;
     om->key = malloc(keylen + 1);
@@ -117,16 +119,19 @@ static struct outmsg *outmsg_new(struct producer *pr,
     om->key[keylen] = om->payload[len] = '\0';
     om->keylen = keylen;
     om->len = len;
-    for (size_t i = 0; i < n; i++)
-        if (entries[i] != NULL)
+    for (size_t i = 0; i < n; i++) {
+        if (entries[i] != NULL) {
             tracker_hold(om->entries[om->nentries++] = entries[i]);
+        }
+    }
     return om;
 }
 
 static void outmsg_done(struct outmsg *om)
 {
-    for (size_t i = 0; i < om->nentries; i++)
+    for (size_t i = 0; i < om->nentries; i++) {
         tracker_release(om->entries[i]);
+    }
     outmsg_free(om);
 }
 
@@ -142,26 +147,29 @@ static void retry_later(struct producer *pr, struct outmsg *om, const char *what
     om->next = NULL;
     *o->retry_tail = om;
     o->retry_tail = &om->next;
-    if (o->retry_at_ms == 0)
+    if (o->retry_at_ms == 0) {
         o->retry_at_ms = now + o->backoff_ms;
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    }
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         return;
+    }
     metrics_delivery_failed();
     o->failures++;
     if (now < o->log_at_ms) {
         o->unlogged++;
         return;
     }
-    if (o->failures == 1)
+    if (o->failures == 1) {
         log_warn("%s to %s failed: %s; produced again after %" PRId64
                  " ms, then backing off up to %d s (said every %d s while it fails)",
                  what, pr->cfg->topic[om->role], rd_kafka_err2str(err),
                  o->retry_at_ms - now, REPRODUCE_MAX_MS / 1000, FAIL_LOG_EVERY_MS / 1000);
-    else
+    } else {
         log_warn("%s to %s still failing: %s; %" PRIu64
                  " more failed attempts since the last line, %zu messages waiting",
                  what, pr->cfg->topic[om->role], rd_kafka_err2str(err), o->unlogged,
                  o->pending);
+    }
     o->unlogged = 0;
     o->log_at_ms = now + FAIL_LOG_EVERY_MS;
 }
@@ -178,8 +186,9 @@ static void produce(struct producer *pr, struct outmsg *om)
         RD_KAFKA_V_KEY(om->key, om->keylen), RD_KAFKA_V_VALUE(om->payload, om->len),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(om), RD_KAFKA_V_END);
     if (err) {
-        if (hdrs) /* librdkafka takes them over only with the message */
+        if (hdrs) { /* librdkafka takes them over only with the message */
             rd_kafka_headers_destroy(hdrs);
+        }
         retry_later(pr, om, "produce", err);
         return;
     }
@@ -191,8 +200,9 @@ static void submit(struct producer *pr, struct outmsg *om)
 {
     struct outlet *o = &pr->out[om->role];
 
-    if (o->pending++ == 0)
+    if (o->pending++ == 0) {
         o->quiet_since_ms = mono_ms();
+    }
     pr->pending_bytes += om->keylen + om->len;
     produce(pr, om);
 }
@@ -205,9 +215,10 @@ static void account_delivered(struct producer *pr, const struct outmsg *om)
     pr->pending_bytes -= om->keylen + om->len;
     o->quiet_since_ms = mono_ms();
     o->backoff_ms = REPRODUCE_MIN_MS;
-    if (o->failures > 0)
+    if (o->failures > 0) {
         log_note("delivery to %s works again after %" PRIu64 " failed attempts",
                  pr->cfg->topic[om->role], o->failures);
+    }
     o->failures = o->unlogged = 0;
     o->log_at_ms = 0;
 }
@@ -222,8 +233,9 @@ static void produce_retries(struct producer *pr)
         struct outlet *o = &pr->out[r];
         struct outmsg *list = o->retry;
 
-        if (list == NULL || now < o->retry_at_ms)
+        if (list == NULL || now < o->retry_at_ms) {
             continue;
+        }
         o->retry = NULL;
         o->retry_tail = &o->retry;
         o->retry_at_ms = 0;
@@ -240,9 +252,11 @@ static void produce_retries(struct producer *pr)
 
 static int retries_waiting(const struct producer *pr)
 {
-    for (int r = 0; r < TOPIC__COUNT; r++)
-        if (pr->out[r].retry != NULL)
+    for (int r = 0; r < TOPIC__COUNT; r++) {
+        if (pr->out[r].retry != NULL) {
             return 1;
+        }
+    }
     return 0;
 }
 
@@ -265,8 +279,9 @@ int64_t producer_quiet_ms(const struct producer *pr, int *role)
 
         if (o->pending > 0 && now - o->quiet_since_ms >= longest) {
             longest = now - o->quiet_since_ms;
-            if (role)
+            if (role) {
                 *role = r;
+            }
         }
     }
     return longest;
@@ -288,8 +303,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         sentset_add(pr->sent, om->event_id);
         metrics_emitted(om->emit);
         pr->derived--;
-        if (om->pending)
+        if (om->pending) {
             (*om->pending)--;
+        }
     }
     outmsg_done(om);
 }
@@ -311,8 +327,9 @@ int producer_publish(void *arg, const char *customer_id, const struct publish_li
         }
         om = outmsg_new(pr, NULL, 0, routes[e->topic].role, customer_id,
                         strlen(customer_id), e->payload, strlen(e->payload));
-        if (om == NULL)
+        if (om == NULL) {
             return -1;
+        }
         memcpy(om->event_id, e->event_id, sizeof(om->event_id));
         om->emit = routes[e->topic].emit;
         om->pending = pending;
@@ -330,8 +347,9 @@ int producer_await(void *arg, const unsigned *pending, int timeout_ms)
 
     while (*pending > 0) {
         produce_retries(pr);
-        if (*pending == 0 || mono_ms() >= until)
+        if (*pending == 0 || mono_ms() >= until) {
             break;
+        }
         rd_kafka_poll(pr->rk, 5);
     }
     return *pending == 0 ? 0 : -1;
@@ -343,8 +361,9 @@ struct inmsg *inmsg_new(const rd_kafka_message_t *m, int src, size_t max_payload
     struct inmsg *in = malloc(sizeof(*in) + m->key_len + plen);
     rd_kafka_timestamp_type_t tstype;
 
-    if (in == NULL)
+    if (in == NULL) {
         return NULL;
+    }
     in->src = src;
     in->partition = m->partition;
     in->offset = m->offset;
@@ -353,10 +372,12 @@ struct inmsg *inmsg_new(const rd_kafka_message_t *m, int src, size_t max_payload
     in->detail = NULL;
     in->keylen = m->key ? m->key_len : 0;
     in->plen = m->payload ? plen : 0;
-    if (in->keylen)
+    if (in->keylen) {
         memcpy(in->data, m->key, in->keylen);
-    if (in->plen)
+    }
+    if (in->plen) {
         memcpy(in->data + in->keylen, m->payload, in->plen);
+    }
     return in;
 }
 
@@ -369,8 +390,9 @@ int producer_dead_letter(struct producer *pr, struct tracker_entry *entry,
     char num[32];
 
     if (om == NULL || (om->hdrs = rd_kafka_headers_new(8)) == NULL) {
-        if (om)
+        if (om) {
             outmsg_done(om);
+        }
         return -1;
     }
     rd_kafka_header_add(om->hdrs, "reason", -1, reason, -1);
@@ -390,8 +412,9 @@ int producer_dead_letter(struct producer *pr, struct tracker_entry *entry,
 
 void inmsg_free(struct inmsg *in)
 {
-    if (in != NULL)
+    if (in != NULL) {
         free(in->detail);
+    }
     free(in);
 }
 
@@ -428,17 +451,20 @@ struct producer *producer_new(const struct pipeline_opts *cfg, rd_kafka_conf_t *
 
 void producer_free(struct producer *pr)
 {
-    if (pr == NULL)
+    if (pr == NULL) {
         return;
-    if (pr->rk)
+    }
+    if (pr->rk) {
         rd_kafka_destroy(pr->rk); /* undelivered: dr callbacks free them */
-    for (int r = 0; r < TOPIC__COUNT; r++)
+    }
+    for (int r = 0; r < TOPIC__COUNT; r++) {
         while (pr->out[r].retry) {
             struct outmsg *om = pr->out[r].retry;
 
             pr->out[r].retry = om->next;
             outmsg_done(om);
         }
+    }
     sentset_free(pr->sent);
     free(pr);
 }

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "consumers/tracker.h"
 #include "consumers/options.h"
+#include "consumers/tracker.h"
 #include "state/store/store.h"
 
 /* What is kept of a consumed message once librdkafka's copy is released (its

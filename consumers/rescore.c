@@ -23,8 +23,9 @@
 
 static void rescore_chunk_free(struct rescore *rs)
 {
-    for (size_t i = 0; i < rs->n; i++)
+    for (size_t i = 0; i < rs->n; i++) {
         free(rs->v[i].id);
+    }
     free(rs->v);
     rs->v = NULL;
     rs->n = rs->next = 0;
@@ -41,10 +42,11 @@ static void rescore_publish(const struct pipeline *pl)
     const struct rescore *rs = &pl->rs;
     uint64_t pending = 0;
 
-    if (rs->phase == RS_COUNTING)
+    if (rs->phase == RS_COUNTING) {
         pending = rs->behind; /* so far */
-    else if (rs->phase == RS_RESCORING && rs->behind > rs->processed)
+    } else if (rs->phase == RS_RESCORING && rs->behind > rs->processed) {
         pending = rs->behind - rs->processed;
+    }
     metrics_set_rescore(pl->model.version, pending, rs->phase == RS_COUNTING);
 }
 
@@ -68,8 +70,9 @@ static int rs_cmp(const void *a, const void *b)
 {
     const struct rs_cust *x = a, *y = b;
 
-    if (x->partition != y->partition)
+    if (x->partition != y->partition) {
         return x->partition < y->partition ? -1 : 1;
+    }
     return strcmp(x->id, y->id);
 }
 
@@ -98,8 +101,9 @@ static int rescore_scan(struct pipeline *pl, int keep)
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if (ver[i] >= rs->target || pipeline_task_of(pl, part[i]) == NULL)
+        if (ver[i] >= rs->target || pipeline_task_of(pl, part[i]) == NULL) {
             continue;
+        }
         if (!keep) {
             rs->behind++;
             continue;
@@ -107,8 +111,9 @@ static int rescore_scan(struct pipeline *pl, int keep)
         rs->v[rs->n++] = (struct rs_cust){ids[i], part[i]};
         ids[i] = NULL;
     }
-    if (rs->n > 1) /* (an empty chunk has no array at all) */
+    if (rs->n > 1) { /* (an empty chunk has no array at all) */
         qsort(rs->v, rs->n, sizeof(*rs->v), rs_cmp);
+    }
     rs->last_chunk = rs->cursor == 0;
 out:
     store_ids_free(ids, n);
@@ -130,19 +135,23 @@ static size_t rescore_batch(struct pipeline *pl)
     size_t n = 0, max;
 
     rs->tokens += (double)(now - rs->refill_ms) * pl->cfg->rescore_per_s / 1000.0;
-    if (rs->tokens > pl->cfg->rescore_per_s)
+    if (rs->tokens > pl->cfg->rescore_per_s) {
         rs->tokens = pl->cfg->rescore_per_s; /* a second's worth at most */
+    }
     rs->refill_ms = now;
     max = rs->tokens < (double)pl->cfg->sweep_batch ? (size_t)rs->tokens
                                                     : (size_t)pl->cfg->sweep_batch;
     /* Customers of partitions no longer ours are left to their new owner. */
-    while (rs->next < rs->n && pipeline_task_of(pl, rs->v[rs->next].partition) == NULL)
+    while (rs->next < rs->n && pipeline_task_of(pl, rs->v[rs->next].partition) == NULL) {
         rs->next++;
-    if (max == 0 || rs->next == rs->n)
+    }
+    if (max == 0 || rs->next == rs->n) {
         return 0;
+    }
     pt = pipeline_task_of(pl, rs->v[rs->next].partition);
-    if (pt->nbatch > 0 || pt->lane >= 0)
+    if (pt->nbatch > 0 || pt->lane >= 0) {
         return 0; /* its events first */
+    }
     while (n < max && rs->next + n < rs->n &&
            rs->v[rs->next + n].partition == pt->t.partition) {
         pl->items[n] = (struct batch_item){.sweep_id = rs->v[rs->next + n].id,
@@ -173,8 +182,9 @@ void rescore_some(struct pipeline *pl)
     int64_t t0 = mono_ms();
 
     if (rs->phase == RS_IDLE || !store_ok(pl->store) || pl->paused ||
-        pipeline_assigned(pl) == 0)
+        pipeline_assigned(pl) == 0) {
         return;
+    }
     if (pl->model.version != rs->target) {
         rescore_start(pl); /* another refit meanwhile */
         return;
@@ -198,8 +208,9 @@ void rescore_some(struct pipeline *pl)
         rescore_chunk_free(rs);
         (void)rescore_scan(pl, 1);
     } else {
-        while (rescore_batch(pl) > 0 && mono_ms() - t0 < SWEEP_STEP_MS)
+        while (rescore_batch(pl) > 0 && mono_ms() - t0 < SWEEP_STEP_MS) {
             ;
+        }
     }
     rescore_publish(pl);
 }

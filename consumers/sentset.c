@@ -21,10 +21,12 @@ struct sentset {
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
+    if (c >= '0' && c <= '9') {
         return c - '0';
-    if (c >= 'a' && c <= 'f')
+    }
+    if (c >= 'a' && c <= 'f') {
         return c - 'a' + 10;
+    }
     return -1;
 }
 
@@ -35,12 +37,14 @@ static int parse_id(const char *s, struct id128 *id)
     for (int i = 0; i < 32; i++) {
         int d = hexval(s[i]);
 
-        if (d < 0)
+        if (d < 0) {
             return -1;
+        }
         v[i / 16] = v[i / 16] << 4 | (uint64_t)d;
     }
-    if (s[32] != '\0')
+    if (s[32] != '\0') {
         return -1;
+    }
     id->hi = v[0];
     id->lo = v[1];
     return 0;
@@ -51,10 +55,12 @@ struct sentset *sentset_new(size_t cap)
     struct sentset *s = calloc(1, sizeof(*s));
     size_t c = 16;
 
-    while (c < cap)
+    while (c < cap) {
         c <<= 1;
-    if (s == NULL)
+    }
+    if (s == NULL) {
         return NULL;
+    }
     s->cap = c;
     s->mask = 2 * c - 1;
     s->ring = malloc(c * sizeof(*s->ring));
@@ -68,8 +74,9 @@ struct sentset *sentset_new(size_t cap)
 
 void sentset_free(struct sentset *s)
 {
-    if (s == NULL)
+    if (s == NULL) {
         return;
+    }
     free(s->ring);
     free(s->index);
     free(s);
@@ -88,8 +95,9 @@ static size_t find(const struct sentset *s, const struct id128 *id)
     while (s->index[i] != 0) {
         const struct id128 *k = &s->ring[s->index[i] - 1];
 
-        if (k->lo == id->lo && k->hi == id->hi)
+        if (k->lo == id->lo && k->hi == id->hi) {
             break;
+        }
         i = (i + 1) & s->mask;
     }
     return i;
@@ -105,13 +113,15 @@ static void remove_slot(struct sentset *s, size_t i)
         size_t k;
 
         j = (j + 1) & s->mask;
-        if (s->index[j] == 0)
+        if (s->index[j] == 0) {
             break;
+        }
         k = home(s, &s->ring[s->index[j] - 1]);
         /* The entry at j stays where it is if its home lies cyclically in
          * (i, j]. */
-        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) {
             continue;
+        }
         s->index[i] = s->index[j];
         i = j;
     }
@@ -123,12 +133,14 @@ void sentset_add(struct sentset *s, const char *id)
     struct id128 k;
     size_t slot;
 
-    if (s == NULL || parse_id(id, &k) < 0 || s->index[find(s, &k)] != 0)
+    if (s == NULL || parse_id(id, &k) < 0 || s->index[find(s, &k)] != 0) {
         return;
-    if (s->count == s->cap) /* the oldest goes */
+    }
+    if (s->count == s->cap) { /* the oldest goes */
         remove_slot(s, find(s, &s->ring[s->head]));
-    else
+    } else {
         s->count++;
+    }
     s->ring[s->head] = k;
     slot = find(s, &k);
     s->index[slot] = (uint32_t)s->head + 1;

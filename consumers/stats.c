@@ -28,18 +28,21 @@ static int64_t oldest_pending_ms(const struct ptask *pt)
     for (size_t i = 0; i < pt->nbatch; i++) {
         const struct inmsg *in = pt->batch[i].msg;
 
-        if (in->kafka_ts_ms > 0 && (oldest == 0 || in->kafka_ts_ms < oldest))
+        if (in->kafka_ts_ms > 0 && (oldest == 0 || in->kafka_ts_ms < oldest)) {
             oldest = in->kafka_ts_ms;
+        }
     }
     for (int s = 0; s < SRC__COUNT; s++) {
         const struct task_queue *q = &pt->t.q[s];
         const struct inmsg *in;
 
-        if (q->n == 0)
+        if (q->n == 0) {
             continue;
+        }
         in = q->v[q->head].msg;
-        if (in->kafka_ts_ms > 0 && (oldest == 0 || in->kafka_ts_ms < oldest))
+        if (in->kafka_ts_ms > 0 && (oldest == 0 || in->kafka_ts_ms < oldest)) {
             oldest = in->kafka_ts_ms;
+        }
     }
     return oldest;
 }
@@ -50,12 +53,14 @@ static void account_timers(struct pipeline *pl, const struct ptask *pt)
 {
     int64_t now = sweep_timer_clock(pl, pt), count = 0, oldest = 0;
 
-    if (now <= 0 || (pl->paused & HOLD_REDIS) || !store_ok(pl->store))
+    if (now <= 0 || (pl->paused & HOLD_REDIS) || !store_ok(pl->store)) {
         return;
+    }
     if (store_due_overdue(pl->store, pt->t.partition, now, &count, &oldest) < 0) {
         metrics_redis_error(store_err_class(store_last_error(pl->store)));
-        if (!hold_stores_ok(pl)) /* Redis went away: as when a batch finds it */
+        if (!hold_stores_ok(pl)) { /* Redis went away: as when a batch finds it */
             hold_back(pl);
+        }
         return;
     }
     metrics_set_timers_overdue(pt->t.partition, count,
@@ -70,19 +75,24 @@ void stats_account_lag(struct pipeline *pl)
 {
     int64_t now = mono_ms(), wall = wall_ms();
 
-    if (now < pl->lag_at_ms)
+    if (now < pl->lag_at_ms) {
         return;
+    }
     pl->lag_at_ms = now + 1000;
     for (size_t p = 0; p < pl->tasks.n; p++) {
         const struct ptask *pt = pl->tasks.v[p];
         int64_t from;
 
-        if (pt == NULL)
+        if (pt == NULL) {
             continue;
-        if ((from = oldest_pending_ms(pt)) == 0)
-            for (int s = 0; s < SRC__COUNT && from == 0; s++)
-                if (metrics_lag(pl->cfg->topic[s], (int32_t)p) > 0)
+        }
+        if ((from = oldest_pending_ms(pt)) == 0) {
+            for (int s = 0; s < SRC__COUNT && from == 0; s++) {
+                if (metrics_lag(pl->cfg->topic[s], (int32_t)p) > 0) {
                     from = pt->applied_ts_ms;
+                }
+            }
+        }
         metrics_set_task_lag(
             (int32_t)p, from > 0 && wall > from ? (double)(wall - from) / 1000.0 : 0);
         account_timers(pl, pt);
@@ -114,13 +124,15 @@ int stats_kafka_fatal(struct pipeline *pl)
     rd_kafka_t *rk[] = {pl->consumer, producer_handle(pl->producer)};
     char reason[512];
 
-    if (pl->kafka_fatal)
+    if (pl->kafka_fatal) {
         return 1;
+    }
     for (int i = 0; i < 2; i++) {
         rd_kafka_resp_err_t err = rd_kafka_fatal_error(rk[i], reason, sizeof(reason));
 
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             continue;
+        }
         log_err("kafka %s: fatal error %s: %s; ending, for a restart with a new client",
                 client[i], rd_kafka_err2name(err), reason);
         pl->kafka_fatal = i == 0 ? FATAL_CONSUMER : FATAL_PRODUCER;
@@ -136,8 +148,9 @@ void stats_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     struct pipeline *pl = opaque;
 
     (void)rk;
-    if (err == RD_KAFKA_RESP_ERR__FATAL)
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
         return; /* stats_kafka_fatal says it, with the underlying error */
+    }
     /* One broker's connection lost (a broker closes idle ones) is not
      * Kafka down: librdkafka reconnects, and the statistics say when every
      * broker is up again. */
@@ -160,16 +173,18 @@ static void brokers_state(struct pipeline *pl, const cJSON *brokers)
         const cJSON *id = cJSON_GetObjectItem(b, "nodeid");
         const cJSON *state = cJSON_GetObjectItem(b, "state");
 
-        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || !cJSON_IsString(state))
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || !cJSON_IsString(state)) {
             continue;
+        }
         known++;
         up += strcmp(state->valuestring, "UP") == 0;
     }
     if (known > 0 && (up > 0) != pl->kafka_up) {
         pl->kafka_up = up > 0;
         metrics_set_kafka_up(pl->kafka_up);
-        if (pl->kafka_up)
+        if (pl->kafka_up) {
             log_note("kafka: %d of %d brokers connected", up, known);
+        }
     }
 }
 
@@ -191,10 +206,12 @@ int stats_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             /* The statistics list every partition the client has seen; only
              * the assigned ones are being fetched. */
             if (!cJSON_IsString(state) || strcmp(state->valuestring, "none") == 0 ||
-                strncmp(state->valuestring, "stop", 4) == 0)
+                strncmp(state->valuestring, "stop", 4) == 0) {
                 continue;
-            if (p >= 0 && cJSON_IsNumber(lag) && lag->valuedouble >= 0)
+            }
+            if (p >= 0 && cJSON_IsNumber(lag) && lag->valuedouble >= 0) {
                 metrics_set_lag(topic->string, p, (int64_t)lag->valuedouble);
+            }
         }
     }
     cJSON_Delete(root);
@@ -207,6 +224,7 @@ void stats_on_producer_error(rd_kafka_t *rk, int err, const char *reason, void *
 {
     (void)rk;
     (void)opaque;
-    if (err != RD_KAFKA_RESP_ERR__FATAL)
+    if (err != RD_KAFKA_RESP_ERR__FATAL) {
         log_warn("kafka producer: %s: %s", rd_kafka_err2name(err), reason);
+    }
 }

@@ -35,21 +35,24 @@ static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
     if (store_due(pl->store, pt->t.partition, now, (size_t)pl->cfg->sweep_batch, &ids,
                   &n) < 0) {
         metrics_redis_error(store_err_class(store_last_error(pl->store)));
-        if (!hold_stores_ok(pl))
+        if (!hold_stores_ok(pl)) {
             hold_back(pl);
+        }
         return 0;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         pl->items[i] = (struct batch_item){.sweep_id = ids[i],
                                            .sweep_until_ms = now,
                                            .source = -1,
                                            .partition = pt->t.partition,
                                            .offset = -1};
+    }
     if (batch_run(&b, pl->items, n, &st, err, sizeof(err)) < 0) {
         log_warn("sweep of partition %d: %s", (int)pt->t.partition, err);
         metrics_redis_error(store_err_class(err));
-        if (!hold_stores_ok(pl))
+        if (!hold_stores_ok(pl)) {
             hold_back(pl);
+        }
     } else {
         stats_account_batch(pl, pt->t.partition, &st);
     }
@@ -59,8 +62,9 @@ static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
 
 void pipeline_sweep(struct pipeline *pl)
 {
-    if (pl->sweeping)
+    if (pl->sweeping) {
         return; /* the last pass is still going */
+    }
     pl->sweeping = 1;
     pl->sweep_next = 0;
     pl->sweep_chunks = 0;
@@ -74,8 +78,9 @@ void sweep_some(struct pipeline *pl)
 {
     int64_t t0 = mono_ms();
 
-    if (!pl->sweeping || !store_ok(pl->store) || pl->paused)
+    if (!pl->sweeping || !store_ok(pl->store) || pl->paused) {
         return;
+    }
     while (pl->sweep_next < pl->tasks.n) {
         struct ptask *pt = pl->tasks.v[pl->sweep_next];
         int64_t now = pt ? sweep_timer_clock(pl, pt) : 0;
@@ -90,11 +95,13 @@ void sweep_some(struct pipeline *pl)
             pl->sweep_next++;
             pl->sweep_chunks = 0;
         }
-        if (mono_ms() - t0 >= SWEEP_STEP_MS)
+        if (mono_ms() - t0 >= SWEEP_STEP_MS) {
             return;
+        }
     }
     pl->sweeping = 0;
     metrics_sweep_run(pl->sweep_swept);
-    if (pl->sweep_swept > 0)
+    if (pl->sweep_swept > 0) {
         log_debug("sweeper: %zu customers re-evaluated", pl->sweep_swept);
+    }
 }

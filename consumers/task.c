@@ -22,8 +22,9 @@ void task_fini(struct task *t, void (*drop)(void *arg, void *msg, void *entry), 
         for (size_t i = 0; i < q->n; i++) {
             struct task_msg *m = at(q, i);
 
-            if (drop)
+            if (drop) {
                 drop(arg, m->msg, m->entry);
+            }
             event_free(&m->ev);
         }
         free(q->v);
@@ -36,10 +37,12 @@ static int grow(struct task_queue *q)
     size_t cap = q->cap ? q->cap * 2 : 64;
     struct task_msg *v = malloc(cap * sizeof(*v));
 
-    if (v == NULL)
+    if (v == NULL) {
         return -1;
-    for (size_t i = 0; i < q->n; i++)
+    }
+    for (size_t i = 0; i < q->n; i++) {
         v[i] = *at(q, i);
+    }
     free(q->v);
     q->v = v;
     q->cap = cap;
@@ -51,8 +54,9 @@ int task_push(struct task *t, int src, const struct task_msg *m)
 {
     struct task_queue *q = &t->q[src];
 
-    if (q->n == q->cap && grow(q) < 0)
+    if (q->n == q->cap && grow(q) < 0) {
         return -1;
+    }
     q->v[(q->head + q->n) % q->cap] = *m;
     q->n++;
     q->at_end = 0;
@@ -69,8 +73,9 @@ void task_at_end(struct task *t, int src)
 /* Merge order: event time, then topic, then offset. */
 static int before(const struct task_msg *a, int sa, const struct task_msg *b, int sb)
 {
-    if (a->ev.ts_ms != b->ev.ts_ms)
+    if (a->ev.ts_ms != b->ev.ts_ms) {
         return a->ev.ts_ms < b->ev.ts_ms;
+    }
     /* Heads of two queues are of two topics; within one topic the queue
      * keeps offset order. */
     return sa < sb;
@@ -95,15 +100,18 @@ enum task_wait task_next(struct task *t, int64_t now_ms, int64_t wall_ms,
 
         if (q->n == 0) {
             behind |= !q->at_end && !q->idle_expired;
-            if (q->at_end)
+            if (q->at_end) {
                 ended_empty |= 1u << s;
+            }
             continue;
         }
-        if (best < 0 || before(at(q, 0), s, at(&t->q[best], 0), best))
+        if (best < 0 || before(at(q, 0), s, at(&t->q[best], 0), best)) {
             best = s;
+        }
     }
-    if (best < 0)
+    if (best < 0) {
         return TASK_EMPTY;
+    }
     if (behind) {
         if (!t->waiting) {
             t->waiting = 1;
@@ -113,9 +121,11 @@ enum task_wait task_next(struct task *t, int64_t now_ms, int64_t wall_ms,
             *wait_ms = max_idle_ms - (now_ms - t->wait_since_ms);
             return TASK_WAITING;
         }
-        for (int s = 0; s < SRC__COUNT; s++)
-            if (t->q[s].n == 0 && !t->q[s].at_end)
+        for (int s = 0; s < SRC__COUNT; s++) {
+            if (t->q[s].n == 0 && !t->q[s].at_end) {
                 t->q[s].idle_expired = 1;
+            }
+        }
         *timed_out = 1;
     }
     t->waiting = 0;
@@ -140,11 +150,13 @@ void task_pop(struct task *t, int src, struct task_msg *out, int *late)
     q->head = (q->head + 1) % q->cap;
     q->n--;
     *late = 0;
-    if (out->reason != 0)
+    if (out->reason != 0) {
         return;
+    }
     *late = out->ev.ts_ms < t->stream_ms;
-    if (out->ev.ts_ms > t->stream_ms)
+    if (out->ev.ts_ms > t->stream_ms) {
         t->stream_ms = out->ev.ts_ms;
+    }
 }
 
 size_t task_queued(const struct task *t, int src)
@@ -156,16 +168,18 @@ int64_t task_timer_clock(const struct task *t, int64_t wall_ms)
 {
     int64_t now = wall_ms;
 
-    if (wall_ms <= 0)
+    if (wall_ms <= 0) {
         return t->stream_ms;
+    }
     for (int s = 0; s < SRC__COUNT; s++) {
         const struct task_queue *q = &t->q[s];
 
         if (q->n > 0) {
             const struct task_msg *head = at(q, 0);
 
-            if (head->reason == 0 && head->ev.ts_ms < now)
+            if (head->reason == 0 && head->ev.ts_ms < now) {
                 now = head->ev.ts_ms;
+            }
         } else if (!q->at_end && t->stream_ms < now) {
             now = t->stream_ms;
         }

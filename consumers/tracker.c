@@ -39,8 +39,9 @@ static void part_free(struct tracker_part *p)
         next = e->next;
         e->part = NULL;
         e->next = NULL;
-        if (e->refs == 0)
+        if (e->refs == 0) {
             free(e);
+        }
     }
     free(p->topic);
     free(p);
@@ -48,10 +49,12 @@ static void part_free(struct tracker_part *p)
 
 void tracker_free(struct tracker *t)
 {
-    if (t == NULL)
+    if (t == NULL) {
         return;
-    for (size_t i = 0; i < t->parts.n; i++)
+    }
+    for (size_t i = 0; i < t->parts.n; i++) {
         part_free(t->parts.v[i]);
+    }
     array_free(&t->parts);
     free(t);
 }
@@ -59,10 +62,12 @@ void tracker_free(struct tracker *t)
 static struct tracker_part *part_find(const struct tracker *t, const char *topic,
                                       int32_t partition)
 {
-    for (size_t i = 0; i < t->parts.n; i++)
+    for (size_t i = 0; i < t->parts.n; i++) {
         if (t->parts.v[i]->partition == partition &&
-            strcmp(t->parts.v[i]->topic, topic) == 0)
+            strcmp(t->parts.v[i]->topic, topic) == 0) {
             return t->parts.v[i];
+        }
+    }
     return NULL;
 }
 
@@ -71,10 +76,12 @@ static struct tracker_part *part_get(struct tracker *t, const char *topic,
 {
     struct tracker_part *p = part_find(t, topic, partition);
 
-    if (p != NULL)
+    if (p != NULL) {
         return p;
-    if ((p = calloc(1, sizeof(*p))) == NULL)
+    }
+    if ((p = calloc(1, sizeof(*p))) == NULL) {
         return NULL;
+    }
     p->partition = partition;
     p->stored = p->pending = -1;
     if ((p->topic = strdup(topic)) == NULL || array_append(&t->parts, p) < 0) {
@@ -91,15 +98,17 @@ struct tracker_entry *tracker_add(struct tracker *t, const char *topic, int32_t 
     struct tracker_part *p = part_get(t, topic, partition);
     struct tracker_entry *e;
 
-    if (p == NULL || (e = calloc(1, sizeof(*e))) == NULL)
+    if (p == NULL || (e = calloc(1, sizeof(*e))) == NULL) {
         return NULL;
+    }
     e->part = p;
     e->offset = offset;
     e->refs = 1;
-    if (p->tail)
+    if (p->tail) {
         p->tail->next = e;
-    else
+    } else {
         p->head = e;
+    }
     p->tail = e;
     p->inflight++;
     return e;
@@ -117,8 +126,9 @@ static void part_advance(struct tracker_part *p)
         struct tracker_entry *e = p->head;
 
         p->head = e->next;
-        if (p->head == NULL)
+        if (p->head == NULL) {
             p->tail = NULL;
+        }
         p->pending = e->offset + 1;
         free(e);
     }
@@ -128,8 +138,9 @@ void tracker_release(struct tracker_entry *e)
 {
     struct tracker_part *p = e->part;
 
-    if (--e->refs > 0)
+    if (--e->refs > 0) {
         return;
+    }
     if (p == NULL) {
         free(e); /* detached: its partition was forgotten */
         return;
@@ -147,15 +158,18 @@ void tracker_unadd(struct tracker_entry *e)
         free(e);
         return;
     }
-    for (link = &p->head; *link != NULL && *link != e; link = &(*link)->next)
+    for (link = &p->head; *link != NULL && *link != e; link = &(*link)->next) {
         ;
-    if (*link == NULL)
+    }
+    if (*link == NULL) {
         return;
+    }
     *link = e->next;
     if (p->tail == e) {
         p->tail = NULL;
-        for (struct tracker_entry *x = p->head; x != NULL; x = x->next)
+        for (struct tracker_entry *x = p->head; x != NULL; x = x->next) {
             p->tail = x;
+        }
     }
     p->inflight--;
     free(e);
@@ -188,8 +202,9 @@ size_t tracker_inflight_total(const struct tracker *t)
 {
     size_t n = 0;
 
-    for (size_t i = 0; i < t->parts.n; i++)
+    for (size_t i = 0; i < t->parts.n; i++) {
         n += t->parts.v[i]->inflight;
+    }
     return n;
 }
 

@@ -26,8 +26,9 @@ static void *slot(void *cfg, const struct cfgtab_key *k)
  * key lists; CFGTAB_NOT_LISTED for -1, none of them. */
 static int set_index(void *cfg, const struct cfgtab_key *k, int v)
 {
-    if (v < 0)
+    if (v < 0) {
         return CFGTAB_NOT_LISTED;
+    }
     *(int *)slot(cfg, k) = v;
     return 0;
 }
@@ -40,8 +41,9 @@ static int parse_clock(void *cfg, const struct cfgtab_key *k, const char *value,
 
     (void)why;
     (void)whylen;
-    if (v < 0)
+    if (v < 0) {
         return CFGTAB_NOT_LISTED;
+    }
     *(enum clock_mode *)slot(cfg, k) = (enum clock_mode)v;
     return 0;
 }
@@ -97,8 +99,9 @@ static int parse_indices(void *cfg, const struct cfgtab_key *k, const char *valu
 
         p += strspn(p, " \t,");
         n = strcspn(p, " \t,");
-        if (n == 0)
+        if (n == 0) {
             break;
+        }
         if ((idx = store_index_parse(p, n)) < 0) {
             snprintf(why, whylen, "'%.*s' is not an index (risk, loyalty, clv, value)",
                      (int)n, p);
@@ -290,10 +293,11 @@ static int kafka_prop(struct config *cfg, const char *key, const char *value, ch
             snprintf(err, errlen, "%s: %s", key, why);
             return -1;
         }
-        if ((rc = kconf_check_property(stripped, secret, why, sizeof(why))) < 0)
+        if ((rc = kconf_check_property(stripped, secret, why, sizeof(why))) < 0) {
             snprintf(err, errlen, "%s: %s", key, why);
-        else if ((rc = props_add(props, stripped, secret)) < 0)
+        } else if ((rc = props_add(props, stripped, secret)) < 0) {
             snprintf(err, errlen, "out of memory");
+        }
         explicit_bzero(secret, strlen(secret));
         free(secret);
         return rc;
@@ -310,10 +314,12 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 {
     int rc;
 
-    if (strncmp(key, "kafka.", 6) == 0)
+    if (strncmp(key, "kafka.", 6) == 0) {
         return kafka_prop(cfg, key, value, err, errlen);
-    if ((rc = cfgtab_set(&daemon_keys, cfg, key, value, err, errlen)) != CFGTAB_UNKNOWN)
+    }
+    if ((rc = cfgtab_set(&daemon_keys, cfg, key, value, err, errlen)) != CFGTAB_UNKNOWN) {
         return rc;
+    }
     rc = cfgtab_set(model_config_keys(), cfg->model, key, value, err, errlen);
     return rc < 0 ? -1 : 0;
 }
@@ -324,8 +330,9 @@ int config_init(struct config *cfg)
 
     memset(cfg, 0, sizeof(*cfg));
     cfg->model = model_config_new();
-    if (cfg->model == NULL)
+    if (cfg->model == NULL) {
         return -1;
+    }
     return cfgtab_defaults(&daemon_keys, cfg, err, sizeof(err));
 }
 
@@ -347,12 +354,14 @@ static char *trim(char *s)
 {
     char *end;
 
-    while (*s == ' ' || *s == '\t')
+    while (*s == ' ' || *s == '\t') {
         s++;
+    }
     end = s + strlen(s);
     while (end > s &&
-           (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+           (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r')) {
         *--end = '\0';
+    }
     return s;
 }
 
@@ -372,8 +381,9 @@ static int parse_value(char *v, char *err, size_t errlen)
         char q = v[0], *out = v, *in = v + 1;
 
         for (; *in != '\0' && *in != q; in++) {
-            if (q == '"' && *in == '\\' && (in[1] == '"' || in[1] == '\\'))
+            if (q == '"' && *in == '\\' && (in[1] == '"' || in[1] == '\\')) {
                 in++;
+            }
             *out++ = *in;
         }
         if (*in != q) {
@@ -388,13 +398,14 @@ static int parse_value(char *v, char *err, size_t errlen)
         }
         return q == '\'';
     }
-    for (rest = strchr(v, '#'); rest != NULL; rest = strchr(rest + 1, '#'))
+    for (rest = strchr(v, '#'); rest != NULL; rest = strchr(rest + 1, '#')) {
         if (rest == v || rest[-1] == ' ' || rest[-1] == '\t') {
             snprintf(err, errlen,
                      "a '#' after the value: comments go on lines of their own "
                      "(quote the value if the '#' belongs to it)");
             return -1;
         }
+    }
     return 0;
 }
 
@@ -422,8 +433,9 @@ static int expand_env(const char *in, char *out, size_t outlen, char *err, size_
                 return -1;
             }
             dash = strstr(p + 2, ":-");
-            if (dash != NULL && dash > close)
+            if (dash != NULL && dash > close) {
                 dash = NULL;
+            }
             n = (size_t)((dash ? dash : close) - (p + 2));
             if (n == 0 || n >= sizeof(name) ||
                 strspn(p + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -470,8 +482,9 @@ static int config_line(struct config *cfg, char *line, char *key_out, size_t key
     char *s = trim(line), *eq, *key, *value, expanded[4096];
     int literal;
 
-    if (*s == '\0' || *s == '#')
+    if (*s == '\0' || *s == '#') {
         return 0;
+    }
     eq = strchr(s, '=');
     if (eq == NULL) {
         snprintf(err, errlen, "expected 'key = value'");
@@ -485,11 +498,13 @@ static int config_line(struct config *cfg, char *line, char *key_out, size_t key
         return -1;
     }
     snprintf(key_out, key_len, "%s", key);
-    if ((literal = parse_value(value, err, errlen)) < 0)
+    if ((literal = parse_value(value, err, errlen)) < 0) {
         return -1;
+    }
     if (!literal) {
-        if (expand_env(value, expanded, sizeof(expanded), err, errlen) < 0)
+        if (expand_env(value, expanded, sizeof(expanded), err, errlen) < 0) {
             return -1;
+        }
         value = expanded;
     }
     return config_set(cfg, key, value, err, errlen);
@@ -508,9 +523,11 @@ struct seen {
 
 static unsigned seen_line(const struct seen *sn, const char *key)
 {
-    for (size_t i = 0; i < sn->n; i++)
-        if (strcmp(sn->v[i].key, key) == 0)
+    for (size_t i = 0; i < sn->n; i++) {
+        if (strcmp(sn->v[i].key, key) == 0) {
             return sn->v[i].line;
+        }
+    }
     return 0;
 }
 
@@ -527,8 +544,9 @@ static int seen_add(struct seen *sn, const char *key, unsigned line)
 
 static void seen_free(struct seen *sn)
 {
-    for (size_t i = 0; i < sn->n; i++)
+    for (size_t i = 0; i < sn->n; i++) {
         free(sn->v[i].key);
+    }
     array_free(sn);
 }
 
@@ -544,13 +562,15 @@ static int check_topics(const struct config *cfg, char *err, size_t errlen)
                                                     [TOPIC_SEGMENTS] = "topic.segments",
                                                     [TOPIC_DLQ] = "topic.dlq"};
 
-    for (int i = 0; i < TOPIC__COUNT; i++)
-        for (int j = i + 1; j < TOPIC__COUNT; j++)
+    for (int i = 0; i < TOPIC__COUNT; i++) {
+        for (int j = i + 1; j < TOPIC__COUNT; j++) {
             if (strcmp(cfg->pipe.topic[i], cfg->pipe.topic[j]) == 0) {
                 snprintf(err, errlen, "%s and %s are the same topic '%s'", names[i],
                          names[j], cfg->pipe.topic[i]);
                 return -1;
             }
+        }
+    }
     return 0;
 }
 
@@ -563,13 +583,15 @@ static int read_secret(const char *path, char **out, int missing_ok, char *err,
     FILE *f = fopen(path, "r");
 
     if (f == NULL) {
-        if (missing_ok && errno == ENOENT)
+        if (missing_ok && errno == ENOENT) {
             return 1;
+        }
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    if (fgets(buf, sizeof(buf), f) == NULL)
+    if (fgets(buf, sizeof(buf), f) == NULL) {
         buf[0] = '\0';
+    }
     fclose(f);
     if (*out) {
         explicit_bzero(*out, strlen(*out));
@@ -586,9 +608,11 @@ static int read_secret(const char *path, char **out, int missing_ok, char *err,
 
 static int has_prop(const struct kafka_props *p, const char *name)
 {
-    for (size_t i = 0; i < p->n; i++)
-        if (strcmp(p->v[i].name, name) == 0)
+    for (size_t i = 0; i < p->n; i++) {
+        if (strcmp(p->v[i].name, name) == 0) {
             return 1;
+        }
+    }
     return 0;
 }
 
@@ -604,26 +628,32 @@ static int read_secrets(struct config *cfg, char *err, size_t errlen)
     char path[4096], *sasl = NULL, why[512];
     int rc;
 
-    if (cfg->redis_password_file[0] != '\0')
+    if (cfg->redis_password_file[0] != '\0') {
         return read_secret(cfg->redis_password_file, &cfg->redis_password, 0, err,
                            errlen);
-    if (creds == NULL || creds[0] == '\0')
+    }
+    if (creds == NULL || creds[0] == '\0') {
         return 0;
+    }
     snprintf(path, sizeof(path), "%s/redis-password", creds);
-    if (read_secret(path, &cfg->redis_password, 1, err, errlen) < 0)
+    if (read_secret(path, &cfg->redis_password, 1, err, errlen) < 0) {
         return -1;
+    }
     if (has_prop(&cfg->pipe.kafka_common, "sasl.password") ||
         has_prop(&cfg->pipe.kafka_consumer, "sasl.password") ||
-        has_prop(&cfg->pipe.kafka_producer, "sasl.password"))
+        has_prop(&cfg->pipe.kafka_producer, "sasl.password")) {
         return 0;
+    }
     snprintf(path, sizeof(path), "%s/kafka-sasl-password", creds);
-    if ((rc = read_secret(path, &sasl, 1, err, errlen)) != 0)
+    if ((rc = read_secret(path, &sasl, 1, err, errlen)) != 0) {
         return rc < 0 ? -1 : 0;
+    }
     rc = kafka_prop(cfg, "kafka.sasl.password", sasl, why, sizeof(why));
     explicit_bzero(sasl, strlen(sasl));
     free(sasl);
-    if (rc < 0)
+    if (rc < 0) {
         snprintf(err, errlen, "%s: %s", path, why);
+    }
     return rc;
 }
 
@@ -646,8 +676,9 @@ int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t
                      why[0] ? why : "out of memory");
             goto out;
         }
-        if (key[0] == '\0')
+        if (key[0] == '\0') {
             continue;
+        }
         if ((before = seen_line(&sn, key)) != 0) {
             snprintf(err, errlen, "%s:%u: %s is already set on line %u", path, lineno,
                      key, before);
@@ -691,12 +722,15 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 
 static int props_differ(const struct kafka_props *a, const struct kafka_props *b)
 {
-    if (a->n != b->n)
+    if (a->n != b->n) {
         return 1;
-    for (size_t i = 0; i < a->n; i++)
+    }
+    for (size_t i = 0; i < a->n; i++) {
         if (strcmp(a->v[i].name, b->v[i].name) != 0 ||
-            strcmp(a->v[i].value, b->v[i].value) != 0)
+            strcmp(a->v[i].value, b->v[i].value) != 0) {
             return 1;
+        }
+    }
     return 0;
 }
 
@@ -704,8 +738,9 @@ static void list_add(char *out, size_t outlen, const char *name)
 {
     size_t len = strlen(out);
 
-    if (len + 1 < outlen)
+    if (len + 1 < outlen) {
         snprintf(out + len, outlen - len, "%s%s", len ? ", " : "", name);
+    }
 }
 
 size_t config_restart_changes(const struct config *running, const struct config *fresh,

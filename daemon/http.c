@@ -23,8 +23,9 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, mode);
     enum MHD_Result rc;
 
-    if (r == NULL)
+    if (r == NULL) {
         return MHD_NO;
+    }
     MHD_add_response_header(r, "Content-Type", type);
     rc = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
@@ -44,8 +45,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     (void)cls;
     vsnprintf(line, sizeof(line), fmt, ap);
     n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
         line[--n] = '\0';
+    }
     log_warn("http: %s", line);
 }
 
@@ -57,20 +59,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     char *body;
 
     (void)cls, (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         return reply(conn, 405, "text/plain", "method not allowed\n",
                      MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/health") == 0)
+    }
+    if (strcmp(url, "/health") == 0) {
         return reply(conn, 200, "text/plain", "ok\n", MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/ready") == 0)
+    }
+    if (strcmp(url, "/ready") == 0) {
         return metrics_ready()
                    ? reply(conn, 200, "text/plain", "ready\n", MHD_RESPMEM_PERSISTENT)
                    : reply(conn, 503, "text/plain", "not ready\n",
                            MHD_RESPMEM_PERSISTENT);
+    }
     if (strcmp(url, "/metrics") == 0) {
-        if ((body = metrics_render()) == NULL)
+        if ((body = metrics_render()) == NULL) {
             return reply(conn, 500, "text/plain", "out of memory\n",
                          MHD_RESPMEM_PERSISTENT);
+        }
         return reply(conn, 200, "text/plain; version=0.0.4", body, MHD_RESPMEM_MUST_FREE);
     }
     return reply(conn, 404, "text/plain", "not found\n", MHD_RESPMEM_PERSISTENT);
@@ -85,13 +91,16 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *e
     long port;
     size_t hl;
 
-    if (colon == NULL || (port = strtol(colon + 1, NULL, 10)) <= 0 || port > 65535)
+    if (colon == NULL || (port = strtol(colon + 1, NULL, 10)) <= 0 || port > 65535) {
         goto bad;
+    }
     hl = (size_t)(colon - listen);
-    if (hl >= 2 && listen[0] == '[' && listen[hl - 1] == ']')
+    if (hl >= 2 && listen[0] == '[' && listen[hl - 1] == ']') {
         listen++, hl -= 2;
-    if (hl == 0 || hl >= sizeof(host))
+    }
+    if (hl == 0 || hl >= sizeof(host)) {
         goto bad;
+    }
     memcpy(host, listen, hl);
     host[hl] = '\0';
     memset(ss, 0, sizeof(*ss));
@@ -130,10 +139,12 @@ struct http *http_start(const char *listen, char *err, size_t errlen)
         snprintf(err, errlen, "%s", why);
         return NULL;
     }
-    if ((h = calloc(1, sizeof(*h))) == NULL)
+    if ((h = calloc(1, sizeof(*h))) == NULL) {
         return NULL;
-    if (ss.ss_family == AF_INET6)
+    }
+    if (ss.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
+    }
     h->mhd =
         /* The logger first: libmicrohttpd says so otherwise. */
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
@@ -150,8 +161,9 @@ struct http *http_start(const char *listen, char *err, size_t errlen)
 
 void http_stop(struct http *h)
 {
-    if (h == NULL)
+    if (h == NULL) {
         return;
+    }
     MHD_stop_daemon(h->mhd);
     free(h);
 }

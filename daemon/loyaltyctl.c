@@ -64,8 +64,9 @@ static void usage_exit(const char *why) __attribute__((noreturn));
 
 static void usage_exit(const char *why)
 {
-    if (why)
+    if (why) {
         fprintf(stderr, "loyaltyctl: %s\n", why);
+    }
     usage(stderr);
     exit(EXIT_USAGE);
 }
@@ -91,11 +92,13 @@ static long parse_day(const char *s, const char *what)
     char compact[16];
     long day;
 
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || s[n] != '\0')
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || s[n] != '\0') {
         usage_exit(what);
+    }
     snprintf(compact, sizeof(compact), "%04d%02d%02d", y, m, d);
-    if (cdnow_parse_date(compact, &day) < 0)
+    if (cdnow_parse_date(compact, &day) < 0) {
         usage_exit(what);
+    }
     return day;
 }
 
@@ -113,8 +116,9 @@ static void put_json(cJSON *doc)
 {
     char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
 
-    if (text == NULL)
+    if (text == NULL) {
         die("out of memory");
+    }
     puts(text);
     free(text);
     cJSON_Delete(doc);
@@ -127,15 +131,18 @@ static void ctl_connect(struct ctl *c)
     c->store = store_new(&(struct store_opts){
         c->cfg.redis_host, c->cfg.redis_port, c->cfg.redis_password, c->cfg.redis_db,
         c->cfg.redis_prefix, c->cfg.redis_timeout_ms, c->cfg.redis_indices});
-    if (c->store == NULL)
+    if (c->store == NULL) {
         die("out of memory");
-    if (store_connect(c->store, err, sizeof(err)) < 0)
+    }
+    if (store_connect(c->store, err, sizeof(err)) < 0) {
         die("%s", err);
+    }
     c->model.cfg = c->cfg.model;
     bg_params_default(&c->model.bg);
     gg_params_default(&c->model.gg);
-    if (store_model_get(c->store, &c->model.bg, &c->model.gg, &c->model.version) < 0)
+    if (store_model_get(c->store, &c->model.bg, &c->model.gg, &c->model.version) < 0) {
         die("redis: cannot read the model parameters");
+    }
 }
 
 static void load_customer(struct ctl *c, const char *id, struct customer *cu)
@@ -143,10 +150,12 @@ static void load_customer(struct ctl *c, const char *id, struct customer *cu)
     struct store_meta meta;
     char err[512];
 
-    if (store_load(c->store, id, cu, &meta, err, sizeof(err)) < 0)
+    if (store_load(c->store, id, cu, &meta, err, sizeof(err)) < 0) {
         die("%s", err);
-    if (!meta.exists)
+    }
+    if (!meta.exists) {
         die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
+    }
 }
 
 /* fn(cu, arg) for every customer under the prefix, each loaded in turn
@@ -157,14 +166,16 @@ static void each_customer(struct ctl *c, void (*fn)(const struct customer *cu, v
     struct customer *cu = malloc(sizeof(*cu));
     uint64_t cursor = 0;
 
-    if (cu == NULL)
+    if (cu == NULL) {
         die("out of memory");
+    }
     do {
         char **ids;
         size_t count;
 
-        if (store_scan_customers(c->store, &cursor, &ids, &count) < 0)
+        if (store_scan_customers(c->store, &cursor, &ids, &count) < 0) {
             die("redis: cannot list customers");
+        }
         for (size_t i = 0; i < count; i++) {
             load_customer(c, ids[i], cu);
             fn(cu, arg);
@@ -184,12 +195,14 @@ static int cmd_show(struct ctl *c, const char *id, int at_wall_clock)
     char *buf = malloc(65536);
     int64_t when;
 
-    if (cu == NULL || buf == NULL)
+    if (cu == NULL || buf == NULL) {
         die("out of memory");
+    }
     load_customer(c, id, cu);
     when = at_wall_clock || cu->as_of_ms <= 0 ? wall_ms() : cu->as_of_ms;
-    if (model_explain(cu, &c->model, when, buf, 65536) < 0)
+    if (model_explain(cu, &c->model, when, buf, 65536) < 0) {
         die("cannot explain customer '%s'", id);
+    }
     if (cu->model_version < c->model.version) {
         size_t len = strlen(buf);
 
@@ -206,8 +219,9 @@ static int cmd_show(struct ctl *c, const char *id, int at_wall_clock)
         cJSON_AddNumberToObject(doc, "as_of_ms", (double)when);
         cJSON_AddNumberToObject(doc, "model_version", (double)cu->model_version);
         cJSON_AddNumberToObject(doc, "current_model_version", (double)c->model.version);
-        for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n"))
+        for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
             cJSON_AddItemToArray(lines, cJSON_CreateString(line));
+        }
         put_json(doc);
     } else {
         fputs(buf, stdout);
@@ -249,13 +263,16 @@ static cJSON *dump_one(struct ctl *c, const char *id, struct customer *cu)
 
     kvlist_init(&summary);
     kvlist_init(&fields);
-    if (store_load(c->store, id, cu, &meta, err, sizeof(err)) < 0)
+    if (store_load(c->store, id, cu, &meta, err, sizeof(err)) < 0) {
         die("%s", err);
-    if (!meta.exists)
+    }
+    if (!meta.exists) {
         die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
+    }
     if (store_summary(c->store, id, &summary) < 0 || meta_fields(&meta, &fields) < 0 ||
-        codec_encode(cu, &fields, &aux) < 0)
+        codec_encode(cu, &fields, &aux) < 0) {
         die("redis: cannot read customer '%s'", id);
+    }
     doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "customer_id", id);
     cJSON_AddNumberToObject(doc, "layout", meta.layout);
@@ -263,9 +280,11 @@ static cJSON *dump_one(struct ctl *c, const char *id, struct customer *cu)
         const struct kvlist *kv = part ? &fields : &summary;
         cJSON *o = cJSON_AddObjectToObject(doc, part ? "fields" : "summary");
 
-        for (size_t i = 0; i < kv->n; i++)
-            if (kv->v[i].value[0] != '\0')
+        for (size_t i = 0; i < kv->n; i++) {
+            if (kv->v[i].value[0] != '\0') {
                 cJSON_AddStringToObject(o, kv->v[i].name, kv->v[i].value);
+            }
+        }
     }
     cJSON_AddStringToObject(doc, "aux", aux ? aux : "");
     free(aux);
@@ -294,8 +313,9 @@ static int cmd_dump(struct ctl *c, int n, char **ids)
     struct customer *cu = malloc(sizeof(*cu));
     cJSON *all = cJSON_CreateArray();
 
-    if (cu == NULL || all == NULL)
+    if (cu == NULL || all == NULL) {
         die("out of memory");
+    }
     for (int i = 0; i < n; i++) {
         cJSON *doc = dump_one(c, ids[i], cu);
 
@@ -321,10 +341,12 @@ static int cmd_delete(struct ctl *c, const char *id)
 {
     long long n = store_delete_customer(c->store, id);
 
-    if (n < 0)
+    if (n < 0) {
         die("redis: cannot delete '%s'", id);
-    if (n == 0)
+    }
+    if (n == 0) {
         die("no customer '%s' under prefix '%s'", id, c->cfg.redis_prefix);
+    }
     if (c->json) {
         cJSON *doc = cJSON_CreateObject();
 
@@ -348,33 +370,39 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
         if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
             int j = store_index_parse(argv[i + 1], strlen(argv[i + 1]));
 
-            if (j < 0)
+            if (j < 0) {
                 usage_exit("--by takes risk, loyalty, clv or value");
+            }
             k = (enum store_index_kind)j;
             i++;
         } else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
             n = strtol(argv[++i], &end, 10);
-            if (*end != '\0' || n <= 0 || n > 100000)
+            if (*end != '\0' || n <= 0 || n > 100000) {
                 usage_exit("-n takes a number from 1 to 100000");
+            }
         } else {
             usage_exit("top: unexpected argument");
         }
     }
-    if (!(c->cfg.redis_indices & (1u << k)))
+    if (!(c->cfg.redis_indices & (1u << k))) {
         die("the %s index is not kept (add it to redis.indices in the daemon's "
             "configuration; see -c)",
             store_index_name(k));
-    if (store_top(c->store, k, (size_t)n, &ids, &scores, &count) < 0)
+    }
+    if (store_top(c->store, k, (size_t)n, &ids, &scores, &count) < 0) {
         die("redis: cannot read index %s", store_index_name(k));
+    }
     if (count == 0) { /* an empty table would hide a mistyped prefix */
         long long all = 0;
 
-        if (store_index_count(c->store, k, &all) < 0)
+        if (store_index_count(c->store, k, &all) < 0) {
             die("redis: cannot read index %s", store_index_name(k));
-        if (all == 0)
+        }
+        if (all == 0) {
             die("no customers under prefix '%s' (the daemon's is redis.prefix in its "
                 "configuration; see -c and --prefix)",
                 c->cfg.redis_prefix);
+        }
     }
     if (c->json) {
         cJSON *doc = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(doc, "top");
@@ -391,8 +419,9 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
         put_json(doc);
     } else {
         printf("%-5s %-40s %s\n", "rank", "customer", store_index_name(k));
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < count; i++) {
             printf("%-5zu %-40s %.4f\n", i + 1, ids[i], scores[i]);
+        }
     }
     store_ids_free(ids, count);
     free(scores);
@@ -443,43 +472,49 @@ static void parse_fit_args(int argc, char **argv, struct fit_args *f)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-        if (strcmp(a, "--from-redis") == 0)
+        if (strcmp(a, "--from-redis") == 0) {
             f->from_redis = 1;
-        else if (strcmp(a, "--json") == 0)
+        } else if (strcmp(a, "--json") == 0) {
             f->json = 1;
-        else if (strcmp(a, "--save") == 0)
+        } else if (strcmp(a, "--save") == 0) {
             f->save = 1;
-        else if (strcmp(a, "--force") == 0)
+        } else if (strcmp(a, "--force") == 0) {
             f->force = 1;
-        else if (v && strcmp(a, "--max-change") == 0) {
+        } else if (v && strcmp(a, "--max-change") == 0) {
             char *end;
 
             f->max_change = strtod(argv[++i], &end);
-            if (*end != '\0' || !(f->max_change > 1) || f->max_change > 1000)
+            if (*end != '\0' || !(f->max_change > 1) || f->max_change > 1000) {
                 usage_exit("--max-change takes a factor above 1 (at most 1000)");
-        } else if (v && strcmp(a, "--input") == 0)
+            }
+        } else if (v && strcmp(a, "--input") == 0) {
             f->input = argv[++i];
-        else if (v && strcmp(a, "--format") == 0)
+        } else if (v && strcmp(a, "--format") == 0) {
             f->format = argv[++i];
-        else if (v &&
-                 (strcmp(a, "--calibration-end") == 0 || strcmp(a, "--as-of") == 0)) {
+        } else if (v &&
+                   (strcmp(a, "--calibration-end") == 0 || strcmp(a, "--as-of") == 0)) {
             f->cal_end = parse_day(argv[++i], "dates are YYYY-MM-DD");
             f->has_cal_end = 1;
         } else if (v && strcmp(a, "--unit") == 0) {
             i++;
-            if (strcmp(v, "weeks") != 0 && strcmp(v, "days") != 0)
+            if (strcmp(v, "weeks") != 0 && strcmp(v, "days") != 0) {
                 usage_exit("--unit takes weeks or days");
+            }
             f->unit_days = v[0] == 'w' ? 7 : 1;
-        } else
+        } else {
             usage_exit("fit: unexpected argument");
+        }
     }
-    if (f->from_redis == (f->input != NULL))
+    if (f->from_redis == (f->input != NULL)) {
         usage_exit("fit needs exactly one of --from-redis and --input FILE");
+    }
     if (f->input && (f->format == NULL || (strcmp(f->format, "cdnow-transactions") != 0 &&
-                                           strcmp(f->format, "cdnow-summary") != 0)))
+                                           strcmp(f->format, "cdnow-summary") != 0))) {
         usage_exit("--format takes cdnow-transactions or cdnow-summary");
-    if (f->input && f->format[6] == 't' && !f->has_cal_end)
+    }
+    if (f->input && f->format[6] == 't' && !f->has_cal_end) {
         usage_exit("cdnow-transactions needs --calibration-end YYYY-MM-DD");
+    }
 }
 
 /* BG/NBD statistics of one customer as of a day: 0, or -1 if the customer
@@ -487,8 +522,9 @@ static void parse_fit_args(int argc, char **argv, struct fit_args *f)
 static int customer_obs(const struct customer *cu, long as_of_day, double unit_days,
                         struct bg_obs *o)
 {
-    if (cu->first_day < 0 || cu->first_day > as_of_day || cu->last_day > as_of_day)
+    if (cu->first_day < 0 || cu->first_day > as_of_day || cu->last_day > as_of_day) {
         return -1;
+    }
     customer_bg_obs(cu, (int32_t)as_of_day, unit_days, o);
     return 0;
 }
@@ -504,12 +540,14 @@ static void obs_add(const struct customer *cu, void *arg)
 {
     struct obs_acc *a = arg;
 
-    if (array_reserve(&a->obs, a->obs.n + 1) < 0)
+    if (array_reserve(&a->obs, a->obs.n + 1) < 0) {
         die("out of memory");
-    if (customer_obs(cu, a->as_of_day, a->unit_days, &a->obs.v[a->obs.n]) == 0)
+    }
+    if (customer_obs(cu, a->as_of_day, a->unit_days, &a->obs.v[a->obs.n]) == 0) {
         a->obs.n++;
-    else
+    } else {
         a->skipped++;
+    }
 }
 
 /* Every customer's (x, t_x, T) as of `as_of_day` from the daemon's state. */
@@ -519,11 +557,12 @@ static void obs_from_redis(struct ctl *c, long as_of_day, double unit_days,
     struct obs_acc a = {.as_of_day = as_of_day, .unit_days = unit_days};
 
     each_customer(c, obs_add, &a);
-    if (a.skipped)
+    if (a.skipped) {
         fprintf(stderr,
                 "loyaltyctl: %zu customers left out (no purchase up to the as-of "
                 "day, or purchases after it)\n",
                 a.skipped);
+    }
     *out = a.obs.v;
     *n_out = a.obs.n;
 }
@@ -533,13 +572,15 @@ static void fit_print(const struct fit_args *f, const struct bg_fit_result *bg,
 {
     char buf[1024];
 
-    if (f->json)
+    if (f->json) {
         fit_format_json(buf, sizeof(buf), bg, gg, f->unit_days == 7 ? "weeks" : "days");
-    else
+    } else {
         fit_format_text(buf, sizeof(buf), bg, gg);
+    }
     fputs(buf, stdout);
-    if (buf[0] && buf[strlen(buf) - 1] != '\n')
+    if (buf[0] && buf[strlen(buf) - 1] != '\n') {
         fputc('\n', stdout);
+    }
 }
 
 /* A saved fit replaces the one the daemon uses: refused when a parameter
@@ -554,11 +595,13 @@ static void check_plausible(const struct model_ctx *old, const struct bg_params 
                           old->gg.p, old->gg.q,     old->gg.gamma};
     const double now[] = {bg->r, bg->alpha, bg->a, bg->b, gg->p, gg->q, gg->gamma};
 
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (!(now[i] <= was[i] * max_change && now[i] >= was[i] / max_change))
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(now[i] <= was[i] * max_change && now[i] >= was[i] / max_change)) {
             die("%s moves from %g to %g, more than a factor of %g: nothing saved (check "
                 "the data; --max-change F or --force to save all the same)",
                 names[i], was[i], now[i], max_change);
+        }
+    }
 }
 
 /* Customers, the model version and how many are behind it. */
@@ -574,8 +617,9 @@ static int cmd_stats(struct ctl *c)
         int64_t *ver;
 
         if (store_scan_versions(c->store, &cursor, &ids, &part, &ver, &count, err,
-                                sizeof(err)) < 0)
+                                sizeof(err)) < 0) {
             die("%s", err);
+        }
         for (size_t i = 0; i < count; i++) {
             total += part[i] >= 0;
             behind += part[i] >= 0 && ver[i] < c->model.version;
@@ -584,10 +628,11 @@ static int cmd_stats(struct ctl *c)
         free(ver);
         store_ids_free(ids, count);
     } while (cursor != 0);
-    if (total == 0)
+    if (total == 0) {
         die("no customers under prefix '%s' (the daemon's is redis.prefix in its "
             "configuration; see -c and --prefix)",
             c->cfg.redis_prefix);
+    }
     if (c->json) {
         cJSON *doc = cJSON_CreateObject();
 
@@ -624,11 +669,13 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
                  ? cdnow_load_transactions(f.input, f.cal_end, f.unit_days, &obs, &n, err,
                                            sizeof(err))
                  : cdnow_load_summary(f.input, f.unit_days, &obs, &n, err, sizeof(err));
-        if (rc < 0)
+        if (rc < 0) {
             die("%s", err);
+        }
     }
-    if (bg_fit(obs, n, &bg) < 0)
+    if (bg_fit(obs, n, &bg) < 0) {
         die("nothing to fit (%zu customers)", n);
+    }
     rc = gg_fit(obs, n, &gg);
     fit_print(&f, &bg, rc == 0 ? &gg : NULL);
     if (f.save) {
@@ -636,8 +683,9 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
         const struct gg_params *ggp;
         int64_t version;
 
-        if (!f.from_redis)
+        if (!f.from_redis) {
             ctl_connect(c);
+        }
         ggp = rc == 0 && gg.converged ? &gg.params : &c->model.gg;
         wk.alpha *= 7.0 / f.unit_days; /* the daemon works in weeks */
         fprintf(
@@ -648,16 +696,19 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
             c->model.version, c->model.bg.r, c->model.bg.alpha, c->model.bg.a,
             c->model.bg.b, c->model.gg.p, c->model.gg.q, c->model.gg.gamma, wk.r,
             wk.alpha, wk.a, wk.b, ggp->p, ggp->q, ggp->gamma);
-        if (!bg.converged)
+        if (!bg.converged) {
             die("the BG/NBD fit did not converge (too few repeat customers or no dropout "
                 "in the data); nothing saved");
-        if (c->model.version > 0 && !f.force)
+        }
+        if (c->model.version > 0 && !f.force) {
             check_plausible(&c->model, &wk, ggp, f.max_change);
+        }
         snprintf(err, sizeof(err),
                  "{\"n\":%zu,\"loglik\":%.4f,\"saved_at_ms\":%" PRId64 "}", bg.n,
                  bg.loglik, wall_ms());
-        if ((version = store_model_put(c->store, &wk, ggp, err)) < 0)
+        if ((version = store_model_put(c->store, &wk, ggp, err)) < 0) {
             die("redis: cannot save the model");
+        }
         fprintf(stderr,
                 "loyaltyctl: saved as model version %" PRId64
                 "; the daemon picks it up within model.refresh_s and rescores every "
@@ -688,20 +739,21 @@ static void parse_val_args(int argc, char **argv, struct val_args *v)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *n = i + 1 < argc ? argv[i + 1] : NULL;
 
-        if (strcmp(a, "--from-redis") == 0)
+        if (strcmp(a, "--from-redis") == 0) {
             v->from_redis = 1;
-        else if (strcmp(a, "--json") == 0)
+        } else if (strcmp(a, "--json") == 0) {
             v->json = 1;
-        else if (n && strcmp(a, "--input") == 0)
+        } else if (n && strcmp(a, "--input") == 0) {
             v->input = argv[++i];
-        else if (n && strcmp(a, "--format") == 0)
+        } else if (n && strcmp(a, "--format") == 0) {
             v->format = argv[++i];
-        else if (n && strcmp(a, "--plot") == 0)
+        } else if (n && strcmp(a, "--plot") == 0) {
             v->plot_dir = argv[++i];
-        else if (n && strcmp(a, "--model") == 0) {
+        } else if (n && strcmp(a, "--model") == 0) {
             i++;
-            if (strcmp(n, "fit") != 0 && strcmp(n, "stored") != 0)
+            if (strcmp(n, "fit") != 0 && strcmp(n, "stored") != 0) {
                 usage_exit("--model takes fit or stored");
+            }
             v->stored = n[0] == 's';
         } else if (n && strcmp(a, "--calibration-end") == 0) {
             v->cal_end = parse_day(argv[++i], "dates are YYYY-MM-DD");
@@ -709,19 +761,24 @@ static void parse_val_args(int argc, char **argv, struct val_args *v)
         } else if (n && strcmp(a, "--holdout-end") == 0) {
             v->hold_end = parse_day(argv[++i], "dates are YYYY-MM-DD");
             v->has_hold_end = 1;
-        } else
+        } else {
             usage_exit("validate: unexpected argument");
+        }
     }
-    if (!v->has_cal_end)
+    if (!v->has_cal_end) {
         usage_exit("validate needs --calibration-end YYYY-MM-DD");
-    if (v->from_redis == (v->input != NULL))
+    }
+    if (v->from_redis == (v->input != NULL)) {
         usage_exit("validate needs exactly one of --from-redis and --input FILE");
-    if (v->input && (v->format == NULL || strcmp(v->format, "cdnow-transactions") != 0))
+    }
+    if (v->input && (v->format == NULL || strcmp(v->format, "cdnow-transactions") != 0)) {
         usage_exit("validate reads --format cdnow-transactions (purchase days, not a "
                    "summary)");
-    if (v->has_hold_end && v->hold_end - v->cal_end < VAL_MIN_HOLD_DAYS)
+    }
+    if (v->has_hold_end && v->hold_end - v->cal_end < VAL_MIN_HOLD_DAYS) {
         usage_exit("the holdout (calibration end to holdout end) must be at least 4 "
                    "weeks");
+    }
 }
 
 /* The customers of the calibration cohort and where their days live. */
@@ -737,16 +794,19 @@ struct val_data {
 static void vd_reserve(struct val_data *d, size_t days)
 {
     if (array_reserve(&d->c, d->c.n + 1) < 0 || array_reserve(&d->off, d->c.n + 1) < 0 ||
-        array_reserve(&d->pool, d->pool.n + days) < 0)
+        array_reserve(&d->pool, d->pool.n + days) < 0) {
         die("out of memory");
+    }
 }
 
 static void vd_range(struct val_data *d, long first, long last)
 {
-    if (d->first > first)
+    if (d->first > first) {
         d->first = first;
-    if (d->last < last)
+    }
+    if (d->last < last) {
         d->last = last;
+    }
 }
 
 /* Keeps a customer split into the pool's free end. */
@@ -758,8 +818,9 @@ static void vd_keep(struct val_data *d)
 
 static void vd_finish(struct val_data *d)
 {
-    for (size_t i = 0; i < d->c.n; i++)
+    for (size_t i = 0; i < d->c.n; i++) {
         d->c.v[i].days = d->pool.v + d->off.v[i];
+    }
 }
 
 static void vd_free(struct val_data *d)
@@ -790,20 +851,24 @@ static long val_check(const struct val_args *v, const struct val_data *d)
 {
     long hold_end = v->has_hold_end ? v->hold_end : d->last;
 
-    if (d->last < d->first)
+    if (d->last < d->first) {
         die("no purchases to validate on");
-    if (v->cal_end < d->first || v->cal_end >= d->last)
+    }
+    if (v->cal_end < d->first || v->cal_end >= d->last) {
         die("the calibration end %s is outside the data: its purchases run from %s to "
             "%s",
             day_str(v->cal_end), day_str(d->first), day_str(d->last));
-    if (hold_end > d->last)
+    }
+    if (hold_end > d->last) {
         die("the holdout end %s is after the data's last purchase (%s): the holdout "
             "would miss purchases the data do not have",
             day_str(hold_end), day_str(d->last));
-    if (hold_end - v->cal_end < VAL_MIN_HOLD_DAYS)
+    }
+    if (hold_end - v->cal_end < VAL_MIN_HOLD_DAYS) {
         die("the data end %ld days after the calibration end; the holdout needs at "
             "least %d (4 weeks)",
             hold_end - v->cal_end, VAL_MIN_HOLD_DAYS);
+    }
     return hold_end;
 }
 
@@ -815,18 +880,21 @@ static long val_from_file(const struct val_args *v, struct val_data *d)
     size_t *start, ncust;
     char err[512];
 
-    if (cdnow_load_days(v->input, &day, &value, &start, &ncust, err, sizeof(err)) < 0)
+    if (cdnow_load_days(v->input, &day, &value, &start, &ncust, err, sizeof(err)) < 0) {
         die("%s", err);
-    for (size_t i = 0; i < ncust; i++)
+    }
+    for (size_t i = 0; i < ncust; i++) {
         vd_range(d, day[start[i]], day[start[i + 1] - 1]);
+    }
     hold_end = val_check(v, d);
     for (size_t i = 0; i < ncust; i++) {
         size_t k = start[i], m = start[i + 1] - k;
 
         vd_reserve(d, m);
         if (val_split(day + k, value + k, m, v->cal_end, hold_end, d->pool.v + d->pool.n,
-                      &d->c.v[d->c.n]) == 0)
+                      &d->c.v[d->c.n]) == 0) {
             vd_keep(d);
+        }
     }
     free(start);
     free(value);
@@ -846,17 +914,21 @@ static void val_add(const struct customer *cu, void *arg)
     long buf[CU_DAYS_MAX + 3];
     int rc;
 
-    if (cu->purchase_days <= 0)
+    if (cu->purchase_days <= 0) {
         return;
+    }
     vd_range(d, cu->first_day, cu->last_day);
-    if (a->hold_end < 0)
+    if (a->hold_end < 0) {
         return;
+    }
     vd_reserve(d, CU_DAYS_MAX + 3);
     rc = val_from_state(cu, a->cal_end, a->hold_end, buf, &d->c.v[d->c.n]);
-    if (rc < 0)
+    if (rc < 0) {
         d->left_out++;
-    if (rc != 0)
+    }
+    if (rc != 0) {
         return;
+    }
     memcpy(d->pool.v + d->pool.n, d->c.v[d->c.n].days,
            d->c.v[d->c.n].ndays * sizeof(*d->pool.v));
     vd_keep(d);
@@ -882,24 +954,29 @@ static void val_model(struct ctl *c, const struct val_args *v, const struct val_
     struct gg_fit_result gg;
 
     if (v->stored) {
-        if (c->store == NULL)
+        if (c->store == NULL) {
             ctl_connect(c);
+        }
         *bp = c->model.bg;
         *gp = c->model.gg;
         return;
     }
-    if ((obs = malloc(d->c.n * sizeof(*obs))) == NULL)
+    if ((obs = malloc(d->c.n * sizeof(*obs))) == NULL) {
         die("out of memory");
-    for (size_t i = 0; i < d->c.n; i++)
+    }
+    for (size_t i = 0; i < d->c.n; i++) {
         obs[i] = d->c.v[i].cal;
-    if (bg_fit(obs, d->c.n, &bg) < 0 || !bg.converged)
+    }
+    if (bg_fit(obs, d->c.n, &bg) < 0 || !bg.converged) {
         die("the BG/NBD fit on the calibration period did not converge (too few repeat "
             "customers or no dropout in the data); nothing to validate");
+    }
     *bp = bg.params;
-    if (gg_fit(obs, d->c.n, &gg) == 0 && gg.converged)
+    if (gg_fit(obs, d->c.n, &gg) == 0 && gg.converged) {
         *gp = gg.params;
-    else
+    } else {
         gg_params_default(gp);
+    }
     free(obs);
 }
 
@@ -914,8 +991,9 @@ static void val_print_text(const struct val_args *v, long hold_end, size_t left_
 
     printf("calibration to %s, holdout to %s (%.1f weeks): %zu customers",
            day_str(v->cal_end), day_str(hold_end), r->hold_weeks, r->customers);
-    if (left_out)
+    if (left_out) {
         printf(" (%zu left out: their state no longer tells the split)", left_out);
+    }
     printf("\nmodel (%s): bgnbd r=%.6f alpha=%.6f a=%.6f b=%.6f (weeks), gammagamma "
            "p=%.6f q=%.6f gamma=%.6f\n\n",
            v->stored ? "stored" : "fitted on the calibration period", bp->r, bp->alpha,
@@ -927,9 +1005,10 @@ static void val_print_text(const struct val_args *v, long hold_end, size_t left_
            "                               %8.1f  (tracking)\n\n",
            r->cal_actual, r->track_cal, r->actual, r->expected, r->track_hold);
     printf("calibration repeat purchases   customers   holdout actual   expected\n");
-    for (int k = 0; k < VAL_GROUPS; k++)
+    for (int k = 0; k < VAL_GROUPS; k++) {
         printf("  %-28s %9zu   %14.3f   %8.3f\n", val_group_names[k], r->groups[k].n,
                r->groups[k].actual, r->groups[k].predicted);
+    }
     printf("\nwho buys again in the holdout (%zu of %zu), AUC of\n"
            "  P(alive)                         %.3f\n"
            "  1 - churn_risk without signals   %.3f\n"
@@ -938,9 +1017,10 @@ static void val_print_text(const struct val_args *v, long hold_end, size_t left_
            r->buyers, r->customers, r->auc_palive, r->auc_risk, r->auc_active,
            r->auc_recency);
     printf("decile of P(purchase in holdout)   customers   predicted   observed\n");
-    for (int k = 0; k < VAL_DECILES; k++)
+    for (int k = 0; k < VAL_DECILES; k++) {
         printf("  %-32d %9zu   %9.3f   %8.3f\n", k + 1, r->deciles[k].n,
                r->deciles[k].predicted, r->deciles[k].observed);
+    }
     printf("\nspend per purchase, customers buying in both periods (%zu): Gamma-Gamma "
            "%.2f, actual %.2f, mean absolute error %.2f\n",
            sp->n, sp->predicted, sp->actual, sp->mae);
@@ -1014,10 +1094,11 @@ static void val_json_series(cJSON *doc, const struct val_report *r)
 
         cJSON_AddStringToObject(t, "date", day_str(r->track[k].day));
         cJSON_AddNumberToObject(t, "expected", r->track[k].expected);
-        if (isnan(r->track[k].actual))
+        if (isnan(r->track[k].actual)) {
             cJSON_AddNullToObject(t, "actual");
-        else
+        } else {
             cJSON_AddNumberToObject(t, "actual", r->track[k].actual);
+        }
         cJSON_AddItemToArray(a, t);
     }
 }
@@ -1050,11 +1131,13 @@ static void val_plot_file(const char *dir, const char *name, const struct svg_ch
     int rc;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if ((fp = fopen(path, "w")) == NULL)
+    if ((fp = fopen(path, "w")) == NULL) {
         die("%s: %s", path, strerror(errno));
+    }
     rc = bars ? svg_bars(fp, ch) : svg_lines(fp, ch);
-    if (fclose(fp) != 0 || rc < 0)
+    if (fclose(fp) != 0 || rc < 0) {
         die("%s: cannot write the plot", path);
+    }
     fprintf(stderr, "loyaltyctl: wrote %s\n", path);
 }
 
@@ -1069,10 +1152,12 @@ static void val_plots(const char *dir, long cal_end, const struct val_report *r)
     double ga[VAL_GROUPS], ge[VAL_GROUPS], dp[VAL_DECILES], dobs[VAL_DECILES];
     char xlabel[96];
 
-    if (wk == NULL || ex == NULL || ac == NULL)
+    if (wk == NULL || ex == NULL || ac == NULL) {
         die("out of memory");
-    if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+    }
+    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
         die("%s: %s", dir, strerror(errno));
+    }
     for (size_t k = 0; k < r->ntrack; k++) {
         wk[k] = (double)(r->track[k].day - cal_end) / 7.0;
         ex[k] = r->track[k].expected;
@@ -1131,19 +1216,22 @@ static long val_load(struct ctl *c, const struct val_args *v, struct val_data *d
 {
     long hold_end;
 
-    if (v->input)
+    if (v->input) {
         return val_from_file(v, d);
+    }
     ctl_connect(c);
-    if (!v->has_hold_end) /* the data's last day first */
+    if (!v->has_hold_end) { /* the data's last day first */
         val_from_redis(c, v->cal_end, -1, d);
+    }
     hold_end = v->has_hold_end ? v->hold_end : val_check(v, d);
     val_from_redis(c, v->cal_end, hold_end, d);
     val_check(v, d);
-    if (d->left_out)
+    if (d->left_out) {
         fprintf(stderr,
                 "loyaltyctl: %zu customers left out: their day buckets (the last %d "
                 "days) no longer tell their purchases around the calibration end\n",
                 d->left_out, CU_WINDOW_DAYS);
+    }
     return hold_end;
 }
 
@@ -1160,20 +1248,24 @@ static int cmd_validate(struct ctl *c, int argc, char **argv)
     v.json |= c->json;
     hold_end = val_load(c, &v, &d);
     vd_finish(&d);
-    if (d.c.n < VAL_MIN_CUSTOMERS)
+    if (d.c.n < VAL_MIN_CUSTOMERS) {
         die("%zu customers bought by the calibration end; at least %d are needed to "
             "judge the model",
             d.c.n, VAL_MIN_CUSTOMERS);
+    }
     val_model(c, &v, &d, &bp, &gp);
     if (val_run(d.c.v, d.c.n, &bp, &gp, c->cfg.model->onetime_half_life_days, v.cal_end,
-                hold_end, &r) < 0)
+                hold_end, &r) < 0) {
         die("out of memory");
-    if (v.json)
+    }
+    if (v.json) {
         val_print_json(&v, hold_end, d.left_out, &bp, &gp, &r);
-    else
+    } else {
         val_print_text(&v, hold_end, d.left_out, &bp, &gp, &r);
-    if (v.plot_dir)
+    }
+    if (v.plot_dir) {
         val_plots(v.plot_dir, v.cal_end, &r);
+    }
     val_report_free(&r);
     vd_free(&d);
     return 0;
@@ -1186,22 +1278,26 @@ static void apply_redis_arg(struct config *cfg, const char *hostport)
     const char *colon = strrchr(hostport, ':');
     char err[256], host[256];
 
-    if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host))
+    if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host)) {
         usage_exit("--redis takes HOST:PORT");
+    }
     snprintf(host, sizeof(host), "%.*s", (int)(colon - hostport), hostport);
     if (config_set(cfg, "redis.host", host, err, sizeof(err)) < 0 ||
-        config_set(cfg, "redis.port", colon + 1, err, sizeof(err)) < 0)
+        config_set(cfg, "redis.port", colon + 1, err, sizeof(err)) < 0) {
         usage_exit(err);
+    }
 }
 
 static int run(struct ctl *c, int argc, char **argv)
 {
     const char *cmd = argv[0];
 
-    if (strcmp(cmd, "fit") == 0)
+    if (strcmp(cmd, "fit") == 0) {
         return cmd_fit(c, argc - 1, argv + 1);
-    if (strcmp(cmd, "validate") == 0)
+    }
+    if (strcmp(cmd, "validate") == 0) {
         return cmd_validate(c, argc - 1, argv + 1);
+    }
     if (strcmp(cmd, "top") == 0) {
         ctl_connect(c);
         return cmd_top(c, argc - 1, argv + 1);
@@ -1222,15 +1318,18 @@ static int run(struct ctl *c, int argc, char **argv)
         ctl_connect(c);
         return cmd_dump(c, argc - 1, argv + 1);
     }
-    if (argc != 2)
+    if (argc != 2) {
         usage_exit(strcmp(cmd, "show") && strcmp(cmd, "dump") && strcmp(cmd, "delete")
                        ? "unknown command"
                        : "this command takes one CUSTOMER");
+    }
     ctl_connect(c);
-    if (strcmp(cmd, "show") == 0)
+    if (strcmp(cmd, "show") == 0) {
         return cmd_show(c, argv[1], 0);
-    if (strcmp(cmd, "delete") == 0)
+    }
+    if (strcmp(cmd, "delete") == 0) {
         return cmd_delete(c, argv[1]);
+    }
     usage_exit("unknown command");
 }
 
@@ -1251,45 +1350,53 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     /* '+': stop at the command, its options are its own. */
     while ((o = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
-        if (o == 'c')
+        if (o == 'c') {
             config = optarg;
-        else if (o == 'r')
+        } else if (o == 'r') {
             redis = optarg;
-        else if (o == 'p')
+        } else if (o == 'p') {
             prefix = optarg;
-        else if (o == 'j')
+        } else if (o == 'j') {
             c.json = 1;
-        else if (o == 'h') {
+        } else if (o == 'h') {
             usage(stdout);
             return 0;
         } else if (o == 'V') {
             printf("loyaltyctl %s\n", LOYALTY_VERSION);
             return 0;
-        } else
+        } else {
             usage_exit(NULL);
+        }
     }
-    if (optind >= argc)
+    if (optind >= argc) {
         usage_exit("missing COMMAND");
+    }
     /* --json may follow the command too (as fit has always taken it). */
     o = optind;
     for (int i = optind; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
+        if (strcmp(argv[i], "--json") == 0) {
             c.json = 1;
-        else
+        } else {
             argv[o++] = argv[i];
+        }
     }
     argv[o] = NULL;
     argc = o;
-    if (optind >= argc)
+    if (optind >= argc) {
         usage_exit("missing COMMAND");
-    if (config_init(&c.cfg) < 0)
+    }
+    if (config_init(&c.cfg) < 0) {
         die("out of memory");
-    if (config && config_load(&c.cfg, config, err, sizeof(err)) < 0)
+    }
+    if (config && config_load(&c.cfg, config, err, sizeof(err)) < 0) {
         die("%s", err);
-    if (redis)
+    }
+    if (redis) {
         apply_redis_arg(&c.cfg, redis);
-    if (prefix && config_set(&c.cfg, "redis.prefix", prefix, err, sizeof(err)) < 0)
+    }
+    if (prefix && config_set(&c.cfg, "redis.prefix", prefix, err, sizeof(err)) < 0) {
         die("%s", err);
+    }
     rc = run(&c, argc - optind, argv + optind);
     store_free(c.store);
     config_fini(&c.cfg);

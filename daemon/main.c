@@ -16,12 +16,12 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/log.h"
+#include "base/metrics.h"
 #include "consumers/parse.h"
 #include "consumers/pipeline.h"
 #include "daemon/config.h"
 #include "daemon/http.h"
-#include "base/log.h"
-#include "base/metrics.h"
 #include "state/model/model.h"
 #include "state/store/store.h"
 
@@ -35,10 +35,11 @@ static volatile sig_atomic_t got_stop, got_reload;
 
 static void on_signal(int sig)
 {
-    if (sig == SIGHUP)
+    if (sig == SIGHUP) {
         got_reload = 1;
-    else
+    } else {
         got_stop = 1;
+    }
 }
 
 static int signals_init(void)
@@ -49,8 +50,9 @@ static int signals_init(void)
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
-        sigaction(SIGHUP, &sa, NULL) < 0)
+        sigaction(SIGHUP, &sa, NULL) < 0) {
         return -1;
+    }
     signal(SIGPIPE, SIG_IGN);
     return 0;
 }
@@ -63,8 +65,9 @@ static const char *redis_reason_names[STORE_ERR__COUNT];
 static void label_metrics(const struct config *cfg)
 {
     metrics_reasons(parse_reason_names, PR__COUNT);
-    for (int i = 0; i < STORE_ERR__COUNT; i++)
+    for (int i = 0; i < STORE_ERR__COUNT; i++) {
         redis_reason_names[i] = store_err_name((enum store_err)i);
+    }
     metrics_redis_error_reasons(redis_reason_names, STORE_ERR__COUNT);
     metrics_set_topics(cfg->pipe.topic[TOPIC_ORDERS], cfg->pipe.topic[TOPIC_REVIEWS],
                        cfg->pipe.topic[TOPIC_MESSAGES]);
@@ -142,12 +145,14 @@ static int wait_for_services(struct store *store, struct pipeline *pl)
         delay_ms = delay_ms < 5000 ? delay_ms * 2 : 5000;
     }
     metrics_set_redis_up(!got_stop);
-    if (!got_stop && store_aof(store) == 0)
+    if (!got_stop && store_aof(store) == 0) {
         log_warn("redis runs without AOF (appendonly no): a restart loses the writes "
                  "since its last snapshot; loyaltyd applies them again from Kafka "
                  "(README, \"Guarantees\"), but enable appendonly for a shorter gap");
-    if (!got_stop && (pruned = store_indices_prune(store)) > 0)
+    }
+    if (!got_stop && (pruned = store_indices_prune(store)) > 0) {
         log_note("deleted %d index(es) that redis.indices no longer keeps", pruned);
+    }
     while (!got_stop && pipeline_probe(pl, 2000, err, sizeof(err)) < 0) {
         log_warn("%s (retrying)", err);
         sd_notifyf(0, "STATUS=waiting for kafka: %s", err);
@@ -176,12 +181,13 @@ static void reload(const char *path, struct config *cfg, struct pipeline *pl)
         cfg->log_level = fresh.log_level;
         log_set_level(fresh.log_level);
         metrics_reload(1);
-        if (n > 0)
+        if (n > 0) {
             log_warn("configuration reloaded from %s (log level, model.*); not applied "
                      "until a restart: %s",
                      path, later);
-        else
+        } else {
             log_note("configuration reloaded from %s", path);
+        }
     }
     config_fini(&fresh);
     sd_notify(0, "READY=1");
@@ -226,8 +232,9 @@ static void main_loop(const char *path, struct config *cfg, struct pipeline *pl)
     uint64_t usec = 0;
 
     /* Pinged at half the interval systemd watches (WatchdogSec=). */
-    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
         t.watchdog_every_ms = (int64_t)(usec / 2000) > 0 ? (int64_t)(usec / 2000) : 1;
+    }
 
     while (!got_stop && !pipeline_failed(pl)) {
         if (got_reload) {
@@ -249,8 +256,9 @@ int main(int argc, char **argv)
     char err[512];
     int rc = EXIT_FAILURE;
 
-    if (parse_args(argc, argv, &args) < 0)
+    if (parse_args(argc, argv, &args) < 0) {
         return 0;
+    }
     if (config_init(&cfg) < 0) {
         log_err("out of memory");
         return EXIT_FAILURE;
@@ -290,8 +298,9 @@ int main(int argc, char **argv)
     }
     if (wait_for_services(store, pl) < 0 ||
         pipeline_subscribe(pl, err, sizeof(err)) < 0) {
-        if (!got_stop)
+        if (!got_stop) {
             log_err("%s", err);
+        }
         rc = got_stop ? 0 : EXIT_FAILURE;
         goto out;
     }

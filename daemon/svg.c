@@ -21,14 +21,15 @@ static const char *const colors[SVG_SERIES_MAX] = {"#1f77b4", "#d62728"};
 static void put_text(FILE *fp, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '&')
+        if (*s == '&') {
             fputs("&amp;", fp);
-        else if (*s == '<')
+        } else if (*s == '<') {
             fputs("&lt;", fp);
-        else if (*s == '>')
+        } else if (*s == '>') {
             fputs("&gt;", fp);
-        else
+        } else {
             fputc(*s, fp);
+        }
     }
 }
 
@@ -46,8 +47,9 @@ static double nice_step(double hi, int want)
 {
     double raw = hi / want, mag, f;
 
-    if (!(raw > 0))
+    if (!(raw > 0)) {
         return 1.0;
+    }
     mag = pow(10.0, floor(log10(raw)));
     f = raw / mag;
     return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
@@ -58,10 +60,13 @@ static double y_max(const struct svg_chart *c)
 {
     double m = 0.0;
 
-    for (int k = 0; k < c->nseries; k++)
-        for (size_t i = 0; i < c->n; i++)
-            if (isfinite(c->s[k].y[i]) && c->s[k].y[i] > m)
+    for (int k = 0; k < c->nseries; k++) {
+        for (size_t i = 0; i < c->n; i++) {
+            if (isfinite(c->s[k].y[i]) && c->s[k].y[i] > m) {
                 m = c->s[k].y[i];
+            }
+        }
+    }
     return m > 0 ? m : 1.0;
 }
 
@@ -113,8 +118,9 @@ int svg_lines(FILE *fp, const struct svg_chart *c)
     double x0, x1, top, step;
     char num[32];
 
-    if (c->n < 2 || c->x == NULL)
+    if (c->n < 2 || c->x == NULL) {
         return -1;
+    }
     x0 = c->x[0];
     x1 = c->x[c->n - 1] > x0 ? c->x[c->n - 1] : x0 + 1;
     top = frame(fp, c);
@@ -159,8 +165,9 @@ int svg_bars(FILE *fp, const struct svg_chart *c)
 {
     double slot, bar, top;
 
-    if (c->n == 0 || c->cats == NULL || c->nseries < 1)
+    if (c->n == 0 || c->cats == NULL || c->nseries < 1) {
         return -1;
+    }
     top = frame(fp, c);
     slot = PLOT_W / (double)c->n;
     bar = slot * 0.8 / c->nseries;
@@ -170,8 +177,9 @@ int svg_bars(FILE *fp, const struct svg_chart *c)
         for (int k = 0; k < c->nseries; k++) {
             double v = c->s[k].y[i];
 
-            if (!isfinite(v))
+            if (!isfinite(v)) {
                 continue;
+            }
             fprintf(fp,
                     "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                     "fill=\"%s\"/>\n",

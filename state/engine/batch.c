@@ -66,8 +66,9 @@ static size_t customer_of(struct run *r, const char *id)
     while (r->slots[h] != 0) {
         size_t i = r->slots[h] - 1;
 
-        if (strcmp(r->cust[i].id, id) == 0)
+        if (strcmp(r->cust[i].id, id) == 0) {
             return i;
+        }
         h = (h + 1) & (r->nslots - 1);
     }
     r->slots[h] = r->ncust + 1;
@@ -80,23 +81,26 @@ static size_t customer_of(struct run *r, const char *id)
 static int group(struct run *r)
 {
     r->nslots = 16;
-    while (r->nslots < 2 * r->n)
+    while (r->nslots < 2 * r->n) {
         r->nslots *= 2;
+    }
     r->next = malloc(r->n * sizeof(*r->next));
     r->cust = malloc(r->n * sizeof(*r->cust));
     r->slots = calloc(r->nslots, sizeof(*r->slots));
     r->work = malloc(sizeof(*r->work));
     r->shadow = malloc(sizeof(*r->shadow));
-    if (!r->next || !r->cust || !r->slots || !r->work || !r->shadow)
+    if (!r->next || !r->cust || !r->slots || !r->work || !r->shadow) {
         return -1;
+    }
     for (size_t i = 0; i < r->n; i++) {
         struct bcust *k = &r->cust[customer_of(r, item_customer(&r->items[i]))];
 
         r->next[i] = SIZE_MAX;
-        if (k->head == SIZE_MAX)
+        if (k->head == SIZE_MAX) {
             k->head = i;
-        else
+        } else {
             r->next[k->tail] = i;
+        }
         k->tail = i;
     }
     return 0;
@@ -116,8 +120,9 @@ static int pack_into(struct cache *cache, struct cache_entry *e, const struct cu
     size_t len;
     unsigned char *blob = packed_new(c, &e->meta, &len);
 
-    if (blob == NULL)
+    if (blob == NULL) {
         return -1;
+    }
     cache_set_blob(cache, e, blob, len);
     return 0;
 }
@@ -139,12 +144,15 @@ static int got_customer(void *arg, size_t i, const struct customer *c,
     struct bcust *k = &l->r->cust[l->which[i]];
 
     k->e->meta = *meta;
-    for (size_t j = 0; leftover && j < leftover->n; j++)
+    for (size_t j = 0; leftover && j < leftover->n; j++) {
         if (publish_list_add(&k->add, leftover->v[j].topic, leftover->v[j].event_id,
-                             leftover->v[j].payload) < 0)
+                             leftover->v[j].payload) < 0) {
             goto nomem;
-    if (pack_into(l->r->b->cache, k->e, c) < 0)
+        }
+    }
+    if (pack_into(l->r->b->cache, k->e, c) < 0) {
         goto nomem;
+    }
     return 0;
 nomem:
     snprintf(l->r->err, l->r->errlen, "out of memory");
@@ -170,8 +178,9 @@ static int load_send(struct run *r, const char **ids, size_t *which, size_t *nmi
         struct cache_entry *e;
 
         k->loading = 0;
-        if (k->done || k->e || (e = cache_get(b->cache, k->id)) == NULL)
+        if (k->done || k->e || (e = cache_get(b->cache, k->id)) == NULL) {
             continue;
+        }
         if (e->pinned > 0) {
             while (nhit > 0) {
                 struct bcust *h = &r->cust[which[--nhit]];
@@ -192,8 +201,9 @@ static int load_send(struct run *r, const char **ids, size_t *which, size_t *nmi
     for (size_t i = 0; i < r->ncust; i++) {
         struct bcust *k = &r->cust[i];
 
-        if (k->done || k->e)
+        if (k->done || k->e) {
             continue;
+        }
         if ((k->e = cache_put(b->cache, k->id, b->task)) == NULL) {
             snprintf(r->err, r->errlen, "out of memory");
             return -1;
@@ -204,10 +214,12 @@ static int load_send(struct run *r, const char **ids, size_t *which, size_t *nmi
         which[(*nmiss)++] = i;
     }
     r->st->cache_misses += *nmiss;
-    if (*nmiss == 0)
+    if (*nmiss == 0) {
         return 0;
-    if (r->ops->load_send(b->store, ids, *nmiss, r->err, r->errlen) < 0)
+    }
+    if (r->ops->load_send(b->store, ids, *nmiss, r->err, r->errlen) < 0) {
         return -1;
+    }
     r->ops->push(b->store);
     return 0;
 }
@@ -229,31 +241,37 @@ static int add_emissions(struct bcust *k, const struct emission_list *em,
         char *stamped = NULL;
         int rc;
 
-        if (derived_finish(em->v[i].payload, emitted_at_ms, &stamped) < 0)
+        if (derived_finish(em->v[i].payload, emitted_at_ms, &stamped) < 0) {
             return -1;
+        }
         rc = publish_list_add(&k->add, t, em->v[i].event_id, stamped);
         free(stamped);
-        if (rc < 0)
+        if (rc < 0) {
             return -1;
+        }
     }
     return 0;
 }
 
 static struct store_wm *wm_find(struct store_meta *meta, int source, int32_t partition)
 {
-    for (size_t i = 0; i < meta->nwm; i++)
-        if (meta->wm[i].source == source && meta->wm[i].partition == partition)
+    for (size_t i = 0; i < meta->nwm; i++) {
+        if (meta->wm[i].source == source && meta->wm[i].partition == partition) {
             return &meta->wm[i];
-    if (meta->nwm == STORE_WM_MAX)
+        }
+    }
+    if (meta->nwm == STORE_WM_MAX) {
         return NULL;
+    }
     meta->wm[meta->nwm] = (struct store_wm){source, partition, -1};
     return &meta->wm[meta->nwm++];
 }
 
 static void note_misroute(struct run *r, struct cache_entry *e, struct batch_item *it)
 {
-    if (e->meta.partition < 0 || it->partition == e->meta.partition)
+    if (e->meta.partition < 0 || it->partition == e->meta.partition) {
         return;
+    }
     r->st->misrouted++;
     it->misrouted = e->misroute_logged ? 1 : 2;
     it->home_partition = e->meta.partition;
@@ -266,12 +284,14 @@ static int seen_before(const struct customer *c, struct batch_item *it)
 {
     const struct event *ev = it->ev;
 
-    if (cu_seen_has(c, cu_event_key(ev->event_id)))
+    if (cu_seen_has(c, cu_event_key(ev->event_id))) {
         it->dup = DUP_EVENT_ID;
-    else if (ev->type == EV_ORDER_PLACED && cu_seen_has(c, cu_order_key(ev->order_id)))
+    } else if (ev->type == EV_ORDER_PLACED &&
+               cu_seen_has(c, cu_order_key(ev->order_id))) {
         it->dup = DUP_ORDER_ID;
-    else
+    } else {
         return 0;
+    }
     it->status = BATCH_DUPLICATE;
     return 1;
 }
@@ -302,8 +322,9 @@ static int apply_event(struct run *r, struct bcust *k, struct batch_item *it,
     }
     /* Ties: a due time at the event's own instant fires before it, as the
      * sweeper fires every due time up to the stream time it has reached. */
-    if ((n = model_advance(r->work, it->ev->ts_ms, r->b->model, em)) < 0)
+    if ((n = model_advance(r->work, it->ev->ts_ms, r->b->model, em)) < 0) {
         return -1;
+    }
     r->st->timers += (uint64_t)n;
     if (model_apply(r->work, it->ev, r->b->model, em, it->err, sizeof(it->err)) < 0) {
         it->status = BATCH_REJECTED; /* refused before any change */
@@ -313,8 +334,9 @@ static int apply_event(struct run *r, struct bcust *k, struct batch_item *it,
     k->wm_dirty |= 1u << (wm - e->meta.wm);
     it->status = BATCH_APPLIED;
     cu_seen_add(r->work, cu_event_key(it->ev->event_id), r->b->dedup_window);
-    if (it->ev->type == EV_ORDER_PLACED)
+    if (it->ev->type == EV_ORDER_PLACED) {
         cu_seen_add(r->work, cu_order_key(it->ev->order_id), r->b->dedup_window);
+    }
     return 0;
 }
 
@@ -339,8 +361,9 @@ static int apply_item(struct run *r, struct bcust *k, struct batch_item *it)
         rc = n < 0 ? -1 : 0;
         it->status = BATCH_SWEPT;
     }
-    if (rc == 0 && add_emissions(k, &em, r->b->emitted_at_ms) < 0)
+    if (rc == 0 && add_emissions(k, &em, r->b->emitted_at_ms) < 0) {
         rc = -1;
+    }
     emission_list_free(&em);
     return rc;
 }
@@ -349,13 +372,15 @@ static int apply_item(struct run *r, struct bcust *k, struct batch_item *it)
  * (a duplicate by id may still raise a watermark). */
 static int state_changed(const struct run *r, const struct bcust *k)
 {
-    if (k->wm_dirty)
+    if (k->wm_dirty) {
         return 1;
+    }
     for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
         enum batch_status st = r->items[i].status;
 
-        if (st == BATCH_APPLIED || st == BATCH_SWEPT || st == BATCH_RESCORED)
+        if (st == BATCH_APPLIED || st == BATCH_SWEPT || st == BATCH_RESCORED) {
             return 1;
+        }
     }
     return 0;
 }
@@ -369,14 +394,17 @@ static int apply_customer(struct run *r, struct bcust *k)
     const struct store_meta *m = &k->e->meta;
     struct store_meta unused;
 
-    if (packed_decode(k->e->blob, k->e->len, k->id, c, &unused, r->err, r->errlen) < 0)
+    if (packed_decode(k->e->blob, k->e->len, k->id, c, &unused, r->err, r->errlen) < 0) {
         return -1;
+    }
     memcpy(r->shadow, c, sizeof(*c));
     k->wm_dirty = 0;
     kvlist_init(&k->summary);
-    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i])
-        if (apply_item(r, k, &r->items[i]) < 0)
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
+        if (apply_item(r, k, &r->items[i]) < 0) {
             goto nomem;
+        }
+    }
     k->meta = *m;
     if ((k->changed = state_changed(r, k))) {
         char part[16];
@@ -384,19 +412,23 @@ static int apply_customer(struct run *r, struct bcust *k)
         k->meta.exists = 1;
         k->meta.layout = PACKED_LAYOUT;
         k->meta.rev = m->rev + 1;
-        if (k->meta.partition < 0)
+        if (k->meta.partition < 0) {
             k->meta.partition = r->b->task;
+        }
         /* A layout 2 hash is replaced whole: every summary field is new. */
         if (codec_summary_diff(m->layout == PACKED_LAYOUT ? r->shadow : NULL, c,
-                               &k->summary) < 0)
+                               &k->summary) < 0) {
             goto nomem;
+        }
         snprintf(part, sizeof(part), "%" PRId32, k->meta.partition);
         if (m->partition != k->meta.partition || m->layout != PACKED_LAYOUT) {
-            if (kvlist_add(&k->summary, "partition", part) < 0)
+            if (kvlist_add(&k->summary, "partition", part) < 0) {
                 goto nomem;
+            }
         }
-        if ((k->blob = packed_new(c, &k->meta, &k->blob_len)) == NULL)
+        if ((k->blob = packed_new(c, &k->meta, &k->blob_len)) == NULL) {
             goto nomem;
+        }
     }
     store_index_scores(c, k->score);
     k->due_ms = model_next_due(c, r->b->model);
@@ -438,8 +470,9 @@ static void commit_done(struct run *r, struct bcust *k, const struct store_commi
 
         r->st->applied += it->status == BATCH_APPLIED;
         r->st->duplicates += it->status == BATCH_DUPLICATE;
-        if (it->status == BATCH_DUPLICATE)
+        if (it->status == BATCH_DUPLICATE) {
             r->st->dup[it->dup]++;
+        }
         r->st->rejected += it->status == BATCH_REJECTED;
         r->st->swept += it->status == BATCH_SWEPT;
         r->st->rescored += it->status == BATCH_RESCORED;
@@ -451,9 +484,11 @@ static void commit_done(struct run *r, struct bcust *k, const struct store_commi
  * even where this process believes it wrote that already. */
 static int swept(const struct run *r, const struct bcust *k)
 {
-    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i])
-        if (r->items[i].ev == NULL && !r->items[i].rescore)
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
+        if (r->items[i].ev == NULL && !r->items[i].rescore) {
             return 1;
+        }
+    }
     return 0;
 }
 
@@ -467,13 +502,16 @@ static void index_request(const struct run *r, const struct bcust *k,
     q->id = k->id;
     q->set = 0;
     memcpy(q->score, k->score, sizeof(q->score));
-    for (int i = 0; i < STORE_IDX__COUNT; i++)
-        if (!e->indexed || e->idx[i] != k->score[i])
+    for (int i = 0; i < STORE_IDX__COUNT; i++) {
+        if (!e->indexed || e->idx[i] != k->score[i]) {
             q->set |= 1u << i;
+        }
+    }
     q->partition = e->meta.partition >= 0 ? e->meta.partition : r->b->task;
     q->due_ms = k->due_ms;
-    if (!e->indexed || e->idx_due != k->due_ms || swept(r, k))
+    if (!e->indexed || e->idx_due != k->due_ms || swept(r, k)) {
         q->set |= STORE_INDEX_DUE;
+    }
 }
 
 /* A customer that is not stored (deleted since it was found due or listed
@@ -481,13 +519,17 @@ static void index_request(const struct run *r, const struct bcust *k,
  * nothing to write (a commit would create it).  Its items are done. */
 static int nothing_to_do(struct run *r, struct bcust *k)
 {
-    if (k->e->meta.exists)
+    if (k->e->meta.exists) {
         return 0;
-    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i])
-        if (r->items[i].ev != NULL)
+    }
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
+        if (r->items[i].ev != NULL) {
             return 0;
-    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i])
+        }
+    }
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
         r->items[i].status = BATCH_SWEPT;
+    }
     k->done = 1;
     return 1;
 }
@@ -498,10 +540,12 @@ static int apply_one(struct run *r, size_t i)
 {
     struct bcust *k = &r->cust[i];
 
-    if (nothing_to_do(r, k))
+    if (nothing_to_do(r, k)) {
         return 0;
-    if (apply_customer(r, k) < 0)
+    }
+    if (apply_customer(r, k) < 0) {
         return -1;
+    }
     k->applied = 1;
     return 0;
 }
@@ -514,8 +558,9 @@ static int publish_all(struct run *r)
     for (size_t i = 0; i < r->ncust; i++) {
         struct bcust *k = &r->cust[i];
 
-        if (!k->applied || k->add.n == 0)
+        if (!k->applied || k->add.n == 0) {
             continue;
+        }
         if (b->publish(b->publish_arg, k->id, &k->add, b->pending) < 0) {
             snprintf(r->err, r->errlen, "out of memory publishing for customer %s",
                      k->id);
@@ -571,21 +616,29 @@ static int attempt_apply(struct run *r, struct attempt *a)
         snprintf(r->err, r->errlen, "out of memory");
         goto fail;
     }
-    if ((rc = load_send(r, a->ids, a->miss, &a->nmiss)) == 1)
+    if ((rc = load_send(r, a->ids, a->miss, &a->nmiss)) == 1) {
         return 1;
-    if (rc < 0)
+    }
+    if (rc < 0) {
         goto fail;
-    for (size_t i = 0; i < r->ncust; i++)
-        if (!r->cust[i].done && !r->cust[i].loading && apply_one(r, i) < 0)
+    }
+    for (size_t i = 0; i < r->ncust; i++) {
+        if (!r->cust[i].done && !r->cust[i].loading && apply_one(r, i) < 0) {
             goto fail;
+        }
+    }
     rc = r->ops->load_recv(store, a->ids, a->nmiss, got_customer, &l, r->err, r->errlen);
-    if (rc < 0)
+    if (rc < 0) {
         goto fail;
-    for (size_t j = 0; j < a->nmiss; j++)
-        if (apply_one(r, a->miss[j]) < 0)
+    }
+    for (size_t j = 0; j < a->nmiss; j++) {
+        if (apply_one(r, a->miss[j]) < 0) {
             goto fail;
-    if (publish_all(r) < 0)
+        }
+    }
+    if (publish_all(r) < 0) {
         goto fail;
+    }
     return 0;
 fail:
     r->ops->abandon(store); /* replies of what was sent are not wanted */
@@ -601,24 +654,29 @@ static int attempt_commit(struct run *r, struct attempt *a)
     for (size_t i = 0; i < r->ncust; i++) {
         struct bcust *k = &r->cust[i];
 
-        if (!k->applied || k->done)
+        if (!k->applied || k->done) {
             continue;
+        }
         fill_request(k, &a->q[a->nq]);
-        if (r->ops->commit_send(store, &a->q[a->nq], r->err, r->errlen) < 0)
+        if (r->ops->commit_send(store, &a->q[a->nq], r->err, r->errlen) < 0) {
             goto fail;
+        }
         /* Sent: the connection holds the request now (the packed state
          * stays for the cache). */
         kvlist_free(&k->summary);
         a->q[a->nq].summary = NULL;
         a->q[a->nq].state = NULL;
         a->which[a->nq++] = i;
-        if (a->nq % BATCH_PUSH_EVERY == 0)
+        if (a->nq % BATCH_PUSH_EVERY == 0) {
             r->ops->push(store);
+        }
     }
-    for (size_t j = 0; j < a->nq; j++)
+    for (size_t j = 0; j < a->nq; j++) {
         index_request(r, &r->cust[a->which[j]], &a->iq[j]);
-    if (r->ops->index_send(store, a->iq, a->nq, &a->ncmds, r->err, r->errlen) < 0)
+    }
+    if (r->ops->index_send(store, a->iq, a->nq, &a->ncmds, r->err, r->errlen) < 0) {
         goto fail;
+    }
     r->ops->push(store);
     r->st->commits += a->nq;
     return 0;
@@ -635,8 +693,9 @@ static long attempt_recv(struct run *r, struct attempt *a)
     long left = -1;
 
     if (r->ops->commit_recv(store, a->q, a->nq, r->err, r->errlen) < 0 ||
-        r->ops->index_recv(store, a->ncmds, r->err, r->errlen) < 0)
+        r->ops->index_recv(store, a->ncmds, r->err, r->errlen) < 0) {
         goto out;
+    }
     left = 0;
     for (size_t j = 0; j < a->nq; j++) {
         struct bcust *k = &r->cust[a->which[j]];
@@ -655,8 +714,9 @@ static long attempt_recv(struct run *r, struct attempt *a)
         cust_reset(k);
     }
 out:
-    if (left < 0)
+    if (left < 0) {
         r->ops->abandon(store);
+    }
     return left;
 }
 
@@ -672,8 +732,9 @@ static long attempt_finish(struct run *r, struct attempt *a)
                  b->await_ms);
         return -1;
     }
-    if (attempt_commit(r, a) < 0)
+    if (attempt_commit(r, a) < 0) {
         return -1;
+    }
     return attempt_recv(r, a);
 }
 
@@ -685,12 +746,14 @@ static void release(struct run *r, int failed)
         struct bcust *k = &r->cust[i];
 
         cust_reset(k);
-        if (k->e == NULL)
+        if (k->e == NULL) {
             continue;
+        }
         k->e->pinned--;
         /* Its state may hold what was never committed. */
-        if (failed)
+        if (failed) {
             cache_drop(r->b->cache, k->e);
+        }
     }
     cache_trim(r->b->cache);
     free(r->next);
@@ -775,12 +838,14 @@ int batch_finish(struct batch *bt)
         rc = 0;
         goto out;
     }
-    if (bt->failed || (left = attempt_finish(r, &bt->a)) < 0)
+    if (bt->failed || (left = attempt_finish(r, &bt->a)) < 0) {
         goto out;
+    }
     for (int i = 1; i < BATCH_ATTEMPTS && left > 0; i++) {
         attempt_free(&bt->a);
-        if (attempt_apply(r, &bt->a) != 0 || (left = attempt_finish(r, &bt->a)) < 0)
+        if (attempt_apply(r, &bt->a) != 0 || (left = attempt_finish(r, &bt->a)) < 0) {
             goto out;
+        }
     }
     if (left > 0) {
         snprintf(r->err, r->errlen, "%ld customers: revision kept changing", left);
@@ -796,8 +861,9 @@ out:
 
 void batch_abandon(struct batch *bt)
 {
-    if (bt == NULL)
+    if (bt == NULL) {
         return;
+    }
     attempt_free(&bt->a);
     release(&bt->r, 1);
     free(bt);

@@ -17,8 +17,9 @@ struct cache *cache_new(size_t max_bytes)
 {
     struct cache *k = calloc(1, sizeof(*k));
 
-    if (k == NULL)
+    if (k == NULL) {
         return NULL;
+    }
     k->max_bytes = max_bytes;
     k->nbuckets = 1024;
     if ((k->buckets = calloc(k->nbuckets, sizeof(*k->buckets))) == NULL) {
@@ -45,8 +46,9 @@ static void lru_push(struct cache *k, struct cache_entry *e)
 
 void cache_free(struct cache *k)
 {
-    if (k == NULL)
+    if (k == NULL) {
         return;
+    }
     while (k->lru.next != &k->lru) {
         struct cache_entry *e = k->lru.next;
 
@@ -62,8 +64,9 @@ static struct cache_entry **slot_of(struct cache *k, uint64_t h, const char *id)
 {
     struct cache_entry **p = &k->buckets[h & (k->nbuckets - 1)];
 
-    while (*p != NULL && ((*p)->hash != h || strcmp((*p)->id, id) != 0))
+    while (*p != NULL && ((*p)->hash != h || strcmp((*p)->id, id) != 0)) {
         p = &(*p)->hnext;
+    }
     return p;
 }
 
@@ -84,8 +87,9 @@ static void rehash(struct cache *k)
     size_t n = k->nbuckets * 2;
     struct cache_entry **b = calloc(n, sizeof(*b));
 
-    if (b == NULL)
+    if (b == NULL) {
         return;
+    }
     for (size_t i = 0; i < k->nbuckets; i++) {
         struct cache_entry *e = k->buckets[i], *next;
 
@@ -105,10 +109,12 @@ void cache_drop(struct cache *k, struct cache_entry *e)
     struct cache_entry **p = &k->buckets[e->hash & (k->nbuckets - 1)];
 
     /* By pointer, not by id: exactly this entry leaves the chain. */
-    while (*p != NULL && *p != e)
+    while (*p != NULL && *p != e) {
         p = &(*p)->hnext;
-    if (*p == e)
+    }
+    if (*p == e) {
         *p = e->hnext;
+    }
     lru_unlink(e);
     k->count--;
     k->bytes -= ENTRY_BYTES(e);
@@ -123,8 +129,9 @@ void cache_trim(struct cache *k)
     while (e != &k->lru && k->bytes > k->max_bytes) {
         struct cache_entry *next = e->next;
 
-        if (!e->pinned)
+        if (!e->pinned) {
             cache_drop(k, e);
+        }
         e = next;
     }
 }
@@ -134,8 +141,9 @@ struct cache_entry *cache_put(struct cache *k, const char *id, int32_t task)
     struct cache_entry *e = malloc(sizeof(*e));
     uint64_t h = cu_hash64(id);
 
-    if (e == NULL)
+    if (e == NULL) {
         return NULL;
+    }
     memset(&e->meta, 0, sizeof(e->meta));
     snprintf(e->id, sizeof(e->id), "%s", id);
     e->blob = NULL;
@@ -150,8 +158,9 @@ struct cache_entry *cache_put(struct cache *k, const char *id, int32_t task)
     lru_push(k, e);
     k->count++;
     k->bytes += ENTRY_BYTES(e);
-    if (k->count > 2 * k->nbuckets)
+    if (k->count > 2 * k->nbuckets) {
         rehash(k);
+    }
     cache_trim(k);
     e->pinned = 0;
     return e;
@@ -164,8 +173,9 @@ void cache_drop_task(struct cache *k, int32_t task)
     while (e != &k->lru) {
         struct cache_entry *next = e->next;
 
-        if (!e->pinned && (task < 0 || e->task == task))
+        if (!e->pinned && (task < 0 || e->task == task)) {
             cache_drop(k, e);
+        }
         e = next;
     }
 }

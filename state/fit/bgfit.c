@@ -19,10 +19,12 @@ static double digamma(double x)
 {
     double acc = 0.0, x2;
 
-    if (!(x > 0.0))
+    if (!(x > 0.0)) {
         return NAN;
-    for (; x < 6.0; x += 1.0)
+    }
+    for (; x < 6.0; x += 1.0) {
         acc -= 1.0 / x;
+    }
     x2 = 1.0 / (x * x);
     return acc + log(x) - 0.5 / x -
            x2 * (1.0 / 12 -
@@ -63,8 +65,9 @@ static double bg_ll_cell(const struct bg_params *p, const struct bg_xterm *xt, d
     double l3, l4;
 
     bg_ll_terms(p, xt, t_x, T, &l3, &l4);
-    if (xt->x <= 0)
+    if (xt->x <= 0) {
         return xt->base + l3;
+    }
     return xt->base + fmax(l3, l4) + log1p(exp(fmin(l3, l4) - fmax(l3, l4)));
 }
 
@@ -80,8 +83,9 @@ double bg_loglik(const struct bg_params *p, const struct bg_obs *obs, size_t n)
 {
     double sum = 0.0;
 
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         sum += bg_loglik_one(p, &obs[i]);
+    }
     return sum;
 }
 
@@ -106,9 +110,11 @@ double gg_loglik(const struct gg_params *p, const struct bg_obs *obs, size_t n)
 {
     double sum = 0.0;
 
-    for (size_t i = 0; i < n; i++)
-        if (gg_usable(&obs[i]))
+    for (size_t i = 0; i < n; i++) {
+        if (gg_usable(&obs[i])) {
             sum += gg_loglik_one(p, &obs[i]);
+        }
+    }
     return sum;
 }
 
@@ -146,8 +152,9 @@ static void nm_point(const struct nm_simplex *s, double coef, double *out)
     for (int k = 0; k < s->n; k++) {
         double c = 0.0;
 
-        for (int i = 0; i < s->n; i++)
+        for (int i = 0; i < s->n; i++) {
             c += s->v[i][k];
+        }
         c /= s->n;
         out[k] = c + coef * (c - s->v[s->n][k]);
     }
@@ -162,8 +169,9 @@ static void nm_replace_worst(struct nm_simplex *s, const double *x, double fx)
 static void nm_shrink(struct nm_simplex *s, nm_func f, void *ctx)
 {
     for (int i = 1; i <= s->n; i++) {
-        for (int k = 0; k < s->n; k++)
+        for (int k = 0; k < s->n; k++) {
             s->v[i][k] = s->v[0][k] + 0.5 * (s->v[i][k] - s->v[0][k]);
+        }
         s->f[i] = f(s->v[i], ctx);
     }
 }
@@ -173,11 +181,14 @@ static int nm_done(const struct nm_simplex *s, double ftol, double xtol)
 {
     double size = 0.0;
 
-    if (s->f[s->n] - s->f[0] > ftol * (1.0 + fabs(s->f[0])))
+    if (s->f[s->n] - s->f[0] > ftol * (1.0 + fabs(s->f[0]))) {
         return 0;
-    for (int i = 1; i <= s->n; i++)
-        for (int k = 0; k < s->n; k++)
+    }
+    for (int i = 1; i <= s->n; i++) {
+        for (int k = 0; k < s->n; k++) {
             size = fmax(size, fabs(s->v[i][k] - s->v[0][k]));
+        }
+    }
     return size <= xtol;
 }
 
@@ -191,10 +202,11 @@ static void nm_step(struct nm_simplex *s, nm_func f, void *ctx)
     if (fr < s->f[0]) {
         nm_point(s, 2.0, xe);
         fe = f(xe, ctx);
-        if (fe < fr)
+        if (fe < fr) {
             nm_replace_worst(s, xe, fe);
-        else
+        } else {
             nm_replace_worst(s, xr, fr);
+        }
         return;
     }
     if (fr < s->f[s->n - 1]) {
@@ -203,10 +215,11 @@ static void nm_step(struct nm_simplex *s, nm_func f, void *ctx)
     }
     nm_point(s, fr < s->f[s->n] ? 0.5 : -0.5, xc);
     fc = f(xc, ctx);
-    if (fc < fmin(fr, s->f[s->n]))
+    if (fc < fmin(fr, s->f[s->n])) {
         nm_replace_worst(s, xc, fc);
-    else
+    } else {
         nm_shrink(s, f, ctx);
+    }
 }
 
 /* Minimises f from x (overwritten with the best vertex), axis steps of
@@ -220,14 +233,16 @@ static int nm_minimize(nm_func f, void *ctx, double *x, int n, double step, doub
     s.n = n;
     for (int i = 0; i <= n; i++) {
         memcpy(s.v[i], x, sizeof(double) * (size_t)n);
-        if (i > 0)
+        if (i > 0) {
             s.v[i][i - 1] += step;
+        }
         s.f[i] = f(s.v[i], ctx);
     }
     for (it = 0; it < maxit; it++) {
         nm_order(&s);
-        if (nm_done(&s, ftol, xtol))
+        if (nm_done(&s, ftol, xtol)) {
             break;
+        }
         nm_step(&s, f, ctx);
     }
     nm_order(&s);
@@ -262,10 +277,12 @@ static int nm_restarts(const struct fit_problem *pr, double *x, int *iterations)
                          FIT_MAXIT);
         *iterations += it < 0 ? -it : it;
         moved = 0.0;
-        for (int k = 0; k < pr->n; k++)
+        for (int k = 0; k < pr->n; k++) {
             moved = fmax(moved, fabs(x[k] - prev[k]));
-        if (round > 0 && it >= 0 && moved <= 1e-9)
+        }
+        if (round > 0 && it >= 0 && moved <= 1e-9) {
             return 1;
+        }
     }
     return 0;
 }
@@ -274,8 +291,9 @@ static double max_abs(const double *v, int n)
 {
     double m = 0.0;
 
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         m = fmax(m, fabs(v[i]));
+    }
     return m;
 }
 
@@ -293,25 +311,31 @@ static int solve(double A[NM_MAXN][NM_MAXN], double *b, int n)
     for (int c = 0; c < n; c++) {
         int piv = c;
 
-        for (int r = c + 1; r < n; r++)
-            if (fabs(A[r][c]) > fabs(A[piv][c]))
+        for (int r = c + 1; r < n; r++) {
+            if (fabs(A[r][c]) > fabs(A[piv][c])) {
                 piv = r;
-        if (!(fabs(A[piv][c]) > 0.0))
+            }
+        }
+        if (!(fabs(A[piv][c]) > 0.0)) {
             return -1;
-        for (int k = 0; k < n; k++)
+        }
+        for (int k = 0; k < n; k++) {
             swap_double(&A[c][k], &A[piv][k]);
+        }
         swap_double(&b[c], &b[piv]);
         for (int r = c + 1; r < n; r++) {
             double m = A[r][c] / A[c][c];
 
-            for (int k = c; k < n; k++)
+            for (int k = c; k < n; k++) {
                 A[r][k] -= m * A[c][k];
+            }
             b[r] -= m * b[c];
         }
     }
     for (int r = n - 1; r >= 0; r--) {
-        for (int k = r + 1; k < n; k++)
+        for (int k = r + 1; k < n; k++) {
             b[r] -= A[r][k] * b[k];
+        }
         b[r] /= A[r][r];
     }
     return 0;
@@ -330,12 +354,14 @@ static int newton_step(const struct fit_problem *pr, const double *x, const doub
         pr->g(xs, pr->ctx, gp);
         xs[j] = x[j] - h;
         pr->g(xs, pr->ctx, gm);
-        for (int i = 0; i < pr->n; i++)
+        for (int i = 0; i < pr->n; i++) {
             H[i][j] = (gp[i] - gm[i]) / (2.0 * h);
+        }
     }
     for (int i = 0; i < pr->n; i++) {
-        for (int j = 0; j < i; j++)
+        for (int j = 0; j < i; j++) {
             H[i][j] = H[j][i] = 0.5 * (H[i][j] + H[j][i]);
+        }
         d[i] = -g[i];
     }
     return solve(H, d, pr->n);
@@ -352,14 +378,17 @@ static double newton_polish(const struct fit_problem *pr, double *x)
 
     pr->g(x, pr->ctx, g);
     for (int it = 0; it < NEWTON_MAXIT; it++) {
-        if (newton_step(pr, x, g, d) < 0 || !(max_abs(d, pr->n) < 0.1))
+        if (newton_step(pr, x, g, d) < 0 || !(max_abs(d, pr->n) < 0.1)) {
             break;
-        for (int i = 0; i < pr->n; i++)
+        }
+        for (int i = 0; i < pr->n; i++) {
             xn[i] = x[i] + d[i];
+        }
         pr->g(xn, pr->ctx, gn);
         if (!(max_abs(gn, pr->n) < max_abs(g, pr->n)) ||
-            pr->f(xn, pr->ctx) > fx + 1e-12 * (1.0 + fabs(fx)))
+            pr->f(xn, pr->ctx) > fx + 1e-12 * (1.0 + fabs(fx))) {
             break;
+        }
         memcpy(x, xn, sizeof(double) * (size_t)pr->n);
         memcpy(g, gn, sizeof g);
     }
@@ -393,12 +422,15 @@ static int bg_cell_cmp(const void *pa, const void *pb)
 {
     const struct bg_cell *a = pa, *b = pb;
 
-    if (a->x != b->x)
+    if (a->x != b->x) {
         return a->x < b->x ? -1 : 1;
-    if (a->t_x != b->t_x)
+    }
+    if (a->t_x != b->t_x) {
         return a->t_x < b->t_x ? -1 : 1;
-    if (a->T != b->T)
+    }
+    if (a->T != b->T) {
         return a->T < b->T ? -1 : 1;
+    }
     return 0;
 }
 
@@ -414,19 +446,22 @@ static int bg_fitctx_init(struct bg_fitctx *ctx, const struct bg_obs *obs, size_
     size_t m = 0;
 
     ctx->cells = malloc(n * sizeof *ctx->cells);
-    if (ctx->cells == NULL)
+    if (ctx->cells == NULL) {
         return -1;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (!bg_obs_valid(&obs[i]))
+        if (!bg_obs_valid(&obs[i])) {
             return -1;
+        }
         ctx->cells[i] = (struct bg_cell){obs[i].x, obs[i].t_x, obs[i].T, 1.0};
     }
     qsort(ctx->cells, n, sizeof *ctx->cells, bg_cell_cmp);
     for (size_t i = 0; i < n; i++) {
-        if (m > 0 && bg_cell_cmp(&ctx->cells[m - 1], &ctx->cells[i]) == 0)
+        if (m > 0 && bg_cell_cmp(&ctx->cells[m - 1], &ctx->cells[i]) == 0) {
             ctx->cells[m - 1].w += 1.0;
-        else
+        } else {
             ctx->cells[m++] = ctx->cells[i];
+        }
     }
     ctx->ncells = m;
     return 0;
@@ -451,8 +486,9 @@ static double bg_negll(const double *lp, void *vctx)
     for (size_t i = 0; i < ctx->ncells; i++) {
         const struct bg_cell *c = &ctx->cells[i];
 
-        if (c->x != xt.x) /* cells are sorted by x */
+        if (c->x != xt.x) { /* cells are sorted by x */
             bg_xterm_init(&xt, &p, c->x);
+        }
         sum += c->w * bg_ll_cell(&p, &xt, c->t_x, c->T);
     }
     return isfinite(sum) ? -sum : HUGE_VAL;
@@ -505,10 +541,12 @@ int bg_fit(const struct bg_obs *obs, size_t n, struct bg_fit_result *out)
     double lp[4], meanT = 0.0;
     int rc = -1;
 
-    if (n == 0 || bg_fitctx_init(&ctx, obs, n) < 0)
+    if (n == 0 || bg_fitctx_init(&ctx, obs, n) < 0) {
         goto out;
-    for (size_t i = 0; i < n; i++)
+    }
+    for (size_t i = 0; i < n; i++) {
         meanT += obs[i].T / (double)n;
+    }
     /* alpha is a time scale: starting it at the mean T makes the search
      * path the same whatever the time unit. */
     lp[0] = 0.0;
@@ -519,8 +557,9 @@ int bg_fit(const struct bg_obs *obs, size_t n, struct bg_fit_result *out)
     bg_params_from_log(&out->params, lp);
     out->loglik = -bg_negll(lp, &ctx);
     out->n = n;
-    if (isfinite(out->loglik))
+    if (isfinite(out->loglik)) {
         rc = 0;
+    }
 out:
     free(ctx.cells);
     return rc;
@@ -554,8 +593,9 @@ static void gg_negll_grad(const double *lp, void *vctx, double *g)
         const struct bg_obs *o = &ctx->obs[i];
         double x = o->x, s = x * o->mvalue + v, psi;
 
-        if (!gg_usable(o))
+        if (!gg_usable(o)) {
             continue;
+        }
         psi = digamma(p * x + q);
         g[0] -= p * x * (psi - digamma(p * x) + log(o->mvalue) + log(x) - log(s));
         g[1] -= q * (psi + dq0 - log(s));
@@ -571,15 +611,17 @@ int gg_fit(const struct bg_obs *obs, size_t n, struct gg_fit_result *out)
     size_t used = 0;
 
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(obs[i].x) || !isfinite(obs[i].mvalue) || obs[i].mvalue < 0)
+        if (!isfinite(obs[i].x) || !isfinite(obs[i].mvalue) || obs[i].mvalue < 0) {
             return -1;
+        }
         if (gg_usable(&obs[i])) {
             mean += obs[i].mvalue;
             used++;
         }
     }
-    if (used == 0)
+    if (used == 0) {
         return -1;
+    }
     /* gamma is a money scale, p and q are not: start it at the mean spend. */
     lp[0] = 0.0;
     lp[1] = 0.0;

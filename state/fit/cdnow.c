@@ -22,8 +22,9 @@ __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errle
 {
     va_list ap;
 
-    if (err == NULL || errlen == 0)
+    if (err == NULL || errlen == 0) {
         return;
+    }
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
@@ -34,17 +35,20 @@ int cdnow_parse_date(const char *s, long *day)
     int v[8], y, m, d;
 
     for (int i = 0; i < 8; i++) {
-        if (!isdigit((unsigned char)s[i]))
+        if (!isdigit((unsigned char)s[i])) {
             return -1;
+        }
         v[i] = s[i] - '0';
     }
-    if (s[8] != '\0')
+    if (s[8] != '\0') {
         return -1;
+    }
     y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3];
     m = v[4] * 10 + v[5];
     d = v[6] * 10 + v[7];
-    if (m < 1 || m > 12 || d < 1 || d > civil_days_in_month(y, m))
+    if (m < 1 || m > 12 || d < 1 || d > civil_days_in_month(y, m)) {
         return -1;
+    }
     *day = (long)civil_days_from_ymd(y, m, d);
     return 0;
 }
@@ -55,14 +59,16 @@ static void strip_eol(char *line)
 {
     size_t len = strlen(line);
 
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
         line[--len] = '\0';
+    }
 }
 
 static int is_blank(const char *s)
 {
-    while (isspace((unsigned char)*s))
+    while (isspace((unsigned char)*s)) {
         s++;
+    }
     return *s == '\0';
 }
 
@@ -71,8 +77,9 @@ static int parse_id(const char *s, long *out)
 {
     size_t len = strlen(s);
 
-    if (len == 0 || len > 9 || strspn(s, "0123456789") != len)
+    if (len == 0 || len > 9 || strspn(s, "0123456789") != len) {
         return -1;
+    }
     *out = strtol(s, NULL, 10);
     return 0;
 }
@@ -84,8 +91,9 @@ static int parse_nonneg(const char *s, double *out)
 
     errno = 0;
     *out = strtod(s, &end);
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(*out) || *out < 0)
+    if (end == s || *end != '\0' || errno != 0 || !isfinite(*out) || *out < 0) {
         return -1;
+    }
     return 0;
 }
 
@@ -96,18 +104,22 @@ static int split(char *s, const char *seps, char **f, int max)
 {
     int n = 0, csv = seps[1] == '\0';
 
-    if (!csv)
+    if (!csv) {
         s += strspn(s, seps);
+    }
     while (*s != '\0' || (csv && n > 0 && n <= max)) {
-        if (n > max)
+        if (n > max) {
             return n;
+        }
         f[n++] = s;
         s += strcspn(s, seps);
-        if (*s == '\0')
+        if (*s == '\0') {
             break;
+        }
         *s++ = '\0';
-        if (!csv)
+        if (!csv) {
             s += strspn(s, seps);
+        }
     }
     return n;
 }
@@ -130,18 +142,24 @@ static const char *tx_parse(char *line, struct tx *t)
     long master, count;
     int nf = split(line, " \t", f, TX_FIELDS);
 
-    if (nf != TX_FIELDS)
+    if (nf != TX_FIELDS) {
         return "expected 5 fields: master_id sample_id YYYYMMDD count value";
-    if (parse_id(f[0], &master) < 0)
+    }
+    if (parse_id(f[0], &master) < 0) {
         return "bad master id";
-    if (parse_id(f[1], &t->id) < 0)
+    }
+    if (parse_id(f[1], &t->id) < 0) {
         return "bad sample id";
-    if (cdnow_parse_date(f[2], &t->day) < 0)
+    }
+    if (cdnow_parse_date(f[2], &t->day) < 0) {
         return "bad date, expected YYYYMMDD";
-    if (parse_id(f[3], &count) < 0)
+    }
+    if (parse_id(f[3], &count) < 0) {
         return "bad count";
-    if (parse_nonneg(f[4], &t->value) < 0)
+    }
+    if (parse_nonneg(f[4], &t->value) < 0) {
         return "bad value";
+    }
     return NULL;
 }
 
@@ -161,8 +179,9 @@ static int tx_read(const char *path, struct txbuf *b, char *err, size_t errlen)
     while (getline(&line, &cap, fp) >= 0) {
         lineno++;
         strip_eol(line);
-        if (is_blank(line))
+        if (is_blank(line)) {
             continue;
+        }
         if ((why = tx_parse(line, &t)) != NULL) {
             seterr(err, errlen, "%s:%zu: %s", path, lineno, why);
             goto out;
@@ -172,12 +191,13 @@ static int tx_read(const char *path, struct txbuf *b, char *err, size_t errlen)
             goto out;
         }
     }
-    if (ferror(fp))
+    if (ferror(fp)) {
         seterr(err, errlen, "%s: read error", path);
-    else if (b->n == 0)
+    } else if (b->n == 0) {
         seterr(err, errlen, "%s: no transactions", path);
-    else
+    } else {
         rc = 0;
+    }
 out:
     free(line);
     fclose(fp);
@@ -188,8 +208,9 @@ static int tx_cmp(const void *pa, const void *pb)
 {
     const struct tx *a = pa, *b = pb;
 
-    if (a->id != b->id)
+    if (a->id != b->id) {
         return a->id < b->id ? -1 : 1;
+    }
     return (a->day > b->day) - (a->day < b->day);
 }
 
@@ -205,8 +226,9 @@ static void tx_customer(const struct tx *v, size_t n, long cal_end, long hold_en
         if (v[i].day <= cal_end) {
             days += v[i].day != prev;
             last = v[i].day;
-            if (v[i].day != first)
+            if (v[i].day != first) {
                 repeat_value += v[i].value;
+            }
         } else if (v[i].day <= hold_end) {
             hdays += v[i].day != prev;
         }
@@ -226,10 +248,12 @@ static size_t tx_group(const struct txbuf *b, long cal_end, long hold_end,
     size_t m = 0, j;
 
     for (size_t i = 0; i < b->n; i = j) {
-        for (j = i + 1; j < b->n && b->v[j].id == b->v[i].id; j++)
+        for (j = i + 1; j < b->n && b->v[j].id == b->v[i].id; j++) {
             ;
-        if (b->v[i].day > cal_end)
+        }
+        if (b->v[i].day > cal_end) {
             continue;
+        }
         tx_customer(&b->v[i], j - i, cal_end, hold_end, unit_days, &obs[m], &hold[m]);
         m++;
     }
@@ -248,14 +272,16 @@ int cdnow_load_transactions_holdout(const char *path, long calibration_end_day,
 
     *obs = NULL;
     *n = 0;
-    if (holdout != NULL)
+    if (holdout != NULL) {
         *holdout = NULL;
+    }
     if (!(unit_days > 0) || !isfinite(unit_days)) {
         seterr(err, errlen, "%s: time unit must be a positive number of days", path);
         goto out;
     }
-    if (tx_read(path, &b, err, errlen) < 0)
+    if (tx_read(path, &b, err, errlen) < 0) {
         goto out;
+    }
     qsort(b.v, b.n, sizeof *b.v, tx_cmp);
     o = malloc(b.n * sizeof *o);
     h = malloc(b.n * sizeof *h);
@@ -300,8 +326,9 @@ static size_t tx_merge_days(struct txbuf *b, size_t *start)
             b->v[m - 1].value += b->v[i].value;
             continue;
         }
-        if (m == 0 || b->v[m - 1].id != b->v[i].id)
+        if (m == 0 || b->v[m - 1].id != b->v[i].id) {
             start[ncust++] = m;
+        }
         b->v[m++] = b->v[i];
     }
     start[ncust] = m;
@@ -322,8 +349,9 @@ int cdnow_load_days(const char *path, long **day, double **value, size_t **start
     *value = NULL;
     *start = NULL;
     *ncust = 0;
-    if (tx_read(path, &b, err, errlen) < 0)
+    if (tx_read(path, &b, err, errlen) < 0) {
         goto out;
+    }
     qsort(b.v, b.n, sizeof *b.v, tx_cmp);
     d = malloc(b.n * sizeof *d);
     v = malloc(b.n * sizeof *v);
@@ -357,12 +385,15 @@ out:
 /* Number of fields per row for a known header, 0 for an unknown one. */
 static int sum_header(char *line)
 {
-    if (strncmp(line, "\xEF\xBB\xBF", 3) == 0) /* a BOM from spreadsheet tools */
+    if (strncmp(line, "\xEF\xBB\xBF", 3) == 0) { /* a BOM from spreadsheet tools */
         line += 3;
-    if (strcmp(line, "ID,frequency,recency,T") == 0)
+    }
+    if (strcmp(line, "ID,frequency,recency,T") == 0) {
         return 4;
-    if (strcmp(line, "ID,x,t_x,T,zbar") == 0)
+    }
+    if (strcmp(line, "ID,x,t_x,T,zbar") == 0) {
         return 5;
+    }
     return 0;
 }
 
@@ -373,18 +404,24 @@ static const char *sum_parse(char *line, int nfields, double scale, struct bg_ob
     double v[SUM_FIELDS_MAX] = {0};
     long id;
 
-    if (split(line, ",", f, SUM_FIELDS_MAX) != nfields)
+    if (split(line, ",", f, SUM_FIELDS_MAX) != nfields) {
         return nfields == 4 ? "expected 4 fields: ID,frequency,recency,T"
                             : "expected 5 fields: ID,x,t_x,T,zbar";
-    if (parse_id(f[0], &id) < 0)
+    }
+    if (parse_id(f[0], &id) < 0) {
         return "bad ID";
-    for (int i = 1; i < nfields; i++)
-        if (parse_nonneg(f[i], &v[i]) < 0)
+    }
+    for (int i = 1; i < nfields; i++) {
+        if (parse_nonneg(f[i], &v[i]) < 0) {
             return "fields after ID must be finite numbers >= 0";
-    if (v[1] != floor(v[1]))
+        }
+    }
+    if (v[1] != floor(v[1])) {
         return "repeat purchase count is not a whole number";
-    if (v[2] > v[3])
+    }
+    if (v[2] > v[3]) {
         return "recency t_x is larger than T";
+    }
     *o = (struct bg_obs){v[1], v[2] * scale, v[3] * scale, v[4]};
     return NULL;
 }
@@ -406,8 +443,9 @@ static int sum_rows(FILE *fp, const char *path, int nfields, double scale,
     while (getline(&line, &cap, fp) >= 0) {
         lineno++;
         strip_eol(line);
-        if (is_blank(line))
+        if (is_blank(line)) {
             continue;
+        }
         if ((why = sum_parse(line, nfields, scale, &o)) != NULL) {
             seterr(err, errlen, "%s:%zu: %s", path, lineno, why);
             goto out;
@@ -417,12 +455,13 @@ static int sum_rows(FILE *fp, const char *path, int nfields, double scale,
             goto out;
         }
     }
-    if (ferror(fp))
+    if (ferror(fp)) {
         seterr(err, errlen, "%s: read error", path);
-    else if (b->n == 0)
+    } else if (b->n == 0) {
         seterr(err, errlen, "%s: no customers after the header", path);
-    else
+    } else {
         rc = 0;
+    }
 out:
     free(line);
     return rc;
@@ -459,8 +498,9 @@ int cdnow_load_summary(const char *path, double unit_days, struct bg_obs **obs, 
         goto out;
     }
     /* The file is in weeks. */
-    if (sum_rows(fp, path, nfields, 7.0 / unit_days, &b, err, errlen) < 0)
+    if (sum_rows(fp, path, nfields, 7.0 / unit_days, &b, err, errlen) < 0) {
         goto out;
+    }
     *obs = b.v;
     *n = b.n;
     b.v = NULL;
@@ -468,7 +508,8 @@ int cdnow_load_summary(const char *path, double unit_days, struct bg_obs **obs, 
 out:
     array_free(&b);
     free(line);
-    if (fp != NULL)
+    if (fp != NULL) {
         fclose(fp);
+    }
     return rc;
 }

@@ -23,23 +23,26 @@ int fit_format_text(char *buf, size_t len, const struct bg_fit_result *bg,
 {
     struct strbuf b = {0};
 
-    if (bg != NULL)
+    if (bg != NULL) {
         strbuf_printf(&b, "bgnbd r=%.6f alpha=%.6f a=%.6f b=%.6f loglik=%.4f n=%zu\n",
                       bg->params.r, bg->params.alpha, bg->params.a, bg->params.b,
                       bg->loglik, bg->n);
-    if (gg != NULL)
+    }
+    if (gg != NULL) {
         strbuf_printf(&b, "gammagamma p=%.6f q=%.6f gamma=%.6f n=%zu\n", gg->params.p,
                       gg->params.q, gg->params.gamma, gg->n);
+    }
     return copy_out(&b, buf, len);
 }
 
 /* "name":value with `decimals` digits; JSON has no NaN or infinity. */
 static void json_num(struct strbuf *b, const char *name, double v, int decimals)
 {
-    if (isfinite(v))
+    if (isfinite(v)) {
         strbuf_printf(b, "\"%s\":%.*f,", name, decimals, v);
-    else
+    } else {
         strbuf_printf(b, "\"%s\":null,", name);
+    }
 }
 
 /* A JSON string literal. */
@@ -49,12 +52,13 @@ static void json_str(struct strbuf *b, const char *s)
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
 
-        if (c == '"' || c == '\\')
+        if (c == '"' || c == '\\') {
             strbuf_printf(b, "\\%c", c);
-        else if (c < 0x20)
+        } else if (c < 0x20) {
             strbuf_printf(b, "\\u%04x", c);
-        else
+        } else {
             strbuf_putc(b, (char)c);
+        }
     }
     strbuf_putc(b, '"');
 }

@@ -25,8 +25,9 @@ int val_split(const long *day, const double *value, size_t n, long cal_end, long
     size_t k = 0;
 
     memset(out, 0, sizeof(*out));
-    if (n == 0 || day[0] > cal_end)
+    if (n == 0 || day[0] > cal_end) {
         return 1;
+    }
     out->first_day = out->last_day = day[0];
     for (size_t i = 1; i < n && day[i] <= hold_end; i++) {
         double v = value ? value[i] : 0.0;
@@ -63,15 +64,20 @@ static size_t known_days(const struct customer *c, long *buf)
 
     buf[n++] = c->first_day;
     buf[n++] = c->last_day;
-    if (c->prev_day >= 0)
+    if (c->prev_day >= 0) {
         buf[n++] = c->prev_day;
-    for (uint32_t i = 0; i < c->ndays; i++)
-        if (c->days[i].orders > 0)
+    }
+    for (uint32_t i = 0; i < c->ndays; i++) {
+        if (c->days[i].orders > 0) {
             buf[n++] = c->days[i].day;
+        }
+    }
     qsort(buf, n, sizeof(*buf), cmp_long);
-    for (size_t i = 0; i < n; i++)
-        if (m == 0 || buf[i] != buf[m - 1])
+    for (size_t i = 0; i < n; i++) {
+        if (m == 0 || buf[i] != buf[m - 1]) {
             buf[m++] = buf[i];
+        }
+    }
     return m;
 }
 
@@ -79,9 +85,11 @@ static int64_t bucket_cents(const struct customer *c, long lo, long hi)
 {
     int64_t sum = 0;
 
-    for (uint32_t i = 0; i < c->ndays; i++)
-        if (c->days[i].day > lo && c->days[i].day <= hi && c->days[i].orders > 0)
+    for (uint32_t i = 0; i < c->ndays; i++) {
+        if (c->days[i].day > lo && c->days[i].day <= hi && c->days[i].orders > 0) {
             sum += c->days[i].spend_cents;
+        }
+    }
     return sum;
 }
 
@@ -96,27 +104,33 @@ int val_from_state(const struct customer *c, long cal_end, long hold_end, long *
     long long unknown;
 
     memset(out, 0, sizeof(*out));
-    if (c->purchase_days <= 0 || c->first_day > cal_end)
+    if (c->purchase_days <= 0 || c->first_day > cal_end) {
         return 1;
-    if (win_lo > cal_end + 1)
+    }
+    if (win_lo > cal_end + 1) {
         return -1;
+    }
     n = known_days(c, buf);
     unknown = (long long)c->purchase_days - (long long)n;
-    if (unknown < 0)
+    if (unknown < 0) {
         return -1;
-    for (hold_from = 0; hold_from < n && buf[hold_from] <= cal_end; hold_from++)
+    }
+    for (hold_from = 0; hold_from < n && buf[hold_from] <= cal_end; hold_from++) {
         ;
+    }
     out->first_day = buf[0];
     out->last_day = buf[hold_from - 1];
     /* The days no longer named lie after the first and before both win_lo
      * and the previous day: the last calibration day is known only if it is
      * past all of them. */
     limit = c->prev_day >= 0 && c->prev_day < win_lo ? c->prev_day : win_lo;
-    if (unknown > 0 && out->last_day < limit - 1)
+    if (unknown > 0 && out->last_day < limit - 1) {
         return -1;
+    }
     out->cal.x = (double)(c->purchase_days - 1 - (long long)(n - hold_from));
-    for (i = hold_from; i < n && buf[i] <= hold_end; i++)
+    for (i = hold_from; i < n && buf[i] <= hold_end; i++) {
         out->hold_x++;
+    }
     out->hold_value = (double)bucket_cents(c, cal_end, hold_end) / 100.0;
     set_cal(out, cal_end,
             (double)(c->spend_cents - c->first_day_cents -
@@ -162,8 +176,9 @@ static int cmp_scored(const void *pa, const void *pb)
 {
     const struct scored *a = pa, *b = pb;
 
-    if (a->s != b->s)
+    if (a->s != b->s) {
         return a->s < b->s ? -1 : 1;
+    }
     return (a->i > b->i) - (a->i < b->i);
 }
 
@@ -171,10 +186,12 @@ static struct scored *sorted(const double *score, const int *label, size_t n)
 {
     struct scored *v = malloc((n ? n : 1) * sizeof(*v));
 
-    if (v == NULL)
+    if (v == NULL) {
         return NULL;
-    for (size_t i = 0; i < n; i++)
+    }
+    for (size_t i = 0; i < n; i++) {
         v[i] = (struct scored){score[i], label[i] != 0, i};
+    }
     qsort(v, n, sizeof(*v), cmp_scored);
     return v;
 }
@@ -184,21 +201,24 @@ double val_auc(const double *score, const int *label, size_t n)
     struct scored *v = sorted(score, label, n);
     double pos = 0, neg = 0, rank_sum = 0;
 
-    if (v == NULL)
+    if (v == NULL) {
         return NAN;
+    }
     /* Ranks 1..n; a run of equal scores shares its mean rank. */
     for (size_t i = 0, j; i < n; i = j) {
         size_t npos = 0;
 
-        for (j = i; j < n && v[j].s == v[i].s; j++)
+        for (j = i; j < n && v[j].s == v[i].s; j++) {
             npos += (size_t)v[j].y;
+        }
         rank_sum += (double)npos * ((double)(i + 1) + (double)j) / 2.0;
         pos += (double)npos;
         neg += (double)(j - i - npos);
     }
     free(v);
-    if (pos == 0 || neg == 0)
+    if (pos == 0 || neg == 0) {
         return NAN;
+    }
     return (rank_sum - pos * (pos + 1) / 2.0) / (pos * neg);
 }
 
@@ -209,10 +229,12 @@ static size_t decile_cut(const struct scored *v, size_t n, size_t k, size_t prev
 {
     size_t cut = k * (n / VAL_DECILES) + (k < n % VAL_DECILES ? k : n % VAL_DECILES);
 
-    if (cut < prev)
+    if (cut < prev) {
         cut = prev;
-    while (cut > 0 && cut < n && v[cut].s == v[cut - 1].s)
+    }
+    while (cut > 0 && cut < n && v[cut].s == v[cut - 1].s) {
         cut++;
+    }
     return cut;
 }
 
@@ -222,8 +244,9 @@ int val_deciles(const double *pred, const int *label, size_t n,
     struct scored *v = sorted(pred, label, n);
     size_t at = 0;
 
-    if (v == NULL)
+    if (v == NULL) {
         return -1;
+    }
     for (size_t k = 0; k < VAL_DECILES; k++) {
         struct val_bin *b = &bins[k];
         size_t end = k + 1 < VAL_DECILES ? decile_cut(v, n, k + 1, at) : n;
@@ -249,9 +272,11 @@ static long earliest_first(const struct val_cust *c, size_t n)
 {
     long lo = c[0].first_day;
 
-    for (size_t i = 1; i < n; i++)
-        if (c[i].first_day < lo)
+    for (size_t i = 1; i < n; i++) {
+        if (c[i].first_day < lo) {
             lo = c[i].first_day;
+        }
+    }
     return lo;
 }
 
@@ -263,10 +288,11 @@ static size_t point_of(const struct val_track *t, size_t npoints, long day)
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
 
-        if (t[mid].day < day)
+        if (t[mid].day < day) {
             lo = mid + 1;
-        else
+        } else {
             hi = mid;
+        }
     }
     return lo;
 }
@@ -276,10 +302,12 @@ static void track_expected(const struct val_cust *c, size_t n, const struct bg_p
 {
     for (size_t k = 0; k < npoints; k++) {
         t[k].expected = 0.0;
-        for (size_t i = 0; i < n; i++)
-            if (c[i].first_day < t[k].day)
+        for (size_t i = 0; i < n; i++) {
+            if (c[i].first_day < t[k].day) {
                 t[k].expected += bg_expected_purchases_new(
                     p, (double)(t[k].day - c[i].first_day) / WEEK);
+            }
+        }
     }
 }
 
@@ -290,23 +318,28 @@ static void track_actual(const struct val_cust *c, size_t n, long cal_end,
     size_t at_cal = point_of(t, npoints, cal_end);
     int all_known = 1;
 
-    for (size_t k = 0; k < npoints; k++)
+    for (size_t k = 0; k < npoints; k++) {
         t[k].actual = 0.0;
+    }
     for (size_t i = 0; i < n; i++) {
         all_known &= c[i].cal_known;
-        if (!c[i].cal_known)
+        if (!c[i].cal_known) {
             t[at_cal].actual += c[i].cal.x;
+        }
         for (size_t j = 0; j < c[i].ndays; j++) {
             size_t k = point_of(t, npoints, c[i].days[j]);
 
-            if (k < npoints)
+            if (k < npoints) {
                 t[k].actual += 1.0;
+            }
         }
     }
-    for (size_t k = 1; k < npoints; k++)
+    for (size_t k = 1; k < npoints; k++) {
         t[k].actual += t[k - 1].actual;
-    for (size_t k = 0; !all_known && k < at_cal; k++)
+    }
+    for (size_t k = 0; !all_known && k < at_cal; k++) {
         t[k].actual = NAN;
+    }
 }
 
 size_t val_tracking(const struct val_cust *c, size_t n, const struct bg_params *p,
@@ -316,14 +349,18 @@ size_t val_tracking(const struct val_cust *c, size_t n, const struct bg_params *
     long back = (cal_end - start) / 7, fwd = (hold_end - cal_end) / 7;
     size_t need = (size_t)(back + 1 + fwd) + (cal_end + 7 * fwd < hold_end), k = 0;
 
-    if (need > max)
+    if (need > max) {
         return need;
-    for (long m = back; m >= 0; m--)
+    }
+    for (long m = back; m >= 0; m--) {
         out[k++].day = cal_end - 7 * m;
-    for (long j = 1; j <= fwd; j++)
+    }
+    for (long j = 1; j <= fwd; j++) {
         out[k++].day = cal_end + 7 * j;
-    if (k < need)
+    }
+    if (k < need) {
         out[k++].day = hold_end;
+    }
     track_expected(c, n, p, out, k);
     track_actual(c, n, cal_end, out, k);
     return k;
@@ -338,8 +375,9 @@ void val_spend(const struct val_cust *c, size_t n, const struct gg_params *p,
     for (size_t i = 0; i < n; i++) {
         double pred, act;
 
-        if (!(c[i].cal.x > 0 && c[i].cal.mvalue > 0 && c[i].hold_x > 0))
+        if (!(c[i].cal.x > 0 && c[i].cal.mvalue > 0 && c[i].hold_x > 0)) {
             continue;
+        }
         pred = gg_expected_value(p, c[i].cal.x, c[i].cal.mvalue);
         act = c[i].hold_value / c[i].hold_x;
         out->n++;
@@ -359,8 +397,9 @@ void val_spend(const struct val_cust *c, size_t n, const struct gg_params *p,
 double val_p_eff(const struct bg_params *p, const struct bg_obs *o,
                  double onetime_half_life_days)
 {
-    if (o->x > 0)
+    if (o->x > 0) {
         return bg_palive(p, o->x, o->t_x, o->T);
+    }
     return onetime_half_life_days > 0 ? pow(0.5, o->T * WEEK / onetime_half_life_days)
                                       : 1.0;
 }
@@ -406,17 +445,20 @@ int val_run(const struct val_cust *c, size_t n, const struct bg_params *bp,
     size_t need;
 
     memset(r, 0, sizeof(*r));
-    if (n == 0)
+    if (n == 0) {
         return -1;
+    }
     r->customers = n;
     r->hold_weeks = (double)(hold_end - cal_end) / WEEK;
-    for (int k = 0; k < SC__COUNT; k++)
+    for (int k = 0; k < SC__COUNT; k++) {
         ok &= (sc[k] = malloc(n * sizeof(double))) != NULL;
+    }
     label = malloc(n * sizeof(*label));
     need = val_tracking(c, n, bp, cal_end, hold_end, NULL, 0);
     r->track = malloc(need * sizeof(*r->track));
-    if (!ok || !label || !r->track)
+    if (!ok || !label || !r->track) {
         goto out;
+    }
     r->ntrack = val_tracking(c, n, bp, cal_end, hold_end, r->track, need);
     r->track_cal = r->track[point_of(r->track, r->ntrack, cal_end)].expected;
     r->track_hold = r->track[r->ntrack - 1].expected - r->track_cal;
@@ -427,16 +469,19 @@ int val_run(const struct val_cust *c, size_t n, const struct bg_params *bp,
     r->auc_risk = val_auc(sc[SC_RISK], label, n);
     r->auc_active = val_auc(sc[SC_ACTIVE], label, n);
     r->auc_recency = val_auc(sc[SC_RECENCY], label, n);
-    if (val_deciles(sc[SC_ACTIVE], label, n, r->deciles) < 0)
+    if (val_deciles(sc[SC_ACTIVE], label, n, r->deciles) < 0) {
         goto out;
+    }
     val_spend(c, n, gp, &r->spend);
     rc = 0;
 out:
     free(label);
-    for (int k = 0; k < SC__COUNT; k++)
+    for (int k = 0; k < SC__COUNT; k++) {
         free(sc[k]);
-    if (rc < 0)
+    }
+    if (rc < 0) {
         val_report_free(r);
+    }
     return rc;
 }
 

@@ -26,10 +26,12 @@ static double hyp_series(double a, double b, double c, double z)
     for (long n = 0; n < HYP_MAX_TERMS; n++) {
         term *= (a + n) * (b + n) / ((c + n) * (n + 1)) * z;
         sum += term;
-        if (term == 0.0)
+        if (term == 0.0) {
             break;
-        if (n + 1 > fabs(a) + fabs(b) && fabs(term) <= DBL_EPSILON * tail * fabs(sum))
+        }
+        if (n + 1 > fabs(a) + fabs(b) && fabs(term) <= DBL_EPSILON * tail * fabs(sum)) {
             break;
+        }
     }
     return sum;
 }
@@ -46,11 +48,14 @@ static double gamma_ratio(double p, double q, double u, double v)
     double sign = 1.0;
     const double args[4] = {p, q, u, v};
 
-    if (is_nonpos_int(u) || is_nonpos_int(v))
+    if (is_nonpos_int(u) || is_nonpos_int(v)) {
         return 0.0;
-    for (int i = 0; i < 4; i++)
-        if (args[i] < 0.0 && fmod(floor(args[i]), 2.0) != 0.0)
+    }
+    for (int i = 0; i < 4; i++) {
+        if (args[i] < 0.0 && fmod(floor(args[i]), 2.0) != 0.0) {
             sign = -sign;
+        }
+    }
     return sign * exp(lgamma(p) + lgamma(q) - lgamma(u) - lgamma(v));
 }
 
@@ -64,22 +69,27 @@ static double hyp_unit(double a, double b, double c, double z)
 {
     double s = c - a - b, w = 1.0 - z;
 
-    if (z <= HYP_DIRECT_MAX || s >= HYP_S_FAST || fabs(s - nearbyint(s)) < 1e-6)
+    if (z <= HYP_DIRECT_MAX || s >= HYP_S_FAST || fabs(s - nearbyint(s)) < 1e-6) {
         return hyp_series(a, b, c, z);
-    if (s <= -HYP_S_FAST)
+    }
+    if (s <= -HYP_S_FAST) {
         return pow(w, s) * hyp_series(c - a, c - b, c, z);
+    }
     return gamma_ratio(c, s, c - a, c - b) * hyp_series(a, b, 1.0 - s, w) +
            pow(w, s) * gamma_ratio(c, -s, a, b) * hyp_series(c - a, c - b, 1.0 + s, w);
 }
 
 double bg_hyp2f1(double a, double b, double c, double z)
 {
-    if (!(z < 1.0) || !isfinite(z) || is_nonpos_int(c))
+    if (!(z < 1.0) || !isfinite(z) || is_nonpos_int(c)) {
         return NAN;
-    if (z == 0.0)
+    }
+    if (z == 0.0) {
         return 1.0;
-    if (z > 0.0)
+    }
+    if (z > 0.0) {
         return hyp_unit(a, b, c, z);
+    }
     /* Pfaff: maps z < 0 onto (0, 1). */
     return pow(1.0 - z, -a) * hyp_unit(a, c - b, c, z / (z - 1.0));
 }
@@ -110,8 +120,9 @@ static double bg_log_dropodds(const struct bg_params *p, double x, double t_x, d
 
 double bg_palive(const struct bg_params *p, double x, double t_x, double T)
 {
-    if (x <= 0)
+    if (x <= 0) {
         return 1.0;
+    }
     return 1.0 / (1.0 + exp(bg_log_dropodds(p, x, t_x, T)));
 }
 
@@ -120,10 +131,12 @@ double bg_time_palive_reaches(const struct bg_params *p, double x, double t_x, d
 {
     double odds;
 
-    if (bg_palive(p, x, t_x, T) <= target)
+    if (bg_palive(p, x, t_x, T) <= target) {
         return T;
-    if (x <= 0 || !(target > 0.0))
+    }
+    if (x <= 0 || !(target > 0.0)) {
         return -1.0;
+    }
     /* P(alive) = target  <=>  ((alpha + T') / (alpha + t_x))^(r + x)
      *                          = (1 / target - 1) (b + x - 1) / a */
     odds = (1.0 / target - 1.0) * (p->b + x - 1.0) / p->a;
@@ -142,12 +155,14 @@ static double bg_expected_raw(const struct bg_params *p, double x, double T, dou
 {
     double a = p->a, z, f, c = p->a + p->b + x - 1.0, lf;
 
-    if (!(t > 0.0))
+    if (!(t > 0.0)) {
         return 0.0;
+    }
     /* a = 1 is a removable singularity: step off it by far less than any
      * fitted precision. */
-    if (fabs(a - 1.0) < 1e-9)
+    if (fabs(a - 1.0) < 1e-9) {
         a = a < 1.0 ? 1.0 - 1e-9 : 1.0 + 1e-9;
+    }
     z = t / (p->alpha + T + t);
     f = bg_hyp2f1(a + p->b - 1.0 - p->r, a - 1.0, c, z);
     lf = (a - 1.0) * log1p(-z) + log(f);
@@ -163,8 +178,9 @@ double bg_expected_purchases(const struct bg_params *p, double x, double t_x, do
 double bg_prob_any_purchase(const struct bg_params *p, double x, double t_x, double T,
                             double t)
 {
-    if (!(t > 0.0))
+    if (!(t > 0.0)) {
         return 0.0;
+    }
     return bg_palive(p, x, t_x, T) *
            -expm1((p->r + x) * (log(p->alpha + T) - log(p->alpha + T + t)));
 }
@@ -186,8 +202,9 @@ static double nbd_tail(const struct bg_params *p, double t, int k)
     double lp0 = p->r * log(p->alpha / (p->alpha + t));
     double lq = log(t / (p->alpha + t)), cdf = 0.0;
 
-    for (int j = 0; j < k; j++)
+    for (int j = 0; j < k; j++) {
         cdf += exp(lp0 + lgamma(p->r + j) - lgamma(p->r) - lgamma(j + 1.0) + j * lq);
+    }
     return fmax(0.0, 1.0 - cdf);
 }
 
@@ -196,15 +213,18 @@ double bg_prob_n_purchases(const struct bg_params *p, double t, int k)
 {
     double lb = lbeta(p->a, p->b), head;
 
-    if (k < 0)
+    if (k < 0) {
         return 0.0;
-    if (!(t > 0.0))
+    }
+    if (!(t > 0.0)) {
         return k == 0 ? 1.0 : 0.0;
+    }
     head = exp(lbeta(p->a, p->b + k) - lb + lgamma(p->r + k) - lgamma(p->r) -
                lgamma(k + 1.0) + p->r * log(p->alpha / (p->alpha + t)) +
                k * log(t / (p->alpha + t)));
-    if (k == 0)
+    if (k == 0) {
         return head;
+    }
     return head + exp(lbeta(p->a + 1.0, p->b + k - 1.0) - lb) * nbd_tail(p, t, k);
 }
 
@@ -214,8 +234,9 @@ double gg_expected_value(const struct gg_params *p, double x, double mvalue)
 {
     double den = p->p * x + p->q - 1.0;
 
-    if (!(den > 0.0))
+    if (!(den > 0.0)) {
         return NAN;
+    }
     return (p->gamma + mvalue * x) * p->p / den;
 }
 

@@ -63,8 +63,9 @@ const char *const event_direction_names[DIR__COUNT] = {
 
 void event_init(struct event *ev)
 {
-    if (ev == NULL)
+    if (ev == NULL) {
         return;
+    }
     memset(ev, 0, sizeof(*ev));
     ev->items = NULL;
     ev->shipping = SHIP_NONE;
@@ -75,8 +76,9 @@ void event_init(struct event *ev)
 /* Leaves *ev as event_init() does, so a second event_free() is harmless. */
 void event_free(struct event *ev)
 {
-    if (ev == NULL)
+    if (ev == NULL) {
         return;
+    }
     free(ev->items);
     event_init(ev);
 }

@@ -146,8 +146,9 @@ static void explain_segment(struct strbuf *o, const struct customer *c,
 /* An instant for people: RFC 3339, or "-" for 0 (none) and INT64_MAX (never). */
 static const char *when(int64_t ms, char *buf, size_t len)
 {
-    if (ms <= 0 || ms == INT64_MAX || civil_rfc3339_format(ms, buf, len) < 0)
+    if (ms <= 0 || ms == INT64_MAX || civil_rfc3339_format(ms, buf, len) < 0) {
         snprintf(buf, len, "-");
+    }
     return buf;
 }
 

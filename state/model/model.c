@@ -197,8 +197,9 @@ static int emit_reward(struct pass *p, struct emission_list *out, enum reward_ty
     rw->type = t;
     reward_grade(p->c, p->m->cfg, rw);
     derived_reason_add(&why, reason);
-    if (derived_id(p->c->id, KIND_REWARD, cause, id) < 0)
+    if (derived_id(p->c->id, KIND_REWARD, cause, id) < 0) {
         return -1;
+    }
     reward_issued(p->c, rw, id, p->now_ms);
     return emission_push(out, EM_REWARD, id,
                          derived_reward_payload(p->c, id, p->now_ms, &why, rw));
@@ -263,8 +264,9 @@ static int emit_churn(struct pass *p, const struct derived_view *d,
     int rc;
 
     snprintf(cause, sizeof(cause), "churn:%lld", (long long)c->churn_seq);
-    if (derived_id(c->id, KIND_CHURN, cause, id) < 0)
+    if (derived_id(c->id, KIND_CHURN, cause, id) < 0) {
         return -1;
+    }
     rc = emission_push(
         out, EM_CHURN_RISK, id,
         derived_churn_payload(c, id, p->now_ms, cfg->churn_threshold, &d->risk.why));
@@ -304,8 +306,9 @@ static int emit_segment(struct pass *p, const struct derived_view *d,
     }
     c->segment_seq++;
     snprintf(cause, sizeof(cause), "segment:%lld", (long long)c->segment_seq);
-    if (derived_id(c->id, KIND_SEG, cause, id) < 0)
+    if (derived_id(c->id, KIND_SEG, cause, id) < 0) {
         return -1;
+    }
     return emission_push(out, EM_SEGMENT, id,
                          derived_segment_payload(c, id, p->now_ms, &why, was));
 }
@@ -379,8 +382,9 @@ int model_sweep(struct customer *c, int64_t now_ms, const struct model_ctx *m,
 int model_rescore(struct customer *c, const struct model_ctx *m,
                   struct emission_list *out)
 {
-    if (c->model_version >= m->version || c->as_of_ms <= 0)
+    if (c->model_version >= m->version || c->as_of_ms <= 0) {
         return 0;
+    }
     return model_sweep(c, c->as_of_ms, m, out) < 0 ? -1 : 1;
 }
 
@@ -453,11 +457,13 @@ int model_advance(struct customer *c, int64_t until_ms, const struct model_ctx *
     while (n < MODEL_ADVANCE_MAX) {
         int64_t due = model_next_due(c, m);
 
-        if (due > until_ms || due <= last)
+        if (due > until_ms || due <= last) {
             break;
+        }
         last = due;
-        if (model_sweep(c, due > c->as_of_ms ? due : c->as_of_ms, m, out) < 0)
+        if (model_sweep(c, due > c->as_of_ms ? due : c->as_of_ms, m, out) < 0) {
             return -1;
+        }
         n++;
     }
     return n;

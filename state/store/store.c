@@ -28,8 +28,9 @@ struct store *store_new(const struct store_opts *opts)
 {
     struct store *s = calloc(1, sizeof(*s));
 
-    if (s == NULL)
+    if (s == NULL) {
         return NULL;
+    }
     s->opts = *opts;
     s->opts.host = dup_or_empty(opts->host);
     s->opts.password = dup_or_empty(opts->password);
@@ -48,10 +49,12 @@ struct store *store_new_like(const struct store *s)
 
 void store_free(struct store *s)
 {
-    if (s == NULL)
+    if (s == NULL) {
         return;
-    if (s->ctx)
+    }
+    if (s->ctx) {
         redisFree(s->ctx);
+    }
     store_argv_free(&s->argv);
     free(s->resp);
     free((char *)(uintptr_t)s->opts.host);
@@ -151,16 +154,19 @@ enum store_err store_err_class(const char *err)
         {"Broken pipe", STORE_ERR_CONNECTION},
     };
 
-    for (size_t i = 0; err != NULL && i < sizeof(classes) / sizeof(classes[0]); i++)
-        if (strstr(err, classes[i].text) != NULL)
+    for (size_t i = 0; err != NULL && i < sizeof(classes) / sizeof(classes[0]); i++) {
+        if (strstr(err, classes[i].text) != NULL) {
             return classes[i].e;
+        }
+    }
     return STORE_ERR_OTHER;
 }
 
 int store_usable(const struct store *s, char *err, size_t errlen)
 {
-    if (store_ok(s) && s->inflight == 0)
+    if (store_ok(s) && s->inflight == 0) {
         return 1;
+    }
     snprintf(err, errlen,
              s->inflight ? "redis: replies of a pipeline still unread"
                          : "redis: not connected");
@@ -172,8 +178,9 @@ static redisReply *store_vcmd(struct store *s, char *err, size_t errlen, const c
 {
     int64_t t0 = mono_us();
 
-    if (!store_usable(s, err, errlen))
+    if (!store_usable(s, err, errlen)) {
         return NULL;
+    }
     return store_reply(s, redisvCommand(s->ctx, fmt, ap), t0, err, errlen);
 }
 
@@ -198,8 +205,9 @@ int store_simple(struct store *s, char *err, size_t errlen, const char *fmt, ...
     va_start(ap, fmt);
     r = store_vcmd(s, err, errlen, fmt, ap);
     va_end(ap);
-    if (r == NULL)
+    if (r == NULL) {
         return -1;
+    }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis: %s", r->str);
         rc = -1;
@@ -219,8 +227,9 @@ int store_count_cmd(struct store *s, long long *sum, const char *fmt, ...)
     va_start(ap, fmt);
     r = store_vcmd(s, err, sizeof(err), fmt, ap);
     va_end(ap);
-    if (r == NULL)
+    if (r == NULL) {
         return -1;
+    }
     if (r->type == REDIS_REPLY_INTEGER) {
         *sum += r->integer;
         rc = 0;
@@ -234,40 +243,49 @@ int store_connect(struct store *s, char *err, size_t errlen)
     struct timeval tv = {s->opts.timeout_ms / 1000, (s->opts.timeout_ms % 1000) * 1000};
 
     store_drop(s);
-    if (s->opts.host[0] == '/')
+    if (s->opts.host[0] == '/') {
         s->ctx = redisConnectUnixWithTimeout(s->opts.host, tv);
-    else
+    } else {
         s->ctx = redisConnectWithTimeout(s->opts.host, s->opts.port, tv);
+    }
     if (s->ctx == NULL || s->ctx->err) {
         snprintf(err, errlen, "redis %s:%d: %s", s->opts.host, s->opts.port,
                  s->ctx ? s->ctx->errstr : "out of memory");
         store_drop(s);
         return -1;
     }
-    if (redisSetTimeout(s->ctx, tv) != REDIS_OK)
+    if (redisSetTimeout(s->ctx, tv) != REDIS_OK) {
         goto fail;
+    }
     if (s->opts.password[0] &&
-        store_simple(s, err, errlen, "AUTH %s", s->opts.password) < 0)
+        store_simple(s, err, errlen, "AUTH %s", s->opts.password) < 0) {
         goto fail;
-    if (s->opts.db && store_simple(s, err, errlen, "SELECT %d", s->opts.db) < 0)
+    }
+    if (s->opts.db && store_simple(s, err, errlen, "SELECT %d", s->opts.db) < 0) {
         goto fail;
-    if (store_simple(s, err, errlen, "FUNCTION LOAD REPLACE %s", store_lib) < 0)
+    }
+    if (store_simple(s, err, errlen, "FUNCTION LOAD REPLACE %s", store_lib) < 0) {
         goto fail;
-    if (store_check_schema(s, err, errlen) < 0)
+    }
+    if (store_check_schema(s, err, errlen) < 0) {
         goto fail;
+    }
     return 0;
 fail:
-    if (err[0] == '\0')
+    if (err[0] == '\0') {
         snprintf(err, errlen, "redis: set-up failed");
+    }
     store_drop(s);
     return -1;
 }
 
 int store_reply_to_kvlist(const redisReply *r, struct kvlist *kv)
 {
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        if (kvlist_add(kv, r->element[i]->str, r->element[i + 1]->str) < 0)
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        if (kvlist_add(kv, r->element[i]->str, r->element[i + 1]->str) < 0) {
             return -1;
+        }
+    }
     return 0;
 }
 
@@ -276,13 +294,15 @@ int store_ids_from_reply(const redisReply *r, size_t step, char ***ids, size_t *
     size_t count = r->elements / step;
     char **v = calloc(count ? count : 1, sizeof(*v));
 
-    if (v == NULL)
+    if (v == NULL) {
         return -1;
-    for (size_t i = 0; i < count; i++)
+    }
+    for (size_t i = 0; i < count; i++) {
         if ((v[i] = strdup(r->element[i * step]->str)) == NULL) {
             store_ids_free(v, i);
             return -1;
         }
+    }
     *ids = v;
     *n = count;
     return 0;
@@ -290,7 +310,8 @@ int store_ids_from_reply(const redisReply *r, size_t step, char ***ids, size_t *
 
 void store_ids_free(char **ids, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(ids[i]);
+    }
     free(ids);
 }

@@ -21,13 +21,15 @@ int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
                   s->opts.prefix, store_index_names[k], (unsigned long long)n);
     int rc = -1;
 
-    if (r == NULL)
+    if (r == NULL) {
         return -1;
+    }
     if (r->type == REDIS_REPLY_ARRAY && store_ids_from_reply(r, 2, ids, count) == 0) {
         *scores = calloc(*count ? *count : 1, sizeof(double));
         if (*scores != NULL) {
-            for (size_t i = 0; i < *count; i++)
+            for (size_t i = 0; i < *count; i++) {
                 (*scores)[i] = strtod(r->element[2 * i + 1]->str, NULL);
+            }
             rc = 0;
         } else {
             store_ids_free(*ids, *count);
@@ -44,14 +46,17 @@ static int customer_pattern(const char *prefix, char *out, size_t room)
     size_t o = 0;
 
     for (const char *p = prefix; *p != '\0'; p++) {
-        if (o + 2 >= room)
+        if (o + 2 >= room) {
             return -1;
-        if (strchr("*?[]\\", *p) != NULL)
+        }
+        if (strchr("*?[]\\", *p) != NULL) {
             out[o++] = '\\';
+        }
         out[o++] = *p;
     }
-    if (o + sizeof("c:{*}") > room)
+    if (o + sizeof("c:{*}") > room) {
         return -1;
+    }
     memcpy(out + o, "c:{*}", sizeof("c:{*}"));
     return 0;
 }
@@ -62,13 +67,15 @@ static int ids_from_keys(const redisReply *keys, size_t plen, char ***ids, size_
     char **v = calloc(keys->elements ? keys->elements : 1, sizeof(*v));
     size_t count = 0;
 
-    if (v == NULL)
+    if (v == NULL) {
         return -1;
+    }
     for (size_t i = 0; i < keys->elements; i++) {
         const redisReply *k = keys->element[i];
 
-        if (k->type != REDIS_REPLY_STRING || k->len < plen + 4)
+        if (k->type != REDIS_REPLY_STRING || k->len < plen + 4) {
             continue;
+        }
         if ((v[count] = strndup(k->str + plen + 3, k->len - plen - 4)) == NULL) {
             store_ids_free(v, count);
             return -1;
@@ -86,12 +93,14 @@ int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t 
     redisReply *r;
     int rc = -1;
 
-    if (customer_pattern(s->opts.prefix, pattern, sizeof(pattern)) < 0)
+    if (customer_pattern(s->opts.prefix, pattern, sizeof(pattern)) < 0) {
         return -1;
+    }
     r = store_cmd(s, err, sizeof(err), "SCAN %" PRIu64 " MATCH %s TYPE hash COUNT 1000",
                   *cursor, pattern);
-    if (r == NULL)
+    if (r == NULL) {
         return -1;
+    }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_STRING &&
         r->element[1]->type == REDIS_REPLY_ARRAY) {
@@ -110,11 +119,13 @@ static int customer_versions(struct store *s, char *const *ids, size_t n,
     redisReply **r;
     char key[STORE_KEY_MAX];
 
-    if (n == 0)
+    if (n == 0) {
         return 0;
+    }
     if (!store_usable(s, err, errlen) || !store_pipe_usable(s, err, errlen) ||
-        (r = store_replies_new(n, err, errlen)) == NULL)
+        (r = store_replies_new(n, err, errlen)) == NULL) {
         return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         store_key_of(s, key, sizeof(key), ids[i], "");
         redisAppendCommand(s->ctx, "HMGET %s partition model_version", key);
@@ -155,8 +166,9 @@ int store_scan_versions(struct store *s, uint64_t *cursor, char ***ids,
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (customer_versions(s, *ids, *n, *partition, *version, err, errlen) < 0)
+    if (customer_versions(s, *ids, *n, *partition, *version, err, errlen) < 0) {
         goto fail;
+    }
     *cursor = next;
     return 0;
 fail:
@@ -177,10 +189,12 @@ int store_summary(struct store *s, const char *id, struct kvlist *fields)
     int rc = -1;
 
     store_key_of(s, key, sizeof(key), id, "");
-    if ((r = store_cmd(s, err, sizeof(err), "HGETALL %s", key)) == NULL)
+    if ((r = store_cmd(s, err, sizeof(err), "HGETALL %s", key)) == NULL) {
         return -1;
-    if (r->type == REDIS_REPLY_ARRAY && store_reply_to_kvlist(r, fields) == 0)
+    }
+    if (r->type == REDIS_REPLY_ARRAY && store_reply_to_kvlist(r, fields) == 0) {
         rc = 0;
+    }
     freeReplyObject(r);
     return rc;
 }
@@ -195,17 +209,20 @@ long long store_delete_customer(struct store *s, const char *id)
 
     /* The due set is the one of the customer's partition. */
     r = store_cmd(s, err, sizeof(err), "HGET %sc:{%s} partition", p, id);
-    if (r == NULL)
+    if (r == NULL) {
         return -1;
-    if (r->type == REDIS_REPLY_STRING)
+    }
+    if (r->type == REDIS_REPLY_STRING) {
         rc |= store_count_cmd(s, &removed, "ZREM %sdue:%s %s", p, r->str, id);
+    }
     freeReplyObject(r);
     rc |= store_count_cmd(s, &removed,
                           "DEL %sc:{%s} %sc:{%s}:state %sc:{%s}:aux %sc:{%s}:outbox", p,
                           id, p, id, p, id, p, id);
-    for (size_t i = 0; i < 4 && rc == 0; i++)
+    for (size_t i = 0; i < 4 && rc == 0; i++) {
         rc |=
             store_count_cmd(s, &removed, "ZREM %sidx:%s %s", p, store_index_names[i], id);
+    }
     return rc ? -1 : removed;
 }
 
@@ -219,10 +236,12 @@ int store_indices_prune(struct store *s)
 {
     long long deleted = 0;
 
-    for (int k = 0; k < STORE_IDX__COUNT; k++)
+    for (int k = 0; k < STORE_IDX__COUNT; k++) {
         if (!(s->opts.indices & (1u << k)) &&
             store_count_cmd(s, &deleted, "UNLINK %sidx:%s", s->opts.prefix,
-                            store_index_names[k]) < 0)
+                            store_index_names[k]) < 0) {
             return -1;
+        }
+    }
     return (int)deleted;
 }

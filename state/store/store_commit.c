@@ -19,10 +19,11 @@ static void commit_argv(struct argv_buf *b, const struct store *s,
     store_argv_key(b, s, q->id, ":aux");
     store_argv_key(b, s, q->id, ":outbox");
     store_argv_int(b, q->rev);
-    if (q->state != NULL)
+    if (q->state != NULL) {
         store_argv_push(b, (const char *)q->state, q->state_len, 0);
-    else
+    } else {
         store_argv_str(b, "");
+    }
     store_argv_str(b, q->upgrade ? "1" : "0");
     for (size_t i = 0; q->state && q->summary && i < q->summary->n; i++) {
         store_argv_str(b, q->summary->v[i].name);
@@ -39,8 +40,9 @@ static enum store_commit_result commit_result(struct store *s, const redisReply 
         snprintf(err, errlen, "redis: %s", r->str);
         /* A server without our library (flushed, or a replica promoted before
          * it got it): reconnecting loads it again. */
-        if (strstr(r->str, "Function not found") != NULL)
+        if (strstr(r->str, "Function not found") != NULL) {
             store_drop(s);
+        }
         return STORE_ERROR;
     }
     if (r->type != REDIS_REPLY_INTEGER) {
@@ -55,8 +57,9 @@ static enum store_commit_result commit_result(struct store *s, const redisReply 
 int store_commit_send(struct store *s, const struct store_commit_req *q, char *err,
                       size_t errlen)
 {
-    if (!store_pipe_usable(s, err, errlen))
+    if (!store_pipe_usable(s, err, errlen)) {
         return -1;
+    }
     store_argv_reset(&s->argv);
     commit_argv(&s->argv, s, q);
     if (store_argv_append(s, &s->argv) < 0) {
@@ -81,11 +84,13 @@ int store_commit_recv(struct store *s, struct store_commit_req *q, size_t n, cha
         char *e = rc < 0 ? later : err;
         size_t elen = rc < 0 ? sizeof(later) : errlen;
 
-        if (store_pipe_recv(s, &r, 1, e, elen) < 0)
+        if (store_pipe_recv(s, &r, 1, e, elen) < 0) {
             return -1;
+        }
         q[i].res = commit_result(s, r, &q[i], e, elen);
-        if (q[i].res == STORE_ERROR)
+        if (q[i].res == STORE_ERROR) {
             rc = -1;
+        }
         freeReplyObject(r);
     }
     return rc;

@@ -23,8 +23,9 @@ void publish_list_init(struct publish_list *o)
 
 void publish_list_free(struct publish_list *o)
 {
-    for (size_t i = 0; i < o->n; i++)
+    for (size_t i = 0; i < o->n; i++) {
         free(o->v[i].payload);
+    }
     free(o->v);
     memset(o, 0, sizeof(*o));
 }
@@ -38,8 +39,9 @@ int publish_list_add(struct publish_list *o, enum store_topic t, const char *id,
         size_t cap = o->cap ? o->cap * 2 : 4;
         struct publish_entry *v = realloc(o->v, cap * sizeof(*v));
 
-        if (v == NULL)
+        if (v == NULL) {
             return -1;
+        }
         o->v = v;
         o->cap = cap;
     }
@@ -47,8 +49,9 @@ int publish_list_add(struct publish_list *o, enum store_topic t, const char *id,
     e->topic = t;
     snprintf(e->event_id, sizeof(e->event_id), "%s", id);
     e->payload = strdup(payload);
-    if (e->payload == NULL)
+    if (e->payload == NULL) {
         return -1;
+    }
     o->n++;
     return 0;
 }
@@ -57,26 +60,30 @@ int publish_list_add(struct publish_list *o, enum store_topic t, const char *id,
  * or -1 if the tag is none of ours. */
 static int outbox_topic(const char *v, enum store_topic *t)
 {
-    for (int i = 0; i < STORE_TOPIC__COUNT; i++)
+    for (int i = 0; i < STORE_TOPIC__COUNT; i++) {
         if (v[0] == topic_tags[i][0] && v[1] == '\t') {
             *t = (enum store_topic)i;
             return 0;
         }
+    }
     return -1;
 }
 
 static int outbox_parse(const redisReply *flat, struct publish_list *out)
 {
-    if (flat == NULL || flat->type != REDIS_REPLY_ARRAY)
+    if (flat == NULL || flat->type != REDIS_REPLY_ARRAY) {
         return -1;
+    }
     for (size_t i = 0; i + 1 < flat->elements; i += 2) {
         const char *v = flat->element[i + 1]->str;
         enum store_topic t;
 
-        if (outbox_topic(v, &t) < 0)
+        if (outbox_topic(v, &t) < 0) {
             continue; /* not ours: leave it for an operator */
-        if (publish_list_add(out, t, flat->element[i]->str, v + 2) < 0)
+        }
+        if (publish_list_add(out, t, flat->element[i]->str, v + 2) < 0) {
             return -1;
+        }
     }
     return 0;
 }
@@ -85,8 +92,9 @@ static int wm_parse(const char *name, const char *value, struct store_wm *wm)
 {
     const char *colon;
 
-    if (strncmp(name, "wm:", 3) != 0 || (colon = strchr(name + 3, ':')) == NULL)
+    if (strncmp(name, "wm:", 3) != 0 || (colon = strchr(name + 3, ':')) == NULL) {
         return -1;
+    }
     for (int src = 0; src < SRC__COUNT; src++) {
         const char *sn = event_source_name((enum ev_source)src);
 
@@ -110,9 +118,11 @@ static void meta_from_kvlist(const struct kvlist *kv, struct store_meta *m)
     m->exists = rev != NULL;
     m->rev = rev ? strtoll(rev, NULL, 10) : 0;
     m->partition = part ? (int32_t)strtol(part, NULL, 10) : -1;
-    for (size_t i = 0; i < kv->n && m->nwm < STORE_WM_MAX; i++)
-        if (wm_parse(kv->v[i].name, kv->v[i].value, &m->wm[m->nwm]) == 0)
+    for (size_t i = 0; i < kv->n && m->nwm < STORE_WM_MAX; i++) {
+        if (wm_parse(kv->v[i].name, kv->v[i].value, &m->wm[m->nwm]) == 0) {
             m->nwm++;
+        }
+    }
 }
 
 /* A customer of layout 2 from its hash, aux string and outbox. */
@@ -161,9 +171,10 @@ static int load_one(const char *id, const redisReply *r, struct customer *c,
         return packed_decode((const unsigned char *)r->str, r->len, id, c, meta, err,
                              errlen);
     case REDIS_REPLY_ARRAY:
-        if (r->elements == 3)
+        if (r->elements == 3) {
             return load_layout2(id, r->element[0], r->element[1], r->element[2], c, meta,
                                 leftover, err, errlen);
+        }
         break;
     case REDIS_REPLY_ERROR:
         snprintf(err, errlen, "redis: %s", r->str);
@@ -190,10 +201,12 @@ static void append_fetch(struct store *s, const char *id)
 int store_load_send(struct store *s, const char *const *ids, size_t n, char *err,
                     size_t errlen)
 {
-    if (!store_pipe_usable(s, err, errlen))
+    if (!store_pipe_usable(s, err, errlen)) {
         return -1;
-    for (size_t i = 0; i < n; i++)
+    }
+    for (size_t i = 0; i < n; i++) {
         append_fetch(s, ids[i]);
+    }
     store_pipe_sent(s, n);
     return 0;
 }
@@ -207,8 +220,9 @@ int store_load_recv(struct store *s, const char *const *ids, size_t n, store_got
     redisReply *r;
     int rc = 0;
 
-    if (n == 0)
+    if (n == 0) {
         return 0;
+    }
     if ((c = malloc(sizeof(*c))) == NULL) {
         snprintf(err, errlen, "out of memory");
         store_abandon(s);
@@ -217,16 +231,19 @@ int store_load_recv(struct store *s, const char *const *ids, size_t n, store_got
     /* One customer's replies at a time: a batch of loads never holds more
      * than one customer's reply objects. */
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if ((rc = store_pipe_recv(s, &r, 1, err, errlen)) < 0)
+        if ((rc = store_pipe_recv(s, &r, 1, err, errlen)) < 0) {
             break;
+        }
         publish_list_init(&leftover);
         rc = load_one(ids[i], r, c, &meta, &leftover, err, errlen);
-        if (rc == 0)
+        if (rc == 0) {
             rc = got(arg, i, c, &meta, leftover.n ? &leftover : NULL);
+        }
         publish_list_free(&leftover);
         freeReplyObject(r);
-        if (rc < 0)
+        if (rc < 0) {
             store_abandon(s); /* the rest of the replies are not read */
+        }
     }
     free(c);
     return rc;
@@ -235,10 +252,12 @@ int store_load_recv(struct store *s, const char *const *ids, size_t n, store_got
 int store_load_many(struct store *s, const char *const *ids, size_t n, store_got_fn got,
                     void *arg, char *err, size_t errlen)
 {
-    if (n == 0)
+    if (n == 0) {
         return 0;
-    if (!store_usable(s, err, errlen) || store_load_send(s, ids, n, err, errlen) < 0)
+    }
+    if (!store_usable(s, err, errlen) || store_load_send(s, ids, n, err, errlen) < 0) {
         return -1;
+    }
     return store_load_recv(s, ids, n, got, arg, err, errlen);
 }
 

@@ -23,8 +23,9 @@ int store_pipe_usable(struct store *s, char *err, size_t errlen)
         snprintf(err, errlen, "redis: not connected");
         return 0;
     }
-    if (s->inflight == 0)
+    if (s->inflight == 0) {
         s->sent_us = mono_us();
+    }
     return 1;
 }
 
@@ -45,16 +46,18 @@ int store_pipe_recv(struct store *s, redisReply **r, size_t n, char *err, size_t
     }
     for (size_t i = 0; i < n; i++) {
         if (redisGetReply(s->ctx, (void **)&r[i]) != REDIS_OK) {
-            while (i-- > 0)
+            while (i-- > 0) {
                 freeReplyObject(r[i]);
+            }
             snprintf(err, errlen, "redis: %s", s->ctx->errstr);
             store_drop(s);
             return -1;
         }
     }
     s->inflight -= n;
-    if (s->inflight == 0)
+    if (s->inflight == 0) {
         store_note_latency(s->sent_us);
+    }
     return 0;
 }
 
@@ -62,15 +65,18 @@ void store_push(struct store *s)
 {
     int done = 0;
 
-    while (store_ok(s) && !done)
-        if (redisBufferWrite(s->ctx, &done) != REDIS_OK)
+    while (store_ok(s) && !done) {
+        if (redisBufferWrite(s->ctx, &done) != REDIS_OK) {
             store_drop(s);
+        }
+    }
 }
 
 void store_abandon(struct store *s)
 {
-    if (s->inflight > 0)
+    if (s->inflight > 0) {
         store_drop(s);
+    }
 }
 
 /* The replies of n commands just appended (one round trip); as store_pipe_recv. */
@@ -85,32 +91,38 @@ redisReply **store_replies_new(size_t n, char *err, size_t errlen)
 {
     redisReply **r = calloc(n ? n : 1, sizeof(*r));
 
-    if (r == NULL)
+    if (r == NULL) {
         snprintf(err, errlen, "out of memory");
+    }
     return r;
 }
 
 void store_free_replies(redisReply **r, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (r[i])
+    for (size_t i = 0; i < n; i++) {
+        if (r[i]) {
             freeReplyObject(r[i]);
+        }
+    }
 }
 
 void store_argv_push(struct argv_buf *b, const char *s, size_t len, size_t off)
 {
-    if (b->failed)
+    if (b->failed) {
         return;
+    }
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
         const char **v = realloc(b->argv, cap * sizeof(*v));
         size_t *l = v ? realloc(b->lens, cap * sizeof(*l)) : NULL;
         size_t *o = l ? realloc(b->off, cap * sizeof(*o)) : NULL;
 
-        if (v)
+        if (v) {
             b->argv = v;
-        if (l)
+        }
+        if (l) {
             b->lens = l;
+        }
         if (o == NULL) {
             b->failed = 1;
             return;
@@ -131,14 +143,16 @@ void store_argv_str(struct argv_buf *b, const char *s)
 /* Room for len more bytes in the arena (kept), or NULL (failed set). */
 static char *argv_room(struct argv_buf *b, size_t len)
 {
-    if (b->failed)
+    if (b->failed) {
         return NULL;
+    }
     if (b->room - b->used <= len) {
         size_t room = b->room ? b->room : 4096;
         char *a;
 
-        while (room - b->used <= len)
+        while (room - b->used <= len) {
             room *= 2;
+        }
         if ((a = realloc(b->arena, room)) == NULL) {
             b->failed = 1;
             return NULL;
@@ -164,10 +178,12 @@ static void argv_cat(struct argv_buf *b, const char *const *parts, size_t n)
     size_t len = 0, l;
     char *p;
 
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         len += strlen(parts[i]);
-    if ((p = argv_room(b, len)) == NULL)
+    }
+    if ((p = argv_room(b, len)) == NULL) {
         return;
+    }
     len = 0;
     for (size_t i = 0; i < n; i++) {
         memcpy(p + len, parts[i], l = strlen(parts[i]));
@@ -189,8 +205,9 @@ void store_argv_int(struct argv_buf *b, int64_t v)
 {
     char *p = argv_room(b, DECIMAL_MAX);
 
-    if (p != NULL)
+    if (p != NULL) {
         argv_take(b, p, decimal_i64(p, v));
+    }
 }
 
 /* The shortest decimal that reads back as v (what Redis parses a score
@@ -218,8 +235,9 @@ void store_argv_fmt(struct argv_buf *b, const char *fmt, ...)
         b->failed = 1;
         return;
     }
-    if ((p = argv_room(b, (size_t)n)) == NULL)
+    if ((p = argv_room(b, (size_t)n)) == NULL) {
         return;
+    }
     va_start(ap, fmt);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -250,15 +268,18 @@ int store_argv_append(struct store *s, struct argv_buf *b)
     size_t need = 1 + DECIMAL_MAX + 2;
     char *p;
 
-    if (b->failed)
+    if (b->failed) {
         return -1;
-    for (size_t i = 0; i < b->n; i++)
+    }
+    for (size_t i = 0; i < b->n; i++) {
         need += 1 + DECIMAL_MAX + 2 + b->lens[i] + 2;
+    }
     if (need > s->resp_room) {
         char *r = realloc(s->resp, need);
 
-        if (r == NULL)
+        if (r == NULL) {
             return -1;
+        }
         s->resp = r;
         s->resp_room = need;
     }

@@ -17,18 +17,20 @@ int store_progress_get(struct store *s, int32_t task, int64_t next[SRC__COUNT],
                   event_source_name(SRC_REVIEWS), event_source_name(SRC_MESSAGES));
     int rc = -1;
 
-    if (r == NULL)
+    if (r == NULL) {
         return -1;
+    }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == SRC__COUNT + 1) {
         for (int i = 0; i <= SRC__COUNT; i++) {
             int64_t v = r->element[i]->type == REDIS_REPLY_STRING
                             ? strtoll(r->element[i]->str, NULL, 10)
                             : -1;
 
-            if (i < SRC__COUNT)
+            if (i < SRC__COUNT) {
                 next[i] = v;
-            else
+            } else {
                 *stream_ms = v > 0 ? v : 0;
+            }
         }
         rc = 0;
     } else {

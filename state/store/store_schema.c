@@ -39,15 +39,17 @@ int store_check_schema(struct store *s, char *err, size_t errlen)
     redisReply *r = store_cmd(s, err, errlen, "GET %sschema", s->opts.prefix);
     int rc = -1;
 
-    if (r == NULL)
+    if (r == NULL) {
         return -1;
-    if (r->type == REDIS_REPLY_ERROR)
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis: %s", r->str);
-    else if (r->type == REDIS_REPLY_STRING && atoi(r->str) != STORE_SCHEMA_VERSION)
+    } else if (r->type == REDIS_REPLY_STRING && atoi(r->str) != STORE_SCHEMA_VERSION) {
         snprintf(err, errlen, "redis: %sschema is %s, this build speaks %d",
                  s->opts.prefix, r->str, STORE_SCHEMA_VERSION);
-    else
+    } else {
         rc = 0;
+    }
     freeReplyObject(r);
     return rc;
 }
@@ -56,8 +58,9 @@ int store_fresh(struct store *s)
 {
     long long n = 0;
 
-    if (store_count_cmd(s, &n, "EXISTS %sschema", s->opts.prefix) < 0)
+    if (store_count_cmd(s, &n, "EXISTS %sschema", s->opts.prefix) < 0) {
         return -1;
+    }
     return n == 0;
 }
 
@@ -74,10 +77,12 @@ int store_aof(struct store *s)
     const char *p;
     int rc = -1;
 
-    if (r == NULL)
+    if (r == NULL) {
         return -1;
-    if (r->type == REDIS_REPLY_STRING && (p = strstr(r->str, "aof_enabled:")) != NULL)
+    }
+    if (r->type == REDIS_REPLY_STRING && (p = strstr(r->str, "aof_enabled:")) != NULL) {
         rc = p[strlen("aof_enabled:")] == '1';
+    }
     freeReplyObject(r);
     return rc;
 }
@@ -89,12 +94,14 @@ static int info_field(const char *info, const char *name, char *out, size_t len)
     const char *p = info;
 
     while ((p = strstr(p, name)) != NULL) {
-        if ((p == info || p[-1] == '\n') && p[n] == ':')
+        if ((p == info || p[-1] == '\n') && p[n] == ':') {
             break;
+        }
         p += n;
     }
-    if (p == NULL)
+    if (p == NULL) {
         return -1;
+    }
     p += n + 1;
     k = strcspn(p, "\r\n");
     snprintf(out, len, "%.*s", (int)k, p);
@@ -107,8 +114,9 @@ int store_check_eviction(struct store *s, char *err, size_t errlen)
     char max[32], policy[32];
     int rc = 0;
 
-    if (r == NULL)
+    if (r == NULL) {
         return -1;
+    }
     if (r->type == REDIS_REPLY_STRING &&
         info_field(r->str, "maxmemory", max, sizeof(max)) == 0 &&
         info_field(r->str, "maxmemory_policy", policy, sizeof(policy)) == 0 &&

@@ -73,10 +73,11 @@ static void check(int ok, const char *fmt, ...)
     putchar('\n');
     fflush(stdout);
     va_end(ap);
-    if (ok)
+    if (ok) {
         passes++;
-    else
+    } else {
         failures++;
+    }
 }
 
 static long long now_ms(void)
@@ -105,14 +106,16 @@ static void feed(rd_kafka_t *rk, const char *key, char *value, size_t len)
 {
     if (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("orders"),
                           RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(value, len),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END))
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) {
         die("produce", "queue full");
+    }
 }
 
 static void feed_flush(rd_kafka_t *rk)
 {
-    if (rd_kafka_flush(rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_flush(rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         die("flush", "input not delivered");
+    }
 }
 
 /* Two orders a week apart for each customer of the wave. */
@@ -155,10 +158,12 @@ static void produce_fails(rd_kafka_mock_cluster_t *mc, rd_kafka_resp_err_t err)
     enum { N = 100000 };
     rd_kafka_resp_err_t *errs = calloc(N, sizeof(*errs));
 
-    if (errs == NULL)
+    if (errs == NULL) {
         die("produce_fails", "out of memory");
-    for (size_t i = 0; i < N; i++)
+    }
+    for (size_t i = 0; i < N; i++) {
         errs[i] = err;
+    }
     rd_kafka_mock_push_request_errors_array(mc, API_PRODUCE, N, errs);
     free(errs);
 }
@@ -184,19 +189,23 @@ static void configure(struct config *cfg, const struct world *w, const char *gro
     };
     char err[256];
 
-    if (config_init(cfg) < 0)
+    if (config_init(cfg) < 0) {
         die("config", "out of memory");
-    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
-        if (config_set(cfg, kv[i][0], kv[i][1], err, sizeof(err)) < 0)
+    }
+    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+        if (config_set(cfg, kv[i][0], kv[i][1], err, sizeof(err)) < 0) {
             die("config", err);
+        }
+    }
 }
 
 static void run_for(struct pipeline *pl, int ms)
 {
     long long until = now_ms() + ms;
 
-    while (now_ms() < until)
+    while (now_ms() < until) {
         pipeline_step(pl, 50);
+    }
 }
 
 /* Steps until done(pl, w) (asked every 100 ms at most) or ms passed. */
@@ -208,8 +217,9 @@ static int run_until(struct pipeline *pl, const struct world *w, int ms,
     while (now_ms() < until) {
         pipeline_step(pl, 50);
         if (now_ms() >= ask) {
-            if (done(pl, w))
+            if (done(pl, w)) {
                 return 1;
+            }
             ask = now_ms() + 100;
         }
     }
@@ -256,8 +266,9 @@ static long long stored(const struct world *w, const char *topic)
     for (int p = 0; p < PARTITIONS; p++) {
         int64_t lo = 0, hi = 0;
 
-        if (rd_kafka_query_watermark_offsets(w->feeder, topic, p, &lo, &hi, 5000) == 0)
+        if (rd_kafka_query_watermark_offsets(w->feeder, topic, p, &lo, &hi, 5000) == 0) {
             sum += hi - lo;
+        }
     }
     return sum;
 }
@@ -280,11 +291,13 @@ static void read_topic(const struct world *w, const char *topic,
 
     rd_kafka_conf_set(conf, "bootstrap.servers", w->bootstraps, err, sizeof(err));
     rd_kafka_conf_set(conf, "group.id", "fault-reader", err, sizeof(err));
-    if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err))) == NULL)
+    if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err))) == NULL) {
         die("reader", err);
-    for (int p = 0; p < PARTITIONS; p++)
+    }
+    for (int p = 0; p < PARTITIONS; p++) {
         rd_kafka_topic_partition_list_add(l, topic, p)->offset =
             RD_KAFKA_OFFSET_BEGINNING;
+    }
     rd_kafka_assign(rk, l);
     while (got < want && now_ms() < until) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
@@ -293,8 +306,9 @@ static void read_topic(const struct world *w, const char *topic,
             each(arg, m);
             got++;
         }
-        if (m != NULL)
+        if (m != NULL) {
             rd_kafka_message_destroy(m);
+        }
     }
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_consumer_close(rk);
@@ -314,12 +328,15 @@ static void count_reward(void *arg, const rd_kafka_message_t *m)
     int seen = 0;
 
     r->messages++;
-    if (at == NULL || r->distinct >= 2 * WAVES * CUSTOMERS)
+    if (at == NULL || r->distinct >= 2 * WAVES * CUSTOMERS) {
         return;
-    for (int i = 0; i < r->distinct; i++)
+    }
+    for (int i = 0; i < r->distinct; i++) {
         seen |= memcmp(r->ids[i], at + 12, 32) == 0;
-    if (!seen)
+    }
+    if (!seen) {
         memcpy(r->ids[r->distinct++], at + 12, 32);
+    }
 }
 
 struct dlq {
@@ -334,8 +351,9 @@ static long header_long(rd_kafka_headers_t *h, const char *name)
     char buf[32];
 
     if (h == NULL || rd_kafka_header_get_last(h, name, &v, &len) != 0 ||
-        len >= sizeof(buf))
+        len >= sizeof(buf)) {
         return -1;
+    }
     memcpy(buf, v, len);
     buf[len] = '\0';
     return strtol(buf, NULL, 10);
@@ -352,8 +370,9 @@ static void count_dead_letter(void *arg, const rd_kafka_message_t *m)
     (void)rd_kafka_message_headers(m, &h);
     p = header_long(h, "source_partition");
     o = header_long(h, "source_offset");
-    if (p < 0 || p >= PARTITIONS || o < 0 || o >= ORDERS_FED || d->seen[p][o])
+    if (p < 0 || p >= PARTITIONS || o < 0 || o >= ORDERS_FED || d->seen[p][o]) {
         return;
+    }
     d->seen[p][o] = 1;
     d->distinct++;
 }
@@ -368,13 +387,17 @@ static long long committed_total(const struct world *w, const char *group)
 
     rd_kafka_conf_set(conf, "bootstrap.servers", w->bootstraps, err, sizeof(err));
     rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
-    if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err))) == NULL)
+    if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err))) == NULL) {
         die("committed", err);
-    for (int p = 0; p < PARTITIONS; p++)
+    }
+    for (int p = 0; p < PARTITIONS; p++) {
         rd_kafka_topic_partition_list_add(l, "orders", p);
-    if (rd_kafka_committed(rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        for (int p = 0; p < PARTITIONS; p++)
+    }
+    if (rd_kafka_committed(rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int p = 0; p < PARTITIONS; p++) {
             sum += l->elems[p].offset > 0 ? l->elems[p].offset : 0;
+        }
+    }
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_destroy(rk);
     return sum;
@@ -390,8 +413,9 @@ static void capture_start(struct capture *c)
 {
     fflush(stderr);
     if ((c->f = tmpfile()) == NULL || (c->saved = dup(2)) < 0 ||
-        dup2(fileno(c->f), 2) < 0)
+        dup2(fileno(c->f), 2) < 0) {
         die("capture", "cannot redirect stderr");
+    }
 }
 
 /* Stops the capture: the lines holding `what`, and all lines in *total. */
@@ -471,10 +495,11 @@ static void broker_down_in_flight(struct pipeline *pl, const struct world *w)
     for (until = now_ms() + 15000; now_ms() < until;) {
         pipeline_step(pl, 50);
         rd_kafka_mock_broker_error_stack_cnt(w->mc, BROKER, API_PRODUCE, &left);
-        if (left != last)
+        if (left != last) {
             steady = now_ms() + 500;
-        else if (left < DELAYED && now_ms() >= steady)
+        } else if (left < DELAYED && now_ms() >= steady) {
             break;
+        }
         last = left;
     }
     check(left < DELAYED && metrics_emitted_count(ME_REWARD) == CUSTOMERS,
@@ -540,8 +565,9 @@ static void fatal_error(const struct world *w, struct store *store, int producer
     snprintf(group, sizeof(group), "%sfatal-%s", w->prefix, client);
     configure(&cfg, w, group, "33554432");
     if ((pl = pipeline_new(&cfg.pipe, cfg.model, store, err, sizeof(err))) == NULL ||
-        pipeline_probe(pl, 5000, err, sizeof(err)) < 0)
+        pipeline_probe(pl, 5000, err, sizeof(err)) < 0) {
         die("pipeline", err);
+    }
     run_for(pl, 300);
     check(pipeline_ready(pl) && !pipeline_failed(pl), "fresh pipeline ready");
     metrics_set_ready(1); /* as the daemon's loop would have it */
@@ -578,17 +604,21 @@ static void world_init(struct world *w, rd_kafka_t **host)
 
     snprintf(w->prefix, sizeof(w->prefix), "fault-%d-%lld:", (int)getpid(), now_ms());
     /* One handle hosts the mock cluster; the feeder is a client of it. */
-    if ((*host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) == NULL)
+    if ((*host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) == NULL) {
         die("host", err);
-    if ((w->mc = rd_kafka_mock_cluster_new(*host, 1)) == NULL)
+    }
+    if ((w->mc = rd_kafka_mock_cluster_new(*host, 1)) == NULL) {
         die("mock cluster", "cannot create");
+    }
     w->bootstraps = rd_kafka_mock_cluster_bootstraps(w->mc);
     conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", w->bootstraps, err, sizeof(err)) ||
-        (w->feeder = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) == NULL)
+        (w->feeder = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) == NULL) {
         die("feeder", err);
-    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+    }
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
         rd_kafka_mock_topic_create(w->mc, topics[i], PARTITIONS, 1);
+    }
 }
 
 int main(void)
@@ -610,12 +640,14 @@ int main(void)
     store = store_new(&(struct store_opts){cfg.redis_host, cfg.redis_port, NULL, 0,
                                            cfg.redis_prefix, cfg.redis_timeout_ms,
                                            cfg.redis_indices});
-    if (store == NULL || store_connect(store, err, sizeof(err)) < 0)
+    if (store == NULL || store_connect(store, err, sizeof(err)) < 0) {
         die("redis", err);
+    }
     if ((pl = pipeline_new(&cfg.pipe, cfg.model, store, err, sizeof(err))) == NULL ||
         pipeline_probe(pl, 5000, err, sizeof(err)) < 0 ||
-        pipeline_subscribe(pl, err, sizeof(err)) < 0)
+        pipeline_subscribe(pl, err, sizeof(err)) < 0) {
         die("pipeline", err);
+    }
 
     /* The DLQ's before the broker's: once a broker has an error stack of
      * its own for an ApiKey, the mock cluster's is not looked at. */

@@ -10,8 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "consumers/parse.h"
 #include "base/civil.h"
+#include "consumers/parse.h"
 #include "state/model/model.h"
 #include "tests/fuzz/fuzz.h"
 

@@ -54,9 +54,10 @@ static int assign_all(rd_kafka_t *rk, const char *topic)
     if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (md->topic_cnt == 1 && md->topics[0].err == 0) {
             n = md->topics[0].partition_cnt;
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < n; i++) {
                 rd_kafka_topic_partition_list_add(l, topic, i)->offset =
                     RD_KAFKA_OFFSET_BEGINNING;
+            }
             rd_kafka_assign(rk, l);
         }
         rd_kafka_metadata_destroy(md);
@@ -75,16 +76,20 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
                  : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
                                                : 0;
 
-    if (len == 0 || len > n)
+    if (len == 0 || len > n) {
         return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
             return 0;
+        }
+    }
     if ((len == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||
         (len == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
         (len == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
-        (len == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+        (len == 4 && s[0] == 0xf4 && s[1] >= 0x90)) {
         return 0; /* overlong, surrogate, beyond U+10FFFF */
+    }
     return len;
 }
 
@@ -94,8 +99,9 @@ static char *utf8_clean(const void *data, size_t n)
     const unsigned char *s = data ? data : (const unsigned char *)"";
     char *out = malloc(n * 3 + 1), *o = out;
 
-    if (out == NULL)
+    if (out == NULL) {
         exit(1);
+    }
     for (size_t i = 0; i < n;) {
         size_t len = s[i] ? utf8_seq(s + i, n - i) : 0;
 
@@ -156,19 +162,21 @@ int main(int argc, char **argv)
     rd_kafka_t *rk;
 
     while ((c = getopt(argc, argv, "b:t:i:w:")) != -1) {
-        if (c == 'b')
+        if (c == 'b') {
             brokers = optarg;
-        else if (c == 't')
+        } else if (c == 't') {
             topic = optarg;
-        else if (c == 'i')
+        } else if (c == 'i') {
             idle = atol(optarg);
-        else if (c == 'w')
+        } else if (c == 'w') {
             maxwait = atol(optarg);
-        else
+        } else {
             goto usage;
+        }
     }
-    if (!brokers || !topic || optind != argc)
+    if (!brokers || !topic || optind != argc) {
         goto usage;
+    }
     if ((rk = make_consumer(brokers, err, sizeof(err))) == NULL) {
         fprintf(stderr, "kdrain: %s\n", err);
         return 1;
@@ -181,13 +189,14 @@ int main(int argc, char **argv)
     while (now_ms() - start < maxwait && (eofs < parts || now_ms() - last < idle)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
 
-        if (m == NULL)
+        if (m == NULL) {
             continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             eofs++;
-        else if (m->err)
+        } else if (m->err) {
             fprintf(stderr, "kdrain: %s\n", rd_kafka_message_errstr(m));
-        else {
+        } else {
             print_message(m);
             last = now_ms();
         }

@@ -50,32 +50,37 @@ int main(int argc, char **argv)
     rd_kafka_t *rk;
 
     while ((c = getopt(argc, argv, "b:t:Tsg:X:")) != -1) {
-        if (c == 'b')
+        if (c == 'b') {
             brokers = optarg;
-        else if (c == 't')
+        } else if (c == 't') {
             topic = optarg;
-        else if (c == 'T')
+        } else if (c == 'T') {
             topic_per_line = 1;
-        else if (c == 's')
+        } else if (c == 's') {
             sync = 1;
-        else if (c == 'g') {
+        } else if (c == 'g') {
             gap_us = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || gap_us < 0 || gap_us > 10000000)
+            if (*optarg == '\0' || *end != '\0' || gap_us < 0 || gap_us > 10000000) {
                 usage();
-        } else if (c == 'X' && nprops < 32)
+            }
+        } else if (c == 'X' && nprops < 32) {
             props[nprops++] = optarg;
-        else
+        } else {
             usage();
+        }
     }
-    if (!brokers || !topic == !topic_per_line || optind != argc || (gap_us && !sync))
+    if (!brokers || !topic == !topic_per_line || optind != argc || (gap_us && !sync)) {
         usage();
-    if ((rk = kprod_new("kfeed", brokers, "20", props, nprops, on_delivery)) == NULL)
+    }
+    if ((rk = kprod_new("kfeed", brokers, "20", props, nprops, on_delivery)) == NULL) {
         usage();
+    }
     while ((len = getline(&line, &cap, stdin)) > 0) {
         char *rest = line, *tab;
 
-        if (line[len - 1] == '\n')
+        if (line[len - 1] == '\n') {
             line[--len] = '\0';
+        }
         if (topic_per_line) {
             if ((tab = strchr(line, '\t')) == NULL) {
                 fprintf(stderr, "kfeed: line %zu: no topic\n", count + 1);
@@ -87,19 +92,22 @@ int main(int argc, char **argv)
         }
         kprod_line("kfeed", rk, topic, rest, (size_t)(len - (rest - line)));
         rd_kafka_poll(rk, 0);
-        if (sync && rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (sync && rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
             failed++;
+        }
         if (gap_us > 0) {
             struct timespec gap = {gap_us / 1000000, (gap_us % 1000000) * 1000};
 
-            while (nanosleep(&gap, &gap) < 0)
+            while (nanosleep(&gap, &gap) < 0) {
                 ;
+            }
         }
         count++;
     }
     free(line);
-    if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_flush(rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         failed++;
+    }
     rd_kafka_destroy(rk);
     fprintf(stderr, "kfeed: %zu messages to %s, %d failed\n", count,
             topic_per_line ? "their topics" : topic, failed);

@@ -25,8 +25,9 @@ kprod_new(const char *prog, const char *brokers, const char *linger_ms, char **p
 
     if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)) ||
         rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
-        rd_kafka_conf_set(conf, "linger.ms", linger_ms, err, sizeof(err)))
+        rd_kafka_conf_set(conf, "linger.ms", linger_ms, err, sizeof(err))) {
         goto fail;
+    }
     for (int i = 0; i < nprops; i++) {
         char *eq = strchr(props[i], '=');
 
@@ -35,12 +36,14 @@ kprod_new(const char *prog, const char *brokers, const char *linger_ms, char **p
             return NULL;
         }
         *eq = '\0';
-        if (rd_kafka_conf_set(conf, props[i], eq + 1, err, sizeof(err)))
+        if (rd_kafka_conf_set(conf, props[i], eq + 1, err, sizeof(err))) {
             goto fail;
+        }
     }
     rd_kafka_conf_set_dr_msg_cb(conf, dr);
-    if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) != NULL)
+    if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))) != NULL) {
         return rk;
+    }
 fail:
     fprintf(stderr, "%s: %s\n", prog, err);
     exit(1);
@@ -62,8 +65,9 @@ static inline void kprod_line(const char *prog, rd_kafka_t *rk, const char *topi
         (err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
                                  RD_KAFKA_V_VALUE((void *)(uintptr_t)val, vlen),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                 RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(rk, 10);
+    }
     if (err) {
         fprintf(stderr, "%s: produce: %s\n", prog, rd_kafka_err2str(err));
         exit(1);

@@ -265,8 +265,9 @@ START_TEST(test_holdout_zero_repeaters)
     bg_params_default(&pub);
     ck_assert_double_eq_tol((HOLD_END - CAL_END) / 7.0, 39.0, 1e-12);
     for (size_t i = 0; i < n; i++) {
-        if (obs[i].x != 0)
+        if (obs[i].x != 0) {
             continue;
+        }
         zeros++;
         actual += hold[i];
         predicted += bg_expected_purchases(&pub, 0, 0, obs[i].T, 39.0);

@@ -318,10 +318,11 @@ START_TEST(test_many_entries)
     }
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof(id), "customer-%06d", i);
-        if (i % 3 == 0)
+        if (i % 3 == 0) {
             ck_assert_ptr_null(cache_get(k, id));
-        else
+        } else {
             ck_assert_ptr_nonnull(cache_get(k, id));
+        }
     }
     ck_assert_uint_eq(cache_count(k), N - (N + 2) / 3);
     cache_free(k);
@@ -344,10 +345,11 @@ START_TEST(test_keeps_newest)
     ck_assert_uint_eq(cache_count(k), 100);
     for (int i = 0; i < 1000; i++) {
         snprintf(id, sizeof(id), "n%d", i);
-        if (i < 900)
+        if (i < 900) {
             ck_assert_ptr_null(cache_get(k, id));
-        else
+        } else {
             ck_assert_ptr_nonnull(cache_get(k, id));
+        }
     }
     cache_free(k);
 }

@@ -12,17 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/model_fixture.h"
 #include "state/store/codec.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/model_fixture.h"
 
 /* The same readable forms, and every value short enough for a listpack. */
 static void assert_same(const struct kvlist *a, const char *aux_a, const struct kvlist *b,
                         const char *aux_b)
 {
     fx_assert_same_text(a, aux_a, b, aux_b);
-    for (size_t i = 0; i < a->n; i++)
+    for (size_t i = 0; i < a->n; i++) {
         ck_assert_int_le((int)strlen(a->v[i].value), 64);
+    }
 }
 
 static void roundtrip(const struct customer *c)
@@ -382,14 +383,18 @@ static void apply_diff(const struct kvlist *stored, const struct kvlist *diff,
     for (size_t i = 0; i < stored->n; i++) {
         const char *v = kvlist_get(diff, stored->v[i].name);
 
-        if (v == NULL)
+        if (v == NULL) {
             v = stored->v[i].value;
-        if (*v)
+        }
+        if (*v) {
             ck_assert_int_eq(kvlist_add(out, stored->v[i].name, v), 0);
+        }
     }
-    for (size_t i = 0; i < diff->n; i++)
-        if (*diff->v[i].value && !kvlist_get(stored, diff->v[i].name))
+    for (size_t i = 0; i < diff->n; i++) {
+        if (*diff->v[i].value && !kvlist_get(stored, diff->v[i].name)) {
             ck_assert_int_eq(kvlist_add(out, diff->v[i].name, diff->v[i].value), 0);
+        }
+    }
 }
 
 /* Writing the diff over the stored state gives what a full write gives:

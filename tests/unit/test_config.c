@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "daemon/config.h"
 #include "state/store/store.h"
-#include "base/log.h"
 #include "tests/unit/check_main.h"
 
 static char path[64];

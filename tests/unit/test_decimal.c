@@ -47,8 +47,9 @@ START_TEST(test_i64_edges)
                          INT64_MAX - 1,
                          INT64_MIN + 1};
 
-    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         expect_i64(v[i]);
+    }
     /* every power of ten and its neighbours */
     for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10) {
         expect_i64(p - 1);

@@ -38,8 +38,9 @@ static size_t lines(const char *s)
 {
     size_t n = 0;
 
-    for (; *s; s++)
+    for (; *s; s++) {
         n += *s == '\n';
+    }
     return n;
 }
 
@@ -55,11 +56,13 @@ START_TEST(test_no_forged_lines)
     ck_assert_ptr_null(strchr(out, '\r'));
     ck_assert_ptr_null(strchr(out, '\x1b'));
     ck_assert_msg(strstr(out, "forged") != NULL, "the text is kept: %s", out);
-    if (formats[_i] != LOG_FMT_JSON)
+    if (formats[_i] != LOG_FMT_JSON) {
         ck_assert_msg(strstr(out, "c-1\\x0a<0>emergency: forged\\x0d\\x1b[31m") != NULL,
                       "escaped as \\xNN: %s", out);
-    if (formats[_i] == LOG_FMT_JOURNAL)
+    }
+    if (formats[_i] == LOG_FMT_JOURNAL) {
         ck_assert_msg(strncmp(out, "<4>", 3) == 0, "one priority prefix: %s", out);
+    }
 }
 END_TEST
 

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "base/cfgtab.h"
-#include "tests/unit/model_fixture.h"
 #include "state/model/derived.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/model_fixture.h"
 
 START_TEST(test_first_repeat_milestone_once)
 {
@@ -870,8 +870,9 @@ static void timer_journey(struct fx *f, unsigned seed, int extra)
         fx_random_event(f, &s, ts, i);
         prev = ts;
     }
-    for (int k = extra ? 5 : 0; k > 0; k--)
+    for (int k = extra ? 5 : 0; k > 0; k--) {
         fx_advance(f, ts + (int64_t)(fx_rnd(&x) % 400) * DAY / k, 1);
+    }
     fx_advance(f, ts + 500 * DAY, 0);
 }
 

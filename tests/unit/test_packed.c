@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/model_fixture.h"
 #include "state/store/codec.h"
 #include "state/store/packed.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/model_fixture.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

@@ -31,8 +31,9 @@ static char *q(const char *json, int verbatim)
     char *s = malloc(n + 1);
 
     ck_assert_ptr_nonnull(s);
-    for (size_t i = 0; i <= n; i++)
+    for (size_t i = 0; i <= n; i++) {
         s[i] = (!verbatim && json[i] == '\'') ? '"' : json[i];
+    }
     return s;
 }
 
@@ -462,8 +463,9 @@ START_TEST(test_hundred_items_ok)
 
     ck_assert_ptr_nonnull(items);
     strcpy(items, "\"items\":[");
-    for (int i = 0; i < 100; i++)
+    for (int i = 0; i < 100; i++) {
         strcat(items, i ? ",{\"qty\":3}" : "{\"qty\":3}");
+    }
     strcat(items, "]");
     json = placed_with(items);
     ck_assert_int_eq(parse_bytes(json, strlen(json), SRC_ORDERS, NULL, &ev, detail),
@@ -487,8 +489,9 @@ START_TEST(test_brackets_in_strings_and_custom_limits)
 
     ck_assert_ptr_nonnull(text);
     strcpy(text, "\"note\":\"");
-    for (int i = 0; i < 500; i++)
+    for (int i = 0; i < 500; i++) {
         strcat(text, "[{\\\"");
+    }
     strcat(text, "\"");
     json = placed_with(text);
     ck_assert_int_eq(parse_bytes(json, strlen(json), SRC_ORDERS, NULL, &ev, detail),
@@ -803,8 +806,9 @@ START_TEST(test_too_many_items)
 
     ck_assert_ptr_nonnull(items);
     strcpy(items, "\"items\":[");
-    for (int i = 0; i < 101; i++)
+    for (int i = 0; i < 101; i++) {
         strcat(items, i ? ",{\"qty\":1}" : "{\"qty\":1}");
+    }
     strcat(items, "]");
     json = placed_with(items);
     assert_rejected(json, strlen(json), SRC_ORDERS, NULL, PR_TOO_MANY_ITEMS);
@@ -931,10 +935,12 @@ START_TEST(test_names)
     ck_assert_str_eq(parse_reason_name(PR_OK), "ok");
     ck_assert_str_eq(parse_reason_name(PR_FUTURE_TIMESTAMP), "future_timestamp");
     ck_assert_str_eq(parse_reason_name(PR__COUNT), "unknown");
-    for (int a = 0; a < PR__COUNT; a++)
-        for (int b = a + 1; b < PR__COUNT; b++)
+    for (int a = 0; a < PR__COUNT; a++) {
+        for (int b = a + 1; b < PR__COUNT; b++) {
             ck_assert_str_ne(parse_reason_name((enum parse_reason)a),
                              parse_reason_name((enum parse_reason)b));
+        }
+    }
 }
 END_TEST
 

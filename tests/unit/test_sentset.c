@@ -18,8 +18,9 @@ static void make_id(unsigned i, int crowd, char out[33])
 {
     unsigned long long hi = 0x9e3779b97f4a7c15ULL * (i + 1), lo = hi ^ (hi >> 29);
 
-    if (crowd)
+    if (crowd) {
         lo = (lo & ~0xffffULL) | ((i / 8) & 0xffffULL);
+    }
     snprintf(out, 33, "%016llx%016llx", hi, lo);
 }
 
@@ -34,28 +35,33 @@ START_TEST(test_fifo_exact)
     unsigned seed = 7;
 
     ck_assert_ptr_nonnull(s);
-    for (unsigned i = 0; i < IDS; i++)
+    for (unsigned i = 0; i < IDS; i++) {
         make_id(i, crowd, ids[i]);
+    }
     for (int step = 0; step < 1000; step++) {
         int pick = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 40 + step / 8;
         int present = 0;
 
-        if (pick >= IDS)
+        if (pick >= IDS) {
             pick %= IDS;
-        for (int j = 0; j < nwin; j++)
+        }
+        for (int j = 0; j < nwin; j++) {
             present |= window[j] == pick;
+        }
         sentset_add(s, ids[pick]);
         if (!present) {
-            if (nwin == 16)
+            if (nwin == 16) {
                 memmove(window, window + 1, --nwin * sizeof(*window));
+            }
             window[nwin++] = pick;
         }
         ck_assert_uint_eq(sentset_count(s), (size_t)nwin);
         for (int id = 0; id < IDS; id++) {
             int want = 0;
 
-            for (int j = 0; j < nwin; j++)
+            for (int j = 0; j < nwin; j++) {
                 want |= window[j] == id;
+            }
             ck_assert_msg(sentset_has(s, ids[id]) == want, "step %d id %d: want %d", step,
                           id, want);
         }

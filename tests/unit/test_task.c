@@ -73,8 +73,9 @@ static enum task_wait next(struct task *t, int64_t now, int *src, int64_t *wait_
 
 static void all_at_end(struct task *t)
 {
-    for (int s = 0; s < SRC__COUNT; s++)
+    for (int s = 0; s < SRC__COUNT; s++) {
         task_at_end(t, s);
+    }
 }
 
 static void push_appended(struct task *t, int src, int64_t ts, int64_t offset,
@@ -451,8 +452,9 @@ START_TEST(test_empty)
     all_at_end(&t);
     ck_assert_int_eq(next(&t, NOW + IDLE * 10, &src, &wait_ms, &timed_out), TASK_EMPTY);
     ck_assert_int_eq(timed_out, 0);
-    for (int s = 0; s < SRC__COUNT; s++)
+    for (int s = 0; s < SRC__COUNT; s++) {
         ck_assert_uint_eq(task_queued(&t, s), 0);
+    }
     task_fini(&t, NULL, NULL);
 }
 END_TEST
@@ -554,11 +556,13 @@ START_TEST(test_growth_keeps_fifo)
     task_init(&t, 0);
     task_at_end(&t, SRC_REVIEWS);
     task_at_end(&t, SRC_MESSAGES);
-    for (int64_t i = 0; i < 1000; i++)
+    for (int64_t i = 0; i < 1000; i++) {
         push(&t, SRC_ORDERS, (i * 7919) % 1000, i);
+    }
     ck_assert_uint_eq(task_queued(&t, SRC_ORDERS), 1000);
-    for (int64_t i = 0; i < 1000; i++)
+    for (int64_t i = 0; i < 1000; i++) {
         expect_pop(&t, NOW, SRC_ORDERS, i);
+    }
     ck_assert_uint_eq(task_queued(&t, SRC_ORDERS), 0);
     ck_assert_int_eq(next(&t, NOW, &src, &wait_ms, &timed_out), TASK_EMPTY);
     task_fini(&t, NULL, NULL);
@@ -575,10 +579,12 @@ START_TEST(test_growth_after_wrap)
     task_at_end(&t, SRC_REVIEWS);
     task_at_end(&t, SRC_MESSAGES);
     for (int round = 0; round < 20; round++) {
-        for (int i = 0; i < 50; i++, pushed++)
+        for (int i = 0; i < 50; i++, pushed++) {
             push(&t, SRC_ORDERS, pushed, pushed);
-        for (int i = 0; i < 37; i++, popped++)
+        }
+        for (int i = 0; i < 37; i++, popped++) {
             expect_pop(&t, NOW, SRC_ORDERS, popped);
+        }
         ck_assert_uint_eq(task_queued(&t, SRC_ORDERS), (size_t)(pushed - popped));
     }
     while (popped < pushed) {
@@ -633,10 +639,12 @@ START_TEST(test_fini_drops_queued)
     expect_pop(&t, NOW, SRC_ORDERS, 1); /* the smallest time, 10 */
     task_fini(&t, on_drop, &d);
     ck_assert_int_eq(d.calls, 6);
-    for (int i = 1; i <= 7; i++)
+    for (int i = 1; i <= 7; i++) {
         ck_assert_int_eq(d.seen[i], i == 1 ? 0 : 1);
-    for (int s = 0; s < SRC__COUNT; s++)
+    }
+    for (int s = 0; s < SRC__COUNT; s++) {
         ck_assert_uint_eq(task_queued(&t, s), 0);
+    }
     task_fini(&t, on_drop, &d); /* nothing left: no second drop */
     ck_assert_int_eq(d.calls, 6);
 }

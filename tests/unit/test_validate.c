@@ -89,8 +89,9 @@ START_TEST(test_split_matches_loader)
                           c.cal.T == obs[i].T && c.hold_x == h[i],
                       "customer %zu", i + 1);
         ck_assert_double_eq_tol(c.cal.mvalue, obs[i].mvalue, 1e-9);
-        for (size_t j = 1; j < m; j++)
+        for (size_t j = 1; j < m; j++) {
             ck_assert_int_gt(day[k + j], day[k + j - 1]);
+        }
     }
     free(rep);
     free(h);
@@ -267,8 +268,9 @@ START_TEST(test_deciles)
     ck_assert_double_eq_tol(b[3].predicted, 0.105, 1e-12); /* i = 9, 10 */
     ck_assert_double_eq_tol(b[3].observed, 0.5, 1e-12);
     ck_assert_double_eq_tol(b[9].predicted, 0.225, 1e-12); /* i = 21, 22 */
-    for (int k = 0; k < VAL_DECILES; k++)
+    for (int k = 0; k < VAL_DECILES; k++) {
         total += b[k].n;
+    }
     ck_assert_uint_eq(total, 23);
     /* A run of equal predictions across a cut stays whole in the bin where
      * it starts, in any input order: 0.1 x 3, 0.2 x 4, 0.3 x 3 over bins of
@@ -411,9 +413,10 @@ START_TEST(test_prob_any_purchase)
     struct bg_params p = pub();
 
     /* A new customer: one minus eq. (8) at k = 0. */
-    for (double t = 1; t <= 100; t *= 3)
+    for (double t = 1; t <= 100; t *= 3) {
         ck_assert_double_eq_tol(bg_prob_any_purchase(&p, 0, 0, 0, t),
                                 1 - bg_prob_n_purchases(&p, t, 0), 1e-12);
+    }
     /* At most P(alive), at most E[X(t)], and growing with t. */
     {
         const double cases[][3] = {
