@@ -461,7 +461,8 @@ static void render_counters(struct strbuf *o)
          "published again (delivered by the earlier run).");
     strbuf_printf(o, "loyaltyd_republish_skipped_total %llu\n", GET(m.republish_skipped));
     head(o, "loyaltyd_redis_errors_total", "counter",
-         "Redis failures that held input back (a batch, a sweep or a probe), by reason.");
+         "Redis failures that held input back (a batch, a sweep, a probe, a progress "
+         "write or a reconnect attempt), by reason.");
     for (int i = 0; i < n_redis_reasons; i++) {
         strbuf_printf(o, "loyaltyd_redis_errors_total{reason=\"%s\"} %llu\n",
                       redis_reason_names[i], GET(m.redis_errors[i]));

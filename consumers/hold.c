@@ -137,6 +137,7 @@ void hold_redis_retry(struct pipeline *pl)
         return;
     }
     log_warn("%s (retry in %" PRId64 " ms)", err, pl->redis_backoff_ms);
+    metrics_redis_error(store_err_class(err));
     pl->redis_retry_at_ms = mono_ms() + pl->redis_backoff_ms;
     pl->redis_backoff_ms *= 2;
     if (pl->redis_backoff_ms > REDIS_BACKOFF_MAX_MS) {

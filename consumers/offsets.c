@@ -39,6 +39,7 @@ void offsets_record_progress(struct ptask *pt, struct store *store)
     if (store_progress_put(store, pt->t.partition, next, pt->t.stream_ms, err,
                            sizeof(err)) < 0) {
         log_warn("partition %d: progress not recorded: %s", (int)pt->t.partition, err);
+        metrics_redis_error(store_err_class(err));
         return;
     }
     for (int i = 0; i < SRC__COUNT; i++) {
@@ -95,6 +96,7 @@ static void record_settled(struct pipeline *pl)
             0) {
             log_warn("partition %d: progress not recorded: %s", (int)pt->t.partition,
                      err);
+            metrics_redis_error(store_err_class(err));
             return;
         }
         for (int i = 0; i < SRC__COUNT; i++) {
