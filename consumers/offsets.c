@@ -15,6 +15,28 @@
 #include "consumers/producer.h"
 #include "consumers/tracker.h"
 
+/* Record next[] (-1: unchanged) and the stream time (0: unchanged) as the
+ * task's progress in Redis, and raise what this process knows of it.  0, or
+ * -1 (logged and counted). */
+static int put_progress(struct ptask *pt, struct store *store,
+                        const int64_t next[SRC__COUNT], int64_t stream_ms)
+{
+    char err[256];
+
+    if (store_progress_put(store, pt->t.partition, next, stream_ms, err, sizeof(err)) <
+        0) {
+        log_warn("partition %d: progress not recorded: %s", (int)pt->t.partition, err);
+        metrics_redis_error(store_err_class(err));
+        return -1;
+    }
+    for (int i = 0; i < SRC__COUNT; i++) {
+        if (next[i] > pt->progress[i]) {
+            pt->progress[i] = next[i];
+        }
+    }
+    return 0;
+}
+
 /* After a committed batch: the task's progress in Redis, the next offset of
  * each input topic past the batch's events.  Not recorded, it is recorded
  * with the next batch; a restart resumes from the group's committed offsets
@@ -22,7 +44,6 @@
 void offsets_record_progress(struct ptask *pt, struct store *store)
 {
     int64_t next[SRC__COUNT] = {-1, -1, -1};
-    char err[256];
     int any = 0;
 
     for (size_t i = 0; i < pt->nbatch; i++) {
@@ -33,19 +54,8 @@ void offsets_record_progress(struct ptask *pt, struct store *store)
             any = 1;
         }
     }
-    if (!any) {
-        return;
-    }
-    if (store_progress_put(store, pt->t.partition, next, pt->t.stream_ms, err,
-                           sizeof(err)) < 0) {
-        log_warn("partition %d: progress not recorded: %s", (int)pt->t.partition, err);
-        metrics_redis_error(store_err_class(err));
-        return;
-    }
-    for (int i = 0; i < SRC__COUNT; i++) {
-        if (next[i] > pt->progress[i]) {
-            pt->progress[i] = next[i];
-        }
+    if (any) {
+        (void)put_progress(pt, store, next, pt->t.stream_ms);
     }
 }
 
@@ -73,8 +83,6 @@ static void store_one(void *arg, const char *topic, int32_t partition, int64_t n
  * to raise. */
 static void record_settled(struct pipeline *pl)
 {
-    char err[256];
-
     if (!hold_can_apply(pl)) {
         return;
     }
@@ -89,20 +97,8 @@ static void record_settled(struct pipeline *pl)
                 any = 1;
             }
         }
-        if (!any) {
-            continue;
-        }
-        if (store_progress_put(pl->store, pt->t.partition, next, 0, err, sizeof(err)) <
-            0) {
-            log_warn("partition %d: progress not recorded: %s", (int)pt->t.partition,
-                     err);
-            metrics_redis_error(store_err_class(err));
+        if (any && put_progress(pt, pl->store, next, 0) < 0) {
             return;
-        }
-        for (int i = 0; i < SRC__COUNT; i++) {
-            if (next[i] > pt->progress[i]) {
-                pt->progress[i] = next[i];
-            }
         }
     }
 }
