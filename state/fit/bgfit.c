@@ -544,8 +544,8 @@ int bg_fit(const struct bg_obs *obs, size_t n, struct bg_fit_result *out)
     if (n == 0 || bg_fitctx_init(&ctx, obs, n) < 0) {
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        meanT += obs[i].T / (double)n;
+    for (size_t i = 0; i < ctx.ncells; i++) { /* sorted: any input order sums alike */
+        meanT += ctx.cells[i].w * ctx.cells[i].T / (double)n;
     }
     /* alpha is a time scale: starting it at the mean T makes the search
      * path the same whatever the time unit. */
@@ -567,10 +567,26 @@ out:
 
 /* ---- Gamma-Gamma fit ------------------------------------------------------ */
 
+/* The fit sees the repeaters sorted, so its floating-point sums, and with
+ * them the optimiser's path, do not depend on the order the customers were
+ * read in (a file, or a SCAN of Redis). */
 struct gg_fitctx {
-    const struct bg_obs *obs;
+    struct bg_obs *obs;
     size_t n;
 };
+
+static int gg_obs_cmp(const void *va, const void *vb)
+{
+    const struct bg_obs *a = va, *b = vb;
+
+    if (a->x != b->x) {
+        return a->x < b->x ? -1 : 1;
+    }
+    if (a->mvalue != b->mvalue) {
+        return a->mvalue < b->mvalue ? -1 : 1;
+    }
+    return 0;
+}
 
 static double gg_negll(const double *lp, void *vctx)
 {
@@ -593,9 +609,6 @@ static void gg_negll_grad(const double *lp, void *vctx, double *g)
         const struct bg_obs *o = &ctx->obs[i];
         double x = o->x, s = x * o->mvalue + v, psi;
 
-        if (!gg_usable(o)) {
-            continue;
-        }
         psi = digamma(p * x + q);
         g[0] -= p * x * (psi - digamma(p * x) + log(o->mvalue) + log(x) - log(s));
         g[1] -= q * (psi + dq0 - log(s));
@@ -605,30 +618,42 @@ static void gg_negll_grad(const double *lp, void *vctx, double *g)
 
 int gg_fit(const struct bg_obs *obs, size_t n, struct gg_fit_result *out)
 {
-    struct gg_fitctx ctx = {obs, n};
+    struct gg_fitctx ctx = {NULL, 0};
     struct fit_problem pr = {gg_negll, gg_negll_grad, &ctx, 3};
     double lp[3], mean = 0.0;
-    size_t used = 0;
+    int rc = -1;
 
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(obs[i].x) || !isfinite(obs[i].mvalue) || obs[i].mvalue < 0) {
             return -1;
         }
+    }
+    ctx.obs = malloc((n > 0 ? n : 1) * sizeof *ctx.obs);
+    if (ctx.obs == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
         if (gg_usable(&obs[i])) {
-            mean += obs[i].mvalue;
-            used++;
+            ctx.obs[ctx.n++] = obs[i];
         }
     }
-    if (used == 0) {
-        return -1;
+    if (ctx.n == 0) {
+        goto out;
+    }
+    qsort(ctx.obs, ctx.n, sizeof *ctx.obs, gg_obs_cmp);
+    for (size_t i = 0; i < ctx.n; i++) {
+        mean += ctx.obs[i].mvalue;
     }
     /* gamma is a money scale, p and q are not: start it at the mean spend. */
     lp[0] = 0.0;
     lp[1] = 0.0;
-    lp[2] = log(mean / (double)used);
+    lp[2] = log(mean / (double)ctx.n);
     out->converged = fit_minimize(&pr, lp, &out->iterations);
     out->params = (struct gg_params){exp(lp[0]), exp(lp[1]), exp(lp[2])};
     out->loglik = -gg_negll(lp, &ctx);
-    out->n = used;
-    return isfinite(out->loglik) ? 0 : -1;
+    out->n = ctx.n;
+    rc = isfinite(out->loglik) ? 0 : -1;
+out:
+    free(ctx.obs);
+    return rc;
 }

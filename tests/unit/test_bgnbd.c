@@ -195,6 +195,35 @@ START_TEST(test_fit_summary_with_spend)
 }
 END_TEST
 
+/* A file and a SCAN of Redis list the same customers in different orders:
+ * the fits must not depend on it, to the last bit. */
+START_TEST(test_fit_order_independent)
+{
+    struct bg_fit_result b1, b2;
+    struct gg_fit_result g1, g2;
+    size_t n;
+    struct bg_obs *obs =
+        load_summary("cdnow_customers_summary_with_transactions.csv", 7.0, &n);
+
+    ck_assert_int_eq(bg_fit(obs, n, &b1), 0);
+    ck_assert_int_eq(gg_fit(obs, n, &g1), 0);
+    srand(7);
+    for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+        size_t j = (size_t)rand() % (i + 1);
+        struct bg_obs t = obs[i];
+
+        obs[i] = obs[j];
+        obs[j] = t;
+    }
+    ck_assert_int_eq(bg_fit(obs, n, &b2), 0);
+    ck_assert_int_eq(gg_fit(obs, n, &g2), 0);
+    ck_assert(memcmp(&b1.params, &b2.params, sizeof b1.params) == 0);
+    ck_assert(memcmp(&g1.params, &g2.params, sizeof g1.params) == 0);
+    ck_assert(b1.loglik == b2.loglik && g1.loglik == g2.loglik);
+    free(obs);
+}
+END_TEST
+
 START_TEST(test_fit_in_days)
 {
     struct bg_fit_result f;
@@ -625,6 +654,7 @@ static Suite *bgnbd_suite(void)
     tcase_add_test(data, test_fit_summary);
     tcase_add_test(data, test_fit_summary_with_spend);
     tcase_add_test(data, test_fit_in_days);
+    tcase_add_test(data, test_fit_order_independent);
     tcase_add_test(data, test_fit_transactions);
     tcase_add_test(data, test_transactions_match_summary);
     tcase_add_test(data, test_holdout_zero_repeaters);
