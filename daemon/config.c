@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/array.h"
 #include "base/cfgtab.h"
@@ -152,6 +153,10 @@ static const struct cfgtab_key cfg_keys[] = {
      "Redis host or unix socket path", CFGTAB_NONEMPTY, NULL},
     {"redis.port", CFGTAB_INT, FIELD(redis_port), "6379", 0, 65535,
      "Redis port (0 = unix socket)", 0, NULL},
+    {"redis.user", CFGTAB_STR, FIELD(redis_user), "", 0, 0,
+     "Redis ACL user (empty: the default user); README, \"Security\", gives the "
+     "least-privilege rule for it",
+     0, NULL},
     {"redis.password_file", CFGTAB_STR, FIELD(redis_password_file), "", 0, 0,
      "file holding the Redis password (never put the password itself in the config)", 0,
      NULL},
@@ -264,6 +269,27 @@ static void props_free(struct kafka_props *p)
 static int read_secret(const char *path, char **out, int missing_ok, char *err,
                        size_t errlen);
 
+/* librdkafka's properties that hold a secret: only their _file form (or a
+ * systemd credential) is accepted. */
+static int kafka_secret(const char *name)
+{
+    static const char *const secrets[] = {
+        "sasl.password",
+        "ssl.key.password",
+        "ssl.keystore.password",
+        "ssl.key.pem",
+        "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.config",
+    };
+
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+        if (strcmp(name, secrets[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* kafka.NAME, kafka.consumer.NAME, kafka.producer.NAME: checked against
  * librdkafka now, so a bad property stops the start with its line.
  * kafka.NAME_file = PATH sets NAME to the first line of PATH (a secret such
@@ -302,6 +328,14 @@ static int kafka_prop(struct config *cfg, const char *key, const char *value, ch
         free(secret);
         return rc;
     }
+    if (kafka_secret(name)) {
+        snprintf(err, errlen,
+                 "%s holds a secret, and the configuration is readable by the service "
+                 "and often by everyone: set %s_file = PATH to a file only root reads "
+                 "(README, \"Security\")",
+                 key, key);
+        return -1;
+    }
     if (kconf_check_property(name, value, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s: %s", key, why);
         return -1;
@@ -334,6 +368,20 @@ int config_init(struct config *cfg)
         return -1;
     }
     return cfgtab_defaults(&daemon_keys, cfg, err, sizeof(err));
+}
+
+void config_store_opts(const struct config *cfg, struct store_opts *out)
+{
+    *out = (struct store_opts){
+        .host = cfg->redis_host,
+        .port = cfg->redis_port,
+        .user = cfg->redis_user,
+        .password = cfg->redis_password,
+        .db = cfg->redis_db,
+        .prefix = cfg->redis_prefix,
+        .timeout_ms = cfg->redis_timeout_ms,
+        .indices = cfg->redis_indices,
+    };
 }
 
 void config_fini(struct config *cfg)
@@ -620,41 +668,40 @@ static int has_prop(const struct kafka_props *p, const char *name)
  * The secrets, never in the file itself: the Redis password from
  * redis.password_file or else from the systemd credential "redis-password"
  * ($CREDENTIALS_DIRECTORY, LoadCredential=); the Kafka SASL password from the
- * credential "kafka-sasl-password" unless the file sets kafka.sasl.password.
+ * credential "kafka-sasl-password" unless the file names its own
+ * kafka.sasl.password_file.  Each is judged on its own.
  */
 static int read_secrets(struct config *cfg, char *err, size_t errlen)
 {
     const char *creds = getenv("CREDENTIALS_DIRECTORY");
-    char path[4096], *sasl = NULL, why[512];
-    int rc;
+    char path[4096], why[512];
 
     if (cfg->redis_password_file[0] != '\0') {
-        return read_secret(cfg->redis_password_file, &cfg->redis_password, 0, err,
-                           errlen);
+        if (read_secret(cfg->redis_password_file, &cfg->redis_password, 0, err, errlen) <
+            0) {
+            return -1;
+        }
+    } else if (creds != NULL && creds[0] != '\0') {
+        snprintf(path, sizeof(path), "%s/redis-password", creds);
+        if (read_secret(path, &cfg->redis_password, 1, err, errlen) < 0) {
+            return -1;
+        }
     }
-    if (creds == NULL || creds[0] == '\0') {
-        return 0;
-    }
-    snprintf(path, sizeof(path), "%s/redis-password", creds);
-    if (read_secret(path, &cfg->redis_password, 1, err, errlen) < 0) {
-        return -1;
-    }
-    if (has_prop(&cfg->pipe.kafka_common, "sasl.password") ||
+    if (creds == NULL || creds[0] == '\0' ||
+        has_prop(&cfg->pipe.kafka_common, "sasl.password") ||
         has_prop(&cfg->pipe.kafka_consumer, "sasl.password") ||
         has_prop(&cfg->pipe.kafka_producer, "sasl.password")) {
         return 0;
     }
     snprintf(path, sizeof(path), "%s/kafka-sasl-password", creds);
-    if ((rc = read_secret(path, &sasl, 1, err, errlen)) != 0) {
-        return rc < 0 ? -1 : 0;
+    if (access(path, F_OK) < 0 && errno == ENOENT) {
+        return 0;
     }
-    rc = kafka_prop(cfg, "kafka.sasl.password", sasl, why, sizeof(why));
-    explicit_bzero(sasl, strlen(sasl));
-    free(sasl);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: %s", path, why);
+    if (kafka_prop(cfg, "kafka.sasl.password_file", path, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "credential kafka-sasl-password: %s", why);
+        return -1;
     }
-    return rc;
+    return 0;
 }
 
 int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t errlen)

@@ -21,12 +21,14 @@
 #include "consumers/options.h"
 
 struct model_config;
+struct store_opts;
 
 struct config {
     struct pipeline_opts pipe; /* the Kafka side's keys */
 
     char *redis_host;
     int redis_port;
+    char *redis_user; /* "" for the default user */
     char *redis_password_file;
     char *redis_password; /* read from redis_password_file; never logged */
     int redis_db;
@@ -54,6 +56,9 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 /* The same from an open stream, named `path` in the errors (the caller keeps
  * and closes f). */
 int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t errlen);
+
+/* The store's options from cfg (pointers into cfg, which must outlive them). */
+void config_store_opts(const struct config *cfg, struct store_opts *out);
 
 /* Set one key from text, as a config line would. */
 int config_set(struct config *cfg, const char *key, const char *value, char *err,

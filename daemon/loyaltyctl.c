@@ -46,6 +46,8 @@ static void usage(FILE *out)
         "  delete CUSTOMER          remove a customer's state, index and due entries\n"
         "  top [--by risk|loyalty|clv|value] [-n N]\n"
         "  model                    the model parameters the daemon uses\n"
+        "  functions                load the Redis function library (an administrator's\n"
+        "                           step when the daemon's Redis user may not)\n"
         "  stats                    customers, and how many are on an older model "
         "version\n"
         "  fit --from-redis [--as-of YYYY-MM-DD] [--unit weeks|days] [--json]\n"
@@ -128,9 +130,10 @@ static void ctl_connect(struct ctl *c)
 {
     char err[512];
 
-    c->store = store_new(&(struct store_opts){
-        c->cfg.redis_host, c->cfg.redis_port, c->cfg.redis_password, c->cfg.redis_db,
-        c->cfg.redis_prefix, c->cfg.redis_timeout_ms, c->cfg.redis_indices});
+    struct store_opts sopts;
+
+    config_store_opts(&c->cfg, &sopts);
+    c->store = store_new(&sopts);
     if (c->store == NULL) {
         die("out of memory");
     }
@@ -1305,6 +1308,11 @@ static int run(struct ctl *c, int argc, char **argv)
     if (strcmp(cmd, "model") == 0 && argc == 1) {
         ctl_connect(c);
         return cmd_model(c);
+    }
+    if (strcmp(cmd, "functions") == 0 && argc == 1) {
+        ctl_connect(c); /* loads the library unless Redis has this version */
+        puts("loyaltyd's function library of this version is loaded");
+        return 0;
     }
     if (strcmp(cmd, "stats") == 0 && argc == 1) {
         ctl_connect(c);

@@ -140,6 +140,7 @@ static int wait_for_services(struct store *store, struct pipeline *pl)
     while (!got_stop && (store_connect(store, err, sizeof(err)) < 0 ||
                          store_check_eviction(store, err, sizeof(err)) < 0)) {
         log_warn("%s (retrying)", err);
+        metrics_redis_error(store_err_class(err));
         sd_notifyf(0, "STATUS=waiting for redis: %s", err);
         usleep((useconds_t)delay_ms * 1000);
         delay_ms = delay_ms < 5000 ? delay_ms * 2 : 5000;
@@ -250,6 +251,7 @@ int main(int argc, char **argv)
 {
     struct config cfg;
     struct args args;
+    struct store_opts sopts;
     struct store *store = NULL;
     struct pipeline *pl = NULL;
     struct http *http = NULL;
@@ -283,9 +285,8 @@ int main(int argc, char **argv)
         log_errno(LOG_LVL_ERR, "sigaction");
         goto out;
     }
-    store = store_new(&(struct store_opts){
-        cfg.redis_host, cfg.redis_port, cfg.redis_password, cfg.redis_db,
-        cfg.redis_prefix, cfg.redis_timeout_ms, cfg.redis_indices});
+    config_store_opts(&cfg, &sopts);
+    store = store_new(&sopts);
     if (store == NULL ||
         (pl = pipeline_new(&cfg.pipe, cfg.model, store, err, sizeof(err))) == NULL) {
         log_err("start: %s", store ? err : "out of memory");

@@ -33,9 +33,10 @@ struct store *store_new(const struct store_opts *opts)
     }
     s->opts = *opts;
     s->opts.host = dup_or_empty(opts->host);
+    s->opts.user = dup_or_empty(opts->user);
     s->opts.password = dup_or_empty(opts->password);
     s->opts.prefix = dup_or_empty(opts->prefix);
-    if (!s->opts.host || !s->opts.password || !s->opts.prefix) {
+    if (!s->opts.host || !s->opts.user || !s->opts.password || !s->opts.prefix) {
         store_free(s);
         return NULL;
     }
@@ -58,6 +59,7 @@ void store_free(struct store *s)
     store_argv_free(&s->argv);
     free(s->resp);
     free((char *)(uintptr_t)s->opts.host);
+    free((char *)(uintptr_t)s->opts.user);
     if (s->opts.password) {
         char *pw = (char *)(uintptr_t)s->opts.password;
         explicit_bzero(pw, strlen(pw));
@@ -238,6 +240,83 @@ int store_count_cmd(struct store *s, long long *sum, const char *fmt, ...)
     return rc;
 }
 
+static int store_auth(struct store *s, char *err, size_t errlen)
+{
+    if (s->opts.user[0]) {
+        return store_simple(s, err, errlen, "AUTH %s %s", s->opts.user, s->opts.password);
+    }
+    if (s->opts.password[0]) {
+        return store_simple(s, err, errlen, "AUTH %s", s->opts.password);
+    }
+    return 0;
+}
+
+/* Whether Redis holds our library with exactly our code. */
+static int store_functions_current(struct store *s)
+{
+    char name[64], err[256];
+    redisReply *r, *lib, *code = NULL;
+    int same = 0;
+
+    if (sscanf(store_lib, "#!lua name=%63s", name) != 1) {
+        return 0;
+    }
+    r = store_cmd(s, err, sizeof(err), "FUNCTION LIST LIBRARYNAME %s WITHCODE", name);
+    if (r == NULL) {
+        return 0;
+    }
+    /* [[library_name, N, engine, E, functions, [...], library_code, C], ...]:
+     * LIBRARYNAME matches by substring, so each entry's name is compared. */
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && !same; i++) {
+        lib = r->element[i];
+        code = NULL;
+        for (size_t j = 0; lib->type == REDIS_REPLY_ARRAY && j + 1 < lib->elements;
+             j += 2) {
+            if (strcmp(lib->element[j]->str, "library_name") == 0 &&
+                strcmp(lib->element[j + 1]->str, name) != 0) {
+                break;
+            }
+            if (strcmp(lib->element[j]->str, "library_code") == 0) {
+                code = lib->element[j + 1];
+            }
+        }
+        same = code != NULL && code->type == REDIS_REPLY_STRING &&
+               strcmp(code->str, store_lib) == 0;
+    }
+    freeReplyObject(r);
+    return same;
+}
+
+/*
+ * The function library, loaded unless Redis has it already.  A daemon whose
+ * Redis user may not run FUNCTION LOAD (the least-privilege rule of the
+ * README, "Security") runs on the library an administrator loaded with
+ * `loyaltyctl functions`; if that is missing or of another version, it says
+ * so.
+ */
+static int store_functions(struct store *s, char *err, size_t errlen)
+{
+    if (store_functions_current(s)) {
+        return 0;
+    }
+    if (!store_ok(s)) {
+        snprintf(err, errlen, "%s", s->last_err);
+        return -1;
+    }
+    if (store_simple(s, err, errlen, "FUNCTION LOAD REPLACE %s", store_lib) < 0) {
+        if (strstr(err, "NOPERM") != NULL) {
+            size_t n = strlen(err);
+
+            snprintf(err + n, errlen - n,
+                     "; this user may not load loyaltyd's function library, and Redis "
+                     "does not hold this version of it: load it as an administrator "
+                     "with `loyaltyctl functions` (README, \"Security\")");
+        }
+        return -1;
+    }
+    return 0;
+}
+
 int store_connect(struct store *s, char *err, size_t errlen)
 {
     struct timeval tv = {s->opts.timeout_ms / 1000, (s->opts.timeout_ms % 1000) * 1000};
@@ -257,14 +336,13 @@ int store_connect(struct store *s, char *err, size_t errlen)
     if (redisSetTimeout(s->ctx, tv) != REDIS_OK) {
         goto fail;
     }
-    if (s->opts.password[0] &&
-        store_simple(s, err, errlen, "AUTH %s", s->opts.password) < 0) {
+    if (store_auth(s, err, errlen) < 0) {
         goto fail;
     }
     if (s->opts.db && store_simple(s, err, errlen, "SELECT %d", s->opts.db) < 0) {
         goto fail;
     }
-    if (store_simple(s, err, errlen, "FUNCTION LOAD REPLACE %s", store_lib) < 0) {
+    if (store_functions(s, err, errlen) < 0) {
         goto fail;
     }
     if (store_check_schema(s, err, errlen) < 0) {

@@ -25,6 +25,7 @@ struct store;
 struct store_opts {
     const char *host; /* a path starting with '/' means a unix socket */
     int port;
+    const char *user;     /* ACL user; NULL or "" for the default user */
     const char *password; /* NULL or "" for none */
     int db;
     const char *prefix;

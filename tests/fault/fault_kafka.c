@@ -628,6 +628,7 @@ int main(void)
     char err[512];
     struct world w;
     struct config cfg;
+    struct store_opts sopts;
     struct store *store;
     struct pipeline *pl;
     long long committed, t0 = now_ms();
@@ -637,9 +638,8 @@ int main(void)
     metrics_init();
     configure(&cfg, &w, w.prefix, BAD_BOUND);
     log_set_level(cfg.log_level);
-    store = store_new(&(struct store_opts){cfg.redis_host, cfg.redis_port, NULL, 0,
-                                           cfg.redis_prefix, cfg.redis_timeout_ms,
-                                           cfg.redis_indices});
+    config_store_opts(&cfg, &sopts);
+    store = store_new(&sopts);
     if (store == NULL || store_connect(store, err, sizeof(err)) < 0) {
         die("redis", err);
     }

@@ -192,6 +192,13 @@ static const struct {
     {"group.id = ${LOYALTYD_TEST_UNSET:-}\n", ":1: group.id: must not be empty"},
     {"kafka.sasl.password_file = /nonexistent/pw\n",
      ":1: kafka.sasl.password_file: /nonexistent/pw: No such file"},
+    /* Secrets only from files: the configuration is readable by the service. */
+    {"kafka.sasl.password = hunter2\n",
+     ":1: kafka.sasl.password holds a secret, and the configuration is readable"},
+    {"\nkafka.producer.ssl.key.password = x\n",
+     ":2: kafka.producer.ssl.key.password holds a secret"},
+    {"kafka.sasl.oauthbearer.client.secret = x\n",
+     ":1: kafka.sasl.oauthbearer.client.secret holds a secret"},
 };
 
 START_TEST(test_bad_line_reported)
@@ -410,17 +417,23 @@ START_TEST(test_credentials)
     ck_assert_str_eq(cfg.pipe.kafka_common.v[0].value, "sasl-secret");
     config_fini(&cfg);
 
-    /* The file's own choices win. */
+    /* The file's own choices win, each on its own: a Redis password file
+     * leaves the SASL credential to be read. */
     snprintf(f, sizeof(f), "%s/other", dir);
     ck_assert_ptr_nonnull(fp = fopen(f, "w"));
     fputs("from-file\n", fp);
     fclose(fp);
-    snprintf(text, sizeof(text),
-             "redis.password_file = %s\nkafka.sasl.password = inline\n", f);
+    snprintf(text, sizeof(text), "redis.password_file = %s\n", f);
     ck_assert_int_eq(load(&cfg, text, err, sizeof(err)), 0);
     ck_assert_str_eq(cfg.redis_password, "from-file");
     ck_assert_uint_eq(cfg.pipe.kafka_common.n, 1);
-    ck_assert_str_eq(cfg.pipe.kafka_common.v[0].value, "inline");
+    ck_assert_str_eq(cfg.pipe.kafka_common.v[0].value, "sasl-secret");
+    config_fini(&cfg);
+    snprintf(text, sizeof(text), "kafka.sasl.password_file = %s\n", f);
+    ck_assert_int_eq(load(&cfg, text, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.redis_password, "from-credential");
+    ck_assert_uint_eq(cfg.pipe.kafka_common.n, 1);
+    ck_assert_str_eq(cfg.pipe.kafka_common.v[0].value, "from-file");
     config_fini(&cfg);
 
     /* No credentials there: no password, no error. */
