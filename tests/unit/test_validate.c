@@ -57,7 +57,7 @@ START_TEST(test_split)
 END_TEST
 
 /* The CDNOW sample read as purchase days and split here gives what the fit's
- * loader gives (LOYALTY_CDNOW_DIR overrides data/cdnow, as in test_bgnbd). */
+ * loader gives (LOYALTY_CDNOW_DIR overrides data/cdnow, as in cdnow_fixture.h). */
 START_TEST(test_split_matches_loader)
 {
     const char *dir = getenv("LOYALTY_CDNOW_DIR");
