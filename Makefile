@@ -79,7 +79,16 @@ $(BUILD)/man/loyaltyd.conf.5: $(BUILD)/loyaltyd deploy/man-conf.sh
 	@mkdir -p $(dir $@)
 	deploy/man-conf.sh $(BUILD)/loyaltyd > $@
 
-install: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(MAN_PAGES)
+# loyaltyd@NAME: the same unit for several instances on one host, each with
+# /etc/loyaltyd/NAME.conf and a static group membership HOST-NAME
+# (group.instance_id), so a restarted instance gets its partitions back at once.
+$(BUILD)/loyaltyd@.service: deploy/loyaltyd.service
+	@mkdir -p $(dir $@)
+	sed -e 's|^Description=.*|& (instance %i)|' \
+	    -e 's|-c /etc/loyaltyd/loyaltyd.conf|-c /etc/loyaltyd/%i.conf|' \
+	    -e 's|^ExecStart=.*|&\nEnvironment=LOYALTYD_INSTANCE=%H-%i|' $< > $@
+
+install: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(MAN_PAGES) $(BUILD)/loyaltyd@.service
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/loyaltyd
@@ -89,6 +98,11 @@ install: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(MAN_PAGES)
 	    -e 's|/usr/share/doc/loyaltyd/|$(DOCDIR)/|g' deploy/loyaltyd.service \
 	    > $(DESTDIR)$(UNITDIR)/loyaltyd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/loyaltyd.service
+	sed -e 's|/usr/bin/loyaltyd|$(BINDIR)/loyaltyd|g' \
+	    -e 's|/etc/loyaltyd/|$(SYSCONFDIR)/loyaltyd/|g' \
+	    -e 's|/usr/share/doc/loyaltyd/|$(DOCDIR)/|g' $(BUILD)/loyaltyd@.service \
+	    > $(DESTDIR)$(UNITDIR)/loyaltyd@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/loyaltyd@.service
 	sed -e 's|/usr/bin/loyaltyctl|$(BINDIR)/loyaltyctl|g' \
 	    -e 's|/etc/loyaltyd/|$(SYSCONFDIR)/loyaltyd/|g' deploy/loyaltyd-refit.service \
 	    > $(DESTDIR)$(UNITDIR)/loyaltyd-refit.service

@@ -94,7 +94,10 @@ rd_kafka_conf_t *kconf_consumer(const struct pipeline_opts *cfg, char *err, size
     rd_kafka_conf_t *conf =
         conf_base(cfg, &cfg->kafka_consumer, consumer_defaults, err, errlen);
 
-    if (conf && rd_kafka_conf_set(conf, "group.id", cfg->group_id, err, errlen)) {
+    if (conf && (rd_kafka_conf_set(conf, "group.id", cfg->group_id, err, errlen) ||
+                 (cfg->group_instance_id[0] &&
+                  rd_kafka_conf_set(conf, "group.instance.id", cfg->group_instance_id,
+                                    err, errlen)))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

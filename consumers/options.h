@@ -41,6 +41,7 @@ struct kafka_props {
 struct pipeline_opts {
     char *topic[TOPIC__COUNT]; /* indexed by enum topic_role */
     char *group_id;
+    char *group_instance_id; /* "": a dynamic member */
     enum clock_mode clock;
     struct parse_limits limits;
     int dlq_max_payload_bytes;

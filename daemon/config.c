@@ -149,6 +149,12 @@ static const struct cfgtab_key cfg_keys[] = {
      "dead-letter topic of rejected input", CFGTAB_NONEMPTY, NULL},
     {"group.id", CFGTAB_STR, FIELD(pipe.group_id), "loyaltyd", 0, 0,
      "Kafka consumer group", CFGTAB_NONEMPTY, NULL},
+    {"group.instance_id", CFGTAB_STR, FIELD(pipe.group_instance_id), "", 0, 0,
+     "static group membership (Kafka group.instance.id, unique in the group): an "
+     "instance back within the session timeout gets its partitions again without a "
+     "rebalance; empty: $LOYALTYD_INSTANCE if set (loyaltyd@NAME.service sets it to "
+     "HOST-NAME), else a dynamic member",
+     0, NULL},
     {"redis.host", CFGTAB_STR, FIELD(redis_host), "127.0.0.1", 0, 0,
      "Redis host or unix socket path", CFGTAB_NONEMPTY, NULL},
     {"redis.port", CFGTAB_INT, FIELD(redis_port), "6379", 0, 65535,
@@ -704,6 +710,25 @@ static int read_secrets(struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* group.instance_id left empty takes $LOYALTYD_INSTANCE (the systemd
+ * template's HOST-NAME), so each instance of a template is a static member. */
+static int instance_from_env(struct config *cfg, char *err, size_t errlen)
+{
+    const char *inst = getenv("LOYALTYD_INSTANCE");
+    char *dup;
+
+    if (cfg->pipe.group_instance_id[0] != '\0' || inst == NULL || inst[0] == '\0') {
+        return 0;
+    }
+    if ((dup = strdup(inst)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    free(cfg->pipe.group_instance_id);
+    cfg->pipe.group_instance_id = dup;
+    return 0;
+}
+
 int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t errlen)
 {
     char line[4096], why[512], key[4096];
@@ -747,7 +772,9 @@ int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t
         snprintf(err, errlen, "%s: %s", path, why);
         goto out;
     }
-    rc = read_secrets(cfg, err, errlen);
+    if ((rc = instance_from_env(cfg, err, errlen)) == 0) {
+        rc = read_secrets(cfg, err, errlen);
+    }
 out:
     seen_free(&sn);
     return rc;

@@ -37,6 +37,7 @@ grep -v '^running with root privileges' "$tmp/out" | sed 's/^/  lintian: /' || t
 r="$tmp/root"
 dpkg -x "$deb" "$r"
 for f in usr/bin/loyaltyd usr/bin/loyaltyctl lib/systemd/system/loyaltyd.service \
+    lib/systemd/system/loyaltyd@.service \
     lib/systemd/system/loyaltyd-refit.service lib/systemd/system/loyaltyd-refit.timer \
     etc/loyaltyd/loyaltyd.conf usr/share/doc/loyaltyd/copyright \
     usr/share/man/man8/loyaltyd.8.gz usr/share/man/man1/loyaltyctl.1.gz \

@@ -63,6 +63,22 @@ check "credential names match the daemon's" bash -c \
 mkdir "$tmp/creds"
 sed -e 's|^#LoadCredential=|LoadCredential=|' "$tmp/loyaltyd.service" >"$tmp/creds/loyaltyd.service"
 check "systemd-analyze verify (credentials in)" systemd-analyze verify "$tmp/creds/loyaltyd.service"
+# The template for several instances: the same unit, one configuration per
+# instance, and the instance's static membership id in the environment.
+make -s -C "$ROOT" build/loyaltyd@.service >/dev/null
+sed -e "s|/usr/bin/loyaltyd|$BIN|g" "$ROOT/build/loyaltyd@.service" >"$tmp/loyaltyd@.service"
+mkdir -p "$tmp/inst"
+sed -e "s|/etc/loyaltyd/%i.conf|$tmp/inst/%i.conf|" "$tmp/loyaltyd@.service" \
+    >"$tmp/inst/loyaltyd@.service"
+cp "$tmp/inst/loyaltyd@.service" "$tmp/inst/loyaltyd@shop1.service"
+check "systemd-analyze verify (template instance)" \
+    systemd-analyze verify "$tmp/inst/loyaltyd@shop1.service"
+check "the template differs only in its instance lines" bash -c \
+    "diff \"$tmp/loyaltyd.service\" \"$tmp/loyaltyd@.service\" | grep '^>' |
+     sed 's/^> //' | diff - <(printf '%s\n' \
+       'Description=loyaltyd customer-loyalty stream processor (instance %i)' \
+       'ExecStart=$BIN -c /etc/loyaltyd/%i.conf' 'Environment=LOYALTYD_INSTANCE=%H-%i')"
+check "the daemon reads LOYALTYD_INSTANCE" grep -q '"LOYALTYD_INSTANCE"' "$ROOT/daemon/config.c"
 # A bad config must stop the start: the daemon's config check exits 78.
 printf 'redis.port = 70000\n' >"$tmp/bad.conf"
 check "bad config refused with its line" bash -c \

@@ -390,6 +390,28 @@ START_TEST(test_password_file)
 }
 END_TEST
 
+/* Static membership: group.instance_id, else $LOYALTYD_INSTANCE (set by
+ * loyaltyd@NAME.service), else none. */
+START_TEST(test_group_instance)
+{
+    char err[256] = "";
+    struct config cfg;
+
+    unsetenv("LOYALTYD_INSTANCE");
+    ck_assert_int_eq(load(&cfg, "redis.port = 1\n", err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.pipe.group_instance_id, "");
+    config_fini(&cfg);
+    setenv("LOYALTYD_INSTANCE", "host1-shop1", 1);
+    ck_assert_int_eq(load(&cfg, "redis.port = 1\n", err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.pipe.group_instance_id, "host1-shop1");
+    config_fini(&cfg);
+    ck_assert_int_eq(load(&cfg, "group.instance_id = mine\n", err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.pipe.group_instance_id, "mine");
+    config_fini(&cfg);
+    unsetenv("LOYALTYD_INSTANCE");
+}
+END_TEST
+
 /* systemd credentials: redis-password and kafka-sasl-password from
  * $CREDENTIALS_DIRECTORY, unless the file names its own. */
 START_TEST(test_credentials)
@@ -469,6 +491,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_password_file);
     tcase_add_test(tc, test_credentials);
+    tcase_add_test(tc, test_group_instance);
     suite_add_tcase(s, tc);
     return s;
 }
