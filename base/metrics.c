@@ -31,7 +31,7 @@ static struct {
     atomic_uint_fast64_t consumed[MT__COUNT];
     atomic_uint_fast64_t applied, duplicates[METRICS_DUP__COUNT], model_rejected;
     atomic_uint_fast64_t dead[METRICS_REASONS_MAX];
-    atomic_uint_fast64_t emitted[ME__COUNT];
+    atomic_uint_fast64_t emitted[OUT__COUNT];
     atomic_uint_fast64_t delivery_failed, republish_skipped, rebalances;
     atomic_uint_fast64_t redis_errors[METRICS_REASONS_MAX];
     atomic_uint_fast64_t sweep_runs, swept;
@@ -111,9 +111,6 @@ static int n_redis_reasons;
 
 /* The input topics' names, the `topic` label (as in loyaltyd_consumer_lag). */
 static char topic_names[MT__COUNT][256] = {"orders", "reviews", "messages"};
-static const char *const emit_names[ME__COUNT] = {[ME_CHURN] = "churn_risk",
-                                                  [ME_REWARD] = "reward_trigger",
-                                                  [ME_SEGMENT] = "segment_change"};
 
 #define INC(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
 #define GET(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
@@ -179,9 +176,9 @@ void metrics_model_rejected(void)
     INC(m.model_rejected);
 }
 
-void metrics_emitted(enum metric_emit e)
+void metrics_emitted(enum out_kind k)
 {
-    INC(m.emitted[e]);
+    INC(m.emitted[k]);
 }
 
 void metrics_delivery_failed(void)
@@ -399,16 +396,16 @@ uint64_t metrics_dead_lettered_total(void)
     return n;
 }
 
-uint64_t metrics_emitted_count(enum metric_emit e)
+uint64_t metrics_emitted_count(enum out_kind k)
 {
-    return GET(m.emitted[e]);
+    return GET(m.emitted[k]);
 }
 
 uint64_t metrics_emitted_total(void)
 {
     uint64_t n = 0;
 
-    for (int i = 0; i < ME__COUNT; i++) {
+    for (int i = 0; i < OUT__COUNT; i++) {
         n += GET(m.emitted[i]);
     }
     return n;
@@ -449,8 +446,8 @@ static void render_counters(struct strbuf *o)
     strbuf_printf(o, "loyaltyd_dead_lettered_total{reason=\"model_rejected\"} %llu\n",
                   GET(m.model_rejected));
     head(o, "loyaltyd_emitted_total", "counter", "Derived events delivered, by type.");
-    for (int i = 0; i < ME__COUNT; i++) {
-        strbuf_printf(o, "loyaltyd_emitted_total{type=\"%s\"} %llu\n", emit_names[i],
+    for (int i = 0; i < OUT__COUNT; i++) {
+        strbuf_printf(o, "loyaltyd_emitted_total{type=\"%s\"} %llu\n", out_kind_names[i],
                       GET(m.emitted[i]));
     }
     head(o, "loyaltyd_delivery_failures_total", "counter",

@@ -61,9 +61,9 @@ struct outmsg {
     struct tracker_entry **entries; /* the inputs it came from (held) */
     size_t nentries;
     enum topic_role role;
-    enum metric_emit emit; /* derived events only */
-    unsigned *pending;     /* derived events: the batch's wait counter */
-    char event_id[33];     /* derived events: theirs */
+    enum out_kind kind; /* derived events only */
+    unsigned *pending;  /* derived events: the batch's wait counter */
+    char event_id[33];  /* derived events: theirs */
     char *key, *payload;
     size_t keylen, len;
     rd_kafka_headers_t *hdrs; /* DLQ only; a copy is handed over per attempt */
@@ -74,11 +74,11 @@ struct outmsg {
  * count as in loyaltyd_emitted_total. */
 static const struct {
     enum topic_role role;
-    enum metric_emit emit;
+    enum out_kind kind;
 } routes[STORE_TOPIC__COUNT] = {
-    [STORE_TOPIC_CHURN] = {TOPIC_CHURN, ME_CHURN},
-    [STORE_TOPIC_REWARDS] = {TOPIC_REWARDS, ME_REWARD},
-    [STORE_TOPIC_SEGMENTS] = {TOPIC_SEGMENTS, ME_SEGMENT},
+    [STORE_TOPIC_CHURN] = {TOPIC_CHURN, OUT_CHURN_RISK},
+    [STORE_TOPIC_REWARDS] = {TOPIC_REWARDS, OUT_REWARD},
+    [STORE_TOPIC_SEGMENTS] = {TOPIC_SEGMENTS, OUT_SEGMENT},
 };
 
 /* ---- messages ---- */
@@ -301,7 +301,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     account_delivered(pr, om);
     if (om->role != TOPIC_DLQ) {
         sentset_add(pr->sent, om->event_id);
-        metrics_emitted(om->emit);
+        metrics_emitted(om->kind);
         pr->derived--;
         if (om->pending) {
             (*om->pending)--;
@@ -331,7 +331,7 @@ int producer_publish(void *arg, const char *customer_id, const struct publish_li
             return -1;
         }
         memcpy(om->event_id, e->event_id, sizeof(om->event_id));
-        om->emit = routes[e->topic].emit;
+        om->kind = routes[e->topic].kind;
         om->pending = pending;
         (*pending)++;
         pr->derived++;
