@@ -75,10 +75,10 @@ struct outmsg {
 static const struct {
     enum topic_role role;
     enum out_kind kind;
-} routes[STORE_TOPIC__COUNT] = {
-    [STORE_TOPIC_CHURN] = {TOPIC_CHURN, OUT_CHURN_RISK},
-    [STORE_TOPIC_REWARDS] = {TOPIC_REWARDS, OUT_REWARD},
-    [STORE_TOPIC_SEGMENTS] = {TOPIC_SEGMENTS, OUT_SEGMENT},
+} routes[OUT__COUNT] = {
+    [OUT_CHURN_RISK] = {TOPIC_CHURN, OUT_CHURN_RISK},
+    [OUT_REWARD] = {TOPIC_REWARDS, OUT_REWARD},
+    [OUT_SEGMENT] = {TOPIC_SEGMENTS, OUT_SEGMENT},
 };
 
 /* ---- messages ---- */
@@ -325,13 +325,13 @@ int producer_publish(void *arg, const char *customer_id, const struct publish_li
             metrics_republish_skipped();
             continue;
         }
-        om = outmsg_new(pr, NULL, 0, routes[e->topic].role, customer_id,
+        om = outmsg_new(pr, NULL, 0, routes[e->kind].role, customer_id,
                         strlen(customer_id), e->payload, strlen(e->payload));
         if (om == NULL) {
             return -1;
         }
         memcpy(om->event_id, e->event_id, sizeof(om->event_id));
-        om->kind = routes[e->topic].kind;
+        om->kind = e->kind;
         om->pending = pending;
         (*pending)++;
         pr->derived++;
