@@ -70,17 +70,6 @@ struct outmsg {
     struct outmsg *next;      /* in its topic's retry list */
 };
 
-/* Where the derived events of each topic go, and what their deliveries
- * count as in loyaltyd_emitted_total. */
-static const struct {
-    enum topic_role role;
-    enum out_kind kind;
-} routes[OUT__COUNT] = {
-    [OUT_CHURN_RISK] = {TOPIC_CHURN, OUT_CHURN_RISK},
-    [OUT_REWARD] = {TOPIC_REWARDS, OUT_REWARD},
-    [OUT_SEGMENT] = {TOPIC_SEGMENTS, OUT_SEGMENT},
-};
-
 /* ---- messages ---- */
 
 static void outmsg_free(struct outmsg *om)
@@ -325,8 +314,8 @@ int producer_publish(void *arg, const char *customer_id, const struct publish_li
             metrics_republish_skipped();
             continue;
         }
-        om = outmsg_new(pr, NULL, 0, routes[e->kind].role, customer_id,
-                        strlen(customer_id), e->payload, strlen(e->payload));
+        om = outmsg_new(pr, NULL, 0, topic_of(e->kind), customer_id, strlen(customer_id),
+                        e->payload, strlen(e->payload));
         if (om == NULL) {
             return -1;
         }
