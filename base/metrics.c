@@ -31,7 +31,7 @@ static struct {
     atomic_uint_fast64_t consumed[MT__COUNT];
     atomic_uint_fast64_t applied, duplicates[METRICS_DUP__COUNT], model_rejected;
     atomic_uint_fast64_t dead[METRICS_REASONS_MAX];
-    atomic_uint_fast64_t emitted[ME__COUNT];
+    atomic_uint_fast64_t emitted[OUT__COUNT];
     atomic_uint_fast64_t delivery_failed, republish_skipped, rebalances;
     atomic_uint_fast64_t redis_errors[METRICS_REASONS_MAX];
     atomic_uint_fast64_t sweep_runs, swept;
@@ -110,10 +110,9 @@ static const char *const *redis_reason_names;
 static int n_redis_reasons;
 
 /* The input topics' names, the `topic` label (as in loyaltyd_consumer_lag). */
-static char topic_names[MT__COUNT][256] = {"orders", "reviews", "messages"};
-static const char *const emit_names[ME__COUNT] = {[ME_CHURN] = "churn_risk",
-                                                  [ME_REWARD] = "reward_trigger",
-                                                  [ME_SEGMENT] = "segment_change"};
+static char topic_text[MT__COUNT][256] = {"orders", "reviews", "messages"};
+static const char *const topic_names[MT__COUNT] = {
+    topic_text[MT_ORDERS], topic_text[MT_REVIEWS], topic_text[MT_MESSAGES]};
 
 #define INC(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
 #define GET(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
@@ -131,7 +130,7 @@ void metrics_set_topics(const char *orders, const char *reviews, const char *mes
     const char *names[MT__COUNT] = {orders, reviews, messages};
 
     for (int i = 0; i < MT__COUNT; i++) {
-        snprintf(topic_names[i], sizeof(topic_names[i]), "%s", names[i]);
+        snprintf(topic_text[i], sizeof(topic_text[i]), "%s", names[i]);
     }
 }
 
@@ -179,9 +178,9 @@ void metrics_model_rejected(void)
     INC(m.model_rejected);
 }
 
-void metrics_emitted(enum metric_emit e)
+void metrics_emitted(enum out_kind k)
 {
-    INC(m.emitted[e]);
+    INC(m.emitted[k]);
 }
 
 void metrics_delivery_failed(void)
@@ -399,16 +398,16 @@ uint64_t metrics_dead_lettered_total(void)
     return n;
 }
 
-uint64_t metrics_emitted_count(enum metric_emit e)
+uint64_t metrics_emitted_count(enum out_kind k)
 {
-    return GET(m.emitted[e]);
+    return GET(m.emitted[k]);
 }
 
 uint64_t metrics_emitted_total(void)
 {
     uint64_t n = 0;
 
-    for (int i = 0; i < ME__COUNT; i++) {
+    for (int i = 0; i < OUT__COUNT; i++) {
         n += GET(m.emitted[i]);
     }
     return n;
@@ -424,35 +423,38 @@ static void head(struct strbuf *o, const char *name, const char *type, const cha
     strbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The samples of a counter by one label: family{label="names[i]"} v[i] for
+ * each i from `from` to n - 1. */
+static void put_labelled(struct strbuf *o, const char *family, const char *label,
+                         const char *const *names, atomic_uint_fast64_t *v, int from,
+                         int n)
+{
+    for (int i = from; i < n; i++) {
+        strbuf_printf(o, "%s{%s=\"%s\"} %llu\n", family, label, names[i], GET(v[i]));
+    }
+}
+
 static void render_counters(struct strbuf *o)
 {
     head(o, "loyaltyd_consumed_total", "counter", "Input messages consumed.");
-    for (int i = 0; i < MT__COUNT; i++) {
-        strbuf_printf(o, "loyaltyd_consumed_total{topic=\"%s\"} %llu\n", topic_names[i],
-                      GET(m.consumed[i]));
-    }
+    put_labelled(o, "loyaltyd_consumed_total", "topic", topic_names, m.consumed, 0,
+                 MT__COUNT);
     head(o, "loyaltyd_applied_total", "counter", "Events applied to the state.");
     strbuf_printf(o, "loyaltyd_applied_total %llu\n", GET(m.applied));
     head(o, "loyaltyd_duplicates_skipped_total", "counter",
          "Events skipped because already applied, by how they were recognised: "
          "offset (a replay), event_id or order_id (re-sent upstream).");
-    for (int i = 0; i < METRICS_DUP__COUNT; i++) {
-        strbuf_printf(o, "loyaltyd_duplicates_skipped_total{why=\"%s\"} %llu\n",
-                      dup_names[i], GET(m.duplicates[i]));
-    }
+    put_labelled(o, "loyaltyd_duplicates_skipped_total", "why", dup_names, m.duplicates,
+                 0, METRICS_DUP__COUNT);
     head(o, "loyaltyd_dead_lettered_total", "counter",
          "Messages sent to the DLQ, by reason.");
-    for (int i = 1; i < n_reasons; i++) {
-        strbuf_printf(o, "loyaltyd_dead_lettered_total{reason=\"%s\"} %llu\n",
-                      reason_names[i], GET(m.dead[i]));
-    }
+    put_labelled(o, "loyaltyd_dead_lettered_total", "reason", reason_names, m.dead, 1,
+                 n_reasons);
     strbuf_printf(o, "loyaltyd_dead_lettered_total{reason=\"model_rejected\"} %llu\n",
                   GET(m.model_rejected));
     head(o, "loyaltyd_emitted_total", "counter", "Derived events delivered, by type.");
-    for (int i = 0; i < ME__COUNT; i++) {
-        strbuf_printf(o, "loyaltyd_emitted_total{type=\"%s\"} %llu\n", emit_names[i],
-                      GET(m.emitted[i]));
-    }
+    put_labelled(o, "loyaltyd_emitted_total", "type", out_kind_names, m.emitted, 0,
+                 OUT__COUNT);
     head(o, "loyaltyd_delivery_failures_total", "counter",
          "Produce attempts that failed and were retried.");
     strbuf_printf(o, "loyaltyd_delivery_failures_total %llu\n", GET(m.delivery_failed));
@@ -463,10 +465,8 @@ static void render_counters(struct strbuf *o)
     head(o, "loyaltyd_redis_errors_total", "counter",
          "Redis failures that held input back (a batch, a sweep, a probe, a progress "
          "write or a reconnect attempt), by reason.");
-    for (int i = 0; i < n_redis_reasons; i++) {
-        strbuf_printf(o, "loyaltyd_redis_errors_total{reason=\"%s\"} %llu\n",
-                      redis_reason_names[i], GET(m.redis_errors[i]));
-    }
+    put_labelled(o, "loyaltyd_redis_errors_total", "reason", redis_reason_names,
+                 m.redis_errors, 0, n_redis_reasons);
     head(o, "loyaltyd_rebalances_total", "counter", "Consumer group rebalances.");
     strbuf_printf(o, "loyaltyd_rebalances_total %llu\n", GET(m.rebalances));
     head(o, "loyaltyd_sweeper_runs_total", "counter", "Sweeper runs.");

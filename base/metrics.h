@@ -10,12 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/outkind.h"
+
 /* Dead-letter reasons are the caller's (the parser's): an index below
  * METRICS_REASONS_MAX, named once by metrics_reasons(). */
 #define METRICS_REASONS_MAX 32
 
 enum metric_topic { MT_ORDERS = 0, MT_REVIEWS, MT_MESSAGES, MT__COUNT };
-enum metric_emit { ME_CHURN = 0, ME_REWARD, ME_SEGMENT, ME__COUNT };
 
 /* Plain counters, one name each (metrics.c has the table). */
 enum metric_counter {
@@ -53,7 +54,7 @@ void metrics_duplicate(int why);
 void metrics_reasons(const char *const *names, int n);
 void metrics_dead_lettered(int reason);
 void metrics_model_rejected(void);
-void metrics_emitted(enum metric_emit e);
+void metrics_emitted(enum out_kind k);
 void metrics_delivery_failed(void);
 void metrics_republish_skipped(void);
 /* One Redis round trip. */
@@ -103,7 +104,7 @@ uint64_t metrics_dead_lettered_total(void);
 uint64_t metrics_emitted_total(void);
 uint64_t metrics_delivery_failures_total(void);
 /* Derived events of one type delivered so far. */
-uint64_t metrics_emitted_count(enum metric_emit e);
+uint64_t metrics_emitted_count(enum out_kind k);
 
 /* Prometheus text; malloc'd, NULL on ENOMEM. */
 char *metrics_render(void);

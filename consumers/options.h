@@ -10,21 +10,27 @@
 #include <stddef.h>
 
 #include "base/array.h"
+#include "base/outkind.h"
 #include "consumers/parse.h"
 #include "state/model/model.h"
 
-/* The topics loyaltyd reads and writes, as indices of topic[]; the input
- * ones in the order of enum ev_source. */
+/* The topics loyaltyd reads and writes, as indices of topic[]: the input
+ * ones in the order of enum ev_source, then one output topic per kind of
+ * derived event (topic_of), then the DLQ. */
 enum topic_role {
     TOPIC_ORDERS = SRC_ORDERS,
     TOPIC_REVIEWS = SRC_REVIEWS,
     TOPIC_MESSAGES = SRC_MESSAGES,
-    TOPIC_CHURN,
-    TOPIC_REWARDS,
-    TOPIC_SEGMENTS,
-    TOPIC_DLQ,
+    TOPIC_OUT,
+    TOPIC_DLQ = TOPIC_OUT + OUT__COUNT,
     TOPIC__COUNT
 };
+
+/* The output topic of a kind of derived event. */
+static inline enum topic_role topic_of(enum out_kind k)
+{
+    return (enum topic_role)(TOPIC_OUT + (int)k);
+}
 
 enum clock_mode { CLOCK_WALL = 0, CLOCK_STREAM };
 

@@ -61,24 +61,13 @@ struct outmsg {
     struct tracker_entry **entries; /* the inputs it came from (held) */
     size_t nentries;
     enum topic_role role;
-    enum metric_emit emit; /* derived events only */
-    unsigned *pending;     /* derived events: the batch's wait counter */
-    char event_id[33];     /* derived events: theirs */
+    enum out_kind kind; /* derived events only */
+    unsigned *pending;  /* derived events: the batch's wait counter */
+    char event_id[33];  /* derived events: theirs */
     char *key, *payload;
     size_t keylen, len;
     rd_kafka_headers_t *hdrs; /* DLQ only; a copy is handed over per attempt */
     struct outmsg *next;      /* in its topic's retry list */
-};
-
-/* Where the derived events of each topic go, and what their deliveries
- * count as in loyaltyd_emitted_total. */
-static const struct {
-    enum topic_role role;
-    enum metric_emit emit;
-} routes[STORE_TOPIC__COUNT] = {
-    [STORE_TOPIC_CHURN] = {TOPIC_CHURN, ME_CHURN},
-    [STORE_TOPIC_REWARDS] = {TOPIC_REWARDS, ME_REWARD},
-    [STORE_TOPIC_SEGMENTS] = {TOPIC_SEGMENTS, ME_SEGMENT},
 };
 
 /* ---- messages ---- */
@@ -301,7 +290,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     account_delivered(pr, om);
     if (om->role != TOPIC_DLQ) {
         sentset_add(pr->sent, om->event_id);
-        metrics_emitted(om->emit);
+        metrics_emitted(om->kind);
         pr->derived--;
         if (om->pending) {
             (*om->pending)--;
@@ -325,13 +314,13 @@ int producer_publish(void *arg, const char *customer_id, const struct publish_li
             metrics_republish_skipped();
             continue;
         }
-        om = outmsg_new(pr, NULL, 0, routes[e->topic].role, customer_id,
-                        strlen(customer_id), e->payload, strlen(e->payload));
+        om = outmsg_new(pr, NULL, 0, topic_of(e->kind), customer_id, strlen(customer_id),
+                        e->payload, strlen(e->payload));
         if (om == NULL) {
             return -1;
         }
         memcpy(om->event_id, e->event_id, sizeof(om->event_id));
-        om->emit = routes[e->topic].emit;
+        om->kind = e->kind;
         om->pending = pending;
         (*pending)++;
         pr->derived++;

@@ -136,12 +136,14 @@ static const struct cfgtab_key cfg_keys[] = {
      "input topic of review.posted", CFGTAB_NONEMPTY, NULL},
     {"topic.messages", CFGTAB_STR, FIELD(pipe.topic[TOPIC_MESSAGES]), "messages", 0, 0,
      "input topic of message.sent", CFGTAB_NONEMPTY, NULL},
-    {"topic.churn_risk", CFGTAB_STR, FIELD(pipe.topic[TOPIC_CHURN]), "loyalty.churn-risk",
-     0, 0, "output topic of churn-risk events", CFGTAB_NONEMPTY, NULL},
-    {"topic.rewards", CFGTAB_STR, FIELD(pipe.topic[TOPIC_REWARDS]), "loyalty.rewards", 0,
-     0, "output topic of reward-trigger events", CFGTAB_NONEMPTY, NULL},
-    {"topic.segments", CFGTAB_STR, FIELD(pipe.topic[TOPIC_SEGMENTS]), "loyalty.segments",
-     0, 0,
+    {"topic.churn_risk", CFGTAB_STR, FIELD(pipe.topic[TOPIC_OUT + OUT_CHURN_RISK]),
+     "loyalty.churn-risk", 0, 0, "output topic of churn-risk events", CFGTAB_NONEMPTY,
+     NULL},
+    {"topic.rewards", CFGTAB_STR, FIELD(pipe.topic[TOPIC_OUT + OUT_REWARD]),
+     "loyalty.rewards", 0, 0, "output topic of reward-trigger events", CFGTAB_NONEMPTY,
+     NULL},
+    {"topic.segments", CFGTAB_STR, FIELD(pipe.topic[TOPIC_OUT + OUT_SEGMENT]),
+     "loyalty.segments", 0, 0,
      "output topic of segment-change events (a customer's segment, brand type or "
      "loyalty type changed)",
      CFGTAB_NONEMPTY, NULL},
@@ -608,13 +610,14 @@ static void seen_free(struct seen *sn)
  * daemon its own events, two outputs in one topic mix their schemas. */
 static int check_topics(const struct config *cfg, char *err, size_t errlen)
 {
-    static const char *const names[TOPIC__COUNT] = {[TOPIC_ORDERS] = "topic.orders",
-                                                    [TOPIC_REVIEWS] = "topic.reviews",
-                                                    [TOPIC_MESSAGES] = "topic.messages",
-                                                    [TOPIC_CHURN] = "topic.churn_risk",
-                                                    [TOPIC_REWARDS] = "topic.rewards",
-                                                    [TOPIC_SEGMENTS] = "topic.segments",
-                                                    [TOPIC_DLQ] = "topic.dlq"};
+    static const char *const names[TOPIC__COUNT] = {
+        [TOPIC_ORDERS] = "topic.orders",
+        [TOPIC_REVIEWS] = "topic.reviews",
+        [TOPIC_MESSAGES] = "topic.messages",
+        [TOPIC_OUT + OUT_CHURN_RISK] = "topic.churn_risk",
+        [TOPIC_OUT + OUT_REWARD] = "topic.rewards",
+        [TOPIC_OUT + OUT_SEGMENT] = "topic.segments",
+        [TOPIC_DLQ] = "topic.dlq"};
 
     for (int i = 0; i < TOPIC__COUNT; i++) {
         for (int j = i + 1; j < TOPIC__COUNT; j++) {

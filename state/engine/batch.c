@@ -145,7 +145,7 @@ static int got_customer(void *arg, size_t i, const struct customer *c,
 
     k->e->meta = *meta;
     for (size_t j = 0; leftover && j < leftover->n; j++) {
-        if (publish_list_add(&k->add, leftover->v[j].topic, leftover->v[j].event_id,
+        if (publish_list_add(&k->add, leftover->v[j].kind, leftover->v[j].event_id,
                              leftover->v[j].payload) < 0) {
             goto nomem;
         }
@@ -226,25 +226,17 @@ static int load_send(struct run *r, const char **ids, size_t *which, size_t *nmi
 
 /* ---- apply -------------------------------------------------------------- */
 
-/* The topic of each kind of emission. */
-static const enum store_topic emission_topic[] = {
-    [EM_CHURN_RISK] = STORE_TOPIC_CHURN,
-    [EM_REWARD] = STORE_TOPIC_REWARDS,
-    [EM_SEGMENT] = STORE_TOPIC_SEGMENTS,
-};
-
 static int add_emissions(struct bcust *k, const struct emission_list *em,
                          int64_t emitted_at_ms)
 {
     for (size_t i = 0; i < em->n; i++) {
-        enum store_topic t = emission_topic[em->v[i].kind];
         char *stamped = NULL;
         int rc;
 
         if (derived_finish(em->v[i].payload, emitted_at_ms, &stamped) < 0) {
             return -1;
         }
-        rc = publish_list_add(&k->add, t, em->v[i].event_id, stamped);
+        rc = publish_list_add(&k->add, em->v[i].kind, em->v[i].event_id, stamped);
         free(stamped);
         if (rc < 0) {
             return -1;

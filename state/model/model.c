@@ -44,7 +44,7 @@ void emission_list_free(struct emission_list *l)
 }
 
 /* Takes ownership of payload (freed on failure). */
-static int emission_push(struct emission_list *l, enum emission_kind kind,
+static int emission_push(struct emission_list *l, enum out_kind kind,
                          const char *event_id, char *payload)
 {
     struct emission *e;
@@ -201,7 +201,7 @@ static int emit_reward(struct pass *p, struct emission_list *out, enum reward_ty
         return -1;
     }
     reward_issued(p->c, rw, id, p->now_ms);
-    return emission_push(out, EM_REWARD, id,
+    return emission_push(out, OUT_REWARD, id,
                          derived_reward_payload(p->c, id, p->now_ms, &why, rw));
 }
 
@@ -268,7 +268,7 @@ static int emit_churn(struct pass *p, const struct derived_view *d,
         return -1;
     }
     rc = emission_push(
-        out, EM_CHURN_RISK, id,
+        out, OUT_CHURN_RISK, id,
         derived_churn_payload(c, id, p->now_ms, cfg->churn_threshold, &d->risk.why));
     if (rc == 0 &&
         (c->clv >= cfg->winback_min_clv || c->spend_365d >= cfg->winback_min_spend)) {
@@ -309,7 +309,7 @@ static int emit_segment(struct pass *p, const struct derived_view *d,
     if (derived_id(c->id, KIND_SEG, cause, id) < 0) {
         return -1;
     }
-    return emission_push(out, EM_SEGMENT, id,
+    return emission_push(out, OUT_SEGMENT, id,
                          derived_segment_payload(c, id, p->now_ms, &why, was));
 }
 

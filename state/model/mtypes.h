@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/array.h"
+#include "base/outkind.h"
 #include "state/model/bgnbd.h"
 
 struct model_config; /* mconfig.h */
@@ -23,9 +24,6 @@ struct model_ctx {
     int64_t version; /* of bg and gg: one more per saved fit, 0 for the defaults */
 };
 
-/* Which output topic an emission goes to. */
-enum emission_kind { EM_CHURN_RISK = 0, EM_REWARD, EM_SEGMENT };
-
 /*
  * A derived event decided by the model.  `event_id` is deterministic (a digest
  * of customer, kind and cause) so a replay yields the same id.  `payload` is
@@ -33,7 +31,7 @@ enum emission_kind { EM_CHURN_RISK = 0, EM_REWARD, EM_SEGMENT };
  * derived_finish() adds; it is malloc'd and owned by the emission list.
  */
 struct emission {
-    enum emission_kind kind;
+    enum out_kind kind; /* and so its output topic */
     char event_id[33];
     char *payload;
 };

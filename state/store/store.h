@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/outkind.h"
 #include "state/model/model.h"
 #include "state/store/codec.h"
 #include "state/store/packed.h"
@@ -68,18 +69,10 @@ const char *store_err_name(enum store_err e);
 /* The text of the store's last I/O error ("" for none). */
 const char *store_last_error(const struct store *s);
 
-/* Output topics a derived event is bound for. */
-enum store_topic {
-    STORE_TOPIC_CHURN = 0,
-    STORE_TOPIC_REWARDS,
-    STORE_TOPIC_SEGMENTS,
-    STORE_TOPIC__COUNT
-};
-
 /* Derived events to publish: the batch's, and a layout 2 customer's outbox
  * left over from the release before. */
 struct publish_entry {
-    enum store_topic topic;
+    enum out_kind kind; /* and so its output topic */
     char event_id[33];
     char *payload; /* owned */
 };
@@ -91,7 +84,7 @@ struct publish_list {
 
 void publish_list_init(struct publish_list *o);
 void publish_list_free(struct publish_list *o);
-int publish_list_add(struct publish_list *o, enum store_topic t, const char *id,
+int publish_list_add(struct publish_list *o, enum out_kind k, const char *id,
                      const char *payload);
 
 /* Room for a key: prefix, "c:{", a customer id (EV_ID_MAX) and a suffix. */

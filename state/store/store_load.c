@@ -12,9 +12,9 @@
 #include "state/store/codec.h"
 #include "state/store/packed.h"
 
-/* The tag of a layout 2 outbox value, naming its topic. */
-static const char *const topic_tags[STORE_TOPIC__COUNT] = {
-    [STORE_TOPIC_CHURN] = "c", [STORE_TOPIC_REWARDS] = "r", [STORE_TOPIC_SEGMENTS] = "s"};
+/* The tag of a layout 2 outbox value, naming its kind. */
+static const char *const kind_tags[OUT__COUNT] = {
+    [OUT_CHURN_RISK] = "c", [OUT_REWARD] = "r", [OUT_SEGMENT] = "s"};
 
 void publish_list_init(struct publish_list *o)
 {
@@ -30,7 +30,7 @@ void publish_list_free(struct publish_list *o)
     memset(o, 0, sizeof(*o));
 }
 
-int publish_list_add(struct publish_list *o, enum store_topic t, const char *id,
+int publish_list_add(struct publish_list *o, enum out_kind k, const char *id,
                      const char *payload)
 {
     struct publish_entry *e;
@@ -46,7 +46,7 @@ int publish_list_add(struct publish_list *o, enum store_topic t, const char *id,
         o->cap = cap;
     }
     e = &o->v[o->n];
-    e->topic = t;
+    e->kind = k;
     snprintf(e->event_id, sizeof(e->event_id), "%s", id);
     e->payload = strdup(payload);
     if (e->payload == NULL) {
@@ -56,13 +56,13 @@ int publish_list_add(struct publish_list *o, enum store_topic t, const char *id,
     return 0;
 }
 
-/* An outbox hash value is "TAG\tPAYLOAD": the topic it is bound for in *t,
- * or -1 if the tag is none of ours. */
-static int outbox_topic(const char *v, enum store_topic *t)
+/* An outbox hash value is "TAG\tPAYLOAD": its kind in *k, or -1 if the tag
+ * is none of ours. */
+static int outbox_kind(const char *v, enum out_kind *k)
 {
-    for (int i = 0; i < STORE_TOPIC__COUNT; i++) {
-        if (v[0] == topic_tags[i][0] && v[1] == '\t') {
-            *t = (enum store_topic)i;
+    for (int i = 0; i < OUT__COUNT; i++) {
+        if (v[0] == kind_tags[i][0] && v[1] == '\t') {
+            *k = (enum out_kind)i;
             return 0;
         }
     }
@@ -76,12 +76,12 @@ static int outbox_parse(const redisReply *flat, struct publish_list *out)
     }
     for (size_t i = 0; i + 1 < flat->elements; i += 2) {
         const char *v = flat->element[i + 1]->str;
-        enum store_topic t;
+        enum out_kind k;
 
-        if (outbox_topic(v, &t) < 0) {
+        if (outbox_kind(v, &k) < 0) {
             continue; /* not ours: leave it for an operator */
         }
-        if (publish_list_add(out, t, flat->element[i]->str, v + 2) < 0) {
+        if (publish_list_add(out, k, flat->element[i]->str, v + 2) < 0) {
             return -1;
         }
     }

@@ -248,14 +248,14 @@ static int first_wave_applied(struct pipeline *pl, const struct world *w)
     (void)pl;
     (void)w;
     return metrics_applied_total() >= 2 * CUSTOMERS &&
-           metrics_emitted_count(ME_REWARD) >= CUSTOMERS;
+           metrics_emitted_count(OUT_REWARD) >= CUSTOMERS;
 }
 
 static int all_rewarded(struct pipeline *pl, const struct world *w)
 {
     (void)pl;
     (void)w;
-    return metrics_emitted_count(ME_REWARD) >= WAVES * CUSTOMERS;
+    return metrics_emitted_count(OUT_REWARD) >= WAVES * CUSTOMERS;
 }
 
 /* Messages the broker holds in the topic, all partitions. */
@@ -460,7 +460,7 @@ static void produce_failing(struct pipeline *pl, const struct world *w)
      * be an order whose reward is not delivered. */
     applied = metrics_applied_total();
     committed = committed_total(w, w->prefix);
-    check(metrics_emitted_count(ME_REWARD) == 0 && applied <= CUSTOMERS,
+    check(metrics_emitted_count(OUT_REWARD) == 0 && applied <= CUSTOMERS,
           "no reward acknowledged while produce fails, %llu first orders applied",
           (unsigned long long)applied);
     check(committed <= PARTITIONS,
@@ -502,7 +502,7 @@ static void broker_down_in_flight(struct pipeline *pl, const struct world *w)
         }
         last = left;
     }
-    check(left < DELAYED && metrics_emitted_count(ME_REWARD) == CUSTOMERS,
+    check(left < DELAYED && metrics_emitted_count(OUT_REWARD) == CUSTOMERS,
           "%zu Produce requests of the second wave in flight, none answered",
           (size_t)DELAYED - left);
     rd_kafka_mock_broker_set_down(w->mc, BROKER);

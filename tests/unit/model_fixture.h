@@ -53,7 +53,7 @@ static inline void fx_split(struct fx *f)
 
     for (size_t i = 0; i < f->out.n; i++) {
         struct emission *e = &f->out.v[i];
-        if (e->kind != EM_SEGMENT) {
+        if (e->kind != OUT_SEGMENT) {
             f->out.v[k++] = *e;
             continue;
         }
@@ -201,7 +201,7 @@ static inline void fx_message(struct fx *f, int64_t ts, const char *conv,
 }
 
 /* Emissions since the last call, then forgets them. */
-static inline size_t fx_take(struct fx *f, enum emission_kind kind, const char *needle)
+static inline size_t fx_take(struct fx *f, enum out_kind kind, const char *needle)
 {
     size_t n = 0;
 

@@ -44,9 +44,9 @@ START_TEST(test_defaults)
 
     ck_assert_int_eq(config_init(&cfg), 0);
     ck_assert_str_eq(cfg.pipe.topic[TOPIC_ORDERS], "orders");
-    ck_assert_str_eq(cfg.pipe.topic[TOPIC_CHURN], "loyalty.churn-risk");
-    ck_assert_str_eq(cfg.pipe.topic[TOPIC_REWARDS], "loyalty.rewards");
-    ck_assert_str_eq(cfg.pipe.topic[TOPIC_SEGMENTS], "loyalty.segments");
+    ck_assert_str_eq(cfg.pipe.topic[topic_of(OUT_CHURN_RISK)], "loyalty.churn-risk");
+    ck_assert_str_eq(cfg.pipe.topic[topic_of(OUT_REWARD)], "loyalty.rewards");
+    ck_assert_str_eq(cfg.pipe.topic[topic_of(OUT_SEGMENT)], "loyalty.segments");
     ck_assert_str_eq(cfg.pipe.topic[TOPIC_DLQ], "loyalty.dlq");
     ck_assert_str_eq(cfg.redis_prefix, "loyalty:");
     ck_assert_int_eq(cfg.redis_port, 6379);

@@ -341,7 +341,7 @@ START_TEST(test_redemption_and_points)
     p = strstr(f.out.v[0].payload, "\"event_id\":\"");
     ck_assert_ptr_nonnull(p);
     snprintf(id, sizeof(id), "%.32s", p + 12);
-    fx_take(&f, EM_REWARD, NULL);
+    fx_take(&f, OUT_REWARD, NULL);
     order_lines(&f, "o3", T0 + 5 * DAY, 20, 1, "Tealeaf", 20, 0, -1, id);
     ck_assert_int_eq(f.c->reward_redeemed[RW_MILESTONE], 1);
     ck_assert_int_eq(f.c->rewards_redeemed, 1);
@@ -350,10 +350,10 @@ START_TEST(test_redemption_and_points)
     order_lines(&f, "o5", T0 + 7 * DAY, 20, 1, "Tealeaf", 20, 0, -1, "nope");
     ck_assert_int_eq(f.c->rewards_redeemed, 1);
     ck_assert_int_eq(f.c->redeemed_unknown, 1);
-    fx_take(&f, EM_REWARD, NULL);
+    fx_take(&f, OUT_REWARD, NULL);
     /* A shared high rating: advocacy points (bronze: 50, docs/model.md). */
     fx_review(&f, T0 + 8 * DAY, 5, 1);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"points\""), 1);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "\"points\""), 1);
     ck_assert_int_eq(f.c->points_balance, 50);
     fx_free(&f);
 }
@@ -372,7 +372,7 @@ START_TEST(test_unused_rewards_less_often)
     fx_order(&f, "o1", T0, 40);
     for (int i = 0; i < 6; i++) {
         fx_review(&f, T0 + (1 + 31 * i) * DAY, 5, 1);
-        issued += (int)fx_take(&f, EM_REWARD, "\"advocacy\"");
+        issued += (int)fx_take(&f, OUT_REWARD, "\"advocacy\"");
     }
     /* Days 1, 32 and 63 are issued.  On day 94 all three are older than 30
      * days and unused: suppressed (63 + 90 > 94), again on day 125, and
@@ -397,7 +397,7 @@ START_TEST(test_margin_grading)
     ck_assert_int_eq(f.c->margin_cents, 8000);
     ck_assert(f.c->margin_365d == 80);
     /* The milestone coupon: silver grade 10, graded by margin. */
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD,
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD,
                               "\"value\":10,\"currency\":\"USD\","
                               "\"graded_by\":\"margin\""),
                       1);
@@ -406,7 +406,7 @@ START_TEST(test_margin_grading)
     order_lines(&f, "o3", T0 + 2 * DAY, 400, 2, "Tealeaf", 100, 0, 99.5, NULL);
     order_lines(&f, "o4", T0 + 3 * DAY, 400, 2, "Tealeaf", 100, 0, 99.5, NULL);
     ck_assert_str_eq(cu_tier_name(f.c->tier), "gold");
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD,
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD,
                               "\"tier\":\"gold\",\"kind\":\"points\","
                               "\"value\":250"),
                       1);

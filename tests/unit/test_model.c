@@ -19,16 +19,16 @@ START_TEST(test_first_repeat_milestone_once)
 
     fx_init(&f, "c1");
     fx_order(&f, "o1", T0, 20);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"milestone\""), 0);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "\"milestone\""), 0);
     /* Three orders on the second purchase day: one milestone. */
     fx_order(&f, "o2", T0 + 3 * DAY, 30);
     ck_assert_uint_eq(f.out.n, 1);
     ck_assert_ptr_nonnull(strstr(f.out.v[0].payload, "\"milestone\":2"));
     ck_assert_ptr_nonnull(strstr(f.out.v[0].payload, "first_repeat_purchase"));
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"milestone\":2"), 1);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "\"milestone\":2"), 1);
     fx_order(&f, "o3", T0 + 3 * DAY + HOUR, 30);
     fx_order(&f, "o4", T0 + 3 * DAY + 2 * HOUR, 30);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"milestone\""), 0);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "\"milestone\""), 0);
     ck_assert_int_eq(f.c->purchase_days, 2);
     ck_assert_int_eq(f.c->milestone, 2);
     fx_free(&f);
@@ -124,7 +124,7 @@ static int churn_in(const struct fx *f)
     int n = 0;
 
     for (size_t i = 0; i < f->out.n; i++) {
-        n += f->out.v[i].kind == EM_CHURN_RISK;
+        n += f->out.v[i].kind == OUT_CHURN_RISK;
     }
     return n;
 }
@@ -139,11 +139,11 @@ static int64_t sweep_until_churn(struct fx *f)
         ck_assert(due != INT64_MAX);
         ck_assert(due > f->c->as_of_ms);
         sweep(f, due - 1);
-        ck_assert_uint_eq(fx_take(f, EM_CHURN_RISK, NULL), 0);
+        ck_assert_uint_eq(fx_take(f, OUT_CHURN_RISK, NULL), 0);
         sweep(f, due);
         if (f->out.n > 0) {
             ck_assert_uint_eq(f->out.n, 1);
-            ck_assert_int_eq(f->out.v[0].kind, EM_CHURN_RISK);
+            ck_assert_int_eq(f->out.v[0].kind, OUT_CHURN_RISK);
             return due;
         }
     }
@@ -490,12 +490,12 @@ START_TEST(test_churn_hysteresis)
     fx_init(&f, "churn");
     fx_order(&f, "o1", T0, 40);
     fx_order(&f, "o2", T0 + 7 * DAY, 40);
-    fx_take(&f, EM_REWARD, NULL);
+    fx_take(&f, OUT_REWARD, NULL);
     /* Complaints weigh 0.25 each: a few take the risk over 0.7, once. */
     for (int i = 0; i < 8 && churn_in(&f) == 0; i++) {
         snprintf(conv, sizeof(conv), "k%d", i);
         ck_assert(f.c->churn_risk < 0.7);
-        fx_take(&f, EM_REWARD, NULL); /* service recovery for a trust customer */
+        fx_take(&f, OUT_REWARD, NULL); /* service recovery for a trust customer */
         fx_message(&f, T0 + 8 * DAY + i * HOUR, conv, DIR_INBOUND, MSG_COMPLAINT);
         fx_message(&f, T0 + 8 * DAY + i * HOUR + 1, conv, DIR_OUTBOUND, MSG_REPLY);
     }
@@ -505,19 +505,19 @@ START_TEST(test_churn_hysteresis)
     ck_assert_ptr_nonnull(strstr(f.out.v[f.out.n - 1].payload, "\"complaint\""));
     ck_assert_ptr_nonnull(
         strstr(f.out.v[f.out.n - 1].payload, "\"schema\":\"loyalty.churn-risk\""));
-    fx_take(&f, EM_CHURN_RISK, NULL);
+    fx_take(&f, OUT_CHURN_RISK, NULL);
     ck_assert_int_eq(f.c->risk_armed, 0);
     /* Still above: no second event. */
     fx_message(&f, T0 + 9 * DAY + HOUR, "k9", DIR_INBOUND, MSG_COMPLAINT);
-    ck_assert_uint_eq(fx_take(&f, EM_CHURN_RISK, NULL), 0);
+    ck_assert_uint_eq(fx_take(&f, OUT_CHURN_RISK, NULL), 0);
     /* Signals age out, a new order: re-armed below 0.5. */
     fx_order(&f, "o3", T0 + 100 * DAY, 40);
     ck_assert(f.c->churn_risk < 0.5);
     ck_assert_int_eq(f.c->risk_armed, 1);
-    fx_take(&f, EM_REWARD, NULL);
+    fx_take(&f, OUT_REWARD, NULL);
     for (int i = 0; i < 8 && churn_in(&f) == 0; i++) {
         snprintf(conv, sizeof(conv), "m%d", i);
-        fx_take(&f, EM_REWARD, NULL);
+        fx_take(&f, OUT_REWARD, NULL);
         fx_message(&f, T0 + 101 * DAY + i * HOUR, conv, DIR_INBOUND, MSG_COMPLAINT);
     }
     ck_assert_int_eq(churn_in(&f), 1);
@@ -539,7 +539,7 @@ START_TEST(test_sweep_quiet_customer)
         snprintf(oid, sizeof(oid), "o%d", i);
         fx_order(&f, oid, T0 + i * 5 * DAY, 30);
     }
-    fx_take(&f, EM_REWARD, NULL);
+    fx_take(&f, OUT_REWARD, NULL);
     churn = sweep_until_churn(&f) != 0;
     ck_assert_int_eq(churn, 1);
     ck_assert(f.c->churn_risk >= 0.7);
@@ -558,11 +558,11 @@ START_TEST(test_sweep_one_time_buyer)
     fx_init(&f, "once");
     fx_order(&f, "o1", T0, 30);
     ck_assert_double_eq(f.c->p_alive, 1.0);
-    fx_take(&f, EM_REWARD, NULL);
+    fx_take(&f, OUT_REWARD, NULL);
     due = sweep_until_churn(&f);
     /* 365 * log2(1 / 0.3) = 634.0 days after the first purchase. */
     ck_assert_int_eq((due - T0) / DAY, 634);
-    ck_assert_uint_eq(fx_take(&f, EM_CHURN_RISK, "inactive_one_time"), 1);
+    ck_assert_uint_eq(fx_take(&f, OUT_CHURN_RISK, "inactive_one_time"), 1);
     fx_free(&f);
 }
 END_TEST
@@ -676,10 +676,10 @@ START_TEST(test_tier_upgrade_and_grace)
 
     fx_init(&f, "tier");
     fx_order(&f, "s1", T0, 150);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "tier_upgrade"), 0); /* bronze */
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "tier_upgrade"), 0); /* bronze */
     fx_order(&f, "s2", T0 + 10 * DAY, 150);
     ck_assert_uint_eq(f.out.n, 2); /* tier upgrade + milestone 2 */
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"tier\":\"silver\""), 2);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "\"tier\":\"silver\""), 2);
     /* The first order leaves the 365-day window: below silver, grace starts. */
     due = T0 + 365 * DAY;
     sweep(&f, due - 1);
@@ -718,14 +718,14 @@ START_TEST(test_advocacy_cooldown)
 
     fx_init(&f, "adv");
     fx_review(&f, T0, 5, 1);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"advocacy\""), 1);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "\"advocacy\""), 1);
     fx_review(&f, T0 + DAY, 4, 1);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, NULL), 0);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, NULL), 0);
     ck_assert_int_eq(f.c->reward_suppressed[RW_ADVOCACY], 1);
     fx_review(&f, T0 + 2 * DAY, 3, 1); /* not high enough: not a trigger */
     ck_assert_int_eq(f.c->reward_suppressed[RW_ADVOCACY], 1);
     fx_review(&f, T0 + 31 * DAY, 5, 1);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"advocacy\""), 1);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "\"advocacy\""), 1);
     fx_free(&f);
 }
 END_TEST
@@ -738,15 +738,15 @@ START_TEST(test_reward_cap_not_milestones)
     fx_set(&f, "reward_cap_30d", "1");
     fx_set(&f, "cooldown_advocacy_days", "0");
     fx_review(&f, T0, 5, 1);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"advocacy\""), 1);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "\"advocacy\""), 1);
     fx_review(&f, T0 + DAY, 5, 1);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, NULL), 0);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, NULL), 0);
     /* Milestones are outside the cap. */
     fx_order(&f, "o1", T0 + 2 * DAY, 10);
     fx_order(&f, "o2", T0 + 3 * DAY, 10);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"milestone\":2"), 1);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "\"milestone\":2"), 1);
     fx_review(&f, T0 + 31 * DAY, 5, 1);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "\"advocacy\""), 1);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "\"advocacy\""), 1);
     fx_free(&f);
 }
 END_TEST
@@ -758,18 +758,18 @@ START_TEST(test_service_recovery_once_per_incident)
 
     fx_init(&f, "rec");
     make_silver(&f);
-    fx_take(&f, EM_REWARD, NULL);
+    fx_take(&f, OUT_REWARD, NULL);
     fx_event(&f, &ev, EV_ORDER_PLACED, T0 + 20 * DAY);
     strcpy(ev.order_id, "late1");
     ev.amount = 10;
     ev.promised_delivery_by_ms = T0 + 22 * DAY;
     fx_apply(&f, &ev);
-    fx_take(&f, EM_REWARD, NULL);
+    fx_take(&f, OUT_REWARD, NULL);
     fx_order_event(&f, EV_ORDER_DELIVERED, "late1", T0 + 25 * DAY);
     ck_assert_uint_eq(f.out.n, 1);
     ck_assert_ptr_nonnull(strstr(f.out.v[0].payload, "\"service_recovery\""));
     ck_assert_ptr_nonnull(strstr(f.out.v[0].payload, "late_delivery"));
-    fx_take(&f, EM_REWARD, NULL);
+    fx_take(&f, OUT_REWARD, NULL);
     /* The same incident again (a duplicate delivery report): nothing. */
     fx_order_event(&f, EV_ORDER_DELIVERED, "late1", T0 + 26 * DAY);
     ck_assert_uint_eq(f.out.n, 0);
@@ -778,7 +778,7 @@ START_TEST(test_service_recovery_once_per_incident)
     fx_init(&f, "rec2");
     fx_order(&f, "o1", T0, 10);
     fx_review(&f, T0 + DAY, 1, 0);
-    ck_assert_uint_eq(fx_take(&f, EM_REWARD, "service_recovery"), 0);
+    ck_assert_uint_eq(fx_take(&f, OUT_REWARD, "service_recovery"), 0);
     fx_free(&f);
 }
 END_TEST
@@ -790,17 +790,17 @@ START_TEST(test_winback)
     fx_init(&f, "wb");
     fx_order(&f, "o1", T0, 400);
     fx_order(&f, "o2", T0 + 5 * DAY, 400);
-    fx_take(&f, EM_REWARD, NULL);
+    fx_take(&f, OUT_REWARD, NULL);
     for (int i = 0; i < 5; i++) {
         char conv[16];
         snprintf(conv, sizeof(conv), "k%d", i);
-        if (f.out.n == 0 || f.out.v[0].kind != EM_CHURN_RISK) {
-            fx_take(&f, EM_REWARD, NULL); /* service recovery, then suppressed */
+        if (f.out.n == 0 || f.out.v[0].kind != OUT_CHURN_RISK) {
+            fx_take(&f, OUT_REWARD, NULL); /* service recovery, then suppressed */
         }
         fx_message(&f, T0 + 6 * DAY + i, conv, DIR_INBOUND, MSG_COMPLAINT);
     }
     ck_assert_uint_eq(f.out.n, 2);
-    ck_assert_int_eq(f.out.v[0].kind, EM_CHURN_RISK);
+    ck_assert_int_eq(f.out.v[0].kind, OUT_CHURN_RISK);
     ck_assert_ptr_nonnull(strstr(f.out.v[1].payload, "\"win_back\""));
     ck_assert_ptr_nonnull(strstr(f.out.v[1].payload, "\"currency\":\"USD\""));
     fx_free(&f);

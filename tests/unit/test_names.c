@@ -1,11 +1,12 @@
 /*
  * test_names.c - base/names.c: names of values, values of names, and the
- * fallbacks for what a table does not name.
+ * fallbacks for what a table does not name; the table of base/outkind.c.
  */
 #include <check.h>
 #include <string.h>
 
 #include "base/names.h"
+#include "base/outkind.h"
 #include "tests/unit/check_main.h"
 
 enum colour { COL_NONE = 0, COL_RED, COL_GREEN, COL_GAP, COL_BLUE, COL__COUNT };
@@ -69,6 +70,20 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* Each kind of derived event has a name, and a name of its own. */
+START_TEST(test_out_kinds)
+{
+    ck_assert_uint_eq(NAMES_COUNT(out_kind_names), OUT__COUNT);
+    for (int k = 0; k < OUT__COUNT; k++) {
+        const char *name = names_get(out_kind_names, OUT__COUNT, k);
+
+        ck_assert_str_ne(name, "unknown");
+        ck_assert_int_eq(names_index(out_kind_names, OUT__COUNT, name), k);
+    }
+    ck_assert_str_eq(names_get(out_kind_names, OUT__COUNT, OUT_REWARD), "reward_trigger");
+}
+END_TEST
+
 static Suite *names_suite(void)
 {
     Suite *s = suite_create("names");
@@ -78,6 +93,7 @@ static Suite *names_suite(void)
     tcase_add_test(tc, test_index);
     tcase_add_test(tc, test_lookup_by_length);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_out_kinds);
     suite_add_tcase(s, tc);
     return s;
 }
