@@ -57,7 +57,7 @@ void store_free(struct store *s)
         redisFree(s->ctx);
     }
     store_argv_free(&s->argv);
-    free(s->resp);
+    strbuf_free(&s->resp);
     free((char *)(uintptr_t)s->opts.host);
     free((char *)(uintptr_t)s->opts.user);
     if (s->opts.password) {
