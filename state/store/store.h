@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/array.h"
 #include "state/model/model.h"
 #include "state/store/codec.h"
 #include "state/store/packed.h"
@@ -85,8 +86,7 @@ struct publish_entry {
 };
 
 struct publish_list {
-    struct publish_entry *v;
-    size_t n, cap;
+    ARRAY(struct publish_entry); /* o->v[0 .. o->n - 1], in the order added */
 };
 
 void publish_list_init(struct publish_list *o);
