@@ -65,6 +65,8 @@ enum store_err {
 };
 
 enum store_err store_err_class(const char *err);
+/* The classes' names, indexed by value (base/names.h): the metric's labels. */
+extern const char *const store_err_names[STORE_ERR__COUNT];
 const char *store_err_name(enum store_err e);
 /* The text of the store's last I/O error ("" for none). */
 const char *store_last_error(const struct store *s);
