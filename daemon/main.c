@@ -57,18 +57,12 @@ static int signals_init(void)
     return 0;
 }
 
-/* The reasons of the Redis error counters (the store names them one by one). */
-static const char *redis_reason_names[STORE_ERR__COUNT];
-
 /* What the metrics label their series with, once for the process: the
  * dead-letter reasons, the Redis errors' and the input topics' names. */
 static void label_metrics(const struct config *cfg)
 {
     metrics_reasons(parse_reason_names, PR__COUNT);
-    for (int i = 0; i < STORE_ERR__COUNT; i++) {
-        redis_reason_names[i] = store_err_name((enum store_err)i);
-    }
-    metrics_redis_error_reasons(redis_reason_names, STORE_ERR__COUNT);
+    metrics_redis_error_reasons(store_err_names, STORE_ERR__COUNT);
     metrics_set_topics(cfg->pipe.topic[TOPIC_ORDERS], cfg->pipe.topic[TOPIC_REVIEWS],
                        cfg->pipe.topic[TOPIC_MESSAGES]);
 }

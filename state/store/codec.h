@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "base/array.h"
 #include "state/model/model.h"
 
 struct kv {
@@ -25,8 +26,7 @@ struct kv_chunk;
 /* Name/value pairs; the strings are copied into chunks the list owns, so an
  * entry costs no allocation of its own. */
 struct kvlist {
-    struct kv *v;
-    size_t n, cap;
+    ARRAY(struct kv);        /* the pairs in the order added, l->v[0 .. l->n - 1] */
     struct kv_chunk *chunks; /* newest first */
 };
 

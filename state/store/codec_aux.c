@@ -17,164 +17,99 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct sb {
-    char *s;
-    size_t n, cap;
-    int failed;
-};
+#include "base/strbuf.h"
 
-static void sb_grow(struct sb *b, size_t need)
-{
-    size_t cap = b->cap ? b->cap : 256;
-    char *p;
-
-    while (cap < b->n + need + 1) {
-        cap *= 2;
-    }
-    if (cap == b->cap) {
-        return;
-    }
-    p = realloc(b->s, cap);
-    if (!p) {
-        b->failed = 1;
-        return;
-    }
-    b->s = p;
-    b->cap = cap;
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const char *fmt,
-                                                            ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->failed) {
-        return;
-    }
-    sb_grow(b, 64);
-    if (b->failed) {
-        return;
-    }
-    va_start(ap, fmt);
-    n = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && (size_t)n >= b->cap - b->n) { /* did not fit: grow, again */
-        sb_grow(b, (size_t)n);
-        if (b->failed) {
-            return;
-        }
-        va_start(ap, fmt);
-        n = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-    }
-    if (n < 0) {
-        b->failed = 1;
-        return;
-    }
-    b->n += (size_t)n;
-}
-
-static void sb_char(struct sb *b, char ch)
-{
-    sb_grow(b, 1);
-    if (!b->failed) {
-        b->s[b->n++] = ch;
-        b->s[b->n] = '\0';
-    }
-}
-
-static void sb_name(struct sb *b, const char *s)
+/* A name, %-escaped where it would end a value, an entry or a section. */
+static void enc_name(struct strbuf *b, const char *s)
 {
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch < 0x21 || ch == 0x7f || strchr("|;,.:%", ch)) {
-            sb_printf(b, "%%%02X", ch);
+            strbuf_printf(b, "%%%02X", ch);
         } else {
-            sb_char(b, (char)ch);
+            strbuf_putc(b, (char)ch);
         }
     }
 }
 
 /* Opens section `tag` before the first entry; entries after the first get ';'. */
-static void sb_entry(struct sb *b, char tag, uint32_t i)
+static void enc_entry(struct strbuf *b, char tag, uint32_t i)
 {
     if (i == 0) {
-        sb_printf(b, "%s%c:", b->n ? "|" : "", tag);
+        strbuf_printf(b, "%s%c:", b->len ? "|" : "", tag);
     } else {
-        sb_printf(b, ";");
+        strbuf_putc(b, ';');
     }
 }
 
-static void enc_lists(struct sb *b, const struct customer *c)
+static void enc_lists(struct strbuf *b, const struct customer *c)
 {
     for (uint32_t i = 0; i < c->ndays; i++) {
         const struct cu_day *d = &c->days[i];
-        sb_entry(b, 'D', i);
-        sb_printf(b, "%" PRId32 ",%" PRId32 ",%" PRId64 ",%" PRId64, d->day, d->orders,
-                  d->spend_cents, d->refund_cents);
+        enc_entry(b, 'D', i);
+        strbuf_printf(b, "%" PRId32 ",%" PRId32 ",%" PRId64 ",%" PRId64, d->day,
+                      d->orders, d->spend_cents, d->refund_cents);
         if (d->margin_cents || d->costed) {
-            sb_printf(b, ",%" PRId64 ",%" PRId32, d->margin_cents, d->costed);
+            strbuf_printf(b, ",%" PRId64 ",%" PRId32, d->margin_cents, d->costed);
         }
     }
     for (uint32_t i = 0; i < c->nopen; i++) {
         const struct cu_order *o = &c->open[i];
-        sb_entry(b, 'O', i);
-        sb_printf(b,
-                  "%" PRIx64 ",%" PRId32 ",%" PRIu32 ",%" PRId64 ",%" PRId64 ",%" PRId64
-                  ",%" PRId64,
-                  o->oid, o->day,
-                  o->flags | (o->margin_cents != INT64_MIN ? OO_COSTED : 0u),
-                  o->amount_cents, o->disc_cents, o->ship_by_ms, o->deliver_by_ms);
+        enc_entry(b, 'O', i);
+        strbuf_printf(b,
+                      "%" PRIx64 ",%" PRId32 ",%" PRIu32 ",%" PRId64 ",%" PRId64
+                      ",%" PRId64 ",%" PRId64,
+                      o->oid, o->day,
+                      o->flags | (o->margin_cents != INT64_MIN ? OO_COSTED : 0u),
+                      o->amount_cents, o->disc_cents, o->ship_by_ms, o->deliver_by_ms);
         if (o->mark_cents || o->margin_cents != INT64_MIN) {
-            sb_printf(b, ",%" PRId64 ",%" PRId64, o->mark_cents,
-                      o->margin_cents != INT64_MIN ? o->margin_cents : 0);
+            strbuf_printf(b, ",%" PRId64 ",%" PRId64, o->mark_cents,
+                          o->margin_cents != INT64_MIN ? o->margin_cents : 0);
         }
     }
     for (uint32_t i = 0; i < c->nconv; i++) {
         const struct cu_conv *v = &c->conv[i];
-        sb_entry(b, 'C', i);
-        sb_printf(
+        enc_entry(b, 'C', i);
+        strbuf_printf(
             b, "%" PRIx64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRIu32,
             v->cid, v->inquiry_ms, v->order_ms, v->pending_ms, v->choose_min, v->flags);
         if (v->opened_ms || v->category) {
-            sb_printf(b, ",%" PRId64 ",%" PRIu32, v->opened_ms, v->category);
+            strbuf_printf(b, ",%" PRId64 ",%" PRIu32, v->opened_ms, v->category);
         }
     }
 }
 
-static void enc_brands(struct sb *b, const struct customer *c)
+static void enc_brands(struct strbuf *b, const struct customer *c)
 {
     for (uint32_t i = 0; i < c->nbrands; i++) {
         const struct cu_brand *r = &c->brands[i];
-        sb_entry(b, 'B', i);
-        sb_printf(b, "%" PRIx32 ",%" PRIu32 ",%" PRId32 ",", r->cat, r->count,
-                  r->last_day);
-        sb_name(b, r->name);
+        enc_entry(b, 'B', i);
+        strbuf_printf(b, "%" PRIx32 ",%" PRIu32 ",%" PRId32 ",", r->cat, r->count,
+                      r->last_day);
+        enc_name(b, r->name);
     }
     for (uint32_t i = 0; i < c->ncats; i++) {
         const struct cu_cat *k = &c->cats[i];
-        sb_entry(b, 'K', i);
-        sb_name(b, k->name);
-        sb_printf(b, ",%" PRIu32 ",", k->items);
+        enc_entry(b, 'K', i);
+        enc_name(b, k->name);
+        strbuf_printf(b, ",%" PRIu32 ",", k->items);
         for (uint32_t j = 0; j < k->nseq; j++) {
-            sb_printf(b, "%s%" PRIx32, j ? "." : "", k->seq[j]);
+            strbuf_printf(b, "%s%" PRIx32, j ? "." : "", k->seq[j]);
         }
     }
 }
 
-static void enc_times(struct sb *b, char tag, const int64_t *v, uint32_t n)
+static void enc_times(struct strbuf *b, char tag, const int64_t *v, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
-        sb_entry(b, tag, i);
-        sb_printf(b, "%" PRId64, v[i]);
+        enc_entry(b, tag, i);
+        strbuf_printf(b, "%" PRId64, v[i]);
     }
 }
 
@@ -188,18 +123,18 @@ static int any_nonzero(const int64_t *v, uint32_t n)
     return 0;
 }
 
-static void enc_events(struct sb *b, const struct customer *c)
+static void enc_events(struct strbuf *b, const struct customer *c)
 {
     for (uint32_t i = 0; i < c->ninc; i++) {
-        sb_entry(b, 'I', i);
-        sb_printf(b, "%" PRId64, c->inc[i].ts_ms);
+        enc_entry(b, 'I', i);
+        strbuf_printf(b, "%" PRId64, c->inc[i].ts_ms);
     }
     for (uint32_t i = 0; i < c->nsig; i++) {
         const struct cu_signal *s = &c->sig[i];
-        sb_entry(b, 'S', i);
-        sb_printf(b, "%" PRId64 ",%" PRIx64 ",%" PRIu32, s->ts_ms, s->ref, s->kind);
+        enc_entry(b, 'S', i);
+        strbuf_printf(b, "%" PRId64 ",%" PRIx64 ",%" PRIu32, s->ts_ms, s->ref, s->kind);
         if (s->conv) {
-            sb_printf(b, ",%" PRIx64, s->conv);
+            strbuf_printf(b, ",%" PRIx64, s->conv);
         }
     }
     enc_times(b, 'M', c->mkt_ms, c->nmkt);
@@ -219,9 +154,9 @@ static void enc_events(struct sb *b, const struct customer *c)
     }
     for (uint32_t i = 0; i < c->nrwd; i++) {
         const struct cu_reward *r = &c->rwd[i];
-        sb_entry(b, 'W', i);
-        sb_printf(b, "%" PRIx64 ",%" PRId64 ",%" PRIu32 ",%" PRIu32 ",%" PRId64, r->id,
-                  r->ts_ms, r->type, r->flags, r->points);
+        enc_entry(b, 'W', i);
+        strbuf_printf(b, "%" PRIx64 ",%" PRId64 ",%" PRIu32 ",%" PRIu32 ",%" PRId64,
+                      r->id, r->ts_ms, r->type, r->flags, r->points);
     }
 }
 
@@ -237,20 +172,12 @@ int codec_lists_same(const struct customer *a, const struct customer *b)
 
 char *codec_encode_aux(const struct customer *c)
 {
-    struct sb b = {0};
+    struct strbuf b = {0};
 
-    sb_grow(&b, 0);
-    if (!b.failed) {
-        b.s[0] = '\0';
-    }
     enc_lists(&b, c);
     enc_brands(&b, c);
     enc_events(&b, c);
-    if (b.failed) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return strbuf_detach(&b);
 }
 
 /* A cursor over one entry's comma-separated values. */

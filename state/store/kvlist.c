@@ -1,6 +1,7 @@
 /*
  * kvlist.c - lists of name/value pairs (declared in codec.h), their strings
- * copied into chunks the list owns.
+ * copied into chunks the list owns: chunks, not one growing buffer, as the
+ * pointers handed out must not move when more pairs are added.
  */
 #include "state/store/codec.h"
 
@@ -28,8 +29,8 @@ void kvlist_free(struct kvlist *l)
         next = k->next;
         free(k);
     }
-    free(l->v);
-    memset(l, 0, sizeof(*l));
+    array_free(l);
+    l->chunks = NULL;
 }
 
 /* Room for len bytes in the list's chunks; NULL on ENOMEM. */
@@ -62,24 +63,12 @@ int kvlist_add(struct kvlist *l, const char *name, const char *value)
     size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
     char *p;
 
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        struct kv *v = realloc(l->v, cap * sizeof(*v));
-        if (!v) {
-            return -1;
-        }
-        l->v = v;
-        l->cap = cap;
-    }
     if ((p = kv_room(l, nl + vl)) == NULL) {
         return -1;
     }
     memcpy(p, name, nl);
     memcpy(p + nl, value, vl);
-    l->v[l->n].name = p;
-    l->v[l->n].value = p + nl;
-    l->n++;
-    return 0;
+    return array_append(l, ((struct kv){p, p + nl}));
 }
 
 const char *kvlist_get(const struct kvlist *l, const char *name)

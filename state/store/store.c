@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/metrics.h"
+#include "base/names.h"
 
 static const char store_lib[] =
 #include "store_lib.inc"
@@ -57,7 +58,7 @@ void store_free(struct store *s)
         redisFree(s->ctx);
     }
     store_argv_free(&s->argv);
-    free(s->resp);
+    strbuf_free(&s->resp);
     free((char *)(uintptr_t)s->opts.host);
     free((char *)(uintptr_t)s->opts.user);
     if (s->opts.password) {
@@ -111,7 +112,7 @@ const char *store_last_error(const struct store *s)
     return s->last_err;
 }
 
-static const char *const err_names[STORE_ERR__COUNT] = {
+const char *const store_err_names[STORE_ERR__COUNT] = {
     [STORE_ERR_OTHER] = "other",
     [STORE_ERR_CONNECTION] = "connection",
     [STORE_ERR_TIMEOUT] = "timeout",
@@ -126,7 +127,7 @@ static const char *const err_names[STORE_ERR__COUNT] = {
 
 const char *store_err_name(enum store_err e)
 {
-    return (unsigned)e < STORE_ERR__COUNT ? err_names[e] : err_names[0];
+    return names_get(store_err_names, STORE_ERR__COUNT, (int)e);
 }
 
 /* Error replies by their code, then hiredis's I/O errors by their text

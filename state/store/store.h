@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/array.h"
 #include "base/outkind.h"
 #include "state/model/model.h"
 #include "state/store/codec.h"
@@ -65,6 +66,8 @@ enum store_err {
 };
 
 enum store_err store_err_class(const char *err);
+/* The classes' names, indexed by value (base/names.h): the metric's labels. */
+extern const char *const store_err_names[STORE_ERR__COUNT];
 const char *store_err_name(enum store_err e);
 /* The text of the store's last I/O error ("" for none). */
 const char *store_last_error(const struct store *s);
@@ -78,8 +81,7 @@ struct publish_entry {
 };
 
 struct publish_list {
-    struct publish_entry *v;
-    size_t n, cap;
+    ARRAY(struct publish_entry); /* o->v[0 .. o->n - 1], in the order added */
 };
 
 void publish_list_init(struct publish_list *o);

@@ -9,24 +9,24 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-const char *const store_index_names[] = {"risk", "loyalty", "clv", "value"};
+#include "base/names.h"
+
+const char *const store_index_names[STORE_IDX__COUNT] = {
+    [STORE_IDX_RISK] = "risk",
+    [STORE_IDX_LOYALTY] = "loyalty",
+    [STORE_IDX_CLV] = "clv",
+    [STORE_IDX_VALUE] = "value",
+};
 
 const char *store_index_name(enum store_index_kind k)
 {
-    return (unsigned)k < STORE_IDX__COUNT ? store_index_names[k] : "?";
+    return names_get(store_index_names, STORE_IDX__COUNT, (int)k);
 }
 
 int store_index_parse(const char *name, size_t n)
 {
-    for (int k = 0; k < STORE_IDX__COUNT; k++) {
-        if (strlen(store_index_names[k]) == n &&
-            memcmp(store_index_names[k], name, n) == 0) {
-            return k;
-        }
-    }
-    return -1;
+    return names_lookup(store_index_names, STORE_IDX__COUNT, name, n);
 }
 
 void store_index_scores(const struct customer *c, double score[STORE_IDX__COUNT])

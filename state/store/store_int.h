@@ -22,17 +22,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/array.h"
+#include "base/strbuf.h"
 #include "state/store/store.h"
+
+/* One argument of a command: a borrowed string, or one in the arena. */
+struct argv_arg {
+    const char *s; /* borrowed, or NULL */
+    size_t len;
+    size_t off; /* offset in the arena + 1, or 0 for a borrowed string */
+};
 
 /* argv of one command: strings borrowed, or formatted into the buffer's own
  * arena (kept as offsets until appended, as the arena may move). */
 struct argv_buf {
-    const char **argv;
-    size_t *lens;
-    size_t *off; /* offset in the arena + 1, or 0 for a borrowed string */
-    size_t n, cap;
-    char *arena;
-    size_t used, room;
+    ARRAY(struct argv_arg); /* the arguments, b->v[0 .. b->n - 1] */
+    struct strbuf arena;
     int failed; /* ENOMEM on the way: the command is not to be sent */
 };
 
@@ -40,11 +45,10 @@ struct store {
     struct store_opts opts; /* strings owned (copies) */
     redisContext *ctx;
     struct argv_buf argv; /* the command being built, memory kept */
-    char *resp;           /* its protocol form */
-    size_t resp_room;
-    size_t inflight;    /* pipelined requests whose replies are not read yet */
-    int64_t sent_us;    /* when the first of them was sent */
-    char last_err[160]; /* the last I/O error, for store_last_error */
+    struct strbuf resp;   /* its protocol form */
+    size_t inflight;      /* pipelined requests whose replies are not read yet */
+    int64_t sent_us;      /* when the first of them was sent */
+    char last_err[160];   /* the last I/O error, for store_last_error */
 };
 
 /* store.c: the connection and commands one at a time.  A command's format

@@ -26,33 +26,22 @@ void publish_list_free(struct publish_list *o)
     for (size_t i = 0; i < o->n; i++) {
         free(o->v[i].payload);
     }
-    free(o->v);
-    memset(o, 0, sizeof(*o));
+    array_free(o);
 }
 
 int publish_list_add(struct publish_list *o, enum out_kind k, const char *id,
                      const char *payload)
 {
-    struct publish_entry *e;
+    char *copy = strdup(payload);
+    struct publish_entry *e = NULL;
 
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 4;
-        struct publish_entry *v = realloc(o->v, cap * sizeof(*v));
-
-        if (v == NULL) {
-            return -1;
-        }
-        o->v = v;
-        o->cap = cap;
-    }
-    e = &o->v[o->n];
-    e->kind = k;
-    snprintf(e->event_id, sizeof(e->event_id), "%s", id);
-    e->payload = strdup(payload);
-    if (e->payload == NULL) {
+    if (copy == NULL || (e = array_push(o)) == NULL) {
+        free(copy);
         return -1;
     }
-    o->n++;
+    e->kind = k;
+    snprintf(e->event_id, sizeof(e->event_id), "%s", id);
+    e->payload = copy;
     return 0;
 }
 

@@ -111,28 +111,9 @@ void store_argv_push(struct argv_buf *b, const char *s, size_t len, size_t off)
     if (b->failed) {
         return;
     }
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        const char **v = realloc(b->argv, cap * sizeof(*v));
-        size_t *l = v ? realloc(b->lens, cap * sizeof(*l)) : NULL;
-        size_t *o = l ? realloc(b->off, cap * sizeof(*o)) : NULL;
-
-        if (v) {
-            b->argv = v;
-        }
-        if (l) {
-            b->lens = l;
-        }
-        if (o == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->off = o;
-        b->cap = cap;
+    if (array_append(b, ((struct argv_arg){s, len, off})) < 0) {
+        b->failed = 1;
     }
-    b->argv[b->n] = s;
-    b->lens[b->n] = len;
-    b->off[b->n++] = off;
 }
 
 void store_argv_str(struct argv_buf *b, const char *s)
@@ -140,124 +121,85 @@ void store_argv_str(struct argv_buf *b, const char *s)
     store_argv_push(b, s, strlen(s), 0);
 }
 
-/* Room for len more bytes in the arena (kept), or NULL (failed set). */
-static char *argv_room(struct argv_buf *b, size_t len)
+/* What the arena gained since `from` as the next argument. */
+static void argv_take(struct argv_buf *b, size_t from)
 {
-    if (b->failed) {
-        return NULL;
-    }
-    if (b->room - b->used <= len) {
-        size_t room = b->room ? b->room : 4096;
-        char *a;
-
-        while (room - b->used <= len) {
-            room *= 2;
-        }
-        if ((a = realloc(b->arena, room)) == NULL) {
-            b->failed = 1;
-            return NULL;
-        }
-        b->arena = a;
-        b->room = room;
-    }
-    return b->arena + b->used;
-}
-
-/* The string written at the arena's end (len bytes at p) as the next
- * argument. */
-static void argv_take(struct argv_buf *b, char *p, size_t len)
-{
-    p[len] = '\0';
-    store_argv_push(b, NULL, len, b->used + 1);
-    b->used += len + 1;
-}
-
-/* The concatenation of n strings as one argument. */
-static void argv_cat(struct argv_buf *b, const char *const *parts, size_t n)
-{
-    size_t len = 0, l;
-    char *p;
-
-    for (size_t i = 0; i < n; i++) {
-        len += strlen(parts[i]);
-    }
-    if ((p = argv_room(b, len)) == NULL) {
+    if (b->arena.failed) {
+        b->failed = 1;
         return;
     }
-    len = 0;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(p + len, parts[i], l = strlen(parts[i]));
-        len += l;
-    }
-    argv_take(b, p, len);
+    store_argv_push(b, NULL, b->arena.len - from, from + 1);
 }
 
 /* A customer's key: PREFIX c:{ID}SUFFIX. */
 void store_argv_key(struct argv_buf *b, const struct store *s, const char *id,
                     const char *suffix)
 {
-    const char *parts[] = {s->opts.prefix, "c:{", id, "}", suffix};
+    size_t from = b->arena.len;
 
-    argv_cat(b, parts, 5);
+    strbuf_puts(&b->arena, s->opts.prefix);
+    strbuf_puts(&b->arena, "c:{");
+    strbuf_puts(&b->arena, id);
+    strbuf_putc(&b->arena, '}');
+    strbuf_puts(&b->arena, suffix);
+    argv_take(b, from);
 }
 
 void store_argv_int(struct argv_buf *b, int64_t v)
 {
-    char *p = argv_room(b, DECIMAL_MAX);
+    size_t from = b->arena.len;
+    char buf[DECIMAL_MAX];
 
-    if (p != NULL) {
-        argv_take(b, p, decimal_i64(p, v));
-    }
+    strbuf_append(&b->arena, buf, decimal_i64(buf, v));
+    argv_take(b, from);
 }
 
 /* The shortest decimal that reads back as v (what Redis parses a score
  * with gives v exactly). */
 void store_argv_double(struct argv_buf *b, double v)
 {
-    char *p = argv_room(b, 32);
+    size_t from = b->arena.len;
+    char buf[32];
 
-    if (p != NULL) {
-        numfmt_double(p, 32, v);
-        argv_take(b, p, strlen(p));
-    }
+    numfmt_double(buf, sizeof(buf), v);
+    strbuf_puts(&b->arena, buf);
+    argv_take(b, from);
 }
 
 void store_argv_fmt(struct argv_buf *b, const char *fmt, ...)
 {
+    size_t from = b->arena.len;
     va_list ap;
-    char *p;
-    int n;
 
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    strbuf_vprintf(&b->arena, fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        b->failed = 1;
-        return;
-    }
-    if ((p = argv_room(b, (size_t)n)) == NULL) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    argv_take(b, p, (size_t)n);
+    argv_take(b, from);
 }
 
 /* Empty the buffer for the next command, keeping its memory. */
 void store_argv_reset(struct argv_buf *b)
 {
-    b->n = b->used = 0;
+    array_clear(b);
+    strbuf_reset(&b->arena);
     b->failed = 0;
 }
 
 void store_argv_free(struct argv_buf *b)
 {
-    free(b->argv);
-    free(b->lens);
-    free(b->off);
-    free(b->arena);
-    memset(b, 0, sizeof(*b));
+    array_free(b);
+    strbuf_free(&b->arena);
+    b->failed = 0;
+}
+
+/* "*N\r\n" or "$N\r\n": a count or a length, as the protocol writes it. */
+static void resp_head(struct strbuf *o, char tag, size_t n)
+{
+    char buf[DECIMAL_MAX];
+
+    strbuf_putc(o, tag);
+    strbuf_append(o, buf, decimal_i64(buf, (int64_t)n));
+    strbuf_append(o, "\r\n", 2);
 }
 
 /* Append the command to the connection's output, in the protocol's form
@@ -265,42 +207,22 @@ void store_argv_free(struct argv_buf *b)
  * CPU).  0, -1 on ENOMEM. */
 int store_argv_append(struct store *s, struct argv_buf *b)
 {
-    size_t need = 1 + DECIMAL_MAX + 2;
-    char *p;
+    struct strbuf *o = &s->resp;
 
     if (b->failed) {
         return -1;
     }
+    strbuf_reset(o);
+    resp_head(o, '*', b->n);
     for (size_t i = 0; i < b->n; i++) {
-        need += 1 + DECIMAL_MAX + 2 + b->lens[i] + 2;
-    }
-    if (need > s->resp_room) {
-        char *r = realloc(s->resp, need);
+        const struct argv_arg *g = &b->v[i];
 
-        if (r == NULL) {
-            return -1;
-        }
-        s->resp = r;
-        s->resp_room = need;
+        resp_head(o, '$', g->len);
+        strbuf_append(o, g->off != 0 ? strbuf_str(&b->arena) + g->off - 1 : g->s, g->len);
+        strbuf_append(o, "\r\n", 2);
     }
-    p = s->resp;
-    *p++ = '*';
-    p += decimal_i64(p, (int64_t)b->n);
-    *p++ = '\r';
-    *p++ = '\n';
-    for (size_t i = 0; i < b->n; i++) {
-        const char *a = b->off[i] != 0 ? b->arena + b->off[i] - 1 : b->argv[i];
-
-        *p++ = '$';
-        p += decimal_i64(p, (int64_t)b->lens[i]);
-        *p++ = '\r';
-        *p++ = '\n';
-        memcpy(p, a, b->lens[i]);
-        p += b->lens[i];
-        *p++ = '\r';
-        *p++ = '\n';
+    if (o->failed) {
+        return -1;
     }
-    return redisAppendFormattedCommand(s->ctx, s->resp, (size_t)(p - s->resp)) == REDIS_OK
-               ? 0
-               : -1;
+    return redisAppendFormattedCommand(s->ctx, o->s, o->len) == REDIS_OK ? 0 : -1;
 }
