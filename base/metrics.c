@@ -30,6 +30,7 @@ struct hist {
 static struct {
     atomic_uint_fast64_t consumed[MT__COUNT];
     atomic_uint_fast64_t applied, duplicates[METRICS_DUP__COUNT], model_rejected;
+    atomic_uint_fast64_t quarantined, customers_quarantined;
     atomic_uint_fast64_t dead[METRICS_REASONS_MAX];
     atomic_uint_fast64_t emitted[OUT__COUNT];
     atomic_uint_fast64_t delivery_failed, republish_skipped, rebalances;
@@ -176,6 +177,16 @@ void metrics_dead_lettered(int r)
 void metrics_model_rejected(void)
 {
     INC(m.model_rejected);
+}
+
+void metrics_quarantined(void)
+{
+    INC(m.quarantined);
+}
+
+void metrics_customer_quarantined(void)
+{
+    INC(m.customers_quarantined);
 }
 
 void metrics_emitted(enum out_kind k)
@@ -452,6 +463,12 @@ static void render_counters(struct strbuf *o)
                  n_reasons);
     strbuf_printf(o, "loyaltyd_dead_lettered_total{reason=\"model_rejected\"} %llu\n",
                   GET(m.model_rejected));
+    strbuf_printf(o, "loyaltyd_dead_lettered_total{reason=\"quarantined\"} %llu\n",
+                  GET(m.quarantined));
+    head(o, "loyaltyd_customers_quarantined_total", "counter",
+         "Customers set aside because their stored state cannot be read.");
+    strbuf_printf(o, "loyaltyd_customers_quarantined_total %llu\n",
+                  GET(m.customers_quarantined));
     head(o, "loyaltyd_emitted_total", "counter", "Derived events delivered, by type.");
     put_labelled(o, "loyaltyd_emitted_total", "type", out_kind_names, m.emitted, 0,
                  OUT__COUNT);

@@ -54,6 +54,10 @@ void metrics_duplicate(int why);
 void metrics_reasons(const char *const *names, int n);
 void metrics_dead_lettered(int reason);
 void metrics_model_rejected(void);
+/* An event dead-lettered as its customer is set aside; a customer newly set
+ * aside. */
+void metrics_quarantined(void);
+void metrics_customer_quarantined(void);
 void metrics_emitted(enum out_kind k);
 void metrics_delivery_failed(void);
 void metrics_republish_skipped(void);

@@ -94,6 +94,34 @@ struct batch_ctx lanes_batch_ctx_of(struct pipeline *pl, const struct ptask *pt,
                               .dedup_window = (uint32_t)pl->cfg->dedup_window};
 }
 
+int lanes_quarantine_note(struct pipeline *pl, const char *id, const char *why)
+{
+    int fresh = store_quarantine_note(pl->store, id, why, wall_ms());
+
+    if (fresh == 1) {
+        metrics_customer_quarantined();
+        log_err("customer %s quarantined: %s; its events go to the DLQ with reason "
+                "quarantined until it is repaired and released (README, \"Quarantine\")",
+                id, why);
+    }
+    return fresh;
+}
+
+/* An event of a customer whose stored state cannot be read: to the DLQ
+ * with reason "quarantined" (loyaltyctl redrive replays it once the customer
+ * is repaired), the customer noted in Redis for loyaltyctl quarantine and
+ * named in the log the first time. */
+static void set_aside(struct pipeline *pl, struct task_msg *tm,
+                      const struct batch_item *it)
+{
+    lanes_quarantine_note(pl, tm->ev.customer_id, it->err);
+    metrics_quarantined();
+    if (producer_dead_letter(pl->producer, tm->entry, tm->msg, "quarantined", it->err) <
+        0) {
+        log_err("out of memory dead-lettering %s", tm->ev.event_id);
+    }
+}
+
 /* After a committed batch: what each event became, then its input is done. */
 static void finish_item(struct pipeline *pl, struct task_msg *tm,
                         const struct batch_item *it, int64_t now_us)
@@ -119,6 +147,9 @@ static void finish_item(struct pipeline *pl, struct task_msg *tm,
             0) {
             log_err("out of memory dead-lettering %s", tm->ev.event_id);
         }
+        break;
+    case BATCH_QUARANTINED:
+        set_aside(pl, tm, it);
         break;
     case BATCH_SWEPT:
     case BATCH_RESCORED:

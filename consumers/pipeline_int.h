@@ -197,6 +197,10 @@ int lanes_land(struct pipeline *pl, int lane, int wait_ms);
 /* Give the lane's batch up uncommitted. */
 void lanes_abandon(struct pipeline *pl, int lane);
 /* A batch of the task on `store`, its derived events counted in *pending. */
+/* Note customer id as set aside (its stored state cannot be read: why) in
+ * Redis for loyaltyctl quarantine; logged and counted the first time.  1 when
+ * new, 0 when known, -1 when Redis did not take it. */
+int lanes_quarantine_note(struct pipeline *pl, const char *id, const char *why);
 struct batch_ctx lanes_batch_ctx_of(struct pipeline *pl, const struct ptask *pt,
                                     struct store *store, unsigned *pending);
 

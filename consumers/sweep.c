@@ -23,6 +23,21 @@ int64_t sweep_timer_clock(const struct pipeline *pl, const struct ptask *pt)
     return task_timer_clock(&pt->t, pl->cfg->clock == CLOCK_WALL ? wall_ms() : 0);
 }
 
+/* Due customers whose stored state cannot be read leave the due times, so
+ * that every pass does not try them again (and they do not count as
+ * overdue timers); they are noted as set aside. */
+static void forget_set_aside(struct pipeline *pl, int32_t partition, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct batch_item *it = &pl->items[i];
+
+        if (it->status == BATCH_QUARANTINED) {
+            lanes_quarantine_note(pl, it->sweep_id, it->err);
+            store_due_forget(pl->store, partition, it->sweep_id);
+        }
+    }
+}
+
 /* One batch of the task's due customers; each is evaluated at every due time
  * up to now, so the result does not depend on when this runs. */
 static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
@@ -55,6 +70,7 @@ static size_t sweep_task(struct pipeline *pl, struct ptask *pt, int64_t now)
         }
     } else {
         stats_account_batch(pl, pt->t.partition, &st);
+        forget_set_aside(pl, pt->t.partition, n);
     }
     store_ids_free(ids, n);
     return n;

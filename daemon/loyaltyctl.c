@@ -46,6 +46,9 @@ static void usage(FILE *out)
         "  delete CUSTOMER          remove a customer's state, index and due entries\n"
         "  top [--by risk|loyalty|clv|value] [-n N]\n"
         "  model                    the model parameters the daemon uses\n"
+        "  quarantine [release CUSTOMER]\n"
+        "                           customers set aside as their stored state cannot be\n"
+        "                           read; release one once repaired\n"
         "  functions                load the Redis function library (an administrator's\n"
         "                           step when the daemon's Redis user may not)\n"
         "  stats                    customers, and how many are on an older model "
@@ -358,6 +361,56 @@ static int cmd_delete(struct ctl *c, const char *id)
     } else {
         printf("deleted %s\n", id);
     }
+    return 0;
+}
+
+/* The customers set aside because their stored state cannot be read, with
+ * when and why; or one released (README, "Quarantine"). */
+static int cmd_quarantine(struct ctl *c, int argc, char **argv)
+{
+    char **ids, **texts, err[256];
+    size_t n;
+    int rc;
+
+    if (argc == 2 && strcmp(argv[0], "release") == 0) {
+        if ((rc = store_quarantine_release(c->store, argv[1], err, sizeof(err))) < 0) {
+            die("%s", err);
+        }
+        if (rc == 0) {
+            die("customer '%s' is not quarantined under prefix '%s'", argv[1],
+                c->cfg.redis_prefix);
+        }
+        printf("released %s\n", argv[1]);
+        return 0;
+    }
+    if (argc != 0) {
+        usage_exit("quarantine takes nothing, or release CUSTOMER");
+    }
+    if (store_quarantine_list(c->store, &ids, &texts, &n, err, sizeof(err)) < 0) {
+        die("%s", err);
+    }
+    if (c->json) {
+        cJSON *doc = cJSON_CreateArray();
+
+        for (size_t i = 0; i < n; i++) {
+            cJSON *o = cJSON_CreateObject();
+            char *sp = strchr(texts[i], ' ');
+
+            cJSON_AddStringToObject(o, "customer_id", ids[i]);
+            cJSON_AddNumberToObject(o, "since_ms", strtod(texts[i], NULL));
+            cJSON_AddStringToObject(o, "reason", sp ? sp + 1 : "");
+            cJSON_AddItemToArray(doc, o);
+        }
+        put_json(doc);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            char when[CIVIL_RFC3339_MAX], *sp = strchr(texts[i], ' ');
+
+            civil_rfc3339_format(strtoll(texts[i], NULL, 10), when, sizeof(when));
+            printf("%s  since %s  %s\n", ids[i], when, sp ? sp + 1 : "");
+        }
+    }
+    store_quarantine_free(ids, texts, n);
     return 0;
 }
 
@@ -1308,6 +1361,10 @@ static int run(struct ctl *c, int argc, char **argv)
     if (strcmp(cmd, "model") == 0 && argc == 1) {
         ctl_connect(c);
         return cmd_model(c);
+    }
+    if (strcmp(cmd, "quarantine") == 0) {
+        ctl_connect(c);
+        return cmd_quarantine(c, argc - 1, argv + 1);
     }
     if (strcmp(cmd, "functions") == 0 && argc == 1) {
         ctl_connect(c); /* loads the library unless Redis has this version */

@@ -26,6 +26,7 @@ struct bcust {
     int applied;            /* applied in this attempt, its commit not yet read */
     unsigned wm_dirty;      /* bit i: meta.wm[i] raised by this batch */
     int changed;            /* its state changed: the commit writes it */
+    int set_aside;          /* its stored state cannot be read: untouched */
     struct store_meta meta; /* what the commit stores beside the state */
     unsigned char *blob;    /* the new state, packed, until the commit settles */
     size_t blob_len;
@@ -134,15 +135,36 @@ struct loaded {
     const size_t *which;
 };
 
+/* A customer whose stored state cannot be read: every item of it is
+ * quarantined with the reason, and nothing of it is applied or written; its
+ * cache entry, which has no customer, goes at release.  One damaged
+ * customer does not hold up the others (README, "Guarantees"). */
+static void set_aside(struct run *r, struct bcust *k, const char *why)
+{
+    for (size_t i = k->head; i != SIZE_MAX; i = r->next[i]) {
+        struct batch_item *it = &r->items[i];
+
+        it->status = BATCH_QUARANTINED;
+        snprintf(it->err, sizeof(it->err), "%s", why);
+        r->st->quarantined++;
+    }
+    k->set_aside = 1;
+    k->done = 1;
+}
+
 /* store_load_recv's callback: one loaded customer into its cache entry; a
  * layout 2 customer's leftover outbox is published with its own events. */
 static int got_customer(void *arg, size_t i, const struct customer *c,
                         const struct store_meta *meta,
-                        const struct publish_list *leftover)
+                        const struct publish_list *leftover, const char *damaged)
 {
     struct loaded *l = arg;
     struct bcust *k = &l->r->cust[l->which[i]];
 
+    if (c == NULL) {
+        set_aside(l->r, k, damaged);
+        return 0;
+    }
     k->e->meta = *meta;
     for (size_t j = 0; leftover && j < leftover->n; j++) {
         if (publish_list_add(&k->add, leftover->v[j].kind, leftover->v[j].event_id,
@@ -624,7 +646,7 @@ static int attempt_apply(struct run *r, struct attempt *a)
         goto fail;
     }
     for (size_t j = 0; j < a->nmiss; j++) {
-        if (apply_one(r, a->miss[j]) < 0) {
+        if (!r->cust[a->miss[j]].done && apply_one(r, a->miss[j]) < 0) {
             goto fail;
         }
     }
@@ -742,8 +764,8 @@ static void release(struct run *r, int failed)
             continue;
         }
         k->e->pinned--;
-        /* Its state may hold what was never committed. */
-        if (failed) {
+        /* Its state may hold what was never committed, or none at all. */
+        if (failed || k->set_aside) {
             cache_drop(r->b->cache, k->e);
         }
     }

@@ -29,10 +29,12 @@
 
 enum batch_status {
     BATCH_APPLIED = 0,
-    BATCH_DUPLICATE, /* seen before (dup says how): skipped */
-    BATCH_REJECTED,  /* the model refused it (reason in err): dead-letter it */
-    BATCH_SWEPT,     /* a sweep item: re-evaluated (perhaps with no change) */
-    BATCH_RESCORED,  /* a rescore item: evaluated again with a newer model */
+    BATCH_DUPLICATE,   /* seen before (dup says how): skipped */
+    BATCH_REJECTED,    /* the model refused it (reason in err): dead-letter it */
+    BATCH_SWEPT,       /* a sweep item: re-evaluated (perhaps with no change) */
+    BATCH_RESCORED,    /* a rescore item: evaluated again with a newer model */
+    BATCH_QUARANTINED, /* the customer's stored state cannot be read (why in
+                          err): nothing applied, the customer set aside */
 };
 
 /* How a duplicate was recognised. */
@@ -63,7 +65,8 @@ struct batch_item {
 
 struct batch_stats {
     uint64_t applied, duplicates, rejected, swept, rescored, misrouted, derived;
-    uint64_t timers; /* due times evaluated, before events and in sweeps */
+    uint64_t quarantined; /* items of customers whose state cannot be read */
+    uint64_t timers;      /* due times evaluated, before events and in sweeps */
     uint64_t dup[DUP__COUNT];
     uint64_t cache_hits, cache_misses, commits, conflicts;
 };

@@ -121,10 +121,14 @@ struct store_index_req {
 
 /* A loaded customer, handed over in a scratch customer (customer_init for
  * one not stored); leftover: a layout 2 customer's outbox, derived events of
- * the release before that must still be published (NULL for none). */
+ * the release before that must still be published (NULL for none).  With c
+ * NULL (meta and leftover too), the customer's stored state cannot be read
+ * (a state that does not decode, a key of the wrong type): `damaged` says
+ * why.  That is the customer's alone; a failure of Redis itself (no
+ * function, OOM, a lost connection) fails the whole load instead. */
 typedef int (*store_got_fn)(void *arg, size_t i, const struct customer *c,
                             const struct store_meta *meta,
-                            const struct publish_list *leftover);
+                            const struct publish_list *leftover, const char *damaged);
 
 struct store *store_new(const struct store_opts *opts);
 /* Another store on the same server and prefix (a connection of its own). */
@@ -183,6 +187,21 @@ int store_load_recv(struct store *s, const char *const *ids, size_t n, store_got
                     void *arg, char *err, size_t errlen);
 
 /*
+ * Customers set aside because their stored state cannot be read, in the hash
+ * "P quarantine" (customer id -> "EPOCH_MS REASON"), for loyaltyctl.
+ * store_quarantine_note: 1 when newly noted, 0 when it was already, -1.
+ * store_quarantine_list: every entry, 0 (free them with
+ * store_quarantine_free), or -1 with err and nothing to free.
+ * store_quarantine_release: 1 when it was there, 0 when not, -1.
+ */
+int store_quarantine_note(struct store *s, const char *id, const char *why,
+                          int64_t now_ms);
+int store_quarantine_list(struct store *s, char ***ids, char ***texts, size_t *n,
+                          char *err, size_t errlen);
+void store_quarantine_free(char **ids, char **texts, size_t n);
+int store_quarantine_release(struct store *s, const char *id, char *err, size_t errlen);
+
+/*
  * One commit, atomic (one server-side function on the customer's keys): if
  * the revision is still q->rev, write the packed state and the changed
  * summary fields (and for an upgrade, drop the keys of layout 2).  The
@@ -213,6 +232,11 @@ int store_index_many(struct store *s, const struct store_index_req *q, size_t n)
 int store_due(struct store *s, int32_t partition, int64_t now_ms, size_t max, char ***ids,
               size_t *n);
 void store_ids_free(char **ids, size_t n);
+/* Take a customer out of `partition`'s due times (set aside: the sweeper
+ * stops trying it; its next committed event writes its due time again).
+ * 0, -1. */
+int store_due_forget(struct store *s, int32_t partition, const char *id);
+
 /* How many customers of `partition` are due at or before now_ms, and the
  * earliest due time of all (0 when none is due).  0, -1 on error. */
 int store_due_overdue(struct store *s, int32_t partition, int64_t now_ms, int64_t *count,

@@ -245,3 +245,73 @@ int store_indices_prune(struct store *s)
     }
     return (int)deleted;
 }
+
+/* ---- quarantine ----------------------------------------------------------- */
+
+int store_quarantine_note(struct store *s, const char *id, const char *why,
+                          int64_t now_ms)
+{
+    long long added = 0;
+    char text[256];
+
+    snprintf(text, sizeof(text), "%" PRId64 " %s", now_ms, why);
+    if (store_count_cmd(s, &added, "HSETNX %squarantine %s %s", s->opts.prefix, id,
+                        text) < 0) {
+        return -1;
+    }
+    return added > 0;
+}
+
+int store_quarantine_list(struct store *s, char ***ids, char ***texts, size_t *n,
+                          char *err, size_t errlen)
+{
+    redisReply *r = store_cmd(s, err, errlen, "HGETALL %squarantine", s->opts.prefix);
+    int rc = -1;
+
+    *ids = *texts = NULL;
+    *n = 0;
+    if (r == NULL) {
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "redis: %s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
+    } else if (store_ids_from_reply(r, 2, ids, n) < 0 ||
+               (*texts = calloc(*n ? *n : 1, sizeof(**texts))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+    } else {
+        rc = 0;
+        for (size_t i = 0; i < *n && rc == 0; i++) {
+            if (((*texts)[i] = strdup(r->element[2 * i + 1]->str)) == NULL) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+            }
+        }
+    }
+    freeReplyObject(r);
+    if (rc < 0) {
+        store_quarantine_free(*ids, *texts, *n);
+        *ids = *texts = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void store_quarantine_free(char **ids, char **texts, size_t n)
+{
+    for (size_t i = 0; texts != NULL && i < n; i++) {
+        free(texts[i]);
+    }
+    free(texts);
+    store_ids_free(ids, ids != NULL ? n : 0);
+}
+
+int store_quarantine_release(struct store *s, const char *id, char *err, size_t errlen)
+{
+    long long removed = 0;
+
+    if (store_count_cmd(s, &removed, "HDEL %squarantine %s", s->opts.prefix, id) < 0) {
+        snprintf(err, errlen, "redis: %s", store_last_error(s));
+        return -1;
+    }
+    return removed > 0;
+}

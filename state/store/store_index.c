@@ -230,3 +230,11 @@ int store_due_overdue(struct store *s, int32_t partition, int64_t now_ms, int64_
     freeReplyObject(r);
     return 0;
 }
+
+int store_due_forget(struct store *s, int32_t partition, const char *id)
+{
+    long long removed = 0;
+
+    return store_count_cmd(s, &removed, "ZREM %sdue:%" PRId32 " %s", s->opts.prefix,
+                           partition, id);
+}

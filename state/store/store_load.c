@@ -200,6 +200,14 @@ int store_load_send(struct store *s, const char *const *ids, size_t n, char *err
     return 0;
 }
 
+/* A failed load that is the customer's alone: its reply is no error of
+ * Redis itself (an error reply of an unknown class, such as WRONGTYPE, or a
+ * state that does not decode). */
+static int damaged(const redisReply *r)
+{
+    return r->type != REDIS_REPLY_ERROR || store_err_class(r->str) == STORE_ERR_OTHER;
+}
+
 int store_load_recv(struct store *s, const char *const *ids, size_t n, store_got_fn got,
                     void *arg, char *err, size_t errlen)
 {
@@ -226,7 +234,9 @@ int store_load_recv(struct store *s, const char *const *ids, size_t n, store_got
         publish_list_init(&leftover);
         rc = load_one(ids[i], r, c, &meta, &leftover, err, errlen);
         if (rc == 0) {
-            rc = got(arg, i, c, &meta, leftover.n ? &leftover : NULL);
+            rc = got(arg, i, c, &meta, leftover.n ? &leftover : NULL, NULL);
+        } else if (damaged(r)) {
+            rc = got(arg, i, NULL, NULL, NULL, err);
         }
         publish_list_free(&leftover);
         freeReplyObject(r);
@@ -253,15 +263,22 @@ int store_load_many(struct store *s, const char *const *ids, size_t n, store_got
 struct load_into {
     struct customer *c;
     struct store_meta *meta;
+    char *err;
+    size_t errlen;
 };
 
 static int got_into(void *arg, size_t i, const struct customer *c,
-                    const struct store_meta *meta, const struct publish_list *leftover)
+                    const struct store_meta *meta, const struct publish_list *leftover,
+                    const char *damaged_why)
 {
     struct load_into *to = arg;
 
     (void)i;
     (void)leftover;
+    if (c == NULL) {
+        snprintf(to->err, to->errlen, "%s", damaged_why);
+        return -1;
+    }
     memcpy(to->c, c, sizeof(*c));
     *to->meta = *meta;
     return 0;
@@ -270,7 +287,7 @@ static int got_into(void *arg, size_t i, const struct customer *c,
 int store_load(struct store *s, const char *id, struct customer *c,
                struct store_meta *meta, char *err, size_t errlen)
 {
-    struct load_into to = {c, meta};
+    struct load_into to = {c, meta, err, errlen};
 
     return store_load_many(s, &id, 1, got_into, &to, err, errlen);
 }

@@ -8,6 +8,7 @@ Binaries: $LOYALTYD_BIN (build/loyaltyd), $LOYALTYCTL_BIN (build/loyaltyctl),
 tools from build/tools.  LOYALTY_IT_KEEP=1 keeps topics and keys after a test.
 """
 import concurrent.futures
+import contextlib
 import itertools
 import json
 import os
@@ -169,6 +170,9 @@ class TestEnv:
         self.topic_prefix = "it.%s." % tag
         self.redis_prefix = "it:%s:" % tag
         self.extra_topics = []
+        # deploy/kafka.sh's environment for this test's broker (own_kafka
+        # replaces it; None: its topics went with it, nothing to delete)
+        self.kafka_env = {"KAFKA_PORT": str(KAFKA_PORT)}
         self.workdir = None
         self.daemons = []
         self.r = redis.Redis(port=REDIS_PORT, socket_timeout=10)
@@ -180,7 +184,7 @@ class TestEnv:
         self.extra_topics.extend(extra)
         t0 = time.monotonic()
         run([os.path.join(ROOT, "deploy/kafka.sh"), "topics", *extra], timeout=120,
-            env={"TOPIC_PREFIX": self.topic_prefix, "KAFKA_PORT": str(KAFKA_PORT)})
+            env=dict(self.kafka_env, TOPIC_PREFIX=self.topic_prefix))
         log("topics %s* created in %.1f s" % (self.topic_prefix, time.monotonic() - t0))
 
     def daemon(self, name="d", redis_prefix=None, group=None, **overrides):
@@ -202,10 +206,12 @@ class TestEnv:
                     self.r.delete(*keys[i:i + 500])
         except Exception as e:  # noqa: BLE001
             log("redis cleanup: %s" % e)
+        if self.kafka_env is None:
+            return
         try:
             run([os.path.join(ROOT, "deploy/kafka.sh"), "delete-topics", *STANDARD_TOPICS,
                  *self.extra_topics], timeout=60, check=False,
-                env={"TOPIC_PREFIX": self.topic_prefix, "KAFKA_PORT": str(KAFKA_PORT)})
+                env=dict(self.kafka_env, TOPIC_PREFIX=self.topic_prefix))
         except Exception as e:  # noqa: BLE001
             log("topic cleanup: %s" % e)
 
@@ -332,9 +338,10 @@ def customer_ids(r, prefix):
     return out
 
 
-def full_state(r, prefix):
-    """{customer: (fields, aux)} of every customer, for exact comparisons."""
-    docs = dump_customers(r, prefix, sorted(customer_ids(r, prefix)))
+def full_state(r, prefix, skip=()):
+    """{customer: (fields, aux)} of every customer (but those in skip), for
+    exact comparisons."""
+    docs = dump_customers(r, prefix, sorted(set(customer_ids(r, prefix)) - set(skip)))
     return {cid: (d["fields"], d["aux"]) for cid, d in sorted(docs.items())}
 
 
@@ -384,6 +391,119 @@ def own_redis(env, tmp_path):
     r.start()
     yield r
     r.stop(check=False)
+
+
+class OwnKafka:
+    """A Kafka broker of its own (KRaft, broker and controller in one JVM) run
+    by deploy/kafka.sh in `directory`, on free loopback ports: `port` (its
+    PLAINTEXT listener), `bootstrap`, `pid()`, start() (formats the storage
+    on the first start; a later start reuses the directory and the ports)
+    and stop(sig): SIGTERM waits for a clean shutdown (deploy/kafka.sh stop),
+    SIGKILL ends the JVM at once.  Before the first start, setup() can set it
+    up otherwise (e.g. with a SASL_SSL listener)."""
+
+    def __init__(self, directory):
+        os.makedirs(directory, exist_ok=True)
+        self.dir = directory
+        self.port = free_port()
+        self.controller_port = free_port()
+        self.bootstrap = "127.0.0.1:%d" % self.port
+        self.env = {"KAFKA_PORT": str(self.port), "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+                    "KAFKA_DIR": directory, "KAFKA_HEAP_OPTS": "-Xms128m -Xmx384m",
+                    "KAFKA_START_TIMEOUT": "90"}
+        self._script = os.path.join(ROOT, "deploy/kafka.sh")
+
+    def setup(self, server_extra=(), format_args=(), admin_bootstrap=None, admin_extra=()):
+        """server_extra: lines appended to server.properties (they replace
+        keys set before them); format_args: more arguments of the storage
+        format (e.g. --add-scram ...); admin_bootstrap and admin_extra: the
+        address and more client properties of deploy/kafka.sh's admin
+        commands (the topics, the readiness check)."""
+        if server_extra:
+            self.env["KAFKA_SERVER_EXTRA"] = self._write("server-extra.properties", server_extra)
+        if format_args:
+            self.env["KAFKA_FORMAT_ARGS"] = " ".join(format_args)
+        if admin_bootstrap:
+            self.env["KAFKA_BOOTSTRAP"] = admin_bootstrap
+        if admin_extra:
+            self.env["KAFKA_ADMIN_EXTRA"] = self._write("admin-extra.properties", admin_extra)
+
+    def _write(self, name, lines):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write("".join(line + "\n" for line in lines))
+        return path
+
+    def start(self):
+        t0 = time.monotonic()
+        run([self._script, "start"], env=self.env, timeout=150)
+        log("own broker on %s up in %.1f s" % (self.bootstrap, time.monotonic() - t0))
+
+    def pid(self):
+        try:
+            with open(os.path.join(self.dir, "kafka.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self, sig=signal.SIGTERM, check=True):
+        if sig == signal.SIGTERM:
+            run([self._script, "stop"], env=self.env, timeout=60, check=check)
+            return
+        pid = self.pid()
+        if pid is None:
+            return
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+
+        def gone():
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    return f.read().rsplit(") ", 1)[1].startswith("Z")
+            except OSError:
+                return True
+        wait_for("broker pid %d to end" % pid, gone, 30)
+
+    def topics(self, prefix, *names):
+        """deploy/kafka.sh topics on this broker: the standard topics and names."""
+        run([self._script, "topics", *names], env=dict(self.env, TOPIC_PREFIX=prefix), timeout=120)
+
+    def delete_topics(self, prefix, *names):
+        run([self._script, "delete-topics", *names], env=dict(self.env, TOPIC_PREFIX=prefix),
+            timeout=60)
+
+
+@contextlib.contextmanager
+def own_kafka_for(env, directory, setup=None):
+    """An OwnKafka started for env's test (setup(broker) first, if given):
+    while it runs, env's topics are created on it and feed, drain and new
+    daemons (kafka.bootstrap.servers) use its PLAINTEXT listener; stopped
+    (SIGKILL, it is thrown away) at the end."""
+    k = OwnKafka(directory)
+    if setup:
+        setup(k)
+    saved = globals()["BROKERS"], env.kafka_env
+    k.start()
+    globals()["BROKERS"] = k.bootstrap
+    env.kafka_env = k.env
+    try:
+        yield k
+    finally:
+        globals()["BROKERS"] = saved[0]
+        env.kafka_env = None  # its topics go with it
+        for d in env.daemons:  # none left talking to a broker that is going
+            d.kill_quietly()
+        k.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def own_kafka(env, tmp_path):
+    """A plain OwnKafka in the test's tmp_path, started, used by env (see
+    own_kafka_for); stopped at teardown."""
+    with own_kafka_for(env, str(tmp_path / "own-kafka")) as k:
+        yield k
 
 
 # ---- metrics ------------------------------------------------------------------------------

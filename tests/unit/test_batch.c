@@ -59,6 +59,7 @@ struct fake {
     size_t nsent;
     /* faults */
     int fail_load;           /* load_recv fails */
+    const char *damaged_id;  /* this customer's stored state cannot be read */
     const char *error_id;    /* this customer's commit gets an error reply */
     const char *intruder_id; /* another writer commits it before each commit */
     /* the publisher */
@@ -177,8 +178,12 @@ static int fake_load_recv(struct store *s, const char *const *ids, size_t n,
     c = malloc(sizeof(*c));
     ck_assert_ptr_nonnull(c);
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (f->damaged_id && strcmp(ids[i], f->damaged_id) == 0) {
+            rc = got(arg, i, NULL, NULL, NULL, "packed state: injected damage");
+            continue;
+        }
         fake_get(f, ids[i], c, &meta);
-        rc = got(arg, i, c, &meta, NULL);
+        rc = got(arg, i, c, &meta, NULL, NULL);
     }
     free(c);
     return rc;
@@ -706,6 +711,53 @@ START_TEST(test_store_error_fails_batch)
 }
 END_TEST
 
+/* A customer whose stored state cannot be read is set aside: its items are
+ * quarantined with the reason, nothing of it is committed, the others of the
+ * batch are applied; it is not cached, so the next batch reads it again. */
+START_TEST(test_damaged_customer_set_aside)
+{
+    struct env *e = env_new();
+    struct batch_item *a, *b1, *b2, *c, *sw;
+    unsigned commits;
+
+    add_order(e, "alice", "a-1", "oa1", T0, 1);
+    add_order(e, "bob", "b-1", "ob1", T0, 2);
+    run_ok(e);
+    ck_assert_int_eq(stored_orders(e, "alice"), 1);
+    cache_drop_task(e->cache, -1); /* bob must be read from the store */
+    ck_assert_int_eq(stored_orders(e, "bob"), 1);
+    commits = fake_cust(&e->f, "bob")->commits;
+
+    e->f.damaged_id = "bob";
+    a = add_order(e, "alice", "a-2", "oa2", T0 + HOUR, 3);
+    b1 = add_order(e, "bob", "b-2", "ob2", T0 + HOUR, 4);
+    c = add_order(e, "carol", "c-1", "oc1", T0 + HOUR, 5);
+    b2 = add_order(e, "bob", "b-3", "ob3", T0 + 2 * HOUR, 6);
+    sw = add_sweep(e, "bob", T0 + 3 * HOUR);
+    run_ok(e);
+    ck_assert_int_eq(a->status, BATCH_APPLIED);
+    ck_assert_int_eq(c->status, BATCH_APPLIED);
+    ck_assert_int_eq(b1->status, BATCH_QUARANTINED);
+    ck_assert_int_eq(b2->status, BATCH_QUARANTINED);
+    ck_assert_int_eq(sw->status, BATCH_QUARANTINED);
+    ck_assert_str_eq(b1->err, "packed state: injected damage");
+    ck_assert_uint_eq(e->st.quarantined, 3);
+    ck_assert_uint_eq(e->st.applied, 2);
+    ck_assert_uint_eq(fake_cust(&e->f, "bob")->commits, commits);
+    ck_assert_int_eq(stored_orders(e, "bob"), 1);
+    ck_assert_int_eq(stored_orders(e, "alice"), 2);
+    ck_assert_ptr_null(cache_get(e->cache, "bob"));
+
+    /* Repaired: its next event is applied on the stored state. */
+    e->f.damaged_id = NULL;
+    b1 = add_order(e, "bob", "b-2", "ob2", T0 + HOUR, 4);
+    run_ok(e);
+    ck_assert_int_eq(b1->status, BATCH_APPLIED);
+    ck_assert_int_eq(stored_orders(e, "bob"), 2);
+    env_free(e);
+}
+END_TEST
+
 /* The second order emits a reward trigger and a segment change: handed to
  * the publisher by batch_start, and the commit in batch_finish waits for
  * their acknowledgement. */
@@ -849,6 +901,7 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, test_duplicates);
     tcase_add_test(tc, test_conflict_reloads);
     tcase_add_test(tc, test_store_error_fails_batch);
+    tcase_add_test(tc, test_damaged_customer_set_aside);
     tcase_add_test(tc, test_publish_before_commit);
     tcase_add_test(tc, test_unacknowledged_commits_nothing);
     tcase_add_test(tc, test_sweep_at_due_time);
