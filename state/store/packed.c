@@ -18,6 +18,9 @@
 #include <string.h>
 
 #define PACKED_MAGIC 'L'
+/* Instants beyond 2^53 ms (some 285,000 years) from the epoch are no
+ * model's: a state holding one is damaged. */
+#define PACKED_TIME_LIMIT (INT64_C(1) << 53)
 
 enum pk_kind {
     PK_I64,  /* int64_t, zigzag varint */
@@ -26,7 +29,8 @@ enum pk_kind {
     PK_DBL,  /* double, 8 bytes */
     PK_H64,  /* uint64_t hash, 8 bytes */
     PK_H32,  /* uint32_t hash, 4 bytes */
-    PK_TIME, /* int64_t instant (ms, 0 = none): as_of - t, zigzag, +1 */
+    PK_TIME, /* int64_t instant (ms, 0 = none): as_of - t, zigzag, +1; at most
+                PACKED_TIME_LIMIT from the epoch */
     PK_DAY,  /* int32_t day: day of as_of - d, zigzag */
     PK_NAME, /* char[CU_NAME_MAX + 1]: length, bytes */
     PK_CUR,  /* char[4]: three bytes */
@@ -564,6 +568,13 @@ static void get_value(struct rd *r, void *field, enum pk_kind kind, const struct
         i64 = u64 == 0 ? 0 : (int64_t)((uint64_t)b->ms - (uint64_t)unzig(u64 - 1));
         if (u64 != 0 && i64 == 0) { /* see put_value */
             i64 = (int64_t)((uint64_t)b->ms ^ (UINT64_C(1) << 63));
+        }
+        /* The model's instants are events' times plus windows of days: one
+         * beyond PACKED_TIME_LIMIT is damage, and the model's differences of
+         * two instants must not overflow. */
+        if (i64 < -PACKED_TIME_LIMIT || i64 > PACKED_TIME_LIMIT) {
+            r->bad = 1;
+            return;
         }
         memcpy(field, &i64, sizeof(i64));
         break;
