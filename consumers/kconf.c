@@ -104,6 +104,41 @@ rd_kafka_conf_t *kconf_consumer(const struct pipeline_opts *cfg, char *err, size
     return conf;
 }
 
+/* Read-only: no offset is ever committed or stored, whatever kafka.consumer.*
+ * says, and the group is the caller's own (a fresh name). */
+static const char *const reader_forced[] = {"enable.auto.commit",
+                                            "false",
+                                            "enable.auto.offset.store",
+                                            "false",
+                                            "enable.partition.eof",
+                                            "true",
+                                            "auto.offset.reset",
+                                            "earliest",
+                                            NULL};
+
+rd_kafka_conf_t *kconf_reader(const struct pipeline_opts *cfg, const char *group_id,
+                              char *err, size_t errlen)
+{
+    static const char *const none[] = {NULL};
+    rd_kafka_conf_t *conf = conf_base(cfg, &cfg->kafka_consumer, none, err, errlen);
+
+    if (conf == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; reader_forced[i] != NULL; i += 2) {
+        if (rd_kafka_conf_set(conf, reader_forced[i], reader_forced[i + 1], err,
+                              errlen)) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    if (rd_kafka_conf_set(conf, "group.id", group_id, err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
 rd_kafka_conf_t *kconf_producer(const struct pipeline_opts *cfg, char *err, size_t errlen)
 {
     return conf_base(cfg, &cfg->kafka_producer, producer_defaults, err, errlen);

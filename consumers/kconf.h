@@ -20,5 +20,10 @@ rd_kafka_conf_t *kconf_consumer(const struct pipeline_opts *cfg, char *err,
                                 size_t errlen);
 rd_kafka_conf_t *kconf_producer(const struct pipeline_opts *cfg, char *err,
                                 size_t errlen);
+/* A consumer that only reads partitions it assigns itself (loyaltyctl
+ * redrive): `kafka.*` and `kafka.consumer.*`, then no commits, no stored
+ * offsets, partition EOF reported, and group_id as its group. */
+rd_kafka_conf_t *kconf_reader(const struct pipeline_opts *cfg, const char *group_id,
+                              char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * loyaltyctl.c - the operators' command line: inspect and repair the state
- * loyaltyd keeps in Redis, and fit the churn model.
+ * loyaltyd keeps in Redis, fit the churn model, and redrive dead-lettered
+ * input (redrive.c).
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "base/civil.h"
 #include "base/clock.h"
 #include "daemon/config.h"
+#include "daemon/redrive.h"
 #include "daemon/svg.h"
 #include "state/fit/bgfit.h"
 #include "state/fit/cdnow.h"
@@ -62,7 +64,14 @@ static void usage(FILE *out)
         "      (--input FILE --format cdnow-transactions | --from-redis)\n"
         "      [--model fit|stored] [--json] [--plot DIR]\n"
         "                           the churn model's predictions for the holdout\n"
-        "                           against what happened (docs/validate.md)\n");
+        "                           against what happened (docs/validate.md)\n"
+        "  redrive --reason REASON [--customer ID] [--dry-run]\n"
+        "                           produce the DLQ records of that reason (and\n"
+        "                           customer) again to their source topic, once the\n"
+        "                           cause is fixed; truncated ones are skipped. It\n"
+        "                           reads the DLQ to its end as of the start, commits\n"
+        "                           no offsets; a record redriven twice is harmless:\n"
+        "                           the daemon skips an event_id it has applied\n");
 }
 
 static void usage_exit(const char *why) __attribute__((noreturn));
@@ -1353,6 +1362,15 @@ static int run(struct ctl *c, int argc, char **argv)
     }
     if (strcmp(cmd, "validate") == 0) {
         return cmd_validate(c, argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "redrive") == 0) {
+        const char *why = NULL;
+        int rc = redrive_command(&c->cfg, argc - 1, argv + 1, c->json, &why);
+
+        if (rc == REDRIVE_USAGE) {
+            usage_exit(why);
+        }
+        return rc;
     }
     if (strcmp(cmd, "top") == 0) {
         ctl_connect(c);
