@@ -1,7 +1,7 @@
 """Redis goes away mid-run and comes back."""
 from checks import (check_dlq, check_milestones, check_state, read_outputs, read_segments,
                     check_derived_records)
-from conftest import feed, log, wait_for
+from conftest import feed_parallel, log, wait_for
 from workload import TOPICS, Workload
 
 
@@ -11,15 +11,20 @@ def test_redis_outage(env, own_redis):
     rewards are exactly right."""
     w = Workload(seed=41, customers=200)
     env.create_topics()
-    half = {t: len(w.lines[t]) // 2 for t in TOPICS}
-    for t in TOPICS:
-        feed(env.topic(t), w.lines[t][:half[t]])
-    d = env.daemon(**{"redis.port": own_redis.port, "redis.timeout_ms": 1000}).start()
-    d.wait_caught_up(sum(half.values()))
+    # Halves by event time, each fed on all topics at once, with the sweeper
+    # on the stream's clock (as test_redis_faults.py does).
+    stamps = sorted(ms for t in TOPICS for ms in w.stamps[t])
+    cut = stamps[len(stamps) // 2]
+    first = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms < cut] for t in TOPICS}
+    feed_parallel({env.topic(t): first[t] for t in TOPICS})
+    d = env.daemon(**{"redis.port": own_redis.port, "redis.timeout_ms": 1000,
+                      "clock": "stream", "sweep.interval_s": 1, "merge.max_idle_ms": 15000,
+                      "merge.grace_ms": 3000}).start()
+    d.wait_caught_up(sum(len(v) for v in first.values()))
 
     own_redis.stop()  # SIGTERM: Redis saves its RDB first
-    for t in TOPICS:
-        feed(env.topic(t), w.lines[t][half[t]:])
+    feed_parallel({env.topic(t): [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms >= cut]
+                   for t in TOPICS})
     wait_for("/ready to answer 503", lambda: d.get("/ready")[0] == 503, 30)
     m = d.metrics()
     assert m.get("loyaltyd_redis_up") == 0 and m.get("loyaltyd_ready") == 0
@@ -55,7 +60,9 @@ def test_redis_outage(env, own_redis):
     assert m.get("loyaltyd_redis_errors_total") >= 1
     wait_for("the event-time lag back to 0", lambda: {
         v for _, v in d.metrics().all("loyaltyd_event_time_lag_seconds")} == {0}, 10)
-    check_state(own_redis.client, env.redis_prefix, w)
+    d.wait_timers_fired()
+    check_state(own_redis.client, env.redis_prefix, w, check_rev=False,
+                timers_until=stamps[-1])
     check_dlq(env, w)
     rewards, churn = read_outputs(env)
     check_derived_records(rewards, churn, segments=read_segments(env))
