@@ -332,7 +332,7 @@ int dlq_sender_send(struct dlq_sender *s, const char *topic, int32_t partition,
             s->rk, RD_KAFKA_V_TOPIC(topic),
             RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key, key ? keylen : 0),
+            RD_KAFKA_V_KEY((void *)(uintptr_t)key, key ? keylen : 0),
             RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len), RD_KAFKA_V_END);
 
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -18,9 +18,6 @@
 #include <string.h>
 
 #define PACKED_MAGIC 'L'
-/* Instants beyond 2^53 ms (some 285,000 years) from the epoch are no
- * model's: a state holding one is damaged. */
-#define PACKED_TIME_LIMIT (INT64_C(1) << 53)
 
 enum pk_kind {
     PK_I64,  /* int64_t, zigzag varint */
@@ -533,6 +530,25 @@ static uint64_t get_fixed(struct rd *r, int bytes)
     return v;
 }
 
+/* An instant written by put_value, relative to the base.  The model's
+ * instants are events' times plus windows of days: one beyond
+ * PACKED_TIME_LIMIT is damage (and the model's differences of two instants
+ * must not overflow). */
+static int64_t get_time(struct rd *r, const struct base *b)
+{
+    uint64_t u64 = get_uvar(r);
+    int64_t t = u64 == 0 ? 0 : (int64_t)((uint64_t)b->ms - (uint64_t)unzig(u64 - 1));
+
+    if (u64 != 0 && t == 0) { /* see put_value */
+        t = (int64_t)((uint64_t)b->ms ^ (UINT64_C(1) << 63));
+    }
+    if (t < -PACKED_TIME_LIMIT || t > PACKED_TIME_LIMIT) {
+        r->bad = 1;
+        return 0;
+    }
+    return t;
+}
+
 static void get_value(struct rd *r, void *field, enum pk_kind kind, const struct base *b,
                       void *elem)
 {
@@ -564,18 +580,7 @@ static void get_value(struct rd *r, void *field, enum pk_kind kind, const struct
         memcpy(field, &u32, sizeof(u32));
         break;
     case PK_TIME:
-        u64 = get_uvar(r);
-        i64 = u64 == 0 ? 0 : (int64_t)((uint64_t)b->ms - (uint64_t)unzig(u64 - 1));
-        if (u64 != 0 && i64 == 0) { /* see put_value */
-            i64 = (int64_t)((uint64_t)b->ms ^ (UINT64_C(1) << 63));
-        }
-        /* The model's instants are events' times plus windows of days: one
-         * beyond PACKED_TIME_LIMIT is damage, and the model's differences of
-         * two instants must not overflow. */
-        if (i64 < -PACKED_TIME_LIMIT || i64 > PACKED_TIME_LIMIT) {
-            r->bad = 1;
-            return;
-        }
+        i64 = get_time(r, b);
         memcpy(field, &i64, sizeof(i64));
         break;
     case PK_DAY:
@@ -723,7 +728,8 @@ int packed_decode(const unsigned char *buf, size_t len, const char *id,
             get_value(&r, (char *)c + scalars[i].off, scalars[i].kind, &b, NULL);
         }
     }
-    if (r.bad || decode_lists(&r, c, &b) < 0 || r.p != r.end || check_enums(c) < 0) {
+    if (r.bad || c->as_of_ms < -PACKED_TIME_LIMIT || c->as_of_ms > PACKED_TIME_LIMIT ||
+        decode_lists(&r, c, &b) < 0 || r.p != r.end || check_enums(c) < 0) {
         goto bad;
     }
     snprintf(c->id, sizeof(c->id), "%s", id);

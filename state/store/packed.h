@@ -22,6 +22,9 @@
 /* The layout written by this build; older layouts it reads are listed in
  * docs/state.md. */
 #define PACKED_LAYOUT 3
+/* Instants beyond 2^53 ms (some 285,000 years) from the epoch are no
+ * model's: a state holding one is damaged and does not decode. */
+#define PACKED_TIME_LIMIT (INT64_C(1) << 53)
 
 /* Watermarks kept per customer: one per input topic and partition number it
  * was fed from (normally the three topics of its own partition). */

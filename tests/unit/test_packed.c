@@ -387,6 +387,12 @@ static int64_t r_i64(uint64_t *s)
     return (int64_t)r_bits(s);
 }
 
+/* An instant the decoder takes: within PACKED_TIME_LIMIT of the epoch. */
+static int64_t r_time(uint64_t *s)
+{
+    return r_i64(s) / 1024;
+}
+
 static int32_t r_i32(uint64_t *s)
 {
     return (int32_t)(uint32_t)r_bits(s);
@@ -460,7 +466,7 @@ static void random_customer(uint64_t *s, struct customer *c)
     for (uint32_t i = 0; i < ncur; i++) {
         c->currency[i] = (char)(1 + below(s, 255));
     }
-    c->as_of_ms = r_i64(s);
+    c->as_of_ms = r_time(s);
     c->orders = r_i64(s);
     c->orders_cancelled = r_i64(s);
     c->cancelled_unknown = r_i64(s);
@@ -496,11 +502,11 @@ static void random_customer(uint64_t *s, struct customer *c)
     }
     c->resolved_n = r_i64(s);
     c->resolve_sum_min = r_i64(s);
-    c->att_as_of_ms = r_i64(s);
+    c->att_as_of_ms = r_time(s);
     for (size_t i = 0; i < NELEM(c->att); i++) {
         c->att[i] = r_dbl(s);
     }
-    c->msg_as_of_ms = r_i64(s);
+    c->msg_as_of_ms = r_time(s);
     c->choose_n = r_i64(s);
     c->choose_sum_min = r_i64(s);
     c->incidents = r_i64(s);
@@ -527,18 +533,18 @@ static void random_customer(uint64_t *s, struct customer *c)
         c->open[i].mark_cents = r_i64(s);
         c->open[i].depth_ppm = r_i64(s);
         c->open[i].margin_cents = below(s, 4) == 0 ? INT64_MIN : r_i64(s);
-        c->open[i].ship_by_ms = r_i64(s);
-        c->open[i].deliver_by_ms = r_i64(s);
+        c->open[i].ship_by_ms = r_time(s);
+        c->open[i].deliver_by_ms = r_time(s);
     }
     c->nconv = r_count(s, CU_CONV_MAX);
     for (uint32_t i = 0; i < c->nconv; i++) {
         c->conv[i].cid = r_h64(s);
-        c->conv[i].inquiry_ms = r_i64(s);
-        c->conv[i].order_ms = r_i64(s);
-        c->conv[i].pending_ms = r_i64(s);
-        c->conv[i].last_ms = r_i64(s);
+        c->conv[i].inquiry_ms = r_time(s);
+        c->conv[i].order_ms = r_time(s);
+        c->conv[i].pending_ms = r_time(s);
+        c->conv[i].last_ms = r_time(s);
         c->conv[i].choose_min = r_i64(s);
-        c->conv[i].opened_ms = r_i64(s);
+        c->conv[i].opened_ms = r_time(s);
         c->conv[i].flags = r_u32(s);
         c->conv[i].category = r_u32(s);
     }
@@ -560,37 +566,37 @@ static void random_customer(uint64_t *s, struct customer *c)
     }
     c->ninc = r_count(s, CU_INC_MAX);
     for (uint32_t i = 0; i < c->ninc; i++) {
-        c->inc[i].ts_ms = r_i64(s);
+        c->inc[i].ts_ms = r_time(s);
     }
     c->nsig = r_count(s, CU_SIG_MAX);
     for (uint32_t i = 0; i < c->nsig; i++) {
-        c->sig[i].ts_ms = r_i64(s);
+        c->sig[i].ts_ms = r_time(s);
         c->sig[i].ref = r_h64(s);
         c->sig[i].kind = below(s, SIG__COUNT);
         c->sig[i].conv = r_h64(s);
     }
     c->nmkt = r_count(s, CU_MKT_MAX);
     for (uint32_t i = 0; i < c->nmkt; i++) {
-        c->mkt_ms[i] = r_i64(s);
+        c->mkt_ms[i] = r_time(s);
     }
     c->nrem = r_count(s, CU_REM_MAX);
     for (uint32_t i = 0; i < c->nrem; i++) {
-        c->rem_ms[i] = r_i64(s);
+        c->rem_ms[i] = r_time(s);
     }
     for (size_t i = 0; i < NELEM(c->reward_last_ms); i++) {
-        c->reward_last_ms[i] = r_i64(s);
+        c->reward_last_ms[i] = r_time(s);
         c->reward_suppressed[i] = r_i64(s);
         c->reward_issued[i] = r_i64(s);
         c->reward_redeemed[i] = r_i64(s);
     }
     c->nreward_recent = r_count(s, CU_RWD_RECENT);
     for (uint32_t i = 0; i < c->nreward_recent; i++) {
-        c->reward_recent_ms[i] = r_i64(s);
+        c->reward_recent_ms[i] = r_time(s);
     }
     c->nrwd = r_count(s, CU_RWD_KEEP);
     for (uint32_t i = 0; i < c->nrwd; i++) {
         c->rwd[i].id = r_h64(s);
-        c->rwd[i].ts_ms = r_i64(s);
+        c->rwd[i].ts_ms = r_time(s);
         c->rwd[i].type = below(s, RW__COUNT);
         c->rwd[i].flags = r_u32(s);
         c->rwd[i].points = r_i64(s);
@@ -616,7 +622,7 @@ static void random_customer(uint64_t *s, struct customer *c)
     c->main_cat = r_i32(s);
     c->segment = (enum segment)below(s, SEG__COUNT);
     c->tier = (enum tier)below(s, TIER__COUNT);
-    c->tier_grace_until_ms = r_i64(s);
+    c->tier_grace_until_ms = r_time(s);
     c->milestone = r_i32(s);
     c->p_alive = r_dbl(s);
     c->exp_purchases = r_dbl(s);
@@ -689,20 +695,27 @@ END_TEST
 
 /* Times at the ends of their type, relative to an as_of at the other end
  * (the difference overflows int64_t), and days likewise. */
+/* Instants up to PACKED_TIME_LIMIT either side of the epoch round-trip,
+ * whatever the base; one beyond it, in any field, is refused as damage. */
 START_TEST(test_extreme_times)
 {
-    static const int64_t v[] = {INT64_MIN, INT64_MIN + 1, -1,
-                                1,         INT64_MAX - 1, INT64_MAX};
-    struct customer *c = malloc(sizeof(*c));
-    struct store_meta meta = {0};
+    static const int64_t v[] = {-PACKED_TIME_LIMIT,    -PACKED_TIME_LIMIT + 1, -1, 1,
+                                PACKED_TIME_LIMIT - 1, PACKED_TIME_LIMIT};
+    static const int64_t beyond[] = {INT64_MIN, -PACKED_TIME_LIMIT - 1,
+                                     PACKED_TIME_LIMIT + 1, INT64_MAX};
+    struct customer *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
+    struct store_meta meta = {0}, m;
+    unsigned char *buf;
+    size_t len;
 
     ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(d);
     for (size_t i = 0; i < NELEM(v); i++) {
         for (size_t j = 0; j < NELEM(v); j++) {
             customer_init(c, "cust-1");
             c->as_of_ms = v[i];
             c->att_as_of_ms = v[j];
-            c->msg_as_of_ms = v[j] == INT64_MIN ? INT64_MAX : -v[j];
+            c->msg_as_of_ms = -v[j];
             c->tier_grace_until_ms = v[j];
             c->first_day = (int32_t)(v[j] >> 32);
             c->last_day = INT32_MIN;
@@ -711,6 +724,19 @@ START_TEST(test_extreme_times)
             pack_roundtrip(c, &meta);
         }
     }
+    for (size_t i = 0; i < NELEM(beyond); i++) {
+        for (int field = 0; field < 3; field++) {
+            customer_init(c, "cust-1");
+            c->as_of_ms = 1000;
+            *(field == 0   ? &c->as_of_ms
+              : field == 1 ? &c->tier_grace_until_ms
+                           : &c->mkt_ms[c->nmkt++]) = beyond[i];
+            buf = pack(c, &meta, &len);
+            ck_assert_msg(unpack(buf, len, d, &m) == -1, "beyond %zu field %d", i, field);
+            free(buf);
+        }
+    }
+    free(d);
     free(c);
 }
 END_TEST
@@ -1161,7 +1187,7 @@ START_TEST(test_unpack_rejects_day_out_of_range)
     /* The ends of int32_t are fine. */
     c->first_day = INT32_MIN;
     c->last_day = INT32_MAX;
-    c->as_of_ms = INT64_MAX;
+    c->as_of_ms = PACKED_TIME_LIMIT;
     pack_roundtrip(c, &meta);
     free(big);
     free(buf);
