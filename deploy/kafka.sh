@@ -19,6 +19,12 @@
 #   KAFKA_START_TIMEOUT (90),
 #   KAFKA_HEAP_OPTS (-Xms256m -Xmx512m), KAFKA_JVM_OPTS (extra broker JVM flags),
 #   JAVA (java).
+#   For a broker set up otherwise (tests/integration/conftest.py, own_kafka):
+#   KAFKA_SERVER_EXTRA (a file appended to server.properties at each start:
+#   its keys replace the ones above, e.g. listeners), KAFKA_FORMAT_ARGS (more
+#   arguments of the storage format on first start, e.g. --add-scram ...),
+#   KAFKA_BOOTSTRAP (127.0.0.1:$KAFKA_PORT, the admin commands' address) and
+#   KAFKA_ADMIN_EXTRA (a file appended to their client properties, e.g. SASL).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,7 +41,7 @@ KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 TOPIC_PREFIX="${TOPIC_PREFIX:-}"
 JAVA="${JAVA:-java}"
 
-BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+BOOTSTRAP="${KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}"
 DATA_DIR="$KAFKA_DIR/data"
 LOG_DIR="$KAFKA_DIR/logs"
 CONFIG="$KAFKA_DIR/server.properties"
@@ -167,11 +173,17 @@ log.cleaner.dedupe.buffer.size=16777216
 broker.session.timeout.ms=60000
 broker.heartbeat.interval.ms=2000
 EOF
+    if [[ -n "${KAFKA_SERVER_EXTRA:-}" ]]; then
+        cat "$KAFKA_SERVER_EXTRA" >>"$CONFIG"
+    fi
     cat >"$ADMIN_CONFIG" <<EOF
 request.timeout.ms=5000
 default.api.timeout.ms=10000
 retry.backoff.ms=200
 EOF
+    if [[ -n "${KAFKA_ADMIN_EXTRA:-}" ]]; then
+        cat "$KAFKA_ADMIN_EXTRA" >>"$ADMIN_CONFIG"
+    fi
 }
 
 # Kafka's Uuid: 16 random bytes, URL-safe base64 without padding, not starting with '-'.
@@ -187,9 +199,11 @@ random_cluster_id() {
 format_storage() {
     [[ -f "$DATA_DIR/meta.properties" ]] && return 0
     local id
+    local extra=()
+    read -ra extra <<<"${KAFKA_FORMAT_ARGS:-}"
     id="$(random_cluster_id)"
     log "formatting storage in $DATA_DIR (cluster id $id)"
-    run_tool kafka.tools.StorageTool format -t "$id" -c "$CONFIG" --ignore-formatted \
+    run_tool kafka.tools.StorageTool format -t "$id" -c "$CONFIG" --ignore-formatted "${extra[@]}" \
         >"$LOG_DIR/format.log" 2>&1 || {
         cat "$LOG_DIR/format.log" >&2
         die "storage format failed"
