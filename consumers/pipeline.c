@@ -85,9 +85,13 @@ static int make_clients(struct pipeline *pl, char *err, size_t errlen)
     if ((pc = kconf_producer(pl->cfg, err, errlen)) == NULL) {
         return -1;
     }
-    rd_kafka_conf_set_error_cb(pc, stats_on_producer_error);
-    pl->producer = producer_new(pl->cfg, pc, err, errlen);
-    return pl->producer ? 0 : -1;
+    rd_kafka_conf_set_error_cb(pc, producer_on_error);
+    if ((pl->producer = producer_new(pl->cfg, pc, err, errlen)) == NULL) {
+        return -1;
+    }
+    producer_set_hooks(pl->producer, &(struct producer_hooks){stats_while_waiting,
+                                                              stats_brokers_down, pl});
+    return 0;
 }
 
 struct pipeline *pipeline_new(const struct pipeline_opts *cfg,

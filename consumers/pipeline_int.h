@@ -262,7 +262,12 @@ void hold_input_reset(struct pipeline *pl, const char *topic, int32_t partition,
 int stats_kafka_fatal(struct pipeline *pl);
 void stats_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 int stats_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
-void stats_on_producer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+/* The producer's hooks (producer_set_hooks; arg is the pipeline): readiness
+ * judged again while a wait for acknowledgements holds the main loop, and
+ * Kafka down when the producer finds every broker unreachable (the consumer,
+ * not polled while the producer waits, cannot say it then). */
+void stats_while_waiting(void *arg);
+void stats_brokers_down(void *arg);
 /* Each task's event-time lag and overdue timers, once a second at most. */
 void stats_account_lag(struct pipeline *pl);
 /* A landed, swept or rescored batch's counters. */

@@ -48,7 +48,11 @@ struct producer {
     size_t derived;       /* derived events handed over, not yet delivered */
     size_t pending_bytes; /* keys and values handed over, not yet delivered */
     struct sentset *sent; /* ids of the derived events delivered last */
+    struct producer_hooks hooks;
 };
+
+/* How often producer_await lets its owner look around. */
+#define AWAIT_HOOK_MS 100
 
 /* How many delivered ids are remembered: a batch whose commit failed runs
  * again within a few batches, each of at most a few thousand events. */
@@ -332,16 +336,39 @@ int producer_publish(void *arg, const char *customer_id, const struct publish_li
 int producer_await(void *arg, const unsigned *pending, int timeout_ms)
 {
     struct producer *pr = arg;
-    int64_t until = mono_ms() + timeout_ms;
+    int64_t now = mono_ms(), until = now + timeout_ms, hook = now + AWAIT_HOOK_MS;
 
     while (*pending > 0) {
         produce_retries(pr);
-        if (*pending == 0 || mono_ms() >= until) {
+        if (*pending == 0 || (now = mono_ms()) >= until) {
             break;
+        }
+        if (now >= hook && pr->hooks.waiting) {
+            pr->hooks.waiting(pr->hooks.arg);
+            hook = now + AWAIT_HOOK_MS;
         }
         rd_kafka_poll(pr->rk, 5);
     }
     return *pending == 0 ? 0 : -1;
+}
+
+void producer_set_hooks(struct producer *pr, const struct producer_hooks *h)
+{
+    pr->hooks = *h;
+}
+
+void producer_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct producer *pr = opaque;
+
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        return; /* the pipeline asks for fatal errors and says them */
+    }
+    log_warn("kafka producer: %s: %s", rd_kafka_err2name(err), reason);
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && pr->hooks.brokers_down) {
+        pr->hooks.brokers_down(pr->hooks.arg);
+    }
 }
 
 struct inmsg *inmsg_new(const rd_kafka_message_t *m, int src, size_t max_payload)

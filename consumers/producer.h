@@ -49,6 +49,20 @@ struct producer *producer_new(const struct pipeline_opts *cfg, rd_kafka_conf_t *
 void producer_free(struct producer *pr);
 rd_kafka_t *producer_handle(struct producer *pr);
 
+/* What the owner hears from a producer that may keep it waiting: waiting()
+ * about every 100 ms of a producer_await (the main loop runs nothing else
+ * meanwhile, so readiness is judged there), brokers_down() when the
+ * producer's error callback reports every broker unreachable
+ * (producer_on_error). */
+struct producer_hooks {
+    void (*waiting)(void *arg);
+    void (*brokers_down)(void *arg);
+    void *arg;
+};
+void producer_set_hooks(struct producer *pr, const struct producer_hooks *h);
+/* librdkafka's error callback of the producer (its opaque is the producer). */
+void producer_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+
 /* Publish a customer's derived events (a batch_publish_fn: arg is the
  * producer): *pending goes up by one per event and down again at its
  * delivery, so it must outlive the deliveries.  They hold no input offset:

@@ -143,6 +143,22 @@ int stats_kafka_fatal(struct pipeline *pl)
     return 0;
 }
 
+void stats_while_waiting(void *arg)
+{
+    struct pipeline *pl = arg;
+
+    metrics_set_ready(pipeline_ready(pl));
+}
+
+void stats_brokers_down(void *arg)
+{
+    struct pipeline *pl = arg;
+
+    pl->kafka_up = 0;
+    metrics_set_kafka_up(0);
+    metrics_set_ready(0);
+}
+
 void stats_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     struct pipeline *pl = opaque;
@@ -220,11 +236,3 @@ int stats_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 
 /* A producer's errors: logged (the consumer's errors tell the state of the
  * cluster); a fatal one is the pipeline's turn's to say (stats_kafka_fatal). */
-void stats_on_producer_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    (void)rk;
-    (void)opaque;
-    if (err != RD_KAFKA_RESP_ERR__FATAL) {
-        log_warn("kafka producer: %s: %s", rd_kafka_err2name(err), reason);
-    }
-}
