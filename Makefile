@@ -109,7 +109,7 @@ install: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(MAN_PAGES) $(BUILD)/loyaltyd@.s
 	install -m 0644 deploy/loyaltyd-refit.timer $(DESTDIR)$(UNITDIR)/
 	chmod 0644 $(DESTDIR)$(UNITDIR)/loyaltyd-refit.service
 	install -m 0644 README.md docs/model.md docs/domain.md docs/state.md docs/validate.md \
-	    deploy/loyaltyd.conf.example \
+	    deploy/loyaltyd.conf.example deploy/redis-acl.conf \
 	    $(DESTDIR)$(DOCDIR)/
 	install -d $(DESTDIR)$(DOCDIR)/schemas $(DESTDIR)$(DOCDIR)/monitoring
 	install -m 0644 schemas/*.json schemas/README.md $(DESTDIR)$(DOCDIR)/schemas/
