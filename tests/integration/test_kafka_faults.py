@@ -56,15 +56,15 @@ def fast_reregistration(k):
     k.setup(server_extra=["broker.session.timeout.ms=8000", "broker.heartbeat.interval.ms=1000"])
 
 
-# Not strict: whether the loop is caught waiting depends on timing (seen
-# with either signal, more often with SIGKILL); raises= keeps every other
-# failure (the end state, a repeat) a failure.
+# Not strict, and only for the readiness check (raises= keeps every other
+# failure, the end state or a repeat, a failure): the loop used to be caught
+# waiting for acknowledgements with /ready left at 200 (fixed: producer_await
+# judges readiness every 100 ms); a message fetched before the outage and
+# consumed during it still sets loyaltyd_kafka_up to 1 for a moment, which
+# could fall in the checked window.
 @pytest.mark.xfail(strict=False, raises=OutageNotReported, reason=(
-    "daemon bug: with the broker gone while derived events are in flight, the main loop can "
-    "wait inside a commit for their acknowledgements ('partition N: M derived events not yet "
-    "acknowledged by Kafka; the commit waits', then a revoke after the session timeout) and "
-    "then recomputes neither loyaltyd_ready nor, polling no consumer, loyaltyd_kafka_up: "
-    "/ready stays 200 (with kafka_up 0, or 1) through the outage"))
+    "loyaltyd_kafka_up can read 1 for a moment while messages fetched before the outage "
+    "are consumed"))
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_broker_restart_in_flight(env, tmp_path, sig):
     """The only broker stopped while the daemon publishes derived events,
