@@ -52,7 +52,7 @@ BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all check test asan asan-check bench format format-check cppcheck clean deps install man \
+.PHONY: all check test asan asan-check bench soak format format-check cppcheck clean deps install man \
         fuzz fuzz-run valgrind
 
 all: $(BUILD)/loyaltyd $(BUILD)/loyaltyctl $(TOOL_BIN) $(FAULT_BIN)
@@ -203,6 +203,11 @@ test: all
 
 bench: all $(BENCH_BIN)
 	bench/run.sh
+
+# A soak: one daemon fed live at a fixed rate for SOAK_MINUTES (30), a line a
+# minute and a verdict whether its series are flat (bench/README.md, "Soak").
+soak: all $(BENCH_BIN)
+	bench/soak.sh
 
 # Every group; deploy/install-deps.sh --help lists the smaller ones.
 deps:

@@ -133,11 +133,6 @@ mkdir -p "$WORK"
 # ---- cleanup: only what this run started or created -------------------------------
 TOPICS=()
 PREFIXES=() # prefixes whose keys are not deleted yet (a run that was interrupted)
-unlink_prefix() { # PREFIX: delete every key under it
-    [[ -n "$1" ]] || return 0
-    redis-cli -p "$REDIS_PORT" --scan --pattern "${1}*" |
-        xargs -r -n 1000 redis-cli -p "$REDIS_PORT" unlink >/dev/null
-}
 cleanup() {
     local rc=$?
     set +e
@@ -171,10 +166,7 @@ else
     bench/workload.py --seed "$SEED" --customers "$CUSTOMERS" --events "$EVENTS" --out "$WORK/input"
 fi
 TOTAL=$(cat "$WORK/input"/orders.txt "$WORK/input"/reviews.txt "$WORK/input"/messages.txt | wc -l)
-for t in orders reviews messages loyalty.churn-risk loyalty.rewards loyalty.segments loyalty.dlq; do
-    TOPICS+=("$TP$t")
-done
-TOPIC_PREFIX="$TP" KAFKA_PARTITIONS="$PARTITIONS" KAFKA_TOPIC_CONFIG="" deploy/kafka.sh topics >/dev/null
+bench_topics "$TP" "$PARTITIONS"
 # the three input topics in parallel, as run.sh's feed
 T_FEED=$(now)
 PIDS=()

@@ -42,3 +42,23 @@ services_down() {
         deploy/services.sh down >/dev/null 2>&1
     fi
 }
+
+# bench_topics TOPIC_PREFIX PARTITIONS [TOPIC-CONFIG]: fresh input and output
+# topics TOPIC_PREFIX{orders,reviews,messages,loyalty.*}, added to TOPICS (the
+# sourcing script's list of topics to delete at the end)
+bench_topics() {
+    local t
+    for t in orders reviews messages loyalty.churn-risk loyalty.rewards loyalty.segments \
+        loyalty.dlq; do
+        TOPICS+=("$1$t")
+    done
+    TOPIC_PREFIX="$1" KAFKA_PARTITIONS="$2" KAFKA_TOPIC_CONFIG="${3:-}" \
+        deploy/kafka.sh topics >/dev/null
+}
+
+# unlink_prefix PREFIX: delete every Redis key under it
+unlink_prefix() {
+    [[ -n "$1" ]] || return 0
+    redis-cli -p "$REDIS_PORT" --scan --pattern "${1}*" |
+        xargs -r -n 1000 redis-cli -p "$REDIS_PORT" unlink >/dev/null
+}

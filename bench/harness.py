@@ -8,9 +8,13 @@
   harness.py latency ...  one daemon on live topics fed by bench/kpace at a fixed
                           rate; p99 of loyaltyd_apply_latency_seconds over the
                           measured interval, from the histogram's bucket deltas
+  harness.py soak ...     one daemon on live topics fed by bench/kpace at a fixed
+                          rate for --minutes, the input cycled with fresh ids; a
+                          line a minute (events/s, RSS, p99, Redis memory, lag)
+                          and a verdict whether the series are flat
   harness.py replay ...   replay the commands a daemon sent (a MONITOR capture)
                           with redis-cli --pipe under a fresh prefix: the Redis ceiling
-  harness.py selftest     checks the metric parser and the quantile code
+  harness.py selftest     checks the metric parser, the quantile code and the soak verdict
 
 Every wait is bounded.  Prints human-readable lines and "RESULT key value"
 lines, which run.sh collects.  Daemons and helpers it started are stopped on
@@ -18,12 +22,16 @@ exit, also on SIGTERM/SIGINT.
 """
 import argparse
 import collections
+import datetime as dt
+import itertools
 import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -132,11 +140,12 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def redis_info_cpu(port):
-    """Redis's own CPU counters (INFO cpu: used_cpu_user, used_cpu_sys and,
-    since Redis 6.2, the _main_thread ones) in seconds; {} when unreadable."""
+def redis_info(port, section="cpu"):
+    """The numeric fields of Redis's INFO section, e.g. its own CPU counters
+    (INFO cpu: used_cpu_user, used_cpu_sys and, since Redis 6.2, the
+    _main_thread ones) in seconds; {} when unreadable."""
     try:
-        out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "cpu"], capture_output=True, text=True,
+        out = subprocess.run(["redis-cli", "-p", str(port), "INFO", section], capture_output=True, text=True,
                              timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
@@ -163,11 +172,12 @@ EMITTED = "loyaltyd_emitted_total"
 BACKLOG = "loyaltyd_derived_in_flight"
 
 
-def vm_hwm_kib(pid):
+def vm_kib(pid, field="VmHWM"):
+    """A field of /proc/PID/status in KiB (VmHWM: peak RSS, VmRSS: RSS now); 0 if gone."""
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -379,7 +389,7 @@ def cmd_e2e(a):
             cap._connect()  # before the daemon connects: its FUNCTION LOAD is in the capture
     other = {"redis": a.redis_pid, "kafka": a.kafka_pid}
     other_cpu0 = {k: cpu_s(p) for k, p in other.items() if p}
-    rinfo0 = redis_info_cpu(a.redis_port)  # just before the daemon starts
+    rinfo0 = redis_info(a.redis_port)  # just before the daemon starts
     t0 = time.monotonic()
     for d in daemons:
         d.start(a.loyaltyd)
@@ -422,11 +432,11 @@ def cmd_e2e(a):
             break
         time.sleep(a.interval)
     t_end = time.monotonic()
-    rinfo1 = redis_info_cpu(a.redis_port)  # just after it caught up (or stopped)
+    rinfo1 = redis_info(a.redis_port)  # just after it caught up (or stopped)
     if cap and cap.proc:
         cap.finish()
     cpu = [cpu_s(d.proc.pid) for d in daemons]
-    hwm = [vm_hwm_kib(d.proc.pid) for d in daemons]
+    hwm = [vm_kib(d.proc.pid) for d in daemons]
     other_cpu = {k: cpu_s(other[k]) - c0 for k, c0 in other_cpu0.items()}
     for d in daemons:
         d.save_metrics()
@@ -665,6 +675,164 @@ def cmd_latency(a):
     result(n + "_lat_n", "%d" % hcount)
 
 
+# ---- soak ------------------------------------------------------------------------------------
+DATE_RE = re.compile(rb'"(\d{4}-\d\d-\d\d)T')
+CYCLE_IDS = (b'"event_id":"', b'"order_id":"', b'"conversation_id":"')
+BAD_TS = re.compile(rb'"ts":"[^0-9]')  # workload.py's bad_timestamp lines ("yesterday ...")
+SOAK_RSS, SOAK_BAND, SOAK_RISE, SOAK_FLOOR = 0.10, 0.10, 0.5, 0.05  # the verdict's bounds (bench/README.md)
+
+
+def date_span_days(paths):
+    """Days from the earliest to the latest date in the files' lines, plus one:
+    the event-time shift from one cycle of the input to the next."""
+    dates = [d for p in paths for d in DATE_RE.findall(open(p, "rb").read())]
+    lo, hi = (dt.date.fromisoformat(x.decode()) for x in (min(dates), max(dates)))
+    return (hi - lo).days + 1
+
+
+def cycle_line(line, k, shift, cache):
+    """line as it is in cycle k of a cycled input: its event, order and
+    conversation ids prefixed "cK." (new to the daemon: no duplicate) and its
+    dates shift days later; cache maps old dates to new.  A line whose "ts" is
+    not a date becomes b"": kpace would order it after every date and hold
+    back its topic until the other inputs end (which cycled inputs never do)."""
+    if BAD_TS.search(line):
+        return b""
+    for f in CYCLE_IDS:
+        line = line.replace(f, f + b"c%d." % k)
+
+    def moved(m):
+        d = m.group(1)
+        if d not in cache:
+            cache[d] = (dt.date.fromisoformat(d.decode()) + dt.timedelta(days=shift)).isoformat().encode()
+        return b'"' + cache[d] + b"T"
+    return DATE_RE.sub(moved, line) if shift else line
+
+
+def feed_cycles(path, fifo, days, n, cycles):
+    """Writes path's lines into fifo again and again until the reader closes
+    it, cycle k (0, 1, ...) through cycle_line with its dates (k - n + 1) *
+    days from the file's: the event time goes forward from cycle to cycle and
+    reaches the file's own dates in cycle n - 1 (the daemon dead-letters a
+    timestamp in the future).  cycles[path] counts the cycles begun."""
+    try:
+        with open(fifo, "wb") as out:
+            for k in itertools.count():
+                cycles[path] = k + 1
+                cache = {}
+                with open(path, "rb") as f:
+                    for line in f:
+                        out.write(cycle_line(line, k, (k - n + 1) * days, cache))
+    except OSError:  # BrokenPipeError: kpace is done
+        pass
+
+
+def soak_verdict(rows, rss_bound=SOAK_RSS, band=SOAK_BAND, rise=SOAK_RISE, floor=SOAK_FLOOR):
+    """Whether a soak's per-minute series are flat: [(ok, text)] for RSS growth
+    from minute 5 (the last minute of a shorter run) to the end (at most
+    rss_bound), events/s of every minute (within band of the median) and the
+    p99 (its least-squares rise over the run at most rise x its median, or
+    floor seconds).  rows: one dict a minute with events_s, rss_kib, p99 (s or None)."""
+    n, out = len(rows), []
+    b = min(4, n - 1)
+    r0, r1 = rows[b]["rss_kib"], rows[-1]["rss_kib"]
+    g = (r1 - r0) / r0 if r0 else float("inf")
+    out.append((g <= rss_bound, "RSS minute %d -> %d: %.1f -> %.1f MiB (%+.1f %%; bound +%.0f %%)"
+                % (b + 1, n, r0 / 1024, r1 / 1024, 100 * g, 100 * rss_bound)))
+    rates = [r["events_s"] for r in rows]
+    med = statistics.median(rates)
+    off = [i + 1 for i, v in enumerate(rates) if abs(v - med) > band * med]
+    out.append((not off, "events/s %.0f to %.0f, median %.0f; band +-%.0f %% of the median: %s"
+                % (min(rates), max(rates), med, 100 * band,
+                   "every minute within" if not off else "outside in minute(s) %s" % off)))
+    pts = [(i + 1, r["p99"]) for i, r in enumerate(rows) if r["p99"] is not None]
+    if len(pts) < 3:
+        out.append((len(pts) == n, "p99: %d minute(s) with observations, too few for a trend" % len(pts)))
+        return out
+    xm, ym = statistics.mean(x for x, _ in pts), statistics.mean(y for _, y in pts)
+    slope = sum((x - xm) * (y - ym) for x, y in pts) / sum((x - xm) ** 2 for x, _ in pts)
+    up = slope * (pts[-1][0] - pts[0][0])
+    lim = max(rise * statistics.median(y for _, y in pts), floor)
+    out.append((up <= lim and len(pts) == n,
+                "p99 %s to %s, fitted rise over the run %+.1f ms (bound %.1f ms: %.0f %% of the median or %.0f ms)%s"
+                % (fmt_s(min(y for _, y in pts)), fmt_s(max(y for _, y in pts)), 1000 * up, 1000 * lim, 100 * rise,
+                   1000 * floor, "" if len(pts) == n else "; minutes without observations")))
+    return out
+
+
+def cmd_soak(a):
+    os.makedirs(a.work, exist_ok=True)
+    feeds = [x.split("=", 1) for x in a.feed]
+    days = date_span_days([p for _, p in feeds])
+    lines = sum(sum(1 for _ in open(p, "rb")) for _, p in feeds)
+    n = int(a.rate * (a.warm + 60 * a.minutes + 5) / lines) + 2  # the cycles kpace can reach, and one more
+    d = Daemon(a, a.name, 0)
+    d.start(a.loyaltyd)
+    wait_ready(d, 60)
+    time.sleep(a.settle)  # group join
+    cycles, args = {}, []
+    for t, path in feeds:
+        fifo = os.path.join(a.work, "%s.%s.fifo" % (a.name, t))
+        if os.path.exists(fifo):
+            os.unlink(fifo)
+        os.mkfifo(fifo)
+        threading.Thread(target=feed_cycles, args=(path, fifo, days, n, cycles), daemon=True).start()
+        args.append("%s%s=%s" % (a.topic_prefix, t, fifo))
+    kp_out = os.path.join(a.work, a.name + ".kpace")
+    with open(kp_out, "w") as f:
+        kp = subprocess.Popen([a.kpace, "-b", a.brokers, "-r", str(a.rate), "-d", str(a.warm + 60 * a.minutes + 5)]
+                              + args, stdout=f, stderr=subprocess.STDOUT)
+    CHILDREN.append(kp)
+    say("soak: %d events/s offered to %s for %d min after %.0f s of warm-up; the input cycles, each cycle with "
+        "fresh ids and %d days later, the first %d x %d days before the files' dates", a.rate,
+        ", ".join(t for t, _ in feeds), a.minutes, a.warm, days, n - 1, days)
+    time.sleep(a.warm)
+    if not d.poll():
+        fail("%s exited; see %s" % (d.name, d.log))
+    m0 = d.metrics
+    applied = lambda: msum(d.metrics, APPLIED[0])  # applied only: not duplicates, not dead-lettered
+    t_prev, done_prev, h_prev = time.monotonic(), applied(), histogram(d.metrics)
+    t0, rows = t_prev, []
+    say("%6s %9s %8s %10s %16s %8s", "minute", "events/s", "RSS MiB", "p99", "Redis used MiB", "lag")
+    for minute in range(1, a.minutes + 1):
+        while time.monotonic() < t0 + 60 * minute:
+            if kp.poll() is not None:
+                fail("kpace exited early (rc %s): %s" % (kp.returncode, open(kp_out).read().strip()[-500:]))
+            if d.proc.poll() is not None:
+                fail("%s exited (rc %s); see %s" % (d.name, d.proc.returncode, d.log))
+            time.sleep(max(0.0, min(1.0, t0 + 60 * minute - time.monotonic())))
+        if not d.poll():
+            fail("%s exited; see %s" % (d.name, d.log))
+        now, h = time.monotonic(), histogram(d.metrics)
+        delta = hist_delta(h_prev, h)
+        p99, exact = quantile(0.99, delta[0]) if delta and delta[2] > 0 else (None, True)
+        row = {"events_s": (applied() - done_prev) / (now - t_prev), "rss_kib": vm_kib(d.proc.pid, "VmRSS"),
+               "p99": p99, "redis": redis_info(a.redis_port, "memory").get("used_memory", 0),
+               "lag": sum(v for _, v in d.metrics.get("loyaltyd_consumer_lag", ()) if v > 0)}
+        rows.append(row)
+        say("%6d %9.0f %8.1f %10s %16.1f %8d", minute, row["events_s"], row["rss_kib"] / 1024,
+            "n/a" if p99 is None else ("" if exact else ">=") + fmt_s(p99), row["redis"] / 2 ** 20, row["lag"])
+        t_prev, done_prev, h_prev = now, applied(), h
+    try:
+        kp.wait(90)
+    except subprocess.TimeoutExpired:
+        kp.kill()
+        kp.wait()
+    CHILDREN.remove(kp)
+    d.save_metrics()
+    d.stop()
+    say("%s; input cycles begun: %s; over the measured minutes: %d duplicates skipped, %d dead-lettered, "
+        "%d late", open(kp_out).read().strip(), max(cycles.values(), default=0),
+        *(msum(d.metrics, k) - msum(m0, k) for k in APPLIED[1:] + ("loyaltyd_late_events_total",)))
+    checks = soak_verdict(rows)
+    for ok, text in checks:
+        say("%-8s %s", "flat:" if ok else "GROWING:", text)
+    flat = all(ok for ok, _ in checks)
+    say("verdict: %s", "flat" if flat else "NOT flat")
+    if not flat:
+        sys.exit(1)
+
+
 # ---- replay: the Redis ceiling -----------------------------------------------------------
 MON_RE = re.compile(rb'^(\d+\.\d+) \[(\d+) ([^\]]+)\] (.*)$')
 ARG_RE = re.compile(rb'"((?:[^"\\]|\\.)*)"')
@@ -771,6 +939,23 @@ def cmd_selftest(a):
     line = b'1.5 [0 127.0.0.1:5] "SET" "k\\"1" "v\\x00"'
     mm = MON_RE.match(line)
     assert [unescape(x) for x in ARG_RE.findall(mm.group(4))] == [b"SET", b'k"1', b"v\x00"]
+    # soak: the cycled input and the verdict on synthetic series
+    line = b'c\t{"event_id":"w1-1","order_id":"o-1","ts":"2025-12-31T01:02:03.000Z"}\n'
+    assert cycle_line(line, 0, 0, {}) == line.replace(b'"w1', b'"c0.w1').replace(b'"o-', b'"c0.o-')
+    assert cycle_line(line, 2, 800, {}) == b'c\t{"event_id":"c2.w1-1","order_id":"c2.o-1","ts":"2028-03-10T01:02:03.000Z"}\n'
+    assert b'"ts":"2024-12-31T' in cycle_line(line, 5, -365, {})
+    assert cycle_line(line.replace(b'"ts":"', b'"ts":"yesterday '), 0, 0, {}) == b""
+    rows = [{"events_s": 5000 + 30 * (i % 3), "rss_kib": 60000 + 100 * (i % 2), "p99": 0.08 + 0.01 * (i % 4)}
+            for i in range(30)]
+    assert all(ok for ok, _ in soak_verdict(rows))
+    grow = [dict(r, rss_kib=60000 * (1 + 0.01 * i)) for i, r in enumerate(rows)]
+    assert [ok for ok, _ in soak_verdict(grow)] == [False, True, True]
+    dip = [dict(r, events_s=3000 if i == 17 else r["events_s"]) for i, r in enumerate(rows)]
+    assert [ok for ok, _ in soak_verdict(dip)] == [True, False, True]
+    worse = [dict(r, p99=0.05 + 0.01 * i) for i, r in enumerate(rows)]
+    assert [ok for ok, _ in soak_verdict(worse)] == [True, True, False]
+    spike = [dict(r, p99=0.4 if i == 12 else r["p99"]) for i, r in enumerate(rows)]  # one bad minute: no trend
+    assert all(ok for ok, _ in soak_verdict(spike))
     say("harness selftest: ok")
 
 
@@ -821,6 +1006,15 @@ def main():
                    help="save a new model version at the end of the warm-up: the customers the "
                         "warm-up made are rescored while the measured events arrive")
 
+    p = sub.add_parser("soak")
+    daemon_args(p)
+    p.add_argument("--kpace", default="build/bench/kpace")
+    p.add_argument("--rate", type=int, default=5000)
+    p.add_argument("--minutes", type=int, default=30)
+    p.add_argument("--warm", type=float, default=15, help="seconds of input before the first minute")
+    p.add_argument("--feed", action="append", required=True,
+                   help="TOPIC=FILE (topic without the prefix); the files are cycled")
+
     p = sub.add_parser("replay")
     p.add_argument("--work", required=True)
     p.add_argument("--monitor", required=True)
@@ -835,7 +1029,8 @@ def main():
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        {"e2e": cmd_e2e, "latency": cmd_latency, "replay": cmd_replay, "selftest": cmd_selftest}[a.cmd](a)
+        {"e2e": cmd_e2e, "latency": cmd_latency, "soak": cmd_soak, "replay": cmd_replay,
+         "selftest": cmd_selftest}[a.cmd](a)
     except KeyboardInterrupt:
         say("harness: interrupted")
         sys.exit(130)

@@ -114,10 +114,7 @@ cleanup() {
     set +e
     if [[ "$KEEP" != 1 ]]; then
         if [[ ${#PREFIXES[@]} -gt 0 ]] && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
-            for p in "${PREFIXES[@]}"; do
-                redis-cli -p "$REDIS_PORT" --scan --pattern "${p}*" |
-                    xargs -r -n 1000 redis-cli -p "$REDIS_PORT" unlink >/dev/null
-            done
+            for p in "${PREFIXES[@]}"; do unlink_prefix "$p"; done
         fi
         if [[ ${#TOPICS[@]} -gt 0 ]]; then
             deploy/kafka.sh delete-topics "${TOPICS[@]}" >/dev/null 2>&1
@@ -161,15 +158,7 @@ measure() {
 }
 
 # topics NAME PARTITIONS: fresh input and output topics bench.RUN_ID.NAME.*
-topics() { # NAME PARTITIONS [TOPIC-CONFIG]
-    local tp="bench.$RUN_ID.$1."
-    for t in orders reviews messages loyalty.churn-risk loyalty.rewards loyalty.segments \
-        loyalty.dlq; do
-        TOPICS+=("$tp$t")
-    done
-    TOPIC_PREFIX="$tp" KAFKA_PARTITIONS="$2" KAFKA_TOPIC_CONFIG="${3:-}" \
-        deploy/kafka.sh topics >/dev/null
-}
+topics() { bench_topics "bench.$RUN_ID.$1." "$2" "${3:-}"; } # NAME PARTITIONS [TOPIC-CONFIG]
 
 # feed NAME DIR: pre-produce DIR/{orders,reviews,messages}.txt into NAME's topics
 feed() {
