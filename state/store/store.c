@@ -252,6 +252,13 @@ static int store_auth(struct store *s, char *err, size_t errlen)
     return 0;
 }
 
+/* A string reply equal to text. */
+static int reply_is(const redisReply *e, const char *text)
+{
+    return (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) &&
+           strcmp(e->str, text) == 0;
+}
+
 /* Whether Redis holds our library with exactly our code. */
 static int store_functions_current(struct store *s)
 {
@@ -273,11 +280,11 @@ static int store_functions_current(struct store *s)
         code = NULL;
         for (size_t j = 0; lib->type == REDIS_REPLY_ARRAY && j + 1 < lib->elements;
              j += 2) {
-            if (strcmp(lib->element[j]->str, "library_name") == 0 &&
-                strcmp(lib->element[j + 1]->str, name) != 0) {
+            if (reply_is(lib->element[j], "library_name") &&
+                !reply_is(lib->element[j + 1], name)) {
                 break;
             }
-            if (strcmp(lib->element[j]->str, "library_code") == 0) {
+            if (reply_is(lib->element[j], "library_code")) {
                 code = lib->element[j + 1];
             }
         }
