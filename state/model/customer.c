@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/names.h"
+#include "base/satint.h"
 
 const char *const cu_tier_names[TIER__COUNT] = {
     [TIER_NONE] = "none", [TIER_BRONZE] = "bronze",     [TIER_SILVER] = "silver",
@@ -79,7 +80,7 @@ double customer_repeat_spend(const struct customer *c)
     if (c->purchase_days < 2) {
         return 0;
     }
-    m = (double)(c->spend_cents - c->first_day_cents) / 100.0 /
+    m = (double)sat_sub(c->spend_cents, c->first_day_cents) / 100.0 /
         (double)(c->purchase_days - 1);
     return m > 0 ? m : 0;
 }
@@ -109,7 +110,7 @@ int64_t customer_net_orders(const struct customer *c)
 
 double customer_net_spend(const struct customer *c)
 {
-    return (double)(c->spend_cents - c->refund_cents) / 100.0;
+    return (double)sat_sub(c->spend_cents, c->refund_cents) / 100.0;
 }
 
 double customer_discount_share(const struct customer *c)

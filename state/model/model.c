@@ -15,6 +15,7 @@
 
 #include "base/array.h"
 #include "base/numfmt.h"
+#include "base/satint.h"
 #include "state/model/attitude.h"
 #include "state/model/brand.h"
 #include "state/model/criteria.h"
@@ -75,7 +76,7 @@ static void derive_windows(struct customer *c, int32_t now_day)
     c->orders_30d = s30.orders;
     c->orders_90d = s90.orders;
     c->orders_365d = s365.orders;
-    c->spend_365d = (double)(s365.spend_cents - s365.refund_cents) / 100.0;
+    c->spend_365d = (double)sat_sub(s365.spend_cents, s365.refund_cents) / 100.0;
     /* Returns take their share of the margin: the refunded part of revenue. */
     c->costed_365d = s365.costed;
     c->margin_365d = s365.costed > 0 && s365.spend_cents > 0
