@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include "base/satint.h"
+
 /* Saturating map of a non-negative amount: 0 at 0, 0.63 at `scale`. */
 static double sat(double v, double scale)
 {
@@ -50,7 +52,7 @@ static double price(const struct customer *c, const struct model_config *cfg)
 
 static double tolerance(const struct customer *c)
 {
-    int64_t judged = c->incidents_tolerated + c->incidents_lost;
+    int64_t judged = sat_add(c->incidents_tolerated, c->incidents_lost);
 
     if (judged == 0) {
         return 0.5;

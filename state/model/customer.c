@@ -103,7 +103,7 @@ void customer_bg_obs(const struct customer *c, int32_t as_of_day, double unit_da
 
 int64_t customer_net_orders(const struct customer *c)
 {
-    int64_t n = c->orders - (c->orders_cancelled - c->cancelled_unknown);
+    int64_t n = sat_sub(c->orders, sat_sub(c->orders_cancelled, c->cancelled_unknown));
 
     return n > 0 ? n : 0;
 }

@@ -592,6 +592,10 @@ static void get_value(struct rd *r, void *field, enum pk_kind kind, const struct
             return;
         }
         i32 = (int32_t)((int64_t)b->day - i64);
+        if (i32 < -PACKED_DAY_LIMIT || i32 > PACKED_DAY_LIMIT) {
+            r->bad = 1;
+            return;
+        }
         memcpy(field, &i32, sizeof(i32));
         break;
     case PK_NAME: {

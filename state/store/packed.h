@@ -25,6 +25,8 @@
 /* Instants beyond 2^53 ms (some 285,000 years) from the epoch are no
  * model's: a state holding one is damaged and does not decode. */
 #define PACKED_TIME_LIMIT (INT64_C(1) << 53)
+/* Days likewise (the model's differences of two days stay within int). */
+#define PACKED_DAY_LIMIT ((int32_t)(PACKED_TIME_LIMIT / 86400000))
 
 /* Watermarks kept per customer: one per input topic and partition number it
  * was fed from (normally the three topics of its own partition). */

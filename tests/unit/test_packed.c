@@ -387,6 +387,13 @@ static int64_t r_i64(uint64_t *s)
     return (int64_t)r_bits(s);
 }
 
+/* A day the decoder takes: within PACKED_DAY_LIMIT of the epoch. */
+static int32_t r_day(uint64_t *s)
+{
+    return (int32_t)(r_bits(s) % (2u * (uint64_t)PACKED_DAY_LIMIT + 1)) -
+           PACKED_DAY_LIMIT;
+}
+
 /* An instant the decoder takes: within PACKED_TIME_LIMIT of the epoch. */
 static int64_t r_time(uint64_t *s)
 {
@@ -483,9 +490,9 @@ static void random_customer(uint64_t *s, struct customer *c)
     c->costed_orders = r_i64(s);
     c->fast_ship_orders = r_i64(s);
     c->purchase_days = r_i64(s);
-    c->first_day = r_i32(s);
-    c->last_day = r_i32(s);
-    c->prev_day = r_i32(s);
+    c->first_day = r_day(s);
+    c->last_day = r_day(s);
+    c->prev_day = r_day(s);
     c->first_day_cents = r_i64(s);
     c->ratings = r_i64(s);
     c->rating_sum = r_i64(s);
@@ -516,7 +523,7 @@ static void random_customer(uint64_t *s, struct customer *c)
 
     c->ndays = r_count(s, CU_DAYS_MAX);
     for (uint32_t i = 0; i < c->ndays; i++) {
-        c->days[i].day = r_i32(s);
+        c->days[i].day = r_day(s);
         c->days[i].orders = r_i32(s);
         c->days[i].spend_cents = r_i64(s);
         c->days[i].refund_cents = r_i64(s);
@@ -526,7 +533,7 @@ static void random_customer(uint64_t *s, struct customer *c)
     c->nopen = r_count(s, CU_OPEN_MAX);
     for (uint32_t i = 0; i < c->nopen; i++) {
         c->open[i].oid = r_h64(s);
-        c->open[i].day = r_i32(s);
+        c->open[i].day = r_day(s);
         c->open[i].flags = r_u32(s);
         c->open[i].amount_cents = r_i64(s);
         c->open[i].disc_cents = r_i64(s);
@@ -552,7 +559,7 @@ static void random_customer(uint64_t *s, struct customer *c)
     for (uint32_t i = 0; i < c->nbrands; i++) {
         c->brands[i].cat = (uint32_t)r_h64(s);
         c->brands[i].count = r_u32(s);
-        c->brands[i].last_day = r_i32(s);
+        c->brands[i].last_day = r_day(s);
         r_name(s, c->brands[i].name);
     }
     c->ncats = r_count(s, CU_CAT_MAX);
@@ -682,7 +689,7 @@ START_TEST(test_property_full_lists)
     random_customer(&s, c);
     random_meta(&s, &meta);
     while (c->ndays < CU_DAYS_MAX) {
-        c->days[c->ndays++].day = r_i32(&s);
+        c->days[c->ndays++].day = r_day(&s);
     }
     while (c->nseen < CU_SEEN_MAX) {
         c->seen[c->nseen++] = rnd64(&s);
@@ -693,8 +700,6 @@ START_TEST(test_property_full_lists)
 }
 END_TEST
 
-/* Times at the ends of their type, relative to an as_of at the other end
- * (the difference overflows int64_t), and days likewise. */
 /* Instants up to PACKED_TIME_LIMIT either side of the epoch round-trip,
  * whatever the base; one beyond it, in any field, is refused as damage. */
 START_TEST(test_extreme_times)
@@ -718,8 +723,8 @@ START_TEST(test_extreme_times)
             c->msg_as_of_ms = -v[j];
             c->tier_grace_until_ms = v[j];
             c->first_day = (int32_t)(v[j] >> 32);
-            c->last_day = INT32_MIN;
-            c->prev_day = INT32_MAX;
+            c->last_day = -PACKED_DAY_LIMIT;
+            c->prev_day = PACKED_DAY_LIMIT;
             c->mkt_ms[c->nmkt++] = v[j];
             pack_roundtrip(c, &meta);
         }
@@ -1184,11 +1189,15 @@ START_TEST(test_unpack_rejects_day_out_of_range)
         ck_assert_msg(unpack(big, len - 1 + w, d, &m) == -1, "day offset %llx accepted",
                       (unsigned long long)bad[k]);
     }
-    /* The ends of int32_t are fine. */
-    c->first_day = INT32_MIN;
-    c->last_day = INT32_MAX;
+    /* The ends of the day range are fine, one beyond is not. */
+    c->first_day = -PACKED_DAY_LIMIT;
+    c->last_day = PACKED_DAY_LIMIT;
     c->as_of_ms = PACKED_TIME_LIMIT;
     pack_roundtrip(c, &meta);
+    c->last_day = PACKED_DAY_LIMIT + 1;
+    free(buf);
+    buf = pack(c, &meta, &len);
+    ck_assert_int_eq(unpack(buf, len, d, &m), -1);
     free(big);
     free(buf);
     free(c);
