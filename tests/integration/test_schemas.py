@@ -236,9 +236,9 @@ def test_enums_match_the_code():
     """Each enumeration in the schemas is the C table it comes from: the
     parser looks input values up in state/model/event.c's tables ("none" is never
     accepted), the DLQ reasons are parse.c's names (less "ok" and
-    "no_memory", which is retried, not dead-lettered) plus "model_rejected",
-    and the output classes and reason codes are those of state/model/customer.c,
-    reward.c, risk.c and model.c."""
+    "no_memory", which is retried, not dead-lettered) plus "model_rejected"
+    and "quarantined", and the output classes and reason codes are those of
+    state/model/customer.c, reward.c, risk.c and model.c."""
     s = {n: v[0] for n, v in SCHEMAS.items()}
     common = s["common"]["$defs"]
     placed = s["order.placed"]["properties"]
@@ -261,7 +261,9 @@ def test_enums_match_the_code():
 
     reasons = [r for r in c_names("consumers/parse.c", "parse_reason_names") if r not in ("ok", "no_memory")]
     assert '"model_rejected"' in c_source("consumers/lanes.c")
-    assert enum_of(s["dlq-headers"]["properties"]["reason"]) == reasons + ["model_rejected"]
+    assert '"quarantined"' in c_source("consumers/lanes.c")
+    assert enum_of(s["dlq-headers"]["properties"]["reason"]) == reasons + ["model_rejected",
+                                                                         "quarantined"]
 
     scores = common["scores"]["properties"]
     assert scores["tier"]["enum"] == c_names("state/model/customer.c", "cu_tier_names")
