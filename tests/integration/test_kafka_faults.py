@@ -218,7 +218,10 @@ def test_dlq_topic_recreated(env, own_kafka):
     rss = rss_kib(d.proc.pid)
     log("paused: %d consumed, %d dead-lettered, rss %d -> %d KiB" % (
         c0, m.get("loyaltyd_dead_lettered_total"), rss0, rss))
-    assert rss - rss0 < 16 * 1024, "memory grew by %d KiB with the DLQ gone" % (rss - rss0)
+    # Under AddressSanitizer freed memory waits in its quarantine (256 MiB)
+    # and RSS says nothing about the daemon's bound: judged on the plain build.
+    if "ASAN_OPTIONS" not in os.environ:
+        assert rss - rss0 < 16 * 1024, "memory grew by %d KiB with the DLQ gone" % (rss - rss0)
     assert d.get("/health")[0] == 200
 
     while time.monotonic() - t_del < 10:
