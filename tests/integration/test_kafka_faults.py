@@ -29,15 +29,6 @@ class OutageNotReported(AssertionError):
     """/ready or loyaltyd_kafka_up wrong while the broker is away."""
 
 
-def halves(w):
-    """(cut, {topic: lines before cut}, {topic: lines from cut on}) by event time."""
-    stamps = sorted(ms for t in TOPICS for ms in w.stamps[t])
-    cut = stamps[len(stamps) // 2]
-    first = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms < cut] for t in TOPICS}
-    rest = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms >= cut] for t in TOPICS}
-    return stamps[-1], first, rest
-
-
 def check_end(env, d, w, newest, dlq_duplicates=False, dlq_workload=None):
     """Exact state (timers included), the DLQ (identical repeats only if
     dlq_duplicates), derived events each once, every milestone once."""
@@ -84,7 +75,7 @@ def test_broker_restart_in_flight(env, tmp_path, sig):
 
 def broker_restart(env, own_kafka, sig):
     w = Workload(seed=211 + (sig == signal.SIGKILL), customers=300)
-    newest, first, rest = halves(w)
+    first, rest, newest = w.halves()
     env.create_topics()
     feed_parallel({env.topic(t): first[t] for t in TOPICS})
     d = env.daemon(**CONF).start()
@@ -178,7 +169,7 @@ def test_dlq_topic_recreated(env, own_kafka):
     only); what the old topic held went with it; nothing else changes: the
     state, the derived events and the milestones are exact."""
     w = Workload(seed=223, customers=120)
-    newest, first, rest = halves(w)
+    first, rest, newest = w.halves()
     extra = flood(600)  # 600 x 1.5 kB, far over the 64 kB bound below
     env.create_topics()
     feed_parallel({env.topic(t): first[t] for t in TOPICS})

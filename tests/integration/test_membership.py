@@ -18,14 +18,6 @@ CONF = {"clock": "stream", "sweep.interval_s": 1, "merge.max_idle_ms": 15000,
         "merge.grace_ms": 3000}
 
 
-def halves(w):
-    stamps = sorted(ms for t in TOPICS for ms in w.stamps[t])
-    cut = stamps[len(stamps) // 2]
-    first = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms < cut] for t in TOPICS}
-    second = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms >= cut] for t in TOPICS}
-    return first, second, stamps[-1]
-
-
 def processed(daemons):
     return sum(d.metrics().processed() for d in daemons if d.alive())
 
@@ -51,7 +43,7 @@ def finish(env, w, last_ms, survivors, allow_duplicates):
 
 def test_three_instances_kill_join_leave(env):
     w = Workload(seed=113, customers=400)
-    first, second, last_ms = halves(w)
+    first, second, last_ms = w.halves()
     env.create_topics()
     group = "it-%s-trio" % env.tag
     a, b, c = (env.daemon(n, group=group, **CONF).start() for n in "abc")
@@ -94,7 +86,7 @@ def test_static_member_restart_keeps_partitions(env):
     session timeout: it gets the same partitions back and the other two see
     no rebalance at all."""
     w = Workload(seed=114, customers=300)
-    first, second, last_ms = halves(w)
+    first, second, last_ms = w.halves()
     env.create_topics()
     group = "it-%s-static" % env.tag
     conf = dict(CONF, **{"kafka.consumer.session.timeout.ms": 30000})

@@ -13,9 +13,7 @@ def test_redis_outage(env, own_redis):
     env.create_topics()
     # Halves by event time, each fed on all topics at once, with the sweeper
     # on the stream's clock (as test_redis_faults.py does).
-    stamps = sorted(ms for t in TOPICS for ms in w.stamps[t])
-    cut = stamps[len(stamps) // 2]
-    first = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms < cut] for t in TOPICS}
+    first, second, newest = w.halves()
     feed_parallel({env.topic(t): first[t] for t in TOPICS})
     d = env.daemon(**{"redis.port": own_redis.port, "redis.timeout_ms": 1000,
                       "clock": "stream", "sweep.interval_s": 1, "merge.max_idle_ms": 15000,
@@ -23,8 +21,7 @@ def test_redis_outage(env, own_redis):
     d.wait_caught_up(sum(len(v) for v in first.values()))
 
     own_redis.stop()  # SIGTERM: Redis saves its RDB first
-    feed_parallel({env.topic(t): [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms >= cut]
-                   for t in TOPICS})
+    feed_parallel({env.topic(t): second[t] for t in TOPICS})
     wait_for("/ready to answer 503", lambda: d.get("/ready")[0] == 503, 30)
     m = d.metrics()
     assert m.get("loyaltyd_redis_up") == 0 and m.get("loyaltyd_ready") == 0
@@ -62,7 +59,7 @@ def test_redis_outage(env, own_redis):
         v for _, v in d.metrics().all("loyaltyd_event_time_lag_seconds")} == {0}, 10)
     d.wait_timers_fired()
     check_state(own_redis.client, env.redis_prefix, w, check_rev=False,
-                timers_until=stamps[-1])
+                timers_until=newest)
     check_dlq(env, w)
     rewards, churn = read_outputs(env)
     check_derived_records(rewards, churn, segments=read_segments(env))

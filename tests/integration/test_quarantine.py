@@ -24,10 +24,7 @@ def ctl(d, *args):
 
 def test_damaged_customer_quarantined_then_redriven(env):
     w = Workload(seed=131, customers=150)
-    stamps = sorted(ms for t in TOPICS for ms in w.stamps[t])
-    cut = stamps[len(stamps) // 2]
-    first = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms < cut] for t in TOPICS}
-    second = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms >= cut] for t in TOPICS}
+    first, second, newest = w.halves()
     env.create_topics()
     feed_parallel({env.topic(t): first[t] for t in TOPICS})
     d = env.daemon(**CONF).start()
@@ -59,7 +56,7 @@ def test_damaged_customer_quarantined_then_redriven(env):
     assert [q["customer_id"] for q in json.loads(out)] == [victim]
 
     # The others are exact; the victim's state is untouched.
-    check_state(env.r, env.redis_prefix, w, check_rev=False, timers_until=stamps[-1],
+    check_state(env.r, env.redis_prefix, w, check_rev=False, timers_until=newest,
                 except_customers=(victim,))
     assert env.r.get(key) == b"\x00not a state"
     dlq = [x for x in drain(env.topic("loyalty.dlq")) if x["headers"].get("reason") == "quarantined"]
@@ -78,7 +75,7 @@ def test_damaged_customer_quarantined_then_redriven(env):
              lambda: d.metrics().processed() >= m.processed() + held, 60)
     d.wait_caught_up(None)
     d.wait_timers_fired()
-    check_state(env.r, env.redis_prefix, w, check_rev=False, timers_until=stamps[-1])
+    check_state(env.r, env.redis_prefix, w, check_rev=False, timers_until=newest)
     check_dlq(env, w, other_reasons=("quarantined",))
     rewards, churn = read_outputs(env)
     check_derived_records(rewards, churn)

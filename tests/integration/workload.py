@@ -485,6 +485,19 @@ class Workload:
         ts = (topic,) if topic else TOPICS
         return sum(len(self.lines[t]) for t in ts) - sum(1 for b in self.bad if topic in (None, b[0]))
 
+    def halves(self):
+        """The input split at the median event time: ({topic: lines before
+        it}, {topic: lines from it on}, the newest event time), for runs fed
+        in two halves with a fault between them."""
+        stamps = sorted(ms for t in TOPICS for ms in self.stamps[t])
+        cut = stamps[len(stamps) // 2]
+        parts = ({}, {})
+        for t in TOPICS:
+            for later in (0, 1):
+                parts[later][t] = [l for l, ms in zip(self.lines[t], self.stamps[t])
+                                   if (ms >= cut) == bool(later)]
+        return parts[0], parts[1], stamps[-1]
+
     def total(self, topic=None):
         ts = (topic,) if topic else TOPICS
         return sum(len(self.lines[t]) for t in ts)
