@@ -466,13 +466,23 @@ size_t packed_encode(const struct customer *c, const struct store_meta *meta,
     return need;
 }
 
+/* Most states fit the scratch buffer, so they are encoded once and copied;
+ * a larger one is encoded again into its own buffer. */
+#define PACKED_SCRATCH 4096
+
 unsigned char *packed_new(const struct customer *c, const struct store_meta *meta,
                           size_t *len)
 {
+    unsigned char scratch[PACKED_SCRATCH];
     unsigned char *buf;
 
-    *len = encode(c, meta, NULL, 0);
-    if ((buf = malloc(*len)) != NULL) {
+    *len = encode(c, meta, scratch, sizeof(scratch));
+    if ((buf = malloc(*len)) == NULL) {
+        return NULL;
+    }
+    if (*len <= sizeof(scratch)) {
+        memcpy(buf, scratch, *len);
+    } else {
         encode(c, meta, buf, *len);
     }
     return buf;

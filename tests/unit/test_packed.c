@@ -896,6 +896,32 @@ START_TEST(test_pack_measures)
 }
 END_TEST
 
+/* A customer with every field set and every list at its bound (bytes of
+ * 0x5a throughout) packs past packed_new's scratch buffer, which then
+ * encodes it again into its own: the bytes are packed_encode's. */
+START_TEST(test_pack_largest)
+{
+    struct customer *c = malloc(sizeof(*c));
+    unsigned char *ref, *buf;
+    size_t len, need;
+
+    ck_assert_ptr_nonnull(c);
+    memset(c, 0x5a, sizeof(*c));
+    buf = packed_new(c, &meta_typical, &len);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_gt(len, 4096);
+    need = packed_encode(c, &meta_typical, NULL, 0);
+    ck_assert_uint_eq(need, len);
+    ref = malloc(need);
+    ck_assert_ptr_nonnull(ref);
+    ck_assert_uint_eq(packed_encode(c, &meta_typical, ref, need), need);
+    ck_assert_int_eq(memcmp(buf, ref, len), 0);
+    free(ref);
+    free(buf);
+    free(c);
+}
+END_TEST
+
 START_TEST(test_unpack_rejects)
 {
     struct fx f;
@@ -1415,6 +1441,7 @@ static Suite *suite(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_pack_roundtrip_full);
+    tcase_add_test(tc, test_pack_largest);
     tcase_add_loop_test(tc, test_pack_roundtrip_random, 0, 50);
     tcase_add_test(tc, test_seen_roundtrip);
     tcase_add_loop_test(tc, test_property_random_customers, 0, 300);
