@@ -1,11 +1,17 @@
 """Redis Cluster, the ground of issue 20, against Redis itself (neither Kafka
-nor the shared Redis is used): slot_of (state/store/slot.c, through
-build/tools/slotcheck) gives every key the slot CLUSTER KEYSLOT of a
-cluster-enabled redis-server of the test's own gives it: random bytes, the
-store's customer keys, braces anywhere.
+nor the shared Redis is used):
 
-The server is on a port of 17000-17100 (its cluster bus too) and is stopped
-when the test ends, whatever happened."""
+- slot_of (state/store/slot.c, through build/tools/slotcheck) gives every
+  key the slot CLUSTER KEYSLOT of a cluster-enabled redis-server of the
+  test's own gives it: random bytes, the store's customer keys, braces
+  anywhere;
+- deploy/services.sh cluster-up makes a cluster of 3 masters with a replica
+  each on loopback, every node agreeing on all 16384 slots; the slot map
+  read from its CLUSTER SLOTS and the MOVED errors it answers are read as
+  Redis means them; cluster-down stops every node.
+
+Every server is on a port of 17000-17100 (its cluster bus too) and is
+stopped when the test ends, whatever happened."""
 import binascii
 import os
 import random
@@ -25,6 +31,7 @@ except ImportError:  # pragma: no cover - the runner installs it
 SLOTCHECK = _bin("SLOTCHECK_BIN", "build/tools/slotcheck")
 PORTS = range(17000, 17101)
 BUS_OFFSET = 50
+SERVICES = os.path.join(ROOT, "deploy/services.sh")
 
 
 def need(*programs):
@@ -153,3 +160,122 @@ def test_keyslot_matches_redis(tmp_path):
             srv.wait(5)
         out.close()
     assert not port_open(port)
+
+
+def cli(port, *args):
+    return run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args]).stdout.decode()
+
+
+def cluster_info(port):
+    return dict(line.split(":", 1) for line in cli(port, "CLUSTER", "INFO").split()
+                if ":" in line)
+
+
+def node_pids(directory, ports):
+    pids = {}
+    for p in ports:
+        with open(os.path.join(directory, str(p), "redis.pid")) as f:
+            pids[p] = int(f.read())
+    return pids
+
+
+def pid_gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_local_cluster(tmp_path):
+    """cluster-up: 3 masters and 3 replicas, every slot served, each master
+    with one replica, AOF on, every node agreeing; idempotent; the slot map
+    and MOVED as slot.c reads them are Redis's; cluster-down stops it all."""
+    need("redis-server", "redis-cli")
+    base = free_in_range(6)
+    ports = list(range(base, base + 6))
+    directory = str(tmp_path / "cluster")
+    env = {"REDIS_CLUSTER_PORT": str(base), "REDIS_CLUSTER_BUS_OFFSET": str(BUS_OFFSET),
+           "REDIS_CLUSTER_DIR": directory}
+    pids = {}
+    try:
+        run([SERVICES, "cluster-up"], env=env, timeout=180)
+        pids = node_pids(directory, ports)
+        status = run([SERVICES, "cluster-status"], env=env, check=False)
+        assert status.returncode == 0, status.stdout.decode()
+        again = run([SERVICES, "cluster-up"], env=env, timeout=60).stdout.decode()
+        assert again.count("already running") == 6, again
+        assert node_pids(directory, ports) == pids
+
+        for p in ports:
+            info = cluster_info(p)
+            assert info["cluster_state"] == "ok", (p, info)
+            assert info["cluster_slots_assigned"] == "16384", (p, info)
+            assert info["cluster_slots_ok"] == "16384", (p, info)
+            assert info["cluster_known_nodes"] == "6", (p, info)
+            assert cli(p, "CONFIG", "GET", "appendonly").split() == ["appendonly", "yes"]
+
+        # CLUSTER NODES: id addr flags master-id ... slots
+        nodes = [line.split() for line in cli(ports[0], "CLUSTER", "NODES").splitlines()]
+        masters = {n[0]: n for n in nodes if "master" in n[2].split(",")}
+        replicas = [n for n in nodes if "slave" in n[2].split(",")]
+        assert len(masters) == 3 and len(replicas) == 3, nodes
+        assert sorted(r[3] for r in replicas) == sorted(masters), "each master one replica"
+        covered = set()
+        for m in masters.values():
+            for rng in m[8:]:
+                lo, _, hi = rng.partition("-")
+                covered.update(range(int(lo), int(hi or lo) + 1))
+        assert covered == set(range(16384))
+
+        # The slot map slot.c reads from CLUSTER SLOTS, asked of a replica.
+        out = run([SLOTCHECK, "map", "127.0.0.1", str(ports[5])]).stdout.decode().splitlines()
+        assert out[:2] == ["covered 16384", "masters 3"], out
+        owner = {}
+        for line in out[2:]:
+            rng, addr = line.split()
+            lo, hi = (int(x) for x in rng.split("-"))
+            for s in range(lo, hi + 1):
+                owner[s] = addr
+        want = {}
+        for m in masters.values():
+            addr = m[1].split("@")[0]
+            for rng in m[8:]:
+                lo, _, hi = rng.partition("-")
+                for s in range(int(lo), int(hi or lo) + 1):
+                    want[s] = addr
+        assert owner == want
+
+        # MOVED from the first master, as slot.c reads it: the key's slot
+        # (CLUSTER KEYSLOT) and that slot's master in the map.
+        keys = ["loyalty:c:{%d}" % i for i in range(40)] + ["foo", "{user1000}.following"]
+        here = "127.0.0.1:%d" % ports[0]
+        seen = {"here": 0, "MOVED": 0}
+        for line in run([SLOTCHECK, "redirect", "127.0.0.1", str(ports[0]), *keys]
+                        ).stdout.decode().splitlines():
+            key, kind, *rest = line.split()
+            slot = int(cli(ports[0], "CLUSTER", "KEYSLOT", key))
+            seen[kind] += 1
+            if kind == "here":
+                assert owner[slot] == here, line
+            else:
+                assert kind == "MOVED" and rest == [str(slot), owner[slot]], line
+        assert seen["here"] > 0 and seen["MOVED"] > 0, seen
+
+        # The store's two keys of a customer share its slot: one command
+        # takes both on a cluster.
+        cluster_cli = os.path.join(ROOT, "deploy/redis-cluster.sh")
+        p = run([cluster_cli, "cli", "MSET", "loyalty:c:{42}", "h", "loyalty:c:{42}:state", "s"],
+                env=env)
+        assert p.stdout.decode().strip() == "OK"
+        p = run([cluster_cli, "cli", "MSET", "loyalty:c:{42}", "h", "loyalty:c:{43}:state", "s"],
+                env=env, check=False)
+        assert "CROSSSLOT" in p.stdout.decode() + p.stderr.decode()
+    finally:
+        down = run([SERVICES, "cluster-down"], env=env, check=False, timeout=120)
+        log(down.stdout.decode())
+    assert down.returncode == 0, down.stderr.decode()
+    status = run([SERVICES, "cluster-status"], env=env, check=False)
+    assert status.returncode == 3, status.stdout.decode()
+    assert pids and all(pid_gone(pid) for pid in pids.values()), pids
+    assert not any(port_open(p) for p in ports)
