@@ -752,7 +752,7 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
             ctl_connect(c);
         }
         ggp = rc == 0 && gg.converged ? &gg.params : &c->model.gg;
-        wk.alpha *= 7.0 / f.unit_days; /* the daemon works in weeks */
+        wk.alpha *= f.unit_days / 7.0; /* alpha scales time: the daemon works in weeks */
         fprintf(
             stderr,
             "loyaltyctl: model version %" PRId64 ": r=%g alpha=%g a=%g b=%g p=%g q=%g "
