@@ -87,6 +87,17 @@ static int parse_lost(void *cfg, const struct cfgtab_key *k, const char *value, 
     return set_index(cfg, k, names_index(words, NAMES_COUNT(words), value));
 }
 
+/* fit.gate: 0 off, 1 validate. */
+static int parse_gate(void *cfg, const struct cfgtab_key *k, const char *value, char *why,
+                      size_t whylen)
+{
+    static const char *const words[] = {"off", "validate"};
+
+    (void)why;
+    (void)whylen;
+    return set_index(cfg, k, names_index(words, NAMES_COUNT(words), value));
+}
+
 /* "risk, value" -> the STORE_IDX_* bits; "" -> none. */
 static int parse_indices(void *cfg, const struct cfgtab_key *k, const char *value,
                          char *why, size_t whylen)
@@ -248,6 +259,27 @@ static const struct cfgtab_key cfg_keys[] = {
      "derived events and DLQ records not yet acknowledged by Kafka, in bytes of keys and "
      "values: above it the input is paused until they are down to half",
      0, NULL},
+    /* Read by loyaltyctl fit, never by the daemon: a change needs no restart. */
+    {"fit.gate", CFGTAB_CUSTOM, FIELD(fit_gate), "off", 0, 0,
+     "what loyaltyctl fit --save (the refit timer) checks besides convergence and "
+     "--max-change: 'off' or 'validate' (the model fitted up to fit.gate_holdout_days "
+     "before the data's last purchase must forecast those days: the level within "
+     "fit.gate_max_error, the ranking within fit.gate_margin of recency's, no worse than "
+     "the saved model; else nothing is saved, exit 3; docs/validate.md)",
+     CFGTAB_IN_PLACE, parse_gate},
+    {"fit.gate_holdout_days", CFGTAB_INT, FIELD(fit_gate_holdout_days), "273", 28, 3650,
+     "the refit gate's holdout: the data's last days, which the model fitted on the "
+     "days before must forecast (273: the 39 weeks of the CDNOW validation; at most "
+     "about 300 from Redis, whose day buckets hold 365 days)",
+     CFGTAB_IN_PLACE, NULL},
+    {"fit.gate_max_error", CFGTAB_DOUBLE, FIELD(fit_gate_max_error), "0.2", 0, 100,
+     "the refit gate refuses a model whose expected repeat purchases in the holdout "
+     "are further than this share of the actual ones from them (0.2: 20 %)",
+     CFGTAB_IN_PLACE, NULL},
+    {"fit.gate_margin", CFGTAB_DOUBLE, FIELD(fit_gate_margin), "0.05", 0, 1,
+     "how far the refit gate lets a model fall behind: the AUC of its P(a purchase) "
+     "below recency's, its relative error on the holdout above the saved model's",
+     CFGTAB_IN_PLACE, NULL},
 };
 
 static const struct cfgtab daemon_keys = {"", cfg_keys,

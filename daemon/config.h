@@ -43,6 +43,13 @@ struct config {
     int sweep_interval_ms;
     int model_refresh_ms;
 
+    /* loyaltyctl fit --save's refit gate (docs/validate.md); the daemon
+     * itself does not read them. */
+    int fit_gate; /* 0 off, 1 validate */
+    int fit_gate_holdout_days;
+    double fit_gate_max_error;
+    double fit_gate_margin;
+
     struct model_config *model;
 };
 

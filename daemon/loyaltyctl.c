@@ -25,12 +25,14 @@
 #include "state/fit/bgfit.h"
 #include "state/fit/cdnow.h"
 #include "state/fit/fit.h"
+#include "state/fit/gate.h"
 #include "state/fit/validate.h"
 #include "state/model/model.h"
 #include "state/store/codec.h"
 #include "state/store/store.h"
 
 #define EXIT_USAGE 2
+#define EXIT_GATE  3 /* the refit gate refused the fit: nothing saved */
 
 static void usage(FILE *out)
 {
@@ -56,10 +58,13 @@ static void usage(FILE *out)
         "  stats                    customers, and how many are on an older model "
         "version\n"
         "  fit --from-redis [--as-of YYYY-MM-DD] [--unit weeks|days] [--json]\n"
-        "      [--save [--max-change F] [--force]]\n"
+        "      [--save [--max-change F] [--force]] [--gate | --no-gate]\n"
         "  fit --input FILE --format cdnow-transactions|cdnow-summary\n"
         "      [--calibration-end YYYY-MM-DD] [--unit weeks|days] [--json] [--save "
         "...]\n"
+        "                           --gate: a backtest on the data's last days must\n"
+        "                           pass before --save saves (fit.gate in -c FILE;\n"
+        "                           exit 3 when it refuses; docs/validate.md)\n"
         "  validate --calibration-end YYYY-MM-DD [--holdout-end YYYY-MM-DD]\n"
         "      (--input FILE --format cdnow-transactions | --from-redis)\n"
         "      [--model fit|stored] [--json] [--plot DIR]\n"
@@ -526,6 +531,7 @@ struct fit_args {
     const char *input, *format;
     long cal_end;
     int has_cal_end, from_redis, json, save, force;
+    int gate; /* --gate 1, --no-gate 0, neither -1: fit.gate when saving */
     double unit_days, max_change;
 };
 
@@ -534,6 +540,7 @@ static void parse_fit_args(int argc, char **argv, struct fit_args *f)
     memset(f, 0, sizeof(*f));
     f->unit_days = 7;
     f->max_change = 3;
+    f->gate = -1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -545,6 +552,8 @@ static void parse_fit_args(int argc, char **argv, struct fit_args *f)
             f->save = 1;
         } else if (strcmp(a, "--force") == 0) {
             f->force = 1;
+        } else if (strcmp(a, "--gate") == 0 || strcmp(a, "--no-gate") == 0) {
+            f->gate = a[2] == 'g';
         } else if (v && strcmp(a, "--max-change") == 0) {
             char *end;
 
@@ -632,13 +641,44 @@ static void obs_from_redis(struct ctl *c, long as_of_day, double unit_days,
     *n_out = a.obs.n;
 }
 
+/* The refit gate's run (docs/validate.md, "The refit gate"): what it judged
+ * and why it refused; gate_run() below, with the validation's loaders. */
+struct gate_run {
+    struct gate_limits lim;
+    int holdout_days;
+    int judged;    /* the backtest ran; else why says what stopped it */
+    char why[512]; /* "" when the fit passed */
+    long cal_end, hold_end;
+    size_t customers, left_out;
+    struct bg_params backtest; /* fitted up to cal_end, weeks */
+    int64_t stored_version;    /* 0: no saved model */
+    struct gate_figures fig;
+    struct gate_verdict v;
+};
+
+static void gate_run(struct ctl *c, const struct fit_args *f,
+                     const struct bg_params *cand, struct gate_run *g);
+static void gate_json(cJSON *doc, const struct gate_run *g);
+static void gate_log(const struct gate_run *g);
+
 static void fit_print(const struct fit_args *f, const struct bg_fit_result *bg,
-                      const struct gg_fit_result *gg)
+                      const struct gg_fit_result *gg, const struct gate_run *g)
 {
     char buf[1024];
 
     if (f->json) {
-        fit_format_json(buf, sizeof(buf), bg, gg, f->unit_days == 7 ? "weeks" : "days");
+        const char *unit = f->unit_days == 7 ? "weeks" : "days";
+        cJSON *doc;
+
+        fit_format_json(buf, sizeof(buf), bg, gg, unit);
+        if (g != NULL) {
+            if ((doc = cJSON_Parse(buf)) == NULL) {
+                die("out of memory");
+            }
+            gate_json(doc, g);
+            put_json(doc);
+            return;
+        }
     } else {
         fit_format_text(buf, sizeof(buf), bg, gg);
     }
@@ -713,18 +753,33 @@ static int cmd_stats(struct ctl *c)
     return 0;
 }
 
+/* --gate or --no-gate, else fit.gate of the configuration when saving. */
+static int fit_gated(const struct ctl *c, const struct fit_args *f)
+{
+    int gate = f->gate >= 0 ? f->gate : f->save && c->cfg.fit_gate;
+
+    if (gate && f->input && strcmp(f->format, "cdnow-transactions") != 0) {
+        usage_exit("the refit gate needs purchase days: --from-redis or --format "
+                   "cdnow-transactions (--no-gate to fit without it)");
+    }
+    return gate;
+}
+
 static int cmd_fit(struct ctl *c, int argc, char **argv)
 {
     struct bg_fit_result bg;
     struct gg_fit_result gg;
+    struct gate_run g;
+    struct bg_params wk;
     struct fit_args f;
     struct bg_obs *obs = NULL;
     size_t n = 0;
     char err[512];
-    int rc;
+    int rc, gate;
 
     parse_fit_args(argc, argv, &f);
     f.json |= c->json;
+    gate = fit_gated(c, &f);
     if (f.from_redis) {
         ctl_connect(c);
         obs_from_redis(c, f.has_cal_end ? f.cal_end : (long)(wall_ms() / 86400000),
@@ -742,17 +797,22 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
         die("nothing to fit (%zu customers)", n);
     }
     rc = gg_fit(obs, n, &gg);
-    fit_print(&f, &bg, rc == 0 ? &gg : NULL);
+    wk = bg.params;
+    wk.alpha *= f.unit_days / 7.0; /* alpha scales time: the daemon works in weeks */
+    gate &= bg.converged;          /* a fit that did not converge is refused below */
+    if (gate) {
+        gate_run(c, &f, &wk, &g);
+        gate_log(&g);
+    }
+    fit_print(&f, &bg, rc == 0 ? &gg : NULL, gate ? &g : NULL);
     if (f.save) {
-        struct bg_params wk = bg.params;
         const struct gg_params *ggp;
         int64_t version;
 
-        if (!f.from_redis) {
+        if (c->store == NULL) {
             ctl_connect(c);
         }
         ggp = rc == 0 && gg.converged ? &gg.params : &c->model.gg;
-        wk.alpha *= 7.0 / f.unit_days; /* the daemon works in weeks */
         fprintf(
             stderr,
             "loyaltyctl: model version %" PRId64 ": r=%g alpha=%g a=%g b=%g p=%g q=%g "
@@ -768,6 +828,14 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
         if (c->model.version > 0 && !f.force) {
             check_plausible(&c->model, &wk, ggp, f.max_change);
         }
+        if (gate && g.why[0]) {
+            fprintf(stderr,
+                    "loyaltyctl: the refit gate refuses the fit: %s; nothing saved "
+                    "(fit.gate, docs/validate.md)\n",
+                    g.why);
+            free(obs);
+            exit(EXIT_GATE);
+        }
         snprintf(err, sizeof(err),
                  "{\"n\":%zu,\"loglik\":%.4f,\"saved_at_ms\":%" PRId64 "}", bg.n,
                  bg.loglik, wall_ms());
@@ -782,6 +850,10 @@ static int cmd_fit(struct ctl *c, int argc, char **argv)
     } else if (!bg.converged) {
         die("the BG/NBD fit did not converge (too few repeat customers or no dropout in "
             "the data)");
+    } else if (gate && g.why[0]) {
+        fprintf(stderr, "loyaltyctl: the refit gate would refuse the fit: %s\n", g.why);
+        free(obs);
+        exit(EXIT_GATE);
     }
     free(obs);
     return 0;
@@ -910,60 +982,101 @@ static const char *day_str(long day)
     return buf[k];
 }
 
+/* Why the data cannot be judged on a split at cal_end with the holdout to
+ * hold_end: 0, or -1 with the reason in why. */
+static int val_unjudgeable(long cal_end, long hold_end, const struct val_data *d,
+                           char *why, size_t len)
+{
+    if (d->last < d->first) {
+        snprintf(why, len, "no purchases to validate on");
+    } else if (cal_end < d->first || cal_end >= d->last) {
+        snprintf(why, len,
+                 "the calibration end %s is outside the data: its purchases run from %s "
+                 "to %s",
+                 day_str(cal_end), day_str(d->first), day_str(d->last));
+    } else if (hold_end > d->last) {
+        snprintf(why, len,
+                 "the holdout end %s is after the data's last purchase (%s): the holdout "
+                 "would miss purchases the data do not have",
+                 day_str(hold_end), day_str(d->last));
+    } else if (hold_end - cal_end < VAL_MIN_HOLD_DAYS) {
+        snprintf(why, len,
+                 "the data end %ld days after the calibration end; the holdout needs at "
+                 "least %d (4 weeks)",
+                 hold_end - cal_end, VAL_MIN_HOLD_DAYS);
+    } else {
+        return 0;
+    }
+    return -1;
+}
+
 /* Refuses what cannot be judged: exit 1, the reason on stderr.  Returns
  * the holdout end (the data's last purchase day unless given). */
 static long val_check(const struct val_args *v, const struct val_data *d)
 {
     long hold_end = v->has_hold_end ? v->hold_end : d->last;
+    char why[256];
 
-    if (d->last < d->first) {
-        die("no purchases to validate on");
-    }
-    if (v->cal_end < d->first || v->cal_end >= d->last) {
-        die("the calibration end %s is outside the data: its purchases run from %s to "
-            "%s",
-            day_str(v->cal_end), day_str(d->first), day_str(d->last));
-    }
-    if (hold_end > d->last) {
-        die("the holdout end %s is after the data's last purchase (%s): the holdout "
-            "would miss purchases the data do not have",
-            day_str(hold_end), day_str(d->last));
-    }
-    if (hold_end - v->cal_end < VAL_MIN_HOLD_DAYS) {
-        die("the data end %ld days after the calibration end; the holdout needs at "
-            "least %d (4 weeks)",
-            hold_end - v->cal_end, VAL_MIN_HOLD_DAYS);
+    if (val_unjudgeable(v->cal_end, hold_end, d, why, sizeof(why)) < 0) {
+        die("%s", why);
     }
     return hold_end;
+}
+
+/* A transaction file's purchase days, customer by customer (cdnow.h). */
+struct file_days {
+    long *day;
+    double *value;
+    size_t *start, n;
+};
+
+/* Reads them, and the data's range into d. */
+static void file_days_read(const char *path, struct file_days *fd, struct val_data *d)
+{
+    char err[512];
+
+    if (cdnow_load_days(path, &fd->day, &fd->value, &fd->start, &fd->n, err,
+                        sizeof(err)) < 0) {
+        die("%s", err);
+    }
+    for (size_t i = 0; i < fd->n; i++) {
+        vd_range(d, fd->day[fd->start[i]], fd->day[fd->start[i + 1] - 1]);
+    }
+}
+
+/* The cohort of the split at cal_end into d. */
+static void file_days_split(const struct file_days *fd, long cal_end, long hold_end,
+                            struct val_data *d)
+{
+    for (size_t i = 0; i < fd->n; i++) {
+        size_t k = fd->start[i], m = fd->start[i + 1] - k;
+
+        vd_reserve(d, m);
+        if (val_split(fd->day + k, fd->value + k, m, cal_end, hold_end,
+                      d->pool.v + d->pool.n, &d->c.v[d->c.n]) == 0) {
+            vd_keep(d);
+        }
+    }
+}
+
+static void file_days_free(struct file_days *fd)
+{
+    free(fd->start);
+    free(fd->value);
+    free(fd->day);
+    memset(fd, 0, sizeof(*fd));
 }
 
 /* The cohort from a transaction file. */
 static long val_from_file(const struct val_args *v, struct val_data *d)
 {
-    long *day, hold_end;
-    double *value;
-    size_t *start, ncust;
-    char err[512];
+    struct file_days fd;
+    long hold_end;
 
-    if (cdnow_load_days(v->input, &day, &value, &start, &ncust, err, sizeof(err)) < 0) {
-        die("%s", err);
-    }
-    for (size_t i = 0; i < ncust; i++) {
-        vd_range(d, day[start[i]], day[start[i + 1] - 1]);
-    }
+    file_days_read(v->input, &fd, d);
     hold_end = val_check(v, d);
-    for (size_t i = 0; i < ncust; i++) {
-        size_t k = start[i], m = start[i + 1] - k;
-
-        vd_reserve(d, m);
-        if (val_split(day + k, value + k, m, v->cal_end, hold_end, d->pool.v + d->pool.n,
-                      &d->c.v[d->c.n]) == 0) {
-            vd_keep(d);
-        }
-    }
-    free(start);
-    free(value);
-    free(day);
+    file_days_split(&fd, v->cal_end, hold_end, d);
+    file_days_free(&fd);
     return hold_end;
 }
 
@@ -1009,15 +1122,41 @@ static void val_from_redis(struct ctl *c, long cal_end, long hold_end, struct va
     each_customer(c, val_add, &a);
 }
 
+/* BG/NBD and Gamma-Gamma fitted on the cohort's calibration period, as
+ * `fit` fits them (weeks; Gamma-Gamma's defaults if it does not converge).
+ * 0, or -1 if BG/NBD does not converge. */
+static int fit_calibration(const struct val_data *d, struct bg_params *bp,
+                           struct gg_params *gp)
+{
+    struct bg_obs *obs = malloc((d->c.n ? d->c.n : 1) * sizeof(*obs));
+    struct bg_fit_result bg;
+    struct gg_fit_result gg;
+    int rc = -1;
+
+    if (obs == NULL) {
+        die("out of memory");
+    }
+    for (size_t i = 0; i < d->c.n; i++) {
+        obs[i] = d->c.v[i].cal;
+    }
+    if (bg_fit(obs, d->c.n, &bg) == 0 && bg.converged) {
+        *bp = bg.params;
+        if (gg_fit(obs, d->c.n, &gg) == 0 && gg.converged) {
+            *gp = gg.params;
+        } else {
+            gg_params_default(gp);
+        }
+        rc = 0;
+    }
+    free(obs);
+    return rc;
+}
+
 /* The model to judge: fitted on the calibration period, as `fit` does, or
  * the one the daemon uses. */
 static void val_model(struct ctl *c, const struct val_args *v, const struct val_data *d,
                       struct bg_params *bp, struct gg_params *gp)
 {
-    struct bg_obs *obs;
-    struct bg_fit_result bg;
-    struct gg_fit_result gg;
-
     if (v->stored) {
         if (c->store == NULL) {
             ctl_connect(c);
@@ -1026,23 +1165,10 @@ static void val_model(struct ctl *c, const struct val_args *v, const struct val_
         *gp = c->model.gg;
         return;
     }
-    if ((obs = malloc(d->c.n * sizeof(*obs))) == NULL) {
-        die("out of memory");
-    }
-    for (size_t i = 0; i < d->c.n; i++) {
-        obs[i] = d->c.v[i].cal;
-    }
-    if (bg_fit(obs, d->c.n, &bg) < 0 || !bg.converged) {
+    if (fit_calibration(d, bp, gp) < 0) {
         die("the BG/NBD fit on the calibration period did not converge (too few repeat "
             "customers or no dropout in the data); nothing to validate");
     }
-    *bp = bg.params;
-    if (gg_fit(obs, d->c.n, &gg) == 0 && gg.converged) {
-        *gp = gg.params;
-    } else {
-        gg_params_default(gp);
-    }
-    free(obs);
 }
 
 static const char *const val_group_names[VAL_GROUPS] = {"0", "1", "2", "3",
@@ -1334,6 +1460,192 @@ static int cmd_validate(struct ctl *c, int argc, char **argv)
     val_report_free(&r);
     vd_free(&d);
     return 0;
+}
+
+/* ---- the refit gate ---- */
+
+/* The backtest of `fit --save` with the gate (docs/validate.md, "The refit
+ * gate"): the data the fit reads, split at (last purchase day -
+ * fit.gate_holdout_days), the model fitted on the calibration period, the
+ * checks of state/fit/gate.h.  What cannot be judged (too short a history,
+ * too few customers, no convergence) is refused too, with g->judged 0. */
+static void gate_run(struct ctl *c, const struct fit_args *f,
+                     const struct bg_params *cand, struct gate_run *g)
+{
+    struct val_data d = {.first = LONG_MAX, .last = LONG_MIN};
+    struct file_days fd = {0};
+    struct gg_params gp;
+    double t_hold;
+
+    memset(g, 0, sizeof(*g));
+    g->lim = (struct gate_limits){c->cfg.fit_gate_max_error, c->cfg.fit_gate_margin};
+    g->holdout_days = c->cfg.fit_gate_holdout_days;
+    if (c->store == NULL) {
+        ctl_connect(c); /* the saved model */
+    }
+    g->stored_version = c->model.version;
+    if (f->input) {
+        file_days_read(f->input, &fd, &d);
+    } else {
+        val_from_redis(c, 0, -1, &d);
+    }
+    if (d.last < d.first) {
+        snprintf(g->why, sizeof(g->why), "data: no purchases to judge the model on");
+        goto out;
+    }
+    g->hold_end = d.last;
+    g->cal_end = d.last - g->holdout_days;
+    if (g->cal_end < d.first) {
+        snprintf(g->why, sizeof(g->why),
+                 "data: the purchases run from %s to %s, not longer than "
+                 "fit.gate_holdout_days (%d): no calibration period before the holdout",
+                 day_str(d.first), day_str(d.last), g->holdout_days);
+        goto out;
+    }
+    if (f->input) {
+        file_days_split(&fd, g->cal_end, g->hold_end, &d);
+    } else {
+        val_from_redis(c, g->cal_end, g->hold_end, &d);
+    }
+    vd_finish(&d);
+    g->customers = d.c.n;
+    g->left_out = d.left_out;
+    if (d.c.n < VAL_MIN_CUSTOMERS) {
+        snprintf(g->why, sizeof(g->why),
+                 "data: %zu customers bought by %s (%zu more left out), at least %d are "
+                 "needed to judge the model",
+                 d.c.n, day_str(g->cal_end), d.left_out, VAL_MIN_CUSTOMERS);
+        goto out;
+    }
+    if (fit_calibration(&d, &g->backtest, &gp) < 0) {
+        snprintf(g->why, sizeof(g->why),
+                 "data: the BG/NBD fit on the purchases up to %s did not converge",
+                 day_str(g->cal_end));
+        goto out;
+    }
+    if (gate_backtest(d.c.v, d.c.n, &g->backtest, g->cal_end, g->hold_end, &g->fig) < 0) {
+        die("out of memory");
+    }
+    t_hold = (double)(g->hold_end - g->cal_end) / 7.0;
+    g->fig.cand_expected = gate_expected(d.c.v, d.c.n, cand, t_hold);
+    g->fig.has_stored = g->stored_version > 0;
+    if (g->fig.has_stored) {
+        g->fig.stored_expected = gate_expected(d.c.v, d.c.n, &c->model.bg, t_hold);
+    }
+    gate_judge(&g->lim, &g->fig, &g->v);
+    gate_reason(&g->lim, &g->fig, &g->v, g->why, sizeof(g->why));
+    g->judged = 1;
+out:
+    file_days_free(&fd);
+    vd_free(&d);
+}
+
+static const char *gate_mark_name(int mark)
+{
+    return mark == GATE_PASSED ? "passed" : mark == GATE_FAILED ? "failed" : "not judged";
+}
+
+/* What the gate judged, on stderr (stdout holds the fit). */
+static void gate_log(const struct gate_run *g)
+{
+    const struct gate_figures *fg = &g->fig;
+    const struct gate_verdict *v = &g->v;
+
+    if (!g->judged) {
+        return;
+    }
+    fprintf(stderr,
+            "loyaltyctl: refit gate: the model fitted up to %s (r=%g alpha=%g a=%g b=%g) "
+            "on the %d days after it, to %s: %zu customers",
+            day_str(g->cal_end), g->backtest.r, g->backtest.alpha, g->backtest.a,
+            g->backtest.b, g->holdout_days, day_str(g->hold_end), g->customers);
+    if (g->left_out) {
+        fprintf(stderr, " (%zu left out: their state no longer tells the split)",
+                g->left_out);
+    }
+    fprintf(stderr,
+            "\nloyaltyctl: refit gate: level %s: %.1f repeat purchases expected, %.0f "
+            "happened, relative error %.3f (at most %g)\n",
+            gate_mark_name(v->mark[GATE_LEVEL]), fg->expected, fg->actual, v->error,
+            g->lim.max_error);
+    fprintf(stderr,
+            "loyaltyctl: refit gate: ranking %s: AUC of P(a purchase) %.3f, of recency "
+            "%.3f (at most %g below)\n",
+            gate_mark_name(v->mark[GATE_RANKING]), fg->auc_model, fg->auc_recency,
+            g->lim.margin);
+    if (fg->has_stored) {
+        fprintf(stderr,
+                "loyaltyctl: refit gate: stored %s: relative error of the new fit %.3f, "
+                "of model version %" PRId64 " %.3f (at most %g more)\n",
+                gate_mark_name(v->mark[GATE_STORED]), v->cand_error, g->stored_version,
+                v->stored_error, g->lim.margin);
+    } else {
+        fprintf(stderr, "loyaltyctl: refit gate: stored not judged: no saved model\n");
+    }
+    if (v->passed) {
+        fprintf(stderr, "loyaltyctl: refit gate passed\n");
+    }
+}
+
+/* A number, or null where JSON has none (NaN, infinity). */
+static void json_number(cJSON *o, const char *name, double v)
+{
+    if (isfinite(v)) {
+        cJSON_AddNumberToObject(o, name, v);
+    } else {
+        cJSON_AddNullToObject(o, name);
+    }
+}
+
+/* "gate" in the fit's JSON document. */
+static void gate_json(cJSON *doc, const struct gate_run *g)
+{
+    const struct gate_figures *fg = &g->fig;
+    const struct gate_verdict *v = &g->v;
+    cJSON *o = cJSON_AddObjectToObject(doc, "gate"), *k;
+
+    cJSON_AddBoolToObject(o, "passed", g->why[0] == '\0');
+    if (g->why[0] == '\0') {
+        cJSON_AddNullToObject(o, "failed");
+        cJSON_AddNullToObject(o, "reason");
+    } else {
+        cJSON_AddStringToObject(o, "failed",
+                                g->judged ? gate_check_name(v->failed) : "data");
+        cJSON_AddStringToObject(o, "reason", g->why);
+    }
+    cJSON_AddNumberToObject(o, "holdout_days", g->holdout_days);
+    cJSON_AddNumberToObject(o, "max_error", g->lim.max_error);
+    cJSON_AddNumberToObject(o, "margin", g->lim.margin);
+    cJSON_AddNumberToObject(o, "stored_version", (double)g->stored_version);
+    if (!g->judged) {
+        return;
+    }
+    cJSON_AddStringToObject(o, "calibration_end", day_str(g->cal_end));
+    cJSON_AddStringToObject(o, "holdout_end", day_str(g->hold_end));
+    cJSON_AddNumberToObject(o, "customers", (double)g->customers);
+    cJSON_AddNumberToObject(o, "left_out", (double)g->left_out);
+    k = cJSON_AddObjectToObject(o, "backtest");
+    cJSON_AddNumberToObject(k, "r", g->backtest.r);
+    cJSON_AddNumberToObject(k, "alpha", g->backtest.alpha);
+    cJSON_AddNumberToObject(k, "a", g->backtest.a);
+    cJSON_AddNumberToObject(k, "b", g->backtest.b);
+    k = cJSON_AddObjectToObject(o, "level");
+    cJSON_AddStringToObject(k, "result", gate_mark_name(v->mark[GATE_LEVEL]));
+    json_number(k, "actual", fg->actual);
+    json_number(k, "expected", fg->expected);
+    json_number(k, "error", v->error);
+    k = cJSON_AddObjectToObject(o, "ranking");
+    cJSON_AddStringToObject(k, "result", gate_mark_name(v->mark[GATE_RANKING]));
+    json_number(k, "auc_p_purchase", fg->auc_model);
+    json_number(k, "auc_recency", fg->auc_recency);
+    k = cJSON_AddObjectToObject(o, "stored");
+    cJSON_AddStringToObject(k, "result", gate_mark_name(v->mark[GATE_STORED]));
+    if (fg->has_stored) {
+        json_number(k, "fit_expected", fg->cand_expected);
+        json_number(k, "fit_error", v->cand_error);
+        json_number(k, "stored_expected", fg->stored_expected);
+        json_number(k, "stored_error", v->stored_error);
+    }
 }
 
 /* ---- main ---- */

@@ -247,3 +247,21 @@ def test_refit_refuses_an_implausible_move(env):
     assert save_model(env.r, env.redis_prefix, dict(REFIT, a=50.0)) == 4
     assert run(ctl + ["--force"]).returncode == 0 and version() == 5
     assert abs(float(env.r.hget(env.redis_prefix + "model", "a")) - 0.792886) < 1e-3
+
+
+def test_refit_in_days_saved_in_weeks(env):
+    """fit --unit days fits alpha in days (7 times the weeks' 4.41 on CDNOW);
+    --save stores the daemon's unit, weeks: the published alpha."""
+    import os
+    from conftest import ROOT
+    need_ctl()
+    summary = os.path.join(ROOT, "data", "cdnow", "cdnow_customers_summary.csv")
+    ctl = [LOYALTYCTL, "--redis", "127.0.0.1:%d" % REDIS_PORT, "--prefix", env.redis_prefix,
+           "fit", "--input", summary, "--format", "cdnow-summary", "--unit", "days"]
+    out = run(ctl).stdout.decode()
+    assert "alpha=30.89" in out, out
+    run(ctl + ["--save"])
+    stored = env.r.hgetall(env.redis_prefix + "model")
+    assert stored[b"version"] == b"1" and stored[b"unit"] == b"weeks", stored
+    assert abs(float(stored[b"alpha"]) - 4.413532) < 1e-3, stored
+    assert abs(float(stored[b"r"]) - 0.242593) < 1e-4, stored

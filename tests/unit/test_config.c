@@ -61,7 +61,38 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg.http_listen, "127.0.0.1:9464");
     ck_assert_uint_eq(cfg.redis_indices,
                       (1u << STORE_IDX_RISK) | (1u << STORE_IDX_VALUE));
+    /* The refit gate is off unless asked for. */
+    ck_assert_int_eq(cfg.fit_gate, 0);
+    ck_assert_int_eq(cfg.fit_gate_holdout_days, 273);
+    ck_assert_double_eq(cfg.fit_gate_max_error, 0.2);
+    ck_assert_double_eq(cfg.fit_gate_margin, 0.05);
     config_fini(&cfg);
+}
+END_TEST
+
+/* The refit gate's keys, read by loyaltyctl fit; a reload never waits for a
+ * restart over them (the daemon does not read them). */
+START_TEST(test_fit_gate)
+{
+    struct config a, b;
+    char err[256] = "", out[256];
+
+    ck_assert_int_eq(config_init(&a), 0);
+    ck_assert_int_eq(load(&b,
+                          "fit.gate = validate\nfit.gate_holdout_days = 91\n"
+                          "fit.gate_max_error = 0.35\nfit.gate_margin = 0\n",
+                          err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(b.fit_gate, 1);
+    ck_assert_int_eq(b.fit_gate_holdout_days, 91);
+    ck_assert_double_eq(b.fit_gate_max_error, 0.35);
+    ck_assert_double_eq(b.fit_gate_margin, 0);
+    ck_assert_uint_eq(config_restart_changes(&a, &b, out, sizeof(out)), 0);
+    config_fini(&b);
+    ck_assert_int_eq(load(&b, "fit.gate = off\n", err, sizeof(err)), 0);
+    ck_assert_int_eq(b.fit_gate, 0);
+    config_fini(&b);
+    config_fini(&a);
 }
 END_TEST
 
@@ -137,6 +168,11 @@ static const struct {
     {"input.bad_key = drop\n",
      ":1: input.bad_key: 'drop' is not one of the allowed values"},
     {"redis.lost = rep\n", ":1: redis.lost: 'rep' is not one of the allowed values"},
+    {"fit.gate = on\n", ":1: fit.gate: 'on' is not one of the allowed values"},
+    {"fit.gate_holdout_days = 27\n",
+     ":1: fit.gate_holdout_days: must be an integer between 28 and 3650"},
+    {"fit.gate_max_error = -0.1\n", ":1: fit.gate_max_error"},
+    {"fit.gate_margin = 1.5\n", ":1: fit.gate_margin: must be a number between 0 and 1"},
     {"limits.max_amount = nan\n", ":1: limits.max_amount"},
     {"= 5\n", ":1: empty key"},
     {"model.no_such_tunable = 1\n", ":1: unknown key 'model.no_such_tunable'"},
@@ -488,6 +524,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_kafka_secret_file);
     tcase_add_test(tc, test_restart_changes);
     tcase_add_test(tc, test_described_config_loads);
+    tcase_add_test(tc, test_fit_gate);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_password_file);
     tcase_add_test(tc, test_credentials);
