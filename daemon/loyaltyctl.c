@@ -1,7 +1,7 @@
 /*
  * loyaltyctl.c - the operators' command line: inspect and repair the state
- * loyaltyd keeps in Redis, fit the churn model, and redrive dead-lettered
- * input (redrive.c).
+ * loyaltyd keeps in Redis, fit the churn model, redrive dead-lettered
+ * input (redrive.c), and import and list exchange rates (fxctl.c).
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include "base/civil.h"
 #include "base/clock.h"
 #include "daemon/config.h"
+#include "daemon/fxctl.h"
 #include "daemon/redrive.h"
 #include "daemon/svg.h"
 #include "state/fit/bgfit.h"
@@ -70,6 +71,15 @@ static void usage(FILE *out)
         "      [--model fit|stored] [--json] [--plot DIR]\n"
         "                           the churn model's predictions for the holdout\n"
         "                           against what happened (docs/validate.md)\n"
+        "  fx import FILE [--format ecb|plain] [--base CUR] [--replace]\n"
+        "                           exchange rates into Redis from the ECB's CSV or a\n"
+        "                           date,currency,rate file (rates: units of each\n"
+        "                           currency per unit of the base, default EUR); a\n"
+        "                           bad line refuses the whole file, and a rate stored\n"
+        "                           with another value refuses it unless --replace\n"
+        "  fx list [--currency CUR] [--on YYYY-MM-DD]\n"
+        "                           the rates in force on a day (default: the latest)\n"
+        "                           per currency, with the date each took effect\n"
         "  redrive --reason REASON [--customer ID] [--dry-run]\n"
         "                           produce the DLQ records of that reason (and\n"
         "                           customer) again to their source topic, once the\n"
@@ -1680,6 +1690,15 @@ static int run(struct ctl *c, int argc, char **argv)
         int rc = redrive_command(&c->cfg, argc - 1, argv + 1, c->json, &why);
 
         if (rc == REDRIVE_USAGE) {
+            usage_exit(why);
+        }
+        return rc;
+    }
+    if (strcmp(cmd, "fx") == 0) {
+        const char *why = NULL;
+        int rc = fxctl_command(&c->cfg, argc - 1, argv + 1, c->json, &why);
+
+        if (rc == FXCTL_USAGE) {
             usage_exit(why);
         }
         return rc;
