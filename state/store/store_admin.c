@@ -89,7 +89,9 @@ int store_scan_tasks(struct store *s, const char *head, const char *after,
         return -1;
     }
     /* SCAN may return a key more than once. */
-    qsort(*tasks, *n, sizeof(**tasks), cmp_task);
+    if (*n > 1) {
+        qsort(*tasks, *n, sizeof(**tasks), cmp_task);
+    }
     for (size_t i = 0; i < *n; i++) {
         if (u == 0 || (*tasks)[u - 1] != (*tasks)[i]) {
             (*tasks)[u++] = (*tasks)[i];
@@ -193,7 +195,7 @@ int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
         rc = task_top(s, k, tasks[i], n, &v, &m, &cap);
     }
     free(tasks);
-    if (rc == 0) {
+    if (rc == 0 && m > 1) {
         qsort(v, m, sizeof(*v), cmp_ranked_id);
         for (size_t i = 0; i < m; i++) {
             if (u > 0 && strcmp(v[u - 1].id, v[i].id) == 0) {
@@ -204,6 +206,8 @@ int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
         }
         m = u;
         qsort(v, m, sizeof(*v), cmp_ranked);
+    }
+    if (rc == 0) {
         *ids = calloc(m ? m : 1, sizeof(**ids));
         *scores = calloc(m ? m : 1, sizeof(**scores));
         rc = *ids != NULL && *scores != NULL ? 0 : -1;
