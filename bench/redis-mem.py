@@ -7,9 +7,10 @@ for the customer hashes, `OBJECT ENCODING` and `HLEN`.  A customer's bytes are
 its hash `c:{ID}` + every other key of its own, `c:{ID}:SUFFIX` (the aux
 string, the outbox hash when present, or whatever else a state layout keeps
 per customer, e.g. a packed `:state`; each suffix is reported as a part) + an
-equal share of the global index and due zsets (`idx:*`, `due:*`); `model` and
-`schema` and any other key are reported apart (one per prefix, not per
-customer).
+equal share of the tasks' index and due zsets (`t:{N}:idx:*`, `t:{N}:due`; the
+release before's global `idx:*` and `due:*` too); `model`, `schema`, the
+tasks' progress and any other key are reported apart (one per prefix or task,
+not per customer).
 
 Talks to Redis through redis-cli (one command per line on stdin, one reply
 per line), so it needs nothing but the Redis package.  Prints a report and
@@ -71,6 +72,8 @@ def main():
                             cli_batch(["MEMORY USAGE %s SAMPLES 0" % k for k in keys], a.port))))
     # c:{ID} and c:{ID}:SUFFIX: the customer's own keys, whatever the suffix
     cust_re = re.compile(re.escape(a.prefix) + r"c:\{(.+)\}(:[A-Za-z0-9_.-]+)?$")
+    # t:{N}:idx:KIND, t:{N}:due (and idx:KIND, due:N of the release before)
+    zset_re = re.compile(re.escape(a.prefix) + r"(?:t:\{\d+\}:)?(idx|due)(:|$)")
     keys = [k for k in keys if k in usage]
     per = collections.defaultdict(collections.Counter)
     glob = collections.Counter()
@@ -83,8 +86,8 @@ def main():
             per[m.group(1)][(m.group(2) or ":hash")[1:]] += usage[k]
             if not m.group(2):
                 hashes.append(k)
-        elif k.startswith(a.prefix + "idx:") or k.startswith(a.prefix + "due:"):
-            glob[k[len(a.prefix):].split(":")[0]] += usage[k]
+        elif zset_re.match(k):
+            glob[zset_re.match(k).group(1)] += usage[k]
             zsets.append(k)
         else:
             other[k[len(a.prefix):]] = usage[k]

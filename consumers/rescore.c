@@ -2,10 +2,10 @@
  * rescore.c - rescoring after a refit: every customer of this instance's
  * tasks whose state was evaluated with an older model version is evaluated
  * again at its own as_of time (model_rescore), in the background and at most
- * rescore_per_s a second.  Two passes over the loyalty index (which holds
- * every customer), a ZSCAN chunk with the customers' partitions and versions
- * at a time: the first counts the customers behind (the pending figure), the
- * second rescores each chunk's, in batches of one task's customers, before
+ * rescore_per_s a second.  Two passes over every customer (a SCAN of the
+ * summary hashes, so no index is needed), a chunk with the customers'
+ * partitions and versions at a time: the first counts the customers behind (the pending
+ * figure), the second rescores each chunk's, in batches of one task's customers, before
  * it reads the next chunk; so memory holds one chunk, whatever the number of
  * customers.  The stored version is the progress: a restart, a rebalance or
  * another refit starts over and finds only the customers still behind, and

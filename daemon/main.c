@@ -128,11 +128,15 @@ static int parse_args(int argc, char **argv, struct args *a)
  * to stop. */
 static int wait_for_services(struct store *store, struct pipeline *pl)
 {
+    struct store_migration m = {0};
     char err[512];
     int delay_ms = 200, pruned;
 
+    /* The keys of the release before are moved before anything is consumed
+     * (again after a failure: the migration is idempotent). */
     while (!got_stop && (store_connect(store, err, sizeof(err)) < 0 ||
-                         store_check_eviction(store, err, sizeof(err)) < 0)) {
+                         store_check_eviction(store, err, sizeof(err)) < 0 ||
+                         store_migrate_task_keys(store, &m, err, sizeof(err)) < 0)) {
         log_warn("%s (retrying)", err);
         metrics_redis_error(store_err_class(err));
         sd_notifyf(0, "STATUS=waiting for redis: %s", err);
@@ -140,6 +144,12 @@ static int wait_for_services(struct store *store, struct pipeline *pl)
         delay_ms = delay_ms < 5000 ? delay_ms * 2 : 5000;
     }
     metrics_set_redis_up(!got_stop);
+    if (!got_stop && m.keys > 0) {
+        log_note("moved the keys of the release before to the tasks' keys: %lld due "
+                 "time(s) into t:{N}:due, %lld index entries into t:{N}:idx:KIND, %lld "
+                 "dropped (customer gone), %lld old key(s) deleted",
+                 m.due, m.indexed, m.dropped, m.keys);
+    }
     if (!got_stop && store_aof(store) == 0) {
         log_warn("redis runs without AOF (appendonly no): a restart loses the writes "
                  "since its last snapshot; loyaltyd applies them again from Kafka "

@@ -149,6 +149,28 @@ int store_check_eviction(struct store *s, char *err, size_t errlen);
  * it does not say. */
 int store_aof(struct store *s);
 
+/* The key of task N's SUFFIX: PREFIX t:{N}:SUFFIX (the hash tag {N}: every
+ * key of a task in one slot on Redis Cluster).  SUFFIX is "progress", "due"
+ * or "idx:KIND". */
+void store_task_key(char *buf, size_t len, const char *prefix, int32_t task,
+                    const char *suffix);
+
+/* Move the keys of the release before (one index "P idx:KIND" of all
+ * customers, one due set "P due:N" per partition) to the task keys
+ * ("P t:{N}:idx:KIND", "P t:{N}:due"), before anything is consumed.  Each old
+ * key is copied, then deleted: a due time goes in unless the task's set has an
+ * earlier one (ZADD LT), an index entry unless the task's index has the
+ * customer already (ZADD NX), so a migration cut short and run again gives
+ * the same result.  An index entry goes to the task of its customer's summary
+ * (`partition`); one whose customer is gone is dropped, as is an index that
+ * store_opts.indices does not keep.  *m: due times and index entries moved,
+ * entries dropped (customer gone), old keys deleted.  0, or -1 with err. */
+struct store_migration {
+    long long due, indexed, dropped, keys;
+};
+int store_migrate_task_keys(struct store *s, struct store_migration *m, char *err,
+                            size_t errlen);
+
 /* A task's progress (README, "Guarantees"): per input topic of partition
  * `task`, the next offset after those applied and committed, -1 where none
  * is recorded; and the task's stream time (the newest event time its merge

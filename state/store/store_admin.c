@@ -10,54 +10,225 @@
 #include <stdlib.h>
 #include <string.h>
 
-int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
-              double **scores, size_t *count)
+static int cmp_task(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Append to v the numbers of SCAN's keys "P HEAD N AFTER". */
+static int tasks_from_keys(const redisReply *keys, size_t skip, const char *after,
+                           int32_t **v, size_t *n, size_t *cap)
+{
+    for (size_t i = 0; i < keys->elements; i++) {
+        const redisReply *k = keys->element[i];
+        char *end;
+        long t;
+
+        if (k->type != REDIS_REPLY_STRING || k->len <= skip ||
+            !(k->str[skip] >= '0' && k->str[skip] <= '9')) {
+            continue;
+        }
+        t = strtol(k->str + skip, &end, 10);
+        if (strcmp(end, after) != 0 || t > INT32_MAX) {
+            continue;
+        }
+        if (*n == *cap) {
+            size_t c = *cap ? 2 * *cap : 64;
+            int32_t *w = realloc(*v, c * sizeof(*w));
+
+            if (w == NULL) {
+                return -1;
+            }
+            *v = w;
+            *cap = c;
+        }
+        (*v)[(*n)++] = (int32_t)t;
+    }
+    return 0;
+}
+
+int store_scan_tasks(struct store *s, const char *head, const char *after,
+                     int32_t **tasks, size_t *n)
+{
+    char err[256], tail[64], pattern[2 * STORE_KEY_MAX];
+    size_t skip = strlen(s->opts.prefix) + strlen(head), cap = 0, u = 0;
+    uint64_t cursor = 0;
+    int rc = 0;
+
+    *tasks = NULL;
+    *n = 0;
+    snprintf(tail, sizeof(tail), "%s[0-9]*%s", head, after);
+    if (store_pattern(s->opts.prefix, tail, pattern, sizeof(pattern)) < 0) {
+        return -1;
+    }
+    do {
+        redisReply *r =
+            store_cmd(s, err, sizeof(err),
+                      "SCAN %" PRIu64 " MATCH %s TYPE zset COUNT 1000", cursor, pattern);
+
+        if (r == NULL) {
+            rc = -1;
+            break;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            r->element[1]->type == REDIS_REPLY_ARRAY) {
+            cursor = strtoull(r->element[0]->str, NULL, 10);
+            rc = tasks_from_keys(r->element[1], skip, after, tasks, n, &cap);
+        } else {
+            rc = -1;
+        }
+        freeReplyObject(r);
+    } while (rc == 0 && cursor != 0);
+    if (rc < 0) {
+        free(*tasks);
+        *tasks = NULL;
+        *n = 0;
+        return -1;
+    }
+    /* SCAN may return a key more than once. */
+    if (*n > 1) {
+        qsort(*tasks, *n, sizeof(**tasks), cmp_task);
+    }
+    for (size_t i = 0; i < *n; i++) {
+        if (u == 0 || (*tasks)[u - 1] != (*tasks)[i]) {
+            (*tasks)[u++] = (*tasks)[i];
+        }
+    }
+    *n = u;
+    return 0;
+}
+
+/* "}:idx:KIND", what follows the task in its index's key. */
+static void index_after(enum store_index_kind k, char *buf, size_t len)
+{
+    snprintf(buf, len, "}:idx:%s", store_index_names[k]);
+}
+
+struct ranked {
+    char *id;
+    double score;
+};
+
+/* Highest score first; among equal scores the greater id first, as
+ * ZRANGE ... REV orders them, so that each task's first n are the first of
+ * the merge too. */
+static int cmp_ranked(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+
+    if (x->score != y->score) {
+        return x->score < y->score ? 1 : -1;
+    }
+    return -strcmp(x->id, y->id);
+}
+
+static int cmp_ranked_id(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+
+    return c != 0 ? c : cmp_ranked(a, b);
+}
+
+/* Append task t's first n of index k to *v. */
+static int task_top(struct store *s, enum store_index_kind k, int32_t t, size_t n,
+                    struct ranked **v, size_t *count, size_t *cap)
 {
     char err[256];
-    redisReply *r =
-        store_cmd(s, err, sizeof(err),
-                  "ZRANGE %sidx:%s +inf -inf BYSCORE REV "
-                  "LIMIT 0 %llu WITHSCORES",
-                  s->opts.prefix, store_index_names[k], (unsigned long long)n);
+    redisReply *r;
     int rc = -1;
 
+    r = store_cmd(s, err, sizeof(err),
+                  "ZRANGE %st:{%d}:idx:%s +inf -inf BYSCORE REV LIMIT 0 %llu WITHSCORES",
+                  s->opts.prefix, (int)t, store_index_names[k], (unsigned long long)n);
     if (r == NULL) {
         return -1;
     }
-    if (r->type == REDIS_REPLY_ARRAY && store_ids_from_reply(r, 2, ids, count) == 0) {
-        *scores = calloc(*count ? *count : 1, sizeof(double));
-        if (*scores != NULL) {
-            for (size_t i = 0; i < *count; i++) {
-                (*scores)[i] = strtod(r->element[2 * i + 1]->str, NULL);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0) {
+        rc = 0;
+        for (size_t i = 0; i + 1 < r->elements && rc == 0; i += 2) {
+            if (*count == *cap) {
+                size_t c = *cap ? 2 * *cap : 64;
+                struct ranked *w = realloc(*v, c * sizeof(*w));
+
+                if (w == NULL) {
+                    rc = -1;
+                    break;
+                }
+                *v = w;
+                *cap = c;
             }
-            rc = 0;
-        } else {
-            store_ids_free(*ids, *count);
+            (*v)[*count].score = strtod(r->element[i + 1]->str, NULL);
+            if (((*v)[*count].id = strdup(r->element[i]->str)) == NULL) {
+                rc = -1;
+            } else {
+                (*count)++;
+            }
         }
     }
     freeReplyObject(r);
     return rc;
 }
 
-/* The prefix with Redis's glob characters escaped, then "c:{*}": the keys of
- * the summary hashes only (a packed state's key goes on after the brace). */
-static int customer_pattern(const char *prefix, char *out, size_t room)
+/* Every task's first n, merged: a customer in two tasks' indices (filed
+ * under another partition before) once, with its higher score. */
+int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
+              double **scores, size_t *count)
 {
-    size_t o = 0;
+    struct ranked *v = NULL;
+    size_t m = 0, cap = 0, u = 0, ntasks = 0;
+    int32_t *tasks = NULL;
+    char after[32];
+    int rc = 0;
 
-    for (const char *p = prefix; *p != '\0'; p++) {
-        if (o + 2 >= room) {
-            return -1;
-        }
-        if (strchr("*?[]\\", *p) != NULL) {
-            out[o++] = '\\';
-        }
-        out[o++] = *p;
-    }
-    if (o + sizeof("c:{*}") > room) {
+    *ids = NULL;
+    *scores = NULL;
+    *count = 0;
+    index_after(k, after, sizeof(after));
+    if (store_scan_tasks(s, "t:{", after, &tasks, &ntasks) < 0) {
         return -1;
     }
-    memcpy(out + o, "c:{*}", sizeof("c:{*}"));
+    for (size_t i = 0; i < ntasks && rc == 0; i++) {
+        rc = task_top(s, k, tasks[i], n, &v, &m, &cap);
+    }
+    free(tasks);
+    if (rc == 0 && m > 1) {
+        qsort(v, m, sizeof(*v), cmp_ranked_id);
+        for (size_t i = 0; i < m; i++) {
+            if (u > 0 && strcmp(v[u - 1].id, v[i].id) == 0) {
+                free(v[i].id);
+            } else {
+                v[u++] = v[i];
+            }
+        }
+        m = u;
+        qsort(v, m, sizeof(*v), cmp_ranked);
+    }
+    if (rc == 0) {
+        *ids = calloc(m ? m : 1, sizeof(**ids));
+        *scores = calloc(m ? m : 1, sizeof(**scores));
+        rc = *ids != NULL && *scores != NULL ? 0 : -1;
+    }
+    for (size_t i = 0; i < m; i++) {
+        if (rc == 0 && i < n) {
+            (*ids)[i] = v[i].id;
+            (*scores)[i] = v[i].score;
+        } else {
+            free(v[i].id);
+        }
+    }
+    free(v);
+    if (rc < 0) {
+        free(*ids);
+        free(*scores);
+        *ids = NULL;
+        *scores = NULL;
+        return -1;
+    }
+    *count = m < n ? m : n;
     return 0;
 }
 
@@ -93,7 +264,9 @@ int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t 
     redisReply *r;
     int rc = -1;
 
-    if (customer_pattern(s->opts.prefix, pattern, sizeof(pattern)) < 0) {
+    /* "c:{*}": the summary hashes only (a packed state's key goes on after
+     * the brace). */
+    if (store_pattern(s->opts.prefix, "c:{*}", pattern, sizeof(pattern)) < 0) {
         return -1;
     }
     r = store_cmd(s, err, sizeof(err), "SCAN %" PRIu64 " MATCH %s TYPE hash COUNT 1000",
@@ -207,29 +380,43 @@ long long store_delete_customer(struct store *s, const char *id)
     redisReply *r;
     int rc = 0;
 
-    /* The due set is the one of the customer's partition. */
+    /* The due set and the indices are those of the customer's task. */
     r = store_cmd(s, err, sizeof(err), "HGET %sc:{%s} partition", p, id);
     if (r == NULL) {
         return -1;
     }
     if (r->type == REDIS_REPLY_STRING) {
-        rc |= store_count_cmd(s, &removed, "ZREM %sdue:%s %s", p, r->str, id);
+        rc |= store_count_cmd(s, &removed, "ZREM %st:{%s}:due %s", p, r->str, id);
+        for (size_t i = 0; i < STORE_IDX__COUNT && rc == 0; i++) {
+            rc |= store_count_cmd(s, &removed, "ZREM %st:{%s}:idx:%s %s", p, r->str,
+                                  store_index_names[i], id);
+        }
     }
     freeReplyObject(r);
     rc |= store_count_cmd(s, &removed,
                           "DEL %sc:{%s} %sc:{%s}:state %sc:{%s}:aux %sc:{%s}:outbox", p,
                           id, p, id, p, id, p, id);
-    for (size_t i = 0; i < 4 && rc == 0; i++) {
-        rc |=
-            store_count_cmd(s, &removed, "ZREM %sidx:%s %s", p, store_index_names[i], id);
-    }
     return rc ? -1 : removed;
 }
 
 int store_index_count(struct store *s, enum store_index_kind k, long long *n)
 {
+    int32_t *tasks;
+    size_t ntasks;
+    char after[32];
+    int rc = 0;
+
     *n = 0;
-    return store_count_cmd(s, n, "ZCARD %sidx:%s", s->opts.prefix, store_index_names[k]);
+    index_after(k, after, sizeof(after));
+    if (store_scan_tasks(s, "t:{", after, &tasks, &ntasks) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < ntasks && rc == 0; i++) {
+        rc = store_count_cmd(s, n, "ZCARD %st:{%d}:idx:%s", s->opts.prefix, (int)tasks[i],
+                             store_index_names[k]);
+    }
+    free(tasks);
+    return rc;
 }
 
 int store_indices_prune(struct store *s)
@@ -237,9 +424,24 @@ int store_indices_prune(struct store *s)
     long long deleted = 0;
 
     for (int k = 0; k < STORE_IDX__COUNT; k++) {
-        if (!(s->opts.indices & (1u << k)) &&
-            store_count_cmd(s, &deleted, "UNLINK %sidx:%s", s->opts.prefix,
-                            store_index_names[k]) < 0) {
+        int32_t *tasks;
+        size_t ntasks;
+        char after[32];
+        int rc = 0;
+
+        if (s->opts.indices & (1u << k)) {
+            continue;
+        }
+        index_after((enum store_index_kind)k, after, sizeof(after));
+        if (store_scan_tasks(s, "t:{", after, &tasks, &ntasks) < 0) {
+            return -1;
+        }
+        for (size_t i = 0; i < ntasks && rc == 0; i++) {
+            rc = store_count_cmd(s, &deleted, "UNLINK %st:{%d}:idx:%s", s->opts.prefix,
+                                 (int)tasks[i], store_index_names[k]);
+        }
+        free(tasks);
+        if (rc < 0) {
             return -1;
         }
     }

@@ -97,6 +97,23 @@ int store_argv_append(struct store *s, struct argv_buf *b);
 void store_key_of(const struct store *s, char *buf, size_t len, const char *id,
                   const char *suffix);
 int store_check_schema(struct store *s, char *err, size_t errlen);
+/* A SCAN pattern: the prefix with Redis's glob characters escaped, then
+ * tail (a pattern itself).  0, -1 when it does not fit in room. */
+int store_pattern(const char *prefix, const char *tail, char *out, size_t room);
+/* The numbers N of the zsets "P HEAD N AFTER" (a SCAN: "t:{", "}:due" for
+ * the tasks' due sets), each once, in ascending order; the caller frees
+ * *tasks.  0, -1. */
+int store_scan_tasks(struct store *s, const char *head, const char *after,
+                     int32_t **tasks, size_t *n);
+
+/* store_index.c: the commands of store_index_send, one at a time into b
+ * (nothing when none is to be sent): the ZADD of index k's scores of the
+ * requests of `partition` that set them, and the ZADD (remove: the ZREM,
+ * for "never due") of their due times. */
+void store_index_argv(struct argv_buf *b, const struct store *s, enum store_index_kind k,
+                      int32_t partition, const struct store_index_req *q, size_t n);
+void store_due_argv(struct argv_buf *b, const struct store *s, int32_t partition,
+                    int remove, const struct store_index_req *q, size_t n);
 
 /* store_index.c: the indices' names, by enum store_index_kind. */
 

@@ -9,9 +9,18 @@
  *   (layout 2, read and replaced at the next commit: every field in the
  *   hash, with `wm:SOURCE:PARTITION` watermarks, the lists in c:{C}:aux and
  *   the derived events not yet delivered in the hash c:{C}:outbox)
- *   P idx:risk|loyalty|clv|value   zsets of customer ids (operators' indices,
- *                             those of store_opts.indices)
- *   P due:PARTITION   zset    customer -> time (ms) the sweeper must look again
+ *   P t:{N}:progress  hash    task N's progress (store_progress.c)
+ *   P t:{N}:idx:risk|loyalty|clv|value
+ *                     zsets   task N's customers by score (the operators'
+ *                             indices, those of store_opts.indices; one per
+ *                             task, so that on Redis Cluster they spread over
+ *                             the masters; loyaltyctl top merges them)
+ *   P t:{N}:due       zset    task N's customers -> time (ms) the sweeper must
+ *                             look again
+ *   (N: the input partition the customer's events are keyed to, its summary's
+ *   `partition`; every key of task N carries the hash tag {N}.  The release
+ *   before kept one P idx:KIND of all customers and a P due:N per partition:
+ *   store_migrate_task_keys moves them at start)
  *   P model           hash    fitted BG/NBD and Gamma-Gamma parameters
  *   P schema          string  STORE_SCHEMA_VERSION
  *
@@ -21,6 +30,7 @@
  */
 #include "state/store/store_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +39,32 @@ void store_key_of(const struct store *s, char *buf, size_t len, const char *id,
                   const char *suffix)
 {
     snprintf(buf, len, "%sc:{%s}%s", s->opts.prefix, id, suffix);
+}
+
+void store_task_key(char *buf, size_t len, const char *prefix, int32_t task,
+                    const char *suffix)
+{
+    snprintf(buf, len, "%st:{%" PRId32 "}:%s", prefix, task, suffix);
+}
+
+int store_pattern(const char *prefix, const char *tail, char *out, size_t room)
+{
+    size_t o = 0, n = strlen(tail);
+
+    for (const char *p = prefix; *p != '\0'; p++) {
+        if (o + 2 >= room) {
+            return -1;
+        }
+        if (strchr("*?[]\\", *p) != NULL) {
+            out[o++] = '\\';
+        }
+        out[o++] = *p;
+    }
+    if (o + n + 1 > room) {
+        return -1;
+    }
+    memcpy(out + o, tail, n + 1);
+    return 0;
 }
 
 /* The schema key: another version's is refused; an absent one means a Redis

@@ -349,11 +349,44 @@ INDEX_FIELDS = {"risk": "churn_risk", "loyalty": "loyalty_score", "clv": "clv",
                 "value": "spend_365d"}
 
 
+def task_keys(r, prefix, suffix):
+    """{task: key} of the zsets `P t:{N}:SUFFIX` (one per task)."""
+    out = {}
+    for k in r.scan_iter(match=prefix + "t:{*}:" + suffix, _type="zset", count=1000):
+        k = dec(k)
+        task = k[len(prefix) + 3:-len("}:" + suffix)]
+        if task.isdigit():
+            out[int(task)] = k
+    return out
+
+
+def index_tasks(r, prefix):
+    """{index: {task: {customer: score}}}: each kept index (redis.indices;
+    risk and value by default) as its tasks' keys `P t:{N}:idx:NAME` hold it."""
+    out = {}
+    for n in INDEX_FIELDS:
+        for task, key in task_keys(r, prefix, "idx:" + n).items():
+            out.setdefault(n, {})[task] = {
+                dec(m): s for m, s in r.zrange(key, 0, -1, withscores=True)}
+    return out
+
+
 def indices(r, prefix):
-    """{index: {customer: score}} of the indices that exist under the prefix
-    (redis.indices; risk and value by default)."""
-    return {n: {dec(m): s for m, s in r.zrange(prefix + "idx:" + n, 0, -1, withscores=True)}
-            for n in INDEX_FIELDS if r.exists(prefix + "idx:" + n)}
+    """{index: {customer: score}} of the indices that exist under the prefix,
+    their tasks' keys merged (a customer in two is an error)."""
+    out = {}
+    for n, tasks in index_tasks(r, prefix).items():
+        merged = out.setdefault(n, {})
+        for members in tasks.values():
+            assert not set(members) & set(merged), "a customer in two tasks' %s" % n
+            merged.update(members)
+    return out
+
+
+def due_tasks(r, prefix):
+    """{task: {customer: due ms}} of the tasks' due sets `P t:{N}:due`."""
+    return {t: {dec(m): s for m, s in r.zrange(k, 0, -1, withscores=True)}
+            for t, k in task_keys(r, prefix, "due").items()}
 
 
 def layout2_keys(r, prefix):

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import LOYALTYCTL, LOYALTYD, REDIS_PORT, need_ctl, wait_for
+from conftest import LOYALTYCTL, LOYALTYD, REDIS_PORT, ctl_run, customer_ids, need_ctl, wait_for
 
 
 def run_bin(args, timeout=20):
@@ -156,22 +156,102 @@ def test_loyaltyctl_delete_removes_every_trace(services):
             r.set(prefix + "c:{%s}:state" % cid, "x")
             r.hset(prefix + "c:{%s}:outbox" % cid, "e1", "rewards\t{}")
             for name in ("risk", "loyalty", "clv", "value"):
-                r.zadd(prefix + "idx:" + name, {cid: 1.0})
-            r.zadd(prefix + "due:%d" % part, {cid: 5})
+                r.zadd(prefix + "t:{%d}:idx:%s" % (part, name), {cid: 1.0})
+            r.zadd(prefix + "t:{%d}:due" % part, {cid: 5})
         rc, out, err = run_bin([LOYALTYCTL, "--redis", "127.0.0.1:%d" % REDIS_PORT, "--prefix", prefix,
                                 "delete", "cust-a"])
         assert rc == 0 and out.strip() == "deleted cust-a", (rc, out, err)
         left = sorted(k for k in r.scan_iter(prefix + "*") if "cust-a" in k)
         assert left == [], left
         for name in ("risk", "loyalty", "clv", "value"):
-            assert r.zscore(prefix + "idx:" + name, "cust-a") is None
-            assert r.zscore(prefix + "idx:" + name, "cust-b") == 1.0
-        assert r.zscore(prefix + "due:3", "cust-a") is None
-        assert r.zscore(prefix + "due:1", "cust-b") == 5
+            assert r.zscore(prefix + "t:{3}:idx:" + name, "cust-a") is None
+            assert r.zscore(prefix + "t:{1}:idx:" + name, "cust-b") == 1.0
+        assert r.zscore(prefix + "t:{3}:due", "cust-a") is None
+        assert r.zscore(prefix + "t:{1}:due", "cust-b") == 5
         assert r.exists(prefix + "c:{cust-b}") == 1
     finally:
         for k in r.scan_iter(prefix + "*"):
             r.delete(k)
+
+
+def ranked(members):
+    """(customer, score) by score, highest first, equal scores by customer
+    id from the greatest (as ZRANGE ... REV orders them)."""
+    by_id = sorted(members.items(), key=lambda kv: kv[0], reverse=True)
+    return sorted(by_id, key=lambda kv: -kv[1])
+
+
+def test_top_merges_the_tasks_indices(services):
+    """top reads every task's index (`t:{N}:idx:KIND`) and merges them by
+    score, equal scores by customer id as Redis orders them; a customer left
+    in two tasks' indices is listed once, with its higher score."""
+    need_ctl()
+    import json
+    import redis
+    prefix = "it:cli-top-%d:" % os.getpid()
+    r = redis.Redis(port=REDIS_PORT, decode_responses=True)
+    risk = {1: {"a": 0.9, "c": 0.5, "e": 0.1}, 2: {"b": 0.9, "d": 0.7, "e": 0.3},
+            11: {"f": 0.8}}
+    try:
+        for task, members in risk.items():
+            r.zadd(prefix + "t:{%d}:idx:risk" % task, members)
+            for cid in members:
+                r.hset(prefix + "c:{%s}" % cid, mapping={"rev": 1, "partition": task})
+        r.zadd(prefix + "idx:risk", {"z-old-key-ignored": 5.0})
+        r.zadd(prefix + "t:{x}:idx:risk", {"z-not-a-task": 5.0})
+        base = [LOYALTYCTL, "--redis", "127.0.0.1:%d" % REDIS_PORT, "--prefix", prefix, "--json"]
+        want = [("b", 0.9), ("a", 0.9), ("f", 0.8), ("d", 0.7), ("c", 0.5), ("e", 0.3)]
+        for n in (1, 2, 3, 4, 6, 50):
+            rc, out, err = run_bin(base + ["top", "--by", "risk", "-n", str(n)])
+            assert rc == 0, (rc, out, err)
+            got = [(x["customer_id"], x["score"]) for x in json.loads(out)["top"]]
+            assert got == want[:n], (n, got)
+        rc, out, err = run_bin(base + ["top", "--by", "value"])
+        assert rc == 1 and "no customers under prefix" in err, (rc, out, err)
+    finally:
+        for k in r.scan_iter(prefix + "*"):
+            r.delete(k)
+
+
+def test_task_keys(env):
+    """Each customer's index entries and due time are in the keys of its task
+    (its summary's `partition`), the tasks' keys are spread over the
+    partitions, nothing is written under the keys of the release before, and
+    top lists the merge of all tasks' indices."""
+    import json
+    from conftest import dec, due_tasks, feed_workload, index_tasks
+    from workload import Workload
+    need_ctl()
+    w = Workload(seed=83, customers=60)
+    env.create_topics()
+    feed_workload(env, w)
+    d = env.daemon().start()
+    d.wait_caught_up(w.total())
+    d.stop()
+    p = env.redis_prefix
+    part = {c: int(env.r.hget(p + "c:{%s}" % c, "partition")) for c in customer_ids(env.r, p)}
+    idx, due = index_tasks(env.r, p), due_tasks(env.r, p)
+    assert set(idx) == {"risk", "value"}, sorted(idx)
+    for name, tasks in idx.items():
+        assert len(tasks) > 1, "%s: one task's key only: %s" % (name, sorted(tasks))
+        for task, members in tasks.items():
+            wrong = [c for c in members if part.get(c) != task]
+            assert not wrong, "%s of task %d holds customers of others: %s" % (name, task, wrong[:5])
+        assert sum(len(m) for m in tasks.values()) == len(part), name
+    assert len(due) > 1 and sum(len(m) for m in due.values()) > 0, sorted(due)
+    for task, members in due.items():
+        wrong = [c for c in members if part.get(c) != task]
+        assert not wrong, "due set of task %d holds customers of others: %s" % (task, wrong[:5])
+    old = [dec(k) for k in env.r.scan_iter(match=p + "*", count=1000)
+           if dec(k).startswith((p + "idx:", p + "due:"))]
+    assert not old, old
+    merged = {}
+    for members in idx["risk"].values():
+        merged.update(members)
+    rc, out, err = ctl_run(env, "--json", "top", "--by", "risk", "-n", "25")
+    assert rc == 0, (rc, out, err)
+    got = [(x["customer_id"], x["score"]) for x in json.loads(out)["top"]]
+    assert got == ranked(merged)[:25], got
 
 
 def test_reload_names_what_waits_for_a_restart(env):
@@ -322,7 +402,7 @@ def test_indices_configurable(env):
     d.wait_caught_up(w.total())
     d.stop()
     assert set(indices(env.r, env.redis_prefix)) == {"risk", "value"}
-    env.r.zadd(env.redis_prefix + "idx:loyalty", {"left-by-an-older-config": 1.0})
+    env.r.zadd(env.redis_prefix + "t:{0}:idx:loyalty", {"left-by-an-older-config": 1.0})
     d = env.daemon(name="d2", group=d.group, **{"redis.indices": "clv, loyalty"}).start()
     try:
         # At start the indices not kept are gone; the customers' next commits
@@ -347,7 +427,7 @@ def test_indices_configurable(env):
             REDIS_PORT, env.redis_prefix))
     rc, out, err = run_bin([LOYALTYCTL, "-c", conf, "--json", "top", "--by", "clv", "-n", "3"])
     assert rc == 0, (rc, out, err)
-    want = sorted(idx["clv"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    want = ranked(idx["clv"])[:3]
     assert [r["customer_id"] for r in json.loads(out)["top"]] == [c for c, _ in want]
     rc, out, err = run_bin([LOYALTYCTL, "-c", conf, "top", "--by", "risk"])
     assert rc == 1 and "the risk index is not kept" in err, (rc, out, err)

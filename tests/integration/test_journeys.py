@@ -552,7 +552,7 @@ def test_quiet_customers_swept(env, monkeypatch):
             # graces have run out, and nothing is due before D0+700.
             def settled(c):
                 h = customer_hash(env.r, env.redis_prefix, c)
-                due = env.r.zscore(env.redis_prefix + "due:0", c)
+                due = env.r.zscore(env.redis_prefix + "t:{0}:due", c)
                 return (h.get("tier", "none") == "none" and
                         int(h.get("as_of", 0)) <= at(D0 + 700, 6) and
                         (due is None or due > at(D0 + 700, 6)))

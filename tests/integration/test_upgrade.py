@@ -1,6 +1,8 @@
 """Upgrade: state written by the previous release (layout 2: every field in the
 customer hash, the lists in an aux string) is read by this one and rewritten in
-layout 3 (a summary hash and the packed state) at each customer's next commit.
+layout 3 (a summary hash and the packed state) at each customer's next commit;
+its global due sets (`P due:N`) and indices (`P idx:KIND`) are moved to the
+tasks' keys (`P t:{N}:due`, `P t:{N}:idx:KIND`) at start, and the timers fire.
 
 The previous release is built from this repository's history (PREVIOUS), so
 the state it starts from is what that release really wrote."""
@@ -12,7 +14,8 @@ import subprocess
 import pytest
 
 from checks import check_derived_records, read_outputs, read_segments
-from conftest import ROOT, dump_customers, customer_ids, feed, full_state, indices, log
+from conftest import (ROOT, ctl_run, customer_hash, dec, due_tasks, dump_customers, customer_ids,
+                      feed, full_state, index_tasks, indices, log, need_ctl)
 from workload import TOPICS, Workload
 
 # The last commit whose daemon writes layout 2.
@@ -48,6 +51,65 @@ def previous_loyaltyd(tmp_path_factory):
         raise
 
 
+def old_keys(r, prefix):
+    """({partition: {customer: due ms}}, {index: {customer: score}}) of the
+    keys of the release before, `P due:N` and `P idx:KIND`."""
+    due, idx = {}, {}
+    for k in r.scan_iter(match=prefix + "due:*", count=1000):
+        due[int(dec(k)[len(prefix) + 4:])] = {
+            dec(m): s for m, s in r.zrange(k, 0, -1, withscores=True)}
+    for n in ("risk", "loyalty", "clv", "value"):
+        if r.exists(prefix + "idx:" + n):
+            idx[n] = {dec(m): s for m, s in r.zrange(prefix + "idx:" + n, 0, -1, withscores=True)}
+    return due, idx
+
+
+def ranked(members):
+    """(customer, score) as loyaltyctl top lists them: highest first, equal
+    scores by id from the greatest."""
+    by_id = sorted(members.items(), key=lambda kv: kv[0], reverse=True)
+    return sorted(by_id, key=lambda kv: -kv[1])
+
+
+def migrate(env, old, old_due, old_idx):
+    """This release started on the previous one's Redis without new input (and
+    no sweeper) after a migration cut short by a crash: the due times and
+    index entries are in the tasks' keys, each in its customer's task, the
+    old keys are gone and top lists what the old index did.  The previous
+    release kept all four indices; this one keeps risk and value (the
+    default redis.indices), the others are deleted."""
+    p = env.redis_prefix
+    part = {c: int(env.r.hget(p + "c:{%s}" % c, "partition")) for c in customer_ids(env.r, p)}
+    # What a migration that crashed after copying a due set, and part of an
+    # index, but before deleting them leaves.
+    first = min(old_due)
+    env.r.zadd(p + "t:{%d}:due" % first, old_due[first])
+    for cid, score in sorted(old_idx["risk"].items())[::2]:
+        env.r.zadd(p + "t:{%d}:idx:risk" % part[cid], {cid: score})
+    mig = env.daemon("migrated", group=old.group)
+    mig.start()
+    mig.stop()
+    due_after, idx_after = old_keys(env.r, p)
+    assert not due_after and not idx_after, "old keys left: %s %s" % (sorted(due_after), sorted(idx_after))
+    assert due_tasks(env.r, p) == old_due
+    tasks = index_tasks(env.r, p)
+    kept = {n: old_idx[n] for n in ("risk", "value")}
+    assert indices(env.r, p) == kept
+    for name, by_task in tasks.items():
+        assert len(by_task) > 1, name
+        for task, members in by_task.items():
+            assert all(part[c] == task for c in members), (name, task)
+    with open(mig.stderr_path, "rb") as f:
+        text = f.read().decode(errors="replace")
+    assert "moved the keys of the release before to the tasks' keys: %d due time(s)" % (
+        sum(len(v) for v in old_due.values())) in text, text[-3000:]
+    for name in kept:
+        rc, out, err = ctl_run(env, "--json", "top", "--by", name, "-n", "40")
+        assert rc == 0, (rc, out, err)
+        got = [(x["customer_id"], x["score"]) for x in json.loads(out)["top"]]
+        assert got == ranked(old_idx[name])[:40], (name, got)
+
+
 def test_upgrade_from_layout_2(env, previous_loyaltyd):
     """The previous release applies the first part of the input; this release
     goes on with the rest in the same group and prefix.  The end state, the
@@ -73,6 +135,10 @@ def test_upgrade_from_layout_2(env, previous_loyaltyd):
     layout2 = customer_ids(env.r, env.redis_prefix)
     assert layout2 and all(env.r.exists("%sc:{%s}:aux" % (env.redis_prefix, c)) for c in layout2)
     assert not any(env.r.exists("%sc:{%s}:state" % (env.redis_prefix, c)) for c in layout2)
+    need_ctl()
+    old_due, old_idx = old_keys(env.r, env.redis_prefix)
+    assert len(old_due) > 1 and set(old_idx) >= {"risk", "value"}, (sorted(old_due), sorted(old_idx))
+    migrate(env, old, old_due, old_idx)
 
     # A reward the previous release committed and had not yet delivered when
     # it stopped (as after a crash) waits in its customer's outbox.
@@ -129,5 +195,27 @@ def test_upgrade_from_layout_2(env, previous_loyaltyd):
         2 * len(rewards) - 1, 2 * len(churn), 2 * len(segments))
     ids2, _ = check_derived_records(rewards2, churn2, segments=segments2, allow_duplicates=True)
     assert set(ids2) == set(ids)
+
+    # The due times the previous release filed fire: a sweeper on the upgraded
+    # state evaluates every customer the rest of the input left alone at each
+    # due time its task's stream time has passed.
+    stream = {int(dec(k)[len(env.redis_prefix) + 3:].split("}")[0]):
+              int(env.r.hget(k, "stream") or 0)
+              for k in env.r.scan_iter(match=env.redis_prefix + "t:{*}:progress")}
+    waiting = [(n, c, due) for n, members in old_due.items() for c, due in members.items()
+               if c not in touched and due <= stream.get(n, 0)]
+    assert waiting, "no due time of the previous release for the sweeper"
+    sweeper = env.daemon("sweeper", group=old.group, **{"sweep.interval_s": "1"})
+    sweeper.start()
+    sweeper.wait_timers_fired()
+    sweeper.stop()
+    due_now = due_tasks(env.r, env.redis_prefix)
+    for n, c, due in waiting:
+        assert due_now.get(n, {}).get(c, float("inf")) > due, (n, c, due)
+        assert int(customer_hash(env.r, env.redis_prefix, c).get("as_of", 0)) >= due, (c, due)
     log("upgrade: %d customers written by %s, %d rewritten in layout 3, state equal to a "
-        "single run of this release" % (len(layout2), PREVIOUS, len(touched & layout2)))
+        "single run of this release; %d due times and %d index entries moved to the tasks' "
+        "keys, %d of the due times fired" % (
+            len(layout2), PREVIOUS, len(touched & layout2),
+            sum(len(v) for v in old_due.values()), sum(len(old_idx[n]) for n in ("risk", "value")),
+            len(waiting)))
