@@ -189,17 +189,8 @@ void rescore_some(struct pipeline *pl)
         rescore_start(pl); /* another refit meanwhile */
         return;
     }
-    /* A SCAN chunk covers 1000 keys of the whole keyspace, which may hold far
-     * more than this prefix's customers: chunks are read while the step lasts,
-     * not one a step, so the passes' length follows the step budget, not the
-     * main loop's pace. */
     if (rs->phase == RS_COUNTING) {
-        int rc;
-
-        do {
-            rc = rescore_scan(pl, 0);
-        } while (rc == 0 && rs->cursor != 0 && mono_ms() - t0 < SWEEP_STEP_MS);
-        if (rc == 0 && rs->cursor == 0) {
+        if (rescore_scan(pl, 0) == 0 && rs->cursor == 0) {
             log_note("rescore: %" PRIu64
                      " customers of this instance's partitions behind "
                      "model version %" PRId64 ", at most %d a second",
@@ -214,10 +205,8 @@ void rescore_some(struct pipeline *pl)
         rescore_chunk_free(rs);
         rs->phase = RS_IDLE;
     } else if (rs->next == rs->n) {
-        do { /* past the chunks with none of ours */
-            rescore_chunk_free(rs);
-        } while (rescore_scan(pl, 1) == 0 && rs->n == 0 && !rs->last_chunk &&
-                 mono_ms() - t0 < SWEEP_STEP_MS);
+        rescore_chunk_free(rs);
+        (void)rescore_scan(pl, 1);
     } else {
         while (rescore_batch(pl) > 0 && mono_ms() - t0 < SWEEP_STEP_MS) {
             ;
