@@ -101,10 +101,15 @@ int store_scan_tasks(struct store *s, const char *head, const char *after,
     return 0;
 }
 
-/* "}:idx:KIND", what follows the task in its index's key. */
-static void index_after(enum store_index_kind k, char *buf, size_t len)
+/* The tasks that have an index of kind k ("P t:{N}:idx:KIND"), as
+ * store_scan_tasks lists them. */
+static int index_tasks(struct store *s, enum store_index_kind k, int32_t **tasks,
+                       size_t *ntasks)
 {
-    snprintf(buf, len, "}:idx:%s", store_index_names[k]);
+    char after[32];
+
+    snprintf(after, sizeof(after), "}:idx:%s", store_index_names[k]);
+    return store_scan_tasks(s, "t:{", after, tasks, ntasks);
 }
 
 struct ranked {
@@ -181,14 +186,12 @@ int store_top(struct store *s, enum store_index_kind k, size_t n, char ***ids,
     struct ranked *v = NULL;
     size_t m = 0, cap = 0, u = 0, ntasks = 0;
     int32_t *tasks = NULL;
-    char after[32];
     int rc = 0;
 
     *ids = NULL;
     *scores = NULL;
     *count = 0;
-    index_after(k, after, sizeof(after));
-    if (store_scan_tasks(s, "t:{", after, &tasks, &ntasks) < 0) {
+    if (index_tasks(s, k, &tasks, &ntasks) < 0) {
         return -1;
     }
     for (size_t i = 0; i < ntasks && rc == 0; i++) {
@@ -403,12 +406,10 @@ int store_index_count(struct store *s, enum store_index_kind k, long long *n)
 {
     int32_t *tasks;
     size_t ntasks;
-    char after[32];
     int rc = 0;
 
     *n = 0;
-    index_after(k, after, sizeof(after));
-    if (store_scan_tasks(s, "t:{", after, &tasks, &ntasks) < 0) {
+    if (index_tasks(s, k, &tasks, &ntasks) < 0) {
         return -1;
     }
     for (size_t i = 0; i < ntasks && rc == 0; i++) {
@@ -426,14 +427,12 @@ int store_indices_prune(struct store *s)
     for (int k = 0; k < STORE_IDX__COUNT; k++) {
         int32_t *tasks;
         size_t ntasks;
-        char after[32];
         int rc = 0;
 
         if (s->opts.indices & (1u << k)) {
             continue;
         }
-        index_after((enum store_index_kind)k, after, sizeof(after));
-        if (store_scan_tasks(s, "t:{", after, &tasks, &ntasks) < 0) {
+        if (index_tasks(s, (enum store_index_kind)k, &tasks, &ntasks) < 0) {
             return -1;
         }
         for (size_t i = 0; i < ntasks && rc == 0; i++) {

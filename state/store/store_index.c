@@ -153,31 +153,41 @@ int store_index_send(struct store *s, const struct store_index_req *q, size_t n,
     return rc;
 }
 
-int store_index_recv(struct store *s, size_t ncmds, char *err, size_t errlen)
+/* The replies of n commands sent: 0, or -1 with err when one is an error
+ * (or, with integers, anything but an integer). */
+static int recv_checked(struct store *s, size_t n, int integers, char *err, size_t errlen)
 {
     redisReply **r;
     int rc = 0;
 
-    if (ncmds == 0) {
+    if (n == 0) {
         return 0;
     }
-    if ((r = store_replies_new(ncmds, err, errlen)) == NULL) {
+    if ((r = store_replies_new(n, err, errlen)) == NULL) {
         store_abandon(s);
         return -1;
     }
-    if (store_pipe_recv(s, r, ncmds, err, errlen) < 0) {
+    if (store_pipe_recv(s, r, n, err, errlen) < 0) {
         free(r);
         return -1;
     }
-    for (size_t i = 0; i < ncmds; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (r[i]->type == REDIS_REPLY_ERROR) {
             snprintf(err, errlen, "redis: %s", r[i]->str);
             rc = -1;
+        } else if (integers && r[i]->type != REDIS_REPLY_INTEGER) {
+            snprintf(err, errlen, "redis: unexpected reply");
+            rc = -1;
         }
     }
-    store_free_replies(r, ncmds);
+    store_free_replies(r, n);
     free(r);
     return rc;
+}
+
+int store_index_recv(struct store *s, size_t ncmds, char *err, size_t errlen)
+{
+    return recv_checked(s, ncmds, 0, err, errlen);
 }
 
 int store_index_many(struct store *s, const struct store_index_req *q, size_t n)
@@ -279,30 +289,11 @@ static redisReply *old_chunk(struct store *s, const char *key, long long at, cha
  * err. */
 static int recv_counts(struct store *s, size_t sent, char *err, size_t errlen)
 {
-    redisReply **r;
-    int rc = 0;
-
     if (sent == 0) {
         return 0;
     }
-    if ((r = store_replies_new(sent, err, errlen)) == NULL) {
-        store_abandon(s);
-        return -1;
-    }
-    if (store_roundtrip(s, r, sent, err, errlen) < 0) {
-        free(r);
-        return -1;
-    }
-    for (size_t i = 0; i < sent; i++) {
-        if (r[i]->type != REDIS_REPLY_INTEGER) {
-            snprintf(err, errlen, "redis: %s",
-                     r[i]->type == REDIS_REPLY_ERROR ? r[i]->str : "unexpected reply");
-            rc = -1;
-        }
-    }
-    store_free_replies(r, sent);
-    free(r);
-    return rc;
+    store_pipe_sent(s, sent);
+    return recv_checked(s, sent, 1, err, errlen);
 }
 
 /* Append the command in the store's argv buffer; 0, -1 with err. */
