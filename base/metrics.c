@@ -91,6 +91,15 @@ static const struct {
                               "Input messages consumed but not applied when their "
                               "partition was revoked (its next owner reads them "
                               "again)."},
+    [MC_REDIS_MOVED] = {"loyaltyd_redis_moved_total",
+                        "Commands a Redis Cluster redirected with MOVED (a slot "
+                        "that moved to another master), sent again there."},
+    [MC_REDIS_ASK] = {"loyaltyd_redis_ask_total",
+                      "Commands a Redis Cluster redirected with ASK (a slot being "
+                      "migrated), sent again to its new master."},
+    [MC_REDIS_TRYAGAIN] = {"loyaltyd_redis_tryagain_total",
+                           "Commands a Redis Cluster answered with TRYAGAIN or "
+                           "CLUSTERDOWN, tried again after a pause."},
 };
 
 static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -33,6 +33,9 @@ enum metric_counter {
     MC_RESCORED,
     MC_RESUMED_FROM_REDIS,
     MC_REVOKED_UNAPPLIED,
+    MC_REDIS_MOVED,
+    MC_REDIS_ASK,
+    MC_REDIS_TRYAGAIN,
     MC__COUNT
 };
 

@@ -12,6 +12,7 @@
 #include "consumers/kconf.h"
 #include "daemon/http.h"
 #include "state/model/model.h"
+#include "state/store/slot.h"
 #include "state/store/store.h"
 
 /* A hook for each key the engine does not read itself.  A word its key's
@@ -135,6 +136,22 @@ static int check_listen(void *cfg, const struct cfgtab_key *k, const char *value
     return value[0] ? http_check_listen(value, why, whylen) : 0;
 }
 
+/* "" (one Redis) or a seed list HOST:PORT,HOST:PORT,... */
+static int check_cluster(void *cfg, const struct cfgtab_key *k, const char *value,
+                         char *why, size_t whylen)
+{
+    struct slot_nodes seeds = {0};
+    int rc = 0;
+
+    (void)cfg;
+    (void)k;
+    if (value[0] != '\0') {
+        rc = slot_seeds_parse(value, &seeds, why, whylen) < 0 ? -1 : 0;
+        array_free(&seeds);
+    }
+    return rc;
+}
+
 #define FIELD(f) CFGTAB_FIELD(struct config, f)
 
 /* The one table of the daemon's own keys.  Order is the order of --help-config.
@@ -168,6 +185,11 @@ static const struct cfgtab_key cfg_keys[] = {
      "rebalance; empty: $LOYALTYD_INSTANCE if set (loyaltyd@NAME.service sets it to "
      "HOST-NAME), else a dynamic member",
      0, NULL},
+    {"redis.cluster", CFGTAB_STR, FIELD(redis_cluster), "", 0, 0,
+     "seed nodes of a Redis Cluster, HOST:PORT,HOST:PORT,... (empty: the one Redis of "
+     "redis.host and redis.port; set, those and redis.db may not be); the user, "
+     "password and timeout apply to every node",
+     0, check_cluster},
     {"redis.host", CFGTAB_STR, FIELD(redis_host), "127.0.0.1", 0, 0,
      "Redis host or unix socket path", CFGTAB_NONEMPTY, NULL},
     {"redis.port", CFGTAB_INT, FIELD(redis_port), "6379", 0, 65535,
@@ -413,6 +435,7 @@ int config_init(struct config *cfg)
 void config_store_opts(const struct config *cfg, struct store_opts *out)
 {
     *out = (struct store_opts){
+        .cluster = cfg->redis_cluster,
         .host = cfg->redis_host,
         .port = cfg->redis_port,
         .user = cfg->redis_user,
@@ -638,6 +661,38 @@ static void seen_free(struct seen *sn)
     array_free(sn);
 }
 
+/* redis.cluster names every node: redis.host, redis.port and redis.db
+ * (a cluster has database 0 only) beside it would be a second answer.  A
+ * brace in the prefix would make a hash tag of it: every key in one slot. */
+static int check_redis_cluster(const struct config *cfg, const struct seen *sn,
+                               const char *path, char *err, size_t errlen)
+{
+    static const char *const single[] = {"redis.host", "redis.port", "redis.db"};
+    unsigned at = seen_line(sn, "redis.cluster"), line;
+
+    if (cfg->redis_cluster[0] == '\0') {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+        if ((line = seen_line(sn, single[i])) != 0) {
+            snprintf(err, errlen,
+                     "%s:%u: %s names one Redis, and redis.cluster (line %u) a cluster: "
+                     "keep one of them",
+                     path, line, single[i], at);
+            return -1;
+        }
+    }
+    if (strpbrk(cfg->redis_prefix, "{}") != NULL) {
+        line = seen_line(sn, "redis.prefix");
+        snprintf(err, errlen,
+                 "%s:%u: redis.prefix '%s' holds a brace: on a Redis Cluster it would "
+                 "put every key in one slot",
+                 path, line ? line : at, cfg->redis_prefix);
+        return -1;
+    }
+    return 0;
+}
+
 /* The seven topics are seven: an output written to an input would feed the
  * daemon its own events, two outputs in one topic mix their schemas. */
 static int check_topics(const struct config *cfg, char *err, size_t errlen)
@@ -805,6 +860,9 @@ int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t
     if (model_config_check(cfg->model, why, sizeof(why)) < 0 ||
         check_topics(cfg, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s: %s", path, why);
+        goto out;
+    }
+    if (check_redis_cluster(cfg, &sn, path, err, errlen) < 0) {
         goto out;
     }
     if ((rc = instance_from_env(cfg, err, errlen)) == 0) {

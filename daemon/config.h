@@ -26,6 +26,7 @@ struct store_opts;
 struct config {
     struct pipeline_opts pipe; /* the Kafka side's keys */
 
+    char *redis_cluster; /* seed nodes, or "" for the one Redis at host:port */
     char *redis_host;
     int redis_port;
     char *redis_user; /* "" for the default user */

@@ -312,8 +312,13 @@ int main(int argc, char **argv)
     pipeline_refresh_model(pl);
     pipeline_connect(pl);
     sd_notify(0, "READY=1");
-    log_note("loyaltyd %s running (group %s, redis %s:%d)", LOYALTY_VERSION,
-             cfg.pipe.group_id, cfg.redis_host, cfg.redis_port);
+    if (cfg.redis_cluster[0] != '\0') {
+        log_note("loyaltyd %s running (group %s, redis cluster %s)", LOYALTY_VERSION,
+                 cfg.pipe.group_id, cfg.redis_cluster);
+    } else {
+        log_note("loyaltyd %s running (group %s, redis %s:%d)", LOYALTY_VERSION,
+                 cfg.pipe.group_id, cfg.redis_host, cfg.redis_port);
+    }
     main_loop(args.config, &cfg, pl);
     sd_notify(0, "STOPPING=1");
     log_note("stopping: finishing in-flight work");

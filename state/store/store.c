@@ -28,18 +28,32 @@ static char *dup_or_empty(const char *s)
 struct store *store_new(const struct store_opts *opts)
 {
     struct store *s = calloc(1, sizeof(*s));
+    char err[160];
 
     if (s == NULL) {
         return NULL;
     }
     s->opts = *opts;
+    s->opts.cluster = dup_or_empty(opts->cluster);
     s->opts.host = dup_or_empty(opts->host);
     s->opts.user = dup_or_empty(opts->user);
     s->opts.password = dup_or_empty(opts->password);
     s->opts.prefix = dup_or_empty(opts->prefix);
-    if (!s->opts.host || !s->opts.user || !s->opts.password || !s->opts.prefix) {
+    if (!s->opts.cluster || !s->opts.host || !s->opts.user || !s->opts.password ||
+        !s->opts.prefix) {
         store_free(s);
         return NULL;
+    }
+    /* The seeds were checked with the configuration: a failure here is
+     * ENOMEM, or a caller that did not check them. */
+    if (s->opts.cluster[0] != '\0' &&
+        ((s->cluster = calloc(1, sizeof(*s->cluster))) == NULL ||
+         slot_seeds_parse(s->opts.cluster, &s->cluster->seeds, err, sizeof(err)) < 0)) {
+        store_free(s);
+        return NULL;
+    }
+    if (s->cluster) {
+        slot_map_init(&s->cluster->map);
     }
     return s;
 }
@@ -57,8 +71,10 @@ void store_free(struct store *s)
     if (s->ctx) {
         redisFree(s->ctx);
     }
+    store_route_free(s);
     store_argv_free(&s->argv);
     strbuf_free(&s->resp);
+    free((char *)(uintptr_t)s->opts.cluster);
     free((char *)(uintptr_t)s->opts.host);
     free((char *)(uintptr_t)s->opts.user);
     if (s->opts.password) {
@@ -72,6 +88,9 @@ void store_free(struct store *s)
 
 int store_ok(const struct store *s)
 {
+    if (s->cluster) {
+        return store_route_ok(s);
+    }
     return s->ctx != NULL && s->ctx->err == 0;
 }
 
@@ -87,25 +106,12 @@ void store_drop(struct store *s)
         redisFree(s->ctx);
         s->ctx = NULL;
     }
+    store_route_drop(s);
     s->inflight = 0;
 }
 
 /* hiredis' format parser knows the h, hh, l and ll length modifiers only: no
  * %zu in a command format. */
-
-/* The reply of a command sent at t0: NULL (and the connection dropped) on an
- * I/O error; a Redis error reply is returned as such for the caller to judge. */
-static redisReply *store_reply(struct store *s, redisReply *r, int64_t t0, char *err,
-                               size_t errlen)
-{
-    store_note_latency(t0);
-    if (r == NULL) {
-        snprintf(err, errlen, "redis: %s", s->ctx->errstr);
-        snprintf(s->last_err, sizeof(s->last_err), "redis: %s", s->ctx->errstr);
-        store_drop(s);
-    }
-    return r;
-}
 
 const char *store_last_error(const struct store *s)
 {
@@ -176,15 +182,25 @@ int store_usable(const struct store *s, char *err, size_t errlen)
     return 0;
 }
 
+/* The reply of one command (NULL, the connection dropped, on an I/O
+ * error); a Redis error reply is returned as such for the caller to judge. */
 static redisReply *store_vcmd(struct store *s, char *err, size_t errlen, const char *fmt,
                               va_list ap)
 {
     int64_t t0 = mono_us();
+    redisReply *r = NULL;
 
     if (!store_usable(s, err, errlen)) {
         return NULL;
     }
-    return store_reply(s, redisvCommand(s->ctx, fmt, ap), t0, err, errlen);
+    if (store_vsendf(s, fmt, ap) < 0) {
+        snprintf(err, errlen, "redis: %s",
+                 s->last_err[0] ? s->last_err : "out of memory");
+    } else {
+        (void)store_next(s, &r, err, errlen);
+    }
+    store_note_latency(t0);
+    return r;
 }
 
 redisReply *store_cmd(struct store *s, char *err, size_t errlen, const char *fmt, ...)
@@ -241,13 +257,36 @@ int store_count_cmd(struct store *s, long long *sum, const char *fmt, ...)
     return rc;
 }
 
-static int store_auth(struct store *s, char *err, size_t errlen)
+/* One command on a connection of its own, whose only interesting outcome
+ * is success: 0, or -1 with err. */
+static int ctx_simple(redisContext *c, char *err, size_t errlen, const char *fmt, ...)
 {
-    if (s->opts.user[0]) {
-        return store_simple(s, err, errlen, "AUTH %s %s", s->opts.user, s->opts.password);
+    redisReply *r;
+    va_list ap;
+    int rc = 0;
+
+    va_start(ap, fmt);
+    r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (r == NULL) {
+        snprintf(err, errlen, "redis: %s", c->errstr);
+        return -1;
     }
-    if (s->opts.password[0]) {
-        return store_simple(s, err, errlen, "AUTH %s", s->opts.password);
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis: %s", r->str);
+        rc = -1;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static int ctx_auth(redisContext *c, const struct store_opts *o, char *err, size_t errlen)
+{
+    if (o->user[0]) {
+        return ctx_simple(c, err, errlen, "AUTH %s %s", o->user, o->password);
+    }
+    if (o->password[0]) {
+        return ctx_simple(c, err, errlen, "AUTH %s", o->password);
     }
     return 0;
 }
@@ -259,19 +298,21 @@ static int reply_is(const redisReply *e, const char *text)
            strcmp(e->str, text) == 0;
 }
 
-/* Whether Redis holds our library with exactly our code. */
-static int store_functions_current(struct store *s)
+/* Whether the server holds our library with exactly our code: 1, 0, or -1
+ * with err on an I/O error. */
+static int functions_current(redisContext *c, char *err, size_t errlen)
 {
-    char name[64], err[256];
+    char name[64];
     redisReply *r, *lib, *code = NULL;
     int same = 0;
 
     if (sscanf(store_lib, "#!lua name=%63s", name) != 1) {
         return 0;
     }
-    r = store_cmd(s, err, sizeof(err), "FUNCTION LIST LIBRARYNAME %s WITHCODE", name);
+    r = redisCommand(c, "FUNCTION LIST LIBRARYNAME %s WITHCODE", name);
     if (r == NULL) {
-        return 0;
+        snprintf(err, errlen, "redis: %s", c->errstr);
+        return -1;
     }
     /* [[library_name, N, engine, E, functions, [...], library_code, C], ...]:
      * LIBRARYNAME matches by substring, so each entry's name is compared. */
@@ -296,22 +337,20 @@ static int store_functions_current(struct store *s)
 }
 
 /*
- * The function library, loaded unless Redis has it already.  A daemon whose
- * Redis user may not run FUNCTION LOAD (the least-privilege rule of the
- * README, "Security") runs on the library an administrator loaded with
- * `loyaltyctl functions`; if that is missing or of another version, it says
- * so.
+ * The function library, loaded unless the server has it already (on a
+ * cluster: every master, each holding its own).  A daemon whose Redis user
+ * may not run FUNCTION LOAD (the least-privilege rule of the README,
+ * "Security") runs on the library an administrator loaded with `loyaltyctl
+ * functions`; if that is missing or of another version, it says so.
  */
-static int store_functions(struct store *s, char *err, size_t errlen)
+static int ctx_functions(redisContext *c, char *err, size_t errlen)
 {
-    if (store_functions_current(s)) {
-        return 0;
+    int same = functions_current(c, err, errlen);
+
+    if (same != 0) {
+        return same > 0 ? 0 : -1;
     }
-    if (!store_ok(s)) {
-        snprintf(err, errlen, "%s", s->last_err);
-        return -1;
-    }
-    if (store_simple(s, err, errlen, "FUNCTION LOAD REPLACE %s", store_lib) < 0) {
+    if (ctx_simple(c, err, errlen, "FUNCTION LOAD REPLACE %s", store_lib) < 0) {
         if (strstr(err, "NOPERM") != NULL) {
             size_t n = strlen(err);
 
@@ -325,33 +364,57 @@ static int store_functions(struct store *s, char *err, size_t errlen)
     return 0;
 }
 
-int store_connect(struct store *s, char *err, size_t errlen)
+redisContext *store_open(const struct store *s, const char *host, int port, int bare,
+                         char *err, size_t errlen)
 {
     struct timeval tv = {s->opts.timeout_ms / 1000, (s->opts.timeout_ms % 1000) * 1000};
+    redisContext *c;
 
-    store_drop(s);
-    if (s->opts.host[0] == '/') {
-        s->ctx = redisConnectUnixWithTimeout(s->opts.host, tv);
+    if (host[0] == '/') {
+        c = redisConnectUnixWithTimeout(host, tv);
     } else {
-        s->ctx = redisConnectWithTimeout(s->opts.host, s->opts.port, tv);
+        c = redisConnectWithTimeout(host, port, tv);
     }
-    if (s->ctx == NULL || s->ctx->err) {
-        snprintf(err, errlen, "redis %s:%d: %s", s->opts.host, s->opts.port,
-                 s->ctx ? s->ctx->errstr : "out of memory");
-        store_drop(s);
-        return -1;
-    }
-    if (redisSetTimeout(s->ctx, tv) != REDIS_OK) {
+    if (c == NULL || c->err) {
+        snprintf(err, errlen, "redis %s:%d: %s", host, port,
+                 c ? c->errstr : "out of memory");
         goto fail;
     }
-    if (store_auth(s, err, errlen) < 0) {
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        snprintf(err, errlen, "redis %s:%d: %s", host, port, c->errstr);
         goto fail;
     }
-    if (s->opts.db && store_simple(s, err, errlen, "SELECT %d", s->opts.db) < 0) {
+    if (ctx_auth(c, &s->opts, err, errlen) < 0 ||
+        (!bare && ctx_functions(c, err, errlen) < 0)) {
         goto fail;
     }
-    if (store_functions(s, err, errlen) < 0) {
-        goto fail;
+    return c;
+fail:
+    if (c) {
+        redisFree(c);
+    }
+    return NULL;
+}
+
+int store_connect(struct store *s, char *err, size_t errlen)
+{
+    store_drop(s);
+    err[0] = '\0';
+    if (s->cluster) {
+        if (store_route_connect(s, err, errlen) < 0) {
+            goto fail;
+        }
+    } else {
+        s->ctx = store_open(s, s->opts.host, s->opts.port, 1, err, errlen);
+        if (s->ctx == NULL) {
+            goto fail;
+        }
+        if (s->opts.db && ctx_simple(s->ctx, err, errlen, "SELECT %d", s->opts.db) < 0) {
+            goto fail;
+        }
+        if (ctx_functions(s->ctx, err, errlen) < 0) {
+            goto fail;
+        }
     }
     if (store_check_schema(s, err, errlen) < 0) {
         goto fail;

@@ -25,6 +25,9 @@
 struct store;
 
 struct store_opts {
+    /* Seed nodes of a Redis Cluster, "HOST:PORT,HOST:PORT,..." (slot.h's
+     * slot_seeds_parse); NULL or "" for the one Redis at host:port. */
+    const char *cluster;
     const char *host; /* a path starting with '/' means a unix socket */
     int port;
     const char *user;     /* ACL user; NULL or "" for the default user */

@@ -49,6 +49,50 @@ static int tasks_from_keys(const redisReply *keys, size_t skip, const char *afte
     return 0;
 }
 
+/* Redis's own SCAN cursor is below 2^56 for any table it can hold: the top
+ * byte of the store's cursor names the place scanned (store_scan_places:
+ * each master of a cluster in turn). */
+#define SCAN_PLACE_SHIFT 56
+
+/* One SCAN step of keys of `type` matching pattern, over every place: the
+ * reply [cursor, [keys]] (the caller frees it) with *cursor advanced, 0
+ * once the last place is done; NULL with err. */
+static redisReply *scan_step(struct store *s, uint64_t *cursor, const char *pattern,
+                             const char *type, char *err, size_t errlen)
+{
+    size_t place = (size_t)(*cursor >> SCAN_PLACE_SHIFT);
+    uint64_t at = *cursor & ((UINT64_C(1) << SCAN_PLACE_SHIFT) - 1), next;
+    redisReply *r;
+
+    if (place >= store_scan_places(s)) {
+        snprintf(err, errlen, "redis: a SCAN cursor of another cluster");
+        return NULL;
+    }
+    store_scan_place(s, place);
+    r = store_cmd(s, err, errlen, "SCAN %" PRIu64 " MATCH %s TYPE %s COUNT 1000", at,
+                  pattern, type);
+    if (r == NULL) {
+        return NULL;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "redis: %s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply to SCAN");
+        freeReplyObject(r);
+        return NULL;
+    }
+    next = strtoull(r->element[0]->str, NULL, 10);
+    if (next != 0) {
+        *cursor = ((uint64_t)place << SCAN_PLACE_SHIFT) | next;
+    } else if (place + 1 < store_scan_places(s)) {
+        *cursor = (uint64_t)(place + 1) << SCAN_PLACE_SHIFT;
+    } else {
+        *cursor = 0;
+    }
+    return r;
+}
+
 int store_scan_tasks(struct store *s, const char *head, const char *after,
                      int32_t **tasks, size_t *n)
 {
@@ -64,22 +108,13 @@ int store_scan_tasks(struct store *s, const char *head, const char *after,
         return -1;
     }
     do {
-        redisReply *r =
-            store_cmd(s, err, sizeof(err),
-                      "SCAN %" PRIu64 " MATCH %s TYPE zset COUNT 1000", cursor, pattern);
+        redisReply *r = scan_step(s, &cursor, pattern, "zset", err, sizeof(err));
 
         if (r == NULL) {
             rc = -1;
             break;
         }
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_STRING &&
-            r->element[1]->type == REDIS_REPLY_ARRAY) {
-            cursor = strtoull(r->element[0]->str, NULL, 10);
-            rc = tasks_from_keys(r->element[1], skip, after, tasks, n, &cap);
-        } else {
-            rc = -1;
-        }
+        rc = tasks_from_keys(r->element[1], skip, after, tasks, n, &cap);
         freeReplyObject(r);
     } while (rc == 0 && cursor != 0);
     if (rc < 0) {
@@ -272,17 +307,10 @@ int store_scan_customers(struct store *s, uint64_t *cursor, char ***ids, size_t 
     if (store_pattern(s->opts.prefix, "c:{*}", pattern, sizeof(pattern)) < 0) {
         return -1;
     }
-    r = store_cmd(s, err, sizeof(err), "SCAN %" PRIu64 " MATCH %s TYPE hash COUNT 1000",
-                  *cursor, pattern);
-    if (r == NULL) {
+    if ((r = scan_step(s, cursor, pattern, "hash", err, sizeof(err))) == NULL) {
         return -1;
     }
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_STRING &&
-        r->element[1]->type == REDIS_REPLY_ARRAY) {
-        *cursor = strtoull(r->element[0]->str, NULL, 10);
-        rc = ids_from_keys(r->element[1], strlen(s->opts.prefix), ids, n);
-    }
+    rc = ids_from_keys(r->element[1], strlen(s->opts.prefix), ids, n);
     freeReplyObject(r);
     return rc;
 }
@@ -304,7 +332,7 @@ static int customer_versions(struct store *s, char *const *ids, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         store_key_of(s, key, sizeof(key), ids[i], "");
-        redisAppendCommand(s->ctx, "HMGET %s partition model_version", key);
+        store_sendf(s, "HMGET %s partition model_version", key);
     }
     if (store_roundtrip(s, r, n, err, errlen) < 0) {
         free(r);

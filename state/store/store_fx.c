@@ -135,15 +135,15 @@ static int send_reads(struct store *s, const struct fx_quotes *q, const struct g
         return -1;
     }
     fx_key(s, key, sizeof(key), "base");
-    if (redisAppendCommand(s->ctx, "GET %s", key) != REDIS_OK) {
+    if (store_sendf(s, "GET %s", key) < 0) {
         return -1;
     }
     fx_key(s, key, sizeof(key), "version");
-    if (redisAppendCommand(s->ctx, "GET %s", key) != REDIS_OK) {
+    if (store_sendf(s, "GET %s", key) < 0) {
         return -1;
     }
     fx_key(s, key, sizeof(key), "currencies");
-    if (redisAppendCommand(s->ctx, "TYPE %s", key) != REDIS_OK) {
+    if (store_sendf(s, "TYPE %s", key) < 0) {
         return -1;
     }
     for (size_t i = 0; i < ng; i++) {
@@ -173,7 +173,7 @@ static long send_writes(struct store *s, const struct fx_quotes *q, const struct
     char key[STORE_KEY_MAX];
     long ncmds = 0;
 
-    if (redisAppendCommand(s->ctx, "MULTI") != REDIS_OK) {
+    if (store_sendf(s, "MULTI") < 0) {
         return -1;
     }
     ncmds++;
@@ -227,14 +227,14 @@ static long send_writes(struct store *s, const struct fx_quotes *q, const struct
         ncmds++;
     }
     fx_key(s, key, sizeof(key), "base");
-    if (redisAppendCommand(s->ctx, "SET %s %s", key, q->base) != REDIS_OK) {
+    if (store_sendf(s, "SET %s %s", key, q->base) < 0) {
         return -1;
     }
     fx_key(s, key, sizeof(key), "version");
-    if (redisAppendCommand(s->ctx, "INCR %s", key) != REDIS_OK) {
+    if (store_sendf(s, "INCR %s", key) < 0) {
         return -1;
     }
-    if (redisAppendCommand(s->ctx, "EXEC") != REDIS_OK) {
+    if (store_sendf(s, "EXEC") < 0) {
         return -1;
     }
     return ncmds + 3;
@@ -485,7 +485,7 @@ static int append_get(struct store *s, const char *cmd, const char *what)
     char key[STORE_KEY_MAX];
 
     fx_key(s, key, sizeof(key), what);
-    return redisAppendCommand(s->ctx, "%s %s", cmd, key) == REDIS_OK ? 0 : -1;
+    return store_sendf(s, "%s %s", cmd, key);
 }
 
 /* One try: 1, 0 (nothing stored), -1, or 2 when the version moved. */

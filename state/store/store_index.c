@@ -377,8 +377,8 @@ static int partitions_of(struct store *s, redisReply *const *ids, size_t n, int3
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        redisAppendCommand(s->ctx, "HGET %sc:{%b} partition", s->opts.prefix, ids[i]->str,
-                           ids[i]->len);
+        store_sendf(s, "HGET %sc:{%b} partition", s->opts.prefix, ids[i]->str,
+                    ids[i]->len);
     }
     if (store_roundtrip(s, r, n, err, errlen) < 0) {
         free(r);

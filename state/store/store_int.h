@@ -3,6 +3,8 @@
  * store's users include store.h only.  One concern a file:
  *
  *   store.c           the connection, commands one at a time, error classes
+ *   store_route.c     where each command goes: the one Redis, or the master
+ *                     of its slot on a Redis Cluster, redirections followed
  *   store_pipe.c      pipelined requests, the command writer (argv -> RESP)
  *   store_schema.c    the key schema, the schema mark, the checks at start
  *   store_load.c      customers loaded, derived events a layout 2 outbox left
@@ -19,11 +21,13 @@
 #define LOYALTY_STORE_INT_H
 
 #include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/array.h"
 #include "base/strbuf.h"
+#include "state/store/slot.h"
 #include "state/store/store.h"
 
 /* One argument of a command: a borrowed string, or one in the arena. */
@@ -41,15 +45,71 @@ struct argv_buf {
     int failed; /* ENOMEM on the way: the command is not to be sent */
 };
 
-struct store {
-    struct store_opts opts; /* strings owned (copies) */
+/* A master of a Redis Cluster and the store's connections to it: ctx for
+ * the pipeline, side for a command a redirection sends there while ctx may
+ * still have replies to read (opened when first needed). */
+struct store_node {
+    struct slot_node addr;
     redisContext *ctx;
-    struct argv_buf argv; /* the command being built, memory kept */
-    struct strbuf resp;   /* its protocol form */
-    size_t inflight;      /* pipelined requests whose replies are not read yet */
-    int64_t sent_us;      /* when the first of them was sent */
-    char last_err[160];   /* the last I/O error, for store_last_error */
+    redisContext *side;
 };
+
+/* A command sent to a cluster whose reply is not read yet: the node it went
+ * to, and its bytes (in cluster.sent) to send again if it is redirected. */
+struct store_sent {
+    int node;
+    size_t off, len;
+};
+
+/* The store's view of a Redis Cluster (store_route.c). */
+struct store_cluster {
+    struct slot_nodes seeds;  /* redis.cluster */
+    struct slot_map map;      /* slot -> index into nodes */
+    struct store_node *nodes; /* map.nodes.n of them */
+    ARRAY(struct store_sent) pending;
+    size_t next;        /* pending.v[next] is the next reply to read */
+    struct strbuf sent; /* the pending commands' bytes */
+    int keyless;        /* the node of a command without a key */
+    int stale;          /* a MOVED seen: read the map again when idle */
+};
+
+struct store {
+    struct store_opts opts;        /* strings owned (copies) */
+    redisContext *ctx;             /* the one Redis (no cluster configured) */
+    struct store_cluster *cluster; /* or a cluster's masters */
+    struct argv_buf argv;          /* the command being built, memory kept */
+    struct strbuf resp;            /* its protocol form */
+    size_t inflight;               /* pipelined requests whose replies are not read yet */
+    int64_t sent_us;               /* when the first of them was sent */
+    char last_err[512];            /* the last I/O error, for store_last_error */
+};
+
+/* store_route.c: every command passes here as protocol bytes.  store_send
+ * appends one to its node's output (without a cluster: the one
+ * connection's); store_next reads the next reply, in the order sent,
+ * following a cluster's redirections; store_flush writes what waits.  On an
+ * I/O error they return -1 with the connection dropped. */
+
+int store_send(struct store *s, const char *cmd, size_t len);
+/* A command in hiredis' format (store_cmd's), sent as store_send. */
+int store_sendf(struct store *s, const char *fmt, ...);
+int store_vsendf(struct store *s, const char *fmt, va_list ap);
+int store_next(struct store *s, redisReply **r, char *err, size_t errlen);
+void store_flush(struct store *s);
+/* How many places a SCAN must visit (the masters of a cluster, else 1), and
+ * the one the keyless commands that follow go to. */
+size_t store_scan_places(const struct store *s);
+void store_scan_place(struct store *s, size_t i);
+/* A cluster's connections opened (every master, the library loaded on
+ * each); closed. */
+int store_route_connect(struct store *s, char *err, size_t errlen);
+void store_route_drop(struct store *s);
+int store_route_ok(const struct store *s);
+void store_route_free(struct store *s);
+/* store.c: a connection of the store's options to host:port: authenticated,
+ * and with the library of this version loaded unless `bare`. */
+redisContext *store_open(const struct store *s, const char *host, int port, int bare,
+                         char *err, size_t errlen);
 
 /* store.c: the connection and commands one at a time.  A command's format
  * is hiredis' (no %zu).  The commands return NULL, or -1, with err set; an

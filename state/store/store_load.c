@@ -184,7 +184,7 @@ static void append_fetch(struct store *s, const char *id)
     store_key_of(s, st, sizeof(st), id, ":state");
     store_key_of(s, aux, sizeof(aux), id, ":aux");
     store_key_of(s, ob, sizeof(ob), id, ":outbox");
-    redisAppendCommand(s->ctx, "FCALL_RO loyaltyd_load_4 4 %s %s %s %s", h, st, aux, ob);
+    store_sendf(s, "FCALL_RO loyaltyd_load_4 4 %s %s %s %s", h, st, aux, ob);
 }
 
 int store_load_send(struct store *s, const char *const *ids, size_t n, char *err,

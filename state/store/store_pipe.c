@@ -45,12 +45,10 @@ int store_pipe_recv(struct store *s, redisReply **r, size_t n, char *err, size_t
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (redisGetReply(s->ctx, (void **)&r[i]) != REDIS_OK) {
+        if (store_next(s, &r[i], err, errlen) < 0) {
             while (i-- > 0) {
                 freeReplyObject(r[i]);
             }
-            snprintf(err, errlen, "redis: %s", s->ctx->errstr);
-            store_drop(s);
             return -1;
         }
     }
@@ -63,13 +61,7 @@ int store_pipe_recv(struct store *s, redisReply **r, size_t n, char *err, size_t
 
 void store_push(struct store *s)
 {
-    int done = 0;
-
-    while (store_ok(s) && !done) {
-        if (redisBufferWrite(s->ctx, &done) != REDIS_OK) {
-            store_drop(s);
-        }
-    }
+    store_flush(s);
 }
 
 void store_abandon(struct store *s)
@@ -224,5 +216,5 @@ int store_argv_append(struct store *s, struct argv_buf *b)
     if (o->failed) {
         return -1;
     }
-    return redisAppendFormattedCommand(s->ctx, o->s, o->len) == REDIS_OK ? 0 : -1;
+    return store_send(s, o->s, o->len);
 }
