@@ -879,6 +879,10 @@ static enum parse_reason parse_fields(struct pctx *c, const cJSON *o, enum ev_so
     if (r == PR_OK) {
         r = get_id(c, o, "customer_id", 1, ev->customer_id);
     }
+    if (r == PR_OK && c->lim->cluster_ids && ev->customer_id[0] == '}') {
+        r = fail(c, PR_BAD_ID, "customer_id",
+                 "starts with '}': on a Redis Cluster its keys would not share a slot");
+    }
     if (r == PR_OK) {
         r = get_enum(c, o, &enum_fields[EF_TYPE], &type);
     }

@@ -48,6 +48,10 @@ struct parse_limits {
     int max_depth;              /* default 32 */
     double max_amount;          /* default 1e9 */
     int64_t max_future_skew_ms; /* default 24 h */
+    /* On a Redis Cluster (redis.cluster): a customer_id starting with '}' is
+     * refused, as "c:{}..." has an empty hash tag and the customer's keys
+     * would not share a slot.  Default 0. */
+    int cluster_ids;
 };
 
 void parse_limits_default(struct parse_limits *lim);

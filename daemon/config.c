@@ -865,6 +865,7 @@ int config_read(struct config *cfg, FILE *f, const char *path, char *err, size_t
     if (check_redis_cluster(cfg, &sn, path, err, errlen) < 0) {
         goto out;
     }
+    cfg->pipe.limits.cluster_ids = cfg->redis_cluster[0] != '\0';
     if ((rc = instance_from_env(cfg, err, errlen)) == 0) {
         rc = read_secrets(cfg, err, errlen);
     }

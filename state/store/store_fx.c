@@ -25,7 +25,7 @@ struct group {
 
 static void fx_key(const struct store *s, char *buf, size_t len, const char *what)
 {
-    snprintf(buf, len, "%sfx:%s", s->opts.prefix, what);
+    snprintf(buf, len, "%s{fx}:%s", s->opts.prefix, what);
 }
 
 /* An error reply as err: -1. */
@@ -125,11 +125,11 @@ static int send_reads(struct store *s, const struct fx_quotes *q, const struct g
 
     store_argv_reset(b);
     store_argv_str(b, "WATCH");
-    store_argv_fmt(b, "%sfx:base", s->opts.prefix);
-    store_argv_fmt(b, "%sfx:version", s->opts.prefix);
-    store_argv_fmt(b, "%sfx:currencies", s->opts.prefix);
+    store_argv_fmt(b, "%s{fx}:base", s->opts.prefix);
+    store_argv_fmt(b, "%s{fx}:version", s->opts.prefix);
+    store_argv_fmt(b, "%s{fx}:currencies", s->opts.prefix);
     for (size_t i = 0; i < ng; i++) {
-        store_argv_fmt(b, "%sfx:%s", s->opts.prefix, q->q.v[g[i].from].code);
+        store_argv_fmt(b, "%s{fx}:%s", s->opts.prefix, q->q.v[g[i].from].code);
     }
     if (store_argv_append(s, b) < 0) {
         return -1;
@@ -149,7 +149,7 @@ static int send_reads(struct store *s, const struct fx_quotes *q, const struct g
     for (size_t i = 0; i < ng; i++) {
         store_argv_reset(b);
         store_argv_str(b, "HMGET");
-        store_argv_fmt(b, "%sfx:%s", s->opts.prefix, q->q.v[g[i].from].code);
+        store_argv_fmt(b, "%s{fx}:%s", s->opts.prefix, q->q.v[g[i].from].code);
         for (size_t k = g[i].from; k < g[i].to; k++) {
             char day[FX_DAY_TEXT];
 
@@ -189,7 +189,7 @@ static long send_writes(struct store *s, const struct fx_quotes *q, const struct
             if (pairs == 0) {
                 store_argv_reset(b);
                 store_argv_str(b, "HSET");
-                store_argv_fmt(b, "%sfx:%s", s->opts.prefix, q->q.v[k].code);
+                store_argv_fmt(b, "%s{fx}:%s", s->opts.prefix, q->q.v[k].code);
             }
             fx_day_format(q->q.v[k].day, day);
             if (fx_rate_format(&q->q.v[k].rate, rate, sizeof(rate)) < 0) {
@@ -214,7 +214,7 @@ static long send_writes(struct store *s, const struct fx_quotes *q, const struct
     }
     store_argv_reset(b);
     store_argv_str(b, "SADD");
-    store_argv_fmt(b, "%sfx:currencies", s->opts.prefix);
+    store_argv_fmt(b, "%s{fx}:currencies", s->opts.prefix);
     for (size_t i = 0; i < ng; i++) {
         if (g[i].writes > 0) {
             store_argv_str(b, q->q.v[g[i].from].code);
@@ -479,7 +479,7 @@ static int load_hash(struct store *s, struct fx_table *t, const char *code,
     return 0;
 }
 
-/* CMD P fx:WHAT appended: 0, -1. */
+/* CMD P {fx}:WHAT appended: 0, -1. */
 static int append_get(struct store *s, const char *cmd, const char *what)
 {
     char key[STORE_KEY_MAX];

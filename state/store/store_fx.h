@@ -2,13 +2,16 @@
  * store_fx.h - exchange rates in Redis (README, "Currencies and exchange
  * rates"), read into and written from the quotes and tables of base/fx.h:
  *
- *   P fx:CUR         hash     YYYY-MM-DD -> the rate in force from that day:
- *                             units of CUR for one unit of the base, in
- *                             decimal as fx_rate_format writes it
- *   P fx:base        string   the base every quote is against (EUR for the
- *                             ECB's rates)
- *   P fx:currencies  set      the currencies that have a hash
- *   P fx:version     integer  one more per import that changed anything
+ *   P {fx}:CUR         hash     YYYY-MM-DD -> the rate in force from that day:
+ *                               units of CUR for one unit of the base, in
+ *                               decimal as fx_rate_format writes it
+ *   P {fx}:base        string   the base every quote is against (EUR for the
+ *                               ECB's rates)
+ *   P {fx}:currencies  set      the currencies that have a hash
+ *   P {fx}:version     integer  one more per import that changed anything
+ *
+ * The hash tag {fx} keeps them in one slot of a Redis Cluster: an import's
+ * MULTI/EXEC spans them all.
  *
  * An import writes all of its quotes, the base, the set and the new version
  * in one MULTI/EXEC, after reading what is stored under WATCH: a reader
@@ -44,7 +47,7 @@ struct store_fx_result {
                                       (the earliest line of the file) */
     char stored[FX_RATE_TEXT_MAX]; /* its stored rate as stored */
     char stored_base[4];           /* the base stored before ("" for none) */
-    int64_t version;               /* P fx:version after the import */
+    int64_t version;               /* P {fx}:version after the import */
 };
 
 /*
@@ -58,7 +61,7 @@ struct store_fx_result {
 int store_fx_import(struct store *s, const struct fx_quotes *q, int replace,
                     struct store_fx_result *res, char *err, size_t errlen);
 
-/* P fx:version (0 when none is stored): 0, or -1 with err.  What a reader
+/* P {fx}:version (0 when none is stored): 0, or -1 with err.  What a reader
  * polls to notice an import cheaply. */
 int store_fx_version(struct store *s, int64_t *version, char *err, size_t errlen);
 

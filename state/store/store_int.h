@@ -100,6 +100,10 @@ void store_flush(struct store *s);
  * the one the keyless commands that follow go to. */
 size_t store_scan_places(const struct store *s);
 void store_scan_place(struct store *s, size_t i);
+/* The key a command in protocol form is routed by: 1 with its first key in
+ * *key, *klen; 0 for a command that names none (it goes where the command
+ * before it went, or where store_scan_place says). */
+int store_command_key(const char *cmd, size_t len, const char **key, size_t *klen);
 /* A cluster's connections opened (every master, the library loaded on
  * each); closed. */
 int store_route_connect(struct store *s, char *err, size_t errlen);

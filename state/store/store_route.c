@@ -75,13 +75,9 @@ static int name_is(const char *s, size_t n, const char *name)
     return n == strlen(name) && strncasecmp(s, name, n) == 0;
 }
 
-/*
- * The key a command is routed by: 1 with its first key in *key, *klen; 0
- * for a command that names none (it goes to cluster.keyless).  The store's
- * commands name their key first, except the scripts' (FCALL name numkeys
- * key...) and the server's own commands listed here.
- */
-static int command_key(const char *cmd, size_t len, const char **key, size_t *klen)
+/* The store's commands name their key first, except the scripts' (FCALL
+ * name numkeys key...) and the server's own commands listed here. */
+int store_command_key(const char *cmd, size_t len, const char **key, size_t *klen)
 {
     static const char *const keyless[] = {
         "ASKING",   "AUTH", "CLIENT", "CLUSTER", "CONFIG", "DBSIZE", "DISCARD", "EXEC",
@@ -120,7 +116,7 @@ static int route(const struct store_cluster *c, const char *cmd, size_t len)
     const char *key;
     size_t klen;
 
-    if (!command_key(cmd, len, &key, &klen)) {
+    if (!store_command_key(cmd, len, &key, &klen)) {
         return c->keyless;
     }
     return c->map.master[slot_of(key, klen)];

@@ -104,14 +104,14 @@ def test_import_ecb_sample_and_list(prefix, r):
     assert "imported: 27 new, 0 unchanged, 0 replaced; version 1" in out, out
     want = ecb_quotes(SAMPLE)
     # the keys of the README: one hash per currency, the base, the set, the version
-    assert r.get(prefix + "fx:base") == "EUR"
-    assert r.get(prefix + "fx:version") == "1"
-    assert r.smembers(prefix + "fx:currencies") == {"USD", "JPY", "GBP"}
+    assert r.get(prefix + "{fx}:base") == "EUR"
+    assert r.get(prefix + "{fx}:version") == "1"
+    assert r.smembers(prefix + "{fx}:currencies") == {"USD", "JPY", "GBP"}
     for code, by_day in want.items():
-        stored = r.hgetall(prefix + "fx:" + code)
+        stored = r.hgetall(prefix + "{fx}:" + code)
         assert {date.fromisoformat(d): Decimal(v) for d, v in stored.items()} == by_day, code
-    assert r.hget(prefix + "fx:JPY", "2024-01-05") == "158.41"
-    assert r.hget(prefix + "fx:GBP", "2024-01-03") == "0.8634"  # 0.86340 without its zero
+    assert r.hget(prefix + "{fx}:JPY", "2024-01-05") == "158.41"
+    assert r.hget(prefix + "{fx}:GBP", "2024-01-03") == "0.8634"  # 0.86340 without its zero
 
     # the latest rates, in text
     rc, out, err = ctl(prefix, "fx", "list")
@@ -158,7 +158,7 @@ def test_import_ecb_sample_and_list(prefix, r):
     assert doc["format"] == "ecb" and doc["base"] == "EUR" and doc["rates"] == 27
     assert doc["currencies"] == ["GBP", "JPY", "USD"]
     assert (doc["first"], doc["last"]) == ("2024-01-02", "2024-01-12")
-    assert r.get(prefix + "fx:version") == "1"
+    assert r.get(prefix + "{fx}:version") == "1"
 
 
 def test_import_plain(prefix, r, tmp_path):
@@ -175,9 +175,9 @@ def test_import_plain(prefix, r, tmp_path):
     doc = json.loads(out)
     assert (doc["format"], doc["base"], doc["rates"]) == ("plain", "EUR", 4)
     assert (doc["added"], doc["unchanged"], doc["replaced"], doc["version"]) == (3, 1, 0, 2)
-    assert r.get(prefix + "fx:version") == "2"
-    assert r.smembers(prefix + "fx:currencies") == {"USD", "JPY", "GBP", "CHF"}
-    assert r.hgetall(prefix + "fx:CHF") == {"2024-01-05": "0.9314", "2024-01-15": "0.935"}
+    assert r.get(prefix + "{fx}:version") == "2"
+    assert r.smembers(prefix + "{fx}:currencies") == {"USD", "JPY", "GBP", "CHF"}
+    assert r.hgetall(prefix + "{fx}:CHF") == {"2024-01-05": "0.9314", "2024-01-15": "0.935"}
     doc, rates = listed(prefix, "--on", "2024-01-14")
     assert rates["CHF"] == (Decimal("0.9314"), date(2024, 1, 5))
     assert rates["USD"] == (Decimal("1.0942"), date(2024, 1, 12))
@@ -197,7 +197,7 @@ def test_plain_file_of_another_base(prefix, r, tmp_path):
                                      "2024-01-05,JPY,145.05\n")
     rc, out, err = ctl(prefix, "fx", "import", usd, "--base", "USD")
     assert rc == 0, err
-    assert r.get(prefix + "fx:base") == "USD"
+    assert r.get(prefix + "{fx}:base") == "USD"
     doc, rates = listed(prefix)
     assert doc["base"] == "USD" and rates["EUR"] == (Decimal("0.9157"), date(2024, 1, 5))
     before = snapshot(r, prefix)
@@ -278,10 +278,10 @@ def test_changed_rate_needs_replace(prefix, r, tmp_path):
     rc, out, err = ctl(prefix, "fx", "import", fix, "--replace")
     assert rc == 0, (rc, out, err)
     assert "imported: 1 new, 1 unchanged, 2 replaced; version 2" in out, out
-    assert r.hget(prefix + "fx:USD", "2024-01-05") == "1.0925"
-    assert r.hget(prefix + "fx:USD", "2024-01-15") == "1.0953"
-    assert r.hget(prefix + "fx:GBP", "2024-01-08") == "0.86"
-    assert r.hget(prefix + "fx:USD", "2024-01-04") == "1.0953"  # the others as they were
+    assert r.hget(prefix + "{fx}:USD", "2024-01-05") == "1.0925"
+    assert r.hget(prefix + "{fx}:USD", "2024-01-15") == "1.0953"
+    assert r.hget(prefix + "{fx}:GBP", "2024-01-08") == "0.86"
+    assert r.hget(prefix + "{fx}:USD", "2024-01-04") == "1.0953"  # the others as they were
     doc, rates = listed(prefix, "--on", "2024-01-06")
     assert rates["USD"] == (Decimal("1.0925"), date(2024, 1, 5))
     assert doc["version"] == 2
@@ -289,10 +289,10 @@ def test_changed_rate_needs_replace(prefix, r, tmp_path):
 
 def test_key_of_another_type(prefix, r, tmp_path):
     """A key in the way is an error that writes nothing."""
-    r.set(prefix + "fx:JPY", "not a hash")
+    r.set(prefix + "{fx}:JPY", "not a hash")
     rc, out, err = ctl(prefix, "fx", "import", SAMPLE)
     assert rc == 1 and "WRONGTYPE" in err and "nothing imported" in err, (rc, err)
-    assert snapshot(r, prefix) == {prefix + "fx:JPY": ("string", "not a hash")}
+    assert snapshot(r, prefix) == {prefix + "{fx}:JPY": ("string", "not a hash")}
 
 
 def test_usage_errors(services):

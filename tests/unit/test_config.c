@@ -114,6 +114,48 @@ START_TEST(test_indices)
 }
 END_TEST
 
+/* redis.cluster: a seed list; beside a key naming one Redis, a bad seed or
+ * a prefix with a brace, the daemon stops at start with the line. */
+START_TEST(test_redis_cluster)
+{
+    struct config cfg;
+    char err[512] = "";
+
+    ck_assert_int_eq(
+        load(&cfg, "redis.cluster = 127.0.0.1:7000, [::1]:7001\n", err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.redis_cluster, "127.0.0.1:7000, [::1]:7001");
+    ck_assert_int_eq(cfg.pipe.limits.cluster_ids, 1);
+    config_fini(&cfg);
+
+    ck_assert_int_eq(load(&cfg, "redis.port = 6380\n", err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.redis_cluster, "");
+    ck_assert_int_eq(cfg.pipe.limits.cluster_ids, 0);
+    config_fini(&cfg);
+
+    ck_assert_int_eq(load(&cfg, "# cluster\nredis.cluster = h:7000\nredis.port = 6380\n",
+                          err, sizeof(err)),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(err, ":3: redis.port names one Redis, and redis.cluster "
+                                      "(line 2) a cluster"));
+    config_fini(&cfg);
+
+    ck_assert_int_eq(
+        load(&cfg, "redis.db = 2\nredis.cluster = h:7000\n", err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":1: redis.db names one Redis"));
+    config_fini(&cfg);
+
+    ck_assert_int_eq(load(&cfg, "\nredis.cluster = h:7000,h\n", err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":2: "));
+    config_fini(&cfg);
+
+    ck_assert_int_eq(
+        load(&cfg, "redis.cluster = h:7000\nredis.prefix = shop{1}:\n", err, sizeof(err)),
+        -1);
+    ck_assert_ptr_nonnull(strstr(err, ":2: redis.prefix 'shop{1}:' holds a brace"));
+    config_fini(&cfg);
+}
+END_TEST
+
 START_TEST(test_values_and_passthrough)
 {
     struct config cfg;
@@ -516,6 +558,7 @@ static Suite *config_suite(void)
 
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_indices);
+    tcase_add_test(tc, test_redis_cluster);
     tcase_add_test(tc, test_values_and_passthrough);
     tcase_add_loop_test(tc, test_bad_line_reported, 0,
                         (int)(sizeof(bad) / sizeof(bad[0])));

@@ -513,6 +513,41 @@ START_TEST(test_brackets_in_strings_and_custom_limits)
 }
 END_TEST
 
+/* On a Redis Cluster a customer_id starting with '}' would give its keys an
+ * empty hash tag ("c:{}x}" and "c:{}x}:state" in two slots): refused there,
+ * taken on one Redis; a '}' further in is harmless (the tag ends at it for
+ * every key of the customer alike). */
+START_TEST(test_cluster_customer_ids)
+{
+    const char *lead = "{'event_id':'e1','customer_id':'}x','type':'order.placed'" TS
+                       ",'order_id':'o1'" AMT CUR "}";
+    const char *inner = "{'event_id':'e1','customer_id':'a}b','type':'order.placed'" TS
+                        ",'order_id':'o1'" AMT CUR "}";
+    struct parse_limits lim;
+    char detail[DETAIL_N];
+    struct event ev;
+    char *json;
+
+    parse_limits_default(&lim);
+    ck_assert_int_eq(lim.cluster_ids, 0);
+    json = q(lead, 0);
+    ck_assert_int_eq(parse_bytes(json, strlen(json), SRC_ORDERS, &lim, &ev, detail),
+                     PR_OK);
+    ck_assert_str_eq(ev.customer_id, "}x");
+    event_free(&ev);
+    lim.cluster_ids = 1;
+    ck_assert_int_eq(parse_bytes(json, strlen(json), SRC_ORDERS, &lim, &ev, detail),
+                     PR_BAD_ID);
+    ck_assert_ptr_nonnull(strstr(detail, "'customer_id': starts with '}'"));
+    free(json);
+    json = q(inner, 0);
+    ck_assert_int_eq(parse_bytes(json, strlen(json), SRC_ORDERS, &lim, &ev, detail),
+                     PR_OK);
+    event_free(&ev);
+    free(json);
+}
+END_TEST
+
 /* ---- rejected events: {name, topic, json, reason} ---------------------- */
 
 struct bad_case {
@@ -1006,6 +1041,7 @@ static Suite *parse_suite(void)
     tcase_add_test(ok, test_limits_inclusive);
     tcase_add_test(ok, test_hundred_items_ok);
     tcase_add_test(ok, test_brackets_in_strings_and_custom_limits);
+    tcase_add_test(ok, test_cluster_customer_ids);
     suite_add_tcase(s, ok);
 
     tcase_add_loop_test(bad, test_bad_table, 0, N_BAD);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "state/store/slot.h"
+#include "state/store/store_int.h"
 #include "tests/unit/check_main.h"
 
 /* ---- slots ------------------------------------------------------------------------ */
@@ -711,6 +712,61 @@ START_TEST(test_seed_host_length)
 }
 END_TEST
 
+/* The key a command is routed by (store_route.c), read from the command in
+ * protocol form as hiredis formats it. */
+static int routed_by(const char *want, const char *fmt, ...)
+{
+    const char *key = NULL;
+    size_t klen = 0;
+    char *cmd = NULL;
+    va_list ap;
+    int len, got;
+
+    va_start(ap, fmt);
+    len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    ck_assert_int_gt(len, 0);
+    got = store_command_key(cmd, (size_t)len, &key, &klen);
+    if (want == NULL) {
+        ck_assert_int_eq(got, 0);
+    } else {
+        ck_assert_int_eq(got, 1);
+        ck_assert_uint_eq(klen, strlen(want));
+        ck_assert(memcmp(key, want, klen) == 0);
+    }
+    redisFreeCommand(cmd);
+    return got;
+}
+
+START_TEST(test_command_key)
+{
+    routed_by("p:c:{42}", "HGETALL %s", "p:c:{42}");
+    routed_by("p:c:{42}", "hmget %s a b", "p:c:{42}");
+    routed_by("p:c:{7}", "FCALL loyaltyd_commit_4 4 %s %s x", "p:c:{7}", "p:c:{7}:state");
+    routed_by("p:c:{7}", "fcall_ro loyaltyd_load_4 1 %s", "p:c:{7}");
+    routed_by("p:model", "EVAL %s 1 %s r 1", "return 1", "p:model");
+    routed_by(NULL, "FCALL f 0 a b");
+    routed_by(NULL, "SCAN 0 MATCH %s COUNT 1000", "p:c:{*}");
+    routed_by(NULL, "MULTI");
+    routed_by(NULL, "EXEC");
+    routed_by(NULL, "INFO memory");
+    routed_by(NULL, "FUNCTION LIST");
+    routed_by(NULL, "WAIT 1 100");
+    /* A key with a NUL and with CRLF inside: the length counts, not the bytes. */
+    routed_by("a\r\nb", "GET %b", "a\r\nb", (size_t)4);
+    /* Not a command at all: no key, never a read past the end. */
+    {
+        const char *key;
+        size_t klen;
+
+        const char *cut = "*2\r\n$3\r\nGET\r\n$9\r\nab";
+
+        ck_assert_int_eq(store_command_key(cut, strlen(cut), &key, &klen), 0);
+        ck_assert_int_eq(store_command_key("", 0, &key, &klen), 0);
+    }
+}
+END_TEST
+
 static Suite *slot_suite(void)
 {
     Suite *s = suite_create("slot");
@@ -730,6 +786,7 @@ static Suite *slot_suite(void)
     tcase_add_loop_test(tc, test_bad_seeds, 0,
                         (int)(sizeof(bad_seeds) / sizeof(bad_seeds[0])));
     tcase_add_test(tc, test_seed_host_length);
+    tcase_add_test(tc, test_command_key);
     suite_add_tcase(s, tc);
     return s;
 }
