@@ -100,6 +100,11 @@ static const struct {
     [MC_REDIS_TRYAGAIN] = {"loyaltyd_redis_tryagain_total",
                            "Commands a Redis Cluster answered with TRYAGAIN or "
                            "CLUSTERDOWN, tried again after a pause."},
+    [MC_STATE_REWOUND] = {"loyaltyd_state_rewound_total",
+                          "Commits that found a customer's state in Redis older than "
+                          "this instance had committed: writes Redis acknowledged, "
+                          "then lost (a failover or restart without "
+                          "redis.wait_replicas)."},
 };
 
 static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;

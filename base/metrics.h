@@ -36,6 +36,7 @@ enum metric_counter {
     MC_REDIS_MOVED,
     MC_REDIS_ASK,
     MC_REDIS_TRYAGAIN,
+    MC_STATE_REWOUND,
     MC__COUNT
 };
 

@@ -59,6 +59,15 @@ void hold_set_paused(struct pipeline *pl, enum hold_cause cause, int on)
         return;
     }
     pl->paused = now;
+    /* While fetching stops, the producers go on: the ends the partitions
+     * reached before are forgotten.  librdkafka signals an end once per end
+     * offset, so a partition still at the same end after the pause is waited
+     * for up to merge.max_idle_ms once. */
+    for (size_t i = 0; was == 0 && i < pl->tasks.n; i++) {
+        if (pl->tasks.v[i] != NULL) {
+            task_forget_ends(&pl->tasks.v[i]->t);
+        }
+    }
     if ((was != 0) != (now != 0) && pl->assigned != NULL) {
         err = now ? rd_kafka_pause_partitions(pl->consumer, pl->assigned)
                   : rd_kafka_resume_partitions(pl->consumer, pl->assigned);

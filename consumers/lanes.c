@@ -249,6 +249,17 @@ static int launch(struct pipeline *pl, struct ptask *pt)
     return 0;
 }
 
+/* With redis.wait_replicas, whether the batch's writes are on the replicas
+ * (WAIT): 0, or -1 with f->err. */
+static int replicated(struct pipeline *pl, struct flight *f)
+{
+    if (pl->cfg->wait_replicas <= 0) {
+        return 0;
+    }
+    return store_wait_replicas(f->ctx.store, pl->cfg->wait_replicas, f->err,
+                               sizeof(f->err));
+}
+
 /* The lane's batch finished: what each event became, then its input is
  * done.  0 (also for an idle lane), or -1 when the batch must be retried
  * later (the task keeps it). */
@@ -273,7 +284,17 @@ int lanes_land(struct pipeline *pl, int lane, int wait_ms)
     }
     f->pt = NULL;
     pt->lane = -1;
-    if (batch_finish(f->bt) < 0) {
+    /* With redis.wait_replicas, a batch is done once its writes are on the
+     * replicas: its progress and offsets are not recorded before (README,
+     * "Redis Cluster"). */
+    if (batch_finish(f->bt) < 0 || replicated(pl, f) < 0) {
+        /* With redis.wait_replicas, customers the batch committed may be
+         * cached ahead of what Redis keeps (a master that fails now takes
+         * unreplicated writes with it): loaded again when the batch is
+         * tried again, their events are applied where Redis lacks them. */
+        if (pl->cfg->wait_replicas > 0) {
+            cache_drop_task(pl->cache, pt->t.partition);
+        }
         log_warn("partition %d: %s; pausing input", (int)pt->t.partition, f->err);
         metrics_redis_error(store_err_class(f->err));
         return -1;

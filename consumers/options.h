@@ -60,6 +60,8 @@ struct pipeline_opts {
     int batch_max_events;
     int dedup_window;      /* recent event ids kept per customer */
     int redis_lost_replay; /* redis.lost = replay: rebuild from the earliest offsets */
+    int wait_replicas;     /* redis.wait_replicas: a batch is done once WAIT says
+                            * its writes are on that many replicas */
     size_t cache_max_bytes;
     size_t output_max_pending_bytes; /* input paused above it (hold.c) */
     struct kafka_props kafka_common, kafka_consumer, kafka_producer;

@@ -108,6 +108,14 @@ void stats_account_batch(struct pipeline *pl, int32_t task, const struct batch_s
     metrics_add(MC_CACHE_MISSES, st->cache_misses);
     metrics_add(MC_COMMITS, st->commits);
     metrics_add(MC_COMMIT_CONFLICTS, st->conflicts);
+    metrics_add(MC_STATE_REWOUND, st->rewound);
+    if (st->rewound > 0) {
+        log_warn("partition %d: %" PRIu64 " customers' state in Redis was older than "
+                 "this instance had committed: Redis lost writes it had acknowledged "
+                 "(a failover or a restart; README, \"Redis Cluster\"); the events of "
+                 "that window are not in their state",
+                 (int)task, st->rewound);
+    }
     metrics_add(MC_MISROUTED, st->misrouted);
     metrics_set_cache(cache_count(pl->cache), cache_bytes(pl->cache));
 }

@@ -70,6 +70,14 @@ void task_at_end(struct task *t, int src)
     t->q[src].idle_expired = 0;
 }
 
+void task_forget_ends(struct task *t)
+{
+    for (int s = 0; s < SRC__COUNT; s++) {
+        t->q[s].at_end = 0;
+        t->q[s].idle_expired = 0;
+    }
+}
+
 /* Merge order: event time, then topic, then offset. */
 static int before(const struct task_msg *a, int sa, const struct task_msg *b, int sb)
 {

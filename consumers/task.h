@@ -62,6 +62,12 @@ void task_fini(struct task *t, void (*drop)(void *arg, void *msg, void *entry),
 int task_push(struct task *t, int src, const struct task_msg *m);
 /* The partition of topic src reached its end / nothing came since. */
 void task_at_end(struct task *t, int src);
+/* Fetching stopped (input paused): the ends the partitions reached are no
+ * longer known, as their producers go on.  An empty queue is waited for
+ * again (up to max_idle_ms) until it gets a message or its end is seen
+ * anew, so that a partition whose fetch comes back first after the pause
+ * does not run ahead of the others. */
+void task_forget_ends(struct task *t);
 
 enum task_wait { TASK_READY = 0, TASK_EMPTY, TASK_WAITING };
 

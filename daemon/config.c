@@ -219,6 +219,12 @@ static const struct cfgtab_key cfg_keys[] = {
      0, parse_indices},
     {"redis.timeout_ms", CFGTAB_INT, FIELD(redis_timeout_ms), "2000", 10, 600000,
      "connect and command timeout", 0, NULL},
+    {"redis.wait_replicas", CFGTAB_INT, FIELD(pipe.wait_replicas), "0", 0, 16,
+     "a batch's progress is recorded (and its input offsets stored) only once WAIT "
+     "confirms its writes reached this many replicas of every master written; "
+     "fewer within half of redis.timeout_ms and the batch is tried again "
+     "(README, \"Redis Cluster\"); 0: no wait",
+     0, NULL},
     {"http.listen", CFGTAB_STR, FIELD(http_listen), "127.0.0.1:9464", 0, 0,
      "address of /metrics, /health, /ready; empty disables", 0, check_listen},
     {"clock", CFGTAB_CUSTOM, FIELD(pipe.clock), "wall", 0, 0,

@@ -6,14 +6,28 @@
 # customer-service messages, and a few malformed messages), then show the
 # state it keeps and the events it emitted.
 #
-#   deploy/demo.sh [CUSTOMERS]     (default 300)
+#   deploy/demo.sh [--cluster] [CUSTOMERS]     (default 300)
 #
-# Redis and Kafka keep running afterwards for exploring (redis-cli -p 16379);
-# `deploy/services.sh down` stops them.
+# --cluster: the state on a local Redis Cluster (deploy/services.sh
+# cluster-up: 3 masters, 3 replicas on 127.0.0.1:17001-17006) instead of one
+# Redis.
+#
+# Redis and Kafka keep running afterwards for exploring (redis-cli -p 16379,
+# or redis-cli -c -p 17001 for the cluster); `deploy/services.sh down` (and
+# cluster-down) stops them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+CLUSTER=0
+if [[ "${1:-}" == "--cluster" ]]; then
+    CLUSTER=1
+    shift
+fi
+if [[ $# -gt 1 || ! "${1:-300}" =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: deploy/demo.sh [--cluster] [CUSTOMERS]" >&2
+    exit 2
+fi
 CUSTOMERS="${1:-300}"
 CDNOW="${CDNOW:-$ROOT/data/cdnow/CDNOW_sample.txt}"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
@@ -22,7 +36,17 @@ BROKERS="127.0.0.1:$KAFKA_PORT"
 HTTP_PORT="${HTTP_PORT:-19464}"
 PREFIX="demo."
 WORK="$ROOT/run/demo"
-CTL=(build/loyaltyctl --redis "127.0.0.1:$REDIS_PORT" --prefix "loyalty:demo:")
+CLUSTER_PORT="${REDIS_CLUSTER_PORT:-17001}"
+CLUSTER_SEEDS="127.0.0.1:$CLUSTER_PORT,127.0.0.1:$((CLUSTER_PORT + 1)),127.0.0.1:$((CLUSTER_PORT + 2))"
+if ((CLUSTER)); then
+    REDIS_CONF="redis.cluster = $CLUSTER_SEEDS"
+    CTL=(build/loyaltyctl -c "$ROOT/run/demo/loyaltyd.conf" --prefix "loyalty:demo:")
+    RCLI=(redis-cli -c -p "$CLUSTER_PORT")
+else
+    REDIS_CONF="redis.port = $REDIS_PORT"
+    CTL=(build/loyaltyctl --redis "127.0.0.1:$REDIS_PORT" --prefix "loyalty:demo:")
+    RCLI=(redis-cli -p "$REDIS_PORT")
+fi
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -34,12 +58,24 @@ make -j2 all >/dev/null
 
 say "local Redis and Kafka"
 deploy/services.sh up >/dev/null
+if ((CLUSTER)); then
+    say "local Redis Cluster"
+    deploy/services.sh cluster-up
+fi
 # A fresh run every time: new topics, no old state.
 deploy/kafka.sh delete-topics "${PREFIX}orders" "${PREFIX}reviews" "${PREFIX}messages" \
     "${PREFIX}loyalty.churn-risk" "${PREFIX}loyalty.rewards" "${PREFIX}loyalty.segments" \
     "${PREFIX}loyalty.dlq" >/dev/null 2>&1 || true
 TOPIC_PREFIX="$PREFIX" deploy/kafka.sh topics >/dev/null
-redis-cli -p "$REDIS_PORT" --scan --pattern 'loyalty:demo:*' | xargs -r -n 500 redis-cli -p "$REDIS_PORT" del >/dev/null
+if ((CLUSTER)); then
+    # Keys of many slots: each master scanned, each key deleted on its own.
+    for port in $(seq "$CLUSTER_PORT" $((CLUSTER_PORT + 5))); do
+        redis-cli -p "$port" --scan --pattern 'loyalty:demo:*' |
+            xargs -r -n 1 redis-cli -c -p "$port" del >/dev/null
+    done
+else
+    redis-cli -p "$REDIS_PORT" --scan --pattern 'loyalty:demo:*' | xargs -r -n 500 redis-cli -p "$REDIS_PORT" del >/dev/null
+fi
 
 say "sample events"
 rm -rf "$WORK" && mkdir -p "$WORK"
@@ -57,7 +93,7 @@ topic.churn_risk = ${PREFIX}loyalty.churn-risk
 topic.rewards = ${PREFIX}loyalty.rewards
 topic.segments = ${PREFIX}loyalty.segments
 topic.dlq = ${PREFIX}loyalty.dlq
-redis.port = $REDIS_PORT
+$REDIS_CONF
 redis.prefix = loyalty:demo:
 http.listen = 127.0.0.1:$HTTP_PORT
 # replaying 1997: "now" is the newest event time
@@ -98,7 +134,7 @@ say "one customer, explained"
 "${CTL[@]}" show cdnow-0001
 
 say "the same customer in Redis: its summary hash (the packed state beside it: loyaltyctl dump)"
-redis-cli -p "$REDIS_PORT" hgetall 'loyalty:demo:c:{cdnow-0001}' | paste - -
+"${RCLI[@]}" hgetall 'loyalty:demo:c:{cdnow-0001}' | paste - -
 
 say "emitted events"
 for t in loyalty.rewards loyalty.churn-risk loyalty.segments loyalty.dlq; do
@@ -126,7 +162,11 @@ for line in open(sys.argv[1]):
 ' "$WORK/loyalty.dlq.jsonl"
 
 say "done"
-echo "state:   redis-cli -p $REDIS_PORT hgetall 'loyalty:demo:c:{cdnow-0001}'"
+echo "state:   ${RCLI[*]} hgetall 'loyalty:demo:c:{cdnow-0001}'"
 echo "         ${CTL[*]} dump cdnow-0001"
 echo "events:  $WORK/*.jsonl"
-echo "stop:    deploy/services.sh down"
+if ((CLUSTER)); then
+    echo "stop:    deploy/services.sh down; deploy/services.sh cluster-down"
+else
+    echo "stop:    deploy/services.sh down"
+fi

@@ -719,8 +719,13 @@ static long attempt_recv(struct run *r, struct attempt *a)
             commit_done(r, k, &a->q[j]);
         } else {
             /* Another writer: this instance lost the customer's task, or
-             * one is taking it over.  Load again and apply on its state. */
+             * one is taking it over.  Load again and apply on its state.
+             * A revision older than the one expected is no other writer:
+             * Redis lost writes it had acknowledged. */
             r->st->conflicts++;
+            if (a->q[j].new_rev < a->q[j].rev) {
+                r->st->rewound++;
+            }
             cache_drop(r->b->cache, k->e);
             k->e = NULL;
             left++;

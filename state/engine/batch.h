@@ -69,6 +69,9 @@ struct batch_stats {
     uint64_t timers;      /* due times evaluated, before events and in sweeps */
     uint64_t dup[DUP__COUNT];
     uint64_t cache_hits, cache_misses, commits, conflicts;
+    /* conflicts where Redis held an older revision than this instance had
+     * committed: writes it acknowledged, lost (a failover, a restart) */
+    uint64_t rewound;
 };
 
 /* Publish one customer's derived events: *pending counts them until each is

@@ -200,6 +200,14 @@ int store_load(struct store *s, const char *id, struct customer *c,
  * reply is ever taken for another's); store_abandon does the same for a
  * caller that cannot read what it sent.
  */
+/* Whether what this store wrote reached n replicas of every master (WAIT
+ * n on each connection, all at once, each waiting at most half of the
+ * store's timeout): 0, or -1 with err naming a master that confirmed
+ * fewer, or an error.  Replication stays asynchronous: a master that fails
+ * before its replicas have a write can take it with it, and this is how a
+ * caller learns that they have it before it records its progress. */
+int store_wait_replicas(struct store *s, int n, char *err, size_t errlen);
+
 /* Write what was appended, so that Redis works while the caller computes. */
 void store_push(struct store *s);
 void store_abandon(struct store *s);

@@ -571,3 +571,63 @@ int store_next(struct store *s, redisReply **out, char *err, size_t errlen)
     *out = r;
     return rc;
 }
+
+int store_wait_replicas(struct store *s, int n, char *err, size_t errlen)
+{
+    size_t places = store_scan_places(s), i;
+    int wait_ms = s->opts.timeout_ms / 2, rc = 0;
+    redisReply *r;
+
+    if (!store_usable(s, err, errlen)) {
+        return -1;
+    }
+    for (i = 0; i < places; i++) {
+        store_scan_place(s, i);
+        if (store_sendf(s, "WAIT %d %d", n, wait_ms) < 0) {
+            snprintf(err, errlen, "%s", s->last_err);
+            return -1;
+        }
+    }
+    store_flush(s);
+    for (i = 0; i < 2 * places; i++) {
+        const struct slot_node *at = NULL;
+
+        if (i < places) {
+            if (store_next(s, &r, err, errlen) < 0) {
+                return -1;
+            }
+            at = s->cluster ? &s->cluster->nodes[i].addr : NULL;
+        } else {
+            /* A redirected command went on a side connection: WAIT counts
+             * the writes of the connection it is sent on. */
+            struct store_node *nd = s->cluster ? &s->cluster->nodes[i - places] : NULL;
+
+            if (nd == NULL || nd->side == NULL) {
+                continue;
+            }
+            if ((r = redisCommand(nd->side, "WAIT %d %d", n, wait_ms)) == NULL) {
+                snprintf(err, errlen, "redis %s:%d: %s", nd->addr.host, nd->addr.port,
+                         nd->side->errstr);
+                redisFree(nd->side);
+                nd->side = NULL;
+                return -1;
+            }
+            at = &nd->addr;
+        }
+        if (rc == 0 && (r->type != REDIS_REPLY_INTEGER || r->integer < n)) {
+            if (r->type == REDIS_REPLY_INTEGER) {
+                snprintf(err, errlen,
+                         "redis %s:%d: the writes reached %lld of the %d replicas "
+                         "redis.wait_replicas asks for within %d ms",
+                         at ? at->host : s->opts.host, at ? at->port : s->opts.port,
+                         r->integer, n, wait_ms);
+            } else {
+                snprintf(err, errlen, "redis: WAIT: %s",
+                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            }
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}

@@ -285,11 +285,6 @@ def dec(b):
     return b.decode() if isinstance(b, bytes) else b
 
 
-def _redis_addr(r):
-    kw = r.connection_pool.connection_kwargs
-    return "%s:%d" % (kw.get("host", "127.0.0.1"), kw.get("port", REDIS_PORT))
-
-
 def dump_customers(r, prefix, ids):
     """`loyaltyctl dump --json` of the customers: {customer: document}, the
     document with `summary` (the hash as stored), `fields` (the whole state in
@@ -298,15 +293,7 @@ def dump_customers(r, prefix, ids):
     out = {}
     ids = list(ids)
     with tempfile.TemporaryDirectory() as tmp:
-        ctl = [LOYALTYCTL, "--redis", _redis_addr(r), "--prefix", prefix, "--json"]
-        password = r.connection_pool.connection_kwargs.get("password")
-        if password:  # never in argv: a password file named by a config file
-            pw, conf = os.path.join(tmp, "redis.password"), os.path.join(tmp, "ctl.conf")
-            with open(os.open(pw, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
-                f.write(password + "\n")
-            with open(conf, "w") as f:
-                f.write("redis.password_file = %s\n" % pw)
-            ctl[1:1] = ["-c", conf]
+        ctl = [LOYALTYCTL, *ctl_redis_args(r, tmp), "--prefix", prefix, "--json"]
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             p = subprocess.run(ctl + ["dump"] + chunk, stdout=subprocess.PIPE,
@@ -424,6 +411,104 @@ def own_redis(env, tmp_path):
     r.start()
     yield r
     r.stop(check=False)
+
+
+CLUSTER_PORTS = range(17000, 17101)  # every cluster the tests start, bus ports too
+CLUSTER_BUS_OFFSET = 50
+
+
+def free_cluster_base(count):
+    """The first port p of CLUSTER_PORTS with p .. p+count-1 and their cluster
+    bus ports (+CLUSTER_BUS_OFFSET) free."""
+    for p in CLUSTER_PORTS:
+        want = [p + i for i in range(count)] + [p + i + CLUSTER_BUS_OFFSET for i in range(count)]
+        if max(want) in CLUSTER_PORTS and not any(port_open(q) for q in want):
+            return p
+    pytest.fail("no %d free ports (and bus ports +%d) in %d-%d" % (
+        count, CLUSTER_BUS_OFFSET, CLUSTER_PORTS[0], CLUSTER_PORTS[-1]))
+
+
+class OwnCluster:
+    """A Redis Cluster of its own: 3 masters with a replica each on free
+    loopback ports (deploy/services.sh cluster-up, deploy/redis-cluster.sh) in
+    `directory`.  `ports`, `seeds` (redis.cluster's value), `client` (a
+    redis-py RedisCluster), `masters()`, `kill(port)`, stop()."""
+
+    def __init__(self, directory):
+        from redis.cluster import RedisCluster
+        self.base = free_cluster_base(6)
+        self.ports = list(range(self.base, self.base + 6))
+        self.directory = directory
+        self._env = {"REDIS_CLUSTER_PORT": str(self.base),
+                     "REDIS_CLUSTER_BUS_OFFSET": str(CLUSTER_BUS_OFFSET),
+                     "REDIS_CLUSTER_DIR": directory}
+        self.start()
+        self.seeds = ",".join("127.0.0.1:%d" % p for p in self.ports[:3])
+        self.client = RedisCluster(host="127.0.0.1", port=self.base, socket_timeout=10)
+
+    def start(self):
+        """Every node up (a node killed before comes back, as a replica of
+        the master that took its place)."""
+        run([os.path.join(ROOT, "deploy/services.sh"), "cluster-up"], env=self._env, timeout=180)
+
+    def cli(self, port, *args, timeout=120):
+        return run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],
+                   timeout=timeout).stdout.decode()
+
+    def masters(self):
+        """{port: [slot ranges]} of the masters, as CLUSTER NODES of a live node says."""
+        for p in self.ports:
+            try:
+                out = self.cli(p, "CLUSTER", "NODES", timeout=10)
+            except (Exception, pytest.fail.Exception):  # noqa: BLE001 - a node killed
+                continue
+            got = {}
+            for line in out.splitlines():
+                f = line.split()
+                if "master" in f[2].split(",") and "fail" not in f[2]:
+                    got[int(f[1].split("@")[0].rsplit(":", 1)[1])] = f[8:]
+            return got
+        pytest.fail("no node of the cluster answers")
+
+    def pid(self, port):
+        with open(os.path.join(self.directory, str(port), "redis.pid")) as f:
+            return int(f.read())
+
+    def kill(self, port):
+        os.kill(self.pid(port), signal.SIGKILL)
+
+    def stop(self):
+        run([os.path.join(ROOT, "deploy/services.sh"), "cluster-down"], env=self._env,
+            timeout=120, check=False)
+
+
+def ctl_redis_args(r, tmp):
+    """loyaltyctl's options naming the Redis (or Redis Cluster) of client r:
+    --redis HOST:PORT, or -c FILE with redis.cluster (and a password file
+    for a client that has a password: never in argv)."""
+    conf_lines = []
+    args = []
+    kw = getattr(r, "connection_pool", None)
+    kw = kw.connection_kwargs if kw is not None else None
+    if kw is None:  # a RedisCluster
+        nodes = r.get_nodes()
+        conf_lines.append("redis.cluster = %s" % ",".join(
+            "%s:%d" % (n.host, n.port) for n in nodes))
+        password = None
+    else:
+        args = ["--redis", "%s:%d" % (kw.get("host", "127.0.0.1"), kw.get("port", REDIS_PORT))]
+        password = kw.get("password")
+    if password:
+        pw = os.path.join(tmp, "redis.password")
+        with open(os.open(pw, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(password + "\n")
+        conf_lines.append("redis.password_file = %s" % pw)
+    if conf_lines:
+        conf = os.path.join(tmp, "ctl.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join(conf_lines) + "\n")
+        args = ["-c", conf] + args
+    return args
 
 
 class OwnKafka:

@@ -41,7 +41,20 @@ stream times have passed (Daemon.wait_timers_fired):
                  slices produced while daemons run are appended in event-time
                  order across the topics, as in (b), with the same grace.
 
-Each of (b)..(e) must end with (a)'s state, field for field, for every
+and on a Redis Cluster of 3 masters with a replica each, started by the
+module (OwnCluster; README "Redis Cluster"):
+
+  (f) cluster    (d) into the cluster: replay from offset 0, new group;
+  (g) cluster crashes
+                 (c) on the cluster: KILLS SIGKILLs of the daemon;
+  (h) resharding as (b) on the cluster, slots moved between masters with
+                 `redis-cli --cluster reshard` twice while events flow (the
+                 daemon counts the MOVED and ASK redirections it followed);
+  (i) failover   as (b) on the cluster with redis.wait_replicas = 1, a
+                 master SIGKILLed part-way: its replica takes over, and the
+                 daemon goes on once the cluster serves every slot again.
+
+Each of (b)..(i) must end with (a)'s state, field for field, for every
 customer (fields, aux string sections, index scores; `rev` and
 `wm:*` left out, see IGNORED_FIELDS) and emit (a)'s set of event ids on the
 reward, churn-risk and segment-change topics with identical payloads apart
@@ -71,9 +84,8 @@ import pytest
 
 from checks import check_derived_records, check_milestones, check_state
 import conftest
-from conftest import (BROKERS, KAFKA_PORT, KFEED, ROOT, drain, feed, feed_parallel, full_state,
-                      indices, log,
-                      layout2_keys, run, wait_for)
+from conftest import (BROKERS, KAFKA_PORT, KFEED, ROOT, OwnCluster, drain, feed, feed_parallel,
+                      full_state, indices, log, layout2_keys, run, wait_for)
 from workload import TOPICS, Workload
 
 PARTITIONS = 4
@@ -94,7 +106,9 @@ GRACE_MS = 200
 SHOW = 12  # differences shown per kind
 # The ways to run ("a" always); others report "not run".  For repeating one
 # comparison, e.g. LOYALTY_IT_DET_WAYS=e.
-ONLY = set("a" + os.environ.get("LOYALTY_IT_DET_WAYS", "abcde").replace(",", ""))
+ONLY = set("a" + os.environ.get("LOYALTY_IT_DET_WAYS", "abcdefghi").replace(",", ""))
+CLUSTER_WAYS = "fghi"  # on the module's Redis Cluster
+RESHARD_SLOTS = 1500  # slots moved by each of (h)'s two reshardings
 
 # Hash fields that are not a function of the input (README "State in Redis",
 # docs/state.md "Fields the store adds itself"):
@@ -118,6 +132,10 @@ WAYS = {
     "c": "%d SIGKILLs and restarts" % KILLS,
     "d": "replay from offset 0 into an empty prefix, new group",
     "e": "two instances in one group, rebalances part-way",
+    "f": "on a Redis Cluster (3 masters, 3 replicas): replay from offset 0, new group",
+    "g": "%d SIGKILLs and restarts on the Redis Cluster" % KILLS,
+    "h": "on the Redis Cluster, live, %d slots resharded twice while events flow" % RESHARD_SLOTS,
+    "i": "on the Redis Cluster with redis.wait_replicas = 1, live, a master SIGKILLed part-way",
 }
 OUTPUTS = {"rewards": "loyalty.rewards", "churn": "loyalty.churn-risk", "segments": "loyalty.segments",
            "dlq": "loyalty.dlq"}
@@ -279,6 +297,7 @@ class Way:
         self.conflicts = []
         self.dlq = []
         self.records = {}
+        self.cluster = key in CLUSTER_WAYS
 
 
 class Runs:
@@ -288,7 +307,8 @@ class Runs:
         self.w = Workload(seed=INPUT_SEED, customers=CUSTOMERS, malformed=False, span_days=SPAN_DAYS)
         self.total = self.w.total()
         self.kill_seed = int(os.environ.get("LOYALTY_IT_SEED", str(int(time.time()) % 100000)))
-        self.ways = {k: Way(env, k, own_inputs=k in ("b", "e")) for k in WAYS}
+        self.ways = {k: Way(env, k, own_inputs=k in ("b", "e", "h", "i")) for k in WAYS}
+        self.cluster = None  # OwnCluster, started for the cluster ways
 
     # -- set-up --
     def create_topics(self):
@@ -318,8 +338,14 @@ class Runs:
                 "topic.messages": way.inputs["messages"], "topic.rewards": way.outputs["rewards"],
                 "topic.churn_risk": way.outputs["churn"], "topic.segments": way.outputs["segments"],
                 "topic.dlq": way.outputs["dlq"]}
+        if way.cluster:
+            conf.update({"redis.cluster": self.cluster.seeds, "redis.host": None,
+                         "redis.port": None})
         conf.update(extra)
         return self.env.daemon(name or way.key, redis_prefix=way.prefix, group=way.group, **conf)
+
+    def redis_of(self, way):
+        return self.cluster.client if way.cluster else self.r
 
     def slices(self, *cuts):
         """The input cut at event times: [{topic: lines}], slice i holding the
@@ -360,7 +386,8 @@ class Runs:
 
     def run_c(self, way):
         rng = random.Random(self.kill_seed)
-        d = self.daemon(way, **{"kafka.consumer.group.instance.id": "it-%s-c" % self.env.tag})
+        d = self.daemon(way, **{"kafka.consumer.group.instance.id": "it-%s-%s" % (self.env.tag,
+                                                                                 way.key)})
         done = 0  # events applied so far (a lower bound: read just before each kill)
         for kill in range(KILLS):
             d.start()
@@ -379,16 +406,88 @@ class Runs:
             d.sigkill()
             done += int(m.get("loyaltyd_applied_total"))
             way.notes.append("kill %d at %d applied" % (kill + 1, m.get("loyaltyd_applied_total")))
-            log("(c) kill %d after %.2f s: this start applied %d, duplicates %d (target %d)" % (
-                kill + 1, time.monotonic() - t0, m.get("loyaltyd_applied_total"),
+            log("(%s) kill %d after %.2f s: this start applied %d, duplicates %d (target %d)" % (
+                way.key, kill + 1, time.monotonic() - t0, m.get("loyaltyd_applied_total"),
                 m.get("loyaltyd_duplicates_skipped_total"), target))
         d.start()
         m = d.wait_caught_up(timeout=180)
         d.wait_timers_fired()
-        log("(c) final start: applied %d, duplicates %d; about %d applied before it" % (
-            m.get("loyaltyd_applied_total"), m.get("loyaltyd_duplicates_skipped_total"), done))
+        log("(%s) final start: applied %d, duplicates %d; about %d applied before it" % (
+            way.key, m.get("loyaltyd_applied_total"), m.get("loyaltyd_duplicates_skipped_total"), done))
         way.notes.append("final start applied %d" % m.get("loyaltyd_applied_total"))
         d.stop()
+
+    def run_f(self, way):
+        self.run_d(way)
+
+    def run_g(self, way):
+        self.run_c(way)
+
+    def live_on_cluster(self, way, during, **conf):
+        """As (b) on the cluster, during(d, applied) called from a thread
+        while the input is produced; the redirections the daemon followed
+        are noted."""
+        d = self.daemon(way, **dict({"merge.grace_ms": str(GRACE_MS)}, **conf)).start()
+        deadline = time.monotonic() + 20
+        while d.metrics().get("loyaltyd_rebalances_total") < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(during, d, lambda: d.metrics().get("loyaltyd_applied_total"))
+            feed_live(self.w.in_event_time(), lambda t: way.inputs[t], LIVE_RATE)
+            fut.result(timeout=300)
+        m = d.wait_caught_up(self.total, timeout=240)
+        d.wait_timers_fired()
+        way.redirects = {k: m.get("loyaltyd_redis_%s_total" % k)
+                         for k in ("moved", "ask", "tryagain")}
+        way.notes.append("applied %d, redirections followed %s" % (
+            m.get("loyaltyd_applied_total"), way.redirects))
+        d.stop()
+        return m
+
+    def run_h(self, way):
+        c = self.cluster
+
+        def reshard(d, applied):
+            for i, share in enumerate((0.25, 0.55)):
+                wait_for("(h) %d%% of the input applied" % (share * 100),
+                         lambda: applied() >= self.total * share, 240, interval=0.1)
+                ports = sorted(c.masters())
+                src, dst = ports[i % len(ports)], ports[(i + 1) % len(ports)]
+                ids = {p: c.cli(p, "CLUSTER", "MYID").strip() for p in (src, dst)}
+                t0 = time.monotonic()
+                run(["redis-cli", "--cluster", "reshard", "127.0.0.1:%d" % src,
+                     "--cluster-from", ids[src], "--cluster-to", ids[dst],
+                     "--cluster-slots", str(RESHARD_SLOTS), "--cluster-yes"], timeout=240)
+                log("(h) %d slots moved from :%d to :%d in %.1f s, %d events applied" % (
+                    RESHARD_SLOTS, src, dst, time.monotonic() - t0, applied()))
+                way.notes.append("resharded :%d -> :%d at %d applied" % (src, dst, applied()))
+
+        self.live_on_cluster(way, reshard)
+        assert way.redirects["moved"] + way.redirects["ask"] > 0, (
+            "(h) the daemon followed no redirection: the resharding missed the traffic")
+
+    def run_i(self, way):
+        c = self.cluster
+
+        def failover(d, applied):
+            wait_for("(i) a third of the input applied", lambda: applied() >= self.total / 3, 240,
+                     interval=0.1)
+            before = c.masters()
+            victim = sorted(before)[0]
+            c.kill(victim)
+            t0 = time.monotonic()
+            log("(i) master :%d SIGKILLed at %d applied" % (victim, applied()))
+            after = wait_for("(i) a replica promoted in place of :%d" % victim,
+                             lambda: (lambda m: m if victim not in m and len(m) == 3 else None)(
+                                 c.masters()), 60, interval=0.5)
+            way.notes.append("master :%d killed at %d applied, %s masters after %.1f s" % (
+                victim, applied(), sorted(after), time.monotonic() - t0))
+            log("(i) " + way.notes[-1])
+            # The new master has no replica: with redis.wait_replicas = 1 no
+            # batch writing there is done until the old one is back as its.
+            c.start()
+
+        self.live_on_cluster(way, failover, **{"redis.wait_replicas": "1"})
 
     def run_e(self, way):
         ordered = self.w.in_event_time()
@@ -457,12 +556,20 @@ class Runs:
                 len(self.w.lines["reviews"]), len(self.w.lines["messages"]), INPUT_SEED,
                 self.kill_seed, self.kill_seed))
         self.create_topics()
-        for k in ("a", "d", "c", "e", "b"):
+        if ONLY & set(CLUSTER_WAYS):
+            try:
+                self.cluster = OwnCluster(str(self.env.workdir / "cluster"))
+            except (Exception, pytest.fail.Exception) as e:  # noqa: BLE001
+                for k in CLUSTER_WAYS:
+                    self.ways[k].error = "no Redis Cluster: %s" % e
+        for k in ("a", "d", "c", "e", "b", "f", "g", "h", "i"):
             way = self.ways[k]
             if k not in ONLY:
                 way.error = "not run (LOYALTY_IT_DET_WAYS)"
                 continue
-            if k in ("c", "d") and self.ways["a"].error:
+            if way.error:
+                continue
+            if k in ("c", "d", "f", "g") and self.ways["a"].error:
                 way.error = "not run: (a) did not complete, its topics are (c)'s and (d)'s input"
                 continue
             t0 = time.monotonic()
@@ -481,7 +588,7 @@ class Runs:
         ready = [w for w in self.ways.values() if not w.error]
         recs = drain_parallel([w.outputs[k] for w in ready for k in OUTPUTS])
         for way in ready:
-            way.state = read_state(self.r, way.prefix)
+            way.state = read_state(self.redis_of(way), way.prefix)
             way.records = {k: recs[way.outputs[k]] for k in ("rewards", "churn", "segments")}
             way.events, way.dups, way.conflicts = read_events(way.records)
             way.dlq = recs[way.outputs["dlq"]]
@@ -531,8 +638,9 @@ class Runs:
                 len(x.conflicts), "\n    ".join(
                     "%s:\n        %s" % (i, "\n        ".join(payload_diff(p1[1], p2[1])))
                     for i, p1, p2 in x.conflicts[:SHOW // 2])))
-        if x.dups and key != "c":
-            problems.append("events: %d records repeat an id (allowed only after crashes)" % x.dups)
+        if x.dups and key not in ("c", "g", "i"):
+            problems.append("events: %d records repeat an id (allowed only after crashes and "
+                            "a failover)" % x.dups)
         if x.dlq:
             problems.append("DLQ: %d records, the input has no malformed message: %s" % (
                 len(x.dlq), [(m["key"], m["headers"].get("reason")) for m in x.dlq[:5]]))
@@ -555,6 +663,8 @@ def runs(services, request, tmp_path_factory):
         for d in env.daemons:
             d.dump_stderr()
         env.cleanup(False)
+        if rs.cluster:
+            rs.cluster.stop()
         raise
     log("determinism: five ways in %.1f s (%s)" % (time.monotonic() - t0, ", ".join(
         "%s %.1f s" % (k, w.secs or 0) for k, w in rs.ways.items())))
@@ -564,6 +674,8 @@ def runs(services, request, tmp_path_factory):
     if failed:
         log("daemon logs in %s" % env.workdir)
     env.cleanup(not failed)
+    if rs.cluster:
+        rs.cluster.stop()
 
 
 # ---- the tests -------------------------------------------------------------------------------
@@ -606,3 +718,19 @@ def test_replay_matches_backlog(runs):
 
 def test_rebalance_matches_backlog(runs):
     runs.compare("e")
+
+
+def test_cluster_matches_backlog(runs):
+    runs.compare("f")
+
+
+def test_cluster_crashes_match_backlog(runs):
+    runs.compare("g")
+
+
+def test_cluster_resharding_matches_backlog(runs):
+    runs.compare("h")
+
+
+def test_cluster_failover_matches_backlog(runs):
+    runs.compare("i")

@@ -330,6 +330,42 @@ START_TEST(test_push_clears_at_end)
 }
 END_TEST
 
+/* Input paused: the ends seen before are forgotten.  An orders head that
+ * would have gone ahead of the empty reviews and messages queues (at their
+ * end) waits for them again, up to the idle wait; an earlier review fetched
+ * after the pause goes first, and an end seen anew lets the head go. */
+START_TEST(test_pause_forgets_ends)
+{
+    struct task t;
+    int src = -1, timed_out = -1;
+    int64_t wait_ms = -1;
+
+    task_init(&t, 0);
+    all_at_end(&t);
+    push(&t, SRC_ORDERS, 100, 1);
+    task_forget_ends(&t);
+    ck_assert_int_eq(next(&t, NOW, &src, &wait_ms, &timed_out), TASK_WAITING);
+    ck_assert_int_eq(wait_ms, IDLE);
+    push(&t, SRC_REVIEWS, 50, 7);
+    ck_assert_int_eq(next(&t, NOW + 10, &src, &wait_ms, &timed_out), TASK_WAITING);
+    task_at_end(&t, SRC_MESSAGES);
+    expect_pop(&t, NOW + 10, SRC_REVIEWS, 7);
+    ck_assert_int_eq(next(&t, NOW + 10, &src, &wait_ms, &timed_out), TASK_WAITING);
+    task_at_end(&t, SRC_REVIEWS);
+    expect_pop(&t, NOW + 20, SRC_ORDERS, 1);
+
+    /* A partition whose end is never signalled again is given up on after
+     * the idle wait, as any partition that is behind. */
+    push(&t, SRC_ORDERS, 200, 2);
+    task_forget_ends(&t);
+    ck_assert_int_eq(next(&t, NOW + 30, &src, &wait_ms, &timed_out), TASK_WAITING);
+    ck_assert_int_eq(task_next(&t, NOW + 30 + IDLE, 0, IDLE, &src, &wait_ms, &timed_out),
+                     TASK_READY);
+    ck_assert_int_eq(timed_out, 1);
+    task_fini(&t, NULL, NULL);
+}
+END_TEST
+
 /* A head released because the other queues are empty at their end says
  * which ones, so that the caller can look at them once more. */
 START_TEST(test_ended_empty_reported)
@@ -660,6 +696,7 @@ static Suite *task_suite(void)
     tcase_add_test(tc, test_queue_keeps_offset_order);
     tcase_add_test(tc, test_waits_for_empty_queue);
     tcase_add_test(tc, test_push_clears_at_end);
+    tcase_add_test(tc, test_pause_forgets_ends);
     tcase_add_test(tc, test_ended_empty_reported);
     tcase_add_test(tc, test_idle_timeout);
     tcase_add_test(tc, test_timeout_then_end);
