@@ -470,6 +470,14 @@ class OwnCluster:
             return got
         pytest.fail("no node of the cluster answers")
 
+    def replica_of(self, port):
+        """The port of a replica of the master at port."""
+        out = self.cli(port, "CLUSTER", "NODES", timeout=10)
+        rows = [line.split() for line in out.splitlines()]
+        mid = next(r[0] for r in rows if "myself" in r[2].split(","))
+        return next(int(r[1].split("@")[0].rsplit(":", 1)[1]) for r in rows
+                    if "slave" in r[2].split(",") and r[3] == mid)
+
     def pid(self, port):
         with open(os.path.join(self.directory, str(port), "redis.pid")) as f:
             return int(f.read())

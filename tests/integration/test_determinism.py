@@ -52,7 +52,16 @@ module (OwnCluster; README "Redis Cluster"):
                  daemon counts the MOVED and ASK redirections it followed);
   (i) failover   as (b) on the cluster with redis.wait_replicas = 1, a
                  master SIGKILLed part-way: its replica takes over, and the
-                 daemon goes on once the cluster serves every slot again.
+                 daemon goes on once the cluster serves every slot again;
+  (j) a lost window
+                 as (i) without redis.wait_replicas, the master's replica
+                 SIGSTOPped and its link closed for 3 s before the master is
+                 SIGKILLed (so that the replica promoted lacks writes the
+                 master acknowledged),
+                 the daemon restarted if it ends (as systemd would).  Not
+                 compared with (a): test_cluster_lost_window_reported checks
+                 that a loss shows in the daemon's metrics or log, as the
+                 README says.
 
 Each of (b)..(i) must end with (a)'s state, field for field, for every
 customer (fields, aux string sections, index scores; `rev` and
@@ -84,8 +93,9 @@ import pytest
 
 from checks import check_derived_records, check_milestones, check_state
 import conftest
-from conftest import (BROKERS, KAFKA_PORT, KFEED, ROOT, OwnCluster, drain, feed, feed_parallel,
-                      full_state, indices, log, layout2_keys, run, wait_for)
+from conftest import (BROKERS, KAFKA_PORT, KFEED, LOYALTYCTL, ROOT, OwnCluster, ctl_redis_args,
+                      drain, feed, feed_parallel, full_state, indices, log, layout2_keys, run,
+                      wait_for)
 from workload import TOPICS, Workload
 
 PARTITIONS = 4
@@ -106,8 +116,8 @@ GRACE_MS = 200
 SHOW = 12  # differences shown per kind
 # The ways to run ("a" always); others report "not run".  For repeating one
 # comparison, e.g. LOYALTY_IT_DET_WAYS=e.
-ONLY = set("a" + os.environ.get("LOYALTY_IT_DET_WAYS", "abcdefghi").replace(",", ""))
-CLUSTER_WAYS = "fghi"  # on the module's Redis Cluster
+ONLY = set("a" + os.environ.get("LOYALTY_IT_DET_WAYS", "abcdefghij").replace(",", ""))
+CLUSTER_WAYS = "fghij"  # on the module's Redis Cluster
 RESHARD_SLOTS = 1500  # slots moved by each of (h)'s two reshardings
 
 # Hash fields that are not a function of the input (README "State in Redis",
@@ -136,6 +146,8 @@ WAYS = {
     "g": "%d SIGKILLs and restarts on the Redis Cluster" % KILLS,
     "h": "on the Redis Cluster, live, %d slots resharded twice while events flow" % RESHARD_SLOTS,
     "i": "on the Redis Cluster with redis.wait_replicas = 1, live, a master SIGKILLed part-way",
+    "j": "on the Redis Cluster without redis.wait_replicas, live, a master SIGKILLed while its "
+         "replica is stopped",
 }
 OUTPUTS = {"rewards": "loyalty.rewards", "churn": "loyalty.churn-risk", "segments": "loyalty.segments",
            "dlq": "loyalty.dlq"}
@@ -307,7 +319,7 @@ class Runs:
         self.w = Workload(seed=INPUT_SEED, customers=CUSTOMERS, malformed=False, span_days=SPAN_DAYS)
         self.total = self.w.total()
         self.kill_seed = int(os.environ.get("LOYALTY_IT_SEED", str(int(time.time()) % 100000)))
-        self.ways = {k: Way(env, k, own_inputs=k in ("b", "e", "h", "i")) for k in WAYS}
+        self.ways = {k: Way(env, k, own_inputs=k in ("b", "e", "h", "i", "j")) for k in WAYS}
         self.cluster = None  # OwnCluster, started for the cluster ways
 
     # -- set-up --
@@ -423,7 +435,7 @@ class Runs:
     def run_g(self, way):
         self.run_c(way)
 
-    def live_on_cluster(self, way, during, **conf):
+    def live_on_cluster(self, way, during, restart=False, **conf):
         """As (b) on the cluster, during(d, applied) called from a thread
         while the input is produced; the redirections the daemon followed
         are noted."""
@@ -432,10 +444,23 @@ class Runs:
         while d.metrics().get("loyaltyd_rebalances_total") < 1 and time.monotonic() < deadline:
             time.sleep(0.1)
         with concurrent.futures.ThreadPoolExecutor(1) as ex:
-            fut = ex.submit(during, d, lambda: d.metrics().get("loyaltyd_applied_total"))
+            fut = ex.submit(during, d, lambda: d.metrics().get("loyaltyd_applied_total")
+                            if d.alive() else 0)
             feed_live(self.w.in_event_time(), lambda t: way.inputs[t], LIVE_RATE)
             fut.result(timeout=300)
-        m = d.wait_caught_up(self.total, timeout=240)
+        way.restarts = 0
+        while True:
+            try:
+                m = d.wait_caught_up(None if restart else self.total, timeout=240)
+                break
+            except pytest.fail.Exception:
+                # Ended on purpose (what systemd's Restart= would restart),
+                # at most a few times.
+                if not restart or d.alive() or way.restarts >= 3:
+                    raise
+            way.restarts += 1
+            log("(%s) the daemon ended (exit %s); started again" % (way.key, d.proc.poll()))
+            d.start()
         d.wait_timers_fired()
         way.redirects = {k: m.get("loyaltyd_redis_%s_total" % k)
                          for k in ("moved", "ask", "tryagain")}
@@ -488,6 +513,32 @@ class Runs:
             c.start()
 
         self.live_on_cluster(way, failover, **{"redis.wait_replicas": "1"})
+
+    def run_j(self, way):
+        c = self.cluster
+
+        def lose(d, applied):
+            wait_for("(j) a third of the input applied", lambda: applied() >= self.total / 3, 240,
+                     interval=0.1)
+            victim = sorted(c.masters())[0]
+            replica = c.replica_of(victim)
+            # Stopped, and its link closed by the master: what the master
+            # writes from here on reaches no replica (a link still open
+            # would hold it in the kernel's buffers until SIGCONT).
+            os.kill(c.pid(replica), signal.SIGSTOP)
+            c.cli(victim, "CLIENT", "KILL", "TYPE", "replica", timeout=10)
+            time.sleep(3)
+            at = applied()
+            c.kill(victim)
+            os.kill(c.pid(replica), signal.SIGCONT)
+            wait_for("(j) :%d promoted in place of :%d" % (replica, victim),
+                     lambda: replica in c.masters(), 60, interval=0.5)
+            way.notes.append("replica :%d stopped 3 s, master :%d killed at %d applied" % (
+                replica, victim, at))
+            log("(j) " + way.notes[-1])
+            c.start()
+
+        self.live_on_cluster(way, lose, restart=True)
 
     def run_e(self, way):
         ordered = self.w.in_event_time()
@@ -562,7 +613,7 @@ class Runs:
             except (Exception, pytest.fail.Exception) as e:  # noqa: BLE001
                 for k in CLUSTER_WAYS:
                     self.ways[k].error = "no Redis Cluster: %s" % e
-        for k in ("a", "d", "c", "e", "b", "f", "g", "h", "i"):
+        for k in ("a", "d", "c", "e", "b", "f", "g", "h", "i", "j"):
             way = self.ways[k]
             if k not in ONLY:
                 way.error = "not run (LOYALTY_IT_DET_WAYS)"
@@ -734,3 +785,85 @@ def test_cluster_resharding_matches_backlog(runs):
 
 def test_cluster_failover_matches_backlog(runs):
     runs.compare("i")
+
+
+def test_cluster_lost_window_reported(runs):
+    """(j): writes a master acknowledged and its promoted replica never got
+    are not silently gone.  Wherever (j)'s state differs from (a)'s, the
+    daemon said so: its commits found older revisions than it had written
+    (loyaltyd_state_rewound_total, a warning), or it ended when a task's
+    progress went back (and applied that window again once restarted)."""
+    a, j = runs.ways["a"], runs.ways["j"]
+    if "j" not in ONLY:
+        pytest.skip("(j) not run: LOYALTY_IT_DET_WAYS")
+    for way in (a, j):
+        if way.error:
+            pytest.fail(way.error, pytrace=False)
+    text = ""
+    for name in sorted(os.listdir(str(runs.env.workdir))):
+        if name.startswith("j.") and name.endswith(".stderr"):
+            with open(os.path.join(str(runs.env.workdir), name), errors="replace") as f:
+                text += f.read()
+    rewound = text.count("Redis lost writes it had acknowledged")
+    went_back = text.count("redis lost acknowledged writes")
+    differ = sorted({r[0] for r in state_diff(a.state, j.state)})
+    log("(j) %d customers differ from (a); %d rewound warnings, %d progress-went-back exits, "
+        "%d restarts" % (len(differ), rewound, went_back, j.restarts))
+    if differ:
+        assert rewound + went_back > 0, (
+            "%d customers lost events (e.g. %s) and the daemon reported nothing" % (
+                len(differ), differ[:5]))
+
+
+def test_cluster_loyaltyctl_matches_backlog(runs, tmp_path):
+    """loyaltyctl on the cluster ((f)) says what it says on one Redis ((a)):
+    stats, top by every kept index, show and the fit from Redis; then
+    delete removes a customer from every master (its keys and its index
+    entries)."""
+    a, f = runs.ways["a"], runs.ways["f"]
+    if "f" not in ONLY:
+        pytest.skip("(f) not run: LOYALTY_IT_DET_WAYS")
+    for way in (a, f):
+        if way.error:
+            pytest.fail(way.error, pytrace=False)
+
+    def ctl(way, *args, check=True):
+        r = runs.redis_of(way)
+        p = subprocess.run([LOYALTYCTL, *ctl_redis_args(r, str(tmp_path)), "--prefix", way.prefix,
+                            "--json", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=300)
+        if check:
+            assert p.returncode == 0, (way.key, args, p.stderr.decode(errors="replace"))
+        return p
+
+    def same(*args):
+        ja, jf = (json.loads(ctl(w, *args).stdout) for w in (a, f))
+        assert ja == jf, "loyaltyctl %s differs: one Redis %s, cluster %s" % (
+            " ".join(args), json.dumps(ja)[:400], json.dumps(jf)[:400])
+        return ja
+
+    stats = same("stats")
+    top = same("top", "--by", "risk", "-n", "25")
+    same("top", "--by", "value", "-n", "25")
+    some = sorted(a.state)[:: max(1, len(a.state) // 5)]
+    for cid in some:
+        same("show", cid)
+    last_day = max(max(v) for v in runs.w.stamps.values() if v) // 86400000
+    as_of = time.strftime("%Y-%m-%d", time.gmtime(last_day * 86400))
+    # The fit reads every customer (a SCAN of every master): the same data
+    # gives the same result, a fitted model or the same refusal.
+    fa, ff = (ctl(w, "fit", "--from-redis", "--as-of", as_of, "--unit", "weeks", check=False)
+              for w in (a, f))
+    assert (fa.returncode, fa.stdout, fa.stderr) == (ff.returncode, ff.stdout, ff.stderr), (
+        "fit --from-redis differs:\n%s\n%s" % (fa, ff))
+    fit = fa.stdout.decode()[:100] or fa.stderr.decode().strip().splitlines()[-1]
+    log("loyaltyctl on the cluster as on one Redis: stats %s, top %d, %d shown, fit %s" % (
+        json.dumps(stats)[:120], len(top) if isinstance(top, list) else -1, len(some), fit))
+
+    victim = some[0]
+    c = runs.cluster.client
+    assert c.exists("%sc:{%s}" % (f.prefix, victim)) == 1
+    ctl(f, "delete", victim)
+    assert c.exists("%sc:{%s}" % (f.prefix, victim), "%sc:{%s}:state" % (f.prefix, victim)) == 0
+    assert victim not in read_state(c, f.prefix), "deleted customer still listed"
+    assert ctl(f, "show", victim, check=False).returncode != 0
