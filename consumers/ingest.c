@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "consumers/convert.h"
 #include "consumers/parse.h"
 #include "consumers/producer.h"
 #include "consumers/task.h"
@@ -72,6 +73,13 @@ static int check_key(struct pipeline *pl, const rd_kafka_message_t *m,
     return PR_OK;
 }
 
+/* The event's money in the model's exponent (consumers/convert.h): PR_OK,
+ * or PR_BAD_AMOUNT with detail. */
+static int convert_money(struct event *ev, char *detail, size_t len)
+{
+    return convert_event(ev, detail, len) == CONVERT_OK ? PR_OK : PR_BAD_AMOUNT;
+}
+
 static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
                             struct ptask *pt)
 {
@@ -94,6 +102,9 @@ static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
                             wall, &tm.ev, detail, sizeof(detail));
     if (tm.reason == PR_OK) {
         tm.reason = check_key(pl, m, &tm.ev, detail, sizeof(detail));
+    }
+    if (tm.reason == PR_OK) {
+        tm.reason = convert_money(&tm.ev, detail, sizeof(detail));
     }
     if (tm.reason != PR_OK && tm.reason != PR_NO_MEMORY &&
         (in->detail = strdup(detail)) == NULL) {
