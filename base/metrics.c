@@ -91,6 +91,9 @@ static const struct {
                               "Input messages consumed but not applied when their "
                               "partition was revoked (its next owner reads them "
                               "again)."},
+    [MC_FX_STALE_RATE] = {"loyaltyd_fx_stale_rate_total",
+                          "Amounts converted with an exchange rate older than "
+                          "money.max_rate_age_days."},
 };
 
 static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -33,6 +33,7 @@ enum metric_counter {
     MC_RESCORED,
     MC_RESUMED_FROM_REDIS,
     MC_REVOKED_UNAPPLIED,
+    MC_FX_STALE_RATE,
     MC__COUNT
 };
 

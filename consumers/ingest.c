@@ -73,11 +73,24 @@ static int check_key(struct pipeline *pl, const rd_kafka_message_t *m,
     return PR_OK;
 }
 
-/* The event's money in the model's exponent (consumers/convert.h): PR_OK,
- * or PR_BAD_AMOUNT with detail. */
-static int convert_money(struct event *ev, char *detail, size_t len)
+/* The event's money in the model's currency (consumers/convert.h): PR_OK,
+ * or the reason with detail.  A stale rate converts, and is counted. */
+static int convert_money(struct pipeline *pl, struct event *ev, char *detail, size_t len)
 {
-    return convert_event(ev, detail, len) == CONVERT_OK ? PR_OK : PR_BAD_AMOUNT;
+    const struct fx_table *rates = pl->fx_loaded ? &pl->fx : NULL;
+
+    switch (convert_event(&pl->cfg->money, rates, ev, detail, len)) {
+    case CONVERT_OK:
+        return PR_OK;
+    case CONVERT_STALE:
+        metrics_add(MC_FX_STALE_RATE, 1);
+        return PR_OK;
+    case CONVERT_NO_RATE:
+        return PR_NO_RATE;
+    case CONVERT_RANGE:
+        break;
+    }
+    return PR_BAD_AMOUNT;
 }
 
 static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
@@ -104,7 +117,7 @@ static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
         tm.reason = check_key(pl, m, &tm.ev, detail, sizeof(detail));
     }
     if (tm.reason == PR_OK) {
-        tm.reason = convert_money(&tm.ev, detail, sizeof(detail));
+        tm.reason = convert_money(pl, &tm.ev, detail, sizeof(detail));
     }
     if (tm.reason != PR_OK && tm.reason != PR_NO_MEMORY &&
         (in->detail = strdup(detail)) == NULL) {

@@ -181,6 +181,7 @@ const char *const parse_reason_names[PR__COUNT] = {
     [PR_FUTURE_TIMESTAMP] = "future_timestamp",
     [PR_TOO_MANY_ITEMS] = "too_many_items",
     [PR_BAD_KEY] = "bad_key",
+    [PR_NO_RATE] = "no_rate",
     [PR_NO_MEMORY] = "no_memory",
 };
 

@@ -39,6 +39,9 @@ enum parse_reason {
     PR_TOO_MANY_ITEMS,   /* "too_many_items" */
     PR_BAD_KEY,          /* "bad_key": no message key, or not the customer_id (the
                             pipeline's check, input.bad_key = dlq) */
+    PR_NO_RATE,          /* "no_rate": no exchange rate to the reporting currency
+                            on or before the event's day (consumers/convert.c);
+                            redriven once the rate is imported */
     PR_NO_MEMORY,        /* "no_memory": allocation failed; not the message's
                             fault, so the caller should retry, not dead-letter */
     PR__COUNT
