@@ -14,13 +14,22 @@
 #ifndef LOYALTY_MINOR_H
 #define LOYALTY_MINOR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* The exponent the model keeps money in: hundredths of a unit ("cents"),
  * whatever the currency (state/model/customer.h). */
 #define MINOR_MODEL_EXPONENT 2
 
-/* The amount d (finite, >= 0, below 1e15) in minor units of a currency of
+/* Room for minor_decimal's text of any double it takes, with its NUL. */
+#define MINOR_DECIMAL_MAX 48
+
+/* The shortest decimal that reads back as d (finite, >= 0, at most 1e15),
+ * in plain notation ("0.00001", not "1e-05"), into buf of at least
+ * MINOR_DECIMAL_MAX bytes: 0, or -1 for a d out of that range. */
+int minor_decimal(double d, char *buf, size_t len);
+
+/* The amount d (finite, >= 0, at most 1e15) in minor units of a currency of
  * exponent exp (0..CURRENCY_EXPONENT_MAX): 0 with *out, or -1 with *why
  * ("more decimal places than the currency has", or "out of range"). */
 int minor_from_double(double d, int exp, int64_t *out, const char **why);

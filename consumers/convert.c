@@ -48,6 +48,10 @@ static enum convert_result rate_of(const struct convert_opts *o,
         *r = (struct fx_ratio){1, 1, 0};
         return CONVERT_OK;
     }
+    if (ev->fx_rate.units != 0) { /* the order's own: units * 10^-scale */
+        *r = (struct fx_ratio){ev->fx_rate.units, 1, -ev->fx_rate.scale};
+        return CONVERT_OK;
+    }
     if (rates == NULL || fx_ratio_on(rates, ev->currency, o->currency, day, r, &from_day,
                                      &to_day) != FX_OK) {
         fx_day_format(day, d);

@@ -8,7 +8,8 @@
  * Which rate converts an order.placed, first found:
  *   - none: its currency is the reporting currency;
  *   - its own `fx_rate` (units of the reporting currency per unit of its
- *     currency), as some order systems settle at a known rate;
+ *     currency), as some order systems settle at a known rate: it wins
+ *     over the table, and needs none (nor is it ever stale);
  *   - the rates table's, in force on the event's day (P fx:CUR, imported
  *     with `loyaltyctl fx import`); none on or before that day: no_rate.
  * An order.returned names no currency: its amount is taken as hundredths of

@@ -463,6 +463,34 @@ static enum parse_reason get_amount(struct pctx *c, const cJSON *obj, const char
     return PR_OK;
 }
 
+/* An optional exchange rate: a positive decimal of at most 15 significant
+ * digits and 15 after the point (base/fx.h), as written. */
+static enum parse_reason get_rate(struct pctx *c, const cJSON *obj, const char *name,
+                                  struct fx_rate *out)
+{
+    const cJSON *it;
+    enum parse_reason r = get_number(c, obj, name, 0, &it);
+    char buf[MINOR_DECIMAL_MAX];
+    const char *why = "not finite";
+
+    if (r != PR_OK || it == NULL) {
+        return r;
+    }
+    if (!isfinite(it->valuedouble)) {
+        return fail(c, PR_BAD_AMOUNT, name, why);
+    }
+    if (it->valuedouble <= 0) {
+        return fail(c, PR_BAD_AMOUNT, name, it->valuedouble < 0 ? "negative" : "zero");
+    }
+    if (minor_decimal(it->valuedouble, buf, sizeof(buf)) < 0) {
+        return fail(c, PR_BAD_AMOUNT, name, "out of range");
+    }
+    if (fx_rate_parse(buf, strlen(buf), out, &why) < 0) {
+        return fail(c, PR_BAD_AMOUNT, name, why);
+    }
+    return PR_OK;
+}
+
 /* An integer-valued field: one table row per field. */
 struct int_field {
     const char *field;
@@ -736,6 +764,9 @@ static enum parse_reason parse_order_placed(struct pctx *c, const cJSON *o,
     }
     if (r == PR_OK) {
         r = get_amount(c, o, "discount", 0, ev->exponent, &ev->discount_minor);
+    }
+    if (r == PR_OK) {
+        r = get_rate(c, o, "fx_rate", &ev->fx_rate);
     }
     if (r == PR_OK) {
         r = get_items(c, o, ev);

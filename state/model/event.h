@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/fx.h"
+
 #define EV_ID_MAX    128 /* event_id, customer_id, order_id, conversation_id */
 #define EV_NAME_MAX  64  /* sku, brand, category */
 #define EV_ITEMS_MAX 100 /* more items than this is a rejection */
@@ -109,6 +111,9 @@ struct event {
     char currency[4];       /* order.placed */
     int exponent;           /* of the amounts: 0..CURRENCY_EXPONENT_MAX */
     int64_t discount_minor; /* >= 0, 0 if absent */
+    /* order.placed `fx_rate`: units of the reporting currency for one unit
+     * of `currency`, as the order system settled it; units 0 if absent. */
+    struct fx_rate fx_rate;
     struct ev_item *items;
     size_t n_items;
     enum ev_shipping shipping;

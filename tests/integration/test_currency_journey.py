@@ -1,7 +1,8 @@
 """One reporting currency (README, "Currencies and exchange rates"), on the
 real broker and Redis: a customer buying in EUR, GBP and JPY with
 money.currency = EUR and rates imported with `loyaltyctl fx import` has
-spent exactly the sum of the amounts converted at the rates of their days;
+spent exactly the sum of the amounts converted at the rates of their days
+(and of one in CHF at its own `fx_rate`);
 an order in a currency without a rate is dead-lettered with reason no_rate,
 touches nothing, and applies once the rate is imported (read by the running
 daemon within a second) and the order redriven; the same input replayed into
@@ -75,6 +76,8 @@ def test_currency_journey(env, tmp_path):
             ("1999.99", "EUR", t0 + 100 * DAY, None)]
     lines = [order(i + 1, float(a) if "." in a else int(a), cur, ts)
              for i, (a, cur, ts, _) in enumerate(buys)]
+    # Settled at its own rate (EUR per CHF): no CHF rate in the table.
+    lines.append(order(8, 50.01, "CHF", t0 + 110 * DAY, fx_rate=1.05))
     usd = order(9, 110.55, "USD", t0 + 120 * DAY)
     lines.append(usd)
     # Dead-lettered at the parse, whatever the rates: decimals JPY has not.
@@ -93,10 +96,11 @@ def test_currency_journey(env, tmp_path):
     assert "more decimal places than the currency has" in dlq["bad_amount"]["headers"]["detail"]
 
     want = sum(int(Decimal(a) * 100) if r is None else cents(a, r) for a, _, _, r in buys)
+    want += cents("50.01", Decimal(1) / Decimal("1.05"))  # 52.5105
+    applied = len(buys) + 1
     s = summary(env, env.redis_prefix)
     log("after the first rates: %s (want spend_cents %d)" % (s, want))
-    assert (s["orders"], s["spend_cents"], s["currency"]) == (str(len(buys)), str(want),
-                                                              "EUR"), s
+    assert (s["orders"], s["spend_cents"], s["currency"]) == (str(applied), str(want), "EUR"), s
 
     # USD imported: the running daemon reads it (P fx:version moved), and
     # the order redriven applies at the rate of its day.
@@ -106,11 +110,11 @@ def test_currency_journey(env, tmp_path):
     out = run([LOYALTYCTL, "-c", d.config_path, "redrive", "--reason", "no_rate"])
     log("redrive: " + out.stdout.decode().strip())
     m = d.wait_caught_up(len(lines) + 1, partitions=1)
-    assert m.get("loyaltyd_applied_total") == len(buys) + 1
+    assert m.get("loyaltyd_applied_total") == applied + 1
     assert m.get("loyaltyd_fx_stale_rate_total") == 2  # the USD rate is 123 days old
     want += cents("110.55", "1.1")  # 100.5 EUR
     s = summary(env, env.redis_prefix)
-    assert (s["orders"], s["spend_cents"]) == (str(len(buys) + 1), str(want)), s
+    assert (s["orders"], s["spend_cents"]) == (str(applied + 1), str(want)), s
     d.stop()
 
     # Rates of later days only (none of them in force on an order's day

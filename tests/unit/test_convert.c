@@ -177,6 +177,36 @@ START_TEST(test_stale_rate)
 }
 END_TEST
 
+/* The order's own fx_rate wins over the table, and needs none. */
+START_TEST(test_own_rate)
+{
+    struct convert_opts o = {"EUR", 7};
+    struct fx_table t;
+    struct event ev;
+    char detail[128] = "";
+    const char *why;
+
+    rates(&t);
+    order(&ev, "GBP", 2, 8500, "2024-02-01");
+    ck_assert_int_eq(fx_rate_parse("1.2", 3, &ev.fx_rate, &why), 0);
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 10200); /* 85.00 x 1.2, not / 0.85 */
+    order(&ev, "CHF", 2, 333, "2023-01-01");  /* no table, no day's rate */
+    ck_assert_int_eq(fx_rate_parse("1.0005", 6, &ev.fx_rate, &why), 0);
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 333); /* 3.331665 */
+    order(&ev, "JPY", 0, 12345, "2023-01-01");
+    ck_assert_int_eq(fx_rate_parse("0.00625", 7, &ev.fx_rate, &why), 0);
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 7716);  /* 77.15625 */
+    order(&ev, "EUR", 2, 1000, "2023-01-01"); /* the reporting currency is 1 */
+    ck_assert_int_eq(fx_rate_parse("2", 1, &ev.fx_rate, &why), 0);
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 1000);
+    fx_table_free(&t);
+}
+END_TEST
+
 /* A return names no currency: its hundredths are the reporting currency's. */
 START_TEST(test_return_hundredths)
 {
@@ -214,6 +244,7 @@ static Suite *convert_suite(void)
     tcase_add_test(tc, test_cross_rate);
     tcase_add_test(tc, test_no_rate);
     tcase_add_test(tc, test_stale_rate);
+    tcase_add_test(tc, test_own_rate);
     tcase_add_test(tc, test_return_hundredths);
     tcase_add_test(tc, test_overflow);
     suite_add_tcase(s, tc);

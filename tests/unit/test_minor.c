@@ -1,5 +1,6 @@
 /*
- * test_minor.c - base/minor.c: JSON amounts (as doubles) taken as exact
+ * test_minor.c - base/minor.c: doubles as the shortest decimal in plain
+ * notation, JSON amounts (as doubles) taken as exact
  * minor units of their currency's exponent, the amounts with more decimal
  * places than the currency has refused, and the rescaling to the model's
  * hundredths.
@@ -10,6 +11,33 @@
 
 #include "base/minor.h"
 #include "tests/unit/check_main.h"
+
+START_TEST(test_decimal)
+{
+    static const struct {
+        double d;
+        const char *want;
+    } cases[] = {
+        {0, "0"},
+        {1.0823, "1.0823"},
+        {158.41, "158.41"},
+        {1e-05, "0.00001"},
+        {1.5e-07, "0.00000015"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {1e15, "1000000000000000"},
+        {123456789012.5, "123456789012.5"},
+    };
+    char buf[MINOR_DECIMAL_MAX];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_int_eq(minor_decimal(cases[i].d, buf, sizeof(buf)), 0);
+        ck_assert_str_eq(buf, cases[i].want);
+    }
+    ck_assert_int_eq(minor_decimal(1e-30, buf, sizeof(buf)), -1);
+    ck_assert_int_eq(minor_decimal(2e15, buf, sizeof(buf)), -1);
+    ck_assert_int_eq(minor_decimal(-1, buf, sizeof(buf)), -1);
+}
+END_TEST
 
 START_TEST(test_exact)
 {
@@ -55,6 +83,7 @@ START_TEST(test_too_many_decimals)
         {1.2345, 3},  /* KWD three */
         {1e-05, 4},   /* printed with an exponent */
         {0.00001, 2}, /* the same */
+        {1e-30, 4},   /* below any minor unit */
         {0.1 + 0.2, 2},
     };
 
@@ -110,6 +139,7 @@ static Suite *minor_suite(void)
     Suite *s = suite_create("minor");
     TCase *tc = tcase_create("core");
 
+    tcase_add_test(tc, test_decimal);
     tcase_add_test(tc, test_exact);
     tcase_add_test(tc, test_too_many_decimals);
     tcase_add_test(tc, test_range);

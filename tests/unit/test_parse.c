@@ -227,6 +227,32 @@ START_TEST(test_order_placed_minor_units)
 }
 END_TEST
 
+/* fx_rate, the order's own rate: as written, exactly. */
+START_TEST(test_order_placed_fx_rate)
+{
+    static const struct {
+        const char *text;
+        uint64_t units;
+        int scale;
+    } cases[] = {
+        {"1.0823", 10823, 4}, {"158.41", 15841, 2}, {"2", 2, 0},
+        {"1e-5", 1, 5},       {"0.000123", 123, 6}, {"null", 0, 0},
+    };
+    char json[256];
+    struct event ev;
+
+    for (int i = 0; i < N_OF(cases); i++) {
+        snprintf(json, sizeof(json), P_OK ",'fx_rate':%s}", cases[i].text);
+        parse_ok(json, SRC_ORDERS, &ev);
+        ck_assert_msg(ev.fx_rate.units == cases[i].units &&
+                          ev.fx_rate.scale == cases[i].scale,
+                      "%s: %llu e-%d", cases[i].text,
+                      (unsigned long long)ev.fx_rate.units, ev.fx_rate.scale);
+        event_free(&ev);
+    }
+}
+END_TEST
+
 START_TEST(test_order_placed_epoch_ts_and_null_optionals)
 {
     struct event ev;
@@ -701,6 +727,12 @@ static const struct bad_case bad_cases[] = {
      P_BASE ",'currency':'JPY','amount':1500,'items':[{'unit_price':99.9}]}",
      PR_BAD_AMOUNT, 0},
     {"refund of 3 decimals", SRC_ORDERS, RET_BASE ",'amount':0.001}", PR_BAD_AMOUNT, 0},
+    {"fx_rate zero", SRC_ORDERS, P_OK ",'fx_rate':0}", PR_BAD_AMOUNT, 0},
+    {"fx_rate negative", SRC_ORDERS, P_OK ",'fx_rate':-1.1}", PR_BAD_AMOUNT, 0},
+    {"fx_rate 1e400", SRC_ORDERS, P_OK ",'fx_rate':1e400}", PR_BAD_AMOUNT, 0},
+    {"fx_rate 17 digits", SRC_ORDERS, P_OK ",'fx_rate':1.2345678901234567}",
+     PR_BAD_AMOUNT, 0},
+    {"fx_rate string", SRC_ORDERS, P_OK ",'fx_rate':'1.1'}", PR_WRONG_TYPE, 0},
     /* currency */
     {"currency not ISO 4217", SRC_ORDERS, P_BASE AMT ",'currency':'XYZ'}",
      PR_BAD_CURRENCY, 0},
@@ -1046,6 +1078,7 @@ static Suite *parse_suite(void)
     tcase_add_test(ok, test_order_placed_all_fields);
     tcase_add_test(ok, test_loop_fields);
     tcase_add_test(ok, test_order_placed_minor_units);
+    tcase_add_test(ok, test_order_placed_fx_rate);
     tcase_add_test(ok, test_order_placed_epoch_ts_and_null_optionals);
     tcase_add_test(ok, test_order_placed_sparse_items);
     tcase_add_loop_test(ok, test_order_shipping_values, 0, N_OF(shipping_cases));
