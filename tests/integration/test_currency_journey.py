@@ -2,7 +2,8 @@
 real broker and Redis: a customer buying in EUR, GBP and JPY with
 money.currency = EUR and rates imported with `loyaltyctl fx import` has
 spent exactly the sum of the amounts converted at the rates of their days
-(and of one in CHF at its own `fx_rate`);
+(and of one in CHF at its own `fx_rate`), and another reaches silver only
+once converted;
 an order in a currency without a rate is dead-lettered with reason no_rate,
 touches nothing, and applies once the rate is imported (read by the running
 daemon within a second) and the order redriven; the same input replayed into
@@ -17,17 +18,18 @@ from conftest import LOYALTYCTL, REDIS_PORT, customer_hash, drain, feed, log, ne
 
 DAY = 86400 * 1000
 CID = "fx-buyer"
+TIER = "fx-silver"
 
 
 def day_of(ms):
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).date()
 
 
-def order(n, amount, currency, ts, **extra):
-    ev = {"event_id": "e-fx-%d" % n, "customer_id": CID, "type": "order.placed", "ts": ts,
+def order(n, amount, currency, ts, cid=CID, **extra):
+    ev = {"event_id": "e-fx-%d" % n, "customer_id": cid, "type": "order.placed", "ts": ts,
           "order_id": "o-fx-%d" % n, "amount": amount, "currency": currency}
     ev.update(extra)
-    return (CID, json.dumps(ev).encode())
+    return (cid, json.dumps(ev).encode())
 
 
 def write(tmp_path, name, rows):
@@ -51,10 +53,10 @@ def cents(amount, rate):
     return int((Decimal(amount) / Decimal(rate) * 100).quantize(Decimal(1), ROUND_HALF_UP))
 
 
-def summary(env, prefix):
-    f = customer_hash(env.r, prefix, CID)
+def summary(env, prefix, cid=CID):
+    f = customer_hash(env.r, prefix, cid)
     return {k: f.get(k) for k in ("orders", "spend_cents", "net_spend", "currency",
-                                  "spend_365d")}
+                                  "spend_365d", "tier")}
 
 
 def test_currency_journey(env, tmp_path):
@@ -80,6 +82,10 @@ def test_currency_journey(env, tmp_path):
     lines.append(order(8, 50.01, "CHF", t0 + 110 * DAY, fx_rate=1.05))
     usd = order(9, 110.55, "USD", t0 + 120 * DAY)
     lines.append(usd)
+    # Silver takes 200 spent in two orders: 192.50 as given, 200.00 EUR
+    # once the GBP is converted.
+    lines += [order(20, 150, "EUR", t0 + 10 * DAY, cid=TIER),
+              order(21, 42.5, "GBP", t0 + 20 * DAY, cid=TIER)]
     # Dead-lettered at the parse, whatever the rates: decimals JPY has not.
     lines.append(order(10, 1500.5, "JPY", t0 + 121 * DAY))
     feed(env.topic("orders"), lines)
@@ -97,10 +103,12 @@ def test_currency_journey(env, tmp_path):
 
     want = sum(int(Decimal(a) * 100) if r is None else cents(a, r) for a, _, _, r in buys)
     want += cents("50.01", Decimal(1) / Decimal("1.05"))  # 52.5105
-    applied = len(buys) + 1
+    applied = len(buys) + 1  # and the two of TIER
     s = summary(env, env.redis_prefix)
     log("after the first rates: %s (want spend_cents %d)" % (s, want))
     assert (s["orders"], s["spend_cents"], s["currency"]) == (str(applied), str(want), "EUR"), s
+    t = summary(env, env.redis_prefix, TIER)
+    assert (t["spend_cents"], t["tier"]) == ("20000", "silver"), t
 
     # USD imported: the running daemon reads it (P fx:version moved), and
     # the order redriven applies at the rate of its day.
@@ -110,7 +118,7 @@ def test_currency_journey(env, tmp_path):
     out = run([LOYALTYCTL, "-c", d.config_path, "redrive", "--reason", "no_rate"])
     log("redrive: " + out.stdout.decode().strip())
     m = d.wait_caught_up(len(lines) + 1, partitions=1)
-    assert m.get("loyaltyd_applied_total") == applied + 1
+    assert m.get("loyaltyd_applied_total") == applied + 2 + 1
     assert m.get("loyaltyd_fx_stale_rate_total") == 2  # the USD rate is 123 days old
     want += cents("110.55", "1.1")  # 100.5 EUR
     s = summary(env, env.redis_prefix)
@@ -129,4 +137,5 @@ def test_currency_journey(env, tmp_path):
     m = r.wait_caught_up(len(lines) + 1, partitions=1)
     assert m.dead_by_reason() == {"bad_amount": 1}, m.dead_by_reason()
     assert summary(env, replay) == s, (summary(env, replay), s)
+    assert summary(env, replay, TIER) == t, (summary(env, replay, TIER), t)
     r.stop()
