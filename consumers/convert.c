@@ -74,7 +74,7 @@ enum convert_result convert_event(const struct convert_opts *o,
     if (ev->type != EV_ORDER_PLACED && ev->type != EV_ORDER_RETURNED) {
         return CONVERT_OK;
     }
-    if (o->currency[0] && ev->type == EV_ORDER_PLACED) {
+    if (o->currency[0] && ev->currency[0]) { /* a return may name none */
         if ((res = rate_of(o, rates, ev, &r, &age, detail, len)) != CONVERT_OK) {
             return res;
         }

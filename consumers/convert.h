@@ -12,8 +12,11 @@
  *     over the table, and needs none (nor is it ever stale);
  *   - the rates table's, in force on the event's day (P fx:CUR, imported
  *     with `loyaltyctl fx import`); none on or before that day: no_rate.
- * An order.returned names no currency: its amount is taken as hundredths of
- * the reporting currency (or as given).  Other events carry no money.
+ * An order.returned that names its currency is converted the same way: at
+ * its own `fx_rate` (the order's rate, which the order system knows), else
+ * at the rate of the return's day, since the state does not keep the
+ * order's.  One that names none has its amount taken as hundredths of the
+ * reporting currency (or as given).  Other events carry no money.
  *
  * Pure: the table is the caller's (the pipeline's, main thread).
  */

@@ -543,15 +543,16 @@ static enum parse_reason get_bool(struct pctx *c, const cJSON *obj, const char *
     return PR_OK;
 }
 
-/* An active ISO 4217 code, and its exponent into *exp. */
-static enum parse_reason get_currency(struct pctx *c, const cJSON *obj, char *dst,
-                                      int *exp)
+/* An active ISO 4217 code, and its exponent into *exp; both left alone
+ * when an optional one is absent. */
+static enum parse_reason get_currency(struct pctx *c, const cJSON *obj, int required,
+                                      char *dst, int *exp)
 {
     const cJSON *it;
-    enum parse_reason r = get_field(c, obj, "currency", 1, &it);
+    enum parse_reason r = get_field(c, obj, "currency", required, &it);
     const char *s;
 
-    if (r != PR_OK) {
+    if (r != PR_OK || it == NULL) {
         return r;
     }
     if (!cJSON_IsString(it) || it->valuestring == NULL) {
@@ -757,7 +758,7 @@ static enum parse_reason parse_order_placed(struct pctx *c, const cJSON *o,
 
     /* the currency first: it says how many decimal places the amounts have */
     if (r == PR_OK) {
-        r = get_currency(c, o, ev->currency, &ev->exponent);
+        r = get_currency(c, o, 1, ev->currency, &ev->exponent);
     }
     if (r == PR_OK) {
         r = get_amount(c, o, "amount", 1, ev->exponent, &ev->amount_minor);
@@ -802,11 +803,18 @@ static enum parse_reason parse_order_returned(struct pctx *c, const cJSON *o,
     int reason = RET_NONE;
     enum parse_reason r = get_id(c, o, "order_id", 1, ev->order_id);
 
-    /* A return names no currency: its amount is read in hundredths, as the
-     * model keeps money (consumers/convert.c says in which currency). */
+    /* A return may name its currency (and the rate to convert it at);
+     * without one its amount is read in hundredths, as the model keeps
+     * money (consumers/convert.c says in which currency). */
     ev->exponent = MINOR_MODEL_EXPONENT;
     if (r == PR_OK) {
+        r = get_currency(c, o, 0, ev->currency, &ev->exponent);
+    }
+    if (r == PR_OK) {
         r = get_amount(c, o, "amount", 1, ev->exponent, &ev->amount_minor);
+    }
+    if (r == PR_OK) {
+        r = get_rate(c, o, "fx_rate", &ev->fx_rate);
     }
     if (r == PR_OK) {
         r = get_enum(c, o, &enum_fields[EF_REASON], &reason);

@@ -95,8 +95,8 @@ struct ev_item {
  * released by event_free().
  *
  * Money is exact: integers of 10^-exponent units.  The parser leaves them in
- * the event's own currency at its ISO 4217 exponent (an order.returned,
- * which names no currency, at 2); consumers/convert.c then brings them to
+ * the event's own currency at its ISO 4217 exponent (an order.returned
+ * that names no currency at 2); consumers/convert.c then brings them to
  * what the model reads: hundredths (MINOR_MODEL_EXPONENT) of the reporting
  * currency, or of the event's own currency when none is configured.
  */
@@ -108,11 +108,11 @@ struct event {
 
     char order_id[EV_ID_MAX + 1];
     int64_t amount_minor;   /* order.placed: net paid; order.returned: refunded */
-    char currency[4];       /* order.placed */
+    char currency[4];       /* order.placed; order.returned: "" if absent */
     int exponent;           /* of the amounts: 0..CURRENCY_EXPONENT_MAX */
     int64_t discount_minor; /* >= 0, 0 if absent */
-    /* order.placed `fx_rate`: units of the reporting currency for one unit
-     * of `currency`, as the order system settled it; units 0 if absent. */
+    /* order.placed, order.returned `fx_rate`: units of the reporting currency for one
+     * unit of `currency`, as the order system settled it; units 0 if absent. */
     struct fx_rate fx_rate;
     struct ev_item *items;
     size_t n_items;

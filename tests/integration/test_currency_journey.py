@@ -3,7 +3,7 @@ real broker and Redis: a customer buying in EUR, GBP and JPY with
 money.currency = EUR and rates imported with `loyaltyctl fx import` has
 spent exactly the sum of the amounts converted at the rates of their days
 (and of one in CHF at its own `fx_rate`), and another reaches silver only
-once converted;
+once converted, and a third is refunded at its order's own rate;
 an order in a currency without a rate is dead-lettered with reason no_rate,
 touches nothing, and applies once the rate is imported (read by the running
 daemon within a second) and the order redriven; the same input replayed into
@@ -19,6 +19,7 @@ from conftest import LOYALTYCTL, REDIS_PORT, customer_hash, drain, feed, log, ne
 DAY = 86400 * 1000
 CID = "fx-buyer"
 TIER = "fx-silver"
+REFUND = "fx-refund"
 
 
 def day_of(ms):
@@ -86,6 +87,14 @@ def test_currency_journey(env, tmp_path):
     # once the GBP is converted.
     lines += [order(20, 150, "EUR", t0 + 10 * DAY, cid=TIER),
               order(21, 42.5, "GBP", t0 + 20 * DAY, cid=TIER)]
+    # An order settled at 1.2 EUR per GBP, refunded after GBP's rate moved
+    # (0.9 from day 60): the return names its order's rate, and the refund
+    # is exactly what the order added.
+    lines += [order(30, 100, "GBP", t0 + 50 * DAY, cid=REFUND, fx_rate=1.2),
+              (REFUND, json.dumps({"event_id": "e-fx-31", "customer_id": REFUND,
+                                   "type": "order.returned", "ts": t0 + 150 * DAY,
+                                   "order_id": "o-fx-30", "amount": 100, "currency": "GBP",
+                                   "fx_rate": 1.2, "reason": "quality"}).encode())]
     # Dead-lettered at the parse, whatever the rates: decimals JPY has not.
     lines.append(order(10, 1500.5, "JPY", t0 + 121 * DAY))
     feed(env.topic("orders"), lines)
@@ -109,6 +118,8 @@ def test_currency_journey(env, tmp_path):
     assert (s["orders"], s["spend_cents"], s["currency"]) == (str(applied), str(want), "EUR"), s
     t = summary(env, env.redis_prefix, TIER)
     assert (t["spend_cents"], t["tier"]) == ("20000", "silver"), t
+    u = summary(env, env.redis_prefix, REFUND)
+    assert u["spend_cents"] == "12000" and u["net_spend"] in (None, "0"), u  # 0: not written
 
     # USD imported: the running daemon reads it (P fx:version moved), and
     # the order redriven applies at the rate of its day.
@@ -118,7 +129,7 @@ def test_currency_journey(env, tmp_path):
     out = run([LOYALTYCTL, "-c", d.config_path, "redrive", "--reason", "no_rate"])
     log("redrive: " + out.stdout.decode().strip())
     m = d.wait_caught_up(len(lines) + 1, partitions=1)
-    assert m.get("loyaltyd_applied_total") == applied + 2 + 1
+    assert m.get("loyaltyd_applied_total") == applied + 2 + 2 + 1
     assert m.get("loyaltyd_fx_stale_rate_total") == 2  # the USD rate is 123 days old
     want += cents("110.55", "1.1")  # 100.5 EUR
     s = summary(env, env.redis_prefix)
@@ -138,4 +149,5 @@ def test_currency_journey(env, tmp_path):
     assert m.dead_by_reason() == {"bad_amount": 1}, m.dead_by_reason()
     assert summary(env, replay) == s, (summary(env, replay), s)
     assert summary(env, replay, TIER) == t, (summary(env, replay, TIER), t)
+    assert summary(env, replay, REFUND) == u, (summary(env, replay, REFUND), u)
     r.stop()

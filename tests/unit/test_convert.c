@@ -207,7 +207,35 @@ START_TEST(test_own_rate)
 }
 END_TEST
 
-/* A return names no currency: its hundredths are the reporting currency's. */
+/* A return that names its currency: at its own rate (its order's), else
+ * at the rate of its own day. */
+START_TEST(test_return_in_its_currency)
+{
+    struct convert_opts o = {"EUR", 365};
+    struct fx_table t;
+    struct event ev;
+    char detail[128] = "";
+    const char *why;
+
+    rates(&t);
+    order(&ev, "GBP", 2, 4250, "2024-03-05");
+    ev.type = EV_ORDER_RETURNED;
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 4722); /* 42.50 / 0.9 */
+    order(&ev, "GBP", 2, 4250, "2024-03-05");
+    ev.type = EV_ORDER_RETURNED;
+    ck_assert_int_eq(fx_rate_parse("1.2", 3, &ev.fx_rate, &why), 0);
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 5100);
+    order(&ev, "CHF", 2, 4250, "2024-03-05");
+    ev.type = EV_ORDER_RETURNED;
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_NO_RATE);
+    fx_table_free(&t);
+}
+END_TEST
+
+/* A return that names no currency: its hundredths are the reporting
+ * currency's. */
 START_TEST(test_return_hundredths)
 {
     struct convert_opts o = {"EUR", 7};
@@ -245,6 +273,7 @@ static Suite *convert_suite(void)
     tcase_add_test(tc, test_no_rate);
     tcase_add_test(tc, test_stale_rate);
     tcase_add_test(tc, test_own_rate);
+    tcase_add_test(tc, test_return_in_its_currency);
     tcase_add_test(tc, test_return_hundredths);
     tcase_add_test(tc, test_overflow);
     suite_add_tcase(s, tc);

@@ -227,6 +227,29 @@ START_TEST(test_order_placed_minor_units)
 }
 END_TEST
 
+/* A return may name its currency and rate: its amount at that currency's
+ * exponent. */
+START_TEST(test_order_returned_currency)
+{
+    struct event ev;
+
+    parse_ok(RET_BASE ",'amount':1500,'currency':'JPY','fx_rate':0.00625}", SRC_ORDERS,
+             &ev);
+    ck_assert_str_eq(ev.currency, "JPY");
+    ck_assert_int_eq(ev.exponent, 0);
+    ck_assert_int_eq(ev.amount_minor, 1500);
+    ck_assert_int_eq(ev.fx_rate.units, 625);
+    ck_assert_int_eq(ev.fx_rate.scale, 5);
+    event_free(&ev);
+    parse_ok(RET_BASE ",'amount':12.34,'currency':null}", SRC_ORDERS, &ev);
+    ck_assert_str_eq(ev.currency, "");
+    ck_assert_int_eq(ev.exponent, 2);
+    ck_assert_int_eq(ev.amount_minor, 1234);
+    ck_assert_int_eq(ev.fx_rate.units, 0);
+    event_free(&ev);
+}
+END_TEST
+
 /* fx_rate, the order's own rate: as written, exactly. */
 START_TEST(test_order_placed_fx_rate)
 {
@@ -727,6 +750,12 @@ static const struct bad_case bad_cases[] = {
      P_BASE ",'currency':'JPY','amount':1500,'items':[{'unit_price':99.9}]}",
      PR_BAD_AMOUNT, 0},
     {"refund of 3 decimals", SRC_ORDERS, RET_BASE ",'amount':0.001}", PR_BAD_AMOUNT, 0},
+    {"JPY refund with decimals", SRC_ORDERS, RET_BASE ",'currency':'JPY','amount':1.5}",
+     PR_BAD_AMOUNT, 0},
+    {"refund currency not ISO 4217", SRC_ORDERS, RET_BASE ",'currency':'ABC','amount':1}",
+     PR_BAD_CURRENCY, 0},
+    {"refund fx_rate zero", SRC_ORDERS, RET_BASE ",'amount':1,'fx_rate':0}",
+     PR_BAD_AMOUNT, 0},
     {"fx_rate zero", SRC_ORDERS, P_OK ",'fx_rate':0}", PR_BAD_AMOUNT, 0},
     {"fx_rate negative", SRC_ORDERS, P_OK ",'fx_rate':-1.1}", PR_BAD_AMOUNT, 0},
     {"fx_rate 1e400", SRC_ORDERS, P_OK ",'fx_rate':1e400}", PR_BAD_AMOUNT, 0},
@@ -1079,6 +1108,7 @@ static Suite *parse_suite(void)
     tcase_add_test(ok, test_loop_fields);
     tcase_add_test(ok, test_order_placed_minor_units);
     tcase_add_test(ok, test_order_placed_fx_rate);
+    tcase_add_test(ok, test_order_returned_currency);
     tcase_add_test(ok, test_order_placed_epoch_ts_and_null_optionals);
     tcase_add_test(ok, test_order_placed_sparse_items);
     tcase_add_loop_test(ok, test_order_shipping_values, 0, N_OF(shipping_cases));
