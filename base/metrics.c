@@ -105,6 +105,9 @@ static const struct {
                           "this instance had committed: writes Redis acknowledged, "
                           "then lost (a failover or restart without "
                           "redis.wait_replicas)."},
+    [MC_FX_STALE_RATE] = {"loyaltyd_fx_stale_rate_total",
+                          "Amounts converted with an exchange rate older than "
+                          "money.max_rate_age_days."},
 };
 
 static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -37,6 +37,7 @@ enum metric_counter {
     MC_REDIS_ASK,
     MC_REDIS_TRYAGAIN,
     MC_STATE_REWOUND,
+    MC_FX_STALE_RATE,
     MC__COUNT
 };
 

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "consumers/convert.h"
 #include "consumers/parse.h"
 #include "consumers/producer.h"
 #include "consumers/task.h"
@@ -72,6 +73,26 @@ static int check_key(struct pipeline *pl, const rd_kafka_message_t *m,
     return PR_OK;
 }
 
+/* The event's money in the model's currency (consumers/convert.h): PR_OK,
+ * or the reason with detail.  A stale rate converts, and is counted. */
+static int convert_money(struct pipeline *pl, struct event *ev, char *detail, size_t len)
+{
+    const struct fx_table *rates = pl->fx_loaded ? &pl->fx : NULL;
+
+    switch (convert_event(&pl->cfg->money, rates, ev, detail, len)) {
+    case CONVERT_OK:
+        return PR_OK;
+    case CONVERT_STALE:
+        metrics_add(MC_FX_STALE_RATE, 1);
+        return PR_OK;
+    case CONVERT_NO_RATE:
+        return PR_NO_RATE;
+    case CONVERT_RANGE:
+        break;
+    }
+    return PR_BAD_AMOUNT;
+}
+
 static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
                             struct ptask *pt)
 {
@@ -94,6 +115,9 @@ static void consume_message(struct pipeline *pl, rd_kafka_message_t *m, int src,
                             wall, &tm.ev, detail, sizeof(detail));
     if (tm.reason == PR_OK) {
         tm.reason = check_key(pl, m, &tm.ev, detail, sizeof(detail));
+    }
+    if (tm.reason == PR_OK) {
+        tm.reason = convert_money(pl, &tm.ev, detail, sizeof(detail));
     }
     if (tm.reason != PR_OK && tm.reason != PR_NO_MEMORY &&
         (in->detail = strdup(detail)) == NULL) {

@@ -11,6 +11,7 @@
 
 #include "base/array.h"
 #include "base/outkind.h"
+#include "consumers/convert.h"
 #include "consumers/parse.h"
 #include "state/model/model.h"
 
@@ -50,6 +51,7 @@ struct pipeline_opts {
     char *group_instance_id; /* "": a dynamic member */
     enum clock_mode clock;
     struct parse_limits limits;
+    struct convert_opts money;
     int dlq_max_payload_bytes;
     int sweep_batch;
     int rescore_per_s; /* customers rescored per second after a refit; 0: none */

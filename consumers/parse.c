@@ -19,6 +19,8 @@
 #include <cjson/cJSON.h>
 
 #include "base/civil.h"
+#include "base/currency.h"
+#include "base/minor.h"
 #include "base/names.h"
 #include "consumers/parse.h"
 
@@ -179,6 +181,7 @@ const char *const parse_reason_names[PR__COUNT] = {
     [PR_FUTURE_TIMESTAMP] = "future_timestamp",
     [PR_TOO_MANY_ITEMS] = "too_many_items",
     [PR_BAD_KEY] = "bad_key",
+    [PR_NO_RATE] = "no_rate",
     [PR_NO_MEMORY] = "no_memory",
 };
 
@@ -429,12 +432,16 @@ static enum parse_reason get_number(struct pctx *c, const cJSON *obj, const char
     return r;
 }
 
-/* cJSON turns 1e400 into inf, hence the finiteness test. */
+/* cJSON turns 1e400 into inf, hence the finiteness test.  The amount in
+ * minor units of a currency of exponent exp, exactly (base/minor.h): an
+ * amount with more decimal places than its currency has is refused, never
+ * rounded. */
 static enum parse_reason get_amount(struct pctx *c, const cJSON *obj, const char *name,
-                                    int required, double *out)
+                                    int required, int exp, int64_t *out)
 {
     const cJSON *it;
     enum parse_reason r = get_number(c, obj, name, required, &it);
+    const char *why;
     double d;
 
     if (r != PR_OK || it == NULL) {
@@ -450,7 +457,37 @@ static enum parse_reason get_amount(struct pctx *c, const cJSON *obj, const char
     if (d > c->lim->max_amount) {
         return fail(c, PR_BAD_AMOUNT, name, "above the maximum");
     }
-    *out = d == 0 ? 0.0 : d; /* no -0 */
+    if (minor_from_double(d, exp, out, &why) < 0) {
+        return fail(c, PR_BAD_AMOUNT, name, why);
+    }
+    return PR_OK;
+}
+
+/* An optional exchange rate: a positive decimal of at most 15 significant
+ * digits and 15 after the point (base/fx.h), as written. */
+static enum parse_reason get_rate(struct pctx *c, const cJSON *obj, const char *name,
+                                  struct fx_rate *out)
+{
+    const cJSON *it;
+    enum parse_reason r = get_number(c, obj, name, 0, &it);
+    char buf[MINOR_DECIMAL_MAX];
+    const char *why = "not finite";
+
+    if (r != PR_OK || it == NULL) {
+        return r;
+    }
+    if (!isfinite(it->valuedouble)) {
+        return fail(c, PR_BAD_AMOUNT, name, why);
+    }
+    if (it->valuedouble <= 0) {
+        return fail(c, PR_BAD_AMOUNT, name, it->valuedouble < 0 ? "negative" : "zero");
+    }
+    if (minor_decimal(it->valuedouble, buf, sizeof(buf)) < 0) {
+        return fail(c, PR_BAD_AMOUNT, name, "out of range");
+    }
+    if (fx_rate_parse(buf, strlen(buf), out, &why) < 0) {
+        return fail(c, PR_BAD_AMOUNT, name, why);
+    }
     return PR_OK;
 }
 
@@ -506,13 +543,16 @@ static enum parse_reason get_bool(struct pctx *c, const cJSON *obj, const char *
     return PR_OK;
 }
 
-static enum parse_reason get_currency(struct pctx *c, const cJSON *obj, char *dst)
+/* An active ISO 4217 code, and its exponent into *exp; both left alone
+ * when an optional one is absent. */
+static enum parse_reason get_currency(struct pctx *c, const cJSON *obj, int required,
+                                      char *dst, int *exp)
 {
     const cJSON *it;
-    enum parse_reason r = get_field(c, obj, "currency", 1, &it);
+    enum parse_reason r = get_field(c, obj, "currency", required, &it);
     const char *s;
 
-    if (r != PR_OK) {
+    if (r != PR_OK || it == NULL) {
         return r;
     }
     if (!cJSON_IsString(it) || it->valuestring == NULL) {
@@ -526,6 +566,9 @@ static enum parse_reason get_currency(struct pctx *c, const cJSON *obj, char *ds
         if (s[i] < 'A' || s[i] > 'Z') {
             return fail(c, PR_BAD_CURRENCY, "currency", "not upper-case ASCII letters");
         }
+    }
+    if ((*exp = currency_exponent(s)) < 0) {
+        return fail(c, PR_BAD_CURRENCY, "currency", "not an ISO 4217 currency");
     }
     memcpy(dst, s, 4);
     return PR_OK;
@@ -626,7 +669,8 @@ static enum parse_reason get_enum(struct pctx *c, const cJSON *obj,
 
 /* ---- items ----------------------------------------------------------------- */
 
-static enum parse_reason get_item(struct pctx *c, const cJSON *o, size_t idx,
+/* Prices in minor units of the order's currency, of exponent exp. */
+static enum parse_reason get_item(struct pctx *c, const cJSON *o, size_t idx, int exp,
                                   struct ev_item *item)
 {
     enum parse_reason r;
@@ -639,7 +683,7 @@ static enum parse_reason get_item(struct pctx *c, const cJSON *o, size_t idx,
     }
     snprintf(c->prefix, sizeof(c->prefix), "items[%zu].", idx);
     item->qty = 1; /* a line without a quantity is one unit */
-    item->unit_cost = -1;
+    item->unit_cost_minor = -1;
     r = get_name(c, o, "sku", item->sku);
     if (r == PR_OK) {
         r = get_name(c, o, "brand", item->brand);
@@ -651,17 +695,17 @@ static enum parse_reason get_item(struct pctx *c, const cJSON *o, size_t idx,
         r = get_int(c, o, &int_fields[IF_QTY], &item->qty);
     }
     if (r == PR_OK) {
-        r = get_amount(c, o, "unit_price", 0, &item->unit_price);
+        r = get_amount(c, o, "unit_price", 0, exp, &item->unit_price_minor);
     }
     if (r == PR_OK) {
-        r = get_amount(c, o, "list_price", 0, &item->list_price);
+        r = get_amount(c, o, "list_price", 0, exp, &item->list_price_minor);
     }
     if (r == PR_OK) {
-        r = get_amount(c, o, "unit_cost", 0, &item->unit_cost);
+        r = get_amount(c, o, "unit_cost", 0, exp, &item->unit_cost_minor);
     }
-    item->has_cost = item->unit_cost >= 0;
+    item->has_cost = item->unit_cost_minor >= 0;
     if (!item->has_cost) {
-        item->unit_cost = 0;
+        item->unit_cost_minor = 0;
     }
     return r;
 }
@@ -696,7 +740,7 @@ static enum parse_reason get_items(struct pctx *c, const cJSON *obj, struct even
     }
     ev->n_items = n;
     for (it = arr->child; it != NULL && r == PR_OK; it = it->next, i++) {
-        r = get_item(c, it, i, &ev->items[i]);
+        r = get_item(c, it, i, ev->exponent, &ev->items[i]);
     }
     if (r == PR_OK) {
         c->prefix[0] = '\0';
@@ -712,14 +756,18 @@ static enum parse_reason parse_order_placed(struct pctx *c, const cJSON *o,
     int ship = SHIP_NONE;
     enum parse_reason r = get_id(c, o, "order_id", 1, ev->order_id);
 
+    /* the currency first: it says how many decimal places the amounts have */
     if (r == PR_OK) {
-        r = get_amount(c, o, "amount", 1, &ev->amount);
+        r = get_currency(c, o, 1, ev->currency, &ev->exponent);
     }
     if (r == PR_OK) {
-        r = get_currency(c, o, ev->currency);
+        r = get_amount(c, o, "amount", 1, ev->exponent, &ev->amount_minor);
     }
     if (r == PR_OK) {
-        r = get_amount(c, o, "discount", 0, &ev->discount);
+        r = get_amount(c, o, "discount", 0, ev->exponent, &ev->discount_minor);
+    }
+    if (r == PR_OK) {
+        r = get_rate(c, o, "fx_rate", &ev->fx_rate);
     }
     if (r == PR_OK) {
         r = get_items(c, o, ev);
@@ -755,8 +803,18 @@ static enum parse_reason parse_order_returned(struct pctx *c, const cJSON *o,
     int reason = RET_NONE;
     enum parse_reason r = get_id(c, o, "order_id", 1, ev->order_id);
 
+    /* A return may name its currency (and the rate to convert it at);
+     * without one its amount is read in hundredths, as the model keeps
+     * money (consumers/convert.c says in which currency). */
+    ev->exponent = MINOR_MODEL_EXPONENT;
     if (r == PR_OK) {
-        r = get_amount(c, o, "amount", 1, &ev->amount);
+        r = get_currency(c, o, 0, ev->currency, &ev->exponent);
+    }
+    if (r == PR_OK) {
+        r = get_amount(c, o, "amount", 1, ev->exponent, &ev->amount_minor);
+    }
+    if (r == PR_OK) {
+        r = get_rate(c, o, "fx_rate", &ev->fx_rate);
     }
     if (r == PR_OK) {
         r = get_enum(c, o, &enum_fields[EF_REASON], &reason);

@@ -29,8 +29,9 @@ enum parse_reason {
     PR_WRONG_TOPIC,   /* "wrong_topic": known type on another topic */
     PR_BAD_ENUM,      /* "bad_enum": unknown value of an enumerated field */
     PR_BAD_ID,        /* "bad_id": empty or too long id / name string */
-    PR_BAD_AMOUNT,    /* "bad_amount": negative, non-finite or above max */
-    PR_BAD_CURRENCY,  /* "bad_currency": not three upper-case letters */
+    PR_BAD_AMOUNT,    /* "bad_amount": negative, non-finite, above max, or with
+                         more decimal places than its currency has */
+    PR_BAD_CURRENCY,  /* "bad_currency": not an ISO 4217 code */
     PR_BAD_QUANTITY,  /* "bad_quantity": item qty not a positive integer */
     PR_BAD_RATING,    /* "bad_rating": not an integer 1..5 */
     PR_BAD_TIMESTAMP, /* "bad_timestamp": unparsable, no offset, <= 1970-01-01T00:00Z */
@@ -38,6 +39,9 @@ enum parse_reason {
     PR_TOO_MANY_ITEMS,   /* "too_many_items" */
     PR_BAD_KEY,          /* "bad_key": no message key, or not the customer_id (the
                             pipeline's check, input.bad_key = dlq) */
+    PR_NO_RATE,          /* "no_rate": no exchange rate to the reporting currency
+                            on or before the event's day (consumers/convert.c);
+                            redriven once the rate is imported */
     PR_NO_MEMORY,        /* "no_memory": allocation failed; not the message's
                             fault, so the caller should retry, not dead-letter */
     PR__COUNT

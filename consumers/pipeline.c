@@ -172,6 +172,7 @@ void pipeline_free(struct pipeline *pl)
     }
     tracker_free(pl->tracker);
     cache_free(pl->cache);
+    pipeline_free_rates(pl);
     free(pl->items);
     while (pl->nspare > 0) {
         free(pl->spare[--pl->nspare]);

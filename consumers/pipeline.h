@@ -43,6 +43,11 @@ void pipeline_sweep(struct pipeline *pl);
 /* Re-read the fitted model parameters from Redis. */
 void pipeline_refresh_model(struct pipeline *pl);
 
+/* With money.currency set, read the exchange rates from Redis if they were
+ * never read or an import changed them since (consumers/rates.c): 0, or -1
+ * with err (the table read before, if any, still converts). */
+int pipeline_refresh_rates(struct pipeline *pl, char *err, size_t errlen);
+
 /* Swap in new tunables (SIGHUP); the old ones are returned for freeing. */
 struct model_config *pipeline_set_model_config(struct pipeline *pl,
                                                struct model_config *cfg);

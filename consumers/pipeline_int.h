@@ -144,6 +144,12 @@ struct pipeline {
     int64_t redis_retry_at_ms, redis_backoff_ms;
     int outputs_stalled; /* an output topic took nothing for OUTPUT_STALL_MS */
 
+    /* pipeline.c loads the exchange rates (with money.currency set) and
+     * reloads them when P {fx}:version moves; ingest.c converts with them. */
+    struct fx_table fx;
+    int64_t fx_version;
+    int fx_loaded;
+
     /* ingest.c: the log lines of bad input. */
     int64_t key_warn_at_ms; /* the next unkeyed event is logged from then */
     /* Dead-letter log lines: at most DLQ_LOG_BURST per second, the rest
@@ -161,6 +167,9 @@ struct pipeline {
     size_t sweep_next, sweep_chunks, sweep_swept;
     struct rescore rs;
 };
+
+/* rates.c: the exchange rates' table freed. */
+void pipeline_free_rates(struct pipeline *pl);
 
 /* pipeline.c: lookups. */
 

@@ -1,12 +1,14 @@
 #include "daemon/config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/array.h"
 #include "base/cfgtab.h"
+#include "base/currency.h"
 #include "base/log.h"
 #include "base/names.h"
 #include "consumers/kconf.h"
@@ -75,6 +77,22 @@ static int parse_bad_key(void *cfg, const struct cfgtab_key *k, const char *valu
     (void)why;
     (void)whylen;
     return set_index(cfg, k, names_index(words, NAMES_COUNT(words), value));
+}
+
+/* pipe.money.currency: "" (none), or an active ISO 4217 code. */
+static int parse_money_currency(void *cfg, const struct cfgtab_key *k, const char *value,
+                                char *why, size_t whylen)
+{
+    char *dst = slot(cfg, k);
+
+    if (value[0] && (strlen(value) != 3 || currency_exponent(value) < 0)) {
+        snprintf(why, whylen,
+                 "'%s' is not an ISO 4217 currency code (EUR, USD, JPY, ...)", value);
+        return -1;
+    }
+    memset(dst, 0, k->size);
+    memcpy(dst, value, strlen(value));
+    return 0;
 }
 
 /* pipe.redis_lost_replay: 0 refuses, 1 replays. */
@@ -240,6 +258,15 @@ static const struct cfgtab_key cfg_keys[] = {
      "an event without a message key or keyed by another than its customer_id: 'dlq' "
      "(dead-lettered, reason bad_key) or 'apply' (applied and counted)",
      0, parse_bad_key},
+    {"money.currency", CFGTAB_CUSTOM, FIELD(pipe.money.currency), "", 0, 0,
+     "the reporting currency every amount is converted to, at the exchange rate in force "
+     "on its event's day (loyaltyctl fx import); empty: amounts summed as given",
+     0, parse_money_currency},
+    {"money.max_rate_age_days", CFGTAB_INT, FIELD(pipe.money.max_rate_age_days), "7", 0,
+     36500,
+     "an exchange rate older than this on its event's day still converts, counted in "
+     "loyaltyd_fx_stale_rate_total",
+     0, NULL},
     {"limits.max_message_bytes", CFGTAB_SIZE, FIELD(pipe.limits.max_message_bytes),
      "1048576", 64, 64 << 20, "larger input messages are dead-lettered", 0, NULL},
     {"limits.max_depth", CFGTAB_INT, FIELD(pipe.limits.max_depth), "32", 2, 1000,

@@ -198,8 +198,13 @@ static void reload(const char *path, struct config *cfg, struct pipeline *pl)
     sd_notify(0, "READY=1");
 }
 
+/* How often the exchange rates' version is checked (one GET), and how
+ * often a failing check is said. */
+#define RATES_CHECK_MS 1000
+#define RATES_WARN_MS  60000
+
 struct timers {
-    int64_t sweep, model, status, watchdog;
+    int64_t sweep, model, rates, rates_warn, status, watchdog;
     int64_t watchdog_every_ms; /* half of WATCHDOG_USEC; 0: no watchdog */
 };
 
@@ -214,6 +219,17 @@ static void run_timers(const struct config *cfg, struct pipeline *pl, struct tim
     if (now >= t->model) {
         pipeline_refresh_model(pl);
         t->model = now + cfg->model_refresh_ms;
+    }
+    if (now >= t->rates) {
+        char err[256];
+
+        if (pipeline_refresh_rates(pl, err, sizeof(err)) < 0 && now >= t->rates_warn) {
+            log_warn("exchange rates: %s (the rates read before still convert; said once "
+                     "a minute)",
+                     err);
+            t->rates_warn = now + RATES_WARN_MS;
+        }
+        t->rates = now + RATES_CHECK_MS;
     }
     if (now >= t->status) {
         sd_notifyf(0,
@@ -310,6 +326,10 @@ int main(int argc, char **argv)
         goto out;
     }
     pipeline_refresh_model(pl);
+    if (pipeline_refresh_rates(pl, err, sizeof(err)) < 0) {
+        log_err("exchange rates: %s", err);
+        goto out;
+    }
     pipeline_connect(pl);
     sd_notify(0, "READY=1");
     if (cfg.redis_cluster[0] != '\0') {

@@ -99,6 +99,8 @@ http.listen = 127.0.0.1:$HTTP_PORT
 # replaying 1997: "now" is the newest event time
 clock = stream
 sweep.interval_s = 2
+# CDNOW's orders are in USD: the reporting currency, no rates needed
+money.currency = USD
 CONF
 for t in orders reviews messages; do
     build/tools/kfeed -b "$BROKERS" -t "${PREFIX}$t" <"$WORK/in/$t.txt"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/minor.h"
 #include "base/names.h"
 #include "state/model/event.h"
 
@@ -71,6 +72,7 @@ void event_init(struct event *ev)
     ev->shipping = SHIP_NONE;
     ev->reason = RET_NONE;
     ev->direction = DIR_NONE;
+    ev->exponent = MINOR_MODEL_EXPONENT;
 }
 
 /* Leaves *ev as event_init() does, so a second event_free() is harmless. */

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/fx.h"
+
 #define EV_ID_MAX    128 /* event_id, customer_id, order_id, conversation_id */
 #define EV_NAME_MAX  64  /* sku, brand, category */
 #define EV_ITEMS_MAX 100 /* more items than this is a rejection */
@@ -77,11 +79,13 @@ struct ev_item {
     char sku[EV_NAME_MAX + 1];
     char brand[EV_NAME_MAX + 1];
     char category[EV_NAME_MAX + 1];
-    int64_t qty;       /* > 0 */
-    double unit_price; /* >= 0, 0 if absent */
-    double list_price; /* >= 0, 0 if absent */
-    double unit_cost;  /* >= 0, 0 if absent */
-    int has_cost;      /* unit_cost was given */
+    int64_t qty; /* > 0 */
+    /* Minor units of the event's currency at its exponent, like amount_minor;
+     * 0 if absent. */
+    int64_t unit_price_minor;
+    int64_t list_price_minor;
+    int64_t unit_cost_minor;
+    int has_cost; /* unit_cost was given */
 };
 
 /*
@@ -89,6 +93,12 @@ struct ev_item {
  * string is "".  An absent optional timestamp is 0 (the parser rejects times
  * before 1970, so 0 is never a real value).  `items` is owned by the event and
  * released by event_free().
+ *
+ * Money is exact: integers of 10^-exponent units.  The parser leaves them in
+ * the event's own currency at its ISO 4217 exponent (an order.returned
+ * that names no currency at 2); consumers/convert.c then brings them to
+ * what the model reads: hundredths (MINOR_MODEL_EXPONENT) of the reporting
+ * currency, or of the event's own currency when none is configured.
  */
 struct event {
     enum ev_type type;
@@ -97,9 +107,13 @@ struct event {
     int64_t ts_ms; /* event time, epoch milliseconds, UTC */
 
     char order_id[EV_ID_MAX + 1];
-    double amount; /* order.placed: net paid; order.returned: refunded */
-    char currency[4];
-    double discount; /* >= 0, 0 if absent */
+    int64_t amount_minor;   /* order.placed: net paid; order.returned: refunded */
+    char currency[4];       /* order.placed; order.returned: "" if absent */
+    int exponent;           /* of the amounts: 0..CURRENCY_EXPONENT_MAX */
+    int64_t discount_minor; /* >= 0, 0 if absent */
+    /* order.placed, order.returned `fx_rate`: units of the reporting currency for one
+     * unit of `currency`, as the order system settled it; units 0 if absent. */
+    struct fx_rate fx_rate;
     struct ev_item *items;
     size_t n_items;
     enum ev_shipping shipping;

@@ -6,6 +6,9 @@
  * arbitrarily and timestamps may go backwards.  Every handler therefore
  * works from the event's own time, and the pass time (p->now_ms, the newest
  * time seen) only decides what has expired.
+ *
+ * Money comes in hundredths (MINOR_MODEL_EXPONENT), already in the currency
+ * the customer's sums are kept in (consumers/convert.c): cents below.
  */
 #include "state/model/fold.h"
 
@@ -21,11 +24,6 @@
 #include "state/model/window.h"
 
 #define PAYMENT_WINDOW_MS (30 * CU_DAY_MS)
-
-static int64_t cents(double amount)
-{
-    return llround(amount * 100.0);
-}
 
 void fold_signal(struct pass *p, enum signal_kind k, int64_t ts_ms, uint64_t ref,
                  uint64_t conv)
@@ -480,9 +478,9 @@ static int64_t markdown_cents(const struct event *ev)
 
     for (size_t i = 0; i < ev->n_items; i++) {
         const struct ev_item *it = &ev->items[i];
-        if (it->unit_price > 0 && it->list_price > it->unit_price) {
+        if (it->unit_price_minor > 0 && it->list_price_minor > it->unit_price_minor) {
             sum +=
-                (double)it->qty * (double)(cents(it->list_price) - cents(it->unit_price));
+                (double)it->qty * (double)(it->list_price_minor - it->unit_price_minor);
         }
     }
     return (int64_t)fmin(sum, CENTS_MAX);
@@ -500,15 +498,15 @@ static int64_t margin_cents(const struct event *ev, int64_t amount_cents)
         if (!ev->items[i].has_cost) {
             return INT64_MIN;
         }
-        cost += (double)ev->items[i].qty * (double)cents(ev->items[i].unit_cost);
+        cost += (double)ev->items[i].qty * (double)ev->items[i].unit_cost_minor;
     }
     return amount_cents - (int64_t)fmin(cost, CENTS_MAX);
 }
 
 static void order_terms(struct customer *c, struct cu_order *o, const struct event *ev)
 {
-    o->amount_cents = cents(ev->amount);
-    o->disc_cents = cents(ev->discount);
+    o->amount_cents = ev->amount_minor;
+    o->disc_cents = ev->discount_minor;
     o->mark_cents = markdown_cents(ev);
     o->depth_ppm = cu_depth_ppm(o->amount_cents, o->disc_cents + o->mark_cents);
     o->margin_cents = margin_cents(ev, o->amount_cents);
@@ -629,7 +627,7 @@ static void order_progress(struct pass *p, const struct event *ev)
 static void order_returned(struct pass *p, const struct event *ev)
 {
     struct customer *c = p->c;
-    int64_t amt = cents(ev->amount);
+    int64_t amt = ev->amount_minor;
     uint64_t oid = cu_hash64(ev->order_id);
 
     struct cu_day delta = {.refund_cents = amt};

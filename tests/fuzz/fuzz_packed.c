@@ -40,7 +40,8 @@ static void model_on(struct customer *c)
     snprintf(ev.event_id, sizeof(ev.event_id), "fuzz-ev");
     snprintf(ev.customer_id, sizeof(ev.customer_id), "%s", ID);
     snprintf(ev.order_id, sizeof(ev.order_id), "fuzz-order");
-    ev.amount = 1999;
+    ev.amount_minor = 199900;
+    ev.exponent = 2;
     memcpy(ev.currency, "USD", 4);
     emission_list_init(&em);
     FUZZ_CHECK(model_advance(c, ev.ts_ms, &m, &em) >= 0, "out of memory");

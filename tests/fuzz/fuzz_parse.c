@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/civil.h"
+#include "base/currency.h"
 #include "consumers/parse.h"
 #include "state/model/model.h"
 #include "tests/fuzz/fuzz.h"
@@ -25,9 +26,16 @@ static void check_id(const char *id, size_t size, int required)
     FUZZ_CHECK(!required || n > 0, "required id empty");
 }
 
-static void check_amount(double v, const struct parse_limits *lim)
+/* Minor units at the event's exponent: within max_amount units. */
+static void check_amount(int64_t v, int exp, const struct parse_limits *lim)
 {
-    FUZZ_CHECK(isfinite(v) && v >= 0 && v <= lim->max_amount, "amount out of range");
+    double units = (double)v;
+
+    for (int i = 0; i < exp; i++) {
+        units /= 10;
+    }
+    FUZZ_CHECK(exp >= 0 && exp <= CURRENCY_EXPONENT_MAX, "exponent out of range");
+    FUZZ_CHECK(v >= 0 && units <= lim->max_amount, "amount out of range");
 }
 
 static void check_items(const struct event *ev, const struct parse_limits *lim)
@@ -41,9 +49,9 @@ static void check_items(const struct event *ev, const struct parse_limits *lim)
         check_id(it->brand, sizeof(it->brand), 0);
         check_id(it->category, sizeof(it->category), 0);
         FUZZ_CHECK(it->qty >= 1, "item quantity below 1");
-        check_amount(it->unit_price, lim);
-        check_amount(it->list_price, lim);
-        check_amount(it->unit_cost, lim);
+        check_amount(it->unit_price_minor, ev->exponent, lim);
+        check_amount(it->list_price_minor, ev->exponent, lim);
+        check_amount(it->unit_cost_minor, ev->exponent, lim);
     }
 }
 
@@ -63,8 +71,8 @@ static void check_accepted(const struct event *ev, enum ev_source src,
                "event time out of range");
     FUZZ_CHECK((ev->type <= EV_ORDER_CANCELLED) == (src == SRC_ORDERS),
                "event accepted on the wrong topic");
-    check_amount(ev->amount, lim);
-    check_amount(ev->discount, lim);
+    check_amount(ev->amount_minor, ev->exponent, lim);
+    check_amount(ev->discount_minor, ev->exponent, lim);
     check_items(ev, lim);
     if (ev->type == EV_ORDER_PLACED) {
         FUZZ_CHECK(strlen(ev->currency) == 3 &&

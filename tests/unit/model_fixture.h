@@ -8,6 +8,7 @@
 #define LOYALTY_MODEL_FIXTURE_H
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,13 @@ static inline size_t fx_take_seg(struct fx *f, const char *needle)
 }
 
 /* An order of one item line; brand/category may be NULL. */
+/* An amount in currency units as the model reads it: hundredths, exactly
+ * (consumers/convert.c brings parsed amounts there). */
+static inline int64_t fx_cents(double amount)
+{
+    return llround(amount * 100.0);
+}
+
 static inline void fx_order_full(struct fx *f, const char *oid, int64_t ts, double amount,
                                  double discount, enum ev_shipping ship,
                                  const char *category, const char *brand)
@@ -126,8 +134,8 @@ static inline void fx_order_full(struct fx *f, const char *oid, int64_t ts, doub
 
     fx_event(f, &ev, EV_ORDER_PLACED, ts);
     snprintf(ev.order_id, sizeof(ev.order_id), "%s", oid);
-    ev.amount = amount;
-    ev.discount = discount;
+    ev.amount_minor = fx_cents(amount);
+    ev.discount_minor = fx_cents(discount);
     ev.shipping = ship;
     if (brand || category) {
         memset(&it, 0, sizeof(it));
@@ -163,7 +171,7 @@ static inline void fx_return(struct fx *f, const char *oid, int64_t ts, double a
 
     fx_event(f, &ev, EV_ORDER_RETURNED, ts);
     snprintf(ev.order_id, sizeof(ev.order_id), "%s", oid);
-    ev.amount = amount;
+    ev.amount_minor = fx_cents(amount);
     ev.reason = reason;
     fx_apply(f, &ev);
 }

@@ -409,7 +409,7 @@ static struct batch_item *add_order(struct env *e, const char *cid, const char *
     snprintf(ev->event_id, sizeof(ev->event_id), "%s", eid);
     snprintf(ev->customer_id, sizeof(ev->customer_id), "%s", cid);
     snprintf(ev->order_id, sizeof(ev->order_id), "%s", oid);
-    ev->amount = 50;
+    ev->amount_minor = 5000;
     memcpy(ev->currency, "USD", 4);
     ev->shipping = SHIP_STANDARD;
     memset(it, 0, sizeof(*it));

@@ -47,7 +47,7 @@ static void order_lines(struct fx *f, const char *oid, int64_t ts, double amount
     ck_assert_int_le(n, 4);
     fx_event(f, &ev, EV_ORDER_PLACED, ts);
     snprintf(ev.order_id, sizeof(ev.order_id), "%s", oid);
-    ev.amount = amount;
+    ev.amount_minor = fx_cents(amount);
     ev.shipping = SHIP_STANDARD;
     memset(it, 0, sizeof(it));
     for (int i = 0; i < n; i++) {
@@ -55,9 +55,9 @@ static void order_lines(struct fx *f, const char *oid, int64_t ts, double amount
         snprintf(it[i].brand, sizeof(it[i].brand), "%s", brand);
         snprintf(it[i].category, sizeof(it[i].category), "tea");
         it[i].qty = 2;
-        it[i].unit_price = unit;
-        it[i].list_price = list;
-        it[i].unit_cost = cost < 0 ? 0 : cost;
+        it[i].unit_price_minor = fx_cents(unit);
+        it[i].list_price_minor = fx_cents(list);
+        it[i].unit_cost_minor = cost < 0 ? 0 : fx_cents(cost);
         it[i].has_cost = cost >= 0;
     }
     ev.items = it;
@@ -179,7 +179,7 @@ START_TEST(test_late_return)
     fx_init(&f, "late");
     fx_event(&f, &ev, EV_ORDER_PLACED, T0);
     strcpy(ev.order_id, "o1");
-    ev.amount = 30;
+    ev.amount_minor = fx_cents(30);
     ev.promised_delivery_by_ms = T0 + 3 * DAY;
     fx_apply(&f, &ev);
     fx_order_event(&f, EV_ORDER_DELIVERED, "o1", T0 + 5 * DAY);

@@ -52,13 +52,13 @@ START_TEST(test_hostile_sums_saturate)
     for (int i = 0; i < 9300; i++) {
         fx_event(&f, &ev, EV_ORDER_PLACED, T0 + i * 60000);
         snprintf(ev.order_id, sizeof(ev.order_id), "o%d", i);
-        ev.amount = 1e15;
+        ev.amount_minor = fx_cents(1e15);
         memset(&it, 0, sizeof(it));
         snprintf(it.sku, sizeof(it.sku), "sku");
         it.qty = 1000000;
-        it.unit_price = 1e15;
-        it.list_price = 1e15 * 2;
-        it.unit_cost = 0;
+        it.unit_price_minor = fx_cents(1e15);
+        it.list_price_minor = fx_cents(1e15 * 2);
+        it.unit_cost_minor = 0;
         it.has_cost = 1;
         ev.items = &it;
         ev.n_items = 1;
@@ -413,7 +413,7 @@ START_TEST(test_time_to_choose)
     fx_event(&f, &ev, EV_ORDER_PLACED, T0 + 2 * HOUR);
     strcpy(ev.order_id, "o1");
     strcpy(ev.conversation_id, "pre-1");
-    ev.amount = 10;
+    ev.amount_minor = fx_cents(10);
     fx_apply(&f, &ev);
     ck_assert_int_eq(f.c->choose_n, 1);
     ck_assert_int_eq(f.c->choose_sum_min, 120);
@@ -421,7 +421,7 @@ START_TEST(test_time_to_choose)
     fx_event(&f, &ev, EV_ORDER_PLACED, T0 + 10 * HOUR);
     strcpy(ev.order_id, "o2");
     strcpy(ev.conversation_id, "pre-2");
-    ev.amount = 10;
+    ev.amount_minor = fx_cents(10);
     fx_apply(&f, &ev);
     ck_assert_int_eq(f.c->choose_n, 1);
     fx_message(&f, T0 + 6 * HOUR, "pre-2", DIR_INBOUND, MSG_INQUIRY);
@@ -638,7 +638,7 @@ START_TEST(test_late_and_reminder_signals)
     fx_init(&f, "late");
     fx_event(&f, &ev, EV_ORDER_PLACED, T0);
     strcpy(ev.order_id, "o1");
-    ev.amount = 10;
+    ev.amount_minor = fx_cents(10);
     ev.promised_ship_by_ms = T0 + DAY;
     ev.promised_delivery_by_ms = T0 + 3 * DAY;
     fx_apply(&f, &ev);
@@ -761,7 +761,7 @@ START_TEST(test_service_recovery_once_per_incident)
     fx_take(&f, OUT_REWARD, NULL);
     fx_event(&f, &ev, EV_ORDER_PLACED, T0 + 20 * DAY);
     strcpy(ev.order_id, "late1");
-    ev.amount = 10;
+    ev.amount_minor = fx_cents(10);
     ev.promised_delivery_by_ms = T0 + 22 * DAY;
     fx_apply(&f, &ev);
     fx_take(&f, OUT_REWARD, NULL);

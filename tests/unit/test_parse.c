@@ -165,22 +165,23 @@ START_TEST(test_order_placed_all_fields)
     ck_assert_str_eq(ev.customer_id, "c1");
     ck_assert_int_eq(ev.ts_ms, TS0_MS);
     ck_assert_str_eq(ev.order_id, "o1");
-    ck_assert_double_eq(ev.amount, 90.5);
+    ck_assert_int_eq(ev.amount_minor, 9050);
+    ck_assert_int_eq(ev.exponent, 2);
     ck_assert_str_eq(ev.currency, "EUR");
-    ck_assert_double_eq(ev.discount, 9.5);
+    ck_assert_int_eq(ev.discount_minor, 950);
     ck_assert_uint_eq(ev.n_items, 2);
     ck_assert_str_eq(ev.items[0].sku, "S1");
     ck_assert_str_eq(ev.items[0].brand, "Acme");
     ck_assert_str_eq(ev.items[0].category, "shoes");
     ck_assert_int_eq(ev.items[0].qty, 2);
-    ck_assert_double_eq(ev.items[0].unit_price, 25);
-    ck_assert_double_eq(ev.items[0].list_price, 30);
+    ck_assert_int_eq(ev.items[0].unit_price_minor, 2500);
+    ck_assert_int_eq(ev.items[0].list_price_minor, 3000);
     ck_assert_str_eq(ev.items[1].sku, "S2");
     ck_assert_str_eq(ev.items[1].brand, "Zed");
     ck_assert_str_eq(ev.items[1].category, "socks");
     ck_assert_int_eq(ev.items[1].qty, 1);
-    ck_assert_double_eq(ev.items[1].unit_price, 40.5);
-    ck_assert_double_eq(ev.items[1].list_price, 45);
+    ck_assert_int_eq(ev.items[1].unit_price_minor, 4050);
+    ck_assert_int_eq(ev.items[1].list_price_minor, 4500);
     ck_assert_int_eq(ev.shipping, SHIP_EXPEDITED);
     ck_assert_int_eq(ev.promised_ship_by_ms, 1714644000000LL);
     ck_assert_int_eq(ev.promised_delivery_by_ms, 1714953600000LL);
@@ -188,6 +189,90 @@ START_TEST(test_order_placed_all_fields)
     event_free(&ev);
     assert_released(&ev);
     event_free(&ev); /* a second free is harmless */
+}
+END_TEST
+
+/* Amounts in exact minor units of their currency: none for JPY, three for
+ * KWD; 0.29 is 29 cents, not the 28.999... its double times 100 is. */
+START_TEST(test_order_placed_minor_units)
+{
+    static const struct {
+        const char *cur, *amount;
+        int exp;
+        int64_t minor;
+    } cases[] = {
+        {"JPY", "1500", 0, 1500},    {"EUR", "0.29", 2, 29},    {"EUR", "12.3", 2, 1230},
+        {"KWD", "1.234", 3, 1234},   {"BHD", "0.5", 3, 500},    {"USD", "1e2", 2, 10000},
+        {"CLF", "1.2345", 4, 12345}, {"JPY", "1.5e3", 0, 1500},
+    };
+    char json[512];
+    struct event ev;
+
+    for (int i = 0; i < N_OF(cases); i++) {
+        snprintf(json, sizeof(json),
+                 P_BASE ",'currency':'%s','amount':%s,'discount':%s,"
+                        "'items':[{'unit_price':%s,'list_price':%s,'unit_cost':%s}]}",
+                 cases[i].cur, cases[i].amount, cases[i].amount, cases[i].amount,
+                 cases[i].amount, cases[i].amount);
+        parse_ok(json, SRC_ORDERS, &ev);
+        ck_assert_msg(ev.exponent == cases[i].exp && ev.amount_minor == cases[i].minor &&
+                          ev.discount_minor == cases[i].minor &&
+                          ev.items[0].unit_price_minor == cases[i].minor &&
+                          ev.items[0].list_price_minor == cases[i].minor &&
+                          ev.items[0].unit_cost_minor == cases[i].minor,
+                      "%s %s: exponent %d, %lld", cases[i].cur, cases[i].amount,
+                      ev.exponent, (long long)ev.amount_minor);
+        event_free(&ev);
+    }
+}
+END_TEST
+
+/* A return may name its currency and rate: its amount at that currency's
+ * exponent. */
+START_TEST(test_order_returned_currency)
+{
+    struct event ev;
+
+    parse_ok(RET_BASE ",'amount':1500,'currency':'JPY','fx_rate':0.00625}", SRC_ORDERS,
+             &ev);
+    ck_assert_str_eq(ev.currency, "JPY");
+    ck_assert_int_eq(ev.exponent, 0);
+    ck_assert_int_eq(ev.amount_minor, 1500);
+    ck_assert_int_eq(ev.fx_rate.units, 625);
+    ck_assert_int_eq(ev.fx_rate.scale, 5);
+    event_free(&ev);
+    parse_ok(RET_BASE ",'amount':12.34,'currency':null}", SRC_ORDERS, &ev);
+    ck_assert_str_eq(ev.currency, "");
+    ck_assert_int_eq(ev.exponent, 2);
+    ck_assert_int_eq(ev.amount_minor, 1234);
+    ck_assert_int_eq(ev.fx_rate.units, 0);
+    event_free(&ev);
+}
+END_TEST
+
+/* fx_rate, the order's own rate: as written, exactly. */
+START_TEST(test_order_placed_fx_rate)
+{
+    static const struct {
+        const char *text;
+        uint64_t units;
+        int scale;
+    } cases[] = {
+        {"1.0823", 10823, 4}, {"158.41", 15841, 2}, {"2", 2, 0},
+        {"1e-5", 1, 5},       {"0.000123", 123, 6}, {"null", 0, 0},
+    };
+    char json[256];
+    struct event ev;
+
+    for (int i = 0; i < N_OF(cases); i++) {
+        snprintf(json, sizeof(json), P_OK ",'fx_rate':%s}", cases[i].text);
+        parse_ok(json, SRC_ORDERS, &ev);
+        ck_assert_msg(ev.fx_rate.units == cases[i].units &&
+                          ev.fx_rate.scale == cases[i].scale,
+                      "%s: %llu e-%d", cases[i].text,
+                      (unsigned long long)ev.fx_rate.units, ev.fx_rate.scale);
+        event_free(&ev);
+    }
 }
 END_TEST
 
@@ -202,9 +287,9 @@ START_TEST(test_order_placed_epoch_ts_and_null_optionals)
                                         "null,'conversation_id':null}",
              SRC_ORDERS, &ev);
     ck_assert_int_eq(ev.ts_ms, TS0_MS);
-    ck_assert_double_eq(ev.amount, 0);
+    ck_assert_int_eq(ev.amount_minor, 0);
     ck_assert_str_eq(ev.currency, "USD");
-    ck_assert_double_eq(ev.discount, 0);
+    ck_assert_int_eq(ev.discount_minor, 0);
     ck_assert_ptr_null(ev.items);
     ck_assert_uint_eq(ev.n_items, 0);
     ck_assert_int_eq(ev.shipping, SHIP_NONE);
@@ -224,7 +309,7 @@ START_TEST(test_order_placed_sparse_items)
     ck_assert_uint_eq(ev.n_items, 2);
     ck_assert_int_eq(ev.items[0].qty, 1);
     ck_assert_str_eq(ev.items[0].sku, "");
-    ck_assert_double_eq(ev.items[0].unit_price, 0);
+    ck_assert_int_eq(ev.items[0].unit_price_minor, 0);
     ck_assert_int_eq(ev.items[1].qty, 1);
     event_free(&ev);
 
@@ -298,7 +383,7 @@ START_TEST(test_order_returned)
     parse_ok(json, SRC_ORDERS, &ev);
     ck_assert_int_eq(ev.type, EV_ORDER_RETURNED);
     ck_assert_str_eq(ev.order_id, "o1");
-    ck_assert_double_eq(ev.amount, 12.25);
+    ck_assert_int_eq(ev.amount_minor, 1225);
     ck_assert_int_eq(ev.reason, return_reasons[_i].want);
     ck_assert_str_eq(event_return_reason_name(ev.reason), return_reasons[_i].name);
     event_free(&ev);
@@ -396,7 +481,7 @@ START_TEST(test_loop_fields)
              SRC_ORDERS, &ev);
     ck_assert_str_eq(ev.reward_event_id, "0123abcd");
     ck_assert_int_eq(ev.items[0].has_cost, 1);
-    ck_assert(ev.items[0].unit_cost == 0);
+    ck_assert_int_eq(ev.items[0].unit_cost_minor, 0);
     ck_assert_int_eq(ev.items[1].has_cost, 0);
     event_free(&ev);
 }
@@ -438,7 +523,7 @@ START_TEST(test_limits_inclusive)
 
     parse_ok(P_BASE ",'amount':1e9,'currency':'EUR','discount':1000000000}", SRC_ORDERS,
              &ev);
-    ck_assert_double_eq(ev.amount, 1e9);
+    ck_assert_int_eq(ev.amount_minor, 100000000000LL);
     event_free(&ev);
 
     big = placed_nested(31); /* depth 32, the default limit */
@@ -687,7 +772,34 @@ static const struct bad_case bad_cases[] = {
      PR_BAD_AMOUNT, 0},
     {"list_price 1e400", SRC_ORDERS, P_OK ",'items':[{'list_price':1e400}]}",
      PR_BAD_AMOUNT, 0},
+    /* more decimal places than the currency has (ISO 4217 minor units) */
+    {"JPY amount with decimals", SRC_ORDERS, P_BASE ",'currency':'JPY','amount':1500.5}",
+     PR_BAD_AMOUNT, 0},
+    {"EUR amount of 3 decimals", SRC_ORDERS, P_BASE CUR ",'amount':12.345}",
+     PR_BAD_AMOUNT, 0},
+    {"KWD amount of 4 decimals", SRC_ORDERS, P_BASE ",'currency':'KWD','amount':1.2345}",
+     PR_BAD_AMOUNT, 0},
+    {"JPY discount with decimals", SRC_ORDERS,
+     P_BASE ",'currency':'JPY','amount':1500,'discount':0.5}", PR_BAD_AMOUNT, 0},
+    {"JPY unit_price with decimals", SRC_ORDERS,
+     P_BASE ",'currency':'JPY','amount':1500,'items':[{'unit_price':99.9}]}",
+     PR_BAD_AMOUNT, 0},
+    {"refund of 3 decimals", SRC_ORDERS, RET_BASE ",'amount':0.001}", PR_BAD_AMOUNT, 0},
+    {"JPY refund with decimals", SRC_ORDERS, RET_BASE ",'currency':'JPY','amount':1.5}",
+     PR_BAD_AMOUNT, 0},
+    {"refund currency not ISO 4217", SRC_ORDERS, RET_BASE ",'currency':'ABC','amount':1}",
+     PR_BAD_CURRENCY, 0},
+    {"refund fx_rate zero", SRC_ORDERS, RET_BASE ",'amount':1,'fx_rate':0}",
+     PR_BAD_AMOUNT, 0},
+    {"fx_rate zero", SRC_ORDERS, P_OK ",'fx_rate':0}", PR_BAD_AMOUNT, 0},
+    {"fx_rate negative", SRC_ORDERS, P_OK ",'fx_rate':-1.1}", PR_BAD_AMOUNT, 0},
+    {"fx_rate 1e400", SRC_ORDERS, P_OK ",'fx_rate':1e400}", PR_BAD_AMOUNT, 0},
+    {"fx_rate 17 digits", SRC_ORDERS, P_OK ",'fx_rate':1.2345678901234567}",
+     PR_BAD_AMOUNT, 0},
+    {"fx_rate string", SRC_ORDERS, P_OK ",'fx_rate':'1.1'}", PR_WRONG_TYPE, 0},
     /* currency */
+    {"currency not ISO 4217", SRC_ORDERS, P_BASE AMT ",'currency':'XYZ'}",
+     PR_BAD_CURRENCY, 0},
     {"currency lower case", SRC_ORDERS, P_BASE AMT ",'currency':'usd'}", PR_BAD_CURRENCY,
      0},
     {"currency 2 letters", SRC_ORDERS, P_BASE AMT ",'currency':'US'}", PR_BAD_CURRENCY,
@@ -1029,6 +1141,9 @@ static Suite *parse_suite(void)
 
     tcase_add_test(ok, test_order_placed_all_fields);
     tcase_add_test(ok, test_loop_fields);
+    tcase_add_test(ok, test_order_placed_minor_units);
+    tcase_add_test(ok, test_order_placed_fx_rate);
+    tcase_add_test(ok, test_order_returned_currency);
     tcase_add_test(ok, test_order_placed_epoch_ts_and_null_optionals);
     tcase_add_test(ok, test_order_placed_sparse_items);
     tcase_add_loop_test(ok, test_order_shipping_values, 0, N_OF(shipping_cases));

@@ -1,0 +1,283 @@
+/*
+ * test_convert.c - consumers/convert.c: an event's money in the model's
+ * hundredths, as given without a reporting currency, else converted at the
+ * rate in force on the event's own day (direct, through the base, or the
+ * currency itself), no rate refused, an old rate used and said to be.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base/fx.h"
+#include "consumers/convert.h"
+#include "tests/unit/check_main.h"
+
+#define DAY_MS 86400000LL
+
+static int32_t day(const char *s)
+{
+    int32_t d;
+
+    ck_assert_msg(fx_day_parse(s, strlen(s), &d) == 0, "'%s'", s);
+    return d;
+}
+
+static void add(struct fx_table *t, const char *code, const char *on, const char *rate)
+{
+    struct fx_rate r;
+    const char *why = NULL;
+
+    ck_assert_msg(fx_rate_parse(rate, strlen(rate), &r, &why) == 0, "%s", why);
+    ck_assert_int_eq(fx_table_add(t, code, day(on), &r), FX_OK);
+}
+
+/* The ECB's way: quotes against EUR.  GBP 0.85 from January, 0.90 from
+ * March; JPY 160; USD 1.10. */
+static void rates(struct fx_table *t)
+{
+    char err[128];
+
+    fx_table_init(t, "EUR");
+    add(t, "GBP", "2024-01-01", "0.85");
+    add(t, "GBP", "2024-03-01", "0.9");
+    add(t, "JPY", "2024-01-01", "160");
+    add(t, "USD", "2024-01-01", "1.1");
+    ck_assert_int_eq(fx_table_sort(t, err, sizeof(err)), 0);
+}
+
+/* An order.placed as the parser leaves it: minor units of its currency. */
+static void order(struct event *ev, const char *cur, int exp, int64_t amount,
+                  const char *on)
+{
+    event_init(ev);
+    ev->type = EV_ORDER_PLACED;
+    ev->ts_ms = (int64_t)day(on) * DAY_MS + 15 * 3600 * 1000LL;
+    memcpy(ev->currency, cur, 4);
+    ev->exponent = exp;
+    ev->amount_minor = amount;
+}
+
+START_TEST(test_as_given)
+{
+    struct convert_opts o = {"", 7};
+    struct event ev;
+    char detail[128] = "";
+
+    order(&ev, "JPY", 0, 1500, "2024-02-01");
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 150000); /* 1500.00 yen */
+    ck_assert_int_eq(ev.exponent, 2);
+    ck_assert_str_eq(ev.currency, "JPY");
+
+    order(&ev, "KWD", 3, 1235, "2024-02-01");
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 124);
+}
+END_TEST
+
+START_TEST(test_rate_of_the_day)
+{
+    struct convert_opts o = {"EUR", 365};
+    struct fx_table t;
+    struct event ev;
+    struct ev_item it = {.qty = 1,
+                         .unit_price_minor = 4250,
+                         .list_price_minor = 5100,
+                         .unit_cost_minor = 1700,
+                         .has_cost = 1};
+    char detail[128] = "";
+
+    rates(&t);
+    order(&ev, "GBP", 2, 8500, "2024-02-29");
+    ev.discount_minor = 850;
+    ev.items = &it;
+    ev.n_items = 1;
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 10000); /* 85.00 GBP / 0.85 */
+    ck_assert_int_eq(ev.discount_minor, 1000);
+    ck_assert_int_eq(it.unit_price_minor, 5000);
+    ck_assert_int_eq(it.list_price_minor, 6000);
+    ck_assert_int_eq(it.unit_cost_minor, 2000);
+    ck_assert_str_eq(ev.currency, "EUR");
+    ck_assert_int_eq(ev.exponent, 2);
+
+    order(&ev, "GBP", 2, 9000, "2024-03-01"); /* the next rate, from its day */
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 10000);
+
+    order(&ev, "JPY", 0, 16001, "2024-03-01"); /* 100.00625 EUR */
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 10001);
+
+    order(&ev, "EUR", 2, 1234, "2023-01-01"); /* its own currency: no rate needed */
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 1234);
+    order(&ev, "EUR", 2, 1234, "2023-01-01");
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 1234);
+    fx_table_free(&t);
+}
+END_TEST
+
+/* A USD reporting currency from EUR-based quotes: the cross rate, rounded
+ * once. */
+START_TEST(test_cross_rate)
+{
+    struct convert_opts o = {"USD", 365};
+    struct fx_table t;
+    struct event ev;
+    char detail[128] = "";
+
+    rates(&t);
+    order(&ev, "GBP", 2, 8500, "2024-02-01");
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 11000);
+    order(&ev, "EUR", 2, 10000, "2024-02-01"); /* the base is quoted 1 */
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 11000);
+    fx_table_free(&t);
+}
+END_TEST
+
+START_TEST(test_no_rate)
+{
+    struct convert_opts o = {"EUR", 7};
+    struct fx_table t;
+    struct event ev;
+    char detail[128] = "";
+
+    rates(&t);
+    order(&ev, "CHF", 2, 100, "2024-02-01"); /* never quoted */
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_NO_RATE);
+    ck_assert_str_eq(detail, "no CHF to EUR rate on or before 2024-02-01");
+    order(&ev, "GBP", 2, 100, "2023-12-31"); /* before its first quote */
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_NO_RATE);
+    order(&ev, "GBP", 2, 100, "2024-02-01"); /* no table read yet */
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)),
+                     CONVERT_NO_RATE);
+    fx_table_free(&t);
+}
+END_TEST
+
+START_TEST(test_stale_rate)
+{
+    struct convert_opts o = {"EUR", 7};
+    struct fx_table t;
+    struct event ev;
+    char detail[128] = "";
+
+    rates(&t);
+    order(&ev, "GBP", 2, 8500, "2024-01-08"); /* 7 days: still fresh */
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    order(&ev, "GBP", 2, 8500, "2024-01-09");
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_STALE);
+    ck_assert_int_eq(ev.amount_minor, 10000); /* converted all the same */
+    ck_assert_str_eq(detail, "the GBP to EUR rate is 8 days old");
+    fx_table_free(&t);
+}
+END_TEST
+
+/* The order's own fx_rate wins over the table, and needs none. */
+START_TEST(test_own_rate)
+{
+    struct convert_opts o = {"EUR", 7};
+    struct fx_table t;
+    struct event ev;
+    char detail[128] = "";
+    const char *why;
+
+    rates(&t);
+    order(&ev, "GBP", 2, 8500, "2024-02-01");
+    ck_assert_int_eq(fx_rate_parse("1.2", 3, &ev.fx_rate, &why), 0);
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 10200); /* 85.00 x 1.2, not / 0.85 */
+    order(&ev, "CHF", 2, 333, "2023-01-01");  /* no table, no day's rate */
+    ck_assert_int_eq(fx_rate_parse("1.0005", 6, &ev.fx_rate, &why), 0);
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 333); /* 3.331665 */
+    order(&ev, "JPY", 0, 12345, "2023-01-01");
+    ck_assert_int_eq(fx_rate_parse("0.00625", 7, &ev.fx_rate, &why), 0);
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 7716);  /* 77.15625 */
+    order(&ev, "EUR", 2, 1000, "2023-01-01"); /* the reporting currency is 1 */
+    ck_assert_int_eq(fx_rate_parse("2", 1, &ev.fx_rate, &why), 0);
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 1000);
+    fx_table_free(&t);
+}
+END_TEST
+
+/* A return that names its currency: at its own rate (its order's), else
+ * at the rate of its own day. */
+START_TEST(test_return_in_its_currency)
+{
+    struct convert_opts o = {"EUR", 365};
+    struct fx_table t;
+    struct event ev;
+    char detail[128] = "";
+    const char *why;
+
+    rates(&t);
+    order(&ev, "GBP", 2, 4250, "2024-03-05");
+    ev.type = EV_ORDER_RETURNED;
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 4722); /* 42.50 / 0.9 */
+    order(&ev, "GBP", 2, 4250, "2024-03-05");
+    ev.type = EV_ORDER_RETURNED;
+    ck_assert_int_eq(fx_rate_parse("1.2", 3, &ev.fx_rate, &why), 0);
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 5100);
+    order(&ev, "CHF", 2, 4250, "2024-03-05");
+    ev.type = EV_ORDER_RETURNED;
+    ck_assert_int_eq(convert_event(&o, &t, &ev, detail, sizeof(detail)), CONVERT_NO_RATE);
+    fx_table_free(&t);
+}
+END_TEST
+
+/* A return that names no currency: its hundredths are the reporting
+ * currency's. */
+START_TEST(test_return_hundredths)
+{
+    struct convert_opts o = {"EUR", 7};
+    struct event ev;
+    char detail[128] = "";
+
+    event_init(&ev);
+    ev.type = EV_ORDER_RETURNED;
+    ev.ts_ms = (int64_t)day("2024-02-01") * DAY_MS;
+    ev.amount_minor = 4999;
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_OK);
+    ck_assert_int_eq(ev.amount_minor, 4999);
+}
+END_TEST
+
+START_TEST(test_overflow)
+{
+    struct convert_opts o = {"", 7};
+    struct event ev;
+    char detail[128] = "";
+
+    order(&ev, "JPY", 0, INT64_MAX / 10, "2024-02-01");
+    ck_assert_int_eq(convert_event(&o, NULL, &ev, detail, sizeof(detail)), CONVERT_RANGE);
+}
+END_TEST
+
+static Suite *convert_suite(void)
+{
+    Suite *s = suite_create("convert");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, test_as_given);
+    tcase_add_test(tc, test_rate_of_the_day);
+    tcase_add_test(tc, test_cross_rate);
+    tcase_add_test(tc, test_no_rate);
+    tcase_add_test(tc, test_stale_rate);
+    tcase_add_test(tc, test_own_rate);
+    tcase_add_test(tc, test_return_in_its_currency);
+    tcase_add_test(tc, test_return_hundredths);
+    tcase_add_test(tc, test_overflow);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+CHECK_MAIN(convert_suite)
