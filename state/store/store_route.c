@@ -239,7 +239,10 @@ out:
         slot_map_free(&c->map);
         c->map = m;
         c->nodes = nodes;
-        c->keyless = 0;
+        /* A SCAN going from master to master stays on its place. */
+        if (c->keyless >= (int)m.nodes.n) {
+            c->keyless = 0;
+        }
         c->stale = 0;
     } else {
         for (size_t i = 0; nodes && i < m.nodes.n; i++) {
@@ -361,7 +364,8 @@ int store_send(struct store *s, const char *cmd, size_t len)
         return -1;
     }
     if (c->nodes == NULL) {
-        return io_failed(s, NULL, NULL, NULL, 0);
+        snprintf(s->last_err, sizeof(s->last_err), "redis: not connected");
+        return -1;
     }
     if ((node = route(c, cmd, len)) < 0) {
         snprintf(s->last_err, sizeof(s->last_err),

@@ -272,7 +272,7 @@ def test_enums_match_the_code():
         assert scores[cls]["$ref"] == "#/$defs/" + cls
         assert same_set(common[cls]["enum"], c_names("state/model/customer.c", table)), cls
         move = s["segment-change"]["properties"][cls]["properties"]
-        assert move["from"] == move["to"] == {"$ref": "urn:loyaltyd:schema:common:v2#/$defs/" + cls}
+        assert move["from"] == move["to"] == {"$ref": "urn:loyaltyd:schema:common:v3#/$defs/" + cls}
     assert s["segment-change"]["properties"]["changed"]["items"]["enum"] == [
         "segment", "brand_type", "loyalty_type"]
     signals = c_names("state/model/customer.c", "signal_names")
@@ -289,7 +289,7 @@ def test_enums_match_the_code():
     def codes(name):
         items = s[name]["properties"]["reason_codes"]["items"]["anyOf"]
         own = [c for sub in items if "enum" in sub for c in sub["enum"]]
-        assert {"$ref": "urn:loyaltyd:schema:common:v2#/$defs/signal_code"} in items
+        assert {"$ref": "urn:loyaltyd:schema:common:v3#/$defs/signal_code"} in items
         return set(own)
     assert codes("churn-risk") == c_call_literals("state/model/risk.c", "derived_reason_add")
     # emit_reward(p, out, TYPE, cause, REASON, &rw): the literal reasons (a
