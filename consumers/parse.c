@@ -199,6 +199,7 @@ void parse_limits_default(struct parse_limits *lim)
     lim->max_depth = 32;
     lim->max_amount = 1e9;
     lim->max_future_skew_ms = 24LL * 3600 * 1000;
+    lim->cluster_ids = 0;
 }
 
 /* ---- UTF-8 ------------------------------------------------------------- */

@@ -216,21 +216,26 @@ static void brokers_state(struct pipeline *pl, const cJSON *brokers)
 int stats_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     cJSON *root = cJSON_ParseWithLength(json, len), *topic, *part;
+    struct pipeline *pl = opaque;
 
     (void)rk;
-    brokers_state(opaque, cJSON_GetObjectItem(root, "brokers"));
+    brokers_state(pl, cJSON_GetObjectItem(root, "brokers"));
     cJSON_ArrayForEach(topic, cJSON_GetObjectItem(root, "topics"))
     {
         cJSON_ArrayForEach(part, cJSON_GetObjectItem(topic, "partitions"))
         {
             cJSON *lag = cJSON_GetObjectItem(part, "consumer_lag");
             cJSON *state = cJSON_GetObjectItem(part, "fetch_state");
-            int p = atoi(part->string);
+            int p = atoi(part->string), role = pipeline_role_of(pl, topic->string);
 
             /* The statistics list every partition the client has seen; only
-             * the assigned ones are being fetched. */
+             * the assigned ones are being fetched.  Statistics taken before a
+             * revocation may arrive after it: a partition this process no
+             * longer has would keep the lag it had then (the revocation
+             * cleared it), so only the tasks held now count. */
             if (!cJSON_IsString(state) || strcmp(state->valuestring, "none") == 0 ||
-                strncmp(state->valuestring, "stop", 4) == 0) {
+                strncmp(state->valuestring, "stop", 4) == 0 || role < TOPIC_ORDERS ||
+                role > TOPIC_MESSAGES || pipeline_task_of(pl, p) == NULL) {
                 continue;
             }
             if (p >= 0 && cJSON_IsNumber(lag) && lag->valuedouble >= 0) {
