@@ -436,7 +436,7 @@ cl_redis() {
     v="$(get "$1"_redis_us_per_event)"
     if failed "$1" || [[ -z "$v" ]]; then echo n/a
     elif [[ -n "$(get "$1"_redis_master_us)" ]]; then
-        echo "$v us on $(get "$1"_redis_masters) masters: each $(get "$1"_redis_master_us | sed 's|/| / |g') us ($(get "$1"_redis_master_share | sed 's|/| / |g') of it); replicas $(get "$1"_redis_replicas_us_per_event) us in all"
+        echo "$v us on $(get "$1"_redis_masters) masters: each (:$(get "$1"_redis_master_ports | sed 's|/| / :|g')) $(get "$1"_redis_master_us | sed 's|/| / |g') us = $(get "$1"_redis_master_share | sed 's|/| / |g') of it; replicas $(get "$1"_redis_replicas_us_per_event) us in all"
     else
         echo "$v us"
     fi
