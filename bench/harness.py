@@ -4,7 +4,9 @@
   harness.py e2e ...      start N daemons on pre-produced topics, time them until
                           /metrics shows every message applied or dead-lettered
                           (or for a bounded time), with CPU, RSS and Redis figures;
-                          --monitor FILE also captures Redis MONITOR meanwhile
+                          --monitor FILE also captures Redis MONITOR meanwhile;
+                          --redis-cluster SEEDS runs them on a Redis Cluster and
+                          reports the Redis CPU of each master and of the replicas
   harness.py latency ...  one daemon on live topics fed by bench/kpace at a fixed
                           rate; p99 of loyaltyd_apply_latency_seconds over the
                           measured interval, from the histogram's bucket deltas
@@ -169,6 +171,60 @@ def redis_cpu_delta(before, after, keys):
 REDIS_CPU = ("used_cpu_user", "used_cpu_sys")
 REDIS_CPU_MAIN = ("used_cpu_user_main_thread", "used_cpu_sys_main_thread")
 EMITTED = "loyaltyd_emitted_total"
+
+
+def cluster_nodes(seeds):
+    """[(port, role, INFO cpu)] of the nodes of a seed list 127.0.0.1:P,... (role
+    from INFO replication: master or slave; None when the node does not answer)."""
+    out = []
+    for port in sorted(int(s.rpartition(":")[2]) for s in seeds.split(",") if s.strip()):
+        role = None
+        try:
+            rep = subprocess.run(["redis-cli", "-p", str(port), "INFO", "replication"], capture_output=True,
+                                 text=True, timeout=10).stdout
+            role = next((ln.strip().partition(":")[2] for ln in rep.splitlines() if ln.startswith("role:")), None)
+        except (OSError, subprocess.SubprocessError):
+            pass
+        out.append((port, role, redis_info(port)))
+    return out
+
+
+def cluster_cpu(n, before, after, done):
+    """Report the Redis CPU of a cluster run: per event on each master (and its
+    share of the masters' total), the masters' total and the replicas' total;
+    the roles are those of the start (a node whose role changed is named)."""
+    masters, replicas = [], 0.0
+    after = {port: (role, info) for port, role, info in after}
+    for port, role, info in before:
+        role1, info1 = after.get(port, (None, {}))
+        if role1 != role:
+            say("Redis Cluster: 127.0.0.1:%d was %s at the start and is %s at the end", port, role, role1)
+        d = redis_cpu_delta(info, info1, REDIS_CPU)
+        if d is None:
+            say("Redis Cluster: INFO cpu of 127.0.0.1:%d not readable", port)
+            return
+        if role == "master":
+            masters.append((port, d))
+        else:
+            replicas += d
+    tot = sum(d for _, d in masters)
+    if not masters or not done or tot <= 0:
+        say("Redis Cluster: no master CPU measured")
+        return
+    us = [1e6 * d / done for _, d in masters]
+    share = [100.0 * d / tot for _, d in masters]
+    result(n + "_redis_cpu_s", "%.2f" % tot)
+    result(n + "_redis_us_per_event", "%.1f" % (1e6 * tot / done))
+    result(n + "_redis_masters", "%d" % len(masters))
+    result(n + "_redis_master_ports", "/".join("%d" % p for p, _ in masters))
+    result(n + "_redis_master_us", "/".join("%.1f" % u for u in us))
+    result(n + "_redis_master_share", "/".join("%.0f%%" % s for s in share))
+    result(n + "_redis_master_max_us", "%.1f" % max(us))
+    result(n + "_redis_replicas_us_per_event", "%.1f" % (1e6 * replicas / done))
+    say("Redis CPU per event (INFO cpu used_cpu_user + used_cpu_sys): masters %.1f us in all (%.2f s); "
+        "each master %s; replicas %.1f us in all (%.2f s)", 1e6 * tot / done, tot,
+        ", ".join("127.0.0.1:%d %.1f us (%.0f %%)" % (p, u, s) for (p, _), u, s in zip(masters, us, share)),
+        1e6 * replicas / done, replicas)
 BACKLOG = "loyaltyd_derived_in_flight"
 
 
@@ -250,7 +306,8 @@ class Daemon:
             "topic.rewards = %sloyalty.rewards" % a.topic_prefix,
             "topic.segments = %sloyalty.segments" % a.topic_prefix,
             "topic.dlq = %sloyalty.dlq" % a.topic_prefix,
-            "redis.port = %d" % a.redis_port,
+            ("redis.cluster = %s" % a.redis_cluster) if getattr(a, "redis_cluster", None)
+            else "redis.port = %d" % a.redis_port,
             "redis.prefix = %s" % a.prefix,
             "http.listen = 127.0.0.1:%d" % self.port,
             "log.level = notice",
@@ -389,7 +446,9 @@ def cmd_e2e(a):
             cap._connect()  # before the daemon connects: its FUNCTION LOAD is in the capture
     other = {"redis": a.redis_pid, "kafka": a.kafka_pid}
     other_cpu0 = {k: cpu_s(p) for k, p in other.items() if p}
-    rinfo0 = redis_info(a.redis_port)  # just before the daemon starts
+    cluster = getattr(a, "redis_cluster", None)
+    rinfo0 = {} if cluster else redis_info(a.redis_port)  # just before the daemon starts
+    cinfo0 = cluster_nodes(cluster) if cluster else None
     t0 = time.monotonic()
     for d in daemons:
         d.start(a.loyaltyd)
@@ -432,7 +491,8 @@ def cmd_e2e(a):
             break
         time.sleep(a.interval)
     t_end = time.monotonic()
-    rinfo1 = redis_info(a.redis_port)  # just after it caught up (or stopped)
+    rinfo1 = {} if cluster else redis_info(a.redis_port)  # just after it caught up (or stopped)
+    cinfo1 = cluster_nodes(cluster) if cluster else None
     if cap and cap.proc:
         cap.finish()
     cpu = [cpu_s(d.proc.pid) for d in daemons]
@@ -506,7 +566,9 @@ def cmd_e2e(a):
         # Redis's own counters (all its clients: the machine's other users too)
         rtot = redis_cpu_delta(rinfo0, rinfo1, REDIS_CPU)
         rmain = redis_cpu_delta(rinfo0, rinfo1, REDIS_CPU_MAIN)
-        if rtot is None:
+        if cluster:
+            cluster_cpu(n, cinfo0, cinfo1, done)
+        elif rtot is None:
             say("Redis CPU per event: INFO cpu not readable")
         else:
             result(n + "_redis_cpu_s", "%.2f" % rtot)
@@ -987,6 +1049,9 @@ def main():
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--interval", type=float, default=0.1)
     p.add_argument("--redis-pid", type=int)
+    p.add_argument("--redis-cluster", metavar="SEEDS",
+                   help="redis.cluster = SEEDS (127.0.0.1:PORT,...) instead of redis.port; Redis CPU "
+                        "from INFO cpu of every node, per master and for the replicas")
     p.add_argument("--kafka-pid", type=int)
     p.add_argument("--max-events", type=int, default=0,
                    help="stop once this many messages are processed (with --monitor: captured)")

@@ -18,6 +18,10 @@
 #      slice started from;
 #   7. p99 latency from append to state visible at a fixed rate (bench/kpace),
 #      with all three topics live and with the messages topic silent;
+#   8. Redis Cluster: a smaller workload end to end on the bench's one Redis, on
+#      a Redis Cluster of 3 masters + 3 replicas this run starts (deploy/redis-
+#      cluster.sh) and on it with redis.wait_replicas = 1: events/s, loyaltyd
+#      CPU per event, Redis CPU per event of each master and of the replicas;
 #   then a summary, also written to bench/RESULTS.md, with the targets (events/s,
 #   loyaltyd and Redis CPU per event, loyaltyd / naive, memory per customer, peak
 #   RSS) for both workloads and "met" / "not met" beside each figure.
@@ -39,6 +43,10 @@
 #   BENCH_CAPTURE_FROM [half the workload]  from this many processed on
 #   BENCH_LAT_RATE [20000]       events/s of the latency runs
 #   BENCH_LAT_WARM [5], BENCH_LAT_S [20], BENCH_LAT_DRAIN [20]   latency run phases (s)
+#   BENCH_CLUSTER [1]            0 skips the Redis Cluster step (8)
+#   BENCH_CLUSTER_EVENTS [300000], BENCH_CLUSTER_CUSTOMERS [30000]   its workload
+#   BENCH_CLUSTER_PORT [17201], BENCH_CLUSTER_BUS_OFFSET [50]   its nodes' ports (6 from
+#                                the first) and cluster bus ports (that much above)
 #   BENCH_STALL [60]             give up on a run after this long without progress
 #   BENCH_TIMEOUT [3600]         hard limit of one end-to-end run (s)
 #   BENCH_COPIES [0]             also run the CDNOW population x COPIES (bench/synth-events.py)
@@ -77,6 +85,11 @@ LAT_WARM="${BENCH_LAT_WARM:-$(q 1 5)}"
 LAT_S="${BENCH_LAT_S:-$(q 4 20)}"
 LAT_DRAIN="${BENCH_LAT_DRAIN:-$(q 10 20)}"
 COPIES="${BENCH_COPIES:-0}"
+CLUSTER="${BENCH_CLUSTER:-1}"
+CLUSTER_EVENTS="${BENCH_CLUSTER_EVENTS:-$(q 20000 300000)}"
+CLUSTER_CUSTOMERS="${BENCH_CLUSTER_CUSTOMERS:-$(q 2000 30000)}"
+CLUSTER_PORT="${BENCH_CLUSTER_PORT:-17201}"
+CLUSTER_BUS_OFFSET="${BENCH_CLUSTER_BUS_OFFSET:-50}"
 MICRO_S="${BENCH_MICRO_S:-0.3}"
 MEM_WORKLOAD="${BENCH_MEM_WORKLOAD:-1}"
 RESULTS_MD="${BENCH_RESULTS-$ROOT/bench/RESULTS.md}"
@@ -109,9 +122,18 @@ mkdir -p "$WORK"
 # ---- cleanup: only what this run started or created ------------------------
 TOPICS=()
 PREFIXES=()
+CLUSTER_DIR="" # set once step 8 starts its Redis Cluster
+# rcluster ARG...: deploy/redis-cluster.sh on this run's cluster (its own ports and directory)
+rcluster() {
+    REDIS_CLUSTER_PORT="$CLUSTER_PORT" REDIS_CLUSTER_BUS_OFFSET="$CLUSTER_BUS_OFFSET" \
+        REDIS_CLUSTER_DIR="$CLUSTER_DIR" REDIS_CLUSTER_PERSIST=0 deploy/redis-cluster.sh "$@"
+}
 cleanup() {
     local rc=$?
     set +e
+    if [[ -n "$CLUSTER_DIR" ]]; then
+        if [[ "$KEEP" == 1 ]]; then rcluster stop >/dev/null 2>&1; else rcluster purge >/dev/null 2>&1; fi
+    fi
     if [[ "$KEEP" != 1 ]]; then
         if [[ ${#PREFIXES[@]} -gt 0 ]] && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
             for p in "${PREFIXES[@]}"; do unlink_prefix "$p"; done
@@ -120,7 +142,7 @@ cleanup() {
             deploy/kafka.sh delete-topics "${TOPICS[@]}" >/dev/null 2>&1
         fi
         # the big inputs and the MONITOR capture (hundreds of MB); the rest stays
-        rm -rf "$WORK/workload" "$WORK/long" "$WORK/synth" "$WORK/monitor.txt"
+        rm -rf "$WORK/workload" "$WORK/long" "$WORK/synth" "$WORK/cluster" "$WORK/monitor.txt"
     fi
     services_down bench
     exit $rc
@@ -318,6 +340,39 @@ latency lat2 "messages topic silent" orders reviews
 LAT_EXTRA="--refit" latency lat3r "all three topics live, rescoring after a refit" \
     orders reviews messages
 
+# ---- 8. Redis Cluster -------------------------------------------------------------------------
+# The same input three ways, one after the other: the bench's one Redis, a
+# cluster of 3 masters + 3 replicas on this machine, and the cluster with
+# redis.wait_replicas = 1. The cluster is this run's own (its ports, its
+# directory under the work directory, no persistence, as the bench's Redis),
+# stopped and removed at the end (cleanup).
+if [[ "$CLUSTER" == 1 ]]; then
+    say "Redis Cluster: workload ($CLUSTER_EVENTS events, $CLUSTER_CUSTOMERS customers, $PARTITIONS partitions) on one Redis, on 3 masters + 3 replicas, and with redis.wait_replicas = 1"
+    bench/workload.py --seed "$SEED" --customers "$CLUSTER_CUSTOMERS" --events "$CLUSTER_EVENTS" \
+        --out "$WORK/cluster"
+    CL_TOTAL=$(messages "$WORK/cluster")
+    result cl_customers "$(customers "$WORK/cluster")"
+    topics cl "$PARTITIONS"
+    feed cl "$WORK/cluster"
+    say "end to end: cl1 (one Redis, 127.0.0.1:$REDIS_PORT)"
+    e2e cl1 cl "$CL_TOTAL"
+    CLUSTER_DIR="$WORK/redis-cluster"
+    if rcluster start; then
+        SEEDS="$(rcluster seeds)"
+        say "end to end: clc (Redis Cluster $SEEDS)"
+        e2e clc cl "$CL_TOTAL" --redis-cluster "$SEEDS" --redis-pid 0
+        say "end to end: clw (Redis Cluster, redis.wait_replicas = 1)"
+        e2e clw cl "$CL_TOTAL" --redis-cluster "$SEEDS" --redis-pid 0 --conf "redis.wait_replicas = 1"
+        rcluster status || true
+    else
+        echo "bench: the Redis Cluster did not start; its two runs skipped" >&2
+        for n in clc clw; do
+            echo "not run: the Redis Cluster did not start" >"$WORK/$n.out"
+            result "${n}_failed" cluster
+        done
+    fi
+fi
+
 # ---- summary ---------------------------------------------------------------------
 ratio() { # A B: A / B with two decimals, or "n/a"
     if [[ -n "$1" && -n "$2" && "$2" != 0 ]]; then printf '%.2f' "$(calc "$1 / $2")"; else echo n/a; fi
@@ -377,6 +432,31 @@ derived_fig() { # NAME
     echo "$v ($(get "$1"_derived) derived / $(get "$1"_done) input: $(get "$1"_derived_types | tr , ' '))"
 }
 CEIL_RATIO=$(ratio "$(get wl_events_s_steady)" "$(get ceiling_events_s)")
+# cl_redis NAME: Redis CPU per event of a step-8 run: one Redis's, or on the
+# cluster the masters' total, each master's (its share) and the replicas'
+cl_redis() {
+    local v
+    v="$(get "$1"_redis_us_per_event)"
+    if failed "$1" || [[ -z "$v" ]]; then echo n/a
+    elif [[ -n "$(get "$1"_redis_master_us)" ]]; then
+        echo "$v us on $(get "$1"_redis_masters) masters: each (:$(get "$1"_redis_master_ports | sed 's|/| / :|g')) $(get "$1"_redis_master_us | sed 's|/| / |g') us = $(get "$1"_redis_master_share | sed 's|/| / |g') of it; replicas $(get "$1"_redis_replicas_us_per_event) us in all"
+    else
+        echo "$v us"
+    fi
+}
+per_core() { # US: events/s one core does at US us of CPU per event, or n/a
+    if [[ -n "$1" && "$1" != n/a && "$(calc "$1 > 0")" == 1 ]]; then printf '%.0f' "$(calc "1000000 / $1")"; else echo n/a; fi
+}
+# cl_ceilings NAME: the events/s a core of its own would give the busiest master
+# (one Redis: the server) and the daemon, from their CPU per event in that run
+cl_ceilings() {
+    local r
+    r="$(get "$1"_redis_master_max_us)"
+    [[ -n "$r" ]] || r="$(get "$1"_redis_us_per_event)"
+    if failed "$1" || [[ -z "$r" ]]; then echo n/a; return; fi
+    echo "Redis $(per_core "$r") events/s ($([[ -n "$(get "$1"_redis_master_max_us)" ]] && echo "busiest master, $r us" || echo "$r us")), loyaltyd $(per_core "$(get "$1"_us_per_event)") events/s ($(get "$1"_us_per_event) us)"
+}
+CL_RUNS=("cl1|one Redis" "clc|Redis Cluster, 3 masters + 3 replicas" "clw|Redis Cluster, redis.wait_replicas = 1")
 DATE="$(date -u +%Y-%m-%dT%H:%MZ)"
 NPROC="$(nproc)"
 REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -424,6 +504,17 @@ if [[ "$LONG" == 1 ]]; then
     echo "long-history workload ($LONG_TOTAL messages, $LONG_CUST customers, $PARTITIONS partitions; $(get long_shape))"
     row "naive baseline (Python, MULTI/EXEC per event)" "$(or_na "$(get naive_long_events_s)") events/s$LONG_NAIVE_NOTE"
     row "loyaltyd / naive" "$LONG_NAIVE_RATIO"
+fi
+if [[ "$CLUSTER" == 1 ]]; then
+    echo "Redis Cluster ($CL_TOTAL messages, $(get cl_customers) customers, $PARTITIONS partitions, 1 loyaltyd; all nodes on this machine's $NPROC cores, no persistence)"
+    for r in "${CL_RUNS[@]}"; do
+        IFS='|' read -r n label <<<"$r"
+        echo "  $n: $label"
+        row "  throughput (from start / from first applied)" "$(e2e_rate "$n")"
+        row "  loyaltyd CPU per event" "$(or_na "$(get "${n}"_us_per_event)") us"
+        row "  Redis CPU per event (INFO cpu)" "$(cl_redis "$n")"
+        row "  one core each would do" "$(cl_ceilings "$n")"
+    done
 fi
 for n in cdnow synth wl long; do
     [[ -n "$(get ${n}_mem_mean)" ]] || continue
@@ -531,6 +622,14 @@ if [[ -n "$RESULTS_MD" ]]; then
             if [[ -n "$(get long_mem_mean)" ]]; then
                 md "Redis memory per customer, long history (mean / p95)" "$(get long_mem_mean) / $(get long_mem_p95) bytes"
             fi
+        fi
+        if [[ "$CLUSTER" == 1 ]]; then
+            for r in "${CL_RUNS[@]}"; do
+                IFS='|' read -r n label <<<"$r"
+                md "$label ($CL_TOTAL messages, $(get cl_customers) customers): events/s (from start / from first applied)" "$(e2e_rate "$n")"
+                md "$label: loyaltyd / Redis CPU per event" "$(or_na "$(get "${n}"_us_per_event)") µs / $(cl_redis "$n" | sed 's/us/µs/g')"
+                md "$label: one core each would do" "$(cl_ceilings "$n" | sed 's/us)/µs)/g')"
+            done
         fi
         md "in process: parse_event / model_apply" "$(or_na "$(get parse_events_s)") / $(or_na "$(get apply_events_s)") events/s"
         echo
