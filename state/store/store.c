@@ -194,8 +194,7 @@ static redisReply *store_vcmd(struct store *s, char *err, size_t errlen, const c
         return NULL;
     }
     if (store_vsendf(s, fmt, ap) < 0) {
-        snprintf(err, errlen, "redis: %s",
-                 s->last_err[0] ? s->last_err : "out of memory");
+        snprintf(err, errlen, "%s", s->last_err[0] ? s->last_err : "redis: out of memory");
     } else {
         (void)store_next(s, &r, err, errlen);
     }
