@@ -194,7 +194,8 @@ static redisReply *store_vcmd(struct store *s, char *err, size_t errlen, const c
         return NULL;
     }
     if (store_vsendf(s, fmt, ap) < 0) {
-        snprintf(err, errlen, "%s", s->last_err[0] ? s->last_err : "redis: out of memory");
+        snprintf(err, errlen, "%s",
+                 s->last_err[0] ? s->last_err : "redis: out of memory");
     } else {
         (void)store_next(s, &r, err, errlen);
     }
@@ -213,25 +214,29 @@ redisReply *store_cmd(struct store *s, char *err, size_t errlen, const char *fmt
     return r;
 }
 
-/* A command whose only interesting outcome is success. */
-int store_simple(struct store *s, char *err, size_t errlen, const char *fmt, ...)
+/* 0 for a reply that is not an error, else -1 with err; r freed. */
+static int simple_reply(redisReply *r, char *err, size_t errlen)
 {
-    redisReply *r;
-    va_list ap;
     int rc = 0;
 
-    va_start(ap, fmt);
-    r = store_vcmd(s, err, errlen, fmt, ap);
-    va_end(ap);
-    if (r == NULL) {
-        return -1;
-    }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis: %s", r->str);
         rc = -1;
     }
     freeReplyObject(r);
     return rc;
+}
+
+/* A command whose only interesting outcome is success. */
+int store_simple(struct store *s, char *err, size_t errlen, const char *fmt, ...)
+{
+    redisReply *r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    r = store_vcmd(s, err, errlen, fmt, ap);
+    va_end(ap);
+    return r == NULL ? -1 : simple_reply(r, err, errlen);
 }
 
 /* One command with an integer reply, added to *sum; 0, or -1. */
@@ -262,7 +267,6 @@ static int ctx_simple(redisContext *c, char *err, size_t errlen, const char *fmt
 {
     redisReply *r;
     va_list ap;
-    int rc = 0;
 
     va_start(ap, fmt);
     r = redisvCommand(c, fmt, ap);
@@ -271,12 +275,7 @@ static int ctx_simple(redisContext *c, char *err, size_t errlen, const char *fmt
         snprintf(err, errlen, "redis: %s", c->errstr);
         return -1;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "redis: %s", r->str);
-        rc = -1;
-    }
-    freeReplyObject(r);
-    return rc;
+    return simple_reply(r, err, errlen);
 }
 
 static int ctx_auth(redisContext *c, const struct store_opts *o, char *err, size_t errlen)

@@ -21,7 +21,8 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, _bin, log, port_open, run, wait_for
+from conftest import CLUSTER_BUS_OFFSET as BUS_OFFSET
+from conftest import ROOT, _bin, free_cluster_base, log, port_open, run, wait_for
 
 try:
     import redis
@@ -29,8 +30,6 @@ except ImportError:  # pragma: no cover - the runner installs it
     redis = None
 
 SLOTCHECK = _bin("SLOTCHECK_BIN", "build/tools/slotcheck")
-PORTS = range(17000, 17101)
-BUS_OFFSET = 50
 SERVICES = os.path.join(ROOT, "deploy/services.sh")
 
 
@@ -44,16 +43,6 @@ def need(*programs):
                     pytrace=False)
     if not os.access(SLOTCHECK, os.X_OK):
         pytest.fail("%s is not built (make all)" % SLOTCHECK, pytrace=False)
-
-
-def free_in_range(count):
-    """The first port p of 17000-17100 with p .. p+count-1 and their cluster
-    bus ports (+BUS_OFFSET) free."""
-    for p in PORTS:
-        want = [p + i for i in range(count)] + [p + i + BUS_OFFSET for i in range(count)]
-        if max(want) in PORTS and not any(port_open(q) for q in want):
-            return p
-    pytest.fail("no %d free ports (and bus ports +%d) in 17000-17100" % (count, BUS_OFFSET))
 
 
 def slots_of(keys):
@@ -88,7 +77,7 @@ def test_keyslot_matches_redis(tmp_path):
     the store's two keys of a customer share its slot unless the id starts
     with '}' (its tag is then empty and each key hashes whole)."""
     need("redis-server")
-    port = free_in_range(1)
+    port = free_cluster_base(1)
     bus = port + BUS_OFFSET
     out = open(tmp_path / "redis.log", "wb")
     srv = subprocess.Popen(
@@ -192,7 +181,7 @@ def test_local_cluster(tmp_path):
     with one replica, AOF on, every node agreeing; idempotent; the slot map
     and MOVED as slot.c reads them are Redis's; cluster-down stops it all."""
     need("redis-server", "redis-cli")
-    base = free_in_range(6)
+    base = free_cluster_base(6)
     ports = list(range(base, base + 6))
     directory = str(tmp_path / "cluster")
     env = {"REDIS_CLUSTER_PORT": str(base), "REDIS_CLUSTER_BUS_OFFSET": str(BUS_OFFSET),

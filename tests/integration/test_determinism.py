@@ -650,13 +650,19 @@ class Runs:
                     len(way.conflicts), len(way.dlq)))
         log("state and outputs read in %.1f s" % (time.monotonic() - t0))
 
+    def require(self, *keys):
+        """The ways of these keys, each run to its end; else the test is
+        skipped (not asked for) or fails (with the way's error)."""
+        for k in keys:
+            if k not in ONLY:
+                pytest.skip("(%s) not run: LOYALTY_IT_DET_WAYS" % k)
+        for k in keys:
+            if self.ways[k].error:
+                pytest.fail(self.ways[k].error, pytrace=False)
+        return [self.ways[k] for k in keys]
+
     def compare(self, key):
-        a, x = self.ways["a"], self.ways[key]
-        if key not in ONLY:
-            pytest.skip("(%s) not run: LOYALTY_IT_DET_WAYS" % key)
-        for way in (a, x):
-            if way.error:
-                pytest.fail(way.error, pytrace=False)
+        a, x = self.require("a", key)
         problems = []
         rows = state_diff(a.state, x.state)
         if rows:
@@ -793,12 +799,7 @@ def test_cluster_lost_window_reported(runs):
     daemon said so: its commits found older revisions than it had written
     (loyaltyd_state_rewound_total, a warning), or it ended when a task's
     progress went back (and applied that window again once restarted)."""
-    a, j = runs.ways["a"], runs.ways["j"]
-    if "j" not in ONLY:
-        pytest.skip("(j) not run: LOYALTY_IT_DET_WAYS")
-    for way in (a, j):
-        if way.error:
-            pytest.fail(way.error, pytrace=False)
+    a, j = runs.require("a", "j")
     text = ""
     for name in sorted(os.listdir(str(runs.env.workdir))):
         if name.startswith("j.") and name.endswith(".stderr"):
@@ -820,12 +821,7 @@ def test_cluster_loyaltyctl_matches_backlog(runs, tmp_path):
     stats, top by every kept index, show and the fit from Redis; then
     delete removes a customer from every master (its keys and its index
     entries)."""
-    a, f = runs.ways["a"], runs.ways["f"]
-    if "f" not in ONLY:
-        pytest.skip("(f) not run: LOYALTY_IT_DET_WAYS")
-    for way in (a, f):
-        if way.error:
-            pytest.fail(way.error, pytrace=False)
+    a, f = runs.require("a", "f")
 
     def ctl(way, *args, check=True):
         r = runs.redis_of(way)
