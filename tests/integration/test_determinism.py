@@ -455,7 +455,13 @@ class Runs:
                 break
             except pytest.fail.Exception:
                 # Ended on purpose (what systemd's Restart= would restart),
-                # at most a few times.
+                # at most a few times; it may still be closing when its
+                # /metrics stops answering.
+                if restart and way.restarts < 3:
+                    try:
+                        d.proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        pass
                 if not restart or d.alive() or way.restarts >= 3:
                     raise
             way.restarts += 1
