@@ -63,6 +63,17 @@ static enum convert_result rate_of(const struct convert_opts *o,
     return CONVERT_OK;
 }
 
+/* What the event stated, before conversion (event.h, struct ev_paid). */
+static void keep_paid(struct event *ev)
+{
+    memcpy(ev->paid.currency, ev->currency, sizeof(ev->paid.currency));
+    ev->paid.exponent = ev->exponent;
+    ev->paid.amount_minor = ev->amount_minor;
+    ev->paid.rate = (struct fx_ratio){1, 1, 0};
+    ev->paid.own_rate = 0;
+    ev->paid.deferred = 0;
+}
+
 enum convert_result convert_event(const struct convert_opts *o,
                                   const struct fx_table *rates, struct event *ev,
                                   char *detail, size_t len)
@@ -74,8 +85,13 @@ enum convert_result convert_event(const struct convert_opts *o,
     if (ev->type != EV_ORDER_PLACED && ev->type != EV_ORDER_RETURNED) {
         return CONVERT_OK;
     }
+    keep_paid(ev);
     if (o->currency[0] && ev->currency[0]) { /* a return may name none */
         if ((res = rate_of(o, rates, ev, &r, &age, detail, len)) != CONVERT_OK) {
+            if (res == CONVERT_NO_RATE && ev->type == EV_ORDER_RETURNED) {
+                ev->paid.deferred = 1; /* its order's rate may be known */
+                return CONVERT_OK;
+            }
             return res;
         }
         if (age > o->max_rate_age_days) {
@@ -83,8 +99,11 @@ enum convert_result convert_event(const struct convert_opts *o,
                      o->currency, (int)age);
             res = CONVERT_STALE;
         }
+        ev->paid.own_rate =
+            ev->fx_rate.units != 0 && memcmp(ev->currency, o->currency, 3) != 0;
         memcpy(ev->currency, o->currency, sizeof(ev->currency));
     }
+    ev->paid.rate = r;
     if (convert_amounts(ev, &r) < 0) {
         snprintf(detail, len, "amount: out of range once converted");
         return CONVERT_RANGE;

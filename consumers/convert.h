@@ -37,7 +37,8 @@ struct convert_opts {
 enum convert_result {
     CONVERT_OK = 0,
     CONVERT_STALE,   /* converted, with a rate older than max_rate_age_days */
-    CONVERT_NO_RATE, /* no rate on or before the event's day: not converted */
+    CONVERT_NO_RATE, /* no rate on or before the event's day: not converted (an
+                        order.returned is passed on instead, ev->paid.deferred) */
     CONVERT_RANGE,   /* a converted amount leaves the int64 range */
 };
 

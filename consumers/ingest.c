@@ -172,22 +172,30 @@ static int dlq_log_ok(struct pipeline *pl)
 void ingest_dead_letter_bad(struct pipeline *pl, struct task_msg *tm)
 {
     const struct inmsg *in = tm->msg;
-    const char *reason = parse_reason_name((enum parse_reason)tm->reason);
+
+    ingest_dead_letter(pl, tm, tm->reason, in->detail);
+    event_free(&tm->ev);
+    tracker_release(tm->entry);
+    inmsg_free(tm->msg);
+}
+
+void ingest_dead_letter(struct pipeline *pl, const struct task_msg *tm, int why,
+                        const char *detail)
+{
+    const struct inmsg *in = tm->msg;
+    const char *reason = parse_reason_name((enum parse_reason)why);
 
     if (dlq_log_ok(pl)) {
         log_info("%s/%d@%" PRId64 ": dead-lettered: %s (%s)", pl->cfg->topic[in->src],
-                 (int)in->partition, in->offset, reason, in->detail);
+                 (int)in->partition, in->offset, reason, detail);
     }
-    if (producer_dead_letter(pl->producer, tm->entry, in, reason, in->detail) == 0) {
-        metrics_dead_lettered(tm->reason);
+    if (producer_dead_letter(pl->producer, tm->entry, in, reason, detail) == 0) {
+        metrics_dead_lettered(why);
     } else {
         log_err("%s/%d@%" PRId64
                 ": out of memory dead-lettering; re-read after a restart",
                 pl->cfg->topic[in->src], (int)in->partition, in->offset);
     }
-    event_free(&tm->ev);
-    tracker_release(tm->entry);
-    inmsg_free(tm->msg);
 }
 
 _Static_assert((int)MT_ORDERS == (int)TOPIC_ORDERS &&

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "consumers/parse.h"
 #include "consumers/producer.h"
 #include "consumers/task.h"
 #include "consumers/tracker.h"
@@ -140,6 +141,10 @@ static void finish_item(struct pipeline *pl, struct task_msg *tm,
         metrics_duplicate((int)it->dup);
         break;
     case BATCH_REJECTED:
+        if (it->no_rate) { /* as the parse step's no_rate, replayable alike */
+            ingest_dead_letter(pl, tm, PR_NO_RATE, it->err);
+            break;
+        }
         log_err("%s/%d@%" PRId64 ": model refused event %s: %s", topic,
                 (int)in->partition, in->offset, tm->ev.event_id, it->err);
         metrics_model_rejected();

@@ -188,6 +188,11 @@ size_t ingest_pull_partitions(struct pipeline *pl);
 void ingest_poll_consumer(struct pipeline *pl);
 /* A malformed message's turn in the merge: dead-lettered, and freed. */
 void ingest_dead_letter_bad(struct pipeline *pl, struct task_msg *tm);
+/* tm's message to the DLQ with parse reason `why` (enum parse_reason) and
+ * detail, counted and logged (a few lines a second at most); tm is left to
+ * the caller. */
+void ingest_dead_letter(struct pipeline *pl, const struct task_msg *tm, int why,
+                        const char *detail);
 /* Say how many dead-letter lines were left out, once their second is over. */
 void ingest_dlq_log_roll(struct pipeline *pl);
 /* Frees a queued message given up unapplied (a task_fini drop function). */

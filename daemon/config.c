@@ -79,6 +79,21 @@ static int parse_bad_key(void *cfg, const struct cfgtab_key *k, const char *valu
     return set_index(cfg, k, names_index(words, NAMES_COUNT(words), value));
 }
 
+/* reward.currency: reporting or order, kept in the model's tunables too. */
+static int parse_reward_currency(void *cfg, const struct cfgtab_key *k, const char *value,
+                                 char *why, size_t whylen)
+{
+    static const char *const words[] = {"reporting", "order"};
+    int v = names_index(words, NAMES_COUNT(words), value);
+
+    (void)why;
+    (void)whylen;
+    if (v >= 0) {
+        model_config_reward_currency(((struct config *)cfg)->model, v);
+    }
+    return set_index(cfg, k, v);
+}
+
 /* pipe.money.currency: "" (none), or an active ISO 4217 code. */
 static int parse_money_currency(void *cfg, const struct cfgtab_key *k, const char *value,
                                 char *why, size_t whylen)
@@ -262,6 +277,11 @@ static const struct cfgtab_key cfg_keys[] = {
      "the reporting currency every amount is converted to, at the exchange rate in force "
      "on its event's day (loyaltyctl fx import); empty: amounts summed as given",
      0, parse_money_currency},
+    {"reward.currency", CFGTAB_CUSTOM, FIELD(reward_currency), "reporting", 0, 0,
+     "what a reward's coupon, cashback or gift value is stated in: 'reporting' (the "
+     "money.currency, or the customer's first order's without one) or 'order' (the "
+     "currency of the customer's latest order, converted at that order's rate)",
+     0, parse_reward_currency},
     {"money.max_rate_age_days", CFGTAB_INT, FIELD(pipe.money.max_rate_age_days), "7", 0,
      36500,
      "an exchange rate older than this on its event's day still converts, counted in "

@@ -51,6 +51,7 @@ struct config {
     double fit_gate_max_error;
     double fit_gate_margin;
 
+    int reward_currency; /* 0 reporting, 1 order (model_config_reward_currency) */
     struct model_config *model;
 };
 

@@ -340,8 +340,10 @@ static int apply_event(struct run *r, struct bcust *k, struct batch_item *it,
         return -1;
     }
     r->st->timers += (uint64_t)n;
-    if (model_apply(r->work, it->ev, r->b->model, em, it->err, sizeof(it->err)) < 0) {
+    if ((n = model_apply(r->work, it->ev, r->b->model, em, it->err, sizeof(it->err))) <
+        0) {
         it->status = BATCH_REJECTED; /* refused before any change */
+        it->no_rate = n == MODEL_NO_RATE;
         return 0;
     }
     wm->offset = it->offset;
@@ -429,13 +431,13 @@ static int apply_customer(struct run *r, struct bcust *k)
         if (k->meta.partition < 0) {
             k->meta.partition = r->b->task;
         }
-        /* A layout 2 hash is replaced whole: every summary field is new. */
-        if (codec_summary_diff(m->layout == PACKED_LAYOUT ? r->shadow : NULL, c,
-                               &k->summary) < 0) {
+        /* A layout 2 hash is replaced whole: every summary field is new.
+         * Layout 3 kept the summary layout 4 keeps. */
+        if (codec_summary_diff(m->layout == 2 ? NULL : r->shadow, c, &k->summary) < 0) {
             goto nomem;
         }
         snprintf(part, sizeof(part), "%" PRId32, k->meta.partition);
-        if (m->partition != k->meta.partition || m->layout != PACKED_LAYOUT) {
+        if (m->partition != k->meta.partition || m->layout == 2) {
             if (kvlist_add(&k->summary, "partition", part) < 0) {
                 goto nomem;
             }

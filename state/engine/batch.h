@@ -57,6 +57,8 @@ struct batch_item {
     /* out */
     enum batch_status status;
     enum batch_dup dup; /* with BATCH_DUPLICATE */
+    int no_rate;        /* with BATCH_REJECTED: for want of an exchange rate
+                           (MODEL_NO_RATE), to be dead-lettered as no_rate */
     char err[160];
     int misrouted; /* 1: the customer lives on home_partition; 2: and
                       that is news for this customer (log it) */

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/minor.h"
 #include "base/names.h"
 #include "base/satint.h"
 
@@ -141,6 +142,24 @@ int cu_conv_awaits_resolution(const struct cu_conv *v)
 {
     return (v->flags & (CV_COMPLAINT | CV_RESOLVED | CV_SLOW)) == CV_COMPLAINT &&
            v->opened_ms;
+}
+
+const struct cu_paid *cu_paid_find(const struct customer *c, uint32_t oid)
+{
+    for (uint32_t i = c->npaid; i-- > 0;) {
+        if (c->paid[i].oid == oid) {
+            return &c->paid[i];
+        }
+    }
+    return NULL;
+}
+
+int cu_paid_cents(const struct cu_paid *p, int64_t *cents)
+{
+    return fx_convert(p->amount_minor, (int)p->exponent, &p->rate, MINOR_MODEL_EXPONENT,
+                      cents) == FX_OK
+               ? 0
+               : -1;
 }
 
 int cu_seen_has(const struct customer *c, uint64_t h)

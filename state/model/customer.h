@@ -39,6 +39,7 @@
 #define CU_RWD_RECENT 16  /* recent reward times (the rolling cap) */
 #define CU_RWD_KEEP   16  /* issued rewards remembered for redemption; oldest dropped */
 #define CU_SEEN_MAX   256 /* recent event and order ids (dedup.window of them) */
+#define CU_PAID_MAX   8   /* orders as paid (struct cu_paid); the oldest dropped */
 #define CU_NAME_MAX   EV_NAME_MAX
 
 enum tier {
@@ -144,6 +145,27 @@ struct cu_order {
     int64_t deliver_by_ms; /* 0: no promise */
 };
 
+#define PAID_OWN_RATE  1u /* converted at the order's own fx_rate */
+#define PAID_CANCELLED 2u /* cancelled since */
+#define PAID_RETURNED  4u /* a return of it was refunded at its rate */
+
+/* One of the newest orders as it was paid: its own currency and amount and
+ * the factor that converted it to the reporting currency, so that a return
+ * of it is refunded at its rate, not the rate of the return's day, and an
+ * operator sees both amounts.  Kept from a customer's first order in
+ * another currency than the reporting one on, every order since (none for
+ * a customer who only ever paid in the reporting currency); docs/state.md,
+ * "Orders as paid". */
+struct cu_paid {
+    uint32_t oid; /* cu_hash32(order_id) */
+    int32_t day;
+    uint32_t flags;
+    char currency[4];
+    uint32_t exponent; /* of amount_minor: the currency's ISO 4217 one */
+    int64_t amount_minor;
+    struct fx_ratio rate; /* to the model's hundredths of the reporting currency */
+};
+
 #define CV_CHOSEN    1u  /* time to choose counted */
 #define CV_SLA_HIT   2u  /* SLA signal raised for the pending inquiry */
 #define CV_COMPLAINT 4u  /* a complaint was made in it */
@@ -212,7 +234,9 @@ enum att_kind {
 
 struct customer {
     char id[EV_ID_MAX + 1];
-    char currency[4]; /* of the first order; amounts are summed as given */
+    /* The reporting currency (money.currency) once an order was converted
+     * to it; without one, the first order's, amounts summed as given. */
+    char currency[4];
 
     /* --- aggregates, exact ---------------------------------------------- */
     int64_t as_of_ms; /* newest time the model has evaluated at */
@@ -279,6 +303,8 @@ struct customer {
      * upstream at another offset is recognised by them. */
     uint64_t seen[CU_SEEN_MAX];
     uint32_t nseen;
+    struct cu_paid paid[CU_PAID_MAX]; /* oldest first */
+    uint32_t npaid;
 
     /* --- derived (model_derive) ------------------------------------------ */
     int64_t orders_30d, orders_90d, orders_365d;
@@ -343,6 +369,12 @@ void cu_seen_add(struct customer *c, uint64_t h, uint32_t window);
 /* The recent-id hash of an event id, and of an order id (another space). */
 uint64_t cu_event_key(const char *event_id);
 uint64_t cu_order_key(const char *order_id);
+
+/* The newest order as paid of that order id hash, or NULL. */
+const struct cu_paid *cu_paid_find(const struct customer *c, uint32_t oid);
+/* The order's amount as the model counts it: amount_minor at its rate, in
+ * hundredths (MINOR_MODEL_EXPONENT); 0, or -1 out of range. */
+int cu_paid_cents(const struct cu_paid *p, int64_t *cents);
 
 /* UTC epoch day of an instant (floor, so pre-1970 would still be right). */
 int32_t cu_day_of(int64_t ms);

@@ -196,7 +196,10 @@ static void add_reward(struct jw *w, const struct customer *c,
     jw_str(w, "kind", rw->kind);
     jw_num(w, "value", rw->value);
     if (strcmp(rw->kind, "points") != 0) {
-        jw_str(w, "currency", c->currency[0] ? c->currency : "USD");
+        jw_str(w, "currency",
+               rw->currency[0]  ? rw->currency
+               : c->currency[0] ? c->currency
+                                : "USD");
     }
     if (rw->graded_by) {
         jw_str(w, "graded_by", rw->graded_by);

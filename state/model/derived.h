@@ -39,7 +39,8 @@ struct derived_reward {
     int milestone;         /* RW_MILESTONE: the purchase-day count */
     const char *tier;      /* RW_TIER: the new tier */
     const char *kind;      /* coupon | points | cashback | gift */
-    double value;          /* currency units, or points */
+    double value;          /* units of `currency`, or points */
+    char currency[4];      /* "": the customer's (struct customer) */
     const char *graded_by; /* revenue | margin */
 };
 

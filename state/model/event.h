@@ -89,6 +89,25 @@ struct ev_item {
 };
 
 /*
+ * The money of an order.placed or order.returned as the event stated it,
+ * kept by consumers/convert.c when it converts the amounts: the currency,
+ * its exponent, the amount, and the factor that converted it to the
+ * model's hundredths.  currency "": not through convert.c (the amounts are
+ * taken as the model's as they are) or a return that names no currency.
+ * deferred: a return naming its currency, without fx_rate, with no rate of
+ * its own day, left unconverted: the model refunds it at its order's rate
+ * or refuses it (no_rate).
+ */
+struct ev_paid {
+    char currency[4];
+    int exponent;
+    int64_t amount_minor;
+    struct fx_ratio rate;
+    int own_rate; /* rate is the event's fx_rate */
+    int deferred;
+};
+
+/*
  * One validated event.  Strings are NUL-terminated copies; an absent optional
  * string is "".  An absent optional timestamp is 0 (the parser rejects times
  * before 1970, so 0 is never a real value).  `items` is owned by the event and
@@ -114,6 +133,7 @@ struct event {
     /* order.placed, order.returned `fx_rate`: units of the reporting currency for one
      * unit of `currency`, as the order system settled it; units 0 if absent. */
     struct fx_rate fx_rate;
+    struct ev_paid paid; /* set by consumers/convert.c */
     struct ev_item *items;
     size_t n_items;
     enum ev_shipping shipping;

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/minor.h"
 #include "base/satint.h"
 #include "state/model/attitude.h"
 #include "state/model/brand.h"
@@ -64,6 +65,68 @@ static struct cu_order *open_add(struct customer *c)
     }
     memset(&c->open[c->nopen], 0, sizeof(c->open[0]));
     return &c->open[c->nopen++];
+}
+
+/* ---- orders as paid --------------------------------------------------- */
+
+/* The order as its event stated it, when it was paid in another currency
+ * than the one the customer's sums are kept in, or after such an order: a
+ * customer who only ever paid in the reporting currency (or whose amounts
+ * are summed as given) keeps no list, and one who did keeps every order
+ * since, so that the newest entry is the latest order. */
+static void paid_add(struct customer *c, const struct event *ev, int32_t day)
+{
+    struct cu_paid *o;
+
+    if (!ev->paid.currency[0] ||
+        (c->npaid == 0 && memcmp(ev->paid.currency, ev->currency, 3) == 0)) {
+        return;
+    }
+    if (c->npaid == CU_PAID_MAX) {
+        memmove(&c->paid[0], &c->paid[1], (CU_PAID_MAX - 1) * sizeof(c->paid[0]));
+        c->npaid--;
+    }
+    o = &c->paid[c->npaid++];
+    memset(o, 0, sizeof(*o));
+    o->oid = cu_hash32(ev->order_id);
+    o->day = day;
+    memcpy(o->currency, ev->paid.currency, sizeof(o->currency));
+    o->currency[3] = '\0';
+    o->exponent = (uint32_t)ev->paid.exponent;
+    o->amount_minor = ev->paid.amount_minor;
+    o->rate = ev->paid.rate;
+    o->flags = ev->paid.own_rate ? PAID_OWN_RATE : 0;
+}
+
+static void paid_flag(struct customer *c, const char *order_id, uint32_t flag)
+{
+    const struct cu_paid *o = cu_paid_find(c, cu_hash32(order_id));
+
+    if (o) {
+        c->paid[o - c->paid].flags |= flag;
+    }
+}
+
+int fold_refund(struct pass *p, const struct event *ev)
+{
+    const struct ev_paid *r = &ev->paid;
+    const struct cu_paid *o;
+
+    p->refund_cents = ev->amount_minor;
+    p->refund_at_order = 0;
+    if (!r->currency[0] || r->own_rate) {
+        return 0;
+    }
+    o = cu_paid_find(p->c, cu_hash32(ev->order_id));
+    if (o && memcmp(o->currency, r->currency, 3) == 0) {
+        if (fx_convert(r->amount_minor, r->exponent, &o->rate, MINOR_MODEL_EXPONENT,
+                       &p->refund_cents) != FX_OK) {
+            return -1;
+        }
+        p->refund_at_order = 1;
+        return 0;
+    }
+    return r->deferred ? -2 : 0;
 }
 
 /* ---- purchase days (BG/NBD x, t_x, T) ---------------------------------- */
@@ -549,6 +612,7 @@ static void order_placed(struct pass *p, const struct event *ev)
     o->ship_by_ms = ev->promised_ship_by_ms;
     o->deliver_by_ms = ev->promised_delivery_by_ms;
     order_terms(c, o, ev);
+    paid_add(c, ev, day);
     if (!c->currency[0]) {
         memcpy(c->currency, ev->currency, sizeof(c->currency));
         c->currency[3] = '\0';
@@ -579,6 +643,7 @@ static void order_cancelled(struct pass *p, const struct event *ev)
     struct cu_order *o = open_find(c, cu_hash64(ev->order_id));
 
     c->orders_cancelled++;
+    paid_flag(c, ev->order_id, PAID_CANCELLED);
     if (!o) {
         c->cancelled_unknown++;
         return;
@@ -627,12 +692,15 @@ static void order_progress(struct pass *p, const struct event *ev)
 static void order_returned(struct pass *p, const struct event *ev)
 {
     struct customer *c = p->c;
-    int64_t amt = ev->amount_minor;
+    int64_t amt = p->refund_cents;
     uint64_t oid = cu_hash64(ev->order_id);
 
     struct cu_day delta = {.refund_cents = amt};
 
     c->orders_returned++;
+    if (p->refund_at_order) {
+        paid_flag(c, ev->order_id, PAID_RETURNED);
+    }
     c->refund_cents = sat_add(c->refund_cents, amt);
     win_add(c, cu_day_of(p->now_ms), cu_day_of(ev->ts_ms), &delta);
     if (ev->reason == RET_NOT_AS_DESCRIBED || ev->reason == RET_QUALITY) {

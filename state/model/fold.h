@@ -28,9 +28,21 @@ struct pass {
     int milestone[PASS_NEW_MAX]; /* milestones reached in this pass */
     int nmilestone;
     char advocacy[EV_ID_MAX + 1]; /* event_id of a shared high rating, or "" */
+    int64_t refund_cents;         /* order.returned: fold_refund's amount */
+    int refund_at_order;          /* ... converted at its order's rate */
 };
 
-/* Folds ev into p->c (aggregates and lists only). */
+/* The refund of an order.returned in the model's hundredths, into
+ * p->refund_cents: at its order's rate when the customer's orders as paid
+ * hold that order in the return's currency and the return brings no
+ * fx_rate of its own, else as consumers/convert.c converted it.  0, -1
+ * when a converted amount leaves the int64 range, or -2 when it was left
+ * unconverted (no rate of its day) and its order is not known.  Nothing of
+ * the customer is changed. */
+int fold_refund(struct pass *p, const struct event *ev);
+
+/* Folds ev into p->c (aggregates and lists only); an order.returned after
+ * fold_refund. */
 void fold_event(struct pass *p, const struct event *ev);
 /* Time-driven changes up to p->now_ms: SLA expiry, incident windows,
  * pruning of the windows and lists. */

@@ -274,6 +274,11 @@ int model_config_check(const struct model_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+void model_config_reward_currency(struct model_config *cfg, int order)
+{
+    cfg->reward_order_currency = order != 0;
+}
+
 double model_config_churn_threshold(const struct model_config *cfg)
 {
     return cfg->churn_threshold;

@@ -37,6 +37,7 @@ struct model_config {
     double margin_grade[TIER__COUNT];    /* 365-day margin for each reward grade */
     int milestones[MCFG_MILESTONES_MAX]; /* ascending purchase-day counts */
     int nmilestones;
+    int reward_order_currency; /* reward.currency = order (docs/model.md) */
 };
 
 struct model_config *model_config_new(void); /* defaults; NULL on ENOMEM */
@@ -52,6 +53,10 @@ const struct cfgtab *model_config_keys(void);
 /* Checks that span keys (rearm below threshold, tiers ascending, a positive
  * weight); call after the last model_config_set.  Returns 0 or -1 with err. */
 int model_config_check(const struct model_config *cfg, char *err, size_t errlen);
+/* reward.currency, a key of the daemon's: 1 values coupons, cashback and
+ * gifts in the currency of the customer's latest order, 0 (the default) in
+ * the reporting currency. */
+void model_config_reward_currency(struct model_config *cfg, int order);
 /* Thresholds the sweeper and the store need directly. */
 double model_config_churn_threshold(const struct model_config *cfg);
 

@@ -362,6 +362,21 @@ int model_apply(struct customer *c, const struct event *ev, const struct model_c
         return -1;
     }
     pass_init(&p, c, m, ev->ts_ms);
+    if (ev->type == EV_ORDER_RETURNED) {
+        int r = fold_refund(&p, ev);
+
+        if (r == -2) {
+            snprintf(err, errlen,
+                     "no %s rate on or before the return's day, and its order "
+                     "is not among the customer's last %d",
+                     ev->paid.currency, CU_PAID_MAX);
+            return MODEL_NO_RATE;
+        }
+        if (r < 0) {
+            snprintf(err, errlen, "amount: out of range once converted");
+            return -1;
+        }
+    }
     fold_event(&p, ev);
     if (finish_pass(&p, out) < 0) {
         snprintf(err, errlen, "out of memory formatting derived events");

@@ -29,8 +29,14 @@
 void emission_list_init(struct emission_list *l);
 void emission_list_free(struct emission_list *l);
 
+/* model_apply's refusal of an order.returned left unconverted (no rate of
+ * its own day, event.h struct ev_paid) whose order it does not know: the
+ * event is to be dead-lettered with reason no_rate. */
+#define MODEL_NO_RATE (-2)
+
 /* Apply one validated event at its own time (ev->ts_ms).  Derived events go to
- * `out`.  Returns 0, or -1 with `err` if the event cannot be applied. */
+ * `out`.  Returns 0, or -1 with `err` if the event cannot be applied, or
+ * MODEL_NO_RATE with `err`; a refused event changes nothing. */
 int model_apply(struct customer *c, const struct event *ev, const struct model_ctx *m,
                 struct emission_list *out, char *err, size_t errlen);
 

@@ -3,7 +3,10 @@
  */
 #include "state/model/reward.h"
 
+#include <math.h>
 #include <string.h>
+
+#include "base/minor.h"
 
 #define CAP_WINDOW_MS (30 * CU_DAY_MS)
 
@@ -53,6 +56,26 @@ enum tier reward_grade_of(const struct customer *c, const struct model_config *c
     return g;
 }
 
+/* reward.currency = order: the value in the currency of the latest order
+ * as paid, at that order's rate (the inverse of the factor that converted
+ * it), rounded to the currency's minor unit; without one, left as it is. */
+static void in_order_currency(const struct customer *c, struct derived_reward *rw)
+{
+    const struct cu_paid *o = c->npaid ? &c->paid[c->npaid - 1] : NULL;
+    int64_t minor;
+
+    if (o == NULL) {
+        return;
+    }
+    struct fx_ratio back = {o->rate.den, o->rate.num, -o->rate.pow10};
+    if (fx_convert((int64_t)llround(rw->value * 100), MINOR_MODEL_EXPONENT, &back,
+                   (int)o->exponent, &minor) != FX_OK) {
+        return;
+    }
+    rw->value = (double)minor / pow(10, (int)o->exponent);
+    memcpy(rw->currency, o->currency, sizeof(rw->currency));
+}
+
 void reward_grade(const struct customer *c, const struct model_config *cfg,
                   struct derived_reward *rw)
 {
@@ -62,6 +85,9 @@ void reward_grade(const struct customer *c, const struct model_config *cfg,
     rw->kind = g->kind;
     rw->value = g->value;
     rw->graded_by = by_margin ? "margin" : "revenue";
+    if (cfg->reward_order_currency && strcmp(g->kind, "points") != 0) {
+        in_order_currency(c, rw);
+    }
 }
 
 static uint32_t recent_count(const struct customer *c, int64_t now_ms)

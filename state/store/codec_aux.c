@@ -11,6 +11,7 @@
  *   I:ts;...  S:ts,ref,kind;...  M:ts;...  P:ts;...
  *   L:last reward times  X:suppressed counts  Q:recent reward times
  *   R:issued counts  U:redeemed counts  W:id,ts,type,flags,points;...
+ *   Y:oid,day,flags,currency,exponent,amount,num,den,pow10;...  orders as paid
  * Hashes are hex; names are %-escaped.  Empty sections are left out.
  */
 #include "state/store/codec_int.h"
@@ -82,6 +83,19 @@ static void enc_lists(struct strbuf *b, const struct customer *c)
         if (v->opened_ms || v->category) {
             strbuf_printf(b, ",%" PRId64 ",%" PRIu32, v->opened_ms, v->category);
         }
+    }
+}
+
+static void enc_paid(struct strbuf *b, const struct customer *c)
+{
+    for (uint32_t i = 0; i < c->npaid; i++) {
+        const struct cu_paid *o = &c->paid[i];
+        enc_entry(b, 'Y', i);
+        strbuf_printf(b,
+                      "%" PRIx32 ",%" PRId32 ",%" PRIu32 ",%.3s,%" PRIu32 ",%" PRId64
+                      ",%" PRIu64 ",%" PRIu64 ",%d",
+                      o->oid, o->day, o->flags, o->currency, o->exponent, o->amount_minor,
+                      o->rate.num, o->rate.den, o->rate.pow10);
     }
 }
 
@@ -177,6 +191,7 @@ char *codec_encode_aux(const struct customer *c)
     enc_lists(&b, c);
     enc_brands(&b, c);
     enc_events(&b, c);
+    enc_paid(&b, c);
     return strbuf_detach(&b);
 }
 
@@ -421,6 +436,30 @@ static int dec_reward(struct customer *c, struct cur *k)
     return cur_done(k) && r->type < RW__COUNT ? 0 : -1;
 }
 
+static int dec_paid(struct customer *c, struct cur *k)
+{
+    struct cu_paid *o;
+    char cur[8];
+
+    if (c->npaid == CU_PAID_MAX) {
+        return -1;
+    }
+    o = &c->paid[c->npaid++];
+    o->oid = (uint32_t)cur_hex(k);
+    o->day = (int32_t)cur_i64(k);
+    o->flags = (uint32_t)cur_i64(k);
+    if (cur_next(k, cur, sizeof(cur)) < 0 || strlen(cur) != 3) {
+        return -1;
+    }
+    memcpy(o->currency, cur, sizeof(o->currency));
+    o->exponent = (uint32_t)cur_i64(k);
+    o->amount_minor = cur_i64(k);
+    o->rate.num = (uint64_t)cur_i64(k);
+    o->rate.den = (uint64_t)cur_i64(k);
+    o->rate.pow10 = (int)cur_i64(k);
+    return cur_done(k) && o->rate.num > 0 && o->rate.den > 0 ? 0 : -1;
+}
+
 static int dec_time(int64_t *v, uint32_t *n, uint32_t max, struct cur *k)
 {
     if (*n == max) {
@@ -453,6 +492,8 @@ static int dec_entry(struct customer *c, char tag, struct cur *k)
         return dec_time(c->reward_recent_ms, &c->nreward_recent, CU_RWD_RECENT, k);
     case 'W':
         return dec_reward(c, k);
+    case 'Y':
+        return dec_paid(c, k);
     default:
         return 0; /* a section of a newer format: skipped */
     }

@@ -1,14 +1,16 @@
 /*
  * packed.c - the packed customer state (packed.h).
  *
- * Layout 3, in order:
- *   'L', 3                     magic and layout
+ * Layout 4, in order:
+ *   'L', 4                     magic and layout
  *   rev, partition, nwm, nwm x (source, partition, offset)   the store's part
  *   scalars: a bitmap of the non-zero ones (one bit per entry of `scalars`,
  *            LSB first), then the value of each set bit
  *   lists:   per entry of `lists`, a count, then each element's members
  * A value is written by its kind (enum pk_kind): the encodings are chosen so
- * that a typical value takes one to three bytes.
+ * that a typical value takes one to three bytes.  Layout 3 is layout 4
+ * without its last list (the orders as paid): read as a customer whose
+ * list is empty.
  */
 #include "state/store/packed.h"
 
@@ -17,12 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/currency.h"
+
 #define PACKED_MAGIC 'L'
 
 enum pk_kind {
     PK_I64,  /* int64_t, zigzag varint */
     PK_I32,  /* int32_t (and enums), zigzag varint */
     PK_U32,  /* uint32_t, varint */
+    PK_U64,  /* uint64_t, varint */
     PK_DBL,  /* double, 8 bytes */
     PK_H64,  /* uint64_t hash, 8 bytes */
     PK_H32,  /* uint32_t hash, 4 bytes */
@@ -224,6 +229,13 @@ static const struct pk_member reward_members[] = {
     M(cu_reward, id, PK_H64),    M(cu_reward, ts_ms, PK_TIME), M(cu_reward, type, PK_U32),
     M(cu_reward, flags, PK_U32), M(cu_reward, points, PK_I64),
 };
+static const struct pk_member paid_members[] = {
+    M(cu_paid, oid, PK_H32),        M(cu_paid, day, PK_DAY),
+    M(cu_paid, flags, PK_U32),      M(cu_paid, currency, PK_CUR),
+    M(cu_paid, exponent, PK_U32),   M(cu_paid, amount_minor, PK_I64),
+    M(cu_paid, rate.num, PK_U64),   M(cu_paid, rate.den, PK_U64),
+    M(cu_paid, rate.pow10, PK_I32),
+};
 static const struct pk_member time_member[] = {{0, PK_TIME}};
 static const struct pk_member hash_member[] = {{0, PK_H64}};
 
@@ -251,11 +263,14 @@ static const struct pk_list lists[] = {
     L(sig, nsig, signal_members), L(mkt_ms, nmkt, time_member),
     L(rem_ms, nrem, time_member), L(reward_recent_ms, nreward_recent, time_member),
     L(rwd, nrwd, reward_members), L(seen, nseen, hash_member),
+    L(paid, npaid, paid_members), /* layout 4 */
 };
 
 #undef L
 
 #define NLISTS (sizeof(lists) / sizeof(lists[0]))
+/* The lists of layout 3: all but the last. */
+#define NLISTS_3 (NLISTS - 1)
 
 /* ---- writing ------------------------------------------------------------ */
 
@@ -328,6 +343,10 @@ static void put_value(struct wr *w, const void *field, enum pk_kind kind,
     case PK_U32:
         memcpy(&u32, field, sizeof(u32));
         put_uvar(w, u32);
+        break;
+    case PK_U64:
+        memcpy(&u64, field, sizeof(u64));
+        put_uvar(w, u64);
         break;
     case PK_DBL:
         memcpy(&d, field, sizeof(d));
@@ -580,6 +599,10 @@ static void get_value(struct rd *r, void *field, enum pk_kind kind, const struct
         u32 = (uint32_t)get_uvar(r);
         memcpy(field, &u32, sizeof(u32));
         break;
+    case PK_U64:
+        u64 = get_uvar(r);
+        memcpy(field, &u64, sizeof(u64));
+        break;
     case PK_DBL:
     case PK_H64:
         u64 = get_fixed(r, 8);
@@ -649,13 +672,13 @@ static void get_value(struct rd *r, void *field, enum pk_kind kind, const struct
     }
 }
 
-static int decode_meta(struct rd *r, struct store_meta *meta)
+static int decode_meta(struct rd *r, struct store_meta *meta, int layout)
 {
     uint64_t nwm;
 
     memset(meta, 0, sizeof(*meta));
     meta->exists = 1;
-    meta->layout = PACKED_LAYOUT;
+    meta->layout = layout;
     meta->rev = get_svar(r);
     meta->partition = (int32_t)get_svar(r);
     if ((nwm = get_uvar(r)) > STORE_WM_MAX) {
@@ -670,9 +693,10 @@ static int decode_meta(struct rd *r, struct store_meta *meta)
     return r->bad ? -1 : 0;
 }
 
-static int decode_lists(struct rd *r, struct customer *c, const struct base *b)
+static int decode_lists(struct rd *r, struct customer *c, const struct base *b,
+                        size_t nlists)
 {
-    for (size_t i = 0; i < NLISTS && !r->bad; i++) {
+    for (size_t i = 0; i < nlists && !r->bad; i++) {
         const struct pk_list *l = &lists[i];
         uint64_t n = get_uvar(r);
         uint32_t n32 = (uint32_t)n;
@@ -711,6 +735,18 @@ static int check_enums(const struct customer *c)
             return -1;
         }
     }
+    /* An order's rate converts its return: one fx_convert refuses is not
+     * what a conversion recorded. */
+    for (uint32_t i = 0; i < c->npaid; i++) {
+        const struct cu_paid *o = &c->paid[i];
+        int64_t cents;
+
+        if (o->exponent > CURRENCY_EXPONENT_MAX || o->rate.num == 0 || o->rate.den == 0 ||
+            o->rate.pow10 < -FX_RATE_SCALE_MAX || o->rate.pow10 > FX_RATE_SCALE_MAX ||
+            cu_paid_cents(o, &cents) < 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -722,13 +758,13 @@ int packed_decode(const unsigned char *buf, size_t len, const char *id,
     struct base b;
 
     memset(c, 0, sizeof(*c));
-    if (len < 2 || buf[0] != PACKED_MAGIC || buf[1] != PACKED_LAYOUT) {
-        snprintf(err, errlen, "customer %s: not a packed state of layout %d", id,
+    if (len < 2 || buf[0] != PACKED_MAGIC || (buf[1] != PACKED_LAYOUT && buf[1] != 3)) {
+        snprintf(err, errlen, "customer %s: not a packed state of layout 3 or %d", id,
                  PACKED_LAYOUT);
         return -1;
     }
     r.p += 2;
-    if (decode_meta(&r, meta) < 0) {
+    if (decode_meta(&r, meta, buf[1]) < 0) {
         goto bad;
     }
     for (size_t i = 0; i < BITMAP_SIZE; i++) {
@@ -743,7 +779,8 @@ int packed_decode(const unsigned char *buf, size_t len, const char *id,
         }
     }
     if (r.bad || c->as_of_ms < -PACKED_TIME_LIMIT || c->as_of_ms > PACKED_TIME_LIMIT ||
-        decode_lists(&r, c, &b) < 0 || r.p != r.end || check_enums(c) < 0) {
+        decode_lists(&r, c, &b, buf[1] == 3 ? NLISTS_3 : NLISTS) < 0 || r.p != r.end ||
+        check_enums(c) < 0) {
         goto bad;
     }
     snprintf(c->id, sizeof(c->id), "%s", id);

@@ -21,7 +21,7 @@
 
 /* The layout written by this build; older layouts it reads are listed in
  * docs/state.md. */
-#define PACKED_LAYOUT 3
+#define PACKED_LAYOUT 4
 /* Instants beyond 2^53 ms (some 285,000 years) from the epoch are no
  * model's: a state holding one is damaged and does not decode. */
 #define PACKED_TIME_LIMIT (INT64_C(1) << 53)
@@ -43,8 +43,9 @@ struct store_wm {
  * it, so defined here; store.h's loads and commits pass it on. */
 struct store_meta {
     int exists;
-    int layout;        /* PACKED_LAYOUT, or 2 (the hash and aux string of the
-                          release before: rewritten at the next commit); 0 when
+    int layout;        /* PACKED_LAYOUT, 3 (the packed state of the release
+                          before), or 2 (the hash and aux string of the one
+                          before that): rewritten at the next commit; 0 when
                           not stored */
     int64_t rev;       /* for the optimistic commit */
     int32_t partition; /* -1 if not recorded */

@@ -1,5 +1,5 @@
 /*
- * store_load.c - customers read from Redis: the packed state (layout 3), or
+ * store_load.c - customers read from Redis: the packed state (layout 4, or 3), or
  * the hash, aux string and outbox of layout 2 (docs/state.md), one function
  * call each; and the lists of derived events a layout 2 outbox leaves over.
  */

@@ -176,6 +176,26 @@ static inline void fx_return(struct fx *f, const char *oid, int64_t ts, double a
     fx_apply(f, &ev);
 }
 
+/* An order paid in another currency, as consumers/convert.c leaves it:
+ * amount minor units of cur (exponent exp) converted at num / den, the
+ * figures it stated kept in ev.paid. */
+static inline void fx_order_paid(struct fx *f, const char *oid, int64_t ts,
+                                 const char *cur, int exp, int64_t amount, uint64_t num,
+                                 uint64_t den)
+{
+    struct event ev;
+
+    fx_event(f, &ev, EV_ORDER_PLACED, ts);
+    snprintf(ev.order_id, sizeof(ev.order_id), "%s", oid);
+    memcpy(ev.paid.currency, cur, 4);
+    ev.paid.exponent = exp;
+    ev.paid.amount_minor = amount;
+    ev.paid.rate = (struct fx_ratio){num, den, 0};
+    ck_assert_int_eq(fx_convert(amount, exp, &ev.paid.rate, 2, &ev.amount_minor), FX_OK);
+    ev.shipping = SHIP_STANDARD;
+    fx_apply(f, &ev);
+}
+
 /* A review of order oid (NULL: of no order). */
 static inline void fx_review_of(struct fx *f, int64_t ts, const char *oid, int rating,
                                 int shared)
@@ -293,7 +313,8 @@ static inline void fx_first_orders(struct fx *f)
 
 /* A customer with every bounded list the events fill in use: the typical
  * customer of test_codec.c's size test plus a low rating, a quality return, a
- * complaint, payment reminders, marketing and a platform order; lists the
+ * complaint, payment reminders, marketing, a platform order and two orders
+ * paid in other currencies; lists the
  * events left empty are filled directly, as are two reward counters.  Rewards
  * given (rwd) and the recent ids (seen) stay empty: test_packed.c adds them on
  * top. */
@@ -310,6 +331,8 @@ static inline void fx_build_full(struct fx *f)
     fx_order_full(f, "A-1004", T0 + 120 * DAY, 35, 0, SHIP_STANDARD, "shoes", "Zenith");
     fx_order_full(f, "A-1005", T0 + 200 * DAY, 55, 0, SHIP_STANDARD, "shoes", "Acme");
     fx_order_full(f, "A-1006", T0 + 201 * DAY, 12, 0, SHIP_PLATFORM, "tea", "Leaf");
+    fx_order_paid(f, "A-1007", T0 + 202 * DAY, "GBP", 2, 2599, 117, 100);
+    fx_order_paid(f, "A-1008", T0 + 203 * DAY, "JPY", 0, 4200, 1, 160);
     if (f->c->ninc == 0) {
         f->c->inc[f->c->ninc++].ts_ms = T0 + 66 * DAY;
     }
@@ -332,6 +355,7 @@ static inline void fx_build_full(struct fx *f)
     ck_assert_uint_gt(f->c->nsig, 0);
     ck_assert_uint_gt(f->c->nmkt, 0);
     ck_assert_uint_gt(f->c->nrem, 0);
+    ck_assert_uint_eq(f->c->npaid, 2);
 }
 
 /* c in the readable text form, asserting it encodes. */

@@ -224,7 +224,7 @@ START_TEST(test_diff_full)
     ck_assert_str_eq(kv.v[0].value, "1");
     assert_same(&kv, aux, &full, full_aux);
     /* Every field, those at their default as "". */
-    ck_assert_str_eq(kvlist_get(&kv, "orders"), "6");
+    ck_assert_str_eq(kvlist_get(&kv, "orders"), "8");
     ck_assert_str_eq(kvlist_get(&kv, "orders_cancelled"), "");
     ck_assert_str_eq(kvlist_get(&kv, "cancelled_unknown"), "");
     ck_assert_ptr_nonnull(kvlist_get(&kv, "rewards_sent"));

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/currency.h"
 #include "state/store/codec.h"
 #include "state/store/packed.h"
 #include "tests/unit/check_main.h"
@@ -248,6 +249,7 @@ static void pack_roundtrip(const struct customer *c, const struct store_meta *me
     SAME_LIST(k, d, reward_recent_ms, nreward_recent);
     SAME_LIST(k, d, rwd, nrwd);
     SAME_LIST(k, d, seen, nseen);
+    SAME_LIST(k, d, paid, npaid);
     ck_assert(memcmp(c->reward_last_ms, d->reward_last_ms, sizeof(c->reward_last_ms)) ==
               0);
     ck_assert(memcmp(c->reward_suppressed, d->reward_suppressed,
@@ -612,6 +614,26 @@ static void random_customer(uint64_t *s, struct customer *c)
     for (uint32_t i = 0; i < c->nseen; i++) {
         c->seen[i] = r_h64(s);
     }
+    c->npaid = r_count(s, CU_PAID_MAX);
+    for (uint32_t i = 0; i < c->npaid; i++) {
+        struct cu_paid *o = &c->paid[i];
+        int64_t cents;
+
+        o->oid = r_u32(s);
+        o->day = r_day(s);
+        o->flags = r_u32(s);
+        for (int k = 0; k < 3; k++) {
+            o->currency[k] = (char)('A' + below(s, 26));
+        }
+        o->exponent = below(s, CURRENCY_EXPONENT_MAX + 1);
+        o->rate.num = 1 + rnd64(s) % 999999999999999ULL;
+        o->rate.den = 1 + rnd64(s) % 999999999999999ULL;
+        o->rate.pow10 = (int)below(s, 2 * FX_RATE_SCALE_MAX + 1) - FX_RATE_SCALE_MAX;
+        /* an amount its rate converts (the decoder refuses one it does not) */
+        for (o->amount_minor = r_i64(s); cu_paid_cents(o, &cents) < 0;) {
+            o->amount_minor /= 1000;
+        }
+    }
 
     c->orders_30d = r_i64(s);
     c->orders_90d = r_i64(s);
@@ -959,6 +981,8 @@ START_TEST(test_unpack_rejects)
     ck_assert_int_eq(unpack(big, len, d, &m), 0);
     for (int layout = 0; layout < 256; layout++) {
         big[1] = (unsigned char)layout;
+        /* 3 is read too; this customer has none of what layout 4 added
+         * (one byte less), so with that byte it is refused */
         ck_assert_int_eq(unpack(big, len, d, &m), layout == PACKED_LAYOUT ? 0 : -1);
     }
 
@@ -985,12 +1009,14 @@ enum {
     LI_REWARD_RECENT,
     LI_RWD,
     LI_SEEN,
+    LI_PAID,
     LI__COUNT
 };
 
 static const uint32_t list_max[LI__COUNT] = {
-    CU_DAYS_MAX, CU_OPEN_MAX, CU_CONV_MAX, CU_BRAND_MAX,  CU_CAT_MAX,  CU_INC_MAX,
-    CU_SIG_MAX,  CU_MKT_MAX,  CU_REM_MAX,  CU_RWD_RECENT, CU_RWD_KEEP, CU_SEEN_MAX,
+    CU_DAYS_MAX, CU_OPEN_MAX, CU_CONV_MAX, CU_BRAND_MAX, CU_CAT_MAX,
+    CU_INC_MAX,  CU_SIG_MAX,  CU_MKT_MAX,  CU_REM_MAX,   CU_RWD_RECENT,
+    CU_RWD_KEEP, CU_SEEN_MAX, CU_PAID_MAX,
 };
 
 static size_t put_varint(unsigned char *p, uint64_t v)
@@ -1277,6 +1303,94 @@ START_TEST(test_unpack_rejects_enums)
 }
 END_TEST
 
+/* An order as paid whose rate or exponent fx_convert refuses (which no
+ * conversion recorded) is damage; so is one whose amount its rate cannot
+ * convert. */
+START_TEST(test_unpack_rejects_paid)
+{
+    struct customer *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
+    struct store_meta meta = {0}, m;
+    size_t len;
+    unsigned char *buf;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(d);
+    for (int k = 0; k < 7; k++) {
+        struct cu_paid *o = &c->paid[0];
+
+        customer_init(c, "cust-1");
+        c->npaid = 1;
+        memcpy(o->currency, "JPY", 4);
+        o->amount_minor = 4200;
+        o->rate = (struct fx_ratio){1, 160, 0};
+        switch (k) {
+        case 1:
+            o->rate.num = 0;
+            break;
+        case 2:
+            o->rate.den = 0;
+            break;
+        case 3:
+            o->rate.pow10 = FX_RATE_SCALE_MAX + 1;
+            break;
+        case 4:
+            o->rate.pow10 = -FX_RATE_SCALE_MAX - 1;
+            break;
+        case 5:
+            o->exponent = CURRENCY_EXPONENT_MAX + 1;
+            break;
+        case 6:
+            o->amount_minor = INT64_MAX;
+            o->rate.num = 1000;
+            o->rate.den = 1;
+            break;
+        }
+        buf = pack(c, &meta, &len);
+        ck_assert_msg(unpack(buf, len, d, &m) == (k ? -1 : 0), "case %d", k);
+        free(buf);
+    }
+    free(c);
+    free(d);
+}
+END_TEST
+
+/* Layout 3, the release before, is layout 4 without the orders as paid:
+ * read as a customer without them, its layout said; with anything after
+ * its last list it is refused. */
+START_TEST(test_unpack_layout3)
+{
+    struct fx f;
+    struct customer *d = malloc(sizeof(*d)), *k = malloc(sizeof(*k));
+    struct store_meta m;
+    size_t len;
+    unsigned char *buf;
+
+    ck_assert_ptr_nonnull(d);
+    ck_assert_ptr_nonnull(k);
+    fx_init(&f, "cust-1");
+    build_full(&f);
+    f.c->npaid = 0; /* what layout 3 held */
+    memset(f.c->paid, 0, sizeof(f.c->paid));
+    buf = pack(f.c, &meta_typical, &len);
+    ck_assert_int_eq(buf[1], 4);
+    ck_assert_int_eq(buf[len - 1], 0); /* the orders as paid: none */
+    buf[1] = 3;
+    ck_assert_int_eq(unpack(buf, len - 1, d, &m), 0);
+    ck_assert_int_eq(m.layout, 3);
+    canonical(f.c, k);
+    ck_assert_int_eq(memcmp(k, d, sizeof(*d)), 0);
+    ck_assert_int_eq(unpack(buf, len, d, &m), -1);
+    buf[1] = 4;
+    ck_assert_int_eq(unpack(buf, len - 1, d, &m), -1);
+    ck_assert_int_eq(unpack(buf, len, d, &m), 0);
+    ck_assert_int_eq(m.layout, 4);
+    free(buf);
+    free(k);
+    free(d);
+    fx_free(&f);
+}
+END_TEST
+
 /* Random damage to a valid packing: refused or decoded, never a crash or a
  * read or write out of bounds (the sanitizer build checks), and what decodes
  * packs again. */
@@ -1456,6 +1570,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_unpack_rejects_name_and_seq);
     tcase_add_test(tc, test_unpack_rejects_day_out_of_range);
     tcase_add_test(tc, test_unpack_rejects_enums);
+    tcase_add_test(tc, test_unpack_rejects_paid);
+    tcase_add_test(tc, test_unpack_layout3);
     tcase_add_loop_test(tc, test_unpack_damaged, 0, 50);
     tcase_add_test(tc, test_pack_size_fraction);
     tcase_add_test(tc, test_pack_size_one_order);
