@@ -217,6 +217,36 @@ static void each_customer(struct ctl *c, void (*fn)(const struct customer *cu, v
 
 /* ---- commands ---- */
 
+/* The orders as paid (docs/state.md): as stated and as counted. */
+static void add_paid(cJSON *doc, const struct customer *cu)
+{
+    cJSON *list = cJSON_AddArrayToObject(doc, "orders_as_paid");
+
+    for (uint32_t i = 0; i < cu->npaid; i++) {
+        const struct cu_paid *p = &cu->paid[i];
+        cJSON *o = cJSON_CreateObject();
+        char day[FX_DAY_TEXT];
+        int64_t cents = 0;
+
+        fx_day_format(p->day, day);
+        cJSON_AddStringToObject(o, "day", day);
+        cJSON_AddStringToObject(o, "currency", p->currency);
+        cJSON_AddNumberToObject(o, "amount",
+                                (double)p->amount_minor / pow(10, (int)p->exponent));
+        if (cu_paid_cents(p, &cents) == 0) {
+            cJSON_AddNumberToObject(o, "converted", (double)cents / 100.0);
+        }
+        cJSON_AddStringToObject(o, "converted_currency", cu->currency);
+        cJSON_AddNumberToObject(o, "rate",
+                                (double)p->rate.num / (double)p->rate.den *
+                                    pow(10, p->rate.pow10));
+        cJSON_AddBoolToObject(o, "own_rate", (p->flags & PAID_OWN_RATE) != 0);
+        cJSON_AddBoolToObject(o, "cancelled", (p->flags & PAID_CANCELLED) != 0);
+        cJSON_AddBoolToObject(o, "refunded_at_its_rate", (p->flags & PAID_RETURNED) != 0);
+        cJSON_AddItemToArray(list, o);
+    }
+}
+
 /* Explained as of the time the daemon last evaluated the customer (so the
  * figures match the stored ones), or as of now with --now. */
 static int cmd_show(struct ctl *c, const char *id, int at_wall_clock)
@@ -252,6 +282,7 @@ static int cmd_show(struct ctl *c, const char *id, int at_wall_clock)
         for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
             cJSON_AddItemToArray(lines, cJSON_CreateString(line));
         }
+        add_paid(doc, cu);
         put_json(doc);
     } else {
         fputs(buf, stdout);

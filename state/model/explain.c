@@ -3,12 +3,14 @@
  * class for `loyaltyctl show`.  Re-derives on a copy of the customer at the
  * requested time so the text matches what a sweep at that time would store.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/civil.h"
+#include "base/minor.h"
 #include "base/strbuf.h"
 #include "state/model/attitude.h"
 #include "state/model/brand.h"
@@ -198,6 +200,53 @@ static void explain_rewards(struct strbuf *o, const struct customer *c,
     }
 }
 
+/* amount minor units of exponent exp as a decimal ("42.50", "4200"). */
+static void put_minor(struct strbuf *o, int64_t amount, unsigned exp)
+{
+    uint64_t mag = amount < 0 ? 0 - (uint64_t)amount : (uint64_t)amount, unit = 1;
+
+    for (unsigned i = 0; i < exp; i++) {
+        unit *= 10;
+    }
+    strbuf_printf(o, "%s%llu", amount < 0 ? "-" : "", (unsigned long long)(mag / unit));
+    if (exp > 0) {
+        strbuf_printf(o, ".%0*llu", (int)exp, (unsigned long long)(mag % unit));
+    }
+}
+
+/* The orders as paid (customer.h, struct cu_paid): each as stated and as
+ * counted, at which rate and from where. */
+static void explain_paid(struct strbuf *o, const struct customer *c)
+{
+    if (c->npaid == 0) {
+        return;
+    }
+    line(o, "orders as paid, the last %u (newest last):", c->npaid);
+    for (uint32_t i = 0; i < c->npaid; i++) {
+        const struct cu_paid *p = &c->paid[i];
+        char day[FX_DAY_TEXT];
+        int64_t cents = 0;
+        int ok = cu_paid_cents(p, &cents) == 0;
+
+        fx_day_format(p->day, day);
+        strbuf_printf(o, "  %s  ", day);
+        put_minor(o, p->amount_minor, p->exponent);
+        strbuf_printf(o, " %.3s = ", p->currency);
+        if (ok) {
+            put_minor(o, cents, MINOR_MODEL_EXPONENT);
+        } else {
+            strbuf_puts(o, "?");
+        }
+        strbuf_printf(o, " %s at %.10g (%s)%s%s\n", c->currency,
+                      (double)p->rate.num / (double)p->rate.den * pow(10, p->rate.pow10),
+                      p->flags & PAID_OWN_RATE                   ? "its own fx_rate"
+                      : memcmp(p->currency, c->currency, 3) == 0 ? "same currency"
+                                                                 : "rates table",
+                      p->flags & PAID_CANCELLED ? ", cancelled" : "",
+                      p->flags & PAID_RETURNED ? ", refunded at its rate" : "");
+    }
+}
+
 static void explain_risk(struct strbuf *o, const struct customer *c,
                          const struct model_ctx *m, const struct risk_eval *r)
 {
@@ -260,6 +309,7 @@ int model_explain(const struct customer *c0, const struct model_ctx *m, int64_t 
          (long long)c->orders_cancelled, (long long)c->orders_returned,
          customer_net_spend(c), c->currency, (long long)c->orders_30d,
          (long long)c->orders_90d, (long long)c->orders_365d);
+    explain_paid(&o, c);
     explain_score(&o, c, m->cfg, &bv, &av);
     explain_attitude(&o, c, m->cfg, &av, &sv);
     explain_brand(&o, c, m->cfg, &bv);

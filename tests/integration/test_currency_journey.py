@@ -151,3 +151,76 @@ def test_currency_journey(env, tmp_path):
     assert summary(env, replay, TIER) == t, (summary(env, replay, TIER), t)
     assert summary(env, replay, REFUND) == u, (summary(env, replay, REFUND), u)
     r.stop()
+
+
+def returned(n, cid, order_id, amount, currency, ts, **extra):
+    ev = {"event_id": "e-fx-r%d" % n, "customer_id": cid, "type": "order.returned",
+          "ts": ts, "order_id": order_id, "amount": amount, "currency": currency,
+          "reason": "changed_mind"}
+    ev.update(extra)
+    return (cid, json.dumps(ev).encode())
+
+
+def test_refund_at_its_orders_rate(env, tmp_path):
+    """A return without fx_rate is refunded at the rate its order was
+    converted at (kept in the customer's orders as paid), not at the rate
+    of its own day, and needs no rate of its own day; one of an order the
+    customer does not have, in a currency without a rate, is dead-lettered
+    no_rate.  loyaltyctl show says both amounts of each order; with
+    reward.currency = order a coupon is valued in the order's currency."""
+    need_ctl()
+    env.create_topics()
+    now = int(time.time() * 1000)
+    t0 = now - 200 * DAY
+    d0 = day_of(t0)
+    fx_import(env.redis_prefix, write(tmp_path, "rates.csv", [
+        (d0 - timedelta(days=3), "GBP", "0.85"), (d0 - timedelta(days=3), "JPY", "160"),
+        (d0 + timedelta(days=60), "GBP", "0.9")]))
+    back, chf, yen = "fx-back", "fx-chf", "fx-yen"
+    lines = [
+        # 85.00 GBP at 0.85 = 100.00 EUR; returned whole on day 70, when
+        # the day's rate (0.9) would give 94.44
+        order(40, 85, "GBP", t0 + 30 * DAY, cid=back),
+        returned(41, back, "o-fx-40", 85, "GBP", t0 + 70 * DAY),
+        # CHF has no rate: the order settles at its own, the return of a
+        # third of it has none and takes the order's; the return of an
+        # order the customer does not have cannot be converted
+        order(50, 100, "CHF", t0 + 10 * DAY, cid=chf, fx_rate=1.05),
+        returned(51, chf, "o-fx-50", 33.33, "CHF", t0 + 20 * DAY),
+        returned(52, chf, "o-fx-nope", 10, "CHF", t0 + 21 * DAY),
+        # two orders of 100.00 EUR in yen: silver, and its first repeat
+        # purchase coupon (10 EUR at silver) in yen
+        order(60, 16000, "JPY", t0 + 5 * DAY, cid=yen),
+        order(61, 16000, "JPY", t0 + 25 * DAY, cid=yen),
+    ]
+    feed(env.topic("orders"), lines)
+    d = env.daemon(**{"money.currency": "EUR", "reward.currency": "order"}).start()
+    m = d.wait_caught_up(len(lines), partitions=1)
+    assert m.dead_by_reason() == {"no_rate": 1}, m.dead_by_reason()
+    assert m.get("loyaltyd_applied_total") == len(lines) - 1
+    dlq = drain(env.topic("loyalty.dlq"))
+    assert [r["headers"]["reason"] for r in dlq] == ["no_rate"], dlq
+    assert json.loads(dlq[0]["value"])["order_id"] == "o-fx-nope"
+    assert "not among the customer's last 8" in dlq[0]["headers"]["detail"], dlq
+
+    b = customer_hash(env.r, env.redis_prefix, back)
+    assert (b["spend_cents"], b["refund_cents"]) == ("10000", "10000"), b
+    c = customer_hash(env.r, env.redis_prefix, chf)
+    assert (c["spend_cents"], c["refund_cents"]) == ("10500", "3500"), c  # 34.9965
+
+    ctl = [LOYALTYCTL, "-c", d.config_path]
+    text = run(ctl + ["show", back]).stdout.decode()
+    assert "85.00 GBP = 100.00 EUR at 1.176470588 (rates table), refunded at its rate" \
+        in text, text
+    doc = json.loads(run(ctl + ["--json", "show", chf]).stdout)
+    paid = doc["orders_as_paid"]
+    assert [(p["currency"], p["amount"], p["converted"], p["rate"], p["own_rate"],
+             p["refunded_at_its_rate"]) for p in paid] == [
+        ("CHF", 100, 105, 1.05, True, True)], paid
+
+    rewards = [json.loads(r["value"]) for r in drain(env.topic("loyalty.rewards"))]
+    coupons = [w["reward"] for w in rewards
+               if w["customer_id"] == yen and w["reward"]["kind"] == "coupon"]
+    assert coupons == [{"type": "milestone", "milestone": 2, "kind": "coupon",
+                        "value": 1600, "currency": "JPY", "graded_by": "revenue"}], rewards
+    d.stop()

@@ -1,6 +1,6 @@
-"""Upgrade: state written by the previous release (layout 2: every field in the
+"""Upgrade: state written by an earlier release (layout 2: every field in the
 customer hash, the lists in an aux string) is read by this one and rewritten in
-layout 3 (a summary hash and the packed state) at each customer's next commit;
+layout 4 (a summary hash and the packed state) at each customer's next commit;
 its global due sets (`P due:N`) and indices (`P idx:KIND`) are moved to the
 tasks' keys (`P t:{N}:due`, `P t:{N}:idx:KIND`) at start, and the timers fire.
 
@@ -114,7 +114,7 @@ def test_upgrade_from_layout_2(env, previous_loyaltyd):
     """The previous release applies the first part of the input; this release
     goes on with the rest in the same group and prefix.  The end state, the
     indices and the derived events equal those of this release alone on the
-    whole input; every customer the second part touched is stored in layout 3,
+    whole input; every customer the second part touched is stored in layout 4,
     the others are still read from layout 2 (dump shows both)."""
     w = Workload(seed=91, customers=160)
     env.create_topics()
@@ -167,7 +167,7 @@ def test_upgrade_from_layout_2(env, previous_loyaltyd):
     for cid, d in docs.items():
         has_aux = env.r.exists("%sc:{%s}:aux" % (env.redis_prefix, cid))
         if cid in touched:
-            assert d["layout"] == 3 and not has_aux, (cid, d["layout"])
+            assert d["layout"] == 4 and not has_aux, (cid, d["layout"])
             assert len(d["summary"]) <= 20 and "codec" not in d["summary"], d["summary"]
         elif cid in layout2:
             assert d["layout"] == 2 and has_aux, cid

@@ -333,6 +333,12 @@ START_TEST(test_return_at_its_orders_rate)
     ck_assert_int_eq(convert_apply(&f, &o, &t, &ev, "A-1"), 0);
     ck_assert_int_eq(f.c->refund_cents, 10000);
     ck_assert_uint_eq(f.c->paid[0].flags & PAID_RETURNED, PAID_RETURNED);
+    /* loyaltyctl show says both amounts, the rate and where it came from */
+    char text[8192];
+    ck_assert_int_eq(model_explain(f.c, &f.m, f.c->as_of_ms, text, sizeof(text)), 0);
+    ck_assert_msg(strstr(text, "2024-02-28  85.00 GBP = 100.00 EUR at 1.176470588 (rates "
+                               "table), refunded at its rate\n") != NULL,
+                  "%s", text);
 
     /* A return of an order the customer does not have: the day's rate. */
     returned(&ev, "GBP", 900, "2024-03-05");
