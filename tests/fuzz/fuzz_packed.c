@@ -1,8 +1,9 @@
 /*
  * fuzz_packed.c - the packed-state decoder (state/packed.c) on arbitrary
  * bytes, as a damaged or hostile value under a customer's state key would
- * be.  What decodes must encode again, and decode(encode(x)) must give back
- * x and its store meta exactly, re-encoding to the same bytes; and the model
+ * be.  What decodes must encode again (in this build's layout, whatever
+ * layout it read), and decode(encode(x)) must give back x and its store meta
+ * exactly, re-encoding to the same bytes; and the model
  * must run on it without undefined behaviour.
  */
 #include <stdio.h>
@@ -68,6 +69,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(packed_encode(&first, &meta, NULL, 0) == len, "measured size differs");
     FUZZ_CHECK(packed_decode(buf, len, ID, &again, &meta2, err, sizeof(err)) == 0,
                "re-encoded state does not decode");
+    /* An older layout read is written in this build's. */
+    FUZZ_CHECK(meta2.layout == PACKED_LAYOUT, "re-encoded in another layout");
+    meta.layout = PACKED_LAYOUT;
     FUZZ_CHECK(memcmp(&meta, &meta2, sizeof(meta)) == 0, "store meta differs");
     FUZZ_CHECK(memcmp(&first, &again, sizeof(first)) == 0, "decode(encode(x)) is not x");
     buf2 = packed_new(&again, &meta2, &len2);
