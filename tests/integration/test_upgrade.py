@@ -1,10 +1,14 @@
-"""Upgrade: state written by an earlier release (layout 2: every field in the
-customer hash, the lists in an aux string) is read by this one and rewritten in
-layout 4 (a summary hash and the packed state) at each customer's next commit;
-its global due sets (`P due:N`) and indices (`P idx:KIND`) are moved to the
-tasks' keys (`P t:{N}:due`, `P t:{N}:idx:KIND`) at start, and the timers fire.
+"""Upgrade: state written by an earlier release is read by this one and
+rewritten in layout 4 (a summary hash and the packed state, the orders as paid
+its last list) at each customer's next commit.
 
-The previous release is built from this repository's history (PREVIOUS), so
+- Layout 2 (every field in the customer hash, the lists in an aux string): its
+  global due sets (`P due:N`) and indices (`P idx:KIND`) are moved to the
+  tasks' keys (`P t:{N}:due`, `P t:{N}:idx:KIND`) at start, and the timers fire.
+- Layout 3 (the packed state without the orders as paid): read as a customer
+  without them.
+
+Each previous release is built from this repository's history (PREVIOUS), so
 the state it starts from is what that release really wrote."""
 import json
 import os
@@ -18,37 +22,105 @@ from conftest import (ROOT, ctl_run, customer_hash, dec, due_tasks, dump_custome
                       feed, full_state, index_tasks, indices, log, need_ctl)
 from workload import TOPICS, Workload
 
-# The last commit whose daemon writes layout 2.
-PREVIOUS = "4a61d00"
+# {layout: the last commit whose daemon writes it}.
+PREVIOUS = {2: "4a61d00", 3: "94b8fe9"}
 
 
-def build_previous(dest):
-    """loyaltyd of PREVIOUS, built from `git archive` into dest."""
+def build_previous(commit, dest):
+    """loyaltyd of commit, built from `git archive` into dest (kept there, with
+    the commit it was built from in dest/COMMIT, for the next run)."""
     binary = os.path.join(dest, "build", "loyaltyd")
-    if os.access(binary, os.X_OK):
-        return binary
-    have = subprocess.run(["git", "-C", ROOT, "cat-file", "-e", PREVIOUS + "^{commit}"],
+    stamp = os.path.join(dest, "COMMIT")
+    if os.access(binary, os.X_OK) and os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read().strip() == commit:
+                return binary
+    have = subprocess.run(["git", "-C", ROOT, "cat-file", "-e", commit + "^{commit}"],
                           stderr=subprocess.PIPE)
     assert have.returncode == 0, (
-        "commit %s (the previous release) is not in this clone's history: "
-        "the upgrade test needs a full clone" % PREVIOUS)
-    os.makedirs(dest, exist_ok=True)
-    archive = subprocess.Popen(["git", "-C", ROOT, "archive", PREVIOUS], stdout=subprocess.PIPE)
+        "commit %s (a previous release) is not in this clone's history: "
+        "the upgrade tests need a full clone" % commit)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.makedirs(dest)
+    archive = subprocess.Popen(["git", "-C", ROOT, "archive", commit], stdout=subprocess.PIPE)
     subprocess.run(["tar", "-x", "-C", dest], stdin=archive.stdout, check=True)
     assert archive.wait() == 0
     subprocess.run(["make", "-s", "-j2", "build/loyaltyd"], cwd=dest, check=True,
                    stdout=subprocess.DEVNULL, timeout=600)
+    with open(stamp, "w") as f:
+        f.write(commit + "\n")
     return binary
 
 
 @pytest.fixture(scope="module")
-def previous_loyaltyd(tmp_path_factory):
-    cache = os.path.join(ROOT, "build", "previous-release")
-    try:
-        return build_previous(cache)
-    except Exception:
-        shutil.rmtree(cache, ignore_errors=True)
-        raise
+def previous_loyaltyd():
+    """previous_loyaltyd(layout): the path of the loyaltyd of PREVIOUS[layout],
+    built once into build/previous-release-LAYOUT."""
+    def get(layout):
+        cache = os.path.join(ROOT, "build", "previous-release-%d" % layout)
+        try:
+            return build_previous(PREVIOUS[layout], cache)
+        except Exception:
+            shutil.rmtree(cache, ignore_errors=True)
+            raise
+    return get
+
+
+def split_input(w):
+    """The workload's lines per topic before the cut (two thirds of its
+    events, by time) and from it: (first, rest)."""
+    stamps = sorted(ms for t in TOPICS for ms in w.stamps[t])
+    cut = stamps[len(stamps) * 2 // 3]
+    first = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms < cut] for t in TOPICS}
+    rest = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms >= cut] for t in TOPICS}
+    return first, rest
+
+
+def run_previous(env, binary, first):
+    """The previous release (binary) on the first part of the input, caught up
+    and stopped: (its daemon, the number of lines it consumed)."""
+    for t in TOPICS:
+        if first[t]:
+            feed(env.topic(t), first[t])
+    old = env.daemon("previous")
+    old.binary = binary
+    old.start()
+    n_first = sum(len(v) for v in first.values())
+    old.wait_caught_up(n_first)
+    old.stop()
+    return old, n_first
+
+
+def same_as_reference(env, w, upgraded, upgraded_idx, outputs, ids, republished=0):
+    """This release alone on the whole input, into another prefix, ends with
+    the state (but the store's rev) and indices of the upgrade, and derives the
+    same events: the output topics, which both runs wrote to, hold each of
+    them twice, but the `republished` rewards the upgrade published twice,
+    three times.  Returns the reference's prefix."""
+    rewards, churn, segments = outputs
+    ref_prefix = env.redis_prefix + "ref:"
+    ref = env.daemon("reference", redis_prefix=ref_prefix)
+    ref.start()
+    ref.wait_caught_up(w.total())
+    ref.stop()
+    reference = full_state(env.r, ref_prefix)
+    assert set(upgraded) == set(reference)
+
+    def sans_rev(fields):
+        return {k: v for k, v in fields.items() if k != "rev"}
+    differ = [c for c in reference if (sans_rev(upgraded[c][0]), upgraded[c][1]) !=
+              (sans_rev(reference[c][0]), reference[c][1])]
+    assert not differ, "%d customers differ, e.g. %s:\nupgraded  %s\nreference %s" % (
+        len(differ), differ[0], upgraded[differ[0]], reference[differ[0]])
+    assert upgraded_idx == indices(env.r, ref_prefix)
+    # Both runs wrote to the same output topics: every event id twice, once each.
+    rewards2, churn2 = read_outputs(env)
+    segments2 = read_segments(env)
+    assert (len(rewards2), len(churn2), len(segments2)) == (
+        2 * len(rewards) - republished, 2 * len(churn), 2 * len(segments))
+    ids2, _ = check_derived_records(rewards2, churn2, segments=segments2, allow_duplicates=True)
+    assert set(ids2) == set(ids)
+    return ref_prefix
 
 
 def old_keys(r, prefix):
@@ -111,27 +183,15 @@ def migrate(env, old, old_due, old_idx):
 
 
 def test_upgrade_from_layout_2(env, previous_loyaltyd):
-    """The previous release applies the first part of the input; this release
+    """The last release writing layout 2 applies the first part of the input; this release
     goes on with the rest in the same group and prefix.  The end state, the
     indices and the derived events equal those of this release alone on the
     whole input; every customer the second part touched is stored in layout 4,
     the others are still read from layout 2 (dump shows both)."""
     w = Workload(seed=91, customers=160)
     env.create_topics()
-    stamps = sorted(ms for t in TOPICS for ms in w.stamps[t])
-    cut = stamps[len(stamps) * 2 // 3]
-    first = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms < cut] for t in TOPICS}
-    rest = {t: [l for l, ms in zip(w.lines[t], w.stamps[t]) if ms >= cut] for t in TOPICS}
-
-    for t in TOPICS:
-        if first[t]:
-            feed(env.topic(t), first[t])
-    old = env.daemon("previous")
-    old.binary = previous_loyaltyd
-    old.start()
-    n_first = sum(len(v) for v in first.values())
-    old.wait_caught_up(n_first)
-    old.stop()
+    first, rest = split_input(w)
+    old, n_first = run_previous(env, previous_loyaltyd(2), first)
     layout2 = customer_ids(env.r, env.redis_prefix)
     assert layout2 and all(env.r.exists("%sc:{%s}:aux" % (env.redis_prefix, c)) for c in layout2)
     assert not any(env.r.exists("%sc:{%s}:state" % (env.redis_prefix, c)) for c in layout2)
@@ -173,28 +233,8 @@ def test_upgrade_from_layout_2(env, previous_loyaltyd):
             assert d["layout"] == 2 and has_aux, cid
     assert touched & layout2, "the second part touched no customer the first wrote"
 
-    ref_prefix = env.redis_prefix + "ref:"
-    ref = env.daemon("reference", redis_prefix=ref_prefix)
-    ref.start()
-    ref.wait_caught_up(w.total())
-    ref.stop()
-    reference = full_state(env.r, ref_prefix)
-    assert set(upgraded) == set(reference)
-
-    def sans_rev(fields):
-        return {k: v for k, v in fields.items() if k != "rev"}
-    differ = [c for c in reference if (sans_rev(upgraded[c][0]), upgraded[c][1]) !=
-              (sans_rev(reference[c][0]), reference[c][1])]
-    assert not differ, "%d customers differ, e.g. %s:\nupgraded  %s\nreference %s" % (
-        len(differ), differ[0], upgraded[differ[0]], reference[differ[0]])
-    assert upgraded_idx == indices(env.r, ref_prefix)
-    # Both runs wrote to the same output topics: every event id twice, once each.
-    rewards2, churn2 = read_outputs(env)
-    segments2 = read_segments(env)
-    assert (len(rewards2), len(churn2), len(segments2)) == (
-        2 * len(rewards) - 1, 2 * len(churn), 2 * len(segments))
-    ids2, _ = check_derived_records(rewards2, churn2, segments=segments2, allow_duplicates=True)
-    assert set(ids2) == set(ids)
+    same_as_reference(env, w, upgraded, upgraded_idx, (rewards, churn, segments), ids,
+                      republished=1)
 
     # The due times the previous release filed fire: a sweeper on the upgraded
     # state evaluates every customer the rest of the input left alone at each
@@ -213,9 +253,67 @@ def test_upgrade_from_layout_2(env, previous_loyaltyd):
     for n, c, due in waiting:
         assert due_now.get(n, {}).get(c, float("inf")) > due, (n, c, due)
         assert int(customer_hash(env.r, env.redis_prefix, c).get("as_of", 0)) >= due, (c, due)
-    log("upgrade: %d customers written by %s, %d rewritten in layout 3, state equal to a "
+    log("upgrade: %d customers written by %s, %d rewritten in layout 4, state equal to a "
         "single run of this release; %d due times and %d index entries moved to the tasks' "
         "keys, %d of the due times fired" % (
-            len(layout2), PREVIOUS, len(touched & layout2),
+            len(layout2), PREVIOUS[2], len(touched & layout2),
             sum(len(v) for v in old_due.values()), sum(len(old_idx[n]) for n in ("risk", "value")),
             len(waiting)))
+
+
+def test_upgrade_from_layout_3(env, previous_loyaltyd):
+    """The last release writing layout 3 applies the first part of the input;
+    this release goes on with the rest in the same group and prefix.  Every
+    customer the second part touched is stored in layout 4, the others are
+    still read from layout 3 (dump shows both); the end state, the indices,
+    the due times and the derived events equal those of this release alone
+    on the whole input.  money.currency is unset (the default): amounts are
+    summed as given and no customer keeps orders as paid (aux `Y`), so those
+    written before the upgrade lack none."""
+    w = Workload(seed=93, customers=160)
+    env.create_topics()
+    first, rest = split_input(w)
+    old, n_first = run_previous(env, previous_loyaltyd(3), first)
+    p = env.redis_prefix
+    layout3 = customer_ids(env.r, p)
+    assert layout3
+    heads = {c: env.r.getrange("%sc:{%s}:state" % (p, c), 0, 1) for c in layout3}
+    assert all(h == b"L\x03" for h in heads.values()), sorted(set(heads.values()))
+    assert not any(env.r.exists("%sc:{%s}:aux" % (p, c)) for c in layout3)
+    need_ctl()
+
+    for t in TOPICS:
+        if rest[t]:
+            feed(env.topic(t), rest[t])
+    new = env.daemon("upgraded", group=old.group)  # the same group and prefix
+    new.start()
+    new.wait_caught_up(w.total() - n_first)
+    new.stop()
+    upgraded = full_state(env.r, p)
+    upgraded_idx = indices(env.r, p)
+    upgraded_due = due_tasks(env.r, p)
+    rewards, churn = read_outputs(env)
+    segments = read_segments(env)
+    ids, _ = check_derived_records(rewards, churn, segments=segments, allow_duplicates=True)
+
+    bad = {key for _, key, _, _ in w.bad}
+    touched = {cid for t in TOPICS for cid, _ in rest[t]} - bad
+    assert set(upgraded) == layout3 | touched, sorted(set(upgraded) ^ (layout3 | touched))[:5]
+    docs = dump_customers(env.r, p, sorted(upgraded))
+    layouts = {cid: d["layout"] for cid, d in docs.items()}
+    wrong = [(c, n) for c, n in sorted(layouts.items()) if n != (4 if c in touched else 3)]
+    assert not wrong, "%d customers in the wrong layout, e.g. %s" % (len(wrong), wrong[:5])
+    assert touched & layout3, "the second part touched no customer the first wrote"
+    assert layout3 - touched, "the second part touched every customer the first wrote"
+    assert all(env.r.getrange("%sc:{%s}:state" % (p, c), 0, 1) == b"L\x04" for c in touched)
+    paid = [c for c, (_, aux) in upgraded.items() if any(
+        x.startswith("Y:") for x in aux.split("|"))]
+    assert not paid, "orders as paid with money.currency unset: %s" % paid[:5]
+
+    ref_prefix = same_as_reference(env, w, upgraded, upgraded_idx, (rewards, churn, segments),
+                                   ids)
+    assert upgraded_due == due_tasks(env.r, ref_prefix)
+    log("upgrade: %d customers written by %s in layout 3, %d of them rewritten in layout 4, "
+        "%d left in layout 3; state, indices, due times and derived events equal to a single "
+        "run of this release" % (len(layout3), PREVIOUS[3], len(touched & layout3),
+                                 len(layout3 - touched)))
