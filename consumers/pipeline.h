@@ -44,8 +44,12 @@ void pipeline_sweep(struct pipeline *pl);
 void pipeline_refresh_model(struct pipeline *pl);
 
 /* With money.currency set, read the exchange rates from Redis if they were
- * never read or an import changed them since (consumers/rates.c): 0, or -1
- * with err (the table read before, if any, still converts). */
+ * never read or an import changed them since (consumers/rates.c): 0, -1
+ * with err (what is stored cannot be read; the table read before, if any,
+ * still converts), or PIPELINE_RATES_AWAY with err when Redis is not
+ * connected and no table was ever read (orders would be refused no_rate:
+ * the start waits for it). */
+#define PIPELINE_RATES_AWAY (-2)
 int pipeline_refresh_rates(struct pipeline *pl, char *err, size_t errlen);
 
 /* Swap in new tunables (SIGHUP); the old ones are returned for freeing. */

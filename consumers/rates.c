@@ -19,10 +19,18 @@ int pipeline_refresh_rates(struct pipeline *pl, char *err, size_t errlen)
     int64_t version = 0;
     int rc;
 
-    if (!pl->cfg->money.currency[0] || !store_ok(pl->store)) {
-        return 0; /* none needed, or Redis is away: the table stays as it is */
+    if (!pl->cfg->money.currency[0]) {
+        return 0;
     }
-    if (store_fx_version(pl->store, &version, err, errlen) < 0) {
+    if (store_ok(pl->store) && store_fx_version(pl->store, &version, err, errlen) == 0) {
+        /* read */
+    } else if (!store_ok(pl->store)) { /* Redis is away: the table stays */
+        if (pl->fx_loaded) {
+            return 0;
+        }
+        snprintf(err, errlen, "redis is not connected; the rates are read once it is");
+        return PIPELINE_RATES_AWAY;
+    } else {
         return -1;
     }
     if (pl->fx_loaded && version == pl->fx_version) {

@@ -276,7 +276,7 @@ int main(int argc, char **argv)
     struct pipeline *pl = NULL;
     struct http *http = NULL;
     char err[512];
-    int rc = EXIT_FAILURE;
+    int rc = EXIT_FAILURE, fx;
 
     if (parse_args(argc, argv, &args) < 0) {
         return 0;
@@ -326,8 +326,21 @@ int main(int argc, char **argv)
         goto out;
     }
     pipeline_refresh_model(pl);
-    if (pipeline_refresh_rates(pl, err, sizeof(err)) < 0) {
-        log_err("exchange rates: %s", err);
+    /* Orders are converted from the first one on: the table is read before
+     * anything is consumed, Redis waited for if it went away meanwhile. */
+    while ((fx = pipeline_refresh_rates(pl, err, sizeof(err))) == PIPELINE_RATES_AWAY &&
+           !got_stop) {
+        log_warn("exchange rates: %s (retrying)", err);
+        usleep(500 * 1000);
+        if (store_connect(store, err, sizeof(err)) < 0) {
+            log_warn("%s", err);
+        }
+    }
+    if (fx < 0 || got_stop) {
+        if (!got_stop) {
+            log_err("exchange rates: %s", err);
+        }
+        rc = got_stop ? 0 : EXIT_FAILURE;
         goto out;
     }
     pipeline_connect(pl);

@@ -362,7 +362,7 @@ def test_loyaltyctl_json(env):
     cid = top["top"][0]["customer_id"]
 
     dump = doc("dump", cid, "--json")
-    assert dump["customer_id"] == cid and dump["layout"] == 3
+    assert dump["customer_id"] == cid and dump["layout"] == 4
     raw = {k.decode(): v.decode() for k, v in
            env.r.hgetall("%sc:{%s}" % (env.redis_prefix, cid)).items()}
     assert dump["summary"] == raw
