@@ -61,13 +61,15 @@ enum tier reward_grade_of(const struct customer *c, const struct model_config *c
  * it), rounded to the currency's minor unit; without one, left as it is. */
 static void in_order_currency(const struct customer *c, struct derived_reward *rw)
 {
-    const struct cu_paid *o = c->npaid ? &c->paid[c->npaid - 1] : NULL;
+    const struct cu_paid *o;
+    struct fx_ratio back;
     int64_t minor;
 
-    if (o == NULL) {
+    if (c->npaid == 0) {
         return;
     }
-    struct fx_ratio back = {o->rate.den, o->rate.num, -o->rate.pow10};
+    o = &c->paid[c->npaid - 1];
+    back = (struct fx_ratio){o->rate.den, o->rate.num, -o->rate.pow10};
     if (fx_convert((int64_t)llround(rw->value * 100), MINOR_MODEL_EXPONENT, &back,
                    (int)o->exponent, &minor) != FX_OK) {
         return;

@@ -91,6 +91,18 @@ def run_previous(env, binary, first):
     return old, n_first
 
 
+def run_this(env, old, rest, n_rest):
+    """This release on the rest of the input in the previous one's group and
+    prefix, caught up and stopped."""
+    for t in TOPICS:
+        if rest[t]:
+            feed(env.topic(t), rest[t])
+    new = env.daemon("upgraded", group=old.group)
+    new.start()
+    new.wait_caught_up(n_rest)
+    new.stop()
+
+
 def same_as_reference(env, w, upgraded, upgraded_idx, outputs, ids, republished=0):
     """This release alone on the whole input, into another prefix, ends with
     the state (but the store's rev) and indices of the upgrade, and derives the
@@ -209,13 +221,7 @@ def test_upgrade_from_layout_2(env, previous_loyaltyd):
     outbox = "%sc:{%s}:outbox" % (env.redis_prefix, leftover["customer_id"])
     env.r.hset(outbox, leftover["event_id"], "r\t" + json.dumps(leftover))
 
-    for t in TOPICS:
-        if rest[t]:
-            feed(env.topic(t), rest[t])
-    new = env.daemon("upgraded", group=old.group)  # the same group and prefix
-    new.start()
-    new.wait_caught_up(w.total() - n_first)
-    new.stop()
+    run_this(env, old, rest, w.total() - n_first)
     upgraded = full_state(env.r, env.redis_prefix)
     upgraded_idx = indices(env.r, env.redis_prefix)
     rewards, churn = read_outputs(env)
@@ -282,13 +288,7 @@ def test_upgrade_from_layout_3(env, previous_loyaltyd):
     assert not any(env.r.exists("%sc:{%s}:aux" % (p, c)) for c in layout3)
     need_ctl()
 
-    for t in TOPICS:
-        if rest[t]:
-            feed(env.topic(t), rest[t])
-    new = env.daemon("upgraded", group=old.group)  # the same group and prefix
-    new.start()
-    new.wait_caught_up(w.total() - n_first)
-    new.stop()
+    run_this(env, old, rest, w.total() - n_first)
     upgraded = full_state(env.r, p)
     upgraded_idx = indices(env.r, p)
     upgraded_due = due_tasks(env.r, p)
