@@ -280,8 +280,9 @@ static const struct cfgtab_key cfg_keys[] = {
     {"reward.currency", CFGTAB_CUSTOM, FIELD(reward_currency), "reporting", 0, 0,
      "what a reward's coupon, cashback or gift value is stated in: 'reporting' (the "
      "money.currency, or the customer's first order's without one) or 'order' (the "
-     "currency of the customer's latest order, converted at that order's rate)",
-     0, parse_reward_currency},
+     "currency of the customer's latest order, converted at that order's rate); a "
+     "reload applies it with the model's tunables",
+     CFGTAB_IN_PLACE, parse_reward_currency},
     {"money.max_rate_age_days", CFGTAB_INT, FIELD(pipe.money.max_rate_age_days), "7", 0,
      36500,
      "an exchange rate older than this on its event's day still converts, counted in "

@@ -57,6 +57,8 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.pipe.redis_lost_replay, 0);
     ck_assert_str_eq(cfg.pipe.money.currency, ""); /* amounts summed as given */
     ck_assert_int_eq(cfg.pipe.money.max_rate_age_days, 7);
+    ck_assert_int_eq(cfg.reward_currency, 0); /* rewards in the reporting currency */
+    ck_assert_int_eq(cfg.model->reward_order_currency, 0);
     ck_assert_uint_eq(cfg.pipe.limits.max_message_bytes, 1048576);
     ck_assert(cfg.pipe.limits.max_future_skew_ms == 86400000LL);
     ck_assert_int_eq(cfg.sweep_interval_ms, 60000);
@@ -178,11 +180,14 @@ START_TEST(test_values_and_passthrough)
                           "kafka.producer.linger.ms = 7\n"
                           "http.listen =\n"
                           "money.currency = JPY\n"
-                          "money.max_rate_age_days = 3\n",
+                          "money.max_rate_age_days = 3\n"
+                          "reward.currency = order\n",
                           err, sizeof(err)),
                      0);
     ck_assert_str_eq(cfg.pipe.money.currency, "JPY");
     ck_assert_int_eq(cfg.pipe.money.max_rate_age_days, 3);
+    ck_assert_int_eq(cfg.reward_currency, 1);
+    ck_assert_int_eq(cfg.model->reward_order_currency, 1);
     ck_assert_str_eq(cfg.pipe.topic[0], "shop.orders");
     ck_assert_int_eq(cfg.redis_port, 7000);
     ck_assert_int_eq(cfg.pipe.clock, CLOCK_STREAM);
@@ -220,6 +225,8 @@ static const struct {
     {"money.currency = eur\n", ":1: money.currency: 'eur' is not an ISO 4217"},
     {"money.currency = XAU\n", ":1: money.currency: 'XAU' is not an ISO 4217"},
     {"money.max_rate_age_days = -1\n", ":1: money.max_rate_age_days"},
+    {"\n\nreward.currency = EUR\n",
+     ":3: reward.currency: 'EUR' is not one of the allowed values"},
     {"redis.lost = rep\n", ":1: redis.lost: 'rep' is not one of the allowed values"},
     {"fit.gate = on\n", ":1: fit.gate: 'on' is not one of the allowed values"},
     {"fit.gate_holdout_days = 27\n",
