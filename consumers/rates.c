@@ -22,16 +22,15 @@ int pipeline_refresh_rates(struct pipeline *pl, char *err, size_t errlen)
     if (!pl->cfg->money.currency[0]) {
         return 0;
     }
-    if (store_ok(pl->store) && store_fx_version(pl->store, &version, err, errlen) == 0) {
-        /* read */
-    } else if (!store_ok(pl->store)) { /* Redis is away: the table stays */
+    if (!store_ok(pl->store) || store_fx_version(pl->store, &version, err, errlen) < 0) {
+        if (store_ok(pl->store)) {
+            return -1; /* Redis answered: what it holds cannot be read */
+        }
         if (pl->fx_loaded) {
-            return 0;
+            return 0; /* Redis is away: the table read before stays */
         }
         snprintf(err, errlen, "redis is not connected; the rates are read once it is");
         return PIPELINE_RATES_AWAY;
-    } else {
-        return -1;
     }
     if (pl->fx_loaded && version == pl->fx_version) {
         return 0;

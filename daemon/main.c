@@ -328,13 +328,15 @@ int main(int argc, char **argv)
     pipeline_refresh_model(pl);
     /* Orders are converted from the first one on: the table is read before
      * anything is consumed, Redis waited for if it went away meanwhile. */
-    while ((fx = pipeline_refresh_rates(pl, err, sizeof(err))) == PIPELINE_RATES_AWAY &&
-           !got_stop) {
-        log_warn("exchange rates: %s (retrying)", err);
-        usleep(500 * 1000);
-        if (store_connect(store, err, sizeof(err)) < 0) {
-            log_warn("%s", err);
+    for (int tries = 0;
+         (fx = pipeline_refresh_rates(pl, err, sizeof(err))) == PIPELINE_RATES_AWAY &&
+         !got_stop;
+         tries++) {
+        if (tries == 0) {
+            log_warn("exchange rates: %s (retrying every second)", err);
         }
+        sleep(1);
+        (void)store_connect(store, err, sizeof(err));
     }
     if (fx < 0 || got_stop) {
         if (!got_stop) {
