@@ -94,7 +94,11 @@ static void paid_add(struct customer *c, const struct event *ev, int32_t day)
     o->currency[3] = '\0';
     o->exponent = (uint32_t)ev->paid.exponent;
     o->amount_minor = ev->paid.amount_minor;
-    o->rate = ev->paid.rate;
+    /* member by member: the padding stays the memset's zeros (states are
+     * compared byte for byte) */
+    o->rate.num = ev->paid.rate.num;
+    o->rate.den = ev->paid.rate.den;
+    o->rate.pow10 = ev->paid.rate.pow10;
     o->flags = ev->paid.own_rate ? PAID_OWN_RATE : 0;
 }
 
