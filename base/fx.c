@@ -9,6 +9,7 @@
  */
 #include "base/fx.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,11 @@ void fx_day_format(int32_t day, char buf[FX_DAY_TEXT])
 }
 
 /* ---- conversion ---- */
+
+double fx_ratio_value(const struct fx_ratio *r)
+{
+    return (double)r->num / (double)r->den * pow(10, r->pow10);
+}
 
 void fx_ratio_cross(const struct fx_rate *q_to, const struct fx_rate *q_from,
                     struct fx_ratio *out)

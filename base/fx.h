@@ -100,6 +100,10 @@ struct fx_ratio {
     int pow10;
 };
 
+/* r as a double, for people (num / den * 10^pow10; conversions use
+ * fx_convert, exactly). */
+double fx_ratio_value(const struct fx_ratio *r);
+
 /* The factor from currency X to currency R given their quotes against one
  * base: q_to / q_from (pass FX_RATE_ONE for the base itself). */
 void fx_ratio_cross(const struct fx_rate *q_to, const struct fx_rate *q_from,

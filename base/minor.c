@@ -3,6 +3,7 @@
  */
 #include "base/minor.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,11 @@ int minor_from_double(double d, int exp, int64_t *out, const char **why)
     }
     *out = (int64_t)digits;
     return 0;
+}
+
+double minor_value(int64_t amount, int exp)
+{
+    return (double)amount / pow(10, exp);
 }
 
 int minor_rescale(int64_t amount, int from_exp, int to_exp, int64_t *out)

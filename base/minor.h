@@ -34,6 +34,10 @@ int minor_decimal(double d, char *buf, size_t len);
  * ("more decimal places than the currency has", or "out of range"). */
 int minor_from_double(double d, int exp, int64_t *out, const char **why);
 
+/* amount minor units of exponent exp (0..CURRENCY_EXPONENT_MAX) in units,
+ * as a double (for output: 4250 at 2 is 42.5). */
+double minor_value(int64_t amount, int exp);
+
 /* amount minor units at exponent from_exp (0..CURRENCY_EXPONENT_MAX) at
  * exponent to_exp: exact when to_exp >= from_exp, else rounded half away
  * from zero (base/fx.h); 0, or -1 when the result leaves the int64 range. */

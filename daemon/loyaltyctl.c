@@ -19,6 +19,7 @@
 #include "base/array.h"
 #include "base/civil.h"
 #include "base/clock.h"
+#include "base/minor.h"
 #include "daemon/config.h"
 #include "daemon/fxctl.h"
 #include "daemon/redrive.h"
@@ -232,14 +233,12 @@ static void add_paid(cJSON *doc, const struct customer *cu)
         cJSON_AddStringToObject(o, "day", day);
         cJSON_AddStringToObject(o, "currency", p->currency);
         cJSON_AddNumberToObject(o, "amount",
-                                (double)p->amount_minor / pow(10, (int)p->exponent));
+                                minor_value(p->amount_minor, (int)p->exponent));
         if (cu_paid_cents(p, &cents) == 0) {
             cJSON_AddNumberToObject(o, "converted", (double)cents / 100.0);
         }
         cJSON_AddStringToObject(o, "converted_currency", cu->currency);
-        cJSON_AddNumberToObject(o, "rate",
-                                (double)p->rate.num / (double)p->rate.den *
-                                    pow(10, p->rate.pow10));
+        cJSON_AddNumberToObject(o, "rate", fx_ratio_value(&p->rate));
         cJSON_AddBoolToObject(o, "own_rate", (p->flags & PAID_OWN_RATE) != 0);
         cJSON_AddBoolToObject(o, "cancelled", (p->flags & PAID_CANCELLED) != 0);
         cJSON_AddBoolToObject(o, "refunded_at_its_rate", (p->flags & PAID_RETURNED) != 0);

@@ -3,7 +3,6 @@
  * class for `loyaltyctl show`.  Re-derives on a copy of the customer at the
  * requested time so the text matches what a sweep at that time would store.
  */
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,8 +236,7 @@ static void explain_paid(struct strbuf *o, const struct customer *c)
         } else {
             strbuf_puts(o, "?");
         }
-        strbuf_printf(o, " %s at %.10g (%s)%s%s\n", c->currency,
-                      (double)p->rate.num / (double)p->rate.den * pow(10, p->rate.pow10),
+        strbuf_printf(o, " %s at %.10g (%s)%s%s\n", c->currency, fx_ratio_value(&p->rate),
                       p->flags & PAID_OWN_RATE                   ? "its own fx_rate"
                       : memcmp(p->currency, c->currency, 3) == 0 ? "same currency"
                                                                  : "rates table",

@@ -74,7 +74,7 @@ static void in_order_currency(const struct customer *c, struct derived_reward *r
                    (int)o->exponent, &minor) != FX_OK) {
         return;
     }
-    rw->value = (double)minor / pow(10, (int)o->exponent);
+    rw->value = minor_value(minor, (int)o->exponent);
     memcpy(rw->currency, o->currency, sizeof(rw->currency));
 }
 
